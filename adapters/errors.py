@@ -1,0 +1,66 @@
+"""Errors raised by the adapters to outside parties.
+
+One root, one level below it; every leaf carries fields that callers dispatch on, never text::
+
+    AdapterError
+    ├── AcquirerUnavailable  5xx, 429, timeout, connection error, unreadable answer: retry later
+    ├── AcquirerRejected     4xx with the acquirer's ``code`` and ``message``: do not retry as is
+    ├── ResponseForged       a 2xx answer whose signature is missing or wrong: trust none of it
+    └── NotifyRejected       an inbound notification we refuse: stable ``code``, English ``message``
+"""
+
+from __future__ import annotations
+
+from clearing.ports import NotifyRefused
+
+
+class AdapterError(Exception):
+    """Root of every error an adapter raises."""
+
+
+class AcquirerUnavailable(AdapterError):
+    """The acquirer could not give an answer; the same call may succeed later."""
+
+    def __init__(
+        self, *, provider: str, operation: str, reason: str, status: int | None = None
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
+
+
+class AcquirerRejected(AdapterError):
+    """The acquirer refused the call and said why."""
+
+    def __init__(
+        self, *, provider: str, operation: str, status: int, code: str, message: str
+    ) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(f"{provider} {operation} rejected: {status} {code}: {message}")
+
+
+class ResponseForged(AdapterError):
+    """A success answer that the acquirer's key did not sign."""
+
+    def __init__(self, *, provider: str, operation: str, status: int, reason: str) -> None:
+        self.provider = provider
+        self.operation = operation
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{provider} {operation} response not trusted: {reason}")
+
+
+class NotifyRejected(AdapterError, NotifyRefused):
+    """An inbound notification that we refuse to act on."""
+
+    def __init__(self, *, provider: str, code: str, message: str) -> None:
+        self.provider = provider
+        self.code = code
+        self.message = message
+        super().__init__(f"{provider} notification rejected: {code}: {message}")

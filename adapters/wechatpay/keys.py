@@ -1,0 +1,258 @@
+"""Key material for WeChat Pay in public-key mode, for our service and for the simulator.
+
+``generate_keyset(root)`` lays out two folders, each holding only what its party really holds::
+
+    root/merchant/   what tongjiao holds
+        merchant.json             mchid, appid, merchant cert serial, WeChat Pay public-key id
+        apiclient_key.pem         merchant API private key (0600)
+        wechatpay_pub_key.pem     WeChat Pay public key
+        apiv3_key.txt             the 32-character APIv3 key (0600)
+    root/platform/   what the WeChat Pay simulator holds
+        platform.json             mchid, appid, its own public-key id
+        platform_private_key.pem  WeChat Pay private key (0600)
+        merchant_keys/<SERIAL>.pem  merchant public keys by certificate serial
+        apiv3_key.txt             the same APIv3 key (0600)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+from adapters.wechatpay.crypto import APIV3_KEY_LEN
+
+log = logging.getLogger(__name__)
+
+MERCHANT_DIR = "merchant"
+PLATFORM_DIR = "platform"
+_MERCHANT_JSON = "merchant.json"
+_MERCHANT_PRIVATE = "apiclient_key.pem"
+_WECHATPAY_PUBLIC = "wechatpay_pub_key.pem"
+_PLATFORM_JSON = "platform.json"
+_PLATFORM_PRIVATE = "platform_private_key.pem"
+_MERCHANT_PUBLIC_DIR = "merchant_keys"
+_APIV3_KEY = "apiv3_key.txt"
+
+
+@dataclass(frozen=True)
+class MerchantKeys:
+    """What our service needs to call WeChat Pay and to trust its answers."""
+
+    mchid: str
+    appid: str
+    merchant_serial: str
+    wechatpay_public_key_id: str
+    private_key: RSAPrivateKey = field(repr=False, compare=False)
+    wechatpay_public_key: RSAPublicKey = field(repr=False, compare=False)
+    apiv3_key: bytes = field(repr=False, compare=False)
+
+    @property
+    def wechatpay_public_keys(self) -> Mapping[str, RSAPublicKey]:
+        """The verification keys by ``Wechatpay-Serial``, as ``NotifyVerifier`` wants them."""
+        return MappingProxyType({self.wechatpay_public_key_id: self.wechatpay_public_key})
+
+
+@dataclass(frozen=True)
+class PlatformKeys:
+    """What the WeChat Pay side (our simulator) holds."""
+
+    mchid: str
+    appid: str
+    public_key_id: str
+    private_key: RSAPrivateKey = field(repr=False, compare=False)
+    merchant_public_keys: Mapping[str, RSAPublicKey] = field(repr=False, compare=False)
+    apiv3_key: bytes = field(repr=False, compare=False)
+
+
+def generate_keyset(root: Path) -> None:
+    """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
+    merchant_dir = root / MERCHANT_DIR
+    platform_dir = root / PLATFORM_DIR
+    merchant_dir.mkdir(parents=True, exist_ok=True)
+    (platform_dir / _MERCHANT_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
+
+    merchant_key = _private_key(merchant_dir / _MERCHANT_PRIVATE)
+    platform_key = _private_key(platform_dir / _PLATFORM_PRIVATE)
+    ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
+    apiv3_key = _apiv3_key(merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY)
+
+    _write_if_missing(
+        merchant_dir / _MERCHANT_JSON,
+        _json_bytes(
+            {
+                "mchid": ids["mchid"],
+                "appid": ids["appid"],
+                "merchant_serial": ids["merchant_serial"],
+                "wechatpay_public_key_id": ids["public_key_id"],
+            }
+        ),
+    )
+    _write_if_missing(
+        platform_dir / _PLATFORM_JSON,
+        _json_bytes(
+            {
+                "mchid": ids["mchid"],
+                "appid": ids["appid"],
+                "public_key_id": ids["public_key_id"],
+                "merchant_serials": [ids["merchant_serial"]],
+            }
+        ),
+    )
+    _write_if_missing(merchant_dir / _WECHATPAY_PUBLIC, _public_pem(platform_key.public_key()))
+    _write_if_missing(
+        platform_dir / _MERCHANT_PUBLIC_DIR / f"{ids['merchant_serial']}.pem",
+        _public_pem(merchant_key.public_key()),
+    )
+    for path in (merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY):
+        _write_if_missing(path, apiv3_key, secret=True)
+
+
+def load_merchant_keys(path: Path) -> MerchantKeys:
+    """Load ``root/merchant`` (pass that folder)."""
+    ids = _read_json(path / _MERCHANT_JSON)
+    public = serialization.load_pem_public_key((path / _WECHATPAY_PUBLIC).read_bytes())
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise ValueError(f"{path / _WECHATPAY_PUBLIC} is not an RSA public key")
+    return MerchantKeys(
+        mchid=_str(ids, "mchid"),
+        appid=_str(ids, "appid"),
+        merchant_serial=_str(ids, "merchant_serial"),
+        wechatpay_public_key_id=_str(ids, "wechatpay_public_key_id"),
+        private_key=_load_private(path / _MERCHANT_PRIVATE),
+        wechatpay_public_key=public,
+        apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
+    )
+
+
+def load_platform_keys(path: Path) -> PlatformKeys:
+    """Load ``root/platform`` (pass that folder)."""
+    ids = _read_json(path / _PLATFORM_JSON)
+    merchants: dict[str, RSAPublicKey] = {}
+    for pem in sorted((path / _MERCHANT_PUBLIC_DIR).glob("*.pem")):
+        key = serialization.load_pem_public_key(pem.read_bytes())
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise ValueError(f"{pem} is not an RSA public key")
+        merchants[pem.stem] = key
+    if not merchants:
+        raise ValueError(f"no merchant public keys under {path / _MERCHANT_PUBLIC_DIR}")
+    return PlatformKeys(
+        mchid=_str(ids, "mchid"),
+        appid=_str(ids, "appid"),
+        public_key_id=_str(ids, "public_key_id"),
+        private_key=_load_private(path / _PLATFORM_PRIVATE),
+        merchant_public_keys=MappingProxyType(merchants),
+        apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
+    )
+
+
+def _private_key(path: Path) -> RSAPrivateKey:
+    if path.exists():
+        return _load_private(path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_if_missing(path, pem, secret=True)
+    log.info("generated private key file=%s", path.name)
+    return key
+
+
+def _ids(merchant_json: Path, platform_json: Path) -> dict[str, str]:
+    if merchant_json.exists():
+        known = _read_json(merchant_json)
+        return {
+            "mchid": _str(known, "mchid"),
+            "appid": _str(known, "appid"),
+            "merchant_serial": _str(known, "merchant_serial"),
+            "public_key_id": _str(known, "wechatpay_public_key_id"),
+        }
+    if platform_json.exists():
+        known = _read_json(platform_json)
+        serials = known.get("merchant_serials")
+        if not isinstance(serials, list) or not serials or not isinstance(serials[0], str):
+            raise ValueError(f"{platform_json} lacks merchant_serials")
+        return {
+            "mchid": _str(known, "mchid"),
+            "appid": _str(known, "appid"),
+            "merchant_serial": serials[0],
+            "public_key_id": _str(known, "public_key_id"),
+        }
+    mchid = "19" + "".join(secrets.choice(string.digits) for _ in range(8))
+    return {
+        "mchid": mchid,
+        "appid": "wx" + secrets.token_hex(8),
+        # a merchant API certificate serial is 40 upper-case hex digits
+        "merchant_serial": secrets.token_hex(20).upper(),
+        "public_key_id": "PUB_KEY_ID_01"
+        + mchid
+        + "".join(secrets.choice(string.digits) for _ in range(14)),
+    }
+
+
+def _apiv3_key(*paths: Path) -> bytes:
+    for path in paths:
+        if path.exists():
+            return _load_apiv3_key(path)
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(APIV3_KEY_LEN)).encode("ascii")
+
+
+def _load_apiv3_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) != APIV3_KEY_LEN:
+        raise ValueError(f"{path} must hold a {APIV3_KEY_LEN}-character APIv3 key")
+    return key
+
+
+def _load_private(path: Path) -> RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} is not an RSA private key")
+    return key
+
+
+def _public_pem(key: RSAPublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
+    if path.exists():
+        return
+    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return data
+
+
+def _str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"missing or empty {name!r}")
+    return value

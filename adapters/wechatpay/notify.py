@@ -1,0 +1,163 @@
+"""Verify and open WeChat Pay notifications (protocols-cn.md 1.3, 1.5).
+
+The signature is checked over the raw request bytes before anything parses them, so a body that a
+framework re-encoded, or that someone altered, can never pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from adapters.errors import NotifyRejected
+from adapters.wechatpay import crypto
+from clearing.ports import PaymentNotice
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "wechatpay"
+RESOURCE_ALGORITHM = "AEAD_AES_256_GCM"
+
+
+@dataclass(frozen=True)
+class VerifiedNotification:
+    """A notification whose signature, freshness and encryption all checked out."""
+
+    event_id: str
+    event_type: str
+    create_time: datetime
+    summary: str
+    resource: Mapping[str, Any] = field(repr=False)
+
+
+def _reject(code: str, message: str) -> NotifyRejected:
+    log.warning("wechatpay notification rejected code=%s", code)
+    return NotifyRejected(provider=PROVIDER, code=code, message=message)
+
+
+class NotifyVerifier:
+    """Checks one notification at a time; holds only public keys and the APIv3 key."""
+
+    def __init__(
+        self,
+        platform_public_keys: Mapping[str, RSAPublicKey],
+        apiv3_key: bytes,
+        max_skew_s: int = 300,
+    ) -> None:
+        self._keys = dict(platform_public_keys)
+        self._apiv3_key = apiv3_key
+        self._max_skew_s = max_skew_s
+
+    def __repr__(self) -> str:
+        return f"NotifyVerifier(serials={sorted(self._keys)!r}, max_skew_s={self._max_skew_s})"
+
+    def verify(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> VerifiedNotification:
+        """Return the opened notification or raise ``NotifyRejected`` with a stable code."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        lowered = {name.lower(): value for name, value in headers.items()}
+        timestamp = lowered.get("wechatpay-timestamp", "").strip()
+        nonce = lowered.get("wechatpay-nonce", "").strip()
+        signature = lowered.get("wechatpay-signature", "").strip()
+        serial = lowered.get("wechatpay-serial", "").strip()
+        if not (timestamp and nonce and signature and serial):
+            raise _reject("SIGNATURE_MISSING", "Wechatpay signature headers are missing")
+        # WeChat Pay sends these on purpose to catch receivers that accept anything
+        if signature.startswith(crypto.PROBE_PREFIX):
+            raise _reject("SIGNATURE_PROBE", "signature probe refused")
+        signature_type = lowered.get("wechatpay-signature-type", crypto.SIGNATURE_TYPE)
+        if signature_type != crypto.SIGNATURE_TYPE:
+            raise _reject("SIGNATURE_INVALID", "unsupported signature type")
+        key = self._keys.get(serial)
+        if key is None:
+            raise _reject("UNKNOWN_SERIAL", "no WeChat Pay key for this serial")
+        if not timestamp.isdigit():
+            raise _reject("MALFORMED", "Wechatpay-Timestamp is not a number")
+        if abs(now.timestamp() - int(timestamp)) > self._max_skew_s:
+            raise _reject("TIMESTAMP_SKEW", "Wechatpay-Timestamp too far from now")
+        if not crypto.verify(key, crypto.response_message(timestamp, nonce, body), signature):
+            raise _reject("SIGNATURE_INVALID", "signature does not match the body")
+        return self._open(body)
+
+    def _open(self, body: bytes) -> VerifiedNotification:
+        try:
+            envelope = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise _reject("MALFORMED", "body is not JSON") from None
+        if not isinstance(envelope, dict):
+            raise _reject("MALFORMED", "body is not a JSON object")
+        resource = envelope.get("resource")
+        if not isinstance(resource, dict):
+            raise _reject("MALFORMED", "resource is missing")
+        if resource.get("algorithm") != RESOURCE_ALGORITHM:
+            raise _reject("MALFORMED", "unsupported resource algorithm")
+        ciphertext = _text(resource, "ciphertext")
+        nonce = _text(resource, "nonce")
+        associated_data = resource.get("associated_data", "")
+        if not isinstance(associated_data, str):
+            raise _reject("MALFORMED", "associated_data is not a string")
+        try:
+            plain = crypto.decrypt_resource(self._apiv3_key, nonce, associated_data, ciphertext)
+        except crypto.DecryptError:
+            raise _reject("DECRYPT_FAILED", "resource did not decrypt with the APIv3 key") from None
+        try:
+            opened = json.loads(plain)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise _reject("MALFORMED", "decrypted resource is not JSON") from None
+        if not isinstance(opened, dict):
+            raise _reject("MALFORMED", "decrypted resource is not a JSON object")
+        summary = envelope.get("summary", "")
+        return VerifiedNotification(
+            event_id=_text(envelope, "id"),
+            event_type=_text(envelope, "event_type"),
+            create_time=_time(envelope, "create_time"),
+            summary=summary if isinstance(summary, str) else "",
+            resource=opened,
+        )
+
+
+def payment_notice(v: VerifiedNotification) -> PaymentNotice | None:
+    """The payment a TRANSACTION.SUCCESS notification reports; None for any other event."""
+    if v.event_type != "TRANSACTION.SUCCESS" or v.resource.get("trade_state") != "SUCCESS":
+        return None
+    amount = v.resource.get("amount")
+    if not isinstance(amount, dict):
+        raise _reject("MALFORMED", "amount is missing")
+    total = amount.get("total")
+    # bool is an int to Python; JSON true is never an amount
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        raise _reject("MALFORMED", "amount.total is not a non-negative integer")
+    return PaymentNotice(
+        provider=PROVIDER,
+        event_id=v.event_id,
+        out_trade_no=_text(v.resource, "out_trade_no"),
+        provider_txn_id=_text(v.resource, "transaction_id"),
+        amount_fen=total,
+        paid_at=_time(v.resource, "success_time"),
+        raw=v.resource,
+    )
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise _reject("MALFORMED", f"{name} is missing")
+    return value
+
+
+def _time(data: Mapping[str, Any], name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(_text(data, name))
+    except ValueError:
+        raise _reject("MALFORMED", f"{name} is not an RFC 3339 time") from None
+    if parsed.tzinfo is None:
+        raise _reject("MALFORMED", f"{name} has no UTC offset")
+    return parsed

@@ -1,0 +1,301 @@
+"""What the WeChat Pay simulator remembers: orders, refunds, delivery attempts and fault knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import string
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from adapters.wechatpay.keys import PlatformKeys
+
+log = logging.getLogger(__name__)
+
+REFUND_STATES = ("SUCCESS", "PROCESSING", "ABNORMAL", "CLOSED")
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+# protocols-cn.md 1.6: fifteen retries after the first attempt, 24 h 4 min in all
+RETRY_SCHEDULE_S: tuple[float, ...] = (
+    15,
+    15,
+    30,
+    180,
+    600,
+    1200,
+    1800,
+    1800,
+    1800,
+    3600,
+    10800,
+    10800,
+    10800,
+    21600,
+    21600,
+)
+
+
+def rfc3339(moment: datetime) -> str:
+    """WeChat's time format: Beijing offset, whole seconds."""
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def digits(count: int) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(count))
+
+
+@dataclass
+class DeliveryAttempt:
+    """One POST (or one decision not to POST) of a notification to a notify_url."""
+
+    at: str
+    round: int
+    kind: str  # notify, duplicate, probe
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Notification:
+    """One event; every retry carries the same id and the same body."""
+
+    event_id: str
+    event_type: str
+    notify_url: str
+    body: bytes = field(repr=False)
+    acknowledged: bool = False
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+
+
+@dataclass
+class Refund:
+    out_refund_no: str
+    refund_id: str
+    refund_fen: int
+    total_fen: int
+    reason: str
+    status: str
+    create_time: str
+    success_time: str | None
+
+
+@dataclass
+class Order:
+    out_trade_no: str
+    description: str
+    total_fen: int
+    notify_url: str
+    attach: str
+    time_expire: datetime | None
+    request: dict[str, Any] = field(repr=False)
+    pr: str
+    created_at: datetime
+    state: str = "NOTPAY"
+    transaction_id: str | None = None
+    paid_fen: int | None = None
+    success_time: str | None = None
+    openid: str | None = None
+    refunds: list[Refund] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+    def expired(self, now: datetime) -> bool:
+        return self.time_expire is not None and now >= self.time_expire
+
+    def effective_state(self, now: datetime) -> str:
+        # WeChat stops accepting payment at time_expire; we report the order closed from then on
+        if self.state == "NOTPAY" and self.expired(now):
+            return "CLOSED"
+        return self.state
+
+    def refunded_fen(self) -> int:
+        return sum(r.refund_fen for r in self.refunds if r.status != "CLOSED")
+
+
+TRADE_STATE_DESC = {
+    "NOTPAY": "订单未支付",
+    "SUCCESS": "支付成功",
+    "CLOSED": "订单已关闭",
+    "REFUND": "转入退款",
+}
+
+
+def transaction_json(keys: PlatformKeys, order: Order, now: datetime) -> dict[str, Any]:
+    """The transaction as query answers and TRANSACTION.SUCCESS resources show it."""
+    state = order.effective_state(now)
+    total = order.paid_fen if order.paid_fen is not None else order.total_fen
+    data: dict[str, Any] = {
+        "appid": keys.appid,
+        "mchid": keys.mchid,
+        "out_trade_no": order.out_trade_no,
+        "trade_type": "NATIVE",
+        "trade_state": state,
+        "trade_state_desc": TRADE_STATE_DESC[state],
+        "attach": order.attach,
+        "amount": {"total": total, "currency": "CNY", "payer_currency": "CNY"},
+    }
+    if order.transaction_id is not None:
+        data["transaction_id"] = order.transaction_id
+        data["bank_type"] = "OTHERS"
+        data["success_time"] = order.success_time
+        data["payer"] = {"openid": order.openid}
+        data["amount"]["payer_total"] = total
+    return data
+
+
+def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
+    """A refund as the refund and refund-query answers show it."""
+    paid = order.paid_fen or 0
+    return {
+        "refund_id": refund.refund_id,
+        "out_refund_no": refund.out_refund_no,
+        "transaction_id": order.transaction_id,
+        "out_trade_no": order.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "success_time": refund.success_time,
+        "create_time": refund.create_time,
+        "status": refund.status,
+        "funds_account": "AVAILABLE",
+        "amount": {
+            "total": refund.total_fen,
+            "refund": refund.refund_fen,
+            "payer_total": paid,
+            "payer_refund": refund.refund_fen,
+            "settlement_total": paid,
+            "settlement_refund": refund.refund_fen,
+            "discount_refund": 0,
+            "currency": "CNY",
+            "refund_fee": 0,
+        },
+    }
+
+
+@dataclass
+class Faults:
+    """Knobs set by ``PUT /sim/faults``; all off by default."""
+
+    drop_callbacks: float = 0.0
+    duplicate_callbacks: int = 0
+    delay_callbacks_s: float = 0.0
+    api_5xx: int = 0
+    api_delay_s: float = 0.0
+    bad_signature: bool = False
+    bad_response_signature: bool = False
+    wrong_serial: bool = False
+    probe: bool = False
+    stale_timestamp: bool = False
+    pay_after_timeout: bool = False
+    pay_after_timeout_s: float = 30.0
+    refund_status: str = "SUCCESS"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, knobs: dict[str, Any]) -> None:
+        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
+        checked = {}
+        for name, value in knobs.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown knob {name!r}")
+            checked[name] = _knob(name, type(getattr(self, name)), value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+def _knob(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if kind is str:
+        if value not in REFUND_STATES:
+            raise ValueError(f"{name} must be one of {', '.join(REFUND_STATES)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    if kind is int:
+        if not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer")
+        return value
+    if name == "drop_callbacks" and value > 1:
+        raise ValueError("drop_callbacks is a probability between 0 and 1")
+    return float(value)
+
+
+class SimState:
+    """All mutable simulator state; one per application, never module-level."""
+
+    def __init__(
+        self,
+        keys: PlatformKeys,
+        *,
+        public_base_url: str,
+        retry_scale: float,
+        notify_timeout_s: float,
+        seed: int | None,
+    ) -> None:
+        self.keys = keys
+        self.public_base_url = public_base_url.rstrip("/")
+        self.retry_scale = retry_scale
+        self.notify_timeout_s = notify_timeout_s
+        # seedable so that a test can replay the same drops; not used for anything secret
+        self.rng = random.Random(seed)  # noqa: S311
+        self.faults = Faults()
+        self.orders: dict[str, Order] = {}
+        self.by_pr: dict[str, str] = {}
+        self.by_transaction: dict[str, str] = {}
+        self.refunds: dict[str, tuple[str, Refund]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.session: aiohttp.ClientSession | None = None
+        self._wrong_key: RSAPrivateKey | None = None
+
+    @property
+    def wrong_key(self) -> RSAPrivateKey:
+        """A key WeChat Pay never published, for the forged-signature knobs."""
+        if self._wrong_key is None:
+            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._wrong_key
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background delivery, tracked so that cleanup can cancel it."""
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        # a delivery that dies of a bug would otherwise vanish without a trace
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sim background task failed", exc_info=task.exception())
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but wake at shutdown so that no handler holds the server open."""
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+
+    def new_transaction_id(self, now: datetime) -> str:
+        # 28 digits like WeChat's: 4200 + a 4-digit channel + yyyymmdd + 12 digits
+        return "4200" + digits(4) + now.astimezone(BEIJING).strftime("%Y%m%d") + digits(12)
+
+    def new_refund_id(self, now: datetime) -> str:
+        return "50" + digits(8) + now.astimezone(BEIJING).strftime("%Y%m%d") + digits(11)
+
+    def new_event_id(self, now: datetime) -> str:
+        return "EV-" + now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S") + digits(6)
+
+
+STATE = web.AppKey("wechatpay_sim_state", SimState)

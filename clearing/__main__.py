@@ -1,0 +1,5 @@
+import sys
+
+from clearing.cli import main
+
+sys.exit(main())

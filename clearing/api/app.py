@@ -1,0 +1,135 @@
+"""``create_app(settings, dsn)``: the service's aiohttp application, resources in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from clearing import wiring
+from clearing.api import routes_notify, routes_ops, routes_orders, routes_pages
+from clearing.api.events import EventHub
+from clearing.api.keys import (
+    ACQUIRERS,
+    CIPHER,
+    DSN,
+    EVENTS,
+    HTTP,
+    LIMITS,
+    METRICS,
+    NOTIFY_PARSERS,
+    POOL,
+    SETTINGS,
+)
+from clearing.api.web import request_context
+from clearing.config import Settings
+from clearing.db.pool import create_pool
+from clearing.domain.orders import Limits
+from clearing.metrics import Metrics
+from clearing.security import PiiCipher, load_or_create_key
+from clearing.service import audit
+from clearing.workers.handlers import Handlers
+from clearing.workers.runner import TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+def pii_cipher(settings: Settings) -> PiiCipher:
+    import base64
+
+    if settings.pii_key is not None:
+        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()))
+    path = settings.pii_key_file or Path(settings.var_dir) / "keys" / "pii.key"
+    return PiiCipher(load_or_create_key(path))
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    app[POOL] = await create_pool(app[DSN], min_size=s.db_pool_min, max_size=s.db_pool_max)
+    yield
+    await app[POOL].close()
+
+
+async def _outside(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+    app[HTTP] = session
+    app[ACQUIRERS], app[NOTIFY_PARSERS] = wiring.acquirers(app[SETTINGS], session, app[METRICS])
+    yield
+    await session.close()
+
+
+async def _events(app: web.Application) -> AsyncIterator[None]:
+    hub = EventHub(app[DSN])
+    app[EVENTS] = hub
+    await hub.start()
+    yield
+    await hub.stop()
+
+
+async def _sealer(pool: object, stop: asyncio.Event) -> None:
+    from asyncpg import Pool
+
+    assert isinstance(pool, Pool)
+    while not stop.is_set():
+        try:
+            async with pool.acquire() as conn:
+                n = await audit.seal(conn)
+            if n:
+                log.debug("sealed %d audit rows", n)
+        except Exception as exc:
+            log.warning("audit sealing failed: %r", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _workers(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    if s.workers > 0:
+        from datetime import timedelta
+
+        handlers = Handlers(
+            app[POOL],
+            app[ACQUIRERS],
+            app[METRICS],
+            poll_first=timedelta(seconds=s.poll_first_s),
+            poll_later=timedelta(seconds=s.poll_later_s),
+        )
+        table = {k: v for k, v in handlers.table().items()}
+        me = f"{socket.gethostname()}:{os.getpid()}"
+        for i in range(s.workers):
+            runner = TaskRunner(app[POOL], table, app[METRICS], worker_id=f"{me}:{i}")
+            tasks.append(asyncio.create_task(runner.run_forever(stop), name=f"worker-{i}"))
+        tasks.append(asyncio.create_task(_sealer(app[POOL], stop), name="audit-sealer"))
+    yield
+    stop.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_app(settings: Settings, dsn: str) -> web.Application:
+    app = web.Application(middlewares=[request_context], client_max_size=256 * 1024)
+    app[SETTINGS] = settings
+    app[DSN] = dsn
+    app[METRICS] = Metrics()
+    app[CIPHER] = pii_cipher(settings)
+    app[LIMITS] = Limits(
+        max_lines=settings.max_lines_per_order,
+        max_line_fen=settings.max_line_fen,
+        max_order_fen=settings.max_order_fen,
+    )
+    app.cleanup_ctx.extend([_database, _outside, _events, _workers])
+    app.add_routes(routes_ops.routes)
+    app.add_routes(routes_notify.routes)
+    app.add_routes(routes_orders.routes)
+    app.add_routes(routes_pages.routes)
+    return app

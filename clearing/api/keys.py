@@ -1,0 +1,28 @@
+"""Typed keys for what the application holds (aiohttp's "no singletons")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from clearing.api.events import EventHub
+from clearing.config import Settings
+from clearing.domain.orders import Limits
+from clearing.metrics import Metrics
+from clearing.ports import Acquirer, NotifyParser
+from clearing.security import PiiCipher
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+METRICS = web.AppKey("metrics", Metrics)
+CIPHER = web.AppKey("cipher", PiiCipher)
+LIMITS = web.AppKey("limits", Limits)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+ACQUIRERS = web.AppKey("acquirers", Mapping[str, Acquirer])
+DSN = web.AppKey("dsn", str)
+
+EVENTS = web.AppKey("events", EventHub)
+NOTIFY_PARSERS = web.AppKey("notify_parsers", Mapping[str, NotifyParser])

@@ -1,0 +1,177 @@
+"""Request and response bodies of /api/v1. The OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from clearing.domain.money import MoneyError, parse_yuan
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LineIn(_In):
+    item_code: str = Field(pattern=r"^[A-Z0-9_]{2,32}$", description="fee item code, e.g. DEED_TAX")
+    amount_fen: StrictInt | None = Field(
+        default=None, description="amount in fen (integer); give this or `amount`"
+    )
+    amount: str | None = Field(
+        default=None,
+        description='amount in yuan as a decimal string, e.g. "1234.50"; give this or `amount_fen`',
+        examples=["1234.50"],
+    )
+    reference: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the authority's reference: e-tax voucher, payment code, fund notice number",
+    )
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> LineIn:
+        if (self.amount_fen is None) == (self.amount is None):
+            raise ValueError("give exactly one of amount_fen and amount")
+        if self.amount is not None:
+            try:
+                self.amount_fen = parse_yuan(self.amount)
+            except MoneyError as exc:
+                raise ValueError(f"{exc.code}: {exc}") from exc
+            self.amount = None
+        return self
+
+
+class OrderIn(_In):
+    case_no: str = Field(
+        min_length=1, max_length=64, description="real-estate case number (业务受理号)"
+    )
+    office: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="registration office code")
+    window: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="window number")
+    payer_name: str = Field(min_length=1, max_length=100)
+    payer_id: str = Field(min_length=15, max_length=20, description="resident ID or credit code")
+    lines: list[LineIn] = Field(min_length=1, max_length=200)
+
+
+class LineOut(BaseModel):
+    line_no: int
+    item_code: str
+    item_name: str
+    beneficiary_code: str
+    beneficiary_name: str
+    amount_fen: int
+    reference: str | None
+
+
+class AttemptOut(BaseModel):
+    provider: str
+    out_trade_no: str
+    state: str
+    code_url: str | None
+    created_at: str | None
+    expires_at: str | None
+
+
+class PaymentOut(BaseModel):
+    provider: str
+    provider_txn_id: str
+    amount_fen: int
+    outcome: Literal["CLEARED", "SUSPENSE"]
+    reason: str | None
+    paid_at: str | None
+
+
+class OrderOut(BaseModel):
+    order_no: str
+    case_no: str
+    office: str
+    window: str
+    payer_name: str
+    payer_id_masked: str
+    total_fen: int
+    total_display: str = Field(description="¥1,234.56")
+    total_capital: str = Field(description="the total in Chinese capital characters (大写)")
+    state: str
+    state_zh: str
+    exception_reason: str | None
+    created_by: str
+    created_at: str | None
+    expires_at: str | None
+    cleared_at: str | None
+    lines: list[LineOut]
+    attempts: list[AttemptOut]
+    payments: list[PaymentOut]
+
+
+class OrderSummary(BaseModel):
+    order_no: str
+    case_no: str
+    window: str
+    payer_id_masked: str
+    total_fen: int
+    state: str
+    state_zh: str
+    created_at: str | None
+    cleared_at: str | None
+
+
+class OrderList(BaseModel):
+    orders: list[OrderSummary]
+
+
+class CancelIn(_In):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class PaymentIn(_In):
+    channel: Literal["wechatpay"] = "wechatpay"
+
+
+class QrOut(BaseModel):
+    provider: str
+    out_trade_no: str
+    code_url: str
+    expires_at: str
+    qr_svg_url: str
+
+
+class LoginIn(_In):
+    username: str = Field(min_length=2, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    office: str | None
+
+
+class LoginOut(BaseModel):
+    token: str
+    user: Me
+
+
+class FeeItemOut(BaseModel):
+    code: str
+    name_zh: str
+    kind: str
+    beneficiary_code: str
+    beneficiary_name: str
+
+
+class FeeItemList(BaseModel):
+    items: list[FeeItemOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with our stable ``code`` and a Chinese message for staff."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+    detail_zh: str
+    request_id: str | None = None
+    errors: list[dict[str, object]] | None = None

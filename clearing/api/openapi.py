@@ -1,0 +1,157 @@
+"""The OpenAPI 3.1 document of /api/v1, generated from the pydantic models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from clearing.api import models as m
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    headers: tuple[str, ...] = ()
+    content_type: str = "application/json"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "post",
+        "/api/v1/sessions",
+        "Sign in (staff); returns a bearer token",
+        m.LoginIn,
+        m.LoginOut,
+        201,
+        auth=False,
+    ),
+    Route("delete", "/api/v1/sessions", "Sign out", status=204),
+    Route("get", "/api/v1/me", "Who am I", response=m.Me),
+    Route(
+        "get",
+        "/api/v1/fee-items",
+        "Active fee items and their beneficiaries",
+        response=m.FeeItemList,
+    ),
+    Route(
+        "post",
+        "/api/v1/orders",
+        "Create a payment order for a case (idempotent)",
+        m.OrderIn,
+        m.OrderOut,
+        201,
+        headers=("Idempotency-Key",),
+    ),
+    Route(
+        "get",
+        "/api/v1/orders",
+        "A window's orders for a day (?office=&window=&date=)",
+        response=m.OrderList,
+    ),
+    Route("get", "/api/v1/orders/{order_no}", "Read an order", response=m.OrderOut),
+    Route(
+        "post", "/api/v1/orders/{order_no}/cancel", "Cancel an unpaid order", m.CancelIn, m.OrderOut
+    ),
+    Route(
+        "post",
+        "/api/v1/orders/{order_no}/payments",
+        "Open a QR payment at a channel",
+        m.PaymentIn,
+        m.QrOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/orders/{order_no}/qr.svg",
+        "The open payment's QR code as SVG",
+        content_type="image/svg+xml",
+    ),
+    Route(
+        "get",
+        "/api/v1/events",
+        "Order state changes as server-sent events",
+        content_type="text/event-stream",
+    ),
+)
+
+
+def document() -> dict[str, Any]:
+    models: set[type[BaseModel]] = {m.Problem}
+    for r in ROUTES:
+        models.update(x for x in (r.request, r.response) if x is not None)
+    ordered = sorted(models, key=lambda x: x.__name__)
+    keys, defs = models_json_schema(
+        [
+            (x, "validation" if x in {r.request for r in ROUTES} else "serialization")
+            for x in ordered
+        ],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = defs.get("$defs", {})
+
+    def ref(model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return dict(keys[(model, mode)])  # type: ignore[index]
+
+    paths: dict[str, dict[str, Any]] = {}
+    for r in ROUTES:
+        op: dict[str, Any] = {"summary": r.summary, "responses": {}}
+        params = [
+            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            for n in _path_params(r.path)
+        ]
+        params += [
+            {
+                "name": h,
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 8, "maxLength": 128},
+            }
+            for h in r.headers
+        ]
+        if params:
+            op["parameters"] = params
+        if r.request is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(r.request, "validation")}},
+            }
+        ok: dict[str, Any] = {"description": "OK"}
+        if r.response is not None:
+            ok["content"] = {r.content_type: {"schema": ref(r.response, "serialization")}}
+        elif r.status != 204:
+            ok["content"] = {r.content_type: {"schema": {"type": "string"}}}
+        op["responses"][str(r.status)] = ok
+        op["responses"]["default"] = {
+            "description": "Error",
+            "content": {"application/problem+json": {"schema": ref(m.Problem, "serialization")}},
+        }
+        if r.auth:
+            op["security"] = [{"bearer": []}]
+        paths.setdefault(r.path, {})[r.method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tongjiao clearing API",
+            "version": "1",
+            "description": "税费通缴: one payment at the window, split exactly to every "
+            "beneficiary. Amounts are integer fen.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _path_params(path: str) -> list[str]:
+    return [seg[1:-1] for seg in path.split("/") if seg.startswith("{") and seg.endswith("}")]

@@ -1,0 +1,68 @@
+"""What an operator and a load balancer look at: health, readiness, metrics, the API document."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from clearing.api import openapi
+from clearing.api.keys import METRICS, POOL
+from clearing.db import migrate
+from clearing.workers.runner import refresh_gauges
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    """The process is up and serving (says nothing about its dependencies)."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready for traffic: the database answers and every migration of this release is applied."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[POOL].acquire() as conn:
+                await conn.fetchval("SELECT 1")
+                checks["database"] = "ok"
+                todo = await migrate.pending(conn)
+                checks["migrations"] = (
+                    "ok"
+                    if not todo
+                    else f"{len(todo)} pending: "
+                    + ", ".join(f"{x.version:04d}_{x.name}" for x in todo)
+                )
+    except (TimeoutError, OSError, migrate.MigrationError, Exception) as exc:
+        checks.setdefault("database", f"unavailable: {type(exc).__name__}")
+        if "migrations" not in checks and isinstance(exc, migrate.MigrationError):
+            checks["migrations"] = str(exc)
+    ready = all(v == "ok" for v in checks.values()) and len(checks) == 2
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[POOL].acquire() as conn:
+                await refresh_gauges(conn, m)
+    except Exception:  # noqa: S110 - stale gauges beat a failed scrape
+        pass
+    resp = web.Response(body=generate_latest(m.registry))
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    resp.charset = "utf-8"
+    return resp
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi_json(_request: web.Request) -> web.Response:
+    return web.json_response(openapi.document())

@@ -1,0 +1,237 @@
+"""/api/v1: sessions, catalogue, orders, QR payments, live order events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import segno
+from aiohttp import web
+
+from clearing.api.keys import ACQUIRERS, CIPHER, EVENTS, LIMITS, POOL, SETTINGS
+from clearing.api.models import (
+    CancelIn,
+    FeeItemList,
+    FeeItemOut,
+    LoginIn,
+    LoginOut,
+    Me,
+    OrderIn,
+    OrderList,
+    OrderOut,
+    OrderSummary,
+    PaymentIn,
+    QrOut,
+)
+from clearing.api.web import authenticate, bearer, ok, read_model
+from clearing.errors import InvalidRequest, MalformedRequest, NotFound
+from clearing.logs import request_id_var
+from clearing.service import catalogue, payments, principals
+from clearing.service import orders as order_service
+from clearing.service.orders import LineInput, OrderInput
+
+routes = web.RouteTableDef()
+
+WINDOW_ROLES = ("clerk", "supervisor", "admin")
+
+
+def _me(p: principals.Principal) -> Me:
+    return Me(username=p.username, display_name=p.display_name, role=p.role, office=p.office)
+
+
+@routes.post("/api/v1/sessions")
+async def login(request: web.Request) -> web.Response:
+    body = await read_model(request, LoginIn)
+    async with request.app[POOL].acquire() as conn:
+        who, token = await principals.login(conn, body.username, body.password)
+    resp = ok(LoginOut(token=token, user=_me(who)), 201)
+    resp.set_cookie("tj_session", token, httponly=True, samesite="Strict", max_age=36000)
+    return resp
+
+
+@routes.delete("/api/v1/sessions")
+async def logout(request: web.Request) -> web.Response:
+    token = bearer(request)
+    if token:
+        async with request.app[POOL].acquire() as conn:
+            await principals.logout(conn, token)
+    resp = web.Response(status=204)
+    resp.del_cookie("tj_session")
+    return resp
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    return ok(_me(await authenticate(request)))
+
+
+@routes.get("/api/v1/fee-items")
+async def fee_items(request: web.Request) -> web.Response:
+    await authenticate(request)
+    async with request.app[POOL].acquire() as conn:
+        items = await catalogue.fee_items(conn)
+    return ok(FeeItemList(items=[FeeItemOut(**vars(i)) for i in items.values()]))
+
+
+@routes.post("/api/v1/orders")
+async def create_order(request: web.Request) -> web.Response:
+    who = await authenticate(request, *WINDOW_ROLES)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not 8 <= len(key) <= 128:
+        raise MalformedRequest(
+            "IDEMPOTENCY_KEY_REQUIRED",
+            "an Idempotency-Key header of 8 to 128 characters is required",
+            "缺少请求编号（Idempotency-Key）",
+        )
+    raw = await request.read()
+    body = await read_model(request, OrderIn)
+    settings = request.app[SETTINGS]
+    order = OrderInput(
+        case_no=body.case_no,
+        office=body.office,
+        window=body.window,
+        payer_name=body.payer_name,
+        payer_id=body.payer_id,
+        lines=[LineInput(ln.item_code, ln.amount_fen or 0, ln.reference) for ln in body.lines],
+    )
+    async with request.app[POOL].acquire() as conn:
+        status, view = await order_service.create(
+            conn,
+            principal=who,
+            order=order,
+            idempotency_key=key,
+            body_hash=order_service.request_hash(json.loads(raw)),
+            limits=request.app[LIMITS],
+            cipher=request.app[CIPHER],
+            now=datetime.now(UTC),
+            ttl=timedelta(seconds=settings.order_ttl_s),
+            request_id=request_id_var.get(),
+        )
+    return web.json_response(view, status=status, dumps=_dumps)
+
+
+def _dumps(v: object) -> str:
+    return json.dumps(v, ensure_ascii=False, default=str)
+
+
+@routes.get("/api/v1/orders/{order_no}")
+async def get_order(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    async with request.app[POOL].acquire() as conn:
+        view = await order_service.get(
+            conn, who, request.match_info["order_no"], request.app[CIPHER]
+        )
+    return ok(OrderOut.model_validate(view))
+
+
+@routes.get("/api/v1/orders")
+async def list_orders(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    office = request.query.get("office") or who.office
+    if not office:
+        raise InvalidRequest("OFFICE_REQUIRED", "give ?office=", "请指定办事大厅")
+    try:
+        day = date.fromisoformat(request.query["date"]) if "date" in request.query else None
+    except ValueError:
+        raise InvalidRequest(
+            "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
+        ) from None
+    day = day or datetime.now(UTC).astimezone().date()
+    async with request.app[POOL].acquire() as conn:
+        rows = await order_service.list_for_window(
+            conn, who, office, request.query.get("window"), day
+        )
+    return ok(OrderList(orders=[OrderSummary(**r) for r in rows]))
+
+
+@routes.post("/api/v1/orders/{order_no}/cancel")
+async def cancel_order(request: web.Request) -> web.Response:
+    who = await authenticate(request, *WINDOW_ROLES)
+    body = await read_model(request, CancelIn)
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        await order_service.get(conn, who, order_no, request.app[CIPHER])  # visibility check
+    # attempts are closed at the acquirer first, so that nobody can pay a cancelled order
+    await payments.close_open_attempts(request.app[POOL], request.app[ACQUIRERS], order_no)
+    async with request.app[POOL].acquire() as conn:
+        await order_service.mark_cancelled(conn, who, order_no, body.reason, request_id_var.get())
+        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    return ok(OrderOut.model_validate(view))
+
+
+@routes.post("/api/v1/orders/{order_no}/payments")
+async def start_payment(request: web.Request) -> web.Response:
+    who = await authenticate(request, *WINDOW_ROLES)
+    body = await read_model(request, PaymentIn)
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        await order_service.get(conn, who, order_no, request.app[CIPHER])
+    settings = request.app[SETTINGS]
+    qr = await payments.start_qr(
+        request.app[POOL],
+        request.app[ACQUIRERS],
+        order_no=order_no,
+        provider=body.channel,
+        actor=who.actor,
+        now=datetime.now(UTC),
+        poll_after=timedelta(seconds=settings.poll_first_s),
+        request_id=request_id_var.get(),
+    )
+    return ok(
+        QrOut(
+            provider=str(qr["provider"]),
+            out_trade_no=str(qr["out_trade_no"]),
+            code_url=str(qr["code_url"]),
+            expires_at=str(qr["expires_at"]),
+            qr_svg_url=f"/api/v1/orders/{order_no}/qr.svg",
+        ),
+        201,
+    )
+
+
+@routes.get("/api/v1/orders/{order_no}/qr.svg")
+async def qr_svg(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    live = [a for a in view["attempts"] if a["state"] == "OPEN" and a["code_url"]]
+    if not live:
+        raise NotFound(
+            "NO_OPEN_PAYMENT", "this order has no open QR payment", "该缴费单没有待支付的二维码"
+        )
+    qr = segno.make(live[-1]["code_url"], error="m")
+    svg = qr.svg_inline(scale=6, border=2, dark="#000", light="#fff")
+    return web.Response(
+        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )
+
+
+@routes.get("/api/v1/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events for a window (or one order): each order state change, live."""
+    who = await authenticate(request)
+    office = request.query.get("office") or who.office
+    if who.role in ("clerk", "supervisor") and office != who.office:
+        raise NotFound("NOT_FOUND", "no such event stream", "无此事件流")
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await resp.prepare(request)
+    hub = request.app[EVENTS]
+    async with hub.subscribe(
+        office=office, window=request.query.get("window"), order_no=request.query.get("order_no")
+    ) as sub:
+        await resp.write(b": connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), 15)
+            except TimeoutError:
+                await resp.write(b": keep-alive\n\n")
+                continue
+            await resp.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())

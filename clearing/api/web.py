@@ -1,0 +1,154 @@
+"""Middlewares and helpers shared by every route: request ids, problem+json, authentication."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from clearing.api.keys import METRICS, POOL
+from clearing.errors import ClearingError, Forbidden, MalformedRequest, Unauthenticated
+from clearing.logs import request_id_var
+from clearing.service import principals
+from clearing.service.principals import Principal
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+WebHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem(
+    status: int, code: str, detail: str, detail_zh: str, title: str, **extra: Any
+) -> web.Response:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "detail_zh": detail_zh,
+        "request_id": request_id_var.get(),
+        **extra,
+    }
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False, default=str),
+        content_type="application/problem+json",
+    )
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: WebHandler) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id", "")
+    if not (0 < len(rid) <= 64 and rid.replace("-", "").isalnum()):
+        rid = secrets.token_hex(8)
+    token = request_id_var.set(rid)
+    route = request.match_info.route.resource
+    route_name = route.canonical if route is not None else "unmatched"
+    status = 500
+    try:
+        resp = await _guarded(request, handler)
+        status = resp.status
+        resp.headers["X-Request-Id"] = rid
+        return resp
+    finally:
+        request.app[METRICS].http_requests.labels(route_name, f"{status // 100}xx").inc()
+        request_id_var.reset(token)
+
+
+async def _guarded(request: web.Request, handler: WebHandler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ClearingError as exc:
+        if exc.status >= 500:
+            log.warning("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
+        return problem(exc.status, exc.code, exc.message, exc.message_zh, exc.title, **exc.fields)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        return problem(
+            422,
+            "VALIDATION_FAILED",
+            "the request body does not fit the schema",
+            "提交的内容不完整或格式不正确",
+            "Invalid request",
+            errors=errors,
+        )
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith(("/api/", "/notify/")):
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE"}.get(
+                exc.status, "HTTP_ERROR"
+            )
+            return problem(exc.status, code, exc.reason, exc.reason, exc.reason)
+        raise
+    except (OSError, asyncpg.InterfaceError) as exc:
+        log.error("%s %s: database unavailable: %r", request.method, request.path, exc)
+        return problem(
+            503,
+            "DATABASE_UNAVAILABLE",
+            "the database cannot be reached; try again shortly",
+            "系统暂时无法访问数据库，请稍后重试",
+            "Unavailable",
+        )
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return problem(
+            500,
+            "INTERNAL",
+            "internal error; the request id identifies it in the logs",
+            "系统内部错误，请联系管理员并提供请求编号",
+            "Internal error",
+        )
+
+
+async def read_model(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedRequest(
+            "MALFORMED_JSON", f"request body is not valid JSON: {exc}", "请求内容不是有效的 JSON"
+        ) from exc
+    if not isinstance(data, dict):
+        raise MalformedRequest(
+            "MALFORMED_JSON", "request body must be a JSON object", "请求内容格式错误"
+        )
+    return model.model_validate(data)
+
+
+def ok(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=model.model_dump_json(), content_type="application/json"
+    )
+
+
+def bearer(request: web.Request, *, allow_cookie: bool = False) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth[7:].strip() or None
+    if allow_cookie:
+        # browsers cannot set headers on EventSource or <img>; only safe methods accept the cookie
+        return request.cookies.get("tj_session")
+    return None
+
+
+async def authenticate(request: web.Request, *roles: str) -> Principal:
+    token = bearer(request, allow_cookie=request.method in ("GET", "HEAD"))
+    if not token:
+        raise Unauthenticated("TOKEN_MISSING", "a bearer token is required", "请先登录")
+    async with request.app[POOL].acquire() as conn:
+        who = await principals.authenticate(conn, token)
+    if roles and who.role not in roles:
+        raise Forbidden(
+            "ROLE_FORBIDDEN", f"role {who.role} may not do this", "您的角色无权执行此操作"
+        )
+    return who

@@ -1,0 +1,217 @@
+"""The ``tongjiao`` command.
+
+tongjiao migrate                      apply pending migrations (exactly once, under a lock)
+tongjiao serve [--host H --port P]    the API, notify endpoints, window screen and workers
+tongjiao users add ...                create a staff user or an API client
+tongjiao audit verify | seal          check (or extend) the hash-chained audit log
+tongjiao seed demo                    the demo catalogue (beneficiaries, fee items)
+tongjiao sim wechatpay ...            the WeChat Pay simulator
+tongjiao demo [--orders N]            everything at once, for a first look
+tongjiao db url                       where the database is (starts the embedded one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import asyncpg
+
+from clearing import logs
+from clearing.config import Settings
+from clearing.db import migrate as migrations
+from clearing.db.pool import init_connection, resolve_dsn
+from clearing.errors import ClearingError
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    conn = await asyncpg.connect(await resolve_dsn(settings))
+    await init_connection(conn)
+    return conn
+
+
+async def _with_conn(
+    settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[int]]
+) -> int:
+    conn = await _connect(settings)
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> int:
+        done = await migrations.migrate(conn)
+        for m in done:
+            print(f"applied {m.version:04d}_{m.name}")
+        if not done:
+            print("database is up to date")
+        return 0
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    from clearing.service import principals
+
+    password = None
+    if not args.client:
+        password = args.password or getpass.getpass(f"password for {args.username}: ")
+
+    async def work(conn: asyncpg.Connection) -> int:
+        p, token = await principals.add(
+            conn,
+            kind="client" if args.client else "staff",
+            username=args.username,
+            display_name=args.name or args.username,
+            role=args.role,
+            office=args.office,
+            password=password,
+        )
+        print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
+        if token:
+            print(f"token (shown once, store it now): {token}")
+        return 0
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from clearing.service import audit
+
+    async def work(conn: asyncpg.Connection) -> int:
+        if args.action == "seal":
+            total = 0
+            while n := await audit.seal(conn):
+                total += n
+            print(f"sealed {total} rows")
+            return 0
+        report = await audit.verify(conn)
+        for problem in report.problems:
+            print(f"PROBLEM: {problem}")
+        print(
+            f"{'OK' if report.ok else 'FAILED'}: {report.sealed} sealed rows, "
+            f"{report.unsealed} not yet sealed, head seq {report.head_seq} hash {report.head_hash}"
+        )
+        return 0 if report.ok else 1
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
+    from clearing.service import catalogue
+
+    async def work(conn: asyncpg.Connection) -> int:
+        await catalogue.seed_demo(conn)
+        print("demo catalogue seeded")
+        return 0
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
+    print(await resolve_dsn(settings))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from clearing.api.app import create_app
+
+    if args.host:
+        settings.host = args.host
+    if args.port is not None:
+        settings.port = args.port
+    if args.workers is not None:
+        settings.workers = args.workers
+    dsn = asyncio.run(resolve_dsn(settings))
+    if args.migrate:
+        asyncio.run(_with_conn(settings, _migrate_quiet))
+    app = create_app(settings, dsn)
+    print(f"tongjiao serving on http://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=5
+    )
+    return 0
+
+
+async def _migrate_quiet(conn: asyncpg.Connection) -> int:
+    await migrations.migrate(conn)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tongjiao", description="税费通缴 clearing service")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending database migrations")
+    s = sub.add_parser("serve", help="run the service")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help="task workers in this process (0: none)")
+    s.add_argument("--migrate", action="store_true", help="apply migrations before serving")
+    u = sub.add_parser("users", help="staff users and API clients")
+    usub = u.add_subparsers(dest="action", required=True)
+    ua = usub.add_parser("add", help="create a user (or --client for an API client)")
+    ua.add_argument("--username", required=True)
+    ua.add_argument("--name", help="display name, e.g. 张三")
+    ua.add_argument(
+        "--role", required=True, choices=["clerk", "supervisor", "finance", "admin", "auditor"]
+    )
+    ua.add_argument("--office")
+    ua.add_argument("--password", help="asked for when not given")
+    ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
+    a = sub.add_parser("audit", help="the hash-chained audit log")
+    a.add_argument("action", choices=["verify", "seal"])
+    sd = sub.add_parser("seed", help="seed data")
+    sd.add_argument("what", choices=["demo"])
+    d = sub.add_parser("db", help="database location")
+    d.add_argument("what", choices=["url"])
+    sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
+    sm.add_argument("name", choices=["wechatpay"])
+    sm.add_argument("rest", nargs=argparse.REMAINDER)
+    dm = sub.add_parser("demo", help="start everything with demo data", add_help=False)
+    dm.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # these two own their options; argparse would swallow them
+    if argv[:2] == ["sim", "wechatpay"]:
+        from adapters.wechatpay.simulator import main as sim_main
+
+        return sim_main(argv[2:])
+    if argv[:1] == ["demo"]:
+        from clearing.demo import main as demo_main
+
+        return demo_main(argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(settings.log_level, settings.log_json)
+    commands: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+        "migrate": cmd_migrate,
+        "audit": cmd_audit,
+        "seed": cmd_seed,
+        "db": cmd_db_url,
+        "users": cmd_users_add,
+    }
+    try:
+        if args.command == "serve":
+            return cmd_serve(settings, args)
+        return asyncio.run(commands[args.command](settings, args))
+    except (ClearingError, migrations.MigrationError) as exc:
+        code = getattr(exc, "code", "MIGRATION")
+        print(f"error [{code}]: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,58 @@
+"""One settings object, read once from ``TONGJIAO_*`` variables in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONGJIAO_", extra="ignore")
+
+    # An external PostgreSQL server; when unset, an embedded cluster under ``var_dir`` is used.
+    database_url: SecretStr | None = None
+    var_dir: Path = Path("var")
+    db_pool_min: int = Field(default=2, ge=1)
+    db_pool_max: int = Field(default=10, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # the address citizens' acquirers call back, and that staff browsers open
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    # AES-256-GCM key (base64 of 32 bytes) that encrypts payer names and ID numbers at rest
+    pii_key: SecretStr | None = None
+    pii_key_file: Path | None = None
+
+    # WeChat Pay: the merchant key folder (see adapters.wechatpay.keys) and the gateway
+    wechatpay_keys: Path | None = None
+    wechatpay_base_url: str = "https://api.mch.weixin.qq.com"
+    wechatpay_timeout_s: float = Field(default=5.0, gt=0)
+    # demo only: the simulator's citizen page, linked from the window screen as "模拟扫码"
+    wechatpay_sim_url: str | None = None
+
+    # limits a clerk meets at the window (named in the errors they produce)
+    max_lines_per_order: int = Field(default=20, ge=1)
+    max_line_fen: int = Field(default=100_000_000_000, ge=1)  # 10亿元
+    max_order_fen: int = Field(default=500_000_000_000, ge=1)  # 50亿元
+    order_ttl_s: int = Field(default=900, ge=30)
+
+    # task runner
+    workers: int = Field(default=2, ge=0)
+    task_max_attempts: int = Field(default=8, ge=1)
+    # open attempts are polled this often during their first minute, then back off
+    poll_first_s: float = Field(default=5.0, gt=0)
+    poll_later_s: float = Field(default=30.0, gt=0)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
+        return v

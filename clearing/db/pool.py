@@ -1,0 +1,62 @@
+"""Where the database is and how we connect to it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import asyncpg
+
+from clearing.config import Settings
+from clearing.db.embedded import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "tongjiao"
+
+
+def embedded_for(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.var_dir / "pgdata")
+
+
+async def ensure_database(admin_dsn: str, name: str, template: str | None = None) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            # identifiers cannot be parameters; the names are ours, checked here
+            for ident in (name, template or "x"):
+                if not ident.replace("_", "").isalnum():
+                    raise ValueError(f"bad database name {ident!r}")
+            tmpl = f" TEMPLATE {template}" if template else ""
+            await conn.execute(f"CREATE DATABASE {name}{tmpl}")
+    finally:
+        await conn.close()
+
+
+async def resolve_dsn(settings: Settings) -> str:
+    """The external server when configured, else the embedded cluster (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    pg = embedded_for(settings)
+    pg.start()
+    await ensure_database(pg.dsn("postgres"), DEFAULT_DATABASE)
+    return pg.dsn(DEFAULT_DATABASE)
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=_json_dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=_json_dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=30
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,287 @@
+"""``tongjiao demo``: PostgreSQL, the simulators and the service, with demo data, for a first look.
+
+Data lives under ``var/`` and is kept between runs. Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from clearing.config import Settings
+from clearing.db.pool import embedded_for, resolve_dsn
+
+DEMO_USERS = [
+    # username, name, role, office, password
+    ("admin", "系统管理员", "admin", None, "admin-demo-pass"),
+    ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass"),
+    ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass"),
+    ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass"),
+    ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass"),
+    ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass"),
+]
+
+# valid resident ID numbers (check digits correct) for demo payers; fictitious people
+DEMO_PAYERS = [
+    ("张三", "11010519491231002X"),
+    ("李四", "440524188001010014"),
+    ("王五", "320102197506153018"),
+    ("赵六", "510107198811224523"),
+    ("示范置业有限公司", "91350100M000100Y43"),
+]
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("ab")
+    return subprocess.Popen(  # noqa: S603 - our own console script
+        [sys.executable, "-m", "clearing", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def _wait_http(
+    url: str, proc: subprocess.Popen[bytes], what: str, within_s: float = 60
+) -> None:
+    deadline = time.monotonic() + within_s
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with code {proc.returncode}; see var/log/")
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with s.get(url) as r:
+                    if r.status < 500:
+                        return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{what} did not come up at {url} within {within_s:.0f}s")
+
+
+async def _prepare(settings: Settings) -> None:
+    import asyncpg
+
+    from clearing.db.migrate import migrate
+    from clearing.db.pool import init_connection
+    from clearing.service import catalogue, principals
+
+    conn = await asyncpg.connect(await resolve_dsn(settings))
+    await init_connection(conn)
+    try:
+        for m in await migrate(conn):
+            print(f"  applied migration {m.version:04d}_{m.name}")
+        await catalogue.seed_demo(conn)
+        for username, name, role, office, password in DEMO_USERS:
+            exists = await conn.fetchval("SELECT 1 FROM principals WHERE username = $1", username)
+            if not exists:
+                await principals.add(
+                    conn,
+                    kind="staff",
+                    username=username,
+                    display_name=name,
+                    role=role,
+                    office=office,
+                    password=password,
+                    actor="system:demo",
+                )
+    finally:
+        await conn.close()
+
+
+async def _demo_orders(base: str, sim: str, n: int) -> None:
+    """Create and pay n varied orders through the API and the simulator, as a window would."""
+    rng = random.Random()  # noqa: S311 - demo data, not secrets
+    items = ["DEED_TAX", "VAT", "IIT", "STAMP_DUTY", "LAND_TRANSFER", "MAINT_FUND"]
+    async with aiohttp.ClientSession() as s:
+        tokens = {}
+        for user in ("clerk1", "clerk2"):
+            password = next(u[4] for u in DEMO_USERS if u[0] == user)
+            async with s.post(
+                f"{base}/api/v1/sessions", json={"username": user, "password": password}
+            ) as r:
+                tokens[user] = (await r.json())["token"]
+        paid = 0
+        for i in range(n):
+            user = "clerk1" if i % 2 == 0 else "clerk2"
+            window = "W01" if user == "clerk1" else "W02"
+            name, pid = DEMO_PAYERS[i % len(DEMO_PAYERS)]
+            lines: list[dict[str, Any]] = [{"item_code": "REG_FEE", "amount_fen": 80_00}]
+            for code in rng.sample(items, rng.randint(1, 4)):
+                lines.append(
+                    {
+                        "item_code": code,
+                        "amount_fen": rng.randint(100_00, 900_000_00),
+                        "reference": f"{code[:2]}{rng.randint(10**9, 10**10 - 1)}",
+                    }
+                )
+            body = {
+                "case_no": f"2026-BDC-{rng.randint(100000, 999999)}",
+                "office": "HALL1",
+                "window": window,
+                "payer_name": name,
+                "payer_id": pid,
+                "lines": lines,
+            }
+            h = {
+                "Authorization": f"Bearer {tokens[user]}",
+                "Idempotency-Key": secrets.token_hex(12),
+            }
+            async with s.post(f"{base}/api/v1/orders", json=body, headers=h) as r:
+                order = await r.json()
+                if r.status != 201:
+                    print(f"  order {i + 1}: {r.status} {order.get('detail')}")
+                    continue
+            async with s.post(
+                f"{base}/api/v1/orders/{order['order_no']}/payments",
+                json={"channel": "wechatpay"},
+                headers=h,
+            ) as r:
+                qr = await r.json()
+            if i % 7 == 6:
+                continue  # leave some unpaid, so the screen shows waiting orders too
+            async with s.post(f"{sim}/sim/orders/{qr['out_trade_no']}/pay") as r:
+                r.raise_for_status()
+            paid += 1
+        # wait for the callbacks to be cleared
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            async with s.get(
+                f"{base}/api/v1/orders?office=HALL1",
+                headers={"Authorization": f"Bearer {tokens['clerk1']}"},
+            ) as r:
+                states = [o["state"] for o in (await r.json())["orders"]]
+            if states.count("CLEARED") >= paid:
+                break
+            await asyncio.sleep(0.3)
+        print(f"  {n} demo orders created, {paid} paid and cleared")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="tongjiao demo")
+    ap.add_argument("--orders", type=int, default=0, help="create and pay N demo orders")
+    ap.add_argument("--port", type=int, default=8080)
+    ap.add_argument("--sim-port", type=int, default=8091)
+    args = ap.parse_args(argv)
+    if args.orders < 0:
+        ap.error("--orders must not be negative")
+
+    settings = Settings()
+    var = settings.var_dir.resolve()
+    (var / "log").mkdir(parents=True, exist_ok=True)
+    print(
+        "==> PostgreSQL"
+        + (" (external)" if settings.database_url else f" (embedded, {var}/pgdata)")
+    )
+    asyncio.run(_prepare(settings))
+
+    from adapters.wechatpay.keys import generate_keyset
+
+    keys = var / "keys" / "wechatpay"
+    generate_keyset(keys)
+    port = _free_port(args.port)
+    sim_port = _free_port(args.sim_port)
+    base, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
+    env = dict(os.environ)
+    env.update(
+        {
+            "TONGJIAO_VAR_DIR": str(var),
+            "TONGJIAO_PORT": str(port),
+            "TONGJIAO_PUBLIC_BASE_URL": base,
+            "TONGJIAO_WECHATPAY_KEYS": str(keys / "merchant"),
+            "TONGJIAO_WECHATPAY_BASE_URL": sim,
+            "TONGJIAO_WECHATPAY_SIM_URL": sim,
+        }
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    stop = False
+
+    def _stop(_sig: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        print(f"==> WeChat Pay simulator on {sim}")
+        procs.append(
+            _spawn(
+                ["sim", "wechatpay", "--port", str(sim_port), "--keys", str(keys)],
+                env,
+                var / "log" / "sim-wechatpay.log",
+            )
+        )
+        print(f"==> tongjiao service on {base}")
+        procs.append(_spawn(["serve"], env, var / "log" / "service.log"))
+        asyncio.run(_wait_http(f"{sim}/sim/faults", procs[0], "the simulator"))
+        asyncio.run(_wait_http(f"{base}/readyz", procs[1], "the service"))
+        if args.orders:
+            print(f"==> creating and paying {args.orders} demo orders")
+            asyncio.run(_demo_orders(base, sim, args.orders))
+        print(_banner(base, sim, var))
+        while not stop and all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        if not stop:
+            dead = next(p for p in procs if p.poll() is not None)
+            print(f"a demo process exited (code {dead.returncode}); logs in {var}/log/")
+            return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\n==> stopping")
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if settings.database_url is None:
+            embedded_for(settings).stop()
+        print("stopped; data kept in var/ (delete it for a fresh start)")
+    return 0
+
+
+def _banner(base: str, sim: str, var: Path) -> str:
+    users = "\n".join(
+        f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
+    )
+    return f"""
+  tongjiao is running.
+
+    窗口收费界面 window screen   {base}/window
+    API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
+    health / readiness          {base}/healthz   {base}/readyz
+    metrics (Prometheus)        {base}/metrics
+    WeChat Pay simulator        {sim}   (faults: PUT {sim}/sim/faults)
+    logs                        {var}/log/
+
+    sign in as (username, password, role):
+{users}
+
+  Pay an order: create it at the window screen, then click "模拟扫码支付" under the QR code
+  (or scan the QR code's pr= token at {sim}/sim/scan/<pr>).
+  Press Ctrl-C to stop.
+"""

@@ -1,0 +1,79 @@
+"""Prometheus metrics: one registry per process, built in ``create_app`` and passed down."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.payments = Counter(
+            "tongjiao_payments_total",
+            "Payments recorded, by channel, outcome (CLEARED/SUSPENSE) and source (notify/query)",
+            ["channel", "outcome", "source"],
+            registry=r,
+        )
+        self.payment_amount = Counter(
+            "tongjiao_payment_amount_fen_total",
+            "Money recorded, in fen, by channel and outcome",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.capture_seconds = Histogram(
+            "tongjiao_capture_seconds",
+            "Time to record and split one payment (database round trip)",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.notify_rejected = Counter(
+            "tongjiao_notify_rejected_total",
+            "Inbound notifications refused, by channel and reason code",
+            ["channel", "code"],
+            registry=r,
+        )
+        self.adapter_seconds = Histogram(
+            "tongjiao_adapter_call_seconds",
+            "Calls to outside parties, by adapter and operation",
+            ["adapter", "operation"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.adapter_errors = Counter(
+            "tongjiao_adapter_errors_total",
+            "Failed calls to outside parties, by adapter, operation and error kind",
+            ["adapter", "operation", "error"],
+            registry=r,
+        )
+        self.tasks_run = Counter(
+            "tongjiao_tasks_total",
+            "Task executions by kind and result (done, retry, rescheduled, dead)",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.task_backlog = Gauge(
+            "tongjiao_task_backlog",
+            "Tasks due or leased, by kind and state",
+            ["kind", "state"],
+            registry=r,
+        )
+        self.task_oldest_seconds = Gauge(
+            "tongjiao_task_oldest_due_seconds",
+            "Age of the oldest task that is due and not done, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.suspense_fen = Gauge(
+            "tongjiao_suspense_balance_fen",
+            "Money parked in suspense (paid but not attributable), in fen",
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "tongjiao_http_requests_total",
+            "HTTP requests by route and status class",
+            ["route", "status"],
+            registry=r,
+        )

@@ -1,0 +1,90 @@
+"""The audit log: write a row with the change it records; seal the chain; verify it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from clearing.db import Conn
+
+
+async def record(
+    conn: Conn,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    detail: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Write one audit row inside the caller's transaction."""
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, object_type, object_id, detail, request_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        actor,
+        action,
+        object_type,
+        object_id,
+        detail or {},
+        request_id,
+    )
+
+
+async def seal(conn: Conn, limit: int = 5000) -> int:
+    """Seal committed rows into the hash chain; returns how many were sealed."""
+    return int(await conn.fetchval("SELECT tj_audit_seal($1)", limit))
+
+
+@dataclass
+class VerifyReport:
+    sealed: int = 0
+    unsealed: int = 0
+    head_seq: int = 0
+    head_hash: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+_VERIFY_SQL = """
+SELECT seq, id, prev_hash, hash, tj_audit_canonical(a) AS canonical
+  FROM audit_log a WHERE seq IS NOT NULL AND seq > $1 ORDER BY seq LIMIT $2
+"""
+
+
+async def verify(conn: Conn, batch: int = 5000) -> VerifyReport:
+    """Recompute the chain from the first row: an edited row breaks its hash, a deleted row
+    leaves a gap in the sequence and breaks the next row's link."""
+    report = VerifyReport()
+    prev = b""
+    expected_seq = 1
+    last = 0
+    while True:
+        rows = await conn.fetch(_VERIFY_SQL, last, batch)
+        if not rows:
+            break
+        for r in rows:
+            seq = int(r["seq"])
+            if seq != expected_seq:
+                report.problems.append(
+                    f"rows {expected_seq}..{seq - 1} of the chain are missing (deleted?)"
+                )
+            if bytes(r["prev_hash"]) != prev:
+                report.problems.append(
+                    f"row seq {seq} (id {r['id']}) does not link to the row before"
+                )
+            digest = hashlib.sha256(prev + str(r["canonical"]).encode()).digest()
+            if digest != bytes(r["hash"]):
+                report.problems.append(f"row seq {seq} (id {r['id']}) was altered after sealing")
+            prev = bytes(r["hash"])
+            expected_seq = seq + 1
+            last = seq
+            report.sealed += 1
+    report.head_seq = last
+    report.head_hash = prev.hex()
+    report.unsealed = int(await conn.fetchval("SELECT count(*) FROM audit_log WHERE seq IS NULL"))
+    return report

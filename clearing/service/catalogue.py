@@ -1,0 +1,80 @@
+"""Beneficiaries and fee items: who is owed what. Data, not code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clearing.db import Conn
+
+
+@dataclass(frozen=True)
+class FeeItem:
+    code: str
+    name_zh: str
+    kind: str
+    beneficiary_code: str
+    beneficiary_name: str
+
+
+async def fee_items(conn: Conn, *, active_only: bool = True) -> dict[str, FeeItem]:
+    rows = await conn.fetch(
+        "SELECT f.code, f.name_zh, f.kind, f.beneficiary_code, b.name AS beneficiary_name"
+        "  FROM fee_items f JOIN beneficiaries b ON b.code = f.beneficiary_code"
+        " WHERE ($1 = false OR (f.active AND b.active)) ORDER BY f.code",
+        active_only,
+    )
+    return {r["code"]: FeeItem(**dict(r)) for r in rows}
+
+
+# The demo city's beneficiaries and the items a real-estate case owes them.
+DEMO_BENEFICIARIES = [
+    (
+        "TREASURY",
+        "国家金库示范市中心支库",
+        "中国人民银行示范市中心支行",
+        "270000000001",
+        "国家金库示范市中心支库",
+        "treasury",
+    ),
+    (
+        "FISCAL_NONTAX",
+        "示范市财政局非税收入汇缴专户",
+        "示范银行市分行营业部",
+        "6217000010000000001",
+        "示范市财政局",
+        "nontax_fiscal",
+    ),
+    (
+        "FUND_CUSTODY",
+        "示范市住宅专项维修资金专户",
+        "示范银行市分行营业部",
+        "6217000010000000002",
+        "示范市住房保障和房产管理局",
+        "fund_custodial",
+    ),
+]
+
+DEMO_FEE_ITEMS = [
+    ("LAND_TRANSFER", "土地出让金", "nontax", "FISCAL_NONTAX"),
+    ("MAINT_FUND", "住宅专项维修资金", "fund", "FUND_CUSTODY"),
+    ("REG_FEE", "不动产登记费", "nontax", "FISCAL_NONTAX"),
+    ("DEED_TAX", "契税", "tax", "TREASURY"),
+    ("VAT", "增值税", "tax", "TREASURY"),
+    ("IIT", "个人所得税", "tax", "TREASURY"),
+    ("STAMP_DUTY", "印花税", "tax", "TREASURY"),
+]
+
+
+async def seed_demo(conn: Conn) -> None:
+    """Insert the demo catalogue; running it again changes nothing."""
+    async with conn.transaction():
+        await conn.executemany(
+            "INSERT INTO beneficiaries (code, name, bank_name, account_no, account_name,"
+            " account_kind) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (code) DO NOTHING",
+            DEMO_BENEFICIARIES,
+        )
+        await conn.executemany(
+            "INSERT INTO fee_items (code, name_zh, kind, beneficiary_code)"
+            " VALUES ($1,$2,$3,$4) ON CONFLICT (code) DO NOTHING",
+            DEMO_FEE_ITEMS,
+        )

@@ -1,0 +1,41 @@
+"""The one place where configuration becomes concrete adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import aiohttp
+
+from clearing.config import Settings
+from clearing.instrumented import InstrumentedAcquirer
+from clearing.metrics import Metrics
+from clearing.ports import Acquirer, NotifyParser, PaymentNotice
+
+
+def acquirers(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> tuple[dict[str, Acquirer], dict[str, NotifyParser]]:
+    found: dict[str, Acquirer] = {}
+    parsers: dict[str, NotifyParser] = {}
+    if settings.wechatpay_keys is not None:
+        from adapters.wechatpay.client import WeChatPayClient
+        from adapters.wechatpay.keys import load_merchant_keys
+        from adapters.wechatpay.notify import NotifyVerifier, payment_notice
+
+        keys = load_merchant_keys(settings.wechatpay_keys)
+        client = WeChatPayClient(
+            session,
+            base_url=settings.wechatpay_base_url,
+            keys=keys,
+            notify_url=settings.public_base_url.rstrip("/") + "/notify/wechatpay",
+            timeout_s=settings.wechatpay_timeout_s,
+        )
+        found["wechatpay"] = InstrumentedAcquirer(client, metrics)
+        verifier = NotifyVerifier(keys.wechatpay_public_keys, keys.apiv3_key)
+
+        def wechat(headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
+            return payment_notice(verifier.verify(headers, body, now))
+
+        parsers["wechatpay"] = wechat
+    return found, parsers

@@ -1,0 +1,216 @@
+"""What each kind of task does. Every handler is idempotent: a task may run more than once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from clearing.domain.orders import PAYABLE, OrderState
+from clearing.metrics import Metrics
+from clearing.ports import Acquirer, RefundOutcome
+from clearing.service import audit
+from clearing.service.orders import notify
+from clearing.service.payments import (
+    acquirer_for,
+    close_attempt,
+    close_open_attempts,
+    settle_by_query,
+)
+from clearing.workers.runner import Handler, PermanentFailure, Reschedule
+
+log = logging.getLogger(__name__)
+
+
+class _AlreadyPosted(Exception):
+    """Another worker posted this refund first; this transaction's entry is abandoned."""
+
+
+@dataclass
+class Handlers:
+    pool: asyncpg.Pool
+    acquirers: Mapping[str, Acquirer]
+    metrics: Metrics
+    poll_first: timedelta = timedelta(seconds=5)
+    poll_later: timedelta = timedelta(seconds=30)
+
+    def table(self) -> dict[str, Handler]:
+        return {
+            "attempt.poll": self.poll_attempt,
+            "attempt.close": self.close_attempt,
+            "order.expire": self.expire_order,
+            "payment.refund": self.refund_payment,
+        }
+
+    async def _attempt(self, attempt_id: int) -> asyncpg.Record | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(
+                "SELECT a.id, a.provider, a.out_trade_no, a.state, a.created_at, a.expires_at"
+                " FROM payment_attempts a WHERE a.id = $1",
+                attempt_id,
+            )
+
+    async def poll_attempt(self, payload: dict[str, Any]) -> Reschedule | None:
+        """Ask the acquirer about an open attempt until it is paid, closed or expired."""
+        a = await self._attempt(int(payload["attempt_id"]))
+        if a is None or a["state"] not in ("CREATING", "OPEN"):
+            return None
+        acquirer = acquirer_for(self.acquirers, a["provider"])
+        status, captured = await settle_by_query(self.pool, acquirer, a["out_trade_no"])
+        if captured is not None and captured.first_time:
+            self.metrics.payments.labels(a["provider"], captured.outcome, "query").inc()
+            self.metrics.payment_amount.labels(a["provider"], captured.outcome).inc(
+                status.amount_fen or 0
+            )
+            log.info(
+                "payment found by query provider=%s order=%s outcome=%s",
+                a["provider"],
+                captured.order_no,
+                captured.outcome,
+            )
+        if captured is not None or status.state in ("CLOSED", "REVOKED", "PAYERROR"):
+            return None
+        now = datetime.now(UTC)
+        if now > a["expires_at"] + timedelta(minutes=10):
+            # the expiry task closes it; polling longer would only repeat its work
+            return None
+        young = now - a["created_at"] < timedelta(minutes=1)
+        return Reschedule(self.poll_first if young else self.poll_later)
+
+    async def close_attempt(self, payload: dict[str, Any]) -> None:
+        a = await self._attempt(int(payload["attempt_id"]))
+        if a is None or a["state"] not in ("CREATING", "OPEN"):
+            return
+        await close_attempt(
+            self.pool, acquirer_for(self.acquirers, a["provider"]), a["id"], a["out_trade_no"]
+        )
+
+    async def expire_order(self, payload: dict[str, Any]) -> Reschedule | None:
+        """Close the order's attempts at their acquirers first; only then is it EXPIRED."""
+        order_no = str(payload["order_no"])
+        async with self.pool.acquire() as conn:
+            o = await conn.fetchrow(
+                "SELECT state, expires_at FROM orders WHERE order_no = $1", order_no
+            )
+        if o is None or OrderState(o["state"]) not in PAYABLE:
+            return None
+        wait = o["expires_at"] - datetime.now(UTC)
+        if wait > timedelta(0):
+            return Reschedule(wait)
+        if not await close_open_attempts(self.pool, self.acquirers, order_no):
+            return None  # it was paid at the last moment: capture has cleared it
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE orders SET state = 'EXPIRED', updated_at = now() WHERE order_no = $1"
+                " AND state IN ('OPEN', 'PAYING') AND NOT EXISTS (SELECT 1 FROM payment_attempts"
+                " a WHERE a.order_id = orders.id AND a.state IN ('CREATING', 'OPEN'))"
+                " RETURNING office, window_no",
+                order_no,
+            )
+            if row is None:
+                return None
+            await audit.record(
+                conn,
+                actor="system:expiry",
+                action="order.expired",
+                object_type="order",
+                object_id=order_no,
+            )
+            await notify(conn, order_no, "EXPIRED", row["office"], row["window_no"])
+        return None
+
+    async def refund_payment(self, payload: dict[str, Any]) -> Reschedule | None:
+        """Give back money that could not be split; post the reversal once it succeeded."""
+        payment_id = int(payload["payment_id"])
+        async with self.pool.acquire() as conn:
+            p = await conn.fetchrow(
+                "SELECT id, provider, out_trade_no, amount_fen, outcome, reason"
+                " FROM payments WHERE id = $1",
+                payment_id,
+            )
+            if p is None or p["outcome"] != "SUSPENSE":
+                raise PermanentFailure(f"payment {payment_id} is not in suspense")
+            out_refund_no = f"RF{payment_id:012d}"
+            await conn.execute(
+                "INSERT INTO refunds (payment_id, out_refund_no, amount_fen, reason)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (out_refund_no) DO NOTHING",
+                payment_id,
+                out_refund_no,
+                p["amount_fen"],
+                p["reason"],
+            )
+            done = await conn.fetchval(
+                "SELECT state = 'SUCCESS' FROM refunds WHERE out_refund_no = $1", out_refund_no
+            )
+        if done:
+            return None
+        acquirer = acquirer_for(self.acquirers, p["provider"])
+        outcome = await acquirer.refund(
+            out_trade_no=p["out_trade_no"],
+            out_refund_no=out_refund_no,
+            refund_fen=p["amount_fen"],
+            total_fen=p["amount_fen"],
+            reason="款项无法对应缴费单，原路退回",
+        )
+        try:
+            return await self._record_refund(payment_id, p, out_refund_no, outcome)
+        except _AlreadyPosted:
+            return None
+
+    async def _record_refund(
+        self, payment_id: int, p: asyncpg.Record, out_refund_no: str, outcome: RefundOutcome
+    ) -> Reschedule | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if outcome.state != "SUCCESS":
+                await conn.execute(
+                    "UPDATE refunds SET state = $2, provider_refund_id = $3, updated_at = now()"
+                    " WHERE out_refund_no = $1 AND state <> 'SUCCESS'",
+                    out_refund_no,
+                    outcome.state
+                    if outcome.state in ("PROCESSING", "CLOSED", "ABNORMAL")
+                    else "PROCESSING",
+                    outcome.provider_refund_id,
+                )
+                if outcome.state == "CLOSED":
+                    raise PermanentFailure(f"refund {out_refund_no} closed by the acquirer")
+                return Reschedule(timedelta(seconds=30))
+            entry_id = await conn.fetchval(
+                "INSERT INTO journal_entries (kind, order_id, memo) SELECT 'REFUND', order_id, $2"
+                " FROM payments WHERE id = $1 RETURNING id",
+                payment_id,
+                f"refund {out_refund_no}",
+            )
+            await conn.execute(
+                "INSERT INTO postings (entry_id, account_id, amount_fen, order_id)"
+                " SELECT $1, a.id,"
+                "        CASE a.code WHEN 'suspense' THEN $2::bigint ELSE -$2::bigint END,"
+                "        (SELECT order_id FROM payments WHERE id = $3)"
+                "   FROM ledger_accounts a WHERE a.code IN ('suspense', 'receivable:' || $4)",
+                entry_id,
+                p["amount_fen"],
+                payment_id,
+                p["provider"],
+            )
+            updated = await conn.fetchval(
+                "UPDATE refunds SET state = 'SUCCESS', entry_id = $2, provider_refund_id = $3,"
+                " updated_at = now() WHERE out_refund_no = $1 AND state <> 'SUCCESS' RETURNING 1",
+                out_refund_no,
+                entry_id,
+                outcome.provider_refund_id,
+            )
+            if not updated:
+                # another worker posted it first; abandon this transaction's entry
+                raise _AlreadyPosted(out_refund_no)
+            await audit.record(
+                conn,
+                actor="system:refund",
+                action="payment.refunded",
+                object_type="payment",
+                object_id=str(payment_id),
+                detail={"out_refund_no": out_refund_no, "amount_fen": p["amount_fen"]},
+            )
+        return None

@@ -1,0 +1,184 @@
+"""The task runner: lease due tasks with FOR UPDATE SKIP LOCKED, run them, record the outcome.
+
+A task that raises is retried with exponential backoff and jitter until ``max_attempts``, then
+marked DEAD (visible in metrics and logs, and left for a person). A handler may instead return
+``Reschedule`` to run again later without counting a failure (polling). A worker that dies holding
+a lease loses it when the lease expires; another worker picks the task up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from clearing.db import Conn
+from clearing.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    after: timedelta
+
+
+class PermanentFailure(Exception):
+    """The task can never succeed: mark it DEAD at once."""
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[Reschedule | None]]
+
+_LEASE = """
+UPDATE tasks t SET state = 'LEASED', attempts = t.attempts + 1, leased_by = $1,
+       lease_until = now() + $2::interval, updated_at = now()
+ WHERE t.id IN (SELECT id FROM tasks
+                 WHERE state IN ('READY', 'LEASED') AND run_at <= now()
+                   AND (state = 'READY' OR lease_until < now())
+                   AND kind = ANY($4::text[])
+                 ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING t.id, t.kind, t.payload, t.attempts, t.max_attempts
+"""
+
+
+def backoff(attempts: int, base_s: float = 2.0, cap_s: float = 600.0) -> timedelta:
+    """Exponential backoff with full jitter between half and the whole step."""
+    step = min(cap_s, base_s * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=step * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not crypto
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, Handler],
+        metrics: Metrics,
+        *,
+        worker_id: str,
+        batch: int = 8,
+        lease: timedelta = timedelta(seconds=60),
+        idle_s: float = 0.25,
+    ) -> None:
+        self.pool = pool
+        self.handlers = handlers
+        self.metrics = metrics
+        self.worker_id = worker_id
+        self.batch = batch
+        self.lease = lease
+        self.idle_s = idle_s
+
+    async def run_once(self) -> int:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                _LEASE, self.worker_id, self.lease, self.batch, list(self.handlers)
+            )
+        if rows:
+            await asyncio.gather(*(self._run(dict(r)) for r in rows))
+        return len(rows)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                n = await self.run_once()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("task lease failed, retrying: %r", exc)
+                n = 0
+            if n == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.idle_s)
+
+    async def _run(self, task: dict[str, Any]) -> None:
+        kind = task["kind"]
+        try:
+            outcome = await self.handlers[kind](task["payload"])
+        except PermanentFailure as exc:
+            await self._dead(task, exc)
+            return
+        except Exception as exc:
+            if task["attempts"] >= task["max_attempts"]:
+                await self._dead(task, exc)
+            else:
+                delay = backoff(task["attempts"])
+                log.warning(
+                    "task failed id=%s kind=%s attempt=%s retry_in=%.1fs error=%r",
+                    task["id"],
+                    kind,
+                    task["attempts"],
+                    delay.total_seconds(),
+                    exc,
+                )
+                await self._finish(task, "READY", delay, repr(exc)[:500])
+                self.metrics.tasks_run.labels(kind, "retry").inc()
+            return
+        if isinstance(outcome, Reschedule):
+            await self._finish(task, "READY", outcome.after, None, reset_attempts=True)
+            self.metrics.tasks_run.labels(kind, "rescheduled").inc()
+        else:
+            await self._finish(task, "DONE", None, None)
+            self.metrics.tasks_run.labels(kind, "done").inc()
+
+    async def _dead(self, task: dict[str, Any], exc: BaseException) -> None:
+        log.error(
+            "task dead id=%s kind=%s attempts=%s error=%r",
+            task["id"],
+            task["kind"],
+            task["attempts"],
+            exc,
+        )
+        await self._finish(task, "DEAD", None, repr(exc)[:500])
+        self.metrics.tasks_run.labels(task["kind"], "dead").inc()
+
+    async def _finish(
+        self,
+        task: dict[str, Any],
+        state: str,
+        delay: timedelta | None,
+        error: str | None,
+        *,
+        reset_attempts: bool = False,
+    ) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE tasks SET state = $3, run_at = CASE WHEN $4::interval IS NULL THEN run_at"
+                " ELSE now() + $4::interval END, last_error = $5, lease_until = NULL,"
+                " attempts = CASE WHEN $6 THEN 0 ELSE attempts END, updated_at = now()"
+                " WHERE id = $1 AND leased_by = $2 AND state = 'LEASED'",
+                task["id"],
+                self.worker_id,
+                state,
+                delay,
+                error,
+                reset_attempts,
+            )
+
+
+_BACKLOG = """
+SELECT kind, state, count(*) AS n,
+       coalesce(extract(epoch FROM now() - min(run_at)) FILTER (WHERE run_at <= now()), 0) AS oldest
+  FROM tasks WHERE state IN ('READY', 'LEASED', 'DEAD') GROUP BY kind, state
+"""
+
+
+async def refresh_gauges(conn: Conn, metrics: Metrics) -> None:
+    rows = await conn.fetch(_BACKLOG)
+    metrics.task_backlog.clear()
+    metrics.task_oldest_seconds.clear()
+    oldest: dict[str, float] = {}
+    for r in rows:
+        metrics.task_backlog.labels(r["kind"], r["state"]).set(r["n"])
+        if r["state"] != "DEAD":
+            oldest[r["kind"]] = max(oldest.get(r["kind"], 0.0), float(r["oldest"]))
+    for kind, age in oldest.items():
+        metrics.task_oldest_seconds.labels(kind).set(age)
+    suspense = await conn.fetchval(
+        "SELECT -coalesce(sum(p.amount_fen), 0) FROM postings p"
+        " JOIN ledger_accounts a ON a.id = p.account_id WHERE a.code = 'suspense'"
+    )
+    metrics.suspense_fen.set(int(suspense))

@@ -1,0 +1,100 @@
+"""Building blocks for tests: staff, orders and payments made through the real service code."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from clearing.domain.orders import Limits
+from clearing.ports import PaymentNotice
+from clearing.security import PiiCipher
+from clearing.service import orders, payments, principals
+from clearing.service.orders import LineInput, OrderInput
+from clearing.service.principals import Principal
+
+CIPHER = PiiCipher(base64.b64decode(base64.b64encode(os.urandom(32))))
+LIMITS = Limits(max_lines=20, max_line_fen=100_000_000_000, max_order_fen=500_000_000_000)
+# a valid resident ID number (check digit X)
+PAYER_ID = "11010519491231002X"
+
+
+async def clerk(conn: asyncpg.Connection, office: str = "HALL1", role: str = "clerk") -> Principal:
+    p, _ = await principals.add(
+        conn,
+        kind="staff",
+        username=f"u{secrets.token_hex(4)}",
+        display_name="测试员",
+        role=role,
+        office=office if role in ("clerk", "supervisor") else None,
+        password="correct horse battery",
+    )
+    return p
+
+
+async def order(
+    conn: asyncpg.Connection,
+    who: Principal,
+    amounts: list[int],
+    *,
+    items: list[str] | None = None,
+    office: str = "HALL1",
+    ttl: timedelta = timedelta(minutes=15),
+) -> dict[str, object]:
+    codes = items or [
+        "DEED_TAX",
+        "REG_FEE",
+        "MAINT_FUND",
+        "VAT",
+        "IIT",
+        "STAMP_DUTY",
+        "LAND_TRANSFER",
+    ]
+    lines = [LineInput(codes[i % len(codes)], a, f"REF{i}") for i, a in enumerate(amounts)]
+    body = OrderInput("2026-BDC-000123", office, "W01", "张三", PAYER_ID, lines)
+    _, view = await orders.create(
+        conn,
+        principal=who,
+        order=body,
+        idempotency_key=secrets.token_hex(8),
+        body_hash=secrets.token_bytes(32),
+        limits=LIMITS,
+        cipher=CIPHER,
+        now=datetime.now(UTC),
+        ttl=ttl,
+    )
+    return view
+
+
+async def attempt(conn: asyncpg.Connection, order_no: str, seq: int = 1) -> str:
+    """An OPEN WeChat attempt recorded as if the acquirer had accepted it."""
+    out_trade_no = f"{order_no}P{seq:02d}"
+    await conn.execute(
+        "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, code_url,"
+        " expires_at) SELECT id, 'wechatpay', $2, 'OPEN', 'weixin://x', expires_at FROM orders"
+        " WHERE order_no = $1",
+        order_no,
+        out_trade_no,
+    )
+    return out_trade_no
+
+
+def notice(out_trade_no: str, amount_fen: int, txn: str | None = None) -> PaymentNotice:
+    return PaymentNotice(
+        provider="wechatpay",
+        event_id="EV-" + secrets.token_hex(6),
+        out_trade_no=out_trade_no,
+        provider_txn_id=txn or "42" + secrets.token_hex(13),
+        amount_fen=amount_fen,
+        paid_at=datetime.now(UTC),
+    )
+
+
+async def capture(
+    pool: asyncpg.Pool, n: PaymentNotice, source: str = "notify"
+) -> payments.CaptureResult:
+    async with pool.acquire() as conn:
+        return await payments.capture(conn, n, source)

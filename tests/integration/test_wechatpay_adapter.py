@@ -1,0 +1,673 @@
+"""WeChat Pay adapter against the real simulator over HTTP on 127.0.0.1 (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import stat
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.errors import (
+    AcquirerRejected,
+    AcquirerUnavailable,
+    NotifyRejected,
+    ResponseForged,
+)
+from adapters.wechatpay import crypto
+from adapters.wechatpay.client import WeChatPayClient
+from adapters.wechatpay.keys import (
+    MERCHANT_DIR,
+    PLATFORM_DIR,
+    generate_keyset,
+    load_merchant_keys,
+    load_platform_keys,
+)
+from adapters.wechatpay.notify import NotifyVerifier, VerifiedNotification, payment_notice
+from adapters.wechatpay.sim_state import RETRY_SCHEDULE_S
+from tests.integration.wechat_harness import (
+    NotifyReceiver,
+    WeChatSim,
+    running_notify_receiver,
+    running_wechat_sim,
+)
+
+RETRY_SCALE = 0.01
+_counter = iter(range(1, 1_000_000))
+
+
+def trade_no() -> str:
+    return f"TJ{os.getpid()}N{next(_counter):06d}"
+
+
+def in_minutes(n: int) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=n)
+
+
+@pytest.fixture(scope="session")
+def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("wechat-keys")
+    generate_keyset(root)
+    return root
+
+
+@pytest.fixture
+async def sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
+    async with running_wechat_sim(keys_root, retry_scale=RETRY_SCALE, seed=7) as running:
+        yield running
+
+
+def verifier_for(sim: WeChatSim) -> NotifyVerifier:
+    return NotifyVerifier(sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key)
+
+
+@pytest.fixture
+async def receiver(sim: WeChatSim) -> AsyncIterator[NotifyReceiver]:
+    async with running_notify_receiver(verifier_for(sim)) as running:
+        yield running
+
+
+def client_for(sim: WeChatSim, notify_url: str, timeout_s: float = 2.0) -> WeChatPayClient:
+    return WeChatPayClient(
+        sim.session,
+        base_url=sim.base_url,
+        keys=sim.merchant,
+        notify_url=notify_url,
+        timeout_s=timeout_s,
+    )
+
+
+@pytest.fixture
+def client(sim: WeChatSim, receiver: NotifyReceiver) -> WeChatPayClient:
+    return client_for(sim, receiver.url)
+
+
+async def open_order(client: WeChatPayClient, total_fen: int = 12_345) -> str:
+    no = trade_no()
+    code_url = await client.create_qr(
+        out_trade_no=no,
+        description="不动产登记费及契税",
+        total_fen=total_fen,
+        expires_at=in_minutes(15),
+        attach="window=3",
+    )
+    assert code_url.startswith("weixin://wxpay/bizpayurl?pr=")
+    return no
+
+
+# --- crypto and keys, no network ---------------------------------------------------------
+
+
+def test_request_signature_round_trip(keys_root: Path) -> None:
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    body = '{"金额":1}'.encode()
+    header = crypto.authorization_header(
+        mchid=merchant.mchid,
+        serial_no=merchant.merchant_serial,
+        private_key=merchant.private_key,
+        method="post",
+        url_path="/v3/x?a=1",
+        body=body,
+        timestamp=1700000000,
+        nonce="N1",
+    )
+    params = crypto.parse_authorization(header)
+    assert (params.mchid, params.nonce_str, params.timestamp) == (
+        merchant.mchid,
+        "N1",
+        "1700000000",
+    )
+    key = platform.merchant_public_keys[params.serial_no]
+    message = crypto.request_message("POST", "/v3/x?a=1", 1700000000, "N1", body)
+    assert message == b"POST\n/v3/x?a=1\n1700000000\nN1\n" + body + b"\n"
+    assert crypto.verify(key, message, params.signature)
+    assert not crypto.verify(key, message.replace(b"a=1", b"a=2"), params.signature)
+    assert not crypto.verify(key, message, "not base64!")
+    for bad in ("Bearer x", 'WECHATPAY2-SHA256-RSA2048 mchid="1"', header + ',mchid="2"'):
+        with pytest.raises(ValueError):
+            crypto.parse_authorization(bad)
+
+
+def test_response_message_for_empty_body_keeps_an_empty_third_line(keys_root: Path) -> None:
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    assert crypto.response_message("1700000000", "abc", b"") == b"1700000000\nabc\n\n"
+    headers = crypto.response_headers(
+        private_key=platform.private_key,
+        serial=platform.public_key_id,
+        body=b"",
+        timestamp=1700000000,
+        nonce="abc",
+    )
+    assert headers["Wechatpay-Serial"] == merchant.wechatpay_public_key_id
+    message = crypto.response_message(1700000000, "abc", b"")
+    assert crypto.verify(merchant.wechatpay_public_key, message, headers["Wechatpay-Signature"])
+
+
+def test_resource_encryption_round_trip() -> None:
+    key = b"0123456789abcdef0123456789ABCDEF"
+    sealed = crypto.encrypt_resource(key, "nonce0nonce0", "transaction", b'{"a":1}')
+    assert crypto.decrypt_resource(key, "nonce0nonce0", "transaction", sealed) == b'{"a":1}'
+    for args in (
+        (b"x" * 32, "nonce0nonce0", "transaction"),
+        (key, "nonce0nonce1", "transaction"),
+        (key, "nonce0nonce0", "refund"),
+    ):
+        with pytest.raises(crypto.DecryptError):
+            crypto.decrypt_resource(*args, sealed)
+
+
+def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
+    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    generate_keyset(keys_root)
+    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
+    secret_names = ("apiclient_key.pem", "platform_private_key.pem", "apiv3_key.txt")
+    secrets_ = [p for p in files if p.name in secret_names]
+    assert len(secrets_) == 4
+    for path in secrets_:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    assert merchant.wechatpay_public_key_id.startswith("PUB_KEY_ID_")
+    assert platform.public_key_id == merchant.wechatpay_public_key_id
+    assert merchant.apiv3_key == platform.apiv3_key and len(merchant.apiv3_key) == 32
+    for shown in (repr(merchant), repr(platform)):
+        assert merchant.apiv3_key.decode() not in shown
+        assert "PRIVATE" not in shown and "private_key" not in shown
+
+
+def test_keyset_fills_in_only_what_is_missing(tmp_path: Path) -> None:
+    generate_keyset(tmp_path)
+    merchant_pub = tmp_path / MERCHANT_DIR / "wechatpay_pub_key.pem"
+    platform_key = (tmp_path / PLATFORM_DIR / "platform_private_key.pem").read_bytes()
+    merchant_pub.unlink()
+    generate_keyset(tmp_path)
+    assert (tmp_path / PLATFORM_DIR / "platform_private_key.pem").read_bytes() == platform_key
+    keys = load_merchant_keys(tmp_path / MERCHANT_DIR)
+    platform = load_platform_keys(tmp_path / PLATFORM_DIR)
+    assert keys.wechatpay_public_key.public_numbers() == (
+        platform.private_key.public_key().public_numbers()
+    )
+
+
+def test_payment_notice_rejects_amounts_that_are_not_int_fen() -> None:
+    def notification(
+        total: object, event_type: str = "TRANSACTION.SUCCESS"
+    ) -> VerifiedNotification:
+        return VerifiedNotification(
+            event_id="EV-1",
+            event_type=event_type,
+            create_time=datetime.now(UTC),
+            summary="支付成功",
+            resource={
+                "trade_state": "SUCCESS",
+                "out_trade_no": "T1",
+                "transaction_id": "4200",
+                "success_time": "2025-01-02T10:00:00+08:00",
+                "amount": {"total": total},
+            },
+        )
+
+    notice = payment_notice(notification(100))
+    assert notice is not None and notice.amount_fen == 100
+    assert notice.paid_at == datetime(2025, 1, 2, 2, 0, tzinfo=UTC)
+    assert payment_notice(notification(100, "REFUND.SUCCESS")) is None
+    for bad in ("100", 1.5, -1, True, None):
+        with pytest.raises(NotifyRejected) as caught:
+            payment_notice(notification(bad))
+        assert caught.value.code == "MALFORMED"
+
+
+# --- the payment flow over HTTP ----------------------------------------------------------
+
+
+async def test_prepay_query_pay_and_notify(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    no = await open_order(client)
+    before = await client.query(no)
+    assert (before.state, before.amount_fen, before.paid) == ("NOTPAY", 12_345, False)
+
+    status, paid = await sim.pay(no)
+    assert status == 200
+    after = await client.query(no)
+    assert after.state == "SUCCESS" and after.paid
+    assert after.amount_fen == 12_345
+    assert after.provider_txn_id == paid["transaction_id"]
+    assert after.provider_txn_id is not None and len(after.provider_txn_id) == 28
+    assert after.provider_txn_id.isdigit()
+    assert after.paid_at is not None and after.paid_at.utcoffset() == timedelta(hours=8)
+
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.verdict == "OK" and delivery.notice is not None
+    notice = delivery.notice
+    assert notice.provider == "wechatpay"
+    assert notice.event_id == paid["event_id"]
+    assert (notice.out_trade_no, notice.amount_fen) == (no, 12_345)
+    assert notice.provider_txn_id == after.provider_txn_id
+    assert notice.paid_at == after.paid_at
+    assert notice.raw["attach"] == "window=3"
+    await asyncio.sleep(0.05)
+    state = await sim.order(no)
+    assert state["notifications"][0]["acknowledged"] is True
+    assert [d["status"] for d in state["deliveries"]] == [204]
+
+
+async def test_query_unknown_order_is_not_found(client: WeChatPayClient) -> None:
+    status = await client.query("NEVER" + trade_no())
+    assert status.state == "NOT_FOUND" and not status.paid
+
+
+async def test_prepay_is_idempotent_for_the_same_body(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    no = trade_no()
+    expires = in_minutes(10)
+    first = await client.create_qr(
+        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+    )
+    again = await client.create_qr(
+        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+    )
+    assert first == again
+    with pytest.raises(AcquirerRejected) as dup:
+        await client.create_qr(
+            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+        )
+    assert (dup.value.status, dup.value.code) == (400, "INVALID_REQUEST")
+    await sim.pay(no)
+    assert (
+        await client.create_qr(
+            out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+        )
+        == first
+    )
+    with pytest.raises(AcquirerRejected) as paid:
+        await client.create_qr(
+            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+        )
+    assert (paid.value.status, paid.value.code) == (403, "ORDERPAID")
+
+
+async def test_bad_fields_are_param_errors(client: WeChatPayClient) -> None:
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.create_qr(
+            out_trade_no="bad no!", description="x", total_fen=1, expires_at=in_minutes(5)
+        )
+    assert (caught.value.status, caught.value.code) == (400, "PARAM_ERROR")
+    with pytest.raises(AcquirerRejected) as past:
+        await client.create_qr(
+            out_trade_no=trade_no(), description="x", total_fen=1, expires_at=in_minutes(-1)
+        )
+    assert past.value.code == "PARAM_ERROR"
+
+
+async def test_close_then_pay_refused(sim: WeChatSim, client: WeChatPayClient) -> None:
+    no = await open_order(client)
+    await client.close(no)
+    await client.close(no)  # closing twice is fine
+    assert (await client.query(no)).state == "CLOSED"
+    status, answer = await sim.pay(no)
+    assert (status, answer["code"]) == (409, "ORDER_CLOSED")
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.create_qr(
+            out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5)
+        )
+    assert (caught.value.status, caught.value.code) == (400, "ORDER_CLOSED")
+
+
+async def test_expired_order_cannot_be_paid(sim: WeChatSim, client: WeChatPayClient) -> None:
+    no = await open_order(client)
+    await sim.expire(no)
+    status, answer = await sim.pay(no)
+    assert (status, answer["code"]) == (409, "ORDER_CLOSED")
+    assert (await client.query(no)).state == "CLOSED"
+
+
+async def test_closing_a_paid_order_is_rejected(sim: WeChatSim, client: WeChatPayClient) -> None:
+    no = await open_order(client)
+    await sim.pay(no)
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.close(no)
+    assert caught.value.code == "ORDERPAID"
+
+
+async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
+    no = await open_order(client, total_fen=1_000)
+    await sim.pay(no)
+    outcome = await client.refund(
+        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
+    )
+    assert outcome.state == "SUCCESS" and outcome.provider_refund_id
+    again = await client.refund(
+        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
+    )
+    assert again.provider_refund_id == outcome.provider_refund_id
+    assert (await client.query(no)).state == "REFUND"
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.refund(
+            out_trade_no=no, out_refund_no="S" + no, refund_fen=601, total_fen=1_000, reason=""
+        )
+    assert (caught.value.status, caught.value.code) == (403, "NOT_ENOUGH")
+    await sim.set_faults(refund_status="ABNORMAL")
+    abnormal = await client.refund(
+        out_trade_no=no, out_refund_no="T" + no, refund_fen=600, total_fen=1_000, reason=""
+    )
+    assert abnormal.state == "ABNORMAL"
+
+
+async def test_scan_page_pays_through_the_form(sim: WeChatSim, client: WeChatPayClient) -> None:
+    code_url = await client.create_qr(
+        out_trade_no=(no := trade_no()),
+        description="维修资金<首期>",
+        total_fen=1_205,
+        expires_at=in_minutes(5),
+    )
+    pr = code_url.split("pr=", 1)[1]
+    async with sim.session.get(f"{sim.base_url}/sim/scan/{pr}") as resp:
+        page = await resp.text()
+    assert resp.status == 200
+    assert "确认支付" in page and "¥12.05" in page and "维修资金&lt;首期&gt;" in page
+    async with sim.session.post(
+        f"{sim.base_url}/sim/orders/{no}/pay", data={"confirm": "1"}
+    ) as resp:
+        assert resp.status == 200
+        assert "支付成功" in await resp.text()
+    assert (await client.query(no)).state == "SUCCESS"
+
+
+async def test_citizen_paying_a_different_amount_shows_in_notice(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    no = await open_order(client, total_fen=10_000)
+    await sim.pay(no, amount_fen=9_999)
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.notice is not None and delivery.notice.amount_fen == 9_999
+    assert (await client.query(no)).amount_fen == 9_999
+
+
+# --- notifications under faults ----------------------------------------------------------
+
+
+async def test_duplicate_callbacks_share_one_event_id(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(duplicate_callbacks=2)
+    no = await open_order(client)
+    await sim.pay(no)
+    deliveries = await receiver.wait_for(3)
+    assert {d.verdict for d in deliveries} == {"OK"}
+    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
+
+
+async def test_failed_acknowledgement_is_retried_on_the_scaled_schedule(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    async with running_notify_receiver(verifier_for(sim), fail_first=3) as failing:
+        no = await open_order(client_for(sim, failing.url))
+        await sim.pay(no)
+        deliveries = await failing.wait_for(4)
+        await asyncio.sleep(0.05)
+    assert [d.answered for d in deliveries] == [500, 500, 500, 204]
+    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
+    gaps = [b.at - a.at for a, b in itertools.pairwise(deliveries)]
+    for gap, planned in zip(gaps, RETRY_SCHEDULE_S, strict=False):
+        assert planned * RETRY_SCALE * 0.9 <= gap < planned * RETRY_SCALE + 0.5
+    state = await sim.order(no)
+    assert [d["status"] for d in state["deliveries"]] == [500, 500, 500, 204]
+    assert [d["round"] for d in state["deliveries"]] == [0, 1, 2, 3]
+    assert state["notifications"][0]["acknowledged"] is True
+
+
+async def test_dropped_callbacks_are_recorded_and_later_delivered(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(drop_callbacks=1.0)
+    no = await open_order(client)
+    await sim.pay(no)
+    for _ in range(100):
+        state = await sim.order(no)
+        if len(state["deliveries"]) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert {d["error"] for d in state["deliveries"]} == {"dropped"}
+    assert receiver.deliveries == []
+    await sim.reset_faults()
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.verdict == "OK"
+
+
+@pytest.mark.parametrize(
+    ("knob", "code"),
+    [
+        ("bad_signature", "SIGNATURE_INVALID"),
+        ("stale_timestamp", "TIMESTAMP_SKEW"),
+        ("wrong_serial", "UNKNOWN_SERIAL"),
+    ],
+)
+async def test_forged_callbacks_are_refused(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver, knob: str, code: str
+) -> None:
+    await sim.set_faults(**{knob: True})
+    no = await open_order(client)
+    await sim.pay(no)
+    first = (await receiver.wait_for(1))[0]
+    assert (first.verdict, first.answered) == (code, 401)
+    await sim.reset_faults()
+    # a refused delivery counts as unacknowledged, so the real one follows on the retry
+    later = await receiver.wait_for(2)
+    assert later[1].verdict == "OK"
+
+
+async def test_probe_is_refused_before_the_real_callback(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(probe=True)
+    no = await open_order(client)
+    await sim.pay(no)
+    probe, real = await receiver.wait_for(2)
+    assert probe.verdict == "SIGNATURE_PROBE"
+    assert probe.headers["Wechatpay-Signature"].startswith("WECHATPAY/SIGNTEST/")
+    assert real.verdict == "OK"
+    await asyncio.sleep(0.05)
+    kinds = [d["kind"] for d in (await sim.order(no))["deliveries"]]
+    assert kinds == ["probe", "notify"]
+
+
+async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    no = await open_order(client)
+    await sim.pay(no)
+    [good] = await receiver.wait_for(1)
+    now = datetime.now(UTC)
+    verifier = verifier_for(sim)
+
+    lowered = {k.lower(): v for k, v in good.headers.items()}
+    assert verifier.verify(lowered, good.body, now).event_id == good.notice.event_id  # type: ignore[union-attr]
+
+    def refused(v: NotifyVerifier, headers: dict[str, str], body: bytes) -> str:
+        with pytest.raises(NotifyRejected) as caught:
+            v.verify(headers, body, now)
+        return caught.value.code
+
+    tampered = good.body.replace(b'"summary"', b'"summarY"')
+    assert tampered != good.body
+    assert refused(verifier, good.headers, tampered) == "SIGNATURE_INVALID"
+    assert refused(verifier, good.headers, good.body + b" ") == "SIGNATURE_INVALID"
+    wrong_apiv3 = NotifyVerifier(sim.merchant.wechatpay_public_keys, b"K" * 32)
+    assert refused(wrong_apiv3, good.headers, good.body) == "DECRYPT_FAILED"
+    no_keys = NotifyVerifier({}, sim.merchant.apiv3_key)
+    assert refused(no_keys, good.headers, good.body) == "UNKNOWN_SERIAL"
+    headers = {k: v for k, v in good.headers.items() if k != "Wechatpay-Signature"}
+    assert refused(verifier, headers, good.body) == "SIGNATURE_MISSING"
+    later = now + timedelta(seconds=301)
+    with pytest.raises(NotifyRejected) as skew:
+        verifier.verify(good.headers, good.body, later)
+    assert skew.value.code == "TIMESTAMP_SKEW"
+    assert "apiv3" not in repr(verifier).lower()
+
+
+# --- API faults seen by the client -------------------------------------------------------
+
+
+async def test_api_5xx_is_unavailable_then_recovers(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    await sim.set_faults(api_5xx=1)
+    with pytest.raises(AcquirerUnavailable) as caught:
+        await open_order(client)
+    assert (caught.value.status, caught.value.reason) == (500, "SYSTEM_ERROR")
+    await open_order(client)
+
+
+async def test_slow_api_is_unavailable(sim: WeChatSim, receiver: NotifyReceiver) -> None:
+    await sim.set_faults(api_delay_s=1.0)
+    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    with pytest.raises(AcquirerUnavailable) as caught:
+        await impatient.query(trade_no())
+    assert caught.value.status is None
+
+
+async def test_prepay_that_succeeds_after_the_client_gave_up(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(pay_after_timeout=True)
+    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    no = trade_no()
+    expires = in_minutes(10)
+    with pytest.raises(AcquirerUnavailable):
+        await impatient.create_qr(
+            out_trade_no=no, description="契税", total_fen=500, expires_at=expires
+        )
+    assert (await client.query(no)).state == "NOTPAY"
+    # retrying with the same body is safe and yields the order the acquirer already has
+    code_url = await client.create_qr(
+        out_trade_no=no, description="契税", total_fen=500, expires_at=expires
+    )
+    assert code_url.startswith("weixin://")
+
+
+async def test_wrongly_signed_response_is_forged(sim: WeChatSim, client: WeChatPayClient) -> None:
+    no = await open_order(client)
+    await sim.set_faults(bad_response_signature=True)
+    with pytest.raises(ResponseForged) as caught:
+        await client.query(no)
+    assert caught.value.reason == "signature invalid"
+    with pytest.raises(ResponseForged):
+        await client.close(no)  # 204: the empty body is signed too
+
+
+async def test_unsigned_success_is_forged(sim: WeChatSim) -> None:
+    async def unsigned(_: web.Request) -> web.Response:
+        return web.json_response({"code_url": "weixin://wxpay/bizpayurl?pr=fake"})
+
+    app = web.Application()
+    app.router.add_post("/v3/pay/transactions/native", unsigned)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        impostor = WeChatPayClient(
+            sim.session,
+            base_url=f"http://127.0.0.1:{port}",
+            keys=sim.merchant,
+            notify_url="http://127.0.0.1/n",
+        )
+        with pytest.raises(ResponseForged) as caught:
+            await open_order(impostor)
+        assert caught.value.reason == "signature headers missing"
+    finally:
+        await runner.cleanup()
+
+
+async def test_simulator_refuses_bad_request_signatures(
+    sim: WeChatSim, keys_root: Path, tmp_path: Path
+) -> None:
+    generate_keyset(tmp_path)
+    stranger = load_merchant_keys(tmp_path / MERCHANT_DIR)
+    forged_keys = type(sim.merchant)(
+        mchid=sim.merchant.mchid,
+        appid=sim.merchant.appid,
+        merchant_serial=sim.merchant.merchant_serial,
+        wechatpay_public_key_id=sim.merchant.wechatpay_public_key_id,
+        private_key=stranger.private_key,
+        wechatpay_public_key=sim.merchant.wechatpay_public_key,
+        apiv3_key=sim.merchant.apiv3_key,
+    )
+    for client in (
+        WeChatPayClient(
+            sim.session, base_url=sim.base_url, keys=forged_keys, notify_url="http://x/n"
+        ),
+        WeChatPayClient(
+            sim.session,
+            base_url=sim.base_url,
+            keys=sim.merchant,
+            notify_url="http://x/n",
+            clock=lambda: datetime.now(UTC).timestamp() - 301,
+        ),
+    ):
+        with pytest.raises(AcquirerRejected) as caught:
+            await client.query(trade_no())
+        assert (caught.value.status, caught.value.code) == (401, "SIGN_ERROR")
+
+
+async def test_connection_refused_is_unavailable(sim: WeChatSim) -> None:
+    closed = WeChatPayClient(
+        sim.session, base_url="http://127.0.0.1:9", keys=sim.merchant, notify_url="http://x/n"
+    )
+    with pytest.raises(AcquirerUnavailable):
+        await closed.query(trade_no())
+
+
+async def test_faults_reject_unknown_knobs(sim: WeChatSim) -> None:
+    for knobs in ({"nonsense": 1}, {"drop_callbacks": 2}, {"api_5xx": 1.5}, {"probe": "yes"}):
+        async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
+            assert resp.status == 400, knobs
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "adapters.wechatpay.simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--keys",
+        str(keys_root),
+        "--retry-scale",
+        "0.01",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
+        assert line.startswith("wechatpay simulator listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[1]
+        async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/faults") as resp:
+            assert resp.status == 200
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
