@@ -1,0 +1,137 @@
+"""The real service, in-process on 127.0.0.1, wired to a real WeChat Pay simulator.
+
+async with running_wechat_sim(tmp) as sim, running_service(dsn, tmp, sim) as svc:
+    token = await svc.token_for(clerk)
+    order = await svc.create_order(token, body)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from clearing.api.app import create_app
+from clearing.config import Settings
+from clearing.service import principals
+from tests.integration.factories import PAYER_ID
+from tests.integration.wechat_harness import WeChatSim, _serving
+
+
+@dataclass
+class Service:
+    base_url: str
+    app: web.Application
+    session: aiohttp.ClientSession
+    sim: WeChatSim
+
+    async def request(
+        self, method: str, path: str, token: str | None = None, **kw: Any
+    ) -> tuple[int, Any]:
+        headers = dict(kw.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.session.request(method, self.base_url + path, headers=headers, **kw) as r:
+            text = await r.text()
+            try:
+                return r.status, await r.json(content_type=None)
+            except ValueError:
+                return r.status, text
+
+    async def add_user(
+        self, role: str = "clerk", office: str | None = "HALL1", *, client: bool = False
+    ) -> str:
+        """Create a user (or API client) and return a bearer token for it."""
+        from clearing.api.keys import POOL
+
+        name = f"t{secrets.token_hex(4)}"
+        async with self.app[POOL].acquire() as conn:
+            _, token = await principals.add(
+                conn,
+                kind="client" if client else "staff",
+                username=name,
+                display_name="测试",
+                role=role,
+                office=office if role in ("clerk", "supervisor") else None,
+                password=None if client else "pass-word-123",
+            )
+        if token:
+            return token
+        status, body = await self.request(
+            "POST", "/api/v1/sessions", json={"username": name, "password": "pass-word-123"}
+        )
+        assert status == 201, body
+        return str(body["token"])
+
+    async def create_order(
+        self, token: str, body: dict[str, Any] | None = None, key: str | None = None
+    ) -> tuple[int, Any]:
+        return await self.request(
+            "POST",
+            "/api/v1/orders",
+            token,
+            json=body or order_body(),
+            headers={"Idempotency-Key": key or secrets.token_hex(10)},
+        )
+
+    async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
+        status, body = await self.request(
+            "POST", f"/api/v1/orders/{order_no}/payments", token, json={"channel": "wechatpay"}
+        )
+        assert status == 201, body
+        return dict(body)
+
+    async def wait_state(
+        self, token: str, order_no: str, state: str, within_s: float = 5.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within_s
+        while True:
+            status, body = await self.request("GET", f"/api/v1/orders/{order_no}", token)
+            assert status == 200, body
+            if body["state"] == state or time.monotonic() > deadline:
+                assert body["state"] == state, f"{order_no} is {body['state']}, wanted {state}"
+                return dict(body)
+            await asyncio.sleep(0.05)
+
+
+def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:
+    items = ["DEED_TAX", "REG_FEE", "MAINT_FUND", "VAT", "IIT"]
+    body: dict[str, Any] = {
+        "case_no": "2026-BDC-000777",
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": "张三",
+        "payer_id": PAYER_ID,
+        "lines": [
+            {"item_code": items[i % len(items)], "amount_fen": a} for i, a in enumerate(amounts)
+        ],
+    }
+    body.update(over)
+    return body
+
+
+@asynccontextmanager
+async def running_service(
+    dsn: str, tmp: Path, sim: WeChatSim, **settings: Any
+) -> AsyncIterator[Service]:
+    def make_app(base_url: str) -> web.Application:
+        s = Settings(
+            var_dir=tmp,
+            public_base_url=base_url,
+            wechatpay_keys=Path(tmp) / "wechat" / "merchant",
+            wechatpay_base_url=sim.base_url,
+            wechatpay_sim_url=sim.base_url,
+            **settings,
+        )
+        return create_app(s, dsn)
+
+    async with _serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+        yield Service(base_url, app, session, sim)
