@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, date, datetime, timedelta
 
@@ -202,9 +203,11 @@ async def qr_svg(request: web.Request) -> web.Response:
             "NO_OPEN_PAYMENT", "this order has no open QR payment", "该缴费单没有待支付的二维码"
         )
     qr = segno.make(live[-1]["code_url"], error="m")
-    svg = qr.svg_inline(scale=6, border=2, dark="#000", light="#fff")
+    # a standalone document (an <img> source) needs the SVG namespace, which svg_inline omits
+    svg = io.BytesIO()
+    qr.save(svg, kind="svg", scale=6, border=2, dark="#000", light="#fff", xmldecl=False)
     return web.Response(
-        text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+        body=svg.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
     )
 
 

@@ -1,12 +1,148 @@
-"""Pages for people: the window screen and the sign-in page."""
+"""Pages for people: the sign-in page, the window screen, its assets, and the printable receipt.
+
+The window screen is static HTML and vanilla JS talking to /api/v1; only the receipt is rendered
+here, because it must exist exactly as printed, with every value escaped on the server.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
 from aiohttp import web
 
+from clearing.api import receipt
+from clearing.api.keys import CIPHER, POOL, SETTINGS
+from clearing.api.web import authenticate
+from clearing.errors import NotFound, Unauthenticated
+from clearing.service import orders as order_service
+
 routes = web.RouteTableDef()
+
+STATIC = Path(__file__).parent / "static"
+# one flat folder of plainly named files: nothing in a request can climb out of it
+_ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(css|js|svg|png|ico)")
+# stated, not guessed: the guess depends on the host's /etc/mime.types
+_ASSET_TYPES = {
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+    "svg": "image/svg+xml",
+    "png": "image/png",
+    "ico": "image/x-icon",
+}
+
+# Asset names carry no content hash, so browsers revalidate each time (a cheap 304 by ETag)
+# rather than run yesterday's script after an upgrade.
+REVALIDATE = "no-cache"
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+        " frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _html_file(name: str) -> web.FileResponse:
+    return web.FileResponse(
+        STATIC / name,
+        headers={
+            **PAGE_HEADERS,
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": REVALIDATE,
+        },
+    )
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    # receipts hold personal data: never kept in a shared cache or the browser's disk cache
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**PAGE_HEADERS, "Cache-Control": "no-store"},
+    )
+
+
+def _redirect(location: str) -> web.Response:
+    # returned, not raised: the request middleware counts raised responses as failures
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _login_url(request: web.Request) -> str:
+    return "/login?next=" + quote(request.path_qs, safe="/")
 
 
 @routes.get("/")
 async def index(_request: web.Request) -> web.Response:
-    raise web.HTTPFound("/window")
+    return _redirect("/window")
+
+
+@routes.get("/login")
+async def login_page(_request: web.Request) -> web.FileResponse:
+    return _html_file("login.html")
+
+
+@routes.get("/window")
+async def window_page(request: web.Request) -> web.StreamResponse:
+    try:
+        await authenticate(request)
+    except Unauthenticated:
+        return _redirect("/login")
+    return _html_file("window.html")
+
+
+@routes.get("/window/config.json")
+async def window_config(request: web.Request) -> web.Response:
+    """What the screen needs to know about this deployment; nothing secret."""
+    settings = request.app[SETTINGS]
+    sim = settings.wechatpay_sim_url
+    return web.json_response(
+        {
+            "wechatpay_sim_url": sim.rstrip("/") if sim else None,
+            "max_lines": settings.max_lines_per_order,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.get("/window/static/{name}")
+async def asset(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    match = _ASSET_NAME.fullmatch(name)
+    path = STATIC / name
+    if match is None or not path.is_file():
+        return web.Response(status=404, text="Not found")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": _ASSET_TYPES[match.group(1)],
+            "Cache-Control": REVALIDATE,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@routes.get("/orders/{order_no}/receipt")
+async def receipt_page(request: web.Request) -> web.Response:
+    """The 缴费凭证 of a paid order, for the clerk to print; other offices' orders do not exist."""
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return _redirect(_login_url(request))
+    try:
+        async with request.app[POOL].acquire() as conn:
+            view = await order_service.get(
+                conn, who, request.match_info["order_no"], request.app[CIPHER]
+            )
+    except NotFound:
+        return _html(receipt.message_page("缴费单不存在", "未找到该缴费单，请核对缴费单号。"), 404)
+    if view["state"] not in receipt.PAID_STATES:
+        return _html(receipt.unpaid_page(view), 409)
+    return _html(receipt.render(view, printed_at=datetime.now(UTC)))

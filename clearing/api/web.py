@@ -90,7 +90,12 @@ async def _guarded(request: web.Request, handler: WebHandler) -> web.StreamRespo
             )
             return problem(exc.status, code, exc.reason, exc.reason, exc.reason)
         raise
-    except (OSError, asyncpg.InterfaceError) as exc:
+    except (
+        OSError,
+        asyncpg.InterfaceError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.exceptions.OperatorInterventionError,
+    ) as exc:
         log.error("%s %s: database unavailable: %r", request.method, request.path, exc)
         return problem(
             503,

@@ -1,0 +1,149 @@
+"""The printable receipt (缴费凭证), rendered from an order view; every value goes through escape().
+
+Rendered on the server rather than by the window screen's script, so that what is printed is
+exactly what the database holds, and a receipt can be reprinted from its URL alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from html import escape
+from typing import Any
+
+from clearing.domain.money import format_yuan
+
+# orders whose money has been received and split: the only ones a receipt may be printed for
+PAID_STATES = frozenset({"CLEARED", "SETTLED"})
+CHANNEL_ZH = {"wechatpay": "微信支付"}
+# China has one time zone and no daylight saving; receipts show the time the citizen knows
+BEIJING = timezone(timedelta(hours=8), "CST")
+
+_HEAD = """<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/window/static/receipt.css">
+<script type="module" src="/window/static/receipt.js"></script>
+</head>
+"""
+
+_RECEIPT = """<body>
+<nav class="toolbar no-print" aria-label="操作">
+  <button type="button" id="print-receipt" class="primary">打印</button>
+  <a href="/window">返回窗口</a>
+</nav>
+<main class="receipt">
+  <header>
+    <h1>不动产登记税费缴费凭证</h1>
+    <p class="meta"><span>缴费单号：<b>{order_no}</b></span><span>打印时间：{printed_at}</span></p>
+  </header>
+  <table class="info">
+    <colgroup><col class="k"><col><col class="k"><col></colgroup>
+    <tr><th scope="row">业务受理号</th><td>{case_no}</td>
+        <th scope="row">大厅／窗口</th><td>{office}／{window}</td></tr>
+    <tr><th scope="row">缴款人</th><td>{payer_name}</td>
+        <th scope="row">证件号码</th><td class="mono nowrap">{payer_id_masked}</td></tr>
+  </table>
+  <table class="lines">
+    <colgroup><col class="c-no"><col class="c-item"><col class="c-payee"><col class="c-ref">
+      <col class="c-amount"></colgroup>
+    <thead><tr><th scope="col">序号</th><th scope="col">收费项目</th><th scope="col">收款单位</th>
+      <th scope="col">票号／缴款码</th><th scope="col">金额</th></tr></thead>
+    <tbody>
+{rows}
+    </tbody>
+    <tfoot><tr><th scope="row" colspan="2">合计（大写）</th>
+      <td colspan="2" class="capital">人民币{total_capital}</td>
+      <td class="num total">{total_display}</td></tr></tfoot>
+  </table>
+  <table class="info">
+    <colgroup><col class="k"><col><col class="k"><col></colgroup>
+    <tr><th scope="row">支付渠道</th><td>{channels}</td>
+        <th scope="row">缴费时间</th><td>{paid_at}</td></tr>
+    <tr><th scope="row">交易流水号</th><td colspan="3" class="mono">{transactions}</td></tr>
+  </table>
+  <footer>
+    <p class="stamp">已缴费</p>
+    <div>
+      <p>经办人：{created_by}</p>
+      <p>本凭证由税费通缴系统生成，可凭缴费单号向办事大厅查询核验。</p>
+    </div>
+  </footer>
+</main>
+</body>
+</html>
+"""
+
+_ROW = (
+    '      <tr><td class="center">{line_no}</td><td>{item_name}</td><td>{beneficiary_name}</td>'
+    '<td class="mono">{reference}</td><td class="num">{amount}</td></tr>'
+)
+
+_MESSAGE = """<body>
+<main class="message" role="alert">
+  <h1>{title}</h1>
+  <p>{text}</p>
+  <p class="no-print"><a href="/window">返回窗口</a></p>
+</main>
+</body>
+</html>
+"""
+
+
+def _time(iso: str | None) -> str:
+    if not iso:
+        return "—"
+    return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _row(line: dict[str, Any]) -> str:
+    return _ROW.format(
+        line_no=int(line["line_no"]),
+        item_name=escape(str(line["item_name"])),
+        beneficiary_name=escape(str(line["beneficiary_name"])),
+        reference=escape(str(line["reference"] or "—")),
+        amount=escape(format_yuan(int(line["amount_fen"]))),
+    )
+
+
+def render(view: dict[str, Any], *, printed_at: datetime) -> str:
+    """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``)."""
+    paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
+    channels = sorted({CHANNEL_ZH.get(p["provider"], p["provider"]) for p in paid})
+    paid_at = paid[-1]["paid_at"] if paid else view["cleared_at"]
+    return _HEAD.format(title=escape(f"缴费凭证 {view['order_no']}")) + _RECEIPT.format(
+        order_no=escape(view["order_no"]),
+        printed_at=escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+        case_no=escape(view["case_no"]),
+        office=escape(view["office"]),
+        window=escape(view["window"]),
+        payer_name=escape(view["payer_name"]),
+        payer_id_masked=escape(view["payer_id_masked"]),
+        rows="\n".join(_row(line) for line in view["lines"]),
+        total_capital=escape(view["total_capital"]),
+        total_display=escape(view["total_display"]),
+        channels=escape("、".join(channels) or "—"),
+        transactions=escape("；".join(p["provider_txn_id"] for p in paid) or "—"),
+        paid_at=escape(_time(paid_at)),
+        created_by=escape(view["created_by"]),
+    )
+
+
+def unpaid_page(view: dict[str, Any]) -> str:
+    """Why an order that has not been paid has no receipt (yet, or ever)."""
+    state = view["state_zh"]
+    if view["state"] in ("OPEN", "PAYING"):
+        text = f"该缴费单尚未缴费（当前状态：{state}），缴费完成后方可打印缴费凭证。"
+        return message_page("尚未缴费", text)
+    text = f"该缴费单未完成缴费（当前状态：{state}），不能打印缴费凭证。"
+    return message_page("无缴费凭证", text)
+
+
+def message_page(title: str, text: str) -> str:
+    """A page that explains why there is no receipt."""
+    return _HEAD.format(title=escape(title)) + _MESSAGE.format(
+        title=escape(title), text=escape(text)
+    )

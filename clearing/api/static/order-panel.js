@@ -1,0 +1,220 @@
+// The 当前缴费单 panel: amount, QR code, live state, and what the clerk may do next.
+import { api, messageOf } from "./api.js";
+import { $, dateTime, el } from "./dom.js";
+import { formatFen } from "./money.js";
+
+// for showing an event's state at once, before the order is fetched again
+const STATE_ZH = {
+  OPEN: "待缴费", PAYING: "缴费中", CLEARED: "已缴费", SETTLED: "已清算", EXPIRED: "已过期",
+  CANCELLED: "已撤销", EXCEPTION: "异常待处理", REFUNDING: "退款中", REFUNDED: "已退款",
+};
+const PAID = new Set(["CLEARED", "SETTLED"]);
+const UNPAID = new Set(["OPEN", "PAYING"]);
+const FINAL_NOTE = {
+  EXPIRED: "缴费单已超过有效期，如需缴费请重新开具。",
+  CANCELLED: "缴费单已撤销，收款码已失效。",
+  EXCEPTION: "支付金额或状态异常，款项将自动原路退回，请联系值班主任处理。",
+  REFUNDING: "款项正在原路退回缴款人。",
+  REFUNDED: "款项已原路退回缴款人。",
+};
+
+let order = null;
+let simUrl = null;
+let fetchSeq = 0; // answers to older requests are dropped: the clerk may have moved on
+let hooks = { onChanged: () => {}, onUnauthorized: () => {} };
+
+function showError(err) {
+  if (err && err.status === 401) hooks.onUnauthorized();
+  $("current-error").textContent = err ? messageOf(err) : "";
+}
+
+function openAttempt(o) {
+  return [...o.attempts].reverse().find((a) => a.state === "OPEN" && a.code_url) || null;
+}
+
+function simLink(attempt) {
+  if (!simUrl || !attempt) return null;
+  const match = /[?&]pr=([^&#]+)/.exec(attempt.code_url);
+  return match ? `${simUrl}/sim/scan/${encodeURIComponent(decodeURIComponent(match[1]))}` : null;
+}
+
+function renderState(state, stateZh) {
+  const badge = $("c-badge");
+  badge.hidden = false;
+  badge.className = `badge s-${state}`;
+  badge.textContent = stateZh || STATE_ZH[state] || state;
+  const paid = PAID.has(state);
+  $("c-paid").hidden = !paid;
+  const note = FINAL_NOTE[state];
+  $("c-final").hidden = !note;
+  if (note) {
+    $("c-final").className = `final-banner s-${state}`;
+    $("c-final-word").textContent = stateZh || STATE_ZH[state] || state;
+    $("c-final-note").textContent = note;
+  }
+  if (!UNPAID.has(state)) $("c-qr").hidden = true;
+  $("c-cancel").hidden = !UNPAID.has(state);
+  $("c-print").hidden = !paid;
+}
+
+function render(o) {
+  $("current-empty").hidden = true;
+  $("current").hidden = false;
+  renderState(o.state, o.state_zh);
+  const payment = o.payments.find((p) => p.outcome === "CLEARED");
+  $("c-paid-at").textContent = `缴费时间 ${dateTime(payment ? payment.paid_at : o.cleared_at)}`;
+  if (o.state === "EXCEPTION" && o.exception_reason) {
+    $("c-final-note").textContent = `${FINAL_NOTE.EXCEPTION}（${o.exception_reason}）`;
+  }
+  $("c-total").textContent = o.total_display;
+  $("c-capital").textContent = o.total_capital;
+
+  const attempt = UNPAID.has(o.state) ? openAttempt(o) : null;
+  $("c-qr").hidden = !attempt;
+  $("c-start").hidden = !(UNPAID.has(o.state) && !attempt);
+  if (attempt) {
+    // one URL per attempt: a new attempt's code must not come from the browser's cache
+    const src = `/api/v1/orders/${encodeURIComponent(o.order_no)}/qr.svg?attempt=${encodeURIComponent(attempt.out_trade_no)}`;
+    if ($("c-qr-img").getAttribute("src") !== src) $("c-qr-img").src = src;
+    $("c-expires").textContent = dateTime(attempt.expires_at || o.expires_at);
+  }
+  const sim = simLink(attempt);
+  $("c-sim").hidden = !sim;
+  if (sim) $("c-sim").href = sim;
+  $("c-print").href = `/orders/${encodeURIComponent(o.order_no)}/receipt?print=1`;
+
+  $("c-order-no").textContent = o.order_no;
+  $("c-case-no").textContent = o.case_no;
+  $("c-payer").textContent = o.payer_name;
+  $("c-payer-id").textContent = o.payer_id_masked;
+  $("c-created").textContent = `${dateTime(o.created_at)}（${o.window} 窗口，${o.created_by}）`;
+  $("c-lines").replaceChildren(
+    ...o.lines.map((line) => {
+      const tr = el("tr");
+      const name = el("td", line.item_name);
+      if (line.reference) name.append(el("div", line.reference, "muted mono"));
+      tr.append(name, el("td", line.beneficiary_name), el("td", formatFen(line.amount_fen), "num"));
+      return tr;
+    }),
+  );
+}
+
+async function refresh(orderNo) {
+  const seq = ++fetchSeq;
+  try {
+    const fresh = await api("GET", `/api/v1/orders/${encodeURIComponent(orderNo)}`);
+    if (seq !== fetchSeq) return;
+    order = fresh;
+    render(order);
+  } catch (err) {
+    if (seq === fetchSeq) showError(err);
+  }
+}
+
+async function startPayment() {
+  if (!order) return;
+  const orderNo = order.order_no;
+  const button = $("c-start");
+  button.disabled = true;
+  button.textContent = "正在生成收款码…";
+  showError(null);
+  try {
+    await api("POST", `/api/v1/orders/${encodeURIComponent(orderNo)}/payments`, {
+      body: { channel: "wechatpay" },
+    });
+  } catch (err) {
+    showError(err);
+  } finally {
+    button.disabled = false;
+    button.textContent = "生成收款码";
+  }
+  if (order && order.order_no === orderNo) await refresh(orderNo);
+  hooks.onChanged();
+}
+
+async function cancelOrder(reason) {
+  const orderNo = order.order_no;
+  const fresh = await api("POST", `/api/v1/orders/${encodeURIComponent(orderNo)}/cancel`, {
+    body: { reason },
+  });
+  if (order && order.order_no === orderNo) {
+    order = fresh;
+    render(order);
+  }
+  hooks.onChanged();
+}
+
+function setupCancelDialog() {
+  const dialog = $("cancel-dialog");
+  const reason = $("cancel-reason");
+  const errorBox = $("cancel-error");
+  $("c-cancel").addEventListener("click", () => {
+    reason.value = "";
+    reason.removeAttribute("aria-invalid");
+    errorBox.textContent = "";
+    dialog.showModal();
+    reason.focus();
+  });
+  $("cancel-back").addEventListener("click", () => dialog.close());
+  $("cancel-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = reason.value.trim();
+    if (!text) {
+      reason.setAttribute("aria-invalid", "true");
+      errorBox.textContent = "请填写撤销原因。";
+      reason.focus();
+      return;
+    }
+    const confirm = $("cancel-confirm");
+    confirm.disabled = true;
+    try {
+      await cancelOrder(text);
+      dialog.close();
+      $("current-title").focus();
+    } catch (err) {
+      if (err.status === 401) hooks.onUnauthorized();
+      errorBox.textContent = messageOf(err);
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+}
+
+export function setupOrderPanel({ wechatpaySimUrl, onChanged, onUnauthorized }) {
+  simUrl = wechatpaySimUrl;
+  hooks = { onChanged, onUnauthorized };
+  $("c-start").addEventListener("click", startPayment);
+  setupCancelDialog();
+}
+
+/** Show an order just created, and open its QR payment at once. */
+export async function showNewOrder(created) {
+  fetchSeq++;
+  order = created;
+  showError(null);
+  render(order);
+  $("current-title").scrollIntoView({ block: "nearest" });
+  await startPayment();
+}
+
+/** Show an order picked from the list. */
+export async function showOrder(orderNo) {
+  showError(null);
+  await refresh(orderNo);
+}
+
+export function currentOrderNo() {
+  return order ? order.order_no : null;
+}
+
+/** An event about an order: the shown one changes its badge now, and is fetched again. */
+export function applyEvent(event) {
+  if (!order || event.order_no !== order.order_no) return;
+  if (event.state) renderState(event.state, null);
+  refresh(order.order_no);
+}
+
+/** After missed events: fetch the shown order again. */
+export function resync() {
+  if (order) refresh(order.order_no);
+}
