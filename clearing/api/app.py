@@ -14,10 +14,13 @@ import aiohttp
 from aiohttp import web
 
 from clearing import wiring
+from clearing.announce import Announcer
 from clearing.api import routes_notify, routes_ops, routes_orders, routes_pages
 from clearing.api.events import EventHub
 from clearing.api.keys import (
     ACQUIRERS,
+    ANNOUNCER,
+    BATCHER,
     CIPHER,
     DSN,
     EVENTS,
@@ -35,6 +38,7 @@ from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
 from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
+from clearing.service.batching import CaptureBatcher
 from clearing.workers.handlers import Handlers
 from clearing.workers.runner import TaskRunner
 
@@ -68,8 +72,14 @@ async def _outside(app: web.Application) -> AsyncIterator[None]:
 async def _events(app: web.Application) -> AsyncIterator[None]:
     hub = EventHub(app[DSN])
     app[EVENTS] = hub
+    announcer = Announcer(app[POOL])
+    app[ANNOUNCER] = announcer
+    app[BATCHER] = CaptureBatcher(app[POOL], announcer)
     await hub.start()
+    await announcer.start()
     yield
+    await app[BATCHER].close()
+    await announcer.stop()
     await hub.stop()
 
 
@@ -100,6 +110,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
             app[POOL],
             app[ACQUIRERS],
             app[METRICS],
+            app[ANNOUNCER],
             poll_first=timedelta(seconds=s.poll_first_s),
             poll_later=timedelta(seconds=s.poll_later_s),
         )

@@ -17,9 +17,9 @@ from typing import Any
 
 import asyncpg
 
-log = logging.getLogger(__name__)
+from clearing.announce import CHANNEL
 
-CHANNEL = "tj_order_events"
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)

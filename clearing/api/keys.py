@@ -8,12 +8,14 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from clearing.announce import Announcer
 from clearing.api.events import EventHub
 from clearing.config import Settings
 from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
 from clearing.ports import Acquirer, NotifyParser
 from clearing.security import PiiCipher
+from clearing.service.batching import CaptureBatcher
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -26,3 +28,5 @@ DSN = web.AppKey("dsn", str)
 
 EVENTS = web.AppKey("events", EventHub)
 NOTIFY_PARSERS = web.AppKey("notify_parsers", Mapping[str, NotifyParser])
+ANNOUNCER = web.AppKey("announcer", Announcer)
+BATCHER = web.AppKey("batcher", CaptureBatcher)

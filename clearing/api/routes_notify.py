@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from clearing.api.keys import METRICS, NOTIFY_PARSERS, POOL
+from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, POOL
 from clearing.logs import request_id_var
 from clearing.ports import NotifyRefused
 from clearing.service import audit
-from clearing.service.payments import capture
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -61,9 +60,8 @@ async def notify(request: web.Request) -> web.Response:
         return _fail(401, exc.message)
     if notice is None:
         return web.Response(status=204)
-    async with request.app[POOL].acquire() as conn:
-        with metrics.capture_seconds.time():
-            result = await capture(conn, notice, "notify", request_id_var.get())
+    with metrics.capture_seconds.time():
+        result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
     if result.first_time:
         metrics.payments.labels(provider, result.outcome, "notify").inc()
         metrics.payment_amount.labels(provider, result.outcome).inc(notice.amount_fen)

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import segno
 from aiohttp import web
 
-from clearing.api.keys import ACQUIRERS, CIPHER, EVENTS, LIMITS, POOL, SETTINGS
+from clearing.api.keys import ACQUIRERS, ANNOUNCER, CIPHER, EVENTS, LIMITS, POOL, SETTINGS
 from clearing.api.models import (
     CancelIn,
     FeeItemList,
@@ -154,7 +154,9 @@ async def cancel_order(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         await order_service.get(conn, who, order_no, request.app[CIPHER])  # visibility check
     # attempts are closed at the acquirer first, so that nobody can pay a cancelled order
-    await payments.close_open_attempts(request.app[POOL], request.app[ACQUIRERS], order_no)
+    await payments.close_open_attempts(
+        request.app[POOL], request.app[ACQUIRERS], order_no, request.app[ANNOUNCER]
+    )
     async with request.app[POOL].acquire() as conn:
         await order_service.mark_cancelled(conn, who, order_no, body.reason, request_id_var.get())
         view = await order_service.get(conn, who, order_no, request.app[CIPHER])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import secrets
@@ -44,11 +45,20 @@ def problem(
     )
 
 
+_RID_PREFIX = secrets.token_hex(4)
+_rid_counter = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    # unique across processes by the random prefix; no system call per request
+    return f"{_RID_PREFIX}{next(_rid_counter):08x}"
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: WebHandler) -> web.StreamResponse:
     rid = request.headers.get("X-Request-Id", "")
     if not (0 < len(rid) <= 64 and rid.replace("-", "").isalnum()):
-        rid = secrets.token_hex(8)
+        rid = _next_request_id()
     token = request_id_var.set(rid)
     route = request.match_info.route.resource
     route_name = route.canonical if route is not None else "unmatched"

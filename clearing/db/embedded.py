@@ -124,6 +124,8 @@ class EmbeddedPostgres:
             conf.write(
                 "\n# tongjiao\nmax_connections = 200\nshared_buffers = 256MB\n"
                 "listen_addresses = ''\nunix_socket_permissions = 0777\n"
+                # analyze young tables soon, so that plans follow them from empty to large
+                "autovacuum_naptime = 10s\n"
             )
 
     def _pick_port(self) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from clearing.announce import Announce, order_event
 from clearing.db import Conn
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
 from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
@@ -27,15 +28,22 @@ class CaptureResult:
     order_no: str | None
     order_state: str | None
     first_time: bool
+    office: str | None
+    window_no: str | None
 
 
 async def capture(
-    conn: Conn, notice: PaymentNotice, source: str, request_id: str | None = None
+    conn: Conn,
+    notice: PaymentNotice,
+    source: str,
+    request_id: str | None = None,
+    announce: Announce | None = None,
 ) -> CaptureResult:
     """Record a confirmed payment and split it, in one transaction and one round trip.
 
     Safe to call any number of times for the same acquirer transaction: the first call decides,
-    the others return the same outcome with ``first_time`` false."""
+    the others return the same outcome with ``first_time`` false. The order's new state is
+    announced to window screens after commit."""
     row = await conn.fetchrow(
         "SELECT * FROM tj_capture($1, $2, $3, $4, $5, $6, $7)",
         notice.provider,
@@ -47,7 +55,23 @@ async def capture(
         request_id,
     )
     assert row is not None
-    return CaptureResult(**dict(row))
+    result = CaptureResult(**dict(row))
+    announce_capture(result, announce)
+    return result
+
+
+def announce_capture(result: CaptureResult, announce: Announce | None) -> None:
+    if announce is not None and result.first_time and result.order_no is not None:
+        assert result.order_state is not None and result.office is not None
+        announce(
+            order_event(
+                result.order_no,
+                result.order_state,
+                result.office,
+                result.window_no or "",
+                outcome=result.outcome,
+            )
+        )
 
 
 def notice_from_status(provider: str, status: TradeStatus) -> PaymentNotice:
@@ -196,28 +220,34 @@ async def start_qr(
 
 
 async def settle_by_query(
-    pool: asyncpg.Pool, acquirer: Acquirer, out_trade_no: str
+    pool: asyncpg.Pool, acquirer: Acquirer, out_trade_no: str, announce: Announce | None = None
 ) -> tuple[TradeStatus, CaptureResult | None]:
     """Ask the acquirer; if the attempt was paid, capture it (a lost callback is found here)."""
     status = await acquirer.query(out_trade_no)
     if not status.paid:
         return status, None
     async with pool.acquire() as conn:
-        result = await capture(conn, notice_from_status(acquirer.provider, status), "query")
+        result = await capture(
+            conn, notice_from_status(acquirer.provider, status), "query", announce=announce
+        )
     return status, result
 
 
 async def close_attempt(
-    pool: asyncpg.Pool, acquirer: Acquirer, attempt_id: int, out_trade_no: str
+    pool: asyncpg.Pool,
+    acquirer: Acquirer,
+    attempt_id: int,
+    out_trade_no: str,
+    announce: Announce | None = None,
 ) -> bool:
     """Close an attempt at its acquirer. Returns False when it turned out to be paid."""
-    status, captured = await settle_by_query(pool, acquirer, out_trade_no)
+    status, captured = await settle_by_query(pool, acquirer, out_trade_no, announce)
     if captured is not None:
         return False
     if status.state not in ("CLOSED", "NOT_FOUND", "REVOKED", "PAYERROR"):
         await acquirer.close(out_trade_no)
         # a payment can land between the query and the close: ask once more
-        status, captured = await settle_by_query(pool, acquirer, out_trade_no)
+        status, captured = await settle_by_query(pool, acquirer, out_trade_no, announce)
         if captured is not None:
             return False
     async with pool.acquire() as conn:
@@ -230,7 +260,10 @@ async def close_attempt(
 
 
 async def close_open_attempts(
-    pool: asyncpg.Pool, acquirers: Mapping[str, Acquirer], order_no: str
+    pool: asyncpg.Pool,
+    acquirers: Mapping[str, Acquirer],
+    order_no: str,
+    announce: Announce | None = None,
 ) -> bool:
     """Close every open attempt of an order. False if one of them was paid meanwhile."""
     async with pool.acquire() as conn:
@@ -243,7 +276,7 @@ async def close_open_attempts(
     all_closed = True
     for r in rows:
         closed = await close_attempt(
-            pool, acquirer_for(acquirers, r["provider"]), r["id"], r["out_trade_no"]
+            pool, acquirer_for(acquirers, r["provider"]), r["id"], r["out_trade_no"], announce
         )
         all_closed = all_closed and closed
     return all_closed

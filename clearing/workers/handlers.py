@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from clearing.announce import Announce
 from clearing.domain.orders import PAYABLE, OrderState
 from clearing.metrics import Metrics
 from clearing.ports import Acquirer, RefundOutcome
@@ -35,6 +36,7 @@ class Handlers:
     pool: asyncpg.Pool
     acquirers: Mapping[str, Acquirer]
     metrics: Metrics
+    announce: Announce | None = None
     poll_first: timedelta = timedelta(seconds=5)
     poll_later: timedelta = timedelta(seconds=30)
 
@@ -60,7 +62,9 @@ class Handlers:
         if a is None or a["state"] not in ("CREATING", "OPEN"):
             return None
         acquirer = acquirer_for(self.acquirers, a["provider"])
-        status, captured = await settle_by_query(self.pool, acquirer, a["out_trade_no"])
+        status, captured = await settle_by_query(
+            self.pool, acquirer, a["out_trade_no"], self.announce
+        )
         if captured is not None and captured.first_time:
             self.metrics.payments.labels(a["provider"], captured.outcome, "query").inc()
             self.metrics.payment_amount.labels(a["provider"], captured.outcome).inc(
@@ -86,7 +90,11 @@ class Handlers:
         if a is None or a["state"] not in ("CREATING", "OPEN"):
             return
         await close_attempt(
-            self.pool, acquirer_for(self.acquirers, a["provider"]), a["id"], a["out_trade_no"]
+            self.pool,
+            acquirer_for(self.acquirers, a["provider"]),
+            a["id"],
+            a["out_trade_no"],
+            self.announce,
         )
 
     async def expire_order(self, payload: dict[str, Any]) -> Reschedule | None:
@@ -101,7 +109,7 @@ class Handlers:
         wait = o["expires_at"] - datetime.now(UTC)
         if wait > timedelta(0):
             return Reschedule(wait)
-        if not await close_open_attempts(self.pool, self.acquirers, order_no):
+        if not await close_open_attempts(self.pool, self.acquirers, order_no, self.announce):
             return None  # it was paid at the last moment: capture has cleared it
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(

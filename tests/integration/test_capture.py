@@ -203,3 +203,88 @@ async def test_an_unbalanced_entry_is_refused_at_commit(pool: asyncpg.Pool) -> N
                 )
         assert caught.value.constraint_name == "journal_entry_balanced"
         assert await conn.fetchval("SELECT count(*) FROM journal_entries") == n_before
+
+
+async def test_postings_cannot_be_added_to_a_committed_entry(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        o = await f.order(conn, await f.clerk(conn), [100])
+        await f.capture(pool, f.notice(await f.attempt(conn, str(o["order_no"])), 100))
+        entry = await conn.fetchval("SELECT max(id) FROM journal_entries")
+        with pytest.raises(asyncpg.ForeignKeyViolationError) as caught:
+            # a balanced pair, but smuggled into an entry that is already on the books
+            await conn.execute(
+                "INSERT INTO postings (entry_id, account_id, amount_fen)"
+                " SELECT $1, id, CASE code WHEN 'suspense' THEN 5 ELSE -5 END"
+                " FROM ledger_accounts WHERE code IN ('suspense', 'refunds_payable')",
+                entry,
+            )
+        assert caught.value.constraint_name == "postings_valid"
+
+
+async def test_postings_need_a_real_account_and_entry(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        for sql in (
+            "INSERT INTO postings (entry_id, account_id, amount_fen) VALUES ($1, 999999, 1),"
+            " ($1, 999999, -1)",
+            "INSERT INTO postings (entry_id, account_id, amount_fen) VALUES ($1 + 1000, 1, 1),"
+            " ($1 + 1000, 1, -1)",
+        ):
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                async with conn.transaction():
+                    entry = await conn.fetchval(
+                        "INSERT INTO journal_entries (kind) VALUES ('ADJUSTMENT') RETURNING id"
+                    )
+                    await conn.execute(sql, entry)
+
+
+async def test_ledger_accounts_are_never_deleted_or_renamed(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await conn.execute("DELETE FROM ledger_accounts WHERE code = 'suspense'")
+        with pytest.raises(asyncpg.PostgresError, match="never change"):
+            await conn.execute("UPDATE ledger_accounts SET code = 'x' WHERE code = 'suspense'")
+
+
+async def test_batched_captures_each_get_their_own_outcome(pool: asyncpg.Pool) -> None:
+    from clearing.service.batching import CaptureBatcher
+
+    batcher = CaptureBatcher(pool, max_inflight=1)
+    notices = []
+    async with pool.acquire() as conn:
+        who = await f.clerk(conn)
+        for amount in (100, 200, 300, 400):
+            o = await f.order(conn, who, [amount])
+            notices.append(f.notice(await f.attempt(conn, str(o["order_no"])), amount))
+    dup = notices[0]
+    # order within a batch is by transaction id, so this one must not depend on arrival order
+    wrong = f.notice("TJ20260101NOSUCHORDP01", 1)
+    results = await asyncio.gather(
+        *(batcher.capture(n, "notify") for n in [*notices, dup, dup, wrong])
+    )
+    assert [r.outcome for r in results[:4]] == ["CLEARED"] * 4
+    assert results[4].payment_id == results[5].payment_id == results[0].payment_id
+    assert sum(r.first_time for r in results[:6]) == 4
+    assert (results[6].outcome, results[6].reason) == ("SUSPENSE", "ORDER_UNKNOWN")
+    await batcher.close()
+
+
+async def test_one_bad_notification_does_not_fail_its_batch(pool: asyncpg.Pool) -> None:
+    from clearing.service.batching import CaptureBatcher
+
+    batcher = CaptureBatcher(pool, max_inflight=1)
+    async with pool.acquire() as conn:
+        o = await f.order(conn, await f.clerk(conn), [500])
+        good = f.notice(await f.attempt(conn, str(o["order_no"])), 500)
+    bad = f.notice("TJ20260101BAD0000P01", 500, txn="x" * 8)
+    bad = type(bad)(**{**bad.__dict__, "provider": "nosuchacquirer"})
+    # the first capture occupies the only slot, so the next two travel in one batch
+    blocker = f.notice("TJ20260101BLOCKERP01", 1)
+    results = await asyncio.gather(
+        batcher.capture(blocker, "notify"),
+        batcher.capture(good, "notify"),
+        batcher.capture(bad, "notify"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[2], asyncpg.ForeignKeyViolationError)
+    assert getattr(results[1], "outcome", None) == "CLEARED"
+    await batcher.close()

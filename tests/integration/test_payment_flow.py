@@ -246,3 +246,19 @@ async def test_payment_metrics_are_counted(svc: Service, clerk: str) -> None:
     assert 'tongjiao_payments_total{channel="wechatpay",outcome="CLEARED",source="notify"}' in text
     assert 'tongjiao_notify_rejected_total{channel="wechatpay",code="SIGNATURE_INVALID"}' in text
     assert "tongjiao_adapter_call_seconds_bucket" in text
+
+
+async def test_fifty_concurrent_deliveries_over_http_make_one_payment(
+    svc: Service, clerk: str
+) -> None:
+    order_no, otn = await _new_qr(svc, clerk, (66_00,))
+    headers, body = _signed_callback(svc, otn, 66_00)
+    statuses = await asyncio.gather(*(_post_notify(svc, headers, body) for _ in range(50)))
+    assert set(statuses) == {204}
+    await svc.wait_state(clerk, order_no, "CLEARED")
+    async with svc.app[POOL].acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn) == 1
+        )
+    ledger = await _ledger(svc.app[POOL], order_no)
+    assert ledger == [("receivable:wechatpay", 66_00), ("payable:TREASURY", -66_00)]
