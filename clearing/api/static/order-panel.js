@@ -214,6 +214,11 @@ export function applyEvent(event) {
   refresh(order.order_no);
 }
 
+/** Whether the shown order still waits for its payment. */
+export function isWaiting() {
+  return Boolean(order) && (order.state === "OPEN" || order.state === "PAYING");
+}
+
 /** After missed events: fetch the shown order again. */
 export function resync() {
   if (order) refresh(order.order_no);

@@ -5,8 +5,15 @@ import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
 import { setupOrderForm } from "./order-form.js";
 import {
-  applyEvent, currentOrderNo, resync, setupOrderPanel, showNewOrder, showOrder,
+  applyEvent, currentOrderNo, isWaiting, resync, setupOrderPanel, showNewOrder, showOrder,
 } from "./order-panel.js";
+
+// Events are announced after commit; one lost to a crash must not leave the clerk waiting, so a
+// waiting order is also re-read now and then.
+const WAITING_REFRESH_MS = 5000;
+setInterval(() => {
+  if (isWaiting()) resync();
+}, WAITING_REFRESH_MS);
 
 const WINDOW_KEY = "tj_window";
 const OFFICE_KEY = "tj_office";
