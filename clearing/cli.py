@@ -27,6 +27,9 @@ from clearing.db import migrate as migrations
 from clearing.db.pool import init_connection, resolve_dsn
 from clearing.errors import ClearingError
 
+# outside parties we ship a simulator of: ``tongjiao sim NAME`` runs adapters.NAME.simulator.main
+SIMULATORS = ("wechatpay", "alipay", "unionpay", "pos")
+
 
 async def _connect(settings: Settings) -> asyncpg.Connection:
     conn = await asyncpg.connect(await resolve_dsn(settings))
@@ -173,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
-    sm.add_argument("name", choices=["wechatpay"])
+    sm.add_argument("name", choices=SIMULATORS)
     sm.add_argument("rest", nargs=argparse.REMAINDER)
     dm = sub.add_parser("demo", help="start everything with demo data", add_help=False)
     dm.add_argument("rest", nargs=argparse.REMAINDER)
@@ -183,10 +186,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # these two own their options; argparse would swallow them
-    if argv[:2] == ["sim", "wechatpay"]:
-        from adapters.wechatpay.simulator import main as sim_main
+    if argv[:1] == ["sim"] and len(argv) > 1 and argv[1] in SIMULATORS:
+        import importlib
 
-        return sim_main(argv[2:])
+        sim_main = importlib.import_module(f"adapters.{argv[1]}.simulator").main
+        return int(sim_main(argv[2:]))
     if argv[:1] == ["demo"]:
         from clearing.demo import main as demo_main
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -53,9 +53,48 @@ class RefundOutcome:
 
 
 class Acquirer(Protocol):
-    """A payment channel that shows the citizen a QR code and tells us when it was paid."""
+    """What every payment channel offers, whichever way the citizen pays through it.
+
+    ``TradeStatus.state`` uses one vocabulary for every channel (adapters map their own words):
+    NOT_FOUND (the acquirer has no such attempt, e.g. a QR not yet scanned), NOTPAY (open, unpaid),
+    USERPAYING (the citizen is confirming on the phone), SUCCESS, REFUND (paid, then a refund was
+    started), CLOSED (can no longer be paid), REVOKED (reversed), PAYERROR (failed for good).
+    """
 
     provider: str
+
+    async def query(self, out_trade_no: str) -> TradeStatus: ...
+
+    async def close(self, out_trade_no: str) -> None:
+        """Close an unpaid attempt so that it can no longer be paid. Closing twice is fine."""
+        ...
+
+    async def reverse(self, out_trade_no: str) -> None:
+        """Undo an attempt whatever became of it: closed if unpaid, refunded in full if paid
+        (WeChat reverse, Alipay cancel, UnionPay void, POS 冲正). For outcomes we never learned."""
+        ...
+
+    async def refund(
+        self,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        refund_fen: int,
+        total_fen: int,
+        reason: str,
+    ) -> RefundOutcome:
+        """Refund part or all of a payment; the same out_refund_no never refunds twice."""
+        ...
+
+    async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome: ...
+
+    async def daily_bill(self, day: date) -> list[BillRecord]:
+        """The channel's bill for one day, in its own format, turned into normalized records."""
+        ...
+
+
+class QrAcquirer(Acquirer, Protocol):
+    """The citizen scans our code (C scans B)."""
 
     async def create_qr(
         self,
@@ -69,21 +108,49 @@ class Acquirer(Protocol):
         """Open a payment at the acquirer; return the code URL to render as a QR code."""
         ...
 
-    async def query(self, out_trade_no: str) -> TradeStatus: ...
 
-    async def close(self, out_trade_no: str) -> None:
-        """Close an unpaid attempt so that it can no longer be paid. Closing twice is fine."""
-        ...
+class CodeAcquirer(Acquirer, Protocol):
+    """The clerk's scanner reads the citizen's payment code (B scans C)."""
 
-    async def refund(
+    async def pay_by_code(
         self,
         *,
         out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
+        auth_code: str,
+        description: str,
         total_fen: int,
-        reason: str,
-    ) -> RefundOutcome: ...
+        attach: str = "",
+    ) -> TradeStatus:
+        """Charge the code. SUCCESS is final; USERPAYING means poll ``query`` until final."""
+        ...
+
+
+class TerminalAcquirer(Acquirer, Protocol):
+    """The bank's smart POS at the window: we send the sale, the card is swiped there."""
+
+    async def start_sale(
+        self, *, out_trade_no: str, terminal_id: str, total_fen: int, description: str
+    ) -> None:
+        """Send the sale to the terminal; its result arrives as a notification or by query."""
+        ...
+
+
+@dataclass(frozen=True)
+class BillRecord:
+    """One line of an acquirer's daily bill, normalized for reconciliation. Fen are ints; fees are
+    in thousandths of a fen because bills carry fees to five decimals of a yuan."""
+
+    provider: str
+    # PAYMENT, REFUND or REVERSAL
+    kind: str
+    occurred_at: datetime
+    out_trade_no: str
+    provider_txn_id: str
+    amount_fen: int
+    fee_millifen: int = 0
+    out_refund_no: str | None = None
+    provider_refund_id: str | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
 
 
 class NotifyRefused(Exception):

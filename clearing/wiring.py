@@ -7,16 +7,16 @@ from datetime import datetime
 
 import aiohttp
 
+from clearing.channels import Channel
 from clearing.config import Settings
-from clearing.instrumented import InstrumentedAcquirer
 from clearing.metrics import Metrics
-from clearing.ports import Acquirer, NotifyParser, PaymentNotice
+from clearing.ports import NotifyParser, PaymentNotice
 
 
 def acquirers(
     settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
-) -> tuple[dict[str, Acquirer], dict[str, NotifyParser]]:
-    found: dict[str, Acquirer] = {}
+) -> tuple[dict[str, Channel], dict[str, NotifyParser]]:
+    found: dict[str, Channel] = {}
     parsers: dict[str, NotifyParser] = {}
     if settings.wechatpay_keys is not None:
         from adapters.wechatpay.client import WeChatPayClient
@@ -31,7 +31,7 @@ def acquirers(
             notify_url=settings.public_base_url.rstrip("/") + "/notify/wechatpay",
             timeout_s=settings.wechatpay_timeout_s,
         )
-        found["wechatpay"] = InstrumentedAcquirer(client, metrics)
+        found["wechatpay"] = Channel(client, metrics)
         verifier = NotifyVerifier(keys.wechatpay_public_keys, keys.apiv3_key)
 
         def wechat(headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:

@@ -10,10 +10,11 @@ from aiohttp import web
 
 from clearing.announce import Announcer
 from clearing.api.events import EventHub
+from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
-from clearing.ports import Acquirer, NotifyParser
+from clearing.ports import NotifyParser
 from clearing.security import PiiCipher
 from clearing.service.batching import CaptureBatcher
 
@@ -23,7 +24,7 @@ METRICS = web.AppKey("metrics", Metrics)
 CIPHER = web.AppKey("cipher", PiiCipher)
 LIMITS = web.AppKey("limits", Limits)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
-ACQUIRERS = web.AppKey("acquirers", Mapping[str, Acquirer])
+ACQUIRERS = web.AppKey("acquirers", Mapping[str, Channel])
 DSN = web.AppKey("dsn", str)
 
 EVENTS = web.AppKey("events", EventHub)

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from clearing.announce import Announce, order_event
+from clearing.channels import Channel
 from clearing.db import Conn
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
 from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
-from clearing.ports import Acquirer, PaymentNotice, TradeStatus
+from clearing.ports import PaymentNotice, TradeStatus
 from clearing.service import audit
 from clearing.service.orders import notify
 
@@ -88,7 +89,7 @@ def notice_from_status(provider: str, status: TradeStatus) -> PaymentNotice:
     )
 
 
-def acquirer_for(acquirers: Mapping[str, Acquirer], provider: str) -> Acquirer:
+def acquirer_for(acquirers: Mapping[str, Channel], provider: str) -> Channel:
     try:
         return acquirers[provider]
     except KeyError:
@@ -101,7 +102,7 @@ def acquirer_for(acquirers: Mapping[str, Acquirer], provider: str) -> Acquirer:
 
 async def start_qr(
     pool: asyncpg.Pool,
-    acquirers: Mapping[str, Acquirer],
+    acquirers: Mapping[str, Channel],
     *,
     order_no: str,
     provider: str,
@@ -220,7 +221,7 @@ async def start_qr(
 
 
 async def settle_by_query(
-    pool: asyncpg.Pool, acquirer: Acquirer, out_trade_no: str, announce: Announce | None = None
+    pool: asyncpg.Pool, acquirer: Channel, out_trade_no: str, announce: Announce | None = None
 ) -> tuple[TradeStatus, CaptureResult | None]:
     """Ask the acquirer; if the attempt was paid, capture it (a lost callback is found here)."""
     status = await acquirer.query(out_trade_no)
@@ -235,7 +236,7 @@ async def settle_by_query(
 
 async def close_attempt(
     pool: asyncpg.Pool,
-    acquirer: Acquirer,
+    acquirer: Channel,
     attempt_id: int,
     out_trade_no: str,
     announce: Announce | None = None,
@@ -261,7 +262,7 @@ async def close_attempt(
 
 async def close_open_attempts(
     pool: asyncpg.Pool,
-    acquirers: Mapping[str, Acquirer],
+    acquirers: Mapping[str, Channel],
     order_no: str,
     announce: Announce | None = None,
 ) -> bool:

@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 
 from clearing.announce import Announce
+from clearing.channels import Channel
 from clearing.domain.orders import PAYABLE, OrderState
 from clearing.metrics import Metrics
-from clearing.ports import Acquirer, RefundOutcome
+from clearing.ports import RefundOutcome
 from clearing.service import audit
 from clearing.service.orders import notify
 from clearing.service.payments import (
@@ -34,7 +35,7 @@ class _AlreadyPosted(Exception):
 @dataclass
 class Handlers:
     pool: asyncpg.Pool
-    acquirers: Mapping[str, Acquirer]
+    acquirers: Mapping[str, Channel]
     metrics: Metrics
     announce: Announce | None = None
     poll_first: timedelta = timedelta(seconds=5)
