@@ -11,7 +11,7 @@ One root, one level below it; every leaf carries fields that callers dispatch on
 
 from __future__ import annotations
 
-from clearing.ports import NotifyRefused
+from clearing.ports import ChannelRefused, NotifyRefused
 
 
 class AdapterError(Exception):
@@ -31,7 +31,7 @@ class AcquirerUnavailable(AdapterError):
         super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
 
 
-class AcquirerRejected(AdapterError):
+class AcquirerRejected(AdapterError, ChannelRefused):
     """The acquirer refused the call and said why."""
 
     def __init__(

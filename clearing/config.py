@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # open attempts are polled this often during their first minute, then back off
     poll_first_s: float = Field(default=5.0, gt=0)
     poll_later_s: float = Field(default=30.0, gt=0)
+    # payment codes and card sales: how often to ask while the citizen confirms, and how long to
+    # wait before an unknown outcome is reversed
+    code_poll_s: float = Field(default=2.0, gt=0)
+    code_wait_s: float = Field(default=60.0, gt=0)
+    card_wait_s: float = Field(default=180.0, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True

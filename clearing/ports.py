@@ -23,6 +23,8 @@ class TradeStatus:
     amount_fen: int | None = None
     paid_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # channel facts worth keeping on the payment: card mask, RRN, terminal, batch, trace, bank
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def paid(self) -> bool:
@@ -41,6 +43,7 @@ class PaymentNotice:
     amount_fen: int
     paid_at: datetime
     raw: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,14 @@ class BillRecord:
     raw: Mapping[str, str] = field(default_factory=dict)
 
 
+class ChannelRefused(Exception):
+    """The channel answered and said no (code expired, insufficient funds, card declined):
+    final for this attempt. Adapters raise their own subclass; ``code`` is the channel's word."""
+
+    code: str
+    message: str
+
+
 class NotifyRefused(Exception):
     """An inbound notification failed verification; ``code`` is stable, ``message`` English.
 
@@ -168,3 +179,17 @@ class NotifyParser(Protocol):
     def __call__(
         self, headers: Mapping[str, str], body: bytes, now: datetime
     ) -> PaymentNotice | None: ...
+
+
+@dataclass(frozen=True)
+class NotifyEndpoint:
+    """How one channel's notifications are verified and what it expects back.
+
+    ``ok`` is the (status, content type, body) that tells the channel "recorded, stop retrying";
+    Alipay, for one, wants the word ``success``. Refusals answer ``refused_status`` with the
+    refusal's message, in the channel's format when ``refused_body`` is given."""
+
+    parse: NotifyParser
+    ok: tuple[int, str, bytes] = (204, "application/json", b"")
+    refused_status: int = 401
+    refused_body: tuple[str, bytes] | None = None

@@ -10,14 +10,14 @@ import aiohttp
 from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.metrics import Metrics
-from clearing.ports import NotifyParser, PaymentNotice
+from clearing.ports import NotifyEndpoint, PaymentNotice
 
 
 def acquirers(
     settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
-) -> tuple[dict[str, Channel], dict[str, NotifyParser]]:
+) -> tuple[dict[str, Channel], dict[str, NotifyEndpoint]]:
     found: dict[str, Channel] = {}
-    parsers: dict[str, NotifyParser] = {}
+    parsers: dict[str, NotifyEndpoint] = {}
     if settings.wechatpay_keys is not None:
         from adapters.wechatpay.client import WeChatPayClient
         from adapters.wechatpay.keys import load_merchant_keys
@@ -37,5 +37,5 @@ def acquirers(
         def wechat(headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
             return payment_notice(verifier.verify(headers, body, now))
 
-        parsers["wechatpay"] = wechat
+        parsers["wechatpay"] = NotifyEndpoint(wechat)
     return found, parsers

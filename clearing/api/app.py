@@ -113,6 +113,7 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
             app[ANNOUNCER],
             poll_first=timedelta(seconds=s.poll_first_s),
             poll_later=timedelta(seconds=s.poll_later_s),
+            poll_code=timedelta(seconds=s.code_poll_s),
         )
         table = {k: v for k, v in handlers.table().items()}
         me = f"{socket.gethostname()}:{os.getpid()}"

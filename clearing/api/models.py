@@ -124,15 +124,44 @@ class CancelIn(_In):
 
 
 class PaymentIn(_In):
-    channel: Literal["wechatpay"] = "wechatpay"
+    """How the citizen pays: scan our QR (``qr``), show a payment code to the clerk's scanner
+    (``code``: the channel follows from the code) or present a card at the window's terminal
+    (``card``)."""
+
+    method: Literal["qr", "code", "card"] = "qr"
+    channel: Literal["wechatpay", "alipay", "unionpay", "pos"] | None = Field(
+        default=None, description="for qr (default wechatpay) and card (default pos)"
+    )
+    auth_code: str | None = Field(
+        default=None, pattern=r"^\d{16,24}$", description="the payment code, for method=code"
+    )
+    terminal_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9]{4,16}$", description="for method=card"
+    )
+
+    @model_validator(mode="after")
+    def _fits_method(self) -> PaymentIn:
+        if self.method == "code" and not self.auth_code:
+            raise ValueError("method code needs auth_code")
+        if self.method == "card" and not self.terminal_id:
+            raise ValueError("method card needs terminal_id")
+        if self.method != "code" and self.auth_code:
+            raise ValueError("auth_code goes with method code only")
+        return self
 
 
-class QrOut(BaseModel):
+class AttemptStarted(BaseModel):
     provider: str
+    method: str
     out_trade_no: str
-    code_url: str
+    # OPEN (waiting for the citizen), SUCCEEDED (paid and split), SUSPENSE (paid, not split)
+    state: str
     expires_at: str
-    qr_svg_url: str
+    code_url: str | None = None
+    qr_svg_url: str | None = None
+    terminal_id: str | None = None
+    order_state: str | None = None
+    message_zh: str | None = None
 
 
 class LoginIn(_In):

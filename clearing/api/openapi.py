@@ -64,9 +64,9 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "post",
         "/api/v1/orders/{order_no}/payments",
-        "Open a QR payment at a channel",
+        "Start a payment: QR code, payment code or card terminal",
         m.PaymentIn,
-        m.QrOut,
+        m.AttemptStarted,
         201,
     ),
     Route(

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, POOL
 from clearing.logs import request_id_var
-from clearing.ports import NotifyRefused
+from clearing.ports import NotifyEndpoint, NotifyRefused
 from clearing.service import audit
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,15 @@ def _fail(status: int, message: str) -> web.Response:
 @routes.post("/notify/{provider}")
 async def notify(request: web.Request) -> web.Response:
     provider = request.match_info["provider"]
-    parser = request.app[NOTIFY_PARSERS].get(provider)
-    if parser is None:
+    endpoint = request.app[NOTIFY_PARSERS].get(provider)
+    if endpoint is None:
         return _fail(404, "unknown provider")
     if (request.content_length or 0) > MAX_NOTIFY_BYTES:
         return _fail(413, "body too large")
     raw = await request.read()  # the signature covers these exact bytes
     metrics = request.app[METRICS]
     try:
-        notice = parser(request.headers, raw, datetime.now(UTC))
+        notice = endpoint.parse(request.headers, raw, datetime.now(UTC))
     except NotifyRefused as exc:
         metrics.notify_rejected.labels(provider, exc.code).inc()
         log.warning("notification refused provider=%s code=%s", provider, exc.code)
@@ -57,9 +57,12 @@ async def notify(request: web.Request) -> web.Response:
                 detail={"code": exc.code, "bytes": len(raw)},
                 request_id=request_id_var.get(),
             )
-        return _fail(401, exc.message)
+        if endpoint.refused_body is not None:
+            ctype, body = endpoint.refused_body
+            return web.Response(status=endpoint.refused_status, body=body, content_type=ctype)
+        return _fail(endpoint.refused_status, exc.message)
     if notice is None:
-        return web.Response(status=204)
+        return _ack(endpoint)
     with metrics.capture_seconds.time():
         result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
     if result.first_time:
@@ -72,4 +75,9 @@ async def notify(request: web.Request) -> web.Response:
             result.outcome,
             result.reason,
         )
-    return web.Response(status=204)
+    return _ack(endpoint)
+
+
+def _ack(endpoint: NotifyEndpoint) -> web.Response:
+    status, ctype, body = endpoint.ok
+    return web.Response(status=status, body=body or None, content_type=ctype)

@@ -6,12 +6,14 @@ import asyncio
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import segno
 from aiohttp import web
 
 from clearing.api.keys import ACQUIRERS, ANNOUNCER, CIPHER, EVENTS, LIMITS, POOL, SETTINGS
 from clearing.api.models import (
+    AttemptStarted,
     CancelIn,
     FeeItemList,
     FeeItemOut,
@@ -23,12 +25,11 @@ from clearing.api.models import (
     OrderOut,
     OrderSummary,
     PaymentIn,
-    QrOut,
 )
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.errors import InvalidRequest, MalformedRequest, NotFound
 from clearing.logs import request_id_var
-from clearing.service import catalogue, payments, principals
+from clearing.service import attempts, catalogue, payments, principals
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
@@ -170,27 +171,46 @@ async def start_payment(request: web.Request) -> web.Response:
     order_no = request.match_info["order_no"]
     async with request.app[POOL].acquire() as conn:
         await order_service.get(conn, who, order_no, request.app[CIPHER])
-    settings = request.app[SETTINGS]
-    qr = await payments.start_qr(
-        request.app[POOL],
-        request.app[ACQUIRERS],
-        order_no=order_no,
-        provider=body.channel,
-        actor=who.actor,
-        now=datetime.now(UTC),
-        poll_after=timedelta(seconds=settings.poll_first_s),
-        request_id=request_id_var.get(),
-    )
-    return ok(
-        QrOut(
-            provider=str(qr["provider"]),
-            out_trade_no=str(qr["out_trade_no"]),
-            code_url=str(qr["code_url"]),
-            expires_at=str(qr["expires_at"]),
-            qr_svg_url=f"/api/v1/orders/{order_no}/qr.svg",
-        ),
-        201,
-    )
+    s = request.app[SETTINGS]
+    now = datetime.now(UTC)
+    common: dict[str, Any] = {
+        "order_no": order_no,
+        "actor": who.actor,
+        "now": now,
+        "request_id": request_id_var.get(),
+    }
+    if body.method == "qr":
+        started = await attempts.start_qr(
+            request.app[POOL],
+            request.app[ACQUIRERS],
+            provider=body.channel or "wechatpay",
+            poll_after=timedelta(seconds=s.poll_first_s),
+            **common,
+        )
+        started["qr_svg_url"] = f"/api/v1/orders/{order_no}/qr.svg"
+    elif body.method == "code":
+        assert body.auth_code is not None
+        started = await attempts.pay_by_code(
+            request.app[POOL],
+            request.app[ACQUIRERS],
+            auth_code=body.auth_code,
+            wait_limit=timedelta(seconds=s.code_wait_s),
+            poll_after=timedelta(seconds=s.code_poll_s),
+            announce=request.app[ANNOUNCER],
+            **common,
+        )
+    else:
+        assert body.terminal_id is not None
+        started = await attempts.start_card(
+            request.app[POOL],
+            request.app[ACQUIRERS],
+            provider=body.channel or "pos",
+            terminal_id=body.terminal_id,
+            wait_limit=timedelta(seconds=s.card_wait_s),
+            poll_after=timedelta(seconds=s.code_poll_s),
+            **common,
+        )
+    return ok(AttemptStarted.model_validate(started), 201)
 
 
 @routes.get("/api/v1/orders/{order_no}/qr.svg")

@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 _MANY = """
 SELECT c.*
   FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[],
-              $7::text[]) WITH ORDINALITY AS u(provider, txn, otn, amount, paid_at, source, rid, n)
- CROSS JOIN LATERAL tj_capture(u.provider, u.txn, u.otn, u.amount, u.paid_at, u.source, u.rid) c
+              $7::text[], $8::jsonb[])
+       WITH ORDINALITY AS u(provider, txn, otn, amount, paid_at, source, rid, details, n)
+ CROSS JOIN LATERAL tj_capture(u.provider, u.txn, u.otn, u.amount, u.paid_at, u.source, u.rid,
+                               u.details) c
  ORDER BY u.n
 """
 
@@ -101,6 +103,7 @@ class CaptureBatcher:
                     [x.paid_at for x in n],
                     [i.source for i in batch],
                     [i.request_id for i in batch],
+                    [dict(x.details) for x in n],
                 )
         except Exception as exc:
             log.warning("batch of %d captures failed, retrying singly: %r", len(batch), exc)

@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import asyncpg
 
 from clearing.announce import Announce, order_event
 from clearing.channels import Channel
 from clearing.db import Conn
-from clearing.domain.orders import PAYABLE, OrderState, attempt_no
-from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
+from clearing.errors import InvalidRequest
 from clearing.ports import PaymentNotice, TradeStatus
 from clearing.service import audit
-from clearing.service.orders import notify
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +43,7 @@ async def capture(
     the others return the same outcome with ``first_time`` false. The order's new state is
     announced to window screens after commit."""
     row = await conn.fetchrow(
-        "SELECT * FROM tj_capture($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT * FROM tj_capture($1, $2, $3, $4, $5, $6, $7, $8)",
         notice.provider,
         notice.provider_txn_id,
         notice.out_trade_no,
@@ -54,6 +51,7 @@ async def capture(
         notice.paid_at,
         source,
         request_id,
+        dict(notice.details),
     )
     assert row is not None
     result = CaptureResult(**dict(row))
@@ -86,6 +84,7 @@ def notice_from_status(provider: str, status: TradeStatus) -> PaymentNotice:
         amount_fen=status.amount_fen,
         paid_at=status.paid_at,
         raw=status.raw,
+        details=status.details,
     )
 
 
@@ -98,126 +97,6 @@ def acquirer_for(acquirers: Mapping[str, Channel], provider: str) -> Channel:
             f"payment channel {provider!r} is not configured",
             "该支付渠道未开通",
         ) from None
-
-
-async def start_qr(
-    pool: asyncpg.Pool,
-    acquirers: Mapping[str, Channel],
-    *,
-    order_no: str,
-    provider: str,
-    actor: str,
-    now: datetime,
-    poll_after: timedelta,
-    request_id: str | None = None,
-) -> dict[str, object]:
-    """Open (or reuse) a QR attempt for an order and return its code URL."""
-    acquirer = acquirer_for(acquirers, provider)
-    async with pool.acquire() as conn, conn.transaction():
-        o = await conn.fetchrow(
-            "SELECT id, state, total_fen, expires_at, case_no FROM orders WHERE order_no = $1"
-            " FOR UPDATE",
-            order_no,
-        )
-        if o is None:
-            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
-        if OrderState(o["state"]) not in PAYABLE or o["expires_at"] <= now:
-            raise Conflict(
-                "ORDER_NOT_PAYABLE",
-                f"order {order_no} is {o['state']}",
-                "缴费单当前不能缴费",
-                state=o["state"],
-            )
-        live = await conn.fetchrow(
-            "SELECT out_trade_no, code_url, expires_at FROM payment_attempts"
-            " WHERE order_id = $1 AND provider = $2 AND state = 'OPEN' ORDER BY id DESC LIMIT 1",
-            o["id"],
-            provider,
-        )
-        if live is not None:
-            return {
-                "provider": provider,
-                "out_trade_no": live["out_trade_no"],
-                "code_url": live["code_url"],
-                "expires_at": live["expires_at"].isoformat(),
-            }
-        seq = await conn.fetchval(
-            "SELECT count(*) + 1 FROM payment_attempts WHERE order_id = $1", o["id"]
-        )
-        out_trade_no = attempt_no(order_no, int(seq))
-        attempt_id = await conn.fetchval(
-            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, expires_at)"
-            " VALUES ($1, $2, $3, $4) RETURNING id",
-            o["id"],
-            provider,
-            out_trade_no,
-            o["expires_at"],
-        )
-        # the poller is queued with the attempt, so that a lost callback, or a crash right after
-        # the acquirer accepted the attempt, is found by asking
-        await conn.execute(
-            "INSERT INTO tasks (kind, payload, dedupe_key, run_at) VALUES ('attempt.poll',"
-            " jsonb_build_object('attempt_id', $1::bigint), 'attempt.poll:' || $1, $2)",
-            attempt_id,
-            now + poll_after,
-        )
-        expires_at = o["expires_at"]
-        total_fen = int(o["total_fen"])
-        case_no = o["case_no"]
-    try:
-        code_url = await acquirer.create_qr(
-            out_trade_no=out_trade_no,
-            description=f"不动产登记税费 {case_no}"[:120],
-            total_fen=total_fen,
-            expires_at=expires_at,
-            attach=order_no,
-        )
-    except Exception as exc:
-        log.warning(
-            "prepay failed provider=%s out_trade_no=%s error=%r", provider, out_trade_no, exc
-        )
-        async with pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE payment_attempts SET state = 'FAILED', failure = $2, updated_at = now()"
-                " WHERE id = $1 AND state = 'CREATING'",
-                attempt_id,
-                type(exc).__name__,
-            )
-        raise UpstreamUnavailable(
-            "CHANNEL_ERROR",
-            f"{provider} did not accept the payment: {type(exc).__name__}",
-            "支付渠道暂时无法下单，请稍后重试或改用其他方式",
-            provider=provider,
-        ) from exc
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE payment_attempts SET state = 'OPEN', code_url = $2, updated_at = now()"
-            " WHERE id = $1 AND state = 'CREATING'",
-            attempt_id,
-            code_url,
-        )
-        moved = await conn.fetchrow(
-            "UPDATE orders SET state = 'PAYING', updated_at = now()"
-            " WHERE order_no = $1 AND state = 'OPEN' RETURNING office, window_no",
-            order_no,
-        )
-        await audit.record(
-            conn,
-            actor=actor,
-            action="attempt.opened",
-            object_type="order",
-            object_id=order_no,
-            detail={"provider": provider, "out_trade_no": out_trade_no},
-            request_id=request_id,
-        )
-        if moved is not None:
-            await notify(conn, order_no, "PAYING", moved["office"], moved["window_no"])
-    return {
-        "provider": provider,
-        "out_trade_no": out_trade_no,
-        "code_url": code_url,
-        "expires_at": expires_at.isoformat(),
-    }
 
 
 async def settle_by_query(
@@ -240,11 +119,17 @@ async def close_attempt(
     attempt_id: int,
     out_trade_no: str,
     announce: Announce | None = None,
+    *,
+    method: str = "qr",
 ) -> bool:
     """Close an attempt at its acquirer. Returns False when it turned out to be paid."""
     status, captured = await settle_by_query(pool, acquirer, out_trade_no, announce)
     if captured is not None:
         return False
+    if method != "qr" and status.state in ("USERPAYING", "NOTPAY"):
+        # a payment code or card sale in progress cannot be closed; undo it instead
+        await reverse_attempt(pool, acquirer, attempt_id, out_trade_no, "order settled otherwise")
+        return True
     if status.state not in ("CLOSED", "NOT_FOUND", "REVOKED", "PAYERROR"):
         await acquirer.close(out_trade_no)
         # a payment can land between the query and the close: ask once more
@@ -269,7 +154,7 @@ async def close_open_attempts(
     """Close every open attempt of an order. False if one of them was paid meanwhile."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT a.id, a.provider, a.out_trade_no FROM payment_attempts a"
+            "SELECT a.id, a.provider, a.out_trade_no, a.method FROM payment_attempts a"
             " JOIN orders o ON o.id = a.order_id"
             " WHERE o.order_no = $1 AND a.state IN ('CREATING', 'OPEN')",
             order_no,
@@ -277,7 +162,45 @@ async def close_open_attempts(
     all_closed = True
     for r in rows:
         closed = await close_attempt(
-            pool, acquirer_for(acquirers, r["provider"]), r["id"], r["out_trade_no"], announce
+            pool,
+            acquirer_for(acquirers, r["provider"]),
+            r["id"],
+            r["out_trade_no"],
+            announce,
+            method=r["method"],
         )
         all_closed = all_closed and closed
     return all_closed
+
+
+async def reverse_attempt(
+    pool: asyncpg.Pool, acquirer: Channel, attempt_id: int, out_trade_no: str, why: str
+) -> None:
+    """Undo a payment-code or card attempt whose outcome we stopped waiting for. The attempt is
+    marked REVERSED first, so that a payment reported afterwards is never split (it goes to
+    suspense and is found already returned)."""
+    async with pool.acquire() as conn, conn.transaction():
+        order_no = await conn.fetchval(
+            "UPDATE payment_attempts a SET state = 'REVERSED', failure = $2, updated_at = now()"
+            " FROM orders o WHERE a.id = $1 AND o.id = a.order_id"
+            " AND a.state IN ('CREATING', 'OPEN') RETURNING o.order_no",
+            attempt_id,
+            why,
+        )
+        if order_no is not None:
+            await audit.record(
+                conn,
+                actor="system:reversal",
+                action="attempt.reversed",
+                object_type="order",
+                object_id=str(order_no),
+                detail={"provider": acquirer.provider, "out_trade_no": out_trade_no, "why": why},
+            )
+        else:
+            state = await conn.fetchval(
+                "SELECT state FROM payment_attempts WHERE id = $1", attempt_id
+            )
+            if state != "REVERSED":
+                return  # it succeeded, or was closed, meanwhile
+    # asked again on every retry until the acquirer confirms: reversing twice is harmless
+    await acquirer.reverse(out_trade_no)

@@ -21,6 +21,7 @@ from clearing.service.payments import (
     acquirer_for,
     close_attempt,
     close_open_attempts,
+    reverse_attempt,
     settle_by_query,
 )
 from clearing.workers.runner import Handler, PermanentFailure, Reschedule
@@ -40,6 +41,8 @@ class Handlers:
     announce: Announce | None = None
     poll_first: timedelta = timedelta(seconds=5)
     poll_later: timedelta = timedelta(seconds=30)
+    # payment codes and card sales: the citizen is at the window, so ask often
+    poll_code: timedelta = timedelta(seconds=2)
 
     def table(self) -> dict[str, Handler]:
         return {
@@ -52,8 +55,8 @@ class Handlers:
     async def _attempt(self, attempt_id: int) -> asyncpg.Record | None:
         async with self.pool.acquire() as conn:
             return await conn.fetchrow(
-                "SELECT a.id, a.provider, a.out_trade_no, a.state, a.created_at, a.expires_at"
-                " FROM payment_attempts a WHERE a.id = $1",
+                "SELECT a.id, a.provider, a.out_trade_no, a.state, a.created_at, a.expires_at,"
+                " a.method, a.reverse_after FROM payment_attempts a WHERE a.id = $1",
                 attempt_id,
             )
 
@@ -63,9 +66,18 @@ class Handlers:
         if a is None or a["state"] not in ("CREATING", "OPEN"):
             return None
         acquirer = acquirer_for(self.acquirers, a["provider"])
-        status, captured = await settle_by_query(
-            self.pool, acquirer, a["out_trade_no"], self.announce
-        )
+        now = datetime.now(UTC)
+        overdue = a["reverse_after"] is not None and now > a["reverse_after"]
+        try:
+            status, captured = await settle_by_query(
+                self.pool, acquirer, a["out_trade_no"], self.announce
+            )
+        except Exception:
+            if not overdue:
+                raise
+            # we cannot even learn the outcome, and the citizen is waiting: undo it
+            await reverse_attempt(self.pool, acquirer, a["id"], a["out_trade_no"], "no answer")
+            return None
         if captured is not None and captured.first_time:
             self.metrics.payments.labels(a["provider"], captured.outcome, "query").inc()
             self.metrics.payment_amount.labels(a["provider"], captured.outcome).inc(
@@ -79,7 +91,13 @@ class Handlers:
             )
         if captured is not None or status.state in ("CLOSED", "REVOKED", "PAYERROR"):
             return None
-        now = datetime.now(UTC)
+        if a["method"] != "qr":
+            if overdue:
+                await reverse_attempt(
+                    self.pool, acquirer, a["id"], a["out_trade_no"], f"still {status.state}"
+                )
+                return None
+            return Reschedule(self.poll_code)
         if now > a["expires_at"] + timedelta(minutes=10):
             # the expiry task closes it; polling longer would only repeat its work
             return None
@@ -96,6 +114,7 @@ class Handlers:
             a["id"],
             a["out_trade_no"],
             self.announce,
+            method=a["method"],
         )
 
     async def expire_order(self, payload: dict[str, Any]) -> Reschedule | None:
@@ -152,19 +171,30 @@ class Handlers:
                 p["amount_fen"],
                 p["reason"],
             )
-            done = await conn.fetchval(
-                "SELECT state = 'SUCCESS' FROM refunds WHERE out_refund_no = $1", out_refund_no
+            state = await conn.fetchval(
+                "SELECT state FROM refunds WHERE out_refund_no = $1", out_refund_no
             )
-        if done:
+        if state == "SUCCESS":
             return None
         acquirer = acquirer_for(self.acquirers, p["provider"])
-        outcome = await acquirer.refund(
-            out_trade_no=p["out_trade_no"],
-            out_refund_no=out_refund_no,
-            refund_fen=p["amount_fen"],
-            total_fen=p["amount_fen"],
-            reason="款项无法对应缴费单，原路退回",
-        )
+        if p["reason"] == "ATTEMPT_REVERSED":
+            # our reversal returns this money; wait until the acquirer shows it returned
+            trade = await acquirer.query(p["out_trade_no"])
+            if trade.state not in ("REVOKED", "CLOSED", "REFUND"):
+                return Reschedule(timedelta(seconds=30))
+            outcome = RefundOutcome(out_refund_no, "SUCCESS", provider_refund_id="REVERSAL")
+        elif state in ("PROCESSING", "ABNORMAL"):
+            outcome = await acquirer.query_refund(
+                out_trade_no=p["out_trade_no"], out_refund_no=out_refund_no
+            )
+        else:
+            outcome = await acquirer.refund(
+                out_trade_no=p["out_trade_no"],
+                out_refund_no=out_refund_no,
+                refund_fen=p["amount_fen"],
+                total_fen=p["amount_fen"],
+                reason="款项无法对应缴费单，原路退回",
+            )
         try:
             return await self._record_refund(payment_id, p, out_refund_no, outcome)
         except _AlreadyPosted:

@@ -1,0 +1,337 @@
+"""Starting a payment at a channel: a QR code the citizen scans, the citizen's payment code the
+clerk scans, or a sale sent to the card terminal at the window.
+
+Every attempt row is committed, with its poller, before the channel is called: a crash after the
+channel accepted it leaves something to ask about. Payment codes and card sales whose outcome
+stays unknown past ``reverse_after`` are reversed, so nobody is charged for an order we consider
+unpaid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from clearing.announce import Announce
+from clearing.channels import Channel
+from clearing.domain.codes import channel_of, mask_code
+from clearing.domain.orders import PAYABLE, OrderState, attempt_no
+from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
+from clearing.ports import ChannelRefused
+from clearing.service import audit
+from clearing.service.orders import notify
+from clearing.service.payments import acquirer_for, capture, notice_from_status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    id: int
+    out_trade_no: str
+    order_no: str
+    provider: str
+    method: str
+    total_fen: int
+    expires_at: datetime
+    case_no: str
+
+    @property
+    def description(self) -> str:
+        return f"不动产登记税费 {self.case_no}"[:120]
+
+    def view(self, state: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "method": self.method,
+            "out_trade_no": self.out_trade_no,
+            "state": state,
+            "expires_at": self.expires_at.isoformat(),
+            **extra,
+        }
+
+
+async def _open(
+    pool: asyncpg.Pool,
+    *,
+    order_no: str,
+    provider: str,
+    method: str,
+    now: datetime,
+    poll_after: timedelta,
+    terminal_id: str | None = None,
+    auth_code_masked: str | None = None,
+    reverse_after: datetime | None = None,
+) -> Attempt | dict[str, Any]:
+    """Insert the attempt and its poller; for QR, an open one of the same channel is reused."""
+    async with pool.acquire() as conn, conn.transaction():
+        o = await conn.fetchrow(
+            "SELECT id, state, total_fen, expires_at, case_no FROM orders WHERE order_no = $1"
+            " FOR UPDATE",
+            order_no,
+        )
+        if o is None:
+            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        if OrderState(o["state"]) not in PAYABLE or o["expires_at"] <= now:
+            raise Conflict(
+                "ORDER_NOT_PAYABLE",
+                f"order {order_no} is {o['state']}",
+                "缴费单当前不能缴费",
+                state=o["state"],
+            )
+        if method == "qr":
+            live = await conn.fetchrow(
+                "SELECT out_trade_no, code_url, expires_at FROM payment_attempts"
+                " WHERE order_id = $1 AND provider = $2 AND method = 'qr' AND state = 'OPEN'"
+                " ORDER BY id DESC LIMIT 1",
+                o["id"],
+                provider,
+            )
+            if live is not None:
+                return {
+                    "provider": provider,
+                    "method": "qr",
+                    "out_trade_no": live["out_trade_no"],
+                    "state": "OPEN",
+                    "code_url": live["code_url"],
+                    "expires_at": live["expires_at"].isoformat(),
+                }
+        seq = await conn.fetchval(
+            "SELECT count(*) + 1 FROM payment_attempts WHERE order_id = $1", o["id"]
+        )
+        out_trade_no = attempt_no(order_no, int(seq))
+        attempt_id = await conn.fetchval(
+            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, expires_at, method,"
+            " terminal_id, auth_code_masked, reverse_after) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+            " RETURNING id",
+            o["id"],
+            provider,
+            out_trade_no,
+            o["expires_at"],
+            method,
+            terminal_id,
+            auth_code_masked,
+            reverse_after,
+        )
+        # queued with the attempt: a lost callback, or a crash right after the channel accepted
+        # the attempt, is found by asking
+        await conn.execute(
+            "INSERT INTO tasks (kind, payload, dedupe_key, run_at) VALUES ('attempt.poll',"
+            " jsonb_build_object('attempt_id', $1::bigint), 'attempt.poll:' || $1, $2)",
+            attempt_id,
+            now + poll_after,
+        )
+    return Attempt(
+        attempt_id, out_trade_no, order_no, provider, method, int(o["total_fen"]),
+        o["expires_at"], o["case_no"],
+    )  # fmt: skip
+
+
+async def _mark_open(
+    pool: asyncpg.Pool, a: Attempt, *, actor: str, request_id: str | None, code_url: str | None
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE payment_attempts SET state = 'OPEN', code_url = $2, updated_at = now()"
+            " WHERE id = $1 AND state = 'CREATING'",
+            a.id,
+            code_url,
+        )
+        moved = await conn.fetchrow(
+            "UPDATE orders SET state = 'PAYING', updated_at = now()"
+            " WHERE order_no = $1 AND state = 'OPEN' RETURNING office, window_no",
+            a.order_no,
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="attempt.opened",
+            object_type="order",
+            object_id=a.order_no,
+            detail={"provider": a.provider, "method": a.method, "out_trade_no": a.out_trade_no},
+            request_id=request_id,
+        )
+        if moved is not None:
+            await notify(conn, a.order_no, "PAYING", moved["office"], moved["window_no"])
+
+
+async def _mark_failed(pool: asyncpg.Pool, a: Attempt, why: str) -> None:
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE payment_attempts SET state = 'FAILED', failure = $2, updated_at = now()"
+            " WHERE id = $1 AND state IN ('CREATING', 'OPEN')",
+            a.id,
+            why[:200],
+        )
+
+
+def _refused(a: Attempt, exc: ChannelRefused) -> InvalidRequest:
+    return InvalidRequest(
+        "PAYMENT_DECLINED",
+        f"{a.provider} declined the payment: {exc.code}",
+        f"支付渠道拒绝了本次付款（{exc.code}），请缴款人换一种方式或稍后重试",
+        provider=a.provider,
+        channel_code=exc.code,
+    )
+
+
+def _unavailable(a: Attempt, exc: Exception) -> UpstreamUnavailable:
+    return UpstreamUnavailable(
+        "CHANNEL_ERROR",
+        f"{a.provider} did not accept the payment: {type(exc).__name__}",
+        "支付渠道暂时无法下单，请稍后重试或改用其他方式",
+        provider=a.provider,
+    )
+
+
+async def start_qr(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel],
+    *,
+    order_no: str,
+    provider: str,
+    actor: str,
+    now: datetime,
+    poll_after: timedelta,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Open (or reuse) a QR attempt for an order and return its code URL."""
+    channel = _capable(channels, provider, "qr")
+    a = await _open(
+        pool, order_no=order_no, provider=provider, method="qr", now=now, poll_after=poll_after
+    )
+    if isinstance(a, dict):
+        return a
+    try:
+        code_url = await channel.create_qr(
+            out_trade_no=a.out_trade_no,
+            description=a.description,
+            total_fen=a.total_fen,
+            expires_at=a.expires_at,
+            attach=order_no,
+        )
+    except Exception as exc:
+        log.warning("prepay failed provider=%s out_trade_no=%s: %r", provider, a.out_trade_no, exc)
+        await _mark_failed(pool, a, type(exc).__name__)
+        raise (
+            _refused(a, exc) if isinstance(exc, ChannelRefused) else _unavailable(a, exc)
+        ) from exc
+    await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=code_url)
+    return a.view("OPEN", code_url=code_url)
+
+
+async def pay_by_code(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel],
+    *,
+    order_no: str,
+    auth_code: str,
+    actor: str,
+    now: datetime,
+    wait_limit: timedelta,
+    poll_after: timedelta,
+    announce: Announce | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Charge the citizen's payment code; the channel is chosen by the code's prefix."""
+    provider = channel_of(auth_code)
+    channel = _capable(channels, provider, "code")
+    a = await _open(
+        pool, order_no=order_no, provider=provider, method="code", now=now,
+        poll_after=poll_after, auth_code_masked=mask_code(auth_code),
+        reverse_after=now + wait_limit,
+    )  # fmt: skip
+    assert isinstance(a, Attempt)
+    try:
+        status = await channel.pay_by_code(
+            out_trade_no=a.out_trade_no,
+            auth_code=auth_code.strip(),
+            description=a.description,
+            total_fen=a.total_fen,
+            attach=order_no,
+        )
+    except ChannelRefused as exc:
+        await _mark_failed(pool, a, exc.code)
+        raise _refused(a, exc) from exc
+    except Exception as exc:
+        log.warning("pay_by_code outcome unknown out_trade_no=%s: %r", a.out_trade_no, exc)
+        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        return a.view("OPEN", message_zh="付款结果确认中，请稍候")
+    if status.paid:
+        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        async with pool.acquire() as conn:
+            result = await capture(
+                conn, notice_from_status(provider, status), "sync", request_id, announce
+            )
+        return a.view(
+            "SUCCEEDED" if result.outcome == "CLEARED" else "SUSPENSE",
+            order_state=result.order_state,
+        )
+    if status.state in ("USERPAYING", "NOTPAY"):
+        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        return a.view("OPEN", message_zh="等待缴款人在手机上确认付款")
+    await _mark_failed(pool, a, status.state)
+    raise InvalidRequest(
+        "PAYMENT_FAILED",
+        f"{provider} reports the payment as {status.state}",
+        "付款未成功，请缴款人换一种方式或稍后重试",
+        provider=provider,
+        channel_state=status.state,
+    )
+
+
+async def start_card(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel],
+    *,
+    order_no: str,
+    provider: str,
+    terminal_id: str,
+    actor: str,
+    now: datetime,
+    wait_limit: timedelta,
+    poll_after: timedelta,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Send the sale to the terminal at the window; the card is presented there."""
+    channel = _capable(channels, provider, "card")
+    a = await _open(
+        pool, order_no=order_no, provider=provider, method="card", now=now,
+        poll_after=poll_after, terminal_id=terminal_id, reverse_after=now + wait_limit,
+    )  # fmt: skip
+    assert isinstance(a, Attempt)
+    try:
+        await channel.start_sale(
+            out_trade_no=a.out_trade_no,
+            terminal_id=terminal_id,
+            total_fen=a.total_fen,
+            description=a.description,
+        )
+    except ChannelRefused as exc:
+        await _mark_failed(pool, a, exc.code)
+        raise _refused(a, exc) from exc
+    except Exception as exc:
+        # the terminal may or may not have the sale: the poller asks, and reverses if needed
+        log.warning("start_sale outcome unknown out_trade_no=%s: %r", a.out_trade_no, exc)
+        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        raise _unavailable(a, exc) from exc
+    await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+    return a.view(
+        "OPEN", terminal_id=terminal_id, message_zh="请缴款人在终端上刷卡或插卡并输入密码"
+    )
+
+
+def _capable(channels: Mapping[str, Channel], provider: str, method: str) -> Channel:
+    channel = acquirer_for(channels, provider)
+    if not channel.supports(method):
+        raise InvalidRequest(
+            "CHANNEL_METHOD_UNSUPPORTED",
+            f"{provider} does not support paying by {method}",
+            "该支付渠道不支持这种付款方式",
+        )
+    return channel
