@@ -204,3 +204,38 @@ class Problem(BaseModel):
     detail_zh: str
     request_id: str | None = None
     errors: list[dict[str, object]] | None = None
+
+
+class RefundIn(_In):
+    lines: list[int] | None = Field(
+        default=None, description="line numbers to refund; omit for every line not yet refunded"
+    )
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class DecisionIn(_In):
+    note: str | None = Field(default=None, max_length=200)
+
+
+class RefundLineOut(BaseModel):
+    line_no: int
+    amount_fen: int
+
+
+class RefundOut(BaseModel):
+    id: int
+    order_no: str
+    amount_fen: int
+    reason: str
+    # REQUESTED, REJECTED, APPROVED, PROCESSING, ABNORMAL, SUCCEEDED, FAILED
+    state: str
+    requested_by: str
+    decided_by: str | None
+    decision_note: str | None
+    out_refund_no: str
+    lines: list[RefundLineOut]
+    created_at: str
+
+
+class RefundList(BaseModel):
+    refunds: list[RefundOut]

@@ -15,7 +15,7 @@ from clearing.channels import Channel
 from clearing.domain.orders import PAYABLE, OrderState
 from clearing.metrics import Metrics
 from clearing.ports import RefundOutcome
-from clearing.service import audit
+from clearing.service import audit, refunds
 from clearing.service.orders import notify
 from clearing.service.payments import (
     acquirer_for,
@@ -50,6 +50,7 @@ class Handlers:
             "attempt.close": self.close_attempt,
             "order.expire": self.expire_order,
             "payment.refund": self.refund_payment,
+            "refund.execute": self.execute_refund,
         }
 
     async def _attempt(self, attempt_id: int) -> asyncpg.Record | None:
@@ -150,6 +151,39 @@ class Handlers:
             )
             await notify(conn, order_no, "EXPIRED", row["office"], row["window_no"])
         return None
+
+    async def execute_refund(self, payload: dict[str, Any]) -> Reschedule | None:
+        """An approved refund: ask the channel (once per refund number), follow it to the end."""
+        refund_id = int(payload["refund_id"])
+        async with self.pool.acquire() as conn:
+            r = await refunds.execution_facts(conn, refund_id)
+        if r is None:
+            return None
+        channel = acquirer_for(self.acquirers, r["provider"])
+        if r["state"] == "APPROVED":
+            outcome = await channel.refund(
+                out_trade_no=r["out_trade_no"],
+                out_refund_no=r["out_refund_no"],
+                refund_fen=r["amount_fen"],
+                total_fen=r["paid_fen"],
+                reason="窗口退款",
+            )
+        else:
+            outcome = await channel.query_refund(
+                out_trade_no=r["out_trade_no"], out_refund_no=r["out_refund_no"]
+            )
+        async with self.pool.acquire() as conn:
+            if outcome.state == "SUCCESS":
+                await refunds.record_success(conn, refund_id, outcome.provider_refund_id)
+                return None
+            if outcome.state == "CLOSED":
+                await refunds.record_failure(conn, refund_id, "closed by the channel")
+                log.error("refund %s closed by %s", refund_id, r["provider"])
+                return None
+            state = "ABNORMAL" if outcome.state == "ABNORMAL" else "PROCESSING"
+            await refunds.record_progress(conn, refund_id, state, outcome.provider_refund_id)
+        # ABNORMAL (the card was closed, say) needs people at the channel: ask less often
+        return Reschedule(timedelta(minutes=10) if state == "ABNORMAL" else timedelta(seconds=15))
 
     async def refund_payment(self, payload: dict[str, Any]) -> Reschedule | None:
         """Give back money that could not be split; post the reversal once it succeeded."""

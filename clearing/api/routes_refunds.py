@@ -1,0 +1,72 @@
+"""/api/v1 refunds: a supervisor requests, a different finance user approves or rejects."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from clearing.api.keys import CIPHER, POOL
+from clearing.api.models import DecisionIn, RefundIn, RefundList, RefundOut
+from clearing.api.web import authenticate, ok, read_model
+from clearing.logs import request_id_var
+from clearing.service import orders, refunds
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/orders/{order_no}/refunds")
+async def request_refund(request: web.Request) -> web.Response:
+    who = await authenticate(request, *refunds.REQUEST_ROLES)
+    body = await read_model(request, RefundIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await refunds.request(
+            conn,
+            who,
+            request.match_info["order_no"],
+            lines=body.lines,
+            reason=body.reason,
+            request_id=request_id_var.get(),
+        )
+    return ok(RefundOut.model_validate(view), 201)
+
+
+@routes.get("/api/v1/orders/{order_no}/refunds")
+async def order_refunds(request: web.Request) -> web.Response:
+    who = await authenticate(request)
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        await orders.get(conn, who, order_no, request.app[CIPHER])  # visibility
+        views = await refunds.for_order(conn, order_no)
+    return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
+
+
+@routes.get("/api/v1/refunds")
+async def waiting_refunds(request: web.Request) -> web.Response:
+    """Refund requests that wait for a decision or for the channel."""
+    await authenticate(request, "finance", "admin", "auditor")
+    async with request.app[POOL].acquire() as conn:
+        views = await refunds.waiting(conn)
+    return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
+
+
+async def _decide(request: web.Request, approve: bool) -> web.Response:
+    who = await authenticate(request, *refunds.DECIDE_ROLES)
+    body = await read_model(request, DecisionIn)
+    try:
+        refund_id = int(request.match_info["refund_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    async with request.app[POOL].acquire() as conn:
+        view = await refunds.decide(
+            conn, who, refund_id, approve=approve, note=body.note, request_id=request_id_var.get()
+        )
+    return ok(RefundOut.model_validate(view))
+
+
+@routes.post("/api/v1/refunds/{refund_id}/approve")
+async def approve(request: web.Request) -> web.Response:
+    return await _decide(request, approve=True)
+
+
+@routes.post("/api/v1/refunds/{refund_id}/reject")
+async def reject(request: web.Request) -> web.Response:
+    return await _decide(request, approve=False)
