@@ -117,6 +117,36 @@ async def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     return await _with_conn(settings, work)
 
 
+async def cmd_bills(settings: Settings, args: argparse.Namespace) -> int:
+    """Download one channel's daily bill and print it as normalized records (CSV for Excel)."""
+    from datetime import date
+
+    import aiohttp
+
+    from clearing import wiring
+    from clearing.metrics import Metrics
+    from reconciliation.bills import to_csv, totals
+
+    day = date.fromisoformat(args.date)
+    async with aiohttp.ClientSession() as session:
+        channels, _ = wiring.acquirers(settings, session, Metrics())
+        if args.channel not in channels:
+            print(f"channel {args.channel} is not configured", file=sys.stderr)
+            return 2
+        print(f"downloading the {args.channel} bill for {day} ...", file=sys.stderr)
+        records = await channels[args.channel].daily_bill(day)
+    text = to_csv(records)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(args.out)
+    else:
+        sys.stdout.write(text)
+    for key, value in sorted(totals(records).items()):
+        print(f"{key} {value}", file=sys.stderr)
+    return 0
+
+
 async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
     print(await resolve_dsn(settings))
     return 0
@@ -173,6 +203,12 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("action", choices=["verify", "seal"])
     sd = sub.add_parser("seed", help="seed data")
     sd.add_argument("what", choices=["demo"])
+    b = sub.add_parser("bills", help="acquirers' daily bills")
+    bsub = b.add_subparsers(dest="action", required=True)
+    bf = bsub.add_parser("fetch", help="download a channel's bill for a day, as CSV")
+    bf.add_argument("--channel", required=True)
+    bf.add_argument("--date", required=True, help="YYYY-MM-DD")
+    bf.add_argument("--out", help="write the CSV here instead of standard output")
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -208,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": cmd_seed,
         "db": cmd_db_url,
         "users": cmd_users_add,
+        "bills": cmd_bills,
     }
     try:
         if args.command == "serve":
