@@ -137,8 +137,10 @@ async def cmd_bills(settings: Settings, args: argparse.Namespace) -> int:
         records = await channels[args.channel].daily_bill(day)
     text = to_csv(records)
     if args.out:
-        with open(args.out, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        from pathlib import Path
+
+        # newline="" keeps the CSV's own CRLF line ends
+        await asyncio.to_thread(Path(args.out).write_text, text, "utf-8", None, "")
         print(args.out)
     else:
         sys.stdout.write(text)

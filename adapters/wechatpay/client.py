@@ -1,53 +1,43 @@
-"""WeChat Pay API v3 client for Native (QR) payments: the ``clearing.ports.Acquirer`` for WeChat.
+"""WeChat Pay API v3 client: the ``clearing.ports`` Acquirer for WeChat, with Native QR
+(``QrAcquirer``) and payment codes (``CodeAcquirer``).
 
-Every request is signed over the exact bytes sent; every 2xx answer must carry a valid WeChat Pay
-signature or it is treated as forged (protocols-cn.md 1.2, 1.3).
+Signing and verification live in ``transport``, wire ↔ record mapping in ``mapping``, the bill
+format in ``bill``; this module says which endpoint each operation calls and what its answers mean
+(protocols-cn.md 1.1, 1.7, 1.8).
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
+import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+import zlib
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
-from yarl import URL
 
-from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
-from adapters.wechatpay import crypto
+from adapters.errors import AcquirerUnavailable
+from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
 from adapters.wechatpay.keys import MerchantKeys
-from clearing.ports import RefundOutcome, TradeStatus
+from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_status
+from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
+from clearing.ports import BillRecord, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "wechatpay"
 NOT_FOUND = "NOT_FOUND"
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-class _MalformedError(Exception):
-    """A signed answer we cannot read; surfaces as AcquirerUnavailable."""
-
-
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    data: Mapping[str, Any]
-
-    @property
-    def code(self) -> str:
-        code = self.data.get("code")
-        return code if isinstance(code, str) else ""
-
-    @property
-    def message(self) -> str:
-        message = self.data.get("message")
-        return message if isinstance(message, str) else ""
+# WeChat Pay payment codes: 18 digits starting 10-15 (the prefix names the channel)
+AUTH_CODE = re.compile(r"1[0-5][0-9]{16}")
+# v3 names first, then the v2 names some gateways still answer with (protocols-cn.md 1.8)
+NO_BILL = frozenset({"NO_STATEMENT_EXIST", "NO_BILL_EXIST"})
+BILL_CREATING = frozenset({"STATEMENT_CREATING", "BILL_CREATING"})
+# a day's bill is a few MB at most; the cap keeps a hostile gzip from filling memory
+MAX_BILL_BYTES = 256 * 1024 * 1024
 
 
 class WeChatPayClient:
@@ -65,17 +55,22 @@ class WeChatPayClient:
         timeout_s: float = 5.0,
         max_skew_s: int = 300,
         clock: Callable[[], float] = time.time,
+        store_id: str = "tongjiao",
     ) -> None:
-        self._session = session
-        self._base_url = base_url.rstrip("/")
         self._keys = keys
         self._notify_url = notify_url
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._max_skew_s = max_skew_s
-        self._clock = clock
+        self._store_id = store_id
+        self._http = Transport(
+            session,
+            base_url=base_url,
+            keys=keys,
+            timeout_s=timeout_s,
+            max_skew_s=max_skew_s,
+            clock=clock,
+        )
 
     def __repr__(self) -> str:
-        return f"WeChatPayClient(base_url={self._base_url!r}, mchid={self._keys.mchid!r})"
+        return f"WeChatPayClient(base_url={self._http.base_url!r}, mchid={self._keys.mchid!r})"
 
     async def create_qr(
         self,
@@ -87,7 +82,7 @@ class WeChatPayClient:
         attach: str = "",
     ) -> str:
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
-        _require_fen(total_fen, positive=True)
+        _require_fen(total_fen)
         if expires_at.tzinfo is None:
             raise ValueError("expires_at must be timezone-aware")
         payload: dict[str, Any] = {
@@ -101,34 +96,97 @@ class WeChatPayClient:
         }
         if attach:
             payload["attach"] = attach
-        answer = await self._call("create_qr", "POST", "/v3/pay/transactions/native", payload)
+        answer = await self._http.call("create_qr", "POST", "/v3/pay/transactions/native", payload)
         if answer.status != 200:
-            raise self._rejected("create_qr", answer)
+            raise rejected("create_qr", answer)
         code_url = answer.data.get("code_url")
         if not isinstance(code_url, str) or not code_url:
-            raise _unreadable("create_qr", answer, "code_url missing")
+            raise unreadable("create_qr", answer.status, "code_url missing")
         return code_url
+
+    async def pay_by_code(
+        self,
+        *,
+        out_trade_no: str,
+        auth_code: str,
+        description: str,
+        total_fen: int,
+        attach: str = "",
+    ) -> TradeStatus:
+        """Charge a payment code (B scans C). SUCCESS is final; USERPAYING means the citizen is
+        confirming on the phone and ``query`` must be polled. Payment codes get no callback."""
+        _require_fen(total_fen)
+        if not AUTH_CODE.fullmatch(auth_code):
+            # the code is a bearer credential: never echo it
+            raise ValueError("auth_code is not a WeChat Pay payment code (18 digits, 10-15…)")
+        payload: dict[str, Any] = {
+            "appid": self._keys.appid,
+            "mchid": self._keys.mchid,
+            "description": description,
+            "out_trade_no": out_trade_no,
+            "payer": {"auth_code": auth_code},
+            "amount": {"total": total_fen, "currency": "CNY"},
+            "scene_info": {"store_info": {"out_id": self._store_id}},
+        }
+        if attach:
+            payload["attach"] = attach
+        answer = await self._http.call(
+            "pay_by_code", "POST", "/v3/pay/transactions/codepay", payload
+        )
+        if answer.status == 202 or "USERPAYING" in (answer.code, answer.data.get("trade_state")):
+            return TradeStatus(out_trade_no=out_trade_no, state="USERPAYING", raw=answer.data)
+        if answer.code == "ORDERPAID":
+            # a repeated request for an order that was paid meanwhile: its state is the answer
+            return await self.query(out_trade_no)
+        if answer.status != 200:
+            raise rejected("pay_by_code", answer)
+        return _status("pay_by_code", out_trade_no, answer)
 
     async def query(self, out_trade_no: str) -> TradeStatus:
         """The acquirer's view of one attempt; state ``NOT_FOUND`` when it never heard of it."""
         path = _trade_path(out_trade_no) + "?" + urlencode({"mchid": self._keys.mchid})
-        answer = await self._call("query", "GET", path, None)
+        answer = await self._http.call("query", "GET", path, None)
         if answer.status == 404 and answer.code == "ORDER_NOT_EXIST":
             return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND, raw=answer.data)
         if answer.status != 200:
-            raise self._rejected("query", answer)
-        try:
-            return _trade_status(out_trade_no, answer.data)
-        except _MalformedError as exc:
-            raise _unreadable("query", answer, str(exc)) from None
+            raise rejected("query", answer)
+        return _status("query", out_trade_no, answer)
 
     async def close(self, out_trade_no: str) -> None:
         """Close an unpaid attempt; an attempt that is already closed is fine."""
         path = _trade_path(out_trade_no) + "/close"
-        answer = await self._call("close", "POST", path, {"mchid": self._keys.mchid})
+        answer = await self._http.call("close", "POST", path, {"mchid": self._keys.mchid})
         if answer.status in (200, 204) or answer.code == "ORDER_CLOSED":
             return
-        raise self._rejected("close", answer)
+        raise rejected("close", answer)
+
+    async def reverse(self, out_trade_no: str) -> None:
+        """Undo an attempt whatever became of it (WeChat 撤销): closed if unpaid, refunded in
+        full if paid. WeChat reverses payment-code orders only; any other order is closed or
+        refunded here instead. An order WeChat never heard of needs no undoing."""
+        path = _trade_path(out_trade_no) + "/reverse"
+        payload = {"appid": self._keys.appid, "mchid": self._keys.mchid}
+        answer = await self._http.call("reverse", "POST", path, payload)
+        if answer.status in (200, 204) or answer.code in ("ORDER_NOT_EXIST", "ORDER_CLOSED"):
+            log.info("wechatpay reversed out_trade_no=%s code=%s", out_trade_no, answer.code)
+            return
+        if answer.code != "INVALID_REQUEST":
+            raise rejected("reverse", answer)
+        status = await self.query(out_trade_no)
+        if status.state in ("NOTPAY", "USERPAYING"):
+            await self.close(out_trade_no)
+        elif status.paid:
+            if status.amount_fen is None:
+                raise unreadable("reverse", 200, "a paid order without amount.total")
+            # derived from the trade number, so a repeated reverse can never refund twice
+            await self.refund(
+                out_trade_no=out_trade_no,
+                out_refund_no=f"{out_trade_no}-RV",
+                refund_fen=status.amount_fen,
+                total_fen=status.amount_fen,
+                reason="撤销",
+            )
+        # NOT_FOUND, CLOSED, REVOKED, PAYERROR: nothing was taken, nothing to give back
 
     async def refund(
         self,
@@ -139,185 +197,113 @@ class WeChatPayClient:
         total_fen: int,
         reason: str,
     ) -> RefundOutcome:
-        """Ask for a (partial) refund; ``out_refund_no`` makes a repeated call safe."""
-        _require_fen(refund_fen, positive=True)
-        _require_fen(total_fen, positive=True)
+        """Ask for a (partial) refund; ``out_refund_no`` makes a repeated call safe. Its final
+        state arrives as a REFUND.* notification at ``notify_url`` or by ``query_refund``."""
+        _require_fen(refund_fen)
+        _require_fen(total_fen)
         payload: dict[str, Any] = {
             "out_trade_no": out_trade_no,
             "out_refund_no": out_refund_no,
+            "notify_url": self._notify_url,
             "amount": {"refund": refund_fen, "total": total_fen, "currency": "CNY"},
         }
         if reason:
             payload["reason"] = reason
-        answer = await self._call("refund", "POST", "/v3/refund/domestic/refunds", payload)
+        answer = await self._http.call("refund", "POST", "/v3/refund/domestic/refunds", payload)
         if answer.status != 200:
-            raise self._rejected("refund", answer)
-        state = answer.data.get("status")
-        if not isinstance(state, str) or answer.data.get("out_refund_no") != out_refund_no:
-            raise _unreadable("refund", answer, "status or out_refund_no missing")
-        refund_id = answer.data.get("refund_id")
-        return RefundOutcome(
-            out_refund_no=out_refund_no,
-            state=state,
-            provider_refund_id=refund_id if isinstance(refund_id, str) else None,
-            raw=answer.data,
-        )
+            raise rejected("refund", answer)
+        return _refund("refund", out_refund_no, answer)
 
-    async def _call(
-        self, operation: str, method: str, path_and_query: str, payload: Mapping[str, Any] | None
-    ) -> _Answer:
-        # serialized once: these bytes are both signed and sent
-        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        url = URL(self._base_url + path_and_query, encoded=True)
-        headers = {
-            "Authorization": crypto.authorization_header(
-                mchid=self._keys.mchid,
-                serial_no=self._keys.merchant_serial,
-                private_key=self._keys.private_key,
-                method=method,
-                url_path=url.raw_path_qs,
-                body=body,
-                timestamp=int(self._clock()),
-                nonce=crypto.new_nonce(),
-            ),
-            "Accept": "application/json",
-        }
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
-        started = time.monotonic()
+    async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
+        """The refund's current state; ``AcquirerRejected`` 404 RESOURCE_NOT_EXISTS when WeChat
+        never accepted it (asking again with the same ``out_refund_no`` is then safe)."""
+        path = "/v3/refund/domestic/refunds/" + quote(out_refund_no, safe="")
+        answer = await self._http.call("query_refund", "GET", path, None)
+        if answer.status != 200:
+            raise rejected("query_refund", answer)
+        if answer.data.get("out_trade_no") != out_trade_no:
+            raise unreadable("query_refund", answer.status, "the refund is for another order")
+        return _refund("query_refund", out_refund_no, answer)
+
+    async def daily_bill(self, day: date) -> list[BillRecord]:
+        """The ALL trade bill of one Beijing day: apply, download, gunzip, check SHA-1, parse.
+
+        A day without trades is an empty list; a bill still being generated (before about 10:00
+        the next day) is ``AcquirerUnavailable`` — ask again later."""
+        query = urlencode({"bill_date": day.isoformat(), "bill_type": "ALL", "tar_type": "GZIP"})
+        answer = await self._http.call("daily_bill", "GET", "/v3/bill/tradebill?" + query, None)
+        if answer.code in NO_BILL:
+            return []
+        if answer.code in BILL_CREATING:
+            raise AcquirerUnavailable(
+                provider=PROVIDER, operation="daily_bill", reason=answer.code, status=answer.status
+            )
+        if answer.status != 200:
+            raise rejected("daily_bill", answer)
+        hash_value, url = _bill_link(answer)
+        packed = await self._http.download("daily_bill", url)
+        plain = _gunzip(packed)
+        if hashlib.sha1(plain, usedforsecurity=False).hexdigest() != hash_value:
+            raise unreadable("daily_bill", 200, "bill SHA-1 differs from hash_value")
         try:
-            async with self._session.request(
-                method,
-                url,
-                data=body if payload is not None else None,
-                headers=headers,
-                timeout=self._timeout,
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("wechatpay call failed op=%s error=%s", operation, type(exc).__name__)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        log.info(
-            "wechatpay call op=%s status=%d ms=%d",
-            operation,
-            status,
-            (time.monotonic() - started) * 1000,
-        )
-        data = _json_object(raw)
-        answer = _Answer(status=status, data=data if data is not None else {})
-        if status >= 500 or status == 429:
-            raise AcquirerUnavailable(
-                provider=PROVIDER,
-                operation=operation,
-                reason=answer.code or "server error",
-                status=status,
-            )
-        # a 404 ORDER_NOT_EXIST is an answer the caller acts on, so it must be signed too
-        if 200 <= status < 300 or (status == 404 and answer.code == "ORDER_NOT_EXIST"):
-            self._check_signature(operation, status, resp_headers, raw)
-            if data is None and raw:
-                raise _unreadable(operation, answer, "body is not a JSON object")
-        return answer
+            return parse_trade_bill(plain.decode("utf-8"), mchid=self._keys.mchid)
+        except UnicodeDecodeError:
+            raise unreadable("daily_bill", 200, "bill is not UTF-8") from None
+        except BillFormatError as exc:
+            raise unreadable("daily_bill", 200, str(exc)) from exc
 
-    def _check_signature(
-        self, operation: str, status: int, headers: Mapping[str, str], raw: bytes
-    ) -> None:
-        timestamp = headers.get("Wechatpay-Timestamp", "")
-        nonce = headers.get("Wechatpay-Nonce", "")
-        signature = headers.get("Wechatpay-Signature", "")
-        serial = headers.get("Wechatpay-Serial", "")
-        reason = ""
-        if not (timestamp and nonce and signature and serial):
-            reason = "signature headers missing"
-        elif signature.startswith(crypto.PROBE_PREFIX):
-            reason = "signature probe"
-        elif serial != self._keys.wechatpay_public_key_id:
-            reason = "unknown Wechatpay-Serial"
-        elif not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > self._max_skew_s:
-            reason = "timestamp missing or stale"
-        elif not crypto.verify(
-            self._keys.wechatpay_public_key,
-            crypto.response_message(timestamp, nonce, raw),
-            signature,
-        ):
-            reason = "signature invalid"
-        if reason:
-            log.error("wechatpay response not trusted op=%s reason=%s", operation, reason)
-            raise ResponseForged(
-                provider=PROVIDER, operation=operation, status=status, reason=reason
-            )
 
-    def _rejected(self, operation: str, answer: _Answer) -> AcquirerRejected | AcquirerUnavailable:
-        if 400 <= answer.status < 500:
-            return AcquirerRejected(
-                provider=PROVIDER,
-                operation=operation,
-                status=answer.status,
-                code=answer.code or f"HTTP_{answer.status}",
-                message=answer.message,
-            )
-        return _unreadable(operation, answer, f"unexpected status {answer.status}")
+def _status(operation: str, out_trade_no: str, answer: Answer) -> TradeStatus:
+    try:
+        return trade_status(out_trade_no, answer.data)
+    except MalformedError as exc:
+        raise unreadable(operation, answer.status, str(exc)) from None
+
+
+def _refund(operation: str, out_refund_no: str, answer: Answer) -> RefundOutcome:
+    try:
+        return refund_outcome(out_refund_no, answer.data)
+    except MalformedError as exc:
+        raise unreadable(operation, answer.status, str(exc)) from None
+
+
+def _bill_link(answer: Answer) -> tuple[str, str]:
+    hash_value = answer.data.get("hash_value")
+    url = answer.data.get("download_url")
+    if answer.data.get("hash_type") != "SHA1" or not isinstance(hash_value, str):
+        raise unreadable("daily_bill", answer.status, "hash_type is not SHA1")
+    if not re.fullmatch(r"[0-9a-f]{40}", hash_value.lower()):
+        raise unreadable("daily_bill", answer.status, "hash_value is not a SHA-1")
+    # our signed Authorization goes to this URL: only ever to a WeChat Pay bill download path
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
+        raise unreadable("daily_bill", answer.status, "download_url is not an absolute URL")
+    if not parts.path.startswith("/v3/billdownload/"):
+        raise unreadable("daily_bill", answer.status, "download_url is not a bill download")
+    assert isinstance(url, str)
+    return hash_value.lower(), url
+
+
+def _gunzip(packed: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        plain = inflater.decompress(packed, MAX_BILL_BYTES)
+    except zlib.error:
+        raise unreadable("daily_bill", 200, "bill is not gzip") from None
+    if inflater.unconsumed_tail:
+        raise unreadable("daily_bill", 200, "bill larger than the limit")
+    if not inflater.eof:
+        raise unreadable("daily_bill", 200, "bill gzip stream is truncated")
+    return plain
 
 
 def _trade_path(out_trade_no: str) -> str:
     return "/v3/pay/transactions/out-trade-no/" + quote(out_trade_no, safe="")
 
 
-def _require_fen(value: int, *, positive: bool) -> None:
+def _require_fen(value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("amounts are int fen")
-    if positive and value <= 0:
+    if value <= 0:
         raise ValueError("amount must be positive")
 
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _unreadable(operation: str, answer: _Answer, why: str) -> AcquirerUnavailable:
-    log.error("wechatpay answer unreadable op=%s why=%s", operation, why)
-    return AcquirerUnavailable(
-        provider=PROVIDER,
-        operation=operation,
-        reason=f"unreadable answer: {why}",
-        status=answer.status,
-    )
-
-
-def _trade_status(out_trade_no: str, data: Mapping[str, Any]) -> TradeStatus:
-    state = data.get("trade_state")
-    if not isinstance(state, str) or data.get("out_trade_no") != out_trade_no:
-        raise _MalformedError("trade_state or out_trade_no missing")
-    amount_fen: int | None = None
-    amount = data.get("amount")
-    if isinstance(amount, dict) and "total" in amount:
-        total = amount["total"]
-        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
-            raise _MalformedError("amount.total is not int fen")
-        amount_fen = total
-    paid_at: datetime | None = None
-    success_time = data.get("success_time")
-    if success_time is not None:
-        try:
-            paid_at = datetime.fromisoformat(str(success_time))
-        except ValueError:
-            raise _MalformedError("success_time unreadable") from None
-        if paid_at.tzinfo is None:
-            raise _MalformedError("success_time has no offset")
-    txn_id = data.get("transaction_id")
-    return TradeStatus(
-        out_trade_no=out_trade_no,
-        state=state,
-        provider_txn_id=txn_id if isinstance(txn_id, str) and txn_id else None,
-        amount_fen=amount_fen,
-        paid_at=paid_at,
-        raw=data,
-    )

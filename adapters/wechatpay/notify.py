@@ -1,7 +1,13 @@
-"""Verify and open WeChat Pay notifications (protocols-cn.md 1.3, 1.5).
+"""Verify and open WeChat Pay notifications (protocols-cn.md 1.3, 1.5, 1.6).
 
 The signature is checked over the raw request bytes before anything parses them, so a body that a
-framework re-encoded, or that someone altered, can never pass.
+framework re-encoded, or that someone altered, can never pass. Payment (TRANSACTION.*) and refund
+(REFUND.*) notifications are signed and sealed alike and verified alike.
+
+Stable refusal codes: SIGNATURE_MISSING, SIGNATURE_PROBE (WeChat's deliberate test traffic),
+SIGNATURE_INVALID, UNKNOWN_KEY (no key for ``Wechatpay-Serial``), TIMESTAMP_SKEW (older or newer
+than 300 s: this is also what stops replays, since every delivery is signed afresh),
+DECRYPT_FAILED (wrong APIv3 key), WRONG_MERCHANT (mchid/appid not ours), MALFORMED.
 """
 
 from __future__ import annotations
@@ -17,12 +23,23 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from adapters.errors import NotifyRejected
 from adapters.wechatpay import crypto
-from clearing.ports import PaymentNotice
+from adapters.wechatpay.keys import MerchantKeys
+from adapters.wechatpay.mapping import MalformedError, refund_outcome
+from clearing.ports import PaymentNotice, RefundOutcome
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "wechatpay"
 RESOURCE_ALGORITHM = "AEAD_AES_256_GCM"
+
+# WeChat Pay reads only the HTTP status: 200 or 204 acknowledges, anything else is retried on its
+# schedule (15 s … 6 h). The body of a refusal is shown in the merchant console.
+ACK_OK: tuple[int, str, bytes] = (204, "application/json", b"")
+ACK_REFUSED: tuple[int, str, bytes] = (
+    401,
+    "application/json",
+    b'{"code":"FAIL","message":"notification refused"}',
+)
 
 
 @dataclass(frozen=True)
@@ -49,13 +66,39 @@ class NotifyVerifier:
         platform_public_keys: Mapping[str, RSAPublicKey],
         apiv3_key: bytes,
         max_skew_s: int = 300,
+        *,
+        mchid: str | None = None,
+        appid: str | None = None,
     ) -> None:
         self._keys = dict(platform_public_keys)
         self._apiv3_key = apiv3_key
         self._max_skew_s = max_skew_s
+        self._mchid = mchid
+        self._appid = appid
+
+    @classmethod
+    def for_merchant(cls, keys: MerchantKeys, max_skew_s: int = 300) -> NotifyVerifier:
+        """A verifier that also refuses notifications for any other merchant or app."""
+        return cls(
+            keys.wechatpay_public_keys,
+            keys.apiv3_key,
+            max_skew_s,
+            mchid=keys.mchid,
+            appid=keys.appid,
+        )
 
     def __repr__(self) -> str:
-        return f"NotifyVerifier(serials={sorted(self._keys)!r}, max_skew_s={self._max_skew_s})"
+        return (
+            f"NotifyVerifier(serials={sorted(self._keys)!r}, mchid={self._mchid!r},"
+            f" max_skew_s={self._max_skew_s})"
+        )
+
+    def parse(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotice | None:
+        """The core's notification parser: the payment to capture, or None for a verified
+        notification that reports none (a refund event, a non-final state)."""
+        return payment_notice(self.verify(headers, body, now))
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, now: datetime
@@ -78,7 +121,7 @@ class NotifyVerifier:
             raise _reject("SIGNATURE_INVALID", "unsupported signature type")
         key = self._keys.get(serial)
         if key is None:
-            raise _reject("UNKNOWN_SERIAL", "no WeChat Pay key for this serial")
+            raise _reject("UNKNOWN_KEY", "no WeChat Pay key for this Wechatpay-Serial")
         if not timestamp.isdigit():
             raise _reject("MALFORMED", "Wechatpay-Timestamp is not a number")
         if abs(now.timestamp() - int(timestamp)) > self._max_skew_s:
@@ -114,6 +157,7 @@ class NotifyVerifier:
             raise _reject("MALFORMED", "decrypted resource is not JSON") from None
         if not isinstance(opened, dict):
             raise _reject("MALFORMED", "decrypted resource is not a JSON object")
+        self._check_merchant(opened)
         summary = envelope.get("summary", "")
         return VerifiedNotification(
             event_id=_text(envelope, "id"),
@@ -122,6 +166,15 @@ class NotifyVerifier:
             summary=summary if isinstance(summary, str) else "",
             resource=opened,
         )
+
+
+    def _check_merchant(self, resource: Mapping[str, Any]) -> None:
+        # the signature proves WeChat Pay sent it, not that it is about our merchant account
+        if self._mchid is not None and resource.get("mchid") != self._mchid:
+            raise _reject("WRONG_MERCHANT", "mchid is not ours")
+        appid = resource.get("appid")
+        if self._appid is not None and appid is not None and appid != self._appid:
+            raise _reject("WRONG_MERCHANT", "appid is not ours")
 
 
 def payment_notice(v: VerifiedNotification) -> PaymentNotice | None:
@@ -143,7 +196,28 @@ def payment_notice(v: VerifiedNotification) -> PaymentNotice | None:
         amount_fen=total,
         paid_at=_time(v.resource, "success_time"),
         raw=v.resource,
+        details={
+            name: v.resource[name]
+            for name in ("trade_type", "bank_type")
+            if isinstance(v.resource.get(name), str) and v.resource[name]
+        },
     )
+
+
+def refund_notice(v: VerifiedNotification) -> RefundOutcome | None:
+    """The refund a REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED notification reports; None
+    for any other event. ABNORMAL is not final: the refund can still be completed."""
+    if not v.event_type.startswith("REFUND."):
+        return None
+    out_refund_no = _text(v.resource, "out_refund_no")
+    try:
+        outcome = refund_outcome(out_refund_no, v.resource)
+    except MalformedError as exc:
+        raise _reject("MALFORMED", str(exc)) from None
+    if v.event_type != f"REFUND.{outcome.state}":
+        raise _reject("MALFORMED", "event_type and refund_status disagree")
+    _text(v.resource, "out_trade_no")
+    return outcome
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:

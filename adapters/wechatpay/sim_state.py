@@ -1,4 +1,5 @@
-"""What the WeChat Pay simulator remembers: orders, refunds, delivery attempts and fault knobs."""
+"""What the WeChat Pay simulator remembers: orders, refunds, reversals, notifications and their
+delivery attempts, issued bill links, and the fault knobs (``sim_faults``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 import secrets
 import string
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from adapters.wechatpay.keys import PlatformKeys
+from adapters.wechatpay.sim_faults import Faults
 
 log = logging.getLogger(__name__)
 
-REFUND_STATES = ("SUCCESS", "PROCESSING", "ABNORMAL", "CLOSED")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 # protocols-cn.md 1.6: fifteen retries after the first attempt, 24 h 4 min in all
@@ -78,6 +79,8 @@ class Notification:
 
 @dataclass
 class Refund:
+    """A refund, or (with an empty ``out_refund_no``) the money a reversal gave back."""
+
     out_refund_no: str
     refund_id: str
     refund_fen: int
@@ -86,6 +89,7 @@ class Refund:
     status: str
     create_time: str
     success_time: str | None
+    notify_url: str = ""
 
 
 @dataclass
@@ -104,7 +108,11 @@ class Order:
     paid_fen: int | None = None
     success_time: str | None = None
     openid: str | None = None
+    trade_type: str = "NATIVE"
+    # the fee rate in force when the money moved, in millionths (0.60% = 6000)
+    fee_ppm: int = 0
     refunds: list[Refund] = field(default_factory=list)
+    reversal: Refund | None = None
     notifications: list[Notification] = field(default_factory=list)
 
     def expired(self, now: datetime) -> bool:
@@ -125,6 +133,9 @@ TRADE_STATE_DESC = {
     "SUCCESS": "支付成功",
     "CLOSED": "订单已关闭",
     "REFUND": "转入退款",
+    "USERPAYING": "需要用户输入支付密码",
+    "PAYERROR": "支付失败，请重新下单支付",
+    "REVOKED": "已撤销",
 }
 
 
@@ -136,7 +147,7 @@ def transaction_json(keys: PlatformKeys, order: Order, now: datetime) -> dict[st
         "appid": keys.appid,
         "mchid": keys.mchid,
         "out_trade_no": order.out_trade_no,
-        "trade_type": "NATIVE",
+        "trade_type": order.trade_type,
         "trade_state": state,
         "trade_state_desc": TRADE_STATE_DESC[state],
         "attach": order.attach,
@@ -148,6 +159,29 @@ def transaction_json(keys: PlatformKeys, order: Order, now: datetime) -> dict[st
         data["success_time"] = order.success_time
         data["payer"] = {"openid": order.openid}
         data["amount"]["payer_total"] = total
+    return data
+
+
+def refund_resource(keys: PlatformKeys, order: Order, refund: Refund) -> dict[str, Any]:
+    """A refund as REFUND.* notification resources show it (protocols-cn.md 1.5)."""
+    paid = order.paid_fen or 0
+    data: dict[str, Any] = {
+        "mchid": keys.mchid,
+        "out_trade_no": order.out_trade_no,
+        "transaction_id": order.transaction_id,
+        "out_refund_no": refund.out_refund_no,
+        "refund_id": refund.refund_id,
+        "refund_status": refund.status,
+        "user_received_account": "支付用户零钱",
+        "amount": {
+            "total": refund.total_fen,
+            "refund": refund.refund_fen,
+            "payer_total": paid,
+            "payer_refund": refund.refund_fen,
+        },
+    }
+    if refund.success_time is not None:
+        data["success_time"] = refund.success_time
     return data
 
 
@@ -179,58 +213,6 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Faults:
-    """Knobs set by ``PUT /sim/faults``; all off by default."""
-
-    drop_callbacks: float = 0.0
-    duplicate_callbacks: int = 0
-    delay_callbacks_s: float = 0.0
-    api_5xx: int = 0
-    api_delay_s: float = 0.0
-    bad_signature: bool = False
-    bad_response_signature: bool = False
-    wrong_serial: bool = False
-    probe: bool = False
-    stale_timestamp: bool = False
-    pay_after_timeout: bool = False
-    pay_after_timeout_s: float = 30.0
-    refund_status: str = "SUCCESS"
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
-        if value not in REFUND_STATES:
-            raise ValueError(f"{name} must be one of {', '.join(REFUND_STATES)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)
-
-
 class SimState:
     """All mutable simulator state; one per application, never module-level."""
 
@@ -242,6 +224,7 @@ class SimState:
         retry_scale: float,
         notify_timeout_s: float,
         seed: int | None,
+        fee_ppm: int = 0,
     ) -> None:
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
@@ -250,10 +233,16 @@ class SimState:
         # seedable so that a test can replay the same drops; not used for anything secret
         self.rng = random.Random(seed)  # noqa: S311
         self.faults = Faults()
+        self.fee_ppm = fee_ppm
         self.orders: dict[str, Order] = {}
         self.by_pr: dict[str, str] = {}
         self.by_transaction: dict[str, str] = {}
         self.refunds: dict[str, tuple[str, Refund]] = {}
+        # reorder_callbacks: first deliveries waiting for their burst, and their outcomes
+        self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
+        self.burst_pending = False
+        # bill download token → (file bytes as served, expiry)
+        self.bill_links: dict[str, tuple[bytes, datetime]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
         self.session: aiohttp.ClientSession | None = None
