@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     # demo only: the simulator's citizen page, linked from the window screen as "模拟扫码"
     wechatpay_sim_url: str | None = None
 
+    # Alipay 当面付, UnionPay QR and the bank's card terminals: each configured by its key folder
+    alipay_keys: Path | None = None
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_sim_url: str | None = None
+    unionpay_keys: Path | None = None
+    unionpay_base_url: str = "https://gateway.95516.com"
+    unionpay_sim_url: str | None = None
+    pos_keys: Path | None = None
+    pos_base_url: str = "https://pos.bank.example"
+    pos_sim_url: str | None = None
+    # the terminals at the windows of this office (e.g. T0000001,T0000002)
+    pos_terminals: list[str] = Field(default_factory=list)
+    channel_timeout_s: float = Field(default=5.0, gt=0)
+
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)
     max_line_fen: int = Field(default=100_000_000_000, ge=1)  # 10亿元
