@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-
 import aiohttp
 
 from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.metrics import Metrics
-from clearing.ports import NotifyEndpoint, PaymentNotice
+from clearing.ports import NotifyEndpoint
 
 
 def acquirers(
@@ -21,7 +18,7 @@ def acquirers(
     if settings.wechatpay_keys is not None:
         from adapters.wechatpay.client import WeChatPayClient
         from adapters.wechatpay.keys import load_merchant_keys
-        from adapters.wechatpay.notify import NotifyVerifier, payment_notice
+        from adapters.wechatpay.notify import NotifyVerifier
 
         keys = load_merchant_keys(settings.wechatpay_keys)
         client = WeChatPayClient(
@@ -32,10 +29,7 @@ def acquirers(
             timeout_s=settings.wechatpay_timeout_s,
         )
         found["wechatpay"] = Channel(client, metrics)
-        verifier = NotifyVerifier(keys.wechatpay_public_keys, keys.apiv3_key)
-
-        def wechat(headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
-            return payment_notice(verifier.verify(headers, body, now))
-
-        parsers["wechatpay"] = NotifyEndpoint(wechat)
+        # refuses notifications for another merchant id or app id, too
+        verifier = NotifyVerifier.for_merchant(keys)
+        parsers["wechatpay"] = NotifyEndpoint(verifier.parse)
     return found, parsers

@@ -1,5 +1,6 @@
-"""WeChat Pay API v3 (Native QR): client, notification verifier, keys and a simulator.
+"""WeChat Pay API v3: client, notification verifier, bill parser, keys and a simulator.
 
-``client.WeChatPayClient`` is the ``clearing.ports.Acquirer`` for WeChat Pay;
-``notify.NotifyVerifier`` checks inbound notifications; ``simulator`` stands in for WeChat Pay.
+``client.WeChatPayClient`` is the ``clearing.ports`` Acquirer for WeChat Pay (Native QR and payment
+codes); ``notify.NotifyVerifier`` checks inbound notifications; ``bill`` reads the daily trade
+bill; ``simulator`` stands in for WeChat Pay.
 """

@@ -306,4 +306,3 @@ def _require_fen(value: int) -> None:
         raise TypeError("amounts are int fen")
     if value <= 0:
         raise ValueError("amount must be positive")
-

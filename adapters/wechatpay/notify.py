@@ -93,9 +93,7 @@ class NotifyVerifier:
             f" max_skew_s={self._max_skew_s})"
         )
 
-    def parse(
-        self, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> PaymentNotice | None:
+    def parse(self, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
         """The core's notification parser: the payment to capture, or None for a verified
         notification that reports none (a refund event, a non-final state)."""
         return payment_notice(self.verify(headers, body, now))
@@ -166,7 +164,6 @@ class NotifyVerifier:
             summary=summary if isinstance(summary, str) else "",
             resource=opened,
         )
-
 
     def _check_merchant(self, resource: Mapping[str, Any]) -> None:
         # the signature proves WeChat Pay sent it, not that it is about our merchant account

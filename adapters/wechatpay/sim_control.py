@@ -1,4 +1,14 @@
-"""The simulator's unsigned ``/sim/`` endpoints: the citizen's phone and the test harness."""
+"""The simulator's unsigned ``/sim/`` endpoints: the citizen's phone and the test harness.
+
+GET  /sim/scan/{pr}                    the page a scanned QR code opens
+POST /sim/orders/{no}/pay              the citizen pays (JSON ``amount_fen`` to pay another
+                                       amount); for a code payment waiting in USERPAYING:
+                                       the citizen confirms on the phone
+POST /sim/orders/{no}/expire           let time_expire pass now
+GET  /sim/orders/{no}                  state, refunds, every notification and delivery attempt
+POST /sim/refunds/{no}/complete        a PROCESSING/ABNORMAL refund ends (``sim_refund``)
+GET|PUT|DELETE /sim/faults             the knobs (``sim_faults``)
+"""
 
 from __future__ import annotations
 
@@ -13,8 +23,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.wechatpay.sim_delivery import deliver, payment_notification
-from adapters.wechatpay.sim_state import BEIJING, STATE, Faults, Order, SimState, rfc3339
+from adapters.wechatpay import sim_codepay
+from adapters.wechatpay.sim_delivery import payment_notification, send
+from adapters.wechatpay.sim_faults import Faults
+from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +98,18 @@ async def pay(request: web.Request) -> web.Response:
                 return _bad("amount_fen must be a positive integer")
     now = datetime.now(BEIJING)
     current = order.effective_state(now)
-    if current != "NOTPAY":
+    if order.trade_type == "MICROPAY" and current == "USERPAYING":
+        sim_codepay.complete(state, order, "SUCCESS", amount_fen, now)
+        log.info("sim code payment confirmed out_trade_no=%s", order.out_trade_no)
+        return web.json_response(
+            {
+                "out_trade_no": order.out_trade_no,
+                "transaction_id": order.transaction_id,
+                "trade_state": order.state,
+                "amount_fen": amount_fen,
+            }
+        )
+    if current != "NOTPAY" or order.trade_type != "NATIVE":
         code = "ORDERPAID" if order.transaction_id else "ORDER_CLOSED"
         if from_page:
             return _page(state, order, "订单已支付" if order.transaction_id else "订单已关闭")
@@ -97,10 +120,10 @@ async def pay(request: web.Request) -> web.Response:
     order.paid_fen = amount_fen
     order.success_time = rfc3339(now)
     order.openid = "o" + secrets.token_urlsafe(21)
+    order.fee_ppm = state.fee_ppm
     state.by_transaction[order.transaction_id] = order.out_trade_no
     notification = payment_notification(state, order, now)
-    order.notifications.append(notification)
-    state.spawn(deliver(state, notification))
+    send(state, order, notification)
     log.info("sim paid out_trade_no=%s paid_fen=%d", order.out_trade_no, amount_fen)
     if from_page:
         return _page(state, order, "支付成功")
@@ -138,6 +161,7 @@ def order_json(state: SimState, order: Order) -> dict[str, Any]:
     ]
     return {
         "out_trade_no": order.out_trade_no,
+        "trade_type": order.trade_type,
         "state": order.effective_state(now),
         "description": order.description,
         "total_fen": order.total_fen,
@@ -150,6 +174,7 @@ def order_json(state: SimState, order: Order) -> dict[str, Any]:
         "code_url": f"weixin://wxpay/bizpayurl?pr={order.pr}",
         "scan_url": f"{state.public_base_url}/sim/scan/{order.pr}",
         "refunds": [asdict(r) for r in order.refunds],
+        "reversal": asdict(order.reversal) if order.reversal else None,
         "notifications": notifications,
         "deliveries": [
             {"event_id": n.event_id, **asdict(a)} for n in order.notifications for a in n.attempts

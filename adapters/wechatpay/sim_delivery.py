@@ -1,4 +1,8 @@
-"""How the simulator notifies a merchant: signed, encrypted, retried on WeChat's schedule."""
+"""How the simulator notifies a merchant: signed, encrypted, retried on WeChat's schedule.
+
+Payments (TRANSACTION.SUCCESS) and refunds (REFUND.SUCCESS / ABNORMAL / CLOSED) travel the same
+way. With ``reorder_callbacks`` the first delivery of each event waits for a burst, and a burst is
+sent newest first, so the merchant sees events out of order."""
 
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from adapters.wechatpay.sim_state import (
     DeliveryAttempt,
     Notification,
     Order,
+    Refund,
     SimState,
+    refund_resource,
     rfc3339,
     transaction_json,
 )
@@ -32,37 +38,84 @@ UNKNOWN_SERIAL = "PUB_KEY_ID_0000000000000000000000000000"
 STALE_BY_S = 600
 
 
+REFUND_SUMMARY = {"SUCCESS": "退款成功", "ABNORMAL": "退款异常", "CLOSED": "退款关闭"}
+
+
 def payment_notification(state: SimState, order: Order, now: datetime) -> Notification:
     """A TRANSACTION.SUCCESS event for a paid order, sealed once so every retry is identical."""
     resource = transaction_json(state.keys, order, now)
+    return _sealed(
+        state,
+        now,
+        event_type="TRANSACTION.SUCCESS",
+        summary="支付成功",
+        original_type="transaction",
+        resource=resource,
+        order=order,
+    )
+
+
+def refund_notification(
+    state: SimState, order: Order, refund: Refund, now: datetime
+) -> Notification:
+    """A REFUND.<status> event for a refund that reached SUCCESS, ABNORMAL or CLOSED."""
+    resource = refund_resource(state.keys, order, refund)
+    notification = _sealed(
+        state,
+        now,
+        event_type=f"REFUND.{refund.status}",
+        summary=REFUND_SUMMARY[refund.status],
+        original_type="refund",
+        resource=resource,
+        order=order,
+    )
+    notification.notify_url = refund.notify_url
+    return notification
+
+
+def _sealed(
+    state: SimState,
+    now: datetime,
+    *,
+    event_type: str,
+    summary: str,
+    original_type: str,
+    resource: dict[str, Any],
+    order: Order,
+) -> Notification:
     nonce = crypto.new_resource_nonce()
-    associated_data = "transaction"
     event_id = state.new_event_id(now)
     envelope: dict[str, Any] = {
         "id": event_id,
         "create_time": rfc3339(now),
         "resource_type": "encrypt-resource",
-        "event_type": "TRANSACTION.SUCCESS",
-        "summary": "支付成功",
+        "event_type": event_type,
+        "summary": summary,
         "resource": {
-            "original_type": "transaction",
+            "original_type": original_type,
             "algorithm": "AEAD_AES_256_GCM",
             "ciphertext": crypto.encrypt_resource(
                 state.keys.apiv3_key,
                 nonce,
-                associated_data,
+                original_type,
                 json.dumps(resource, ensure_ascii=False).encode(),
             ),
-            "associated_data": associated_data,
+            "associated_data": original_type,
             "nonce": nonce,
         },
     }
     return Notification(
         event_id=event_id,
-        event_type="TRANSACTION.SUCCESS",
+        event_type=event_type,
         notify_url=order.notify_url,
         body=json.dumps(envelope, ensure_ascii=False).encode(),
     )
+
+
+def send(state: SimState, order: Order, notification: Notification) -> None:
+    """Record the event on its order and start delivering it in the background."""
+    order.notifications.append(notification)
+    state.spawn(deliver(state, notification))
 
 
 async def deliver(state: SimState, notification: Notification) -> None:
@@ -73,13 +126,44 @@ async def deliver(state: SimState, notification: Notification) -> None:
         await state.pause(state.faults.delay_callbacks_s)
         if state.stopping.is_set():
             return
-        if await _round(state, notification, round_no):
+        if round_no == 0 and state.faults.reorder_callbacks:
+            acknowledged = await _held(state, notification)
+        else:
+            acknowledged = await _round(state, notification, round_no)
+        if acknowledged:
             notification.acknowledged = True
             log.info(
                 "sim notification acknowledged event=%s round=%d", notification.event_id, round_no
             )
             return
     log.warning("sim notification given up event=%s", notification.event_id)
+
+
+async def _held(state: SimState, notification: Notification) -> bool:
+    """Wait for the burst this first delivery belongs to; True when it was acknowledged."""
+    outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    state.held.append((notification, outcome))
+    if not state.burst_pending:
+        state.burst_pending = True
+        state.spawn(_burst(state))
+    return await outcome
+
+
+async def _burst(state: SimState) -> None:
+    await state.pause(state.faults.reorder_window_s)
+    batch, state.held, state.burst_pending = state.held, [], False
+    if state.stopping.is_set():
+        return
+    # one after another, newest first: the receiver sees them in exactly the reverse order
+    for notification, outcome in reversed(batch):
+        if outcome.done():
+            continue
+        try:
+            acknowledged = await _round(state, notification, 0)
+        except Exception as exc:  # a failed burst must not strand the deliveries waiting on it
+            outcome.set_exception(exc)
+        else:
+            outcome.set_result(acknowledged)
 
 
 async def _round(state: SimState, notification: Notification, round_no: int) -> bool:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
+import json
 import os
 import signal
 import stat
 import sys
+import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +26,7 @@ from adapters.errors import (
     ResponseForged,
 )
 from adapters.wechatpay import crypto
-from adapters.wechatpay.client import WeChatPayClient
+from adapters.wechatpay.client import BEIJING, WeChatPayClient
 from adapters.wechatpay.keys import (
     MERCHANT_DIR,
     PLATFORM_DIR,
@@ -31,8 +34,18 @@ from adapters.wechatpay.keys import (
     load_merchant_keys,
     load_platform_keys,
 )
-from adapters.wechatpay.notify import NotifyVerifier, VerifiedNotification, payment_notice
-from adapters.wechatpay.sim_state import RETRY_SCHEDULE_S
+from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_status
+from adapters.wechatpay.notify import (
+    ACK_OK,
+    ACK_REFUSED,
+    NotifyVerifier,
+    VerifiedNotification,
+    payment_notice,
+)
+from adapters.wechatpay.sim_bill import bill_text
+from adapters.wechatpay.sim_state import RETRY_SCHEDULE_S, STATE
+from adapters.wechatpay.transport import Transport
+from clearing.ports import ChannelRefused
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -452,7 +465,7 @@ async def test_dropped_callbacks_are_recorded_and_later_delivered(
     [
         ("bad_signature", "SIGNATURE_INVALID"),
         ("stale_timestamp", "TIMESTAMP_SKEW"),
-        ("wrong_serial", "UNKNOWN_SERIAL"),
+        ("wrong_serial", "UNKNOWN_KEY"),
     ],
 )
 async def test_forged_callbacks_are_refused(
@@ -508,7 +521,7 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
     wrong_apiv3 = NotifyVerifier(sim.merchant.wechatpay_public_keys, b"K" * 32)
     assert refused(wrong_apiv3, good.headers, good.body) == "DECRYPT_FAILED"
     no_keys = NotifyVerifier({}, sim.merchant.apiv3_key)
-    assert refused(no_keys, good.headers, good.body) == "UNKNOWN_SERIAL"
+    assert refused(no_keys, good.headers, good.body) == "UNKNOWN_KEY"
     headers = {k: v for k, v in good.headers.items() if k != "Wechatpay-Signature"}
     assert refused(verifier, headers, good.body) == "SIGNATURE_MISSING"
     later = now + timedelta(seconds=301)
@@ -633,7 +646,15 @@ async def test_connection_refused_is_unavailable(sim: WeChatSim) -> None:
 
 
 async def test_faults_reject_unknown_knobs(sim: WeChatSim) -> None:
-    for knobs in ({"nonsense": 1}, {"drop_callbacks": 2}, {"api_5xx": 1.5}, {"probe": "yes"}):
+    for knobs in (
+        {"nonsense": 1},
+        {"drop_callbacks": 2},
+        {"api_5xx": 1.5},
+        {"probe": "yes"},
+        {"refund_status": "DONE"},
+        {"codepay_error": "BROKE"},
+        {"user_paying_s": -1},
+    ):
         async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
             assert resp.status == 400, knobs
 
@@ -654,6 +675,8 @@ async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
         str(keys_root),
         "--retry-scale",
         "0.01",
+        "--fee-rate",
+        "0.38%",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[2],
@@ -671,3 +694,414 @@ async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_trade_states_map_to_the_core_vocabulary() -> None:
+    base = {"out_trade_no": "T1", "amount": {"total": 5}}
+    assert trade_status("T1", {**base, "trade_state": "ACCEPT"}).state == "USERPAYING"
+    assert trade_status("T1", {**base, "trade_state": "REVOKED"}).state == "REVOKED"
+    for bad in (
+        {**base, "trade_state": "PAID"},
+        {**base, "trade_state": "SUCCESS", "out_trade_no": "T2"},
+        {**base, "trade_state": "SUCCESS", "amount": {"total": 1.0}},
+    ):
+        with pytest.raises(MalformedError):
+            trade_status("T1", bad)
+    refund = {"out_refund_no": "R1", "refund_status": "ABNORMAL", "refund_id": "50"}
+    assert refund_outcome("R1", refund).state == "ABNORMAL"
+    with pytest.raises(MalformedError):
+        refund_outcome("R1", {**refund, "refund_status": "DONE"})
+
+
+# --- payment codes (B scans C) ------------------------------------------------------------
+
+AUTH_CODE = "134567890123456789"
+
+
+async def test_code_payment_succeeds_at_once_without_a_callback(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    no = trade_no()
+    status = await client.pay_by_code(
+        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+    )
+    assert (status.state, status.paid, status.amount_fen) == ("SUCCESS", True, 35_000)
+    assert status.provider_txn_id and status.paid_at is not None
+    assert status.details["trade_type"] == "MICROPAY"
+    queried = await client.query(no)
+    assert (queried.state, queried.provider_txn_id) == ("SUCCESS", status.provider_txn_id)
+    await asyncio.sleep(0.05)
+    assert receiver.deliveries == []  # payment codes are never notified: the merchant asks
+    # the same request again (after a timeout) is answered with the order as it stands
+    again = await client.pay_by_code(
+        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+    )
+    assert again.provider_txn_id == status.provider_txn_id
+
+
+async def test_code_payment_waits_for_the_citizen_to_confirm(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    await sim.set_faults(user_paying=True)
+    no = trade_no()
+    status = await client.pay_by_code(
+        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+    )
+    assert (status.state, status.paid) == ("USERPAYING", False)
+    assert (await client.query(no)).state == "USERPAYING"
+    confirmed_status, confirmed = await sim.pay(no)
+    assert (confirmed_status, confirmed["trade_state"]) == (200, "SUCCESS")
+    final = await client.query(no)
+    assert (final.state, final.amount_fen) == ("SUCCESS", 500)
+
+
+async def poll_until(client: WeChatPayClient, no: str, states: set[str]) -> str:
+    for _ in range(100):
+        state = (await client.query(no)).state
+        if state in states:
+            return state
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{no} never reached {states}")
+
+
+@pytest.mark.parametrize("result", ["SUCCESS", "PAYERROR"])
+async def test_code_payment_confirmed_later_is_found_by_polling(
+    sim: WeChatSim, client: WeChatPayClient, result: str
+) -> None:
+    await sim.set_faults(user_paying=True, user_paying_s=0.1, user_paying_result=result)
+    no = trade_no()
+    status = await client.pay_by_code(
+        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+    )
+    assert status.state == "USERPAYING"
+    assert await poll_until(client, no, {"SUCCESS", "PAYERROR"}) == result
+
+
+async def test_refused_payment_code_is_a_channel_refusal(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    await sim.set_faults(codepay_error="NOTENOUGH")
+    no = trade_no()
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.pay_by_code(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+        )
+    assert (caught.value.status, caught.value.code) == (403, "NOTENOUGH")
+    assert isinstance(caught.value, ChannelRefused)
+    assert (await client.query(no)).state == "PAYERROR"
+
+
+async def test_a_code_that_is_not_wechats_never_leaves(client: WeChatPayClient) -> None:
+    for bad in ("284567890123456789", "13456789012345678", "16456789012345678x"):
+        with pytest.raises(ValueError) as caught:
+            await client.pay_by_code(
+                out_trade_no=trade_no(), auth_code=bad, description="契税", total_fen=1
+            )
+        assert bad not in str(caught.value)
+
+
+async def test_code_payment_answered_after_the_client_gave_up(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(pay_after_timeout=True)
+    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    no = trade_no()
+    with pytest.raises(AcquirerUnavailable):
+        await impatient.pay_by_code(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700
+        )
+    # the money was taken: asking finds it
+    assert (await client.query(no)).state == "SUCCESS"
+
+
+# --- reverse -----------------------------------------------------------------------------
+
+
+async def test_reverse_closes_an_unconfirmed_code_payment(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    await sim.set_faults(user_paying=True)
+    no = trade_no()
+    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=9)
+    await client.reverse(no)
+    await client.reverse(no)  # reversing twice is harmless
+    assert (await client.query(no)).state == "REVOKED"
+    status, answer = await sim.pay(no)  # too late to confirm
+    assert (status, answer["code"]) == (409, "ORDER_CLOSED")
+    assert (await sim.order(no))["reversal"] is None
+
+
+async def test_reverse_gives_back_a_paid_code_payment(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    no = trade_no()
+    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=900)
+    await client.reverse(no)
+    status = await client.query(no)
+    assert (status.state, status.paid) == ("REVOKED", False)
+    reversal = (await sim.order(no))["reversal"]
+    assert (reversal["refund_fen"], reversal["status"]) == (900, "SUCCESS")
+    with pytest.raises(AcquirerRejected):
+        await client.refund(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=900, reason=""
+        )
+
+
+async def test_reverse_of_a_qr_payment_closes_or_refunds_instead(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    unpaid = await open_order(client)
+    await client.reverse(unpaid)
+    assert (await client.query(unpaid)).state == "CLOSED"
+    paid = await open_order(client, total_fen=2_000)
+    await sim.pay(paid)
+    await client.reverse(paid)
+    await client.reverse(paid)  # the refund number is derived, so nothing is refunded twice
+    assert (await client.query(paid)).state == "REFUND"
+    [refund] = (await sim.order(paid))["refunds"]
+    assert (refund["out_refund_no"], refund["refund_fen"]) == (f"{paid}-RV", 2_000)
+
+
+async def test_reverse_of_an_order_never_seen_is_nothing_to_undo(client: WeChatPayClient) -> None:
+    await client.reverse(trade_no())
+
+
+# --- refunds: query and notifications ------------------------------------------------------
+
+
+async def paid_order(sim: WeChatSim, client: WeChatPayClient, total_fen: int = 1_000) -> str:
+    no = await open_order(client, total_fen=total_fen)
+    await sim.pay(no)
+    return no
+
+
+async def test_refund_query_follows_the_refund(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    no = await paid_order(sim, client)
+    await receiver.wait_for(1)
+    await sim.set_faults(refund_status="PROCESSING")
+    started = await client.refund(
+        out_trade_no=no, out_refund_no="R" + no, refund_fen=300, total_fen=1_000, reason="多缴"
+    )
+    assert started.state == "PROCESSING"
+    queried = await client.query_refund(out_trade_no=no, out_refund_no="R" + no)
+    assert (queried.state, queried.provider_refund_id) == ("PROCESSING", started.provider_refund_id)
+    await asyncio.sleep(0.05)
+    assert len(receiver.deliveries) == 1  # nothing to say while it is processing
+    await sim.complete_refund("R" + no, "SUCCESS")
+    assert (await client.query_refund(out_trade_no=no, out_refund_no="R" + no)).state == "SUCCESS"
+    with pytest.raises(AcquirerUnavailable):  # the refund belongs to another order
+        await client.query_refund(out_trade_no="TJ_OTHER_01", out_refund_no="R" + no)
+    with pytest.raises(AcquirerRejected) as missing:
+        await client.query_refund(out_trade_no=no, out_refund_no="NEVER" + no)
+    assert (missing.value.status, missing.value.code) == (404, "RESOURCE_NOT_EXISTS")
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [("SUCCESS", "REFUND.SUCCESS"), ("ABNORMAL", "REFUND.ABNORMAL"), ("CLOSED", "REFUND.CLOSED")],
+)
+async def test_refund_notifications_are_verified_like_payments(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver, status: str, event: str
+) -> None:
+    no = await paid_order(sim, client)
+    await receiver.wait_for(1)
+    await sim.set_faults(refund_status=status)
+    await client.refund(
+        out_trade_no=no, out_refund_no="R" + no, refund_fen=1_000, total_fen=1_000, reason=""
+    )
+    _, delivery = await receiver.wait_for(2)
+    assert delivery.verdict == "OK" and delivery.notification is not None
+    assert delivery.notification.event_type == event
+    assert delivery.notice is None  # nothing to capture
+    assert delivery.refund is not None
+    assert (delivery.refund.out_refund_no, delivery.refund.state) == ("R" + no, status)
+    verifier = NotifyVerifier.for_merchant(sim.merchant)
+    assert verifier.parse(delivery.headers, delivery.body, datetime.now(UTC)) is None
+
+
+async def test_refund_notifications_are_retried_and_can_be_forged(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    async with running_notify_receiver(verifier_for(sim), fail_first=3) as failing:
+        no = await paid_order(sim, client_for(sim, failing.url))
+        await failing.wait_for(4)  # the payment's own notification, after three failures
+        await sim.set_faults(refund_status="PROCESSING", bad_signature=True)
+        refunder = client_for(sim, failing.url)
+        await refunder.refund(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
+        )
+        await sim.complete_refund("R" + no, "SUCCESS")
+        forged = (await failing.wait_for(5))[4]
+        assert (forged.verdict, forged.answered) == ("SIGNATURE_INVALID", 401)
+        await sim.reset_faults()
+        good = (await failing.wait_for(6))[5]
+    assert good.refund is not None and good.refund.state == "SUCCESS"
+    [event] = [
+        n for n in (await sim.order(no))["notifications"] if n["event_type"] == "REFUND.SUCCESS"
+    ]
+    assert [(a["round"], a["status"]) for a in event["attempts"]] == [(0, 401), (1, 204)]
+    assert event["acknowledged"] is True
+
+
+# --- the notification parser contract ------------------------------------------------------
+
+
+async def test_parser_contract_acks_and_wrong_merchant(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    assert ACK_OK == (204, "application/json", b"")
+    status, content_type, body = ACK_REFUSED
+    assert (status, content_type, json.loads(body)["code"]) == (401, "application/json", "FAIL")
+    no = await paid_order(sim, client, total_fen=4_321)
+    [delivery] = await receiver.wait_for(1)
+    now = datetime.now(UTC)
+    notice = NotifyVerifier.for_merchant(sim.merchant).parse(delivery.headers, delivery.body, now)
+    assert notice is not None
+    assert (notice.out_trade_no, notice.amount_fen, notice.provider) == (no, 4_321, "wechatpay")
+    assert notice.details["trade_type"] == "NATIVE"
+    for mchid, appid in (("1900000000", None), (sim.merchant.mchid, "wx00")):
+        stranger = NotifyVerifier(
+            sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key, mchid=mchid, appid=appid
+        )
+        with pytest.raises(NotifyRejected) as caught:
+            stranger.parse(delivery.headers, delivery.body, now)
+        assert caught.value.code == "WRONG_MERCHANT"
+
+
+async def test_reordered_callbacks_arrive_newest_first(
+    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(reorder_callbacks=True, reorder_window_s=0.3)
+    paid = [await paid_order(sim, client) for _ in range(3)]
+    deliveries = await receiver.wait_for(3)
+    assert [d.notice.out_trade_no for d in deliveries if d.notice] == paid[::-1]
+    assert {d.verdict for d in deliveries} == {"OK"}
+
+
+# --- the daily trade bill ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def billing_sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
+    async with running_wechat_sim(
+        keys_root, retry_scale=RETRY_SCALE, seed=11, fee_rate="0.60%"
+    ) as running:
+        yield running
+
+
+def today() -> date:
+    return datetime.now(BEIJING).date()
+
+
+async def test_daily_bill_lists_what_was_processed_with_exact_fees(
+    billing_sim: WeChatSim, receiver: NotifyReceiver
+) -> None:
+    client = client_for(billing_sim, receiver.url)
+    big = await paid_order(billing_sim, client, total_fen=12_345)
+    tiny = await paid_order(billing_sim, client, total_fen=1)
+    await open_order(client)  # never paid: never billed
+    await client.refund(
+        out_trade_no=big, out_refund_no="R" + big, refund_fen=400, total_fen=12_345, reason=""
+    )
+    code = trade_no()
+    await client.pay_by_code(
+        out_trade_no=code, auth_code=AUTH_CODE, description="契税", total_fen=900
+    )
+    await client.reverse(code)
+    records = await client.daily_bill(today())
+    by_kind = sorted((r.kind, r.out_trade_no, r.amount_fen, r.fee_millifen) for r in records)
+    assert by_kind == sorted(
+        [
+            ("PAYMENT", big, 12_345, 74_070),
+            ("PAYMENT", tiny, 1, 6),
+            ("PAYMENT", code, 900, 5_400),
+            ("REFUND", big, 400, -2_400),
+            ("REVERSAL", code, 900, -5_400),
+        ]
+    )
+    refund = next(r for r in records if r.kind == "REFUND")
+    assert refund.out_refund_no == "R" + big and refund.provider_refund_id
+    assert all(r.provider == "wechatpay" and r.occurred_at.tzinfo for r in records)
+    assert [r.occurred_at for r in records] == sorted(r.occurred_at for r in records)
+
+
+async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> None:
+    client = client_for(billing_sim, "http://127.0.0.1:9/notify")
+    no = await paid_order(billing_sim, client, total_fen=10_000)
+    await client.refund(
+        out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
+    )
+    state = billing_sim.app[STATE]
+    all_bill = bill_text(state, today(), "ALL")
+    assert all_bill is not None
+    lines = all_bill.split("\n")
+    assert lines[0] == (
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+        "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+        "费率备注"
+    )
+    assert all(v.startswith("`") for line in lines[1:3] for v in line.split(","))
+    assert lines[1].split(",")[22:25] == ["`0.60000", "`0.60%", "`100.00"]
+    assert lines[3] == (
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+    )
+    assert lines[4] == "`2,`100.00,`1.00,`0.00,`0.59400,`100.00,`1.00"
+    assert lines[5] == ""  # the file ends with a newline
+    success = bill_text(state, today(), "SUCCESS")
+    refunds = bill_text(state, today(), "REFUND")
+    assert success is not None and refunds is not None
+    assert len(success.split("\n")[0].split(",")) == 20
+    assert success.split("\n")[2] == "总交易单数,应结订单总金额,手续费总金额,订单总金额"
+    assert len(refunds.split("\n")[0].split(",")) == 29
+
+
+async def test_daily_bill_edge_cases(billing_sim: WeChatSim, receiver: NotifyReceiver) -> None:
+    client = client_for(billing_sim, receiver.url)
+    assert await client.daily_bill(today() - timedelta(days=1)) == []  # NO_STATEMENT_EXIST
+    await paid_order(billing_sim, client)
+    await billing_sim.set_faults(bill_creating=True)
+    with pytest.raises(AcquirerUnavailable) as creating:
+        await client.daily_bill(today())
+    assert creating.value.reason == "STATEMENT_CREATING"
+    await billing_sim.set_faults(bill_creating=False, bad_bill_hash=True)
+    with pytest.raises(AcquirerUnavailable) as hashed:
+        await client.daily_bill(today())
+    assert "SHA-1" in hashed.value.reason
+    await billing_sim.set_faults(bad_bill_hash=False, truncate_bill=True)
+    with pytest.raises(AcquirerUnavailable) as truncated:
+        await client.daily_bill(today())
+    assert "bill line 3" in truncated.value.reason and "truncated" in truncated.value.reason
+    await billing_sim.reset_faults()
+    assert len(await client.daily_bill(today())) == 1
+    with pytest.raises(AcquirerRejected) as future:
+        await client.daily_bill(today() + timedelta(days=1))
+    assert future.value.code == "PARAM_ERROR"
+
+
+async def test_bill_download_needs_a_signed_request_and_is_not_signed(
+    billing_sim: WeChatSim, receiver: NotifyReceiver
+) -> None:
+    client = client_for(billing_sim, receiver.url)
+    await paid_order(billing_sim, client)
+    records = await client.daily_bill(today())
+    assert len(records) == 1
+    state = billing_sim.app[STATE]
+    [token] = list(state.bill_links)
+    url = f"{billing_sim.base_url}/v3/billdownload/file?token={token}&tartype=gzip"
+    async with billing_sim.session.get(url) as resp:
+        assert resp.status == 401  # unsigned request refused
+    transport = Transport(
+        billing_sim.session,
+        base_url=billing_sim.base_url,
+        keys=billing_sim.merchant,
+        timeout_s=2,
+        max_skew_s=300,
+        clock=time.time,
+    )
+    packed = await transport.download("daily_bill", url)
+    assert gzip.decompress(packed).startswith("交易时间,".encode())
+    with pytest.raises(AcquirerRejected):
+        await transport.download("daily_bill", url.replace(token, "expired"))

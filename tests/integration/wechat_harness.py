@@ -33,9 +33,16 @@ from adapters.wechatpay.keys import (
     load_merchant_keys,
     load_platform_keys,
 )
-from adapters.wechatpay.notify import NotifyVerifier, VerifiedNotification, payment_notice
+from adapters.wechatpay.notify import (
+    ACK_OK,
+    ACK_REFUSED,
+    NotifyVerifier,
+    VerifiedNotification,
+    payment_notice,
+    refund_notice,
+)
 from adapters.wechatpay.simulator import create_simulator_app
-from clearing.ports import PaymentNotice
+from clearing.ports import PaymentNotice, RefundOutcome
 
 
 def _bound_socket() -> socket.socket:
@@ -93,6 +100,14 @@ class WeChatSim:
         )
         assert status == 200, data
 
+    async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
+        """The bank answers a PROCESSING (or ABNORMAL) refund."""
+        status_code, data = await self._control(
+            "POST", f"/sim/refunds/{quote(out_refund_no, safe='')}/complete", {"status": status}
+        )
+        assert status_code == 200, data
+        return dict(data)
+
     async def set_faults(self, **knobs: Any) -> dict[str, Any]:
         status, data = await self._control("PUT", "/sim/faults", knobs)
         assert status == 200, data
@@ -105,7 +120,11 @@ class WeChatSim:
 
 @asynccontextmanager
 async def running_wechat_sim(
-    keys_root: Path, *, retry_scale: float = 0.01, seed: int | None = None
+    keys_root: Path,
+    *,
+    retry_scale: float = 0.01,
+    seed: int | None = None,
+    fee_rate: str = "0.00%",
 ) -> AsyncIterator[WeChatSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
     generate_keyset(keys_root)
@@ -114,7 +133,11 @@ async def running_wechat_sim(
 
     def make_app(base_url: str) -> web.Application:
         return create_simulator_app(
-            platform, public_base_url=base_url, retry_scale=retry_scale, seed=seed
+            platform,
+            public_base_url=base_url,
+            retry_scale=retry_scale,
+            seed=seed,
+            fee_rate=fee_rate,
         )
 
     async with _serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
@@ -132,11 +155,13 @@ class Delivery:
     notification: VerifiedNotification | None
     notice: PaymentNotice | None
     answered: int
+    refund: RefundOutcome | None = None
 
 
 @dataclass
 class NotifyReceiver:
-    """A merchant endpoint: verifies each notification and answers as told."""
+    """A merchant endpoint: verifies each notification and answers as the core would (``ACK_OK``,
+    ``ACK_REFUSED``), or fails the first ``fail_first`` good ones with ``fail_status``."""
 
     url: str
     verifier: NotifyVerifier
@@ -158,26 +183,29 @@ class NotifyReceiver:
         try:
             verified = self.verifier.verify(headers, body, datetime.now(UTC))
         except NotifyRejected as exc:
-            self._record(headers, body, exc.code, None, None, 401)
-            return web.json_response({"code": "FAIL", "message": exc.code}, status=401)
+            self._record(Delivery(headers, body, time.monotonic(), exc.code, None, None, 401))
+            return _answer(ACK_REFUSED)
         notice = payment_notice(verified)
+        refund = refund_notice(verified)
         ok = sum(1 for d in self.deliveries if d.verdict == "OK")
-        status = self.fail_status if ok < self.fail_first else 204
-        self._record(headers, body, "OK", verified, notice, status)
-        return web.Response(status=status)
-
-    def _record(
-        self,
-        headers: dict[str, str],
-        body: bytes,
-        verdict: str,
-        verified: VerifiedNotification | None,
-        notice: PaymentNotice | None,
-        answered: int,
-    ) -> None:
-        self.deliveries.append(
-            Delivery(headers, body, time.monotonic(), verdict, verified, notice, answered)
+        status = self.fail_status if ok < self.fail_first else ACK_OK[0]
+        self._record(
+            Delivery(headers, body, time.monotonic(), "OK", verified, notice, status, refund)
         )
+        if status != ACK_OK[0]:
+            return web.Response(status=status)
+        return _answer(ACK_OK)
+
+    def _record(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+
+
+def _answer(ack: tuple[int, str, bytes]) -> web.Response:
+    status, content_type, body = ack
+    # a 204 must go out without a body or a content type
+    if not body:
+        return web.Response(status=status)
+    return web.Response(status=status, body=body, content_type=content_type)
 
 
 @asynccontextmanager
