@@ -74,6 +74,8 @@ class Handlers:
                 self.pool, acquirer, a["out_trade_no"], self.announce
             )
         except Exception:
+            # asked again after the failed (perhaps slow) question: is it too late now?
+            overdue = a["reverse_after"] is not None and datetime.now(UTC) > a["reverse_after"]
             if not overdue:
                 raise
             # we cannot even learn the outcome, and the citizen is waiting: undo it

@@ -118,10 +118,31 @@ def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> d
     return body
 
 
+# where each channel's simulator is reached, by its settings name (see clearing/config.py)
+_BASE_URL_SETTING = {
+    "alipay": "alipay_gateway_url",
+    "unionpay": "unionpay_base_url",
+    "pos": "pos_base_url",
+}
+
+
 @asynccontextmanager
 async def running_service(
-    dsn: str, tmp: Path, sim: WeChatSim, **settings: Any
+    dsn: str,
+    tmp: Path,
+    sim: WeChatSim,
+    *,
+    others: dict[str, Any] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Service]:
+    """``others`` maps a channel name to its running simulator, whose keys are under tmp/NAME
+    (``base_path`` on the simulator object, if any, is appended to its URL)."""
+    extra: dict[str, Any] = {}
+    for name, other in (others or {}).items():
+        extra[f"{name}_keys"] = Path(tmp) / name / "merchant"
+        extra[_BASE_URL_SETTING[name]] = other.base_url + getattr(other, "base_path", "")
+        extra[f"{name}_sim_url"] = other.base_url
+
     def make_app(base_url: str) -> web.Application:
         s = Settings(
             var_dir=tmp,
@@ -129,6 +150,7 @@ async def running_service(
             wechatpay_keys=Path(tmp) / "wechat" / "merchant",
             wechatpay_base_url=sim.base_url,
             wechatpay_sim_url=sim.base_url,
+            **extra,
             **settings,
         )
         return create_app(s, dsn)

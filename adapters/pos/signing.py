@@ -1,0 +1,161 @@
+"""Signatures of the terminal cloud (PROTOCOL.md, "Signatures").
+
+Requests carry the acquiring bank's open-platform ``OPEN-BODY-SIG`` scheme: HMAC-SHA256 under our
+AppKey over AppId, timestamp, nonce and the SHA-256 of the body. The cloud signs its answers and
+its notifications with a second key of its own (the 通讯密钥), named by a key id so that it can be
+rotated, and binds each answer to the nonce of the request it answers, so that an old signed
+"approved" cannot be replayed as the answer to a new question.
+
+Both directions live here so that the client and the simulator cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapters.pos.wire import format_time, parse_time
+
+AUTH_SCHEME = "OPEN-BODY-SIG"
+# on answers (response header) and on notifications (request header) from the cloud
+CLOUD_HEADER = "X-Open-Signature"
+MAX_SKEW_S = 300
+
+_PARAM = re.compile(r'\s*([A-Za-z]+)="([^"]*)"\s*')
+_REQUEST_FIELDS = ("AppId", "Timestamp", "Nonce", "Signature")
+_CLOUD_FIELDS = ("KeyId", "Timestamp", "Nonce", "Signature")
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def timestamp_now(now: datetime) -> str:
+    """The ``Timestamp`` parameter: Beijing ``yyyyMMddHHmmss``."""
+    return format_time(now)
+
+
+def skew_s(timestamp: str, now: datetime) -> float | None:
+    """Seconds between a ``Timestamp`` parameter and ``now``; None when it is not a time."""
+    try:
+        return abs((parse_time(timestamp) - now).total_seconds())
+    except ValueError:
+        return None
+
+
+def body_digest(body: bytes) -> str:
+    """Lower-case hex SHA-256 of the exact bytes sent."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def _hmac_b64(key: bytes, message: str) -> str:
+    return base64.b64encode(hmac.new(key, message.encode(), hashlib.sha256).digest()).decode()
+
+
+def request_signature(app_key: bytes, app_id: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """Base64 HMAC-SHA256 of ``AppId + Timestamp + Nonce + hex(SHA-256(body))``, no separators."""
+    return _hmac_b64(app_key, app_id + timestamp + nonce + body_digest(body))
+
+
+def cloud_signature(
+    cloud_key: bytes,
+    *,
+    key_id: str,
+    timestamp: str,
+    nonce: str,
+    body: bytes,
+    request_nonce: str = "",
+) -> str:
+    """Base64 HMAC-SHA256 of the five lines key id, timestamp, nonce, the nonce of the request
+    being answered (empty for a notification) and hex(SHA-256(body))."""
+    lines = (key_id, timestamp, nonce, request_nonce, body_digest(body))
+    return _hmac_b64(cloud_key, "\n".join(lines))
+
+
+def same(expected: str, given: str) -> bool:
+    """Constant-time comparison, so that timing reveals nothing about the right signature."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _params(text: str, fields: tuple[str, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in text.split(","):
+        match = _PARAM.fullmatch(part)
+        if match is None:
+            raise ValueError("malformed signature parameter")
+        name, value = match.groups()
+        if name in found:
+            raise ValueError(f"repeated parameter {name}")
+        found[name] = value
+    missing = [name for name in fields if not found.get(name)]
+    if missing:
+        raise ValueError(f"lacks {', '.join(missing)}")
+    return found
+
+
+@dataclass(frozen=True)
+class RequestAuth:
+    app_id: str
+    timestamp: str
+    nonce: str
+    signature: str
+
+
+def authorization_header(
+    *, app_id: str, app_key: bytes, body: bytes, timestamp: str, nonce: str
+) -> str:
+    """The ``Authorization`` value of one request; ``body`` must be the exact bytes sent."""
+    signature = request_signature(app_key, app_id, timestamp, nonce, body)
+    return (
+        f'{AUTH_SCHEME} AppId="{app_id}", Timestamp="{timestamp}", Nonce="{nonce}", '
+        f'Signature="{signature}"'
+    )
+
+
+def parse_authorization(header: str) -> RequestAuth:
+    """Split an ``Authorization`` value; ``ValueError`` when it is not OPEN-BODY-SIG."""
+    scheme, _, params = header.strip().partition(" ")
+    if scheme != AUTH_SCHEME:
+        raise ValueError("unsupported authorization scheme")
+    found = _params(params, _REQUEST_FIELDS)
+    return RequestAuth(found["AppId"], found["Timestamp"], found["Nonce"], found["Signature"])
+
+
+@dataclass(frozen=True)
+class CloudAuth:
+    key_id: str
+    timestamp: str
+    nonce: str
+    signature: str
+
+
+def cloud_header(
+    *,
+    cloud_key: bytes,
+    key_id: str,
+    body: bytes,
+    timestamp: str,
+    nonce: str,
+    request_nonce: str = "",
+) -> str:
+    """The ``X-Open-Signature`` value the cloud puts on an answer or a notification."""
+    signature = cloud_signature(
+        cloud_key,
+        key_id=key_id,
+        timestamp=timestamp,
+        nonce=nonce,
+        body=body,
+        request_nonce=request_nonce,
+    )
+    return f'KeyId="{key_id}", Timestamp="{timestamp}", Nonce="{nonce}", Signature="{signature}"'
+
+
+def parse_cloud_header(header: str) -> CloudAuth:
+    """Split an ``X-Open-Signature`` value; ``ValueError`` when a parameter is missing."""
+    found = _params(header.strip(), _CLOUD_FIELDS)
+    return CloudAuth(found["KeyId"], found["Timestamp"], found["Nonce"], found["Signature"])

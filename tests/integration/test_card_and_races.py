@@ -1,0 +1,155 @@
+"""Card sales at the window's terminal, sales whose result never arrives, and one order paid on
+two channels at once — through the real service, the real WeChat and terminal simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from clearing.api.keys import POOL
+from tests.integration.pos_harness import PosSim, running_pos_sim
+from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.wechat_harness import running_wechat_sim
+
+
+@pytest.fixture(scope="module")
+async def env(
+    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Service, PosSim]]:
+    tmp = tmp_path_factory.mktemp("card")
+    async with (
+        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
+        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
+        running_service(
+            db_dsn,
+            tmp,
+            sim,
+            others={"pos": pos},
+            workers=2,
+            poll_first_s=0.3,
+            code_poll_s=0.3,
+            card_wait_s=2.0,
+            pos_terminals=["T0000001"],
+        ) as svc,
+    ):
+        yield svc, pos
+
+
+@pytest.fixture(autouse=True)
+async def _faults(env: tuple[Service, PosSim]) -> AsyncIterator[None]:
+    svc, pos = env
+    await pos.reset_faults()
+    await svc.sim.reset_faults()
+    yield
+
+
+@pytest.fixture(scope="module")
+async def clerk(env: tuple[Service, PosSim]) -> str:
+    return await env[0].add_user("clerk", "HALL1")
+
+
+async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT a.code, sum(p.amount_fen) s FROM postings p JOIN ledger_accounts a"
+            " ON a.id = p.account_id JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1"
+            " GROUP BY a.code",
+            order_no,
+        )
+    return {r["code"]: int(r["s"]) for r in rows}
+
+
+async def _card(svc: Service, clerk: str, order_no: str) -> dict[str, object]:
+    status, started = await svc.request(
+        "POST",
+        f"/api/v1/orders/{order_no}/payments",
+        clerk,
+        json={"method": "card", "terminal_id": "T0000001"},
+    )
+    assert status == 201, started
+    return dict(started)
+
+
+async def test_card_swipe_clears_with_the_card_facts(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, pos = env
+    _, order = await svc.create_order(clerk, order_body((120_000_00, 80_00)))
+    started = await _card(svc, clerk, order["order_no"])
+    assert started["state"] == "OPEN" and started["message_zh"]
+    status, _ = await pos.swipe("T0000001")
+    assert status == 200
+    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    async with svc.app[POOL].acquire() as conn:
+        details = await conn.fetchval(
+            "SELECT details FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
+        )
+    assert details["terminal_id"] == "T0000001"
+    assert {"rrn", "batch_no", "trace_no"} <= set(details), details
+    assert "*" in str(details)  # the card number only masked
+    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+        "receivable:pos": 120_080_00,
+        "payable:TREASURY": -120_000_00,
+        "payable:FISCAL_NONTAX": -80_00,
+    }
+
+
+async def test_a_sale_whose_result_never_arrives_is_reversed(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, pos = env
+    _, order = await svc.create_order(clerk, order_body((300_00,)))
+    await pos.set_faults(lose_result=True)
+    started = await _card(svc, clerk, order["order_no"])
+    await pos.swipe("T0000001")  # the card is charged, but nobody hears of it
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sim_order = await pos.order(str(started["out_trade_no"]))
+        if sim_order["state"] == "REVERSED":
+            break
+        await asyncio.sleep(0.2)
+    assert sim_order["state"] == "REVERSED", sim_order
+    async with svc.app[POOL].acquire() as conn:
+        state = await conn.fetchval(
+            "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
+        )
+    assert state == "REVERSED"
+    _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", clerk)
+    assert now["state"] == "PAYING"  # unpaid: the clerk can take the payment again
+    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
+
+
+async def test_one_order_paid_on_two_channels_at_once_clears_once(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, pos = env
+    _, order = await svc.create_order(clerk, order_body((456_00,)))
+    qr = await svc.open_qr(clerk, order["order_no"])
+    await _card(svc, clerk, order["order_no"])
+    results = await asyncio.gather(svc.sim.pay(qr["out_trade_no"]), pos.swipe("T0000001"))
+    assert [r[0] for r in results] == [200, 200]
+    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    pool = svc.app[POOL]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT p.outcome, p.reason, r.state AS refund FROM payments p"
+                " LEFT JOIN refunds r ON r.payment_id = p.id JOIN orders o ON o.id = p.order_id"
+                " WHERE o.order_no = $1 ORDER BY p.id",
+                order["order_no"],
+            )
+        if len(rows) == 2 and any(r["refund"] == "SUCCESS" for r in rows):
+            break
+        await asyncio.sleep(0.2)
+    assert sorted((r["outcome"], r["reason"], r["refund"]) for r in rows) == [
+        ("CLEARED", None, None),
+        ("SUSPENSE", "ALREADY_PAID", "SUCCESS"),
+    ]
+    ledger = await _ledger(pool, order["order_no"])
+    assert ledger.get("suspense", 0) == 0
+    assert ledger["payable:TREASURY"] == -456_00

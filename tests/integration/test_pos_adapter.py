@@ -1,0 +1,800 @@
+"""Smart-POS adapter against the real terminal-cloud simulator over HTTP on 127.0.0.1 (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import signal
+import stat
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
+from adapters.pos import signing
+from adapters.pos.client import PosClient
+from adapters.pos.keys import (
+    MERCHANT_DIR,
+    PLATFORM_DIR,
+    generate_keyset,
+    load_merchant_keys,
+    load_platform_keys,
+)
+from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
+from adapters.pos.sim_state import RETRY_OFFSETS_S
+from adapters.pos.wire import BEIJING, mask_pan
+from clearing.ports import RefundOutcome
+from tests.integration.pos_harness import (
+    NotifyReceiver,
+    PosSim,
+    running_notify_receiver,
+    running_pos_sim,
+)
+
+RETRY_SCALE = 0.01
+FEE_PPM = 3800  # 0.38 %: government merchants pay none, but a zero rate would hide fee bugs
+T1, T2 = "T0000001", "T0000002"
+_counter = itertools.count(1)
+
+
+def trade_no() -> str:
+    return f"TJ{os.getpid()}P{next(_counter):06d}"
+
+
+def today() -> Any:
+    return datetime.now(BEIJING).date()
+
+
+@pytest.fixture(scope="session")
+def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pos-keys")
+    generate_keyset(root)
+    return root
+
+
+@pytest.fixture
+async def sim(keys_root: Path) -> AsyncIterator[PosSim]:
+    async with running_pos_sim(
+        keys_root, retry_scale=RETRY_SCALE, fee_rate_ppm=FEE_PPM, seed=7
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def receiver(sim: PosSim) -> AsyncIterator[NotifyReceiver]:
+    async with running_notify_receiver(PosNotifyParser(sim.merchant)) as running:
+        yield running
+
+
+def client_for(
+    sim: PosSim, notify_url: str = "http://127.0.0.1:9/n", timeout_s: float = 2.0
+) -> PosClient:
+    return PosClient(
+        sim.session,
+        base_url=sim.base_url,
+        keys=sim.merchant,
+        notify_url=notify_url,
+        timeout_s=timeout_s,
+    )
+
+
+@pytest.fixture
+def client(sim: PosSim, receiver: NotifyReceiver) -> PosClient:
+    return client_for(sim, receiver.url)
+
+
+async def open_sale(client: PosClient, terminal_id: str = T1, total_fen: int = 12_345) -> str:
+    no = trade_no()
+    await client.start_sale(
+        out_trade_no=no,
+        terminal_id=terminal_id,
+        total_fen=total_fen,
+        description="不动产登记费及契税",
+    )
+    return no
+
+
+async def paid_sale(
+    sim: PosSim, client: PosClient, terminal_id: str = T1, total_fen: int = 12_345
+) -> str:
+    no = await open_sale(client, terminal_id, total_fen)
+    status, done = await sim.swipe(terminal_id)
+    assert (status, done["state"]) == (200, "APPROVED"), done
+    return no
+
+
+async def give_back(
+    client: PosClient, no: str, refund_no: str, refund_fen: int, total_fen: int
+) -> RefundOutcome:
+    return await client.refund(
+        out_trade_no=no,
+        out_refund_no=refund_no,
+        refund_fen=refund_fen,
+        total_fen=total_fen,
+        reason="退费",
+    )
+
+
+async def wait_until(check: Any, timeout_s: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.02)
+
+
+# --- signatures and keys, no network -------------------------------------------------------
+
+
+def test_request_signature_is_open_body_sig(keys_root: Path) -> None:
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    body = '{"金额":1}'.encode()
+    header = signing.authorization_header(
+        app_id=merchant.app_id,
+        app_key=merchant.app_key,
+        body=body,
+        timestamp="20250314093015",
+        nonce="n1",
+    )
+    text = merchant.app_id + "20250314093015" + "n1" + hashlib.sha256(body).hexdigest()
+    expected = base64.b64encode(
+        hmac.new(merchant.app_key, text.encode(), hashlib.sha256).digest()
+    ).decode()
+    assert header == (
+        f'OPEN-BODY-SIG AppId="{merchant.app_id}", Timestamp="20250314093015", Nonce="n1", '
+        f'Signature="{expected}"'
+    )
+    auth = signing.parse_authorization(header)
+    assert (auth.app_id, auth.nonce, auth.signature) == (merchant.app_id, "n1", expected)
+    for bad in ("Bearer x", 'OPEN-BODY-SIG AppId="a"', header + ', Nonce="again"'):
+        with pytest.raises(ValueError):
+            signing.parse_authorization(bad)
+
+
+def test_cloud_signature_binds_the_answer_to_its_request(keys_root: Path) -> None:
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    args = {
+        "key_id": platform.cloud_key_id,
+        "timestamp": "20250314093015",
+        "nonce": "c1",
+        "body": b"{}",
+    }
+    answer = signing.cloud_signature(platform.cloud_key, **args, request_nonce="r1")
+    lines = "\n".join(
+        [platform.cloud_key_id, "20250314093015", "c1", "r1", hashlib.sha256(b"{}").hexdigest()]
+    )
+    assert (
+        answer
+        == base64.b64encode(
+            hmac.new(platform.cloud_key, lines.encode(), hashlib.sha256).digest()
+        ).decode()
+    )
+    assert answer != signing.cloud_signature(platform.cloud_key, **args, request_nonce="r2")
+    assert answer != signing.cloud_signature(platform.cloud_key, **args)  # a notification
+
+
+def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
+    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    generate_keyset(keys_root)
+    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
+    secrets_ = [p for p in files if p.suffix == ".txt"]
+    assert len(secrets_) == 4
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets_)
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    assert (merchant.app_key, merchant.cloud_key) == (platform.app_key, platform.cloud_key)
+    assert merchant.app_key != merchant.cloud_key
+    assert merchant.terminals == platform.terminals == (T1, T2)
+    assert len(merchant.merchant_id) == 15 and merchant.merchant_id.isdigit()
+    for shown in (repr(merchant), repr(platform), repr(PosNotifyParser(merchant))):
+        assert merchant.app_key.decode() not in shown and merchant.cloud_key.decode() not in shown
+
+
+def test_card_numbers_are_only_ever_kept_masked() -> None:
+    assert mask_pan("6222021234567890128") == "622202*********0128"
+    assert mask_pan("6258071234564417") == "625807******4417"
+    assert mask_pan("622202*********0128") == "622202*********0128"
+    assert mask_pan("62220212345678901234567") == "**********"
+    assert ACK_OK == (200, "text/plain", b"SUCCESS") and ACK_REFUSED[0] == 401
+
+
+# --- the sale, the card and the result -------------------------------------------------------
+
+
+async def test_sale_card_pin_and_signed_result(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    no = await open_sale(client)
+    assert (await client.query(no)).state == "NOTPAY"
+    status, _ = await sim.insert(T1, card_no="6222021234567890128", entry_mode="071")
+    assert status == 200
+    assert (await client.query(no)).state == "USERPAYING"
+    status, done = await sim.swipe(T1, pin="123456")
+    assert status == 200 and done["resp_code"] == "00"
+    [delivery] = await receiver.wait_for(1)
+    notice = delivery.notice
+    assert delivery.verdict == "OK" and notice is not None
+    txn = f"{done['rrn']}-{T1}-{done['batch_no']}-{done['trace_no']}"
+    assert (notice.provider, notice.out_trade_no, notice.amount_fen) == ("pos", no, 12_345)
+    assert notice.provider_txn_id == txn
+    assert notice.event_id == done["notify_id"]
+    assert notice.details == {
+        "merchant_id": sim.merchant.merchant_id, "terminal_id": T1, "batch_no": "000001",
+        "trace_no": "000001", "rrn": done["rrn"], "auth_code": done["auth_code"],
+        "card_no_masked": "622202*********0128", "card_type": "D", "entry_mode": "071",
+        "resp_code": "00", "amount_fen": 12_345, "txn_time": notice.paid_at.astimezone(BEIJING).strftime("%Y%m%d%H%M%S"),
+    }  # fmt: skip
+    assert b"1234567890128" not in delivery.body
+    status_ = await client.query(no)
+    assert (status_.state, status_.paid, status_.provider_txn_id) == ("SUCCESS", True, txn)
+    assert status_.paid_at == notice.paid_at and status_.details == notice.details
+    card_fields = "merchant_id terminal_id batch_no trace_no rrn auth_code card_no amount txn_time"
+    for name in card_fields.split():
+        assert status_.raw[name], name
+    assert status_.raw["card_no"] == "622202*********0128"
+    await asyncio.sleep(0.05)
+    order = await sim.order(no)
+    assert order["notifications"][0]["acknowledged"] is True
+    assert [d["status"] for d in order["deliveries"]] == [200]
+    # the terminal is free again
+    await open_sale(client)
+
+
+async def test_terminal_screen_in_chinese_for_the_demo(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    page = f"{sim.base_url}/sim/terminals/{T2}"
+    async with sim.session.get(page) as resp:
+        assert "等待收银指令" in await resp.text()
+    no = await open_sale(client, T2, 880_050)
+    async with sim.session.get(page) as resp:
+        text = await resp.text()
+    assert "插卡/刷卡" in text and "¥8800.50" in text and no in text
+    async with sim.session.post(f"{page}/insert", data={"card_no": "6258071234564417"}) as resp:
+        text = await resp.text()
+    assert (
+        "输入密码" in text
+        and "确认" in text
+        and "625807******4417" in text
+        and "1234564417" not in text
+    )
+    async with sim.session.post(f"{page}/swipe", data={"pin": "888888", "resp_code": "00"}) as resp:
+        assert "交易成功" in await resp.text()
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.notice is not None and delivery.notice.amount_fen == 880_050
+    async with sim.session.get(page, headers={"Accept": "application/json"}) as resp:
+        assert (await resp.json())["pending"] is None
+
+
+@pytest.mark.parametrize(
+    ("knobs", "code"),
+    [({"resp_code": "51"}, "51"), ({"resp_code": "55"}, "55"), ({"approve": False}, "05")],
+)
+async def test_declined_cards(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver, knobs: dict[str, Any], code: str
+) -> None:
+    no = await open_sale(client)
+    status, done = await sim.swipe(T1, **knobs)
+    assert status == 200
+    assert (done["state"], done["resp_code"], done["auth_code"]) == ("DECLINED", code, "")
+    [delivery] = await receiver.wait_for(1)
+    assert (delivery.verdict, delivery.notice, delivery.answered) == ("OK", None, 200)
+    result = await client.query(no)
+    assert (result.state, result.paid, result.provider_txn_id) == ("PAYERROR", False, None)
+    assert result.raw["resp_code"] == code
+    await client.close(no)  # nothing to close, and that is fine
+    await open_sale(client)  # the terminal took the next sale
+
+
+async def test_charged_amount_is_what_the_card_paid(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    no = await open_sale(client, total_fen=500)
+    status, _ = await sim.pay(no, amount_fen=499)
+    assert status == 200
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.notice is not None and delivery.notice.amount_fen == 499
+    assert (await client.query(no)).amount_fen == 499
+
+
+async def test_start_sale_is_idempotent_and_guarded(client: PosClient) -> None:
+    no = await open_sale(client)
+    await client.start_sale(
+        out_trade_no=no, terminal_id=T1, total_fen=12_345, description="不动产登记费及契税"
+    )
+    cases = [
+        ({"out_trade_no": no, "terminal_id": T1, "total_fen": 1}, "94"),
+        ({"out_trade_no": trade_no(), "terminal_id": T1, "total_fen": 1}, "T1"),
+        ({"out_trade_no": trade_no(), "terminal_id": "T0000009", "total_fen": 1}, "T2"),
+        ({"out_trade_no": "has-dash", "terminal_id": T2, "total_fen": 1}, "30"),
+    ]
+    for kwargs, code in cases:
+        with pytest.raises(AcquirerRejected) as caught:
+            await client.start_sale(description="契税", **kwargs)
+        assert (caught.value.status, caught.value.code) == (200, code), kwargs
+    with pytest.raises(ValueError):
+        await client.start_sale(
+            out_trade_no=trade_no(), terminal_id=T2, total_fen=0, description="x"
+        )
+
+
+async def test_close_takes_the_sale_off_the_terminal(sim: PosSim, client: PosClient) -> None:
+    no = await open_sale(client)
+    await client.close(no)
+    await client.close(no)
+    assert (await client.query(no)).state == "CLOSED"
+    assert (await sim.swipe(T1))[0] == 409
+    unknown = trade_no()
+    await client.close(unknown)
+    assert (await client.query(unknown)).state == "NOT_FOUND"
+    with pytest.raises(AcquirerRejected) as late:  # a sale that arrives after its close
+        await client.start_sale(
+            out_trade_no=unknown, terminal_id=T1, total_fen=100, description="x"
+        )
+    assert late.value.code == "12"
+    paid = await paid_sale(sim, client)
+    with pytest.raises(AcquirerRejected) as caught:
+        await client.close(paid)
+    assert caught.value.code == "12"
+
+
+async def test_reverse_undoes_whatever_happened(sim: PosSim, client: PosClient) -> None:
+    paid = await paid_sale(sim, client)
+    await client.reverse(paid)
+    await client.reverse(paid)
+    result = await client.query(paid)
+    assert (result.state, result.paid) == ("REVOKED", False)
+    journal = [t["txn_type"] for t in (await sim.order(paid))["journal"]]
+    assert journal == ["SALE", "REVS"]
+    waiting = await open_sale(client)
+    await client.reverse(waiting)
+    assert (await client.query(waiting)).state == "REVOKED"
+    await open_sale(client)  # the terminal is free
+    await client.reverse(trade_no())
+
+
+async def test_lost_result_is_resolved_only_by_reversal(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(lose_result=True, lose_result_s=2.0)
+    no = await open_sale(client)
+    status, done = await sim.swipe(T1)
+    assert (status, done["state"]) == (200, "APPROVED")
+    impatient = client_for(sim, receiver.url, timeout_s=0.3)
+    for call in (impatient.query(no), impatient.close(no)):
+        with pytest.raises(AcquirerUnavailable) as caught:
+            await call
+        assert caught.value.status is None
+    await impatient.reverse(no)
+    assert (await impatient.query(no)).state == "REVOKED"
+    assert receiver.deliveries == []
+    await sim.settle()
+    bill = await client.daily_bill(today())
+    assert [(r.kind, r.out_trade_no, r.amount_fen, r.fee_millifen) for r in bill] == [
+        ("PAYMENT", no, 12_345, 46_911),
+        ("REVERSAL", no, 12_345, -46_911),
+    ]
+    assert bill[0].provider_txn_id == bill[1].provider_txn_id
+
+
+async def test_refund_is_a_void_in_the_open_batch_and_a_refund_after_settlement(
+    sim: PosSim, client: PosClient
+) -> None:
+    same_day = await paid_sale(sim, client)
+    voided = await give_back(client, same_day, "RF" + same_day, 12_345, 12_345)
+    assert (voided.state, voided.raw["refund_type"]) == ("SUCCESS", "VOID")
+    again = await give_back(client, same_day, "RF" + same_day, 12_345, 12_345)
+    assert again.provider_refund_id == voided.provider_refund_id
+    status = await client.query(same_day)
+    assert (status.state, status.paid, status.raw["refunded_amount"]) == ("REFUND", True, 12_345)
+
+    settled = await paid_sale(sim, client, T2, 1_000)
+    await sim.settle()
+    whole = await give_back(client, settled, "RF" + settled, 1_000, 1_000)
+    assert whole.raw["refund_type"] == "REFUND"
+
+    part = await paid_sale(sim, client, T1, 1_000)
+    await sim.set_faults(refund_status="PROCESSING")
+    first = await give_back(client, part, "RA" + part, 300, 1_000)
+    assert (first.state, first.raw["refund_type"]) == ("PROCESSING", "REFUND")
+    with pytest.raises(AcquirerRejected) as too_much:
+        await give_back(client, part, "RB" + part, 701, 1_000)
+    assert too_much.value.code == "13"
+    with pytest.raises(AcquirerRejected) as wrong_total:
+        await give_back(client, part, "RC" + part, 1, 999)
+    assert wrong_total.value.code == "64"
+    with pytest.raises(AcquirerRejected) as other_sale:
+        await give_back(client, settled, "RA" + part, 300, 1_000)
+    assert other_sale.value.code == "94"
+    found = await client.query_refund(out_trade_no=part, out_refund_no="RA" + part)
+    assert (found.state, found.provider_refund_id) == ("PROCESSING", first.provider_refund_id)
+    with pytest.raises(AcquirerRejected) as missing:
+        await client.query_refund(out_trade_no=part, out_refund_no="RZ" + part)
+    assert missing.value.code == "25"
+
+
+async def test_reverse_after_settlement_refunds_the_rest_once(
+    sim: PosSim, client: PosClient
+) -> None:
+    no = await paid_sale(sim, client, T2, 2_000)
+    await sim.settle()
+    await client.reverse(no)
+    await client.reverse(no)
+    journal = [
+        (t["txn_type"], t["amount_fen"], t["out_refund_no"])
+        for t in (await sim.order(no))["journal"]
+    ]
+    assert journal == [("SALE", 2_000, ""), ("RFND", 2_000, "RV" + no)]
+    # part refunded in the open batch: a reversal would restore too much, so the rest is refunded
+    part = await paid_sale(sim, client, T1, 2_000)
+    await give_back(client, part, "RF" + part, 500, 2_000)
+    await client.reverse(part)
+    journal = [(t["txn_type"], t["amount_fen"]) for t in (await sim.order(part))["journal"]]
+    assert journal == [("SALE", 2_000), ("RFND", 500), ("RFND", 1_500)]
+    assert (await client.query(part)).raw["refunded_amount"] == 2_000
+
+
+# --- the settlement file ----------------------------------------------------------------------
+
+
+async def test_daily_bill_is_what_the_host_settled(sim: PosSim, client: PosClient) -> None:
+    a = await paid_sale(sim, client, T1, 12_345)
+    b = await paid_sale(sim, client, T1, 500)
+    await give_back(client, a, "RF" + a, 12_345, 12_345)
+    await client.reverse(b)
+    c = await paid_sale(sim, client, T2, 1_001)
+    declined = await open_sale(client, T2)
+    await sim.swipe(T2, resp_code="51")
+    await sim.settle()
+    await give_back(client, c, "RP" + c, 333, 1_001)
+    await sim.settle()
+    bill = await client.daily_bill(today())
+    rows = [
+        (r.kind, r.out_trade_no, r.amount_fen, r.fee_millifen, r.out_refund_no, r.raw["txn_type"])
+        for r in bill
+    ]
+    assert rows == [
+        ("PAYMENT", a, 12_345, 46_911, None, "SALE"),
+        ("PAYMENT", b, 500, 1_900, None, "SALE"),
+        ("REVERSAL", b, 500, -1_900, None, "REVS"),
+        ("REFUND", a, 12_345, -46_911, "RF" + a, "VOID"),
+        ("PAYMENT", c, 1_001, 3_804, None, "SALE"),  # 1001 fen x 0.38 % = 3.8038 fen, half up
+        ("REFUND", c, 333, -1_265, "RP" + c, "RFND"),  # 333 x 0.38 % = 1.2654 fen
+    ]
+    assert declined not in {r.out_trade_no for r in bill}
+    sale_ids = {r.out_trade_no: r.provider_txn_id for r in bill if r.kind == "PAYMENT"}
+    assert all(r.provider_txn_id == sale_ids[r.out_trade_no] for r in bill)
+    assert (await client.query(a)).provider_txn_id == sale_ids[a]
+    refund_ids = {r.provider_refund_id for r in bill if r.kind == "REFUND"}
+    assert len(refund_ids) == 2 and None not in refund_ids
+    assert all(r.raw["settle_date"] == today().strftime("%Y%m%d") for r in bill)
+    assert await client.daily_bill(today() - timedelta(days=1)) == []
+    with pytest.raises(AcquirerRejected) as future:
+        await client.daily_bill(today() + timedelta(days=1))
+    assert future.value.code == "98"
+
+
+async def test_unsettled_business_is_not_billed_and_a_bad_digest_is_forged(
+    sim: PosSim, client: PosClient
+) -> None:
+    await paid_sale(sim, client)
+    assert await client.daily_bill(today()) == []
+    await sim.set_faults(bad_file_digest=True)
+    with pytest.raises(ResponseForged) as caught:
+        await client.daily_bill(today())
+    assert caught.value.reason == "file digest mismatch"
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+async def test_callbacks_follow_the_bank_schedule_until_success(
+    sim: PosSim, client: PosClient
+) -> None:
+    async with running_notify_receiver(PosNotifyParser(sim.merchant), fail_first=3) as receiver:
+        no = await paid_sale(sim, client_for(sim, receiver.url))
+        deliveries = await receiver.wait_for(4)
+        await asyncio.sleep(0.05)
+    assert [d.answered for d in deliveries] == [500, 500, 500, 200]
+    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
+    planned = [b - a for a, b in itertools.pairwise((0.0, *RETRY_OFFSETS_S))]
+    for (a, b), gap in zip(itertools.pairwise(deliveries), planned, strict=False):
+        assert gap * RETRY_SCALE * 0.9 <= b.at - a.at < gap * RETRY_SCALE + 0.5
+    order = await sim.order(no)
+    assert [d["status"] for d in order["deliveries"]] == [500, 500, 500, 200]
+    assert order["notifications"][0]["acknowledged"] is True
+
+
+async def test_only_200_success_acknowledges(sim: PosSim) -> None:
+    async def no_content(_: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/n", no_content)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/n"
+        no = await paid_sale(sim, client_for(sim, url))
+
+        async def retried() -> bool:
+            return len((await sim.order(no))["deliveries"]) >= 3
+
+        await wait_until(retried)
+        order = await sim.order(no)
+        assert {d["status"] for d in order["deliveries"]} == {204}
+        assert order["notifications"][0]["acknowledged"] is False
+    finally:
+        await runner.cleanup()
+
+
+async def test_dropped_callbacks_are_recorded_and_later_delivered(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(drop_callbacks=1.0)
+    no = await paid_sale(sim, client)
+
+    async def dropped_twice() -> bool:
+        return len((await sim.order(no))["deliveries"]) >= 2
+
+    await wait_until(dropped_twice)
+    assert {d["error"] for d in (await sim.order(no))["deliveries"]} == {"dropped"}
+    assert receiver.deliveries == []
+    await sim.reset_faults()
+    [delivery] = await receiver.wait_for(1)
+    assert delivery.verdict == "OK"
+
+
+async def test_duplicates_are_fresh_deliveries_and_replays_are_refused(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(duplicate_callbacks=2)
+    await paid_sale(sim, client)
+    copies = await receiver.wait_for(3)
+    assert [d.verdict for d in copies] == ["OK"] * 3
+    assert len({d.notice.event_id for d in copies if d.notice}) == 1
+    await sim.set_faults(duplicate_callbacks=0, replay_callbacks=True)
+    await paid_sale(sim, client)
+    first, replay = (await receiver.wait_for(5))[3:]
+    assert (first.verdict, replay.verdict, replay.answered) == ("OK", "REPLAYED", 401)
+    assert first.headers[signing.CLOUD_HEADER] == replay.headers[signing.CLOUD_HEADER]
+
+
+async def test_reordered_callbacks_arrive_newest_first(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    await sim.set_faults(reorder_callbacks=3)
+    sales = [await paid_sale(sim, client, terminal) for terminal in (T1, T1, T2)]
+    deliveries = await receiver.wait_for(3)
+    assert [d.notice.out_trade_no for d in deliveries if d.notice] == sales[::-1]
+
+
+async def test_delayed_callbacks(sim: PosSim, client: PosClient, receiver: NotifyReceiver) -> None:
+    await sim.set_faults(delay_callbacks_s=0.3)
+    started = asyncio.get_running_loop().time()
+    await paid_sale(sim, client)
+    await receiver.wait_for(1)
+    assert receiver.deliveries[0].at - started >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("knob", "code"),
+    [
+        ("bad_signature", "SIGNATURE_INVALID"),
+        ("stale_timestamp", "TIMESTAMP_SKEW"),
+        ("unknown_key", "UNKNOWN_KEY"),
+    ],
+)
+async def test_forged_callbacks_are_refused(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver, knob: str, code: str
+) -> None:
+    await sim.set_faults(**{knob: True})
+    await paid_sale(sim, client)
+    first = (await receiver.wait_for(1))[0]
+    assert (first.verdict, first.answered) == (code, 401)
+    await sim.reset_faults()
+    # a refused delivery is not acknowledged, so the genuine one follows on the retry
+    assert (await receiver.wait_for(2))[1].verdict == "OK"
+
+
+async def test_parser_refuses_anything_not_signed_for_us(
+    sim: PosSim, client: PosClient, receiver: NotifyReceiver
+) -> None:
+    await paid_sale(sim, client)
+    [good] = await receiver.wait_for(1)
+    now = datetime.now(UTC)
+
+    def code(
+        headers: dict[str, str],
+        body: bytes,
+        parser: PosNotifyParser | None = None,
+        at: datetime = now,
+    ) -> str:
+        with pytest.raises(NotifyRejected) as caught:
+            (parser or PosNotifyParser(sim.merchant)).parse(headers, body, at)
+        return caught.value.code
+
+    def signed(envelope: Any, key: bytes = sim.platform.cloud_key) -> tuple[dict[str, str], bytes]:
+        body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
+        header = signing.cloud_header(
+            cloud_key=key, key_id=sim.platform.cloud_key_id, body=body,
+            timestamp=signing.timestamp_now(now), nonce=signing.new_nonce(),
+        )  # fmt: skip
+        return {"x-open-signature": header}, body
+
+    fresh = PosNotifyParser(sim.merchant)
+    lowered = {k.lower(): v for k, v in good.headers.items()}
+    assert fresh.parse(lowered, good.body, now) == good.notice
+    assert code(good.headers, good.body, fresh) == "REPLAYED"
+    assert (
+        code(good.headers, good.body.replace(b'"amount":12345', b'"amount":12346'))
+        == "SIGNATURE_INVALID"
+    )
+    assert code({}, good.body) == "SIGNATURE_MISSING"
+    assert code({signing.CLOUD_HEADER: 'KeyId="x"'}, good.body) == "MALFORMED"
+    assert code(good.headers, good.body, at=now + timedelta(seconds=301)) == "TIMESTAMP_SKEW"
+    envelope = json.loads(good.body)
+    assert code(*signed(envelope, key=b"0" * 64)) == "SIGNATURE_INVALID"
+    assert (
+        code(*signed({**envelope, "sale": {**envelope["sale"], "merchant_id": "898310093990000"}}))
+        == "WRONG_MERCHANT"
+    )
+    assert (
+        code(*signed({**envelope, "sale": {**envelope["sale"], "terminal_id": "T9999999"}}))
+        == "UNKNOWN_TERMINAL"
+    )
+    assert (
+        code(*signed({**envelope, "sale": {**envelope["sale"], "amount": "123.45"}})) == "MALFORMED"
+    )
+    assert code(*signed(b"not json")) == "MALFORMED"
+    assert code(*signed({**envelope, "notify_id": ""})) == "MALFORMED"
+    assert (
+        PosNotifyParser(sim.merchant).parse(
+            *signed({**envelope, "notify_type": "TERMINAL_STATUS"}), now
+        )
+        is None
+    )
+
+
+# --- API faults seen by the client -----------------------------------------------------------
+
+
+async def test_api_5xx_is_unavailable_then_recovers(sim: PosSim, client: PosClient) -> None:
+    await sim.set_faults(api_5xx=1)
+    with pytest.raises(AcquirerUnavailable) as caught:
+        await open_sale(client)
+    assert (caught.value.status, caught.value.reason) == (500, "96")
+    await open_sale(client)
+
+
+async def test_slow_api_is_unavailable(sim: PosSim) -> None:
+    await sim.set_faults(api_delay_s=1.0)
+    with pytest.raises(AcquirerUnavailable) as caught:
+        await client_for(sim, timeout_s=0.2).query(trade_no())
+    assert caught.value.status is None
+
+
+async def test_sale_that_reached_the_terminal_after_the_client_gave_up(
+    sim: PosSim, client: PosClient
+) -> None:
+    await sim.set_faults(pay_after_timeout=True)
+    no = trade_no()
+    with pytest.raises(AcquirerUnavailable):
+        await client_for(sim, timeout_s=0.2).start_sale(
+            out_trade_no=no, terminal_id=T1, total_fen=500, description="契税"
+        )
+    assert (await client.query(no)).state == "NOTPAY"
+    # sending the same sale again is safe: the terminal keeps the one it has
+    await client.start_sale(out_trade_no=no, terminal_id=T1, total_fen=500, description="契税")
+    assert (await sim.swipe(T1))[1]["out_trade_no"] == no
+
+
+async def test_wrongly_signed_answer_is_forged(sim: PosSim, client: PosClient) -> None:
+    no = await open_sale(client)
+    await sim.set_faults(bad_response_signature=True)
+    with pytest.raises(ResponseForged) as caught:
+        await client.query(no)
+    assert caught.value.reason == "signature invalid"
+
+
+async def test_unsigned_answer_is_forged(sim: PosSim) -> None:
+    async def unsigned(_: web.Request) -> web.Response:
+        return web.json_response({"resp_code": "00", "resp_msg": "成功"})
+
+    app = web.Application()
+    app.router.add_post("/v1/pos/sale", unsigned)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        impostor = PosClient(
+            sim.session,
+            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
+            keys=sim.merchant,
+            notify_url="http://x/n",
+        )
+        with pytest.raises(ResponseForged) as caught:
+            await open_sale(impostor)
+        assert caught.value.reason == "signature header missing or malformed"
+    finally:
+        await runner.cleanup()
+
+
+async def test_simulator_refuses_bad_request_signatures(sim: PosSim, tmp_path: Path) -> None:
+    generate_keyset(tmp_path)
+    stranger = load_merchant_keys(tmp_path / MERCHANT_DIR)
+    forged = type(sim.merchant)(**{**sim.merchant.__dict__, "app_key": stranger.app_key})
+    stale = datetime.now(UTC).timestamp() - 301
+    for impostor in (
+        PosClient(sim.session, base_url=sim.base_url, keys=forged, notify_url="http://x/n"),
+        PosClient(
+            sim.session,
+            base_url=sim.base_url,
+            keys=sim.merchant,
+            notify_url="http://x/n",
+            clock=lambda: stale,
+        ),
+    ):
+        with pytest.raises(AcquirerRejected) as caught:
+            await impostor.query(trade_no())
+        assert (caught.value.status, caught.value.code) == (401, "A0")
+
+
+async def test_connection_refused_is_unavailable(sim: PosSim) -> None:
+    closed = PosClient(
+        sim.session, base_url="http://127.0.0.1:9", keys=sim.merchant, notify_url="http://x/n"
+    )
+    with pytest.raises(AcquirerUnavailable):
+        await closed.query(trade_no())
+
+
+async def test_faults_refuse_unknown_or_ill_typed_knobs(sim: PosSim) -> None:
+    for knobs in (
+        {"nonsense": 1},
+        {"drop_callbacks": 2},
+        {"api_5xx": 1.5},
+        {"lose_result": "yes"},
+        {"refund_status": "X"},
+    ):
+        async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
+            assert resp.status == 400, knobs
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "adapters.pos.simulator", "--host", "127.0.0.1", "--port", "0",
+        "--keys", str(keys_root), "--retry-scale", "0.01", "--fee-rate-ppm", "3800",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
+        assert line.startswith("pos simulator listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[1]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{url}/sim/terminals/{T1}") as resp,
+        ):
+            assert resp.status == 200 and "智能POS" in await resp.text()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
