@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import aiohttp
+import asyncpg
 
 from clearing.channels import Channel
 from clearing.config import Settings
+from clearing.db.request_times import RequestTimes
 from clearing.metrics import Metrics
 from clearing.ports import NotifyEndpoint
 
 
 def acquirers(
-    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    metrics: Metrics,
+    pool: asyncpg.Pool | None = None,
 ) -> tuple[dict[str, Channel], dict[str, NotifyEndpoint]]:
     found: dict[str, Channel] = {}
     parsers: dict[str, NotifyEndpoint] = {}
@@ -32,6 +37,51 @@ def acquirers(
         # refuses notifications for another merchant id or app id, too
         verifier = NotifyVerifier.for_merchant(keys)
         parsers["wechatpay"] = NotifyEndpoint(verifier.parse)
+    if settings.alipay_keys is not None:
+        from adapters.alipay.client import AlipayClient
+        from adapters.alipay.keys import load_merchant_keys as load_alipay_keys
+        from adapters.alipay.notify import ACK_OK as ALIPAY_OK
+        from adapters.alipay.notify import ACK_REFUSED as ALIPAY_REFUSED
+        from adapters.alipay.notify import AlipayNotifyParser
+
+        ali_keys = load_alipay_keys(settings.alipay_keys)
+        alipay = AlipayClient(
+            session,
+            gateway_url=settings.alipay_gateway_url,
+            keys=ali_keys,
+            notify_url=settings.public_base_url.rstrip("/") + "/notify/alipay",
+            timeout_s=settings.channel_timeout_s,
+        )
+        found["alipay"] = Channel(alipay, metrics)
+        parsers["alipay"] = NotifyEndpoint(
+            AlipayNotifyParser(
+                app_id=ali_keys.app_id,
+                seller_id=ali_keys.seller_id,
+                alipay_public_key=ali_keys.alipay_public_key,
+            ).parse,
+            ok=ALIPAY_OK,
+            refused_status=ALIPAY_REFUSED[0],
+            refused_body=(ALIPAY_REFUSED[1], ALIPAY_REFUSED[2]),
+        )
+    if settings.unionpay_keys is not None:
+        from adapters.unionpay.client import UnionPayClient
+        from adapters.unionpay.keys import load_merchant_keys as load_unionpay_keys
+        from adapters.unionpay.notify import ACK_OK as UNIONPAY_OK
+        from adapters.unionpay.notify import UnionPayNotifyParser
+        from adapters.unionpay.txn_times import MemoryTxnTimes
+
+        up_keys = load_unionpay_keys(settings.unionpay_keys)
+        unionpay = UnionPayClient(
+            session,
+            base_url=settings.unionpay_base_url,
+            keys=up_keys,
+            notify_url=settings.public_base_url.rstrip("/") + "/notify/unionpay",
+            timeout_s=settings.channel_timeout_s,
+            # a one-off command (bills) has no pool and needs no query times
+            txn_times=RequestTimes(pool, "unionpay") if pool is not None else MemoryTxnTimes(),
+        )
+        found["unionpay"] = Channel(unionpay, metrics)
+        parsers["unionpay"] = NotifyEndpoint(UnionPayNotifyParser(up_keys).parse, ok=UNIONPAY_OK)
     if settings.pos_keys is not None:
         from adapters.pos.client import PosClient
         from adapters.pos.keys import load_merchant_keys as load_pos_keys

@@ -64,7 +64,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _outside(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     app[HTTP] = session
-    app[ACQUIRERS], app[NOTIFY_PARSERS] = wiring.acquirers(app[SETTINGS], session, app[METRICS])
+    app[ACQUIRERS], app[NOTIFY_PARSERS] = wiring.acquirers(
+        app[SETTINGS], session, app[METRICS], app[POOL]
+    )
     yield
     await session.close()
 

@@ -136,16 +136,17 @@ async def _mark_open(
     pool: asyncpg.Pool, a: Attempt, *, actor: str, request_id: str | None, code_url: str | None
 ) -> None:
     async with pool.acquire() as conn, conn.transaction():
+        # the order first, then the attempt: the order in which capture takes the same locks
+        moved = await conn.fetchrow(
+            "UPDATE orders SET state = 'PAYING', updated_at = now()"
+            " WHERE order_no = $1 AND state = 'OPEN' RETURNING office, window_no",
+            a.order_no,
+        )
         await conn.execute(
             "UPDATE payment_attempts SET state = 'OPEN', code_url = $2, updated_at = now()"
             " WHERE id = $1 AND state = 'CREATING'",
             a.id,
             code_url,
-        )
-        moved = await conn.fetchrow(
-            "UPDATE orders SET state = 'PAYING', updated_at = now()"
-            " WHERE order_no = $1 AND state = 'OPEN' RETURNING office, window_no",
-            a.order_no,
         )
         await audit.record(
             conn,
@@ -263,7 +264,7 @@ async def pay_by_code(
         await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
         return a.view("OPEN", message_zh="付款结果确认中，请稍候")
     if status.paid:
-        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        # capture moves the attempt and the order itself (the channel may notify meanwhile)
         async with pool.acquire() as conn:
             result = await capture(
                 conn, notice_from_status(provider, status), "sync", request_id, announce

@@ -140,7 +140,7 @@ async def running_service(
     extra: dict[str, Any] = {}
     for name, other in (others or {}).items():
         extra[f"{name}_keys"] = Path(tmp) / name / "merchant"
-        extra[_BASE_URL_SETTING[name]] = other.base_url + getattr(other, "base_path", "")
+        extra[_BASE_URL_SETTING[name]] = getattr(other, "gateway_url", other.base_url)
         extra[f"{name}_sim_url"] = other.base_url
 
     def make_app(base_url: str) -> web.Application:

@@ -1,0 +1,75 @@
+"""The UnionPay simulator's fault knobs, set by ``PUT /sim/faults``; all off by default."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+RESULTS = ("success", "processing", "fail")
+# an exact decimal fraction of one, e.g. "0.0038" (0.38 %); Fraction() reads it without rounding
+FEE_RATE = re.compile(r"0(\.[0-9]{1,8})?")
+
+
+@dataclass
+class Faults:
+    # notifications
+    drop_callbacks: float = 0.0  # probability that a delivery round is skipped
+    duplicate_callbacks: int = 0  # extra copies sent with each delivery
+    reorder_callbacks: int = 0  # hold first deliveries until this many, then send newest first
+    reorder_hold_s: float = 1.0  # send a smaller burst after this long
+    delay_callbacks_s: float = 0.0
+    bad_signature: bool = False  # signed with a key that is not the certificate's
+    untrusted_cert: bool = False  # a look-alike certificate no trusted CA issued
+    wrong_merchant: bool = False  # a correctly signed notification for another merId
+    # gateway
+    api_5xx: int = 0  # the next N calls answer HTTP 500
+    api_delay_s: float = 0.0
+    bad_response_signature: bool = False
+    untrusted_response_cert: bool = False
+    pay_after_timeout: bool = False  # the next payment succeeds, its answer comes too late
+    pay_after_timeout_s: float = 30.0
+    outcome_unknown: bool = False  # the next pay-by-code answers 05 and completes later
+    outcome_unknown_s: float = 3.0
+    outcome_unknown_result: str = "success"
+    refund_result: str = "success"
+    bill_truncated: bool = False  # the ZM file loses the end of its last line
+    # the clearing file
+    fee_rate: str = "0"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, knobs: dict[str, Any]) -> None:
+        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
+        checked = {}
+        for name, value in knobs.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown knob {name!r}")
+            checked[name] = _knob(name, type(getattr(self, name)), value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+def _knob(name: str, kind: type, value: Any) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if kind is str:
+        if name == "fee_rate":
+            if not isinstance(value, str) or not FEE_RATE.fullmatch(value):
+                raise ValueError("fee_rate is a decimal string below 1, like '0.0038'")
+            return value
+        if value not in RESULTS:
+            raise ValueError(f"{name} must be one of {', '.join(RESULTS)}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    if kind is int:
+        if not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer")
+        return value
+    if name == "drop_callbacks" and value > 1:
+        raise ValueError("drop_callbacks is a probability between 0 and 1")
+    return float(value)

@@ -1,0 +1,232 @@
+"""What the UnionPay simulator remembers: transactions, deliveries, queries and fault knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import secrets
+import string
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from adapters.unionpay import wire
+from adapters.unionpay.crypto import UNIONPAY_OWNER
+from adapters.unionpay.keys import PlatformKeys, issue_leaf
+from adapters.unionpay.sim_faults import Faults
+
+log = logging.getLogger(__name__)
+
+# after a failed delivery UnionPay resends 1, 2, 4 and 5 minutes apart, five sends in all; one
+# public SDK reads the same sentence as 0, 1, 2 and 4 minutes (protocols-cn.md 3.1 [multi])
+RETRY_SCHEDULE_S: tuple[float, ...] = (60, 120, 240, 300)
+NOTIFY_TIMEOUT_S = 10.0
+
+RESP_MSG = {
+    "00": "成功[0000000]",
+    "01": "交易失败[1000001]",
+    "05": "交易已受理，请稍后查询交易结果[2000005]",
+    "10": "报文格式错误[1000010]",
+    "11": "验证签名失败[1000011]",
+    "12": "重复交易[1000012]",
+    "31": "商户状态不正确[1000031]",
+    "33": "交易金额超限[1000033]",
+    "34": "查无此交易[1000034]",
+    "35": "原交易不存在或状态不正确[1000035]",
+    "36": "与原交易信息不符[1000036]",
+    "98": "文件不存在[1000098]",
+}
+
+
+@dataclass
+class DeliveryAttempt:
+    """One POST (or one decision not to POST) of a notification to a backUrl."""
+
+    at: str
+    round: int
+    kind: str  # notify, duplicate
+    status: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class Notification:
+    """One event; every resend carries the same fields."""
+
+    key: str
+    back_url: str
+    fields: dict[str, str] = field(repr=False)
+    acknowledged: bool = False
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+
+
+@dataclass
+class Txn:
+    """A consumption (01), void (31) or refund (04), keyed by the merchant's orderId."""
+
+    order_id: str
+    txn_time: str
+    txn_type: str
+    txn_sub_type: str
+    amount_fen: int
+    back_url: str
+    req_reserved: str
+    created_at: datetime
+    # ISSUED (a code nobody paid), PROCESSING, SUCCESS or FAILED
+    state: str
+    pay_timeout: datetime | None = None
+    qr_token: str | None = None
+    query_id: str | None = None
+    trace_no: str | None = None
+    completed_at: datetime | None = None
+    settle_date: date | None = None
+    result_code: str = "05"
+    orig_query_id: str | None = None
+    acc_no: str = ""
+    fee_fen: int = 0
+    voided: bool = False
+    refunded_fen: int = 0
+    notifications: list[Notification] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+
+    def expired(self, now: datetime) -> bool:
+        return self.pay_timeout is not None and now >= self.pay_timeout
+
+
+def fee_for(amount_fen: int, rate: Fraction) -> int:
+    """The merchant fee in whole fen, rounded half up, as acquirers charge it per transaction."""
+    scaled = amount_fen * rate.numerator * 2 + rate.denominator
+    return scaled // (2 * rate.denominator)
+
+
+def digits(count: int) -> str:
+    return "".join(secrets.choice(string.digits) for _ in range(count))
+
+
+def masked_card() -> str:
+    # never a real number: a 62 BIN, the middle masked as UnionPay masks accNo
+    return "621700" + "*" * 9 + digits(4)
+
+
+class SimState:
+    """All mutable simulator state; one per application, never module-level."""
+
+    def __init__(
+        self,
+        keys: PlatformKeys,
+        *,
+        public_base_url: str,
+        retry_scale: float,
+        notify_timeout_s: float,
+        fee_rate: str,
+        seed: int | None,
+    ) -> None:
+        self.keys = keys
+        self.public_base_url = public_base_url.rstrip("/")
+        self.retry_scale = retry_scale
+        self.notify_timeout_s = notify_timeout_s
+        # seedable so that a test can replay the same drops; not used for anything secret
+        self.rng = random.Random(seed)  # noqa: S311
+        # the configured rate survives DELETE /sim/faults; the knob can change it for a while
+        self.fee_rate = fee_rate
+        self.faults = Faults()
+        self.faults.update({"fee_rate": fee_rate})
+        self.txns: dict[str, Txn] = {}
+        self.by_query_id: dict[str, str] = {}
+        self.by_token: dict[str, str] = {}
+        self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.session: aiohttp.ClientSession | None = None
+        self._trace = itertools.count(1)
+        self._stranger: tuple[RSAPrivateKey, x509.Certificate] | None = None
+        self._wrong_key: RSAPrivateKey | None = None
+
+    @property
+    def wrong_key(self) -> RSAPrivateKey:
+        """A key UnionPay never certified, for the bad-signature knobs."""
+        if self._wrong_key is None:
+            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._wrong_key
+
+    @property
+    def stranger(self) -> tuple[RSAPrivateKey, x509.Certificate]:
+        """A key with a look-alike certificate that no trusted CA issued (untrusted_cert)."""
+        if self._stranger is None:
+            key = self.wrong_key
+            ca = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            issuer = self.keys.sign_cert.issuer
+            # the same issuer name as the real one: only the signature can tell them apart
+            fake_ca = (
+                x509.CertificateBuilder()
+                .subject_name(issuer)
+                .issuer_name(issuer)
+                .public_key(ca.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+                .not_valid_after(datetime.now(UTC) + timedelta(days=30))
+                .sign(ca, hashes.SHA256())
+            )
+            cert = issue_leaf(ca, fake_ca, key.public_key(), UNIONPAY_OWNER, datetime.now(UTC))
+            self._stranger = (key, cert)
+        return self._stranger
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background job, tracked so that cleanup can cancel it."""
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        # a delivery that dies of a bug would otherwise vanish without a trace
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sim background task failed", exc_info=task.exception())
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but wake at shutdown so that no handler holds the server open."""
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+
+    def complete(self, txn: Txn, now: datetime, code: str = "00") -> None:
+        """Give a transaction its final result, its trace and its clearing day."""
+        txn.state = "SUCCESS" if code == "00" else "FAILED"
+        txn.result_code = code
+        self.stamp(txn, now)
+        if code == "00":
+            rate = Fraction(self.faults.fee_rate)
+            txn.fee_fen = fee_for(txn.amount_fen, rate)
+
+    def stamp(self, txn: Txn, now: datetime) -> None:
+        """queryId and trace as soon as UnionPay has the transaction (also while in process)."""
+        if txn.query_id is None:
+            # 21 digits: the Beijing time to the second, then seven more
+            txn.query_id = wire.txn_time(now) + digits(7)
+            self.by_query_id[txn.query_id] = txn.order_id
+        txn.trace_no = f"{next(self._trace) % 1_000_000:06d}"
+        txn.completed_at = now
+        txn.settle_date = wire.settle_day(now)
+
+    def new_token(self) -> str:
+        token = "01" + digits(20)
+        while token in self.by_token:
+            token = "01" + digits(20)
+        return token
+
+
+STATE = web.AppKey("unionpay_sim_state", SimState)
