@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
+import json
 import os
 import random
 import secrets
@@ -23,6 +25,15 @@ import aiohttp
 
 from clearing.config import Settings
 from clearing.db.pool import embedded_for, resolve_dsn
+
+# channel, the setting that says where its gateway is, and the gateway's path on the simulator
+CHANNELS = [
+    ("wechatpay", "WECHATPAY_BASE_URL", ""),
+    ("alipay", "ALIPAY_GATEWAY_URL", "/gateway.do"),
+    ("unionpay", "UNIONPAY_BASE_URL", ""),
+    ("pos", "POS_BASE_URL", ""),
+]
+TERMINALS = ("T0000001", "T0000002")
 
 DEMO_USERS = [
     # username, name, role, office, password
@@ -111,7 +122,41 @@ async def _prepare(settings: Settings) -> None:
         await conn.close()
 
 
-async def _demo_orders(base: str, sim: str, n: int) -> None:
+async def _pay(
+    s: aiohttp.ClientSession,
+    base: str,
+    *,
+    sims: dict[str, str],
+    h: dict[str, str],
+    order_no: str,
+    i: int,
+    rng: random.Random,
+) -> bool:
+    """Pay one demo order a different way each time; False if it is left for the window."""
+    way = i % 6
+    url = f"{base}/api/v1/orders/{order_no}/payments"
+    if way in (0, 1, 2):  # the citizen scans our QR with WeChat, Alipay or UnionPay
+        channel = ("wechatpay", "alipay", "unionpay")[way]
+        async with s.post(url, json={"method": "qr", "channel": channel}, headers=h) as r:
+            started = await r.json()
+        async with s.post(f"{sims[channel]}/sim/orders/{started['out_trade_no']}/pay") as r:
+            return r.status == 200
+    if way == 3:  # the clerk scans the citizen's payment code
+        code = f"{rng.choice(['13', '28'])}{rng.randint(10**15, 10**16 - 1)}"
+        async with s.post(url, json={"method": "code", "auth_code": code}, headers=h) as r:
+            return r.status == 201
+    if way == 4:  # a card at the window's terminal
+        body = {"method": "card", "channel": "pos", "terminal_id": TERMINALS[0]}
+        async with s.post(url, json=body, headers=h) as r:
+            r.raise_for_status()
+        async with s.post(f"{sims['pos']}/sim/terminals/{TERMINALS[0]}/swipe", json={}) as r:
+            return r.status == 200
+    async with s.post(url, json={"method": "qr", "channel": "wechatpay"}, headers=h) as r:
+        r.raise_for_status()
+    return False  # left unpaid, so the screen shows a waiting order too
+
+
+async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
     """Create and pay n varied orders through the API and the simulator, as a window would."""
     rng = random.Random()  # noqa: S311 - demo data, not secrets
     items = ["DEED_TAX", "VAT", "IIT", "STAMP_DUTY", "LAND_TRANSFER", "MAINT_FUND"]
@@ -154,17 +199,7 @@ async def _demo_orders(base: str, sim: str, n: int) -> None:
                 if r.status != 201:
                     print(f"  order {i + 1}: {r.status} {order.get('detail')}")
                     continue
-            async with s.post(
-                f"{base}/api/v1/orders/{order['order_no']}/payments",
-                json={"channel": "wechatpay"},
-                headers=h,
-            ) as r:
-                qr = await r.json()
-            if i % 7 == 6:
-                continue  # leave some unpaid, so the screen shows waiting orders too
-            async with s.post(f"{sim}/sim/orders/{qr['out_trade_no']}/pay") as r:
-                r.raise_for_status()
-            paid += 1
+            paid += await _pay(s, base, sims=sims, h=h, order_no=order["order_no"], i=i, rng=rng)
         # wait for the callbacks to be cleared
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -197,24 +232,21 @@ def main(argv: list[str]) -> int:
     )
     asyncio.run(_prepare(settings))
 
-    from adapters.wechatpay.keys import generate_keyset
-
-    keys = var / "keys" / "wechatpay"
-    generate_keyset(keys)
     port = _free_port(args.port)
-    sim_port = _free_port(args.sim_port)
-    base, sim = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sim_port}"
+    base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env.update(
-        {
-            "TONGJIAO_VAR_DIR": str(var),
-            "TONGJIAO_PORT": str(port),
-            "TONGJIAO_PUBLIC_BASE_URL": base,
-            "TONGJIAO_WECHATPAY_KEYS": str(keys / "merchant"),
-            "TONGJIAO_WECHATPAY_BASE_URL": sim,
-            "TONGJIAO_WECHATPAY_SIM_URL": sim,
-        }
+        {"TONGJIAO_VAR_DIR": str(var), "TONGJIAO_PORT": str(port), "TONGJIAO_PUBLIC_BASE_URL": base}
     )
+    sims: dict[str, str] = {}
+    for offset, (name, base_setting, path) in enumerate(CHANNELS):
+        keys = var / "keys" / name
+        importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
+        sims[name] = f"http://127.0.0.1:{_free_port(args.sim_port + offset)}"
+        env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
+        env[f"TONGJIAO_{base_setting}"] = sims[name] + path
+        env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
+    env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -224,22 +256,21 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        print(f"==> WeChat Pay simulator on {sim}")
-        procs.append(
-            _spawn(
-                ["sim", "wechatpay", "--port", str(sim_port), "--keys", str(keys)],
-                env,
-                var / "log" / "sim-wechatpay.log",
+        for name, url in sims.items():
+            print(f"==> {name} simulator on {url}")
+            sim_args = ["sim", name, "--port", url.rsplit(":", 1)[1], "--keys"]
+            procs.append(
+                _spawn([*sim_args, str(var / "keys" / name)], env, var / "log" / f"sim-{name}.log")
             )
-        )
         print(f"==> tongjiao service on {base}")
         procs.append(_spawn(["serve"], env, var / "log" / "service.log"))
-        asyncio.run(_wait_http(f"{sim}/sim/faults", procs[0], "the simulator"))
-        asyncio.run(_wait_http(f"{base}/readyz", procs[1], "the service"))
+        for (name, url), proc in zip(sims.items(), procs, strict=False):
+            asyncio.run(_wait_http(f"{url}/sim/faults", proc, f"the {name} simulator"))
+        asyncio.run(_wait_http(f"{base}/readyz", procs[-1], "the service"))
         if args.orders:
             print(f"==> creating and paying {args.orders} demo orders")
-            asyncio.run(_demo_orders(base, sim, args.orders))
-        print(_banner(base, sim, var))
+            asyncio.run(_demo_orders(base, sims, args.orders))
+        print(_banner(base, sims, var))
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -264,7 +295,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _banner(base: str, sim: str, var: Path) -> str:
+def _banner(base: str, sims: dict[str, str], var: Path) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
     )
@@ -275,13 +306,18 @@ def _banner(base: str, sim: str, var: Path) -> str:
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
     metrics (Prometheus)        {base}/metrics
-    WeChat Pay simulator        {sim}   (faults: PUT {sim}/sim/faults)
+    simulators (faults: PUT …/sim/faults)
+      微信支付 WeChat Pay       {sims["wechatpay"]}
+      支付宝 Alipay             {sims["alipay"]}
+      银联 UnionPay             {sims["unionpay"]}
+      银行卡终端 card terminal   {sims["pos"]}/sim/terminals/{TERMINALS[0]}
     logs                        {var}/log/
 
     sign in as (username, password, role):
 {users}
 
-  Pay an order: create it at the window screen, then click "模拟扫码支付" under the QR code
-  (or scan the QR code's pr= token at {sim}/sim/scan/<pr>).
+  Pay an order: create it at the window screen, then click "模拟扫码支付" under the QR code,
+  scan a payment code (the screen can make a test code), or send it to the card terminal and
+  click "模拟刷卡".
   Press Ctrl-C to stop.
 """

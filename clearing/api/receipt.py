@@ -14,7 +14,15 @@ from clearing.domain.money import format_yuan
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
-CHANNEL_ZH = {"wechatpay": "微信支付"}
+CHANNEL_ZH = {
+    "wechatpay": "微信支付",
+    "alipay": "支付宝",
+    "unionpay": "云闪付（银联）",
+    "pos": "银行卡",
+}
+CARD_TYPE_ZH = {"D": "借记卡", "C": "贷记卡"}
+# orders whose money went back to the payer: no receipt, and the page says why
+REFUND_STATES = frozenset({"REFUNDING", "REFUNDED"})
 # China has one time zone and no daylight saving; receipts show the time the citizen knows
 BEIJING = timezone(timedelta(hours=8), "CST")
 
@@ -64,7 +72,7 @@ _RECEIPT = """<body>
     <tr><th scope="row">支付渠道</th><td>{channels}</td>
         <th scope="row">缴费时间</th><td>{paid_at}</td></tr>
     <tr><th scope="row">交易流水号</th><td colspan="3" class="mono">{transactions}</td></tr>
-  </table>
+{card_rows}  </table>
   <footer>
     <p class="stamp">已缴费</p>
     <div>
@@ -109,10 +117,39 @@ def _row(line: dict[str, Any]) -> str:
     )
 
 
+_CARD_ROW = (
+    '    <tr><th scope="row">银行卡号</th><td class="mono nowrap">{card_no}</td>'
+    '<th scope="row">检索参考号</th><td class="mono">{rrn}</td></tr>\n'
+)
+
+
+def _details(payment: dict[str, Any]) -> dict[str, Any]:
+    # the channel's own facts (card mask, RRN, ...), when the order view carries them
+    details = payment.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def _channel(payment: dict[str, Any]) -> str:
+    name = CHANNEL_ZH.get(payment["provider"], payment["provider"])
+    card_type = CARD_TYPE_ZH.get(str(_details(payment).get("card_type") or ""))
+    return f"{name}（{card_type}）" if card_type else name
+
+
+def _card_rows(paid: list[dict[str, Any]]) -> str:
+    """银行卡号 and 检索参考号 of card payments; a row only when the payment holds either."""
+    rows = []
+    for p in paid:
+        d = _details(p)
+        card_no, rrn = str(d.get("card_no_masked") or ""), str(d.get("rrn") or "")
+        if card_no or rrn:
+            rows.append(_CARD_ROW.format(card_no=escape(card_no or "—"), rrn=escape(rrn or "—")))
+    return "".join(rows)
+
+
 def render(view: dict[str, Any], *, printed_at: datetime) -> str:
     """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``)."""
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
-    channels = sorted({CHANNEL_ZH.get(p["provider"], p["provider"]) for p in paid})
+    channels = sorted({_channel(p) for p in paid})
     paid_at = paid[-1]["paid_at"] if paid else view["cleared_at"]
     return _HEAD.format(title=escape(f"缴费凭证 {view['order_no']}")) + _RECEIPT.format(
         order_no=escape(view["order_no"]),
@@ -128,6 +165,7 @@ def render(view: dict[str, Any], *, printed_at: datetime) -> str:
         channels=escape("、".join(channels) or "—"),
         transactions=escape("；".join(p["provider_txn_id"] for p in paid) or "—"),
         paid_at=escape(_time(paid_at)),
+        card_rows=_card_rows(paid),
         created_by=escape(view["created_by"]),
     )
 
@@ -138,6 +176,9 @@ def unpaid_page(view: dict[str, Any]) -> str:
     if view["state"] in ("OPEN", "PAYING"):
         text = f"该缴费单尚未缴费（当前状态：{state}），缴费完成后方可打印缴费凭证。"
         return message_page("尚未缴费", text)
+    if view["state"] in REFUND_STATES:
+        text = f"该缴费单已办理退款（当前状态：{state}），不能打印缴费凭证。"
+        return message_page("无缴费凭证", text)
     text = f"该缴费单未完成缴费（当前状态：{state}），不能打印缴费凭证。"
     return message_page("无缴费凭证", text)
 

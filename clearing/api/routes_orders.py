@@ -219,7 +219,13 @@ async def qr_svg(request: web.Request) -> web.Response:
     order_no = request.match_info["order_no"]
     async with request.app[POOL].acquire() as conn:
         view = await order_service.get(conn, who, order_no, request.app[CIPHER])
-    live = [a for a in view["attempts"] if a["state"] == "OPEN" and a["code_url"]]
+    # ?provider= picks the channel whose QR the window shows; without it, the newest QR
+    provider = request.query.get("provider")
+    live = [
+        a
+        for a in view["attempts"]
+        if a["state"] == "OPEN" and a["code_url"] and provider in (None, a["provider"])
+    ]
     if not live:
         raise NotFound(
             "NO_OPEN_PAYMENT", "this order has no open QR payment", "该缴费单没有待支付的二维码"

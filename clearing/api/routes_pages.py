@@ -1,7 +1,9 @@
-"""Pages for people: the sign-in page, the window screen, its assets, and the printable receipt.
+"""Pages for people: the sign-in page, the window screen, the refund approval page, their assets,
+and the printable receipt.
 
-The window screen is static HTML and vanilla JS talking to /api/v1; only the receipt is rendered
-here, because it must exist exactly as printed, with every value escaped on the server.
+The window screen and the approval page are static HTML and vanilla JS talking to /api/v1; only
+the receipt is rendered here, because it must exist exactly as printed, with every value escaped
+on the server.
 """
 
 from __future__ import annotations
@@ -9,17 +11,26 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from clearing.api import receipt
-from clearing.api.keys import CIPHER, POOL, SETTINGS
+from clearing.api.keys import ACQUIRERS, CIPHER, POOL, SETTINGS
 from clearing.api.web import authenticate
+from clearing.config import Settings
 from clearing.errors import NotFound, Unauthenticated
 from clearing.service import orders as order_service
 
 routes = web.RouteTableDef()
+
+# who reads the refund approval page; only finance decides (clearing.service.refunds.DECIDE_ROLES)
+FINANCE_PAGE_ROLES = frozenset({"finance", "admin", "auditor"})
+# how the window screen offers the configured channels: this order, then any others by name
+CHANNEL_ORDER = ("wechatpay", "alipay", "unionpay", "pos")
+CHANNEL_NAMES = receipt.CHANNEL_ZH
+METHODS = ("qr", "code", "card")
 
 STATIC = Path(__file__).parent / "static"
 # one flat folder of plainly named files: nothing in a request can climb out of it
@@ -92,21 +103,71 @@ async def login_page(_request: web.Request) -> web.FileResponse:
 @routes.get("/window")
 async def window_page(request: web.Request) -> web.StreamResponse:
     try:
-        await authenticate(request)
+        who = await authenticate(request)
     except Unauthenticated:
         return _redirect("/login")
+    if who.role == "finance":
+        # finance staff take no payments: their screen is the refund approval page
+        return _redirect("/finance")
     return _html_file("window.html")
+
+
+@routes.get("/finance")
+async def finance_page(request: web.Request) -> web.StreamResponse:
+    """审批退款: refund requests waiting for finance; readable by admin and auditors too."""
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return _redirect(_login_url(request))
+    if who.role not in FINANCE_PAGE_ROLES:
+        # said plainly rather than redirected: a clerk who follows a link learns why
+        text = "退款审批页面仅供财务人员使用。如需办理退款，请联系值班主任提交退款申请。"
+        return _html(receipt.message_page("无权访问退款审批", text), 403)
+    return _html_file("finance.html")
+
+
+def _sim_url(settings: Settings, provider: str) -> str | None:
+    # read by name: a channel whose settings have not landed yet simply has no simulator
+    url = getattr(settings, f"{provider}_sim_url", None)
+    return url.rstrip("/") if isinstance(url, str) and url else None
+
+
+def _channels(request: web.Request) -> list[dict[str, Any]]:
+    settings = request.app[SETTINGS]
+    configured = request.app[ACQUIRERS]
+    rank = {p: i for i, p in enumerate(CHANNEL_ORDER)}
+    out = []
+    for provider in sorted(configured, key=lambda p: (rank.get(p, len(rank)), p)):
+        methods = [m for m in METHODS if configured[provider].supports(m)]
+        if methods:
+            out.append(
+                {
+                    "provider": provider,
+                    "name_zh": CHANNEL_NAMES.get(provider, provider),
+                    "methods": methods,
+                    "sim_url": _sim_url(settings, provider),
+                }
+            )
+    return out
 
 
 @routes.get("/window/config.json")
 async def window_config(request: web.Request) -> web.Response:
-    """What the screen needs to know about this deployment; nothing secret."""
+    """What the screen needs to know about this deployment; nothing secret.
+
+    ``channels`` are the configured channels in display order, each with the ways of paying it
+    offers and, in a demo, its simulator; ``terminals`` are the card terminals of this office.
+    """
     settings = request.app[SETTINGS]
-    sim = settings.wechatpay_sim_url
+    channels = _channels(request)
+    takes_cards = any("card" in c["methods"] for c in channels)
+    terminals = getattr(settings, "pos_terminals", None) or []
     return web.json_response(
         {
-            "wechatpay_sim_url": sim.rstrip("/") if sim else None,
+            "wechatpay_sim_url": _sim_url(settings, "wechatpay"),
             "max_lines": settings.max_lines_per_order,
+            "channels": channels,
+            "terminals": [str(t) for t in terminals] if takes_cards else [],
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -184,7 +184,10 @@ async def test_static_assets_of_both_pages_load(service: Service) -> None:
 async def test_window_config_names_the_simulator(service: Service) -> None:
     async with service.http.get(f"{service.base}/window/config.json") as r:
         config = await r.json()
-    assert config == {"wechatpay_sim_url": service.sim.base_url, "max_lines": 20}
+    assert config["wechatpay_sim_url"] == service.sim.base_url
+    assert config["max_lines"] == 20
+    assert [c["provider"] for c in config["channels"]] == ["wechatpay"]
+    assert config["channels"][0]["sim_url"] == service.sim.base_url
 
 
 async def test_qr_code_is_a_standalone_image_for_the_cookie(service: Service) -> None:

@@ -81,7 +81,11 @@ const FIELD_ZH = {
   amount: "金额",
   amount_fen: "金额",
   reference: "票号/缴款码",
-  reason: "撤销原因",
+  reason: "原因",
+  note: "审批意见",
+  auth_code: "付款码",
+  terminal_id: "终端号",
+  channel: "支付渠道",
 };
 
 function fieldZh(loc) {

@@ -185,7 +185,7 @@ export function setupOrderForm({ items, lineLimit, context, onCreated, onUnautho
       }
     } finally {
       submitButton.disabled = false;
-      submitButton.textContent = "开具缴费单并生成收款码";
+      submitButton.textContent = "开具缴费单";
     }
   });
 }

@@ -1,7 +1,9 @@
-// The 当前缴费单 panel: amount, QR code, live state, and what the clerk may do next.
+// The 当前缴费单 panel: amount, how it is being paid, live state, and what the clerk may do next.
 import { api, messageOf } from "./api.js";
 import { $, dateTime, el } from "./dom.js";
 import { formatFen } from "./money.js";
+import { focusCode, nameOf, renderPay, resetPay, setupPayMethods } from "./pay-methods.js";
+import { renderRefunds, setupRefunds } from "./refund-panel.js";
 
 // for showing an event's state at once, before the order is fetched again
 const STATE_ZH = {
@@ -19,23 +21,12 @@ const FINAL_NOTE = {
 };
 
 let order = null;
-let simUrl = null;
 let fetchSeq = 0; // answers to older requests are dropped: the clerk may have moved on
 let hooks = { onChanged: () => {}, onUnauthorized: () => {} };
 
 function showError(err) {
   if (err && err.status === 401) hooks.onUnauthorized();
   $("current-error").textContent = err ? messageOf(err) : "";
-}
-
-function openAttempt(o) {
-  return [...o.attempts].reverse().find((a) => a.state === "OPEN" && a.code_url) || null;
-}
-
-function simLink(attempt) {
-  if (!simUrl || !attempt) return null;
-  const match = /[?&]pr=([^&#]+)/.exec(attempt.code_url);
-  return match ? `${simUrl}/sim/scan/${encodeURIComponent(decodeURIComponent(match[1]))}` : null;
 }
 
 function renderState(state, stateZh) {
@@ -52,7 +43,10 @@ function renderState(state, stateZh) {
     $("c-final-word").textContent = stateZh || STATE_ZH[state] || state;
     $("c-final-note").textContent = note;
   }
-  if (!UNPAID.has(state)) $("c-qr").hidden = true;
+  if (!UNPAID.has(state)) {
+    for (const id of ["pay", "c-qr", "c-wait"]) $(id).hidden = true;
+  }
+  if (!paid) $("c-refund").hidden = true;
   $("c-cancel").hidden = !UNPAID.has(state);
   $("c-print").hidden = !paid;
 }
@@ -62,25 +56,15 @@ function render(o) {
   $("current").hidden = false;
   renderState(o.state, o.state_zh);
   const payment = o.payments.find((p) => p.outcome === "CLEARED");
-  $("c-paid-at").textContent = `缴费时间 ${dateTime(payment ? payment.paid_at : o.cleared_at)}`;
+  const paidWith = payment ? `${nameOf(payment.provider)} · ` : "";
+  $("c-paid-at").textContent = `${paidWith}缴费时间 ${dateTime(payment ? payment.paid_at : o.cleared_at)}`;
   if (o.state === "EXCEPTION" && o.exception_reason) {
     $("c-final-note").textContent = `${FINAL_NOTE.EXCEPTION}（${o.exception_reason}）`;
   }
   $("c-total").textContent = o.total_display;
   $("c-capital").textContent = o.total_capital;
-
-  const attempt = UNPAID.has(o.state) ? openAttempt(o) : null;
-  $("c-qr").hidden = !attempt;
-  $("c-start").hidden = !(UNPAID.has(o.state) && !attempt);
-  if (attempt) {
-    // one URL per attempt: a new attempt's code must not come from the browser's cache
-    const src = `/api/v1/orders/${encodeURIComponent(o.order_no)}/qr.svg?attempt=${encodeURIComponent(attempt.out_trade_no)}`;
-    if ($("c-qr-img").getAttribute("src") !== src) $("c-qr-img").src = src;
-    $("c-expires").textContent = dateTime(attempt.expires_at || o.expires_at);
-  }
-  const sim = simLink(attempt);
-  $("c-sim").hidden = !sim;
-  if (sim) $("c-sim").href = sim;
+  renderPay(o);
+  renderRefunds(o);
   $("c-print").href = `/orders/${encodeURIComponent(o.order_no)}/receipt?print=1`;
 
   $("c-order-no").textContent = o.order_no;
@@ -109,27 +93,6 @@ async function refresh(orderNo) {
   } catch (err) {
     if (seq === fetchSeq) showError(err);
   }
-}
-
-async function startPayment() {
-  if (!order) return;
-  const orderNo = order.order_no;
-  const button = $("c-start");
-  button.disabled = true;
-  button.textContent = "正在生成收款码…";
-  showError(null);
-  try {
-    await api("POST", `/api/v1/orders/${encodeURIComponent(orderNo)}/payments`, {
-      body: { channel: "wechatpay" },
-    });
-  } catch (err) {
-    showError(err);
-  } finally {
-    button.disabled = false;
-    button.textContent = "生成收款码";
-  }
-  if (order && order.order_no === orderNo) await refresh(orderNo);
-  hooks.onChanged();
 }
 
 async function cancelOrder(reason) {
@@ -180,27 +143,37 @@ function setupCancelDialog() {
   });
 }
 
-export function setupOrderPanel({ wechatpaySimUrl, onChanged, onUnauthorized }) {
-  simUrl = wechatpaySimUrl;
+export function setupOrderPanel({ config, me, onChanged, onUnauthorized }) {
   hooks = { onChanged, onUnauthorized };
-  $("c-start").addEventListener("click", startPayment);
+  setupPayMethods({
+    config,
+    async onStarted(orderNo) {
+      await refresh(orderNo);
+      hooks.onChanged();
+    },
+    onUnauthorized,
+  });
+  setupRefunds({ me, onChanged, onUnauthorized });
   setupCancelDialog();
 }
 
-/** Show an order just created, and open its QR payment at once. */
-export async function showNewOrder(created) {
+/** Show an order just created, ready to take its payment: the scanner input has focus. */
+export function showNewOrder(created) {
   fetchSeq++;
   order = created;
   showError(null);
+  resetPay();
   render(order);
   $("current-title").scrollIntoView({ block: "nearest" });
-  await startPayment();
+  focusCode();
 }
 
 /** Show an order picked from the list. */
 export async function showOrder(orderNo) {
   showError(null);
+  if (!order || order.order_no !== orderNo) resetPay();
   await refresh(orderNo);
+  if (order && order.order_no === orderNo) focusCode();
 }
 
 export function currentOrderNo() {
