@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
@@ -67,6 +67,8 @@ class AttemptOut(BaseModel):
     provider: str
     out_trade_no: str
     state: str
+    method: str = "qr"
+    terminal_id: str | None = None
     code_url: str | None
     created_at: str | None
     expires_at: str | None
@@ -79,6 +81,8 @@ class PaymentOut(BaseModel):
     outcome: Literal["CLEARED", "SUSPENSE"]
     reason: str | None
     paid_at: str | None
+    # the channel's facts: masked card number, RRN, terminal, batch, trace, bank
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class OrderOut(BaseModel):

@@ -192,12 +192,12 @@ SELECT l.line_no, l.item_code, f.name_zh AS item_name, l.beneficiary_code,
 """
 
 _ATTEMPTS_SQL = """
-SELECT provider, out_trade_no, state, code_url, created_at, expires_at
+SELECT provider, out_trade_no, state, code_url, created_at, expires_at, method, terminal_id
   FROM payment_attempts WHERE order_id = $1 ORDER BY id
 """
 
 _PAYMENTS_SQL = """
-SELECT provider, provider_txn_id, amount_fen, outcome, reason, paid_at
+SELECT provider, provider_txn_id, amount_fen, outcome, reason, paid_at, details
   FROM payments WHERE order_id = $1 ORDER BY id
 """
 

@@ -117,15 +117,20 @@ async def request(
                     line=n,
                 )
         amount = sum(int(by_no[n]["amount_fen"]) for n in wanted)
+        # one refund number per request, fixed now, so that every retry at the channel is the
+        # same refund; numbered within the order (whose row we hold locked)
+        seq = await conn.fetchval(
+            "SELECT count(*) + 1 FROM refund_requests WHERE order_id = $1", o["id"]
+        )
         refund_id = await conn.fetchval(
             "INSERT INTO refund_requests (order_id, payment_id, amount_fen, reason, requested_by,"
-            " out_refund_no) VALUES ($1, $2, $3, $4, $5, 'RQ' || lpad(nextval("
-            "pg_get_serial_sequence('refund_requests', 'id'))::text, 14, '0')) RETURNING id",
+            " out_refund_no) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             o["id"],
             payment["id"],
             amount,
             reason,
             who.id,
+            f"{order_no}R{int(seq):02d}",
         )
         await conn.executemany(
             "INSERT INTO refund_request_lines (refund_id, order_id, line_no, amount_fen)"

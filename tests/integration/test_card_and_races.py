@@ -153,3 +153,67 @@ async def test_one_order_paid_on_two_channels_at_once_clears_once(
     ledger = await _ledger(pool, order["order_no"])
     assert ledger.get("suspense", 0) == 0
     assert ledger["payable:TREASURY"] == -456_00
+
+
+async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], clerk: str) -> None:
+    svc, pos = env
+    supervisor = await svc.add_user("supervisor", "HALL1")
+    finance = await svc.add_user("finance", None)
+    _, order = await svc.create_order(clerk, order_body((2_000_00, 80_00)))
+    await _card(svc, clerk, order["order_no"])
+    await pos.swipe("T0000001")
+    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    _, req = await svc.request(
+        "POST", f"/api/v1/orders/{order['order_no']}/refunds", supervisor, json={"reason": "退回"}
+    )
+    await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={})
+    await svc.wait_state(clerk, order["order_no"], "REFUNDED", within_s=10)
+    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+        "receivable:pos": 0,
+        "payable:TREASURY": 0,
+        "payable:FISCAL_NONTAX": 0,
+    }
+
+
+async def test_card_results_all_lost_still_clear_by_polling(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, pos = env
+    await pos.set_faults(drop_callbacks=1.0)
+    _, order = await svc.create_order(clerk, order_body((55_00,)))
+    started = await _card(svc, clerk, order["order_no"])
+    await pos.swipe("T0000001")
+    await svc.wait_state(clerk, order["order_no"], "CLEARED", within_s=5)
+    async with svc.app[POOL].acquire() as conn:
+        source = await conn.fetchval(
+            "SELECT source FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
+        )
+    assert source == "query"
+
+
+async def test_badly_signed_card_results_are_refused(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, pos = env
+    await pos.set_faults(bad_signature=True)
+    _, order = await svc.create_order(clerk, order_body((44_00,)))
+    async with svc.app[POOL].acquire() as conn:
+        await conn.execute(
+            "UPDATE tasks SET run_at = now() + interval '1 hour'"
+            " WHERE kind = 'attempt.poll' AND state = 'READY'"
+        )
+    started = await _card(svc, clerk, order["order_no"])
+    async with svc.app[POOL].acquire() as conn:
+        await conn.execute(  # the new attempt's poller too
+            "UPDATE tasks SET run_at = now() + interval '1 hour'"
+            " WHERE kind = 'attempt.poll' AND state = 'READY'"
+        )
+    await pos.swipe("T0000001")
+    deadline = time.monotonic() + 5
+    statuses: list[object] = []
+    while time.monotonic() < deadline and 401 not in statuses:
+        sim_order = await pos.order(str(started["out_trade_no"]))
+        statuses = [d.get("status") for d in sim_order.get("deliveries", [])]
+        await asyncio.sleep(0.1)
+    assert 401 in statuses, sim_order
+    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
