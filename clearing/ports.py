@@ -193,3 +193,70 @@ class NotifyEndpoint:
     ok: tuple[int, str, bytes] = (204, "application/json", b"")
     refused_status: int = 401
     refused_body: tuple[str, bytes] | None = None
+
+
+# ---- authorities: who decides what a case owes, and who must hear that it was paid ----
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One amount an authority says a case owes, with the authority's own reference for it."""
+
+    authority: str  # tax, fiscal, fund
+    # our fee item code: DEED_TAX, VAT, IIT, STAMP_DUTY, LAND_TRANSFER, REG_FEE, MAINT_FUND
+    item_code: str
+    # e-tax voucher number (电子税票号), non-tax payment code (缴款码), fund notice number
+    reference: str
+    amount_fen: int
+    payer_name: str | None = None
+    # what the authority adds: tax type and basis, collecting account, custodial sub-account, ...
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LegConfirmation:
+    """The authority's proof that one paid leg reached it."""
+
+    reference: str
+    # 完税证明号, fiscal e-bill number, deposit certificate number
+    proof_no: str
+    confirmed_at: datetime
+    # e.g. the e-bill's code, number and check code
+    proof: Mapping[str, str] = field(default_factory=dict)
+    amount_fen: int | None = None
+
+
+class AuthorityRefused(Exception):
+    """The authority answered no: unknown reference, already paid, amount changed, refused
+    confirmation. Final for this question; ``code`` is stable, ``message`` English, ``reason`` the
+    authority's own words."""
+
+    code: str
+    message: str
+    reason: str
+
+
+class Authority(Protocol):
+    name: str  # tax, fiscal, fund
+
+    async def lookup(self, reference: str, **case: str) -> list[DueItem]:
+        """What the case owes under this reference (a declaration number, a payment code, a fund
+        notice or property unit); raises AuthorityRefused for an unknown or settled reference."""
+        ...
+
+    async def confirm(
+        self,
+        *,
+        reference: str,
+        amount_fen: int,
+        paid_at: datetime,
+        payment_ref: str,
+        order_no: str,
+    ) -> LegConfirmation:
+        """Tell the authority this leg was paid; idempotent by reference (asking again returns the
+        same proof)."""
+        ...
+
+    async def daily_confirmations(self, day: date) -> list[LegConfirmation]:
+        """Everything the authority confirmed that day, for reconciliation."""
+        ...
