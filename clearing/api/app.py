@@ -15,7 +15,14 @@ from aiohttp import web
 
 from clearing import wiring
 from clearing.announce import Announcer
-from clearing.api import routes_notify, routes_ops, routes_orders, routes_pages, routes_refunds
+from clearing.api import (
+    routes_admin,
+    routes_notify,
+    routes_ops,
+    routes_orders,
+    routes_pages,
+    routes_refunds,
+)
 from clearing.api.events import EventHub
 from clearing.api.keys import (
     ACQUIRERS,
@@ -146,5 +153,6 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_notify.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
+    app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
@@ -243,3 +244,28 @@ class RefundOut(BaseModel):
 
 class RefundList(BaseModel):
     refunds: list[RefundOut]
+
+
+class FeeScheduleIn(_In):
+    effective_from: date
+    residential_fen: StrictInt = Field(ge=0, le=10_000_000)
+    non_residential_fen: StrictInt = Field(ge=0, le=10_000_000)
+    extra_certificate_fen: StrictInt = Field(ge=0, le=1_000_000)
+    exemptions: list[str] = Field(default_factory=list, max_length=10)
+    basis: str = Field(min_length=4, max_length=500, description="the published document")
+
+
+class FeeScheduleOut(BaseModel):
+    version: int
+    effective_from: date
+    residential_fen: int
+    non_residential_fen: int
+    extra_certificate_fen: int
+    exemptions: list[str]
+    basis: str | None = None
+    created_by: str | None = None
+    created_at: str | None = None
+
+
+class FeeScheduleList(BaseModel):
+    schedules: list[FeeScheduleOut]

@@ -70,6 +70,20 @@ ROUTES: tuple[Route, ...] = (
         201,
     ),
     Route(
+        "get",
+        "/api/v1/fee-schedules",
+        "Registration fee schedule versions",
+        response=m.FeeScheduleList,
+    ),
+    Route(
+        "post",
+        "/api/v1/fee-schedules",
+        "Publish a new fee schedule version (admin, audited)",
+        m.FeeScheduleIn,
+        m.FeeScheduleOut,
+        201,
+    ),
+    Route(
         "post",
         "/api/v1/orders/{order_no}/refunds",
         "Request a refund (supervisor)",
