@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     pos_terminals: list[str] = Field(default_factory=list)
     channel_timeout_s: float = Field(default=5.0, gt=0)
 
+    # the authorities: tax bureau, fiscal non-tax system, maintenance-fund office
+    tax_keys: Path | None = None
+    tax_base_url: str = "https://tax.example.gov.cn"
+    tax_sim_url: str | None = None
+    fiscal_keys: Path | None = None
+    fiscal_base_url: str = "https://nontax.example.gov.cn"
+    fiscal_sim_url: str | None = None
+    fund_keys: Path | None = None
+    fund_base_url: str = "https://fund.example.gov.cn"
+    fund_sim_url: str | None = None
+    authority_timeout_s: float = Field(default=5.0, gt=0)
+
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)
     max_line_fen: int = Field(default=100_000_000_000, ge=1)  # 10亿元

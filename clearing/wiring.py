@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import aiohttp
 import asyncpg
 
@@ -9,7 +11,7 @@ from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.db.request_times import RequestTimes
 from clearing.metrics import Metrics
-from clearing.ports import NotifyEndpoint
+from clearing.ports import Authority, NotifyEndpoint
 
 
 def acquirers(
@@ -105,3 +107,20 @@ def acquirers(
             refused_body=(POS_REFUSED[1], POS_REFUSED[2]),
         )
     return found, parsers
+
+
+def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Authority]:
+    """The authorities configured by their key folders (tax, fiscal, fund)."""
+    found: dict[str, Authority] = {}
+    for name in ("tax", "fiscal", "fund"):
+        keys_dir = getattr(settings, f"{name}_keys")
+        if keys_dir is None:
+            continue
+        module = importlib.import_module(f"adapters.{name}.client")
+        found[name] = module.build(
+            session,
+            keys_dir=keys_dir,
+            base_url=getattr(settings, f"{name}_base_url"),
+            timeout_s=settings.authority_timeout_s,
+        )
+    return found

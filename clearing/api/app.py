@@ -27,6 +27,7 @@ from clearing.api.events import EventHub
 from clearing.api.keys import (
     ACQUIRERS,
     ANNOUNCER,
+    AUTHORITIES,
     BATCHER,
     CIPHER,
     DSN,
@@ -47,6 +48,7 @@ from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
 from clearing.service.batching import CaptureBatcher
 from clearing.workers.handlers import Handlers
+from clearing.workers.legs import LegConfirmer
 from clearing.workers.runner import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ async def _outside(app: web.Application) -> AsyncIterator[None]:
     app[ACQUIRERS], app[NOTIFY_PARSERS] = wiring.acquirers(
         app[SETTINGS], session, app[METRICS], app[POOL]
     )
+    app[AUTHORITIES] = wiring.authorities(app[SETTINGS], session)
     yield
     await session.close()
 
@@ -124,7 +127,10 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
             poll_later=timedelta(seconds=s.poll_later_s),
             poll_code=timedelta(seconds=s.code_poll_s),
         )
-        table = {k: v for k, v in handlers.table().items()}
+        table = dict(handlers.table())
+        if app[AUTHORITIES]:
+            # without any authority configured, legs wait in the queue (and in the metrics)
+            table["leg.confirm"] = LegConfirmer(app[POOL], app[AUTHORITIES], app[ANNOUNCER])
         me = f"{socket.gethostname()}:{os.getpid()}"
         for i in range(s.workers):
             runner = TaskRunner(app[POOL], table, app[METRICS], worker_id=f"{me}:{i}")

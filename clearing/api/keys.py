@@ -14,7 +14,7 @@ from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
-from clearing.ports import NotifyEndpoint
+from clearing.ports import Authority, NotifyEndpoint
 from clearing.security import PiiCipher
 from clearing.service.batching import CaptureBatcher
 
@@ -31,3 +31,4 @@ EVENTS = web.AppKey("events", EventHub)
 NOTIFY_PARSERS = web.AppKey("notify_parsers", Mapping[str, NotifyEndpoint])
 ANNOUNCER = web.AppKey("announcer", Announcer)
 BATCHER = web.AppKey("batcher", CaptureBatcher)
+AUTHORITIES = web.AppKey("authorities", Mapping[str, Authority])

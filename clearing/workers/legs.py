@@ -1,0 +1,134 @@
+"""Confirming each paid leg to its authority, and settling the order when all are confirmed.
+
+A leg's authority follows from its fee item's kind: taxes go to the tax bureau, non-tax fees
+(land-transfer fee, registration fee) to the fiscal non-tax system, the maintenance fund to the
+fund office. Confirmation is idempotent at the authority (by the leg's reference), so a retry after
+a lost answer gets the same proof back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from clearing.announce import Announce, order_event
+from clearing.ports import Authority, AuthorityRefused
+from clearing.service import audit
+from clearing.workers.runner import PermanentFailure
+
+log = logging.getLogger(__name__)
+
+AUTHORITY_OF_KIND = {"tax": "tax", "nontax": "fiscal", "fund": "fund"}
+
+_LEG = """
+SELECT l.order_id, l.line_no, l.reference, l.amount_fen, l.confirm_state, f.kind,
+       o.order_no, p.provider, p.provider_txn_id, p.paid_at
+  FROM order_lines l JOIN fee_items f ON f.code = l.item_code
+  JOIN orders o ON o.id = l.order_id JOIN payments p ON p.id = $3
+ WHERE l.order_id = $1 AND l.line_no = $2
+"""
+
+
+@dataclass
+class LegConfirmer:
+    pool: asyncpg.Pool
+    authorities: Mapping[str, Authority]
+    announce: Announce | None = None
+
+    async def __call__(self, payload: dict[str, Any]) -> None:
+        async with self.pool.acquire() as conn:
+            leg = await conn.fetchrow(
+                _LEG, int(payload["order_id"]), int(payload["line_no"]), int(payload["payment_id"])
+            )
+        if leg is None or leg["confirm_state"] != "PENDING":
+            return
+        name = AUTHORITY_OF_KIND[leg["kind"]]
+        authority = self.authorities.get(name)
+        if authority is None:
+            # retried with backoff: the leg waits, visibly, until the authority is configured
+            raise RuntimeError(f"authority {name} is not configured")
+        try:
+            proof = await authority.confirm(
+                reference=leg["reference"],
+                amount_fen=leg["amount_fen"],
+                paid_at=leg["paid_at"],
+                payment_ref=f"{leg['provider']}:{leg['provider_txn_id']}",
+                order_no=leg["order_no"],
+            )
+        except AuthorityRefused as exc:
+            await self._refused(leg, name, exc)
+            raise PermanentFailure(f"{name} refused leg {leg['line_no']}: {exc.code}") from exc
+        async with self.pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                "UPDATE order_lines SET confirm_state = 'CONFIRMED', proof_no = $3, proof = $4,"
+                " confirmed_at = $5 WHERE order_id = $1 AND line_no = $2"
+                " AND confirm_state = 'PENDING' RETURNING 1",
+                leg["order_id"],
+                leg["line_no"],
+                proof.proof_no,
+                dict(proof.proof),
+                proof.confirmed_at,
+            )
+            if not done:
+                return
+            await audit.record(
+                conn,
+                actor=f"authority:{name}",
+                action="leg.confirmed",
+                object_type="order",
+                object_id=leg["order_no"],
+                detail={
+                    "line_no": leg["line_no"],
+                    "reference": leg["reference"],
+                    "proof_no": proof.proof_no,
+                },
+            )
+            settled = await conn.fetchrow(
+                "UPDATE orders o SET state = 'SETTLED', updated_at = now() WHERE o.id = $1"
+                " AND o.state = 'CLEARED' AND NOT EXISTS (SELECT 1 FROM order_lines l"
+                "   WHERE l.order_id = o.id AND l.confirm_state IS DISTINCT FROM 'CONFIRMED'"
+                "   AND l.reference IS NOT NULL)"
+                " RETURNING order_no, office, window_no",
+                leg["order_id"],
+            )
+            if settled is not None:
+                await audit.record(
+                    conn,
+                    actor="system:legs",
+                    action="order.settled",
+                    object_type="order",
+                    object_id=settled["order_no"],
+                )
+        if settled is not None and self.announce is not None:
+            self.announce(
+                order_event(settled["order_no"], "SETTLED", settled["office"], settled["window_no"])
+            )
+
+    async def _refused(self, leg: asyncpg.Record, name: str, exc: AuthorityRefused) -> None:
+        log.error("%s refused leg %s of %s: %s", name, leg["line_no"], leg["order_no"], exc.code)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE order_lines SET confirm_state = 'REFUSED', refusal = $3"
+                " WHERE order_id = $1 AND line_no = $2 AND confirm_state = 'PENDING'",
+                leg["order_id"],
+                leg["line_no"],
+                f"{exc.code}: {exc.reason}"[:500],
+            )
+            await conn.execute(
+                "UPDATE orders SET state = 'EXCEPTION', exception_reason = $2, updated_at = now()"
+                " WHERE id = $1 AND state IN ('CLEARED', 'SETTLED')",
+                leg["order_id"],
+                f"LEG_REFUSED:{name}:{exc.code}",
+            )
+            await audit.record(
+                conn,
+                actor=f"authority:{name}",
+                action="leg.refused",
+                object_type="order",
+                object_id=leg["order_no"],
+                detail={"line_no": leg["line_no"], "code": exc.code, "reason": exc.reason},
+            )
