@@ -62,6 +62,9 @@ class LineOut(BaseModel):
     beneficiary_name: str
     amount_fen: int
     reference: str | None
+    # the authority's confirmation of this leg: PENDING, CONFIRMED (with its proof) or REFUSED
+    confirm_state: str | None = None
+    proof_no: str | None = None
 
 
 class AttemptOut(BaseModel):

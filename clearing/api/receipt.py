@@ -59,7 +59,7 @@ _RECEIPT = """<body>
     <colgroup><col class="c-no"><col class="c-item"><col class="c-payee"><col class="c-ref">
       <col class="c-amount"></colgroup>
     <thead><tr><th scope="col">序号</th><th scope="col">收费项目</th><th scope="col">收款单位</th>
-      <th scope="col">票号／缴款码</th><th scope="col">金额</th></tr></thead>
+      <th scope="col">票号／缴款码／凭证号</th><th scope="col">金额</th></tr></thead>
     <tbody>
 {rows}
     </tbody>
@@ -87,8 +87,19 @@ _RECEIPT = """<body>
 
 _ROW = (
     '      <tr><td class="center">{line_no}</td><td>{item_name}</td><td>{beneficiary_name}</td>'
-    '<td class="mono">{reference}</td><td class="num">{amount}</td></tr>'
+    '<td class="mono">{reference}{proof}</td><td class="num">{amount}</td></tr>'
 )
+
+
+def _proof(line: dict[str, Any]) -> str:
+    """The authority's proof for the leg, or a word that it is still to come."""
+    if line.get("proof_no"):
+        return f'<br><span class="proof">凭证 {escape(str(line["proof_no"]))}</span>'
+    if line.get("confirm_state") == "PENDING":
+        return '<br><span class="proof pending">凭证待主管部门确认</span>'
+    if line.get("confirm_state") == "REFUSED":
+        return '<br><span class="proof refused">主管部门未确认，请联系窗口</span>'
+    return ""
 
 _MESSAGE = """<body>
 <main class="message" role="alert">
@@ -113,6 +124,7 @@ def _row(line: dict[str, Any]) -> str:
         item_name=escape(str(line["item_name"])),
         beneficiary_name=escape(str(line["beneficiary_name"])),
         reference=escape(str(line["reference"] or "—")),
+        proof=_proof(line),
         amount=escape(format_yuan(int(line["amount_fen"]))),
     )
 

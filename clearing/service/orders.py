@@ -185,7 +185,7 @@ SELECT o.id, o.order_no, o.case_no, o.office, o.window_no, o.payer_name_enc, o.p
 
 _LINES_SQL = """
 SELECT l.line_no, l.item_code, f.name_zh AS item_name, l.beneficiary_code,
-       b.name AS beneficiary_name, l.amount_fen, l.reference
+       b.name AS beneficiary_name, l.amount_fen, l.reference, l.confirm_state, l.proof_no
   FROM order_lines l JOIN fee_items f ON f.code = l.item_code
   JOIN beneficiaries b ON b.code = l.beneficiary_code
  WHERE l.order_id = $1 ORDER BY l.line_no
