@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import aiohttp
 import asyncpg
 
@@ -112,15 +110,14 @@ def acquirers(
 def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Authority]:
     """The authorities configured by their key folders (tax, fiscal, fund)."""
     found: dict[str, Authority] = {}
-    for name in ("tax", "fiscal", "fund"):
-        keys_dir = getattr(settings, f"{name}_keys")
-        if keys_dir is None:
-            continue
-        module = importlib.import_module(f"adapters.{name}.client")
-        found[name] = module.build(
+    if settings.fund_keys is not None:
+        from adapters.fund.client import FundClient
+        from adapters.fund.keys import load_merchant_keys as load_fund_keys
+
+        found["fund"] = FundClient(
             session,
-            keys_dir=keys_dir,
-            base_url=getattr(settings, f"{name}_base_url"),
+            base_url=settings.fund_base_url,
+            keys=load_fund_keys(settings.fund_keys),
             timeout_s=settings.authority_timeout_s,
         )
     return found

@@ -1,0 +1,183 @@
+"""Keys for the maintenance-fund office's interface, for our service and for the simulator.
+
+The office registers us as a collecting agency (代收机构) and issues two shared secrets; both
+parties hold both, because the scheme is HMAC-SM3, but each signs one direction only, so a leak
+of our request key cannot forge the office's answers (signing.py)::
+
+    root/merchant/   what tongjiao holds
+        fund.json          app id, agency code, the office's name and key id, the custodian bank
+        app_secret.txt     signs our requests (0600)
+        office_secret.txt  verifies the office's answers (0600)
+    root/platform/   what the office (our simulator) holds
+        office.json        the same registration, as the office keeps it
+        app_secret.txt     the same, to verify our requests (0600)
+        office_secret.txt  the same, to sign its answers (0600)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MERCHANT_DIR = "merchant"
+PLATFORM_DIR = "platform"
+_MERCHANT_JSON = "fund.json"
+_PLATFORM_JSON = "office.json"
+_APP_KEY_FILE = "app_secret.txt"
+_OFFICE_KEY_FILE = "office_secret.txt"
+_KEY_LEN = 64  # hex characters: 256 bits, used as the HMAC key's bytes
+_AGENCY_CODE = re.compile(r"[0-9A-Z]{12}")
+_ACCOUNT_NO = re.compile(r"[0-9]{12,22}")
+_FIELDS = (
+    "app_id",
+    "agency_code",
+    "office_name",
+    "office_key_id",
+    "custodian_bank",
+    "custodial_account_no",
+    "custodial_account_name",
+)
+
+
+@dataclass(frozen=True)
+class MerchantKeys:
+    """What our service needs to call the office and to trust its answers."""
+
+    app_id: str
+    agency_code: str
+    office_name: str
+    office_key_id: str
+    custodian_bank: str
+    custodial_account_no: str
+    custodial_account_name: str
+    app_secret: bytes = field(repr=False, compare=False)
+    office_secret: bytes = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PlatformKeys:
+    """What the office holds about us, and the account the fund is kept in."""
+
+    app_id: str
+    agency_code: str
+    office_name: str
+    office_key_id: str
+    custodian_bank: str
+    custodial_account_no: str
+    custodial_account_name: str
+    app_secret: bytes = field(repr=False, compare=False)
+    office_secret: bytes = field(repr=False, compare=False)
+
+
+def generate_keyset(root: Path) -> None:
+    """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
+    merchant_dir = root / MERCHANT_DIR
+    platform_dir = root / PLATFORM_DIR
+    merchant_dir.mkdir(parents=True, exist_ok=True)
+    platform_dir.mkdir(parents=True, exist_ok=True)
+    ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
+    for name in (_APP_KEY_FILE, _OFFICE_KEY_FILE):
+        key = _existing_key(merchant_dir / name, platform_dir / name) or _new_key()
+        for folder in (merchant_dir, platform_dir):
+            _write_if_missing(folder / name, key + b"\n", secret=True)
+    document = (json.dumps(ids, ensure_ascii=False, indent=2) + "\n").encode()
+    _write_if_missing(merchant_dir / _MERCHANT_JSON, document)
+    _write_if_missing(platform_dir / _PLATFORM_JSON, document)
+
+
+def load_merchant_keys(path: Path) -> MerchantKeys:
+    """Load ``root/merchant`` (pass that folder)."""
+    return MerchantKeys(
+        **_checked_ids(path / _MERCHANT_JSON),
+        app_secret=_load_key(path / _APP_KEY_FILE),
+        office_secret=_load_key(path / _OFFICE_KEY_FILE),
+    )
+
+
+def load_platform_keys(path: Path) -> PlatformKeys:
+    """Load ``root/platform`` (pass that folder)."""
+    return PlatformKeys(
+        **_checked_ids(path / _PLATFORM_JSON),
+        app_secret=_load_key(path / _APP_KEY_FILE),
+        office_secret=_load_key(path / _OFFICE_KEY_FILE),
+    )
+
+
+def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
+    for known in (merchant_json, platform_json):
+        if known.exists():
+            return _read_json(known)
+    # DS (代收) + the 6-digit division + a 4-digit sequence: the shape the office assigns
+    agency_code = "DS330106" + "".join(secrets.choice(string.digits) for _ in range(4))
+    return {
+        "app_id": "FUND" + secrets.token_hex(8).upper(),
+        "agency_code": agency_code,
+        "office_name": "市住房专项维修资金管理中心",
+        "office_key_id": "K" + "".join(secrets.choice(string.digits) for _ in range(6)),
+        "custodian_bank": "中国工商银行市分行营业部",
+        "custodial_account_no": "1202" + "".join(secrets.choice(string.digits) for _ in range(15)),
+        "custodial_account_name": "市住房专项维修资金专户",
+    }
+
+
+def _checked_ids(path: Path) -> dict[str, Any]:
+    data = _read_json(path)
+    ids = {name: _str(data, name, path) for name in _FIELDS}
+    if not _AGENCY_CODE.fullmatch(ids["agency_code"]):
+        raise ValueError(f"{path}: agency_code must be 12 digits or capital letters")
+    if not _ACCOUNT_NO.fullmatch(ids["custodial_account_no"]):
+        raise ValueError(f"{path}: custodial_account_no must be 12 to 22 digits")
+    return ids
+
+
+def _new_key() -> bytes:
+    return secrets.token_hex(_KEY_LEN // 2).encode("ascii")
+
+
+def _existing_key(*paths: Path) -> bytes | None:
+    for path in paths:
+        if path.exists():
+            return _load_key(path)
+    return None
+
+
+def _load_key(path: Path) -> bytes:
+    key = path.read_bytes().strip()
+    if len(key) != _KEY_LEN or not all(c in b"0123456789abcdef" for c in key):
+        raise ValueError(f"{path} must hold a {_KEY_LEN}-character hex key")
+    return key
+
+
+def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
+    if path.exists():
+        return
+    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    if secret:
+        log.info("generated key file=%s", path.name)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return data
+
+
+def _str(data: Mapping[str, Any], name: str, path: Path) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{path}: missing or empty {name!r}")
+    return value

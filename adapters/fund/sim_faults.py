@@ -1,0 +1,95 @@
+"""The office simulator's fault knobs: ``PUT /sim/faults`` (partial), ``GET``, ``DELETE`` (reset).
+
+Knobs::
+
+    api_5xx                 the next N API calls answer 503 {"code": "9999"} (signed)
+    api_delay_s             every API answer waits this long: the client must time out
+    bad_signature           answers are signed with a key the office never issued
+    refuse_confirm          the next N confirmations are refused (2004) with ...
+    refuse_confirm_reason   ... this reason, in the office's words
+    amount_changed          {reference: new area or ""}: the next lookup of that notice number or
+                            unit number finds the home re-measured (实测面积 replacing the
+                            pre-sale 预测面积): the new area, or 1.00 m² more when "", and so a
+                            new amount. A bare string names one reference. Consumed when used.
+    down                    every API call gets an unsigned 503 from the front proxy, as when
+                            the office's system is off line
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from adapters.fund import rules
+
+DEFAULT_REFUSAL = "分户账已冻结，暂停缴存入账"
+_REASON_MAX = 100
+
+
+@dataclass
+class Faults:
+    """All off by default."""
+
+    api_5xx: int = 0
+    api_delay_s: float = 0.0
+    bad_signature: bool = False
+    refuse_confirm: int = 0
+    refuse_confirm_reason: str = DEFAULT_REFUSAL
+    amount_changed: dict[str, str] = field(default_factory=dict)
+    down: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, knobs: dict[str, Any]) -> None:
+        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
+        checked: dict[str, Any] = {}
+        for name, value in knobs.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown knob {name!r}")
+            checked[name] = _knob(name, value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+    def take_amount_change(self, *references: str) -> str | None:
+        """The new area ("" for +1.00 m²) if one of these references has a change pending."""
+        for reference in references:
+            if reference in self.amount_changed:
+                return self.amount_changed.pop(reference)
+        return None
+
+
+def _knob(name: str, value: Any) -> Any:
+    if name in ("bad_signature", "down"):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if name == "refuse_confirm_reason":
+        if not isinstance(value, str) or not 0 < len(value) <= _REASON_MAX:
+            raise ValueError(f"{name} must be text of 1 to {_REASON_MAX} characters")
+        return value
+    if name == "amount_changed":
+        return _changes(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    if name in ("api_5xx", "refuse_confirm"):
+        if not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer")
+        return value
+    return float(value)
+
+
+def _changes(value: Any) -> dict[str, str]:
+    if isinstance(value, str):
+        value = {value: ""}
+    if not isinstance(value, dict):
+        raise ValueError('amount_changed must map references to a new area (or "")')
+    for reference, area in value.items():
+        if not reference or not isinstance(area, str):
+            raise ValueError('amount_changed must map references to a new area (or "")')
+        if area:
+            try:
+                rules.parse_area(area)
+            except rules.FundRuleError as exc:
+                raise ValueError(f"amount_changed[{reference!r}]: {exc}") from None
+    return dict(value)

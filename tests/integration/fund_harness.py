@@ -1,0 +1,218 @@
+"""A real maintenance-fund office simulator on 127.0.0.1 for tests.
+
+    async with running_fund_sim(tmp_path) as sim:
+        notice = await home(sim, area="120.37", building_type="HIGH_RISE")
+        client = sim.client()
+        [item] = await client.lookup(notice["noticeNo"])
+        proof = await pay(client, notice["noticeNo"], item.amount_fen)
+
+The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
+front. ``closed_url()`` names a port nobody listens on, for "connection refused".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.fund import signing
+from adapters.fund.client import FundClient
+from adapters.fund.errors import FundRefused
+from adapters.fund.keys import (
+    MERCHANT_DIR,
+    PLATFORM_DIR,
+    MerchantKeys,
+    PlatformKeys,
+    generate_keyset,
+    load_merchant_keys,
+    load_platform_keys,
+)
+from adapters.fund.simulator import create_simulator_app
+from adapters.fund.wire import BEIJING
+from clearing.ports import LegConfirmation
+
+PAID_AT = datetime(2026, 3, 2, 10, 15, 0, tzinfo=BEIJING)
+_units = itertools.count(1)
+E = TypeVar("E", bound=BaseException)
+
+
+def new_unit_no() -> str:
+    """A fresh 28-character house unit: one parcel per test home, building 1, unit 0302."""
+    return f"330106005012GB{next(_units):05d}F00010302"
+
+
+def closed_url() -> str:
+    """A URL on 127.0.0.1 whose port was just released: connecting to it is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass
+class FundSim:
+    """A running office, the keys on both sides, and a session for calling it."""
+
+    base_url: str
+    merchant: MerchantKeys
+    platform: PlatformKeys
+    app: web.Application
+    session: aiohttp.ClientSession
+
+    def client(self, *, keys: MerchantKeys | None = None, **options: Any) -> FundClient:
+        return FundClient(
+            self.session, base_url=self.base_url, keys=keys or self.merchant, **options
+        )
+
+    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(method, self.base_url + path, json=body) as resp:
+            return resp.status, await resp.json()
+
+    async def add_property(
+        self,
+        *,
+        unit_no: str,
+        area: str,
+        building_type: str = "MULTI_NO_LIFT",
+        owner_name: str = "陈晓东",
+        **more: Any,
+    ) -> dict[str, Any]:
+        """Register a home; its notice (wire form, plus the desk's fields) comes back."""
+        body = {
+            "unit_no": unit_no,
+            "area": area,
+            "building_type": building_type,
+            "owner_name": owner_name,
+            **more,
+        }
+        status, data = await self.control("POST", "/sim/properties", body)
+        assert status in (200, 201), data
+        return dict(data)
+
+    async def notice(self, notice_no: str) -> dict[str, Any]:
+        status, data = await self.control("GET", f"/sim/notices/{quote(notice_no)}")
+        assert status == 200, data
+        return dict(data)
+
+    async def deposits(self, day: str | None = None) -> list[dict[str, Any]]:
+        path = "/sim/deposits" + (f"?date={day}" if day else "")
+        status, data = await self.control("GET", path)
+        assert status == 200, data
+        return list(data["deposits"])
+
+    async def replay(self, path: str, payload: Any, times: int) -> list[tuple[int, str]]:
+        """Send one signed request ``times`` times, byte for byte: (status, code) of each."""
+        body = json.dumps(payload).encode()
+        headers = signing.request_headers(
+            app_secret=self.merchant.app_secret,
+            app_id=self.merchant.app_id,
+            method="POST",
+            path=path,
+            body=body,
+            timestamp=signing.timestamp(datetime.now(BEIJING)),
+            nonce=signing.new_nonce(),
+        )
+        answers = []
+        for _ in range(times):
+            async with self.session.post(self.base_url + path, data=body, headers=headers) as r:
+                answers.append((r.status, (await r.json())["code"]))
+        return answers
+
+    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
+        status, data = await self.control("PUT", "/sim/faults", knobs)
+        assert status == 200, data
+        return dict(data)
+
+    async def reset_faults(self) -> None:
+        status, data = await self.control("DELETE", "/sim/faults")
+        assert status == 200, data
+
+
+async def home(sim: FundSim, **fields: Any) -> dict[str, Any]:
+    """A home with a fresh unit number (89.99 m², multi-storey without lift unless told)."""
+    return await sim.add_property(**{"unit_no": new_unit_no(), "area": "89.99", **fields})
+
+
+async def raised(call: Awaitable[Any], kind: type[E]) -> E:
+    """The ``kind`` of error that awaiting ``call`` raises."""
+    with pytest.raises(kind) as caught:
+        await call
+    return caught.value
+
+
+async def refusal(call: Awaitable[Any]) -> FundRefused:
+    return await raised(call, FundRefused)
+
+
+def pay(
+    client: FundClient, notice_no: str, amount_fen: int, serial: str = "WX4200001"
+) -> Awaitable[LegConfirmation]:
+    """Confirm a deposit paid at PAID_AT under payment serial ``serial``."""
+    return client.confirm(
+        reference=notice_no,
+        amount_fen=amount_fen,
+        paid_at=PAID_AT,
+        payment_ref=serial,
+        order_no="TJ20260302000001",
+    )
+
+
+@asynccontextmanager
+async def running_fund_sim(keys_root: Path, *, demo_homes: int = 0) -> AsyncIterator[FundSim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
+    generate_keyset(keys_root)
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_simulator_app(platform, public_base_url=base_url, demo_homes=demo_homes)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        async with aiohttp.ClientSession() as session:
+            yield FundSim(base_url, merchant, platform, app, session)
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+@asynccontextmanager
+async def running_fund_cli(
+    keys_root: Path, *options: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """``tongjiao sim fund --port 0`` as a real process: its announced URL, and the process
+    (killed on exit if the test did not stop it)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "clearing", "sim", "fund", "--port", "0", "--keys", str(keys_root), *options),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        assert line.startswith("fund simulator listening on http://127.0.0.1:"), line
+        yield line.rsplit(" ", 1)[1], proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
