@@ -1,0 +1,125 @@
+"""After the single payment, each leg is confirmed to its authority and the proof lands on the
+order and the receipt; a refused confirmation puts the order in EXCEPTION with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from clearing.api.keys import POOL
+from tests.integration.fund_harness import FundSim, home, running_fund_sim
+from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.wechat_harness import running_wechat_sim
+
+
+@pytest.fixture(scope="module")
+async def env(
+    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Service, FundSim]]:
+    tmp = tmp_path_factory.mktemp("legs")
+    async with (
+        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
+        running_fund_sim(tmp / "fund") as fund,
+        running_service(
+            db_dsn,
+            tmp,
+            sim,
+            workers=2,
+            poll_first_s=0.3,
+            fund_keys=tmp / "fund" / "merchant",
+            fund_base_url=fund.base_url,
+        ) as svc,
+    ):
+        yield svc, fund
+
+
+@pytest.fixture(scope="module")
+async def clerk(env: tuple[Service, FundSim]) -> str:
+    return await env[0].add_user("clerk", "HALL1")
+
+
+async def _paid_fund_order(svc: Service, fund: FundSim, clerk: str) -> tuple[str, dict[str, Any]]:
+    notice = await home(fund)
+    body = order_body()
+    body["lines"] = [
+        {
+            "item_code": "MAINT_FUND",
+            "amount": notice["amount"],
+            "reference": notice["noticeNo"],
+        }
+    ]
+    status, order = await svc.create_order(clerk, body)
+    assert status == 201, order
+    qr = await svc.open_qr(clerk, order["order_no"])
+    await svc.sim.pay(qr["out_trade_no"])
+    return order["order_no"], notice
+
+
+async def _until(svc: Service, clerk: str, order_no: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
+        if order["state"] == state or time.monotonic() > deadline:
+            assert order["state"] == state, order
+            return dict(order)
+        await asyncio.sleep(0.1)
+
+
+async def test_a_confirmed_leg_carries_its_proof_and_settles_the_order(
+    env: tuple[Service, FundSim], clerk: str
+) -> None:
+    svc, fund = env
+    order_no, notice = await _paid_fund_order(svc, fund, clerk)
+    order = await _until(svc, clerk, order_no, "SETTLED")
+    leg = order["lines"][0]
+    assert leg["confirm_state"] == "CONFIRMED" and leg["proof_no"]
+    deposits = await fund.deposits()
+    assert [d for d in deposits if notice["noticeNo"] in str(d)]
+    async with svc.session.get(
+        f"{svc.base_url}/orders/{order_no}/receipt", headers={"Authorization": f"Bearer {clerk}"}
+    ) as r:
+        assert leg["proof_no"] in await r.text()
+
+
+async def test_a_refused_confirmation_puts_the_order_in_exception(
+    env: tuple[Service, FundSim], clerk: str
+) -> None:
+    svc, fund = env
+    await fund.set_faults(refuse_confirm=5, refuse_confirm_reason="分户账已冻结")
+    try:
+        order_no, _ = await _paid_fund_order(svc, fund, clerk)
+        order = await _until(svc, clerk, order_no, "EXCEPTION")
+    finally:
+        await fund.reset_faults()
+    assert order["exception_reason"].startswith("LEG_REFUSED:fund:")
+    assert order["lines"][0]["confirm_state"] == "REFUSED"
+    async with svc.app[POOL].acquire() as conn:
+        reason = await conn.fetchval(
+            "SELECT detail->>'reason' FROM audit_log WHERE action = 'leg.refused'"
+            " AND object_id = $1",
+            order_no,
+        )
+    assert reason == "分户账已冻结"
+
+
+async def test_an_authority_that_is_down_is_retried_until_it_answers(
+    env: tuple[Service, FundSim], clerk: str
+) -> None:
+    svc, fund = env
+    await fund.set_faults(down=True)
+    order_no, _ = await _paid_fund_order(svc, fund, clerk)
+    await _until(svc, clerk, order_no, "CLEARED")
+    await asyncio.sleep(1.0)  # a retry or two fail
+    await fund.reset_faults()
+    async with svc.app[POOL].acquire() as conn:  # don't wait out the backoff in a test
+        await conn.execute(
+            "UPDATE tasks SET run_at = now() WHERE kind = 'leg.confirm' AND state = 'READY'"
+        )
+    order = await _until(svc, clerk, order_no, "SETTLED")
+    assert order["lines"][0]["proof_no"]
+    confirmed = [d for d in await fund.deposits() if order_no in str(d)]
+    assert len(confirmed) == 1  # confirmed once, whatever the retries
