@@ -110,6 +110,16 @@ def acquirers(
 def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Authority]:
     """The authorities configured by their key folders (tax, fiscal, fund)."""
     found: dict[str, Authority] = {}
+    if settings.tax_keys is not None:
+        from adapters.tax.client import TaxClient
+        from adapters.tax.keys import load_merchant_keys as load_tax_keys
+
+        found["tax"] = TaxClient(
+            session,
+            base_url=settings.tax_base_url,
+            keys=load_tax_keys(settings.tax_keys),
+            timeout_s=settings.authority_timeout_s,
+        )
     if settings.fund_keys is not None:
         from adapters.fund.client import FundClient
         from adapters.fund.keys import load_merchant_keys as load_fund_keys

@@ -1,0 +1,182 @@
+"""One MAC'd round trip to the bureau's front-end, and the reading of its answer envelope.
+
+Every answer below 500 must be signed by the bureau and echo our ``TraNo`` as ``OriTraNo``; an
+answer that is not is never read further. Business refusals come as signed answers whose
+``Head.Result`` is not 90000 (PROTOCOL.md, "Result codes").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from adapters.tax import signing
+from adapters.tax.errors import TaxAnswerForged, TaxRefused, TaxUnavailable
+from adapters.tax.keys import MerchantKeys
+from adapters.tax.wire import (
+    APP,
+    BEIJING,
+    OK,
+    REFUSALS,
+    RETRY_LATER,
+    VERSION,
+    WireFormatError,
+    parse_time,
+    wire_date,
+    wire_time,
+)
+
+log = logging.getLogger(__name__)
+
+# (request MsgNo, answer MsgNo, path), as in ``wire``
+Message = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    head: Mapping[str, Any]
+    body: Mapping[str, Any]
+
+
+def unreadable(operation: str, why: str, status: int | None = 200) -> TaxUnavailable:
+    log.error("tax answer unreadable op=%s why=%s", operation, why)
+    return TaxUnavailable(operation=operation, reason=f"unreadable answer: {why}", status=status)
+
+
+class Transport:
+    """MACs, sends, verifies and reads the envelope; knows nothing of taxes."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        keys: MerchantKeys,
+        timeout_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._session = session
+        self.base_url = base_url.rstrip("/")
+        self._keys = keys
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._clock = clock
+
+    async def call(self, operation: str, message: Message, body: Mapping[str, Any]) -> Answer:
+        """Send ``body`` as message ``message``; return the answer only when its Result is OK."""
+        msg_no, answer_no, path = message
+        now = self._now()
+        tra_no = signing.new_tra_no()
+        head = {
+            "Ver": VERSION,
+            "App": APP,
+            "MsgNo": msg_no,
+            "SrcOrgCode": self._keys.src_org_code,
+            "TaxOrgCode": self._keys.tax_org_code,
+            "EntrustDate": wire_date(now.date()),
+            "TraNo": tra_no,
+            "SendTime": wire_time(now),
+        }
+        # serialized once: these bytes are both MAC'd and sent
+        raw_request = json.dumps(
+            {"Head": head, "Body": body}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        headers = {
+            signing.MAC_HEADER: signing.mac_header(self._keys.access_token, raw_request),
+            signing.SRC_HEADER: self._keys.src_org_code,
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        }
+        started = time.monotonic()
+        try:
+            async with self._session.post(
+                self.base_url + path, data=raw_request, headers=headers, timeout=self._timeout
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                signature = resp.headers.get(signing.SIGNATURE_HEADER, "")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("tax call failed op=%s error=%s", operation, type(exc).__name__)
+            raise TaxUnavailable(operation=operation, reason=type(exc).__name__) from exc
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.info("tax call op=%s status=%d ms=%d", operation, status, elapsed_ms)
+        if status >= 500 or status == 429:
+            raise TaxUnavailable(operation=operation, reason="server error", status=status)
+        if not signature:
+            if status == 200:
+                raise self._forged(operation, status, "signature header missing")
+            # a proxy's or a router's page, not the bureau's word: nothing to act on
+            raise TaxUnavailable(operation=operation, reason="unsigned answer", status=status)
+        self._check_signature(operation, status, signature, raw)
+        answer = self._envelope(operation, status, raw, answer_no, tra_no)
+        result = str(answer.head.get("Result", ""))
+        reason = str(answer.head.get("AddWord", ""))
+        if result == OK:
+            if status != 200:
+                raise unreadable(operation, f"Result {OK} with HTTP {status}", status)
+            return answer
+        if result in RETRY_LATER:
+            raise TaxUnavailable(operation=operation, reason=result, status=status)
+        if result in REFUSALS:
+            code, text = REFUSALS[result]
+            log.info("tax refused op=%s result=%s code=%s", operation, result, code)
+            raise TaxRefused(
+                operation=operation,
+                code=code,
+                message=text,
+                reason=reason,
+                result_code=result,
+                status=status,
+            )
+        raise unreadable(operation, f"unknown Result {result!r}", status)
+
+    def _check_signature(self, operation: str, status: int, header: str, raw: bytes) -> None:
+        try:
+            parsed = signing.parse_signature_header(header)
+        except ValueError:
+            raise self._forged(operation, status, "signature header malformed") from None
+        if parsed.key_id != self._keys.bureau_key_id or parsed.alg != signing.SIGN_ALG:
+            raise self._forged(operation, status, "unknown KeyId or Alg")
+        if not signing.verify_answer(self._keys.bureau_public_key, raw, parsed.signature):
+            raise self._forged(operation, status, "signature invalid")
+
+    def _envelope(
+        self, operation: str, status: int, raw: bytes, answer_no: str, tra_no: str
+    ) -> Answer:
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise unreadable(operation, "body is not JSON", status) from None
+        if not isinstance(data, dict):
+            raise unreadable(operation, "body is not a JSON object", status)
+        head, body = data.get("Head"), data.get("Body")
+        if not isinstance(head, dict) or not isinstance(body, dict):
+            raise unreadable(operation, "Head or Body missing", status)
+        # signed, yet maybe an old answer to another request: the echo of our serial tells
+        if head.get("OriTraNo") != tra_no:
+            raise self._forged(operation, status, "answer to another request")
+        # no clock check on answers: the echo of a fresh random serial already proves freshness,
+        # and a clock far off shows up as the bureau refusing our SendTime (91006)
+        try:
+            parse_time(str(head.get("SendTime", "")))
+        except WireFormatError:
+            raise unreadable(operation, "SendTime missing", status) from None
+        if head.get("TaxOrgCode") != self._keys.tax_org_code:
+            raise unreadable(operation, "answer from another tax office", status)
+        if (head.get("Ver"), head.get("App"), head.get("MsgNo")) != (VERSION, APP, answer_no):
+            raise unreadable(operation, "not the expected answer message", status)
+        return Answer(status=status, head=head, body=body)
+
+    def _forged(self, operation: str, status: int, reason: str) -> TaxAnswerForged:
+        log.error("tax answer not trusted op=%s reason=%s", operation, reason)
+        return TaxAnswerForged(operation=operation, reason=reason, status=status)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), BEIJING)

@@ -1,0 +1,147 @@
+"""A real tax-bureau simulator on 127.0.0.1 for tests.
+
+    async with running_tax_sim(tmp_path) as sim:
+        declaration = await sim.create_case(price="3000000.00", area_m2="89.50")
+        client = sim.client()
+        items = await client.lookup(declaration["declaration_no"])
+
+The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
+front.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from adapters.tax import signing
+from adapters.tax.client import TaxClient
+from adapters.tax.keys import (
+    MERCHANT_DIR,
+    PLATFORM_DIR,
+    MerchantKeys,
+    PlatformKeys,
+    generate_keyset,
+    load_merchant_keys,
+    load_platform_keys,
+)
+from adapters.tax.simulator import create_simulator_app
+from adapters.tax.wire import LOOKUP, wire_time
+
+
+@asynccontextmanager
+async def serving(
+    make_app: Callable[[str], web.Application],
+) -> AsyncIterator[tuple[str, web.Application]]:
+    """Serve ``make_app(base_url)`` on an ephemeral port of 127.0.0.1."""
+    # bound before the app is built, so the app knows its own public URL
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = make_app(base_url)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        yield base_url, app
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+@dataclass
+class TaxSim:
+    """A running bureau front-end, the keys on both sides, and a session for calling it."""
+
+    base_url: str
+    merchant: MerchantKeys
+    platform: PlatformKeys
+    app: web.Application
+    session: aiohttp.ClientSession
+
+    def client(self, *, base_url: str | None = None, timeout_s: float = 2.0) -> TaxClient:
+        return TaxClient(
+            self.session,
+            base_url=base_url or self.base_url,
+            keys=self.merchant,
+            timeout_s=timeout_s,
+        )
+
+    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(method, self.base_url + path, json=body) as resp:
+            return resp.status, await resp.json()
+
+    async def create_case(self, **fields: Any) -> dict[str, Any]:
+        """Declare one resale; every field is optional (see ``adapters.tax.sim_control``)."""
+        status, data = await self.control("POST", "/sim/cases", fields)
+        assert status == 201, data
+        return dict(data)
+
+    async def case(self, declaration_no: str) -> dict[str, Any]:
+        status, data = await self.control("GET", f"/sim/cases/{quote(declaration_no)}")
+        assert status == 200, data
+        return dict(data)
+
+    async def confirmations(self, day: str | None = None) -> list[dict[str, Any]]:
+        path = "/sim/confirmations" + (f"?date={day}" if day else "")
+        status, data = await self.control("GET", path)
+        assert status == 200, data
+        return list(data)
+
+    async def requests(self) -> list[dict[str, Any]]:
+        status, data = await self.control("GET", "/sim/requests")
+        assert status == 200, data
+        return list(data)
+
+    def lookup_request(self, declaration_no: str, sent: datetime) -> bytes:
+        """The exact bytes of one lookup request, for tests that send them by hand."""
+        head = {
+            "Ver": "1.0", "App": "SFTJ", "MsgNo": "1101", "SrcOrgCode": self.merchant.src_org_code,
+            "TaxOrgCode": self.merchant.tax_org_code, "EntrustDate": sent.strftime("%Y%m%d"),
+            "TraNo": signing.new_tra_no(), "SendTime": wire_time(sent),
+        }  # fmt: skip
+        return json.dumps({"Head": head, "Body": {"DeclNo": declaration_no}}).encode()
+
+    async def post_raw(self, body: bytes, token: bytes) -> tuple[int, dict[str, Any]]:
+        """POST ``body`` to the lookup endpoint with a MAC under ``token``."""
+        headers = {
+            signing.MAC_HEADER: signing.mac_header(token, body),
+            signing.SRC_HEADER: self.merchant.src_org_code,
+            "Content-Type": "application/json",
+        }
+        async with self.session.post(self.base_url + LOOKUP[2], data=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
+        status, data = await self.control("PUT", "/sim/faults", knobs)
+        assert status == 200, data
+        return dict(data)
+
+    async def reset_faults(self) -> None:
+        status, data = await self.control("DELETE", "/sim/faults")
+        assert status == 200, data
+
+
+@asynccontextmanager
+async def running_tax_sim(keys_root: Path) -> AsyncIterator[TaxSim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
+    generate_keyset(keys_root)
+    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
+    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+
+    def make_app(base_url: str) -> web.Application:
+        return create_simulator_app(platform, public_base_url=base_url)
+
+    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+        yield TaxSim(base_url, merchant, platform, app, session)
