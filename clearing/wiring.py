@@ -120,6 +120,16 @@ def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str,
             keys=load_tax_keys(settings.tax_keys),
             timeout_s=settings.authority_timeout_s,
         )
+    if settings.fiscal_keys is not None:
+        from adapters.fiscal.client import FiscalClient
+        from adapters.fiscal.keys import load_merchant_keys as load_fiscal_keys
+
+        found["fiscal"] = FiscalClient(
+            session,
+            base_url=settings.fiscal_base_url,
+            keys=load_fiscal_keys(settings.fiscal_keys),
+            timeout_s=settings.authority_timeout_s,
+        )
     if settings.fund_keys is not None:
         from adapters.fund.client import FundClient
         from adapters.fund.keys import load_merchant_keys as load_fund_keys

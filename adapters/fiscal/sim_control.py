@@ -1,0 +1,223 @@
+"""The simulator's unsigned ``/sim/`` endpoints: issuing notices (缴款书) for tests and the demo,
+cancelling them, what was confirmed, the frames received, and the fault knobs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from adapters.fiscal import fees
+from adapters.fiscal.frame import BEIJING, ENCODING
+from adapters.fiscal.sim_state import (
+    AGENCIES,
+    ITEM_NAMES,
+    STATE,
+    Faults,
+    Notice,
+    SimState,
+    confirmation_json,
+    notice_json,
+)
+from clearing.domain.money import MAX_FEN, MoneyError, parse_yuan
+
+log = logging.getLogger(__name__)
+
+PAYER_NAME_MAX = 60
+DEFAULT_DUE_DAYS = 15
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # Chinese as Chinese: people read these views in the demo and in test failures
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+class BadRequest(ValueError):
+    """A control request the simulator cannot act on; answered 400 with the message."""
+
+
+def _bad(message: str, status: int = 400) -> web.Response:
+    return _json({"code": "PARAM_ERROR", "message": message}, status=status)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.read() or b"{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def _amount_fen(data: dict[str, Any], item: str) -> int:
+    """``amount_fen`` (int), ``amount`` (yuan text), or what the fee rules make of the case:
+    REG_FEE from ``property_kind`` (+ ``certificates``), LAND_TRANSFER from ``base`` × ``rate``."""
+    try:
+        if "amount_fen" in data:
+            fen = data["amount_fen"]
+            if isinstance(fen, bool) or not isinstance(fen, int):
+                raise BadRequest("amount_fen must be an integer")
+        elif "amount" in data:
+            fen = parse_yuan(_text(data, "amount"))
+        elif item == "REG_FEE" and "property_kind" in data:
+            fen = fees.registration_fee_fen(
+                _text(data, "property_kind"), data.get("certificates", 1)
+            )
+        elif item == "LAND_TRANSFER" and "base" in data:
+            fen = fees.apply_rate(parse_yuan(_text(data, "base")), _text(data, "rate"))
+        else:
+            raise BadRequest("give amount_fen, amount, property_kind or base and rate")
+    except (MoneyError, TypeError) as exc:
+        raise BadRequest(str(exc)) from None
+    if not 0 < fen <= MAX_FEN:
+        raise BadRequest("the amount must be positive")
+    return fen
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{name} must be non-empty text")
+    return value.strip()
+
+
+def issue_notice(state: SimState, data: dict[str, Any], today: date) -> Notice:
+    """A new 缴款书 from a control request; ``BadRequest`` (a ValueError) says what is wrong."""
+    item = data.get("item")
+    if item not in ITEM_NAMES:
+        raise BadRequest(f"item must be one of {', '.join(ITEM_NAMES)}")
+    payer = _text(data, "payer_name")
+    try:
+        payer.encode(ENCODING)
+    except UnicodeEncodeError:
+        raise BadRequest("payer_name has characters GBK cannot carry") from None
+    if len(payer) > PAYER_NAME_MAX:
+        raise BadRequest(f"payer_name must be at most {PAYER_NAME_MAX} characters")
+    amount_fen = _amount_fen(data, item)
+    due_days = data.get("due_days", DEFAULT_DUE_DAYS)
+    if isinstance(due_days, bool) or not isinstance(due_days, int) or not 0 <= due_days <= 366:
+        raise BadRequest("due_days must be an integer from 0 to 366")
+    code = data.get("payment_code") or state.new_payment_code(today)
+    reg = state.keys.registration
+    if not isinstance(code, str) or reg.code_rules.check(code, today) != state.division:
+        raise BadRequest(f"payment_code must be a code of division {state.division}")
+    if code in state.notices:
+        raise BadRequest("payment_code already issued")
+    agency_suffix, agency_name = AGENCIES[item]
+    notice = Notice(
+        payment_code=code,
+        notice_no=f"{today:%Y}{code[-10:]}",
+        payer_name=payer,
+        item_code=item,
+        wire_item_code=state.wire_item_code(item),
+        agency_code=state.division + agency_suffix,
+        agency_name=reg.division_name + agency_name,
+        amount_fen=amount_fen,
+        issued_on=today,
+        due_on=today + timedelta(days=due_days),
+    )
+    state.notices[code] = notice
+    log.info("sim notice issued code=%s item=%s amount_fen=%d", code, item, amount_fen)
+    return notice
+
+
+async def create_notice(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    try:
+        data = await _json_object(request)
+        notice = issue_notice(state, data, datetime.now(BEIJING).date())
+    except ValueError as exc:
+        return _bad(str(exc))
+    return _json(notice_json(notice, state.public_base_url), status=201)
+
+
+async def list_notices(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return _json([notice_json(n, state.public_base_url) for n in state.notices.values()])
+
+
+async def show_notice(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    notice = state.notices.get(request.match_info["code"])
+    if notice is None:
+        return _bad("no such payment code", 404)
+    data = notice_json(notice, state.public_base_url)
+    conf = state.confirmations.get(notice.payment_code)
+    data["confirmation"] = confirmation_json(conf) if conf else None
+    return _json(data)
+
+
+async def void_notice(request: web.Request) -> web.Response:
+    """作废: the collecting agency cancels an unpaid notice."""
+    state = request.app[STATE]
+    notice = state.notices.get(request.match_info["code"])
+    if notice is None:
+        return _bad("no such payment code", 404)
+    if notice.status == "PAID":
+        return _bad("a paid notice cannot be cancelled", 409)
+    notice.status = "VOID"
+    return _json(notice_json(notice, state.public_base_url))
+
+
+async def list_confirmations(request: web.Request) -> web.Response:
+    """Every accepted confirmation, or one day's (``?date=YYYY-MM-DD``), e-bills issued if due."""
+    state = request.app[STATE]
+    now = datetime.now(BEIJING)
+    day: date | None = None
+    if "date" in request.query:
+        try:
+            day = date.fromisoformat(request.query["date"])
+        except ValueError:
+            return _bad("date must be YYYY-MM-DD")
+    out = []
+    for conf in state.confirmations.values():
+        if day is None or conf.accepted_at.date() == day:
+            state.ready_bill(conf, now)
+            out.append(confirmation_json(conf))
+    return _json(out)
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    """The frames received, in order: message number, MsgID, and the error code if refused."""
+    return _json(request.app[STATE].messages)
+
+
+async def show_faults(request: web.Request) -> web.Response:
+    return _json(request.app[STATE].faults.as_json())
+
+
+async def set_faults(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    try:
+        knobs = await _json_object(request)
+        state.faults.update(knobs)
+    except ValueError as exc:
+        return _bad(str(exc))
+    log.info("sim faults set knobs=%s", sorted(knobs))
+    return _json(state.faults.as_json())
+
+
+async def reset_faults(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.faults = Faults()
+    return _json(state.faults.as_json())
+
+
+def add_control_routes(app: web.Application) -> None:
+    app.router.add_post("/sim/notices", create_notice)
+    app.router.add_get("/sim/notices", list_notices)
+    app.router.add_get("/sim/notices/{code}", show_notice)
+    app.router.add_post("/sim/notices/{code}/void", void_notice)
+    app.router.add_get("/sim/confirmations", list_confirmations)
+    app.router.add_get("/sim/messages", list_messages)
+    app.router.add_get("/sim/faults", show_faults)
+    app.router.add_put("/sim/faults", set_faults)
+    app.router.add_delete("/sim/faults", reset_faults)
