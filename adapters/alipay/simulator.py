@@ -9,23 +9,15 @@ key, answers signed with the simulator's Alipay key), the bill download link, an
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
+from adapters import simkit
 from adapters.alipay.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
 from adapters.alipay.sim_bill import DOWNLOAD_PATH, download
 from adapters.alipay.sim_control import add_control_routes
 from adapters.alipay.sim_gateway import add_gateway_routes
 from adapters.alipay.sim_state import STATE, SimState
-
-log = logging.getLogger(__name__)
 
 
 def create_simulator_app(
@@ -58,82 +50,38 @@ def create_simulator_app(
     add_gateway_routes(app)
     app.router.add_get(DOWNLOAD_PATH, download)
     add_control_routes(app)
-    app.on_shutdown.append(_wake_sleepers)
-    app.cleanup_ctx.append(_notify_session)
+    simkit.wake_on_shutdown(app, app[STATE])
+    simkit.add_notify_session(app, app[STATE])
     return app
-
-
-async def _wake_sleepers(app: web.Application) -> None:
-    # delayed answers and pending retries wait on this, so shutdown never hangs on them
-    app[STATE].stopping.set()
-
-
-async def _notify_session(app: web.Application) -> AsyncIterator[None]:
-    state = app[STATE]
-    async with aiohttp.ClientSession() as session:
-        state.session = session
-        yield
-        state.stopping.set()
-        tasks = list(state.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        state.session = None
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim alipay --host H --port P --keys DIR [--retry-scale X] [--fee-rate-ppm N]``."""
-    parser = argparse.ArgumentParser(prog="tongjiao sim alipay")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8092)
-    parser.add_argument(
-        "--keys",
-        type=Path,
-        required=True,
-        help="keyset root (holds merchant/ and platform/); missing keys are generated",
+    return simkit.run(
+        "alipay",
+        argv,
+        port=8092,
+        add_options=_options,
+        build=_build,
+        rebase=_rebase,
     )
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-scale", type=float, default=1.0)
     parser.add_argument("--fee-rate-ppm", type=int, default=0, help="service fee, 6000 = 0.6%%")
-    parser.add_argument("--public-base-url", default="", help="default http://HOST:PORT")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _build(args: argparse.Namespace) -> simkit.MakeApp:
     generate_keyset(args.keys)
     keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    asyncio.run(_serve(keys, args))
-    return 0
+    return lambda base_url: create_simulator_app(
+        keys, public_base_url=base_url, retry_scale=args.retry_scale, fee_rate_ppm=args.fee_rate_ppm
+    )
 
 
-async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
-    try:
-        base = args.public_base_url or f"http://{args.host}:{args.port}"
-        app = create_simulator_app(
-            keys,
-            public_base_url=base,
-            retry_scale=args.retry_scale,
-            fee_rate_ppm=args.fee_rate_ppm,
-        )
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        bound_port = args.port
-        with contextlib.suppress(IndexError, TypeError):
-            bound_port = int(runner.addresses[0][1])
-        if not args.public_base_url:
-            app[STATE].public_base_url = f"http://{args.host}:{bound_port}"
-        print(f"alipay simulator listening on http://{args.host}:{bound_port}", flush=True)
-        await stop.wait()
-        log.info("alipay simulator stopping")
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+def _rebase(app: web.Application, base_url: str) -> None:
+    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

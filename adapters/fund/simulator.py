@@ -9,20 +9,14 @@ unsigned ``/sim/`` desk where tests and the demo register homes and read what wa
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-from pathlib import Path
 
 from aiohttp import web
 
+from adapters import simkit
 from adapters.fund.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
 from adapters.fund.sim_api import add_api_routes, office_api
 from adapters.fund.sim_control import MAX_DEMO, add_control_routes, desk_errors, seed_demo
 from adapters.fund.sim_state import STATE, SimState
-
-log = logging.getLogger(__name__)
 
 
 def create_simulator_app(
@@ -41,65 +35,42 @@ def create_simulator_app(
     add_control_routes(app)
     if demo_homes:
         seed_demo(app[STATE], demo_homes)
-    app.on_shutdown.append(_wake_sleepers)
+    simkit.wake_on_shutdown(app, app[STATE])
     return app
-
-
-async def _wake_sleepers(app: web.Application) -> None:
-    # delayed answers wait on this, so shutdown never hangs on them
-    app[STATE].stopping.set()
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim fund --host H --port P --keys DIR [--demo N]``."""
-    parser = argparse.ArgumentParser(prog="tongjiao sim fund")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8097)
-    parser.add_argument(
-        "--keys",
-        type=Path,
-        required=True,
-        help="keyset root (holds merchant/ and platform/); missing keys are generated",
+    return simkit.run(
+        "fund",
+        argv,
+        port=8097,
+        add_options=_options,
+        check=_check,
+        build=_build,
+        rebase=_rebase,
     )
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo", type=int, default=0, help="register N demo homes at start")
-    parser.add_argument("--public-base-url", default="", help="default http://HOST:PORT")
-    args = parser.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> None:
     if not 0 <= args.demo <= MAX_DEMO:
-        parser.error(f"--demo must be 0 to {MAX_DEMO}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        raise ValueError(f"--demo must be 0 to {MAX_DEMO}")
+
+
+def _build(args: argparse.Namespace) -> simkit.MakeApp:
     generate_keyset(args.keys)
     keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    asyncio.run(_serve(keys, args))
-    return 0
+    return lambda base_url: create_simulator_app(
+        keys, public_base_url=base_url, demo_homes=args.demo
+    )
 
 
-async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
-    try:
-        host, port, public_base_url = args.host, args.port, args.public_base_url
-        app = create_simulator_app(
-            keys, public_base_url=public_base_url or f"http://{host}:{port}", demo_homes=args.demo
-        )
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        bound_port = port
-        with contextlib.suppress(IndexError, TypeError):
-            bound_port = int(runner.addresses[0][1])
-        if not public_base_url:
-            app[STATE].public_base_url = f"http://{host}:{bound_port}"
-        print(f"fund simulator listening on http://{host}:{bound_port}", flush=True)
-        await stop.wait()
-        log.info("fund simulator stopping")
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+def _rebase(app: web.Application, base_url: str) -> None:
+    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

@@ -9,22 +9,14 @@ citizen's phone and the tests. ``main`` is ``tongjiao sim unionpay``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
+from adapters import simkit
 from adapters.unionpay.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
 from adapters.unionpay.sim_api import acp_gateway, add_api_routes
 from adapters.unionpay.sim_control import add_control_routes
 from adapters.unionpay.sim_state import NOTIFY_TIMEOUT_S, STATE, SimState
-
-log = logging.getLogger(__name__)
 
 
 def create_simulator_app(
@@ -53,82 +45,39 @@ def create_simulator_app(
     )
     add_api_routes(app)
     add_control_routes(app)
-    app.on_shutdown.append(_wake_sleepers)
-    app.cleanup_ctx.append(_notify_session)
+    simkit.wake_on_shutdown(app, app[STATE])
+    simkit.add_notify_session(app, app[STATE])
     return app
-
-
-async def _wake_sleepers(app: web.Application) -> None:
-    # delayed answers and pending resends wait on this, so shutdown never hangs on them
-    app[STATE].stopping.set()
-
-
-async def _notify_session(app: web.Application) -> AsyncIterator[None]:
-    state = app[STATE]
-    async with aiohttp.ClientSession() as session:
-        state.session = session
-        yield
-        state.stopping.set()
-        tasks = list(state.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        state.session = None
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim unionpay --host H --port P --keys DIR [--retry-scale X] [--fee-rate R]``."""
-    parser = argparse.ArgumentParser(prog="tongjiao sim unionpay")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8093)
-    parser.add_argument(
-        "--keys",
-        type=Path,
-        required=True,
-        help="keyset root (holds ca/, merchant/ and platform/); missing keys are generated",
+    return simkit.run(
+        "unionpay",
+        argv,
+        port=8093,
+        add_options=_options,
+        keys_help="keyset root (holds ca/, merchant/ and platform/); missing keys are generated",
+        build=_build,
+        rebase=_rebase,
     )
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-scale", type=float, default=1.0)
     parser.add_argument("--fee-rate", default="0", help="merchant fee, e.g. 0.0038 for 0.38 %%")
-    parser.add_argument("--public-base-url", default="", help="default http://HOST:PORT")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _build(args: argparse.Namespace) -> simkit.MakeApp:
     generate_keyset(args.keys)
     keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    asyncio.run(_serve(keys, args))
-    return 0
+    return lambda base_url: create_simulator_app(
+        keys, public_base_url=base_url, retry_scale=args.retry_scale, fee_rate=args.fee_rate
+    )
 
 
-async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
-    host: str = args.host
-    port: int = args.port
-    public_base_url: str = args.public_base_url
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
-    try:
-        base = public_base_url or f"http://{host}:{port}"
-        app = create_simulator_app(
-            keys, public_base_url=base, retry_scale=args.retry_scale, fee_rate=args.fee_rate
-        )
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = port
-        with contextlib.suppress(IndexError, TypeError):
-            bound_port = int(runner.addresses[0][1])
-        if not public_base_url:
-            app[STATE].public_base_url = f"http://{host}:{bound_port}"
-        print(f"unionpay simulator listening on http://{host}:{bound_port}", flush=True)
-        await stop.wait()
-        log.info("unionpay simulator stopping")
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+def _rebase(app: web.Application, base_url: str) -> None:
+    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from adapters.fund.keys import (
 from adapters.fund.simulator import create_simulator_app
 from adapters.fund.wire import BEIJING
 from clearing.ports import LegConfirmation
+from tests.integration.serving import SimControl, serving
 
 PAID_AT = datetime(2026, 3, 2, 10, 15, 0, tzinfo=BEIJING)
 _units = itertools.count(1)
@@ -65,7 +66,7 @@ def closed_url() -> str:
 
 
 @dataclass
-class FundSim:
+class FundSim(SimControl):
     """A running office, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -78,10 +79,6 @@ class FundSim:
         return FundClient(
             self.session, base_url=self.base_url, keys=keys or self.merchant, **options
         )
-
-    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.base_url + path, json=body) as resp:
-            return resp.status, await resp.json()
 
     async def add_property(
         self,
@@ -133,15 +130,6 @@ class FundSim:
                 answers.append((r.status, (await r.json())["code"]))
         return answers
 
-    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
-
-    async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
-
 
 async def home(sim: FundSim, **fields: Any) -> dict[str, Any]:
     """A home with a fresh unit number (89.99 m², multi-storey without lift unless told)."""
@@ -178,20 +166,12 @@ async def running_fund_sim(keys_root: Path, *, demo_homes: int = 0) -> AsyncIter
     generate_keyset(keys_root)
     merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
     platform = load_platform_keys(keys_root / PLATFORM_DIR)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_simulator_app(platform, public_base_url=base_url, demo_homes=demo_homes)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        async with aiohttp.ClientSession() as session:
-            yield FundSim(base_url, merchant, platform, app, session)
-    finally:
-        await runner.cleanup()
-        sock.close()
+
+    def make_app(base_url: str) -> web.Application:
+        return create_simulator_app(platform, public_base_url=base_url, demo_homes=demo_homes)
+
+    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+        yield FundSim(base_url, merchant, platform, app, session)
 
 
 @asynccontextmanager

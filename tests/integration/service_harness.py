@@ -23,7 +23,8 @@ from clearing.api.app import create_app
 from clearing.config import Settings
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID
-from tests.integration.wechat_harness import WeChatSim, _serving
+from tests.integration.serving import serving
+from tests.integration.wechat_harness import WeChatSim
 
 
 @dataclass
@@ -155,5 +156,5 @@ async def running_service(
         )
         return create_app(s, dsn)
 
-    async with _serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
         yield Service(base_url, app, session, sim)

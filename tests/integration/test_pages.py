@@ -25,7 +25,8 @@ from clearing.config import Settings
 from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
 from clearing.service import principals
-from tests.integration.wechat_harness import WeChatSim, _serving, running_wechat_sim
+from tests.integration.serving import serving
+from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 PAYER_ID = "11010519491231002X"
 PASSWORD = "correct horse battery"
@@ -125,7 +126,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
             )
             return create_app(settings, db_dsn)
 
-        async with _serving(make_app) as (base, _app), aiohttp.ClientSession() as http:
+        async with serving(make_app) as (base, _app), aiohttp.ClientSession() as http:
             tokens = {}
             for user in ("clerk1", "clerk9"):
                 async with http.post(

@@ -1,0 +1,169 @@
+"""Serving apps on 127.0.0.1 for tests, and a notification receiver every channel's harness uses.
+
+    async with serving(lambda base_url: make_app(base_url)) as (base_url, app):
+        ...
+
+The port is bound before the app is built, so the app knows its own URL up front.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from adapters.errors import NotifyRejected
+from clearing.ports import PaymentNotice
+
+Ack = tuple[int, str, bytes]
+"""An answer: status, content type, body."""
+
+BUSY: Ack = (500, "text/plain", b"busy")
+V = TypeVar("V")
+D = TypeVar("D", bound="Delivery[Any]")
+
+
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to an ephemeral port on 127.0.0.1."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serving(
+    make_app: Callable[[str], web.Application],
+) -> AsyncIterator[tuple[str, web.Application]]:
+    """Serve ``make_app(base_url)`` at ``base_url``; yields both."""
+    # bound before the app is built, so the app knows its own public URL
+    sock = bound_socket()
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = make_app(base_url)
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        yield base_url, app
+    finally:
+        await runner.cleanup()
+        sock.close()
+
+
+class SimControl:
+    """What a running simulator's handle (a dataclass with ``base_url`` and ``session``) offers
+    over the simulator's unsigned ``/sim/`` control endpoints."""
+
+    base_url: str
+    session: aiohttp.ClientSession
+
+    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.session.request(method, self.base_url + path, json=body) as resp:
+            return resp.status, await resp.json()
+
+    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
+        status, data = await self.control("PUT", "/sim/faults", knobs)
+        assert status == 200, data
+        return dict(data)
+
+    async def reset_faults(self) -> None:
+        status, data = await self.control("DELETE", "/sim/faults")
+        assert status == 200, data
+
+
+def respond(ack: Ack) -> web.Response:
+    """The answer ``ack`` as a response; one without a body (a 204) goes without a content type."""
+    status, content_type, body = ack
+    if not body:
+        return web.Response(status=status)
+    return web.Response(status=status, body=body, content_type=content_type)
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[V]):
+    """One notification as the receiver saw it, and what the verifier made of it.
+
+    Harnesses subclass it to name what ``verified`` holds in their channel's terms."""
+
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    verdict: str  # "OK" or the NotifyRejected code
+    verified: V | None  # what ``verify`` returned; None when it refused
+    answered: int
+
+
+class NoticeDelivery(Delivery[PaymentNotice | None]):
+    """A delivery to a parser that makes the payment to capture of it (or None)."""
+
+    @property
+    def notice(self) -> PaymentNotice | None:
+        return self.verified
+
+
+@dataclass
+class NotifyReceiver(Generic[D]):
+    """A merchant endpoint: ``verify`` checks each notification (raising ``NotifyRejected`` to
+    refuse it, answered with ``ack_refused``), and a good one is answered with ``ack_ok`` as the
+    core would, or with ``busy`` for the first ``fail_first`` good ones. Each is recorded as a
+    ``kind``."""
+
+    kind: type[D]
+    verify: Callable[[Mapping[str, str], bytes, datetime], object]
+    ack_ok: Ack
+    ack_refused: Ack
+    fail_first: int = 0
+    busy: Ack = BUSY
+    url: str = ""
+    deliveries: list[D] = field(default_factory=list)
+
+    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[D]:
+        deadline = time.monotonic() + timeout_s
+        while len(self.deliveries) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.deliveries)} of {count} deliveries arrived")
+            await asyncio.sleep(0.01)
+        return list(self.deliveries)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = dict(request.headers)
+        try:
+            verified = self.verify(headers, body, datetime.now(UTC))
+        except NotifyRejected as exc:
+            return self._answer(headers, body, exc.code, None, self.ack_refused)
+        ok = sum(1 for d in self.deliveries if d.verdict == "OK")
+        ack = self.busy if ok < self.fail_first else self.ack_ok
+        return self._answer(headers, body, "OK", verified, ack)
+
+    def _answer(
+        self, headers: dict[str, str], body: bytes, verdict: str, verified: object, ack: Ack
+    ) -> web.Response:
+        self.deliveries.append(
+            self.kind(headers, body, time.monotonic(), verdict, verified, ack[0])
+        )
+        return respond(ack)
+
+
+@asynccontextmanager
+async def running_receiver(
+    receiver: NotifyReceiver[D], path: str
+) -> AsyncIterator[NotifyReceiver[D]]:
+    """Serve ``receiver`` at ``http://127.0.0.1:PORT{path}`` (its ``url``)."""
+
+    def make_app(_: str) -> web.Application:
+        app = web.Application()
+        app.router.add_post(path, receiver.handle)
+        return app
+
+    async with serving(make_app) as (base_url, _app):
+        receiver.url = base_url + path
+        yield receiver
