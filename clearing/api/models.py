@@ -43,6 +43,22 @@ class LineIn(_In):
         return self
 
 
+class MatterIn(_In):
+    kind: Literal["residential", "non_residential"]
+    extra_certificates: int = Field(default=0, ge=0, le=99)
+    exemption: str | None = Field(default=None, max_length=40)
+
+
+class CaseRefsIn(_In):
+    """What the authorities need to say what a case owes; amounts come from them."""
+
+    declaration_no: str | None = Field(default=None, max_length=40, description="tax 申报号")
+    payment_codes: list[str] = Field(default_factory=list, max_length=10, description="缴款码")
+    fund_notice: str | None = Field(default=None, max_length=40)
+    property_unit: str | None = Field(default=None, max_length=40, description="不动产单元号")
+    matters: list[MatterIn] = Field(default_factory=list, max_length=10)
+
+
 class OrderIn(_In):
     case_no: str = Field(
         min_length=1, max_length=64, description="real-estate case number (业务受理号)"
@@ -51,7 +67,44 @@ class OrderIn(_In):
     window: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="window number")
     payer_name: str = Field(min_length=1, max_length=100)
     payer_id: str = Field(min_length=15, max_length=20, description="resident ID or credit code")
-    lines: list[LineIn] = Field(min_length=1, max_length=200)
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=200)
+    case: CaseRefsIn | None = Field(
+        default=None, description="references to look up instead of typed lines"
+    )
+
+    @model_validator(mode="after")
+    def _lines_or_case(self) -> OrderIn:
+        if (self.lines is None) == (self.case is None):
+            raise ValueError("give exactly one of lines and case")
+        return self
+
+
+class LookupIn(_In):
+    payer_name: str = Field(min_length=1, max_length=100)
+    payer_id: str = Field(min_length=15, max_length=20)
+    case: CaseRefsIn
+
+
+class DueItemOut(BaseModel):
+    authority: str
+    item_code: str
+    reference: str
+    amount_fen: int
+    details: dict[str, Any]
+
+
+class LookupFailure(BaseModel):
+    authority: str
+    reference: str
+    code: str
+    message: str
+    message_zh: str
+
+
+class LookupOut(BaseModel):
+    items: list[DueItemOut]
+    failures: list[LookupFailure]
+    total_fen: int
 
 
 class LineOut(BaseModel):

@@ -70,6 +70,13 @@ ROUTES: tuple[Route, ...] = (
         201,
     ),
     Route(
+        "post",
+        "/api/v1/cases/lookup",
+        "What a case owes, asked of the authorities",
+        m.LookupIn,
+        m.LookupOut,
+    ),
+    Route(
         "get",
         "/api/v1/fee-schedules",
         "Registration fee schedule versions",

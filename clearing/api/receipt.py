@@ -101,6 +101,7 @@ def _proof(line: dict[str, Any]) -> str:
         return '<br><span class="proof refused">主管部门未确认，请联系窗口</span>'
     return ""
 
+
 _MESSAGE = """<body>
 <main class="message" role="alert">
   <h1>{title}</h1>

@@ -5,20 +5,34 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import segno
 from aiohttp import web
 
-from clearing.api.keys import ACQUIRERS, ANNOUNCER, CIPHER, EVENTS, LIMITS, POOL, SETTINGS
+from clearing.api.keys import (
+    ACQUIRERS,
+    ANNOUNCER,
+    AUTHORITIES,
+    CIPHER,
+    EVENTS,
+    LIMITS,
+    POOL,
+    SETTINGS,
+)
 from clearing.api.models import (
     AttemptStarted,
     CancelIn,
+    CaseRefsIn,
+    DueItemOut,
     FeeItemList,
     FeeItemOut,
     LoginIn,
     LoginOut,
+    LookupFailure,
+    LookupIn,
+    LookupOut,
     Me,
     OrderIn,
     OrderList,
@@ -27,12 +41,14 @@ from clearing.api.models import (
     PaymentIn,
 )
 from clearing.api.web import authenticate, bearer, ok, read_model
-from clearing.errors import InvalidRequest, MalformedRequest, NotFound
+from clearing.domain.fees import Matter
+from clearing.errors import InvalidRequest, MalformedRequest, NotFound, UpstreamUnavailable
 from clearing.logs import request_id_var
-from clearing.service import attempts, catalogue, payments, principals
+from clearing.service import attempts, cases, catalogue, fee_schedules, payments, principals
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
+BEIJING = timezone(timedelta(hours=8))
 routes = web.RouteTableDef()
 
 WINDOW_ROLES = ("clerk", "supervisor", "admin")
@@ -89,13 +105,30 @@ async def create_order(request: web.Request) -> web.Response:
     raw = await request.read()
     body = await read_model(request, OrderIn)
     settings = request.app[SETTINGS]
+    held: list[tuple[str, str]] = []
+    if body.case is not None:
+        found = await _lookup(request, body.payer_name, body.payer_id, body.case)
+        if not found.complete:
+            # nothing is made of a half-answered case: the clerk retries the part that failed
+            names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in found.failures)
+            raise UpstreamUnavailable(
+                "AUTHORITY_LOOKUP_FAILED",
+                "an authority could not say what the case owes; no order was created",
+                f"{names}查询失败，缴费单未生成；请稍后重试该部门",
+                failures=found.failures,
+            )
+        lines = [LineInput(i.item_code, i.amount_fen, i.reference or None) for i in found.items]
+        held = [(i.authority, i.reference) for i in found.items if i.reference]
+    else:
+        assert body.lines is not None
+        lines = [LineInput(ln.item_code, ln.amount_fen or 0, ln.reference) for ln in body.lines]
     order = OrderInput(
         case_no=body.case_no,
         office=body.office,
         window=body.window,
         payer_name=body.payer_name,
         payer_id=body.payer_id,
-        lines=[LineInput(ln.item_code, ln.amount_fen or 0, ln.reference) for ln in body.lines],
+        lines=lines,
     )
     async with request.app[POOL].acquire() as conn:
         status, view = await order_service.create(
@@ -109,8 +142,56 @@ async def create_order(request: web.Request) -> web.Response:
             now=datetime.now(UTC),
             ttl=timedelta(seconds=settings.order_ttl_s),
             request_id=request_id_var.get(),
+            held=held,
         )
     return web.json_response(view, status=status, dumps=_dumps)
+
+
+async def _lookup(
+    request: web.Request, payer_name: str, payer_id: str, case: CaseRefsIn
+) -> cases.Lookup:
+    async with request.app[POOL].acquire() as conn:
+        schedules = [s for s, _ in await fee_schedules.all_versions(conn)]
+    refs = cases.CaseRefs(
+        payer_name=payer_name,
+        payer_id=payer_id,
+        declaration_no=case.declaration_no,
+        payment_codes=tuple(case.payment_codes),
+        fund_notice=case.fund_notice,
+        property_unit=case.property_unit,
+        matters=tuple(Matter(m.kind, m.extra_certificates, m.exemption) for m in case.matters),
+    )
+    return await cases.lookup(
+        request.app[AUTHORITIES],
+        refs,
+        schedules=schedules,
+        today=datetime.now(UTC).astimezone(BEIJING).date(),
+        timeout_s=request.app[SETTINGS].authority_timeout_s,
+    )
+
+
+@routes.post("/api/v1/cases/lookup")
+async def lookup_case(request: web.Request) -> web.Response:
+    """What a case owes, by authority; a failed authority can be asked again alone."""
+    await authenticate(request, *WINDOW_ROLES)
+    body = await read_model(request, LookupIn)
+    found = await _lookup(request, body.payer_name, body.payer_id, body.case)
+    return ok(
+        LookupOut(
+            items=[
+                DueItemOut(
+                    authority=i.authority,
+                    item_code=i.item_code,
+                    reference=i.reference,
+                    amount_fen=i.amount_fen,
+                    details=dict(i.details),
+                )
+                for i in found.items
+            ],
+            failures=[LookupFailure(**f) for f in found.failures],
+            total_fen=sum(i.amount_fen for i in found.items),
+        )
+    )
 
 
 def _dumps(v: object) -> str:

@@ -67,8 +67,10 @@ async def create(
     now: datetime,
     ttl: timedelta,
     request_id: str | None = None,
+    held: list[tuple[str, str]] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Create an order; the same key with the same body returns the first response."""
+    """Create an order; the same key with the same body returns the first response. ``held`` are
+    the (authority, reference) pairs this order takes: each can be in one live order only."""
     if principal.role not in CREATE_ROLES:
         raise Forbidden(
             "ROLE_FORBIDDEN", "your role cannot create orders", "您的角色不能开具缴费单"
@@ -148,6 +150,28 @@ async def create(
                 for i, ln in enumerate(order.lines, start=1)
             ],
         )
+        for authority, reference in held or []:
+            holder = await conn.fetchval(
+                "INSERT INTO held_references (authority, reference, order_id) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING RETURNING order_id",
+                authority,
+                reference,
+                order_id,
+            )
+            if holder is None:
+                other = await conn.fetchval(
+                    "SELECT o.order_no FROM held_references h JOIN orders o ON o.id = h.order_id"
+                    " WHERE h.authority = $1 AND h.reference = $2",
+                    authority,
+                    reference,
+                )
+                raise Conflict(
+                    "REFERENCE_HELD",
+                    f"{authority} reference {reference} is already in order {other}",
+                    f"该缴款凭证（{reference}）已在缴费单 {other} 中，不能重复缴费",
+                    reference=reference,
+                    order_no=other,
+                )
         # closes the order at its acquirers and expires it if nobody pays in time
         await conn.execute(
             "INSERT INTO tasks (kind, payload, dedupe_key, run_at) VALUES ('order.expire',"

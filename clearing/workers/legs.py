@@ -56,13 +56,17 @@ class LegConfirmer:
                 reference=leg["reference"],
                 amount_fen=leg["amount_fen"],
                 paid_at=leg["paid_at"],
-                payment_ref=f"{leg['provider']}:{leg['provider_txn_id']}",
+                # the channel and its transaction id, in the characters every authority accepts
+                payment_ref=f"{leg['provider']}-{leg['provider_txn_id']}"[:64],
                 order_no=leg["order_no"],
             )
         except AuthorityRefused as exc:
             await self._refused(leg, name, exc)
             raise PermanentFailure(f"{name} refused leg {leg['line_no']}: {exc.code}") from exc
         async with self.pool.acquire() as conn, conn.transaction():
+            # legs of one order are confirmed concurrently: whoever confirms the last one must see
+            # the others, so they take turns on the order row
+            await conn.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", leg["order_id"])
             done = await conn.fetchval(
                 "UPDATE order_lines SET confirm_state = 'CONFIRMED', proof_no = $3, proof = $4,"
                 " confirmed_at = $5 WHERE order_id = $1 AND line_no = $2"

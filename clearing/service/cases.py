@@ -1,0 +1,135 @@
+"""What a case owes, asked of the authorities that decide it, concurrently and with timeouts.
+
+Window staff do not type amounts: the tax bureau (by declaration number), the fiscal non-tax
+system (by payment code) and the maintenance-fund office (by notice or property unit) say what is
+due, and the registration fee comes from the published schedule. One authority failing does not
+hide what the others answered: the clerk sees which one failed, and can ask it again alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from clearing.domain.fees import FeeSchedule, Matter, in_force, registration_fee
+from clearing.ports import Authority, AuthorityRefused, DueItem
+
+log = logging.getLogger(__name__)
+
+AUTHORITY_ZH = {"tax": "税务部门", "fiscal": "财政非税系统", "fund": "维修资金管理中心"}
+
+
+@dataclass(frozen=True)
+class CaseRefs:
+    payer_name: str
+    payer_id: str
+    declaration_no: str | None = None
+    payment_codes: tuple[str, ...] = ()
+    fund_notice: str | None = None
+    property_unit: str | None = None
+    matters: tuple[Matter, ...] = ()
+
+
+@dataclass
+class Lookup:
+    items: list[DueItem] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+def _failure(authority: str, reference: str, code: str, message: str, zh: str) -> dict[str, Any]:
+    return {
+        "authority": authority,
+        "reference": reference,
+        "code": code,
+        "message": message,
+        "message_zh": zh,
+    }
+
+
+async def _ask(
+    authorities: Mapping[str, Authority],
+    name: str,
+    reference: str,
+    case: dict[str, str],
+    timeout_s: float,
+) -> list[DueItem] | dict[str, Any]:
+    authority = authorities.get(name)
+    who = AUTHORITY_ZH[name]
+    if authority is None:
+        return _failure(
+            name, reference, "AUTHORITY_NOT_CONFIGURED", f"{name} is not configured", f"{who}未接入"
+        )
+    try:
+        return await asyncio.wait_for(authority.lookup(reference, **case), timeout_s)
+    except AuthorityRefused as exc:
+        return _failure(name, reference, exc.code, exc.message, f"{who}：{exc.reason}")
+    except TimeoutError:
+        return _failure(
+            name,
+            reference,
+            "AUTHORITY_TIMEOUT",
+            f"{name} did not answer in time",
+            f"{who}未在规定时间内答复，请稍后仅重试该部门",
+        )
+    except Exception as exc:
+        log.warning("lookup at %s failed: %r", name, exc)
+        return _failure(
+            name,
+            reference,
+            "AUTHORITY_UNAVAILABLE",
+            f"{name}: {type(exc).__name__}",
+            f"{who}暂时无法查询，请稍后仅重试该部门",
+        )
+
+
+async def lookup(
+    authorities: Mapping[str, Authority],
+    refs: CaseRefs,
+    *,
+    schedules: list[FeeSchedule],
+    today: date,
+    timeout_s: float,
+) -> Lookup:
+    """Ask every authority the case names, at once; collect items and per-authority failures."""
+    asks = []
+    if refs.declaration_no:
+        # the declaration names buyer and seller itself; the payer may be either, or an agent
+        asks.append(_ask(authorities, "tax", refs.declaration_no, {}, timeout_s))
+    for code in refs.payment_codes:
+        asks.append(_ask(authorities, "fiscal", code, {"payer_name": refs.payer_name}, timeout_s))
+    if refs.fund_notice or refs.property_unit:
+        case = {"property_unit": refs.property_unit} if refs.property_unit else {}
+        asks.append(_ask(authorities, "fund", refs.fund_notice or "", case, timeout_s))
+    result = Lookup()
+    for answer in await asyncio.gather(*asks):
+        if isinstance(answer, dict):
+            result.failures.append(answer)
+        else:
+            result.items.extend(answer)
+    if refs.matters:
+        schedule = in_force(schedules, today)
+        for matter in refs.matters:
+            fen = registration_fee(schedule, matter)
+            if fen:
+                result.items.append(
+                    DueItem(
+                        "schedule",
+                        "REG_FEE",
+                        "",  # from the local schedule: no authority reference to confirm
+                        fen,
+                        details={
+                            "schedule_version": schedule.version,
+                            "kind": matter.kind,
+                            "extra_certificates": matter.extra_certificates,
+                        },
+                    )
+                )
+    return result
