@@ -42,7 +42,13 @@ from clearing.api.models import (
 )
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.domain.fees import Matter
-from clearing.errors import InvalidRequest, MalformedRequest, NotFound, UpstreamUnavailable
+from clearing.errors import (
+    Conflict,
+    InvalidRequest,
+    MalformedRequest,
+    NotFound,
+    UpstreamUnavailable,
+)
 from clearing.logs import request_id_var
 from clearing.service import attempts, cases, catalogue, fee_schedules, payments, principals
 from clearing.service import orders as order_service
@@ -143,6 +149,7 @@ async def create_order(request: web.Request) -> web.Response:
             ttl=timedelta(seconds=settings.order_ttl_s),
             request_id=request_id_var.get(),
             held=held,
+            case_refs=body.case.model_dump() if body.case is not None else None,
         )
     return web.json_response(view, status=status, dumps=_dumps)
 
@@ -245,6 +252,47 @@ async def cancel_order(request: web.Request) -> web.Response:
     return ok(OrderOut.model_validate(view))
 
 
+async def _amounts_still_due(
+    request: web.Request, who: principals.Principal, order_no: str
+) -> None:
+    """Before a QR is shown or a card charged: the authorities still ask these amounts."""
+    async with request.app[POOL].acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, case_refs, payer_id_enc FROM orders WHERE order_no = $1", order_no
+        )
+        if row is None or row["case_refs"] is None:
+            return
+        lines = await conn.fetch(
+            "SELECT reference, amount_fen FROM order_lines WHERE order_id = $1"
+            " AND reference IS NOT NULL",
+            row["id"],
+        )
+        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    changed, failures = await cases.recheck(
+        request.app[AUTHORITIES],
+        row["case_refs"],
+        view["payer_name"],
+        request.app[CIPHER].decrypt(row["payer_id_enc"], "orders.payer_id"),
+        [(r["reference"], int(r["amount_fen"])) for r in lines],
+        timeout_s=request.app[SETTINGS].authority_timeout_s,
+    )
+    if failures:
+        names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in failures)
+        raise UpstreamUnavailable(
+            "AUTHORITY_RECHECK_FAILED",
+            "the amounts could not be checked with the authorities; try again shortly",
+            f"{names}暂时无法核对金额，请稍后再收款",
+            failures=failures,
+        )
+    if changed:
+        raise Conflict(
+            "AMOUNT_CHANGED_AT_AUTHORITY",
+            "an authority now asks a different amount; create a new order for this case",
+            "主管部门的应缴金额已变化，请撤销本缴费单并重新开具",
+            changed=changed,
+        )
+
+
 @routes.post("/api/v1/orders/{order_no}/payments")
 async def start_payment(request: web.Request) -> web.Response:
     who = await authenticate(request, *WINDOW_ROLES)
@@ -252,6 +300,7 @@ async def start_payment(request: web.Request) -> web.Response:
     order_no = request.match_info["order_no"]
     async with request.app[POOL].acquire() as conn:
         await order_service.get(conn, who, order_no, request.app[CIPHER])
+    await _amounts_still_due(request, who, order_no)
     s = request.app[SETTINGS]
     now = datetime.now(UTC)
     common: dict[str, Any] = {

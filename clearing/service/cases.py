@@ -133,3 +133,35 @@ async def lookup(
                     )
                 )
     return result
+
+
+async def recheck(
+    authorities: Mapping[str, Authority],
+    case_refs: Mapping[str, Any],
+    payer_name: str,
+    payer_id: str,
+    lines: list[tuple[str, int]],
+    *,
+    timeout_s: float,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Ask the authorities again; return (lines whose amount changed, authorities that failed).
+
+    ``lines`` are the order's (reference, amount_fen) pairs that came from an authority."""
+    refs = CaseRefs(
+        payer_name=payer_name,
+        payer_id=payer_id,
+        declaration_no=case_refs.get("declaration_no"),
+        payment_codes=tuple(case_refs.get("payment_codes") or ()),
+        fund_notice=case_refs.get("fund_notice"),
+        property_unit=case_refs.get("property_unit"),
+    )
+    # no matters: the local fee schedule is not asked again, so no day is needed
+    found = await lookup(authorities, refs, schedules=[], today=date.min, timeout_s=timeout_s)
+    now_due = {i.reference: i.amount_fen for i in found.items if i.reference}
+    failed = {f["authority"] for f in found.failures}
+    changed = [
+        {"reference": ref, "amount_fen": fen, "now_fen": now_due.get(ref)}
+        for ref, fen in lines
+        if now_due.get(ref) != fen and not failed
+    ]
+    return changed, found.failures

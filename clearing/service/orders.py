@@ -68,6 +68,7 @@ async def create(
     ttl: timedelta,
     request_id: str | None = None,
     held: list[tuple[str, str]] | None = None,
+    case_refs: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Create an order; the same key with the same body returns the first response. ``held`` are
     the (authority, reference) pairs this order takes: each can be in one live order only."""
@@ -121,8 +122,8 @@ async def create(
         order_no = new_order_no(now)
         order_id = await conn.fetchval(
             "INSERT INTO orders (order_no, case_no, office, window_no, payer_name_enc,"
-            " payer_id_enc, payer_id_masked, total_fen, created_by, created_at, expires_at)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id",
+            " payer_id_enc, payer_id_masked, total_fen, created_by, created_at, expires_at,"
+            " case_refs) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id",
             order_no,
             order.case_no,
             order.office,
@@ -134,6 +135,7 @@ async def create(
             principal.id,
             now,
             now + ttl,
+            case_refs,
         )
         await conn.executemany(
             "INSERT INTO order_lines (order_id, line_no, item_code, beneficiary_code, amount_fen,"

@@ -138,3 +138,26 @@ async def test_an_authority_down_makes_no_order_and_names_itself(env: dict[str, 
     # asked again when it is back, the same case makes its order
     status, order = await svc.create_order(env["clerk"], _body(case))
     assert status == 201, order
+
+
+async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
+    env: dict[str, Any],
+) -> None:
+    svc: Service = env["svc"]
+    case = await _case(env)
+    status, order = await svc.create_order(env["clerk"], _body(case))
+    assert status == 201, order
+    await env["fund"].set_faults(amount_changed=case["fund_notice"])  # the house is re-measured
+    try:
+        status, problem = await svc.request(
+            "POST",
+            f"/api/v1/orders/{order['order_no']}/payments",
+            env["clerk"],
+            json={"method": "qr", "channel": "wechatpay"},
+        )
+    finally:
+        await env["fund"].reset_faults()
+    assert (status, problem["code"]) == (409, "AMOUNT_CHANGED_AT_AUTHORITY")
+    assert [c["reference"] for c in problem["changed"]] == [case["fund_notice"]]
+    _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
+    assert now["attempts"] == []  # no QR was shown
