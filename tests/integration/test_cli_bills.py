@@ -1,0 +1,85 @@
+"""`tongjiao bills fetch` as finance staff run it: a channel's bill for a day, as CSV for Excel."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+
+from adapters.wechatpay.client import WeChatPayClient
+from tests.integration.wechat_harness import running_wechat_sim
+
+BEIJING = timezone(timedelta(hours=8))
+
+
+async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
+    async with running_wechat_sim(tmp_path / "wechat") as sim, aiohttp.ClientSession() as http:
+        client = WeChatPayClient(
+            http, base_url=sim.base_url, keys=sim.merchant, notify_url="http://127.0.0.1:9/n"
+        )
+        for i, amount in enumerate((123_45, 80_00)):
+            otn = f"TJ20261126CLIBILL{i:04d}P01"
+            await client.create_qr(
+                out_trade_no=otn,
+                description="不动产登记税费",
+                total_fen=amount,
+                expires_at=datetime.now(UTC) + timedelta(minutes=10),
+            )
+            await sim.pay(otn)
+        out = tmp_path / "bill.csv"
+        env = {
+            **os.environ,
+            "TONGJIAO_WECHATPAY_KEYS": str(tmp_path / "wechat" / "merchant"),
+            "TONGJIAO_WECHATPAY_BASE_URL": sim.base_url,
+            "TONGJIAO_LOG_JSON": "false",
+        }
+        day = datetime.now(BEIJING).date().isoformat()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "clearing",
+            "bills",
+            "fetch",
+            "--channel",
+            "wechatpay",
+            "--date",
+            day,
+            "--out",
+            str(out),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await proc.communicate()
+    assert proc.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == str(out)
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("\ufeff渠道,类型")
+    rows = [r.split(",") for r in text.splitlines()[1:]]
+    assert sorted(r[7] for r in rows if r[1] == "PAYMENT") == ["123.45", "80.00"]
+    assert "payment_count 2" in stderr.decode()
+
+
+async def test_an_unconfigured_channel_is_a_clear_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGJIAO_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "clearing",
+        "bills",
+        "fetch",
+        "--channel",
+        "alipay",
+        "--date",
+        "2026-11-25",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await proc.communicate()
+    assert proc.returncode == 2
+    assert "not configured" in stderr.decode()
