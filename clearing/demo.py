@@ -32,6 +32,10 @@ CHANNELS = [
     ("alipay", "ALIPAY_GATEWAY_URL", "/gateway.do"),
     ("unionpay", "UNIONPAY_BASE_URL", ""),
     ("pos", "POS_BASE_URL", ""),
+    # the authorities that say what a case owes and confirm each paid leg
+    ("tax", "TAX_BASE_URL", ""),
+    ("fiscal", "FISCAL_BASE_URL", ""),
+    ("fund", "FUND_BASE_URL", ""),
 ]
 TERMINALS = ("T0000001", "T0000002")
 
@@ -156,6 +160,26 @@ async def _pay(
     return False  # left unpaid, so the screen shows a waiting order too
 
 
+async def _demo_case(
+    s: aiohttp.ClientSession, sims: dict[str, str], name: str, pid: str, rng: random.Random
+) -> dict[str, Any]:
+    """A resale the tax bureau has assessed and a land-transfer fee notice, at the simulators."""
+    async with s.post(f"{sims['tax']}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r:
+        decl = await r.json()
+    notice_body = {
+        "payer_name": name,
+        "item": "LAND_TRANSFER",
+        "amount": f"{rng.randint(1000, 90000)}.00",
+    }
+    async with s.post(f"{sims['fiscal']}/sim/notices", json=notice_body) as r:
+        notice = await r.json()
+    return {
+        "declaration_no": decl.get("declaration_no") or decl.get("DeclNo"),
+        "payment_codes": [notice.get("payment_code") or notice.get("PayCode")],
+        "matters": [{"kind": "residential", "extra_certificates": rng.randint(0, 1)}],
+    }
+
+
 async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
     """Create and pay n varied orders through the API and the simulator, as a window would."""
     rng = random.Random()  # noqa: S311 - demo data, not secrets
@@ -173,23 +197,21 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
             user = "clerk1" if i % 2 == 0 else "clerk2"
             window = "W01" if user == "clerk1" else "W02"
             name, pid = DEMO_PAYERS[i % len(DEMO_PAYERS)]
-            lines: list[dict[str, Any]] = [{"item_code": "REG_FEE", "amount_fen": 80_00}]
-            for code in rng.sample(items, rng.randint(1, 4)):
-                lines.append(
-                    {
-                        "item_code": code,
-                        "amount_fen": rng.randint(100_00, 900_000_00),
-                        "reference": f"{code[:2]}{rng.randint(10**9, 10**10 - 1)}",
-                    }
-                )
-            body = {
+            body: dict[str, Any] = {
                 "case_no": f"2026-BDC-{rng.randint(100000, 999999)}",
                 "office": "HALL1",
                 "window": window,
                 "payer_name": name,
                 "payer_id": pid,
-                "lines": lines,
             }
+            if i % 3 == 2:
+                # amounts from the authorities, as the window is meant to work
+                body["case"] = await _demo_case(s, sims, name, pid, rng)
+            else:
+                lines: list[dict[str, Any]] = [{"item_code": "REG_FEE", "amount_fen": 80_00}]
+                for code in rng.sample(items, rng.randint(1, 4)):
+                    lines.append({"item_code": code, "amount_fen": rng.randint(100_00, 900_000_00)})
+                body["lines"] = lines
             h = {
                 "Authorization": f"Bearer {tokens[user]}",
                 "Idempotency-Key": secrets.token_hex(12),
@@ -208,7 +230,7 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
                 headers={"Authorization": f"Bearer {tokens['clerk1']}"},
             ) as r:
                 states = [o["state"] for o in (await r.json())["orders"]]
-            if states.count("CLEARED") >= paid:
+            if states.count("CLEARED") + states.count("SETTLED") >= paid:
                 break
             await asyncio.sleep(0.3)
         print(f"  {n} demo orders created, {paid} paid and cleared")
@@ -311,6 +333,9 @@ def _banner(base: str, sims: dict[str, str], var: Path) -> str:
       支付宝 Alipay             {sims["alipay"]}
       银联 UnionPay             {sims["unionpay"]}
       银行卡终端 card terminal   {sims["pos"]}/sim/terminals/{TERMINALS[0]}
+      税务 tax bureau           {sims["tax"]}/sim/cases
+      财政非税 fiscal non-tax    {sims["fiscal"]}/sim/notices
+      维修资金 maintenance fund  {sims["fund"]}/sim/properties
     logs                        {var}/log/
 
     sign in as (username, password, role):
