@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
 import socket
-import sys
 from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +43,7 @@ from adapters.fund.keys import (
 from adapters.fund.simulator import create_simulator_app
 from adapters.fund.wire import BEIJING
 from clearing.ports import LegConfirmation
-from tests.integration.serving import SimControl, serving
+from tests.integration.serving import SimControl, running_sim_cli, serving
 
 PAID_AT = datetime(2026, 3, 2, 10, 15, 0, tzinfo=BEIJING)
 _units = itertools.count(1)
@@ -174,25 +172,8 @@ async def running_fund_sim(keys_root: Path, *, demo_homes: int = 0) -> AsyncIter
         yield FundSim(base_url, merchant, platform, app, session)
 
 
-@asynccontextmanager
-async def running_fund_cli(
+def running_fund_cli(
     keys_root: Path, *options: str
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """``tongjiao sim fund --port 0`` as a real process: its announced URL, and the process
-    (killed on exit if the test did not stop it)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "clearing", "sim", "fund", "--port", "0", "--keys", str(keys_root), *options),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
-        assert line.startswith("fund simulator listening on http://127.0.0.1:"), line
-        yield line.rsplit(" ", 1)[1], proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+) -> AbstractAsyncContextManager[tuple[str, asyncio.subprocess.Process]]:
+    """``tongjiao sim fund --port 0`` as a real process: its announced URL and the process."""
+    return running_sim_cli("fund", keys_root, *options)

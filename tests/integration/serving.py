@@ -9,12 +9,16 @@ The port is bound before the app is built, so the app knows its own URL up front
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import aiohttp
@@ -167,3 +171,33 @@ async def running_receiver(
     async with serving(make_app) as (base_url, _app):
         receiver.url = base_url + path
         yield receiver
+
+
+@asynccontextmanager
+async def running_sim_cli(
+    name: str, keys_root: Path, *options: str
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    """``tongjiao sim NAME --port 0`` as a real process: its announced URL and the process
+    (killed on exit if the test did not stop it)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "clearing", "sim", name, "--host", "127.0.0.1", "--port", "0"),
+        *("--keys", str(keys_root), *options),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        assert line.startswith(f"{name} simulator listening on http://127.0.0.1:"), line
+        yield line.rsplit(" ", 1)[1], proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def stops_on_sigterm(proc: asyncio.subprocess.Process) -> bool:
+    proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(proc.wait(), 10) == 0

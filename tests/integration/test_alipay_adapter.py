@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import signal
 import stat
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -972,35 +969,3 @@ async def test_bill_days(sim: AlipaySim, client: AlipayClient) -> None:
 
 
 # --- the command line ----------------------------------------------------------------------
-
-
-async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.alipay.simulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--keys",
-        str(keys_root),
-        "--retry-scale",
-        "0.01",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("alipay simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/faults") as resp:
-            assert resp.status == 200
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

@@ -7,9 +7,7 @@ import base64
 import hashlib
 import itertools
 import os
-import signal
 import stat
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -41,6 +39,7 @@ from adapters.fiscal.keys import (
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim, serving
+from tests.integration.serving import running_sim_cli, stops_on_sigterm
 
 _refs = itertools.count(1)
 
@@ -592,17 +591,7 @@ async def test_notices_are_checked_and_priced_by_the_rules(sim: FiscalSim) -> No
 
 
 async def test_cli_listens_with_demo_notices_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.fiscal.simulator", "--host", "127.0.0.1", "--port", "0",
-        "--keys", str(keys_root), "--demo-notices", "3",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("fiscal simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
+    async with running_sim_cli("fiscal", keys_root, "--demo-notices", "3") as (url, proc):
         async with (
             aiohttp.ClientSession() as session,
             session.get(f"{url}/sim/notices") as resp,
@@ -610,9 +599,4 @@ async def test_cli_listens_with_demo_notices_and_stops_on_sigterm(keys_root: Pat
             notices = await resp.json()
         assert [n["payer_name"] for n in notices] == ["张三", "李四", "王五"]
         assert notices[0]["notice_url"] == f"{url}/sim/notices/{notices[0]['payment_code']}"
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        assert await stops_on_sigterm(proc)

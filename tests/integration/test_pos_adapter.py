@@ -9,15 +9,12 @@ import hmac
 import itertools
 import json
 import os
-import signal
 import stat
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -773,28 +770,3 @@ async def test_faults_refuse_unknown_or_ill_typed_knobs(sim: PosSim) -> None:
 
 
 # --- the command line ------------------------------------------------------------------------
-
-
-async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "adapters.pos.simulator", "--host", "127.0.0.1", "--port", "0",
-        "--keys", str(keys_root), "--retry-scale", "0.01", "--fee-rate-ppm", "3800",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("pos simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{url}/sim/terminals/{T1}") as resp,
-        ):
-            assert resp.status == 200 and "智能POS" in await resp.text()
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

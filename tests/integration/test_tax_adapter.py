@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import stat
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -34,6 +31,7 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
+from tests.integration.serving import running_sim_cli, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim, serving
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -517,27 +515,13 @@ def test_keysets_hold_what_each_side_holds(tmp_path: Path) -> None:
 
 
 async def test_cli_listens_declares_demo_cases_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "clearing", "sim", "tax", "--host", "127.0.0.1", "--port", "0",
-        "--keys", str(keys_root), "--demo-cases", "2",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
+    async with running_sim_cli("tax", keys_root, "--demo-cases", "2") as (url, proc):
         assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("tax simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
         demo = [(await asyncio.wait_for(proc.stdout.readline(), 10)).decode() for _ in range(2)]
         assert all(d.startswith("tax demo declaration 1") for d in demo)
         async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/cases") as resp:
             assert resp.status == 200 and len(await resp.json()) == 2
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        assert await stops_on_sigterm(proc)
 
 
 def test_paid_at_in_utc_is_sent_in_beijing_time() -> None:

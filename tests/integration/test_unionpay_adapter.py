@@ -7,14 +7,11 @@ import base64
 import hashlib
 import itertools
 import os
-import signal
 import stat
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes
@@ -833,35 +830,3 @@ async def test_faults_reject_unknown_knobs(sim: UnionPaySim) -> None:
 
 
 # --- the command line --------------------------------------------------------------------
-
-
-async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.unionpay.simulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--keys",
-        str(keys_root),
-        "--retry-scale",
-        "0.01",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("unionpay simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/faults") as resp:
-            assert resp.status == 200
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

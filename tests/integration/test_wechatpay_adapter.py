@@ -7,15 +7,12 @@ import gzip
 import itertools
 import json
 import os
-import signal
 import stat
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 
@@ -660,40 +657,6 @@ async def test_faults_reject_unknown_knobs(sim: WeChatSim) -> None:
 
 
 # --- the command line --------------------------------------------------------------------
-
-
-async def test_cli_listens_and_stops_on_sigterm(keys_root: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "adapters.wechatpay.simulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--keys",
-        str(keys_root),
-        "--retry-scale",
-        "0.01",
-        "--fee-rate",
-        "0.38%",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode().strip()
-        assert line.startswith("wechatpay simulator listening on http://127.0.0.1:")
-        url = line.rsplit(" ", 1)[1]
-        async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/faults") as resp:
-            assert resp.status == 200
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 def test_trade_states_map_to_the_core_vocabulary() -> None:
