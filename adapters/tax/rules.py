@@ -16,7 +16,7 @@ and the deemed income tax), where the VAT is the seller's VAT on this sale.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Final, Literal
 
@@ -102,68 +102,48 @@ class RateSet:
 
 _PROVINCE_DEED: Final = _r("0.03")  # 契税法 lets each province choose 3 %–5 %; ours chose 3 %
 
-RATE_SETS: Final[tuple[RateSet, ...]] = (
-    RateSet(
-        name="2016-05",
-        # 营改增 turned the seller's business tax into VAT on this day; the 90 m² deed tiers of
-        # 财税〔2016〕23号 were already in force (since 2016-02-22). Earlier dates are refused.
-        effective_from=date(2016, 5, 1),
-        source="财税〔2016〕23号; 财税〔2016〕36号",
-        deed_statutory=_PROVINCE_DEED,
-        deed_housing=(
-            DeedTier(9000, first=_r("0.01"), second=_r("0.01")),
-            DeedTier(14000, first=_r("0.015"), second=_r("0.02")),
-            DeedTier(None, first=_r("0.015"), second=_r("0.02")),
-        ),
-        vat_exempt_years=2,
-        vat_housing=_r("0.05"),
-        vat_non_residential=_r("0.05"),
-        iit_gain=_r("0.2"),
-        iit_deemed=_r("0.01"),
-        iit_exempt_years=5,
-        stamp_transfer=_r("0.0005"),
-        stamp_housing_exempt=True,
+_RATES_2016_05: Final = RateSet(
+    name="2016-05",
+    # 营改增 turned the seller's business tax into VAT on this day; the 90 m² deed tiers of
+    # 财税〔2016〕23号 were already in force (since 2016-02-22). Earlier dates are refused.
+    effective_from=date(2016, 5, 1),
+    source="财税〔2016〕23号; 财税〔2016〕36号",
+    deed_statutory=_PROVINCE_DEED,
+    deed_housing=(
+        DeedTier(9000, first=_r("0.01"), second=_r("0.01")),
+        DeedTier(14000, first=_r("0.015"), second=_r("0.02")),
+        DeedTier(None, first=_r("0.015"), second=_r("0.02")),
     ),
-    RateSet(
-        name="2024-12",
-        effective_from=date(2024, 12, 1),
-        source="财政部 税务总局 住房城乡建设部公告2024年第16号",
-        deed_statutory=_PROVINCE_DEED,
-        deed_housing=(
-            DeedTier(9000, first=_r("0.01"), second=_r("0.01")),
-            DeedTier(14000, first=_r("0.01"), second=_r("0.01")),
-            DeedTier(None, first=_r("0.015"), second=_r("0.02")),
-        ),
-        vat_exempt_years=2,
-        vat_housing=_r("0.05"),
-        vat_non_residential=_r("0.05"),
-        iit_gain=_r("0.2"),
-        iit_deemed=_r("0.01"),
-        iit_exempt_years=5,
-        stamp_transfer=_r("0.0005"),
-        stamp_housing_exempt=True,
-    ),
-    RateSet(
-        name="2026-01",
-        effective_from=date(2026, 1, 1),
-        # the note's source for 3 % is several 2026 codebases; verify against the notice text
-        source="财政部 税务总局公告2025年第17号",
-        deed_statutory=_PROVINCE_DEED,
-        deed_housing=(
-            DeedTier(9000, first=_r("0.01"), second=_r("0.01")),
-            DeedTier(14000, first=_r("0.01"), second=_r("0.01")),
-            DeedTier(None, first=_r("0.015"), second=_r("0.02")),
-        ),
-        vat_exempt_years=2,
-        vat_housing=_r("0.03"),
-        vat_non_residential=_r("0.05"),
-        iit_gain=_r("0.2"),
-        iit_deemed=_r("0.01"),
-        iit_exempt_years=5,
-        stamp_transfer=_r("0.0005"),
-        stamp_housing_exempt=True,
+    vat_exempt_years=2,
+    vat_housing=_r("0.05"),
+    vat_non_residential=_r("0.05"),
+    iit_gain=_r("0.2"),
+    iit_deemed=_r("0.01"),
+    iit_exempt_years=5,
+    stamp_transfer=_r("0.0005"),
+    stamp_housing_exempt=True,
+)
+# each later set says only what changed
+_RATES_2024_12: Final = replace(
+    _RATES_2016_05,
+    name="2024-12",
+    effective_from=date(2024, 12, 1),
+    source="财政部 税务总局 住房城乡建设部公告2024年第16号",
+    deed_housing=(
+        DeedTier(9000, first=_r("0.01"), second=_r("0.01")),
+        DeedTier(14000, first=_r("0.01"), second=_r("0.01")),
+        DeedTier(None, first=_r("0.015"), second=_r("0.02")),
     ),
 )
+_RATES_2026_01: Final = replace(
+    _RATES_2024_12,
+    name="2026-01",
+    effective_from=date(2026, 1, 1),
+    # the note's source for 3 % is several 2026 codebases; verify against the notice text
+    source="财政部 税务总局公告2025年第17号",
+    vat_housing=_r("0.03"),
+)
+RATE_SETS: Final[tuple[RateSet, ...]] = (_RATES_2016_05, _RATES_2024_12, _RATES_2026_01)
 
 
 def rate_set_on(on: date, rate_sets: tuple[RateSet, ...] = RATE_SETS) -> RateSet:
