@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -146,3 +147,23 @@ async def serve(
             await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+class _Knobs(Protocol):
+    def update(self, knobs: dict[str, Any]) -> None: ...
+
+
+async def update_faults(request: web.Request, faults: _Knobs, log: logging.Logger) -> str | None:
+    """Apply a ``PUT /sim/faults`` body to ``faults``; the reason it was refused, or None."""
+    try:
+        knobs = json.loads(await request.read())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return "body must be JSON"
+    if not isinstance(knobs, dict):
+        return "body must be a JSON object"
+    try:
+        faults.update(knobs)
+    except ValueError as exc:
+        return str(exc)
+    log.info("sim faults set knobs=%s", sorted(knobs))
+    return None

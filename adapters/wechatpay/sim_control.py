@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters import simkit
 from adapters.wechatpay import sim_codepay
 from adapters.wechatpay.sim_delivery import payment_notification, send
 from adapters.wechatpay.sim_faults import Faults
@@ -196,17 +197,9 @@ async def show_faults(request: web.Request) -> web.Response:
 
 async def set_faults(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    try:
-        knobs = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _bad("body must be JSON")
-    if not isinstance(knobs, dict):
-        return _bad("body must be a JSON object")
-    try:
-        state.faults.update(knobs)
-    except ValueError as exc:
-        return _bad(str(exc))
-    log.info("sim faults set knobs=%s", sorted(knobs))
+    refused = await simkit.update_faults(request, state.faults, log)
+    if refused is not None:
+        return _bad(refused)
     return web.json_response(state.faults.as_json())
 
 
