@@ -149,6 +149,37 @@ async def cmd_bills(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_confirmations(settings: Settings, args: argparse.Namespace) -> int:
+    """Download one authority's list of legs it confirmed on a day, as CSV for Excel."""
+    from datetime import date
+
+    import aiohttp
+
+    from clearing import wiring
+    from reconciliation.confirmations import to_csv, totals
+
+    day = date.fromisoformat(args.date)
+    async with aiohttp.ClientSession() as session:
+        authorities = wiring.authorities(settings, session)
+        if args.authority not in authorities:
+            print(f"authority {args.authority} is not configured", file=sys.stderr)
+            return 2
+        print(f"downloading the {args.authority} confirmations for {day} ...", file=sys.stderr)
+        found = await authorities[args.authority].daily_confirmations(day)
+    text = to_csv(args.authority, found)
+    if args.out:
+        from pathlib import Path
+
+        # newline="" keeps the CSV's own CRLF line ends
+        await asyncio.to_thread(Path(args.out).write_text, text, "utf-8", None, "")
+        print(args.out)
+    else:
+        sys.stdout.write(text)
+    for key, value in sorted(totals(found).items()):
+        print(f"{key} {value}", file=sys.stderr)
+    return 0
+
+
 async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
     print(await resolve_dsn(settings))
     return 0
@@ -211,6 +242,12 @@ def parser() -> argparse.ArgumentParser:
     bf.add_argument("--channel", required=True)
     bf.add_argument("--date", required=True, help="YYYY-MM-DD")
     bf.add_argument("--out", help="write the CSV here instead of standard output")
+    c = sub.add_parser("confirmations", help="authorities' daily confirmation lists")
+    csub = c.add_subparsers(dest="action", required=True)
+    cf = csub.add_parser("fetch", help="download what an authority confirmed on a day, as CSV")
+    cf.add_argument("--authority", required=True, choices=["tax", "fiscal", "fund"])
+    cf.add_argument("--date", required=True, help="YYYY-MM-DD")
+    cf.add_argument("--out", help="write the CSV here instead of standard output")
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -247,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         "db": cmd_db_url,
         "users": cmd_users_add,
         "bills": cmd_bills,
+        "confirmations": cmd_confirmations,
     }
     try:
         if args.command == "serve":

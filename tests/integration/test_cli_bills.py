@@ -83,3 +83,53 @@ async def test_an_unconfigured_channel_is_a_clear_error(tmp_path: Path) -> None:
     _, stderr = await proc.communicate()
     assert proc.returncode == 2
     assert "not configured" in stderr.decode()
+
+
+async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_path: Path) -> None:
+    from tests.integration.tax_harness import running_tax_sim
+
+    async with running_tax_sim(tmp_path / "tax") as sim:
+        client = sim.client()
+        declaration = await sim.create_case(price="3000000.00", area_m2="89.50")
+        items = await client.lookup(declaration["declaration_no"])
+        legs = [
+            await client.confirm(
+                reference=item.reference,
+                amount_fen=item.amount_fen,
+                paid_at=datetime.now(UTC),
+                payment_ref="WX4200009",
+                order_no="TJ20261126CLICONF1",
+            )
+            for item in items
+        ]
+        env = {
+            **os.environ,
+            "TONGJIAO_TAX_KEYS": str(tmp_path / "tax" / "merchant"),
+            "TONGJIAO_TAX_BASE_URL": sim.base_url,
+            "TONGJIAO_LOG_JSON": "false",
+        }
+        day = datetime.now(BEIJING).date().isoformat()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "clearing",
+            "confirmations",
+            "fetch",
+            "--authority",
+            "tax",
+            "--date",
+            day,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await proc.communicate()
+    assert proc.returncode == 0, stderr.decode()
+    lines = stdout.decode("utf-8").splitlines()
+    assert lines[0] == "\ufeff主管部门,缴款凭证号,确认凭证号,确认时间,金额（元）,凭证要素"
+    rows = [r.split(",") for r in lines[1:]]
+    assert sorted(r[2].strip() for r in rows) == sorted(leg.proof_no for leg in legs)
+    assert {r[0] for r in rows} == {"税务局"}
+    total = sum(i.amount_fen for i in items)
+    assert f"confirmed_count {len(items)}" in stderr.decode()
+    assert f"confirmed_fen {total}" in stderr.decode()
