@@ -248,6 +248,10 @@ def parser() -> argparse.ArgumentParser:
     cf.add_argument("--authority", required=True, choices=["tax", "fiscal", "fund"])
     cf.add_argument("--date", required=True, help="YYYY-MM-DD")
     cf.add_argument("--out", help="write the CSV here instead of standard output")
+    st = sub.add_parser("statements", help="bank statements (camt.052/053/054)")
+    st.add_argument(
+        "action", choices=["check"], help="check FILE…: parse without importing, one JSON per line"
+    )
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -266,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sim_main = importlib.import_module(f"adapters.{argv[1]}.simulator").main
         return int(sim_main(argv[2:]))
+    if argv[:2] == ["statements", "check"]:
+        from reconciliation.statements_cli import main as check_main
+
+        return check_main(argv[2:])
     if argv[:1] == ["demo"]:
         from clearing.demo import main as demo_main
 

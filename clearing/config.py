@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # AES-256-GCM key (base64 of 32 bytes) that encrypts payer names and ID numbers at rest
     pii_key: SecretStr | None = None
     pii_key_file: Path | None = None
+    # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
+    receipt_key_file: Path | None = None
 
     # WeChat Pay: the merchant key folder (see adapters.wechatpay.keys) and the gateway
     wechatpay_keys: Path | None = None

@@ -186,7 +186,7 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
     items = ["DEED_TAX", "VAT", "IIT", "STAMP_DUTY", "LAND_TRANSFER", "MAINT_FUND"]
     async with aiohttp.ClientSession() as s:
         tokens = {}
-        for user in ("clerk1", "clerk2"):
+        for user in ("clerk1", "clerk2", "super1"):
             password = next(u[4] for u in DEMO_USERS if u[0] == user)
             async with s.post(
                 f"{base}/api/v1/sessions", json={"username": user, "password": password}
@@ -204,16 +204,20 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
                 "payer_name": name,
                 "payer_id": pid,
             }
-            if i % 3 == 2:
+            creator = user
+            if i % 3 != 2:
                 # amounts from the authorities, as the window is meant to work
                 body["case"] = await _demo_case(s, sims, name, pid, rng)
             else:
+                # the exception: the supervisor types the amounts, with a reason, audited
                 lines: list[dict[str, Any]] = [{"item_code": "REG_FEE", "amount_fen": 80_00}]
                 for code in rng.sample(items, rng.randint(1, 4)):
                     lines.append({"item_code": code, "amount_fen": rng.randint(100_00, 900_000_00)})
                 body["lines"] = lines
+                body["manual_reason"] = "演示：系统对接前的历史业务，主管手工录入"
+                creator = "super1"
             h = {
-                "Authorization": f"Bearer {tokens[user]}",
+                "Authorization": f"Bearer {tokens[creator]}",
                 "Idempotency-Key": secrets.token_hex(12),
             }
             async with s.post(f"{base}/api/v1/orders", json=body, headers=h) as r:
@@ -221,6 +225,8 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
                 if r.status != 201:
                     print(f"  order {i + 1}: {r.status} {order.get('detail')}")
                     continue
+            # the clerk at the window takes the payment
+            h["Authorization"] = f"Bearer {tokens[user]}"
             paid += await _pay(s, base, sims=sims, h=h, order_no=order["order_no"], i=i, rng=rng)
         # wait for the callbacks to be cleared
         deadline = time.monotonic() + 30

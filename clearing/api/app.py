@@ -37,6 +37,7 @@ from clearing.api.keys import (
     METRICS,
     NOTIFY_PARSERS,
     POOL,
+    RECEIPTS,
     SETTINGS,
 )
 from clearing.api.web import request_context
@@ -47,6 +48,7 @@ from clearing.metrics import Metrics
 from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
 from clearing.service.batching import CaptureBatcher
+from clearing.service.receipts import load_receipt_signer
 from clearing.workers.handlers import Handlers
 from clearing.workers.legs import LegConfirmer
 from clearing.workers.runner import TaskRunner
@@ -149,6 +151,9 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app[DSN] = dsn
     app[METRICS] = Metrics()
     app[CIPHER] = pii_cipher(settings)
+    app[RECEIPTS] = load_receipt_signer(
+        settings.receipt_key_file or Path(settings.var_dir) / "keys" / "receipt-ed25519.pem"
+    )
     app[LIMITS] = Limits(
         max_lines=settings.max_lines_per_order,
         max_line_fen=settings.max_line_fen,

@@ -17,11 +17,13 @@ from clearing.metrics import Metrics
 from clearing.ports import Authority, NotifyEndpoint
 from clearing.security import PiiCipher
 from clearing.service.batching import CaptureBatcher
+from clearing.service.receipts import ReceiptSigner
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 METRICS = web.AppKey("metrics", Metrics)
 CIPHER = web.AppKey("cipher", PiiCipher)
+RECEIPTS = web.AppKey("receipts", ReceiptSigner)
 LIMITS = web.AppKey("limits", Limits)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 ACQUIRERS = web.AppKey("acquirers", Mapping[str, Channel])

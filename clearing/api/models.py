@@ -71,11 +71,18 @@ class OrderIn(_In):
     case: CaseRefsIn | None = Field(
         default=None, description="references to look up instead of typed lines"
     )
+    manual_reason: str | None = Field(
+        default=None,
+        max_length=200,
+        description="why amounts are typed by hand (`lines`): a supervisor-only, audited exception",
+    )
 
     @model_validator(mode="after")
     def _lines_or_case(self) -> OrderIn:
         if (self.lines is None) == (self.case is None):
             raise ValueError("give exactly one of lines and case")
+        if self.case is not None and self.manual_reason is not None:
+            raise ValueError("manual_reason goes with typed lines only")
         return self
 
 
@@ -325,3 +332,15 @@ class FeeScheduleOut(BaseModel):
 
 class FeeScheduleList(BaseModel):
     schedules: list[FeeScheduleOut]
+
+
+class ReceiptCheckOut(BaseModel):
+    """Whether a receipt's verification code (from its QR) is genuine and still holds."""
+
+    valid: bool
+    code: str = Field(description="RECEIPT_VALID, RECEIPT_SIGNATURE_INVALID, RECEIPT_MISMATCH, …")
+    message: str
+    message_zh: str
+    order_no: str | None = None
+    total_fen: int | None = None
+    state: str | None = None

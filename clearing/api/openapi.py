@@ -132,6 +132,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "get",
+        "/api/v1/receipts/verify",
+        "Check a receipt's verification code (?token= from its QR code); no sign-in",
+        response=m.ReceiptCheckOut,
+        auth=False,
+    ),
+    Route(
+        "get",
         "/api/v1/events",
         "Order state changes as server-sent events",
         content_type="text/event-stream",

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any
 
+import segno
+
 from clearing.domain.money import format_yuan
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
@@ -41,6 +43,7 @@ _HEAD = """<!doctype html>
 _RECEIPT = """<body>
 <nav class="toolbar no-print" aria-label="操作">
   <button type="button" id="print-receipt" class="primary">打印</button>
+  <a href="{pdf_url}" download>下载 PDF</a>
   <a href="/window">返回窗口</a>
 </nav>
 <main class="receipt">
@@ -77,8 +80,10 @@ _RECEIPT = """<body>
     <p class="stamp">已缴费</p>
     <div>
       <p>经办人：{created_by}</p>
-      <p>本凭证由税费通缴系统生成，可凭缴费单号向办事大厅查询核验。</p>
+      <p>本凭证由税费通缴系统生成。扫描右侧二维码可核验凭证真伪与金额，凭证被涂改或系伪造时核验不通过。</p>
     </div>
+    <figure class="verify-qr"><a href="{verify_url}" id="verify-link">{qr}</a>
+      <figcaption>扫码核验</figcaption></figure>
   </footer>
 </main>
 </body>
@@ -91,15 +96,30 @@ _ROW = (
 )
 
 
-def _proof(line: dict[str, Any]) -> str:
-    """The authority's proof for the leg, or a word that it is still to come."""
+_PROOF_CLASS = {"PENDING": "proof pending", "REFUSED": "proof refused"}
+
+
+def proof_text(line: dict[str, Any]) -> str:
+    """The authority's proof for the leg, or a word that it is still to come ("" when none)."""
     if line.get("proof_no"):
-        return f'<br><span class="proof">凭证 {escape(str(line["proof_no"]))}</span>'
+        return f"凭证 {line['proof_no']}"
     if line.get("confirm_state") == "PENDING":
-        return '<br><span class="proof pending">凭证待主管部门确认</span>'
+        return "凭证待主管部门确认"
     if line.get("confirm_state") == "REFUSED":
-        return '<br><span class="proof refused">主管部门未确认，请联系窗口</span>'
+        return "主管部门未确认，请联系窗口"
     return ""
+
+
+def _proof(line: dict[str, Any]) -> str:
+    text = proof_text(line)
+    if not text:
+        return ""
+    css = (
+        _PROOF_CLASS.get(str(line.get("confirm_state")), "proof")
+        if not line.get("proof_no")
+        else "proof"
+    )
+    return f'<br><span class="{css}">{escape(text)}</span>'
 
 
 _MESSAGE = """<body>
@@ -142,7 +162,8 @@ def _details(payment: dict[str, Any]) -> dict[str, Any]:
     return details if isinstance(details, dict) else {}
 
 
-def _channel(payment: dict[str, Any]) -> str:
+def channel_name(payment: dict[str, Any]) -> str:
+    """The channel as the citizen knows it, with the card type for card payments."""
     name = CHANNEL_ZH.get(payment["provider"], payment["provider"])
     card_type = CARD_TYPE_ZH.get(str(_details(payment).get("card_type") or ""))
     return f"{name}（{card_type}）" if card_type else name
@@ -159,11 +180,22 @@ def _card_rows(paid: list[dict[str, Any]]) -> str:
     return "".join(rows)
 
 
-def render(view: dict[str, Any], *, printed_at: datetime) -> str:
-    """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``)."""
+def paid_at_of(view: dict[str, Any]) -> str:
+    """When the order was paid, in Beijing time."""
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
-    channels = sorted({_channel(p) for p in paid})
-    paid_at = paid[-1]["paid_at"] if paid else view["cleared_at"]
+    return _time(paid[-1]["paid_at"] if paid else view["cleared_at"])
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code of ``url`` (segno; scalable, prints sharp)."""
+    return str(segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=False))
+
+
+def render(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> str:
+    """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``),
+    with the QR code that verifies it."""
+    paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
+    channels = sorted({channel_name(p) for p in paid})
     return _HEAD.format(title=escape(f"缴费凭证 {view['order_no']}")) + _RECEIPT.format(
         order_no=escape(view["order_no"]),
         printed_at=escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
@@ -177,9 +209,12 @@ def render(view: dict[str, Any], *, printed_at: datetime) -> str:
         total_display=escape(view["total_display"]),
         channels=escape("、".join(channels) or "—"),
         transactions=escape("；".join(p["provider_txn_id"] for p in paid) or "—"),
-        paid_at=escape(_time(paid_at)),
+        paid_at=escape(paid_at_of(view)),
         card_rows=_card_rows(paid),
         created_by=escape(view["created_by"]),
+        qr=qr_svg(verify_url),
+        verify_url=escape(verify_url),
+        pdf_url=escape(f"/orders/{view['order_no']}/receipt.pdf"),
     )
 
 
@@ -200,4 +235,44 @@ def message_page(title: str, text: str) -> str:
     """A page that explains why there is no receipt."""
     return _HEAD.format(title=escape(title)) + _MESSAGE.format(
         title=escape(title), text=escape(text)
+    )
+
+
+_VERDICT = """<body>
+<main class="message verdict {css}" role="status">
+  <h1>{title}</h1>
+  <p>{text}</p>
+{facts}</main>
+</body>
+</html>
+"""
+
+
+def verdict_page(verdict: Any) -> str:
+    """The answer to a scanned receipt (a ``clearing.service.receipts.Verdict``): genuine or not,
+    and the facts the service signed, for the reader to compare with the paper."""
+    facts = ""
+    if verdict.claims is not None:
+        c = verdict.claims
+        rows = "".join(
+            f'<tr><td>{i}</td><td class="mono">{escape(str(ref) or "—")}</td>'
+            f'<td class="num">{escape(format_yuan(int(amount)))}</td></tr>'
+            for i, (amount, ref) in enumerate(c.get("l", []), start=1)
+        )
+        facts = (
+            '  <table class="info">\n'
+            f"    <tr><th>缴费单号</th><td>{escape(str(c.get('o')))}</td></tr>\n"
+            f"    <tr><th>业务受理号</th><td>{escape(str(c.get('c')))}</td></tr>\n"
+            f'    <tr><th>合计金额</th><td class="num">{escape(format_yuan(int(c.get("t", 0))))}'
+            "</td></tr>\n  </table>\n"
+            '  <table class="lines"><thead><tr><th>序号</th><th>凭证号</th><th>金额</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>\n"
+            "  <p>请核对纸质凭证上的金额与上表一致。</p>\n"
+        )
+    title = "凭证真实有效" if verdict.valid else "凭证核验未通过"
+    return _HEAD.format(title=escape(title)) + _VERDICT.format(
+        css="ok" if verdict.valid else "bad",
+        title=escape(title),
+        text=escape(verdict.message_zh),
+        facts=facts,
     )

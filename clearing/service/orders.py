@@ -25,6 +25,8 @@ from clearing.service import audit, catalogue
 from clearing.service.principals import Principal
 
 CREATE_ROLES = frozenset({"clerk", "supervisor", "admin"})
+# amounts typed by hand instead of asked of the authorities: an exception, kept to supervisors
+MANUAL_ROLES = frozenset({"supervisor", "admin"})
 READ_ALL_ROLES = frozenset({"finance", "admin", "auditor"})
 
 
@@ -55,6 +57,22 @@ def _may_see(principal: Principal, office: str) -> bool:
     return principal.role in READ_ALL_ROLES or principal.office in (None, office)
 
 
+def _check_manual(principal: Principal, reason: str | None) -> None:
+    if principal.role not in MANUAL_ROLES:
+        raise Forbidden(
+            "MANUAL_LINES_FORBIDDEN",
+            "only a supervisor may type amounts by hand; create the order from the case's"
+            " references instead",
+            "窗口人员不能手工录入金额，请按税票号、缴款码等查询生成缴费单；确需手工录入请由值班主管办理",
+        )
+    if not (reason or "").strip():
+        raise InvalidRequest(
+            "MANUAL_REASON_REQUIRED",
+            "amounts typed by hand need a reason (manual_reason)",
+            "手工录入金额须填写原因",
+        )
+
+
 async def create(
     conn: Conn,
     *,
@@ -69,9 +87,13 @@ async def create(
     request_id: str | None = None,
     held: list[tuple[str, str]] | None = None,
     case_refs: dict[str, Any] | None = None,
+    manual_reason: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Create an order; the same key with the same body returns the first response. ``held`` are
-    the (authority, reference) pairs this order takes: each can be in one live order only."""
+    the (authority, reference) pairs this order takes: each can be in one live order only.
+
+    An order without ``case_refs`` has amounts typed by hand: only a supervisor may do that, with
+    a ``manual_reason``, and the audit log keeps who, why and what."""
     if principal.role not in CREATE_ROLES:
         raise Forbidden(
             "ROLE_FORBIDDEN", "your role cannot create orders", "您的角色不能开具缴费单"
@@ -82,6 +104,8 @@ async def create(
             "you can only create orders for your own office",
             "只能为本大厅开具缴费单",
         )
+    if case_refs is None:
+        _check_manual(principal, manual_reason)
     async with conn.transaction():
         # The key row goes in first: a concurrent request with the same key waits on it here
         # and then finds the stored response.
@@ -190,6 +214,19 @@ async def create(
             detail={"case_no": order.case_no, "total_fen": total, "lines": len(order.lines)},
             request_id=request_id,
         )
+        if case_refs is None:
+            await audit.record(
+                conn,
+                actor=principal.actor,
+                action="order.lines_typed",
+                object_type="order",
+                object_id=order_no,
+                detail={
+                    "reason": (manual_reason or "").strip(),
+                    "lines": [[ln.item_code, ln.amount_fen, ln.reference] for ln in order.lines],
+                },
+                request_id=request_id,
+            )
         view = await _view(conn, order_no, cipher)
         await conn.execute(
             "UPDATE idempotency_keys SET response_status = 201, response_body = $3"
@@ -232,7 +269,7 @@ def _iso(v: datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
 
-async def _view(conn: Conn, order_no: str, cipher: PiiCipher) -> dict[str, Any]:
+async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str, Any]:
     o = await conn.fetchrow(_ORDER_SQL, order_no)
     if o is None:
         raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
@@ -244,7 +281,9 @@ async def _view(conn: Conn, order_no: str, cipher: PiiCipher) -> dict[str, Any]:
         "case_no": o["case_no"],
         "office": o["office"],
         "window": o["window_no"],
-        "payer_name": cipher.decrypt(o["payer_name_enc"], "orders.payer_name"),
+        "payer_name": (
+            cipher.decrypt(o["payer_name_enc"], "orders.payer_name") if cipher is not None else None
+        ),
         "payer_id_masked": o["payer_id_masked"],
         "total_fen": o["total_fen"],
         "total_display": format_yuan(o["total_fen"]),
@@ -271,6 +310,15 @@ async def get(conn: Conn, principal: Principal, order_no: str, cipher: PiiCipher
         # another office's order is reported as absent: its existence is not the clerk's business
         raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
     return view
+
+
+async def unscoped_view(conn: Conn, order_no: str) -> dict[str, Any] | None:
+    """An order without its payer's name, whoever asks: for the public receipt check, which
+    shows only what the printed receipt itself shows."""
+    try:
+        return await _view(conn, order_no, None)
+    except NotFound:
+        return None
 
 
 async def list_for_window(

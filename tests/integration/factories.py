@@ -22,7 +22,10 @@ LIMITS = Limits(max_lines=20, max_line_fen=100_000_000_000, max_order_fen=500_00
 PAYER_ID = "11010519491231002X"
 
 
-async def clerk(conn: asyncpg.Connection, office: str = "HALL1", role: str = "clerk") -> Principal:
+async def staff(
+    conn: asyncpg.Connection, office: str = "HALL1", role: str = "supervisor"
+) -> Principal:
+    """Window staff; a supervisor by default, because ``order`` types its lines by hand."""
     p, _ = await principals.add(
         conn,
         kind="staff",
@@ -65,6 +68,7 @@ async def order(
         cipher=CIPHER,
         now=datetime.now(UTC),
         ttl=ttl,
+        manual_reason="测试：手工录入",
     )
     return view
 

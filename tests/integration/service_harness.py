@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Service:
     app: web.Application
     session: aiohttp.ClientSession
     sim: WeChatSim
+    _supervisor: str | None = field(default=None, repr=False)
 
     async def request(
         self, method: str, path: str, token: str | None = None, **kw: Any
@@ -71,6 +72,13 @@ class Service:
         )
         assert status == 201, body
         return str(body["token"])
+
+    async def supervisor(self) -> str:
+        """A HALL1 supervisor's token, made once: typed-line orders are a supervisor's exception,
+        so tests that need plain amounts have one create the order."""
+        if self._supervisor is None:
+            self._supervisor = await self.add_user("supervisor", "HALL1")
+        return self._supervisor
 
     async def create_order(
         self, token: str, body: dict[str, Any] | None = None, key: str | None = None
@@ -114,6 +122,7 @@ def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> d
         "lines": [
             {"item_code": items[i % len(items)], "amount_fen": a} for i, a in enumerate(amounts)
         ],
+        "manual_reason": "测试：主管手工录入",
     }
     body.update(over)
     return body

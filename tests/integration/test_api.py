@@ -28,8 +28,8 @@ async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
 
 
 @pytest.fixture(scope="module")
-async def clerk(svc: Service) -> str:
-    return await svc.add_user("clerk", "HALL1")
+async def staff(svc: Service) -> str:
+    return await svc.add_user("supervisor", "HALL1")
 
 
 async def _counts(pool: asyncpg.Pool) -> tuple[int, int, int]:
@@ -53,49 +53,49 @@ async def test_every_api_route_needs_a_token(svc: Service) -> None:
 
 
 async def test_api_client_token_works(svc: Service) -> None:
-    token = await svc.add_user("clerk", "HALL9", client=True)
+    token = await svc.add_user("supervisor", "HALL9", client=True)
     status, body = await svc.request("GET", "/api/v1/me", token)
     assert (status, body["office"]) == (200, "HALL9")
 
 
-async def test_create_read_and_list(svc: Service, clerk: str) -> None:
-    status, order = await svc.create_order(clerk, order_body((123_45, 80_00)))
+async def test_create_read_and_list(svc: Service, staff: str) -> None:
+    status, order = await svc.create_order(staff, order_body((123_45, 80_00)))
     assert status == 201, order
     assert order["total_fen"] == 203_45
     assert order["total_capital"] == "贰佰零叁元肆角伍分"
     assert order["payer_id_masked"] == "110***********002X"
     assert [ln["beneficiary_code"] for ln in order["lines"]] == ["TREASURY", "FISCAL_NONTAX"]
-    status, again = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", clerk)
+    status, again = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", staff)
     assert (status, again["state"], again["state_zh"]) == (200, "OPEN", "待缴费")
-    status, listing = await svc.request("GET", "/api/v1/orders?office=HALL1&window=W01", clerk)
+    status, listing = await svc.request("GET", "/api/v1/orders?office=HALL1&window=W01", staff)
     assert order["order_no"] in [o["order_no"] for o in listing["orders"]]
 
 
-async def test_amount_as_a_yuan_string(svc: Service, clerk: str) -> None:
+async def test_amount_as_a_yuan_string(svc: Service, staff: str) -> None:
     body = order_body()
     body["lines"] = [{"item_code": "DEED_TAX", "amount": "1234.5"}]
-    status, order = await svc.create_order(clerk, body)
+    status, order = await svc.create_order(staff, body)
     assert (status, order["total_fen"]) == (201, 123450)
 
 
-async def test_same_key_same_body_returns_the_first_response(svc: Service, clerk: str) -> None:
+async def test_same_key_same_body_returns_the_first_response(svc: Service, staff: str) -> None:
     pool = svc.app[POOL]
     key = secrets.token_hex(10)
     body = order_body((999,))
-    first = await svc.create_order(clerk, body, key)
+    first = await svc.create_order(staff, body, key)
     before = await _counts(pool)
-    second = await svc.create_order(clerk, body, key)
+    second = await svc.create_order(staff, body, key)
     assert second == first
     assert await _counts(pool) == before
-    status, problem = await svc.create_order(clerk, order_body((1000,)), key)
+    status, problem = await svc.create_order(staff, order_body((1000,)), key)
     assert (status, problem["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
     assert await _counts(pool) == before
 
 
-async def test_concurrent_requests_with_one_key_create_one_order(svc: Service, clerk: str) -> None:
+async def test_concurrent_requests_with_one_key_create_one_order(svc: Service, staff: str) -> None:
     key = secrets.token_hex(10)
     body = order_body((4242,))
-    results = await asyncio.gather(*(svc.create_order(clerk, body, key) for _ in range(10)))
+    results = await asyncio.gather(*(svc.create_order(staff, body, key) for _ in range(10)))
     assert {r[0] for r in results} == {201}
     assert len({r[1]["order_no"] for r in results}) == 1
 
@@ -138,7 +138,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any] | bytes, dict[str, str], int, str, st
 )
 async def test_bad_input_is_refused_and_changes_nothing(
     svc: Service,
-    clerk: str,
+    staff: str,
     body: dict[str, Any] | bytes,
     headers: dict[str, str],
     status: int,
@@ -148,7 +148,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     before = await _counts(svc.app[POOL])
     h = {"Idempotency-Key": secrets.token_hex(10), "Content-Type": "application/json", **headers}
     payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-    got, problem = await svc.request("POST", "/api/v1/orders", clerk, data=payload, headers=h)
+    got, problem = await svc.request("POST", "/api/v1/orders", staff, data=payload, headers=h)
     assert (got, problem["code"]) == (status, code), problem
     assert problem["detail"] and problem["detail_zh"] and problem["status"] == status
     if text:
@@ -170,41 +170,41 @@ async def test_roles_that_may_not_create_orders(svc: Service) -> None:
         assert (status, problem["code"]) == (403, "ROLE_FORBIDDEN")
 
 
-async def test_a_clerk_sees_only_their_office(svc: Service, clerk: str) -> None:
-    other = await svc.add_user("clerk", "HALL2")
+async def test_a_clerk_sees_only_their_office(svc: Service, staff: str) -> None:
+    other = await svc.add_user("supervisor", "HALL2")
     _, theirs = await svc.create_order(other, order_body(office="HALL2"))
-    status, problem = await svc.request("GET", f"/api/v1/orders/{theirs['order_no']}", clerk)
+    status, problem = await svc.request("GET", f"/api/v1/orders/{theirs['order_no']}", staff)
     assert (status, problem["code"]) == (404, "ORDER_NOT_FOUND")
-    status, problem = await svc.request("GET", "/api/v1/orders?office=HALL2", clerk)
+    status, problem = await svc.request("GET", "/api/v1/orders?office=HALL2", staff)
     assert (status, problem["code"]) == (403, "OFFICE_FORBIDDEN")
     finance = await svc.add_user("finance", None)
     status, _ = await svc.request("GET", f"/api/v1/orders/{theirs['order_no']}", finance)
     assert status == 200
 
 
-async def test_cancel_closes_the_qr_at_the_acquirer(svc: Service, clerk: str) -> None:
-    _, order = await svc.create_order(clerk)
-    qr = await svc.open_qr(clerk, order["order_no"])
+async def test_cancel_closes_the_qr_at_the_acquirer(svc: Service, staff: str) -> None:
+    _, order = await svc.create_order(staff)
+    qr = await svc.open_qr(staff, order["order_no"])
     assert qr["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
     status, body = await svc.request(
-        "POST", f"/api/v1/orders/{order['order_no']}/cancel", clerk, json={"reason": "缴款人放弃"}
+        "POST", f"/api/v1/orders/{order['order_no']}/cancel", staff, json={"reason": "缴款人放弃"}
     )
     assert (status, body["state"], body["state_zh"]) == (200, "CANCELLED", "已撤销")
     assert (await svc.sim.order(qr["out_trade_no"]))["state"] == "CLOSED"
     pay_status, _ = await svc.sim.pay(qr["out_trade_no"])
     assert pay_status == 409  # nobody can pay a cancelled order
     status, problem = await svc.request(
-        "POST", f"/api/v1/orders/{order['order_no']}/cancel", clerk, json={"reason": "again"}
+        "POST", f"/api/v1/orders/{order['order_no']}/cancel", staff, json={"reason": "again"}
     )
     assert (status, problem["code"]) == (409, "ORDER_NOT_CANCELLABLE")
 
 
-async def test_qr_svg_is_rendered_server_side(svc: Service, clerk: str) -> None:
-    _, order = await svc.create_order(clerk)
-    await svc.open_qr(clerk, order["order_no"])
+async def test_qr_svg_is_rendered_server_side(svc: Service, staff: str) -> None:
+    _, order = await svc.create_order(staff)
+    await svc.open_qr(staff, order["order_no"])
     async with svc.session.get(
         f"{svc.base_url}/api/v1/orders/{order['order_no']}/qr.svg",
-        headers={"Authorization": f"Bearer {clerk}"},
+        headers={"Authorization": f"Bearer {staff}"},
     ) as r:
         assert r.status == 200
         assert r.content_type == "image/svg+xml"
@@ -256,3 +256,31 @@ async def test_login_with_a_wrong_password_is_refused(svc: Service) -> None:
         "POST", "/api/v1/sessions", json={"username": "nobody", "password": "x"}
     )
     assert (status, problem["code"]) == (401, "LOGIN_FAILED")
+
+
+async def test_typed_amounts_are_a_supervisors_audited_exception(svc: Service, staff: str) -> None:
+    clerk = await svc.add_user("clerk", "HALL1")
+    before = await _counts(svc.app[POOL])
+    status, problem = await svc.create_order(clerk, order_body((500_00,)))
+    assert (status, problem["code"]) == (403, "MANUAL_LINES_FORBIDDEN")
+    assert "手工录入" in problem["detail_zh"]
+    body = order_body((500_00,))
+    del body["manual_reason"]
+    status, problem = await svc.create_order(staff, body)
+    assert (status, problem["code"]) == (422, "MANUAL_REASON_REQUIRED")
+    status, problem = await svc.create_order(staff, {**body, "manual_reason": "   "})
+    assert (status, problem["code"]) == (422, "MANUAL_REASON_REQUIRED")
+    assert await _counts(svc.app[POOL]) == before  # nothing made, not even an idempotency key
+    status, order = await svc.create_order(
+        staff, {**body, "manual_reason": "对接中断，主管核对纸质票据"}
+    )
+    assert status == 201, order
+    async with svc.app[POOL].acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT actor, detail FROM audit_log WHERE action = 'order.lines_typed'"
+            " AND object_id = $1",
+            order["order_no"],
+        )
+    assert row is not None
+    assert row["detail"]["reason"] == "对接中断，主管核对纸质票据"
+    assert row["detail"]["lines"] == [["DEED_TAX", 500_00, None]]

@@ -30,7 +30,7 @@ async def _state(pool: asyncpg.Pool, order_no: str) -> str:
 
 async def test_capture_splits_each_line_to_its_beneficiary(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        who = await f.clerk(conn)
+        who = await f.staff(conn)
         o = await f.order(
             conn, who, [350_000_00, 80_00, 12_345_67], items=["DEED_TAX", "REG_FEE", "MAINT_FUND"]
         )
@@ -50,7 +50,7 @@ async def test_capture_splits_each_line_to_its_beneficiary(pool: asyncpg.Pool) -
 
 async def test_same_transaction_twice_changes_nothing(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [100])
+        o = await f.order(conn, await f.staff(conn), [100])
         otn = await f.attempt(conn, str(o["order_no"]))
     n = f.notice(otn, 100)
     first = await f.capture(pool, n)
@@ -68,7 +68,7 @@ async def test_fifty_concurrent_deliveries_make_one_payment_and_one_entry(
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [500_00, 1])
+        o = await f.order(conn, await f.staff(conn), [500_00, 1])
         otn = await f.attempt(conn, str(o["order_no"]))
     n = f.notice(otn, 500_01)
     results = await asyncio.gather(*(f.capture(pool, n) for _ in range(50)))
@@ -88,7 +88,7 @@ async def test_fifty_concurrent_deliveries_make_one_payment_and_one_entry(
 
 async def test_wrong_amount_goes_to_suspense_and_splits_nothing(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [1000_00])
+        o = await f.order(conn, await f.staff(conn), [1000_00])
         otn = await f.attempt(conn, str(o["order_no"]))
     result = await f.capture(pool, f.notice(otn, 999_99))
     assert (result.outcome, result.reason, result.order_state) == (
@@ -112,7 +112,7 @@ async def test_wrong_amount_goes_to_suspense_and_splits_nothing(pool: asyncpg.Po
 
 async def test_payment_for_a_cancelled_order_goes_to_suspense(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        who = await f.clerk(conn)
+        who = await f.staff(conn)
         o = await f.order(conn, who, [700])
         otn = await f.attempt(conn, str(o["order_no"]))
         await conn.execute(
@@ -133,7 +133,7 @@ async def test_second_payment_of_a_paid_order_is_parked_and_order_stays_cleared(
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [300])
+        o = await f.order(conn, await f.staff(conn), [300])
         first = await f.attempt(conn, str(o["order_no"]), 1)
         second = await f.attempt(conn, str(o["order_no"]), 2)
     assert (await f.capture(pool, f.notice(first, 300))).outcome == "CLEARED"
@@ -156,7 +156,7 @@ async def test_payment_for_an_unknown_order_is_parked(pool: asyncpg.Pool) -> Non
 @given(amounts=st.lists(st.integers(min_value=1, max_value=10**10), min_size=1, max_size=20))
 async def test_any_lines_split_exactly_and_balance(pool: asyncpg.Pool, amounts: list[int]) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), amounts)
+        o = await f.order(conn, await f.staff(conn), amounts)
         otn = await f.attempt(conn, str(o["order_no"]))
     await f.capture(pool, f.notice(otn, sum(amounts)))
     rows = await _postings(pool, str(o["order_no"]))
@@ -177,7 +177,7 @@ async def test_any_lines_split_exactly_and_balance(pool: asyncpg.Pool, amounts: 
 )
 async def test_posted_entries_cannot_be_changed(pool: asyncpg.Pool, sql: str) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [100])
+        o = await f.order(conn, await f.staff(conn), [100])
         await f.capture(pool, f.notice(await f.attempt(conn, str(o["order_no"])), 100))
         before = await conn.fetchval("SELECT sum(amount_fen) || '/' || count(*) FROM postings")
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
@@ -207,7 +207,7 @@ async def test_an_unbalanced_entry_is_refused_at_commit(pool: asyncpg.Pool) -> N
 
 async def test_postings_cannot_be_added_to_a_committed_entry(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [100])
+        o = await f.order(conn, await f.staff(conn), [100])
         await f.capture(pool, f.notice(await f.attempt(conn, str(o["order_no"])), 100))
         entry = await conn.fetchval("SELECT max(id) FROM journal_entries")
         with pytest.raises(asyncpg.ForeignKeyViolationError) as caught:
@@ -251,7 +251,7 @@ async def test_batched_captures_each_get_their_own_outcome(pool: asyncpg.Pool) -
     batcher = CaptureBatcher(pool, max_inflight=1)
     notices = []
     async with pool.acquire() as conn:
-        who = await f.clerk(conn)
+        who = await f.staff(conn)
         for amount in (100, 200, 300, 400):
             o = await f.order(conn, who, [amount])
             notices.append(f.notice(await f.attempt(conn, str(o["order_no"])), amount))
@@ -273,7 +273,7 @@ async def test_one_bad_notification_does_not_fail_its_batch(pool: asyncpg.Pool) 
 
     batcher = CaptureBatcher(pool, max_inflight=1)
     async with pool.acquire() as conn:
-        o = await f.order(conn, await f.clerk(conn), [500])
+        o = await f.order(conn, await f.staff(conn), [500])
         good = f.notice(await f.attempt(conn, str(o["order_no"])), 500)
     bad = f.notice("TJ20260101BAD0000P01", 500, txn="x" * 8)
     bad = type(bad)(**{**bad.__dict__, "provider": "nosuchacquirer"})

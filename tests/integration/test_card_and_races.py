@@ -48,8 +48,8 @@ async def _faults(env: tuple[Service, PosSim]) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def clerk(env: tuple[Service, PosSim]) -> str:
-    return await env[0].add_user("clerk", "HALL1")
+async def staff(env: tuple[Service, PosSim]) -> str:
+    return await env[0].add_user("supervisor", "HALL1")
 
 
 async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
@@ -63,11 +63,11 @@ async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
     return {r["code"]: int(r["s"]) for r in rows}
 
 
-async def _card(svc: Service, clerk: str, order_no: str) -> dict[str, object]:
+async def _card(svc: Service, staff: str, order_no: str) -> dict[str, object]:
     status, started = await svc.request(
         "POST",
         f"/api/v1/orders/{order_no}/payments",
-        clerk,
+        staff,
         json={"method": "card", "terminal_id": "T0000001"},
     )
     assert status == 201, started
@@ -75,15 +75,15 @@ async def _card(svc: Service, clerk: str, order_no: str) -> dict[str, object]:
 
 
 async def test_card_swipe_clears_with_the_card_facts(
-    env: tuple[Service, PosSim], clerk: str
+    env: tuple[Service, PosSim], staff: str
 ) -> None:
     svc, pos = env
-    _, order = await svc.create_order(clerk, order_body((120_000_00, 80_00)))
-    started = await _card(svc, clerk, order["order_no"])
+    _, order = await svc.create_order(staff, order_body((120_000_00, 80_00)))
+    started = await _card(svc, staff, order["order_no"])
     assert started["state"] == "OPEN" and started["message_zh"]
     status, _ = await pos.swipe("T0000001")
     assert status == 200
-    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    await svc.wait_state(staff, order["order_no"], "CLEARED")
     async with svc.app[POOL].acquire() as conn:
         details = await conn.fetchval(
             "SELECT details FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
@@ -99,12 +99,12 @@ async def test_card_swipe_clears_with_the_card_facts(
 
 
 async def test_a_sale_whose_result_never_arrives_is_reversed(
-    env: tuple[Service, PosSim], clerk: str
+    env: tuple[Service, PosSim], staff: str
 ) -> None:
     svc, pos = env
-    _, order = await svc.create_order(clerk, order_body((300_00,)))
+    _, order = await svc.create_order(staff, order_body((300_00,)))
     await pos.set_faults(lose_result=True)
-    started = await _card(svc, clerk, order["order_no"])
+    started = await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")  # the card is charged, but nobody hears of it
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -118,21 +118,21 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
             "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
         )
     assert state == "REVERSED"
-    _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", clerk)
-    assert now["state"] == "PAYING"  # unpaid: the clerk can take the payment again
+    _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", staff)
+    assert now["state"] == "PAYING"  # unpaid: the staff can take the payment again
     assert await _ledger(svc.app[POOL], order["order_no"]) == {}
 
 
 async def test_one_order_paid_on_two_channels_at_once_clears_once(
-    env: tuple[Service, PosSim], clerk: str
+    env: tuple[Service, PosSim], staff: str
 ) -> None:
     svc, pos = env
-    _, order = await svc.create_order(clerk, order_body((456_00,)))
-    qr = await svc.open_qr(clerk, order["order_no"])
-    await _card(svc, clerk, order["order_no"])
+    _, order = await svc.create_order(staff, order_body((456_00,)))
+    qr = await svc.open_qr(staff, order["order_no"])
+    await _card(svc, staff, order["order_no"])
     results = await asyncio.gather(svc.sim.pay(qr["out_trade_no"]), pos.swipe("T0000001"))
     assert [r[0] for r in results] == [200, 200]
-    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    await svc.wait_state(staff, order["order_no"], "CLEARED")
     pool = svc.app[POOL]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -155,19 +155,19 @@ async def test_one_order_paid_on_two_channels_at_once_clears_once(
     assert ledger["payable:TREASURY"] == -456_00
 
 
-async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], clerk: str) -> None:
+async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], staff: str) -> None:
     svc, pos = env
     supervisor = await svc.add_user("supervisor", "HALL1")
     finance = await svc.add_user("finance", None)
-    _, order = await svc.create_order(clerk, order_body((2_000_00, 80_00)))
-    await _card(svc, clerk, order["order_no"])
+    _, order = await svc.create_order(staff, order_body((2_000_00, 80_00)))
+    await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")
-    await svc.wait_state(clerk, order["order_no"], "CLEARED")
+    await svc.wait_state(staff, order["order_no"], "CLEARED")
     _, req = await svc.request(
         "POST", f"/api/v1/orders/{order['order_no']}/refunds", supervisor, json={"reason": "退回"}
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={})
-    await svc.wait_state(clerk, order["order_no"], "REFUNDED", within_s=10)
+    await svc.wait_state(staff, order["order_no"], "REFUNDED", within_s=10)
     assert await _ledger(svc.app[POOL], order["order_no"]) == {
         "receivable:pos": 0,
         "payable:TREASURY": 0,
@@ -176,14 +176,14 @@ async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], c
 
 
 async def test_card_results_all_lost_still_clear_by_polling(
-    env: tuple[Service, PosSim], clerk: str
+    env: tuple[Service, PosSim], staff: str
 ) -> None:
     svc, pos = env
     await pos.set_faults(drop_callbacks=1.0)
-    _, order = await svc.create_order(clerk, order_body((55_00,)))
-    started = await _card(svc, clerk, order["order_no"])
+    _, order = await svc.create_order(staff, order_body((55_00,)))
+    started = await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")
-    await svc.wait_state(clerk, order["order_no"], "CLEARED", within_s=5)
+    await svc.wait_state(staff, order["order_no"], "CLEARED", within_s=5)
     async with svc.app[POOL].acquire() as conn:
         source = await conn.fetchval(
             "SELECT source FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
@@ -192,17 +192,17 @@ async def test_card_results_all_lost_still_clear_by_polling(
 
 
 async def test_badly_signed_card_results_are_refused(
-    env: tuple[Service, PosSim], clerk: str
+    env: tuple[Service, PosSim], staff: str
 ) -> None:
     svc, pos = env
     await pos.set_faults(bad_signature=True)
-    _, order = await svc.create_order(clerk, order_body((44_00,)))
+    _, order = await svc.create_order(staff, order_body((44_00,)))
     async with svc.app[POOL].acquire() as conn:
         await conn.execute(
             "UPDATE tasks SET run_at = now() + interval '1 hour'"
             " WHERE kind = 'attempt.poll' AND state = 'READY'"
         )
-    started = await _card(svc, clerk, order["order_no"])
+    started = await _card(svc, staff, order["order_no"])
     async with svc.app[POOL].acquire() as conn:
         await conn.execute(  # the new attempt's poller too
             "UPDATE tasks SET run_at = now() + interval '1 hour'"

@@ -81,7 +81,7 @@ async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
 
 
 async def _qr(svc: Service, clerk: str, channel: str, amounts: tuple[int, ...]) -> tuple[str, str]:
-    status, order = await svc.create_order(clerk, order_body(amounts))
+    status, order = await svc.create_order(await svc.supervisor(), order_body(amounts))
     assert status == 201, order
     status, qr = await svc.request(
         "POST",
@@ -136,7 +136,7 @@ async def test_every_callback_lost_still_clears_by_polling(
 
 @pytest.mark.parametrize("channel", ALL)
 async def test_payment_code_paid_at_once(svc: Service, staff: dict[str, str], channel: str) -> None:
-    _, order = await svc.create_order(staff["clerk"], order_body((66_00,)))
+    _, order = await svc.create_order(await svc.supervisor(), order_body((66_00,)))
     status, started = await svc.request(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",
@@ -160,7 +160,7 @@ async def test_payment_code_confirmed_on_the_phone(
     svc: Service, staff: dict[str, str], channel: str
 ) -> None:
     await sim(svc, channel).set_faults(user_paying=True, user_paying_s=0.5)
-    _, order = await svc.create_order(staff["clerk"], order_body((77_00,)))
+    _, order = await svc.create_order(await svc.supervisor(), order_body((77_00,)))
     status, started = await svc.request(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",
@@ -175,7 +175,7 @@ async def test_payment_code_never_confirmed_is_reversed(
     svc: Service, staff: dict[str, str]
 ) -> None:
     await sim(svc, "wechatpay").set_faults(user_paying=True, user_paying_s=0)
-    _, order = await svc.create_order(staff["clerk"], order_body((88_00,)))
+    _, order = await svc.create_order(await svc.supervisor(), order_body((88_00,)))
     _, started = await svc.request(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",
@@ -200,7 +200,7 @@ async def test_payment_code_never_confirmed_is_reversed(
 
 
 async def test_an_unknown_payment_code_is_refused(svc: Service, staff: dict[str, str]) -> None:
-    _, order = await svc.create_order(staff["clerk"], order_body((100,)))
+    _, order = await svc.create_order(await svc.supervisor(), order_body((100,)))
     status, problem = await svc.request(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",

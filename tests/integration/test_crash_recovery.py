@@ -58,7 +58,7 @@ async def _connect(dsn: str) -> asyncpg.Connection:
 async def _login(http: aiohttp.ClientSession, base: str, dsn: str) -> str:
     conn = await _connect(dsn)
     try:
-        who = await f.clerk(conn)
+        who = await f.staff(conn)
     finally:
         await conn.close()
     body = {"username": who.username, "password": PASSWORD}
@@ -83,6 +83,7 @@ async def _open_orders(http: aiohttp.ClientSession, base: str, token: str, n: in
                 {"item_code": ITEMS[j % len(ITEMS)], "amount_fen": a, "reference": f"REF{j}"}
                 for j, a in enumerate(amounts)
             ],
+            "manual_reason": "测试：主管手工录入",
         }
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(12)}
         async with http.post(f"{base}/api/v1/orders", json=body, headers=headers) as r:

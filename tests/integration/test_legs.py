@@ -38,11 +38,11 @@ async def env(
 
 
 @pytest.fixture(scope="module")
-async def clerk(env: tuple[Service, FundSim]) -> str:
-    return await env[0].add_user("clerk", "HALL1")
+async def staff(env: tuple[Service, FundSim]) -> str:
+    return await env[0].add_user("supervisor", "HALL1")
 
 
-async def _paid_fund_order(svc: Service, fund: FundSim, clerk: str) -> tuple[str, dict[str, Any]]:
+async def _paid_fund_order(svc: Service, fund: FundSim, staff: str) -> tuple[str, dict[str, Any]]:
     notice = await home(fund)
     body = order_body()
     body["lines"] = [
@@ -52,17 +52,17 @@ async def _paid_fund_order(svc: Service, fund: FundSim, clerk: str) -> tuple[str
             "reference": notice["noticeNo"],
         }
     ]
-    status, order = await svc.create_order(clerk, body)
+    status, order = await svc.create_order(staff, body)
     assert status == 201, order
-    qr = await svc.open_qr(clerk, order["order_no"])
+    qr = await svc.open_qr(staff, order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     return order["order_no"], notice
 
 
-async def _until(svc: Service, clerk: str, order_no: str, state: str) -> dict[str, Any]:
+async def _until(svc: Service, staff: str, order_no: str, state: str) -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while True:
-        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
+        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
         if order["state"] == state or time.monotonic() > deadline:
             assert order["state"] == state, order
             return dict(order)
@@ -70,29 +70,29 @@ async def _until(svc: Service, clerk: str, order_no: str, state: str) -> dict[st
 
 
 async def test_a_confirmed_leg_carries_its_proof_and_settles_the_order(
-    env: tuple[Service, FundSim], clerk: str
+    env: tuple[Service, FundSim], staff: str
 ) -> None:
     svc, fund = env
-    order_no, notice = await _paid_fund_order(svc, fund, clerk)
-    order = await _until(svc, clerk, order_no, "SETTLED")
+    order_no, notice = await _paid_fund_order(svc, fund, staff)
+    order = await _until(svc, staff, order_no, "SETTLED")
     leg = order["lines"][0]
     assert leg["confirm_state"] == "CONFIRMED" and leg["proof_no"]
     deposits = await fund.deposits()
     assert [d for d in deposits if notice["noticeNo"] in str(d)]
     async with svc.session.get(
-        f"{svc.base_url}/orders/{order_no}/receipt", headers={"Authorization": f"Bearer {clerk}"}
+        f"{svc.base_url}/orders/{order_no}/receipt", headers={"Authorization": f"Bearer {staff}"}
     ) as r:
         assert leg["proof_no"] in await r.text()
 
 
 async def test_a_refused_confirmation_puts_the_order_in_exception(
-    env: tuple[Service, FundSim], clerk: str
+    env: tuple[Service, FundSim], staff: str
 ) -> None:
     svc, fund = env
     await fund.set_faults(refuse_confirm=5, refuse_confirm_reason="分户账已冻结")
     try:
-        order_no, _ = await _paid_fund_order(svc, fund, clerk)
-        order = await _until(svc, clerk, order_no, "EXCEPTION")
+        order_no, _ = await _paid_fund_order(svc, fund, staff)
+        order = await _until(svc, staff, order_no, "EXCEPTION")
     finally:
         await fund.reset_faults()
     assert order["exception_reason"].startswith("LEG_REFUSED:fund:")
@@ -107,19 +107,19 @@ async def test_a_refused_confirmation_puts_the_order_in_exception(
 
 
 async def test_an_authority_that_is_down_is_retried_until_it_answers(
-    env: tuple[Service, FundSim], clerk: str
+    env: tuple[Service, FundSim], staff: str
 ) -> None:
     svc, fund = env
     await fund.set_faults(down=True)
-    order_no, _ = await _paid_fund_order(svc, fund, clerk)
-    await _until(svc, clerk, order_no, "CLEARED")
+    order_no, _ = await _paid_fund_order(svc, fund, staff)
+    await _until(svc, staff, order_no, "CLEARED")
     await asyncio.sleep(1.0)  # a retry or two fail
     await fund.reset_faults()
     async with svc.app[POOL].acquire() as conn:  # don't wait out the backoff in a test
         await conn.execute(
             "UPDATE tasks SET run_at = now() WHERE kind = 'leg.confirm' AND state = 'READY'"
         )
-    order = await _until(svc, clerk, order_no, "SETTLED")
+    order = await _until(svc, staff, order_no, "SETTLED")
     assert order["lines"][0]["proof_no"]
     confirmed = [d for d in await fund.deposits() if order_no in str(d)]
     assert len(confirmed) == 1  # confirmed once, whatever the retries

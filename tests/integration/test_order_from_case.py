@@ -161,3 +161,118 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
     assert [c["reference"] for c in problem["changed"]] == [case["fund_notice"]]
     _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
     assert now["attempts"] == []  # no QR was shown
+
+
+async def _settled(env: dict[str, Any]) -> dict[str, Any]:
+    svc: Service = env["svc"]
+    status, order = await svc.create_order(env["clerk"], _body(await _case(env)))
+    assert status == 201, order
+    qr = await svc.open_qr(env["clerk"], order["order_no"])
+    await svc.sim.pay(qr["out_trade_no"])
+    return await svc.wait_state(env["clerk"], order["order_no"], "SETTLED", within_s=15)
+
+
+def _retoken(token: str, change: Any) -> str:
+    """The token with its signed claims edited, and the old signature kept: an altered receipt."""
+    import base64
+    import json
+
+    head, sig = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    change(claims)
+    raw = json.dumps(claims, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() + "." + sig
+
+
+async def test_the_receipt_carries_every_proof_and_verifies(env: dict[str, Any]) -> None:
+    import re
+    from urllib.parse import unquote
+
+    svc: Service = env["svc"]
+    order = await _settled(env)
+    auth = {"Authorization": f"Bearer {env['clerk']}"}
+    async with svc.session.get(
+        f"{svc.base_url}/orders/{order['order_no']}/receipt", headers=auth
+    ) as r:
+        assert r.status == 200
+        html = await r.text()
+    for line in order["lines"]:
+        if line["reference"]:
+            assert line["proof_no"] and line["proof_no"] in html, line
+    assert order["total_capital"] in html
+    urls = re.findall(r'href="([^"]*/verify/([^"]+))"', html)
+    assert urls, "the receipt shows no verification link"
+    token = unquote(urls[0][1])
+    # a real receipt verifies, by its API and by the page a phone opens from the QR code
+    status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={token}")
+    assert (status, verdict["valid"], verdict["code"]) == (200, True, "RECEIPT_VALID")
+    assert (verdict["order_no"], verdict["total_fen"]) == (order["order_no"], order["total_fen"])
+    async with svc.session.get(f"{svc.base_url}/verify/{token}") as r:
+        assert r.status == 200
+        assert "凭证真实有效" in await r.text()
+    # the same receipt with one amount raised by a yuan does not
+    altered = _retoken(token, lambda c: c["l"][0].__setitem__(0, c["l"][0][0] + 100))
+    status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={altered}")
+    assert (status, verdict["valid"], verdict["code"]) == (200, False, "RECEIPT_SIGNATURE_INVALID")
+    async with svc.session.get(f"{svc.base_url}/verify/{altered}") as r:
+        assert "凭证核验未通过" in await r.text()
+    # and something that is not a verification code at all is a clear 400
+    status, problem = await svc.request("GET", "/api/v1/receipts/verify?token=hello")
+    assert (status, problem["code"]) == (400, "RECEIPT_TOKEN_MALFORMED")
+    # the PDF is the same receipt, with its own copy of the verification code
+    async with svc.session.get(
+        f"{svc.base_url}/orders/{order['order_no']}/receipt.pdf", headers=auth
+    ) as r:
+        assert r.status == 200
+        assert r.content_type == "application/pdf"
+        pdf = await r.read()
+    assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-32:]
+    import io
+
+    import pypdf
+
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    for line in order["lines"]:
+        assert line["proof_no"] is None or line["proof_no"] in text, line
+    assert order["order_no"] in text and order["total_capital"] in text
+    signed = "".join(text.split())
+    printed = re.search(r"/verify/([\w.-]+)", signed)
+    assert printed, "the PDF shows no verification code"
+    status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={printed[1]}")
+    assert verdict["valid"] is True
+
+
+async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]) -> None:
+    from clearing.api.keys import RECEIPTS
+    from clearing.service import orders, receipts
+
+    svc: Service = env["svc"]
+    order = await _settled(env)
+    async with svc.app[POOL].acquire() as conn:
+        view = await orders.unscoped_view(conn, order["order_no"])
+    assert view is not None
+    token = receipts.issue(view, svc.app[RECEIPTS])
+    status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={token}")
+    assert verdict["valid"] is True
+    # the money goes back (four eyes: a supervisor asks, finance approves)
+    supervisor = await svc.supervisor()
+    finance = await svc.add_user("finance", None)
+    status, req = await svc.request(
+        "POST",
+        f"/api/v1/orders/{order['order_no']}/refunds",
+        supervisor,
+        json={"reason": "撤件退费"},
+    )
+    assert status == 201, req
+    status, _ = await svc.request(
+        "POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={"note": "同意"}
+    )
+    assert status == 200
+    await svc.wait_state(env["clerk"], order["order_no"], "REFUNDED", within_s=10)
+    # the paper still carries a genuine signature, but the service no longer vouches for it
+    status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={token}")
+    assert (verdict["valid"], verdict["code"], verdict["state"]) == (
+        False,
+        "RECEIPT_NO_LONGER_VALID",
+        "REFUNDED",
+    )

@@ -30,6 +30,11 @@ from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 PAYER_ID = "11010519491231002X"
 PASSWORD = "correct horse battery"
+USERS = (
+    ("clerk1", "HALL1", "clerk"),
+    ("clerk9", "HALL9", "clerk"),
+    ("super1", "HALL1", "supervisor"),
+)
 
 
 @dataclass
@@ -60,6 +65,7 @@ class Service:
             "payer_name": "张三",
             "payer_id": PAYER_ID,
             "lines": lines,
+            "manual_reason": "测试：主管手工录入",
         }
         headers = {**self.auth(user), "Idempotency-Key": secrets.token_hex(12)}
         async with self.http.post(f"{self.base}/api/v1/orders", json=body, headers=headers) as r:
@@ -83,7 +89,7 @@ class Service:
             return dict(await r.json())
 
     async def paid_order(self, lines: list[dict[str, Any]], case_no: str) -> dict[str, Any]:
-        o = await self.create_order("clerk1", lines, case_no)
+        o = await self.create_order("super1", lines, case_no)
         out_trade_no = await self.start_payment("clerk1", o["order_no"])
         status, _ = await self.sim.pay(out_trade_no)
         assert status == 200
@@ -100,13 +106,14 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
     conn = await asyncpg.connect(db_dsn)
     await init_connection(conn)
     try:
-        for username, office in (("clerk1", "HALL1"), ("clerk9", "HALL9")):
+        # typed-line orders are a supervisor's exception: super1 creates them, clerk1 takes payment
+        for username, office, role in USERS:
             await principals.add(
                 conn,
                 kind="staff",
                 username=username,
                 display_name="测试员",
-                role="clerk",
+                role=role,
                 office=office,
                 password=PASSWORD,
             )
@@ -128,7 +135,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
 
         async with serving(make_app) as (base, _app), aiohttp.ClientSession() as http:
             tokens = {}
-            for user in ("clerk1", "clerk9"):
+            for user, _, _ in USERS:
                 async with http.post(
                     f"{base}/api/v1/sessions", json={"username": user, "password": PASSWORD}
                 ) as r:
@@ -192,7 +199,7 @@ async def test_window_config_names_the_simulator(service: Service) -> None:
 
 
 async def test_qr_code_is_a_standalone_image_for_the_cookie(service: Service) -> None:
-    o = await service.create_order("clerk1", [{"item_code": "REG_FEE", "amount": "80"}])
+    o = await service.create_order("super1", [{"item_code": "REG_FEE", "amount": "80"}])
     await service.start_payment("clerk1", o["order_no"])
     # as <img src>: the cookie only, and a document that renders on its own (with its namespace)
     r, svg = await service.get(f"/api/v1/orders/{o['order_no']}/qr.svg", "clerk1")
@@ -208,7 +215,7 @@ async def _next_event(stream: aiohttp.StreamReader) -> dict[str, Any]:
 
 
 async def test_window_stream_sees_cleared_within_a_second_of_payment(service: Service) -> None:
-    o = await service.create_order("clerk1", [{"item_code": "REG_FEE", "amount": "80"}])
+    o = await service.create_order("super1", [{"item_code": "REG_FEE", "amount": "80"}])
     out_trade_no = await service.start_payment("clerk1", o["order_no"])
     async with service.http.get(
         f"{service.base}/api/v1/events?office=HALL1&window=W01",
@@ -255,14 +262,14 @@ async def test_receipt_shows_what_was_paid_and_to_whom(service: Service) -> None
 
 
 async def test_receipt_of_another_office_does_not_exist(service: Service) -> None:
-    o = await service.create_order("clerk1", [{"item_code": "REG_FEE", "amount": "80"}])
+    o = await service.create_order("super1", [{"item_code": "REG_FEE", "amount": "80"}])
     r, html = await service.get(f"/orders/{o['order_no']}/receipt", "clerk9")
     assert r.status == 404
     assert "缴费单不存在" in html and o["case_no"] not in html
 
 
 async def test_receipt_of_an_unpaid_order_says_so(service: Service) -> None:
-    o = await service.create_order("clerk1", [{"item_code": "REG_FEE", "amount": "80"}])
+    o = await service.create_order("super1", [{"item_code": "REG_FEE", "amount": "80"}])
     r, html = await service.get(f"/orders/{o['order_no']}/receipt", "clerk1")
     assert r.status == 409
     assert "尚未缴费" in html and "待缴费" in html

@@ -54,7 +54,7 @@ async def _page(
 
 
 async def _open_order(svc: Service, clerk: str, amounts: tuple[int, ...] = (80_00,)) -> str:
-    status, order = await svc.create_order(clerk, order_body(amounts))
+    status, order = await svc.create_order(await svc.supervisor(), order_body(amounts))
     assert status == 201, order
     return str(order["order_no"])
 
@@ -368,6 +368,9 @@ def _view(payment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+VERIFY = "http://127.0.0.1:8080/verify/e30.c2ln"
+
+
 @pytest.mark.parametrize(
     ("provider", "name"),
     [
@@ -378,7 +381,9 @@ def _view(payment: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_receipt_names_every_channel(provider: str, name: str) -> None:
-    html = receipt.render(_view({"provider": provider}), printed_at=datetime.now(UTC))
+    html = receipt.render(
+        _view({"provider": provider}), printed_at=datetime.now(UTC), verify_url=VERIFY
+    )
     assert f"<td>{name}</td>" in html
     assert "银行卡号" not in html  # no card facts: no card row
 
@@ -386,7 +391,9 @@ def test_receipt_names_every_channel(provider: str, name: str) -> None:
 def test_receipt_of_a_card_payment_shows_the_masked_card_and_rrn() -> None:
     details = {"card_no_masked": "622848******1234", "rrn": "123456789012", "card_type": "D"}
     html = receipt.render(
-        _view({"provider": "pos", "details": details}), printed_at=datetime.now(UTC)
+        _view({"provider": "pos", "details": details}),
+        printed_at=datetime.now(UTC),
+        verify_url=VERIFY,
     )
     assert "银行卡（借记卡）" in html
     assert "622848******1234" in html and "123456789012" in html
@@ -394,6 +401,7 @@ def test_receipt_of_a_card_payment_shows_the_masked_card_and_rrn() -> None:
     html = receipt.render(
         _view({"provider": "pos", "details": {"card_no_masked": "6222<b>"}}),
         printed_at=datetime.now(UTC),
+        verify_url=VERIFY,
     )
     assert "6222&lt;b&gt;" in html and "检索参考号" in html
 

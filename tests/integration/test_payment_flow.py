@@ -39,8 +39,8 @@ async def _clean_faults(svc: Service) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="module")
-async def clerk(svc: Service) -> str:
-    return await svc.add_user("clerk", "HALL1")
+async def staff(svc: Service) -> str:
+    return await svc.add_user("supervisor", "HALL1")
 
 
 async def _ledger(pool: asyncpg.Pool, order_no: str) -> list[tuple[str, int]]:
@@ -54,20 +54,20 @@ async def _ledger(pool: asyncpg.Pool, order_no: str) -> list[tuple[str, int]]:
 
 
 async def _new_qr(
-    svc: Service, clerk: str, amounts: tuple[int, ...] = (350_000_00, 80_00)
+    svc: Service, staff: str, amounts: tuple[int, ...] = (350_000_00, 80_00)
 ) -> tuple[str, str]:
-    status, order = await svc.create_order(clerk, order_body(amounts))
+    status, order = await svc.create_order(staff, order_body(amounts))
     assert status == 201, order
-    qr = await svc.open_qr(clerk, order["order_no"])
+    qr = await svc.open_qr(staff, order["order_no"])
     return order["order_no"], qr["out_trade_no"]
 
 
-async def test_scan_pay_and_the_window_sees_it_cleared(svc: Service, clerk: str) -> None:
-    order_no, otn = await _new_qr(svc, clerk)
+async def test_scan_pay_and_the_window_sees_it_cleared(svc: Service, staff: str) -> None:
+    order_no, otn = await _new_qr(svc, staff)
 
     started = time.monotonic()
     assert (await svc.sim.pay(otn))[0] == 200
-    order = await svc.wait_state(clerk, order_no, "CLEARED", within_s=1.0)
+    order = await svc.wait_state(staff, order_no, "CLEARED", within_s=1.0)
     assert time.monotonic() - started < 1.0
     assert order["state_zh"] == "已缴费"
     assert [p["outcome"] for p in order["payments"]] == ["CLEARED"]
@@ -78,32 +78,32 @@ async def test_scan_pay_and_the_window_sees_it_cleared(svc: Service, clerk: str)
     ]
 
 
-async def test_duplicated_callbacks_clear_once(svc: Service, clerk: str) -> None:
+async def test_duplicated_callbacks_clear_once(svc: Service, staff: str) -> None:
     await svc.sim.set_faults(duplicate_callbacks=5)
-    order_no, otn = await _new_qr(svc, clerk, (12_34,))
+    order_no, otn = await _new_qr(svc, staff, (12_34,))
     await svc.sim.pay(otn)
-    await svc.wait_state(clerk, order_no, "CLEARED")
+    await svc.wait_state(staff, order_no, "CLEARED")
     await asyncio.sleep(0.3)  # let the duplicates land
     assert len(await _ledger(svc.app[POOL], order_no)) == 2
     sim_order = await svc.sim.order(otn)
     assert len(sim_order["deliveries"]) >= 6
 
 
-async def test_lost_callbacks_are_found_by_polling(svc: Service, clerk: str) -> None:
+async def test_lost_callbacks_are_found_by_polling(svc: Service, staff: str) -> None:
     await svc.sim.set_faults(drop_callbacks=1.0)
-    order_no, otn = await _new_qr(svc, clerk, (500_00,))
+    order_no, otn = await _new_qr(svc, staff, (500_00,))
     await svc.sim.pay(otn)
-    order = await svc.wait_state(clerk, order_no, "CLEARED", within_s=5.0)
+    order = await svc.wait_state(staff, order_no, "CLEARED", within_s=5.0)
     assert order["payments"][0]["outcome"] == "CLEARED"
     async with svc.app[POOL].acquire() as conn:
         source = await conn.fetchval("SELECT source FROM payments WHERE out_trade_no = $1", otn)
     assert source == "query"
 
 
-async def test_wrong_amount_goes_to_suspense_and_is_refunded(svc: Service, clerk: str) -> None:
-    order_no, otn = await _new_qr(svc, clerk, (1000_00,))
+async def test_wrong_amount_goes_to_suspense_and_is_refunded(svc: Service, staff: str) -> None:
+    order_no, otn = await _new_qr(svc, staff, (1000_00,))
     await svc.sim.pay(otn, amount_fen=999_00)
-    order = await svc.wait_state(clerk, order_no, "EXCEPTION")
+    order = await svc.wait_state(staff, order_no, "EXCEPTION")
     assert order["exception_reason"] == "AMOUNT_MISMATCH"
     pool = svc.app[POOL]
     deadline = time.monotonic() + 10
@@ -196,8 +196,8 @@ async def _post_notify(svc: Service, headers: dict[str, str], body: bytes) -> in
         return r.status
 
 
-async def test_forged_replayed_and_probing_callbacks_are_refused(svc: Service, clerk: str) -> None:
-    order_no, otn = await _new_qr(svc, clerk, (77_00,))
+async def test_forged_replayed_and_probing_callbacks_are_refused(svc: Service, staff: str) -> None:
+    order_no, otn = await _new_qr(svc, staff, (77_00,))
     pool = svc.app[POOL]
     async with pool.acquire() as conn:
         before = await conn.fetchval("SELECT count(*) FROM payments")
@@ -218,16 +218,16 @@ async def test_forged_replayed_and_probing_callbacks_are_refused(svc: Service, c
             "SELECT count(*) FROM audit_log WHERE action = 'notify.refused'"
         )
     assert refused >= len(cases)
-    assert (await svc.request("GET", f"/api/v1/orders/{order_no}", clerk))[1]["state"] == "PAYING"
+    assert (await svc.request("GET", f"/api/v1/orders/{order_no}", staff))[1]["state"] == "PAYING"
     # the genuine one still goes through
     assert await _post_notify(svc, headers, body) == 204
-    await svc.wait_state(clerk, order_no, "CLEARED")
+    await svc.wait_state(staff, order_no, "CLEARED")
 
 
 async def test_unpaid_order_is_closed_at_the_acquirer_then_expired(
-    svc: Service, clerk: str
+    svc: Service, staff: str
 ) -> None:
-    order_no, otn = await _new_qr(svc, clerk, (88_00,))
+    order_no, otn = await _new_qr(svc, staff, (88_00,))
     async with svc.app[POOL].acquire() as conn:
         # time passes: the order's deadline is now
         await conn.execute("UPDATE orders SET expires_at = now() WHERE order_no = $1", order_no)
@@ -235,12 +235,12 @@ async def test_unpaid_order_is_closed_at_the_acquirer_then_expired(
             "UPDATE tasks SET run_at = now() WHERE dedupe_key = 'order.expire:' || $1::text",
             order_no,
         )
-    order = await svc.wait_state(clerk, order_no, "EXPIRED", within_s=5)
+    order = await svc.wait_state(staff, order_no, "EXPIRED", within_s=5)
     assert order["state_zh"] == "已过期"
     assert (await svc.sim.order(otn))["state"] == "CLOSED"
 
 
-async def test_payment_metrics_are_counted(svc: Service, clerk: str) -> None:
+async def test_payment_metrics_are_counted(svc: Service, staff: str) -> None:
     async with svc.session.get(svc.base_url + "/metrics") as r:
         text = await r.text()
     assert 'tongjiao_payments_total{channel="wechatpay",outcome="CLEARED",source="notify"}' in text
@@ -249,13 +249,13 @@ async def test_payment_metrics_are_counted(svc: Service, clerk: str) -> None:
 
 
 async def test_fifty_concurrent_deliveries_over_http_make_one_payment(
-    svc: Service, clerk: str
+    svc: Service, staff: str
 ) -> None:
-    order_no, otn = await _new_qr(svc, clerk, (66_00,))
+    order_no, otn = await _new_qr(svc, staff, (66_00,))
     headers, body = _signed_callback(svc, otn, 66_00)
     statuses = await asyncio.gather(*(_post_notify(svc, headers, body) for _ in range(50)))
     assert set(statuses) == {204}
-    await svc.wait_state(clerk, order_no, "CLEARED")
+    await svc.wait_state(staff, order_no, "CLEARED")
     async with svc.app[POOL].acquire() as conn:
         assert (
             await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn) == 1

@@ -43,7 +43,7 @@ async def _faults(svc: Service) -> AsyncIterator[None]:
 
 
 async def _paid_order(svc: Service, clerk: str, amounts: tuple[int, ...]) -> str:
-    status, order = await svc.create_order(clerk, order_body(amounts))
+    status, order = await svc.create_order(await svc.supervisor(), order_body(amounts))
     assert status == 201, order
     qr = await svc.open_qr(clerk, order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
@@ -161,7 +161,7 @@ async def test_who_may_request_and_decide(svc: Service, staff: dict[str, str]) -
 
 
 async def test_unpaid_orders_cannot_be_refunded(svc: Service, staff: dict[str, str]) -> None:
-    _, order = await svc.create_order(staff["clerk"], order_body((100,)))
+    _, order = await svc.create_order(await svc.supervisor(), order_body((100,)))
     status, problem = await svc.request(
         "POST",
         f"/api/v1/orders/{order['order_no']}/refunds",

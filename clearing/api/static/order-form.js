@@ -1,7 +1,13 @@
-// The 开具缴费单 form: payer, lines with a live total in integer fen, and an idempotent submit.
+// The 开具缴费单 form: payer, the case's references (amounts come from the authorities) or — for a
+// supervisor only, with a reason — lines typed by hand with a live total in integer fen; and an
+// idempotent submit.
 import { api, messageOf } from "./api.js";
+import { caseRefs, clearLookup, hasRefs, setupCaseLookup } from "./case-lookup.js";
 import { $ } from "./dom.js";
 import { formatFen, parseYuan } from "./money.js";
+
+const MANUAL_ROLES = ["supervisor", "admin"];
+let mode = "case";
 
 const form = $("order-form");
 const lines = $("lines");
@@ -69,18 +75,40 @@ function invalid(field, message, problems) {
   problems.push({ field, message });
 }
 
-/** The request body, or null after marking what is missing or wrong. */
-function collect(office, windowNo) {
-  const problems = [];
+function clearMarks() {
   for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
-  const caseNo = form.case_no.value.trim();
+}
+
+function report(problems) {
+  errorBox.textContent = problems.map((p) => p.message).join("；") + "。";
+  problems[0].field.focus();
+}
+
+/** The payer's name and ID checked as the server will, into `problems`. */
+function payerOf(problems) {
   const payerName = form.payer_name.value.trim();
   const payerId = form.payer_id.value.replace(/\s+/g, "").toUpperCase();
-  if (!caseNo) invalid(form.case_no, "请填写业务受理号", problems);
   if (!payerName) invalid(form.payer_name, "请填写缴款人姓名", problems);
   if (!payerId) invalid(form.payer_id, "请填写证件号码", problems);
   else if (payerId.length !== 18) invalid(form.payer_id, "证件号码应为18位身份证号或统一社会信用代码", problems);
-  const body = { case_no: caseNo, office, window: windowNo, payer_name: payerName, payer_id: payerId, lines: [] };
+  return { payer_name: payerName, payer_id: payerId };
+}
+
+/** The payer for a lookup, or null after marking what is missing. */
+function payerForLookup() {
+  clearMarks();
+  errorBox.textContent = "";
+  const problems = [];
+  const payer = payerOf(problems);
+  if (problems.length) {
+    report(problems);
+    return null;
+  }
+  return payer;
+}
+
+function typedLines(body, problems) {
+  body.lines = [];
   rows().forEach((row, i) => {
     const item = row.querySelector(".item");
     const amount = row.querySelector(".amount");
@@ -94,16 +122,44 @@ function collect(office, windowNo) {
     if (reference) line.reference = reference;
     body.lines.push(line);
   });
+  const reason = form.manual_reason.value.trim();
+  if (!reason) invalid(form.manual_reason, "手工录入金额须填写原因", problems);
+  body.manual_reason = reason;
+}
+
+/** The request body, or null after marking what is missing or wrong. */
+function collect(office, windowNo) {
+  const problems = [];
+  clearMarks();
+  const caseNo = form.case_no.value.trim();
+  if (!caseNo) invalid(form.case_no, "请填写业务受理号", problems);
+  const body = { case_no: caseNo, office, window: windowNo, ...payerOf(problems) };
+  if (mode === "manual") typedLines(body, problems);
+  else {
+    body.case = caseRefs();
+    if (!hasRefs(body.case)) {
+      invalid($("declaration-no"), "请至少填写一项凭证：税务申报号、非税缴款码、维修资金通知书号或登记事项", problems);
+    }
+  }
   if (problems.length) {
-    errorBox.textContent = problems.map((p) => p.message).join("；") + "。";
-    problems[0].field.focus();
+    report(problems);
     return null;
   }
   return body;
 }
 
+function setMode(next) {
+  mode = next;
+  $("mode-case").setAttribute("aria-pressed", String(mode === "case"));
+  $("mode-manual").setAttribute("aria-pressed", String(mode === "manual"));
+  $("case-part").hidden = mode !== "case";
+  $("manual-part").hidden = mode !== "manual";
+  errorBox.textContent = "";
+}
+
 function resetForm() {
-  for (const input of [form.case_no, form.payer_name, form.payer_id]) input.value = "";
+  for (const input of [form.case_no, form.payer_name, form.payer_id, form.manual_reason]) input.value = "";
+  clearLookup();
   for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
   lines.replaceChildren();
   addLine();
@@ -116,10 +172,16 @@ function resetForm() {
  * Wire the form. `context()` gives {office, windowNo} at submit time; `onCreated(order)` receives
  * the new order; `onUnauthorized()` is called when the session has ended.
  */
-export function setupOrderForm({ items, lineLimit, context, onCreated, onUnauthorized }) {
+export function setupOrderForm({ items, lineLimit, role, context, onCreated, onUnauthorized }) {
   feeItems = new Map(items.map((i) => [i.code, i]));
   maxLines = lineLimit;
   resetForm();
+  setupCaseLookup({ items, payer: payerForLookup, onUnauthorized });
+  // typing amounts by hand is a supervisor's exception; clerks only see the references
+  $("mode-switch").hidden = !MANUAL_ROLES.includes(role);
+  $("mode-case").addEventListener("click", () => setMode("case"));
+  $("mode-manual").addEventListener("click", () => setMode("manual"));
+  setMode("case");
 
   $("add-line").addEventListener("click", () => addLine().querySelector(".item").focus());
   lines.addEventListener("click", (event) => {
@@ -177,6 +239,10 @@ export function setupOrderForm({ items, lineLimit, context, onCreated, onUnautho
       if (err.problem && err.problem.code === "INVALID_PAYER_ID") {
         form.payer_id.setAttribute("aria-invalid", "true");
         form.payer_id.focus();
+      }
+      if (err.problem && Array.isArray(err.problem.failures)) {
+        const names = err.problem.failures.map((f) => `${f.message_zh}${f.reference ? `（${f.reference}）` : ""}`);
+        errorBox.textContent = `${messageOf(err)}：${names.join("；")}`;
       }
       const line = err.problem && err.problem.line;
       if (Number.isInteger(line) && rows()[line - 1]) {

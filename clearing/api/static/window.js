@@ -138,6 +138,7 @@ async function main() {
   setupOrderForm({
     items: catalogue.items,
     lineLimit: config.max_lines,
+    role: me.role,
     context: () => ({ office, windowNo }),
     onCreated(order) {
       reloadList(0);
