@@ -28,7 +28,7 @@ from clearing.db.pool import init_connection, resolve_dsn
 from clearing.errors import ClearingError
 
 # outside parties we ship a simulator of: ``tongjiao sim NAME`` runs adapters.NAME.simulator.main
-SIMULATORS = ("wechatpay", "alipay", "unionpay", "pos", "tax", "fiscal", "fund")
+SIMULATORS = ("wechatpay", "alipay", "unionpay", "pos", "tax", "fiscal", "fund", "bank")
 
 
 async def _connect(settings: Settings) -> asyncpg.Connection:
