@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     fund_sim_url: str | None = None
     authority_timeout_s: float = Field(default=5.0, gt=0)
 
+    # settlement to the partner bank: our collection account there, the key that signs our files
+    # (a PEM file, or 64 hex digits for SM2; never the database), where files are written, and how
+    # they travel (the bank pulls them from our mutual-TLS endpoint, or we push to its inbox)
+    settlement_bank: str = Field(default="SFBK", pattern=r"^[A-Z0-9]{2,10}$")
+    settlement_account_no: str = "6217000010000000009"
+    settlement_account_name: str = "示范市不动产登记中心"
+    settlement_bank_code: str = Field(default="313100000013", pattern=r"^[0-9]{12}$")
+    settlement_key_file: Path | None = None
+    settlement_key_id: str = "tj-settle-1"
+    settlement_sign_alg: str = Field(
+        default="ed25519", pattern=r"^(ed25519|rsa-pss-sha256|sm2-sm3)$"
+    )
+    settlement_dir: Path | None = None
+    settlement_payout_encoding: str = Field(default="gbk", pattern=r"^(gbk|utf-8)$")
+    settlement_delivery: str = Field(default="pull", pattern=r"^(pull|push)$")
+    # the bank's host-to-host API (its outbox of pain.002 and camt.053; its inbox when pushing)
+    bank_base_url: str | None = None
+    # ca.pem (trusted for the bank's server and client certificates) and our client certificate
+    bank_tls_dir: Path | None = None
+    bank_poll_s: float = Field(default=30.0, gt=0)
+    # the HTTPS port (mutual TLS) where banks fetch their files; 0: no such listener
+    bankfiles_port: int = Field(default=0, ge=0, le=65535)
+
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)
     max_line_fen: int = Field(default=100_000_000_000, ge=1)  # 10亿元

@@ -22,6 +22,7 @@ from clearing.api import (
     routes_orders,
     routes_pages,
     routes_refunds,
+    routes_settlement,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -166,4 +167,5 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_settlement.routes)
     return app

@@ -26,7 +26,8 @@ async def fee_items(conn: Conn, *, active_only: bool = True) -> dict[str, FeeIte
     return {r["code"]: FeeItem(**dict(r)) for r in rows}
 
 
-# The demo city's beneficiaries and the items a real-estate case owes them.
+# The demo city's beneficiaries (code, name, bank, account, holder, kind, CNAPS 联行号) and the
+# items a real-estate case owes them.
 DEMO_BENEFICIARIES = [
     (
         "TREASURY",
@@ -35,6 +36,7 @@ DEMO_BENEFICIARIES = [
         "270000000001",
         "国家金库示范市中心支库",
         "treasury",
+        "001100000009",
     ),
     (
         "FISCAL_NONTAX",
@@ -43,6 +45,7 @@ DEMO_BENEFICIARIES = [
         "6217000010000000001",
         "示范市财政局",
         "nontax_fiscal",
+        "313100000013",
     ),
     (
         "FUND_CUSTODY",
@@ -51,6 +54,7 @@ DEMO_BENEFICIARIES = [
         "6217000010000000002",
         "示范市住房保障和房产管理局",
         "fund_custodial",
+        "313100000013",
     ),
 ]
 
@@ -70,7 +74,7 @@ async def seed_demo(conn: Conn) -> None:
     async with conn.transaction():
         await conn.executemany(
             "INSERT INTO beneficiaries (code, name, bank_name, account_no, account_name,"
-            " account_kind) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (code) DO NOTHING",
+            " account_kind, bank_code) VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (code) DO NOTHING",
             DEMO_BENEFICIARIES,
         )
         await conn.executemany(

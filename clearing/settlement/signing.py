@@ -348,6 +348,7 @@ def generate_keypair(alg: Alg, directory: Path | str, key_id: str) -> tuple[Path
     production keys come from the bank's or our security officer's process."""
     alg = _check_alg(alg)
     folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
     private_path = folder / f"{_check_key_id(key_id)}.key"
     public_path = folder / f"{key_id}.pub"
     if alg == "sm2-sm3":
