@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # task runner
     workers: int = Field(default=2, ge=0)
     task_max_attempts: int = Field(default=8, ge=1)
+    # how long a worker holds a task; a worker that dies mid-task gives it up after this long
+    task_lease_s: float = Field(default=60.0, gt=0)
     # open attempts are polled this often during their first minute, then back off
     poll_first_s: float = Field(default=5.0, gt=0)
     poll_later_s: float = Field(default=30.0, gt=0)

@@ -170,7 +170,13 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
             table["leg.confirm"] = LegConfirmer(app[POOL], app[AUTHORITIES], app[ANNOUNCER])
         me = f"{socket.gethostname()}:{os.getpid()}"
         for i in range(s.workers):
-            runner = TaskRunner(app[POOL], table, app[METRICS], worker_id=f"{me}:{i}")
+            runner = TaskRunner(
+                app[POOL],
+                table,
+                app[METRICS],
+                worker_id=f"{me}:{i}",
+                lease=timedelta(seconds=s.task_lease_s),
+            )
             tasks.append(asyncio.create_task(runner.run_forever(stop), name=f"worker-{i}"))
         tasks.append(asyncio.create_task(_sealer(app[POOL], stop), name="audit-sealer"))
     yield
