@@ -275,6 +275,7 @@ def main(argv: list[str]) -> int:
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
+    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS))
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -290,15 +291,21 @@ def main(argv: list[str]) -> int:
             procs.append(
                 _spawn([*sim_args, str(var / "keys" / name)], env, var / "log" / f"sim-{name}.log")
             )
-        print(f"==> tongjiao service on {base}")
+        print(f"==> partner bank simulator on {bank['exchange']} (desk {bank['desk']})")
+        bank_proc = _spawn(bank["args"], env, var / "log" / "sim-bank.log")
+        procs.append(bank_proc)
+        print(f"==> tongjiao service on {base} (bank files on {bank['ours']}/bankfiles/)")
         procs.append(_spawn(["serve"], env, var / "log" / "service.log"))
         for (name, url), proc in zip(sims.items(), procs, strict=False):
             asyncio.run(_wait_http(f"{url}/sim/faults", proc, f"the {name} simulator"))
+        asyncio.run(_wait_http(f"{bank['desk']}/sim/faults", bank_proc, "the bank simulator"))
         asyncio.run(_wait_http(f"{base}/readyz", procs[-1], "the service"))
         if args.orders:
             print(f"==> creating and paying {args.orders} demo orders")
             asyncio.run(_demo_orders(base, sims, args.orders))
-        print(_banner(base, sims, var))
+            print("==> settling them: cut-off, signed files, the bank fetches and books them")
+            asyncio.run(_demo_settlement(env, bank["desk"], var))
+        print(_banner(base, sims, var, bank))
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -323,7 +330,57 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _banner(base: str, sims: dict[str, str], var: Path) -> str:
+def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
+    """The partner bank: one demo PKI (its exchange and our bank-file endpoint both use mutual
+    TLS), our settlement signing key, whose public half the bank trusts."""
+    from adapters.bank.simulator import prepare_tls
+    from clearing.settlement.signing import generate_keypair
+
+    tls = prepare_tls(var / "bank-tls")
+    key_id = "tj-settle-1"
+    keys = var / "keys" / "settlement"
+    if not (keys / f"{key_id}.key").exists():
+        generate_keypair("ed25519", keys, key_id)
+    exchange = f"https://127.0.0.1:{_free_port(port)}"
+    desk = f"http://127.0.0.1:{_free_port(port + 1)}"
+    ours = f"https://127.0.0.1:{_free_port(8443)}"
+    env.update(
+        {
+            "TONGJIAO_SETTLEMENT_KEY_FILE": str(keys / f"{key_id}.key"),
+            "TONGJIAO_SETTLEMENT_KEY_ID": key_id,
+            "TONGJIAO_BANK_BASE_URL": exchange,
+            "TONGJIAO_BANK_TLS_DIR": str(tls.directory),
+            "TONGJIAO_BANK_POLL_S": "3",
+            "TONGJIAO_BANKFILES_PORT": ours.rsplit(":", 1)[1],
+            "TONGJIAO_SETTLEMENT_CUTOFF_CHECK_S": "60",
+        }
+    )
+    args = [
+        "sim", "bank", "--tls-dir", str(tls.directory),
+        "--port", exchange.rsplit(":", 1)[1], "--control-port", desk.rsplit(":", 1)[1],
+        "--verify-key", f"{key_id}:ed25519:{keys / f'{key_id}.pub'}",
+        "--our-base-url", ours, "--poll-seconds", "10", "--demo",
+    ]  # fmt: skip
+    return {"exchange": exchange, "desk": desk, "ours": ours, "args": args}
+
+
+async def _demo_settlement(env: dict[str, str], desk: str, var: Path) -> None:
+    """`tongjiao settle --cutoff now`, then the bank fetches the files at once (rather than at
+    its next poll), so that the finance page shows a booked batch."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clearing", "settle", "--cutoff", "now",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    for line in err.decode().splitlines():
+        print(f"  {line}")
+    print(f"  {len(out.decode().split())} files written under {var}/settlement/")
+    async with aiohttp.ClientSession() as s, s.post(f"{desk}/sim/fetch", json={}) as r:
+        fetched = await r.json()
+    print(f"  the bank fetched {len(fetched.get('fetched', fetched.get('files', [])))} files")
+
+
+def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
     )
@@ -342,6 +399,8 @@ def _banner(base: str, sims: dict[str, str], var: Path) -> str:
       税务 tax bureau           {sims["tax"]}/sim/cases
       财政非税 fiscal non-tax    {sims["fiscal"]}/sim/notices
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
+      合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
+    清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
     logs                        {var}/log/
 
     sign in as (username, password, role):

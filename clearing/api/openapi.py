@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from clearing.api import models as m
+from clearing.api import models_settlement as ms
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,53 @@ ROUTES: tuple[Route, ...] = (
         "Reject a refund (finance, never the requester)",
         m.DecisionIn,
         m.RefundOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/beneficiaries",
+        "Beneficiaries: accounts, 联行号, schedule, payout hold, open account change",
+        response=ms.BeneficiaryList,
+    ),
+    Route(
+        "post",
+        "/api/v1/beneficiaries/{code}/account-changes",
+        "Request a beneficiary account correction (finance/admin; another person decides)",
+        ms.AccountChangeIn,
+        ms.AccountChangeOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/account-changes",
+        "Account change requests, newest first (?state=REQUESTED for the open ones)",
+        response=ms.AccountChangeList,
+    ),
+    Route(
+        "post",
+        "/api/v1/account-changes/{change_id}/approve",
+        "Approve an account change: the account is replaced, the payout hold cleared"
+        " (finance/admin, never the requester)",
+        m.DecisionIn,
+        ms.AccountChangeOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/account-changes/{change_id}/reject",
+        "Reject an account change (finance/admin, never the requester)",
+        m.DecisionIn,
+        ms.AccountChangeOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/settlement/batches",
+        "Settlement batches of a business date (?date=YYYY-MM-DD, Beijing), newest first",
+        response=ms.BatchList,
+    ),
+    Route(
+        "get",
+        "/api/v1/settlement/batches/{msg_id}",
+        "A settlement batch: its instructions and the files written for it",
+        response=ms.BatchDetail,
     ),
     Route(
         "get",

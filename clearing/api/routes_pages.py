@@ -29,7 +29,8 @@ from clearing.service import receipts
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 
-# who reads the refund approval page; only finance decides (clearing.service.refunds.DECIDE_ROLES)
+# who reads the finance page (refund approvals, settlement batches, beneficiary accounts); only
+# finance and admin decide (clearing.service.refunds.DECIDE_ROLES, beneficiary_accounts)
 FINANCE_PAGE_ROLES = frozenset({"finance", "admin", "auditor"})
 # how the window screen offers the configured channels: this order, then any others by name
 CHANNEL_ORDER = ("wechatpay", "alipay", "unionpay", "pos")
@@ -125,7 +126,7 @@ async def finance_page(request: web.Request) -> web.StreamResponse:
         return _redirect(_login_url(request))
     if who.role not in FINANCE_PAGE_ROLES:
         # said plainly rather than redirected: a clerk who follows a link learns why
-        text = "退款审批页面仅供财务人员使用。如需办理退款，请联系值班主任提交退款申请。"
+        text = "财务页面（退款审批、清分结算、收款账户）仅供财务人员使用。如需办理退款，请联系值班主任提交退款申请。"
         return _html(receipt.message_page("无权访问退款审批", text), 403)
     return _html_file("finance.html")
 

@@ -205,3 +205,132 @@ async def test_another_certificate_cannot_read_the_files(env: Any, tmp_path: Pat
         with pytest.raises(aiohttp.ClientError):
             async with s.get(f"{ours}/bankfiles/", ssl=bare) as r:
                 await r.read()
+
+
+async def _account_change(svc: Service, code: str, **account: str) -> None:
+    """One finance user asks for the account, a second approves it (maker-checker)."""
+    maker, checker = await svc.add_user("finance", None), await svc.add_user("finance", None)
+    status, change = await svc.request(
+        "POST", f"/api/v1/beneficiaries/{code}/account-changes", maker, json=account
+    )
+    assert status == 201, change
+    status, body = await svc.request(
+        "POST", f"/api/v1/account-changes/{change['id']}/approve", maker, json={"note": "我自己"}
+    )
+    assert status == 403, body  # never the same person
+    status, body = await svc.request(
+        "POST", f"/api/v1/account-changes/{change['id']}/approve", checker, json={"note": "核实"}
+    )
+    assert status == 200, body
+
+
+async def _hold(svc: Service, code: str) -> str | None:
+    async with svc.app[POOL].acquire() as conn:
+        hold: str | None = await conn.fetchval(
+            "SELECT payout_hold FROM beneficiaries WHERE code = $1", code
+        )
+    return hold
+
+
+async def _settle_round(svc: Service, bank: Any) -> int:
+    batch_id = await _cutoff(svc)
+    status, body = await bank.control("POST", "/sim/fetch", {})
+    assert status == 200, body
+
+    async def answered() -> bool:
+        return "PENDING" not in (await _instructions(svc, batch_id)).values()
+
+    await _until(answered, "the bank's answer to every instruction")
+    return batch_id
+
+
+FUND_ACCOUNT = {
+    "account_no": "6217000010000000002",
+    "bank_name": "示范银行市分行营业部",
+    "bank_code": "313100000013",
+}
+
+
+async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -> None:
+    svc, bank, _, _ = env
+    day = datetime.now(BEIJING).date()
+    # a wrong holder name slips into the fund's account (through two people, as it must)
+    await _account_change(
+        svc, "FUND_CUSTODY", account_name="示范市住房局", reason="更名", **FUND_ACCOUNT
+    )
+    total = await _paid_orders(svc, [(500_00, 80_00, 2_000_00), (700_00, 90_00, 3_000_00)])
+    status, _ = await bank.control(
+        "POST", "/sim/credit", {"account": COLLECTION, "amount_fen": total, "payer_name": ACQUIRER}
+    )
+    assert status == 201
+    first = await _settle_round(svc, bank)
+    states = await _instructions(svc, first)
+    assert states == {"TREASURY": "BOOKED", "FISCAL_NONTAX": "BOOKED", "FUND_CUSTODY": "REJECTED"}
+    # the fund's money is still owed to it, and nothing more goes to that account for now
+    assert (await _balances(svc))["payable:FUND_CUSTODY"] == -(2_000_00 + 3_000_00)
+    assert "BE01" in (await _hold(svc, "FUND_CUSTODY") or "")
+    async with svc.app[POOL].acquire() as conn:
+        held = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+        )
+    assert held is None
+    # the right name, approved by a second person, releases the hold; the lines go out again
+    await _account_change(
+        svc,
+        "FUND_CUSTODY",
+        account_name="示范市住房保障和房产管理局",
+        reason="按银行回单更正户名",
+        **FUND_ACCOUNT,
+    )
+    assert await _hold(svc, "FUND_CUSTODY") is None
+    second = await _settle_round(svc, bank)
+    assert await _instructions(svc, second) == {"FUND_CUSTODY": "BOOKED"}
+
+    # days later the treasury's transfer comes back (退汇)
+    async with svc.app[POOL].acquire() as conn:
+        e2e = await conn.fetchval(
+            "SELECT end_to_end_id FROM settlement_instructions"
+            " WHERE batch_id = $1 AND beneficiary_code = 'TREASURY'",
+            first,
+        )
+    status, body = await bank.control(
+        "POST", "/sim/return", {"end_to_end_id": e2e, "reason": "AC04"}
+    )
+    assert status in (200, 201), body
+    await bank.close_day(day + timedelta(days=1))
+
+    async def returned() -> bool:
+        return (await _instructions(svc, first))["TREASURY"] == "RETURNED"
+
+    await _until(returned, "the return imported from the statement")
+    assert (await _balances(svc))["payable:TREASURY"] == -(500_00 + 700_00)
+    assert await _hold(svc, "TREASURY")
+    await _account_change(
+        svc,
+        "TREASURY",
+        account_no="270000000001",
+        account_name="国家金库示范市中心支库",
+        bank_name="中国人民银行示范市中心支行",
+        bank_code="001100000009",
+        reason="国库确认账户正常，重新划款",
+    )
+    third = await _settle_round(svc, bank)
+    assert await _instructions(svc, third) == {"TREASURY": "BOOKED"}
+    # the bank booked each line's money once; the ledger agrees with its statement
+    statements = await bank.close_day(day + timedelta(days=2))
+    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
+    _, _, closing = balanced(ours)
+
+    async def agreed() -> dict[str, int] | None:
+        b = await _balances(svc)
+        return b if b["bank:collection"] == closing else None
+
+    balances = await _until(agreed, "the last statement imported")
+    assert closing == 0
+    assert all(v == 0 for k, v in balances.items() if k.startswith("payable:")), balances
+    async with svc.app[POOL].acquire() as conn:
+        doubled = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
+            " WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d"
+        )
+    assert doubled == 0

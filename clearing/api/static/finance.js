@@ -1,9 +1,12 @@
-// 审批退款: the refund requests that wait for finance, with the order they belong to; a finance
-// user approves or rejects each (never one they asked for themselves: the server refuses that).
+// The finance page. 审批退款 (here): the refund requests that wait for finance, with the order they
+// belong to; a finance user approves or rejects each (never one they asked for themselves: the
+// server refuses that). 清分结算 (settlement.js) and 收款账户 (accounts.js) are their own modules.
+import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { $, dateTime, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 import { refundStateZh } from "./refunds.js";
+import { initSettlement } from "./settlement.js";
 
 const CHANNEL_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付（银联）", pos: "银行卡" };
 const RELOAD_MS = 20000;
@@ -243,7 +246,11 @@ async function main() {
   $("decide-back").addEventListener("click", () => $("decide-dialog").close());
   $("decide-note").addEventListener("input", () => $("decide-note").removeAttribute("aria-invalid"));
   $("decide-form").addEventListener("submit", decide);
-  await load();
+  await Promise.all([
+    load(),
+    initSettlement({ authLost: signOut }),
+    initAccounts(me, { authLost: signOut }),
+  ]);
 }
 
 main();
