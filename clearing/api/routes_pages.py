@@ -126,7 +126,10 @@ async def finance_page(request: web.Request) -> web.StreamResponse:
         return _redirect(_login_url(request))
     if who.role not in FINANCE_PAGE_ROLES:
         # said plainly rather than redirected: a clerk who follows a link learns why
-        text = "财务页面（退款审批、清分结算、收款账户）仅供财务人员使用。如需办理退款，请联系值班主任提交退款申请。"
+        text = (
+            "财务页面（退款审批、清分结算、收款账户）仅供财务人员使用。"
+            "如需办理退款，请联系值班主任提交退款申请。"
+        )
         return _html(receipt.message_page("无权访问退款审批", text), 403)
     return _html_file("finance.html")
 
