@@ -99,7 +99,25 @@ async def booked(conn: Conn, e2e: str, at: datetime, amount_fen: int | None = No
         at,
         entry,
     )
+    await _settle_orders(conn, row["id"], e2e)
     return True
+
+
+async def _settle_orders(conn: Conn, instruction_id: int, e2e: str) -> None:
+    """Orders whose last line this payout was (and whose legs are confirmed) are SETTLED."""
+    settled = await conn.fetch(
+        "SELECT order_no FROM tj_settle_orders(ARRAY(SELECT order_id FROM settlement_items"
+        " WHERE instruction_id = $1 AND released_at IS NULL))",
+        instruction_id,
+    )
+    # one audit row per order, written in one statement: an instruction may carry many orders
+    await conn.execute(
+        "INSERT INTO audit_log (actor, action, object_type, object_id, detail)"
+        " SELECT 'system:settlement', 'order.settled', 'order', o, jsonb_build_object("
+        " 'end_to_end_id', $2::text) FROM unnest($1::text[]) AS o",
+        [r["order_no"] for r in settled],
+        e2e,
+    )
 
 
 async def rejected(

@@ -91,13 +91,9 @@ class LegConfirmer:
                     "proof_no": proof.proof_no,
                 },
             )
+            # SETTLED once every leg is confirmed and every line paid out (migration 0014)
             settled = await conn.fetchrow(
-                "UPDATE orders o SET state = 'SETTLED', updated_at = now() WHERE o.id = $1"
-                " AND o.state = 'CLEARED' AND NOT EXISTS (SELECT 1 FROM order_lines l"
-                "   WHERE l.order_id = o.id AND l.confirm_state IS DISTINCT FROM 'CONFIRMED'"
-                "   AND l.reference IS NOT NULL)"
-                " RETURNING order_no, office, window_no",
-                leg["order_id"],
+                "SELECT * FROM tj_settle_orders(ARRAY[$1::bigint])", leg["order_id"]
             )
             if settled is not None:
                 await audit.record(

@@ -157,6 +157,14 @@ async def test_payments_to_statement_every_payable_paid_out(env: Any) -> None:
         return set((await _instructions(svc, batch_id)).values()) == {"BOOKED"}
 
     await _until(all_booked, "every instruction booked from the pain.002")
+    async with svc.app[POOL].acquire() as conn:
+        states = await conn.fetch(
+            "SELECT DISTINCT o.state FROM settlement_items s JOIN orders o ON o.id = s.order_id"
+            " JOIN settlement_instructions i ON i.id = s.instruction_id WHERE i.batch_id = $1",
+            batch_id,
+        )
+    # paid out (and nothing to confirm on typed lines): the orders are SETTLED
+    assert [r["state"] for r in states] == ["SETTLED"]
     statements = await bank.close_day(datetime.now(BEIJING).date())
     (ours,) = [s for s in statements if account_of(s) == COLLECTION]
     _, _opening, closing = balanced(ours)
