@@ -120,7 +120,10 @@ async def test_sigkill_during_batch_creation(
             again = _settle_cmd(db_dsn, tmp_path / "var", key)
             out, err = again.communicate(timeout=60)
             assert again.returncode == 0, err.decode()
-            assert out.decode().strip(), err.decode()  # it printed the paths of its files
+            # it printed the path of every file it wrote, one per line, and they are there
+            printed = out.decode().split()
+            assert all(Path(p).is_file() for p in printed), printed
+            assert "cut-off for SFBK" in err.decode()
             await _invariants(pool)
     finally:
         await watch.close()
