@@ -234,6 +234,42 @@ async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """Reconcile one business day; progress on standard error, the run as JSON on standard out."""
+    import dataclasses
+    import json
+    from datetime import date, datetime, timedelta, timezone
+
+    import aiohttp
+
+    from clearing import wiring
+    from clearing.db.pool import create_pool
+    from clearing.metrics import Metrics
+    from reconciliation.runs import reconcile
+
+    today = datetime.now(timezone(timedelta(hours=8))).date()
+    named = {"today": today, "yesterday": today - timedelta(days=1)}
+    day = named.get(args.date) or date.fromisoformat(args.date)
+    pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=4)
+    try:
+        async with aiohttp.ClientSession() as session:
+            sources, options = wiring.recon_sources(settings, session, Metrics(), pool)
+            if args.no_fetch:
+                options = dataclasses.replace(options, fetch=False, recover=False)
+            run = await reconcile(
+                pool,
+                day,
+                sources,
+                options,
+                actor="cli",
+                progress=lambda text: print(text, file=sys.stderr, flush=True),
+            )
+    finally:
+        await pool.close()
+    print(json.dumps(run, default=str, ensure_ascii=False))
+    return 0
+
+
 async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
     print(await resolve_dsn(settings))
     return 0
@@ -313,6 +349,11 @@ def parser() -> argparse.ArgumentParser:
         required=True,
         help="now: every account, whatever its schedule; scheduled: accounts whose time has come",
     )
+    rc = sub.add_parser("reconcile", help="reconcile one business day (bills, statements, lists)")
+    rc.add_argument("--date", required=True, help="YYYY-MM-DD, today or yesterday (Beijing)")
+    rc.add_argument(
+        "--no-fetch", action="store_true", help="match what is staged; fetch and recover nothing"
+    )
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -355,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "bills": cmd_bills,
         "confirmations": cmd_confirmations,
         "settle": cmd_settle,
+        "reconcile": cmd_reconcile,
     }
     try:
         if args.command == "serve":

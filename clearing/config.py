@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     # on our collection account is booked against the right receivable
     settlement_acquirer_accounts: dict[str, str] = Field(default_factory=dict)
 
+    # nightly reconciliation: the fee each acquirer may charge (millionths of the amount, 0.60% =
+    # 6000; government merchants usually pay none), how many days after a business day its
+    # settlement credit reaches the collection account, and when the service runs it (Beijing
+    # time, e.g. "02:30"; unset: only `tongjiao reconcile` or the systemd timer)
+    recon_fee_ppm: dict[str, int] = Field(default_factory=dict)
+    recon_settle_lag_days: int = Field(default=1, ge=0, le=10)
+    recon_daily_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)
     max_line_fen: int = Field(default=100_000_000_000, ge=1)  # 10亿元

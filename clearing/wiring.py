@@ -16,6 +16,7 @@ from clearing.ports import Authority, NotifyEndpoint
 if TYPE_CHECKING:
     from adapters.bank.client import BankClient
     from clearing.service.settlement import SettlementSetup
+    from reconciliation.runs import Options, Sources
 
 
 def acquirers(
@@ -187,3 +188,34 @@ def bank_client(settings: Settings, session: aiohttp.ClientSession) -> BankClien
     mine = pki.client_files(settings.bank_tls_dir, "tongjiao")
     context = pki.client_ssl_context(mine.cert, mine.key, pki.ca_files(settings.bank_tls_dir).cert)
     return BankClient(session, settings.bank_base_url, context, timeout=settings.channel_timeout_s)
+
+
+def recon_sources(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics, pool: asyncpg.Pool
+) -> tuple[Sources, Options]:
+    """What a reconciliation run reads (channels, authorities, the bank's outbox) and how."""
+    from clearing.workers.settlement import SettlementWork
+    from reconciliation.runs import Options, Sources
+
+    channels, _ = acquirers(settings, session, metrics, pool)
+    bank = bank_client(settings, session)
+    read_bank = None
+    if bank is not None:
+        work = SettlementWork(
+            pool,
+            settlement_setup(settings),
+            bank=bank,
+            acquirer_accounts=settings.settlement_acquirer_accounts,
+        )
+        read_bank = work.poll_once
+    sources = Sources(
+        acquirers=channels, authorities=authorities(settings, session), read_bank=read_bank
+    )
+    options = Options(
+        bank=settings.settlement_bank,
+        collection_account=settings.settlement_account_no,
+        acquirer_accounts=settings.settlement_acquirer_accounts,
+        fee_ppm=settings.recon_fee_ppm,
+        settle_lag_days=settings.recon_settle_lag_days,
+    )
+    return sources, options

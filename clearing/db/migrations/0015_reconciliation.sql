@@ -23,7 +23,7 @@ CREATE INDEX recon_runs_date ON recon_runs (business_date, id);
 CREATE TABLE recon_bill_lines (
     business_date       date NOT NULL,
     provider            text NOT NULL,
-    kind                text NOT NULL CHECK (kind IN ('PAYMENT', 'REFUND')),
+    kind                text NOT NULL CHECK (kind IN ('PAYMENT', 'REFUND', 'REVERSAL')),
     occurred_at         timestamptz NOT NULL,
     out_trade_no        text NOT NULL,
     provider_txn_id     text NOT NULL,

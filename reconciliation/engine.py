@@ -1,0 +1,313 @@
+"""The matching passes of one business day, each one SQL statement over staged and own records.
+
+A pass returns statistics and *findings*: what does not match, as (type, source, reference, …).
+``findings.record`` turns them into discrepancies (one row per type/source/reference, whatever
+the number of runs) and closes those of the day a run no longer finds.
+
+Passes (D is a Beijing business day; ``lo``/``hi`` its bounds):
+- acquirers, payments: the staged bill lines of D against our payments of D, a full outer join
+  on (provider, transaction id) — exact amount and the fee we expect, else a finding; a line
+  whose payment was recorded on another day, or a payment whose line is in another day's bill,
+  is a match across the cut-off, not a finding;
+- acquirers, refunds: bill refund lines against our succeeded refunds, by refund id;
+- duplicates: an order paid more than once, until the extra money is back with the payer;
+- authorities: the legs we hold confirmed against each authority's list of D, and legs still
+  unconfirmed a grace period after payment;
+- the bank: statement lines of our collection account nobody explains, acquirers' settlement
+  credits against their bills (net of refunds and fees), instructions the bank refused or
+  returned until their lines are paid again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from clearing.db import Conn
+
+# a payment this close to midnight may be in the next day's bill: a timing difference, not 短款
+TIMING_WINDOW = timedelta(minutes=15)
+# an authority has this long after payment to confirm a leg before it is a finding
+CONFIRM_GRACE = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    source: str
+    reference: str
+    our_ref: str | None = None
+    amount_fen: int | None = None
+    their_amount_fen: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PassResult:
+    stats: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+_PAYMENTS = """
+WITH b AS (
+    SELECT provider, provider_txn_id, out_trade_no, amount_fen, fee_millifen, occurred_at
+      FROM recon_bill_lines bl
+     WHERE business_date = $1 AND kind = 'PAYMENT'
+       AND NOT EXISTS (SELECT 1 FROM recon_bill_lines r WHERE r.kind = 'REVERSAL'
+                        AND r.provider = bl.provider AND r.provider_txn_id = bl.provider_txn_id)
+), p AS (
+    SELECT provider, provider_txn_id, out_trade_no, amount_fen, paid_at
+      FROM payments WHERE paid_at >= $2 AND paid_at < $3
+       AND provider = ANY(SELECT DISTINCT provider FROM recon_bill_lines WHERE business_date = $1)
+), j AS (
+    SELECT coalesce(b.provider, p.provider) AS provider,
+           coalesce(b.provider_txn_id, p.provider_txn_id) AS txn,
+           coalesce(b.out_trade_no, p.out_trade_no) AS out_trade_no,
+           b.amount_fen AS theirs, p.amount_fen AS ours, abs(b.fee_millifen) AS fee,
+           b.occurred_at, p.paid_at,
+           (b.amount_fen = p.amount_fen AND abs(b.fee_millifen)
+               = (p.amount_fen * coalesce(($4::jsonb ->> b.provider)::bigint, 0) + 500) / 1000)
+               AS exact
+      FROM b FULL OUTER JOIN p
+        ON b.provider = p.provider AND b.provider_txn_id = p.provider_txn_id
+)
+SELECT count(*) FILTER (WHERE exact) AS matched,
+       count(*) FILTER (WHERE theirs IS NOT NULL) AS bill_lines,
+       count(*) FILTER (WHERE ours IS NOT NULL) AS payments,
+       coalesce(jsonb_agg(jsonb_build_object(
+           'provider', provider, 'txn', txn, 'out_trade_no', out_trade_no, 'theirs', theirs,
+           'ours', ours, 'fee', fee, 'paid_at', paid_at, 'occurred_at', occurred_at))
+         FILTER (WHERE exact IS NOT TRUE), '[]') AS odd
+  FROM j
+"""
+
+
+async def payments(
+    conn: Conn, day: date, lo: datetime, hi: datetime, fee_ppm: dict[str, int]
+) -> PassResult:
+    """Bill payment lines of ``day`` against our payments of ``day``."""
+    import json
+
+    row = await conn.fetchrow(_PAYMENTS, day, lo, hi, json.dumps(fee_ppm))
+    assert row is not None
+    out = PassResult(
+        stats={
+            "payments_matched": row["matched"],
+            "bill_payment_lines": row["bill_lines"],
+            "our_payments": row["payments"],
+        }
+    )
+    odd = row["odd"] if isinstance(row["odd"], list) else json.loads(row["odd"])
+    for o in odd:
+        theirs, ours = o["theirs"], o["ours"]
+        key = dict(source=o["provider"], reference=o["txn"], our_ref=o["out_trade_no"])
+        if theirs is not None and ours is not None:
+            if theirs != ours:
+                out.findings.append(
+                    Finding("AMOUNT_MISMATCH", amount_fen=ours, their_amount_fen=theirs, **key)
+                )
+            else:
+                expected = (ours * fee_ppm.get(o["provider"], 0) + 500) // 1000
+                out.findings.append(
+                    Finding(
+                        "FEE_MISMATCH",
+                        amount_fen=expected,
+                        their_amount_fen=o["fee"],
+                        detail={"unit": "millifen"},
+                        **key,
+                    )
+                )
+        elif theirs is not None:
+            elsewhere = await conn.fetchval(
+                "SELECT amount_fen FROM payments WHERE provider = $1 AND provider_txn_id = $2",
+                o["provider"],
+                o["txn"],
+            )
+            if elsewhere is None:
+                out.findings.append(Finding("LONG", their_amount_fen=theirs, **key))
+            elif elsewhere != theirs:
+                out.findings.append(
+                    Finding("AMOUNT_MISMATCH", amount_fen=elsewhere, their_amount_fen=theirs, **key)
+                )
+            else:
+                out.stats["matched_across_days"] = out.stats.get("matched_across_days", 0) + 1
+        else:
+            in_other_bill = await conn.fetchval(
+                "SELECT 1 FROM recon_bill_lines WHERE provider = $1 AND provider_txn_id = $2"
+                " AND kind = 'PAYMENT'",
+                o["provider"],
+                o["txn"],
+            )
+            if in_other_bill:
+                out.stats["matched_across_days"] = out.stats.get("matched_across_days", 0) + 1
+                continue
+            paid_at = datetime.fromisoformat(o["paid_at"])
+            kind = "TIMING" if hi - paid_at <= TIMING_WINDOW else "SHORT"
+            out.findings.append(Finding(kind, amount_fen=ours, **key))
+    return out
+
+
+_REFUNDS = """
+WITH b AS (
+    SELECT provider, coalesce(provider_refund_id, out_refund_no) AS ref, out_refund_no,
+           amount_fen
+      FROM recon_bill_lines WHERE business_date = $1 AND kind = 'REFUND'
+), r AS (
+    SELECT p.provider, coalesce(f.provider_refund_id, f.out_refund_no) AS ref, f.out_refund_no,
+           f.amount_fen
+      FROM refunds f JOIN payments p ON p.id = f.payment_id
+     WHERE f.state = 'SUCCESS' AND f.updated_at >= $2 AND f.updated_at < $3
+       AND p.provider = ANY(SELECT DISTINCT provider FROM recon_bill_lines WHERE business_date = $1)
+)
+SELECT coalesce(b.provider, r.provider) AS provider, coalesce(b.ref, r.ref) AS ref,
+       coalesce(b.out_refund_no, r.out_refund_no) AS out_refund_no,
+       b.amount_fen AS theirs, r.amount_fen AS ours
+  FROM b FULL OUTER JOIN r
+    ON b.provider = r.provider AND (b.ref = r.ref OR b.out_refund_no = r.out_refund_no)
+"""
+
+
+async def refunds(conn: Conn, day: date, lo: datetime, hi: datetime) -> PassResult:
+    """Refund lines of the bills against the refunds the channels confirmed to us."""
+    out = PassResult()
+    matched = 0
+    for r in await conn.fetch(_REFUNDS, day, lo, hi):
+        if r["theirs"] == r["ours"]:
+            matched += 1
+            continue
+        if r["ours"] is None:
+            # a refund the channel made that we did not ask for, or recorded on another day
+            known = await conn.fetchval(
+                "SELECT amount_fen FROM refunds"
+                " WHERE out_refund_no = $1 OR provider_refund_id = $2",
+                r["out_refund_no"],
+                r["ref"],
+            )
+            if known == r["theirs"]:
+                matched += 1
+                continue
+        out.findings.append(
+            Finding(
+                "REFUND_MISMATCH",
+                r["provider"],
+                r["ref"],
+                r["out_refund_no"],
+                r["ours"],
+                r["theirs"],
+            )
+        )
+    out.stats["refunds_matched"] = matched
+    return out
+
+
+_DUPLICATES = """
+SELECT p.provider, p.provider_txn_id, o.order_no, p.amount_fen,
+       EXISTS (SELECT 1 FROM refunds f WHERE f.payment_id = p.id AND f.state = 'SUCCESS')
+           AS returned
+  FROM payments p JOIN orders o ON o.id = p.order_id
+ WHERE p.outcome = 'SUSPENSE' AND p.reason = 'ALREADY_PAID'
+   AND p.paid_at >= $1 AND p.paid_at < $2
+"""
+
+
+async def duplicates(conn: Conn, lo: datetime, hi: datetime) -> PassResult:
+    """An order paid twice: a finding until the second payment is back with the payer."""
+    out = PassResult()
+    for r in await conn.fetch(_DUPLICATES, lo, hi):
+        if r["returned"]:
+            out.stats["duplicates_returned"] = out.stats.get("duplicates_returned", 0) + 1
+            continue
+        out.findings.append(
+            Finding(
+                "DUPLICATE",
+                r["provider"],
+                r["provider_txn_id"],
+                r["order_no"],
+                r["amount_fen"],
+                r["amount_fen"],
+                {"refund": "pending"},
+            )
+        )
+    return out
+
+
+_LEGS = """
+WITH ours AS (
+    SELECT CASE f.kind WHEN 'tax' THEN 'tax' WHEN 'nontax' THEN 'fiscal' ELSE 'fund' END
+               AS authority, l.reference, l.proof_no, l.amount_fen, o.order_no,
+           l.confirm_state, p.paid_at
+      FROM order_lines l JOIN orders o ON o.id = l.order_id
+      JOIN fee_items f ON f.code = l.item_code
+      JOIN LATERAL (SELECT min(paid_at) AS paid_at FROM payments
+                     WHERE order_id = o.id AND outcome = 'CLEARED') p ON true
+     WHERE l.reference IS NOT NULL AND p.paid_at >= $2 AND p.paid_at < $3
+       AND o.state IN ('CLEARED', 'SETTLED', 'EXCEPTION')
+), theirs AS (
+    SELECT authority, reference, proof_no, amount_fen FROM recon_confirmation_lines
+     WHERE business_date = $1
+)
+SELECT coalesce(o.authority, t.authority) AS authority,
+       coalesce(o.reference, t.reference) AS reference, o.order_no, o.confirm_state,
+       o.paid_at, o.amount_fen AS ours, t.amount_fen AS theirs, o.proof_no AS our_proof,
+       t.proof_no AS their_proof
+  FROM ours o FULL OUTER JOIN theirs t
+    ON o.authority = t.authority AND o.reference = t.reference
+"""
+
+
+async def legs(
+    conn: Conn,
+    day: date,
+    lo: datetime,
+    hi: datetime,
+    *,
+    now: datetime,
+    grace: timedelta = CONFIRM_GRACE,
+) -> PassResult:
+    """Legs paid on ``day`` against what each authority says it confirmed on ``day``."""
+    out = PassResult()
+    matched = 0
+    for r in await conn.fetch(_LEGS, day, lo, hi):
+        if r["order_no"] is None:
+            # on the authority's list but not a leg of ours paid that day: perhaps another day
+            known = await conn.fetchval(
+                "SELECT 1 FROM order_lines WHERE reference = $1 AND confirm_state = 'CONFIRMED'",
+                r["reference"],
+            )
+            if known:
+                matched += 1
+            else:
+                out.findings.append(
+                    Finding(
+                        "UNKNOWN_CONFIRMATION",
+                        r["authority"],
+                        r["reference"],
+                        their_amount_fen=r["theirs"],
+                        detail={"proof_no": r["their_proof"]},
+                    )
+                )
+            continue
+        listed = r["their_proof"] is not None or await conn.fetchval(
+            "SELECT 1 FROM recon_confirmation_lines WHERE authority = $1 AND reference = $2",
+            r["authority"],
+            r["reference"],
+        )
+        if r["confirm_state"] == "CONFIRMED" and listed:
+            matched += 1
+            continue
+        if r["confirm_state"] != "CONFIRMED" and now - r["paid_at"] < grace:
+            continue  # still within the time an authority is given
+        out.findings.append(
+            Finding(
+                "UNCONFIRMED_LEG",
+                r["authority"],
+                r["reference"],
+                r["order_no"],
+                r["ours"],
+                r["theirs"],
+                {"confirm_state": r["confirm_state"], "listed": bool(listed)},
+            )
+        )
+    out.stats["legs_matched"] = matched
+    return out

@@ -1,0 +1,158 @@
+"""The bank passes: our collection account's statement lines and settlement instructions.
+
+Statement lines were applied when the bank's files were imported (``reconciliation.bank_answers``);
+here what they could not explain becomes a finding, and each acquirer's settlement credit is
+matched one-to-many: one credit against the acquirer's bill of the settled day, net of refunds and
+fees. An exact match books the fees and closes the acquirer's receivable for that money (rule
+``acquirer_net``, confidence 100, recorded once per credit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+
+from clearing.db import Conn
+from clearing.service.settlement_answers import post
+from reconciliation.engine import Finding, PassResult
+
+_NET = """
+SELECT coalesce(sum(CASE kind WHEN 'PAYMENT' THEN amount_fen ELSE -amount_fen END), 0) AS net,
+       coalesce(sum((abs(fee_millifen) + 500) / 1000)
+                FILTER (WHERE kind = 'PAYMENT'), 0) AS fees,
+       count(*) AS lines
+  FROM recon_bill_lines
+ WHERE business_date = $1 AND provider = $2 AND kind IN ('PAYMENT', 'REFUND')
+"""
+
+
+async def statement(
+    conn: Conn,
+    day: date,
+    *,
+    bank: str,
+    account: str,
+    acquirers: Mapping[str, str],
+    lag_days: int,
+) -> PassResult:
+    out = PassResult()
+    rows = await conn.fetch(
+        "SELECT acct_svcr_ref, amount_fen, counterparty, applied_as, end_to_end_id, entry_id"
+        " FROM bank_statement_entries WHERE bank = $1 AND account_no = $2 AND booking_date = $3",
+        bank,
+        account,
+        day,
+    )
+    source = f"bank:{bank}"
+    explained = 0
+    for r in rows:
+        if r["applied_as"] in ("SETTLEMENT", "RETURN"):
+            explained += 1
+        elif r["applied_as"] == "UNMATCHED_DEBIT":
+            out.findings.append(
+                Finding(
+                    "STATEMENT_DEBIT_UNMATCHED",
+                    source,
+                    r["acct_svcr_ref"],
+                    r["end_to_end_id"],
+                    None,
+                    r["amount_fen"],
+                    {"counterparty": r["counterparty"]},
+                )
+            )
+        elif r["applied_as"] == "CREDIT":
+            provider = acquirers.get(r["counterparty"] or "")
+            if provider is None:
+                out.findings.append(
+                    Finding(
+                        "STATEMENT_CREDIT_UNMATCHED",
+                        source,
+                        r["acct_svcr_ref"],
+                        None,
+                        None,
+                        r["amount_fen"],
+                        {"counterparty": r["counterparty"]},
+                    )
+                )
+                continue
+            settled = day - timedelta(days=lag_days)
+            net = await conn.fetchrow(_NET, settled, provider)
+            assert net is not None
+            expected = int(net["net"]) - int(net["fees"])
+            if int(r["amount_fen"]) != expected:
+                out.findings.append(
+                    Finding(
+                        "ACQUIRER_CREDIT_MISMATCH",
+                        source,
+                        r["acct_svcr_ref"],
+                        f"{provider}:{settled}",
+                        expected,
+                        r["amount_fen"],
+                        {"provider": provider, "bill_lines": net["lines"]},
+                    )
+                )
+                continue
+            explained += 1
+            await _book_acquirer_fees(
+                conn, day, r["acct_svcr_ref"], provider=provider, settled=settled, net=net
+            )
+    out.stats["statement_lines"] = len(rows)
+    out.stats["statement_lines_explained"] = explained
+    return out
+
+
+async def _book_acquirer_fees(
+    conn: Conn, day: date, ref: str, *, provider: str, settled: date, net: object
+) -> None:
+    """Record the one-to-many match once; the fees it reveals are booked with it."""
+    fees = int(net["fees"])  # type: ignore[index]
+    match_id = await conn.fetchval(
+        "INSERT INTO recon_matches (business_date, rule, confidence, state, external_ref,"
+        " internal_ref, amount_fen, detail) VALUES ($1, 'acquirer_net', 100, 'AUTO', $2, $3,"
+        " $4, $5) ON CONFLICT (rule, external_ref, internal_ref) DO NOTHING RETURNING id",
+        day,
+        ref,
+        f"{provider}:{settled}",
+        int(net["net"]) - fees,  # type: ignore[index]
+        {"fees_fen": fees, "bill_lines": int(net["lines"])},  # type: ignore[index]
+    )
+    if match_id is not None and fees > 0:
+        await post(
+            conn,
+            "ADJUSTMENT",
+            f"{provider} fees of {settled} (statement {ref})",
+            [("acquirer_fees", fees), (f"receivable:{provider}", -fees)],
+        )
+
+
+async def instructions(conn: Conn) -> PassResult:
+    """Instructions the bank refused or returned, until every line of theirs is paid again."""
+    out = PassResult()
+    rows = await conn.fetch(
+        "SELECT i.end_to_end_id, i.beneficiary_code, i.amount_fen, i.state, i.reason_code,"
+        "       b.business_date, b.bank"
+        "  FROM settlement_instructions i JOIN settlement_batches b ON b.id = i.batch_id"
+        " WHERE i.state IN ('REJECTED', 'RETURNED') AND EXISTS ("
+        "   SELECT 1 FROM settlement_items s WHERE s.instruction_id = i.id AND NOT EXISTS ("
+        "     SELECT 1 FROM settlement_items n JOIN settlement_instructions ni"
+        "       ON ni.id = n.instruction_id"
+        "      WHERE n.order_id = s.order_id AND n.line_no = s.line_no"
+        "        AND n.released_at IS NULL AND ni.state = 'BOOKED'))"
+    )
+    for r in rows:
+        out.findings.append(
+            Finding(
+                "SETTLEMENT_REJECTED",
+                f"bank:{r['bank']}",
+                r["end_to_end_id"],
+                r["beneficiary_code"],
+                r["amount_fen"],
+                None,
+                {
+                    "state": r["state"],
+                    "reason_code": r["reason_code"],
+                    "batch_date": str(r["business_date"]),
+                },
+            )
+        )
+    return out
