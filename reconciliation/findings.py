@@ -65,7 +65,8 @@ UPDATE discrepancies d SET state = 'RESOLVED', resolved_by = 'system:recon',
        resolved_at = now(), resolution = 'auto: matched later, in run ' || $1
  WHERE d.state IN ('OPEN', 'ASSIGNED') AND d.business_date < $2 AND (
     (d.type IN ('TIMING', 'SHORT') AND EXISTS (SELECT 1 FROM recon_bill_lines b
-        WHERE b.provider = d.source AND b.provider_txn_id = d.reference AND b.kind = 'PAYMENT'))
+        WHERE b.business_date BETWEEN d.business_date AND d.business_date + 3
+          AND b.provider = d.source AND b.provider_txn_id = d.reference AND b.kind = 'PAYMENT'))
  OR (d.type = 'LONG' AND EXISTS (SELECT 1 FROM payments p
         WHERE p.provider = d.source AND p.provider_txn_id = d.reference))
  OR (d.type = 'UNCONFIRMED_LEG' AND EXISTS (SELECT 1 FROM order_lines l

@@ -210,3 +210,36 @@ async def reconcile(
             return dict(row)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('tj_recon'), $1)", lock)
+
+
+async def nightly(
+    pool: asyncpg.Pool,
+    make_sources: Callable[[], tuple[Sources, Options]],
+    at: time,
+    stop: Any,
+    *,
+    check_s: float = 60.0,
+) -> None:
+    """The service's own schedule: once Beijing time passes ``at``, yesterday is reconciled (once
+    a day; a run that failed is tried again at the next check)."""
+    import asyncio
+    import contextlib
+
+    while not stop.is_set():
+        now = datetime.now(BEIJING)
+        yesterday = now.date() - timedelta(days=1)
+        if now.time() >= at:
+            async with pool.acquire() as conn:
+                done = await conn.fetchval(
+                    "SELECT 1 FROM recon_runs WHERE business_date = $1 AND state = 'DONE'"
+                    " AND started_by = 'system:nightly'",
+                    yesterday,
+                )
+            if not done:
+                try:
+                    sources, options = make_sources()
+                    await reconcile(pool, yesterday, sources, options, actor="system:nightly")
+                except Exception as exc:
+                    log.warning("nightly reconciliation of %s failed: %r", yesterday, exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), check_s)
