@@ -249,7 +249,11 @@ async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     today = datetime.now(timezone(timedelta(hours=8))).date()
     named = {"today": today, "yesterday": today - timedelta(days=1)}
-    day = named.get(args.date) or date.fromisoformat(args.date)
+    try:
+        day = named.get(args.date) or date.fromisoformat(args.date)
+    except ValueError:
+        print(f"error: --date {args.date!r} is not YYYY-MM-DD, today or yesterday", file=sys.stderr)
+        return 2
     pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=4)
     try:
         async with aiohttp.ClientSession() as session:
