@@ -45,7 +45,13 @@ ON CONFLICT (type, source, reference) DO UPDATE SET
                  ELSE discrepancies.state END,
     resolution = CASE WHEN discrepancies.state = 'RESOLVED'
                        AND discrepancies.resolved_by = 'system:recon' THEN NULL
-                      ELSE discrepancies.resolution END
+                      ELSE discrepancies.resolution END,
+    resolved_at = CASE WHEN discrepancies.state = 'RESOLVED'
+                        AND discrepancies.resolved_by = 'system:recon' THEN NULL
+                       ELSE discrepancies.resolved_at END,
+    resolved_by = CASE WHEN discrepancies.state = 'RESOLVED'
+                        AND discrepancies.resolved_by = 'system:recon' THEN NULL
+                       ELSE discrepancies.resolved_by END
 RETURNING (xmax = 0) AS inserted
 """
 

@@ -21,7 +21,9 @@ from clearing.api import (
     routes_ops,
     routes_orders,
     routes_pages,
+    routes_recon,
     routes_refunds,
+    routes_reports,
     routes_settlement,
 )
 from clearing.api.events import EventHub
@@ -165,6 +167,19 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         if s.settlement_cutoff_check_s > 0 or work.bank is not None:
             clock = work.run_clock(stop, cutoff_s=s.settlement_cutoff_check_s, poll_s=s.bank_poll_s)
             tasks.append(asyncio.create_task(clock, name="settlement-clock"))
+        if s.recon_daily_at is not None:
+            from datetime import time as clock_time
+
+            from reconciliation.runs import nightly
+
+            hour, minute = (int(x) for x in s.recon_daily_at.split(":"))
+            night = nightly(
+                app[POOL],
+                lambda: wiring.recon_sources(s, app[HTTP], app[METRICS], app[POOL]),
+                clock_time(hour, minute),
+                stop,
+            )
+            tasks.append(asyncio.create_task(night, name="nightly-reconciliation"))
         if app[AUTHORITIES]:
             # without any authority configured, legs wait in the queue (and in the metrics)
             table["leg.confirm"] = LegConfirmer(app[POOL], app[AUTHORITIES], app[ANNOUNCER])
@@ -208,4 +223,6 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
     app.add_routes(routes_settlement.routes)
+    app.add_routes(routes_reports.routes)
+    app.add_routes(routes_recon.routes)
     return app

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from clearing.api import models as m
+from clearing.api import models_recon as mr
 from clearing.api import models_settlement as ms
 
 
@@ -174,6 +175,95 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "get",
+        "/api/v1/discrepancies",
+        "Reconciliation discrepancies (?date_from=&date_to=&type=&state=&source=&page=&page_size=;"
+        " type and state take comma-separated values), with counts per type and state",
+        response=mr.DiscrepancyList,
+    ),
+    Route(
+        "get",
+        "/api/v1/discrepancies.csv",
+        "The filtered discrepancies as CSV for Excel (UTF-8 with BOM, Chinese headers); audited",
+        content_type="text/csv",
+    ),
+    Route(
+        "get",
+        "/api/v1/discrepancies/{discrepancy_id}",
+        "A discrepancy with its comments, adjustments and the rule match it waits for",
+        response=mr.DiscrepancyDetail,
+    ),
+    Route(
+        "post",
+        "/api/v1/discrepancies/{discrepancy_id}/assign",
+        "Assign a discrepancy to a finance or admin user (finance/admin)",
+        mr.AssignIn,
+        mr.DiscrepancyDetail,
+    ),
+    Route(
+        "post",
+        "/api/v1/discrepancies/{discrepancy_id}/comments",
+        "Add a comment (finance/admin)",
+        mr.CommentIn,
+        mr.DiscrepancyDetail,
+        201,
+    ),
+    Route(
+        "post",
+        "/api/v1/discrepancies/{discrepancy_id}/resolve",
+        "Resolve with a reason (finance/admin; 409 while an adjustment waits)",
+        mr.ReasonIn,
+        mr.DiscrepancyDetail,
+    ),
+    Route(
+        "post",
+        "/api/v1/discrepancies/{discrepancy_id}/void",
+        "Void: not a discrepancy after all (finance/admin; 409 while an adjustment waits)",
+        mr.ReasonIn,
+        mr.DiscrepancyDetail,
+    ),
+    Route(
+        "post",
+        "/api/v1/discrepancies/{discrepancy_id}/adjustments",
+        "Propose an adjusting journal entry (finance/admin; another person decides)",
+        mr.AdjustmentIn,
+        mr.AdjustmentOut,
+        201,
+    ),
+    Route(
+        "post",
+        "/api/v1/adjustments/{adjustment_id}/approve",
+        "Approve an adjustment: the entry is posted and the discrepancy resolved"
+        " (finance/admin, never the proposer)",
+        m.DecisionIn,
+        mr.AdjustmentOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/adjustments/{adjustment_id}/reject",
+        "Reject an adjustment (finance/admin, never the proposer)",
+        m.DecisionIn,
+        mr.AdjustmentOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/recon-matches/{match_id}/confirm",
+        "Confirm a proposed match; resolves the discrepancy that waits for it (finance/admin)",
+        response=mr.MatchOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/recon-matches/{match_id}/reject",
+        "Reject a proposed match (finance/admin)",
+        response=mr.MatchOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/ledger-accounts",
+        "Ledger accounts an adjustment may name",
+        response=mr.LedgerAccountList,
+    ),
+    Route(
+        "get",
         "/api/v1/orders/{order_no}/qr.svg",
         "The open payment's QR code as SVG",
         content_type="image/svg+xml",
@@ -184,6 +274,16 @@ ROUTES: tuple[Route, ...] = (
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
         response=m.ReceiptCheckOut,
         auth=False,
+    ),
+    Route(
+        "get",
+        "/api/v1/reports/daily",
+        "The daily reconciliation report (?date=, default yesterday in Beijing); amounts in fen",
+    ),
+    Route(
+        "get",
+        "/api/v1/reports/trend",
+        "Received money, open discrepancies and auto-match ratio per day (?days=30&date=)",
     ),
     Route(
         "get",

@@ -1,8 +1,10 @@
 // The finance page. 审批退款 (here): the refund requests that wait for finance, with the order they
 // belong to; a finance user approves or rejects each (never one they asked for themselves: the
-// server refuses that). 清分结算 (settlement.js) and 收款账户 (accounts.js) are their own modules.
+// server refuses that). 清分结算 (settlement.js), 收款账户 (accounts.js) and 对账差异
+// (discrepancies.js) are their own modules.
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { initDiscrepancies } from "./discrepancies.js";
 import { $, dateTime, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 import { refundStateZh } from "./refunds.js";
@@ -250,6 +252,7 @@ async function main() {
     load(),
     initSettlement({ authLost: signOut }),
     initAccounts(me, { authLost: signOut }),
+    initDiscrepancies(me, { authLost: signOut }),
   ]);
 }
 

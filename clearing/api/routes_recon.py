@@ -1,0 +1,320 @@
+"""Reconciliation discrepancies for finance staff: the list with its filters and counts, one
+discrepancy with its comments, adjustments and matches, what people do with them, and the CSV
+export for Excel.
+
+Finance, admin and auditors read; finance and admin act (an adjustment is proposed by one of them
+and decided by another); auditors never act. The rules live in ``reconciliation.cases``; this
+module only reads requests and writes responses.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from clearing.api.keys import POOL
+from clearing.api.models import DecisionIn
+from clearing.api.models_recon import (
+    AdjustmentIn,
+    AdjustmentOut,
+    AssignIn,
+    CommentIn,
+    DiscrepancyDetail,
+    DiscrepancyList,
+    LedgerAccountList,
+    MatchOut,
+    ReasonIn,
+)
+from clearing.api.web import authenticate, ok, read_model
+from clearing.domain.money import yuan_str
+from clearing.errors import InvalidRequest
+from clearing.logs import request_id_var
+from clearing.service import audit
+from reconciliation import cases
+
+routes = web.RouteTableDef()
+
+BEIJING = timezone(timedelta(hours=8))
+MAX_PAGE_SIZE = 200
+# a path id that fits in a bigint; anything else is 404 before it reaches the database
+ID = r"{id:[0-9]{1,18}}"
+
+TYPE_ZH = {
+    "LONG": "长款",
+    "SHORT": "短款",
+    "TIMING": "跨日在途",
+    "AMOUNT_MISMATCH": "金额不符",
+    "DUPLICATE": "重复缴款",
+    "FEE_MISMATCH": "手续费不符",
+    "REFUND_MISMATCH": "退款不符",
+    "UNCONFIRMED_LEG": "主管部门未确认",
+    "UNKNOWN_CONFIRMATION": "未知确认记录",
+    "SETTLEMENT_REJECTED": "付款被拒/退汇",
+    "STATEMENT_CREDIT_UNMATCHED": "银行来账未匹配",
+    "STATEMENT_DEBIT_UNMATCHED": "银行付款未匹配",
+    "ACQUIRER_CREDIT_MISMATCH": "收单结算款不符",
+    "BALANCE_DRIFT": "余额不符",
+}
+STATE_ZH = {"OPEN": "待处理", "ASSIGNED": "处理中", "RESOLVED": "已解决", "VOID": "已作废"}
+CSV_COLUMNS = (
+    "编号", "业务日期", "差异类型", "来源", "对方单号", "我方单号", "我方金额（元）",
+    "对方金额（元）", "差额（元）", "状态", "处理人", "处理结果", "办结人", "办结时间", "发现时间",
+)  # fmt: skip
+
+
+def _date(request: web.Request, name: str) -> date | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidRequest(
+            "INVALID_DATE", f"{name} must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD", field=name
+        ) from None
+
+
+def _int(request: web.Request, name: str, default: int, hi: int) -> int:
+    raw = request.query.get(name) or str(default)
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= hi):
+        raise InvalidRequest("INVALID_PAGE", f"{name} must be 1-{hi}", "分页参数无效", field=name)
+    return int(raw)
+
+
+def _filters(request: web.Request) -> cases.Filters:
+    """``type`` and ``state`` take one value or several separated by commas."""
+
+    def many(name: str) -> tuple[str, ...]:
+        return tuple(x for x in request.query.get(name, "").split(",") if x.strip())
+
+    return cases.Filters(
+        date_from=_date(request, "date_from"),
+        date_to=_date(request, "date_to"),
+        types=many("type"),
+        states=many("state"),
+        source=request.query.get("source") or None,
+    )
+
+
+def _key(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+@routes.get("/api/v1/discrepancies")
+async def list_discrepancies(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.READ_ROLES)
+    filters = _filters(request)
+    page = _int(request, "page", 1, 1_000_000)
+    size = _int(request, "page_size", 50, MAX_PAGE_SIZE)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.search(conn, who, filters=filters, page=page, page_size=size)
+    return ok(DiscrepancyList.model_validate(view))
+
+
+# --- CSV for Excel ---------------------------------------------------------------------------
+
+
+def _id(value: str | None) -> str:
+    # a leading tab keeps Excel from turning 28-digit numbers into 4.2E+27
+    return "\t" + value if value else ""
+
+
+def _words(value: str | None) -> str:
+    # free text that Excel would read as a formula (=, +, -, @) is kept as text the same way
+    return "\t" + value if value and value[0] in "=+-@" else value or ""
+
+
+def _yuan(fen: int | None) -> str:
+    return yuan_str(fen) if fen is not None else ""
+
+
+def _time(at: datetime | None) -> str:
+    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """UTF-8 text with a byte-order mark (Excel reads UTF-8 only with it), CRLF line ends."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        w.writerow(
+            [
+                r["id"],
+                r["business_date"].isoformat(),
+                TYPE_ZH.get(r["type"], r["type"]),
+                _words(r["source"]),
+                _id(r["reference"]),
+                _id(r["our_ref"]),
+                _yuan(r["amount_fen"]),
+                _yuan(r["their_amount_fen"]),
+                _yuan(r["difference_fen"]),
+                STATE_ZH.get(r["state"], r["state"]),
+                r["assigned_to_name"] or "",
+                _words(r["resolution"]),
+                r["resolved_by"] or "",
+                _time(r["resolved_at"]),
+                _time(r["created_at"]),
+            ]
+        )
+    return out.getvalue()
+
+
+@routes.get("/api/v1/discrepancies.csv")
+async def export_discrepancies(request: web.Request) -> web.Response:
+    """Every discrepancy the filters select, for Excel (bearer token or the session cookie, so
+    the page can offer a plain link). Each export is audited with its filters."""
+    who = await authenticate(request, *cases.READ_ROLES)
+    filters = _filters(request)
+    async with request.app[POOL].acquire() as conn:
+        rows = await cases.export(conn, who, filters=filters)
+        await audit.record(
+            conn,
+            actor=who.actor,
+            action="discrepancy.exported",
+            object_type="discrepancy",
+            object_id="csv",
+            detail={"query": dict(request.query), "rows": len(rows)},
+            request_id=request_id_var.get(),
+        )
+    span = "-".join(str(d or "all") for d in (filters.date_from, filters.date_to))
+    return web.Response(
+        body=to_csv(rows).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="discrepancies-{span}.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- one discrepancy and what people do with it ---------------------------------------------
+
+
+@routes.get(f"/api/v1/discrepancies/{ID}")
+async def get_discrepancy(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.READ_ROLES)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.get(conn, who, _key(request))
+    return ok(DiscrepancyDetail.model_validate(view))
+
+
+@routes.post(f"/api/v1/discrepancies/{ID}/assign")
+async def assign(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, AssignIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.assign(
+            conn, who, _key(request), username=body.username, request_id=request_id_var.get()
+        )
+    return ok(DiscrepancyDetail.model_validate(view))
+
+
+@routes.post(f"/api/v1/discrepancies/{ID}/comments")
+async def add_comment(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, CommentIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.comment(
+            conn, who, _key(request), body=body.body, request_id=request_id_var.get()
+        )
+    return ok(DiscrepancyDetail.model_validate(view), 201)
+
+
+@routes.post(f"/api/v1/discrepancies/{ID}/resolve")
+async def resolve(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, ReasonIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.resolve(
+            conn, who, _key(request), reason=body.reason, request_id=request_id_var.get()
+        )
+    return ok(DiscrepancyDetail.model_validate(view))
+
+
+@routes.post(f"/api/v1/discrepancies/{ID}/void")
+async def void(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, ReasonIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.void(
+            conn, who, _key(request), reason=body.reason, request_id=request_id_var.get()
+        )
+    return ok(DiscrepancyDetail.model_validate(view))
+
+
+@routes.post(f"/api/v1/discrepancies/{ID}/adjustments")
+async def propose_adjustment(request: web.Request) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, AdjustmentIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.propose_adjustment(
+            conn,
+            who,
+            _key(request),
+            legs=body.legs,
+            memo=body.memo,
+            request_id=request_id_var.get(),
+        )
+    return ok(AdjustmentOut.model_validate(view), 201)
+
+
+async def _decide_adjustment(request: web.Request, approve: bool) -> web.Response:
+    who = await authenticate(request, *cases.ACT_ROLES)
+    body = await read_model(request, DecisionIn)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.decide_adjustment(
+            conn,
+            who,
+            _key(request),
+            approve=approve,
+            note=body.note,
+            request_id=request_id_var.get(),
+        )
+    return ok(AdjustmentOut.model_validate(view))
+
+
+@routes.post(f"/api/v1/adjustments/{ID}/approve")
+async def approve_adjustment(request: web.Request) -> web.Response:
+    return await _decide_adjustment(request, approve=True)
+
+
+@routes.post(f"/api/v1/adjustments/{ID}/reject")
+async def reject_adjustment(request: web.Request) -> web.Response:
+    return await _decide_adjustment(request, approve=False)
+
+
+async def _decide_match(request: web.Request, confirm: bool) -> web.Response:
+    # no body: the decision is the path
+    who = await authenticate(request, *cases.ACT_ROLES)
+    async with request.app[POOL].acquire() as conn:
+        view = await cases.decide_match(
+            conn, who, _key(request), confirm=confirm, request_id=request_id_var.get()
+        )
+    return ok(MatchOut.model_validate(view))
+
+
+@routes.post(f"/api/v1/recon-matches/{ID}/confirm")
+async def confirm_match(request: web.Request) -> web.Response:
+    return await _decide_match(request, confirm=True)
+
+
+@routes.post(f"/api/v1/recon-matches/{ID}/reject")
+async def reject_match(request: web.Request) -> web.Response:
+    return await _decide_match(request, confirm=False)
+
+
+@routes.get("/api/v1/ledger-accounts")
+async def ledger_accounts(request: web.Request) -> web.Response:
+    """The accounts an adjustment may name (code, name, kind), for the proposal form."""
+    who = await authenticate(request, *cases.READ_ROLES)
+    async with request.app[POOL].acquire() as conn:
+        rows = await cases.accounts(conn, who)
+    return ok(LedgerAccountList.model_validate({"accounts": rows}))

@@ -1,0 +1,184 @@
+"""The daily reconciliation report for finance staff: a printable page, the same as XLSX and CSV,
+and as JSON for other programs.
+
+Finance, admin and auditors read it. The pages and downloads are opened from links (the session
+cookie), so they answer like the receipt page: sign-in first for nobody, a page that says why
+for other roles. The JSON routes answer problem+json like the rest of /api/v1. Everything is
+read in one read-only snapshot, so the totals the page checks against each other are of one
+moment, and nothing is cached anywhere (Cache-Control: no-store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from clearing.api import receipt
+from clearing.api.keys import POOL
+from clearing.api.routes_pages import FINANCE_PAGE_ROLES, PAGE_HEADERS
+from clearing.api.web import authenticate
+from clearing.errors import InvalidRequest, Unauthenticated
+from reconciliation import report_export, report_page, reports
+
+routes = web.RouteTableDef()
+
+READ_ROLES = FINANCE_PAGE_ROLES
+TREND_DAYS = 30
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _business_date(request: web.Request) -> date:
+    """?date=YYYY-MM-DD; by default yesterday in Beijing, the day the nightly run reconciled."""
+    if not request.query.get("date"):
+        return datetime.now(UTC).astimezone(reports.BEIJING).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(request.query["date"])
+    except ValueError:
+        raise InvalidRequest(
+            "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
+        ) from None
+
+
+def _days(request: web.Request) -> int:
+    try:
+        days = int(request.query.get("days") or TREND_DAYS)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 366:
+        raise InvalidRequest(
+            "INVALID_DAYS", "days must be a whole number from 1 to 366", "天数应为 1 至 366 的整数"
+        )
+    return days
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers={**PAGE_HEADERS, "Cache-Control": "no-store"},
+    )
+
+
+async def _page_access(request: web.Request) -> web.Response | None:
+    """None when the caller may read reports; otherwise the answer to send instead."""
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        # returned, not raised: the request middleware counts raised responses as failures
+        location = "/login?next=" + quote(request.path_qs, safe="/")
+        return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    if who.role not in READ_ROLES:
+        text = "对账日报仅供财务人员、系统管理员和审计人员查看。如需了解收款情况，请联系财务部门。"
+        return _html(receipt.message_page("无权查看对账日报", text), 403)
+    return None
+
+
+async def _read(
+    request: web.Request, day: date, trend_days: int = 0
+) -> tuple[reports.DailyReport, list[reports.Run], list[reports.TrendDay]]:
+    async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
+        report = await reports.daily(conn, day)
+        runs = await reports.runs(conn, day)
+        trend = await reports.trend(conn, day, trend_days) if trend_days else []
+    return report, runs, trend
+
+
+async def _page_day(request: web.Request) -> date | web.Response:
+    denied = await _page_access(request)
+    if denied is not None:
+        return denied
+    try:
+        return _business_date(request)
+    except InvalidRequest:
+        return _html(receipt.message_page("日期有误", "业务日期格式应为 YYYY-MM-DD。"), 400)
+
+
+@routes.get("/reports/daily")
+async def daily_page(request: web.Request) -> web.Response:
+    """税费通缴对账日报 of ?date= (default yesterday), to read on screen and print on A4."""
+    day = await _page_day(request)
+    if isinstance(day, web.Response):
+        return day
+    report, runs, trend = await _read(request, day, TREND_DAYS)
+    now = datetime.now(UTC)
+    return _html(report_page.render(report, runs, trend, generated_at=now))
+
+
+def _attachment(body: bytes, content_type: str, day: date, ext: str) -> web.Response:
+    headers = {**NO_STORE, "Content-Disposition": report_export.content_disposition(day, ext)}
+    return web.Response(body=body, content_type=content_type, headers=headers)
+
+
+@routes.get("/reports/daily.xlsx")
+async def daily_xlsx(request: web.Request) -> web.Response:
+    day = await _page_day(request)
+    if isinstance(day, web.Response):
+        return day
+    report, runs, _ = await _read(request, day)
+    # a workbook takes tens of milliseconds to zip: not on the event loop
+    body = await asyncio.to_thread(report_export.to_xlsx, report, runs, datetime.now(UTC))
+    return _attachment(body, XLSX_TYPE, day, "xlsx")
+
+
+@routes.get("/reports/daily.csv")
+async def daily_csv(request: web.Request) -> web.Response:
+    day = await _page_day(request)
+    if isinstance(day, web.Response):
+        return day
+    report, runs, _ = await _read(request, day)
+    text = report_export.to_csv(report, runs, datetime.now(UTC))
+    response = _attachment(text.encode("utf-8"), "text/csv", day, "csv")
+    response.charset = "utf-8"
+    return response
+
+
+def _plain(value: object) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)  # a ratio, never an amount: amounts are int fen throughout
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json(body: dict[str, Any]) -> web.Response:
+    text = json.dumps(body, ensure_ascii=False, default=_plain)
+    return web.Response(text=text, content_type="application/json", headers=NO_STORE)
+
+
+@routes.get("/api/v1/reports/daily")
+async def daily_json(request: web.Request) -> web.Response:
+    """The daily report as data: amounts as int ``*_fen``, balances signed (debit positive)."""
+    await authenticate(request, *READ_ROLES)
+    day = _business_date(request)
+    report, runs, _ = await _read(request, day)
+    body = asdict(report)
+    body.pop("day")
+    for b in body["balances"]:
+        b["direction"] = report_export.direction(b["balance_fen"])
+    generated = datetime.now(UTC).isoformat()
+    return _json(
+        {"date": day, "generated_at": generated, **body, "runs": [asdict(r) for r in runs]}
+    )
+
+
+@routes.get("/api/v1/reports/trend")
+async def trend_json(request: web.Request) -> web.Response:
+    """?days= (default 30) business days up to ?date= (default yesterday)."""
+    await authenticate(request, *READ_ROLES)
+    day, days = _business_date(request), _days(request)
+    async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
+        trend = await reports.trend(conn, day, days)
+    rows = [{**asdict(t), "date": t.day} for t in trend]
+    for row in rows:
+        row.pop("day")
+    return _json({"end_date": day, "days": rows})
