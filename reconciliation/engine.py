@@ -336,3 +336,104 @@ async def legs(
         )
     out.stats["legs_matched"] = matched
     return out
+
+
+# a rule match at or above this confidence is taken; below it, it waits for a person
+AUTO_CONFIDENCE = 90
+
+
+def _score(long: Finding, short: Finding, at: dict[tuple[str, str], datetime]) -> int:
+    """How sure we are that the channel's unknown line and our unbilled payment are one:
+    the same amount is required (50), the same order reference is strong (+30), and the
+    closer in time the better (+20 within a minute, +10 within ten)."""
+    if long.source != short.source or long.their_amount_fen != short.amount_fen:
+        return 0
+    score = 50
+    if long.our_ref and long.our_ref == short.our_ref:
+        score += 30
+    gap = abs(at[(long.source, long.reference)] - at[(short.source, short.reference)])
+    if gap <= timedelta(minutes=1):
+        score += 20
+    elif gap <= timedelta(minutes=10):
+        score += 10
+    return score if score > 60 else 0
+
+
+async def tolerance(
+    conn: Conn, day: date, run_id: int, found: list[Finding]
+) -> tuple[list[Finding], dict[str, int]]:
+    """Pair 长款 and 短款 of the same channel and day that are one payment under two ids (a
+    channel that re-issued its transaction id, a reference lost on the way). Each pair is a
+    recorded match with its rule and confidence; a sure one closes both findings, an unsure
+    one leaves one finding that waits for a person to confirm or reject the match."""
+    longs = [f for f in found if f.type == "LONG"]
+    shorts = [f for f in found if f.type in ("SHORT", "TIMING")]
+    if not longs or not shorts:
+        return found, {}
+    at: dict[tuple[str, str], datetime] = {}
+    for r in await conn.fetch(
+        "SELECT provider, provider_txn_id, occurred_at AS at FROM recon_bill_lines"
+        " WHERE business_date = $1 AND provider_txn_id = ANY($2::text[])",
+        day,
+        [f.reference for f in longs],
+    ):
+        at[(r["provider"], r["provider_txn_id"])] = r["at"]
+    for r in await conn.fetch(
+        "SELECT provider, provider_txn_id, paid_at AS at FROM payments"
+        " WHERE provider_txn_id = ANY($1::text[])",
+        [f.reference for f in shorts],
+    ):
+        at[(r["provider"], r["provider_txn_id"])] = r["at"]
+    keep = list(found)
+    stats = {"rule_matched": 0, "rule_proposed": 0}
+    for long in longs:
+        scored = [(s, _score(long, s, at)) for s in shorts if s in keep]
+        best = max(scored, key=lambda p: p[1], default=None)
+        if best is None or best[1] == 0:
+            continue
+        short, confidence = best
+        sure = confidence >= AUTO_CONFIDENCE
+        match = await conn.fetchrow(
+            "INSERT INTO recon_matches (business_date, rule, confidence, state, external_ref,"
+            " internal_ref, amount_fen, detail, run_id)"
+            " VALUES ($1, 'amount_time_reference', $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (rule, external_ref, internal_ref) DO UPDATE SET run_id = $8"
+            " RETURNING id, state",
+            day,
+            confidence,
+            "AUTO" if sure else "PROPOSED",
+            f"{long.source}:{long.reference}",
+            f"{short.source}:{short.reference}",
+            short.amount_fen,
+            {"their_out_trade_no": long.our_ref, "our_out_trade_no": short.our_ref},
+            run_id,
+        )
+        assert match is not None
+        match_id, state = match["id"], match["state"]
+        if state == "REJECTED":
+            continue  # a person said these two are not one payment
+        sure = sure or state == "CONFIRMED"
+        keep.remove(short)
+        if sure:
+            keep.remove(long)
+            stats["rule_matched"] += 1
+            continue
+        stats["rule_proposed"] += 1
+        keep.remove(long)
+        keep.append(
+            Finding(
+                long.type,
+                long.source,
+                long.reference,
+                long.our_ref,
+                short.amount_fen,
+                long.their_amount_fen,
+                {
+                    **long.detail,
+                    "match_id": match_id,
+                    "confidence": confidence,
+                    "candidate": short.reference,
+                },
+            )
+        )
+    return keep, stats

@@ -122,6 +122,8 @@ async def _match(conn: Conn, run_id: int, day: date, opt: Options, say: Progress
             stats.update(result.stats)
             found.extend(result.findings)
             say(f"{name}: {result.stats} → {len(result.findings)} findings")
+        found, by_rule = await engine.tolerance(conn, day, run_id, found)
+        stats.update(by_rule)
         stats.update(await findings.record(conn, run_id, day, found))
     by_type: dict[str, int] = {}
     for f in found:
