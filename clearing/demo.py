@@ -353,6 +353,7 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
             "TONGJIAO_BANK_POLL_S": "3",
             "TONGJIAO_BANKFILES_PORT": ours.rsplit(":", 1)[1],
             "TONGJIAO_SETTLEMENT_CUTOFF_CHECK_S": "60",
+            "TONGJIAO_RECON_DAILY_AT": "02:30",
         }
     )
     args = [
@@ -375,9 +376,23 @@ async def _demo_settlement(env: dict[str, str], desk: str, var: Path) -> None:
     for line in err.decode().splitlines():
         print(f"  {line}")
     print(f"  {len(out.decode().split())} files written under {var}/settlement/")
-    async with aiohttp.ClientSession() as s, s.post(f"{desk}/sim/fetch", json={}) as r:
-        fetched = await r.json()
-    print(f"  the bank fetched {len(fetched.get('fetched', fetched.get('files', [])))} files")
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{desk}/sim/fetch", json={}) as r:
+            fetched = await r.json()
+        print(f"  the bank fetched {len(fetched.get('fetched', []))} files and booked them")
+        await asyncio.sleep(4)  # the service reads the bank's answer at its next poll
+        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+        async with s.post(f"{desk}/sim/close-day", json={"date": day}) as r:
+            await r.read()
+    print("==> reconciling today: bills, the bank's statement, the authorities' lists")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clearing", "reconcile", "--date", "today",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await proc.communicate()
+    progress = [ln for ln in err.decode().splitlines() if not ln.startswith("{")]  # not log lines
+    for line in progress[-2:]:
+        print(f"  {line}")
 
 
 def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
@@ -401,6 +416,7 @@ def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) ->
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
       合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
     清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
+    对账日报 daily report         {base}/reports/daily?date=<today>   (as finance1)
     logs                        {var}/log/
 
     sign in as (username, password, role):

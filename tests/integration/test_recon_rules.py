@@ -79,3 +79,42 @@ async def test_a_sure_pair_matches_and_an_unsure_one_waits_for_a_person(
             )
             == 0
         )
+
+
+async def test_a_bill_not_yet_produced_is_a_timing_difference_not_a_shortfall(
+    pool: asyncpg.Pool,
+) -> None:
+    day = datetime.now(BEIJING).date()
+    _, paid_at = await _paid(pool, 55_00, "4200000000000000000000000055")
+    async with pool.acquire() as conn:
+        await stage_bill(conn, day, "wechatpay", [])  # the channel's bill is empty so far
+    options = Options(bank="SFBK", collection_account="6217000010000000009", fetch=False)
+    await reconcile(pool, day, Sources(), options, actor="test")
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT type, detail FROM discrepancies WHERE reference = $1",
+            "4200000000000000000000000055",
+        )
+    assert row is not None and row["type"] == "TIMING", row
+    # the bill arrives with the payment in it: the next run closes the difference
+    async with pool.acquire() as conn:
+        otn = await conn.fetchval(
+            "SELECT out_trade_no FROM payments WHERE provider_txn_id = $1",
+            "4200000000000000000000000055",
+        )
+        await stage_bill(
+            conn,
+            day,
+            "wechatpay",
+            [
+                BillRecord(
+                    "wechatpay", "PAYMENT", paid_at, otn, "4200000000000000000000000055", 55_00
+                )
+            ],
+        )
+    await reconcile(pool, day, Sources(), options, actor="test")
+    async with pool.acquire() as conn:
+        state = await conn.fetchval(
+            "SELECT state FROM discrepancies WHERE reference = $1", "4200000000000000000000000055"
+        )
+    assert state == "RESOLVED"
