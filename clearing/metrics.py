@@ -71,6 +71,34 @@ class Metrics:
             "Money parked in suspense (paid but not attributable), in fen",
             registry=r,
         )
+        self.discrepancies_open = Gauge(
+            "tongjiao_discrepancies_open",
+            "Reconciliation discrepancies not yet resolved, by type",
+            ["type"],
+            registry=r,
+        )
+        self.discrepancy_oldest_seconds = Gauge(
+            "tongjiao_discrepancy_oldest_open_seconds",
+            "Age of the oldest unresolved discrepancy, by type",
+            ["type"],
+            registry=r,
+        )
+        self.last_recon_run_age_seconds = Gauge(
+            "tongjiao_recon_last_run_age_seconds",
+            "Seconds since the last finished reconciliation run (alert when above a day)",
+            registry=r,
+        )
+        self.settlement_instructions = Gauge(
+            "tongjiao_settlement_instructions",
+            "Settlement instructions by state (PENDING/ACCEPTED waiting for the bank)",
+            ["state"],
+            registry=r,
+        )
+        self.payouts_held = Gauge(
+            "tongjiao_beneficiaries_payout_held",
+            "Beneficiary accounts whose payouts wait for a corrected account",
+            registry=r,
+        )
         self.http_requests = Counter(
             "tongjiao_http_requests_total",
             "HTTP requests by route and status class",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,6 +14,7 @@ from clearing.db import migrate
 from clearing.workers.runner import refresh_gauges
 
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 
 @routes.get("/healthz")
@@ -55,8 +57,9 @@ async def metrics(request: web.Request) -> web.Response:
         async with asyncio.timeout(2):
             async with request.app[POOL].acquire() as conn:
                 await refresh_gauges(conn, m)
-    except Exception:  # noqa: S110 - stale gauges beat a failed scrape
-        pass
+    except Exception as exc:
+        # stale gauges beat a failed scrape, but the operator must hear of it
+        log.warning("metrics gauges not refreshed: %r", exc)
     resp = web.Response(body=generate_latest(m.registry))
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     resp.charset = "utf-8"

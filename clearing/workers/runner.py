@@ -161,7 +161,8 @@ class TaskRunner:
 
 _BACKLOG = """
 SELECT kind, state, count(*) AS n,
-       coalesce(extract(epoch FROM now() - min(run_at)) FILTER (WHERE run_at <= now()), 0) AS oldest
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)
+           AS oldest
   FROM tasks WHERE state IN ('READY', 'LEASED', 'DEAD') GROUP BY kind, state
 """
 
@@ -182,3 +183,27 @@ async def refresh_gauges(conn: Conn, metrics: Metrics) -> None:
         " JOIN ledger_accounts a ON a.id = p.account_id WHERE a.code = 'suspense'"
     )
     metrics.suspense_fen.set(int(suspense))
+    await _settlement_and_recon_gauges(conn, metrics)
+
+
+async def _settlement_and_recon_gauges(conn: Conn, metrics: Metrics) -> None:
+    metrics.discrepancies_open.clear()
+    metrics.discrepancy_oldest_seconds.clear()
+    for r in await conn.fetch(
+        "SELECT type, count(*) AS n, extract(epoch FROM now() - min(created_at)) AS age"
+        " FROM discrepancies WHERE state IN ('OPEN', 'ASSIGNED') GROUP BY type"
+    ):
+        metrics.discrepancies_open.labels(r["type"]).set(r["n"])
+        metrics.discrepancy_oldest_seconds.labels(r["type"]).set(float(r["age"]))
+    age = await conn.fetchval(
+        "SELECT extract(epoch FROM now() - max(finished_at)) FROM recon_runs WHERE state = 'DONE'"
+    )
+    if age is not None:
+        metrics.last_recon_run_age_seconds.set(float(age))
+    metrics.settlement_instructions.clear()
+    for r in await conn.fetch(
+        "SELECT state, count(*) AS n FROM settlement_instructions GROUP BY state"
+    ):
+        metrics.settlement_instructions.labels(r["state"]).set(r["n"])
+    held = await conn.fetchval("SELECT count(*) FROM beneficiaries WHERE payout_hold IS NOT NULL")
+    metrics.payouts_held.set(int(held))

@@ -230,6 +230,12 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
         "UNCONFIRMED_LEG",
     ], found
     by_type = {d["type"]: d for d in found}
+    # what an operator's dashboard sees
+    async with svc.session.get(svc.base_url + "/metrics") as r:
+        metrics = await r.text()
+    for kind in by_type:
+        assert f'tongjiao_discrepancies_open{{type="{kind}"}} 1.0' in metrics, kind
+    assert "tongjiao_beneficiaries_payout_held 1.0" in metrics
     assert by_type["LONG"]["source"] == "wechatpay"
     assert by_type["DUPLICATE"]["source"] == "alipay"
     assert by_type["UNCONFIRMED_LEG"]["source"] == "tax"
