@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,23 @@ async def _status_report(conn: Conn, report: StatusReport, now: datetime) -> dic
     return counts
 
 
+# the EndToEndId we give each instruction (clearing.service.settlement): msg id + E + sequence
+_OUR_E2E = re.compile(r"TJ[A-Z0-9]{2,10}[0-9]{11}E[0-9]{4}")
+
+
+def _our_reference(entry: Entry, detail: Any) -> str | None:
+    """Our EndToEndId, from Refs where the bank puts it, else from the remittance text or the
+    entry's additional information (banks that drop structured references)."""
+    if detail is not None and detail.end_to_end_id:
+        return str(detail.end_to_end_id)
+    texts = [*(detail.unstructured if detail is not None else ()), entry.additional_info or ""]
+    for text in texts:
+        found = _OUR_E2E.search(text)
+        if found:
+            return found.group(0)
+    return None
+
+
 def _is_return(entry: Entry) -> bool:
     code = entry.bank_transaction_code
     return any(d.return_reason for d in entry.details) or (
@@ -141,7 +159,7 @@ async def _statement(
             counts["seen"] = counts.get("seen", 0) + 1
             continue
         detail = entry.details[0] if entry.details else None
-        e2e = detail.end_to_end_id if detail else None
+        e2e = _our_reference(entry, detail)
         applied, entry_id = await _apply(
             conn, entry, e2e=e2e, detail=detail, ref=ref, now=now, acquirers=acquirers
         )
