@@ -381,8 +381,7 @@ async def _demo_settlement(env: dict[str, str], desk: str, var: Path) -> None:
             fetched = await r.json()
         print(f"  the bank fetched {len(fetched.get('fetched', []))} files and booked them")
         await asyncio.sleep(4)  # the service reads the bank's answer at its next poll
-        day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
-        async with s.post(f"{desk}/sim/close-day", json={"date": day}) as r:
+        async with s.post(f"{desk}/sim/close-day", json={"date": _today()}) as r:
             await r.read()
     print("==> reconciling today: bills, the bank's statement, the authorities' lists")
     proc = await asyncio.create_subprocess_exec(
@@ -393,6 +392,10 @@ async def _demo_settlement(env: dict[str, str], desk: str, var: Path) -> None:
     progress = [ln for ln in err.decode().splitlines() if not ln.startswith("{")]  # not log lines
     for line in progress[-2:]:
         print(f"  {line}")
+
+
+def _today() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # Beijing
 
 
 def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
@@ -416,7 +419,7 @@ def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) ->
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
       合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
     清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
-    对账日报 daily report         {base}/reports/daily?date=<today>   (as finance1)
+    对账日报 daily report         {base}/reports/daily?date={_today()}   (as finance1)
     logs                        {var}/log/
 
     sign in as (username, password, role):
