@@ -117,6 +117,20 @@ async def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     return await _with_conn(settings, work)
 
 
+async def _emit_csv(text: str, out: str | None, counts: dict[str, int]) -> None:
+    """The CSV to ``out`` (whose path is then printed) or to standard output; counts to stderr."""
+    if out:
+        from pathlib import Path
+
+        # newline="" keeps the CSV's own CRLF line ends
+        await asyncio.to_thread(Path(out).write_text, text, "utf-8", None, "")
+        print(out)
+    else:
+        sys.stdout.write(text)
+    for key, value in sorted(counts.items()):
+        print(f"{key} {value}", file=sys.stderr)
+
+
 async def cmd_bills(settings: Settings, args: argparse.Namespace) -> int:
     """Download one channel's daily bill and print it as normalized records (CSV for Excel)."""
     from datetime import date
@@ -135,17 +149,7 @@ async def cmd_bills(settings: Settings, args: argparse.Namespace) -> int:
             return 2
         print(f"downloading the {args.channel} bill for {day} ...", file=sys.stderr)
         records = await channels[args.channel].daily_bill(day)
-    text = to_csv(records)
-    if args.out:
-        from pathlib import Path
-
-        # newline="" keeps the CSV's own CRLF line ends
-        await asyncio.to_thread(Path(args.out).write_text, text, "utf-8", None, "")
-        print(args.out)
-    else:
-        sys.stdout.write(text)
-    for key, value in sorted(totals(records).items()):
-        print(f"{key} {value}", file=sys.stderr)
+    await _emit_csv(to_csv(records), args.out, totals(records))
     return 0
 
 
@@ -166,17 +170,7 @@ async def cmd_confirmations(settings: Settings, args: argparse.Namespace) -> int
             return 2
         print(f"downloading the {args.authority} confirmations for {day} ...", file=sys.stderr)
         found = await authorities[args.authority].daily_confirmations(day)
-    text = to_csv(args.authority, found)
-    if args.out:
-        from pathlib import Path
-
-        # newline="" keeps the CSV's own CRLF line ends
-        await asyncio.to_thread(Path(args.out).write_text, text, "utf-8", None, "")
-        print(args.out)
-    else:
-        sys.stdout.write(text)
-    for key, value in sorted(totals(found).items()):
-        print(f"{key} {value}", file=sys.stderr)
+    await _emit_csv(to_csv(args.authority, found), args.out, totals(found))
     return 0
 
 

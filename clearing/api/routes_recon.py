@@ -3,8 +3,9 @@ discrepancy with its comments, adjustments and matches, what people do with them
 export for Excel.
 
 Finance, admin and auditors read; finance and admin act (an adjustment is proposed by one of them
-and decided by another); auditors never act. The rules live in ``reconciliation.cases``; this
-module only reads requests and writes responses.
+and decided by another); auditors never act. The rules live in ``reconciliation.case_reads``
+(reading) and ``reconciliation.cases`` (acting); this module only reads requests and writes
+responses.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from clearing.domain.money import yuan_str
 from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import audit
-from reconciliation import cases
+from reconciliation import case_reads, cases
+from reconciliation.case_reads import ACT_ROLES, READ_ROLES
 
 routes = web.RouteTableDef()
 
@@ -85,13 +87,13 @@ def _int(request: web.Request, name: str, default: int, hi: int) -> int:
     return int(raw)
 
 
-def _filters(request: web.Request) -> cases.Filters:
+def _filters(request: web.Request) -> case_reads.Filters:
     """``type`` and ``state`` take one value or several separated by commas."""
 
     def many(name: str) -> tuple[str, ...]:
         return tuple(x for x in request.query.get(name, "").split(",") if x.strip())
 
-    return cases.Filters(
+    return case_reads.Filters(
         date_from=_date(request, "date_from"),
         date_to=_date(request, "date_to"),
         types=many("type"),
@@ -106,12 +108,12 @@ def _key(request: web.Request) -> int:
 
 @routes.get("/api/v1/discrepancies")
 async def list_discrepancies(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.READ_ROLES)
+    who = await authenticate(request, *READ_ROLES)
     filters = _filters(request)
     page = _int(request, "page", 1, 1_000_000)
     size = _int(request, "page_size", 50, MAX_PAGE_SIZE)
     async with request.app[POOL].acquire() as conn:
-        view = await cases.search(conn, who, filters=filters, page=page, page_size=size)
+        view = await case_reads.search(conn, who, filters=filters, page=page, page_size=size)
     return ok(DiscrepancyList.model_validate(view))
 
 
@@ -169,10 +171,10 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 async def export_discrepancies(request: web.Request) -> web.Response:
     """Every discrepancy the filters select, for Excel (bearer token or the session cookie, so
     the page can offer a plain link). Each export is audited with its filters."""
-    who = await authenticate(request, *cases.READ_ROLES)
+    who = await authenticate(request, *READ_ROLES)
     filters = _filters(request)
     async with request.app[POOL].acquire() as conn:
-        rows = await cases.export(conn, who, filters=filters)
+        rows = await case_reads.export(conn, who, filters=filters)
         await audit.record(
             conn,
             actor=who.actor,
@@ -200,15 +202,15 @@ async def export_discrepancies(request: web.Request) -> web.Response:
 
 @routes.get(f"/api/v1/discrepancies/{ID}")
 async def get_discrepancy(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.READ_ROLES)
+    who = await authenticate(request, *READ_ROLES)
     async with request.app[POOL].acquire() as conn:
-        view = await cases.get(conn, who, _key(request))
+        view = await case_reads.get(conn, who, _key(request))
     return ok(DiscrepancyDetail.model_validate(view))
 
 
 @routes.post(f"/api/v1/discrepancies/{ID}/assign")
 async def assign(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, AssignIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.assign(
@@ -219,7 +221,7 @@ async def assign(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/comments")
 async def add_comment(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, CommentIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.comment(
@@ -230,7 +232,7 @@ async def add_comment(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, ReasonIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.resolve(
@@ -241,7 +243,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/void")
 async def void(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, ReasonIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.void(
@@ -252,7 +254,7 @@ async def void(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/adjustments")
 async def propose_adjustment(request: web.Request) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, AdjustmentIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.propose_adjustment(
@@ -267,7 +269,7 @@ async def propose_adjustment(request: web.Request) -> web.Response:
 
 
 async def _decide_adjustment(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     body = await read_model(request, DecisionIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.decide_adjustment(
@@ -293,7 +295,7 @@ async def reject_adjustment(request: web.Request) -> web.Response:
 
 async def _decide_match(request: web.Request, confirm: bool) -> web.Response:
     # no body: the decision is the path
-    who = await authenticate(request, *cases.ACT_ROLES)
+    who = await authenticate(request, *ACT_ROLES)
     async with request.app[POOL].acquire() as conn:
         view = await cases.decide_match(
             conn, who, _key(request), confirm=confirm, request_id=request_id_var.get()
@@ -314,7 +316,7 @@ async def reject_match(request: web.Request) -> web.Response:
 @routes.get("/api/v1/ledger-accounts")
 async def ledger_accounts(request: web.Request) -> web.Response:
     """The accounts an adjustment may name (code, name, kind), for the proposal form."""
-    who = await authenticate(request, *cases.READ_ROLES)
+    who = await authenticate(request, *READ_ROLES)
     async with request.app[POOL].acquire() as conn:
-        rows = await cases.accounts(conn, who)
+        rows = await case_reads.accounts(conn, who)
     return ok(LedgerAccountList.model_validate({"accounts": rows}))

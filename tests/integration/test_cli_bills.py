@@ -16,6 +16,16 @@ from tests.integration.wechat_harness import running_wechat_sim
 BEIJING = timezone(timedelta(hours=8))
 
 
+async def _cli(env: dict[str, str], *args: str) -> tuple[int, bytes, bytes]:
+    """``tongjiao ARGS`` as a real process: exit code, standard output, standard error."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "clearing", *args,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    return int(proc.returncode or 0), out, err
+
+
 async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
     async with running_wechat_sim(tmp_path / "wechat") as sim, aiohttp.ClientSession() as http:
         client = WeChatPayClient(
@@ -38,24 +48,10 @@ async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
             "TONGJIAO_LOG_JSON": "false",
         }
         day = datetime.now(BEIJING).date().isoformat()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "clearing",
-            "bills",
-            "fetch",
-            "--channel",
-            "wechatpay",
-            "--date",
-            day,
-            "--out",
-            str(out),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        code, stdout, stderr = await _cli(
+            env, "bills", "fetch", "--channel", "wechatpay", "--date", day, "--out", str(out)
         )
-        stdout, stderr = await proc.communicate()
-    assert proc.returncode == 0, stderr.decode()
+    assert code == 0, stderr.decode()
     assert stdout.decode().strip() == str(out)
     text = out.read_text(encoding="utf-8")
     assert text.startswith("\ufeff渠道,类型")
@@ -66,22 +62,10 @@ async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
 
 async def test_an_unconfigured_channel_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TONGJIAO_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "clearing",
-        "bills",
-        "fetch",
-        "--channel",
-        "alipay",
-        "--date",
-        "2026-11-25",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, _, stderr = await _cli(
+        env, "bills", "fetch", "--channel", "alipay", "--date", "2026-11-25"
     )
-    _, stderr = await proc.communicate()
-    assert proc.returncode == 2
+    assert code == 2
     assert "not configured" in stderr.decode()
 
 
@@ -109,22 +93,10 @@ async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_pat
             "TONGJIAO_LOG_JSON": "false",
         }
         day = datetime.now(BEIJING).date().isoformat()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "clearing",
-            "confirmations",
-            "fetch",
-            "--authority",
-            "tax",
-            "--date",
-            day,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        code, stdout, stderr = await _cli(
+            env, "confirmations", "fetch", "--authority", "tax", "--date", day
         )
-        stdout, stderr = await proc.communicate()
-    assert proc.returncode == 0, stderr.decode()
+    assert code == 0, stderr.decode()
     lines = stdout.decode("utf-8").splitlines()
     assert lines[0] == "\ufeff主管部门,缴款凭证号,确认凭证号,确认时间,金额（元）,凭证要素"
     rows = [r.split(",") for r in lines[1:]]

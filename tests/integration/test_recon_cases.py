@@ -18,7 +18,7 @@ import pytest
 from clearing.api import routes_recon
 from clearing.api.keys import POOL
 from clearing.errors import InvalidRequest
-from reconciliation import cases
+from reconciliation import case_reads, cases
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -620,8 +620,8 @@ def cases_zh() -> list[str]:
 
 
 def test_the_vocabularies_agree() -> None:
-    assert tuple(routes_recon.TYPE_ZH) == cases.TYPES
-    assert tuple(routes_recon.STATE_ZH) == cases.STATES
+    assert tuple(routes_recon.TYPE_ZH) == case_reads.TYPES
+    assert tuple(routes_recon.STATE_ZH) == case_reads.STATES
 
 
 async def test_openapi_lists_the_routes(svc: Service) -> None:

@@ -7,7 +7,6 @@ nothing, and two runs of the same day at once double nothing."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -29,23 +28,18 @@ from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.tax_harness import running_tax_sim
 from tests.integration.wechat_harness import running_wechat_sim
+from tests.procs import free_port
 
 pytestmark = pytest.mark.slow
 BEIJING = timezone(timedelta(hours=8))
 ACQUIRER = "财付通支付科技有限公司"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     tmp = tmp_path_factory.mktemp("recon")
     tls = prepare_tls(tmp / "bank" / "tls")
-    port = _free_port()
+    port = free_port()
     async with (
         running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
         running_alipay_sim(tmp / "alipay") as alipay,

@@ -7,7 +7,6 @@ line, a tampered file, and another bank's certificate."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -32,22 +31,17 @@ from tests.integration.bank_harness import (
 )
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
+from tests.procs import free_port
 
 BEIJING = timezone(timedelta(hours=8))
 ACQUIRER = "财付通支付科技有限公司"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     tmp = tmp_path_factory.mktemp("settle")
     tls = prepare_tls(tmp / "bank" / "tls")
-    port = _free_port()
+    port = free_port()
     ours = f"https://127.0.0.1:{port}"
     async with (
         running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
