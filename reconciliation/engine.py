@@ -325,6 +325,20 @@ async def legs(
             r["reference"],
         )
         if r["confirm_state"] == "CONFIRMED" and listed:
+            if r["theirs"] is not None and r["theirs"] != r["ours"]:
+                # the authority booked another amount than the leg we paid it
+                out.findings.append(
+                    Finding(
+                        "AMOUNT_MISMATCH",
+                        r["authority"],
+                        r["reference"],
+                        r["order_no"],
+                        r["ours"],
+                        r["theirs"],
+                        {"proof_no": r["their_proof"]},
+                    )
+                )
+                continue
             matched += 1
             continue
         if r["confirm_state"] != "CONFIRMED" and now - r["paid_at"] < grace:

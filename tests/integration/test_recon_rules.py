@@ -118,3 +118,38 @@ async def test_a_bill_not_yet_produced_is_a_timing_difference_not_a_shortfall(
             "SELECT state FROM discrepancies WHERE reference = $1", "4200000000000000000000000055"
         )
     assert state == "RESOLVED"
+
+
+async def test_an_authority_that_booked_another_amount_is_a_finding(pool: asyncpg.Pool) -> None:
+    from clearing.ports import LegConfirmation
+    from reconciliation.stage import stage_confirmations
+
+    day = datetime.now(BEIJING).date()
+    async with pool.acquire() as conn:
+        o = await f.order(conn, await f.staff(conn), [900_00], items=["DEED_TAX"])
+        otn = await f.attempt(conn, str(o["order_no"]))
+    notice = f.notice(otn, 900_00)
+    await f.capture(pool, notice)
+    async with pool.acquire() as conn:
+        # the bureau confirmed the leg (as LegConfirmer records it) ...
+        await conn.execute(
+            "UPDATE order_lines l SET confirm_state = 'CONFIRMED', proof_no = 'WS1'"
+            " FROM orders o WHERE o.id = l.order_id AND o.order_no = $1",
+            o["order_no"],
+        )
+        # ... but its own list says it booked one yuan less
+        await stage_confirmations(
+            conn, day, "tax", [LegConfirmation("REF0", "WS1", notice.paid_at, {}, 899_00)]
+        )
+    options = Options(bank="SFBK", collection_account="6217000010000000009", fetch=False)
+    await reconcile(pool, day, Sources(), options, actor="test")
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT type, amount_fen, their_amount_fen FROM discrepancies"
+            " WHERE source = 'tax' AND reference = 'REF0'"
+        )
+    assert row is not None and dict(row) == {
+        "type": "AMOUNT_MISMATCH",
+        "amount_fen": 900_00,
+        "their_amount_fen": 899_00,
+    }
