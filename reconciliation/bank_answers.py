@@ -79,6 +79,7 @@ async def import_file(
                 if st.account != collection_account:
                     continue  # beneficiaries' statements are for reconciliation, not for us here
                 summary["statements"] += 1
+                await _balances(conn, bank, name, st)
                 for key, n in (
                     await _statement(conn, bank, st, now, acquirer_accounts or {})
                 ).items():
@@ -126,6 +127,33 @@ def _our_reference(entry: Entry, detail: Any) -> str | None:
         if found:
             return found.group(0)
     return None
+
+
+async def _balances(conn: Conn, bank: str, name: str, st: Statement) -> None:
+    """The statement's booked opening and closing balances as the bank stated them; the day's
+    statement published again replaces its row (it must be the same)."""
+    by_type = {b.type: b for b in st.balances}
+    opening = by_type.get("OPBD") or by_type.get("PRCD")
+    closing = by_type.get("CLBD")
+    day = (closing.date if closing else None) or next(
+        (e.booking_date for e in st.entries if e.booking_date), None
+    )
+    if day is None:
+        return
+    await conn.execute(
+        "INSERT INTO bank_statement_balances (bank, account_no, statement_date, opening_fen,"
+        " closing_fen, violations, file_name) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (bank, account_no, statement_date) DO UPDATE SET opening_fen ="
+        " EXCLUDED.opening_fen, closing_fen = EXCLUDED.closing_fen, violations ="
+        " EXCLUDED.violations, file_name = EXCLUDED.file_name, imported_at = now()",
+        bank,
+        st.account,
+        day,
+        opening.amount if opening else None,
+        closing.amount if closing else None,
+        list(st.violations),
+        name,
+    )
 
 
 def _is_return(entry: Entry) -> bool:

@@ -98,7 +98,57 @@ async def statement(
             )
     out.stats["statement_lines"] = len(rows)
     out.stats["statement_lines_explained"] = explained
+    out.findings.extend(await _drift(conn, day, bank=bank, account=account))
     return out
+
+
+async def _drift(conn: Conn, day: date, *, bank: str, account: str) -> list[Finding]:
+    """The day's statement must add up, and open where the one before closed."""
+    rows = await conn.fetch(
+        "SELECT statement_date, opening_fen, closing_fen, violations, lag(closing_fen) OVER"
+        " (ORDER BY statement_date) AS previous_closing, lag(statement_date) OVER"
+        " (ORDER BY statement_date) AS previous_date FROM bank_statement_balances"
+        " WHERE bank = $1 AND account_no = $2 AND statement_date <= $3"
+        " ORDER BY statement_date DESC LIMIT 1",
+        bank,
+        account,
+        day,
+    )
+    found: list[Finding] = []
+    for r in rows:
+        if r["statement_date"] != day:
+            continue
+        source = f"bank:{bank}"
+        arithmetic = [v for v in r["violations"] if "does not balance" in v]
+        if arithmetic:
+            found.append(
+                Finding(
+                    "BALANCE_DRIFT",
+                    source,
+                    f"{account}:{day}",
+                    None,
+                    r["opening_fen"],
+                    r["closing_fen"],
+                    {"why": arithmetic[0]},
+                )
+            )
+        previous = r["previous_closing"]
+        if previous is not None and r["opening_fen"] is not None and previous != r["opening_fen"]:
+            found.append(
+                Finding(
+                    "BALANCE_DRIFT",
+                    source,
+                    f"{account}:{day}:continuity",
+                    None,
+                    previous,
+                    r["opening_fen"],
+                    {
+                        "why": f"opens at {r['opening_fen']} fen, the statement of"
+                        f" {r['previous_date']} closed at {previous} fen"
+                    },
+                )
+            )
+    return found
 
 
 async def _book_acquirer_fees(

@@ -27,6 +27,7 @@ DAY_TYPES = (
     "STATEMENT_CREDIT_UNMATCHED",
     "STATEMENT_DEBIT_UNMATCHED",
     "ACQUIRER_CREDIT_MISMATCH",
+    "BALANCE_DRIFT",
 )
 # types a run checks across all days (what it finds is the whole truth)
 GLOBAL_TYPES = ("SETTLEMENT_REJECTED",)

@@ -16,8 +16,22 @@ from tests.integration import factories as f
 ACCOUNT = "6217000010000000009"
 
 
-def _statement(e2e: str, amount_fen: int, ref: str) -> bytes:
-    yuan = f"{amount_fen // 100}.{amount_fen % 100:02d}"
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def _statement(
+    e2e: str,
+    amount_fen: int,
+    ref: str,
+    *,
+    day: str = "2026-11-26",
+    opening: int | None = None,
+    closing: int = 0,
+) -> bytes:
+    yuan = _yuan(amount_fen)
+    opening_yuan = _yuan(amount_fen if opening is None else opening)
+    closing_yuan = _yuan(closing)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
  <BkToCstmrStmt>
@@ -25,12 +39,12 @@ def _statement(e2e: str, amount_fen: int, ref: str) -> bytes:
   <Stmt>
    <Id>{ACCOUNT}-20261126</Id><CreDtTm>2026-11-26T18:00:00+08:00</CreDtTm>
    <Acct><Id><Othr><Id>{ACCOUNT}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>
-   <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">{yuan}</Amt>
-    <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-26</Dt></Dt></Bal>
-   <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">0.00</Amt>
-    <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-26</Dt></Dt></Bal>
+   <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">{opening_yuan}</Amt>
+    <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
+   <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">{closing_yuan}</Amt>
+    <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>
    <Ntry><Amt Ccy="CNY">{yuan}</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>
-    <BookgDt><Dt>2026-11-26</Dt></BookgDt><ValDt><Dt>2026-11-26</Dt></ValDt>
+    <BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>
     <AcctSvcrRef>{ref}</AcctSvcrRef>
     <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>ICDT</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly></Domn></BkTxCd>
     <NtryDtls><TxDtls><RmtInf><Ustrd>代付 {e2e} 税费通缴清分</Ustrd></RmtInf></TxDtls></NtryDtls>
@@ -103,3 +117,39 @@ async def test_a_truncated_file_changes_nothing(
             "SELECT state FROM settlement_instructions WHERE end_to_end_id = $1", e2e
         )
     assert (imported, state) == (0, "PENDING")
+
+
+async def test_a_statement_that_does_not_add_up_or_follow_on_is_balance_drift(
+    pool: asyncpg.Pool, instruction: tuple[str, int]
+) -> None:
+    from datetime import date
+
+    from reconciliation.runs import Options, Sources, reconcile
+
+    e2e, amount = instruction
+    # the 24th closes at 1,000.00; the 25th opens at 900.00 and then does not add up either
+    first = _statement(
+        "nobody", 100_00, "BK0024", day="2026-11-24", opening=1100_00, closing=1000_00
+    )
+    second = _statement(e2e, amount, "BK0025", day="2026-11-25", opening=900_00, closing=5_00)
+    async with pool.acquire() as conn:
+        await import_file(
+            conn, bank="SFBK", name="camt.053_24.xml", data=first, collection_account=ACCOUNT
+        )
+        await import_file(
+            conn, bank="SFBK", name="camt.053_25.xml", data=second, collection_account=ACCOUNT
+        )
+    options = Options(bank="SFBK", collection_account=ACCOUNT, fetch=False)
+    await reconcile(pool, date(2026, 11, 25), Sources(), options, actor="test")
+    async with pool.acquire() as conn:
+        drift = {
+            r["reference"]: (r["amount_fen"], r["their_amount_fen"])
+            for r in await conn.fetch(
+                "SELECT reference, amount_fen, their_amount_fen FROM discrepancies"
+                " WHERE type = 'BALANCE_DRIFT'"
+            )
+        }
+    assert drift == {
+        f"{ACCOUNT}:2026-11-25": (900_00, 5_00),
+        f"{ACCOUNT}:2026-11-25:continuity": (1000_00, 900_00),
+    }
