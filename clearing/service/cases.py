@@ -21,6 +21,15 @@ from clearing.ports import Authority, AuthorityRefused, DueItem
 log = logging.getLogger(__name__)
 
 AUTHORITY_ZH = {"tax": "税务部门", "fiscal": "财政非税系统", "fund": "维修资金管理中心"}
+# what a clerk reads when an authority refused without words of its own (a check we make before
+# asking, or a bare code)
+REFUSAL_ZH = {
+    "BAD_REFERENCE": "号码格式不正确，请核对后重新输入",
+    "PAYMENT_CODE_INVALID": "不是本地区的缴款码，请核对",
+    "NOT_FOUND": "未找到该凭证，请核对号码",
+    "ALREADY_PAID": "该凭证已缴款，不能重复缴纳",
+    "CASE_MISMATCH": "凭证与缴款人或不动产不一致",
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,8 @@ async def _ask(
     try:
         return await asyncio.wait_for(authority.lookup(reference, **case), timeout_s)
     except AuthorityRefused as exc:
-        return _failure(name, reference, exc.code, exc.message, f"{who}：{exc.reason}")
+        why = exc.reason or REFUSAL_ZH.get(exc.code, "查询被拒绝")
+        return _failure(name, reference, exc.code, exc.message, f"{who}：{why}")
     except TimeoutError:
         return _failure(
             name,

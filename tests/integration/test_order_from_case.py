@@ -290,3 +290,17 @@ async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]
         "RECEIPT_NO_LONGER_VALID",
         "REFUNDED",
     )
+
+
+async def test_a_mistyped_reference_is_named_in_chinese(env: dict[str, Any]) -> None:
+    svc: Service = env["svc"]
+    status, found = await svc.request(
+        "POST",
+        "/api/v1/cases/lookup",
+        env["clerk"],
+        json={"payer_name": "张三", "payer_id": PAYER_ID, "case": {"declaration_no": "12345"}},
+    )
+    assert status == 200, found
+    (failure,) = found["failures"]
+    assert (failure["authority"], failure["code"]) == ("tax", "BAD_REFERENCE")
+    assert failure["message_zh"] == "税务部门：号码格式不正确，请核对后重新输入"

@@ -78,7 +78,8 @@ function showFailures(failures, payer, refs, onUnauthorized) {
   for (const f of failures) {
     const who = AUTHORITY_ZH[f.authority] || f.authority;
     const item = el("li");
-    item.append(el("span", `${who}：${f.message_zh}${f.reference ? `（${f.reference}）` : ""}`));
+    // message_zh already names the authority ("税务部门：…")
+    item.append(el("span", `${f.message_zh}${f.reference ? `（${f.reference}）` : ""}`));
     if (f.authority in { tax: 1, fiscal: 1, fund: 1 }) {
       const retry = el("button", `重新查询${who}`, "small");
       retry.type = "button";
