@@ -188,10 +188,7 @@ async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    dsn = await resolve_dsn(settings)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await init_connection(conn)
+    async def work(conn: asyncpg.Connection) -> int:
         # a batch whose files a crash interrupted is finished first, byte for byte the same
         pending = [
             r["id"]
@@ -223,9 +220,9 @@ async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
         for b in pending:
             for path in await settlement.write_files(conn, b, setup, progress):
                 print(path, flush=True)
-    finally:
-        await conn.close()
-    return 0
+        return 0
+
+    return await _with_conn(settings, work)
 
 
 async def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:

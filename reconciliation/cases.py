@@ -266,7 +266,7 @@ async def propose_adjustment(
         await _lock(conn, discrepancy_id)
         await _no_pending(conn, discrepancy_id)
         found = await conn.fetch("SELECT code FROM ledger_accounts WHERE code = ANY($1)", codes)
-        # post() would skip a code it cannot find and leave the entry short: refuse it here
+        # refused at the proposal, with the staff's message, not first at the approval
         if unknown := sorted(set(codes) - {r["code"] for r in found}):
             raise InvalidRequest(
                 "UNKNOWN_ACCOUNT",
@@ -335,10 +335,8 @@ async def decide_adjustment(
         detail: dict[str, Any] = {"discrepancy_id": d_id, "note": note}
         if approve:
             legs = [(str(code), int(fen)) for code, fen in row["legs"]]
+            # post() refuses an unknown account itself: every leg is posted, or nothing
             entry = await post(conn, "ADJUSTMENT", row["memo"], legs)
-            n = await conn.fetchval("SELECT count(*) FROM postings WHERE entry_id = $1", entry)
-            # every leg or nothing: post() silently skips an account code it does not find
-            assert n == len(legs), f"adjustment {adjustment_id}: {n} of {len(legs)} legs posted"
             await conn.execute(
                 "UPDATE recon_adjustments SET entry_id = $2 WHERE id = $1", adjustment_id, entry
             )

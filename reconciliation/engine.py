@@ -20,6 +20,7 @@ Passes (D is a Beijing business day; ``lo``/``hi`` its bounds):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -88,8 +89,6 @@ async def payments(
     conn: Conn, day: date, lo: datetime, hi: datetime, fee_ppm: dict[str, int]
 ) -> PassResult:
     """Bill payment lines of ``day`` against our payments of ``day``."""
-    import json
-
     # the channels whose bill of the day is staged: only their payments can be compared
     staged_lines = {
         r["source"].removeprefix("bill:"): int(r["records"])

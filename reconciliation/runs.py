@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -224,9 +226,6 @@ async def nightly(
 ) -> None:
     """The service's own schedule: once Beijing time passes ``at``, yesterday is reconciled (once
     a day; a run that failed is tried again at the next check)."""
-    import asyncio
-    import contextlib
-
     while not stop.is_set():
         now = datetime.now(BEIJING)
         yesterday = now.date() - timedelta(days=1)

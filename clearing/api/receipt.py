@@ -114,11 +114,9 @@ def _proof(line: dict[str, Any]) -> str:
     text = proof_text(line)
     if not text:
         return ""
-    css = (
-        _PROOF_CLASS.get(str(line.get("confirm_state")), "proof")
-        if not line.get("proof_no")
-        else "proof"
-    )
+    # a proof in hand is plain; a pending or refused one is marked
+    state = "" if line.get("proof_no") else str(line.get("confirm_state"))
+    css = _PROOF_CLASS.get(state, "proof")
     return f'<br><span class="{css}">{escape(text)}</span>'
 
 

@@ -29,15 +29,22 @@ ACCOUNT_REASONS = frozenset(
 
 
 async def post(conn: Conn, kind: str, memo: str, legs: list[tuple[str, int]]) -> int:
-    """One balanced journal entry: ``legs`` are (account code, signed fen; debit positive)."""
+    """One balanced journal entry: ``legs`` are (account code, signed fen; debit positive). An
+    unknown account code is an error, never a leg silently left out."""
     entry_id: int = await conn.fetchval(
         "INSERT INTO journal_entries (kind, memo) VALUES ($1, $2) RETURNING id", kind, memo
     )
-    await conn.executemany(
-        "INSERT INTO postings (entry_id, account_id, amount_fen)"
-        " SELECT $1, id, $3 FROM ledger_accounts WHERE code = $2",
-        [(entry_id, code, amount) for code, amount in legs],
+    posted = await conn.fetchval(
+        "WITH ins AS (INSERT INTO postings (entry_id, account_id, amount_fen)"
+        " SELECT $1, a.id, x.amount FROM unnest($2::text[], $3::bigint[]) AS x(code, amount)"
+        " JOIN ledger_accounts a ON a.code = x.code RETURNING 1) SELECT count(*) FROM ins",
+        entry_id,
+        [code for code, _ in legs],
+        [amount for _, amount in legs],
     )
+    if posted != len(legs):
+        missing = [code for code, _ in legs]
+        raise ValueError(f"journal entry {kind!r} names an account that does not exist: {missing}")
     return entry_id
 
 

@@ -15,7 +15,6 @@ tests can also write wrong ones.
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from clearing.settlement.signing import (
     load_signer,
     signature_file,
 )
-from tests.integration.serving import SimControl
+from tests.integration.serving import SimControl, bound_socket
 
 COLLECTION = "6217000010000000009"
 TREASURY = "270000000001"
@@ -257,16 +256,10 @@ class BankSim(SimControl):
         return [await client.fetch(n) for n in data["statements"]]
 
 
-def _bound() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @asynccontextmanager
 async def serving_tls(app: web.Application, tls: Any) -> AsyncIterator[tuple[str, str]]:
     """Serve ``app`` over TLS and over plain HTTP: (https URL, http URL)."""
-    secure, plain = _bound(), _bound()
+    secure, plain = bound_socket(), bound_socket()
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     try:

@@ -9,8 +9,7 @@ The simulator listens on an ephemeral port bound before the app starts, so its U
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -31,26 +30,7 @@ from adapters.fiscal.keys import (
     load_platform_keys,
 )
 from adapters.fiscal.simulator import create_simulator_app
-
-
-@asynccontextmanager
-async def serving(
-    make_app: Callable[[str], web.Application],
-) -> AsyncIterator[tuple[str, web.Application]]:
-    """Serve an app on 127.0.0.1:ephemeral; yields its base URL and the app."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = make_app(base_url)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        yield base_url, app
-    finally:
-        await runner.cleanup()
-        sock.close()
+from tests.integration.serving import serving
 
 
 @dataclass

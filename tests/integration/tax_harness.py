@@ -12,8 +12,7 @@ front.
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,27 +36,7 @@ from adapters.tax.keys import (
 )
 from adapters.tax.simulator import create_simulator_app
 from adapters.tax.wire import LOOKUP, wire_time
-
-
-@asynccontextmanager
-async def serving(
-    make_app: Callable[[str], web.Application],
-) -> AsyncIterator[tuple[str, web.Application]]:
-    """Serve ``make_app(base_url)`` on an ephemeral port of 127.0.0.1."""
-    # bound before the app is built, so the app knows its own public URL
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = make_app(base_url)
-    runner = web.AppRunner(app, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.SockSite(runner, sock).start()
-        yield base_url, app
-    finally:
-        await runner.cleanup()
-        sock.close()
+from tests.integration.serving import serving
 
 
 @dataclass

@@ -153,3 +153,16 @@ async def test_a_statement_that_does_not_add_up_or_follow_on_is_balance_drift(
         f"{ACCOUNT}:2026-11-25": (900_00, 5_00),
         f"{ACCOUNT}:2026-11-25:continuity": (1000_00, 900_00),
     }
+
+
+async def test_an_entry_naming_an_unknown_account_is_refused_whole(pool: asyncpg.Pool) -> None:
+    from clearing.service.settlement_answers import post
+
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM postings")
+        with pytest.raises(ValueError, match="does not exist"):
+            async with conn.transaction():
+                await post(
+                    conn, "ADJUSTMENT", "typo", [("suspense", 100), ("payable:NOBODY", -100)]
+                )
+        assert await conn.fetchval("SELECT count(*) FROM postings") == before
