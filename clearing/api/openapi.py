@@ -8,9 +8,49 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from clearing.api import access
 from clearing.api import models as m
 from clearing.api import models_recon as mr
+from clearing.api import models_reports as mp
 from clearing.api import models_settlement as ms
+from clearing.api.inputs import FIRST_DAY, LAST_DAY, MAX_ID
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter, with the JSON schema of its value."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+_DATE = {"type": "string", "format": "date"}
+_CALENDAR = f"YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}"
+
+
+def _day(name: str, what: str) -> Query:
+    return Query(name, _DATE, f"{what} ({_CALENDAR}, Beijing)")
+
+
+def _text(name: str, what: str) -> Query:
+    return Query(name, {"type": "string"}, what)
+
+
+# path parameters that are not plain strings: database ids, refused past 18 digits (404)
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    name: {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+    for name in ("refund_id", "change_id", "discrepancy_id", "adjustment_id", "match_id")
+}
+# order numbers, beneficiary codes, batch message ids: letters, digits and - _ .
+_KEY = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+_RECON_FILTERS = (
+    _day("date_from", "first business date"),
+    _day("date_to", "last business date"),
+    _text("type", "discrepancy types, comma-separated"),
+    _text("state", "states, comma-separated"),
+    _text("source", "the channel or source that reported it"),
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +64,7 @@ class Route:
     auth: bool = True
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
+    query: tuple[Query, ...] = ()
 
 
 ROUTES: tuple[Route, ...] = (
@@ -58,6 +99,11 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/orders",
         "A window's orders for a day (?office=&window=&date=)",
         response=m.OrderList,
+        query=(
+            _text("office", "registration office; by default the caller's"),
+            _text("window", "window number"),
+            _day("date", "the day; by default today"),
+        ),
     ),
     Route("get", "/api/v1/orders/{order_no}", "Read an order", response=m.OrderOut),
     Route(
@@ -145,6 +191,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/account-changes",
         "Account change requests, newest first (?state=REQUESTED for the open ones)",
         response=ms.AccountChangeList,
+        query=(_text("state", "REQUESTED, APPROVED or REJECTED"),),
     ),
     Route(
         "post",
@@ -166,6 +213,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/settlement/batches",
         "Settlement batches of a business date (?date=YYYY-MM-DD, Beijing), newest first",
         response=ms.BatchList,
+        query=(_day("date", "business date; by default today"),),
     ),
     Route(
         "get",
@@ -179,12 +227,18 @@ ROUTES: tuple[Route, ...] = (
         "Reconciliation discrepancies (?date_from=&date_to=&type=&state=&source=&page=&page_size=;"
         " type and state take comma-separated values), with counts per type and state",
         response=mr.DiscrepancyList,
+        query=(
+            *_RECON_FILTERS,
+            Query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            Query("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
+        ),
     ),
     Route(
         "get",
         "/api/v1/discrepancies.csv",
         "The filtered discrepancies as CSV for Excel (UTF-8 with BOM, Chinese headers); audited",
         content_type="text/csv",
+        query=_RECON_FILTERS,
     ),
     Route(
         "get",
@@ -267,6 +321,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/orders/{order_no}/qr.svg",
         "The open payment's QR code as SVG",
         content_type="image/svg+xml",
+        query=(_text("provider", "the channel whose QR to show; by default the newest"),),
     ),
     Route(
         "get",
@@ -274,22 +329,42 @@ ROUTES: tuple[Route, ...] = (
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
         response=m.ReceiptCheckOut,
         auth=False,
+        query=(Query("token", {"type": "string"}, "from the receipt's QR"),),
     ),
     Route(
         "get",
         "/api/v1/reports/daily",
         "The daily reconciliation report (?date=, default yesterday in Beijing); amounts in fen",
+        response=mp.DailyReportOut,
+        query=(_day("date", "business date; by default yesterday"),),
     ),
     Route(
         "get",
         "/api/v1/reports/trend",
         "Received money, open discrepancies and auto-match ratio per day (?days=30&date=)",
+        response=mp.TrendOut,
+        query=(
+            _day("date", "last business date; by default yesterday"),
+            Query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "default 30"),
+        ),
     ),
     Route(
         "get",
         "/api/v1/events",
         "Order state changes as server-sent events",
         content_type="text/event-stream",
+        query=(
+            _text("office", "registration office; by default the caller's"),
+            _text("window", "window number"),
+            _text("order_no", "one order only"),
+        ),
+    ),
+    Route(
+        "get",
+        "/api/v1/openapi.json",
+        "This document",
+        auth=False,
+        content_type="application/json",
     ),
 )
 
@@ -315,8 +390,18 @@ def document() -> dict[str, Any]:
     for r in ROUTES:
         op: dict[str, Any] = {"summary": r.summary, "responses": {}}
         params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": n,
+                "in": "path",
+                "required": True,
+                "schema": _PATH_SCHEMAS.get(n, _KEY),
+            }
             for n in _path_params(r.path)
+        ]
+        params += [
+            {"name": q.name, "in": "query", "required": False, "schema": q.schema}
+            | ({"description": q.description} if q.description else {})
+            for q in r.query
         ]
         params += [
             {
@@ -337,15 +422,30 @@ def document() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": ref(r.response, "serialization")}}
-        elif r.status != 204:
+        elif r.status == 204:
+            pass
+        elif r.content_type == "application/json":
+            ok["content"] = {r.content_type: {"schema": {"type": "object"}}}
+        else:
             ok["content"] = {r.content_type: {"schema": {"type": "string"}}}
         op["responses"][str(r.status)] = ok
         op["responses"]["default"] = {
             "description": "Error",
             "content": {"application/problem+json": {"schema": ref(m.Problem, "serialization")}},
         }
+        who = access.callers(r.method, r.path)
+        if who is not None:
+            # the row of clearing.api.access, as data for programs and as words for people
+            op["x-roles"] = sorted(who)
+            op["description"] = "Callers: " + (
+                "anyone"
+                if who == access.PUBLIC
+                else ", ".join(c for c in access.CALLERS if c in who)
+            )
         if r.auth:
-            op["security"] = [{"bearer": []}]
+            # a public operation that reads a token when there is one (signing out) takes both
+            anonymous = who is not None and access.ANONYMOUS in who
+            op["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
         paths.setdefault(r.path, {})[r.method] = op
     return {
         "openapi": "3.1.0",

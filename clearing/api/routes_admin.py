@@ -40,7 +40,7 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/fee-schedules")
 async def publish_schedule(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, FeeScheduleIn)
     async with request.app[POOL].acquire() as conn:
         s = await fee_schedules.add_version(

@@ -32,6 +32,11 @@ REFUSAL_ZH = {
 }
 
 
+# failures where the authority could not answer; any other failure is the authority's "no" to
+# what was typed (REFUSAL_ZH), which asking again will not change
+UNANSWERED = frozenset({"AUTHORITY_NOT_CONFIGURED", "AUTHORITY_TIMEOUT", "AUTHORITY_UNAVAILABLE"})
+
+
 @dataclass(frozen=True)
 class CaseRefs:
     payer_name: str
@@ -51,6 +56,11 @@ class Lookup:
     @property
     def complete(self) -> bool:
         return not self.failures
+
+    @property
+    def refused_only(self) -> bool:
+        """Every authority answered, and some said no to a reference: the input is wrong."""
+        return bool(self.failures) and all(f["code"] not in UNANSWERED for f in self.failures)
 
 
 def _failure(authority: str, reference: str, code: str, message: str, zh: str) -> dict[str, Any]:
