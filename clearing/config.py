@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     bank_poll_s: float = Field(default=30.0, gt=0)
     # the HTTPS port (mutual TLS) where banks fetch their files; 0: no such listener
     bankfiles_port: int = Field(default=0, ge=0, le=65535)
+    # the operators' listener (/metrics, /healthz, /readyz), never the public one that acquirers
+    # and browsers reach; unset: no metrics are served; 0: any free port (logged)
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(default=None, ge=0, le=65535)
     # how often the service runs a scheduled cut-off (accounts past their cut-off time, real-time
     # accounts at once); 0: only `tongjiao settle` cuts off
     settlement_cutoff_check_s: float = Field(default=0.0, ge=0)

@@ -39,10 +39,13 @@ from clearing.api.keys import (
     LIMITS,
     METRICS,
     NOTIFY_PARSERS,
+    OPS_URL,
     POOL,
     RECEIPTS,
+    REFUSALS,
     SETTINGS,
 )
+from clearing.api.refusal_log import RefusalLog
 from clearing.api.web import request_context
 from clearing.config import Settings
 from clearing.db.pool import create_pool
@@ -139,6 +142,29 @@ async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
     await runner.cleanup()
 
 
+async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
+    """/metrics (and health) for the operators, on a listener of their own."""
+    s = app[SETTINGS]
+    if s.ops_port is None:
+        log.warning("no operators' listener (TONGJIAO_OPS_PORT): metrics are not served")
+        yield
+        return
+    ops = web.Application()
+    ops[METRICS] = app[METRICS]
+    ops[POOL] = app[POOL]
+    ops.add_routes(routes_ops.ops_routes)
+    runner = web.AppRunner(ops, access_log=None)
+    await runner.setup()
+    # bound here so that port 0 (any free port) is known before anyone asks
+    sock = socket.create_server((s.ops_host, s.ops_port), reuse_port=False)
+    port = int(sock.getsockname()[1])
+    await web.SockSite(runner, sock).start()
+    app[OPS_URL] = f"http://{s.ops_host}:{port}"
+    log.info("operators' listener (metrics, health) on %s", app[OPS_URL])
+    yield
+    await runner.cleanup()
+
+
 async def _workers(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
     stop = asyncio.Event()
@@ -206,6 +232,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app[SETTINGS] = settings
     app[DSN] = dsn
     app[METRICS] = Metrics()
+    app[REFUSALS] = RefusalLog(logging.getLogger("clearing.api.routes_notify"))
     app[CIPHER] = pii_cipher(settings)
     app[RECEIPTS] = load_receipt_signer(
         settings.receipt_key_file or Path(settings.var_dir) / "keys" / "receipt-ed25519.pem"
@@ -215,7 +242,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         max_line_fen=settings.max_line_fen,
         max_order_fen=settings.max_order_fen,
     )
-    app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _workers])
+    app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _ops_listener, _workers])
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_notify.routes)
     app.add_routes(routes_orders.routes)
