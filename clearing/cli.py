@@ -85,16 +85,33 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    from clearing.service import audit
+    from clearing.service import audit, audit_witness
+
+    key_file, witness_file, retired = settings.audit_paths()
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.action == "seal":
             total = 0
             while n := await audit.seal(conn):
                 total += n
-            print(f"sealed {total} rows")
+            key = audit_witness.load_or_create_key(key_file)
+            witnessed = await audit_witness.Witness(witness_file, key).record(conn, 1_000_000)
+            print(f"sealed {total} rows; {witnessed} rows witnessed in {witness_file}")
             return 0
-        report = await audit.verify(conn)
+        view = None
+        if not args.no_witness:
+            if witness_file.exists():
+                view = audit_witness.read(
+                    witness_file, audit_witness.verifying_keys(key_file, retired)
+                )
+                print(f"witness {witness_file}: {view.checkpoints} signed checkpoints")
+            elif await conn.fetchval("SELECT count(*) FROM audit_log WHERE seq IS NOT NULL"):
+                missing = (
+                    f"no witness file at {witness_file}: a chain cut short or rewritten cannot"
+                    " be told apart (--no-witness checks the chain alone)"
+                )
+                view = audit_witness.WitnessView(problems=[missing])
+        report = await audit.verify(conn, witness=view)
         for problem in report.problems:
             print(f"PROBLEM: {problem}")
         print(
@@ -319,6 +336,11 @@ def parser() -> argparse.ArgumentParser:
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")
     a.add_argument("action", choices=["verify", "seal"])
+    a.add_argument(
+        "--no-witness",
+        action="store_true",
+        help="check the chain in the database alone, without the witness file",
+    )
     sd = sub.add_parser("seed", help="seed data")
     sd.add_argument("what", choices=["demo"])
     b = sub.add_parser("bills", help="acquirers' daily bills")

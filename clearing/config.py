@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     pii_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing
+    # key (default var/keys/audit-checkpoint-ed25519.pem), the append-only witness file (default
+    # var/audit/witness.jsonl) and a folder of retired checkpoint public keys (*.pub)
+    audit_key_file: Path | None = None
+    audit_witness_file: Path | None = None
+    audit_retired_keys_dir: Path | None = None
 
     # WeChat Pay: the merchant key folder (see adapters.wechatpay.keys) and the gateway
     wechatpay_keys: Path | None = None
@@ -132,3 +138,12 @@ class Settings(BaseSettings):
         if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
         return v
+
+    def audit_paths(self) -> tuple[Path, Path, Path]:
+        """The checkpoint key, the witness file and the retired keys' folder."""
+        var = Path(self.var_dir)
+        return (
+            self.audit_key_file or var / "keys" / "audit-checkpoint-ed25519.pem",
+            self.audit_witness_file or var / "audit" / "witness.jsonl",
+            self.audit_retired_keys_dir or var / "keys" / "audit-retired",
+        )

@@ -53,6 +53,8 @@ from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
 from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
+from clearing.service.audit_witness import Witness
+from clearing.service.audit_witness import load_or_create_key as load_witness_key
 from clearing.service.batching import CaptureBatcher
 from clearing.service.receipts import load_receipt_signer
 from clearing.workers.handlers import Handlers
@@ -104,7 +106,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     await hub.stop()
 
 
-async def _sealer(pool: object, stop: asyncio.Event) -> None:
+async def _sealer(pool: object, stop: asyncio.Event, witness: Witness) -> None:
     from asyncpg import Pool
 
     assert isinstance(pool, Pool)
@@ -112,10 +114,12 @@ async def _sealer(pool: object, stop: asyncio.Event) -> None:
         try:
             async with pool.acquire() as conn:
                 n = await audit.seal(conn)
-            if n:
-                log.debug("sealed %d audit rows", n)
+                # what is sealed is witnessed outside the database (audit_witness.py)
+                w = await witness.record(conn)
+            if n or w:
+                log.debug("sealed %d audit rows, witnessed %d", n, w)
         except Exception as exc:
-            log.warning("audit sealing failed: %r", exc)
+            log.warning("audit sealing or witnessing failed: %r", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -219,7 +223,9 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
                 lease=timedelta(seconds=s.task_lease_s),
             )
             tasks.append(asyncio.create_task(runner.run_forever(stop), name=f"worker-{i}"))
-        tasks.append(asyncio.create_task(_sealer(app[POOL], stop), name="audit-sealer"))
+        key_file, witness_file, _ = s.audit_paths()
+        witness = Witness(witness_file, load_witness_key(key_file))
+        tasks.append(asyncio.create_task(_sealer(app[POOL], stop, witness), name="audit-sealer"))
     yield
     stop.set()
     for t in tasks:

@@ -299,3 +299,30 @@ async def test_fifty_concurrent_deliveries_over_http_make_one_payment(
         )
     ledger = await _ledger(svc.app[POOL], order_no)
     assert ledger == [("receivable:wechatpay", 66_00), ("payable:TREASURY", -66_00)]
+
+
+async def test_the_service_witnesses_what_it_seals_outside_the_database(
+    svc: Service, staff: str
+) -> None:
+    """Every sealed audit row reaches the witness file, closed by a signed checkpoint."""
+    from clearing.api.keys import SETTINGS
+    from clearing.service import audit, audit_witness
+
+    status, _ = await svc.create_order(await svc.supervisor())
+    assert status == 201
+    key_file, witness_file, retired = svc.app[SETTINGS].audit_paths()
+    keys = audit_witness.verifying_keys(key_file, retired)
+    deadline = time.monotonic() + 15
+    while True:
+        async with svc.app[POOL].acquire() as conn:
+            head = await conn.fetchval("SELECT max(seq) FROM audit_log")
+            unsealed = await conn.fetchval("SELECT count(*) FROM audit_log WHERE seq IS NULL")
+        view = audit_witness.read(witness_file, keys) if witness_file.exists() else None
+        if view is not None and head and not unsealed and view.head_seq >= head:
+            break
+        assert time.monotonic() < deadline, (head, unsealed, view and view.head_seq)
+        await asyncio.sleep(0.1)
+    async with svc.app[POOL].acquire() as conn:
+        report = await audit.verify(conn, witness=view)
+    assert report.ok, report.problems
+    assert view.checkpoints >= 1
