@@ -25,6 +25,7 @@ from clearing.api import (
     routes_refunds,
     routes_reports,
     routes_settlement,
+    routes_shifts,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -63,10 +64,15 @@ log = logging.getLogger(__name__)
 def pii_cipher(settings: Settings) -> PiiCipher:
     import base64
 
+    if settings.pii_search_key is not None:
+        search = base64.b64decode(settings.pii_search_key.get_secret_value())
+    else:
+        where = settings.pii_search_key_file or Path(settings.var_dir) / "keys" / "pii-search.key"
+        search = load_or_create_key(where)
     if settings.pii_key is not None:
-        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()))
+        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()), search_key=search)
     path = settings.pii_key_file or Path(settings.var_dir) / "keys" / "pii.key"
-    return PiiCipher(load_or_create_key(path))
+    return PiiCipher(load_or_create_key(path), search_key=search)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -218,6 +224,8 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _workers])
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_notify.routes)
+    # before routes_orders: POST /api/v1/orders/search must not read as an order number
+    app.add_routes(routes_shifts.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)

@@ -1,0 +1,3 @@
+-- Why: a placeholder that keeps migration numbers gapless on this branch until the migration
+-- numbered 0018 on main lands; delete this file when merging (it does nothing).
+SELECT 1;
