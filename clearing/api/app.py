@@ -17,6 +17,7 @@ from clearing import wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
+    routes_desk,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -230,6 +231,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_desk.routes)
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)

@@ -416,3 +416,40 @@ async def test_the_new_routes_are_in_the_openapi_document(svc: Service) -> None:
     ):
         assert path in doc["paths"], path
     assert "OrderSearchIn" in doc["components"]["schemas"]
+
+
+# -- pages --------------------------------------------------------------------------------------
+
+
+async def test_the_printable_shift_sheet_has_capital_totals_and_signature_lines(
+    svc: Service,
+) -> None:
+    office = _office()
+    clerk = await svc.add_user("clerk", office)
+    other = await svc.add_user("clerk", office)
+    o = await clerk_order(svc, clerk, amount_fen=1_234_56)
+    await pay(svc, clerk, o["order_no"])
+    status, shift = await close_shift(svc, clerk, "W07")
+    assert status == 201
+    status, page = await svc.request("GET", f"/shifts/{shift['id']}/print", clerk)
+    assert status == 200
+    assert "窗口收费日结单" in page
+    assert "壹仟贰佰叁拾肆元伍角陆分" in page  # 大写 of the received total
+    assert "经办人（签字）" in page and "复核人（签字）" in page
+    assert "微信支付" in page and "size: A4" not in page  # the A4 rule is in the stylesheet
+    status, page = await svc.request("GET", f"/shifts/{shift['id']}/print", other)
+    assert status == 404 and "交班记录不存在" in page
+    status, css = await svc.request("GET", "/window/static/shift-sheet.css")
+    assert status == 200 and "size: A4" in css
+
+
+async def test_pages_by_role(svc: Service) -> None:
+    clerk = await svc.add_user("clerk", _office())
+    finance = await svc.add_user("finance", None)
+    for path in ("/search", "/shifts"):
+        status, page = await svc.request("GET", path, headers={"Cookie": f"tj_session={clerk}"})
+        assert status == 200 and "税费通缴" in page
+    status, page = await svc.request("GET", "/search", headers={"Cookie": f"tj_session={finance}"})
+    assert status == 200
+    status, page = await svc.request("GET", "/shifts", headers={"Cookie": f"tj_session={finance}"})
+    assert status == 403 and "无权访问日结交班" in page
