@@ -1,8 +1,18 @@
 // 缴费单查询: find orders of this office by any key, read one order's history, 补打 its receipt.
 // The ID number is sent in a POST body only (never in an address) and is not kept on the page.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/** An instant as Beijing wall time "YYYY-MM-DD HH:MM:SS", whatever the PC's own time zone. */
+function beijing(iso) {
+  if (!iso) return "—";
+  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
 
 const PAGE_SIZE = 20;
 // receipts exist for paid orders only (clearing.api.receipt.PAID_STATES)
@@ -47,7 +57,7 @@ function showResults(body) {
       el("td", formatFen(o.total_fen), "num"),
       el("td", o.channel_zh || "—"),
       stateCell,
-      el("td", dateTime(o.created_at)),
+      el("td", beijing(o.created_at)),
     );
     tr.addEventListener("click", () => openOrder(o.order_no));
     tr.addEventListener("keydown", (e) => {
@@ -92,7 +102,7 @@ function showDetail(data) {
     const li = el("li");
     li.dataset.kind = e.kind;
     li.append(
-      el("div", `${dateTime(e.at)} · ${e.who}`, "t-when"),
+      el("div", `${beijing(e.at)} · ${e.who}`, "t-when"),
       el("div", e.title, "t-title"),
     );
     if (e.detail) li.append(el("div", e.detail, "t-detail"));

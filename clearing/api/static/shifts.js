@@ -1,7 +1,7 @@
 // 日结交班: the clerk's open shift and its close (with the printable 日结单), the day's closed
 // shifts, and for a supervisor the office's 轧账 against the ledger (a difference shown in red).
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
-import { $, dateTime, el, today } from "./dom.js";
+import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 
 const CHANNEL_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付", pos: "银行卡" };
@@ -19,13 +19,23 @@ function fail(where, err) {
   $(where).textContent = messageOf(err);
 }
 
+const pad = (n) => String(n).padStart(2, "0");
+
+/** An instant as Beijing wall time "YYYY-MM-DD HH:MM:SS", whatever the PC's own time zone. */
+function beijing(iso) {
+  if (!iso) return "—";
+  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+
 function beijingToday() {
-  return today(new Date(Date.now() + (new Date().getTimezoneOffset() + 480) * 60000));
+  return beijing(new Date().toISOString()).slice(0, 10);
 }
 
 function totalBox(label, count, fen) {
   const box = el("div");
-  box.append(el("span", label), el("b", `${count} 笔`), el("div", formatFen(fen), "num"));
+  box.append(el("span", label), el("b", `${count} 笔`), el("em", formatFen(fen)));
   return box;
 }
 
@@ -39,7 +49,7 @@ async function loadCurrent() {
   try {
     const s = await api("GET", `/api/v1/shifts/current?window=${encodeURIComponent(windowNo)}`);
     $("current-since").textContent = s.opened_at
-      ? `接班时间 ${dateTime(s.opened_at)}（上次交班后的第一笔业务）`
+      ? `接班时间 ${beijing(s.opened_at)}（上次交班后的第一笔业务）`
       : "本班次尚无业务。";
     $("current-totals").replaceChildren(
       totalBox("开具缴费单", s.orders_count, s.orders_fen),
@@ -99,8 +109,8 @@ async function loadList() {
       a.target = "_blank";
       a.rel = "noopener";
       print.append(a);
-      tr.append(el("td", s.clerk), el("td", s.window), el("td", dateTime(s.opened_at)),
-        el("td", dateTime(s.closed_at)), el("td", String(s.orders_count), "num"),
+      tr.append(el("td", s.clerk), el("td", s.window), el("td", beijing(s.opened_at)),
+        el("td", beijing(s.closed_at)), el("td", String(s.orders_count), "num"),
         el("td", String(s.received_count), "num"), el("td", formatFen(s.received_fen), "num"),
         el("td", String(s.cancelled_count), "num"), el("td", String(s.refunds_count), "num"), print);
       rows.append(tr);
@@ -144,7 +154,7 @@ async function loadDay() {
       el("li", `窗口 ${s.window}（${s.clerk}）：收款 ${s.received_count} 笔 ${formatFen(s.received_fen)}`)));
     const closed = d.closed;
     $("day-status").textContent = closed
-      ? `${day} 已由 ${closed.closed_by} 于 ${dateTime(closed.closed_at)} 轧账` +
+      ? `${day} 已由 ${closed.closed_by} 于 ${beijing(closed.closed_at)} 轧账` +
         (closed.difference_fen ? `，差额 ${formatFen(closed.difference_fen)}，说明：${closed.note}` : "，账实相符")
       : `${day} 尚未轧账；已交班 ${d.closed_shifts} 个班次。`;
     $("day-actions").hidden = Boolean(closed);
