@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clearing.api.keys import CIPHER, LIMITS, POOL
-from clearing.service import orders, principals
+from clearing.service import orders, principals, settlement, settlement_answers
 from clearing.service.orders import LineInput, OrderInput
 from clearing.service.search import backfill_search_hashes
 from tests.integration.factories import PAYER_ID
@@ -208,6 +208,17 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     order = await clerk_order(svc, clerk)
     no = order["order_no"]
     await pay(svc, clerk, no)
+    # paid out: a cut-off, and the bank's word that the instruction was booked
+    async with svc.app[POOL].acquire() as conn:
+        batch = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+        )
+        assert batch is not None
+        for row in await conn.fetch(
+            "SELECT end_to_end_id FROM settlement_instructions WHERE batch_id = $1", batch
+        ):
+            async with conn.transaction():
+                assert await settlement_answers.booked(conn, row[0], datetime.now(UTC))
     status, refund = await svc.request(
         "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}
     )
@@ -227,6 +238,16 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     assert "重复缴费" in asked["detail"]
     assert body["receipt_url"] == f"/orders/{no}/receipt"
     assert [e["at"] for e in body["events"]] == sorted(e["at"] for e in body["events"])
+    assert titles.index("清分划付指令") < titles.index("银行回执：已划付到账")
+    booked = next(e for e in body["events"] if e["kind"] == "settlement.answered")
+    assert "¥80.00" in booked["detail"] and booked["who"] == "合作银行"
+    # the refund request counts in the supervisor's shift at the order's window
+    status, shift = await svc.request("GET", "/api/v1/shifts/current?window=W07", supervisor)
+    assert status == 200, shift
+    assert (shift["refunds_count"], shift["refunds_fen"]) == (1, 80_00)
+    assert shift["refunds_by_channel"] == [
+        {"channel": "wechatpay", "count": 1, "amount_fen": 80_00}
+    ]
 
 
 # -- shifts -------------------------------------------------------------------------------------
