@@ -1,5 +1,6 @@
-"""The printable 日结单 of a closed shift: A4, totals by channel with their 大写, signature lines
-for 经办人 and 复核人. Rendered on the server from the frozen shift, every value escaped."""
+"""The printable 日结单 of a closed shift (A4, totals by channel with their 大写, signature lines
+for 经办人 and 复核人) and the office's 轧账单. Rendered on the server from what was stored at the
+close, every value escaped."""
 
 from __future__ import annotations
 
@@ -87,6 +88,66 @@ def render(shift: dict[str, Any], *, printed_at: datetime) -> str:
 {refund_table}
 <p class="note">本日结单数据于交班时封存，不随之后的业务变化；交班后的业务计入下一班次。</p>
 <div class="signatures"><span>经办人（签字）：</span><span>复核人（签字）：</span>
+<span>日期：</span></div>
+<footer>打印时间 {escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"))}</footer>
+</article>
+</body></html>
+"""
+    )
+
+
+def _day_row(c: dict[str, Any]) -> str:
+    diff = int(c["difference_fen"])
+    return (
+        f"<tr><th scope='row'>{escape(CHANNEL_ZH.get(c['channel'], '其他渠道'))}</th>"
+        f"<td class='num'>{c['shifts_count']}</td>"
+        f"<td class='num'>{escape(format_yuan(c['shifts_fen']))}</td>"
+        f"<td class='num'>{c['ledger_count']}</td>"
+        f"<td class='num'>{escape(format_yuan(c['ledger_fen']))}</td>"
+        f"<td class='num{' bad' if diff else ''}'>{escape(format_yuan(diff))}</td></tr>"
+    )
+
+
+def render_day(day: dict[str, Any], *, printed_at: datetime) -> str:
+    """The 轧账单 of a closed office day: both sides by channel, the difference and its note."""
+    closed = day["closed"]
+    rows = "".join(_day_row(c) for c in closed["by_channel"]) or (
+        "<tr><td colspan='6' class='center'>当日无收款</td></tr>"
+    )
+    diff = int(closed["difference_fen"])
+    verdict = (
+        f"<p class='verdict bad'>轧账不平：差额 {escape(format_yuan(diff))}。"
+        f"说明：{escape(closed['note'] or '')}</p>"
+        if diff
+        else "<p class='verdict'>账实相符：交班合计与账务记录一致。</p>"
+    )
+    return (
+        _HEAD.format(title=escape(f"轧账单 {day['office']} {day['date']}"))
+        + f"""<div class="toolbar no-print">
+<button type="button" id="print-receipt" class="primary">打印轧账单</button>
+<a href="/shifts">返回日结交班</a></div>
+<article class="sheet">
+<header><h1>大厅收费轧账单</h1>
+<div class="meta"><span>大厅 <b>{escape(day["office"])}</b></span>
+<span>业务日期 <b>{escape(day["date"])}</b></span>
+<span>交班 <b>{closed["shifts_count"]}</b> 个班次</span></div>
+<div class="meta"><span>轧账人 <b>{escape(closed["closed_by"])}</b></span>
+<span>轧账时间 {escape(_time(closed["closed_at"]))}</span></div></header>
+<h2>交班合计与账务核对（按支付渠道）</h2>
+<table><colgroup><col class="k"><col class="n"><col class="a"><col class="n"><col class="a">
+<col class="a"></colgroup>
+<thead><tr><th>支付渠道</th><th>交班笔数</th><th>交班金额</th><th>账务笔数</th><th>账务金额</th>
+<th>差额</th></tr></thead><tbody>{rows}</tbody></table>
+<table class="totals-table"><colgroup><col class="k"><col class="a"><col class="c"></colgroup>
+<tbody>
+<tr><th scope="row">交班合计</th><td class="num">{escape(format_yuan(closed["shifts_fen"]))}</td>
+<td class="capital">{escape(capital_amount(closed["shifts_fen"]))}</td></tr>
+<tr><th scope="row">账务记录</th><td class="num">{escape(format_yuan(closed["ledger_fen"]))}</td>
+<td class="capital">{escape(capital_amount(closed["ledger_fen"]))}</td></tr>
+</tbody></table>
+{verdict}
+<p class="note">本轧账单数据于轧账时封存，不随之后的业务变化。</p>
+<div class="signatures"><span>值班主任（签字）：</span><span>复核人（签字）：</span>
 <span>日期：</span></div>
 <footer>打印时间 {escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"))}</footer>
 </article>

@@ -224,6 +224,16 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     assert "账实相符" in await boss.inner_text("#day-status")
     assert await boss.locator("#day-actions").is_hidden()
     await _fits(boss, "#day-card")
+    # the supervisor sees every window's shift of the office
+    await boss.locator("#list-date").dispatch_event("change")
+    await boss.locator("#shift-rows tr", has_text="W09").wait_for()
+    async with boss.context.expect_page() as day_info:
+        await boss.click("#print-day")
+    day_sheet = await day_info.value
+    await day_sheet.wait_for_load_state()
+    text = await day_sheet.inner_text("body")
+    assert "大厅收费轧账单" in text and "账实相符" in text
+    assert "值班主任（签字）" in text
 
 
 async def test_finance_staff_are_refused_the_shift_page_in_chinese(page_as: PageFactory) -> None:
@@ -232,3 +242,21 @@ async def test_finance_staff_are_refused_the_shift_page_in_chinese(page_as: Page
     response = await page.goto("/shifts")
     assert response is not None and response.status == 403
     assert "无权访问日结交班" in await page.inner_text("body")
+
+
+async def test_an_auditor_searches_any_office(
+    stack: Stack, page_as: PageFactory, office: dict[str, str]
+) -> None:
+    token = await _token(stack, office["clerk"])
+    case_no = f"2026-BDC-{secrets.token_hex(4).upper()}"
+    order = await paid_order(
+        stack, token, office["office"], case_no=case_no, payer_id=resident_id(64)
+    )
+    page = await page_as("auditor1")
+    await page.goto("/search")
+    assert await page.locator("#q-office").is_visible()
+    await page.fill("#q-office", office["office"])
+    await page.fill("#q-case", case_no)
+    await page.click("#search")
+    await page.locator("#results tr", has_text=order["order_no"]).click()
+    await page.locator("#timeline").get_by_text("开具缴费单").wait_for()

@@ -370,9 +370,14 @@ async def test_the_supervisor_closes_a_day_that_equals_the_ledger(svc: Service) 
     assert view["by_channel"][0]["channel_zh"] == "微信支付"
     assert view["open_shifts"] == [] and view["closed"] is None
 
+    sheet = f"/office-days/{office}/{_today()}/print"
+    status, page = await svc.request("GET", sheet, supervisor)
+    assert status == 409 and "尚未轧账" in page
     status, closed = await svc.request("POST", path + "/close", supervisor, json={})
     assert status == 201, closed
     assert closed["closed"]["difference_fen"] == 0
+    status, page = await svc.request("GET", sheet, supervisor)
+    assert status == 200 and "账实相符" in page and "陆佰叁拾元整" in page
     assert closed["closed"]["shifts_fen"] == 630_00
     status, body = await svc.request("POST", path + "/close", supervisor, json={})
     assert status == 409 and body["code"] == "DAY_ALREADY_CLOSED"
@@ -424,6 +429,14 @@ async def test_a_difference_with_the_ledger_is_shown_and_kept(svc: Service) -> N
     assert status == 201, closed
     assert closed["closed"]["difference_fen"] == -1
     assert closed["closed"]["note"] == "差一分，已报财务核查"
+    sheet = f"/office-days/{office}/{_today()}/print"
+    status, page = await svc.request("GET", sheet, supervisor)
+    assert status == 200
+    assert "轧账不平：差额 -¥0.01" in page and "差一分，已报财务核查" in page
+    assert "值班主任（签字）" in page
+    stranger = await svc.add_user("supervisor", _office())
+    status, page = await svc.request("GET", sheet, stranger)
+    assert status == 404 and "无此轧账单" in page
 
 
 async def test_the_new_routes_are_in_the_openapi_document(svc: Service) -> None:

@@ -153,7 +153,9 @@ async function loadDay() {
     $("day-open-list").replaceChildren(...d.open_shifts.map((s) =>
       el("li", `窗口 ${s.window}（${s.clerk}）：收款 ${s.received_count} 笔 ${formatFen(s.received_fen)}`)));
     const closed = d.closed;
-    $("day-status").textContent = closed
+    $("print-day").hidden = !closed;
+    $("print-day").href = `/office-days/${encodeURIComponent(office)}/${day}/print`;
+    $("day-status-text").textContent = closed
       ? `${day} 已由 ${closed.closed_by} 于 ${beijing(closed.closed_at)} 轧账` +
         (closed.difference_fen ? `，差额 ${formatFen(closed.difference_fen)}，说明：${closed.note}` : "，账实相符")
       : `${day} 尚未轧账；已交班 ${d.closed_shifts} 个班次。`;
