@@ -28,7 +28,6 @@ SHIFT_ROLES = frozenset({"clerk", "supervisor"})
 # rows stamped this long before a person's last close are still looked at (a transaction that
 # committed late); anything older was visible to that close
 LATE_COMMIT_MARGIN = timedelta(hours=1)
-FAR_PAST = datetime(2000, 1, 1).astimezone()
 FAR_FUTURE = datetime(9999, 1, 1).astimezone()
 
 # Every item of an office's activity in [$3, $4), with the person it belongs to; $2 limits it to
@@ -111,6 +110,12 @@ def _window_staff(who: Principal) -> str:
     return who.office
 
 
+async def epoch(conn: Conn) -> datetime:
+    """When shifts began (the migration that made them): older activity is no one's shift."""
+    since: datetime = await conn.fetchval("SELECT since FROM shifts_epoch")
+    return since
+
+
 async def _since(conn: Conn, who: Principal, window: str) -> datetime:
     last = await conn.fetchval(
         "SELECT max(closed_at) FROM shifts WHERE principal_id = $1 AND office = $2"
@@ -119,7 +124,8 @@ async def _since(conn: Conn, who: Principal, window: str) -> datetime:
         who.office,
         window,
     )
-    return last - LATE_COMMIT_MARGIN if last is not None else FAR_PAST
+    start = await epoch(conn)
+    return max(start, last - LATE_COMMIT_MARGIN) if last is not None else start
 
 
 async def _unclaimed(
@@ -316,6 +322,7 @@ async def open_activity(
     conn: Conn, office: str, start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """Unclosed shifts with activity in [start, end): one row per person and window."""
+    start = max(start, await epoch(conn))
     items = await _unclaimed(conn, office, principal_id=None, window=None, start=start, end=end)
     groups: dict[tuple[int, str], list[asyncpg.Record]] = defaultdict(list)
     for r in items:

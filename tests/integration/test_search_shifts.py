@@ -313,6 +313,21 @@ async def test_a_closed_shift_is_frozen_and_later_work_goes_to_the_next(svc: Ser
     assert second["opened_at"] >= first["closed_at"]
 
 
+async def test_work_from_before_shifts_existed_is_no_one_s_shift(svc: Service) -> None:
+    clerk = await svc.add_user("clerk", _office())
+    await clerk_order(svc, clerk, amount_fen=10_00)
+    async with svc.app[POOL].acquire() as conn:
+        old = await conn.fetchval("SELECT since FROM shifts_epoch")
+        await conn.execute("UPDATE shifts_epoch SET since = clock_timestamp()")
+    try:
+        await clerk_order(svc, clerk, amount_fen=20_00)
+        live = await current(svc, clerk, "W07")
+        assert (live["orders_count"], live["orders_fen"]) == (1, 20_00)
+    finally:
+        async with svc.app[POOL].acquire() as conn:
+            await conn.execute("UPDATE shifts_epoch SET since = $1", old)
+
+
 async def test_a_supervisor_sees_every_window_and_a_clerk_only_their_own(svc: Service) -> None:
     office = _office()
     clerk_a = await svc.add_user("clerk", office)

@@ -26,6 +26,14 @@ CREATE INDEX orders_office_created ON orders (office, created_at);
 
 ALTER TABLE payment_attempts ADD COLUMN started_by text;
 
+-- Shifts count activity from the moment this migration ran: a person's first close does not
+-- sweep up everything they did before shifts existed.
+CREATE TABLE shifts_epoch (
+    one    boolean PRIMARY KEY DEFAULT true CHECK (one),
+    since  timestamptz NOT NULL
+);
+INSERT INTO shifts_epoch (since) VALUES (now());
+
 CREATE TABLE shifts (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     principal_id   bigint NOT NULL REFERENCES principals (id),
