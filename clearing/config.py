@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # AES-256-GCM key (base64 of 32 bytes) that encrypts payer names and ID numbers at rest
     pii_key: SecretStr | None = None
     pii_key_file: Path | None = None
+    # HMAC-SHA256 key (base64 of 32 bytes) for finding orders by the payer's ID number; its own
+    # key, so that the search index reveals nothing even to someone holding the encryption key
+    pii_search_key: SecretStr | None = None
+    pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
     # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing

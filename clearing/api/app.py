@@ -17,6 +17,7 @@ from clearing import wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
+    routes_desk,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -25,6 +26,7 @@ from clearing.api import (
     routes_refunds,
     routes_reports,
     routes_settlement,
+    routes_shifts,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -68,10 +70,15 @@ log = logging.getLogger(__name__)
 def pii_cipher(settings: Settings) -> PiiCipher:
     import base64
 
+    if settings.pii_search_key is not None:
+        search = base64.b64decode(settings.pii_search_key.get_secret_value())
+    else:
+        where = settings.pii_search_key_file or Path(settings.var_dir) / "keys" / "pii-search.key"
+        search = load_or_create_key(where)
     if settings.pii_key is not None:
-        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()))
+        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()), search_key=search)
     path = settings.pii_key_file or Path(settings.var_dir) / "keys" / "pii.key"
-    return PiiCipher(load_or_create_key(path))
+    return PiiCipher(load_or_create_key(path), search_key=search)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -251,10 +258,13 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _ops_listener, _workers])
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_notify.routes)
+    # before routes_orders: POST /api/v1/orders/search must not read as an order number
+    app.add_routes(routes_shifts.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_desk.routes)
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)
