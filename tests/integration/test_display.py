@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -14,9 +15,12 @@ import pytest
 
 from clearing.api import routes_display
 from clearing.api.keys import POOL
+from reconciliation import reports
 from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
+
+BEIJING = timezone(timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
@@ -371,3 +375,52 @@ async def test_the_clerk_shows_only_orders_of_their_office(svc: Service, clerk: 
         "POST", "/api/v1/display/pairing-codes", finance, json={"window": "W01"}
     )
     assert (status, body["code"]) == (403, "ROLE_FORBIDDEN")
+
+
+async def test_ratings_count_per_window_and_clerk_in_the_daily_report(svc: Service) -> None:
+    first, second = await svc.add_user("clerk", "HALL1"), await svc.add_user("clerk", "HALL1")
+    names = []
+    for token in (first, second):
+        me = (await svc.request("GET", "/api/v1/me", token))[1]
+        names.append(f"{me['display_name']}（{me['username']}）")
+    given = [
+        (first, "R01", "very_satisfied", None),
+        (first, "R01", "dissatisfied", "窗口人员态度冷淡"),
+        (second, "R02", "satisfied", None),
+        (second, "R02", "basically_satisfied", None),
+    ]
+    screens = {w: await _pair(svc, first if w == "R01" else second, w) for w in ("R01", "R02")}
+    rated = []
+    for clerk, window, grade, reason in given:
+        order_no = await _paid_order(svc, window)
+        await _show(svc, clerk, window, order_no)
+        status, body = await screens[window].rate(order_no, grade, reason)
+        assert status == 201, body
+        rated.append(order_no)
+
+    day = datetime.now(BEIJING).date()
+    async with svc.app[POOL].acquire() as conn, reports.snapshot(conn):
+        report = await reports.daily(conn, day)
+    mine = [r for r in report.ratings if r.window in ("R01", "R02")]
+    assert [(r.window, r.clerk, r.very_satisfied, r.satisfied, r.basically_satisfied,
+             r.dissatisfied, r.very_dissatisfied, r.total, r.bad) for r in mine] == [
+        ("R01", names[0], 1, 0, 0, 1, 0, 2, 1),
+        ("R02", names[1], 0, 1, 1, 0, 0, 2, 0),
+    ]  # fmt: skip
+    (bad,) = [b for b in report.bad_ratings if b.window == "R01"]
+    assert (bad.order_no, bad.grade_zh, bad.reason) == (rated[1], "不满意", "窗口人员态度冷淡")
+
+    finance = await svc.add_user("finance", None)
+    async with svc.session.get(
+        f"{svc.base_url}/reports/daily.csv?date={day}", headers={"Cookie": f"tj_session={finance}"}
+    ) as resp:
+        assert resp.status == 200
+        text = (await resp.read()).decode("utf-8-sig")
+    assert f"HALL1,R01,{names[0]},1,0,0,1,0,2,1\r\n" in text
+    assert f"HALL1,R02,{names[1]},0,1,1,0,0,2,0\r\n" in text
+    assert f"{rated[1]},HALL1,R01,{names[0]},不满意,窗口人员态度冷淡," in text
+    status, data = await svc.request("GET", f"/api/v1/reports/daily?date={day}", finance)
+    assert status == 200
+    assert {"office": "HALL1", "window": "R02", "clerk": names[1], "very_satisfied": 0,
+            "satisfied": 1, "basically_satisfied": 1, "dissatisfied": 0,
+            "very_dissatisfied": 0} in data["ratings"]  # fmt: skip
