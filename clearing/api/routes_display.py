@@ -34,7 +34,7 @@ from clearing.api.models_display import (
 )
 from clearing.api.routes_pages import _html_file
 from clearing.api.web import authenticate, ok, read_model
-from clearing.errors import ClearingError, InvalidRequest, NotFound
+from clearing.errors import ClearingError, InvalidRequest, NotFound, Unauthenticated
 from clearing.service import display, screen
 from clearing.service.display import Device
 
@@ -122,6 +122,20 @@ async def pair(request: web.Request) -> web.Response:
         max_age=COOKIE_MAX_AGE,
     )
     return resp
+
+
+@routes.get("/api/v1/display/me")
+async def me(request: web.Request) -> web.Response:
+    """Whether this browser is a paired screen, and of which window: asked first, so that an
+    unpaired screen learns it without a refused request (which browsers log as an error)."""
+    try:
+        dev = await _device(request)
+    except Unauthenticated:
+        return web.json_response({"paired": False}, headers={"Cache-Control": "no-store"})
+    return web.json_response(
+        {"paired": True, "office": dev.office, "window": dev.window},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @routes.get("/api/v1/display/state")

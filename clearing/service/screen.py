@@ -23,12 +23,16 @@ from clearing.service.display import Device, announce
 
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
 UNPAID_STATES = frozenset({"OPEN", "PAYING"})
-# after a rating the screen thanks the citizen this long, then waits for the next one
+# after a rating the screen thanks the citizen this long, then waits for the next one; a paid
+# order nobody rates, or one cancelled or expired, leaves the screen after a while by itself,
+# so that the next citizen never reads the one before
 THANKS = timedelta(seconds=8)
+RATE_FOR = timedelta(minutes=3)
+CLOSED_FOR = timedelta(seconds=30)
 CHANNEL_ZH = {"wechatpay": "微信", "alipay": "支付宝", "unionpay": "云闪付", "pos": "银行卡"}
 
 _SHOWN = """
-SELECT o.id, o.order_no, o.payer_name_enc, o.total_fen, o.state, o.cleared_at,
+SELECT o.id, o.order_no, o.payer_name_enc, o.total_fen, o.state, o.cleared_at, o.updated_at,
        r.grade, r.rated_at
   FROM display_windows d JOIN orders o ON o.id = d.order_id
   LEFT JOIN service_ratings r ON r.order_id = o.id
@@ -65,16 +69,17 @@ async def screen_view(
     o = await conn.fetchrow(_SHOWN, device.office, device.window)
     if o is None:
         return _idle(device)
-    rated_at = o["rated_at"]
-    if rated_at is not None and now - rated_at >= THANKS:
-        return _idle(device)
-    state = o["state"]
+    rated_at, state = o["rated_at"], o["state"]
+    until: datetime | None = None
     if state in UNPAID_STATES:
         phase = "pay"
     elif state in PAID_STATES:
         phase = "rate" if rated_at is None else "thanks"
+        until = rated_at + THANKS if rated_at else (o["cleared_at"] or o["updated_at"]) + RATE_FOR
     else:
-        phase = "closed"
+        phase, until = "closed", o["updated_at"] + CLOSED_FOR
+    if until is not None and now >= until:
+        return _idle(device)
     lines = await conn.fetch(_LINES, o["id"])
     qr = await conn.fetchrow(_OPEN_QR, o["id"]) if phase == "pay" else None
     paid = await conn.fetchrow(_PAID_WITH, o["id"]) if state in PAID_STATES else None
@@ -115,8 +120,8 @@ async def screen_view(
         "phase": phase,
         "order": order,
     }
-    if rated_at is not None:
-        view["thanks_until"] = (rated_at + THANKS).isoformat()
+    if until is not None:
+        view["until"] = until.isoformat()  # the screen goes idle by itself then
     return view
 
 

@@ -424,3 +424,54 @@ async def test_ratings_count_per_window_and_clerk_in_the_daily_report(svc: Servi
     assert {"office": "HALL1", "window": "R02", "clerk": names[1], "very_satisfied": 0,
             "satisfied": 1, "basically_satisfied": 1, "dissatisfied": 0,
             "very_dissatisfied": 0} in data["ratings"]  # fmt: skip
+
+
+async def test_the_page_and_whether_this_browser_is_a_paired_screen(
+    svc: Service, clerk: str
+) -> None:
+    async with svc.session.get(svc.base_url + "/display") as page:
+        assert page.status == 200 and "客显屏" in await page.text()
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert await svc.request("GET", "/api/v1/display/me") == (200, {"paired": False})
+    screen = await _pair(svc, clerk, "W08")
+    status, body = await screen.get("/api/v1/display/me")
+    assert (status, body) == (200, {"paired": True, "office": "HALL1", "window": "W08"})
+
+
+async def test_the_screen_goes_idle_by_itself_after_thanks_or_a_closed_order(
+    svc: Service, clerk: str
+) -> None:
+    screen = await _pair(svc, clerk, "W09")
+    order_no = await _order(svc, "W09")
+    await _show(svc, clerk, "W09", order_no)
+    status, _ = await svc.request(
+        "POST", f"/api/v1/orders/{order_no}/cancel", clerk, json={"reason": "缴款人放弃缴费"}
+    )
+    assert status == 200
+    view = await screen.state()
+    assert view["phase"] == "closed" and view["order"]["state_zh"] == "已撤销"
+    assert "until" in view
+    async with svc.app[POOL].acquire() as conn:
+        await conn.execute(
+            "UPDATE orders SET updated_at = now() - interval '31 seconds' WHERE order_no = $1",
+            order_no,
+        )
+    assert (await screen.state())["phase"] == "idle"
+
+    paid = await _paid_order(svc, "W09")
+    await _show(svc, clerk, "W09", paid)
+    assert (await screen.state())["phase"] == "rate"
+    assert (await screen.rate(paid, "very_satisfied"))[0] == 201
+    assert (await screen.state())["phase"] == "thanks"
+    async with svc.app[POOL].acquire() as conn:
+        await conn.execute(
+            "UPDATE service_ratings SET rated_at = rated_at - interval '9 seconds'"
+            " WHERE order_id = (SELECT id FROM orders WHERE order_no = $1)",
+            paid,
+        )
+    assert await screen.state() == {
+        "office": "HALL1",
+        "window": "W09",
+        "phase": "idle",
+        "order": None,
+    }
