@@ -3,6 +3,10 @@
 import { api, messageOf } from "./api.js";
 import { $, clock } from "./dom.js";
 
+// who works a window (clearing.service.display.STAFF_ROLES); others read the window screen only
+const STAFF_ROLES = new Set(["clerk", "supervisor", "admin"]);
+
+let enabled = false;
 let context = () => ({ office: "", windowNo: "" });
 let onUnauthorized = () => {};
 let sent = null; // "office|window|order" last told to the server: tell each change once
@@ -17,7 +21,7 @@ function officeQuery(office) {
 /** The order shown in 当前缴费单 (null: none): the window's screen follows it. */
 export async function followOrder(orderNo) {
   const { office, windowNo } = context();
-  if (!office || !windowNo) return;
+  if (!enabled || !office || !windowNo) return;
   wanted = { office, windowNo, orderNo: orderNo || null };
   if (sending) return; // the loop below sends the newest wish when the one in flight is done
   sending = true;
@@ -106,6 +110,9 @@ async function unpair() {
 export function setupDisplayLink(options) {
   context = options.context;
   onUnauthorized = options.onUnauthorized;
+  enabled = STAFF_ROLES.has(options.role);
+  $("display-open").hidden = !enabled;
+  if (!enabled) return;
   const dialog = $("display-dialog");
   $("display-open").addEventListener("click", () => {
     $("display-error").textContent = "";

@@ -137,7 +137,11 @@ async function main() {
     onUnauthorized: signOut,
     onShown: followOrder,
   });
-  setupDisplayLink({ context: () => ({ office, windowNo }), onUnauthorized: signOut });
+  setupDisplayLink({
+    context: () => ({ office, windowNo }),
+    onUnauthorized: signOut,
+    role: me.role,
+  });
   const pick = (orderNo) => {
     markSelected(orderNo);
     showOrder(orderNo);
