@@ -475,3 +475,14 @@ async def test_the_screen_goes_idle_by_itself_after_thanks_or_a_closed_order(
         "phase": "idle",
         "order": None,
     }
+
+
+async def test_the_openapi_document_lists_the_screen_routes(svc: Service) -> None:
+    status, doc = await svc.request("GET", "/api/v1/openapi.json")
+    assert status == 200
+    rating = doc["paths"]["/api/v1/display/ratings"]["post"]
+    assert rating["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "RatingIn"
+    )
+    assert "security" not in rating  # the screen's cookie, never a staff token
+    assert "security" in doc["paths"]["/api/v1/display/pairing-codes"]["post"]
