@@ -187,3 +187,23 @@ async def test_another_windows_screen_never_shows_this_windows_order(
     ):
         assert (await probe).status in (403, 404)
     await _fits(second, "#idle-title")
+
+
+async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory) -> None:
+    supervisor = await page_as("super1")
+    await supervisor.wait_for_url("**/window")
+    await supervisor.locator("#display-open").wait_for()
+    await supervisor.click("#display-open")
+    await supervisor.click("#display-new-code")
+    code = supervisor.locator("#display-code").filter(has_text=re.compile(r"^[0-9]{6}$"))
+    await code.wait_for()
+    # auditors read the window screen but work no window: no screen to pair, and nothing sent
+    auditor = await page_as("auditor1")
+    await auditor.wait_for_url("**/window")
+    # the screen is set up in the same task that names who is signed in
+    await auditor.locator("#who").filter(has_text="auditor1").wait_for()
+    assert not await auditor.locator("#display-open").is_visible()
+    status, body = await stack.api(
+        "POST", "/api/v1/display/pairing-codes", "auditor1", json={"window": "W01"}
+    )
+    assert (status, body["code"]) == (403, "ROLE_FORBIDDEN")
