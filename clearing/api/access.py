@@ -26,7 +26,7 @@ from typing import Final
 from aiohttp import web
 
 from clearing.service import beneficiary_accounts as accounts
-from clearing.service import orders, refunds
+from clearing.service import display, office_days, orders, refunds, shifts
 from clearing.service.principals import ROLES
 from reconciliation import case_reads
 
@@ -39,6 +39,9 @@ SIGNED_IN: Final[Callers] = frozenset(ROLES)
 WINDOW: Final[Callers] = orders.CREATE_ROLES  # clerk, supervisor, admin
 FINANCE_READ: Final[Callers] = frozenset({"finance", "admin", "auditor"})
 ADMIN: Final[Callers] = frozenset({"admin"})
+# the citizen's screen (客显屏) at a window, known by the tj_display cookie its pairing set; no
+# staff token opens these routes (every caller of the matrix test gets 401)
+SCREEN: Final[Callers] = frozenset({"screen"})
 
 ACCESS: Final[dict[str, Callers]] = {
     # sessions and the caller
@@ -90,6 +93,26 @@ ACCESS: Final[dict[str, Callers]] = {
     "GET /api/v1/ledger-accounts": case_reads.READ_ROLES,
     "GET /api/v1/reports/daily": FINANCE_READ,
     "GET /api/v1/reports/trend": FINANCE_READ,
+    # search, timelines, shifts (交班) and the office's day (轧账); offices are the services'
+    "POST /api/v1/orders/search": SIGNED_IN,
+    "GET /api/v1/orders/{order_no}/timeline": SIGNED_IN,
+    "GET /api/v1/shifts/current": shifts.SHIFT_ROLES,
+    "POST /api/v1/shifts/close": shifts.SHIFT_ROLES,
+    "GET /api/v1/shifts": SIGNED_IN,
+    "GET /api/v1/shifts/{shift_id}": SIGNED_IN,
+    "GET /api/v1/office-days/{office}/{day}": frozenset({"supervisor", *FINANCE_READ}),
+    "POST /api/v1/office-days/{office}/{day}/close": office_days.CLOSE_ROLES,
+    # the citizen's screen: window staff pair and drive it, the screen reads and rates
+    "POST /api/v1/display/pairing-codes": frozenset(display.STAFF_ROLES),
+    "PUT /api/v1/display/current": frozenset(display.STAFF_ROLES),
+    "GET /api/v1/display/windows/{window}": frozenset(display.STAFF_ROLES),
+    "DELETE /api/v1/display/windows/{window}/device": frozenset(display.STAFF_ROLES),
+    "POST /api/v1/display/pair": PUBLIC,  # a browser with the six-digit code becomes a screen
+    "GET /api/v1/display/me": PUBLIC,  # whether this browser is a paired screen
+    "GET /api/v1/display/state": SCREEN,
+    "GET /api/v1/display/qr.svg": SCREEN,
+    "GET /api/v1/display/events": SCREEN,
+    "POST /api/v1/display/ratings": SCREEN,
 }
 
 _PARAM = re.compile(r"\{[^}]*\}")
