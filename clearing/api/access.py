@@ -115,6 +115,17 @@ ACCESS: Final[dict[str, Callers]] = {
     "POST /api/v1/display/ratings": SCREEN,
 }
 
+Refusal = tuple[str, str, str]  # code, English, Chinese
+ROLE_FORBIDDEN: Final[Refusal] = (
+    "ROLE_FORBIDDEN",
+    "your role may not do this",
+    "您的角色无权执行此操作",
+)
+# rows whose refusal has words of its own: what the screen tells the person refused
+REFUSALS: Final[dict[str, Refusal]] = {
+    "POST /api/v1/office-days/{office}/{day}/close": office_days.CLOSE_REFUSED,
+}
+
 _PARAM = re.compile(r"\{[^}]*\}")
 
 
@@ -126,6 +137,12 @@ def operation_key(method: str, path: str) -> str:
 
 
 _BY_KEY: Final = {operation_key(*op.split(" ", 1)): callers for op, callers in ACCESS.items()}
+_REFUSAL_BY_KEY: Final = {operation_key(*op.split(" ", 1)): r for op, r in REFUSALS.items()}
+
+
+def refusal(method: str, path: str) -> Refusal:
+    """What a caller whose role the row does not name is told."""
+    return _REFUSAL_BY_KEY.get(operation_key(method, path), ROLE_FORBIDDEN)
 
 
 def callers(method: str, path: str) -> Callers | None:
@@ -139,9 +156,11 @@ def _for_route(method: str, canonical: str) -> Callers | None:
     return callers(method, canonical)
 
 
-def for_request(request: web.Request) -> Callers | None:
-    """The row of the route serving ``request``, or None."""
+def for_request(request: web.Request) -> tuple[Callers | None, Refusal]:
+    """The row of the route serving ``request`` (None without one), and its refusal."""
     resource = request.match_info.route.resource
     if resource is None:
-        return None
-    return _for_route(request.method, resource.canonical)
+        return None, ROLE_FORBIDDEN
+    return _for_route(request.method, resource.canonical), refusal(
+        request.method, resource.canonical
+    )

@@ -11,22 +11,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class TotalOut(BaseModel):
+class _Out(BaseModel):
+    # a field the report gains must be described here too: refused loudly, never dropped
+    model_config = ConfigDict(extra="forbid")
+
+
+class TotalOut(_Out):
     count: int
     amount_fen: int
 
 
-class RowOut(BaseModel):
+class RowOut(_Out):
     key: str
     name: str
     count: int
     amount_fen: int
 
 
-class CheckOut(BaseModel):
+class CheckOut(_Out):
     dimension: str
     total_fen: int
     expected_fen: int
@@ -34,7 +39,7 @@ class CheckOut(BaseModel):
     agrees: bool
 
 
-class BatchOut(BaseModel):
+class BatchOut(_Out):
     msg_id: str
     bank: str
     seq: int
@@ -45,14 +50,14 @@ class BatchOut(BaseModel):
     total_fen: int
 
 
-class SettlementOut(BaseModel):
+class SettlementOut(_Out):
     batches: list[BatchOut]
     instructions: list[RowOut] = Field(description="by state: key is the state")
     total_fen: int
     paid_out_fen: int = Field(description="instructions the bank booked")
 
 
-class RunOut(BaseModel):
+class RunOut(_Out):
     id: int
     state: str
     started_by: str
@@ -63,13 +68,13 @@ class RunOut(BaseModel):
     error: str | None
 
 
-class DiscrepancyCountOut(BaseModel):
+class DiscrepancyCountOut(_Out):
     type: str
     state: str
     count: int
 
 
-class OpenDiscrepancyOut(BaseModel):
+class OpenDiscrepancyOut(_Out):
     id: int
     type: str
     state: str
@@ -81,14 +86,14 @@ class OpenDiscrepancyOut(BaseModel):
     created_at: datetime
 
 
-class ReconOut(BaseModel):
+class ReconOut(_Out):
     latest: RunOut | None
     counts: list[DiscrepancyCountOut]
     open: list[OpenDiscrepancyOut]
     open_total: int = Field(description="may exceed the length of `open`, which is capped")
 
 
-class BalanceOut(BaseModel):
+class BalanceOut(_Out):
     code: str
     name: str
     kind: str
@@ -96,7 +101,29 @@ class BalanceOut(BaseModel):
     direction: str = Field(description="借 (debit), 贷 (credit) or 平 (nil)")
 
 
-class DailyReportOut(BaseModel):
+class RatingCountOut(_Out):
+    office: str
+    window: str
+    clerk: str = Field(description="display name (username)")
+    very_satisfied: int
+    satisfied: int
+    basically_satisfied: int
+    dissatisfied: int
+    very_dissatisfied: int
+
+
+class BadRatingOut(_Out):
+    order_no: str
+    office: str
+    window: str
+    clerk: str
+    grade: str
+    grade_zh: str
+    reason: str | None
+    rated_at: datetime
+
+
+class DailyReportOut(_Out):
     """税费通缴对账日报 of one Beijing business day."""
 
     date: date
@@ -115,10 +142,14 @@ class DailyReportOut(BaseModel):
     settlement: SettlementOut
     recon: ReconOut
     balances: list[BalanceOut]
+    ratings: list[RatingCountOut] = Field(
+        description="好差评 given on the day, per window and clerk"
+    )
+    bad_ratings: list[BadRatingOut] = Field(description="差评 of the day, to be called back")
     runs: list[RunOut]
 
 
-class TrendDayOut(BaseModel):
+class TrendDayOut(_Out):
     date: date
     received_count: int
     received_fen: int
@@ -127,6 +158,6 @@ class TrendDayOut(BaseModel):
     auto_match_ratio: float | None = Field(description="0..1, from the run's statistics")
 
 
-class TrendOut(BaseModel):
+class TrendOut(_Out):
     end_date: date
     days: list[TrendDayOut]

@@ -170,4 +170,6 @@ async def trend_json(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
         trend = await reports.trend(conn, day, days)
     rows = [{**asdict(t), "date": t.day} for t in trend]
+    for row in rows:
+        row.pop("day")
     return _json(TrendOut.model_validate({"end_date": day, "days": rows}))

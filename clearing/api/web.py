@@ -169,9 +169,7 @@ async def authenticate(request: web.Request, *roles: str) -> Principal:
         raise Unauthenticated("TOKEN_MISSING", "a bearer token is required", "请先登录")
     async with request.app[POOL].acquire() as conn:
         who = await principals.authenticate(conn, token)
-    allowed = access.for_request(request)
+    allowed, refused = access.for_request(request)
     if (allowed is not None and who.role not in allowed) or (roles and who.role not in roles):
-        raise Forbidden(
-            "ROLE_FORBIDDEN", f"role {who.role} may not do this", "您的角色无权执行此操作"
-        )
+        raise Forbidden(*refused, role=who.role)
     return who

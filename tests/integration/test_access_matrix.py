@@ -3,7 +3,7 @@ caller, against the one table that says who may (``clearing.api.access``).
 
 A caller the row names gets past the gate (whatever the answer then is: 200, 404 for an id that
 does not exist, 422 for the empty body sent here — never 401 or 403); a signed-in caller it does
-not name gets 403 ``ROLE_FORBIDDEN``; somebody without a token gets 401 ``TOKEN_MISSING``; the
+not name gets 403 ``ROLE_FORBIDDEN`` (or the row's own refusal); somebody without a token gets 401 ``TOKEN_MISSING``; the
 citizen's screen's routes answer 401 to all of them (they take its cookie, not a token). An
 /api/v1 route without a row, or a row without a route, fails here too.
 """
@@ -103,7 +103,7 @@ async def test_every_caller_gets_what_the_table_says(
         elif caller == access.ANONYMOUS:
             ok = (status, code) == (401, "TOKEN_MISSING")
         else:
-            ok = (status, code) == (403, "ROLE_FORBIDDEN")
+            ok = (status, code) == (403, access.refusal(method, path)[0])
         if not ok:
             wrong.append(f"{caller}: {status} {code} (allowed: {sorted(allowed)})")
     assert not wrong, f"{operation}:\n" + "\n".join(wrong)
