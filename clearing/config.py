@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     pii_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # a TrueType CJK font to embed in receipt PDFs; unset: the first of the Debian fonts named in
+    # clearing/api/receipt_font.py that is installed (ops/_bootstrap.sh installs one)
+    receipt_font_file: Path | None = None
 
     # WeChat Pay: the merchant key folder (see adapters.wechatpay.keys) and the gateway
     wechatpay_keys: Path | None = None
