@@ -103,7 +103,7 @@ _TOTAL = (
 )
 _TOTALS_REFUNDED = (
     '      <tr><th scope="row" colspan="4">应缴合计</th><td class="num">{total}</td></tr>\n'
-    '      <tr class="refunded"><th scope="row" colspan="4">已退金额</th>'
+    '      <tr class="refunded-sum"><th scope="row" colspan="4">已退金额</th>'
     '<td class="num" id="refunded-total">{refunded}</td></tr>\n'
     '      <tr><th scope="row" colspan="2">实缴合计（大写）</th>\n'
     '        <td colspan="2" class="capital">人民币{capital}</td>\n'

@@ -49,20 +49,23 @@ def _items(v: Verdict) -> str:
     for x in v.lines or []:
         state = "已退" if x["refunded"] else "已缴"
         css = ' class="refunded"' if x["refunded"] else ""
+        # the reference under the item's name: five columns fit a phone held upright
+        ref = str(x["reference"])
+        ref_html = f'<br><span class="mono">{escape(ref)}</span>' if ref else ""
         rows.append(
             f'<tr{css}><td class="center">{int(x["line_no"])}</td>'
-            f"<td>{escape(str(x['item_name']))}</td><td>{escape(str(x['beneficiary_name']))}</td>"
-            f'<td class="mono">{escape(str(x["reference"]) or "—")}</td>'
+            f"<td>{escape(str(x['item_name']))}{ref_html}</td>"
+            f"<td>{escape(str(x['beneficiary_name']))}</td>"
             f'<td class="num">{escape(format_yuan(int(x["amount_fen"])))}</td>'
             f'<td class="center state">{state}</td></tr>'
         )
     heading = "当前缴费情况" if not v.valid else "缴费明细"
     return (
         f'  <h2 id="verdict-items">{heading}</h2>\n'
-        '  <table class="lines"><thead><tr><th>序号</th><th>收费项目</th><th>收款单位</th>'
-        "<th>凭证号</th><th>金额</th><th>状态</th></tr></thead>\n"
+        '  <table class="lines"><thead><tr><th>序号</th><th>收费项目／凭证号</th><th>收款单位</th>'
+        "<th>金额</th><th>状态</th></tr></thead>\n"
         f"  <tbody>{''.join(rows)}</tbody>\n"
-        '  <tfoot><tr><th scope="row" colspan="4">实缴合计</th>'
+        '  <tfoot><tr><th scope="row" colspan="3">实缴合计</th>'
         f'<td class="num total" id="verdict-paid">{escape(format_yuan(int(v.paid_fen or 0)))}'
         "</td><td></td></tr></tfoot></table>\n"
         "  <p>请核对纸质凭证上的项目与金额与上表一致；标为“已退”的项目款项已退回缴款人。</p>\n"

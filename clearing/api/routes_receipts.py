@@ -4,7 +4,8 @@
 the original); ``?n=`` shows an earlier one. ``POST /api/v1/orders/{no}/receipt/reprints`` makes
 a reprint — the one entry point for every screen that offers 补打; the receipt page's own 补打
 button is a plain form posting to ``/orders/{no}/receipt/reprints`` with the session cookie,
-accepted only from this site's own pages (Origin checked; the cookie is SameSite=Strict).
+accepted only from this site's own pages (Sec-Fetch-Site or Origin checked; the cookie is
+SameSite=Strict).
 ``/v/{code}`` is what a receipt's QR code opens; ``/verify/{token}`` still answers the long
 tokens of receipts printed before short codes.
 """
@@ -238,9 +239,15 @@ async def receipt_prints(request: web.Request) -> web.Response:
 
 
 def _same_site(request: web.Request) -> bool:
-    """Whether a form post comes from one of our own pages (against cross-site form posts)."""
-    origin = request.headers.get("Origin") or request.headers.get("Referer") or ""
-    parts = urlsplit(origin)
+    """Whether a form post comes from one of our own pages (against cross-site form posts).
+
+    Browsers say so in Sec-Fetch-Site; older ones are judged by Origin (our pages send no
+    Referer and, with it, an Origin of "null", so only a browser without fetch metadata relies on
+    this)."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    parts = urlsplit(request.headers.get("Origin") or "")
     own = {request.host, urlsplit(request.app[SETTINGS].public_base_url).netloc}
     return bool(parts.netloc) and parts.netloc in own
 
