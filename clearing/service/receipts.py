@@ -1,14 +1,16 @@
-"""Receipts anyone can verify: what a printed 缴费凭证 claims, signed by the service.
+"""Receipts anyone can verify: the answer to a scanned 缴费凭证, against the ledger as it is now.
 
-The QR code on a receipt carries a token: the receipt's money facts (order, case, office, each
-line's amount and reference, the total, the payment time) as canonical JSON, signed with the
-service's Ed25519 receipt key. Checking a token proves two things: the service issued exactly
-these facts (a forged or altered token fails the signature), and the ledger still says so today
-(a refunded order, or one whose lines differ, fails the comparison). Tokens carry no name and no
-ID number, so a scanned receipt gives away nothing the paper does not.
+Receipts printed now carry a short code naming a stored print (``receipt_prints``: its facts,
+MACed); receipts printed before carry a long token — the money facts (order, case, office, each
+line's amount and reference, the total, the payment) as canonical JSON signed with the service's
+Ed25519 receipt key. Both are checked the same way: the MAC or signature proves the service
+issued exactly these facts, and the ledger, line by line, proves they still hold (a refunded
+line, or a refunded order, fails). Neither carries a name or ID number, so a scanned receipt
+gives away nothing the paper does not.
 
 The key lives in a file (``TONGJIAO_RECEIPT_KEY_FILE``, default ``var/keys/receipt-ed25519.pem``),
-never in the database; its id is part of every token so that a rotated key can still be told apart.
+never in the database; its id is part of every long token so that a rotated key can still be told
+apart, and the short codes' MAC key is derived from it.
 """
 
 from __future__ import annotations
