@@ -271,13 +271,15 @@ def _actions(view: dict[str, Any], sheet: Sheet) -> str:
 
 
 def _banner(view: dict[str, Any], sheet: Sheet) -> str:
-    if sheet.stale:
+    if not sheet.latest:
+        text = "这是历史打印记录，已有更新的凭证，不能再次打印。"
+        if sheet.stale:
+            text = "这是历史打印记录：打印后已有退款，该凭证已失效；已有更新的凭证。"
+    elif sheet.stale:
         text = (
             "该凭证打印后已有退款，凭证已失效，不能再交给缴款人。"
             "请点击“补打”出具反映当前缴费情况的新凭证。"
         )
-    elif not sheet.latest:
-        text = "这是历史打印记录，已有更新的凭证，不能再次打印。"
     else:
         return ""
     return f'<p class="banner no-print" role="alert" id="receipt-banner">{escape(text)}</p>\n'
@@ -302,7 +304,8 @@ def render(view: dict[str, Any], sheet: Sheet) -> str:
     return _HEAD.format(title=escape(f"缴费凭证 {printed.receipt_no}")) + _RECEIPT.format(
         actions=_actions(view, sheet),
         banner=_banner(view, sheet),
-        main_css=" void" if sheet.stale else "",
+        # a void or superseded print is for reading only: on paper it says so (receipt.css)
+        main_css=" void" if sheet.stale or not sheet.latest else "",
         reprint_badge=_badge(reprint),
         receipt_no=escape(printed.receipt_no),
         order_no=escape(view["order_no"]),

@@ -158,9 +158,13 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     assert refunded_row and "登记费" in refunded_row[0] and "已退" in refunded_row[0]
     assert "实缴合计" in html and capital_amount(1500_00) in html
     assert 'id="net-paid">¥1,500.00<' in html and 'id="refunded-total">¥80.00<' in html
-    # the latest page is the reprint, printable
+    # the latest page is the reprint, printable; the original is history, for reading only
     status, latest = await _page(svc, f"/orders/{order_no}/receipt", staff["clerk"])
     assert made["receipt_no"] in latest and 'id="print-receipt"' in latest
+    status, first = await _page(svc, f"/orders/{order_no}/receipt?n=1", staff["clerk"])
+    assert status == 200 and "历史打印记录" in first and 'id="print-receipt"' not in first
+    status, _ = await _page(svc, f"/orders/{order_no}/receipt.pdf?n=1", staff["clerk"])
+    assert status == 409
     verdict, page = await _verdict(svc, made["verify_url"])
     assert (verdict["valid"], verdict["reprint_no"], verdict["reprints"]) == (True, 1, 1)
     assert "凭证真实有效" in page and "补打（第 1 次）" in page and "已退" in page
