@@ -271,7 +271,7 @@ async def reprint(
             object_id=order_no,
             detail={
                 "receipt_no": made,
-                "reprint_no": printed.reprint_no,
+                "reprint_count": printed.reprint_no,  # read by the order timeline
                 "reason": text,
                 "paid_fen": printed.paid_fen,
                 "refunded_lines": sorted(n for n, r in printed.refunded_fen().items() if r),

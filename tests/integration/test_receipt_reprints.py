@@ -203,6 +203,13 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     ]
     assert rows[1]["detail"]["reason"] == "部分退款后重新出具"
     assert rows[1]["detail"]["refunded_lines"] == [2]
+    # the order's history (缴费单查询) shows each reprint with its count
+    status, history = await svc.request(
+        "GET", f"/api/v1/orders/{order_no}/timeline", staff["clerk"]
+    )
+    assert status == 200, history
+    details = [e.get("detail") for e in history["events"]]
+    assert "第 1 次补打" in details and "第 2 次补打" in details, history["events"]
 
 
 async def test_reprint_is_for_window_staff_of_the_order_s_office(
