@@ -28,9 +28,12 @@ export PATH="$ROOT/.venv/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1
 # Receipt PDFs embed a TrueType CJK font (clearing/api/receipt_font.py): Debian's WenQuanYi Micro
 # Hei unless one of the other candidates is installed or TONGJIAO_RECEIPT_FONT_FILE names one.
-if [ -z "${TONGJIAO_RECEIPT_FONT_FILE:-}" ] && ! ls /usr/share/fonts/truetype/wqy/wqy-microhei.ttc \
-    /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc /usr/share/fonts/truetype/arphic/uming.ttc \
-    /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf >/dev/null 2>&1; then
+receipt_font="${TONGJIAO_RECEIPT_FONT_FILE:-}"
+for f in /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc \
+    /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf; do
+  if [ -z "$receipt_font" ] && [ -f "$f" ]; then receipt_font="$f"; fi
+done
+if [ -z "$receipt_font" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "==> installing Debian's fonts-wqy-microhei for receipt PDFs"
     apt-get update -qq >/dev/null
