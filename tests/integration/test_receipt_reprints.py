@@ -21,6 +21,7 @@ from clearing.api.keys import POOL, RECEIPTS
 from clearing.api.receipt_pdf import QR_SIZE_MM
 from clearing.domain.money import capital_amount
 from clearing.service import orders, receipts
+from tests.conftest import fresh_database
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -369,3 +370,28 @@ async def test_a_forged_short_code_verifies_nothing_and_shows_nothing(
     other = code.replace("-1.", "-2.")
     verdict, _ = await _verdict(svc, f"{svc.base_url}/v/{other}")
     assert verdict["code"] == "RECEIPT_SIGNATURE_INVALID"
+
+
+async def test_without_a_font_the_pdf_says_so_in_chinese_and_the_page_still_prints(
+    pg_admin_dsn: str, template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("nofont")
+    # a database of its own: this service's workers must not take the module service's tasks
+    dsn = await fresh_database(pg_admin_dsn, template_dsn)
+    async with (
+        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
+        running_service(
+            dsn, tmp, sim, workers=1, receipt_font_file=tmp / "no-such-font.ttf"
+        ) as other,
+    ):
+        staff = {
+            "clerk": await other.add_user("clerk", "HALL1"),
+            "supervisor": await other.supervisor(),
+        }
+        order = await _paid(other, staff)
+        status, html = await _page(other, f"/orders/{order['order_no']}/receipt", staff["clerk"])
+        assert status == 200 and 'id="print-receipt"' in html
+        status, text = await _page(
+            other, f"/orders/{order['order_no']}/receipt.pdf", staff["clerk"]
+        )
+        assert status == 503 and "服务器缺少凭证字体" in text
