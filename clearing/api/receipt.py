@@ -1,7 +1,10 @@
-"""The printable receipt (缴费凭证), rendered from an order view; every value goes through escape().
+"""The printable receipt (缴费凭证): one stored print of an order, rendered from the order view and
+the print's facts (which lines were refunded when it was printed); every value goes through
+escape().
 
 Rendered on the server rather than by the window screen's script, so that what is printed is
-exactly what the database holds, and a receipt can be reprinted from its URL alone.
+exactly what the database holds; a print shows the same at any later viewing (its own time, its
+own QR code), and a new paper is only ever a counted reprint (补打).
 """
 
 from __future__ import annotations
@@ -270,7 +273,7 @@ def _actions(view: dict[str, Any], sheet: Sheet) -> str:
     return "".join(out)
 
 
-def _banner(view: dict[str, Any], sheet: Sheet) -> str:
+def _banner(sheet: Sheet) -> str:
     if not sheet.latest:
         text = "这是历史打印记录，已有更新的凭证，不能再次打印。"
         if sheet.stale:
@@ -303,7 +306,7 @@ def render(view: dict[str, Any], sheet: Sheet) -> str:
     reprint = printed.reprint_no
     return _HEAD.format(title=escape(f"缴费凭证 {printed.receipt_no}")) + _RECEIPT.format(
         actions=_actions(view, sheet),
-        banner=_banner(view, sheet),
+        banner=_banner(sheet),
         # a void or superseded print is for reading only: on paper it says so (receipt.css)
         main_css=" void" if sheet.stale or not sheet.latest else "",
         reprint_badge=_badge(reprint),
