@@ -75,10 +75,10 @@ async function publish(event) {
   try {
     const out = await api("POST", "/api/v1/admin/fee-schedules", { body });
     markInvalid(form, null);
-    flash(`已发布第 ${out.version} 版收费标准，自 ${out.effective_from} 起生效。`);
     form.reset();
     form.effective_from.min = tomorrow();
     await load();
+    flash(`已发布第 ${out.version} 版收费标准，自 ${out.effective_from} 起生效。`);
   } catch (err) {
     markInvalid(form, err);
     onErrorRef(err);

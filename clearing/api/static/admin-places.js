@@ -23,8 +23,8 @@ async function refresh() {
 async function patch(path, body, done) {
   try {
     await api("PATCH", path, { body });
-    flash(done);
     await refresh();
+    flash(done);
   } catch (err) {
     onErrorRef(err);
   }
@@ -120,8 +120,8 @@ async function saveWindow(event) {
       await api("POST", base, { body: { code: v.code, name: v.name, terminal_id: terminal } });
     }
     $("window-dialog").close();
-    flash(`已保存${office.name}${v.name || ""}。`);
     await refresh();
+    flash(`已保存${office.name}${v.name || ""}。`);
   } catch (err) {
     markInvalid(form, err);
     $("window-dialog-error").textContent = messageOf(err);
@@ -141,10 +141,10 @@ export function setupPlaces({ onError, onChanged }) {
     try {
       await api("POST", "/api/v1/admin/offices", { body: { code: v.code, name: v.name, kind: v.kind } });
       markInvalid(form, null);
-      flash(`已新建大厅 ${v.name}。`);
       form.code.value = "";
       form.name.value = "";
       await refresh();
+      flash(`已新建大厅 ${v.name}。`);
     } catch (err) {
       markInvalid(form, err);
       onError(err);

@@ -63,8 +63,8 @@ function userRow(u, onError) {
       try {
         const out = await api("POST", `/api/v1/admin/users/${encodeURIComponent(u.username)}/password-reset`);
         showSecret(`${u.display_name}（${u.username}）的新一次性密码：`, out.temporary_password);
-        flash(`已重置 ${u.display_name} 的密码。`);
         await load();
+        flash(`已重置 ${u.display_name} 的密码。`);
       } catch (err) {
         onError(err);
       }
@@ -78,8 +78,8 @@ function userRow(u, onError) {
         await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.username)}`, {
           body: { disabled: !u.disabled },
         });
-        flash(`已${u.disabled ? "启用" : "停用"} ${u.display_name}。`);
         await load();
+        flash(`已${u.disabled ? "启用" : "停用"} ${u.display_name}。`);
       } catch (err) {
         onError(err);
       }
@@ -123,8 +123,8 @@ function clientRow(c, onError) {
         await api("PATCH", `/api/v1/admin/clients/${encodeURIComponent(c.username)}`, {
           body: { disabled: !c.disabled },
         });
-        flash(`已${c.disabled ? "启用" : "停用"}接口客户端 ${c.display_name}。`);
         await load();
+        flash(`已${c.disabled ? "启用" : "停用"}接口客户端 ${c.display_name}。`);
       } catch (err) {
         onError(err);
       }
@@ -154,7 +154,10 @@ let onErrorRef = () => {};
 
 function redraw() {
   $("users").replaceChildren(...users.map((u) => userRow(u, onErrorRef)));
-  $("clients").replaceChildren(...clients.map((c) => clientRow(c, onErrorRef)));
+  const none = el("tr");
+  none.append(el("td", "尚未创建接口客户端。", "muted"));
+  none.firstChild.colSpan = 6;
+  $("clients").replaceChildren(...(clients.length ? clients.map((c) => clientRow(c, onErrorRef)) : [none]));
   $("users-count").textContent = `共 ${users.length} 个账号`;
   fillOffices($("user-form").office, $("user-form").office.value);
   fillOffices($("client-form").office, $("client-form").office.value);
@@ -178,7 +181,8 @@ export function setupAccounts({ onError }) {
   onErrorRef = onError;
   const form = $("user-form");
   fillSelect(form.role, roleOptions(Object.keys(ROLE_ZH)), "clerk");
-  fillOffices(form.office, state.me.office || "");
+  // most new accounts are window staff of the first hall
+  fillOffices(form.office, state.me.office || (state.offices[0] || {}).code || "");
   const syncNew = linkPlace(form);
   syncNew(false);
   form.addEventListener("submit", async (event) => {
@@ -197,10 +201,10 @@ export function setupAccounts({ onError }) {
         const out = await api("POST", "/api/v1/admin/users", { body });
         markInvalid(form, null);
         showSecret(`${out.user.display_name}（${out.user.username}）的一次性密码：`, out.temporary_password);
-        flash(`已新建账号 ${out.user.display_name}。`);
         form.username.value = "";
         form.display_name.value = "";
         await load();
+        flash(`已新建账号 ${out.user.display_name}。`);
       } catch (err) {
         markInvalid(form, err);
         onError(err);
@@ -230,8 +234,8 @@ export function setupAccounts({ onError }) {
     try {
       await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(editing.username)}`, { body });
       $("user-dialog").close();
-      flash(`已保存 ${v.display_name} 的账号信息。`);
       await load();
+      flash(`已保存 ${v.display_name} 的账号信息。`);
     } catch (err) {
       $("user-dialog-error").textContent = messageOf(err);
     }
@@ -251,6 +255,7 @@ export function setupAccounts({ onError }) {
       cform.username.value = "";
       cform.display_name.value = "";
       await load();
+      flash(`已新建接口客户端 ${out.client.display_name}。`);
     } catch (err) {
       markInvalid(cform, err);
       onError(err);

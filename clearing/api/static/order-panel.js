@@ -147,6 +147,7 @@ export function setupOrderPanel({ config, me, onChanged, onUnauthorized }) {
   hooks = { onChanged, onUnauthorized };
   setupPayMethods({
     config,
+    windowTerminal: me.terminal_id,
     async onStarted(orderNo) {
       await refresh(orderNo);
       hooks.onChanged();
