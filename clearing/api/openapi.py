@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from clearing.api import models as m
 from clearing.api import models_recon as mr
 from clearing.api import models_settlement as ms
+from clearing.api import models_shifts as mh
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,54 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/reports/trend",
         "Received money, open discrepancies and auto-match ratio per day (?days=30&date=)",
+    ),
+    Route(
+        "post",
+        "/api/v1/orders/search",
+        "Find orders (缴费单号, 业务受理号, payer ID by keyed hash, dates, state, channel, window)",
+        mh.OrderSearchIn,
+        mh.OrderSearchOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/orders/{order_no}/timeline",
+        "An order with its history: attempts, callbacks, confirmations, refunds, settlement",
+        response=mh.OrderTimelineOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/shifts/current",
+        "The caller's open shift at a window (?window=), live numbers",
+        response=mh.ShiftOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/shifts/close",
+        "Close the caller's shift at a window (交班); its numbers are frozen",
+        mh.ShiftCloseIn,
+        mh.ShiftOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/shifts",
+        "Shifts closed on a day in an office (?office=&date=); supervisors see unclosed windows",
+        response=mh.ShiftList,
+    ),
+    Route("get", "/api/v1/shifts/{shift_id}", "A closed shift", response=mh.ShiftOut),
+    Route(
+        "get",
+        "/api/v1/office-days/{office}/{day}",
+        "An office's day: closed shifts against the ledger, by channel, and the 轧账 if made",
+        response=mh.OfficeDayOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/office-days/{office}/{day}/close",
+        "Close the office's day (轧账, supervisor); a difference needs a note",
+        mh.OfficeDayCloseIn,
+        mh.OfficeDayOut,
+        201,
     ),
     Route(
         "get",
