@@ -249,6 +249,27 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
 
 
+def assigned_window(who: Principal, stated: str | None) -> str | None:
+    """A clerk's window is the one assigned to them: another one stated is refused, none
+    assigned is refused. Other roles have no fixed window (None)."""
+    if who.role != "clerk":
+        return None
+    if who.window is None:
+        raise Forbidden(
+            "WINDOW_UNASSIGNED",
+            "you have no window assigned; ask an administrator",
+            "您尚未分配窗口，请联系系统管理员",
+        )
+    if stated and stated != who.window:
+        raise Conflict(
+            "WINDOW_MISMATCH",
+            f"you work at window {who.window}, not {stated}",
+            f"您的工作窗口是 {who.window}，不能在窗口 {stated} 办理；请刷新页面",
+            assigned=who.window,
+        )
+    return who.window
+
+
 async def order_window(conn: Conn, who: Principal, office: str, stated: str | None) -> str:
     """The window an order of ``who`` is taken at. A clerk's is their assigned window, whatever
     the browser says; a supervisor or administrator names one (or has one), and it must be a
@@ -259,21 +280,7 @@ async def order_window(conn: Conn, who: Principal, office: str, stated: str | No
             "you can only create orders for your own office",
             "只能为本大厅开具缴费单",
         )
-    if who.role == "clerk":
-        if who.window is None:
-            raise Forbidden(
-                "WINDOW_UNASSIGNED",
-                "you have no window assigned; ask an administrator",
-                "您尚未分配窗口，请联系系统管理员",
-            )
-        if stated is not None and stated != who.window:
-            raise Conflict(
-                "WINDOW_MISMATCH",
-                f"you work at window {who.window}, not {stated}",
-                f"您的工作窗口是 {who.window}，不能为窗口 {stated} 开具缴费单；请刷新页面",
-                assigned=who.window,
-            )
-    window = stated or who.window
+    window = assigned_window(who, stated) or stated or who.window
     if window is None:
         raise InvalidRequest("WINDOW_REQUIRED", "say which window (window)", "请选择窗口")
     found = await get_window(conn, office, window)

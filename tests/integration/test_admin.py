@@ -551,3 +551,16 @@ async def test_the_admin_api_is_in_the_openapi_document(svc: Service) -> None:
     assert "patch" in doc["paths"]["/api/v1/admin/offices/{office}/windows/{window}"]
     assert "UserIn" in doc["components"]["schemas"]
     assert "window" in doc["components"]["schemas"]["Me"]["properties"]
+
+
+async def test_a_clerks_shift_is_at_their_assigned_window(svc: Service, admin: str) -> None:
+    office = await _office(svc, admin)
+    clerk2, _ = await _user(svc, admin, role="clerk", office=office, window="W02")
+    status, shift = await svc.request("GET", "/api/v1/shifts/current", clerk2)
+    assert (status, shift["window"]) == (200, "W02")
+    status, problem = await svc.request("GET", "/api/v1/shifts/current?window=W01", clerk2)
+    assert (status, problem["code"]) == (409, "WINDOW_MISMATCH")
+    status, problem = await svc.request(
+        "POST", "/api/v1/shifts/close", clerk2, json={"window": "W01"}
+    )
+    assert (status, problem["code"]) == (409, "WINDOW_MISMATCH")
