@@ -107,7 +107,9 @@ async def _check_place(conn: Conn, role: str, office: str | None, window: str | 
     if office is not None and not await conn.fetchval(
         "SELECT 1 FROM offices WHERE code = $1 AND active", office
     ):
-        raise InvalidRequest("OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在")
+        raise InvalidRequest(
+            "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
+        )
     if role in WINDOW_ROLES and office is None:
         raise InvalidRequest(
             "OFFICE_REQUIRED",

@@ -42,8 +42,8 @@ def check_office_scope(who: Principal, office: str | None) -> None:
     if who.office is not None and office != who.office:
         raise Forbidden(
             "OFFICE_FORBIDDEN",
-            f"you administer office {who.office} only",
-            "您只能管理本大厅的用户和窗口",
+            f"you act for office {who.office} only",
+            "您只能处理本大厅的用户和窗口",
         )
 
 
@@ -69,16 +69,6 @@ async def windows(conn: Conn, who: Principal, office: str | None = None) -> list
         office or who.office,
     )
     return [_window(r) for r in rows]
-
-
-async def get_window(conn: Conn, office: str, code: str) -> Window | None:
-    row = await conn.fetchrow(
-        "SELECT office_code, code, name, terminal_id, active FROM windows"
-        " WHERE office_code = $1 AND code = $2",
-        office,
-        code,
-    )
-    return _window(row) if row else None
 
 
 def _require_admin(who: Principal) -> None:
@@ -283,8 +273,13 @@ async def order_window(conn: Conn, who: Principal, office: str, stated: str | No
     window = assigned_window(who, stated) or stated or who.window
     if window is None:
         raise InvalidRequest("WINDOW_REQUIRED", "say which window (window)", "请选择窗口")
-    found = await get_window(conn, office, window)
-    if found is None or not found.active:
+    in_service = await conn.fetchval(
+        "SELECT w.active AND o.active FROM windows w JOIN offices o ON o.code = w.office_code"
+        " WHERE w.office_code = $1 AND w.code = $2",
+        office,
+        window,
+    )
+    if not in_service:
         raise InvalidRequest(
             "WINDOW_UNKNOWN",
             f"office {office} has no window {window} in service",

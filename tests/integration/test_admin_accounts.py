@@ -1,9 +1,8 @@
-"""系统管理 over /api/v1/admin: accounts, offices and windows, API clients, the fee schedule; and
-the window a clerk's orders land on, which comes from their assignment, not from the browser."""
+"""系统管理 over /api/v1/admin: accounts, offices and windows, API clients, the fee schedule;
+office scope, nobody changes their own access, every change audited."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +12,14 @@ import pytest
 from clearing import security
 from clearing.api.keys import POOL
 from clearing.service import principals
-from tests.integration.factories import PAYER_ID
+from tests.integration.admin_harness import (
+    audit_rows,
+    case_order,
+    name,
+    office_with_windows,
+    sign_in,
+    user,
+)
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -33,177 +39,14 @@ async def admin(svc: Service) -> str:
     return await svc.add_user("admin", None)
 
 
-def _name(prefix: str = "u") -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-async def _office(svc: Service, admin: str, windows: tuple[str, ...] = ("W01", "W02")) -> str:
-    code = _name("H").upper()
-    status, body = await svc.request(
-        "POST", "/api/v1/admin/offices", admin, json={"code": code, "name": "示范市不动产登记中心"}
-    )
-    assert status == 201, body
-    for i, w in enumerate(windows, start=1):
-        status, body = await svc.request(
-            "POST",
-            f"/api/v1/admin/offices/{code}/windows",
-            admin,
-            json={"code": w, "name": f"窗口{'一二三四'[i - 1]}", "terminal_id": f"T{code}{i}"},
-        )
-        assert status == 201, body
-    return code
-
-
-async def _sign_in(svc: Service, username: str, password: str) -> tuple[int, Any]:
-    return await svc.request(
-        "POST", "/api/v1/sessions", json={"username": username, "password": password}
-    )
-
-
-async def _user(svc: Service, admin: str, **body: Any) -> tuple[str, str]:
-    """Create a staff account through the API; its token (signed in) and its username."""
-    username = body.setdefault("username", _name())
-    body.setdefault("display_name", "测试员")
-    status, out = await svc.request("POST", "/api/v1/admin/users", admin, json=body)
-    assert status == 201, out
-    status, session = await _sign_in(svc, username, out["temporary_password"])
-    assert status == 201, session
-    return str(session["token"]), username
-
-
-async def _audit(svc: Service, action: str, object_id: str) -> list[dict[str, Any]]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT actor, detail FROM audit_log WHERE action = $1 AND object_id = $2 ORDER BY id",
-            action,
-            object_id,
-        )
-    return [dict(r) for r in rows]
-
-
-def _case_order(office: str, window: str | None = None) -> dict[str, Any]:
-    # a registration matter only: its amount comes from the fee schedule, no authority is asked
-    body: dict[str, Any] = {
-        "case_no": "2026-BDC-ADMIN1",
-        "office": office,
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "case": {"matters": [{"kind": "residential", "extra_certificates": 0}]},
-    }
-    if window is not None:
-        body["window"] = window
-    return body
-
-
-# -- the window an order lands on ------------------------------------------------------------
-
-
-async def test_a_clerks_order_lands_on_their_assigned_window(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    clerk2, _ = await _user(svc, admin, role="clerk", office=office, window="W02")
-    status, me = await svc.request("GET", "/api/v1/me", clerk2)
-    assert status == 200
-    assert (me["window"], me["window_name"], me["office_name"]) == (
-        "W02",
-        "窗口二",
-        "示范市不动产登记中心",
-    )
-    assert me["terminal_id"] == f"T{office}2" and me["home"] == "/window"
-    # a fresh browser says nothing about the window: the order still lands on W02
-    status, order = await svc.create_order(clerk2, _case_order(office))
-    assert status == 201, order
-    assert order["window"] == "W02"
-    status, listed = await svc.request("GET", f"/api/v1/orders?office={office}&window=W02", clerk2)
-    assert [o["order_no"] for o in listed["orders"]] == [order["order_no"]]
-    # saying the right window is fine too
-    status, order = await svc.create_order(clerk2, _case_order(office, "W02"))
-    assert (status, order["window"]) == (201, "W02")
-
-
-async def test_a_clerk_cannot_take_an_order_at_another_window(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    clerk2, _ = await _user(svc, admin, role="clerk", office=office, window="W02")
-    status, problem = await svc.create_order(clerk2, _case_order(office, "W01"))
-    assert (status, problem["code"]) == (409, "WINDOW_MISMATCH")
-    assert "W02" in problem["detail_zh"] and problem["assigned"] == "W02"
-    async with svc.app[POOL].acquire() as conn:
-        assert not await conn.fetchval("SELECT count(*) FROM orders WHERE office = $1", office)
-
-
-async def test_a_clerk_without_a_window_is_told_to_ask_for_one(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    clerk, _ = await _user(svc, admin, role="clerk", office=office)
-    status, problem = await svc.create_order(clerk, _case_order(office))
-    assert (status, problem["code"]) == (403, "WINDOW_UNASSIGNED")
-    assert "管理员" in problem["detail_zh"]
-
-
-async def test_a_supervisor_names_a_window_in_service(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    sup, _ = await _user(svc, admin, role="supervisor", office=office)
-    status, listed = await svc.request("GET", "/api/v1/windows", sup)
-    assert [w["code"] for w in listed["windows"]] == ["W01", "W02"]
-    status, order = await svc.create_order(sup, _case_order(office, "W02"))
-    assert (status, order["window"]) == (201, "W02")
-    status, problem = await svc.create_order(sup, _case_order(office, "W09"))
-    assert (status, problem["code"]) == (422, "WINDOW_UNKNOWN")
-    status, problem = await svc.create_order(sup, _case_order(office))
-    assert (status, problem["code"]) == (422, "WINDOW_REQUIRED")
-    # a closed window takes no more orders
-    status, _ = await svc.request(
-        "PATCH", f"/api/v1/admin/offices/{office}/windows/W02", admin, json={"active": False}
-    )
-    assert status == 200
-    status, problem = await svc.create_order(sup, _case_order(office, "W02"))
-    assert (status, problem["code"]) == (422, "WINDOW_UNKNOWN")
-
-
-@pytest.mark.parametrize(
-    ("role", "home"),
-    [
-        ("clerk", "/window"),
-        ("supervisor", "/window"),
-        ("finance", "/finance"),
-        ("auditor", "/finance"),
-        ("admin", "/admin"),
-    ],
-)
-async def test_each_role_is_sent_to_a_page_it_can_use(
-    svc: Service, admin: str, role: str, home: str
-) -> None:
-    office = await _office(svc, admin, ("W01",))
-    place_ = {"office": office, "window": "W01"} if role == "clerk" else {}
-    if role == "supervisor":
-        place_ = {"office": office}
-    username = _name()
-    status, out = await svc.request(
-        "POST",
-        "/api/v1/admin/users",
-        admin,
-        json={"username": username, "display_name": "测试员", "role": role, **place_},
-    )
-    assert status == 201, out
-    status, session = await _sign_in(svc, username, out["temporary_password"])
-    assert (status, session["user"]["home"]) == (201, home)
-    cookie = {"Cookie": f"tj_session={session['token']}"}
-    async with svc.session.get(svc.base_url + "/", headers=cookie, allow_redirects=False) as r:
-        assert (r.status, r.headers["Location"]) == (302, home)
-    async with svc.session.get(svc.base_url + home, headers=cookie, allow_redirects=False) as r:
-        assert r.status == 200, home
-    async with svc.session.get(
-        svc.base_url + "/window", headers=cookie, allow_redirects=False
-    ) as r:
-        assert r.status == (200 if home == "/window" else 302)
-
-
 # -- accounts ---------------------------------------------------------------------------------
 
 
 async def test_an_admin_creates_a_user_who_must_change_the_password(
     svc: Service, admin: str
 ) -> None:
-    office = await _office(svc, admin)
-    username = _name()
+    office = await office_with_windows(svc, admin)
+    username = name()
     status, out = await svc.request(
         "POST",
         "/api/v1/admin/users",
@@ -221,9 +64,9 @@ async def test_an_admin_creates_a_user_who_must_change_the_password(
     assert out["user"]["window"] == "W01"
     password = out["temporary_password"]
     assert len(password) == 12
-    status, session = await _sign_in(svc, username, password)
+    status, session = await sign_in(svc, username, password)
     assert status == 201 and session["user"]["must_change_password"] is True
-    (row,) = await _audit(svc, "principal.created", username)
+    (row,) = await audit_rows(svc, "principal.created", username)
     assert row["detail"]["window"] == "W01" and row["actor"].startswith("user:t")
     assert password not in str(row["detail"])
     status, listed = await svc.request("GET", "/api/v1/admin/users", admin)
@@ -252,9 +95,9 @@ async def test_an_admin_creates_a_user_who_must_change_the_password(
 async def test_an_invalid_user_is_refused_and_nothing_is_made(
     svc: Service, admin: str, body: dict[str, Any], code: str
 ) -> None:
-    office = await _office(svc, admin)
+    office = await office_with_windows(svc, admin)
     body = {k: v.replace("{office}", office) if isinstance(v, str) else v for k, v in body.items()}
-    username = body.setdefault("username", _name())
+    username = body.setdefault("username", name())
     status, problem = await svc.request(
         "POST", "/api/v1/admin/users", admin, json={"display_name": "某人", **body}
     )
@@ -265,28 +108,28 @@ async def test_an_invalid_user_is_refused_and_nothing_is_made(
 
 
 async def test_reset_password_ends_sessions_and_forces_a_change(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    token, username = await _user(svc, admin, role="clerk", office=office, window="W01")
+    office = await office_with_windows(svc, admin)
+    token, username = await user(svc, admin, role="clerk", office=office, window="W01")
     status, out = await svc.request("POST", f"/api/v1/admin/users/{username}/password-reset", admin)
     assert status == 200, out
     assert out["user"]["must_change_password"] is True
     status, _ = await svc.request("GET", "/api/v1/me", token)
     assert status == 401  # the old session ended with the old password
-    status, _ = await _sign_in(svc, username, out["temporary_password"])
+    status, _ = await sign_in(svc, username, out["temporary_password"])
     assert status == 201
-    assert len(await _audit(svc, "principal.password_reset", username)) == 1
+    assert len(await audit_rows(svc, "principal.password_reset", username)) == 1
 
 
-async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    token, username = await _user(svc, admin, role="clerk", office=office, window="W01")
+async def test_an_admin_assigns_a_window_and_disables_auser(svc: Service, admin: str) -> None:
+    office = await office_with_windows(svc, admin)
+    token, username = await user(svc, admin, role="clerk", office=office, window="W01")
     status, out = await svc.request(
         "PATCH", f"/api/v1/admin/users/{username}", admin, json={"window": "W02"}
     )
     assert (status, out["window"]) == (200, "W02")
-    status, order = await svc.create_order(token, _case_order(office))
+    status, order = await svc.create_order(token, case_order(office))
     assert (status, order["window"]) == (201, "W02")
-    (row,) = await _audit(svc, "principal.updated", username)
+    (row,) = await audit_rows(svc, "principal.updated", username)
     assert row["detail"] == {"window": {"from": "W01", "to": "W02"}}
     # role and display name
     status, out = await svc.request(
@@ -309,7 +152,7 @@ async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin
             username,
             security.hash_password("pass-word-123"),
         )
-    status, problem = await _sign_in(svc, username, "pass-word-123")
+    status, problem = await sign_in(svc, username, "pass-word-123")
     assert (status, problem["code"]) == (401, "LOGIN_FAILED")
 
 
@@ -325,8 +168,8 @@ async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin
 async def test_an_invalid_change_is_refused_and_nothing_changes(
     svc: Service, admin: str, body: dict[str, Any], code: str, status: int
 ) -> None:
-    office = await _office(svc, admin)
-    _, username = await _user(svc, admin, role="clerk", office=office, window="W01")
+    office = await office_with_windows(svc, admin)
+    _, username = await user(svc, admin, role="clerk", office=office, window="W01")
     got, problem = await svc.request("PATCH", f"/api/v1/admin/users/{username}", admin, json=body)
     assert (got, problem["code"]) == (status, code), problem
     async with svc.app[POOL].acquire() as conn:
@@ -334,11 +177,11 @@ async def test_an_invalid_change_is_refused_and_nothing_changes(
             "SELECT role, office, window_code FROM principals WHERE username = $1", username
         )
     assert tuple(row) == ("clerk", office, "W01")
-    assert await _audit(svc, "principal.updated", username) == []
+    assert await audit_rows(svc, "principal.updated", username) == []
 
 
 async def test_nobody_changes_their_own_access(svc: Service, admin: str) -> None:
-    me_token, me_name = await _user(svc, admin, role="admin")
+    me_token, me_name = await user(svc, admin, role="admin")
     for path, body in (
         (f"/api/v1/admin/users/{me_name}", {"disabled": True}),
         (f"/api/v1/admin/users/{me_name}", {"role": "auditor"}),
@@ -356,31 +199,31 @@ async def test_nobody_changes_their_own_access(svc: Service, admin: str) -> None
 
 
 async def test_an_office_admin_manages_their_own_office_only(svc: Service, admin: str) -> None:
-    mine = await _office(svc, admin)
-    theirs = await _office(svc, admin)
+    mine = await office_with_windows(svc, admin)
+    theirs = await office_with_windows(svc, admin)
     async with svc.app[POOL].acquire() as conn:
         await principals.add(
             conn,
             kind="staff",
-            username=(scoped := _name("oa")),
+            username=(scoped := name("oa")),
             display_name="大厅管理员",
             role="admin",
             office=mine,
             password="pass-word-123",
         )
-    _, session = await _sign_in(svc, scoped, "pass-word-123")
+    _, session = await sign_in(svc, scoped, "pass-word-123")
     office_admin = session["token"]
-    _, other_clerk = await _user(svc, admin, role="clerk", office=theirs, window="W01")
-    _, my_clerk = await _user(svc, admin, role="clerk", office=mine, window="W01")
+    _, other_clerk = await user(svc, admin, role="clerk", office=theirs, window="W01")
+    _, my_clerk = await user(svc, admin, role="clerk", office=mine, window="W01")
     refusals = [
         ("PATCH", f"/api/v1/admin/users/{other_clerk}", {"window": "W02"}),
         ("POST", f"/api/v1/admin/users/{other_clerk}/password-reset", None),
         ("PATCH", f"/api/v1/admin/users/{my_clerk}", {"office": theirs}),
-        ("POST", "/api/v1/admin/users", {"username": _name(), "display_name": "某", "role": "clerk", "office": theirs}),
-        ("POST", "/api/v1/admin/users", {"username": _name(), "display_name": "某", "role": "finance"}),
+        ("POST", "/api/v1/admin/users", {"username": name(), "display_name": "某", "role": "clerk", "office": theirs}),
+        ("POST", "/api/v1/admin/users", {"username": name(), "display_name": "某", "role": "finance"}),
         ("POST", f"/api/v1/admin/offices/{theirs}/windows", {"code": "W09", "name": "窗口九"}),
         ("PATCH", f"/api/v1/admin/offices/{theirs}", {"name": "改名"}),
-        ("POST", "/api/v1/admin/offices", {"code": _name("X"), "name": "新大厅"}),
+        ("POST", "/api/v1/admin/offices", {"code": name("X"), "name": "新大厅"}),
     ]  # fmt: skip
     for method, path, body in refusals:
         status, problem = await svc.request(method, path, office_admin, json=body)
@@ -397,7 +240,7 @@ async def test_an_office_admin_manages_their_own_office_only(svc: Service, admin
 
 
 async def test_non_admins_are_refused_everywhere(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
+    office = await office_with_windows(svc, admin)
     for role in ("clerk", "supervisor", "finance", "auditor"):
         token = await svc.add_user(role, office)
         for method, path in (
@@ -422,7 +265,7 @@ async def test_non_admins_are_refused_everywhere(svc: Service, admin: str) -> No
 
 
 async def test_offices_windows_and_terminals(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
+    office = await office_with_windows(svc, admin)
     status, listed = await svc.request("GET", "/api/v1/admin/offices", admin)
     mine = next(o for o in listed["offices"] if o["code"] == office)
     assert mine["kind_zh"] == "登记大厅"
@@ -445,10 +288,10 @@ async def test_offices_windows_and_terminals(svc: Service, admin: str) -> None:
         json={"terminal_id": f"T{office}9", "name": "窗口二（综合）"},
     )
     assert (status, out["terminal_id"], out["name"]) == (200, f"T{office}9", "窗口二（综合）")
-    (row,) = await _audit(svc, "window.updated", f"{office}/W02")
+    (row,) = await audit_rows(svc, "window.updated", f"{office}/W02")
     assert row["detail"]["terminal_id"] == {"from": f"T{office}2", "to": f"T{office}9"}
-    assert len(await _audit(svc, "window.created", f"{office}/W01")) == 1
-    assert len(await _audit(svc, "office.created", office)) == 1
+    assert len(await audit_rows(svc, "window.created", f"{office}/W01")) == 1
+    assert len(await audit_rows(svc, "office.created", office)) == 1
     status, problem = await svc.request(
         "POST", f"/api/v1/admin/offices/{office}/windows", admin, json={"code": "W01", "name": "x"}
     )
@@ -478,8 +321,8 @@ async def test_offices_windows_and_terminals(svc: Service, admin: str) -> None:
 
 
 async def test_api_clients_get_a_token_once_and_can_be_cut_off(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    username = _name("c")
+    office = await office_with_windows(svc, admin)
+    username = name("c")
     status, out = await svc.request(
         "POST",
         "/api/v1/admin/clients",
@@ -506,13 +349,13 @@ async def test_api_clients_get_a_token_once_and_can_be_cut_off(svc: Service, adm
     )
     assert (status, out["disabled"]) == (200, True)
     assert (await svc.request("GET", "/api/v1/me", rotated["token"]))[0] == 401
-    assert len(await _audit(svc, "client.token_rotated", username)) == 1
-    assert len(await _audit(svc, "client.updated", username)) == 1
+    assert len(await audit_rows(svc, "client.token_rotated", username)) == 1
+    assert len(await audit_rows(svc, "client.updated", username)) == 1
     status, problem = await svc.request(
         "POST",
         "/api/v1/admin/clients",
         admin,
-        json={"username": _name("c"), "display_name": "x", "role": "admin"},
+        json={"username": name("c"), "display_name": "x", "role": "admin"},
     )
     assert (status, problem["code"]) == (422, "VALIDATION_FAILED")
     # a staff account is not an API client, and the other way round
@@ -538,7 +381,7 @@ async def test_fee_schedule_versions_on_the_admin_api(svc: Service, admin: str) 
     assert (status, out["residential_fen"]) == (201, 7000)
     status, listed = await svc.request("GET", "/api/v1/admin/fee-schedules", admin)
     assert out["version"] in {s["version"] for s in listed["schedules"]}
-    assert len(await _audit(svc, "fee_schedule.published", str(out["version"]))) == 1
+    assert len(await audit_rows(svc, "fee_schedule.published", str(out["version"]))) == 1
     body["effective_from"] = date.today().isoformat()
     status, problem = await svc.request("POST", "/api/v1/admin/fee-schedules", admin, json=body)
     assert (status, problem["code"]) == (422, "SCHEDULE_NOT_IN_FUTURE")
@@ -551,16 +394,3 @@ async def test_the_admin_api_is_in_the_openapi_document(svc: Service) -> None:
     assert "patch" in doc["paths"]["/api/v1/admin/offices/{office}/windows/{window}"]
     assert "UserIn" in doc["components"]["schemas"]
     assert "window" in doc["components"]["schemas"]["Me"]["properties"]
-
-
-async def test_a_clerks_shift_is_at_their_assigned_window(svc: Service, admin: str) -> None:
-    office = await _office(svc, admin)
-    clerk2, _ = await _user(svc, admin, role="clerk", office=office, window="W02")
-    status, shift = await svc.request("GET", "/api/v1/shifts/current", clerk2)
-    assert (status, shift["window"]) == (200, "W02")
-    status, problem = await svc.request("GET", "/api/v1/shifts/current?window=W01", clerk2)
-    assert (status, problem["code"]) == (409, "WINDOW_MISMATCH")
-    status, problem = await svc.request(
-        "POST", "/api/v1/shifts/close", clerk2, json={"window": "W01"}
-    )
-    assert (status, problem["code"]) == (409, "WINDOW_MISMATCH")
