@@ -432,6 +432,7 @@ def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str
   tongjiao is running.
 
     窗口收费界面 window screen   {base}/window
+    客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
     metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)

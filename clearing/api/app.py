@@ -18,6 +18,7 @@ from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
     routes_desk,
+    routes_display,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -268,4 +269,5 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)
+    routes_display.setup(app)
     return app

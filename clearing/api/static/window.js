@@ -1,5 +1,6 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { followOrder, setupDisplayLink } from "./display-link.js";
 import { $ } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
@@ -34,6 +35,7 @@ function pageError(text) {
 function connect() {
   stopEvents();
   if (!office || !windowNo) return;
+  followOrder(currentOrderNo()); // this window's screen shows what this window shows
   stopEvents = watchWindow({
     office,
     windowNo,
@@ -84,6 +86,7 @@ async function setupPlace(me) {
   select.hidden = false;
   if (!windowNo) pageError("本大厅还没有在用的窗口，请联系系统管理员。");
   select.addEventListener("change", () => {
+    followOrder(null); // the screen of the window left behind shows nothing of this order
     windowNo = select.value;
     localStorage.setItem(WINDOW_KEY, windowNo);
     connect();
@@ -111,6 +114,7 @@ async function main() {
   $("who").textContent = `${me.display_name}（${me.username}）`;
   $("logout").addEventListener("click", async () => {
     try {
+      await followOrder(null);
       await api("DELETE", "/api/v1/sessions");
     } finally {
       signOut();
@@ -133,6 +137,12 @@ async function main() {
     me,
     onChanged: () => reloadList(0),
     onUnauthorized: signOut,
+    onShown: followOrder,
+  });
+  setupDisplayLink({
+    context: () => ({ office, windowNo }),
+    onUnauthorized: signOut,
+    role: me.role,
   });
   const pick = (orderNo) => {
     markSelected(orderNo);
