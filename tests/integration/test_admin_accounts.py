@@ -120,7 +120,7 @@ async def test_reset_password_ends_sessions_and_forces_a_change(svc: Service, ad
     assert len(await audit_rows(svc, "principal.password_reset", username)) == 1
 
 
-async def test_an_admin_assigns_a_window_and_disables_auser(svc: Service, admin: str) -> None:
+async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin: str) -> None:
     office = await office_with_windows(svc, admin)
     token, username = await user(svc, admin, role="clerk", office=office, window="W01")
     status, out = await svc.request(
