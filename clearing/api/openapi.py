@@ -432,13 +432,16 @@ ROUTES: tuple[Route, ...] = (
 
 
 def document() -> dict[str, Any]:
+    from clearing.api.openapi_admin import ADMIN_ROUTES  # it imports Route from here
+
+    routes = (*ROUTES, *ADMIN_ROUTES)
     models: set[type[BaseModel]] = {m.Problem}
-    for r in ROUTES:
+    for r in routes:
         models.update(x for x in (r.request, r.response) if x is not None)
     ordered = sorted(models, key=lambda x: x.__name__)
     keys, defs = models_json_schema(
         [
-            (x, "validation" if x in {r.request for r in ROUTES} else "serialization")
+            (x, "validation" if x in {r.request for r in routes} else "serialization")
             for x in ordered
         ],
         ref_template="#/components/schemas/{model}",
@@ -449,7 +452,7 @@ def document() -> dict[str, Any]:
         return dict(keys[(model, mode)])  # type: ignore[index]
 
     paths: dict[str, dict[str, Any]] = {}
-    for r in ROUTES:
+    for r in routes:
         op: dict[str, Any] = {"summary": r.summary, "responses": {}}
         params = [
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}

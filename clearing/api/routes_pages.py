@@ -15,6 +15,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from clearing.api import receipt
+from clearing.api.homes import home_page
 from clearing.api.keys import ACQUIRERS, SETTINGS
 from clearing.api.web import authenticate
 from clearing.config import Settings
@@ -90,8 +91,12 @@ def _login_url(request: web.Request) -> str:
 
 
 @routes.get("/")
-async def index(_request: web.Request) -> web.Response:
-    return _redirect("/window")
+async def index(request: web.Request) -> web.Response:
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return _redirect("/login")
+    return _redirect(home_page(who.role))
 
 
 @routes.get("/login")
@@ -105,9 +110,10 @@ async def window_page(request: web.Request) -> web.StreamResponse:
         who = await authenticate(request)
     except Unauthenticated:
         return _redirect("/login")
-    if who.role == "finance":
-        # finance staff take no payments: their screen is the refund approval page
-        return _redirect("/finance")
+    if home_page(who.role) != "/window":
+        # finance staff, auditors and administrators take no payments at a window: the window
+        # screen would offer them a form that answers 403, or wait for a window they do not have
+        return _redirect(home_page(who.role))
     return _html_file("window.html")
 
 

@@ -201,7 +201,9 @@ async function start() {
       signOut();
     }
   });
-  $("window-no").value = localStorage.getItem(WINDOW_KEY) || "W01";
+  $("window-no").value = me.window || localStorage.getItem(WINDOW_KEY) || "";
+  // a clerk's window is the one assigned in 系统管理; the server refuses any other
+  $("window-no").readOnly = me.role === "clerk";
   $("window-no").addEventListener("change", () => {
     const value = $("window-no").value.trim();
     if (CODE.test(value)) localStorage.setItem(WINDOW_KEY, value);
