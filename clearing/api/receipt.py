@@ -6,27 +6,22 @@ exactly what the database holds, and a receipt can be reprinted from its URL alo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from typing import Any
 
 import segno
 
+from clearing.domain.display import STATIC_NAMES, Names, name, window_name
 from clearing.domain.money import format_yuan
+from clearing.domain.times import BEIJING, beijing_time
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
-CHANNEL_ZH = {
-    "wechatpay": "微信支付",
-    "alipay": "支付宝",
-    "unionpay": "云闪付（银联）",
-    "pos": "银行卡",
-}
-CARD_TYPE_ZH = {"D": "借记卡", "C": "贷记卡"}
 # orders whose money went back to the payer: no receipt, and the page says why
 REFUND_STATES = frozenset({"REFUNDING", "REFUNDED"})
-# China has one time zone and no daylight saving; receipts show the time the citizen knows
-BEIJING = timezone(timedelta(hours=8), "CST")
+# receipts show the time the citizen knows: Beijing time (clearing.domain.times)
+__all__ = ["BEIJING"]
 
 _HEAD = """<!doctype html>
 <html lang="zh-CN">
@@ -132,9 +127,7 @@ _MESSAGE = """<body>
 
 
 def _time(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return beijing_time(iso, empty="—")
 
 
 def _row(line: dict[str, Any]) -> str:
@@ -162,9 +155,9 @@ def _details(payment: dict[str, Any]) -> dict[str, Any]:
 
 def channel_name(payment: dict[str, Any]) -> str:
     """The channel as the citizen knows it, with the card type for card payments."""
-    name = CHANNEL_ZH.get(payment["provider"], payment["provider"])
-    card_type = CARD_TYPE_ZH.get(str(_details(payment).get("card_type") or ""))
-    return f"{name}（{card_type}）" if card_type else name
+    channel = name("channel", payment["provider"])
+    card_type = name("card_type", str(_details(payment).get("card_type") or ""))
+    return f"{channel}（{card_type}）" if card_type else channel
 
 
 def _card_rows(paid: list[dict[str, Any]]) -> str:
@@ -189,17 +182,24 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=False))
 
 
-def render(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> str:
+def clerk_name(view: dict[str, Any]) -> str:
+    """Who served the citizen: the clerk's name, never a login."""
+    return str(view.get("created_by_name") or view["created_by"])
+
+
+def render(
+    view: dict[str, Any], *, printed_at: datetime, verify_url: str, names: Names = STATIC_NAMES
+) -> str:
     """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``),
-    with the QR code that verifies it."""
+    with the QR code that verifies it; the office and window by their ``names``."""
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
     channels = sorted({channel_name(p) for p in paid})
     return _HEAD.format(title=escape(f"缴费凭证 {view['order_no']}")) + _RECEIPT.format(
         order_no=escape(view["order_no"]),
-        printed_at=escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+        printed_at=escape(beijing_time(printed_at)),
         case_no=escape(view["case_no"]),
-        office=escape(view["office"]),
-        window=escape(view["window"]),
+        office=escape(names.office(view["office"])),
+        window=escape(window_name(view["window"])),
         payer_name=escape(view["payer_name"]),
         payer_id_masked=escape(view["payer_id_masked"]),
         rows="\n".join(_row(line) for line in view["lines"]),
@@ -209,7 +209,7 @@ def render(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> st
         transactions=escape("；".join(p["provider_txn_id"] for p in paid) or "—"),
         paid_at=escape(paid_at_of(view)),
         card_rows=_card_rows(paid),
-        created_by=escape(view["created_by"]),
+        created_by=escape(clerk_name(view)),
         qr=qr_svg(verify_url),
         verify_url=escape(verify_url),
         pdf_url=escape(f"/orders/{view['order_no']}/receipt.pdf"),

@@ -21,8 +21,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clearing.api.receipt import BEIJING, channel_name, paid_at_of, proof_text
+from clearing.api.receipt import channel_name, clerk_name, paid_at_of, proof_text
+from clearing.domain.display import STATIC_NAMES, Names, window_name
 from clearing.domain.money import format_yuan
+from clearing.domain.times import beijing_time
 
 CJK = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(CJK))
@@ -60,7 +62,9 @@ def _qr(url: str, size_mm: float = 32) -> Drawing:
     return d
 
 
-def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> bytes:
+def render_pdf(
+    view: dict[str, Any], *, printed_at: datetime, verify_url: str, names: Names = STATIC_NAMES
+) -> bytes:
     """The PDF receipt of a paid order (``view`` as ``clearing.service.orders.get`` returns it)."""
     out = io.BytesIO()
     doc = SimpleDocTemplate(
@@ -89,13 +93,13 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
                 _p("缴费单号"),
                 _p(view["order_no"]),
                 _p("打印时间"),
-                _p(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+                _p(beijing_time(printed_at)),
             ],
             [
                 _p("业务受理号"),
                 _p(view["case_no"]),
                 _p("大厅／窗口"),
-                _p(f"{view['office']}／{view['window']}"),
+                _p(f"{names.office(view['office'])}／{window_name(view['window'])}"),
             ],
             [
                 _p("缴款人"),
@@ -159,7 +163,7 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
             [
                 _qr(verify_url),
                 [
-                    _p(f"经办人：{view['created_by']}"),
+                    _p(f"经办人：{clerk_name(view)}"),
                     _p(
                         "扫描左侧二维码可向税费通缴系统核验本凭证的真伪与金额；"
                         "凭证被涂改或系伪造时核验不通过。",

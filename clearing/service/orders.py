@@ -241,7 +241,7 @@ async def create(
 _ORDER_SQL = """
 SELECT o.id, o.order_no, o.case_no, o.office, o.window_no, o.payer_name_enc, o.payer_id_masked,
        o.total_fen, o.state, o.exception_reason, o.created_at, o.expires_at, o.cleared_at,
-       p.username AS created_by
+       p.username AS created_by, p.display_name AS created_by_name
   FROM orders o JOIN principals p ON p.id = o.created_by
  WHERE o.order_no = $1
 """
@@ -292,6 +292,7 @@ async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str
         "state_zh": STATE_ZH[OrderState(o["state"])],
         "exception_reason": o["exception_reason"],
         "created_by": o["created_by"],
+        "created_by_name": o["created_by_name"],
         "created_at": _iso(o["created_at"]),
         "expires_at": _iso(o["expires_at"]),
         "cleared_at": _iso(o["cleared_at"]),

@@ -113,13 +113,14 @@ def test_workbook_holds_yuan_numbers_with_the_format() -> None:
         "运行记录",
     ]
     items = book["按收费项目"]
-    assert [c.value for c in items[1]] == ["代码", "收费项目", "明细笔数", "金额（元）"]
+    # the fee item by its name only: staff never read its code
+    assert [c.value for c in items[1]] == ["收费项目", "明细笔数", "金额（元）"]
     assert items.freeze_panes == "A2"
-    assert items["D2"].value == 350000 and items["D2"].number_format == x.YUAN_FORMAT
-    assert Decimal(str(items["D3"].value)) == Decimal("170.01")
-    assert [c.value for c in items[4]] == ["合计", None, 3, 350170.01]
-    assert items["C4"].number_format == x.COUNT_FORMAT
-    assert items.column_dimensions["B"].width >= x.display_width("不动产登记费")
+    assert items["C2"].value == 350000 and items["C2"].number_format == x.YUAN_FORMAT
+    assert Decimal(str(items["C3"].value)) == Decimal("170.01")
+    assert [c.value for c in items[4]] == ["合计", 3, 350170.01]
+    assert items["B4"].number_format == x.COUNT_FORMAT
+    assert items.column_dimensions["A"].width >= x.display_width("不动产登记费")
     # text that looks like a formula stays text
     diffs = book["对账差异"]
     cells = {c.value for row in diffs.iter_rows() for c in row}
@@ -131,11 +132,8 @@ def test_csv_is_excel_ready() -> None:
     text = x.to_csv(_report(), [], AT)
     assert text.startswith("\ufeff税费通缴对账日报,2026-03-15,生成时间,2026-03-16 02:30:00\r\n")
     assert "\n" not in text.replace("\r\n", "")
-    assert (
-        "\r\n按收费项目\r\n代码,收费项目,明细笔数,金额（元）\r\nDEED_TAX,契税,1,350000.00\r\n"
-        in text
-    )
-    assert "合计,,3,350170.01\r\n" in text
+    assert "\r\n按收费项目\r\n收费项目,明细笔数,金额（元）\r\n契税,1,350000.00\r\n" in text
+    assert "合计,3,350170.01\r\n" in text
     assert "按窗口,0.01,0.02,-0.01,差额 -¥0.01" in text
     # an outside reference: a tab against Excel's number guessing, an apostrophe against formulas
     assert ",\t'=HYPERLINK(1),," in text
@@ -180,3 +178,17 @@ def test_auto_match_ratio_reads_what_the_run_says() -> None:
     assert auto_match_ratio(nested) == Decimal("0.8")
     assert auto_match_ratio({"auto_match_ratio": True, "fetch_errors": []}) is None
     assert auto_match_ratio({}) is None
+
+
+def test_run_statistics_read_as_words() -> None:
+    """The runs table showed the engine's statistics as raw JSON; now each count is named."""
+    stats = {
+        "bill_payment_lines": 12, "payments_matched": 11, "auto_match_ratio": 0.9167,
+        "findings_by_type": {"TIMING": 1}, "fetch_errors": ["pos: ConnectError('refused')"],
+        "wechatpay": {"matched": 3, "total": 4},
+    }  # fmt: skip
+    text = x.stats_text(stats)
+    assert text == (
+        "账单支付笔数 12；已匹配支付笔数 11；自动匹配率 91.7%；差异按类型：跨日在途 1；"
+        "未能获取：银行卡；微信支付：已匹配 3、合计 4"
+    )
