@@ -60,13 +60,13 @@ DEMO_PAYERS = [
 
 
 def _free_port(preferred: int) -> int:
+    """``preferred`` if it is free, else (and for 0) any free port."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        return int(s.getsockname()[1])
 
 
 def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -246,7 +246,9 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="tongjiao demo")
     ap.add_argument("--orders", type=int, default=0, help="create and pay N demo orders")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--sim-port", type=int, default=8091)
+    ap.add_argument(
+        "--sim-port", type=int, default=8091, help="first simulator port (0: any free ports)"
+    )
     args = ap.parse_args(argv)
     if args.orders < 0:
         ap.error("--orders must not be negative")
@@ -270,12 +272,13 @@ def main(argv: list[str]) -> int:
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
         keys = var / "keys" / name
         importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
-        sims[name] = f"http://127.0.0.1:{_free_port(args.sim_port + offset)}"
+        sim_port = args.sim_port + offset if args.sim_port else 0
+        sims[name] = f"http://127.0.0.1:{_free_port(sim_port)}"
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
-    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS))
+    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -305,7 +308,10 @@ def main(argv: list[str]) -> int:
             asyncio.run(_demo_orders(base, sims, args.orders))
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
-        print(_banner(base, sims, var, bank))
+        # the same addresses for programs (the browser tests read them)
+        urls = {"base": base, "sims": {**sims, "bank": bank["desk"]}, "bankfiles": bank["ours"]}
+        (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
+        print(_banner(base, sims, var, bank), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -342,8 +348,8 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
     if not (keys / f"{key_id}.key").exists():
         generate_keypair("ed25519", keys, key_id)
     exchange = f"https://127.0.0.1:{_free_port(port)}"
-    desk = f"http://127.0.0.1:{_free_port(port + 1)}"
-    ours = f"https://127.0.0.1:{_free_port(8443)}"
+    desk = f"http://127.0.0.1:{_free_port(port + 1 if port else 0)}"
+    ours = f"https://127.0.0.1:{_free_port(8443 if port else 0)}"
     env.update(
         {
             "TONGJIAO_SETTLEMENT_KEY_FILE": str(keys / f"{key_id}.key"),

@@ -166,6 +166,18 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     await svc.wait_state(supervisor, order["order_no"], "CLEARED")
     wechat_paid += 520_00
     await alipay.pay(second["out_trade_no"])
+
+    async def second_recorded() -> bool:
+        async with svc.app[POOL].acquire() as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT 1 FROM payments WHERE provider = 'alipay' AND out_trade_no = $1",
+                    second["out_trade_no"],
+                )
+            )
+
+    # the second payment's callback is delivered in the background: the night's run must find it
+    await _until(second_recorded, "the duplicate payment's callback")
     # 4. a tax confirmation missing: the bureau is down when the leg is confirmed
     decl = await tax.create_case(buyer_name="张三", buyer_id=PAYER_ID)
     case = {"declaration_no": decl["declaration_no"], "matters": [{"kind": "residential"}]}
