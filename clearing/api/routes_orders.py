@@ -44,6 +44,7 @@ from clearing.api.models import (
 )
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.domain.fees import Matter
+from clearing.domain.times import business_day
 from clearing.errors import (
     Conflict,
     InvalidRequest,
@@ -238,7 +239,7 @@ async def list_orders(request: web.Request) -> web.Response:
         raise InvalidRequest(
             "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
         ) from None
-    day = day or datetime.now(UTC).astimezone().date()
+    day = day or business_day(datetime.now(UTC))
     async with request.app[POOL].acquire() as conn:
         rows = await order_service.list_for_window(
             conn, who, office, request.query.get("window"), day

@@ -19,6 +19,7 @@ from clearing.domain.orders import (
     new_order_no,
     normalize_payer_id,
 )
+from clearing.domain.times import day_bounds
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
 from clearing.service import audit, catalogue
@@ -332,10 +333,11 @@ async def list_for_window(
     rows = await conn.fetch(
         "SELECT order_no, case_no, window_no, payer_id_masked, total_fen, state, created_at,"
         " cleared_at FROM orders WHERE office = $1 AND ($2::text IS NULL OR window_no = $2)"
-        " AND created_at >= $3::date AND created_at < $3::date + 1 ORDER BY created_at DESC",
+        " AND created_at >= $3 AND created_at < $4 ORDER BY created_at DESC",
         office,
         window,
-        day,
+        # the Beijing day, whatever the database session's time zone
+        *day_bounds(day),
     )
     return [
         {

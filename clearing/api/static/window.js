@@ -1,5 +1,6 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { nameOf } from "./display.js";
 import { $ } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
@@ -80,7 +81,7 @@ function setupPlace(me) {
   });
   if (me.office) {
     office = me.office;
-    $("office-name").textContent = office;
+    $("office-name").textContent = nameOf("office", office);
     return;
   }
   // staff without an office of their own (administrators) say which hall they stand in
@@ -113,7 +114,7 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${me.display_name}（${me.username}）`;
+  $("who").textContent = `${me.display_name}（${nameOf("role", me.role)}）`;
   $("logout").addEventListener("click", async () => {
     try {
       await api("DELETE", "/api/v1/sessions");
