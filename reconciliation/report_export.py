@@ -88,7 +88,9 @@ def direction(balance_fen: int) -> str:
 def stats_text(stats: dict[str, object]) -> str:
     """A run's counts as staff read them: 账单支付笔数 12；已匹配支付笔数 12；…"""
     parts = []
-    for key, value in stats.items():
+    # in the table's order (a jsonb column keeps its own), keys it does not know after them
+    order = {key: i for i, key in enumerate(TABLES["run_stat"])}
+    for key, value in sorted(stats.items(), key=lambda kv: order.get(kv[0], len(order))):
         label = name("run_stat", key)
         if value is None or value in ([], {}):
             continue
