@@ -45,6 +45,16 @@ _TABLES: dict[str, dict[str, str]] = {
         "FAILED": "支付失败", "REVERSED": "已撤销（冲正）",
     },
     "payment_outcome": {"CLEARED": "已清分", "SUSPENSE": "挂账待退回"},
+    # a line of a channel's daily bill (recon_bill_lines.kind, BillRecord.kind)
+    "bill_kind": {"PAYMENT": "支付", "REFUND": "退款", "REVERSAL": "撤销（冲正）"},
+    # the elements of an authority's proof (LegConfirmation.proof), by key
+    "proof_key": {
+        "certificate_no": "证明号", "notice_no": "通知书号", "property_unit": "不动产单元号",
+        "account_no": "账号", "pay_serial": "缴存流水号", "order_no": "缴费单号",
+        "tax_org_code": "税务机关代码", "tax_vou_no": "税票号", "cert_no": "完税证明号",
+        "tax_date": "完税日期", "cert_sign": "证明签章", "bill_code": "票据代码",
+        "bill_no": "票据号码", "check_code": "校验码", "issued_on": "开票日期",
+    },
     # refund requests staff make (refund_requests.state)
     "refund_state": {
         "REQUESTED": "待审批", "REJECTED": "已驳回", "APPROVED": "已批准", "PROCESSING": "退款中",
