@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,11 +11,11 @@ from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import FeeSchedule
+from clearing.domain.times import business_day
 from clearing.logs import request_id_var
 from clearing.service import fee_schedules
 
 routes = web.RouteTableDef()
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
@@ -52,7 +52,7 @@ async def publish_schedule(request: web.Request) -> web.Response:
             extra_certificate_fen=body.extra_certificate_fen,
             exemptions=body.exemptions,
             basis=body.basis,
-            today=datetime.now(UTC).astimezone(BEIJING).date(),
+            today=business_day(datetime.now(UTC)),
             request_id=request_id_var.get(),
         )
     return ok(_out(s, basis=body.basis, created_by=who.username), 201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import segno
@@ -65,7 +65,6 @@ from clearing.service import (
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
-BEIJING = timezone(timedelta(hours=8))
 routes = web.RouteTableDef()
 
 WINDOW_ROLES = ("clerk", "supervisor", "admin")
@@ -184,7 +183,7 @@ async def _lookup(
         request.app[AUTHORITIES],
         refs,
         schedules=schedules,
-        today=datetime.now(UTC).astimezone(BEIJING).date(),
+        today=business_day(datetime.now(UTC)),
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
 

@@ -128,6 +128,8 @@ export function initDiscrepancies(who, { authLost }) {
   const canAct = who.role === "finance" || who.role === "admin";
   initDetail(who, { canAct, reload: loadDiscrepancies, authLost });
   $("recon-readonly").hidden = canAct;
+  // each state by its name from the one table, after the page's two groupings
+  $("recon-state").append(...entries("discrepancy_state").map(([state, label]) => new Option(label, state)));
   $("recon-from").value = addDays(today(), -6);
   $("recon-to").value = today();
   $("recon-filters").addEventListener("submit", (event) => {
