@@ -8,15 +8,20 @@ is on screen; the run's statistics are the engine's keys.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from clearing.db.pool import init_connection
 from clearing.domain.times import BEIJING, beijing_clock, business_day
+from clearing.service import settlement
 from tests.e2e.conftest import PageFactory, Stack, Watched
 from tests.staff_text import leaks
 
@@ -103,6 +108,55 @@ async def _seed_reconciliation(stack: Stack, day: date) -> None:
         await conn.close()
 
 
+async def _order(stack: Stack, case_no: str) -> dict[str, Any]:
+    status, order = await stack.api(
+        "POST",
+        "/api/v1/orders",
+        "super1",
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+        json={
+            "case_no": case_no,
+            "office": "HALL1",
+            "window": "W01",
+            "payer_name": "张三",
+            "payer_id": "11010519491231002X",
+            "lines": [{"item_code": "REG_FEE", "amount_fen": 8000}],
+            "manual_reason": "测试：名称与时间",
+        },
+    )
+    assert status == 201, order
+    return dict(order)
+
+
+@pytest.fixture(scope="module")
+async def batch(stack: Stack) -> int:
+    """A paid order cut off into a settlement batch, so that /finance lists one."""
+    order = await _order(stack, f"2026-BDC-ST{TAG}")
+    no = order["order_no"]
+    status, attempt = await stack.api(
+        "POST", f"/api/v1/orders/{no}/payments", "clerk1", json={"channel": "wechatpay"}
+    )
+    assert status == 201, attempt
+    status, paid = await stack.api(
+        "POST", f"{stack.sim('wechatpay')}/sim/orders/{attempt['out_trade_no']}/pay"
+    )
+    assert status == 200, paid
+    deadline = time.monotonic() + 20
+    while (await stack.api("GET", f"/api/v1/orders/{no}", "clerk1"))[1]["state"] != "CLEARED":
+        assert time.monotonic() < deadline, "the payment was not captured"
+        await asyncio.sleep(0.1)
+    conn = await stack.db()
+    try:
+        await init_connection(conn)
+        batch_id = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="cli"
+        )
+    finally:
+        await conn.close()
+    assert batch_id is not None
+    return batch_id
+
+
 @pytest.fixture(scope="module")
 async def night(stack: Stack) -> AsyncIterator[date]:
     """Yesterday, Beijing time: the business day the night's run reconciled."""
@@ -130,7 +184,7 @@ async def _every_detail(page: Watched) -> list[str]:
 
 @pytest.mark.parametrize("user", ["finance1", "auditor1"])
 async def test_discrepancy_details_are_chinese_with_names(
-    stack: Stack, page_as: PageFactory, night: date, user: str
+    stack: Stack, page_as: PageFactory, night: date, batch: int, user: str
 ) -> None:
     page = await page_as(user)
     texts = await _every_detail(page)
@@ -142,6 +196,11 @@ async def test_discrepancy_details_are_chinese_with_names(
         assert word in seen, word
     assert leaks(seen, CODES) == [], leaks(seen, CODES)
     assert await page.evaluate("document.documentElement.scrollWidth") <= 1366
+    # the rest of the page too: refunds, settlement batches, beneficiary accounts, the header
+    await page.locator("#batches tr").first.wait_for()
+    whole = await page.inner_text("body")
+    assert "示范银行" in await page.inner_text("#settlement-card")
+    assert leaks(whole, CODES) == [], leaks(whole, CODES)
 
 
 @pytest.mark.parametrize("user", ["finance1", "auditor1"])
@@ -161,22 +220,7 @@ async def test_the_daily_report_is_chinese_with_names(
 async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-        json={
-            "case_no": f"2026-BDC-TZ{TAG}",
-            "office": "HALL1",
-            "window": "W01",
-            "payer_name": "张三",
-            "payer_id": "11010519491231002X",
-            "lines": [{"item_code": "REG_FEE", "amount_fen": 8000}],
-            "manual_reason": "测试：时区",
-        },
-    )
-    assert status == 201, order
+    order = await _order(stack, f"2026-BDC-TZ{TAG}")
     page = await page_as("clerk1", timezone_id="America/New_York")
     assert await page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == (
         "America/New_York"
@@ -190,6 +234,11 @@ async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     assert shown != new_york.strftime("%H:%M:%S")
     # the order's panel says when it was made, in Beijing time too
     await row.get_by_role("button").click()
+    await page.wait_for_function(
+        "no => document.getElementById('c-order-no').textContent === no"
+        " && document.getElementById('c-created').textContent !== ''",
+        arg=order["order_no"],
+    )
     created = await page.locator("#c-created").inner_text()
     beijing = datetime.fromisoformat(order["created_at"]).astimezone(BEIJING)
     assert created.startswith(beijing.strftime("%Y-%m-%d %H:%M:%S")), created
