@@ -243,3 +243,7 @@ async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     beijing = datetime.fromisoformat(order["created_at"]).astimezone(BEIJING)
     assert created.startswith(beijing.strftime("%Y-%m-%d %H:%M:%S")), created
     assert "示范市不动产登记中心第一大厅 1号窗口" in created and "super1" not in created
+    # the clerk's whole screen: the hall by its name, the clerk by name and role, no code
+    whole = await page.inner_text("body")
+    assert "示范市不动产登记中心第一大厅" in whole and "窗口一 张敏（窗口人员）" in whole
+    assert leaks(whole, CODES) == [], leaks(whole, CODES)
