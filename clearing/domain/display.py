@@ -111,9 +111,12 @@ _TABLES: dict[str, dict[str, str]] = {
         "confidence": "置信度", "candidate": "候选交易", "state": "银行处理结果",
         "reason_code": "银行退回原因", "batch_date": "批次业务日期",
         "their_out_trade_no": "对方记录的商户单号", "our_out_trade_no": "我方商户单号",
-        "fees_fen": "手续费（分）", "bill_lines": "账单笔数",
+        "fees_fen": "手续费（分）", "bill_lines": "账单笔数", "refund": "重复款项退回",
+        "confirm_state": "主管部门确认状态", "listed": "在主管部门确认清单中",
+        "counterparty": "对方户名", "provider": "支付渠道",
     },
     "detail_unit": {"millifen": "厘（千分之一元）"},
+    "detail_refund": {"pending": "尚未退回缴款人"},
     # what a reconciliation run counted (recon_runs.stats), by key
     "run_stat": {
         "bill_payment_lines": "账单支付笔数", "our_payments": "我方支付笔数",

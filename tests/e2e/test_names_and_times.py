@@ -78,6 +78,12 @@ async def _seed_reconciliation(stack: Stack, day: date) -> None:
              "OPEN", None, None),
             ("SHORT", "pos", f"RRN{TAG}0006", 5000, None, {}, "RESOLVED", "system:recon",
              "第 1 次对账已匹配，自动解决"),
+            ("DUPLICATE", "alipay", f"2026{TAG}0007", 5200, 5200, {"refund": "pending"},
+             "OPEN", None, None),
+            ("UNCONFIRMED_LEG", "tax", f"3101{TAG}0008", 35000, None,
+             {"confirm_state": "PENDING", "listed": False}, "OPEN", None, None),
+            ("STATEMENT_CREDIT_UNMATCHED", "bank:SFBK", f"STMT{TAG}0009", None, 1200,
+             {"counterparty": "示范置业有限公司"}, "OPEN", None, None),
         ]
         # fmt: on
         for kind, source, ref, ours, theirs, detail, state, by, resolution in rows:
@@ -188,11 +194,12 @@ async def test_discrepancy_details_are_chinese_with_names(
 ) -> None:
     page = await page_as(user)
     texts = await _every_detail(page)
-    assert len(texts) >= 6
+    assert len(texts) >= 9
     seen = "\n".join(texts)
     for word in ("跨日在途", "该渠道当日账单尚无记录", "示范银行", "已退汇", "账户已销户",
                  "厘（千分之一元）", "金额、时间与单号相近", "自动对账", "财务 赵静",
-                 "手续费差额转挂账", "待查明款项（挂账）", "银行存款 归集账户"):  # fmt: skip
+                 "手续费差额转挂账", "待查明款项（挂账）", "银行存款 归集账户",
+                 "尚未退回缴款人", "待主管部门确认", "在主管部门确认清单中", "示范置业有限公司"):  # fmt: skip
         assert word in seen, word
     assert leaks(seen, CODES) == [], leaks(seen, CODES)
     assert await page.evaluate("document.documentElement.scrollWidth") <= 1366

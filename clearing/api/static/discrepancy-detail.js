@@ -34,6 +34,10 @@ function refText(ref) {
 function detailValue(key, value) {
   if (value === null || value === undefined || value === "") return "—";
   if (key === "unit") return nameOf("detail_unit", value);
+  if (key === "refund") return nameOf("detail_refund", value);
+  if (key === "confirm_state") return nameOf("leg_state", value);
+  if (key === "provider") return nameOf("channel", value);
+  if (typeof value === "boolean") return value ? "是" : "否";
   if (key === "state") return nameOf("instruction_state", value);
   if (key === "reason_code") return nameOf("bank_reason", value);
   if (key === "confidence") return `${value}%`;
