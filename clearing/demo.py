@@ -266,8 +266,14 @@ def main(argv: list[str]) -> int:
     port = _free_port(args.port)
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
+    ops = f"http://127.0.0.1:{_free_port(args.port + 100 if args.port else 0)}"
     env.update(
-        {"TONGJIAO_VAR_DIR": str(var), "TONGJIAO_PORT": str(port), "TONGJIAO_PUBLIC_BASE_URL": base}
+        {
+            "TONGJIAO_VAR_DIR": str(var),
+            "TONGJIAO_PORT": str(port),
+            "TONGJIAO_PUBLIC_BASE_URL": base,
+            "TONGJIAO_OPS_PORT": ops.rsplit(":", 1)[1],
+        }
     )
     sims: dict[str, str] = {}
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
@@ -312,9 +318,14 @@ def main(argv: list[str]) -> int:
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
         # the same addresses for programs (the browser tests read them)
-        urls = {"base": base, "sims": {**sims, "bank": bank["desk"]}, "bankfiles": bank["ours"]}
+        urls = {
+            "base": base,
+            "ops": ops,
+            "sims": {**sims, "bank": bank["desk"]},
+            "bankfiles": bank["ours"],
+        }
         (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
-        print(_banner(base, sims, var, bank), flush=True)
+        print(_banner(base, ops, sims, var, bank), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -407,7 +418,7 @@ def _today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # Beijing
 
 
-def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
+def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
     )
@@ -415,9 +426,10 @@ def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) ->
   tongjiao is running.
 
     窗口收费界面 window screen   {base}/window
+    客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
-    metrics (Prometheus)        {base}/metrics
+    metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)
     simulators (faults: PUT …/sim/faults)
       微信支付 WeChat Pay       {sims["wechatpay"]}
       支付宝 Alipay             {sims["alipay"]}

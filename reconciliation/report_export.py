@@ -33,6 +33,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from clearing.domain.display import STATIC_NAMES, TABLES, Names, name, window_name
 from clearing.domain.money import format_yuan, yuan_str
+from clearing.domain.ratings import GRADES
 from clearing.domain.times import beijing_time
 from reconciliation.reports import DailyReport, Run, auto_match_ratio
 
@@ -192,6 +193,34 @@ def _open_caption(report: DailyReport) -> str:
     return f"未结差异（共 {total} 笔{f'，列出前 {shown} 笔' if shown < total else ''}）"
 
 
+def _ratings(report: DailyReport, names: Names) -> Table:
+    columns = cols("大厅", "窗口", "工作人员", *(f"{g}:int" for g in GRADES.values()),
+                   "评价总数:int", "差评:int")  # fmt: skip
+    rows: list[tuple[Cell, ...]] = [
+        (names.office(c.office), window_name(c.window), c.clerk, c.very_satisfied, c.satisfied,
+         c.basically_satisfied, c.dissatisfied, c.very_dissatisfied, c.total, c.bad)
+        for c in report.ratings
+    ]  # fmt: skip
+    return _summed("服务评价（好差评）按窗口、工作人员", columns, rows)
+
+
+def _bad_ratings(report: DailyReport, names: Names) -> Table:
+    columns = cols("缴费单号:ref", "大厅", "窗口", "工作人员", "评价", "原因", "评价时间")
+    rows: list[tuple[Cell, ...]] = [
+        (
+            b.order_no,
+            names.office(b.office),
+            window_name(b.window),
+            b.clerk,
+            b.grade_zh,
+            b.reason or "",
+            beijing(b.rated_at),
+        )
+        for b in report.bad_ratings
+    ]
+    return Table("差评明细（待回访核实）", columns, rows)
+
+
 def tables(report: DailyReport, runs: list[Run], names: Names = STATIC_NAMES) -> dict[str, Table]:
     """Every table of the report, by a short name (SHEETS says where each one goes). Codes are
     shown by their ``names`` (``clearing.service.names.load``): no code column anywhere."""
@@ -218,6 +247,8 @@ def tables(report: DailyReport, runs: list[Run], names: Names = STATIC_NAMES) ->
             [(of("office", x.key), window_name(x.name), x.count, x.amount_fen)
              for x in r.by_window]),
         "recon": _recon(r, names),
+        "ratings": _ratings(r, names),
+        "bad_ratings": _bad_ratings(r, names),
         "settlement": _settlement(r),
         "batches": t("清分批次",
             cols("批次号:ref", "银行", "状态", "截止时间", "指令数:int", "明细笔数:int",
@@ -254,6 +285,7 @@ SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("按大厅窗口", ("offices", "windows")),
     ("对账差异", ("discrepancy_counts", "open")),
     ("运行记录", ("runs",)),
+    ("服务评价", ("ratings", "bad_ratings")),
 )
 
 

@@ -12,7 +12,7 @@ view of the database, not from before and after a capture that lands in between.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,9 @@ from asyncpg.transaction import Transaction
 from clearing.db import Conn
 from clearing.domain import times
 from clearing.domain.display import name
+from reconciliation.ratings import BadRating, RatingCount
+from reconciliation.ratings import bad as bad_ratings_of
+from reconciliation.ratings import counts as rating_counts
 
 BEIJING = times.BEIJING
 OPEN_STATES = ("OPEN", "ASSIGNED")
@@ -138,6 +141,9 @@ class DailyReport:
     settlement: Settlement
     recon: Recon
     balances: list[Balance]
+    # 好差评 given on the day (reconciliation.ratings)
+    ratings: list[RatingCount] = field(default_factory=list)
+    bad_ratings: list[BadRating] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +366,8 @@ async def daily(conn: Conn, day: date) -> DailyReport:
         settlement=await _settlement(conn, day),
         recon=await _recon(conn, day),
         balances=balances,
+        ratings=await rating_counts(conn, start, end),
+        bad_ratings=await bad_ratings_of(conn, start, end),
     )
 
 

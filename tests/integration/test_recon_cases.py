@@ -612,7 +612,7 @@ async def test_finance_page_has_the_section_and_its_module(svc: Service) -> None
         assert r.status == 200
         script = await r.text()
     # the names come from the one table, served as names.js; the script keeps no copy
-    assert 'from "./display.js"' in script and "跨日" not in script
+    assert 'from "./naming.js"' in script and "跨日" not in script
     async with svc.session.get(f"{svc.base_url}/window/names.js") as r:
         assert r.status == 200
         names = await r.text()

@@ -2,7 +2,7 @@
 // for a second person. One finance user asks (with the bank's letter as reason), another checks
 // and approves; the server refuses the requester's own decision, and this page does not offer it.
 import { api, messageOf } from "./api.js";
-import { nameOf } from "./display.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { dateTime } from "./time.js";
 

@@ -1,7 +1,7 @@
 // 按凭证查询: the references a case brings to the window, and what the authorities say it owes.
 // Amounts are never typed here; a failed authority is named and can be asked again alone.
 import { api, messageOf } from "./api.js";
-import { nameOf } from "./display.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 

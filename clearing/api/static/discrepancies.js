@@ -3,7 +3,7 @@
 // where people act on it (discrepancy-detail.js). Auditors only read.
 import { api } from "./api.js";
 import { button, detailPanel, failed, flash, initDetail, money } from "./discrepancy-detail.js";
-import { entries, nameOf, sourceName } from "./display.js";
+import { entries, nameOf, sourceName } from "./naming.js";
 import { $, el } from "./dom.js";
 import { addDays, today } from "./time.js";
 

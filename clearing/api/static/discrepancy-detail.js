@@ -6,7 +6,7 @@
 // through initDetail, and uses the helpers both need (money, buttons, messages). Every code is
 // shown by its name (display.js), every time in Beijing time (time.js).
 import { api, messageOf } from "./api.js";
-import { actorName, nameOf, sourceName } from "./display.js";
+import { actorName, nameOf, sourceName } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen, parseYuan } from "./money.js";
 import { dateTime } from "./time.js";

@@ -5,7 +5,7 @@
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";
-import { nameOf } from "./display.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 import { refundStateZh } from "./refunds.js";

@@ -1,6 +1,6 @@
 // The 当前缴费单 panel: amount, how it is being paid, live state, and what the clerk may do next.
 import { api, messageOf } from "./api.js";
-import { nameOf as displayName, windowName } from "./display.js";
+import { nameOf as displayName, windowName } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { focusCode, nameOf, renderPay, resetPay, setupPayMethods } from "./pay-methods.js";
@@ -19,7 +19,7 @@ const FINAL_NOTE = {
 
 let order = null;
 let fetchSeq = 0; // answers to older requests are dropped: the clerk may have moved on
-let hooks = { onChanged: () => {}, onUnauthorized: () => {} };
+let hooks = { onChanged: () => {}, onUnauthorized: () => {}, onShown: () => {} };
 
 function showError(err) {
   if (err && err.status === 401) hooks.onUnauthorized();
@@ -49,6 +49,7 @@ function renderState(state, stateZh) {
 }
 
 function render(o) {
+  hooks.onShown(o.order_no); // the citizen's screen at this window follows the order shown here
   $("current-empty").hidden = true;
   $("current").hidden = false;
   renderState(o.state, o.state_zh);
@@ -140,8 +141,8 @@ function setupCancelDialog() {
   });
 }
 
-export function setupOrderPanel({ config, me, onChanged, onUnauthorized }) {
-  hooks = { onChanged, onUnauthorized };
+export function setupOrderPanel({ config, me, onChanged, onUnauthorized, onShown = () => {} }) {
+  hooks = { onChanged, onUnauthorized, onShown };
   setupPayMethods({
     config,
     async onStarted(orderNo) {

@@ -7,7 +7,7 @@
 //
 // Which channels and terminals exist comes from /window/config.json.
 import { api, messageOf } from "./api.js";
-import { nameOf as channelName } from "./display.js";
+import { nameOf as channelName } from "./naming.js";
 import { $, el } from "./dom.js";
 import { dateTime } from "./time.js";
 

@@ -1,6 +1,6 @@
 // Refunds on the window screen: the order's refund requests, and 申请退款 for a supervisor.
 import { api, messageOf } from "./api.js";
-import { nameOf } from "./display.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { dateTime } from "./time.js";
 import { capitalFen, formatFen } from "./money.js";

@@ -1,5 +1,5 @@
 // Refund requests as staff see them: the states by their names, and which lines are still free.
-import { nameOf } from "./display.js";
+import { nameOf } from "./naming.js";
 
 // a rejected or failed request gives its lines back: they may be asked for again
 const RELEASED = new Set(["REJECTED", "FAILED"]);

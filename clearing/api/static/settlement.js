@@ -2,7 +2,7 @@
 // beneficiary account, with the bank's answer) and the signed files sent to the bank. Read-only:
 // batches are made by the cut-off and moved by the bank's answers, never from this page.
 import { api, messageOf } from "./api.js";
-import { actorName, entries, nameOf } from "./display.js";
+import { actorName, entries, nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { dateTime, today } from "./time.js";
