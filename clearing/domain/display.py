@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from clearing.domain.ratings import GRADES
+
 # fmt: off
 _TABLES: dict[str, dict[str, str]] = {
     # payment channels (payments.provider, payment_attempts.provider)
@@ -139,6 +141,11 @@ _TABLES: dict[str, dict[str, str]] = {
         "BE01": "户名与账号不符", "CH20": "金额小数位数不符", "MD07": "收款人已身故",
         "MS03": "未说明原因", "RC10": "收款行行号无效", "NARR": "见附言",
     },
+    # what a shift hands over (shift_items.kind)
+    "shift_item_kind": {"order": "开具缴费单", "payment": "收款", "cancel": "撤销缴费单",
+                        "refund": "退款"},
+    # the citizen's rating of the service (service_ratings.grade), as clearing.domain.ratings
+    "rating_grade": dict(GRADES),
     "role": {"clerk": "窗口人员", "supervisor": "值班主任", "finance": "财务人员",
              "admin": "系统管理员", "auditor": "审计人员"},
     "principal_kind": {"staff": "工作人员", "client": "接口客户端"},

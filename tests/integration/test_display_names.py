@@ -42,6 +42,8 @@ KINDS: dict[tuple[str, str], str | None] = {
     ("discrepancies", "state"): "discrepancy_state",
     ("discrepancies", "type"): "discrepancy_type",
     ("recon_adjustments", "state"): "adjustment_state",
+    ("service_ratings", "grade"): "rating_grade",
+    ("shift_items", "kind"): "shift_item_kind",
 }
 _CHECK = re.compile(r"\(?\(?(\w+)\s*=\s*ANY\s*\(?\(?ARRAY\[(.*?)\]")
 
