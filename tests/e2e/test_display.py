@@ -201,7 +201,8 @@ async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory)
     auditor = await page_as("auditor1")
     await auditor.wait_for_url("**/window")
     # the screen is set up in the same task that names who is signed in
-    await auditor.locator("#who").filter(has_text="auditor1").wait_for()
+    # the header names the person and the role, never the login
+    await auditor.locator("#who").filter(has_text="审计 孙立（审计人员）").wait_for()
     assert not await auditor.locator("#display-open").is_visible()
     status, body = await stack.api(
         "POST", "/api/v1/display/pairing-codes", "auditor1", json={"window": "W01"}
