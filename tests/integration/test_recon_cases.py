@@ -584,6 +584,8 @@ async def test_csv_export_opens_in_excel(
     assert cells["对方单号"].startswith("\t4200002") and cells["我方单号"].startswith("\tTJ")
     assert (cells["我方金额（元）"], cells["对方金额（元）"]) == ("", "1234.56")
     assert cells["处理结果"] == "\t=HYPERLINK(测试)"  # never a formula in Excel
+    # who closed it is a person's name, never a login ("user:…")
+    assert cells["办结人"] == "测试" and "user:" not in text
     exported = [
         r
         for r in await _audit_actions(pool, "discrepancy.exported")
