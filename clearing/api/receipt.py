@@ -14,14 +14,12 @@ import segno
 
 from clearing.domain.display import STATIC_NAMES, Names, name, window_name
 from clearing.domain.money import format_yuan
-from clearing.domain.times import BEIJING, beijing_time
+from clearing.domain.times import beijing_time
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
 # orders whose money went back to the payer: no receipt, and the page says why
 REFUND_STATES = frozenset({"REFUNDING", "REFUNDED"})
-# receipts show the time the citizen knows: Beijing time (clearing.domain.times)
-__all__ = ["BEIJING"]
 
 _HEAD = """<!doctype html>
 <html lang="zh-CN">
