@@ -607,7 +607,9 @@ async def _audit_actions(pool: asyncpg.Pool, action: str) -> list[asyncpg.Record
         )
 
 
-async def test_finance_page_has_the_section_and_its_module(svc: Service) -> None:
+async def test_finance_page_has_the_section_and_its_module(
+    svc: Service, staff: dict[str, str]
+) -> None:
     async with svc.session.get(f"{svc.base_url}/window/static/finance.js") as r:
         assert 'from "./discrepancies.js"' in await r.text()
     async with svc.session.get(f"{svc.base_url}/window/static/discrepancies.js") as r:
@@ -620,6 +622,13 @@ async def test_finance_page_has_the_section_and_its_module(svc: Service) -> None
         names = await r.text()
     for zh in cases_zh():
         assert zh in names, zh
+    # nobody signed in: the system's names only, no person's
+    assert '"user"' not in names and '"beneficiary"' not in names
+    async with svc.session.get(
+        f"{svc.base_url}/window/names.js", headers={"Authorization": f"Bearer {staff['auditor']}"}
+    ) as r:
+        signed_in = await r.text()
+    assert '"user"' in signed_in and "示范市住宅专项维修资金专户" in signed_in
 
 
 def cases_zh() -> list[str]:
