@@ -254,3 +254,16 @@ async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     whole = await page.inner_text("body")
     assert "示范市不动产登记中心第一大厅" in whole and "窗口一 张敏（窗口人员）" in whole
     assert leaks(whole, CODES) == [], leaks(whole, CODES)
+
+
+async def test_an_administrator_chooses_the_hall_by_its_name(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    """Without an office of their own, administrators pick the hall they stand in: by name."""
+    page = await page_as("admin")
+    await page.wait_for_url("**/window")
+    hall = page.locator("select#office-input")
+    await hall.wait_for()
+    await hall.select_option(label="示范市不动产登记中心第一大厅")
+    assert await hall.input_value() == "HALL1"
+    assert leaks(await page.inner_text("header"), CODES) == []

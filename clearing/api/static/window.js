@@ -1,8 +1,8 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { followOrder, setupDisplayLink } from "./display-link.js";
-import { nameOf } from "./naming.js";
-import { $ } from "./dom.js";
+import { entries, nameOf } from "./naming.js";
+import { $, el } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
 import { setupOrderForm } from "./order-form.js";
@@ -87,8 +87,18 @@ function setupPlace(me) {
     $("office-name").textContent = nameOf("office", office);
     return;
   }
-  // staff without an office of their own (administrators) say which hall they stand in
-  const officeInput = $("office-input");
+  // staff without an office of their own (administrators) say which hall they stand in: chosen
+  // by its name when the deployment names its halls, typed as a code only when it names none
+  let officeInput = $("office-input");
+  const halls = entries("office");
+  if (halls.length) {
+    const select = el("select");
+    select.id = "office-input";
+    select.setAttribute("aria-label", "办事大厅");
+    select.append(new Option("选择办事大厅", ""), ...halls.map(([code, label]) => new Option(label, code)));
+    officeInput.replaceWith(select);
+    officeInput = select;
+  }
   $("office-name").hidden = true;
   officeInput.hidden = false;
   officeInput.value = office = localStorage.getItem(OFFICE_KEY) || "";
