@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # a TrueType CJK font to embed in receipt PDFs; unset: the first of the Debian fonts named in
+    # clearing/api/receipt_font.py that is installed (ops/_bootstrap.sh installs one)
+    receipt_font_file: Path | None = None
     # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing
     # key (default var/keys/audit-checkpoint-ed25519.pem), the append-only witness file (default
     # var/audit/witness.jsonl) and a folder of retired checkpoint public keys (*.pub)
@@ -75,6 +78,8 @@ class Settings(BaseSettings):
     # (a PEM file, or 64 hex digits for SM2; never the database), where files are written, and how
     # they travel (the bank pulls them from our mutual-TLS endpoint, or we push to its inbox)
     settlement_bank: str = Field(default="SFBK", pattern=r"^[A-Z0-9]{2,10}$")
+    # what staff read for that bank code on pages and reports (the code itself is for files)
+    settlement_bank_name: str = "示范银行"
     settlement_account_no: str = "6217000010000000009"
     settlement_account_name: str = "示范市不动产登记中心"
     settlement_bank_code: str = Field(default="313100000013", pattern=r"^[0-9]{12}$")
@@ -111,6 +116,10 @@ class Settings(BaseSettings):
     recon_fee_ppm: dict[str, int] = Field(default_factory=dict)
     recon_settle_lag_days: int = Field(default=1, ge=0, le=10)
     recon_daily_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    # what staff read for each office code (a user's office, an order's office), e.g.
+    # {"HALL1": "示范市不动产登记中心第一大厅"}; an office without a name shows its code
+    office_names: dict[str, str] = Field(default_factory=dict)
 
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)

@@ -26,7 +26,7 @@ from typing import Final
 from aiohttp import web
 
 from clearing.service import beneficiary_accounts as accounts
-from clearing.service import display, office_days, orders, refunds, shifts
+from clearing.service import display, office_days, orders, receipt_prints, refunds, shifts
 from clearing.service.principals import ROLES
 from reconciliation import case_reads
 
@@ -113,6 +113,26 @@ ACCESS: Final[dict[str, Callers]] = {
     "GET /api/v1/display/qr.svg": SCREEN,
     "GET /api/v1/display/events": SCREEN,
     "POST /api/v1/display/ratings": SCREEN,
+    # receipts: window staff reprint (补打), whoever sees the order reads its prints
+    "POST /api/v1/orders/{order_no}/receipt/reprints": receipt_prints.REPRINT_ROLES,
+    "GET /api/v1/orders/{order_no}/receipt/prints": SIGNED_IN,
+    # 系统管理: accounts, API clients, offices and windows, the fee schedule
+    "GET /api/v1/admin/fee-schedules": ADMIN,
+    "POST /api/v1/admin/fee-schedules": ADMIN,
+    "GET /api/v1/admin/users": ADMIN,
+    "POST /api/v1/admin/users": ADMIN,
+    "PATCH /api/v1/admin/users/{username}": ADMIN,
+    "POST /api/v1/admin/users/{username}/password-reset": ADMIN,
+    "GET /api/v1/admin/clients": ADMIN,
+    "POST /api/v1/admin/clients": ADMIN,
+    "PATCH /api/v1/admin/clients/{username}": ADMIN,
+    "POST /api/v1/admin/clients/{username}/token": ADMIN,
+    "GET /api/v1/admin/offices": ADMIN,
+    "POST /api/v1/admin/offices": ADMIN,
+    "PATCH /api/v1/admin/offices/{office}": ADMIN,
+    "POST /api/v1/admin/offices/{office}/windows": ADMIN,
+    "PATCH /api/v1/admin/offices/{office}/windows/{window}": ADMIN,
+    "GET /api/v1/windows": SIGNED_IN,  # the windows of an office, for a supervisor's picker
 }
 
 Refusal = tuple[str, str, str]  # code, English, Chinese
@@ -124,6 +144,7 @@ ROLE_FORBIDDEN: Final[Refusal] = (
 # rows whose refusal has words of its own: what the screen tells the person refused
 REFUSALS: Final[dict[str, Refusal]] = {
     "POST /api/v1/office-days/{office}/{day}/close": office_days.CLOSE_REFUSED,
+    "POST /api/v1/orders/{order_no}/receipt/reprints": receipt_prints.REPRINT_REFUSED,
 }
 
 _PARAM = re.compile(r"\{[^}]*\}")

@@ -20,7 +20,7 @@ CLOSE_ROLES = frozenset({"supervisor", "admin"})
 CLOSE_REFUSED = (
     "DAY_CLOSE_FORBIDDEN",
     "only the office's supervisor closes its day",
-    "只有本大厅值班主管可以轧账",
+    "只有本大厅值班主任可以轧账",
 )
 
 # what the closed shifts of the office counted as received on the day, by channel

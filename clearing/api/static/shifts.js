@@ -3,8 +3,10 @@
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
+import { nameOf } from "./naming.js";
+// every time in Beijing time, by the one helper (time.js)
+import { dateTime as beijing, today as beijingToday } from "./time.js";
 
-const CHANNEL_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付", pos: "银行卡" };
 const WINDOW_KEY = "tj_window";
 const CODE = /^[A-Za-z0-9_-]{1,16}$/;
 let me = null;
@@ -19,25 +21,16 @@ function fail(where, err) {
   $(where).textContent = messageOf(err);
 }
 
-const pad = (n) => String(n).padStart(2, "0");
-
-/** An instant as Beijing wall time "YYYY-MM-DD HH:MM:SS", whatever the PC's own time zone. */
-function beijing(iso) {
-  if (!iso) return "—";
-  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
-
-function beijingToday() {
-  return beijing(new Date().toISOString()).slice(0, 10);
-}
 
 function totalBox(label, count, fen) {
   const box = el("div");
   box.append(el("span", label), el("b", `${count} 笔`), el("em", formatFen(fen)));
   return box;
 }
+
+// each read of the current shift is numbered: an answer for a window typed over since (the
+// page's first read, say, arriving after the one for the window the clerk entered) is dropped
+let currentSeq = 0;
 
 async function loadCurrent() {
   $("current-error").textContent = "";
@@ -46,8 +39,11 @@ async function loadCurrent() {
     $("current-error").textContent = "请填写窗口号（字母、数字、“-”或“_”，最多16位）。";
     return;
   }
+  const seq = ++currentSeq;
+  $("close-shift").disabled = true;
   try {
     const s = await api("GET", `/api/v1/shifts/current?window=${encodeURIComponent(windowNo)}`);
+    if (seq !== currentSeq) return;
     $("current-since").textContent = s.opened_at
       ? `接班时间 ${beijing(s.opened_at)}（上次交班后的第一笔业务）`
       : "本班次尚无业务。";
@@ -61,7 +57,7 @@ async function loadCurrent() {
     rows.replaceChildren();
     for (const c of s.by_channel) {
       const tr = el("tr");
-      tr.append(el("td", CHANNEL_ZH[c.channel] || "其他渠道"), el("td", String(c.count), "num"),
+      tr.append(el("td", c.channel ? nameOf("channel", c.channel) : "其他渠道"), el("td", String(c.count), "num"),
         el("td", formatFen(c.amount_fen), "num"));
       rows.append(tr);
     }
@@ -194,7 +190,9 @@ async function start() {
       signOut();
     }
   });
-  $("window-no").value = localStorage.getItem(WINDOW_KEY) || "W01";
+  $("window-no").value = me.window || localStorage.getItem(WINDOW_KEY) || "";
+  // a clerk's window is the one assigned in 系统管理; the server refuses any other
+  $("window-no").readOnly = me.role === "clerk";
   $("window-no").addEventListener("change", () => {
     const value = $("window-no").value.trim();
     if (CODE.test(value)) localStorage.setItem(WINDOW_KEY, value);
