@@ -88,11 +88,12 @@ async def tasks_done_once(conn: asyncpg.Connection, paid: list[Paid], within_s: 
 
 async def acknowledged_but_lost(
     conn: asyncpg.Connection, s: aiohttp.ClientSession, sim: str, paid: list[Paid]
-) -> list[str]:
+) -> tuple[list[str], int]:
     """Payments WeChat was told (200) we had recorded, that the database no longer held: found
     missing, or recorded again later by the poller (source ``query``) after the acknowledgement.
-    This is the RPO in payments; it must be empty."""
+    This is the RPO in payments; it must be empty. Also how many callbacks were acknowledged."""
     lost = []
+    n_acked = 0
     for p in paid:
         async with s.get(f"{sim}/sim/orders/{p.out_trade_no}") as r:
             order: dict[str, Any] = await r.json()
@@ -104,12 +105,13 @@ async def acknowledged_but_lost(
         ]
         if not acked:
             continue
+        n_acked += 1
         row = await conn.fetchrow(
             "SELECT source, recorded_at FROM payments WHERE out_trade_no = $1", p.out_trade_no
         )
         if row is None or (row["source"] == "query" and row["recorded_at"] > min(acked)):
             lost.append(p.out_trade_no)
-    return lost
+    return lost, n_acked
 
 
 def audit_verify(lay: Layout, node: str | None) -> str:

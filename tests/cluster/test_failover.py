@@ -116,7 +116,7 @@ async def _under_load(lay: Layout, fault: str) -> dict[str, float]:
                 await books.exactly_once(conn, traffic.paid)
                 await books.ledger_balanced(conn)
                 await books.tasks_done_once(conn, traffic.paid, 180)
-                lost = await books.acknowledged_but_lost(
+                lost, acked = await books.acknowledged_but_lost(
                     conn, s, lay.sims["wechatpay"], traffic.paid
                 )
             finally:
@@ -133,7 +133,7 @@ async def _under_load(lay: Layout, fault: str) -> dict[str, float]:
     print(
         f"\n[{fault}] {len(traffic.paid)} orders paid ({before} before the fault), "
         f"{traffic.retries} requests re-sent; RTO {rto:.1f} s without a writable primary; "
-        f"RPO {len(lost)} acknowledged payments lost"
+        f"RPO {len(lost)} of {acked} acknowledged callbacks lost"
     )
     assert lost == [], f"acknowledged payments lost: {lost}"
     assert statuses_during[-1] == 200
