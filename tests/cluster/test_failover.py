@@ -25,7 +25,7 @@ import pytest
 
 from clearing.cluster import backup
 from clearing.cluster import members as mb
-from clearing.cluster.layout import Layout
+from clearing.cluster.layout import MEMBERS, Layout
 from clearing.cluster.main import switchover
 from tests.cluster import books
 from tests.cluster.traffic import Probe, Readiness, Screen, Traffic
@@ -62,8 +62,13 @@ def cluster() -> Iterator[Layout]:
         )
         yield Layout.load_or_new(d)
     finally:
+        lay = Layout.load_or_new(d)
+        started = [*lay.pids.values(), *(mb.postmaster_pid(lay, m) for m in MEMBERS)]
         down = _cluster(d, "down", timeout=180)  # data and logs stay until the next run
         assert down.returncode == 0, down.stderr
+        # `down` stops everything `up` started, PostgreSQL included
+        left = [pid for pid in started if mb.alive(pid)]
+        assert not left, f"still running after down: {left}"
 
 
 async def _under_load(lay: Layout, fault: str) -> dict[str, float]:
@@ -167,7 +172,7 @@ async def test_leader_killed_under_load_loses_nothing(cluster: Layout) -> None:
     # the dead member comes back as a replica of the new leader (pg_rewind) and syncs again
     mb.start_member(
         cluster,
-        next(m for m in ("pg1", "pg2", "pg3") if not mb.alive(cluster.pids.get(f"patroni-{m}"))),
+        next(m for m in MEMBERS if not mb.alive(cluster.pids.get(f"patroni-{m}"))),
     )
     assert mb.wait_for(lambda: mb.healthy(cluster), 180, step=1)
     print(f"[kill] test took {time.monotonic() - started:.0f} s")
@@ -189,7 +194,7 @@ async def test_lone_primary_waits_for_a_standby(cluster: Layout) -> None:
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS ha_probe (at timestamptz)")
         leader = mb.leader(cluster)
-        standbys = [m for m in ("pg1", "pg2", "pg3") if m != leader]
+        standbys = [m for m in MEMBERS if m != leader]
         for m in standbys:
             await asyncio.to_thread(mb.kill_member, cluster, m)
         write = asyncio.create_task(conn.execute("INSERT INTO ha_probe VALUES (clock_timestamp())"))
