@@ -164,6 +164,7 @@ async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
     ops = web.Application()
     ops[METRICS] = app[METRICS]
     ops[POOL] = app[POOL]
+    ops[SETTINGS] = s  # the certificate and key folders whose expiry /metrics reports
     ops.add_routes(routes_ops.ops_routes)
     runner = web.AppRunner(ops, access_log=None)
     await runner.setup()
