@@ -71,15 +71,19 @@ def certificates(settings: Settings) -> list[CertInfo]:
 
 
 def own_key_files(settings: Settings) -> dict[str, Path]:
-    """Our keys kept in files, by name (an inline key from the environment has no file)."""
-    var = Path(settings.var_dir)
+    """Our keys kept in files, by name, where the service looks for them (clearing/api/app.py,
+    clearing/wiring.py); a key given inline in the environment has no file and no date."""
+    keys = Path(settings.var_dir) / "keys"
     audit_key, _witness, _retired = settings.audit_paths()
     files: dict[str, Path | None] = {
-        "receipt": settings.receipt_key_file or var / "keys" / "receipt-ed25519.pem",
+        "receipt": settings.receipt_key_file or keys / "receipt-ed25519.pem",
         "audit_checkpoint": audit_key,
-        "settlement": settings.settlement_key_file,
-        "pii": settings.pii_key_file,
-        "pii_search": settings.pii_search_key_file,
+        "settlement": settings.settlement_key_file
+        or keys / "settlement" / f"{settings.settlement_key_id}.key",
+        "pii": None if settings.pii_key else settings.pii_key_file or keys / "pii.key",
+        "pii_search": None
+        if settings.pii_search_key
+        else settings.pii_search_key_file or keys / "pii-search.key",
     }
     return {k: p for k, p in files.items() if p is not None and p.is_file()}
 
