@@ -332,15 +332,3 @@ class FeeScheduleOut(BaseModel):
 
 class FeeScheduleList(BaseModel):
     schedules: list[FeeScheduleOut]
-
-
-class ReceiptCheckOut(BaseModel):
-    """Whether a receipt's verification code (from its QR) is genuine and still holds."""
-
-    valid: bool
-    code: str = Field(description="RECEIPT_VALID, RECEIPT_SIGNATURE_INVALID, RECEIPT_MISMATCH, …")
-    message: str
-    message_zh: str
-    order_no: str | None = None
-    total_fen: int | None = None
-    state: str | None = None

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from clearing.api import models as m
 from clearing.api import models_display as md
+from clearing.api import models_receipts as mrc
 from clearing.api import models_recon as mr
 from clearing.api import models_settlement as ms
 from clearing.api import models_shifts as mh
@@ -345,8 +346,22 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/receipts/verify",
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
-        response=m.ReceiptCheckOut,
+        response=mrc.ReceiptCheckOut,
         auth=False,
+    ),
+    Route(
+        "post",
+        "/api/v1/orders/{order_no}/receipt/reprints",
+        "Reprint (补打) the receipt as the order stands now; window staff; audited",
+        mrc.ReprintIn,
+        mrc.ReceiptPrintOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/orders/{order_no}/receipt/prints",
+        "Every print of the order's receipt (the original, then each 补打)",
+        response=mrc.ReceiptPrintList,
     ),
     Route(
         "get",

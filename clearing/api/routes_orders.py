@@ -19,7 +19,6 @@ from clearing.api.keys import (
     EVENTS,
     LIMITS,
     POOL,
-    RECEIPTS,
     SETTINGS,
 )
 from clearing.api.models import (
@@ -40,7 +39,6 @@ from clearing.api.models import (
     OrderOut,
     OrderSummary,
     PaymentIn,
-    ReceiptCheckOut,
 )
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.domain.fees import Matter
@@ -59,7 +57,6 @@ from clearing.service import (
     fee_schedules,
     payments,
     principals,
-    receipts,
 )
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
@@ -407,23 +404,3 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await resp.write(b": keep-alive\n\n")
                 continue
             await resp.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
-
-
-@routes.get("/api/v1/receipts/verify")
-async def verify_receipt(request: web.Request) -> web.Response:
-    """Check a receipt's verification code; public, like the QR code printed on the receipt."""
-    token = request.query.get("token", "")
-    async with request.app[POOL].acquire() as conn:
-        verdict = await receipts.verify(conn, token, request.app[RECEIPTS])
-    c = verdict.claims or {}
-    return ok(
-        ReceiptCheckOut(
-            valid=verdict.valid,
-            code=verdict.code,
-            message=verdict.message,
-            message_zh=verdict.message_zh,
-            order_no=c.get("o"),
-            total_fen=c.get("t"),
-            state=verdict.state,
-        )
-    )

@@ -199,6 +199,8 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     await clerk.fill("#window-no", "W09")
     await clerk.press("#window-no", "Enter")
     await clerk.locator("#current-totals").get_by_text("收款").wait_for()
+    # W09's shift, with the payment in it (not the page's first read, of another window)
+    await clerk.locator("#current-since").get_by_text("接班时间").wait_for()
     await clerk.click("#close-shift")
     await clerk.click("#confirm-yes")
     await clerk.locator("#flash").get_by_text("已交班").wait_for()
