@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    # behind a connection pooler in transaction mode (docs/scaling.md §5): 0 makes asyncpg use
+    # unnamed statements, which survive PgBouncer before 1.21 handing each transaction to
+    # another server connection; and the screens' LISTEN needs a connection of its own that no
+    # pooler shares (a direct or session-mode address; unset: the database URL)
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    listen_database_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
