@@ -8,6 +8,7 @@ tongjiao seed demo                    the demo catalogue (beneficiaries, fee ite
 tongjiao sim wechatpay ...            the WeChat Pay simulator
 tongjiao demo [--orders N]            everything at once, for a first look
 tongjiao db url                       where the database is (starts the embedded one)
+tongjiao pii backfill-search          fill the ID-number search hash of orders made before it
 """
 
 from __future__ import annotations
@@ -74,9 +75,13 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             display_name=args.name or args.username,
             role=args.role,
             office=args.office,
+            window=args.window,
             password=password,
         )
-        print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
+        print(
+            f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'},"
+            f" window {p.window or '-'})"
+        )
         if token:
             print(f"token (shown once, store it now): {token}")
         return 0
@@ -129,6 +134,22 @@ async def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> int:
         await catalogue.seed_demo(conn)
         print("demo catalogue seeded")
+        return 0
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_pii(settings: Settings, _args: argparse.Namespace) -> int:
+    """Orders made before the search hash existed are not findable by ID number until this
+    has run; it decrypts each number in memory with the PII key and prints only a count."""
+    from clearing.api.app import pii_cipher
+    from clearing.service.search import backfill_search_hashes
+
+    cipher = pii_cipher(settings)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        n = await backfill_search_hashes(conn, cipher)
+        print(f"search hash filled for {n} orders")
         return 0
 
     return await _with_conn(settings, work)
@@ -332,6 +353,7 @@ def parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=["clerk", "supervisor", "finance", "admin", "auditor"]
     )
     ua.add_argument("--office")
+    ua.add_argument("--window", help="the window a clerk works at (a window of --office)")
     ua.add_argument("--password", help="asked for when not given")
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")
@@ -371,6 +393,10 @@ def parser() -> argparse.ArgumentParser:
     rc.add_argument(
         "--no-fetch", action="store_true", help="match what is staged; fetch and recover nothing"
     )
+    pi = sub.add_parser("pii", help="payers' personal data")
+    pi.add_argument(
+        "action", choices=["backfill-search"], help="fill the ID-number search hash of old orders"
+    )
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
     sm = sub.add_parser("sim", help="run a simulator of an outside party", add_help=False)
@@ -409,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": cmd_audit,
         "seed": cmd_seed,
         "db": cmd_db_url,
+        "pii": cmd_pii,
         "users": cmd_users_add,
         "bills": cmd_bills,
         "confirmations": cmd_confirmations,

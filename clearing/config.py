@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    # behind a connection pooler in transaction mode (docs/scaling.md §5): 0 makes asyncpg use
+    # unnamed statements, which survive PgBouncer before 1.21 handing each transaction to
+    # another server connection; and the screens' LISTEN needs a connection of its own that no
+    # pooler shares (a direct or session-mode address; unset: the database URL)
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    listen_database_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -25,8 +31,15 @@ class Settings(BaseSettings):
     # AES-256-GCM key (base64 of 32 bytes) that encrypts payer names and ID numbers at rest
     pii_key: SecretStr | None = None
     pii_key_file: Path | None = None
+    # HMAC-SHA256 key (base64 of 32 bytes) for finding orders by the payer's ID number; its own
+    # key, so that the search index reveals nothing even to someone holding the encryption key
+    pii_search_key: SecretStr | None = None
+    pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # a TrueType CJK font to embed in receipt PDFs; unset: the first of the Debian fonts named in
+    # clearing/api/receipt_font.py that is installed (ops/_bootstrap.sh installs one)
+    receipt_font_file: Path | None = None
     # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing
     # key (default var/keys/audit-checkpoint-ed25519.pem), the append-only witness file (default
     # var/audit/witness.jsonl) and a folder of retired checkpoint public keys (*.pub)
@@ -71,6 +84,8 @@ class Settings(BaseSettings):
     # (a PEM file, or 64 hex digits for SM2; never the database), where files are written, and how
     # they travel (the bank pulls them from our mutual-TLS endpoint, or we push to its inbox)
     settlement_bank: str = Field(default="SFBK", pattern=r"^[A-Z0-9]{2,10}$")
+    # what staff read for that bank code on pages and reports (the code itself is for files)
+    settlement_bank_name: str = "示范银行"
     settlement_account_no: str = "6217000010000000009"
     settlement_account_name: str = "示范市不动产登记中心"
     settlement_bank_code: str = Field(default="313100000013", pattern=r"^[0-9]{12}$")
@@ -107,6 +122,10 @@ class Settings(BaseSettings):
     recon_fee_ppm: dict[str, int] = Field(default_factory=dict)
     recon_settle_lag_days: int = Field(default=1, ge=0, le=10)
     recon_daily_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    # what staff read for each office code (a user's office, an order's office), e.g.
+    # {"HALL1": "示范市不动产登记中心第一大厅"}; an office without a name shows its code
+    office_names: dict[str, str] = Field(default_factory=dict)
 
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)

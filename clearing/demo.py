@@ -38,15 +38,16 @@ CHANNELS = [
     ("fund", "FUND_BASE_URL", ""),
 ]
 TERMINALS = ("T0000001", "T0000002")
+DEMO_OFFICES = {"HALL1": "示范市不动产登记中心第一大厅"}
 
 DEMO_USERS = [
-    # username, name, role, office, password
-    ("admin", "系统管理员", "admin", None, "admin-demo-pass"),
-    ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass"),
-    ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass"),
-    ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass"),
-    ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass"),
-    ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass"),
+    # username, name, role, office, password, window (clearing.service.catalogue.DEMO_WINDOWS)
+    ("admin", "系统管理员", "admin", None, "admin-demo-pass", None),
+    ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass", "W01"),
+    ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass", "W02"),
+    ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass", None),
+    ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass", None),
+    ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass", None),
 ]
 
 # valid resident ID numbers (check digits correct) for demo payers; fictitious people
@@ -109,9 +110,17 @@ async def _prepare(settings: Settings) -> None:
         for m in await migrate(conn):
             print(f"  applied migration {m.version:04d}_{m.name}")
         await catalogue.seed_demo(conn)
-        for username, name, role, office, password in DEMO_USERS:
+        for username, name, role, office, password, window in DEMO_USERS:
             exists = await conn.fetchval("SELECT 1 FROM principals WHERE username = $1", username)
-            if not exists:
+            if exists:
+                # a demo database from before windows were assigned: give the clerk theirs
+                await conn.execute(
+                    "UPDATE principals SET window_code = $2 WHERE username = $1"
+                    " AND window_code IS NULL",
+                    username,
+                    window,
+                )
+            else:
                 await principals.add(
                     conn,
                     kind="staff",
@@ -120,6 +129,7 @@ async def _prepare(settings: Settings) -> None:
                     role=role,
                     office=office,
                     password=password,
+                    window=window,
                     actor="system:demo",
                 )
     finally:
@@ -284,6 +294,8 @@ def main(argv: list[str]) -> int:
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
+    # what staff read for the demo hall's code (a deployment names its own halls)
+    env.setdefault("TONGJIAO_OFFICE_NAMES", json.dumps(DEMO_OFFICES, ensure_ascii=False))
     bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
@@ -417,12 +429,13 @@ def _today() -> str:
 
 def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
-        f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
+        f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw, _w in DEMO_USERS
     )
     return f"""
   tongjiao is running.
 
     窗口收费界面 window screen   {base}/window
+    客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
     metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from html import escape
 
+from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import format_yuan
-from reconciliation.report_export import TITLE, Cell, Table, beijing, percent, tables, zh
+from reconciliation.report_export import TITLE, Cell, Table, beijing, percent, tables
 from reconciliation.reports import DailyReport, Run, TrendDay
 
 _HEAD = """<!doctype html>
@@ -49,7 +50,8 @@ _HEAD = """<!doctype html>
 _NOTES = (
     '<p class="notes">口径：收款为当日（北京时间 0–24 时）已清分入账的支付；'
     "退款为当日退回成功的退款；按收费项目、收款单位、大厅和窗口的金额为当日缴费的缴费单明细之和；"
-    "余额为当日日终账面余额。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。</p>\n"
+    "余额为当日日终账面余额。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。"
+    "服务评价为缴款人当日在客显屏上的“好差评”，差评须专人回访核实。</p>\n"
 )
 # (section heading, table names) in the order the page prints them
 SECTIONS = (
@@ -61,6 +63,7 @@ SECTIONS = (
     ("六、清分结算", ("settlement", "batches")),
     ("七、对账情况", ("recon", "discrepancy_counts", "open", "runs")),
     ("八、账户余额", ("balances",)),
+    ("九、服务评价（好差评）", ("ratings", "bad_ratings")),
 )
 
 
@@ -213,7 +216,7 @@ def _trend_table(days: list[TrendDay]) -> str:
     rows = "".join(
         f'<tr><td>{d.day.isoformat()}</td><td class="num">{d.received_count:,}</td>'
         f'<td class="num">{escape(format_yuan(d.received_fen))}</td>'
-        f"<td>{escape(zh(d.run_state) or '未运行')}</td>"
+        f"<td>{escape(name('run_state', d.run_state) or '未运行')}</td>"
         f'<td class="num">{"" if d.open_discrepancies is None else d.open_discrepancies}</td>'
         f'<td class="num">{escape(percent(d.auto_match_ratio))}</td></tr>'
         for d in days
@@ -231,9 +234,14 @@ def _link(path: str, day: date) -> str:
 
 
 def render(
-    report: DailyReport, runs: list[Run], trend: list[TrendDay], *, generated_at: datetime
+    report: DailyReport,
+    runs: list[Run],
+    trend: list[TrendDay],
+    *,
+    generated_at: datetime,
+    names: Names = STATIC_NAMES,
 ) -> str:
-    """The whole page for ``report.day``."""
+    """The whole page for ``report.day``, every code shown by its name from ``names``."""
     day = report.day
     parts = [
         _HEAD.format(
@@ -248,15 +256,15 @@ def render(
         ),
         _NOTES,
     ]
-    by_name = tables(report, runs)
-    for heading, names in SECTIONS:
+    by_name = tables(report, runs, names)
+    for heading, section in SECTIONS:
         parts.append(f"<section><h2>{escape(heading)}</h2>\n")
-        for name in names:
-            mark = _check_row if name == "checks" else None
-            parts.append(table_html(by_name[name], mark, caption=len(names) > 1))
+        for table in section:
+            mark = _check_row if table == "checks" else None
+            parts.append(table_html(by_name[table], mark, caption=len(section) > 1))
         parts.append("</section>\n")
     parts += [
-        f'<section class="trend-section"><h2>九、近 {len(trend)} 日趋势</h2>\n',
+        f'<section class="trend-section"><h2>十、近 {len(trend)} 日趋势</h2>\n',
         f'<figure class="chart">{trend_svg(trend)}</figure>\n',
         _trend_table(trend),
         "</section>\n</main>\n</body>\n</html>\n",

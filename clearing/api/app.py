@@ -17,14 +17,18 @@ from clearing import wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
+    routes_desk,
+    routes_display,
     routes_notify,
     routes_ops,
     routes_orders,
     routes_pages,
+    routes_receipts,
     routes_recon,
     routes_refunds,
     routes_reports,
     routes_settlement,
+    routes_shifts,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -68,15 +72,25 @@ log = logging.getLogger(__name__)
 def pii_cipher(settings: Settings) -> PiiCipher:
     import base64
 
+    if settings.pii_search_key is not None:
+        search = base64.b64decode(settings.pii_search_key.get_secret_value())
+    else:
+        where = settings.pii_search_key_file or Path(settings.var_dir) / "keys" / "pii-search.key"
+        search = load_or_create_key(where)
     if settings.pii_key is not None:
-        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()))
+        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()), search_key=search)
     path = settings.pii_key_file or Path(settings.var_dir) / "keys" / "pii.key"
-    return PiiCipher(load_or_create_key(path))
+    return PiiCipher(load_or_create_key(path), search_key=search)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
-    app[POOL] = await create_pool(app[DSN], min_size=s.db_pool_min, max_size=s.db_pool_max)
+    app[POOL] = await create_pool(
+        app[DSN],
+        min_size=s.db_pool_min,
+        max_size=s.db_pool_max,
+        statement_cache_size=s.db_statement_cache_size,
+    )
     yield
     await app[POOL].close()
 
@@ -93,7 +107,8 @@ async def _outside(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    hub = EventHub(app[DSN])
+    listen = app[SETTINGS].listen_database_url
+    hub = EventHub(listen.get_secret_value() if listen is not None else app[DSN])
     app[EVENTS] = hub
     announcer = Announcer(app[POOL])
     app[ANNOUNCER] = announcer
@@ -156,6 +171,7 @@ async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
     ops = web.Application()
     ops[METRICS] = app[METRICS]
     ops[POOL] = app[POOL]
+    ops[SETTINGS] = s  # the certificate and key folders whose expiry /metrics reports
     ops.add_routes(routes_ops.ops_routes)
     runner = web.AppRunner(ops, access_log=None)
     await runner.setup()
@@ -251,11 +267,16 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _ops_listener, _workers])
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_notify.routes)
+    # before routes_orders: POST /api/v1/orders/search must not read as an order number
+    app.add_routes(routes_shifts.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_receipts.routes)
+    app.add_routes(routes_desk.routes)
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)
+    routes_display.setup(app)
     return app

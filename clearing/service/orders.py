@@ -19,9 +19,10 @@ from clearing.domain.orders import (
     new_order_no,
     normalize_payer_id,
 )
+from clearing.domain.times import day_bounds
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
-from clearing.service import audit, catalogue
+from clearing.service import audit, catalogue, places
 from clearing.service.principals import Principal
 
 CREATE_ROLES = frozenset({"clerk", "supervisor", "admin"})
@@ -41,7 +42,8 @@ class LineInput:
 class OrderInput:
     case_no: str
     office: str
-    window: str
+    # a clerk's window comes from their assignment: None takes it, another one is refused
+    window: str | None
     payer_name: str
     payer_id: str
     lines: list[LineInput]
@@ -63,7 +65,7 @@ def _check_manual(principal: Principal, reason: str | None) -> None:
             "MANUAL_LINES_FORBIDDEN",
             "only a supervisor may type amounts by hand; create the order from the case's"
             " references instead",
-            "窗口人员不能手工录入金额，请按税票号、缴款码等查询生成缴费单；确需手工录入请由值班主管办理",
+            "窗口人员不能手工录入金额，请按税票号、缴款码等查询生成缴费单；确需手工录入请由值班主任办理",
         )
     if not (reason or "").strip():
         raise InvalidRequest(
@@ -106,6 +108,7 @@ async def create(
         )
     if case_refs is None:
         _check_manual(principal, manual_reason)
+    window = await places.order_window(conn, principal, order.office, order.window)
     async with conn.transaction():
         # The key row goes in first: a concurrent request with the same key waits on it here
         # and then finds the stored response.
@@ -147,11 +150,12 @@ async def create(
         order_id = await conn.fetchval(
             "INSERT INTO orders (order_no, case_no, office, window_no, payer_name_enc,"
             " payer_id_enc, payer_id_masked, total_fen, created_by, created_at, expires_at,"
-            " case_refs) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id",
+            " case_refs, payer_id_hmac) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+            " RETURNING id",
             order_no,
             order.case_no,
             order.office,
-            order.window,
+            window,
             cipher.encrypt(order.payer_name, "orders.payer_name"),
             cipher.encrypt(payer_id, "orders.payer_id"),
             mask_payer_id(payer_id),
@@ -160,6 +164,7 @@ async def create(
             now,
             now + ttl,
             case_refs,
+            cipher.search_hash(payer_id),
         )
         await conn.executemany(
             "INSERT INTO order_lines (order_id, line_no, item_code, beneficiary_code, amount_fen,"
@@ -211,7 +216,12 @@ async def create(
             action="order.created",
             object_type="order",
             object_id=order_no,
-            detail={"case_no": order.case_no, "total_fen": total, "lines": len(order.lines)},
+            detail={
+                "case_no": order.case_no,
+                "window": window,
+                "total_fen": total,
+                "lines": len(order.lines),
+            },
             request_id=request_id,
         )
         if case_refs is None:
@@ -241,7 +251,7 @@ async def create(
 _ORDER_SQL = """
 SELECT o.id, o.order_no, o.case_no, o.office, o.window_no, o.payer_name_enc, o.payer_id_masked,
        o.total_fen, o.state, o.exception_reason, o.created_at, o.expires_at, o.cleared_at,
-       p.username AS created_by
+       p.username AS created_by, p.display_name AS created_by_name
   FROM orders o JOIN principals p ON p.id = o.created_by
  WHERE o.order_no = $1
 """
@@ -292,6 +302,7 @@ async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str
         "state_zh": STATE_ZH[OrderState(o["state"])],
         "exception_reason": o["exception_reason"],
         "created_by": o["created_by"],
+        "created_by_name": o["created_by_name"],
         "created_at": _iso(o["created_at"]),
         "expires_at": _iso(o["expires_at"]),
         "cleared_at": _iso(o["cleared_at"]),
@@ -331,10 +342,11 @@ async def list_for_window(
     rows = await conn.fetch(
         "SELECT order_no, case_no, window_no, payer_id_masked, total_fen, state, created_at,"
         " cleared_at FROM orders WHERE office = $1 AND ($2::text IS NULL OR window_no = $2)"
-        " AND created_at >= $3::date AND created_at < $3::date + 1 ORDER BY created_at DESC",
+        " AND created_at >= $3 AND created_at < $4 ORDER BY created_at DESC",
         office,
         window,
-        day,
+        # the Beijing day, whatever the database session's time zone
+        *day_bounds(day),
     )
     return [
         {

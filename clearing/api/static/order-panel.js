@@ -1,15 +1,12 @@
 // The 当前缴费单 panel: amount, how it is being paid, live state, and what the clerk may do next.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf as displayName, windowName } from "./naming.js";
+import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { focusCode, nameOf, renderPay, resetPay, setupPayMethods } from "./pay-methods.js";
 import { renderRefunds, setupRefunds } from "./refund-panel.js";
+import { dateTime } from "./time.js";
 
-// for showing an event's state at once, before the order is fetched again
-const STATE_ZH = {
-  OPEN: "待缴费", PAYING: "缴费中", CLEARED: "已缴费", SETTLED: "已清算", EXPIRED: "已过期",
-  CANCELLED: "已撤销", EXCEPTION: "异常待处理", REFUNDING: "退款中", REFUNDED: "已退款",
-};
 const PAID = new Set(["CLEARED", "SETTLED"]);
 const UNPAID = new Set(["OPEN", "PAYING"]);
 const FINAL_NOTE = {
@@ -22,7 +19,7 @@ const FINAL_NOTE = {
 
 let order = null;
 let fetchSeq = 0; // answers to older requests are dropped: the clerk may have moved on
-let hooks = { onChanged: () => {}, onUnauthorized: () => {} };
+let hooks = { onChanged: () => {}, onUnauthorized: () => {}, onShown: () => {} };
 
 function showError(err) {
   if (err && err.status === 401) hooks.onUnauthorized();
@@ -33,14 +30,14 @@ function renderState(state, stateZh) {
   const badge = $("c-badge");
   badge.hidden = false;
   badge.className = `badge s-${state}`;
-  badge.textContent = stateZh || STATE_ZH[state] || state;
+  badge.textContent = stateZh || displayName("order_state", state);
   const paid = PAID.has(state);
   $("c-paid").hidden = !paid;
   const note = FINAL_NOTE[state];
   $("c-final").hidden = !note;
   if (note) {
     $("c-final").className = `final-banner s-${state}`;
-    $("c-final-word").textContent = stateZh || STATE_ZH[state] || state;
+    $("c-final-word").textContent = stateZh || displayName("order_state", state);
     $("c-final-note").textContent = note;
   }
   if (!UNPAID.has(state)) {
@@ -52,6 +49,7 @@ function renderState(state, stateZh) {
 }
 
 function render(o) {
+  hooks.onShown(o.order_no); // the citizen's screen at this window follows the order shown here
   $("current-empty").hidden = true;
   $("current").hidden = false;
   renderState(o.state, o.state_zh);
@@ -71,7 +69,7 @@ function render(o) {
   $("c-case-no").textContent = o.case_no;
   $("c-payer").textContent = o.payer_name;
   $("c-payer-id").textContent = o.payer_id_masked;
-  $("c-created").textContent = `${dateTime(o.created_at)}（${o.window} 窗口，${o.created_by}）`;
+  $("c-created").textContent = `${dateTime(o.created_at)}（${windowName(o.office, o.window)}，${o.created_by_name || displayName("user", o.created_by)}）`;
   $("c-lines").replaceChildren(
     ...o.lines.map((line) => {
       const tr = el("tr");
@@ -143,10 +141,11 @@ function setupCancelDialog() {
   });
 }
 
-export function setupOrderPanel({ config, me, onChanged, onUnauthorized }) {
-  hooks = { onChanged, onUnauthorized };
+export function setupOrderPanel({ config, me, onChanged, onUnauthorized, onShown = () => {} }) {
+  hooks = { onChanged, onUnauthorized, onShown };
   setupPayMethods({
     config,
+    windowTerminal: me.terminal_id,
     async onStarted(orderNo) {
       await refresh(orderNo);
       hooks.onChanged();
