@@ -8,7 +8,8 @@ from datetime import datetime, time, timedelta
 
 import asyncpg
 
-from reconciliation.runs import BEIJING, Options, Sources, nightly
+from clearing.domain.times import BEIJING
+from reconciliation.runs import Options, Sources, nightly
 
 
 async def test_two_nodes_reconcile_yesterday_once(pool: asyncpg.Pool) -> None:
