@@ -32,13 +32,27 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready for traffic: the database answers and every migration of this release is applied."""
+    """Ready for traffic: the database answers, takes writes (a primary, not read-only), and
+    every migration of this release is applied."""
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
             async with request.app[POOL].acquire() as conn:
-                await conn.fetchval("SELECT 1")
-                checks["database"] = "ok"
+                # after a failover a connection may still reach the old primary, now a standby,
+                # or a server that refuses writes: that is no place to send payments
+                row = await conn.fetchrow(
+                    "SELECT pg_is_in_recovery() AS standby,"
+                    " current_setting('transaction_read_only') = 'on' AS read_only"
+                )
+                assert row is not None
+                standby, read_only = row["standby"], row["read_only"]
+                checks["database"] = (
+                    "read-only: standby"
+                    if standby
+                    else "read-only: transaction_read_only"
+                    if read_only
+                    else "ok"
+                )
                 todo = await migrate.pending(conn)
                 checks["migrations"] = (
                     "ok"
