@@ -136,6 +136,8 @@ class AttemptOut(BaseModel):
     code_url: str | None
     created_at: str | None
     expires_at: str | None
+    # why a FAILED attempt failed, in Chinese, when the channel said (余额不足, 密码错误)
+    failure_zh: str | None = None
 
 
 class PaymentOut(BaseModel):
