@@ -12,21 +12,27 @@ export function el(tag, text = "", className = "") {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-/** ISO timestamp → local "HH:MM:SS". */
+// Staff read Beijing time whatever zone the browser's machine is set to (a kiosk or a browser on a
+// server may well run in UTC): the instant shifted by eight hours, read with the UTC getters.
+// China keeps no daylight saving time, so the offset is fixed.
+const BEIJING_OFFSET_MS = 8 * 3600 * 1000;
+const beijing = (d) => new Date(d.getTime() + BEIJING_OFFSET_MS);
+
+/** ISO timestamp → Beijing "HH:MM:SS". */
 export function clock(iso) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const d = beijing(new Date(iso));
+  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 }
 
-/** ISO timestamp → local "YYYY-MM-DD HH:MM:SS". */
+/** ISO timestamp → Beijing "YYYY-MM-DD HH:MM:SS". */
 export function dateTime(iso) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  return `${today(d)} ${clock(iso)}`;
+  return `${today(new Date(iso))} ${clock(iso)}`;
 }
 
-/** Local calendar date "YYYY-MM-DD" (the window's working day). */
+/** The Beijing calendar date "YYYY-MM-DD" of an instant (the window's working day). */
 export function today(d = new Date()) {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const b = beijing(d);
+  return `${b.getUTCFullYear()}-${pad(b.getUTCMonth() + 1)}-${pad(b.getUTCDate())}`;
 }
