@@ -275,6 +275,7 @@ async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from clearing import listen
     from clearing.api.app import create_app
 
     if args.host:
@@ -288,8 +289,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(_with_conn(settings, _migrate_quiet))
     app = create_app(settings, dsn)
     print(f"tongjiao serving on http://{settings.host}:{settings.port}", flush=True)
+    # the demo binds the port before starting us and hands the socket down (clearing.listen)
+    sock = listen.inherited(settings.port)
     web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=5
+        app,
+        host=None if sock else settings.host,
+        port=None if sock else settings.port,
+        sock=sock,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
     )
     return 0
 

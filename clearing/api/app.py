@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from clearing import wiring
+from clearing import listen, wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
@@ -133,7 +133,7 @@ async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
     context = pki.server_ssl_context(server.cert, server.key, pki.ca_files(s.bank_tls_dir).cert)
     runner = web.AppRunner(create_bankfiles_app(app[POOL], files_root(s.var_dir, s.settlement_dir)))
     await runner.setup()
-    await web.TCPSite(runner, s.host, s.bankfiles_port, ssl_context=context).start()
+    await listen.site(runner, s.host, s.bankfiles_port, ssl_context=context).start()
     log.info("bank file endpoint on https://%s:%d/bankfiles/", s.host, s.bankfiles_port)
     yield
     await runner.cleanup()
