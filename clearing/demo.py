@@ -62,9 +62,9 @@ DEMO_PAYERS = [
 
 
 def _bind(preferred: int) -> socket.socket:
-    """A port of our own, bound now: the one asked for, or any free one when it is taken. The
-    child serves this very socket (clearing.listen), so no other process can take the port
-    between our choosing it and the child listening on it."""
+    """A port of our own, bound now: the one asked for, or any free one when it is taken (and
+    for 0). The child serves this very socket (clearing.listen), so no other process can take
+    the port between our choosing it and the child listening on it."""
     return listen.bind("127.0.0.1", preferred)
 
 
@@ -306,7 +306,9 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="tongjiao demo")
     ap.add_argument("--orders", type=int, default=0, help="create and pay N demo orders")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--sim-port", type=int, default=8091)
+    ap.add_argument(
+        "--sim-port", type=int, default=8091, help="first simulator port (0: any free ports)"
+    )
     args = ap.parse_args(argv)
     if args.orders < 0:
         ap.error("--orders must not be negative")
@@ -336,13 +338,13 @@ def main(argv: list[str]) -> int:
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
         keys = var / "keys" / name
         importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
-        sim_socks[name] = _bind(args.sim_port + offset)
+        sim_socks[name] = _bind(args.sim_port + offset if args.sim_port else 0)
         sims[name] = _url(sim_socks[name])
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
-    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS))
+    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -374,7 +376,10 @@ def main(argv: list[str]) -> int:
             asyncio.run(_demo_orders(base, sims, args.orders))
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
-        print(_banner(base, sims, var, bank))
+        # the same addresses for programs (the browser tests read them)
+        urls = {"base": base, "sims": {**sims, "bank": bank["desk"]}, "bankfiles": bank["ours"]}
+        (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
+        print(_banner(base, sims, var, bank), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -410,7 +415,9 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
     keys = var / "keys" / "settlement"
     if not (keys / f"{key_id}.key").exists():
         generate_keypair("ed25519", keys, key_id)
-    exchange_sock, desk_sock, ours_sock = _bind(port), _bind(port + 1), _bind(8443)
+    exchange_sock = _bind(port)
+    desk_sock = _bind(port + 1 if port else 0)
+    ours_sock = _bind(8443 if port else 0)
     exchange, desk, ours = (
         _url(exchange_sock, "https"),
         _url(desk_sock),
