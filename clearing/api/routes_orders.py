@@ -290,6 +290,17 @@ async def _amounts_still_due(
         [(r["reference"], int(r["amount_fen"])) for r in lines],
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
+    refused = [f for f in failures if not f["retryable"]]
+    if refused:
+        # the authority no longer accepts the reference (voided, paid elsewhere): final, the
+        # order cannot be paid as it is
+        reasons = "；".join(f"{f['message_zh']}（{f['reference']}）" for f in refused)
+        raise Conflict(
+            "AUTHORITY_REFUSED",
+            "an authority no longer accepts a reference of this order; cancel it",
+            f"主管部门已不受理本缴费单的凭证，请撤销本缴费单：{reasons}",
+            failures=failures,
+        )
     if failures:
         names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in failures)
         raise UpstreamUnavailable(

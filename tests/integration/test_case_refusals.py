@@ -215,3 +215,23 @@ async def test_the_lookup_warns_of_a_reference_another_open_order_holds(
     )
     assert status == 200
     assert (await _lookup(env, case))["warnings"] == []
+
+
+async def test_a_notice_voided_after_the_order_was_made_is_refused_at_payment_not_retried(
+    env: dict[str, Any],
+) -> None:
+    svc: Service = env["svc"]
+    case = await _case(env)
+    status, order = await svc.create_order(env["clerk"], _body(case))
+    assert status == 201, order
+    status, _ = await env["fiscal"].void(case["payment_codes"][0])  # the agency cancels it
+    assert status == 200
+    status, problem = await svc.request(
+        "POST",
+        f"/api/v1/orders/{order['order_no']}/payments",
+        env["clerk"],
+        json={"method": "qr", "channel": "wechatpay"},
+    )
+    assert (status, problem["code"]) == (409, "AUTHORITY_REFUSED"), problem
+    assert "请撤销本缴费单" in problem["detail_zh"] and "稍后" not in problem["detail_zh"]
+    assert [f["retryable"] for f in problem["failures"] if f["authority"] == "fiscal"] == [False]
