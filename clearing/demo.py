@@ -326,11 +326,14 @@ def main(argv: list[str]) -> int:
     service_sock = _bind(args.port)
     base = _url(service_sock)
     env = dict(os.environ)
+    ops_sock = _bind(args.port + 100 if args.port else 0)
+    ops = _url(ops_sock)
     env.update(
         {
             "TONGJIAO_VAR_DIR": str(var),
             "TONGJIAO_PORT": str(service_sock.getsockname()[1]),
             "TONGJIAO_PUBLIC_BASE_URL": base,
+            "TONGJIAO_OPS_PORT": str(ops_sock.getsockname()[1]),
         }
     )
     sims: dict[str, str] = {}
@@ -365,7 +368,7 @@ def main(argv: list[str]) -> int:
         bank_proc = _spawn(bank["args"], env, var / "log" / "sim-bank.log", bank["socks"])
         procs.append(bank_proc)
         print(f"==> tongjiao service on {base} (bank files on {bank['ours']}/bankfiles/)")
-        socks = [service_sock, bank["ours_sock"]]
+        socks = [service_sock, ops_sock, bank["ours_sock"]]
         procs.append(_spawn(["serve"], env, var / "log" / "service.log", socks))
         for (name, url), proc in zip(sims.items(), procs, strict=False):
             asyncio.run(_wait_http(f"{url}/sim/faults", proc, f"the {name} simulator"))
@@ -377,9 +380,14 @@ def main(argv: list[str]) -> int:
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
         # the same addresses for programs (the browser tests read them)
-        urls = {"base": base, "sims": {**sims, "bank": bank["desk"]}, "bankfiles": bank["ours"]}
+        urls = {
+            "base": base,
+            "ops": ops,
+            "sims": {**sims, "bank": bank["desk"]},
+            "bankfiles": bank["ours"],
+        }
         (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
-        print(_banner(base, sims, var, bank), flush=True)
+        print(_banner(base, ops, sims, var, bank), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -484,7 +492,7 @@ def _today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # Beijing
 
 
-def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
+def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
     )
@@ -492,9 +500,10 @@ def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) ->
   tongjiao is running.
 
     窗口收费界面 window screen   {base}/window
+    客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
-    metrics (Prometheus)        {base}/metrics
+    metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)
     simulators (faults: PUT …/sim/faults)
       微信支付 WeChat Pay       {sims["wechatpay"]}
       支付宝 Alipay             {sims["alipay"]}

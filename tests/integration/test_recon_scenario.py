@@ -255,7 +255,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     ], found
     by_type = {d["type"]: d for d in found}
     # what an operator's dashboard sees
-    async with svc.session.get(svc.base_url + "/metrics") as r:
+    async with svc.session.get(svc.ops_url + "/metrics") as r:
         metrics = await r.text()
     for kind in by_type:
         assert f'tongjiao_discrepancies_open{{type="{kind}"}} 1.0' in metrics, kind
