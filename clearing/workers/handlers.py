@@ -101,7 +101,7 @@ class Handlers:
                 provider=a["provider"],
                 out_trade_no=a["out_trade_no"],
                 code=status.decline_code or status.state,
-                reason_zh=status.decline_zh or "付款未成功",
+                reason_zh=status.decline_zh or "支付渠道报告付款失败",
                 actor="system:poller",
             )
             return None

@@ -150,3 +150,25 @@ async def test_a_decline_whose_notification_is_lost_is_found_by_asking(
     assert (attempt["state"], attempt["failure_zh"]) == ("FAILED", "余额不足")
     status, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
     assert order["state"] in ("OPEN", "PAYING")  # still payable another way
+
+
+async def test_a_payment_code_the_citizen_gives_up_on_ends_its_attempt_too(
+    env: tuple[Service, PosSim], clerk: str
+) -> None:
+    svc, _ = env
+    # the citizen is asked for the password on the phone, then gives up
+    await svc.sim.set_faults(user_paying=True, user_paying_s=0.3, user_paying_result="PAYERROR")
+    try:
+        order_no = await _order(svc)
+        status, started = await svc.request(
+            "POST",
+            f"/api/v1/orders/{order_no}/payments",
+            clerk,
+            json={"method": "code", "auth_code": "134567890123456789"},
+        )
+        assert (status, started["state"]) == (201, "OPEN"), started
+        attempt = await _failed_within(svc, clerk, order_no, started["out_trade_no"], 8.0)
+    finally:
+        await svc.sim.reset_faults()
+    # before, it stayed open (the window waiting) until the reversal a minute later
+    assert (attempt["state"], attempt["failure_zh"]) == ("FAILED", "支付渠道报告付款失败")
