@@ -75,8 +75,9 @@ def _failure(
         "message": message,
         "message_zh": zh,
         "kind": kind,
-        # asking again can only help when the authority did not answer; its "no" stays a "no"
-        "retryable": kind != REFUSED,
+        # asking again can only help when the authority did not answer; its "no" stays a "no",
+        # and one we are not connected to stays unconnected
+        "retryable": kind != REFUSED and code != "AUTHORITY_NOT_CONFIGURED",
     }
 
 

@@ -43,3 +43,20 @@ def test_only_timeouts_are_504_and_any_other_silence_502() -> None:
     err = lookup_error(mixed)
     assert (err.status, err.code) == (502, "AUTHORITY_LOOKUP_FAILED")
     assert "稍后重试" in err.message_zh
+
+
+async def test_an_authority_we_are_not_connected_to_is_not_offered_again() -> None:
+    from datetime import date
+
+    from clearing.service.cases import CaseRefs, lookup
+
+    found = await lookup(
+        {},
+        CaseRefs("张三", "11010519491231002X", declaration_no="199999999999999999"),
+        schedules=[],
+        today=date(2030, 3, 14),
+        timeout_s=1.0,
+    )
+    (failure,) = found.failures
+    assert (failure["code"], failure["retryable"]) == ("AUTHORITY_NOT_CONFIGURED", False)
+    assert lookup_error(found.failures).status == 502
