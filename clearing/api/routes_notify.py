@@ -71,7 +71,7 @@ async def notify(request: web.Request) -> web.Response:
             out_trade_no=notice.out_trade_no,
             code=notice.code,
             reason_zh=notice.reason_zh,
-            actor=f"notify:{provider}",
+            actor=f"acquirer:{provider}",
         )
         return _ack(endpoint)
     with metrics.capture_seconds.time():

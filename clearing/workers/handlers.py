@@ -102,7 +102,7 @@ class Handlers:
                 out_trade_no=a["out_trade_no"],
                 code=status.decline_code or status.state,
                 reason_zh=status.decline_zh or "支付渠道报告付款失败",
-                actor="system:poller",
+                actor=f"acquirer:{a['provider']}",  # its answer, found by asking
             )
             return None
         if captured is not None or status.state in ("CLOSED", "REVOKED"):

@@ -126,6 +126,12 @@ async def test_a_declined_card_fails_the_attempt_and_tells_the_window_why(
             order_no,
         )
     assert audited is not None and audited["code"] == resp_code
+    # the order's history says it too, in words staff read
+    status, history = await svc.request("GET", f"/api/v1/orders/{order_no}/timeline", clerk)
+    assert status == 200, history
+    failed = [e for e in history["events"] if e["kind"] == "attempt.failed"]
+    assert [(e["title"], e["who"]) for e in failed] == [("支付未成功", "银行卡")]
+    assert reason in failed[0]["detail"]
 
     # the clerk tries again at once: the terminal takes the next sale, and this card pays
     status, again = await _card(svc, clerk, order_no)
