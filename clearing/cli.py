@@ -75,9 +75,13 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             display_name=args.name or args.username,
             role=args.role,
             office=args.office,
+            window=args.window,
             password=password,
         )
-        print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
+        print(
+            f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'},"
+            f" window {p.window or '-'})"
+        )
         if token:
             print(f"token (shown once, store it now): {token}")
         return 0
@@ -360,6 +364,7 @@ def parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=["clerk", "supervisor", "finance", "admin", "auditor"]
     )
     ua.add_argument("--office")
+    ua.add_argument("--window", help="the window a clerk works at (a window of --office)")
     ua.add_argument("--password", help="asked for when not given")
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")

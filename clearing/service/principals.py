@@ -24,13 +24,16 @@ class Principal:
     display_name: str
     role: str
     office: str | None
+    # the window a clerk works at (clearing.service.places); the server puts it on their orders
+    window: str | None = None
+    must_change_password: bool = False
 
     @property
     def actor(self) -> str:
         return f"{'user' if self.kind == 'staff' else 'client'}:{self.username}"
 
 
-_COLUMNS = "id, kind, username, display_name, role, office"
+_COLUMNS = "id, kind, username, display_name, role, office, window_code, must_change_password"
 
 
 def _principal(row: asyncpg.Record) -> Principal:
@@ -41,6 +44,8 @@ def _principal(row: asyncpg.Record) -> Principal:
         display_name=row["display_name"],
         role=row["role"],
         office=row["office"],
+        window=row["window_code"],
+        must_change_password=row["must_change_password"],
     )
 
 
@@ -54,6 +59,8 @@ async def add(
     office: str | None,
     password: str | None = None,
     actor: str = "system:cli",
+    window: str | None = None,
+    must_change_password: bool = False,
 ) -> tuple[Principal, str | None]:
     """Create a staff user (with a password) or an API client (returns its token, shown once)."""
     if role not in ROLES:
@@ -78,8 +85,9 @@ async def add(
     async with conn.transaction():
         try:
             row = await conn.fetchrow(
-                f"INSERT INTO principals (kind, username, display_name, role, office,"  # noqa: S608
-                f" password_hash, token_hash) VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING {_COLUMNS}",
+                "INSERT INTO principals (kind, username, display_name, role, office,"  # noqa: S608
+                " password_hash, token_hash, window_code, must_change_password)"
+                f" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING {_COLUMNS}",
                 kind,
                 username,
                 display_name,
@@ -87,7 +95,15 @@ async def add(
                 office,
                 password_hash,
                 token_hash,
+                window,
+                must_change_password,
             )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise InvalidRequest(
+                "WINDOW_UNKNOWN",
+                f"office {office} has no window {window}",
+                "该办事大厅没有这个窗口",
+            ) from exc
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "principals_username_key":
                 raise Conflict("USERNAME_TAKEN", f"user {username} exists", "用户名已存在") from exc
@@ -104,7 +120,7 @@ async def add(
             action="principal.created",
             object_type="principal",
             object_id=username,
-            detail={"kind": kind, "role": role, "office": office},
+            detail={"kind": kind, "role": role, "office": office, "window": window},
         )
     return p, token
 
