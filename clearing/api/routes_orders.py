@@ -256,7 +256,7 @@ async def list_orders(request: web.Request) -> web.Response:
         raise InvalidRequest(
             "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
         ) from None
-    day = day or datetime.now(UTC).astimezone().date()
+    day = day or datetime.now(UTC).astimezone(BEIJING).date()  # the hall's working day
     async with request.app[POOL].acquire() as conn:
         rows = await order_service.list_for_window(
             conn, who, office, request.query.get("window"), day

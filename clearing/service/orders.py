@@ -341,7 +341,10 @@ async def list_for_window(
     rows = await conn.fetch(
         "SELECT order_no, case_no, window_no, payer_id_masked, total_fen, state, created_at,"
         " cleared_at FROM orders WHERE office = $1 AND ($2::text IS NULL OR window_no = $2)"
-        " AND created_at >= $3::date AND created_at < $3::date + 1 ORDER BY created_at DESC",
+        # the day is a Beijing day, whatever the session's time zone
+        " AND created_at >= ($3::date)::timestamp AT TIME ZONE 'Asia/Shanghai'"
+        " AND created_at < ($3::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'"
+        " ORDER BY created_at DESC",
         office,
         window,
         day,
