@@ -19,13 +19,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
 from clearing.channels import Channel
 from clearing.db import Conn
+from clearing.domain import times
 from clearing.ports import Authority
 from clearing.service.payments import settle_by_query
 from reconciliation import engine, engine_bank, findings
@@ -33,7 +34,6 @@ from reconciliation.stage import stage_bill, stage_confirmations
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 Progress = Callable[[str], None]
 
 
@@ -61,8 +61,7 @@ class Options:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    lo = datetime.combine(day, time(0), BEIJING)
-    return lo, lo + timedelta(days=1)
+    return times.day_bounds(day)
 
 
 async def _fetch(conn: Conn, day: date, sources: Sources, say: Progress) -> dict[str, Any]:
@@ -227,7 +226,7 @@ async def nightly(
     """The service's own schedule: once Beijing time passes ``at``, yesterday is reconciled (once
     a day; a run that failed is tried again at the next check)."""
     while not stop.is_set():
-        now = datetime.now(BEIJING)
+        now = datetime.now(times.BEIJING)
         yesterday = now.date() - timedelta(days=1)
         if now.time() >= at:
             async with pool.acquire() as conn:

@@ -85,7 +85,12 @@ def pii_cipher(settings: Settings) -> PiiCipher:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
-    app[POOL] = await create_pool(app[DSN], min_size=s.db_pool_min, max_size=s.db_pool_max)
+    app[POOL] = await create_pool(
+        app[DSN],
+        min_size=s.db_pool_min,
+        max_size=s.db_pool_max,
+        statement_cache_size=s.db_statement_cache_size,
+    )
     yield
     await app[POOL].close()
 
@@ -102,7 +107,8 @@ async def _outside(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    hub = EventHub(app[DSN])
+    listen = app[SETTINGS].listen_database_url
+    hub = EventHub(listen.get_secret_value() if listen is not None else app[DSN])
     app[EVENTS] = hub
     announcer = Announcer(app[POOL])
     app[ANNOUNCER] = announcer
@@ -165,6 +171,7 @@ async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
     ops = web.Application()
     ops[METRICS] = app[METRICS]
     ops[POOL] = app[POOL]
+    ops[SETTINGS] = s  # the certificate and key folders whose expiry /metrics reports
     ops.add_routes(routes_ops.ops_routes)
     runner = web.AppRunner(ops, access_log=None)
     await runner.setup()

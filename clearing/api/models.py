@@ -188,6 +188,7 @@ class OrderOut(BaseModel):
     state_zh: str
     exception_reason: str | None
     created_by: str
+    created_by_name: str = Field(description="the clerk's name, as receipts and screens show it")
     created_at: str | None
     expires_at: str | None
     cleared_at: str | None

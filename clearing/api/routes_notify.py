@@ -74,8 +74,13 @@ async def notify(request: web.Request) -> web.Response:
             actor=f"acquirer:{provider}",
         )
         return _ack(endpoint)
-    with metrics.capture_seconds.time():
-        result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
+    try:
+        with metrics.capture_seconds.time():
+            result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
+    except Exception:
+        # the acquirer gets a 500 and delivers again; the operator must see it happening
+        metrics.capture_errors.labels(provider, "notify").inc()
+        raise
     if result.first_time:
         metrics.payments.labels(provider, result.outcome, "notify").inc()
         metrics.payment_amount.labels(provider, result.outcome).inc(notice.amount_fen)

@@ -13,8 +13,9 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from clearing import keywatch
 from clearing.api import openapi
-from clearing.api.keys import METRICS, POOL
+from clearing.api.keys import METRICS, POOL, SETTINGS
 from clearing.db import migrate
 from clearing.workers.runner import refresh_gauges
 
@@ -64,8 +65,16 @@ async def metrics(request: web.Request) -> web.Response:
             async with request.app[POOL].acquire() as conn:
                 await refresh_gauges(conn, m)
     except Exception as exc:
-        # stale gauges beat a failed scrape, but the operator must hear of it
+        # stale gauges beat a failed scrape, but the operator must hear of it; and a database
+        # that does not answer is, for this node, no writable primary
+        m.db_writable.set(0)
         log.warning("metrics gauges not refreshed: %r", exc)
+    settings = request.app.get(SETTINGS)
+    if settings is not None:
+        try:
+            await asyncio.to_thread(keywatch.refresh, settings, m)
+        except OSError as exc:
+            log.warning("certificate and key gauges not refreshed: %r", exc)
     resp = web.Response(body=generate_latest(m.registry))
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     resp.charset = "utf-8"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import segno
@@ -45,6 +45,7 @@ from clearing.api.models import (
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.db import Conn
 from clearing.domain.fees import Matter
+from clearing.domain.times import business_day
 from clearing.errors import (
     Conflict,
     InvalidRequest,
@@ -66,7 +67,6 @@ from clearing.service import held as holders
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
-BEIJING = timezone(timedelta(hours=8))
 routes = web.RouteTableDef()
 
 WINDOW_ROLES = ("clerk", "supervisor", "admin")
@@ -197,7 +197,7 @@ async def _lookup(
         request.app[AUTHORITIES],
         refs,
         schedules=schedules,
-        today=datetime.now(UTC).astimezone(BEIJING).date(),
+        today=business_day(datetime.now(UTC)),
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
 
@@ -256,7 +256,7 @@ async def list_orders(request: web.Request) -> web.Response:
         raise InvalidRequest(
             "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
         ) from None
-    day = day or datetime.now(UTC).astimezone(BEIJING).date()  # the hall's working day
+    day = day or business_day(datetime.now(UTC))
     async with request.app[POOL].acquire() as conn:
         rows = await order_service.list_for_window(
             conn, who, office, request.query.get("window"), day

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from clearing.domain.display import name
 from clearing.domain.fees import FeeSchedule, Matter, in_force, registration_fee
 from clearing.errors import (
     ClearingError,
@@ -27,7 +28,8 @@ from clearing.ports import Authority, AuthorityRefused, DueItem
 
 log = logging.getLogger(__name__)
 
-AUTHORITY_ZH = {"tax": "税务部门", "fiscal": "财政非税系统", "fund": "维修资金管理中心"}
+# the authorities by the names staff read (the one table: clearing.domain.display)
+AUTHORITY_ZH = {code: name("authority", code) for code in ("tax", "fiscal", "fund")}
 # what a clerk reads when an authority refused without words of its own (a check we make before
 # asking, or a bare code)
 REFUSAL_ZH = {

@@ -1,10 +1,10 @@
 // 按凭证查询: the references a case brings to the window, and what the authorities say it owes.
 // Amounts are never typed here; a failed authority is named and can be asked again alone.
 import { api, messageOf } from "./api.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 
-const AUTHORITY_ZH = { tax: "税务部门", fiscal: "财政非税系统", fund: "维修资金管理中心", fees: "登记收费标准" };
 
 let feeItems = new Map();
 // items already answered, by authority: a retry of one authority replaces only its own part
@@ -76,7 +76,7 @@ function showFailures(failures, warnings, payer, refs, onUnauthorized) {
   const list = $("lookup-failures");
   list.replaceChildren();
   for (const f of failures) {
-    const who = AUTHORITY_ZH[f.authority] || f.authority;
+    const who = nameOf("authority", f.authority);
     const item = el("li");
     // message_zh already names the authority ("税务部门：…")
     const paidBy = f.order_no ? `，已由缴费单 ${f.order_no} 缴纳` : "";

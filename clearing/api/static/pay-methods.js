@@ -7,7 +7,9 @@
 //
 // Which channels and terminals exist comes from /window/config.json.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf as channelName } from "./naming.js";
+import { $, el } from "./dom.js";
+import { dateTime } from "./time.js";
 
 const QR_HINT = {
   wechatpay: "请缴款人使用微信“扫一扫”扫码支付",
@@ -22,7 +24,6 @@ const QR_TOKEN = {
 };
 // test payment codes that look like each wallet's (clearing.domain.codes): prefix, length
 const TEST_CODE = { wechatpay: ["13", 18], alipay: ["28", 18], unionpay: ["62", 19] };
-const WALLET_ZH = { wechatpay: "微信", alipay: "支付宝", unionpay: "云闪付" };
 const CODE_WAIT = "等待缴款人在手机上确认付款";
 const CARD_WAIT = "请缴款人在终端上插卡或刷卡并输入密码";
 const AUTH_CODE = /^\d{16,24}$/;
@@ -45,12 +46,9 @@ function showError(err, { keep = false } = {}) {
   sticky = Boolean(err) && keep;
 }
 
-const NAME_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付（银联）", pos: "银行卡" };
-
-/** A channel's Chinese name, also for channels no longer configured. */
+/** A channel's name (display.js), also for channels no longer configured. */
 export function nameOf(provider) {
-  const channel = channels.get(provider);
-  return channel ? channel.name_zh : NAME_ZH[provider] || provider;
+  return channelName("channel", provider);
 }
 
 function simUrl(provider) {
@@ -268,7 +266,7 @@ export function setupPayMethods({ config, windowTerminal, onStarted, onUnauthori
   $("code-test").hidden = testable.length === 0;
   $("code-test-buttons").replaceChildren(
     ...testable.map((c) =>
-      channelButton(WALLET_ZH[c.provider] || c.name_zh, () => {
+      channelButton(channelName("channel", c.provider), () => {
         $("auth-code").value = testCode(c.provider);
         showError(null);
         $("auth-code").focus();
