@@ -108,8 +108,8 @@ class Settings(BaseSettings):
     # and browsers reach; unset: no metrics are served; 0: any free port (logged)
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(default=None, ge=0, le=65535)
-    # how often the service runs a scheduled cut-off (accounts past their cut-off time, real-time
-    # accounts at once); 0: only `tongjiao settle` cuts off
+    # how often the service checks for a scheduled cut-off (each daily account once per business
+    # day at its cut-off, Beijing time; real-time accounts at once); 0: only `tongjiao settle`
     settlement_cutoff_check_s: float = Field(default=0.0, ge=0)
     # acquirers' settlement accounts (payer account no. → acquirer), so that their money arriving
     # on our collection account is booked against the right receivable

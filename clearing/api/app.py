@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from clearing import wiring
+from clearing import listen, wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
@@ -155,7 +155,7 @@ async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
     context = pki.server_ssl_context(server.cert, server.key, pki.ca_files(s.bank_tls_dir).cert)
     runner = web.AppRunner(create_bankfiles_app(app[POOL], files_root(s.var_dir, s.settlement_dir)))
     await runner.setup()
-    await web.TCPSite(runner, s.host, s.bankfiles_port, ssl_context=context).start()
+    await listen.site(runner, s.host, s.bankfiles_port, ssl_context=context).start()
     log.info("bank file endpoint on https://%s:%d/bankfiles/", s.host, s.bankfiles_port)
     yield
     await runner.cleanup()
@@ -175,8 +175,11 @@ async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
     ops.add_routes(routes_ops.ops_routes)
     runner = web.AppRunner(ops, access_log=None)
     await runner.setup()
-    # bound here so that port 0 (any free port) is known before anyone asks
-    sock = socket.create_server((s.ops_host, s.ops_port), reuse_port=False)
+    # bound here so that port 0 (any free port) is known before anyone asks, unless the demo
+    # bound it before starting us and handed it down (clearing.listen)
+    sock = listen.inherited(s.ops_port) or socket.create_server(
+        (s.ops_host, s.ops_port), reuse_port=False
+    )
     port = int(sock.getsockname()[1])
     await web.SockSite(runner, sock).start()
     app[OPS_URL] = f"http://{s.ops_host}:{port}"

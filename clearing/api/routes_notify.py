@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, REFUSALS
+from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, POOL, REFUSALS
 from clearing.logs import request_id_var
-from clearing.ports import NotifyEndpoint, NotifyRefused
+from clearing.ports import NotifyEndpoint, NotifyRefused, PaymentDeclined
+from clearing.service.attempts import fail_attempt
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -61,6 +62,17 @@ async def notify(request: web.Request) -> web.Response:
             return web.Response(status=endpoint.refused_status, body=body, content_type=ctype)
         return _fail(endpoint.refused_status, exc.message)
     if notice is None:
+        return _ack(endpoint)
+    if isinstance(notice, PaymentDeclined):
+        # a declined card: the window stops waiting now, not at the next poll
+        await fail_attempt(
+            request.app[POOL],
+            provider=provider,
+            out_trade_no=notice.out_trade_no,
+            code=notice.code,
+            reason_zh=notice.reason_zh,
+            actor=f"acquirer:{provider}",
+        )
         return _ack(endpoint)
     try:
         with metrics.capture_seconds.time():

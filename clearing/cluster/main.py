@@ -14,6 +14,7 @@ import importlib
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -143,6 +144,13 @@ def _node_env(lay: Layout, node: str, sim_env: dict[str, str]) -> dict[str, str]
     return env
 
 
+def _free_port() -> int:
+    """A port free now, for a simulator that binds it itself a moment later."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def _start_sims(lay: Layout, retry_scale: float) -> dict[str, str]:
     """The outside parties, as ``tongjiao demo`` starts them; the environment the nodes need."""
     from clearing import demo
@@ -152,13 +160,17 @@ def _start_sims(lay: Layout, retry_scale: float) -> dict[str, str]:
     for name, base_setting, path in demo.CHANNELS:
         keys = var / "keys" / name
         importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
-        url = lay.sims.get(name) or f"http://127.0.0.1:{demo._free_port(0)}"
+        url = lay.sims.get(name) or f"http://127.0.0.1:{_free_port()}"
         lay.sims[name] = url
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = url + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = url
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(demo.TERMINALS))
     bank = demo._bank_setup(var, env, 0)
+    # the demo hands its bound sockets to the bank it starts; here the bank process is started
+    # by the cluster's own supervisor and binds the ports itself
+    for sock in [*bank["socks"], bank["ours_sock"]]:
+        sock.close()
     args = list(bank["args"])
     # the bank fetches our files through the load balancer, from whichever node is up
     args[args.index("--our-base-url") + 1] = f"https://127.0.0.1:{lay.ports.bankfiles}"
