@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    # behind a connection pooler in transaction mode (docs/scaling.md §5): 0 makes asyncpg use
+    # unnamed statements, which survive PgBouncer before 1.21 handing each transaction to
+    # another server connection; and the screens' LISTEN needs a connection of its own that no
+    # pooler shares (a direct or session-mode address; unset: the database URL)
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    listen_database_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -102,8 +108,8 @@ class Settings(BaseSettings):
     # and browsers reach; unset: no metrics are served; 0: any free port (logged)
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(default=None, ge=0, le=65535)
-    # how often the service runs a scheduled cut-off (accounts past their cut-off time, real-time
-    # accounts at once); 0: only `tongjiao settle` cuts off
+    # how often the service checks for a scheduled cut-off (each daily account once per business
+    # day at its cut-off, Beijing time; real-time accounts at once); 0: only `tongjiao settle`
     settlement_cutoff_check_s: float = Field(default=0.0, ge=0)
     # acquirers' settlement accounts (payer account no. → acquirer), so that their money arriving
     # on our collection account is booked against the right receivable

@@ -6,7 +6,7 @@
     ├── Forbidden        (403)     known caller, not allowed
     ├── NotFound         (404)
     ├── Conflict         (409)     state or idempotency conflicts
-    └── Unavailable      (502/503) an outside party or the database cannot answer now
+    └── Unavailable      (502/503/504) an outside party or the database cannot answer now
 
 One middleware (clearing.api.errors) turns them into application/problem+json.
 """
@@ -66,3 +66,8 @@ class Unavailable(ClearingError):
 class UpstreamUnavailable(Unavailable):
     status = 502
     title = "Upstream unavailable"
+
+
+class UpstreamTimeout(Unavailable):
+    status = 504
+    title = "Upstream timeout"

@@ -229,17 +229,33 @@ async def nightly(
         now = datetime.now(times.BEIJING)
         yesterday = now.date() - timedelta(days=1)
         if now.time() >= at:
-            async with pool.acquire() as conn:
-                done = await conn.fetchval(
-                    "SELECT 1 FROM recon_runs WHERE business_date = $1 AND state = 'DONE'"
-                    " AND started_by = 'system:nightly'",
-                    yesterday,
-                )
-            if not done:
-                try:
-                    sources, options = make_sources()
-                    await reconcile(pool, yesterday, sources, options, actor="system:nightly")
-                except Exception as exc:
-                    log.warning("nightly reconciliation of %s failed: %r", yesterday, exc)
+            try:
+                await _nightly_once(pool, make_sources, yesterday)
+            except Exception as exc:
+                log.warning("nightly reconciliation of %s failed: %r", yesterday, exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), check_s)
+
+
+async def _nightly_once(
+    pool: asyncpg.Pool, make_sources: Callable[[], tuple[Sources, Options]], day: date
+) -> None:
+    """Every service node runs this schedule: the node that takes the day's lock runs it, the
+    others skip it (they do not wait and run it again), and whoever comes later sees it done."""
+    async with pool.acquire() as conn:
+        key = day.toordinal()
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtext('tj_recon_nightly'), $1)", key
+        ):
+            return
+        try:
+            done = await conn.fetchval(
+                "SELECT 1 FROM recon_runs WHERE business_date = $1 AND state = 'DONE'"
+                " AND started_by = 'system:nightly'",
+                day,
+            )
+            if not done:
+                sources, options = make_sources()
+                await reconcile(pool, day, sources, options, actor="system:nightly")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('tj_recon_nightly'), $1)", key)

@@ -30,6 +30,7 @@ from clearing.api.models import (
     DueItemOut,
     FeeItemList,
     FeeItemOut,
+    HeldWarning,
     LoginIn,
     LoginOut,
     LookupFailure,
@@ -63,6 +64,7 @@ from clearing.service import (
     places,
     principals,
 )
+from clearing.service import held as holders
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
@@ -138,25 +140,12 @@ async def create_order(request: web.Request) -> web.Response:
     held: list[tuple[str, str]] = []
     if body.case is not None:
         found = await _lookup(request, body.payer_name, body.payer_id, body.case)
-        if found.refused_only:
-            # every authority answered; a reference it does not know is the request's fault
-            raise InvalidRequest(
-                "CASE_REFERENCE_REFUSED",
-                "an authority refused a reference of the case; no order was created",
-                "；".join(f["message_zh"] for f in found.failures) + "。缴费单未生成",
-                failures=found.failures,
-            )
         if not found.complete:
-            # nothing is made of a half-answered case: the clerk retries the part that failed
-            names = "、".join(
-                dict.fromkeys(cases.AUTHORITY_ZH[f["authority"]] for f in found.failures)
-            )
-            raise UpstreamUnavailable(
-                "AUTHORITY_LOOKUP_FAILED",
-                "an authority could not say what the case owes; no order was created",
-                f"{names}查询失败，缴费单未生成；请稍后重试该部门",
-                failures=found.failures,
-            )
+            # nothing is made of a half-answered case: a refusal is final (422, 409 when paid),
+            # only an authority that did not answer is worth asking again (502, 504)
+            async with request.app[POOL].acquire() as conn:
+                await holders.name_paying_orders(conn, found.failures)
+            raise cases.lookup_error(found.failures)
         lines = [LineInput(i.item_code, i.amount_fen, i.reference or None) for i in found.items]
         held = [(i.authority, i.reference) for i in found.items if i.reference]
     else:
@@ -218,6 +207,9 @@ async def lookup_case(request: web.Request) -> web.Response:
     await authenticate(request)
     body = await read_model(request, LookupIn)
     found = await _lookup(request, body.payer_name, body.payer_id, body.case)
+    async with request.app[POOL].acquire() as conn:
+        await holders.name_paying_orders(conn, found.failures)
+        warnings = await holders.held_elsewhere(conn, found.items)
     return ok(
         LookupOut(
             items=[
@@ -231,6 +223,7 @@ async def lookup_case(request: web.Request) -> web.Response:
                 for i in found.items
             ],
             failures=[LookupFailure(**f) for f in found.failures],
+            warnings=[HeldWarning(**w) for w in warnings],
             total_fen=sum(i.amount_fen for i in found.items),
         )
     )
@@ -305,6 +298,17 @@ async def _amounts_still_due(
         [(r["reference"], int(r["amount_fen"])) for r in lines],
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
+    refused = [f for f in failures if not f["retryable"]]
+    if refused:
+        # the authority no longer accepts the reference (voided, paid elsewhere): final, the
+        # order cannot be paid as it is
+        reasons = "；".join(f"{f['message_zh']}（{f['reference']}）" for f in refused)
+        raise Conflict(
+            "AUTHORITY_REFUSED",
+            "an authority no longer accepts a reference of this order; cancel it",
+            f"主管部门已不受理本缴费单的凭证，请撤销本缴费单：{reasons}",
+            failures=failures,
+        )
     if failures:
         names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in failures)
         raise UpstreamUnavailable(

@@ -265,7 +265,8 @@ SELECT l.line_no, l.item_code, f.name_zh AS item_name, l.beneficiary_code,
 """
 
 _ATTEMPTS_SQL = """
-SELECT provider, out_trade_no, state, code_url, created_at, expires_at, method, terminal_id
+SELECT provider, out_trade_no, state, code_url, created_at, expires_at, method, terminal_id,
+       failure_zh
   FROM payment_attempts WHERE order_id = $1 ORDER BY id
 """
 

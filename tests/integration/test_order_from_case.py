@@ -313,21 +313,3 @@ async def test_a_mistyped_reference_is_named_in_chinese(env: dict[str, Any]) -> 
     (failure,) = found["failures"]
     assert (failure["authority"], failure["code"]) == ("tax", "BAD_REFERENCE")
     assert failure["message_zh"] == "税务部门：号码格式不正确，请核对后重新输入"
-
-
-async def test_an_order_for_a_mistyped_reference_is_the_clerks_error_not_the_servers(
-    env: dict[str, Any],
-) -> None:
-    # every authority answered, one said no: 422 with the authority's words, nothing made; a
-    # 5xx here would page the operators for a typing error and tell the clerk to retry
-    svc: Service = env["svc"]
-    async with svc.app[POOL].acquire() as conn:
-        before = await conn.fetchval("SELECT count(*) FROM orders")
-    case = await _case(env)
-    case["declaration_no"] = "12345"
-    status, problem = await svc.create_order(env["clerk"], _body(case), secrets.token_hex(8))
-    assert (status, problem["code"]) == (422, "CASE_REFERENCE_REFUSED"), problem
-    assert [(f["authority"], f["code"]) for f in problem["failures"]] == [("tax", "BAD_REFERENCE")]
-    assert problem["detail_zh"].startswith("税务部门：号码格式不正确")
-    async with svc.app[POOL].acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM orders") == before

@@ -36,6 +36,8 @@ let sticky = false; // a message about money received that must stay after the o
 // what the clerk started last for the shown order, so that the screen shows that attempt
 // (the order's attempts say neither the terminal nor the server's message)
 let chosen = { orderNo: null, outTradeNo: null, terminalId: null, message: null };
+// the failed attempt whose reason was shown last: shown once, not again on every refresh
+let failureShown = null;
 let hooks = { onStarted: async () => {}, onUnauthorized: () => {} };
 
 function showError(err, { keep = false } = {}) {
@@ -127,6 +129,20 @@ function renderWait(attempt) {
   if (sim) $("c-wait-sim").href = sim;
 }
 
+/** A card sale on the terminal: until it ends, no other way of paying may start. */
+function cardInProgress(o) {
+  return o.attempts.some((a) => a.state === "OPEN" && a.method === "card");
+}
+
+/** The newest attempt failed after it started (a declined card): say why, once. */
+function showFailure(o) {
+  const last = o.attempts[o.attempts.length - 1];
+  if (!last || last.state !== "FAILED" || !last.failure_zh || failureShown === last.out_trade_no) return;
+  failureShown = last.out_trade_no;
+  const what = last.method === "card" ? "刷卡" : `${nameOf(last.provider)}付款`;
+  showError(`${what}未成功：${last.failure_zh}。请缴款人重试，或改用其他方式付款。`);
+}
+
 /** Show the order's payment controls and whatever it is waiting for; hide them once it is not payable. */
 export function renderPay(o) {
   order = o;
@@ -144,12 +160,15 @@ export function renderPay(o) {
   $("c-wait").hidden = !attempt || qr;
   if (qr) renderQr(o, attempt);
   else if (attempt) renderWait(attempt);
+  showFailure(o);
+  const locked = busy || cardInProgress(o);
   for (const button of $("qr-buttons").querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(qr && button.dataset.provider === attempt.provider));
-    button.disabled = busy;
+    button.disabled = locked;
   }
-  $("code-submit").disabled = busy;
-  $("card-start").disabled = busy;
+  for (const button of $("code-test-buttons").querySelectorAll("button")) button.disabled = locked;
+  $("code-submit").disabled = locked;
+  $("card-start").disabled = locked;
 }
 
 export function focusCode() {
@@ -158,6 +177,11 @@ export function focusCode() {
 
 async function start(body, remember = {}) {
   if (!order || busy) return null;
+  if (cardInProgress(order)) {
+    // the scanner's Enter submits the form even while its button is disabled
+    showError("正在刷卡，请等待终端返回结果后再换其他方式。");
+    return null;
+  }
   const orderNo = order.order_no;
   busy = true;
   renderPay(order);
