@@ -40,7 +40,6 @@ CHANNELS = [
     ("fund", "FUND_BASE_URL", ""),
 ]
 TERMINALS = ("T0000001", "T0000002")
-DEMO_OFFICES = {"HALL1": "示范市不动产登记中心第一大厅"}
 
 DEMO_USERS = [
     # username, name, role, office, password, window (clearing.service.catalogue.DEMO_WINDOWS)
@@ -358,7 +357,6 @@ def main(argv: list[str]) -> int:
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
     # what staff read for the demo hall's code (a deployment names its own halls)
-    env.setdefault("TONGJIAO_OFFICE_NAMES", json.dumps(DEMO_OFFICES, ensure_ascii=False))
     bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False

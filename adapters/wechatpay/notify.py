@@ -120,7 +120,9 @@ class NotifyVerifier:
         key = self._keys.get(serial)
         if key is None:
             raise _reject("UNKNOWN_KEY", "no WeChat Pay key for this Wechatpay-Serial")
-        if not timestamp.isdigit():
+        # ASCII digits, a handful of them: str.isdigit() also passes "²" and thousands of
+        # digits, which int() then refuses with a ValueError of its own
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise _reject("MALFORMED", "Wechatpay-Timestamp is not a number")
         if abs(now.timestamp() - int(timestamp)) > self._max_skew_s:
             raise _reject("TIMESTAMP_SKEW", "Wechatpay-Timestamp too far from now")

@@ -164,7 +164,10 @@ class Transport:
             reason = "signature probe"
         elif serial != self._keys.wechatpay_public_key_id:
             reason = "unknown Wechatpay-Serial"
-        elif not timestamp.isdigit() or abs(self._clock() - int(timestamp)) > self._max_skew_s:
+        elif (
+            not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12)
+            or abs(self._clock() - int(timestamp)) > self._max_skew_s
+        ):
             reason = "timestamp missing or stale"
         elif not crypto.verify(
             self._keys.wechatpay_public_key,

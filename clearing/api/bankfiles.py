@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from adapters.bank.pki import peer_common_name
+from clearing.api.inputs import check_request
+from clearing.errors import MalformedRequest
 from clearing.service import audit
 from clearing.service.settlement import file_path
 
@@ -49,6 +52,19 @@ def _refuse(status: int, code: str, message: str) -> web.Response:
 def _bank(request: web.Request) -> str | None:
     cn = peer_common_name(request)
     return cn.removeprefix("bank:") if cn and cn.startswith("bank:") else None
+
+
+@web.middleware
+async def checked_input(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The service's own check (clearing.api.inputs), answered in this endpoint's format: a
+    name the database cannot hold never reaches it."""
+    try:
+        check_request(request.match_info, request.query, request.headers)
+    except MalformedRequest as exc:
+        return _refuse(exc.status, exc.code, exc.message)
+    return await handler(request)
 
 
 @routes.get("/bankfiles/")
@@ -97,7 +113,7 @@ async def download(request: web.Request) -> web.Response:
 
 
 def create_bankfiles_app(pool: asyncpg.Pool, root: Path) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[checked_input])
     app[POOL] = pool
     app[ROOT] = root
     app.add_routes(routes)

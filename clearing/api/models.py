@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from clearing.api.inputs import Day, LineNo
 from clearing.domain.money import MoneyError, parse_yuan
 
 
@@ -309,8 +310,10 @@ class Problem(BaseModel):
 
 
 class RefundIn(_In):
-    lines: list[int] | None = Field(
-        default=None, description="line numbers to refund; omit for every line not yet refunded"
+    lines: list[LineNo] | None = Field(
+        default=None,
+        max_length=200,
+        description="line numbers to refund; omit for every line not yet refunded",
     )
     reason: str = Field(min_length=1, max_length=200)
 
@@ -344,7 +347,7 @@ class RefundList(BaseModel):
 
 
 class FeeScheduleIn(_In):
-    effective_from: date
+    effective_from: Day
     residential_fen: StrictInt = Field(ge=0, le=10_000_000)
     non_residential_fen: StrictInt = Field(ge=0, le=10_000_000)
     extra_certificate_fen: StrictInt = Field(ge=0, le=1_000_000)

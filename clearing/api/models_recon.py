@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
+
+from clearing.api.inputs import SignedFen
 
 
 class _In(BaseModel):
@@ -28,7 +30,7 @@ class ReasonIn(_In):
 
 
 class AdjustmentIn(_In):
-    legs: list[tuple[str, StrictInt]] = Field(
+    legs: list[tuple[str, SignedFen]] = Field(
         max_length=20,
         description="[[account code, signed fen], …]: debit positive, at least two legs, one per"
         " account, summing to zero",

@@ -8,12 +8,59 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from clearing.api import access
 from clearing.api import models as m
 from clearing.api import models_display as md
 from clearing.api import models_receipts as mrc
 from clearing.api import models_recon as mr
+from clearing.api import models_reports as mp
 from clearing.api import models_settlement as ms
 from clearing.api import models_shifts as mh
+from clearing.api.inputs import FIRST_DAY, LAST_DAY, MAX_ID
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter, with the JSON schema of its value."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+_DATE = {"type": "string", "format": "date"}
+_CALENDAR = f"YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}"
+
+
+def _day(name: str, what: str) -> Query:
+    return Query(name, _DATE, f"{what} ({_CALENDAR}, Beijing)")
+
+
+def _text(name: str, what: str) -> Query:
+    return Query(name, {"type": "string"}, what)
+
+
+# path parameters that are not plain strings: database ids, refused past 18 digits (404)
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    name: {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+    for name in (
+        "refund_id",
+        "change_id",
+        "discrepancy_id",
+        "adjustment_id",
+        "match_id",
+        "shift_id",
+    )
+}
+# order numbers, beneficiary codes, batch message ids: letters, digits and - _ .
+_KEY = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+_RECON_FILTERS = (
+    _day("date_from", "first business date"),
+    _day("date_to", "last business date"),
+    _text("type", "discrepancy types, comma-separated"),
+    _text("state", "states, comma-separated"),
+    _text("source", "the channel or source that reported it"),
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +74,7 @@ class Route:
     auth: bool = True
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
+    query: tuple[Query, ...] = ()
 
 
 # the citizen's screen (客显屏): staff routes take a bearer token; the screen's own routes take
@@ -52,12 +100,14 @@ DISPLAY_ROUTES: tuple[Route, ...] = (
         "/api/v1/display/windows/{window}",
         "Whether the window's screen is paired and what it shows (?office= for admins)",
         response=md.StatusOut,
+        query=(_text("office", "registration office, for admins"),),
     ),
     Route(
         "delete",
         "/api/v1/display/windows/{window}/device",
         "Unpair the window's citizen's screen",
         response=md.StatusOut,
+        query=(_text("office", "registration office, for admins"),),
     ),
     Route(
         "post",
@@ -135,6 +185,11 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/orders",
         "A window's orders for a day (?office=&window=&date=)",
         response=m.OrderList,
+        query=(
+            _text("office", "registration office; by default the caller's"),
+            _text("window", "window number"),
+            _day("date", "the day; by default today"),
+        ),
     ),
     Route("get", "/api/v1/orders/{order_no}", "Read an order", response=m.OrderOut),
     Route(
@@ -223,6 +278,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/account-changes",
         "Account change requests, newest first (?state=REQUESTED for the open ones)",
         response=ms.AccountChangeList,
+        query=(_text("state", "REQUESTED, APPROVED or REJECTED"),),
     ),
     Route(
         "post",
@@ -244,6 +300,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/settlement/batches",
         "Settlement batches of a business date (?date=YYYY-MM-DD, Beijing), newest first",
         response=ms.BatchList,
+        query=(_day("date", "business date; by default today"),),
     ),
     Route(
         "get",
@@ -257,12 +314,18 @@ ROUTES: tuple[Route, ...] = (
         "Reconciliation discrepancies (?date_from=&date_to=&type=&state=&source=&page=&page_size=;"
         " type and state take comma-separated values), with counts per type and state",
         response=mr.DiscrepancyList,
+        query=(
+            *_RECON_FILTERS,
+            Query("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            Query("page_size", {"type": "integer", "minimum": 1, "maximum": 200}),
+        ),
     ),
     Route(
         "get",
         "/api/v1/discrepancies.csv",
         "The filtered discrepancies as CSV for Excel (UTF-8 with BOM, Chinese headers); audited",
         content_type="text/csv",
+        query=_RECON_FILTERS,
     ),
     Route(
         "get",
@@ -345,6 +408,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/orders/{order_no}/qr.svg",
         "The open payment's QR code as SVG",
         content_type="image/svg+xml",
+        query=(_text("provider", "the channel whose QR to show; by default the newest"),),
     ),
     Route(
         "get",
@@ -352,6 +416,7 @@ ROUTES: tuple[Route, ...] = (
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
         response=mrc.ReceiptCheckOut,
         auth=False,
+        query=(Query("token", {"type": "string"}, "from the receipt's QR"),),
     ),
     Route(
         "post",
@@ -371,11 +436,18 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/reports/daily",
         "The daily reconciliation report (?date=, default yesterday in Beijing); amounts in fen",
+        response=mp.DailyReportOut,
+        query=(_day("date", "business date; by default yesterday"),),
     ),
     Route(
         "get",
         "/api/v1/reports/trend",
         "Received money, open discrepancies and auto-match ratio per day (?days=30&date=)",
+        response=mp.TrendOut,
+        query=(
+            _day("date", "last business date; by default yesterday"),
+            Query("days", {"type": "integer", "minimum": 1, "maximum": 366}, "default 30"),
+        ),
     ),
     Route(
         "post",
@@ -395,6 +467,7 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/shifts/current",
         "The caller's open shift at a window (?window=), live numbers",
         response=mh.ShiftOut,
+        query=(_text("window", "window number"),),
     ),
     Route(
         "post",
@@ -409,6 +482,10 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/shifts",
         "Shifts closed on a day in an office (?office=&date=); supervisors see unclosed windows",
         response=mh.ShiftList,
+        query=(
+            _text("office", "registration office; by default the caller's"),
+            _day("date", "the day; by default today"),
+        ),
     ),
     Route("get", "/api/v1/shifts/{shift_id}", "A closed shift", response=mh.ShiftOut),
     Route(
@@ -431,6 +508,18 @@ ROUTES: tuple[Route, ...] = (
         "Order state changes as server-sent events; an attempt that failed after it started"
         " (a declined card) comes as type attempt_failed with out_trade_no and reason_zh",
         content_type="text/event-stream",
+        query=(
+            _text("office", "registration office; by default the caller's"),
+            _text("window", "window number"),
+            _text("order_no", "one order only"),
+        ),
+    ),
+    Route(
+        "get",
+        "/api/v1/openapi.json",
+        "This document",
+        auth=False,
+        content_type="application/json",
     ),
     *DISPLAY_ROUTES,
 )
@@ -460,8 +549,18 @@ def document() -> dict[str, Any]:
     for r in routes:
         op: dict[str, Any] = {"summary": r.summary, "responses": {}}
         params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": n,
+                "in": "path",
+                "required": True,
+                "schema": _PATH_SCHEMAS.get(n, _KEY),
+            }
             for n in _path_params(r.path)
+        ]
+        params += [
+            {"name": q.name, "in": "query", "required": False, "schema": q.schema}
+            | ({"description": q.description} if q.description else {})
+            for q in r.query
         ]
         params += [
             {
@@ -482,15 +581,30 @@ def document() -> dict[str, Any]:
         ok: dict[str, Any] = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {r.content_type: {"schema": ref(r.response, "serialization")}}
-        elif r.status != 204:
+        elif r.status == 204:
+            pass
+        elif r.content_type == "application/json":
+            ok["content"] = {r.content_type: {"schema": {"type": "object"}}}
+        else:
             ok["content"] = {r.content_type: {"schema": {"type": "string"}}}
         op["responses"][str(r.status)] = ok
         op["responses"]["default"] = {
             "description": "Error",
             "content": {"application/problem+json": {"schema": ref(m.Problem, "serialization")}},
         }
+        who = access.callers(r.method, r.path)
+        if who is not None:
+            # the row of clearing.api.access, as data for programs and as words for people
+            op["x-roles"] = sorted(who)
+            op["description"] = "Callers: " + (
+                "anyone"
+                if who == access.PUBLIC
+                else ", ".join(c for c in access.CALLERS if c in who)
+            )
         if r.auth:
-            op["security"] = [{"bearer": []}]
+            # a public operation that reads a token when there is one (signing out) takes both
+            anonymous = who is not None and access.ANONYMOUS in who
+            op["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
         paths.setdefault(r.path, {})[r.method] = op
     return {
         "openapi": "3.1.0",

@@ -49,7 +49,7 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/fee-schedules")
 async def publish_schedule(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, FeeScheduleIn)
     async with request.app[POOL].acquire() as conn:
         s = await fee_schedules.add_version(
@@ -69,7 +69,7 @@ async def publish_schedule(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/admin/fee-schedules")
 async def admin_list_schedules(request: web.Request) -> web.StreamResponse:
-    await authenticate(request, "admin")
+    await authenticate(request)
     return await list_schedules(request)
 
 
@@ -95,7 +95,7 @@ def _changes(body: BaseModel, nullable: tuple[str, ...]) -> dict[str, Any]:
 
 @routes.get("/api/v1/admin/users")
 async def list_users(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         found = await accounts_admin.list_accounts(conn, who, "staff")
     return ok(ma.UserList(users=[_user(a) for a in found]))
@@ -103,7 +103,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/users")
 async def create_user(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.UserIn)
     async with request.app[POOL].acquire() as conn:
         account, password = await accounts_admin.create_user(
@@ -120,7 +120,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/admin/users/{username}")
 async def update_user(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.UserPatch)
     changes = _changes(body, ("office", "window"))
     async with request.app[POOL].acquire() as conn:
@@ -137,7 +137,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/users/{username}/password-reset")
 async def reset_password(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         account, password = await accounts_admin.reset_password(
             conn, who, request.match_info["username"], request_id_var.get()
@@ -147,7 +147,7 @@ async def reset_password(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/admin/clients")
 async def list_clients(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         found = await accounts_admin.list_accounts(conn, who, "client")
     return ok(ma.UserList(users=[_user(a) for a in found]))
@@ -155,7 +155,7 @@ async def list_clients(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/clients")
 async def create_client(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.ClientIn)
     async with request.app[POOL].acquire() as conn:
         account, token = await accounts_admin.create_client(
@@ -171,7 +171,7 @@ async def create_client(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/admin/clients/{username}")
 async def update_client(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.ClientPatch)
     changes = _changes(body, ("office",))
     async with request.app[POOL].acquire() as conn:
@@ -188,7 +188,7 @@ async def update_client(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/clients/{username}/token")
 async def rotate_token(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         account, token = await accounts_admin.rotate_token(
             conn, who, request.match_info["username"], request_id_var.get()
@@ -206,7 +206,7 @@ def _office(o: places.Office, windows: list[places.Window]) -> ma.OfficeOut:
 
 @routes.get("/api/v1/admin/offices")
 async def list_offices(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         offices = await places.offices(conn, who)
         windows = await places.windows(conn, who)
@@ -215,7 +215,7 @@ async def list_offices(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices")
 async def create_office(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.OfficeIn)
     async with request.app[POOL].acquire() as conn:
         office = await places.create_office(
@@ -231,7 +231,7 @@ async def create_office(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/admin/offices/{office}")
 async def update_office(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.OfficePatch)
     changes = _changes(body, ())
     code = request.match_info["office"]
@@ -243,7 +243,7 @@ async def update_office(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices/{office}/windows")
 async def create_window(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.WindowIn)
     async with request.app[POOL].acquire() as conn:
         window = await places.create_window(
@@ -260,7 +260,7 @@ async def create_window(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/admin/offices/{office}/windows/{window}")
 async def update_window(request: web.Request) -> web.Response:
-    who = await authenticate(request, "admin")
+    who = await authenticate(request)
     body = await read_model(request, ma.WindowPatch)
     changes = _changes(body, ("terminal_id",))
     async with request.app[POOL].acquire() as conn:

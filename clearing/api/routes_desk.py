@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from aiohttp import web
 
 from clearing.api import receipt, shift_sheet
+from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import POOL
 from clearing.api.routes_pages import _html, _html_file, _login_url, _redirect
 from clearing.api.web import authenticate
@@ -41,7 +42,7 @@ async def shifts_page(request: web.Request) -> web.StreamResponse:
     return _html_file("shifts.html")
 
 
-@routes.get("/shifts/{shift_id:\\d+}/print")
+@routes.get("/shifts/{shift_id:" + ID_PATTERN + "}/print")
 async def shift_sheet_page(request: web.Request) -> web.StreamResponse:
     """The 日结单 of a closed shift, as frozen at its close; other people's shifts do not exist."""
     try:

@@ -233,7 +233,7 @@ def _window(request: web.Request) -> str:
 
 @routes.post("/api/v1/display/pairing-codes")
 async def new_code(request: web.Request) -> web.Response:
-    who = await authenticate(request, *display.STAFF_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, CodeIn)
     office = display.staff_office(who, body.office)
     async with request.app[POOL].acquire() as conn:
@@ -244,7 +244,7 @@ async def new_code(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/display/current")
 async def set_current(request: web.Request) -> web.Response:
-    who = await authenticate(request, *display.STAFF_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, CurrentIn)
     office = display.staff_office(who, body.office)
     async with request.app[POOL].acquire() as conn:
@@ -255,7 +255,7 @@ async def set_current(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/display/windows/{window}")
 async def window_status(request: web.Request) -> web.Response:
-    who = await authenticate(request, *display.STAFF_ROLES)
+    who = await authenticate(request)
     office = display.staff_office(who, request.query.get("office"))
     async with request.app[POOL].acquire() as conn:
         view = await display.status(conn, office, _window(request))
@@ -264,7 +264,7 @@ async def window_status(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/display/windows/{window}/device")
 async def unpair(request: web.Request) -> web.Response:
-    who = await authenticate(request, *display.STAFF_ROLES)
+    who = await authenticate(request)
     office = display.staff_office(who, request.query.get("office"))
     window = _window(request)
     async with request.app[POOL].acquire() as conn:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from clearing.api import inputs
 from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models import DecisionIn
 from clearing.api.models_recon import (
@@ -34,18 +35,16 @@ from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import yuan_str
 from clearing.domain.times import beijing_time
-from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import audit
 from clearing.service import names as names_service
 from reconciliation import case_reads, cases
-from reconciliation.case_reads import ACT_ROLES, READ_ROLES
 
 routes = web.RouteTableDef()
 
 MAX_PAGE_SIZE = 200
 # a path id that fits in a bigint; anything else is 404 before it reaches the database
-ID = r"{id:[0-9]{1,18}}"
+ID = "{id:" + inputs.ID_PATTERN + "}"
 
 CSV_COLUMNS = (
     "编号", "业务日期", "差异类型", "来源", "对方单号", "我方单号", "我方金额（元）",
@@ -54,22 +53,13 @@ CSV_COLUMNS = (
 
 
 def _date(request: web.Request, name: str) -> date | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidRequest(
-            "INVALID_DATE", f"{name} must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD", field=name
-        ) from None
+    return inputs.query_date(request.query, name)
 
 
 def _int(request: web.Request, name: str, default: int, hi: int) -> int:
-    raw = request.query.get(name) or str(default)
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= hi):
-        raise InvalidRequest("INVALID_PAGE", f"{name} must be 1-{hi}", "分页参数无效", field=name)
-    return int(raw)
+    return inputs.query_int(
+        request.query, name, default=default, lo=1, hi=hi, code="INVALID_PAGE", zh="分页参数无效"
+    )
 
 
 def _filters(request: web.Request) -> case_reads.Filters:
@@ -93,7 +83,7 @@ def _key(request: web.Request) -> int:
 
 @routes.get("/api/v1/discrepancies")
 async def list_discrepancies(request: web.Request) -> web.Response:
-    who = await authenticate(request, *READ_ROLES)
+    who = await authenticate(request)
     filters = _filters(request)
     page = _int(request, "page", 1, 1_000_000)
     size = _int(request, "page_size", 50, MAX_PAGE_SIZE)
@@ -157,7 +147,7 @@ def to_csv(rows: list[dict[str, Any]], names: Names = STATIC_NAMES) -> str:
 async def export_discrepancies(request: web.Request) -> web.Response:
     """Every discrepancy the filters select, for Excel (bearer token or the session cookie, so
     the page can offer a plain link). Each export is audited with its filters."""
-    who = await authenticate(request, *READ_ROLES)
+    who = await authenticate(request)
     filters = _filters(request)
     async with request.app[POOL].acquire() as conn:
         rows = await case_reads.export(conn, who, filters=filters)
@@ -189,7 +179,7 @@ async def export_discrepancies(request: web.Request) -> web.Response:
 
 @routes.get(f"/api/v1/discrepancies/{ID}")
 async def get_discrepancy(request: web.Request) -> web.Response:
-    who = await authenticate(request, *READ_ROLES)
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         view = await case_reads.get(conn, who, _key(request))
     return ok(DiscrepancyDetail.model_validate(view))
@@ -197,7 +187,7 @@ async def get_discrepancy(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/assign")
 async def assign(request: web.Request) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, AssignIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.assign(
@@ -208,7 +198,7 @@ async def assign(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/comments")
 async def add_comment(request: web.Request) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, CommentIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.comment(
@@ -219,7 +209,7 @@ async def add_comment(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/resolve")
 async def resolve(request: web.Request) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, ReasonIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.resolve(
@@ -230,7 +220,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/void")
 async def void(request: web.Request) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, ReasonIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.void(
@@ -241,7 +231,7 @@ async def void(request: web.Request) -> web.Response:
 
 @routes.post(f"/api/v1/discrepancies/{ID}/adjustments")
 async def propose_adjustment(request: web.Request) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, AdjustmentIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.propose_adjustment(
@@ -256,7 +246,7 @@ async def propose_adjustment(request: web.Request) -> web.Response:
 
 
 async def _decide_adjustment(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, DecisionIn)
     async with request.app[POOL].acquire() as conn:
         view = await cases.decide_adjustment(
@@ -282,7 +272,7 @@ async def reject_adjustment(request: web.Request) -> web.Response:
 
 async def _decide_match(request: web.Request, confirm: bool) -> web.Response:
     # no body: the decision is the path
-    who = await authenticate(request, *ACT_ROLES)
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         view = await cases.decide_match(
             conn, who, _key(request), confirm=confirm, request_id=request_id_var.get()
@@ -303,7 +293,7 @@ async def reject_match(request: web.Request) -> web.Response:
 @routes.get("/api/v1/ledger-accounts")
 async def ledger_accounts(request: web.Request) -> web.Response:
     """The accounts an adjustment may name (code, name, kind), for the proposal form."""
-    who = await authenticate(request, *READ_ROLES)
+    who = await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         rows = await case_reads.accounts(conn, who)
     return ok(LedgerAccountList.model_validate({"accounts": rows}))

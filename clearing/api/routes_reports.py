@@ -11,17 +11,16 @@ moment, and nothing is cached anywhere (Cache-Control: no-store).
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from pydantic import BaseModel
 
-from clearing.api import receipt
+from clearing.api import inputs, receipt
 from clearing.api.keys import POOL, SETTINGS
+from clearing.api.models_reports import DailyReportOut, TrendOut
 from clearing.api.routes_pages import FINANCE_PAGE_ROLES, PAGE_HEADERS
 from clearing.api.web import authenticate
 from clearing.domain.display import Names
@@ -40,26 +39,22 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _business_date(request: web.Request) -> date:
     """?date=YYYY-MM-DD; by default yesterday in Beijing, the day the nightly run reconciled."""
-    if not request.query.get("date"):
+    day = inputs.query_date(request.query, "date")
+    if day is None:
         return business_day(datetime.now(UTC)) - timedelta(days=1)
-    try:
-        return date.fromisoformat(request.query["date"])
-    except ValueError:
-        raise InvalidRequest(
-            "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
-        ) from None
+    return day
 
 
 def _days(request: web.Request) -> int:
-    try:
-        days = int(request.query.get("days") or TREND_DAYS)
-    except ValueError:
-        days = 0
-    if not 1 <= days <= 366:
-        raise InvalidRequest(
-            "INVALID_DAYS", "days must be a whole number from 1 to 366", "天数应为 1 至 366 的整数"
-        )
-    return days
+    return inputs.query_int(
+        request.query,
+        "days",
+        default=TREND_DAYS,
+        lo=1,
+        hi=366,
+        code="INVALID_DAYS",
+        zh="天数应为 1 至 366 的整数",
+    )
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -146,43 +141,39 @@ async def daily_csv(request: web.Request) -> web.Response:
     return response
 
 
-def _plain(value: object) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)  # a ratio, never an amount: amounts are int fen throughout
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _json(body: dict[str, Any]) -> web.Response:
-    text = json.dumps(body, ensure_ascii=False, default=_plain)
-    return web.Response(text=text, content_type="application/json", headers=NO_STORE)
+def _json(body: BaseModel) -> web.Response:
+    # validated through the response model: what is sent is what the OpenAPI document says
+    return web.Response(
+        text=body.model_dump_json(), content_type="application/json", headers=NO_STORE
+    )
 
 
 @routes.get("/api/v1/reports/daily")
 async def daily_json(request: web.Request) -> web.Response:
     """The daily report as data: amounts as int ``*_fen``, balances signed (debit positive)."""
-    await authenticate(request, *READ_ROLES)
+    await authenticate(request)
     day = _business_date(request)
     report, runs, _, _ = await _read(request, day)
     body = asdict(report)
     body.pop("day")
     for b in body["balances"]:
         b["direction"] = report_export.direction(b["balance_fen"])
-    generated = datetime.now(UTC).isoformat()
+    generated = datetime.now(UTC)
     return _json(
-        {"date": day, "generated_at": generated, **body, "runs": [asdict(r) for r in runs]}
+        DailyReportOut.model_validate(
+            {"date": day, "generated_at": generated, **body, "runs": [asdict(r) for r in runs]}
+        )
     )
 
 
 @routes.get("/api/v1/reports/trend")
 async def trend_json(request: web.Request) -> web.Response:
     """?days= (default 30) business days up to ?date= (default yesterday)."""
-    await authenticate(request, *READ_ROLES)
+    await authenticate(request)
     day, days = _business_date(request), _days(request)
     async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
         trend = await reports.trend(conn, day, days)
     rows = [{**asdict(t), "date": t.day} for t in trend]
     for row in rows:
         row.pop("day")
-    return _json({"end_date": day, "days": rows})
+    return _json(TrendOut.model_validate({"end_date": day, "days": rows}))

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
+from clearing.api import inputs
 from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models import DecisionIn
 from clearing.api.models_settlement import (
@@ -33,7 +34,7 @@ from clearing.api.models_settlement import (
 )
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.times import business_day
-from clearing.errors import Conflict, InvalidRequest, NotFound
+from clearing.errors import Conflict, NotFound
 from clearing.logs import request_id_var
 from clearing.service import audit
 from clearing.service import beneficiary_accounts as accounts
@@ -59,7 +60,7 @@ _FILE_TYPES = {
 
 @routes.get("/api/v1/beneficiaries")
 async def list_beneficiaries(request: web.Request) -> web.Response:
-    await authenticate(request, *accounts.READ_ROLES)
+    await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         views = await accounts.beneficiaries(conn)
     return ok(BeneficiaryList(beneficiaries=[BeneficiaryOut.model_validate(v) for v in views]))
@@ -67,7 +68,7 @@ async def list_beneficiaries(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/beneficiaries/{code}/account-changes")
 async def request_account_change(request: web.Request) -> web.Response:
-    who = await authenticate(request, *accounts.REQUEST_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, AccountChangeIn)
     async with request.app[POOL].acquire() as conn:
         view = await accounts.request_change(
@@ -86,19 +87,16 @@ async def request_account_change(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/account-changes")
 async def list_account_changes(request: web.Request) -> web.Response:
-    await authenticate(request, *accounts.READ_ROLES)
+    await authenticate(request)
     async with request.app[POOL].acquire() as conn:
         views = await accounts.changes(conn, request.query.get("state") or None)
     return ok(AccountChangeList(changes=[AccountChangeOut.model_validate(v) for v in views]))
 
 
 async def _decide(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request, *accounts.DECIDE_ROLES)
+    who = await authenticate(request)
     body = await read_model(request, DecisionIn)
-    try:
-        change_id = int(request.match_info["change_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    change_id = int(request.match_info["change_id"])  # the route's pattern: 1 to 18 digits
     async with request.app[POOL].acquire() as conn:
         view = await accounts.decide(
             conn, who, change_id, approve=approve, note=body.note, request_id=request_id_var.get()
@@ -106,12 +104,12 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
     return ok(AccountChangeOut.model_validate(view))
 
 
-@routes.post("/api/v1/account-changes/{change_id}/approve")
+@routes.post("/api/v1/account-changes/{change_id:" + inputs.ID_PATTERN + "}/approve")
 async def approve_account_change(request: web.Request) -> web.Response:
     return await _decide(request, approve=True)
 
 
-@routes.post("/api/v1/account-changes/{change_id}/reject")
+@routes.post("/api/v1/account-changes/{change_id:" + inputs.ID_PATTERN + "}/reject")
 async def reject_account_change(request: web.Request) -> web.Response:
     return await _decide(request, approve=False)
 
@@ -158,20 +156,14 @@ def _summary(b: asyncpg.Record) -> dict[str, Any]:
 
 
 def _business_date(request: web.Request) -> date:
-    if "date" not in request.query:
-        return business_day(datetime.now(UTC))
-    try:
-        return date.fromisoformat(request.query["date"])
-    except ValueError:
-        raise InvalidRequest(
-            "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
-        ) from None
+    day = inputs.query_date(request.query, "date")
+    return day if day is not None else business_day(datetime.now(UTC))
 
 
 @routes.get("/api/v1/settlement/batches")
 async def list_batches(request: web.Request) -> web.Response:
     """The batches of one business date (?date=, default today in Beijing), newest first."""
-    await authenticate(request, *accounts.READ_ROLES)
+    await authenticate(request)
     day = _business_date(request)
     async with request.app[POOL].acquire() as conn:
         rows = await conn.fetch(
@@ -187,7 +179,7 @@ async def list_batches(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/settlement/batches/{msg_id}")
 async def batch_detail(request: web.Request) -> web.Response:
-    await authenticate(request, *accounts.READ_ROLES)
+    await authenticate(request)
     msg_id = request.match_info["msg_id"]
     async with request.app[POOL].acquire() as conn:
         b = await conn.fetchrow(_BATCH_COLUMNS + " WHERE b.msg_id = $1", msg_id)

@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from clearing.api import access, inputs
 from clearing.api.keys import METRICS, POOL
 from clearing.errors import ClearingError, Forbidden, MalformedRequest, Unauthenticated
 from clearing.logs import request_id_var
@@ -75,6 +76,8 @@ async def request_context(request: web.Request, handler: WebHandler) -> web.Stre
 
 async def _guarded(request: web.Request, handler: WebHandler) -> web.StreamResponse:
     try:
+        # before any handler: nothing a route reads from the request can hold what we refuse
+        inputs.check_request(request.match_info, request.query, request.headers)
         return await handler(request)
     except ClearingError as exc:
         if exc.status >= 500:
@@ -133,6 +136,7 @@ async def read_model(request: web.Request, model: type[M]) -> M:
         raise MalformedRequest(
             "MALFORMED_JSON", f"request body is not valid JSON: {exc}", "请求内容不是有效的 JSON"
         ) from exc
+    inputs.check_json(data)
     if not isinstance(data, dict):
         raise MalformedRequest(
             "MALFORMED_JSON", "request body must be a JSON object", "请求内容格式错误"
@@ -157,13 +161,15 @@ def bearer(request: web.Request, *, allow_cookie: bool = False) -> str | None:
 
 
 async def authenticate(request: web.Request, *roles: str) -> Principal:
+    """The caller, if their role may call this route: the route's row in clearing.api.access
+    decides (``roles``, if given, can only narrow it; a route without a row is open to every
+    signed-in role until it gets one, and the access-matrix test fails meanwhile)."""
     token = bearer(request, allow_cookie=request.method in ("GET", "HEAD"))
     if not token:
         raise Unauthenticated("TOKEN_MISSING", "a bearer token is required", "请先登录")
     async with request.app[POOL].acquire() as conn:
         who = await principals.authenticate(conn, token)
-    if roles and who.role not in roles:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", f"role {who.role} may not do this", "您的角色无权执行此操作"
-        )
+    allowed, refused = access.for_request(request)
+    if (allowed is not None and who.role not in allowed) or (roles and who.role not in roles):
+        raise Forbidden(*refused, role=who.role)
     return who

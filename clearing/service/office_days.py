@@ -17,6 +17,11 @@ from clearing.service.search import CHANNEL_ZH
 
 BEIJING = timezone(timedelta(hours=8))
 CLOSE_ROLES = frozenset({"supervisor", "admin"})
+CLOSE_REFUSED = (
+    "DAY_CLOSE_FORBIDDEN",
+    "only the office's supervisor closes its day",
+    "只有本大厅值班主任可以轧账",
+)
 
 # what the closed shifts of the office counted as received on the day, by channel
 _SHIFTS_SIDE = """
@@ -132,11 +137,7 @@ async def close(
     request_id: str | None = None,
 ) -> dict[str, Any]:
     if who.role not in CLOSE_ROLES or (who.role == "supervisor" and who.office != office):
-        raise Forbidden(
-            "DAY_CLOSE_FORBIDDEN",
-            "only the office's supervisor closes its day",
-            "只有本大厅值班主任可以轧账",
-        )
+        raise Forbidden(*CLOSE_REFUSED)
     start, end = bounds(day)
     note = (note or "").strip() or None
     async with conn.transaction():

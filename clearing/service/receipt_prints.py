@@ -29,6 +29,11 @@ from clearing.service.principals import Principal
 # window staff hand receipts to citizens; finance, auditors and administrators may read them
 PRINT_ROLES = frozenset({"clerk", "supervisor"})
 REPRINT_ROLES = PRINT_ROLES
+REPRINT_REFUSED = (
+    "RECEIPT_REPRINT_FORBIDDEN",
+    "only window staff reprint receipts",
+    "只有窗口收费员或值班主任可以补打缴费凭证",
+)
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
 MAX_REASON = 200
 # the receipt key's MAC (``ReceiptSigner.mac``): bytes in, 10 bytes out
@@ -233,11 +238,7 @@ async def reprint(
     ``view`` is the order as ``clearing.service.orders.get`` returned it to ``who`` (so another
     office's order is already absent)."""
     if who.role not in REPRINT_ROLES:
-        raise Forbidden(
-            "RECEIPT_REPRINT_FORBIDDEN",
-            f"role {who.role} may not reprint receipts; window staff do",
-            "只有窗口收费员或值班主任可以补打缴费凭证",
-        )
+        raise Forbidden(*REPRINT_REFUSED, role=who.role)
     text = _clean_reason(reason)
     order_no = view["order_no"]
     async with conn.transaction():

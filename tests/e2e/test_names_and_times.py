@@ -249,21 +249,21 @@ async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     created = await page.locator("#c-created").inner_text()
     beijing = datetime.fromisoformat(order["created_at"]).astimezone(BEIJING)
     assert created.startswith(beijing.strftime("%Y-%m-%d %H:%M:%S")), created
-    assert "示范市不动产登记中心第一大厅 1号窗口" in created and "super1" not in created
+    # the hall and the window by the names 系统管理 gave them
+    assert "示范市不动产登记中心 窗口一" in created and "super1" not in created
     # the clerk's whole screen: the hall by its name, the clerk by name and role, no code
     whole = await page.inner_text("body")
-    assert "示范市不动产登记中心第一大厅" in whole and "窗口一 张敏（窗口收费员）" in whole
+    assert "示范市不动产登记中心" in whole and "窗口一 张敏（窗口收费员）" in whole
     assert leaks(whole, CODES) == [], leaks(whole, CODES)
 
 
-async def test_an_administrator_chooses_the_hall_by_its_name(
+async def test_an_administrator_reads_halls_and_windows_by_name(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    """Without an office of their own, administrators pick the hall they stand in: by name."""
+    """Administrators keep the halls (系统管理), not a window: their page names every hall and
+    window, and their header shows no code."""
     page = await page_as("admin")
-    await page.wait_for_url("**/window")
-    hall = page.locator("select#office-input")
-    await hall.wait_for()
-    await hall.select_option(label="示范市不动产登记中心第一大厅")
-    assert await hall.input_value() == "HALL1"
+    await page.wait_for_url("**/admin")
+    await page.locator("#offices").get_by_text("示范市不动产登记中心").first.wait_for()
+    assert "窗口一" in await page.inner_text("#offices")
     assert leaks(await page.inner_text("header"), CODES) == []

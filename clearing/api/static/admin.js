@@ -7,6 +7,7 @@ import { loadOffices, pageError, state } from "./admin-common.js";
 import { setupFees } from "./admin-fees.js";
 import { setupPlaces } from "./admin-places.js";
 import { setupAccounts } from "./admin-users.js";
+import { nameOf } from "./naming.js";
 
 function signOut() {
   clearSession();
@@ -30,7 +31,8 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${state.me.display_name}（${state.me.username}）`;
+  // the person and the role, as every page's header says them (never the login)
+  $("who").textContent = `${state.me.display_name}（${nameOf("role", state.me.role)}）`;
   $("logout").addEventListener("click", async () => {
     try {
       await api("DELETE", "/api/v1/sessions");
