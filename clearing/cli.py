@@ -75,6 +75,7 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             role=args.role,
             office=args.office,
             password=password,
+            must_change_password=not args.no_force_change,
         )
         print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
         if token:
@@ -316,6 +317,11 @@ def parser() -> argparse.ArgumentParser:
     )
     ua.add_argument("--office")
     ua.add_argument("--password", help="asked for when not given")
+    ua.add_argument(
+        "--no-force-change",
+        action="store_true",
+        help="the password is final: no change forced at first sign-in (development, demos)",
+    )
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")
     a.add_argument("action", choices=["verify", "seal"])

@@ -121,6 +121,8 @@ async def _prepare(settings: Settings) -> None:
                     office=office,
                     password=password,
                     actor="system:demo",
+                    # demo passwords are printed on screen: no forced change, no rules
+                    check_rules=False,
                 )
     finally:
         await conn.close()

@@ -24,6 +24,7 @@ from clearing.api import (
     routes_recon,
     routes_refunds,
     routes_reports,
+    routes_sessions,
     routes_settlement,
 )
 from clearing.api.events import EventHub
@@ -35,6 +36,7 @@ from clearing.api.keys import (
     CIPHER,
     DSN,
     EVENTS,
+    HASHER,
     HTTP,
     LIMITS,
     METRICS,
@@ -43,7 +45,7 @@ from clearing.api.keys import (
     RECEIPTS,
     SETTINGS,
 )
-from clearing.api.web import request_context
+from clearing.api.web import request_context, security_headers
 from clearing.config import Settings
 from clearing.db.pool import create_pool
 from clearing.domain.orders import Limits
@@ -51,6 +53,7 @@ from clearing.metrics import Metrics
 from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
 from clearing.service.batching import CaptureBatcher
+from clearing.service.hashpool import HashPool
 from clearing.service.receipts import load_receipt_signer
 from clearing.workers.handlers import Handlers
 from clearing.workers.legs import LegConfirmer
@@ -74,6 +77,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(app[DSN], min_size=s.db_pool_min, max_size=s.db_pool_max)
     yield
     await app[POOL].close()
+
+
+async def _hasher(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    app[HASHER] = HashPool(s.password_hash_workers, s.password_hash_queue)
+    yield
+    app[HASHER].close()
 
 
 async def _outside(app: web.Application) -> AsyncIterator[None]:
@@ -215,8 +225,10 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         max_line_fen=settings.max_line_fen,
         max_order_fen=settings.max_order_fen,
     )
-    app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _workers])
+    app.cleanup_ctx.extend([_database, _hasher, _outside, _events, _bankfiles, _workers])
+    app.on_response_prepare.append(security_headers)
     app.add_routes(routes_ops.routes)
+    app.add_routes(routes_sessions.routes)
     app.add_routes(routes_notify.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)

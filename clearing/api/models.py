@@ -242,6 +242,23 @@ class Me(BaseModel):
     display_name: str
     role: str
     office: str | None
+    must_change_password: bool = Field(
+        default=False, description="a temporary password: only POST /api/v1/me/password works"
+    )
+
+
+class PasswordChangeIn(_In):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(
+        min_length=1,
+        max_length=200,
+        description="8+ characters of 3 of 4 classes, not one of the last 5 passwords",
+    )
+
+
+class UnlockOut(BaseModel):
+    username: str
+    was_locked: bool = Field(description="false: there was no lock in force, only failures")
 
 
 class LoginOut(BaseModel):

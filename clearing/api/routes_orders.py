@@ -1,4 +1,4 @@
-"""/api/v1: sessions, catalogue, orders, QR payments, live order events."""
+"""/api/v1: catalogue, orders, QR payments, live order events."""
 
 from __future__ import annotations
 
@@ -29,12 +29,9 @@ from clearing.api.models import (
     DueItemOut,
     FeeItemList,
     FeeItemOut,
-    LoginIn,
-    LoginOut,
     LookupFailure,
     LookupIn,
     LookupOut,
-    Me,
     OrderIn,
     OrderList,
     OrderOut,
@@ -42,7 +39,7 @@ from clearing.api.models import (
     PaymentIn,
     ReceiptCheckOut,
 )
-from clearing.api.web import authenticate, bearer, ok, read_model
+from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.errors import (
     Conflict,
@@ -68,36 +65,6 @@ BEIJING = timezone(timedelta(hours=8))
 routes = web.RouteTableDef()
 
 WINDOW_ROLES = ("clerk", "supervisor", "admin")
-
-
-def _me(p: principals.Principal) -> Me:
-    return Me(username=p.username, display_name=p.display_name, role=p.role, office=p.office)
-
-
-@routes.post("/api/v1/sessions")
-async def login(request: web.Request) -> web.Response:
-    body = await read_model(request, LoginIn)
-    async with request.app[POOL].acquire() as conn:
-        who, token = await principals.login(conn, body.username, body.password)
-    resp = ok(LoginOut(token=token, user=_me(who)), 201)
-    resp.set_cookie("tj_session", token, httponly=True, samesite="Strict", max_age=36000)
-    return resp
-
-
-@routes.delete("/api/v1/sessions")
-async def logout(request: web.Request) -> web.Response:
-    token = bearer(request)
-    if token:
-        async with request.app[POOL].acquire() as conn:
-            await principals.logout(conn, token)
-    resp = web.Response(status=204)
-    resp.del_cookie("tj_session")
-    return resp
-
-
-@routes.get("/api/v1/me")
-async def me(request: web.Request) -> web.Response:
-    return ok(_me(await authenticate(request)))
 
 
 @routes.get("/api/v1/fee-items")

@@ -33,7 +33,7 @@ async def staff(
         display_name="测试员",
         role=role,
         office=office if role in ("clerk", "supervisor") else None,
-        password="correct horse battery",
+        password="Correct horse battery 9",
     )
     return p
 

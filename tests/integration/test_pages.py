@@ -29,7 +29,7 @@ from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 PAYER_ID = "11010519491231002X"
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery 9"
 USERS = (
     ("clerk1", "HALL1", "clerk"),
     ("clerk9", "HALL9", "clerk"),

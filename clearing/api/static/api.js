@@ -71,6 +71,8 @@ export async function api(method, path, { body, headers = {}, auth = true } = {}
 const FIELD_ZH = {
   username: "用户名",
   password: "密码",
+  current_password: "当前密码",
+  new_password: "新密码",
   case_no: "业务受理号",
   payer_name: "缴款人姓名",
   payer_id: "证件号码",
