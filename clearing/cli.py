@@ -78,6 +78,8 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             must_change_password=not args.no_force_change,
         )
         print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
+        if p.must_change_password:
+            print("the password is temporary: it must be changed at first sign-in")
         if token:
             print(f"token (shown once, store it now): {token}")
         return 0

@@ -61,6 +61,11 @@ export async function api(method, path, { body, headers = {}, auth = true } = {}
     }
   }
   if (!resp.ok) {
+    // a temporary password (set by an administrator): the change-password page is the only way on
+    if (resp.status === 403 && data && data.code === "PASSWORD_CHANGE_REQUIRED" &&
+        location.pathname !== "/password") {
+      location.replace(`/password?next=${encodeURIComponent(location.pathname)}`);
+    }
     const fallback = STATUS_ZH[resp.status] ||
       (resp.status >= 500 ? "服务器暂时无法处理，请稍后重试。" : `请求失败（${resp.status}）。`);
     throw new ApiError(resp.status, data, fallback);
