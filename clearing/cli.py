@@ -8,6 +8,7 @@ tongjiao seed demo                    the demo catalogue (beneficiaries, fee ite
 tongjiao sim wechatpay ...            the WeChat Pay simulator
 tongjiao demo [--orders N]            everything at once, for a first look
 tongjiao db url                       where the database is (starts the embedded one)
+tongjiao pii backfill-search          fill the ID-number search hash of orders made before it
 """
 
 from __future__ import annotations
@@ -88,16 +89,33 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    from clearing.service import audit
+    from clearing.service import audit, audit_witness
+
+    key_file, witness_file, retired = settings.audit_paths()
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.action == "seal":
             total = 0
             while n := await audit.seal(conn):
                 total += n
-            print(f"sealed {total} rows")
+            key = audit_witness.load_or_create_key(key_file)
+            witnessed = await audit_witness.Witness(witness_file, key).record(conn, 1_000_000)
+            print(f"sealed {total} rows; {witnessed} rows witnessed in {witness_file}")
             return 0
-        report = await audit.verify(conn)
+        view = None
+        if not args.no_witness:
+            if witness_file.exists():
+                view = audit_witness.read(
+                    witness_file, audit_witness.verifying_keys(key_file, retired)
+                )
+                print(f"witness {witness_file}: {view.checkpoints} signed checkpoints")
+            elif await conn.fetchval("SELECT count(*) FROM audit_log WHERE seq IS NOT NULL"):
+                missing = (
+                    f"no witness file at {witness_file}: a chain cut short or rewritten cannot"
+                    " be told apart (--no-witness checks the chain alone)"
+                )
+                view = audit_witness.WitnessView(problems=[missing])
+        report = await audit.verify(conn, witness=view)
         for problem in report.problems:
             print(f"PROBLEM: {problem}")
         print(
@@ -115,6 +133,22 @@ async def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> int:
         await catalogue.seed_demo(conn)
         print("demo catalogue seeded")
+        return 0
+
+    return await _with_conn(settings, work)
+
+
+async def cmd_pii(settings: Settings, _args: argparse.Namespace) -> int:
+    """Orders made before the search hash existed are not findable by ID number until this
+    has run; it decrypts each number in memory with the PII key and prints only a count."""
+    from clearing.api.app import pii_cipher
+    from clearing.service.search import backfill_search_hashes
+
+    cipher = pii_cipher(settings)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        n = await backfill_search_hashes(conn, cipher)
+        print(f"search hash filled for {n} orders")
         return 0
 
     return await _with_conn(settings, work)
@@ -327,6 +361,11 @@ def parser() -> argparse.ArgumentParser:
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")
     a.add_argument("action", choices=["verify", "seal"])
+    a.add_argument(
+        "--no-witness",
+        action="store_true",
+        help="check the chain in the database alone, without the witness file",
+    )
     sd = sub.add_parser("seed", help="seed data")
     sd.add_argument("what", choices=["demo"])
     b = sub.add_parser("bills", help="acquirers' daily bills")
@@ -356,6 +395,10 @@ def parser() -> argparse.ArgumentParser:
     rc.add_argument("--date", required=True, help="YYYY-MM-DD, today or yesterday (Beijing)")
     rc.add_argument(
         "--no-fetch", action="store_true", help="match what is staged; fetch and recover nothing"
+    )
+    pi = sub.add_parser("pii", help="payers' personal data")
+    pi.add_argument(
+        "action", choices=["backfill-search"], help="fill the ID-number search hash of old orders"
     )
     d = sub.add_parser("db", help="database location")
     d.add_argument("what", choices=["url"])
@@ -395,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": cmd_audit,
         "seed": cmd_seed,
         "db": cmd_db_url,
+        "pii": cmd_pii,
         "users": cmd_users_add,
         "bills": cmd_bills,
         "confirmations": cmd_confirmations,

@@ -25,8 +25,18 @@ class Settings(BaseSettings):
     # AES-256-GCM key (base64 of 32 bytes) that encrypts payer names and ID numbers at rest
     pii_key: SecretStr | None = None
     pii_key_file: Path | None = None
+    # HMAC-SHA256 key (base64 of 32 bytes) for finding orders by the payer's ID number; its own
+    # key, so that the search index reveals nothing even to someone holding the encryption key
+    pii_search_key: SecretStr | None = None
+    pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing
+    # key (default var/keys/audit-checkpoint-ed25519.pem), the append-only witness file (default
+    # var/audit/witness.jsonl) and a folder of retired checkpoint public keys (*.pub)
+    audit_key_file: Path | None = None
+    audit_witness_file: Path | None = None
+    audit_retired_keys_dir: Path | None = None
 
     # WeChat Pay: the merchant key folder (see adapters.wechatpay.keys) and the gateway
     wechatpay_keys: Path | None = None
@@ -83,6 +93,10 @@ class Settings(BaseSettings):
     bank_poll_s: float = Field(default=30.0, gt=0)
     # the HTTPS port (mutual TLS) where banks fetch their files; 0: no such listener
     bankfiles_port: int = Field(default=0, ge=0, le=65535)
+    # the operators' listener (/metrics, /healthz, /readyz), never the public one that acquirers
+    # and browsers reach; unset: no metrics are served; 0: any free port (logged)
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = Field(default=None, ge=0, le=65535)
     # how often the service runs a scheduled cut-off (accounts past their cut-off time, real-time
     # accounts at once); 0: only `tongjiao settle` cuts off
     settlement_cutoff_check_s: float = Field(default=0.0, ge=0)
@@ -144,3 +158,12 @@ class Settings(BaseSettings):
         if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
         return v
+
+    def audit_paths(self) -> tuple[Path, Path, Path]:
+        """The checkpoint key, the witness file and the retired keys' folder."""
+        var = Path(self.var_dir)
+        return (
+            self.audit_key_file or var / "keys" / "audit-checkpoint-ed25519.pem",
+            self.audit_witness_file or var / "audit" / "witness.jsonl",
+            self.audit_retired_keys_dir or var / "keys" / "audit-retired",
+        )

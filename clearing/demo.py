@@ -60,13 +60,13 @@ DEMO_PAYERS = [
 
 
 def _free_port(preferred: int) -> int:
+    """``preferred`` if it is free, else (and for 0) any free port."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        return int(s.getsockname()[1])
 
 
 def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -248,7 +248,9 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="tongjiao demo")
     ap.add_argument("--orders", type=int, default=0, help="create and pay N demo orders")
     ap.add_argument("--port", type=int, default=8080)
-    ap.add_argument("--sim-port", type=int, default=8091)
+    ap.add_argument(
+        "--sim-port", type=int, default=8091, help="first simulator port (0: any free ports)"
+    )
     args = ap.parse_args(argv)
     if args.orders < 0:
         ap.error("--orders must not be negative")
@@ -265,19 +267,26 @@ def main(argv: list[str]) -> int:
     port = _free_port(args.port)
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
+    ops = f"http://127.0.0.1:{_free_port(args.port + 100 if args.port else 0)}"
     env.update(
-        {"TONGJIAO_VAR_DIR": str(var), "TONGJIAO_PORT": str(port), "TONGJIAO_PUBLIC_BASE_URL": base}
+        {
+            "TONGJIAO_VAR_DIR": str(var),
+            "TONGJIAO_PORT": str(port),
+            "TONGJIAO_PUBLIC_BASE_URL": base,
+            "TONGJIAO_OPS_PORT": ops.rsplit(":", 1)[1],
+        }
     )
     sims: dict[str, str] = {}
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
         keys = var / "keys" / name
         importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
-        sims[name] = f"http://127.0.0.1:{_free_port(args.sim_port + offset)}"
+        sim_port = args.sim_port + offset if args.sim_port else 0
+        sims[name] = f"http://127.0.0.1:{_free_port(sim_port)}"
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
-    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS))
+    bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -307,7 +316,15 @@ def main(argv: list[str]) -> int:
             asyncio.run(_demo_orders(base, sims, args.orders))
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
-        print(_banner(base, sims, var, bank))
+        # the same addresses for programs (the browser tests read them)
+        urls = {
+            "base": base,
+            "ops": ops,
+            "sims": {**sims, "bank": bank["desk"]},
+            "bankfiles": bank["ours"],
+        }
+        (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
+        print(_banner(base, ops, sims, var, bank), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -344,8 +361,8 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
     if not (keys / f"{key_id}.key").exists():
         generate_keypair("ed25519", keys, key_id)
     exchange = f"https://127.0.0.1:{_free_port(port)}"
-    desk = f"http://127.0.0.1:{_free_port(port + 1)}"
-    ours = f"https://127.0.0.1:{_free_port(8443)}"
+    desk = f"http://127.0.0.1:{_free_port(port + 1 if port else 0)}"
+    ours = f"https://127.0.0.1:{_free_port(8443 if port else 0)}"
     env.update(
         {
             "TONGJIAO_SETTLEMENT_KEY_FILE": str(keys / f"{key_id}.key"),
@@ -400,7 +417,7 @@ def _today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # Beijing
 
 
-def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
+def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
     )
@@ -408,9 +425,10 @@ def _banner(base: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) ->
   tongjiao is running.
 
     窗口收费界面 window screen   {base}/window
+    客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
-    metrics (Prometheus)        {base}/metrics
+    metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)
     simulators (faults: PUT …/sim/faults)
       微信支付 WeChat Pay       {sims["wechatpay"]}
       支付宝 Alipay             {sims["alipay"]}

@@ -17,12 +17,23 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
 _BEARER = re.compile(r"(tj_)[A-Za-z0-9_-]{20,}")
+# unified social credit codes (统一社会信用代码, GB 32100): registration body (1-9, A, N, Y),
+# kind, 6-digit region, 9-character organisation code and a check character, letters from the
+# set without I, O, S, V, Z; the all-digit ones are caught by _ID_NUMBER already
+_USCC = re.compile(
+    r"(?<![0-9A-Za-z])([1-9ANY][1-9])\d{6}[0-9A-HJ-NP-RTUW-Y]{8}([0-9A-HJ-NP-RTUW-Y]{2})"
+    r"(?![0-9A-Za-z])"
+)
+# mainland mobile numbers, with or without +86
+_MOBILE = re.compile(r"(?<![0-9])((?:\+?86)?1[3-9]\d)\d{4}(\d{4})(?![0-9])")
 
 
 def scrub(text: str) -> str:
     text = _PEM.sub("[key removed]", text)
     text = _BEARER.sub(r"\1[token removed]", text)
-    return _ID_NUMBER.sub(r"\1********\2", text)
+    text = _ID_NUMBER.sub(r"\1********\2", text)
+    text = _USCC.sub(r"\1**************\2", text)
+    return _MOBILE.sub(r"\1****\2", text)
 
 
 class JsonFormatter(logging.Formatter):

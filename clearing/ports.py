@@ -193,6 +193,9 @@ class NotifyEndpoint:
     ok: tuple[int, str, bytes] = (204, "application/json", b"")
     refused_status: int = 401
     refused_body: tuple[str, bytes] | None = None
+    # the media type this channel sends its notifications as; anything else is refused (415)
+    # before the body is read
+    content_type: str = "application/json"
 
 
 # ---- authorities: who decides what a case owes, and who must hear that it was paid ----

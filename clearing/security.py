@@ -43,12 +43,25 @@ def token_hash(token: str) -> bytes:
 
 class PiiCipher:
     """AES-256-GCM for payer names and ID numbers; the column name is bound in as associated data
-    so that a ciphertext cannot be moved from one column to another."""
+    so that a ciphertext cannot be moved from one column to another.
 
-    def __init__(self, key: bytes) -> None:
+    With a ``search_key`` (its own key file, never the encryption key) it also gives the keyed
+    hash by which orders are found from a payer's ID number: equal numbers give equal hashes,
+    and without the key a hash cannot be checked against a guessed number."""
+
+    def __init__(self, key: bytes, *, search_key: bytes | None = None) -> None:
         if len(key) != 32:
             raise ValueError("the PII key must be 32 bytes (base64 of 32 random bytes)")
+        if search_key is not None and len(search_key) != 32:
+            raise ValueError("the PII search key must be 32 bytes (base64 of 32 random bytes)")
         self._aead = AESGCM(key)
+        self._search_key = search_key
+
+    def search_hash(self, payer_id: str) -> bytes | None:
+        """HMAC-SHA256 of a normalized ID number; None when no search key is configured."""
+        if self._search_key is None:
+            return None
+        return hmac.new(self._search_key, payer_id.encode(), hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return "PiiCipher(<key hidden>)"

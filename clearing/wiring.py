@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from clearing.service.settlement import SettlementSetup
     from reconciliation.runs import Options, Sources
 
+# Alipay and UnionPay post their notifications as HTML forms
+FORM = "application/x-www-form-urlencoded"
+
 
 def acquirers(
     settings: Settings,
@@ -67,6 +70,7 @@ def acquirers(
                 alipay_public_key=ali_keys.alipay_public_key,
             ).parse,
             ok=ALIPAY_OK,
+            content_type=FORM,
             refused_status=ALIPAY_REFUSED[0],
             refused_body=(ALIPAY_REFUSED[1], ALIPAY_REFUSED[2]),
         )
@@ -88,7 +92,9 @@ def acquirers(
             txn_times=RequestTimes(pool, "unionpay") if pool is not None else MemoryTxnTimes(),
         )
         found["unionpay"] = Channel(unionpay, metrics)
-        parsers["unionpay"] = NotifyEndpoint(UnionPayNotifyParser(up_keys).parse, ok=UNIONPAY_OK)
+        parsers["unionpay"] = NotifyEndpoint(
+            UnionPayNotifyParser(up_keys).parse, ok=UNIONPAY_OK, content_type=FORM
+        )
     if settings.pos_keys is not None:
         from adapters.pos.client import PosClient
         from adapters.pos.keys import load_merchant_keys as load_pos_keys

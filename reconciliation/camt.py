@@ -14,14 +14,18 @@ a number.
 
 from __future__ import annotations
 
+import io
+import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from pathlib import Path
+from typing import BinaryIO, Literal
 
 from lxml import etree
 
+from clearing import bounds
 from reconciliation.camt_entries import (
     Element,
     Entry,
@@ -72,6 +76,32 @@ class PageInfo:
     last: bool | None
 
 
+@dataclass
+class EntryTotals:
+    """Counts and sums of a statement's entries, kept as they stream past (so that a check of
+    a large file need not keep the entries themselves)."""
+
+    count: int = 0
+    abs_sum: int = 0  # minor units, every entry whatever its side
+    credit_count: int = 0
+    credit_sum: int = 0  # minor units, positive
+    debit_count: int = 0
+    debit_sum: int = 0  # minor units, positive
+    booked_moved: int = 0  # signed sum of booked entries with a valid CdtDbtInd
+
+    def add(self, e: Entry) -> None:
+        self.count += 1
+        self.abs_sum += abs(e.amount)
+        if e.credit_debit == "CRDT":
+            self.credit_count += 1
+            self.credit_sum += abs(e.amount)
+        elif e.credit_debit == "DBIT":
+            self.debit_count += 1
+            self.debit_sum += abs(e.amount)
+        if e.status == "BOOK" and e.credit_debit is not None:
+            self.booked_moved += e.amount
+
+
 @dataclass(frozen=True)
 class Statement:
     kind: Kind
@@ -86,8 +116,9 @@ class Statement:
     account: str | None  # IBAN, else Othr/Id
     currency: str | None  # Acct/Ccy, else from the balances, else from the entries
     balances: tuple[Balance, ...]
-    entries: tuple[Entry, ...]
+    entries: tuple[Entry, ...]  # empty when read with keep_entries=False
     violations: list[str]
+    totals: EntryTotals
 
     def balance(self, *types: str) -> Balance | None:
         """The first balance of the first of ``types`` present."""
@@ -122,53 +153,32 @@ class CamtFile:
 
 def parse_camt(data: bytes) -> CamtFile:
     """Every statement, report or notification in a camt.052/053/054 file."""
-    root = _load(data)
-    message_el, doc_violations = _message_element(root)
-    message, stmt_name, kind, pgntn_name = _MESSAGES[local(message_el)]
-    version = _version(root, message, doc_violations)
-    header = child(message_el, "GrpHdr")
-    if header is None:
-        doc_violations.append("GrpHdr: missing")
-    else:
-        for name in ("MsgId", "CreDtTm"):
-            if text(header, name) is None:
-                doc_violations.append(f"GrpHdr/{name}: missing")
-    statements = tuple(
-        _statement(
-            el,
-            f"{stmt_name}[{i}]",
-            kind=kind,
-            message=message,
-            version=version,
-            header=header,
-            pgntn_name=pgntn_name,
-            doc_violations=doc_violations,
-        )
-        for i, el in enumerate(children(message_el, stmt_name), start=1)
-    )
-    if not statements:
-        doc_violations.append(f"{local(message_el)}: no {stmt_name}")
-    return CamtFile(
-        message=message,
-        version=version,
-        message_id=text(header, "MsgId"),
-        statements=statements,
-        violations=tuple(doc_violations),
-    )
+    return read_camt(io.BytesIO(data), size=len(data))
 
 
-def _load(data: bytes) -> Element:
-    data = _unix_lines(data)
-    doctype_at = _doctype_line(data)
-    if doctype_at is not None:
+def read_camt_file(path: Path, *, keep_entries: bool = True) -> CamtFile:
+    """``parse_camt`` on a file, streamed: memory follows one entry, not the file."""
+    with path.open("rb") as f:
+        return read_camt(f, size=os.fstat(f.fileno()).st_size, keep_entries=keep_entries)
+
+
+def read_camt(source: BinaryIO, *, size: int | None = None, keep_entries: bool = True) -> CamtFile:
+    """Read a camt file from a binary stream, one element at a time: each ``Ntry`` is read into
+    an ``Entry`` and dropped from the tree when it ends, each statement when it ends; with
+    ``keep_entries=False`` only their totals are kept. Files past ``bounds.MAX_STATEMENT_BYTES``
+    are refused before (or while) they are read."""
+    limit = bounds.MAX_STATEMENT_BYTES
+    if size is not None and size > limit:
         raise StatementFileError(
-            line=doctype_at,
-            reason="DOCTYPE declarations are refused: entities and external DTDs are an attack"
-            " surface, and no bank statement needs one",
+            line=1, reason=f"file of {size} bytes is larger than the limit of {limit}"
         )
-    parser = etree.XMLParser(
+    reader = _Reader(source, limit)
+    events = etree.iterparse(
+        reader,
+        events=("start", "end"),
         resolve_entities=False,
         no_network=True,
+        load_dtd=False,
         huge_tree=False,
         remove_blank_text=True,
         # comments sit between elements in bank samples (the Finnish ones); dropping them keeps
@@ -176,53 +186,230 @@ def _load(data: bytes) -> Element:
         remove_comments=True,
         remove_pis=True,
     )
+    doc = _Document(keep_entries)
     try:
-        root = etree.fromstring(data, parser)
+        for event, el in events:
+            if event == "start":
+                doc.start(el)
+            else:
+                doc.end(el)
     except etree.XMLSyntaxError as e:
+        if reader.refusal is not None:
+            raise reader.refusal from None
         reason = (e.msg or "").split(", line ")[0] or "unreadable"
         raise StatementFileError(line=e.lineno or 1, reason=f"not well-formed XML: {reason}") from e
+    if reader.refusal is not None:
+        raise reader.refusal
+    root = doc.root
+    if root is None:
+        raise StatementFileError(line=1, reason="not well-formed XML: no root element")
     # backstop for encodings the byte scan cannot see (an internal DTD is there even without
     # declarations)
     if root.getroottree().docinfo.internalDTD is not None:
         raise StatementFileError(line=1, reason="DOCTYPE declarations are refused")
-    return root
+    return doc.finish()
 
 
-def _doctype_line(data: bytes) -> int | None:
-    for encoding in ("ascii", "utf-16-le", "utf-16-be"):
-        at = data.find(_DOCTYPE.decode().encode(encoding))
-        if at >= 0:
-            return data[:at].count("\n".encode(encoding)) + 1
-    return None
+class _Reader:
+    """The file as libxml2 reads it: CR-only and CRLF line ends as LF (so that it counts lines;
+    XML normalises line ends anyway), a DOCTYPE refused wherever it appears (entities and
+    external DTDs are an attack surface, and no bank statement needs one), and no more than
+    ``limit`` bytes. UTF-16/32 files (BOM or NUL bytes up front) keep their line ends."""
 
+    _PATTERNS = tuple(
+        (_DOCTYPE.decode().encode(enc), "\n".encode(enc))
+        for enc in ("ascii", "utf-16-le", "utf-16-be")
+    )
 
-def _unix_lines(data: bytes) -> bytes:
-    """CR-only line ends (the Finnish samples) read as LF so that libxml2 counts lines; XML
-    normalises line ends to LF anyway. In UTF-8 and the other ASCII-compatible encodings a 0x0D
-    byte is always CR; UTF-16/32 (BOM or NUL bytes up front) are left alone."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+    def __init__(self, source: BinaryIO, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+        self._count = 0
+        self._wide: bool | None = None
+        self._carry_cr = False
+        self._tail = b""
+        self._lines = [0, 0, 0]  # line ends passed, counted in each pattern's encoding
+        self.refusal: StatementFileError | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.refusal is not None:
+            raise self.refusal
+        data = self._source.read(n if n > 0 else 64 * 1024)
+        self._count += len(data)
+        if self._count > self._limit:
+            self.refusal = StatementFileError(
+                line=1 + self._lines[0],
+                reason=f"file is larger than the limit of {self._limit} bytes",
+            )
+            raise self.refusal
+        if self._wide is None and data:
+            self._wide = data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]
+        if not self._wide:
+            if self._carry_cr:
+                data = b"\r" + data
+                self._carry_cr = False
+            if data.endswith(b"\r") and len(data) > 1:
+                data, self._carry_cr = data[:-1], True  # it may be the CR of a CRLF
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        self._scan(data)
         return data
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+    def _scan(self, data: bytes) -> None:
+        window = self._tail + data
+        for i, (doctype, newline) in enumerate(self._PATTERNS):
+            at = window.find(doctype)
+            if at >= 0:
+                before = self._lines[i] - self._tail.count(newline)
+                self.refusal = StatementFileError(
+                    line=before + window[:at].count(newline) + 1,
+                    reason="DOCTYPE declarations are refused: entities and external DTDs are an"
+                    " attack surface, and no bank statement needs one",
+                )
+                raise self.refusal
+            self._lines[i] += data.count(newline)
+        self._tail = window[-32:]
 
 
-def _message_element(root: Element) -> tuple[Element, list[str]]:
-    if local(root) in _MESSAGES:
-        return root, [f"{local(root)}: not wrapped in a Document element"]
-    if local(root) != "Document":
-        raise StatementFileError(
-            line=line_of(root), reason=f"not a camt statement: the root element is {local(root)}"
+@dataclass
+class _Streamed:
+    """What one statement's entries gave while they streamed past."""
+
+    currency: str | None = None
+    keep: bool = True
+    number: int = 0
+    totals: EntryTotals = field(default_factory=EntryTotals)
+    entries: list[Entry] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    refs: dict[str, int] = field(default_factory=dict)
+
+
+class _Document:
+    """The parse, one event at a time; the checks are those of a whole-tree read."""
+
+    def __init__(self, keep_entries: bool) -> None:
+        self.keep_entries = keep_entries
+        self.root: Element | None = None
+        self.message_el: Element | None = None
+        self.depth = 0
+        self.doc_violations: list[str] = []
+        self.header_checked = False
+        self.statements: list[Statement] = []
+        self.streamed: dict[Element, _Streamed] = {}
+
+    def start(self, el: Element) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            self.root = el
+            if local(el) in _MESSAGES:
+                self._message(el, [f"{local(el)}: not wrapped in a Document element"])
+            elif local(el) != "Document":
+                raise StatementFileError(
+                    line=line_of(el),
+                    reason=f"not a camt statement: the root element is {local(el)}",
+                )
+        elif self.depth == 2 and self.message_el is None:
+            if local(el) not in _MESSAGES:
+                ns = etree.QName(el).namespace
+                raise StatementFileError(
+                    line=line_of(el),
+                    reason=f"not a camt statement: the Document holds {local(el)}"
+                    + (f" (namespace {ns})" if ns else ""),
+                )
+            self._message(el, [])
+
+    def _message(self, el: Element, violations: list[str]) -> None:
+        self.message_el = el
+        assert self.root is not None
+        self.message, self.stmt_name, self.kind, self.pgntn_name = _MESSAGES[local(el)]
+        self.doc_violations.extend(violations)
+        self.version = _version(self.root, self.message, self.doc_violations)
+
+    def end(self, el: Element) -> None:
+        self.depth -= 1
+        message_el = self.message_el
+        if message_el is None:
+            if el is self.root:
+                raise StatementFileError(
+                    line=line_of(el), reason="not a camt statement: empty Document"
+                )
+            return
+        parent = el.getparent()
+        if parent is None or local(el) not in ("Ntry", self.stmt_name):
+            return
+        if local(el) == "Ntry" and parent.getparent() is message_el:
+            if local(parent) == self.stmt_name:
+                self._entry(parent, el)
+                parent.remove(el)  # its Entry is kept; its elements are not
+        elif parent is message_el:
+            self._check_header()
+            number = len(self.statements) + 1
+            self.statements.append(
+                _statement(
+                    el,
+                    f"{self.stmt_name}[{number}]",
+                    kind=self.kind,
+                    message=self.message,
+                    version=self.version,
+                    header=child(message_el, "GrpHdr"),
+                    pgntn_name=self.pgntn_name,
+                    doc_violations=self.doc_violations,
+                    streamed=self.streamed.pop(el, _Streamed()),
+                )
+            )
+            message_el.remove(el)
+
+    def _entry(self, stmt_el: Element, ntry: Element) -> None:
+        got = self.streamed.get(stmt_el)
+        if got is None:
+            # Acct and Bal come before the entries: the account's currency is known by now
+            got = self.streamed[stmt_el] = _Streamed(
+                currency=text(child(stmt_el, "Acct"), "Ccy") or _first_currency(stmt_el),
+                keep=self.keep_entries,
+            )
+        got.number += 1
+        number = got.number
+        path = f"{self.stmt_name}[{len(self.statements) + 1}]/Ntry[{number}]"
+        entry = parse_entry(ntry, path, got.currency, got.violations)
+        got.totals.add(entry)
+        if got.keep:
+            got.entries.append(entry)
+        ref = text(ntry, "AcctSvcrRef")
+        if ref is not None:
+            if ref in got.refs:
+                got.duplicates.append(
+                    f"{self.stmt_name}[{len(self.statements) + 1}]/Ntry[{number}]: AcctSvcrRef"
+                    f" '{ref}' repeats that of Ntry[{got.refs[ref]}]"
+                )
+            else:
+                got.refs[ref] = number
+
+    def _check_header(self) -> None:
+        if self.header_checked or self.message_el is None:
+            return
+        self.header_checked = True
+        header = child(self.message_el, "GrpHdr")
+        if header is None:
+            self.doc_violations.append("GrpHdr: missing")
+        else:
+            for name in ("MsgId", "CreDtTm"):
+                if text(header, name) is None:
+                    self.doc_violations.append(f"GrpHdr/{name}: missing")
+
+    def finish(self) -> CamtFile:
+        message_el = self.message_el
+        assert message_el is not None
+        self._check_header()
+        if not self.statements:
+            self.doc_violations.append(f"{local(message_el)}: no {self.stmt_name}")
+        header = child(message_el, "GrpHdr")
+        return CamtFile(
+            message=self.message,
+            version=self.version,
+            message_id=text(header, "MsgId"),
+            statements=tuple(self.statements),
+            violations=tuple(self.doc_violations),
         )
-    message = next(iter(root), None)
-    if message is None:
-        raise StatementFileError(line=line_of(root), reason="not a camt statement: empty Document")
-    if local(message) not in _MESSAGES:
-        ns = etree.QName(message).namespace
-        raise StatementFileError(
-            line=line_of(message),
-            reason=f"not a camt statement: the Document holds {local(message)}"
-            + (f" (namespace {ns})" if ns else ""),
-        )
-    return message, []
 
 
 def _version(root: Element, message: str, violations: list[str]) -> int | None:
@@ -258,6 +445,7 @@ def _statement(
     header: Element | None,
     pgntn_name: str,
     doc_violations: Sequence[str],
+    streamed: _Streamed,
 ) -> Statement:
     violations = list(doc_violations)
     if text(el, "Id") is None:
@@ -268,7 +456,7 @@ def _statement(
         violations.append(f"{path}/Acct: missing")
     elif account is None:
         violations.append(f"{path}/Acct/Id: neither IBAN nor Othr/Id")
-    currency = text(acct, "Ccy") or _first_currency(el)
+    currency = text(acct, "Ccy") or _first_currency(el) or streamed.currency
     balances = tuple(
         b
         for i, bal in enumerate(children(el, "Bal"), start=1)
@@ -276,13 +464,13 @@ def _statement(
     )
     if kind == "statement" and not children(el, "Bal"):
         violations.append(f"{path}: no Bal; a statement must carry at least one balance")
-    entries = tuple(
-        parse_entry(ntry, f"{path}/Ntry[{i}]", currency, violations)
-        for i, ntry in enumerate(children(el, "Ntry"), start=1)
-    )
-    _check_duplicate_refs(el, path, violations)
-    _check_summary(el, path, entries, currency, violations)
-    _check_balanced(balances, entries, currency, path, violations)
+    # the entries were read (and dropped from the tree) as they streamed past
+    entries = tuple(streamed.entries)
+    totals = streamed.totals
+    violations.extend(streamed.violations)
+    violations.extend(streamed.duplicates)
+    _check_summary(el, path, totals, currency, violations)
+    _check_balanced(balances, totals, currency, path, violations)
     pagination = child(el, pgntn_name)
     return Statement(
         kind=kind,
@@ -300,6 +488,7 @@ def _statement(
         balances=balances,
         entries=entries,
         violations=violations,
+        totals=totals,
     )
 
 
@@ -361,24 +550,10 @@ def _page(el: Element | None) -> PageInfo | None:
     return PageInfo(number=number, last=None if last is None else last in ("true", "1"))
 
 
-def _check_duplicate_refs(el: Element, path: str, violations: list[str]) -> None:
-    seen: dict[str, int] = {}
-    for i, ntry in enumerate(children(el, "Ntry"), start=1):
-        ref = text(ntry, "AcctSvcrRef")
-        if ref is None:
-            continue
-        if ref in seen:
-            violations.append(
-                f"{path}/Ntry[{i}]: AcctSvcrRef '{ref}' repeats that of Ntry[{seen[ref]}]"
-            )
-        else:
-            seen[ref] = i
-
-
 def _check_summary(
     el: Element,
     path: str,
-    entries: Sequence[Entry],
+    totals: EntryTotals,
     currency: str | None,
     violations: list[str],
 ) -> None:
@@ -387,22 +562,21 @@ def _check_summary(
     side already catch a wrong file."""
     summary = child(el, "TxsSummry")
     sides = {
-        "TtlNtries": list(entries),
-        "TtlCdtNtries": [e for e in entries if e.credit_debit == "CRDT"],
-        "TtlDbtNtries": [e for e in entries if e.credit_debit == "DBIT"],
+        "TtlNtries": (totals.count, totals.abs_sum),
+        "TtlCdtNtries": (totals.credit_count, totals.credit_sum),
+        "TtlDbtNtries": (totals.debit_count, totals.debit_sum),
     }
-    for name, counted in sides.items():
+    for name, (count, actual) in sides.items():
         total = child(summary, name)
         if total is None:
             continue
         where = f"{path}/TxsSummry/{name}"
         number = _number(total, "NbOfNtries", where, violations)
-        if number is not None and number != len(counted):
-            violations.append(f"{where}: NbOfNtries {number} but {len(counted)} entries")
+        if number is not None and number != count:
+            violations.append(f"{where}: NbOfNtries {number} but {count} entries")
         sum_el = child(total, "Sum")
         if sum_el is not None:
             stated = read_decimal(sum_el, f"{where}/Sum", currency, violations)
-            actual = sum(abs(e.amount) for e in counted)
             if stated != actual:
                 ccy = currency or ""
                 violations.append(
@@ -413,7 +587,7 @@ def _check_summary(
 
 def _check_balanced(
     balances: Sequence[Balance],
-    entries: Sequence[Entry],
+    totals: EntryTotals,
     currency: str | None,
     path: str,
     violations: list[str],
@@ -423,7 +597,7 @@ def _check_balanced(
     opening, closing = _find(balances, _OPENING), _find(balances, (_CLOSING,))
     if opening is None or closing is None:
         return
-    moved = sum(e.amount for e in entries if e.status == "BOOK" and e.credit_debit is not None)
+    moved = totals.booked_moved
     expected = opening.amount + moved
     if expected != closing.amount:
         ccy = currency or ""

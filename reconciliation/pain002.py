@@ -26,6 +26,7 @@ from typing import Final
 
 from lxml import etree
 
+from clearing import bounds
 from reconciliation.camt_entries import Element, child, children, line_of, local, text
 from reconciliation.errors import ReconciliationError
 
@@ -88,6 +89,12 @@ class StatusReport:
 
 
 def _parse(data: bytes) -> Element:
+    if len(data) > bounds.MAX_STATUS_REPORT_BYTES:
+        raise Pain002Error(
+            line=1,
+            reason=f"file of {len(data)} bytes is larger than the limit of"
+            f" {bounds.MAX_STATUS_REPORT_BYTES} for a status report",
+        )
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,

@@ -33,6 +33,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from clearing.domain.money import format_yuan, yuan_str
+from clearing.domain.ratings import GRADES
 from reconciliation.reports import BEIJING, DailyReport, Run, auto_match_ratio
 
 Kind = Literal["text", "int", "fen", "ref"]
@@ -169,6 +170,26 @@ def _open_caption(report: DailyReport) -> str:
     return f"未结差异（共 {total} 笔{f'，列出前 {shown} 笔' if shown < total else ''}）"
 
 
+def _ratings(report: DailyReport) -> Table:
+    columns = cols("大厅", "窗口", "工作人员", *(f"{g}:int" for g in GRADES.values()),
+                   "评价总数:int", "差评:int")  # fmt: skip
+    rows: list[tuple[Cell, ...]] = [
+        (c.office, c.window, c.clerk, c.very_satisfied, c.satisfied, c.basically_satisfied,
+         c.dissatisfied, c.very_dissatisfied, c.total, c.bad)
+        for c in report.ratings
+    ]  # fmt: skip
+    return _summed("服务评价（好差评）按窗口、工作人员", columns, rows)
+
+
+def _bad_ratings(report: DailyReport) -> Table:
+    columns = cols("缴费单号:ref", "大厅", "窗口", "工作人员", "评价", "原因", "评价时间")
+    rows: list[tuple[Cell, ...]] = [
+        (b.order_no, b.office, b.window, b.clerk, b.grade_zh, b.reason or "", beijing(b.rated_at))
+        for b in report.bad_ratings
+    ]
+    return Table("差评明细（待回访核实）", columns, rows)
+
+
 def tables(report: DailyReport, runs: list[Run]) -> dict[str, Table]:
     """Every table of the report, by a short name (SHEETS says where each one goes)."""
     r, t = report, Table
@@ -194,6 +215,8 @@ def tables(report: DailyReport, runs: list[Run]) -> dict[str, Table]:
         "windows": _summed("按窗口", cols("大厅", "窗口", "缴费单数:int", "金额（元）:fen"),
             [(x.key, x.name, x.count, x.amount_fen) for x in r.by_window]),
         "recon": _recon(r),
+        "ratings": _ratings(r),
+        "bad_ratings": _bad_ratings(r),
         "settlement": _settlement(r),
         "batches": t("清分批次",
             cols("批次号:ref", "银行", "状态", "截止时间", "指令数:int", "明细笔数:int",
@@ -228,6 +251,7 @@ SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("按大厅窗口", ("offices", "windows")),
     ("对账差异", ("discrepancy_counts", "open")),
     ("运行记录", ("runs",)),
+    ("服务评价", ("ratings", "bad_ratings")),
 )
 
 

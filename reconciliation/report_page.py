@@ -49,7 +49,8 @@ _HEAD = """<!doctype html>
 _NOTES = (
     '<p class="notes">口径：收款为当日（北京时间 0–24 时）已清分入账的支付；'
     "退款为当日退回成功的退款；按收费项目、收款单位、大厅和窗口的金额为当日缴费的缴费单明细之和；"
-    "余额为当日日终账面余额。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。</p>\n"
+    "余额为当日日终账面余额。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。"
+    "服务评价为缴款人当日在客显屏上的“好差评”，差评须专人回访核实。</p>\n"
 )
 # (section heading, table names) in the order the page prints them
 SECTIONS = (
@@ -61,6 +62,7 @@ SECTIONS = (
     ("六、清分结算", ("settlement", "batches")),
     ("七、对账情况", ("recon", "discrepancy_counts", "open", "runs")),
     ("八、账户余额", ("balances",)),
+    ("九、服务评价（好差评）", ("ratings", "bad_ratings")),
 )
 
 
@@ -256,7 +258,7 @@ def render(
             parts.append(table_html(by_name[name], mark, caption=len(names) > 1))
         parts.append("</section>\n")
     parts += [
-        f'<section class="trend-section"><h2>九、近 {len(trend)} 日趋势</h2>\n',
+        f'<section class="trend-section"><h2>十、近 {len(trend)} 日趋势</h2>\n',
         f'<figure class="chart">{trend_svg(trend)}</figure>\n',
         _trend_table(trend),
         "</section>\n</main>\n</body>\n</html>\n",

@@ -12,7 +12,7 @@ view of the database, not from before and after a capture that lands in between.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,9 @@ from asyncpg import Record
 from asyncpg.transaction import Transaction
 
 from clearing.db import Conn
+from reconciliation.ratings import BadRating, RatingCount
+from reconciliation.ratings import bad as bad_ratings_of
+from reconciliation.ratings import counts as rating_counts
 
 BEIJING = timezone(timedelta(hours=8))
 CHANNEL_ZH = {"wechatpay": "微信支付", "alipay": "支付宝", "unionpay": "云闪付", "pos": "银行卡"}
@@ -137,6 +140,9 @@ class DailyReport:
     settlement: Settlement
     recon: Recon
     balances: list[Balance]
+    # 好差评 given on the day (reconciliation.ratings)
+    ratings: list[RatingCount] = field(default_factory=list)
+    bad_ratings: list[BadRating] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +366,8 @@ async def daily(conn: Conn, day: date) -> DailyReport:
         settlement=await _settlement(conn, day),
         recon=await _recon(conn, day),
         balances=balances,
+        ratings=await rating_counts(conn, start, end),
+        bad_ratings=await bad_ratings_of(conn, start, end),
     )
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reconciliation.camt import Statement, parse_camt
+from reconciliation.camt import Statement, read_camt_file
 from reconciliation.errors import StatementFileError
 
 UNREADABLE = 2
@@ -26,17 +26,16 @@ def summary(statement: Statement) -> dict[str, Any]:
     opening, closing = statement.opening_booked, statement.closing_booked
     # every entry directly under the statement counts on its own side, whatever its status;
     # an entry without a valid CdtDbtInd counts on neither (its violation says so)
-    credits = [e.amount for e in statement.entries if e.credit_debit == "CRDT"]
-    debits = [-e.amount for e in statement.entries if e.credit_debit == "DBIT"]
+    totals = statement.totals
     return {
         "account": statement.account,
         "currency": statement.currency,
         "opening_booked": opening.amount if opening else None,
         "closing_booked": closing.amount if closing else None,
-        "credit_count": len(credits),
-        "credit_sum": sum(credits),
-        "debit_count": len(debits),
-        "debit_sum": sum(debits),
+        "credit_count": totals.credit_count,
+        "credit_sum": totals.credit_sum,
+        "debit_count": totals.debit_count,
+        "debit_sum": totals.debit_sum,
         "violations": statement.violations,
     }
 
@@ -64,7 +63,7 @@ def main(argv: list[str]) -> int:
     status = 0
     for path in args.files:
         try:
-            camt = parse_camt(path.read_bytes())
+            camt = read_camt_file(path, keep_entries=False)
         except OSError as e:
             print(f"{path}: cannot read: {e.strerror or e}", file=sys.stderr)
             status = UNREADABLE

@@ -21,6 +21,7 @@ from adapters.alipay import bill_format as fmt
 from adapters.alipay.bill_lines import BillFormatError, LineReader
 from adapters.alipay.bill_summary import SummaryTotals, parse_summary
 from adapters.alipay.crypto import BEIJING, TIME_FORMAT
+from clearing import bounds
 from clearing.ports import BillRecord
 
 __all__ = ["BillFormatError", "Detail", "DetailTotals", "parse_bill_zip", "parse_detail"]
@@ -90,7 +91,10 @@ def _read_text(archive: zipfile.ZipFile, name: str) -> str:
     info = archive.getinfo(name)
     if info.file_size > MAX_ENTRY_BYTES:
         raise BillFormatError(name, None, "file is larger than any day's bill should be")
-    raw = archive.read(name)
+    try:
+        raw = bounds.read_member(archive, name, limit=MAX_ENTRY_BYTES)
+    except bounds.TooLarge as exc:
+        raise BillFormatError(name, None, str(exc)) from None
     try:
         return raw.decode("gbk")
     except UnicodeDecodeError as exc:

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
+from clearing import bounds
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class BankClient:
                 timeout=self._timeout,
                 headers={"Content-Type": "application/octet-stream"} if method == "PUT" else {},
             ) as resp:
-                raw = await resp.read()
+                raw = await _bounded(resp, operation)
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionError) as exc:
             log.warning("bank call failed op=%s error=%s", operation, type(exc).__name__)
@@ -137,3 +138,18 @@ def _problem(raw: bytes) -> tuple[str, str]:
         message = data.get("message")
         return data["code"], message if isinstance(message, str) else ""
     return "HTTP_ERROR", raw[:200].decode("utf-8", "replace")
+
+
+async def _bounded(resp: aiohttp.ClientResponse, operation: str) -> bytes:
+    """The body, refused past the largest file a bank may send us (a statement)."""
+    limit = bounds.MAX_STATEMENT_BYTES
+    if (resp.content_length or 0) > limit:
+        raise BankUnavailable(operation=operation, reason=f"answer larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BankUnavailable(operation=operation, reason=f"answer larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

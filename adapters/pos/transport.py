@@ -185,7 +185,16 @@ class Transport:
                     raise AcquirerUnavailable(
                         provider=PROVIDER, operation=operation, reason="file too large"
                     )
-                return await resp.read()
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > MAX_FILE_BYTES:  # no Content-Length (chunked), or a wrong one
+                        raise AcquirerUnavailable(
+                            provider=PROVIDER, operation=operation, reason="file too large"
+                        )
+                    chunks.append(chunk)
+                return b"".join(chunks)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AcquirerUnavailable(
                 provider=PROVIDER, operation=operation, reason=type(exc).__name__

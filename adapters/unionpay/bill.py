@@ -22,6 +22,7 @@ from datetime import date, datetime, time
 from adapters.errors import AcquirerUnavailable
 from adapters.unionpay import wire
 from adapters.unionpay.status import mask_card
+from clearing import bounds
 from clearing.ports import BillRecord
 
 PROVIDER = "unionpay"
@@ -98,7 +99,9 @@ def parse_download(fields: Mapping[str, str], *, mer_id: str, day: date) -> list
         raise BillUnreadable("answer", f"fileName {name!r} is not {file_name(mer_id, day)!r}")
     try:
         packed = base64.b64decode(fields.get("fileContent", ""), validate=True)
-        archive = zlib.decompress(packed)
+        archive = bounds.inflate(packed, wbits=zlib.MAX_WBITS, limit=bounds.MAX_BILL_TEXT_BYTES)
+    except bounds.TooLarge as exc:
+        raise BillUnreadable(name, f"fileContent {exc}") from None
     except (binascii.Error, ValueError):
         raise BillUnreadable(name, "fileContent is not Base64") from None
     except zlib.error:
@@ -114,6 +117,10 @@ def _members(name: str, archive: bytes, mer_id: str, day: date) -> tuple[bytes, 
     zme_name = re.compile(stem + f"ZME_{mer_id}")
     try:
         with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            for info in zf.infolist():  # before testzip inflates them: the declared sizes
+                cap = min(bounds.MAX_BILL_TEXT_BYTES, max(info.compress_size, 1) * 100)
+                if info.file_size > cap:
+                    raise bounds.TooLarge(f"{info.filename} declares {info.file_size} bytes")
             broken = zf.testzip()
             if broken is not None:
                 raise BillUnreadable(f"{name}/{broken}", "CRC mismatch")
@@ -122,7 +129,13 @@ def _members(name: str, archive: bytes, mer_id: str, day: date) -> tuple[bytes, 
             zme = [n for n in names if zme_name.fullmatch(n)]
             if len(zm) != 1 or len(zme) > 1:
                 raise BillUnreadable(name, f"expected one ZM file for {mer_id}, found {names}")
-            return zf.read(zm[0]), zf.read(zme[0]) if zme else b""
+            limit = bounds.MAX_BILL_TEXT_BYTES
+            return (
+                bounds.read_member(zf, zm[0], limit=limit),
+                bounds.read_member(zf, zme[0], limit=limit) if zme else b"",
+            )
+    except bounds.TooLarge as exc:
+        raise BillUnreadable(name, str(exc)) from None
     except (zipfile.BadZipFile, EOFError):
         raise BillUnreadable(name, "not a complete ZIP archive") from None
 

@@ -25,6 +25,7 @@ from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_status
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
+from clearing import bounds
 from clearing.ports import BillRecord, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
@@ -285,16 +286,14 @@ def _bill_link(answer: Answer) -> tuple[str, str]:
 
 
 def _gunzip(packed: bytes) -> bytes:
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        plain = inflater.decompress(packed, MAX_BILL_BYTES)
-    except zlib.error:
+        return bounds.inflate(packed, wbits=16 + zlib.MAX_WBITS, limit=MAX_BILL_BYTES)
+    except bounds.TooLarge as exc:
+        raise unreadable("daily_bill", 200, f"bill larger than the limit: {exc}") from None
+    except zlib.error as exc:
+        if "truncated" in str(exc):
+            raise unreadable("daily_bill", 200, "bill gzip stream is truncated") from None
         raise unreadable("daily_bill", 200, "bill is not gzip") from None
-    if inflater.unconsumed_tail:
-        raise unreadable("daily_bill", 200, "bill larger than the limit")
-    if not inflater.eof:
-        raise unreadable("daily_bill", 200, "bill gzip stream is truncated")
-    return plain
 
 
 def _trade_path(out_trade_no: str) -> str:

@@ -17,6 +17,8 @@ from clearing import wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
+    routes_desk,
+    routes_display,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -26,6 +28,7 @@ from clearing.api import (
     routes_reports,
     routes_sessions,
     routes_settlement,
+    routes_shifts,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -41,10 +44,13 @@ from clearing.api.keys import (
     LIMITS,
     METRICS,
     NOTIFY_PARSERS,
+    OPS_URL,
     POOL,
     RECEIPTS,
+    REFUSALS,
     SETTINGS,
 )
+from clearing.api.refusal_log import RefusalLog
 from clearing.api.web import request_context, security_headers
 from clearing.config import Settings
 from clearing.db.pool import create_pool
@@ -52,6 +58,8 @@ from clearing.domain.orders import Limits
 from clearing.metrics import Metrics
 from clearing.security import PiiCipher, load_or_create_key
 from clearing.service import audit
+from clearing.service.audit_witness import Witness
+from clearing.service.audit_witness import load_or_create_key as load_witness_key
 from clearing.service.batching import CaptureBatcher
 from clearing.service.hashpool import HashPool
 from clearing.service.receipts import load_receipt_signer
@@ -66,10 +74,15 @@ log = logging.getLogger(__name__)
 def pii_cipher(settings: Settings) -> PiiCipher:
     import base64
 
+    if settings.pii_search_key is not None:
+        search = base64.b64decode(settings.pii_search_key.get_secret_value())
+    else:
+        where = settings.pii_search_key_file or Path(settings.var_dir) / "keys" / "pii-search.key"
+        search = load_or_create_key(where)
     if settings.pii_key is not None:
-        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()))
+        return PiiCipher(base64.b64decode(settings.pii_key.get_secret_value()), search_key=search)
     path = settings.pii_key_file or Path(settings.var_dir) / "keys" / "pii.key"
-    return PiiCipher(load_or_create_key(path))
+    return PiiCipher(load_or_create_key(path), search_key=search)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -111,7 +124,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     await hub.stop()
 
 
-async def _sealer(pool: object, stop: asyncio.Event) -> None:
+async def _sealer(pool: object, stop: asyncio.Event, witness: Witness) -> None:
     from asyncpg import Pool
 
     assert isinstance(pool, Pool)
@@ -119,10 +132,12 @@ async def _sealer(pool: object, stop: asyncio.Event) -> None:
         try:
             async with pool.acquire() as conn:
                 n = await audit.seal(conn)
-            if n:
-                log.debug("sealed %d audit rows", n)
+                # what is sealed is witnessed outside the database (audit_witness.py)
+                w = await witness.record(conn)
+            if n or w:
+                log.debug("sealed %d audit rows, witnessed %d", n, w)
         except Exception as exc:
-            log.warning("audit sealing failed: %r", exc)
+            log.warning("audit sealing or witnessing failed: %r", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -145,6 +160,29 @@ async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
     await runner.setup()
     await web.TCPSite(runner, s.host, s.bankfiles_port, ssl_context=context).start()
     log.info("bank file endpoint on https://%s:%d/bankfiles/", s.host, s.bankfiles_port)
+    yield
+    await runner.cleanup()
+
+
+async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
+    """/metrics (and health) for the operators, on a listener of their own."""
+    s = app[SETTINGS]
+    if s.ops_port is None:
+        log.warning("no operators' listener (TONGJIAO_OPS_PORT): metrics are not served")
+        yield
+        return
+    ops = web.Application()
+    ops[METRICS] = app[METRICS]
+    ops[POOL] = app[POOL]
+    ops.add_routes(routes_ops.ops_routes)
+    runner = web.AppRunner(ops, access_log=None)
+    await runner.setup()
+    # bound here so that port 0 (any free port) is known before anyone asks
+    sock = socket.create_server((s.ops_host, s.ops_port), reuse_port=False)
+    port = int(sock.getsockname()[1])
+    await web.SockSite(runner, sock).start()
+    app[OPS_URL] = f"http://{s.ops_host}:{port}"
+    log.info("operators' listener (metrics, health) on %s", app[OPS_URL])
     yield
     await runner.cleanup()
 
@@ -203,7 +241,9 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
                 lease=timedelta(seconds=s.task_lease_s),
             )
             tasks.append(asyncio.create_task(runner.run_forever(stop), name=f"worker-{i}"))
-        tasks.append(asyncio.create_task(_sealer(app[POOL], stop), name="audit-sealer"))
+        key_file, witness_file, _ = s.audit_paths()
+        witness = Witness(witness_file, load_witness_key(key_file))
+        tasks.append(asyncio.create_task(_sealer(app[POOL], stop, witness), name="audit-sealer"))
     yield
     stop.set()
     for t in tasks:
@@ -216,6 +256,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app[SETTINGS] = settings
     app[DSN] = dsn
     app[METRICS] = Metrics()
+    app[REFUSALS] = RefusalLog(logging.getLogger("clearing.api.routes_notify"))
     app[CIPHER] = pii_cipher(settings)
     app[RECEIPTS] = load_receipt_signer(
         settings.receipt_key_file or Path(settings.var_dir) / "keys" / "receipt-ed25519.pem"
@@ -225,16 +266,22 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         max_line_fen=settings.max_line_fen,
         max_order_fen=settings.max_order_fen,
     )
-    app.cleanup_ctx.extend([_database, _hasher, _outside, _events, _bankfiles, _workers])
+    app.cleanup_ctx.extend(
+        [_database, _hasher, _outside, _events, _bankfiles, _ops_listener, _workers]
+    )
     app.on_response_prepare.append(security_headers)
     app.add_routes(routes_ops.routes)
     app.add_routes(routes_sessions.routes)
     app.add_routes(routes_notify.routes)
+    # before routes_orders: POST /api/v1/orders/search must not read as an order number
+    app.add_routes(routes_shifts.routes)
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_desk.routes)
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)
+    routes_display.setup(app)
     return app

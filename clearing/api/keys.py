@@ -10,6 +10,7 @@ from aiohttp import web
 
 from clearing.announce import Announcer
 from clearing.api.events import EventHub
+from clearing.api.refusal_log import RefusalLog
 from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.domain.orders import Limits
@@ -36,3 +37,6 @@ NOTIFY_PARSERS = web.AppKey("notify_parsers", Mapping[str, NotifyEndpoint])
 ANNOUNCER = web.AppKey("announcer", Announcer)
 BATCHER = web.AppKey("batcher", CaptureBatcher)
 AUTHORITIES = web.AppKey("authorities", Mapping[str, Authority])
+REFUSALS = web.AppKey("refusals", RefusalLog)
+# where the operators' listener is bound, once it is (its port may be chosen by the system)
+OPS_URL = web.AppKey("ops_url", str)

@@ -9,8 +9,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from clearing.api import models as m
+from clearing.api import models_display as md
 from clearing.api import models_recon as mr
 from clearing.api import models_settlement as ms
+from clearing.api import models_shifts as mh
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,77 @@ class Route:
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
 
+
+# the citizen's screen (客显屏): staff routes take a bearer token; the screen's own routes take
+# only its tj_display cookie, set by /api/v1/display/pair (hence auth=False: no bearer)
+DISPLAY_ROUTES: tuple[Route, ...] = (
+    Route(
+        "post",
+        "/api/v1/display/pairing-codes",
+        "A six-digit code, valid five minutes, to pair the citizen's screen of a window",
+        md.CodeIn,
+        md.CodeOut,
+        201,
+    ),
+    Route(
+        "put",
+        "/api/v1/display/current",
+        "The order open at the window, which its citizen's screen shows (null: none)",
+        md.CurrentIn,
+        md.StatusOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/display/windows/{window}",
+        "Whether the window's screen is paired and what it shows (?office= for admins)",
+        response=md.StatusOut,
+    ),
+    Route(
+        "delete",
+        "/api/v1/display/windows/{window}/device",
+        "Unpair the window's citizen's screen",
+        response=md.StatusOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/display/pair",
+        "Pair this browser as a citizen's screen with a code; sets the tj_display cookie",
+        md.PairIn,
+        md.PairOut,
+        201,
+        auth=False,
+    ),
+    Route("get", "/api/v1/display/me", "Whether this browser is a paired screen", auth=False),
+    Route(
+        "get",
+        "/api/v1/display/state",
+        "What the screen shows: phase, the order's lines and total (payer masked), the rating",
+        auth=False,
+    ),
+    Route(
+        "get",
+        "/api/v1/display/qr.svg",
+        "The QR code waiting at the screen's window",
+        content_type="image/svg+xml",
+        auth=False,
+    ),
+    Route(
+        "get",
+        "/api/v1/display/events",
+        "Nudges to read the state again, as server-sent events",
+        content_type="text/event-stream",
+        auth=False,
+    ),
+    Route(
+        "post",
+        "/api/v1/display/ratings",
+        "The 好差评 rating of the order on display; one per order (409 after)",
+        md.RatingIn,
+        md.RatingOut,
+        201,
+        auth=False,
+    ),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -299,11 +372,60 @@ ROUTES: tuple[Route, ...] = (
         "Received money, open discrepancies and auto-match ratio per day (?days=30&date=)",
     ),
     Route(
+        "post",
+        "/api/v1/orders/search",
+        "Find orders (缴费单号, 业务受理号, payer ID by keyed hash, dates, state, channel, window)",
+        mh.OrderSearchIn,
+        mh.OrderSearchOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/orders/{order_no}/timeline",
+        "An order with its history: attempts, callbacks, confirmations, refunds, settlement",
+        response=mh.OrderTimelineOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/shifts/current",
+        "The caller's open shift at a window (?window=), live numbers",
+        response=mh.ShiftOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/shifts/close",
+        "Close the caller's shift at a window (交班); its numbers are frozen",
+        mh.ShiftCloseIn,
+        mh.ShiftOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/shifts",
+        "Shifts closed on a day in an office (?office=&date=); supervisors see unclosed windows",
+        response=mh.ShiftList,
+    ),
+    Route("get", "/api/v1/shifts/{shift_id}", "A closed shift", response=mh.ShiftOut),
+    Route(
+        "get",
+        "/api/v1/office-days/{office}/{day}",
+        "An office's day: closed shifts against the ledger, by channel, and the 轧账 if made",
+        response=mh.OfficeDayOut,
+    ),
+    Route(
+        "post",
+        "/api/v1/office-days/{office}/{day}/close",
+        "Close the office's day (轧账, supervisor); a difference needs a note",
+        mh.OfficeDayCloseIn,
+        mh.OfficeDayOut,
+        201,
+    ),
+    Route(
         "get",
         "/api/v1/events",
         "Order state changes as server-sent events",
         content_type="text/event-stream",
     ),
+    *DISPLAY_ROUTES,
 )
 
 

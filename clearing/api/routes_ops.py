@@ -1,4 +1,9 @@
-"""What an operator and a load balancer look at: health, readiness, metrics, the API document."""
+"""What an operator and a load balancer look at: health, readiness, metrics, the API document.
+
+``routes`` go on the public listener (health for load balancers, the API document); ``ops_routes``
+on the operators' listener only (``TONGJIAO_OPS_PORT``): metrics carry amounts per channel and
+are nobody else's business.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from clearing.db import migrate
 from clearing.workers.runner import refresh_gauges
 
 routes = web.RouteTableDef()
+ops_routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +56,7 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/metrics")
+@ops_routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     m = request.app[METRICS]
     try:
@@ -69,3 +75,7 @@ async def metrics(request: web.Request) -> web.Response:
 @routes.get("/api/v1/openapi.json")
 async def openapi_json(_request: web.Request) -> web.Response:
     return web.json_response(openapi.document())
+
+
+ops_routes.get("/healthz")(healthz)
+ops_routes.get("/readyz")(readyz)

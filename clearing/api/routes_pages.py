@@ -64,7 +64,7 @@ PAGE_HEADERS = {
 }
 
 
-def html_file(name: str) -> web.FileResponse:
+def _html_file(name: str) -> web.FileResponse:
     return web.FileResponse(
         STATIC / name,
         headers={
@@ -102,7 +102,7 @@ async def index(_request: web.Request) -> web.Response:
 
 @routes.get("/login")
 async def login_page(_request: web.Request) -> web.FileResponse:
-    return html_file("login.html")
+    return _html_file("login.html")
 
 
 @routes.get("/window")
@@ -114,7 +114,7 @@ async def window_page(request: web.Request) -> web.StreamResponse:
     if who.role == "finance":
         # finance staff take no payments: their screen is the refund approval page
         return _redirect("/finance")
-    return html_file("window.html")
+    return _html_file("window.html")
 
 
 @routes.get("/finance")
@@ -131,7 +131,7 @@ async def finance_page(request: web.Request) -> web.StreamResponse:
             "如需办理退款，请联系值班主任提交退款申请。"
         )
         return _html(receipt.message_page("无权访问退款审批", text), 403)
-    return html_file("finance.html")
+    return _html_file("finance.html")
 
 
 def _sim_url(settings: Settings, provider: str) -> str | None:

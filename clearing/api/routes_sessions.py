@@ -9,7 +9,7 @@ from aiohttp import web
 
 from clearing.api.keys import HASHER, POOL, SETTINGS
 from clearing.api.models import LoginIn, LoginOut, Me, PasswordChangeIn, UnlockOut
-from clearing.api.routes_pages import html_file
+from clearing.api.routes_pages import _html_file
 from clearing.api.web import authenticate, bearer, client_address, is_secure, ok, read_model
 from clearing.logs import request_id_var
 from clearing.service import login as login_service
@@ -104,4 +104,4 @@ async def unlock(request: web.Request) -> web.Response:
 @routes.get("/password")
 async def password_page(_request: web.Request) -> web.FileResponse:
     """修改密码: static; its script uses the tab's token, and goes to sign-in without one."""
-    return html_file("password.html")
+    return _html_file("password.html")

@@ -67,8 +67,10 @@ async def _open(
     terminal_id: str | None = None,
     auth_code_masked: str | None = None,
     reverse_after: datetime | None = None,
+    actor: str | None = None,
 ) -> Attempt | dict[str, Any]:
-    """Insert the attempt and its poller; for QR, an open one of the same channel is reused."""
+    """Insert the attempt and its poller; for QR, an open one of the same channel is reused.
+    ``actor`` started it: the payment it brings counts in that person's shift (日结)."""
     async with pool.acquire() as conn, conn.transaction():
         o = await conn.fetchrow(
             "SELECT id, state, total_fen, expires_at, case_no FROM orders WHERE order_no = $1"
@@ -107,8 +109,8 @@ async def _open(
         out_trade_no = attempt_no(order_no, int(seq))
         attempt_id = await conn.fetchval(
             "INSERT INTO payment_attempts (order_id, provider, out_trade_no, expires_at, method,"
-            " terminal_id, auth_code_masked, reverse_after) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
-            " RETURNING id",
+            " terminal_id, auth_code_masked, reverse_after, started_by)"
+            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id",
             o["id"],
             provider,
             out_trade_no,
@@ -117,6 +119,7 @@ async def _open(
             terminal_id,
             auth_code_masked,
             reverse_after,
+            actor,
         )
         # queued with the attempt: a lost callback, or a crash right after the channel accepted
         # the attempt, is found by asking
@@ -204,7 +207,13 @@ async def start_qr(
     """Open (or reuse) a QR attempt for an order and return its code URL."""
     channel = _capable(channels, provider, "qr")
     a = await _open(
-        pool, order_no=order_no, provider=provider, method="qr", now=now, poll_after=poll_after
+        pool,
+        actor=actor,
+        order_no=order_no,
+        provider=provider,
+        method="qr",
+        now=now,
+        poll_after=poll_after,
     )
     if isinstance(a, dict):
         return a
@@ -243,7 +252,7 @@ async def pay_by_code(
     provider = channel_of(auth_code)
     channel = _capable(channels, provider, "code")
     a = await _open(
-        pool, order_no=order_no, provider=provider, method="code", now=now,
+        pool, actor=actor, order_no=order_no, provider=provider, method="code", now=now,
         poll_after=poll_after, auth_code_masked=mask_code(auth_code),
         reverse_after=now + wait_limit,
     )  # fmt: skip
@@ -302,7 +311,7 @@ async def start_card(
     """Send the sale to the terminal at the window; the card is presented there."""
     channel = _capable(channels, provider, "card")
     a = await _open(
-        pool, order_no=order_no, provider=provider, method="card", now=now,
+        pool, actor=actor, order_no=order_no, provider=provider, method="card", now=now,
         poll_after=poll_after, terminal_id=terminal_id, reverse_after=now + wait_limit,
     )  # fmt: skip
     assert isinstance(a, Attempt)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearing.db import Conn
+from clearing.service import audit_witness
 
 
 async def record(
@@ -56,13 +57,19 @@ SELECT seq, id, prev_hash, hash, tj_audit_canonical(a) AS canonical
 """
 
 
-async def verify(conn: Conn, batch: int = 5000) -> VerifyReport:
+async def verify(
+    conn: Conn, batch: int = 5000, witness: audit_witness.WitnessView | None = None
+) -> VerifyReport:
     """Recompute the chain from the first row: an edited row breaks its hash, a deleted row
-    leaves a gap in the sequence and breaks the next row's link."""
+    leaves a gap in the sequence. With the ``witness`` (what was sealed, as kept outside the
+    database), also a chain cut short or rewritten and sealed anew."""
     report = VerifyReport()
+    if witness is not None:
+        report.problems.extend(witness.problems)
     prev = b""
     expected_seq = 1
     last = 0
+    rewritten_named = False
     while True:
         rows = await conn.fetch(_VERIFY_SQL, last, batch)
         if not rows:
@@ -73,18 +80,34 @@ async def verify(conn: Conn, batch: int = 5000) -> VerifyReport:
                 report.problems.append(
                     f"rows {expected_seq}..{seq - 1} of the chain are missing (deleted?)"
                 )
-            if bytes(r["prev_hash"]) != prev:
+                # the row after a gap links to a row we no longer have: judge it on its own
+                prev = bytes(r["prev_hash"])
+            elif bytes(r["prev_hash"]) != prev:
                 report.problems.append(
                     f"row seq {seq} (id {r['id']}) does not link to the row before"
                 )
             digest = hashlib.sha256(prev + str(r["canonical"]).encode()).digest()
             if digest != bytes(r["hash"]):
                 report.problems.append(f"row seq {seq} (id {r['id']}) was altered after sealing")
+            if witness is not None and not rewritten_named:
+                seen = witness.hashes.get(seq)
+                if seen is not None and seen != bytes(r["hash"]).hex():
+                    # every row after a rewritten one differs too; the first is the one to name
+                    report.problems.append(
+                        f"row seq {seq} (id {r['id']}) is not the row that was sealed and"
+                        " witnessed: it was rewritten (this row and the chain after it)"
+                    )
+                    rewritten_named = True
             prev = bytes(r["hash"])
             expected_seq = seq + 1
             last = seq
             report.sealed += 1
     report.head_seq = last
     report.head_hash = prev.hex()
+    if witness is not None and witness.head_seq > last:
+        report.problems.append(
+            f"rows {last + 1}..{witness.head_seq} were sealed and witnessed but are gone:"
+            f" the chain was cut after seq {last}"
+        )
     report.unsealed = int(await conn.fetchval("SELECT count(*) FROM audit_log WHERE seq IS NULL"))
     return report

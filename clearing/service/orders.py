@@ -147,7 +147,8 @@ async def create(
         order_id = await conn.fetchval(
             "INSERT INTO orders (order_no, case_no, office, window_no, payer_name_enc,"
             " payer_id_enc, payer_id_masked, total_fen, created_by, created_at, expires_at,"
-            " case_refs) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING id",
+            " case_refs, payer_id_hmac) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)"
+            " RETURNING id",
             order_no,
             order.case_no,
             order.office,
@@ -160,6 +161,7 @@ async def create(
             now,
             now + ttl,
             case_refs,
+            cipher.search_hash(payer_id),
         )
         await conn.executemany(
             "INSERT INTO order_lines (order_id, line_no, item_code, beneficiary_code, amount_fen,"

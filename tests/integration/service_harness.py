@@ -35,6 +35,13 @@ class Service:
     sim: WeChatSim
     _supervisor: str | None = field(default=None, repr=False)
 
+    @property
+    def ops_url(self) -> str:
+        """The operators' listener (metrics, health)."""
+        from clearing.api.keys import OPS_URL
+
+        return self.app[OPS_URL]
+
     async def request(
         self, method: str, path: str, token: str | None = None, **kw: Any
     ) -> tuple[int, Any]:
@@ -161,7 +168,7 @@ async def running_service(
             wechatpay_base_url=sim.base_url,
             wechatpay_sim_url=sim.base_url,
             **extra,
-            **settings,
+            **{"ops_port": 0, **settings},
         )
         return create_app(s, dsn)
 

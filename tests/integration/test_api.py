@@ -244,11 +244,20 @@ async def test_health_readiness_and_metrics(svc: Service) -> None:
     assert (await svc.request("GET", "/healthz"))[0] == 200
     status, ready = await svc.request("GET", "/readyz")
     assert (status, ready["checks"]) == (200, {"database": "ok", "migrations": "ok"})
-    async with svc.session.get(svc.base_url + "/metrics") as r:
+    async with svc.session.get(svc.ops_url + "/metrics") as r:
         text = await r.text()
     for name in ("tongjiao_capture_seconds", "tongjiao_task_backlog", "tongjiao_suspense_balance_fen",
                  "tongjiao_http_requests_total"):  # fmt: skip
         assert name in text
+    async with svc.session.get(svc.ops_url + "/readyz") as r:
+        assert r.status == 200
+
+
+async def test_metrics_are_not_on_the_public_listener(svc: Service) -> None:
+    """Acquirers and browsers reach the public listener; amounts per channel are not theirs."""
+    async with svc.session.get(svc.base_url + "/metrics") as r:
+        assert r.status == 404
+        assert "tongjiao_" not in await r.text()
 
 
 async def test_login_with_a_wrong_password_is_refused(svc: Service) -> None:

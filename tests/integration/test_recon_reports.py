@@ -303,7 +303,7 @@ async def test_the_printable_page(seeded: Seeded) -> None:
     page = body.decode()
     for text in ("税费通缴对账日报", "一、收款汇总与合计核对", "二、按收费项目", "三、按收款单位",
                  "四、按支付渠道", "五、按大厅、窗口", "六、清分结算", "七、对账情况", "八、账户余额",
-                 "九、近 30 日趋势", "¥367,533.00", "一致", "长款", "微信支付",
+                 "九、服务评价（好差评）", "十、近 30 日趋势", "¥367,533.00", "一致", "长款", "微信支付",
                  f"/reports/daily.xlsx?date={DAY}", f"/reports/daily.csv?date={DAY}"):  # fmt: skip
         assert text in page, text
     assert page.count("<svg") == 1 and "收款金额（万元）" in page and "未结差异（笔）" in page
@@ -348,6 +348,7 @@ async def test_the_workbook(seeded: Seeded) -> None:
         "按大厅窗口",
         "对账差异",
         "运行记录",
+        "服务评价",
     ]
 
     def rows(sheet: str) -> list[list[Any]]:

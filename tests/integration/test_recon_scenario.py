@@ -151,7 +151,6 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     fees += ((10_000_00 * 6000 + 500) // 1000 + 500) // 1000
     await svc.wait_state(supervisor, charged, "CLEARED")
     # 3. a duplicate payment: one order paid on two channels; the second refund is slow
-    await alipay.set_faults(refund_error="ACQ.SYSTEM_ERROR")
     status, order = await svc.create_order(supervisor, order_body((520_00,)))
     assert status == 201
     qr = await svc.open_qr(supervisor, order["order_no"])
@@ -162,10 +161,41 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
         json={"method": "qr", "channel": "alipay"},
     )
     assert status == 201, second
+    # (Alipay's gateway answers 502 meanwhile, so no refund attempt reaches it)
+    await alipay.set_faults(api_5xx=1_000_000)
     await svc.sim.pay(qr["out_trade_no"])
     await svc.wait_state(supervisor, order["order_no"], "CLEARED")
     wechat_paid += 520_00
     await alipay.pay(second["out_trade_no"])
+
+    async def second_recorded() -> bool:
+        async with svc.app[POOL].acquire() as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT 1 FROM payments WHERE provider = 'alipay' AND out_trade_no = $1",
+                    second["out_trade_no"],
+                )
+            )
+
+    # the second payment's callback is delivered in the background: the night's run must find it
+    await _until(second_recorded, "the duplicate payment's callback")
+
+    async def refund_held() -> bool:
+        """The refund waits (an hour's backoff) with no attempt in flight."""
+        async with svc.app[POOL].acquire() as conn:
+            await conn.execute(
+                "UPDATE tasks SET run_at = now() + interval '1 hour'"
+                " WHERE kind = 'payment.refund' AND state = 'READY'"
+            )
+            return not await conn.fetchval(
+                "SELECT count(*) FROM tasks WHERE kind = 'payment.refund' AND state <> 'READY'"
+            ) and bool(
+                await conn.fetchval("SELECT count(*) FROM tasks WHERE kind = 'payment.refund'")
+            )
+
+    # the second refund is slow: it has not happened by the night's run, whatever the machine
+    await _until(refund_held, "the duplicate's refund held back")
+    await alipay.set_faults(api_5xx=0)
     # 4. a tax confirmation missing: the bureau is down when the leg is confirmed
     decl = await tax.create_case(buyer_name="张三", buyer_id=PAYER_ID)
     case = {"declaration_no": decl["declaration_no"], "matters": [{"kind": "residential"}]}
@@ -225,7 +255,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     ], found
     by_type = {d["type"]: d for d in found}
     # what an operator's dashboard sees
-    async with svc.session.get(svc.base_url + "/metrics") as r:
+    async with svc.session.get(svc.ops_url + "/metrics") as r:
         metrics = await r.text()
     for kind in by_type:
         assert f'tongjiao_discrepancies_open{{type="{kind}"}} 1.0' in metrics, kind
@@ -249,7 +279,6 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     assert total == 5
 
     # recovery: the refund goes through, the bureau answers, a corrected account, a person
-    await alipay.set_faults(refund_error="")
     await _nudge(svc, "payment.refund")
     await tax.set_faults(down=False)
     await _nudge(svc, "leg.confirm")

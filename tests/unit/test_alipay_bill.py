@@ -310,3 +310,15 @@ def test_five_decimals_read_exactly(millifen: int) -> None:
     whole, frac = divmod(abs(millifen), 100_000)
     text = f"{'-' if millifen < 0 else ''}{whole}.{frac:05d}"
     assert signed_millifen(text) == millifen
+
+
+def test_a_zip_bomb_is_refused_on_its_ratio() -> None:
+    stem = f"{ACCOUNT}_{DAY:%Y%m%d}"
+    bomb = gbk_zip(
+        {
+            f"{stem}_业务明细.csv": _text(DETAIL_LINES).encode("gbk") + b" " * (32 * 1024 * 1024),
+            f"{stem}_业务明细(汇总).csv": _text(SUMMARY_LINES).encode("gbk"),
+        }
+    )
+    assert len(bomb) < 200_000
+    assert "more than" in _error(bomb).reason

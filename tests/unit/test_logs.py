@@ -19,8 +19,21 @@ def test_id_numbers_tokens_and_keys_are_scrubbed() -> None:
     assert "MIIE" not in line
 
 
+def test_credit_codes_and_mobile_numbers_are_scrubbed() -> None:
+    line = scrub("payer 91350100M000100Y43 (示范置业) mobile 13812345678, +8615900001111")
+    assert "91350100M000100Y43" not in line
+    assert "91**************43" in line
+    assert "13812345678" not in line
+    assert "138****5678" in line
+    assert "+8615900001111" not in line
+    assert "+86159****1111" in line
+
+
 def test_order_numbers_and_amounts_survive() -> None:
-    text = "order TJ20261126A1C6FEA2AF08 amount 35008000 fen"
+    text = (
+        "order TJ20261126A1C6FEA2AF08 amount 35008000 fen txn 4200168720261208430179257934"
+        " out_trade_no TJ2026120700012345 batch TJSFBK20261126001"
+    )
     assert scrub(text) == text
 
 

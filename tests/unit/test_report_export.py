@@ -111,6 +111,7 @@ def test_workbook_holds_yuan_numbers_with_the_format() -> None:
         "按大厅窗口",
         "对账差异",
         "运行记录",
+        "服务评价",
     ]
     items = book["按收费项目"]
     assert [c.value for c in items[1]] == ["代码", "收费项目", "明细笔数", "金额（元）"]
@@ -180,3 +181,46 @@ def test_auto_match_ratio_reads_what_the_run_says() -> None:
     assert auto_match_ratio(nested) == Decimal("0.8")
     assert auto_match_ratio({"auto_match_ratio": True, "fetch_errors": []}) is None
     assert auto_match_ratio({}) is None
+
+
+def _rated() -> DailyReport:
+    from dataclasses import replace
+
+    from reconciliation.ratings import BadRating, RatingCount
+
+    return replace(
+        _report(),
+        ratings=[
+            RatingCount("HALL1", "W01", "王芳（wangf）", 3, 1, 0, 1, 0),
+            RatingCount("HALL1", "W02", "李明（lim）", 0, 2, 1, 0, 2),
+        ],
+        bad_ratings=[
+            BadRating("TJ20260315AAAA", "HALL1", "W01", "王芳（wangf）", "dissatisfied", "不满意",
+                      "=等候太久", AT),
+        ],
+    )  # fmt: skip
+
+
+def test_ratings_sheet_counts_each_grade_per_window_and_clerk() -> None:
+    book = load_workbook(io.BytesIO(x.to_xlsx(_rated(), [], AT)))
+    rows = [[c.value for c in row] for row in book["服务评价"].iter_rows()]
+    head = rows.index(["大厅", "窗口", "工作人员", "非常满意", "满意", "基本满意", "不满意",
+                       "非常不满意", "评价总数", "差评"])  # fmt: skip
+    assert rows[head + 1] == ["HALL1", "W01", "王芳（wangf）", 3, 1, 0, 1, 0, 5, 1]
+    assert rows[head + 2] == ["HALL1", "W02", "李明（lim）", 0, 2, 1, 0, 2, 5, 2]
+    assert rows[head + 3] == ["合计", None, None, 3, 3, 1, 1, 2, 10, 3]
+    bad = [r for r in rows if r[0] == "TJ20260315AAAA"]
+    assert bad == [["TJ20260315AAAA", "HALL1", "W01", "王芳（wangf）", "不满意", "=等候太久",
+                    "2026-03-16 02:30:00", None, None, None]]  # fmt: skip
+    text = x.to_csv(_rated(), [], AT)
+    assert "HALL1,W02,李明（lim）,0,2,1,0,2,5,2\r\n" in text
+    # the citizen's words never run as a formula
+    assert ",不满意,'=等候太久," in text
+
+
+def test_the_page_lists_the_ratings() -> None:
+    from reconciliation.report_page import render
+
+    page = render(_rated(), [], [], generated_at=AT)
+    assert "九、服务评价（好差评）" in page and "十、近 0 日趋势" in page
+    assert "差评明细（待回访核实）" in page and "李明（lim）" in page

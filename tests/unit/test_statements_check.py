@@ -4,7 +4,9 @@ bank samples in ../shared (read in place, never copied)."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciliation.statements_cli import main
+from tests.camt_files import write_statement
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "statements"
@@ -273,3 +276,60 @@ def test_published_pain002_samples_are_refused_as_not_a_statement(capsys):
             "not a camt statement: the Document holds CstmrPmtStsRpt (namespace http://www.six-interbank-clearing.com/de/pain.002.001.03.ch.02.xsd)",
         ],
     ]
+
+
+def _peak_rss_kib(*args: str) -> tuple[int, str]:
+    """Run ``tongjiao statements check`` in a process of its own; its peak RSS and output."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clearing", "statements", "check", *args],
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, out
+    return usage.ru_maxrss, out
+
+
+def test_a_large_statement_is_streamed_not_held(tmp_path: Path) -> None:
+    """Memory follows one entry, not the file: 8,000 entries (4 MB) cost the process no more
+    than a few MB over a 10-entry file (reading the whole tree took about 17 times the file)."""
+    small, large = tmp_path / "small.xml", tmp_path / "large.xml"
+    write_statement(small, 10)
+    size = write_statement(large, 8_000)
+    base, _ = _peak_rss_kib(str(small))
+    peak, out = _peak_rss_kib(str(large))
+    line = json.loads(out)
+    assert (line["credit_count"], line["violations"]) == (8_000, [])
+    assert line["credit_sum"] == 8_000 * 12_345
+    growth_kib = peak - base
+    assert growth_kib < size // 1024, (growth_kib, size)
+
+
+def test_a_statement_past_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clearing import bounds
+    from reconciliation.camt import read_camt
+    from reconciliation.errors import StatementFileError
+
+    data = camt053(
+        f"<Stmt><Id>S</Id><Acct><Id><Othr><Id>1</Id></Othr></Id><Ccy>CNY</Ccy></Acct>{'<AddtlStmtInf>x</AddtlStmtInf>' * 5000}</Stmt>"
+    ).encode()
+    monkeypatch.setattr(bounds, "MAX_STATEMENT_BYTES", 20_000)
+    with pytest.raises(StatementFileError, match="larger than the limit"):
+        read_camt(io.BytesIO(data), size=len(data))
+    # a stream whose size is not known up front is stopped while it is read
+    with pytest.raises(StatementFileError, match="larger than the limit"):
+        read_camt(io.BytesIO(data))
+
+
+def test_a_doctype_far_into_the_file_is_refused_with_its_line() -> None:
+    from reconciliation.camt import read_camt
+    from reconciliation.errors import StatementFileError
+
+    padding = "<!-- padding -->\r\n" * 20_000  # well past the first read
+    data = ('<?xml version="1.0"?>\r\n' + padding + "<!DOCTYPE d>\r\n<Document/>").encode()
+    with pytest.raises(StatementFileError, match="DOCTYPE") as info:
+        read_camt(io.BytesIO(data))
+    assert info.value.line == 20_002

@@ -280,3 +280,21 @@ def test_crc_mismatch_is_named() -> None:
     at = archive.index(b"TJ20250314A1B2")
     archive[at] = ord("X")
     assert download_refused(answer(bytes(archive))).endswith(f"/{name}: CRC mismatch")
+
+
+def test_a_nested_bomb_is_refused_without_unpacking_it() -> None:
+    """A ZIP whose member is 64 MiB of zeros, packed again with zlib (both layers compress
+    about a thousandfold). Refused on its ratio, never unpacked."""
+    name = f"INN25031488ZM_{MER}"
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open(zipfile.ZipInfo(name), "w", force_zip64=True) as member,
+    ):
+        block = bytes(1024 * 1024)
+        for _ in range(64):
+            member.write(block)
+    fields = answer(buffer.getvalue())
+    assert len(fields["fileContent"]) < 200_000
+    reason = download_refused(fields)
+    assert "bytes" in reason and ("more than" in reason or "declares" in reason), reason

@@ -22,7 +22,7 @@ const FINAL_NOTE = {
 
 let order = null;
 let fetchSeq = 0; // answers to older requests are dropped: the clerk may have moved on
-let hooks = { onChanged: () => {}, onUnauthorized: () => {} };
+let hooks = { onChanged: () => {}, onUnauthorized: () => {}, onShown: () => {} };
 
 function showError(err) {
   if (err && err.status === 401) hooks.onUnauthorized();
@@ -52,6 +52,7 @@ function renderState(state, stateZh) {
 }
 
 function render(o) {
+  hooks.onShown(o.order_no); // the citizen's screen at this window follows the order shown here
   $("current-empty").hidden = true;
   $("current").hidden = false;
   renderState(o.state, o.state_zh);
@@ -143,8 +144,8 @@ function setupCancelDialog() {
   });
 }
 
-export function setupOrderPanel({ config, me, onChanged, onUnauthorized }) {
-  hooks = { onChanged, onUnauthorized };
+export function setupOrderPanel({ config, me, onChanged, onUnauthorized, onShown = () => {} }) {
+  hooks = { onChanged, onUnauthorized, onShown };
   setupPayMethods({
     config,
     async onStarted(orderNo) {

@@ -1,5 +1,6 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { followOrder, setupDisplayLink } from "./display-link.js";
 import { $ } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
@@ -35,6 +36,7 @@ function pageError(text) {
 function connect() {
   stopEvents();
   if (!office) return;
+  followOrder(currentOrderNo()); // this window's screen shows what this window shows
   stopEvents = watchWindow({
     office,
     windowNo,
@@ -73,6 +75,7 @@ function setupPlace(me) {
     }
     windowInput.removeAttribute("aria-invalid");
     pageError("");
+    followOrder(null); // the screen of the window left behind shows nothing of this order
     windowNo = value;
     localStorage.setItem(WINDOW_KEY, windowNo);
     connect();
@@ -89,6 +92,7 @@ function setupPlace(me) {
   officeInput.hidden = false;
   officeInput.value = office = localStorage.getItem(OFFICE_KEY) || "";
   officeInput.addEventListener("change", () => {
+    followOrder(null);
     office = officeInput.value.trim();
     localStorage.setItem(OFFICE_KEY, office);
     connect();
@@ -116,6 +120,7 @@ async function main() {
   $("who").textContent = `${me.display_name}（${me.username}）`;
   $("logout").addEventListener("click", async () => {
     try {
+      await followOrder(null);
       await api("DELETE", "/api/v1/sessions");
     } finally {
       signOut();
@@ -130,6 +135,12 @@ async function main() {
     me,
     onChanged: () => reloadList(0),
     onUnauthorized: signOut,
+    onShown: followOrder,
+  });
+  setupDisplayLink({
+    context: () => ({ office, windowNo }),
+    onUnauthorized: signOut,
+    role: me.role,
   });
   const pick = (orderNo) => {
     markSelected(orderNo);

@@ -1,4 +1,4 @@
--- Signing in, hardened for 等保三级 8.1.4.1 (身份鉴别): a password an administrator hands out must be
+-- Why: signing in, hardened for 等保三级 8.1.4.1 (身份鉴别): a password an administrator hands out must be
 -- changed at first sign-in, a new password may not repeat the last five, repeated failures lock
 -- the name for a while (the name as typed, known or not, so that a lock tells an outsider nothing
 -- about which names exist), many failures from one address are throttled, and a session that sits

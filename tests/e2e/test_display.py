@@ -1,0 +1,209 @@
+"""The citizen's screen (客显屏) in real browsers: a clerk's browser and the screen's own, each
+with its cookies. Pair, the clerk opens an order and the screen shows the bill, its 大写 and
+the QR; the citizen pays at the WeChat simulator; the screen says 缴费成功 and takes a 好差评
+rating. The screen's browser opens no staff page, and another window's screen stays idle."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+
+from tests.e2e.conftest import PageFactory, Stack, Watched
+
+PAYER = ("张三", "11010519491231002X")
+WIDE = {"width": 1920, "height": 1080}
+
+
+async def _declaration(stack: Stack, name: str, pid: str) -> str:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
+    ):
+        body = await r.json()
+        assert r.status in (200, 201), body
+        return str(body["declaration_no"])
+
+
+async def _at_window(page: Watched, window: str) -> None:
+    await page.wait_for_url("**/window")
+    await page.get_by_text("实时连接").wait_for()
+    await page.fill("#window-no", window)
+    await page.locator("#window-no").dispatch_event("change")
+    await page.get_by_text("实时连接").wait_for()
+
+
+async def _pair(clerk: Watched, screen: Watched) -> None:
+    await clerk.click("#display-open")
+    await clerk.click("#display-new-code")
+    code = clerk.locator("#display-code")
+    await code.wait_for()
+    digits = await code.inner_text()
+    assert re.fullmatch(r"[0-9]{6}", digits), digits
+    await screen.goto("/display")
+    await screen.locator("#v-pair").wait_for()
+    await screen.fill("#pair-code", digits)
+    await screen.click("#pair-submit")
+    await screen.locator("#v-idle").wait_for()
+    # the clerk's dialog sees the pairing
+    await clerk.get_by_text("已配对客显屏").wait_for()
+    await clerk.click("#display-close")
+
+
+async def _new_order(stack: Stack, clerk: Watched, case_no: str) -> str:
+    declaration = await _declaration(stack, *PAYER)
+    await clerk.fill("#case-no", case_no)
+    await clerk.fill("#payer-name", PAYER[0])
+    await clerk.fill("#payer-id", PAYER[1])
+    await clerk.fill("#declaration-no", declaration)
+    await clerk.click("#lookup-case")
+    await clerk.locator("#due-lines tr").first.wait_for()
+    await clerk.click("#submit-order")
+    await clerk.locator("#current").wait_for()
+    await clerk.locator("#c-order-no").filter(has_text=re.compile(r"\S")).wait_for()
+    return await clerk.inner_text("#c-order-no")
+
+
+async def _fits(screen: Watched, *selectors: str) -> None:
+    """Nothing scrolls, and each named part lies wholly on the screen."""
+    size: dict[str, int] = await screen.evaluate(
+        "() => ({w: innerWidth, h: innerHeight,"
+        " sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight})"
+    )
+    assert size["sw"] <= size["w"] and size["sh"] <= size["h"], size
+    for selector in selectors:
+        box: Any = await screen.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
+        assert box["x"] + box["width"] <= size["w"] + 1, (selector, box, size)
+        assert box["y"] + box["height"] <= size["h"] + 1, (selector, box, size)
+
+
+async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: PageFactory) -> None:
+    clerk = await page_as("clerk1")
+    await _at_window(clerk, "E51")
+    screen = await page_as(None)  # the monitor facing the citizen, at 1366×768
+    await _pair(clerk, screen)
+
+    order_no = await _new_order(stack, clerk, "2026-BDC-E2E051")
+    await screen.locator("#v-order").wait_for()
+    assert await screen.inner_text("#o-no") == order_no
+    assert await screen.inner_text("#o-payer") == "张*"
+    assert await screen.inner_text("#o-total") == await clerk.inner_text("#c-total")
+    assert await screen.inner_text("#o-capital") == await clerk.inner_text("#c-capital")
+    assert "契税" in await screen.inner_text("#o-lines")
+    body = await screen.inner_text("body")
+    assert PAYER[1] not in body and PAYER[1][-4:] not in body and "张三" not in body
+
+    await clerk.locator("#qr-buttons button", has_text="微信").click()
+    await screen.locator("#o-qr").wait_for()
+    assert await screen.inner_text("#o-qr-channel") == "微信"
+    await screen.wait_for_function(
+        "() => { const i = document.getElementById('o-qr-img');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    await _fits(screen, "#o-total", "#o-capital", "#o-qr-img")
+
+    # the citizen scans and pays, at the simulator's page the clerk's link opens
+    sim_link = clerk.locator("#c-sim")
+    await sim_link.wait_for()
+    async with clerk.context.expect_page() as popup_info:
+        await sim_link.click()
+    citizen = await popup_info.value
+    await citizen.wait_for_load_state()
+    await citizen.get_by_role("button").filter(has_text=re.compile("支付|付款|确认")).first.click()
+
+    await screen.locator("#v-done").wait_for(timeout=15_000)
+    assert "缴费成功" in await screen.inner_text("#v-done")
+    await _fits(screen, "#r-grades", "#r-submit")
+    await screen.get_by_role("radio", name="不满意", exact=True).click()
+    await screen.fill("#r-reason", "等候时间较长")
+    await _fits(screen, "#r-reason", "#r-submit")
+    await screen.click("#r-submit")
+    await screen.locator("#r-thanks").wait_for()
+    assert "不满意" in await screen.inner_text("#r-thanks")
+
+    conn = await stack.db()
+    try:
+        row = await conn.fetchrow(
+            "SELECT r.grade, r.reason, r.office, r.window_no, p.username"
+            " FROM service_ratings r JOIN orders o ON o.id = r.order_id"
+            " JOIN principals p ON p.id = r.clerk_id WHERE o.order_no = $1",
+            order_no,
+        )
+    finally:
+        await conn.close()
+    assert row is not None and dict(row) == {
+        "grade": "dissatisfied",
+        "reason": "等候时间较长",
+        "office": "HALL1",
+        "window_no": "E51",
+        "username": "clerk1",
+    }
+    # a second rating of the same order is refused
+    again = await screen.context.request.post(
+        "/api/v1/display/ratings", data={"order_no": order_no, "grade": "very_satisfied"}
+    )
+    assert again.status == 409
+
+    # the screen's browser is no staff browser: staff pages and the staff API refuse it
+    await screen.goto("/window")
+    await screen.wait_for_url(re.compile(r"/login"))
+    for path in ("/api/v1/me", f"/api/v1/orders/{order_no}", "/api/v1/orders?office=HALL1"):
+        refused = await screen.context.request.get(path)
+        assert refused.status == 401, path
+    finance = await screen.context.request.get("/finance", max_redirects=0)
+    assert finance.status == 302
+
+
+async def test_another_windows_screen_never_shows_this_windows_order(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    first_clerk, second_clerk = await page_as("clerk1"), await page_as("clerk2")
+    await _at_window(first_clerk, "E61")
+    await _at_window(second_clerk, "E62")
+    first = await page_as(None, viewport=WIDE)
+    second = await page_as(None, viewport=WIDE)
+    await _pair(first_clerk, first)
+    await _pair(second_clerk, second)
+
+    order_no = await _new_order(stack, first_clerk, "2026-BDC-E2E061")
+    await first.locator("#v-order").wait_for()
+    assert await first.inner_text("#o-no") == order_no
+    await _fits(first, "#o-total", "#o-capital", "#o-lines")
+
+    # the second window's screen stays idle and knows nothing of the first window's order
+    await second.reload()
+    await second.locator("#v-idle").wait_for()
+    assert order_no not in await second.inner_text("body")
+    state = await second.context.request.get("/api/v1/display/state")
+    assert (await state.json())["phase"] == "idle"
+    for probe in (
+        second.context.request.get("/api/v1/display/qr.svg"),
+        second.context.request.post(
+            "/api/v1/display/ratings", data={"order_no": order_no, "grade": "satisfied"}
+        ),
+    ):
+        assert (await probe).status in (403, 404)
+    await _fits(second, "#idle-title")
+
+
+async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory) -> None:
+    supervisor = await page_as("super1")
+    await supervisor.wait_for_url("**/window")
+    await supervisor.locator("#display-open").wait_for()
+    await supervisor.click("#display-open")
+    await supervisor.click("#display-new-code")
+    code = supervisor.locator("#display-code").filter(has_text=re.compile(r"^[0-9]{6}$"))
+    await code.wait_for()
+    # auditors read the window screen but work no window: no screen to pair, and nothing sent
+    auditor = await page_as("auditor1")
+    await auditor.wait_for_url("**/window")
+    # the screen is set up in the same task that names who is signed in
+    await auditor.locator("#who").filter(has_text="auditor1").wait_for()
+    assert not await auditor.locator("#display-open").is_visible()
+    status, body = await stack.api(
+        "POST", "/api/v1/display/pairing-codes", "auditor1", json={"window": "W01"}
+    )
+    assert (status, body["code"]) == (403, "ROLE_FORBIDDEN")
