@@ -180,7 +180,7 @@ async def authenticate(
         raise Unauthenticated("TOKEN_MISSING", "a bearer token is required", "请先登录")
     idle = timedelta(minutes=request.app[SETTINGS].session_idle_minutes)
     async with request.app[POOL].acquire() as conn:
-        who = await principals.authenticate(conn, token, idle)
+        who = await principals.authenticate(conn, token, idle, active=_user_active(request))
     if who.must_change_password and not password_change:
         raise PasswordChangeRequired(
             "PASSWORD_CHANGE_REQUIRED",
@@ -192,6 +192,14 @@ async def authenticate(
             "ROLE_FORBIDDEN", f"role {who.role} may not do this", "您的角色无权执行此操作"
         )
     return who
+
+
+def _user_active(request: web.Request) -> bool:
+    """Whether the person at the screen did something lately. The screens' script says how long
+    ago the last key or click was (``X-User-Idle-S``); a page that reloads itself on a timer
+    must not keep an unattended session alive. Advisory: a caller can always stay active."""
+    raw = request.headers.get("X-User-Idle-S", "")
+    return not (raw.isdigit() and int(raw) > 60)
 
 
 def client_address(request: web.Request) -> str:

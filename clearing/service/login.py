@@ -191,8 +191,10 @@ async def change_password(
                 attempts_left=exc.fields.get("attempts_left"),
             ) from exc
     passwords.check(new, who.username)
-    for old in recent:
-        if await hasher.check(new, old["password_hash"]):
+    # the current one too: an administrator's reset may not have entered the history
+    hashes = dict.fromkeys([stored, *(r["password_hash"] for r in recent)])
+    for old in hashes:
+        if await hasher.check(new, old):
             raise InvalidRequest(
                 "PASSWORD_REUSED",
                 f"the new password is one of the last {passwords.HISTORY}",

@@ -141,14 +141,18 @@ _WHO = (  # the column list is a constant
     "   AND expires_at > now()"
     "   AND last_seen_at > now() - $2::interval),"
     " touch AS (UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1"
-    "   AND last_seen_at < now() - interval '1 minute' AND EXISTS (SELECT 1 FROM s))"
+    "   AND last_seen_at < now() - interval '1 minute' AND $3 AND EXISTS (SELECT 1 FROM s))"
     f" SELECT {_COLUMNS} FROM principals p WHERE NOT p.disabled AND (p.token_hash = $1"
     " OR p.id = (SELECT principal_id FROM s))"
 )
 
 
-async def authenticate(conn: Conn, token: str, idle: timedelta = SESSION_IDLE) -> Principal:
-    row = await conn.fetchrow(_WHO, security.token_hash(token), idle)
+async def authenticate(
+    conn: Conn, token: str, idle: timedelta = SESSION_IDLE, *, active: bool = True
+) -> Principal:
+    """The principal of a bearer token or live session; ``active=False`` (a screen refreshing
+    itself while nobody touches it) leaves the session's idle clock running."""
+    row = await conn.fetchrow(_WHO, security.token_hash(token), idle, active)
     if row is None:
         raise Unauthenticated("TOKEN_INVALID", "unknown or expired token", "登录已失效，请重新登录")
     return from_row(row)

@@ -276,6 +276,42 @@ async def test_an_idle_session_ends_and_a_busy_one_slides(svc: Service) -> None:
     assert seen is True
 
 
+async def test_a_screen_refreshing_itself_does_not_keep_an_unattended_session_alive(
+    svc: Service,
+) -> None:
+    name = await _user(svc)
+    token = await _token(svc, name)
+
+    async def age() -> None:
+        async with svc.app[POOL].acquire() as conn:
+            await conn.execute(
+                "UPDATE sessions SET last_seen_at = now() - interval '10 minutes'"
+                " WHERE token_hash = sha256($1::text::bytea)",
+                token,
+            )
+
+    await age()
+    # the page reloads on its timer; nobody has touched the keyboard for 10 minutes
+    status, _ = await svc.request("GET", "/api/v1/me", token, headers={"X-User-Idle-S": "600"})
+    assert status == 200
+    async with svc.app[POOL].acquire() as conn:
+        idle = await conn.fetchval(
+            "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
+            " WHERE token_hash = sha256($1::text::bytea)",
+            token,
+        )
+    assert idle is True
+    # the clerk clicks: the clock starts again
+    status, _ = await svc.request("GET", "/api/v1/me", token, headers={"X-User-Idle-S": "2"})
+    async with svc.app[POOL].acquire() as conn:
+        idle = await conn.fetchval(
+            "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
+            " WHERE token_hash = sha256($1::text::bytea)",
+            token,
+        )
+    assert (status, idle) == (200, False)
+
+
 async def test_many_failures_from_one_address_are_throttled(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

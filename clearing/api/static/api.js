@@ -34,8 +34,19 @@ const STATUS_ZH = {
   413: "提交的内容过大。",
 };
 
+// when the person at the screen last pressed a key or clicked: a page that refreshes itself on a
+// timer says how long ago that was, so that an unattended screen's session still runs idle
+let lastInput = Date.now();
+for (const type of ["pointerdown", "keydown"]) {
+  addEventListener(type, () => { lastInput = Date.now(); }, { capture: true, passive: true });
+}
+
 export async function api(method, path, { body, headers = {}, auth = true } = {}) {
-  const h = { Accept: "application/json", ...headers };
+  const h = {
+    Accept: "application/json",
+    "X-User-Idle-S": String(Math.floor((Date.now() - lastInput) / 1000)),
+    ...headers,
+  };
   const token = sessionToken();
   if (auth && token) h.Authorization = `Bearer ${token}`;
   if (body !== undefined) h["Content-Type"] = "application/json";
