@@ -35,13 +35,17 @@ class HashPool:
         self._limit = workers + queue
         self._busy = 0
 
-    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+    def refuse_if_full(self) -> None:
+        """Refuse at once, before any other work, when no more requests may wait."""
         if self._busy >= self._limit:
             raise Unavailable(
                 "LOGIN_BUSY",
                 "too many sign-ins at once; try again in a few seconds",
                 "登录请求过多，请稍候几秒再试",
             )
+
+    async def _run(self, fn: Callable[..., T], *args: str) -> T:
+        self.refuse_if_full()
         self._busy += 1
         try:
             loop = asyncio.get_running_loop()

@@ -78,6 +78,8 @@ async def sign_in(
 ) -> tuple[Principal, str]:
     """A new session's principal and token, or the reason there is none."""
     name = username.strip().lower()
+    # under a flood the cheapest answer comes first: not even a query while the hash pool is full
+    hasher.refuse_if_full()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(_PRECHECK, name, address, ADDRESS_WINDOW)
         assert row is not None

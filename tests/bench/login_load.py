@@ -5,8 +5,10 @@
 A throwaway embedded PostgreSQL, migrated; the real service in this process on 127.0.0.1 (as the
 test does), lockout and address throttling switched off so that every attempt costs a password
 hash; one real user. Times ``--probes``/2 health checks alone, then ``--probes`` while wrong
-passwords for that user arrive at ``--rate`` a second, and prints the figures, one per line
-(``healthz_loaded_p99_ms`` is the one to read: target under 20 ms). Loopback only, bounded.
+passwords arrive at ``--rate`` a second, first for a locked user (the control: no hash), then for
+the real one, and prints one line per phase (``healthz_loaded`` p99 is the one to read: target
+under 20 ms; ``healthz_control`` shows what the machine gives the same load without hashing).
+Loopback only, bounded.
 """
 # ruff: noqa: E402 - the path fix below must come before the project's imports
 
@@ -25,6 +27,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+from typing import Any
 
 import asyncpg
 
@@ -46,18 +49,23 @@ async def bench(args: argparse.Namespace, root: Path) -> int:
         try:
             await init_connection(conn)
             await migrate(conn)
-            await principals.add(
-                conn,
-                kind="staff",
-                username="bench.clerk",
-                display_name="压测",
-                role="clerk",
-                office="HALL1",
-                password="Bench-pass-1",
+            for username in ("bench.clerk", "bench.locked"):
+                await principals.add(
+                    conn,
+                    kind="staff",
+                    username=username,
+                    display_name="压测",
+                    role="clerk",
+                    office="HALL1",
+                    password="Bench-pass-1",
+                )
+            await conn.execute(
+                "INSERT INTO login_locks (username, locked_until)"
+                " VALUES ('bench.locked', now() + interval '1 hour')"
             )
         finally:
             await conn.close()
-        off = {"login_max_failures": 10**9, "login_address_max_failures": 10**9}
+        off: dict[str, Any] = {"login_max_failures": 10**9, "login_address_max_failures": 10**9}
         async with (
             running_wechat_sim(root / "wechat") as sim,
             running_service(
@@ -65,7 +73,11 @@ async def bench(args: argparse.Namespace, root: Path) -> int:
             ) as svc,
         ):
             figures = await login_load.measure(
-                svc.base_url, "bench.clerk", rate=args.rate, probes=args.probes
+                svc.base_url,
+                "bench.clerk",
+                control_username="bench.locked",
+                rate=args.rate,
+                probes=args.probes,
             )
     finally:
         pg.destroy()

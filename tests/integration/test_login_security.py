@@ -333,6 +333,20 @@ async def test_many_failures_from_one_address_are_throttled(
         assert "稍后" in body["detail_zh"]
 
 
+def _fast_enough(f: login_load.Figures) -> bool:
+    """The target (median and p99 under 20 ms, with a margin over the quiet p99), or, on a
+    machine too busy for that, no slower than the same load answered without any hash."""
+    loaded = f.loaded.healthz
+    if len(loaded) < 100:  # a stalled loop answers few checks in the 10 s the probe is given
+        return False
+    p50, p99 = statistics.median(loaded), login_load.pct(loaded, 0.99)
+    if p50 < 0.020 and p99 < max(0.020, 3 * login_load.pct(f.quiet.healthz, 0.99) + 0.010):
+        return True
+    assert f.control is not None
+    c50, c99 = statistics.median(f.control.healthz), login_load.pct(f.control.healthz, 0.99)
+    return p50 < 2 * c50 + 0.005 and p99 < 2 * c99 + 0.020
+
+
 async def test_healthz_stays_fast_while_wrong_logins_arrive(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -340,9 +354,10 @@ async def test_healthz_stays_fast_while_wrong_logins_arrive(
     for a real user. Lockout and throttling are off here, so that every attempt costs a hash.
 
     Before, each hash stalled the loop (118 ms median). Target: p99 under 20 ms. On a shared
-    2-core machine a p99 also catches the scheduler's own pauses, so the bound has a margin over
-    the quiet p99 measured just before, and the measurement may be taken up to three times: a
-    stalled loop fails every one of them by a wide margin.
+    2-core machine the loop's share of the CPU can fall below what 50 requests a second need,
+    hash or no hash; so the control is the same load of wrong sign-ins for a locked name
+    (answered without a hash), and a run passes at the target or no slower than its control.
+    The measurement may be taken three times: a stalled loop fails every one by a wide margin.
     """
     tmp = tmp_path_factory.mktemp("load")
     off: dict[str, Any] = {"login_max_failures": 1_000_000, "login_address_max_failures": 1_000_000}
@@ -351,20 +366,21 @@ async def test_healthz_stays_fast_while_wrong_logins_arrive(
         running_wechat_sim(tmp / "wechat") as sim,
         running_service(db_dsn, tmp, sim, workers=0, **off) as s,
     ):
-        name = await _user(s)
+        name, locked = await _user(s), await _user(s)
+        async with s.app[POOL].acquire() as conn:
+            await conn.execute(
+                "INSERT INTO login_locks (username, locked_until)"
+                " VALUES ($1, now() + interval '1 hour')",
+                locked,
+            )
         for _ in range(3):
-            figures = await login_load.measure(s.base_url, name)
+            figures = await login_load.measure(s.base_url, name, control_username=locked)
             runs.append(figures.lines())
+            assert figures.control is not None
+            assert set(figures.control.answers) == {423}, runs
             # the sign-ins really ran: refused as wrong (401) or, past the pool's queue, busy (503)
-            assert set(figures.answers) <= {401, 503}, runs
-            assert figures.answers[401] >= 5, runs
-            # a stalled loop answers few health checks in the 10 s the probe is given
-            if len(figures.loaded) < 100:
-                continue
-            p99_quiet = figures.pct(figures.quiet, 0.99)
-            p99_loaded = figures.pct(figures.loaded, 0.99)
-            if statistics.median(figures.loaded) < 0.020 and p99_loaded < max(
-                0.020, 3 * p99_quiet + 0.010
-            ):
+            assert set(figures.loaded.answers) <= {401, 503}, runs
+            assert figures.loaded.answers[401] >= 5, runs
+            if _fast_enough(figures):
                 return
     pytest.fail(f"/healthz slowed by wrong sign-ins in three runs: {runs}")
