@@ -75,10 +75,14 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             display_name=args.name or args.username,
             role=args.role,
             office=args.office,
+            window=args.window,
             password=password,
             must_change_password=not args.no_force_change,
         )
-        print(f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'})")
+        print(
+            f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'},"
+            f" window {p.window or '-'})"
+        )
         if p.must_change_password:
             print("the password is temporary: it must be changed at first sign-in")
         if token:
@@ -352,6 +356,7 @@ def parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=["clerk", "supervisor", "finance", "admin", "auditor"]
     )
     ua.add_argument("--office")
+    ua.add_argument("--window", help="the window a clerk works at (a window of --office)")
     ua.add_argument("--password", help="asked for when not given")
     ua.add_argument(
         "--no-force-change",

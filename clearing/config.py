@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # a TrueType CJK font to embed in receipt PDFs; unset: the first of the Debian fonts named in
+    # clearing/api/receipt_font.py that is installed (ops/_bootstrap.sh installs one)
+    receipt_font_file: Path | None = None
     # the audit chain's witness, outside the database (docs/security.md): the checkpoint signing
     # key (default var/keys/audit-checkpoint-ed25519.pem), the append-only witness file (default
     # var/audit/witness.jsonl) and a folder of retired checkpoint public keys (*.pub)

@@ -40,13 +40,13 @@ CHANNELS = [
 TERMINALS = ("T0000001", "T0000002")
 
 DEMO_USERS = [
-    # username, name, role, office, password
-    ("admin", "系统管理员", "admin", None, "admin-demo-pass"),
-    ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass"),
-    ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass"),
-    ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass"),
-    ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass"),
-    ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass"),
+    # username, name, role, office, password, window (clearing.service.catalogue.DEMO_WINDOWS)
+    ("admin", "系统管理员", "admin", None, "admin-demo-pass", None),
+    ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass", "W01"),
+    ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass", "W02"),
+    ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass", None),
+    ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass", None),
+    ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass", None),
 ]
 
 # valid resident ID numbers (check digits correct) for demo payers; fictitious people
@@ -109,9 +109,17 @@ async def _prepare(settings: Settings) -> None:
         for m in await migrate(conn):
             print(f"  applied migration {m.version:04d}_{m.name}")
         await catalogue.seed_demo(conn)
-        for username, name, role, office, password in DEMO_USERS:
+        for username, name, role, office, password, window in DEMO_USERS:
             exists = await conn.fetchval("SELECT 1 FROM principals WHERE username = $1", username)
-            if not exists:
+            if exists:
+                # a demo database from before windows were assigned: give the clerk theirs
+                await conn.execute(
+                    "UPDATE principals SET window_code = $2 WHERE username = $1"
+                    " AND window_code IS NULL",
+                    username,
+                    window,
+                )
+            else:
                 await principals.add(
                     conn,
                     kind="staff",
@@ -120,6 +128,7 @@ async def _prepare(settings: Settings) -> None:
                     role=role,
                     office=office,
                     password=password,
+                    window=window,
                     actor="system:demo",
                     # demo passwords are printed on screen: no forced change, no rules
                     check_rules=False,
@@ -419,7 +428,7 @@ def _today() -> str:
 
 def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
     users = "\n".join(
-        f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw in DEMO_USERS
+        f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw, _w in DEMO_USERS
     )
     return f"""
   tongjiao is running.

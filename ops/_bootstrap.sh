@@ -26,3 +26,20 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1
+# Receipt PDFs embed a TrueType CJK font (clearing/api/receipt_font.py): Debian's WenQuanYi Micro
+# Hei unless one of the other candidates is installed or TONGJIAO_RECEIPT_FONT_FILE names one.
+receipt_font="${TONGJIAO_RECEIPT_FONT_FILE:-}"
+for f in /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc \
+    /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf; do
+  if [ -z "$receipt_font" ] && [ -f "$f" ]; then receipt_font="$f"; fi
+done
+if [ -z "$receipt_font" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing Debian's fonts-wqy-microhei for receipt PDFs"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      fonts-wqy-microhei >/dev/null
+  else
+    echo "receipt PDFs need a TrueType CJK font (as root: apt-get install fonts-wqy-microhei)" >&2
+  fi
+fi

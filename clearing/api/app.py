@@ -23,6 +23,7 @@ from clearing.api import (
     routes_ops,
     routes_orders,
     routes_pages,
+    routes_receipts,
     routes_recon,
     routes_refunds,
     routes_reports,
@@ -279,6 +280,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
     app.add_routes(routes_pages.routes)
+    app.add_routes(routes_receipts.routes)
     app.add_routes(routes_desk.routes)
     app.add_routes(routes_settlement.routes)
     app.add_routes(routes_reports.routes)

@@ -64,7 +64,12 @@ class OrderIn(_In):
         min_length=1, max_length=64, description="real-estate case number (业务受理号)"
     )
     office: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="registration office code")
-    window: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$", description="window number")
+    window: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,16}$",
+        description="window code; a clerk's orders take the window they are assigned to"
+        " (another one is refused with WINDOW_MISMATCH), a supervisor names one",
+    )
     payer_name: str = Field(min_length=1, max_length=100)
     payer_id: str = Field(min_length=15, max_length=20, description="resident ID or credit code")
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=200)
@@ -242,9 +247,16 @@ class Me(BaseModel):
     display_name: str
     role: str
     office: str | None
+    office_name: str | None = Field(default=None, description="the office's display name")
+    window: str | None = Field(default=None, description="the assigned window's code")
+    window_name: str | None = Field(default=None, description="the window's display name")
+    terminal_id: str | None = Field(
+        default=None, description="the card terminal at the assigned window"
+    )
     must_change_password: bool = Field(
         default=False, description="a temporary password: only POST /api/v1/me/password works"
     )
+    home: str = Field(description="the page this role starts on after signing in")
 
 
 class PasswordChangeIn(_In):
@@ -349,15 +361,3 @@ class FeeScheduleOut(BaseModel):
 
 class FeeScheduleList(BaseModel):
     schedules: list[FeeScheduleOut]
-
-
-class ReceiptCheckOut(BaseModel):
-    """Whether a receipt's verification code (from its QR) is genuine and still holds."""
-
-    valid: bool
-    code: str = Field(description="RECEIPT_VALID, RECEIPT_SIGNATURE_INVALID, RECEIPT_MISMATCH, …")
-    message: str
-    message_zh: str
-    order_no: str | None = None
-    total_fen: int | None = None
-    state: str | None = None

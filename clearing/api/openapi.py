@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 
 from clearing.api import models as m
 from clearing.api import models_display as md
+from clearing.api import models_receipts as mrc
 from clearing.api import models_recon as mr
 from clearing.api import models_settlement as ms
 from clearing.api import models_shifts as mh
@@ -358,8 +359,22 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/receipts/verify",
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
-        response=m.ReceiptCheckOut,
+        response=mrc.ReceiptCheckOut,
         auth=False,
+    ),
+    Route(
+        "post",
+        "/api/v1/orders/{order_no}/receipt/reprints",
+        "Reprint (补打) the receipt as the order stands now; window staff; audited",
+        mrc.ReprintIn,
+        mrc.ReceiptPrintOut,
+        201,
+    ),
+    Route(
+        "get",
+        "/api/v1/orders/{order_no}/receipt/prints",
+        "Every print of the order's receipt (the original, then each 补打)",
+        response=mrc.ReceiptPrintList,
     ),
     Route(
         "get",
@@ -430,13 +445,16 @@ ROUTES: tuple[Route, ...] = (
 
 
 def document() -> dict[str, Any]:
+    from clearing.api.openapi_admin import ADMIN_ROUTES  # it imports Route from here
+
+    routes = (*ROUTES, *ADMIN_ROUTES)
     models: set[type[BaseModel]] = {m.Problem}
-    for r in ROUTES:
+    for r in routes:
         models.update(x for x in (r.request, r.response) if x is not None)
     ordered = sorted(models, key=lambda x: x.__name__)
     keys, defs = models_json_schema(
         [
-            (x, "validation" if x in {r.request for r in ROUTES} else "serialization")
+            (x, "validation" if x in {r.request for r in routes} else "serialization")
             for x in ordered
         ],
         ref_template="#/components/schemas/{model}",
@@ -447,7 +465,7 @@ def document() -> dict[str, Any]:
         return dict(keys[(model, mode)])  # type: ignore[index]
 
     paths: dict[str, dict[str, Any]] = {}
-    for r in ROUTES:
+    for r in routes:
         op: dict[str, Any] = {"summary": r.summary, "responses": {}}
         params = [
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}

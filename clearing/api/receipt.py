@@ -1,18 +1,23 @@
-"""The printable receipt (缴费凭证), rendered from an order view; every value goes through escape().
+"""The printable receipt (缴费凭证): one stored print of an order, rendered from the order view and
+the print's facts (which lines were refunded when it was printed); every value goes through
+escape().
 
 Rendered on the server rather than by the window screen's script, so that what is printed is
-exactly what the database holds, and a receipt can be reprinted from its URL alone.
+exactly what the database holds; a print shows the same at any later viewing (its own time, its
+own QR code), and a new paper is only ever a counted reprint (补打).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any
 
 import segno
 
-from clearing.domain.money import format_yuan
+from clearing.domain.money import capital_amount, format_yuan
+from clearing.service.receipt_prints import Print
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
@@ -40,16 +45,21 @@ _HEAD = """<!doctype html>
 </head>
 """
 
+
+def page_head(title: str) -> str:
+    """The receipt pages' common head (stylesheet, script), with ``title`` escaped."""
+    return _HEAD.format(title=escape(title))
+
+
 _RECEIPT = """<body>
 <nav class="toolbar no-print" aria-label="操作">
-  <button type="button" id="print-receipt" class="primary">打印</button>
-  <a href="{pdf_url}" download>下载 PDF</a>
-  <a href="/window">返回窗口</a>
+{actions}  <a href="/window">返回窗口</a>
 </nav>
-<main class="receipt">
+{banner}<main class="receipt{main_css}">
   <header>
-    <h1>不动产登记税费缴费凭证</h1>
-    <p class="meta"><span>缴费单号：<b>{order_no}</b></span><span>打印时间：{printed_at}</span></p>
+    <h1>不动产登记税费缴费凭证{reprint_badge}</h1>
+    <p class="meta"><span>凭证号：<b id="receipt-no">{receipt_no}</b></span>
+      <span>缴费单号：<b>{order_no}</b></span><span>打印时间：{printed_at}</span></p>
   </header>
   <table class="info">
     <colgroup><col class="k"><col><col class="k"><col></colgroup>
@@ -66,9 +76,8 @@ _RECEIPT = """<body>
     <tbody>
 {rows}
     </tbody>
-    <tfoot><tr><th scope="row" colspan="2">合计（大写）</th>
-      <td colspan="2" class="capital">人民币{total_capital}</td>
-      <td class="num total">{total_display}</td></tr></tfoot>
+    <tfoot>
+{totals}    </tfoot>
   </table>
   <table class="info">
     <colgroup><col class="k"><col><col class="k"><col></colgroup>
@@ -77,10 +86,10 @@ _RECEIPT = """<body>
     <tr><th scope="row">交易流水号</th><td colspan="3" class="mono">{transactions}</td></tr>
 {card_rows}  </table>
   <footer>
-    <p class="stamp">已缴费</p>
+    <p class="stamp">{stamp}</p>
     <div>
-      <p>经办人：{created_by}</p>
-      <p>本凭证由税费通缴系统生成。扫描右侧二维码可核验凭证真伪与金额，凭证被涂改或系伪造时核验不通过。</p>
+      <p>经办人：{created_by}{printed_by}</p>
+      <p>本凭证由税费通缴系统生成。扫描右侧二维码可核验凭证真伪与金额，凭证被涂改、系伪造或已退款时核验不通过。</p>
     </div>
     <figure class="verify-qr"><a href="{verify_url}" id="verify-link">{qr}</a>
       <figcaption>扫码核验</figcaption></figure>
@@ -90,9 +99,34 @@ _RECEIPT = """<body>
 </html>
 """
 
+_TOTAL = (
+    '      <tr><th scope="row" colspan="2">合计（大写）</th>\n'
+    '        <td colspan="2" class="capital">人民币{capital}</td>\n'
+    '        <td class="num total">{display}</td></tr>\n'
+)
+_TOTALS_REFUNDED = (
+    '      <tr><th scope="row" colspan="4">应缴合计</th><td class="num">{total}</td></tr>\n'
+    '      <tr class="refunded-sum"><th scope="row" colspan="4">已退金额</th>'
+    '<td class="num" id="refunded-total">{refunded}</td></tr>\n'
+    '      <tr><th scope="row" colspan="2">实缴合计（大写）</th>\n'
+    '        <td colspan="2" class="capital">人民币{capital}</td>\n'
+    '        <td class="num total" id="net-paid">{display}</td></tr>\n'
+)
+
+# the reasons a clerk picks from when reprinting (the API takes any text up to 200 characters)
+REPRINT_REASONS = ("凭证遗失", "凭证污损", "部分退款后重新出具", "缴款人另需一份")
+
+_REPRINT_FORM = (
+    '  <form method="post" action="{action}" class="reprint" id="reprint-form">\n'
+    '    <label>补打原因 <select name="reason" id="reprint-reason">{options}</select></label>\n'
+    '    <button type="submit" id="reprint">补打</button>\n'
+    "  </form>\n"
+)
+
 _ROW = (
-    '      <tr><td class="center">{line_no}</td><td>{item_name}</td><td>{beneficiary_name}</td>'
-    '<td class="mono">{reference}{proof}</td><td class="num">{amount}</td></tr>'
+    '      <tr{css}><td class="center">{line_no}</td><td>{item_name}</td>'
+    '<td>{beneficiary_name}</td><td class="mono">{reference}{proof}</td>'
+    '<td class="num">{amount}</td></tr>'
 )
 
 
@@ -137,14 +171,32 @@ def _time(iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _row(line: dict[str, Any]) -> str:
+def _row(line: dict[str, Any], refunded_fen: int) -> str:
+    amount = escape(format_yuan(int(line["amount_fen"])))
+    if refunded_fen:
+        # struck through and said in words: the line stays on the paper, its money went back
+        amount = f'<s>{amount}</s><br><span class="refunded-tag">已退</span>'
     return _ROW.format(
+        css=' class="refunded"' if refunded_fen else "",
         line_no=int(line["line_no"]),
         item_name=escape(str(line["item_name"])),
         beneficiary_name=escape(str(line["beneficiary_name"])),
         reference=escape(str(line["reference"] or "—")),
         proof=_proof(line),
-        amount=escape(format_yuan(int(line["amount_fen"]))),
+        amount=amount,
+    )
+
+
+def _totals(total_fen: int, paid_fen: int) -> str:
+    if paid_fen == total_fen:
+        return _TOTAL.format(
+            capital=escape(capital_amount(total_fen)), display=format_yuan(total_fen)
+        )
+    return _TOTALS_REFUNDED.format(
+        total=format_yuan(total_fen),
+        refunded=format_yuan(total_fen - paid_fen),
+        capital=escape(capital_amount(paid_fen)),
+        display=format_yuan(paid_fen),
     )
 
 
@@ -189,30 +241,94 @@ def qr_svg(url: str) -> str:
     return str(segno.make(url, error="m").svg_inline(scale=3, border=2, omitsize=False))
 
 
-def render(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> str:
-    """The receipt of a paid order (``view`` as returned by ``clearing.service.orders.get``),
-    with the QR code that verifies it."""
+def reprint_mark(reprint_no: int) -> str:
+    """补打（第 n 次）: how a reprint says so, on the page, the PDF and the verification page."""
+    return f"补打（第 {reprint_no} 次）"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Which print to show and what may be done with it.
+
+    ``stale``: money went back since it was printed, so its paper no longer verifies;
+    ``latest``: no later print exists; ``may_reprint``: the viewer's role may 补打."""
+
+    printed: Print
+    verify_url: str
+    latest: bool
+    stale: bool
+    may_reprint: bool
+
+
+def _actions(view: dict[str, Any], sheet: Sheet) -> str:
+    out = []
+    if sheet.latest and not sheet.stale:
+        out.append('  <button type="button" id="print-receipt" class="primary">打印</button>\n')
+        pdf = f"/orders/{view['order_no']}/receipt.pdf"
+        out.append(f'  <a href="{escape(pdf)}" download>下载 PDF</a>\n')
+    if sheet.may_reprint:
+        options = "".join(f"<option>{escape(r)}</option>" for r in REPRINT_REASONS)
+        action = f"/orders/{view['order_no']}/receipt/reprints"
+        out.append(_REPRINT_FORM.format(action=escape(action), options=options))
+    return "".join(out)
+
+
+def _banner(sheet: Sheet) -> str:
+    if not sheet.latest:
+        text = "这是历史打印记录，已有更新的凭证，不能再次打印。"
+        if sheet.stale:
+            text = "这是历史打印记录：打印后已有退款，该凭证已失效；已有更新的凭证。"
+    elif sheet.stale:
+        text = (
+            "该凭证打印后已有退款，凭证已失效，不能再交给缴款人。"
+            "请点击“补打”出具反映当前缴费情况的新凭证。"
+        )
+    else:
+        return ""
+    return f'<p class="banner no-print" role="alert" id="receipt-banner">{escape(text)}</p>\n'
+
+
+def _badge(reprint_no: int) -> str:
+    if not reprint_no:
+        return ""
+    mark = escape(reprint_mark(reprint_no))
+    return f' <span class="reprint-badge" id="reprint-badge">{mark}</span>'
+
+
+def render(view: dict[str, Any], sheet: Sheet) -> str:
+    """One print of a paid order's receipt (``view`` as ``clearing.service.orders.get`` returns
+    it): each line as it stood when printed — a refunded line marked 已退, the net paid — with the
+    QR code that verifies this very print."""
+    printed = sheet.printed
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
     channels = sorted({channel_name(p) for p in paid})
-    return _HEAD.format(title=escape(f"缴费凭证 {view['order_no']}")) + _RECEIPT.format(
+    back = printed.refunded_fen()
+    reprint = printed.reprint_no
+    return _HEAD.format(title=escape(f"缴费凭证 {printed.receipt_no}")) + _RECEIPT.format(
+        actions=_actions(view, sheet),
+        banner=_banner(sheet),
+        # a void or superseded print is for reading only: on paper it says so (receipt.css)
+        main_css=" void" if sheet.stale or not sheet.latest else "",
+        reprint_badge=_badge(reprint),
+        receipt_no=escape(printed.receipt_no),
         order_no=escape(view["order_no"]),
-        printed_at=escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+        printed_at=escape(printed.printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
         case_no=escape(view["case_no"]),
         office=escape(view["office"]),
         window=escape(view["window"]),
         payer_name=escape(view["payer_name"]),
         payer_id_masked=escape(view["payer_id_masked"]),
-        rows="\n".join(_row(line) for line in view["lines"]),
-        total_capital=escape(view["total_capital"]),
-        total_display=escape(view["total_display"]),
+        rows="\n".join(_row(line, back.get(int(line["line_no"]), 0)) for line in view["lines"]),
+        totals=_totals(int(view["total_fen"]), printed.paid_fen),
         channels=escape("、".join(channels) or "—"),
         transactions=escape("；".join(p["provider_txn_id"] for p in paid) or "—"),
         paid_at=escape(paid_at_of(view)),
         card_rows=_card_rows(paid),
+        stamp="已缴费",
         created_by=escape(view["created_by"]),
-        qr=qr_svg(verify_url),
-        verify_url=escape(verify_url),
-        pdf_url=escape(f"/orders/{view['order_no']}/receipt.pdf"),
+        printed_by=escape(f"　补打人：{printed.printed_by}" if reprint else ""),
+        qr=qr_svg(sheet.verify_url),
+        verify_url=escape(sheet.verify_url),
     )
 
 
@@ -233,44 +349,4 @@ def message_page(title: str, text: str) -> str:
     """A page that explains why there is no receipt."""
     return _HEAD.format(title=escape(title)) + _MESSAGE.format(
         title=escape(title), text=escape(text)
-    )
-
-
-_VERDICT = """<body>
-<main class="message verdict {css}" role="status">
-  <h1>{title}</h1>
-  <p>{text}</p>
-{facts}</main>
-</body>
-</html>
-"""
-
-
-def verdict_page(verdict: Any) -> str:
-    """The answer to a scanned receipt (a ``clearing.service.receipts.Verdict``): genuine or not,
-    and the facts the service signed, for the reader to compare with the paper."""
-    facts = ""
-    if verdict.claims is not None:
-        c = verdict.claims
-        rows = "".join(
-            f'<tr><td>{i}</td><td class="mono">{escape(str(ref) or "—")}</td>'
-            f'<td class="num">{escape(format_yuan(int(amount)))}</td></tr>'
-            for i, (amount, ref) in enumerate(c.get("l", []), start=1)
-        )
-        facts = (
-            '  <table class="info">\n'
-            f"    <tr><th>缴费单号</th><td>{escape(str(c.get('o')))}</td></tr>\n"
-            f"    <tr><th>业务受理号</th><td>{escape(str(c.get('c')))}</td></tr>\n"
-            f'    <tr><th>合计金额</th><td class="num">{escape(format_yuan(int(c.get("t", 0))))}'
-            "</td></tr>\n  </table>\n"
-            '  <table class="lines"><thead><tr><th>序号</th><th>凭证号</th><th>金额</th></tr>'
-            f"</thead><tbody>{rows}</tbody></table>\n"
-            "  <p>请核对纸质凭证上的金额与上表一致。</p>\n"
-        )
-    title = "凭证真实有效" if verdict.valid else "凭证核验未通过"
-    return _HEAD.format(title=escape(title)) + _VERDICT.format(
-        css="ok" if verdict.valid else "bad",
-        title=escape(title),
-        text=escape(verdict.message_zh),
-        facts=facts,
     )

@@ -1,34 +1,37 @@
 """The receipt (缴费凭证) as a PDF, with the same facts and verification QR as the printable page.
 
-Chinese text uses STSong-Light, one of the CID fonts every PDF reader provides, so no font file is
-shipped or embedded and the file stays small; ASCII figures (order numbers, amounts) are set in
-Helvetica. The QR code is drawn from segno's module matrix, the same encoder as the page's QR.
+Every character is set in one TrueType CJK font embedded as a subset (``receipt_font``), so the
+file prints the same on any printer; the font's Latin glyphs serve for figures too, so no font is
+merely named. The QR code is drawn from segno's module matrix, the same encoder as the page's QR,
+30 mm wide: a short verification URL (≤ 80 characters, QR version ≤ 5) gives modules of at least
+0.7 mm, about 8 dots each at 300 dpi.
 """
 
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import segno
-from reportlab.graphics.shapes import Drawing, Rect
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clearing.api.receipt import BEIJING, channel_name, paid_at_of, proof_text
-from clearing.domain.money import format_yuan
+from clearing.api import receipt_font
+from clearing.api.receipt import BEIJING, Sheet, channel_name, paid_at_of, proof_text, reprint_mark
+from clearing.domain.money import capital_amount, format_yuan
 
-CJK = "STSong-Light"
-pdfmetrics.registerFont(UnicodeCIDFont(CJK))
+CJK = receipt_font.NAME
+QR_SIZE_MM = 30.0
 
 _TEXT = ParagraphStyle("text", fontName=CJK, fontSize=9.5, leading=13, wordWrap="CJK")
 _TITLE = ParagraphStyle("title", parent=_TEXT, fontSize=16, leading=22, alignment=1)
+_MARK = ParagraphStyle(
+    "mark", parent=_TEXT, fontSize=12, leading=16, alignment=1, textColor=colors.HexColor("#c0392b")
+)
 _SMALL = ParagraphStyle("small", parent=_TEXT, fontSize=8, leading=11)
 
 
@@ -38,30 +41,30 @@ def _p(text: str, style: ParagraphStyle = _TEXT) -> Paragraph:
     return Paragraph(safe, style)
 
 
-def _qr(url: str, size_mm: float = 32) -> Drawing:
-    qr = segno.make(url, error="m")
-    matrix = [list(row) for row in qr.matrix_iter(scale=1, border=2)]
-    n = len(matrix)
-    cell = size_mm * mm / n
-    d = Drawing(size_mm * mm, size_mm * mm)
-    for y, row in enumerate(matrix):
-        for x, dark in enumerate(row):
-            if dark:
-                d.add(
-                    Rect(
-                        x * cell,
-                        (n - 1 - y) * cell,
-                        cell,
-                        cell,
-                        fillColor=colors.black,
-                        strokeColor=None,
-                    )
-                )
-    return d
+class _QR(Flowable):  # type: ignore[misc]  # reportlab is untyped
+    """The QR code as filled squares straight on the canvas (a graphics Drawing would name
+    Helvetica in its default state, a font nothing embeds)."""
+
+    def __init__(self, url: str, size_mm: float = QR_SIZE_MM) -> None:
+        super().__init__()
+        self.matrix = [list(row) for row in segno.make(url, error="m").matrix_iter(border=2)]
+        self.width = self.height = size_mm * mm
+
+    def draw(self) -> None:
+        n = len(self.matrix)
+        cell = self.width / n
+        self.canv.setFillColor(colors.black)
+        for y, row in enumerate(self.matrix):
+            for x, dark in enumerate(row):
+                if dark:
+                    self.canv.rect(x * cell, (n - 1 - y) * cell, cell, cell, stroke=0, fill=1)
 
 
-def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -> bytes:
-    """The PDF receipt of a paid order (``view`` as ``clearing.service.orders.get`` returns it)."""
+def render_pdf(view: dict[str, Any], sheet: Sheet, *, font_file: Path | None = None) -> bytes:
+    """One print of a paid order's receipt as PDF (``view`` as ``clearing.service.orders.get``
+    returns it); refunded lines marked 已退, the net paid, 补打 on a reprint."""
+    receipt_font.register(font_file)
+    printed = sheet.printed
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -70,9 +73,10 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
         rightMargin=18 * mm,
         topMargin=16 * mm,
         bottomMargin=16 * mm,
-        title=f"缴费凭证 {view['order_no']}",
+        title=f"缴费凭证 {printed.receipt_no}",
         author="税费通缴",
-        invariant=True,  # the same order gives the same bytes (no creation-time noise)
+        invariant=True,  # the same print gives the same bytes (no creation-time noise)
+        initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
     )
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
     grid = TableStyle(
@@ -86,51 +90,57 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
     info = Table(
         [
             [
-                _p("缴费单号"),
-                _p(view["order_no"]),
+                _p("凭证号"),
+                _p(printed.receipt_no),
                 _p("打印时间"),
-                _p(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+                _p(printed.printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
             ],
-            [
-                _p("业务受理号"),
-                _p(view["case_no"]),
-                _p("大厅／窗口"),
-                _p(f"{view['office']}／{view['window']}"),
-            ],
+            [_p("缴费单号"), _p(view["order_no"]), _p("业务受理号"), _p(view["case_no"])],
             [
                 _p("缴款人"),
                 _p(str(view["payer_name"] or "")),
                 _p("证件号码"),
                 _p(view["payer_id_masked"]),
             ],
+            [_p("大厅／窗口"), _p(f"{view['office']}／{view['window']}"), "", ""],
         ],
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
-        style=grid,
+        style=TableStyle([*grid.getCommands(), ("SPAN", (1, 3), (3, 3))]),
     )
+    back = printed.refunded_fen()
     rows: list[list[Any]] = [
         [_p(h) for h in ("序号", "收费项目", "收款单位", "凭证号", "金额（元）")]
     ]
     for line in view["lines"]:
         ref = str(line["reference"] or "—")
         proof = proof_text(line)
+        amount = format_yuan(int(line["amount_fen"]))
         rows.append(
             [
                 _p(str(line["line_no"])),
                 _p(str(line["item_name"])),
                 _p(str(line["beneficiary_name"])),
                 _p(f"{ref}\n{proof}".strip() if proof else ref),
-                _p(format_yuan(int(line["amount_fen"]))),
+                _p(f"{amount}（已退）" if back.get(int(line["line_no"])) else amount),
             ]
         )
+    total = int(view["total_fen"])
+    if printed.paid_fen != total:
+        rows.append([_p("应缴合计"), "", "", "", _p(format_yuan(total))])
+        rows.append([_p("已退金额"), "", "", "", _p(format_yuan(total - printed.paid_fen))])
+    label = "合计（大写）" if printed.paid_fen == total else "实缴合计（大写）"
     rows.append(
         [
-            _p("合计（大写）"),
+            _p(label),
             "",
-            _p(f"人民币{view['total_capital']}"),
+            _p(f"人民币{capital_amount(printed.paid_fen)}"),
             "",
-            _p(view["total_display"]),
+            _p(format_yuan(printed.paid_fen)),
         ]
     )
+    spans = [("SPAN", (0, -1), (1, -1)), ("SPAN", (2, -1), (3, -1))]
+    if printed.paid_fen != total:
+        spans += [("SPAN", (0, -3), (3, -3)), ("SPAN", (0, -2), (3, -2))]
     lines = Table(
         rows,
         colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
@@ -138,8 +148,7 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
             [
                 *grid.getCommands(),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
-                ("SPAN", (0, -1), (1, -1)),
-                ("SPAN", (2, -1), (3, -1)),
+                *spans,
                 ("ALIGN", (4, 1), (4, -1), "RIGHT"),
             ]
         ),
@@ -154,27 +163,35 @@ def render_pdf(view: dict[str, Any], *, printed_at: datetime, verify_url: str) -
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
         style=TableStyle([*grid.getCommands(), ("SPAN", (1, 1), (3, 1))]),
     )
+    staff = f"经办人：{view['created_by']}"
+    if printed.reprint_no:
+        staff += f"　补打人：{printed.printed_by}"
     verify = Table(
         [
             [
-                _qr(verify_url),
+                _QR(sheet.verify_url),
                 [
-                    _p(f"经办人：{view['created_by']}"),
+                    _p(staff),
                     _p(
                         "扫描左侧二维码可向税费通缴系统核验本凭证的真伪与金额；"
-                        "凭证被涂改或系伪造时核验不通过。",
+                        "凭证被涂改、系伪造或已退款时核验不通过。",
                         _SMALL,
                     ),
-                    _p(verify_url, _SMALL),
+                    _p(sheet.verify_url, _SMALL),
                 ],
             ]
         ],
-        colWidths=[38 * mm, 136 * mm],
-        style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]),
+        colWidths=[(QR_SIZE_MM + 6) * mm, (174 - QR_SIZE_MM - 6) * mm],
+        style=TableStyle(
+            [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), CJK)]
+        ),
     )
+    head: list[Any] = [_p("不动产登记税费缴费凭证", _TITLE)]
+    if printed.reprint_no:
+        head.append(_p(reprint_mark(printed.reprint_no), _MARK))
     doc.build(
         [
-            _p("不动产登记税费缴费凭证", _TITLE),
+            *head,
             Spacer(1, 6 * mm),
             info,
             Spacer(1, 4 * mm),

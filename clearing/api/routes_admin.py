@@ -1,18 +1,27 @@
-"""/api/v1 administration: the registration fee schedule."""
+"""/api/v1 administration: the registration fee schedule, staff accounts, offices and their
+windows, API clients; and the 系统管理 page. Admins only; the rules live in the services."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
+from clearing.api import models_admin as ma
+from clearing.api import receipt
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
+from clearing.api.routes_pages import _html as html_page
+from clearing.api.routes_pages import _html_file as html_file
+from clearing.api.routes_pages import _redirect as page_redirect
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import FeeSchedule
+from clearing.errors import InvalidRequest, Unauthenticated
 from clearing.logs import request_id_var
-from clearing.service import fee_schedules
+from clearing.service import accounts_admin, fee_schedules, places
 
 routes = web.RouteTableDef()
 BEIJING = timezone(timedelta(hours=8))
@@ -56,3 +65,234 @@ async def publish_schedule(request: web.Request) -> web.Response:
             request_id=request_id_var.get(),
         )
     return ok(_out(s, basis=body.basis, created_by=who.username), 201)
+
+
+@routes.get("/api/v1/admin/fee-schedules")
+async def admin_list_schedules(request: web.Request) -> web.StreamResponse:
+    await authenticate(request, "admin")
+    return await list_schedules(request)
+
+
+@routes.post("/api/v1/admin/fee-schedules")
+async def admin_publish_schedule(request: web.Request) -> web.StreamResponse:
+    return await publish_schedule(request)
+
+
+# -- accounts, offices, windows, API clients ------------------------------------------------
+
+
+def _user(a: accounts_admin.Account) -> ma.UserOut:
+    return ma.UserOut(**asdict(a))
+
+
+def _changes(body: BaseModel, nullable: tuple[str, ...]) -> dict[str, Any]:
+    changes = {k: getattr(body, k) for k in body.model_fields_set}
+    for k, v in changes.items():
+        if v is None and k not in nullable:
+            raise InvalidRequest("VALUE_REQUIRED", f"{k} cannot be null", "必填项不能为空", field=k)
+    return changes
+
+
+@routes.get("/api/v1/admin/users")
+async def list_users(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    async with request.app[POOL].acquire() as conn:
+        found = await accounts_admin.list_accounts(conn, who, "staff")
+    return ok(ma.UserList(users=[_user(a) for a in found]))
+
+
+@routes.post("/api/v1/admin/users")
+async def create_user(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.UserIn)
+    async with request.app[POOL].acquire() as conn:
+        account, password = await accounts_admin.create_user(
+            conn,
+            who,
+            username=body.username,
+            display_name=body.display_name,
+            role=body.role,
+            office=body.office,
+            window=body.window,
+        )
+    return ok(ma.UserCreated(user=_user(account), temporary_password=password), 201)
+
+
+@routes.patch("/api/v1/admin/users/{username}")
+async def update_user(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.UserPatch)
+    changes = _changes(body, ("office", "window"))
+    async with request.app[POOL].acquire() as conn:
+        account = await accounts_admin.update(
+            conn,
+            who,
+            request.match_info["username"],
+            kind="staff",
+            changes=changes,
+            request_id=request_id_var.get(),
+        )
+    return ok(_user(account))
+
+
+@routes.post("/api/v1/admin/users/{username}/password-reset")
+async def reset_password(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    async with request.app[POOL].acquire() as conn:
+        account, password = await accounts_admin.reset_password(
+            conn, who, request.match_info["username"], request_id_var.get()
+        )
+    return ok(ma.UserCreated(user=_user(account), temporary_password=password))
+
+
+@routes.get("/api/v1/admin/clients")
+async def list_clients(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    async with request.app[POOL].acquire() as conn:
+        found = await accounts_admin.list_accounts(conn, who, "client")
+    return ok(ma.UserList(users=[_user(a) for a in found]))
+
+
+@routes.post("/api/v1/admin/clients")
+async def create_client(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.ClientIn)
+    async with request.app[POOL].acquire() as conn:
+        account, token = await accounts_admin.create_client(
+            conn,
+            who,
+            username=body.username,
+            display_name=body.display_name,
+            role=body.role,
+            office=body.office,
+        )
+    return ok(ma.ClientCreated(client=_user(account), token=token), 201)
+
+
+@routes.patch("/api/v1/admin/clients/{username}")
+async def update_client(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.ClientPatch)
+    changes = _changes(body, ("office",))
+    async with request.app[POOL].acquire() as conn:
+        account = await accounts_admin.update(
+            conn,
+            who,
+            request.match_info["username"],
+            kind="client",
+            changes=changes,
+            request_id=request_id_var.get(),
+        )
+    return ok(_user(account))
+
+
+@routes.post("/api/v1/admin/clients/{username}/token")
+async def rotate_token(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    async with request.app[POOL].acquire() as conn:
+        account, token = await accounts_admin.rotate_token(
+            conn, who, request.match_info["username"], request_id_var.get()
+        )
+    return ok(ma.ClientCreated(client=_user(account), token=token))
+
+
+def _office(o: places.Office, windows: list[places.Window]) -> ma.OfficeOut:
+    return ma.OfficeOut(
+        **asdict(o),
+        kind_zh=places.OFFICE_KINDS.get(o.kind, o.kind),
+        windows=[ma.WindowOut(**asdict(w)) for w in windows if w.office == o.code],
+    )
+
+
+@routes.get("/api/v1/admin/offices")
+async def list_offices(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    async with request.app[POOL].acquire() as conn:
+        offices = await places.offices(conn, who)
+        windows = await places.windows(conn, who)
+    return ok(ma.OfficeList(offices=[_office(o, windows) for o in offices]))
+
+
+@routes.post("/api/v1/admin/offices")
+async def create_office(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.OfficeIn)
+    async with request.app[POOL].acquire() as conn:
+        office = await places.create_office(
+            conn,
+            who,
+            code=body.code,
+            name=body.name,
+            kind=body.kind,
+            request_id=request_id_var.get(),
+        )
+    return ok(_office(office, []), 201)
+
+
+@routes.patch("/api/v1/admin/offices/{office}")
+async def update_office(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.OfficePatch)
+    changes = _changes(body, ())
+    code = request.match_info["office"]
+    async with request.app[POOL].acquire() as conn:
+        office = await places.update_office(conn, who, code, changes, request_id_var.get())
+        windows = await places.windows(conn, who, code)
+    return ok(_office(office, windows))
+
+
+@routes.post("/api/v1/admin/offices/{office}/windows")
+async def create_window(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.WindowIn)
+    async with request.app[POOL].acquire() as conn:
+        window = await places.create_window(
+            conn,
+            who,
+            office=request.match_info["office"],
+            code=body.code,
+            name=body.name,
+            terminal_id=body.terminal_id,
+            request_id=request_id_var.get(),
+        )
+    return ok(ma.WindowOut(**asdict(window)), 201)
+
+
+@routes.patch("/api/v1/admin/offices/{office}/windows/{window}")
+async def update_window(request: web.Request) -> web.Response:
+    who = await authenticate(request, "admin")
+    body = await read_model(request, ma.WindowPatch)
+    changes = _changes(body, ("terminal_id",))
+    async with request.app[POOL].acquire() as conn:
+        window = await places.update_window(
+            conn,
+            who,
+            request.match_info["office"],
+            request.match_info["window"],
+            changes=changes,
+            request_id=request_id_var.get(),
+        )
+    return ok(ma.WindowOut(**asdict(window)))
+
+
+@routes.get("/api/v1/windows")
+async def office_windows(request: web.Request) -> web.Response:
+    """The windows a supervisor may take orders at: those of their office, in service."""
+    who = await authenticate(request)
+    office = request.query.get("office") or who.office
+    async with request.app[POOL].acquire() as conn:
+        found = await places.windows(conn, who, office) if office else []
+    return ok(ma.WindowList(windows=[ma.WindowOut(**asdict(w)) for w in found if w.active]))
+
+
+@routes.get("/admin")
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    """系统管理: accounts, offices and windows, API clients, the fee schedule; admins only."""
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return page_redirect("/login?next=/admin")
+    if who.role != "admin":
+        text = "系统管理页面（用户、大厅与窗口、接口客户端、收费标准）仅供系统管理员使用。"
+        return html_page(receipt.message_page("无权访问系统管理", text), 403)
+    return html_file("admin.html")

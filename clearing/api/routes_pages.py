@@ -1,17 +1,13 @@
-"""Pages for people: the sign-in page, the window screen, the refund approval page, their assets,
-and the printable receipt.
+"""Pages for people: the sign-in page, the window screen, the refund approval page and their
+assets (the printable receipt and its verification page are in ``routes_receipts``).
 
-The window screen and the approval page are static HTML and vanilla JS talking to /api/v1; only
-the receipt is rendered here, because it must exist exactly as printed, with every value escaped
-on the server.
+The window screen and the approval page are static HTML and vanilla JS talking to /api/v1.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,12 +15,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from clearing.api import receipt
-from clearing.api.keys import ACQUIRERS, CIPHER, POOL, RECEIPTS, SETTINGS
+from clearing.api.homes import home_page
+from clearing.api.keys import ACQUIRERS, SETTINGS
 from clearing.api.web import authenticate
 from clearing.config import Settings
-from clearing.errors import MalformedRequest, NotFound, Unauthenticated
-from clearing.service import orders as order_service
-from clearing.service import receipts
+from clearing.errors import Unauthenticated
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -96,8 +91,12 @@ def _login_url(request: web.Request) -> str:
 
 
 @routes.get("/")
-async def index(_request: web.Request) -> web.Response:
-    return _redirect("/window")
+async def index(request: web.Request) -> web.Response:
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return _redirect("/login")
+    return _redirect(home_page(who.role))
 
 
 @routes.get("/login")
@@ -111,9 +110,10 @@ async def window_page(request: web.Request) -> web.StreamResponse:
         who = await authenticate(request)
     except Unauthenticated:
         return _redirect("/login")
-    if who.role == "finance":
-        # finance staff take no payments: their screen is the refund approval page
-        return _redirect("/finance")
+    if home_page(who.role) != "/window":
+        # finance staff, auditors and administrators take no payments at a window: the window
+        # screen would offer them a form that answers 403, or wait for a window they do not have
+        return _redirect(home_page(who.role))
     return _html_file("window.html")
 
 
@@ -196,78 +196,3 @@ async def asset(request: web.Request) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
-
-
-async def _paid_view(request: web.Request) -> dict[str, Any] | web.Response:
-    """The order of a receipt request, or the page that says why there is no receipt."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-    try:
-        async with request.app[POOL].acquire() as conn:
-            view = await order_service.get(
-                conn, who, request.match_info["order_no"], request.app[CIPHER]
-            )
-    except NotFound:
-        return _html(receipt.message_page("缴费单不存在", "未找到该缴费单，请核对缴费单号。"), 404)
-    if view["state"] not in receipt.PAID_STATES:
-        return _html(receipt.unpaid_page(view), 409)
-    return view
-
-
-def _verify_url(request: web.Request, view: dict[str, Any]) -> str:
-    token = receipts.issue(view, request.app[RECEIPTS])
-    return f"{request.app[SETTINGS].public_base_url.rstrip('/')}/verify/{token}"
-
-
-@routes.get("/orders/{order_no}/receipt")
-async def receipt_page(request: web.Request) -> web.Response:
-    """The 缴费凭证 of a paid order, for the clerk to print; other offices' orders do not exist."""
-    view = await _paid_view(request)
-    if isinstance(view, web.Response):
-        return view
-    return _html(
-        receipt.render(view, printed_at=datetime.now(UTC), verify_url=_verify_url(request, view))
-    )
-
-
-@routes.get("/orders/{order_no}/receipt.pdf")
-async def receipt_pdf(request: web.Request) -> web.Response:
-    """The same receipt as a PDF, to file or send; same access rules as the page."""
-    from clearing.api.receipt_pdf import render_pdf  # reportlab loads only when asked for
-
-    view = await _paid_view(request)
-    if isinstance(view, web.Response):
-        return view
-    pdf = await asyncio.to_thread(
-        render_pdf, view, printed_at=datetime.now(UTC), verify_url=_verify_url(request, view)
-    )
-    name = f"缴费凭证-{view['order_no']}.pdf"
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="receipt-{view["order_no"]}.pdf";'
-            f" filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
-
-
-@routes.get("/verify/{token}")
-async def verify_page(request: web.Request) -> web.Response:
-    """Anyone who scans a receipt's QR code lands here: genuine, or why not. No sign-in."""
-    try:
-        async with request.app[POOL].acquire() as conn:
-            verdict = await receipts.verify(
-                conn, request.match_info["token"], request.app[RECEIPTS]
-            )
-    except MalformedRequest:
-        return _html(
-            receipt.message_page("无法核验", "这不是缴费凭证的核验码，请扫描凭证上的二维码。"), 400
-        )
-    if not verdict.valid:
-        log.warning("receipt check failed", extra={"code": verdict.code})
-    return _html(receipt.verdict_page(verdict), 200)

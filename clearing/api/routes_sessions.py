@@ -7,26 +7,31 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from clearing.api.homes import home_page
 from clearing.api.keys import HASHER, POOL, SETTINGS
 from clearing.api.models import LoginIn, LoginOut, Me, PasswordChangeIn, UnlockOut
 from clearing.api.routes_pages import _html_file
 from clearing.api.web import authenticate, bearer, client_address, is_secure, ok, read_model
+from clearing.db import Conn
 from clearing.logs import request_id_var
 from clearing.service import login as login_service
-from clearing.service import principals
+from clearing.service import places, principals
 from clearing.service.principals import SESSION_TTL
 
 routes = web.RouteTableDef()
 COOKIE = "tj_session"
 
 
-def _me(p: principals.Principal) -> Me:
+async def _me(conn: Conn, p: principals.Principal) -> Me:
     return Me(
         username=p.username,
         display_name=p.display_name,
         role=p.role,
         office=p.office,
+        window=p.window,
         must_change_password=p.must_change_password,
+        home=home_page(p.role),
+        **await places.describe(conn, p),
     )
 
 
@@ -41,7 +46,9 @@ async def login(request: web.Request) -> web.Response:
         password=body.password,
         address=client_address(request),
     )
-    resp = ok(LoginOut(token=token, user=_me(who)), 201)
+    async with request.app[POOL].acquire() as conn:
+        user = await _me(conn, who)
+    resp = ok(LoginOut(token=token, user=user), 201)
     # HttpOnly: no script reads it; Strict: no other site's page sends it; Secure behind TLS
     resp.set_cookie(
         COOKIE,
@@ -68,7 +75,9 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/me")
 async def me(request: web.Request) -> web.Response:
-    return ok(_me(await authenticate(request, password_change=True)))
+    who = await authenticate(request, password_change=True)
+    async with request.app[POOL].acquire() as conn:
+        return ok(await _me(conn, who))
 
 
 @routes.post("/api/v1/me/password")
@@ -88,7 +97,8 @@ async def change_password(request: web.Request) -> web.Response:
         new=body.new_password,
         address=client_address(request),
     )
-    return ok(_me(replace(who, must_change_password=False)))
+    async with request.app[POOL].acquire() as conn:
+        return ok(await _me(conn, replace(who, must_change_password=False)))
 
 
 @routes.post("/api/v1/admin/users/{username}/unlock")

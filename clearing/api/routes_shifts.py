@@ -21,7 +21,7 @@ from clearing.api.models_shifts import (
 from clearing.api.web import authenticate, ok, read_model
 from clearing.errors import InvalidRequest, NotFound
 from clearing.logs import request_id_var
-from clearing.service import office_days, search, shifts, timeline
+from clearing.service import office_days, places, search, shifts, timeline
 from clearing.service import orders as order_service
 
 routes = web.RouteTableDef()
@@ -72,7 +72,9 @@ async def order_timeline(request: web.Request) -> web.Response:
 @routes.get("/api/v1/shifts/current")
 async def current_shift(request: web.Request) -> web.Response:
     who = await authenticate(request)
-    window = request.query.get("window", "").strip()
+    stated = request.query.get("window", "").strip()
+    # a clerk's shift is at the window assigned to them, whatever the browser says
+    window = places.assigned_window(who, stated) or stated
     if not window:
         raise InvalidRequest("WINDOW_REQUIRED", "give ?window=", "请指定窗口号")
     async with request.app[POOL].acquire() as conn:
@@ -84,8 +86,9 @@ async def current_shift(request: web.Request) -> web.Response:
 async def close_shift(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, ShiftCloseIn)
+    window = places.assigned_window(who, body.window) or body.window
     async with request.app[POOL].acquire() as conn:
-        view = await shifts.close(conn, who, body.window, request_id_var.get())
+        view = await shifts.close(conn, who, window, request_id_var.get())
     return ok(ShiftOut.model_validate(view), 201)
 
 

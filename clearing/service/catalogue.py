@@ -69,6 +69,15 @@ DEMO_FEE_ITEMS = [
 ]
 
 
+# the demo hall, its windows and the card terminal at each (the POS simulator's terminals)
+DEMO_OFFICES = [("HALL1", "示范市不动产登记中心", "hall")]
+DEMO_WINDOWS = [
+    ("HALL1", "W01", "窗口一", "T0000001"),
+    ("HALL1", "W02", "窗口二", "T0000002"),
+    ("HALL1", "W03", "窗口三", None),
+]
+
+
 async def seed_demo(conn: Conn) -> None:
     """Insert the demo catalogue; running it again changes nothing."""
     async with conn.transaction():
@@ -81,4 +90,13 @@ async def seed_demo(conn: Conn) -> None:
             "INSERT INTO fee_items (code, name_zh, kind, beneficiary_code)"
             " VALUES ($1,$2,$3,$4) ON CONFLICT (code) DO NOTHING",
             DEMO_FEE_ITEMS,
+        )
+        await conn.executemany(
+            "INSERT INTO offices (code, name, kind) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING",
+            DEMO_OFFICES,
+        )
+        await conn.executemany(
+            "INSERT INTO windows (office_code, code, name, terminal_id) VALUES ($1,$2,$3,$4)"
+            " ON CONFLICT DO NOTHING",
+            DEMO_WINDOWS,
         )

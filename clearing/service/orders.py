@@ -21,7 +21,7 @@ from clearing.domain.orders import (
 )
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
-from clearing.service import audit, catalogue
+from clearing.service import audit, catalogue, places
 from clearing.service.principals import Principal
 
 CREATE_ROLES = frozenset({"clerk", "supervisor", "admin"})
@@ -41,7 +41,8 @@ class LineInput:
 class OrderInput:
     case_no: str
     office: str
-    window: str
+    # a clerk's window comes from their assignment: None takes it, another one is refused
+    window: str | None
     payer_name: str
     payer_id: str
     lines: list[LineInput]
@@ -106,6 +107,7 @@ async def create(
         )
     if case_refs is None:
         _check_manual(principal, manual_reason)
+    window = await places.order_window(conn, principal, order.office, order.window)
     async with conn.transaction():
         # The key row goes in first: a concurrent request with the same key waits on it here
         # and then finds the stored response.
@@ -152,7 +154,7 @@ async def create(
             order_no,
             order.case_no,
             order.office,
-            order.window,
+            window,
             cipher.encrypt(order.payer_name, "orders.payer_name"),
             cipher.encrypt(payer_id, "orders.payer_id"),
             mask_payer_id(payer_id),
@@ -213,7 +215,12 @@ async def create(
             action="order.created",
             object_type="order",
             object_id=order_no,
-            detail={"case_no": order.case_no, "total_fen": total, "lines": len(order.lines)},
+            detail={
+                "case_no": order.case_no,
+                "window": window,
+                "total_fen": total,
+                "lines": len(order.lines),
+            },
             request_id=request_id,
         )
         if case_refs is None:

@@ -26,6 +26,8 @@ class Principal:
     display_name: str
     role: str
     office: str | None
+    # the window a clerk works at (clearing.service.places); the server puts it on their orders
+    window: str | None = None
     # a password handed out by an administrator: nothing but the change until it is changed
     must_change_password: bool = False
 
@@ -34,7 +36,7 @@ class Principal:
         return f"{'user' if self.kind == 'staff' else 'client'}:{self.username}"
 
 
-_COLUMNS = "id, kind, username, display_name, role, office, must_change_password"
+_COLUMNS = "id, kind, username, display_name, role, office, window_code, must_change_password"
 
 
 def from_row(row: asyncpg.Record) -> Principal:
@@ -45,6 +47,7 @@ def from_row(row: asyncpg.Record) -> Principal:
         display_name=row["display_name"],
         role=row["role"],
         office=row["office"],
+        window=row["window_code"],
         must_change_password=row["must_change_password"],
     )
 
@@ -59,6 +62,7 @@ async def add(
     office: str | None,
     password: str | None = None,
     actor: str = "system:cli",
+    window: str | None = None,
     must_change_password: bool = False,
     check_rules: bool = True,
 ) -> tuple[Principal, str | None]:
@@ -90,9 +94,9 @@ async def add(
     async with conn.transaction():
         try:
             row = await conn.fetchrow(
-                f"INSERT INTO principals (kind, username, display_name, role, office,"  # noqa: S608
-                f" password_hash, token_hash, must_change_password)"
-                f" VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING {_COLUMNS}",
+                "INSERT INTO principals (kind, username, display_name, role, office,"  # noqa: S608
+                " password_hash, token_hash, window_code, must_change_password)"
+                f" VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING {_COLUMNS}",
                 kind,
                 username,
                 display_name,
@@ -100,8 +104,15 @@ async def add(
                 office,
                 password_hash,
                 token_hash,
+                window,
                 must_change_password and kind == "staff",
             )
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise InvalidRequest(
+                "WINDOW_UNKNOWN",
+                f"office {office} has no window {window}",
+                "该办事大厅没有这个窗口",
+            ) from exc
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "principals_username_key":
                 raise Conflict("USERNAME_TAKEN", f"user {username} exists", "用户名已存在") from exc
@@ -128,6 +139,7 @@ async def add(
                 "kind": kind,
                 "role": role,
                 "office": office,
+                "window": window,
                 "must_change_password": p.must_change_password,
             },
         )

@@ -37,6 +37,11 @@ async def office(stack: Stack) -> dict[str, str]:
     conn = await stack.db()
     try:
         await init_connection(conn)
+        # the office and its window W09, as 系统管理 makes them; the clerk works at W09
+        await conn.execute("INSERT INTO offices (code, name) VALUES ($1, '测试大厅')", code)
+        await conn.execute(
+            "INSERT INTO windows (office_code, code, name) VALUES ($1, 'W09', '窗口九')", code
+        )
         for role in ("clerk", "supervisor"):
             name = f"h6{role[:3]}{secrets.token_hex(3)}"
             await principals.add(
@@ -46,6 +51,7 @@ async def office(stack: Stack) -> dict[str, str]:
                 display_name="测试" + ("窗口" if role == "clerk" else "主任"),
                 role=role,
                 office=code,
+                window="W09" if role == "clerk" else None,
                 password=PASSWORD,
             )
             people[role] = name
@@ -196,9 +202,12 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     clerk = await page_as(None)
     await sign_in(clerk, office["clerk"], PASSWORD)
     await clerk.goto("/shifts")
-    await clerk.fill("#window-no", "W09")
-    await clerk.press("#window-no", "Enter")
+    # the clerk's window is the one assigned, not typed
+    assert await clerk.input_value("#window-no") == "W09"
+    assert await clerk.is_editable("#window-no") is False
     await clerk.locator("#current-totals").get_by_text("收款").wait_for()
+    # W09's shift, with the payment in it (not the page's first read, of another window)
+    await clerk.locator("#current-since").get_by_text("接班时间").wait_for()
     await clerk.click("#close-shift")
     await clerk.click("#confirm-yes")
     await clerk.locator("#flash").get_by_text("已交班").wait_for()

@@ -10,7 +10,7 @@ from typing import Any
 from clearing.api.keys import CIPHER, LIMITS, POOL
 from clearing.service import orders, principals
 from clearing.service.orders import LineInput, OrderInput
-from tests.integration.factories import PAYER_ID
+from tests.integration.factories import PAYER_ID, place
 from tests.integration.service_harness import Service
 
 
@@ -35,10 +35,15 @@ async def clerk_order(
     payer_id: str = PAYER_ID,
     amount_fen: int = 80_00,
 ) -> dict[str, Any]:
-    """An order a clerk issued from a case (as the route does after asking the authorities)."""
+    """An order a clerk issued from a case (as the route does after asking the authorities), at
+    ``window``: the clerk is assigned to it first, as 系统管理 would (an order's window is the
+    clerk's assigned one)."""
     async with svc.app[POOL].acquire() as conn:
         who = await principals.authenticate(conn, token)
         assert who.office is not None
+        await place(conn, who.office, window)
+        await conn.execute("UPDATE principals SET window_code = $2 WHERE id = $1", who.id, window)
+        who = await principals.authenticate(conn, token)
         _, view = await orders.create(
             conn,
             principal=who,

@@ -11,6 +11,8 @@ from typing import Any
 import aiohttp
 
 from clearing.api import routes_display
+from clearing.api.keys import POOL
+from tests.integration.factories import place
 from tests.integration.service_harness import Service, order_body
 
 
@@ -71,6 +73,8 @@ async def show(svc: Service, staff: str, window: str, order_no: str | None) -> d
 
 
 async def new_order(svc: Service, window: str = "W01") -> str:
+    async with svc.app[POOL].acquire() as conn:
+        await place(conn, "HALL1", window)  # an order is taken at a window in service
     status, order = await svc.create_order(await svc.supervisor(), order_body(window=window))
     assert status == 201, order
     return str(order["order_no"])

@@ -22,17 +22,35 @@ LIMITS = Limits(max_lines=20, max_line_fen=100_000_000_000, max_order_fen=500_00
 PAYER_ID = "11010519491231002X"
 
 
+async def place(conn: asyncpg.Connection, office: str = "HALL1", window: str = "W01") -> None:
+    """The office and the window orders are taken at (orders must name a window in service)."""
+    await conn.execute(
+        "INSERT INTO offices (code, name) VALUES ($1, $1 || '大厅') ON CONFLICT DO NOTHING", office
+    )
+    await conn.execute(
+        "INSERT INTO windows (office_code, code, name) VALUES ($1, $2, '窗口' || $2)"
+        " ON CONFLICT DO NOTHING",
+        office,
+        window,
+    )
+
+
 async def staff(
     conn: asyncpg.Connection, office: str = "HALL1", role: str = "supervisor"
 ) -> Principal:
-    """Window staff; a supervisor by default, because ``order`` types its lines by hand."""
+    """Window staff; a supervisor by default, because ``order`` types its lines by hand. Clerks
+    are assigned window W01 of their office."""
+    window_staff = role in ("clerk", "supervisor")
+    if window_staff:
+        await place(conn, office)
     p, _ = await principals.add(
         conn,
         kind="staff",
         username=f"u{secrets.token_hex(4)}",
         display_name="测试员",
         role=role,
-        office=office if role in ("clerk", "supervisor") else None,
+        office=office if window_staff else None,
+        window="W01" if role == "clerk" else None,
         password="Correct horse battery 9",
     )
     return p

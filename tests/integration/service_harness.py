@@ -22,7 +22,7 @@ from aiohttp import web
 from clearing.api.app import create_app
 from clearing.config import Settings
 from clearing.service import principals
-from tests.integration.factories import PAYER_ID
+from tests.integration.factories import PAYER_ID, place
 from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim
 
@@ -62,7 +62,10 @@ class Service:
         from clearing.api.keys import POOL
 
         name = f"t{secrets.token_hex(4)}"
+        window_staff = role in ("clerk", "supervisor") and office is not None
         async with self.app[POOL].acquire() as conn:
+            if window_staff:
+                await place(conn, office or "HALL1")
             _, token = await principals.add(
                 conn,
                 kind="client" if client else "staff",
@@ -70,6 +73,8 @@ class Service:
                 display_name="测试",
                 role=role,
                 office=office if role in ("clerk", "supervisor") else None,
+                # a clerk works at the window the server puts on their orders
+                window="W01" if window_staff and role == "clerk" else None,
                 password=None if client else "pass-word-123",
             )
         if token:

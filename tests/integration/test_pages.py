@@ -25,6 +25,7 @@ from clearing.config import Settings
 from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
 from clearing.service import principals
+from tests.integration.factories import place
 from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
@@ -108,6 +109,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
     try:
         # typed-line orders are a supervisor's exception: super1 creates them, clerk1 takes payment
         for username, office, role in USERS:
+            await place(conn, office)
             await principals.add(
                 conn,
                 kind="staff",
@@ -115,6 +117,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
                 display_name="测试员",
                 role=role,
                 office=office,
+                window="W01" if role == "clerk" else None,
                 password=PASSWORD,
             )
     finally:
@@ -158,6 +161,8 @@ async def test_login_and_window_are_pages(service: Service) -> None:
     assert "开具缴费单" in html and "今日缴费单" in html
 
     r, _ = await service.get("/")
+    assert r.status == 302 and r.headers["Location"] == "/login"
+    r, _ = await service.get("/", "clerk1")
     assert r.status == 302 and r.headers["Location"] == "/window"
 
 

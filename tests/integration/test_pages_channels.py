@@ -17,6 +17,7 @@ import pytest
 
 from clearing.api import receipt
 from clearing.domain.money import MAX_FEN, capital_amount
+from clearing.service.receipt_prints import Print
 from tests.integration.pos_harness import PosSim, running_pos_sim
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
@@ -116,7 +117,10 @@ def _imports(script: str) -> set[str]:
 async def test_every_module_of_a_page_is_served(
     svc: Service, staff: dict[str, str], page: str
 ) -> None:
-    status, _, html = await _page(svc, page, staff["auditor"])
+    # each page as the role that works on it (an auditor is sent from /window to /finance)
+    status, _, html = await _page(
+        svc, page, staff["supervisor" if page == "/window" else "auditor"]
+    )
     assert status == 200
     todo = set(re.findall(r'(?:src|href)="/window/static/([^"]+)"', html))
     seen: set[str] = set()
@@ -368,7 +372,27 @@ def _view(payment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-VERIFY = "http://127.0.0.1:8080/verify/e30.c2ln"
+VERIFY = "http://127.0.0.1:8080/v/TJ20260101ABCDEF123456-1.abcdefghijklmnop"
+
+
+def _render(view: dict[str, Any]) -> str:
+    """The original print of ``view``: every line paid."""
+    facts = {
+        "l": [[ln["line_no"], ln["amount_fen"], ln["reference"] or "", 0] for ln in view["lines"]]
+    }
+    printed = Print(
+        receipt_no=f"{view['order_no']}-1",
+        order_no=view["order_no"],
+        print_no=1,
+        facts=facts,
+        paid_fen=view["total_fen"],
+        reason=None,
+        printed_by="clerk1",
+        printed_at=datetime.now(UTC),
+        code=VERIFY.rsplit("/", 1)[1],
+    )
+    sheet = receipt.Sheet(printed, VERIFY, latest=True, stale=False, may_reprint=True)
+    return receipt.render(view, sheet)
 
 
 @pytest.mark.parametrize(
@@ -381,28 +405,18 @@ VERIFY = "http://127.0.0.1:8080/verify/e30.c2ln"
     ],
 )
 def test_receipt_names_every_channel(provider: str, name: str) -> None:
-    html = receipt.render(
-        _view({"provider": provider}), printed_at=datetime.now(UTC), verify_url=VERIFY
-    )
+    html = _render(_view({"provider": provider}))
     assert f"<td>{name}</td>" in html
     assert "银行卡号" not in html  # no card facts: no card row
 
 
 def test_receipt_of_a_card_payment_shows_the_masked_card_and_rrn() -> None:
     details = {"card_no_masked": "622848******1234", "rrn": "123456789012", "card_type": "D"}
-    html = receipt.render(
-        _view({"provider": "pos", "details": details}),
-        printed_at=datetime.now(UTC),
-        verify_url=VERIFY,
-    )
+    html = _render(_view({"provider": "pos", "details": details}))
     assert "银行卡（借记卡）" in html
     assert "622848******1234" in html and "123456789012" in html
     # only what exists: a payment without an RRN still prints its card number
-    html = receipt.render(
-        _view({"provider": "pos", "details": {"card_no_masked": "6222<b>"}}),
-        printed_at=datetime.now(UTC),
-        verify_url=VERIFY,
-    )
+    html = _render(_view({"provider": "pos", "details": {"card_no_masked": "6222<b>"}}))
     assert "6222&lt;b&gt;" in html and "检索参考号" in html
 
 

@@ -240,7 +240,12 @@ async function main() {
   });
   canDecide = me.role === "finance";
   $("readonly").hidden = canDecide;
-  $("to-window").hidden = me.role === "finance";
+  // the window screen is for window staff; an administrator goes back to 系统管理
+  $("to-window").hidden = me.role !== "admin";
+  if (me.role === "admin") {
+    $("to-window").href = "/admin";
+    $("to-window").textContent = "系统管理";
+  }
   $("refresh").addEventListener("click", () => {
     flash("");
     load();

@@ -6,10 +6,11 @@ const form = document.getElementById("login-form");
 const errorBox = document.getElementById("login-error");
 const submit = document.getElementById("login-submit");
 
-// only a path on this site: never send a freshly signed-in clerk to another origin
-function nextPath() {
+// only a path on this site: never send a freshly signed-in clerk to another origin; without one,
+// each role starts on its own page (the server says which)
+function nextPath(user) {
   const next = new URLSearchParams(location.search).get("next") || "";
-  return /^\/(?![/\\])/.test(next) ? next : "/window";
+  return /^\/(?![/\\])/.test(next) ? next : user.home || "/window";
 }
 
 form.addEventListener("submit", async (event) => {
@@ -31,10 +32,10 @@ form.addEventListener("submit", async (event) => {
     saveSession(out.token, out.user);
     // a temporary password (new user, or reset by an administrator): choose one's own first
     if (out.user.must_change_password) {
-      location.replace(`/password?next=${encodeURIComponent(nextPath())}`);
+      location.replace(`/password?next=${encodeURIComponent(nextPath(out.user))}`);
       return;
     }
-    location.replace(nextPath());
+    location.replace(nextPath(out.user));
   } catch (err) {
     errorBox.textContent = messageOf(err);
     form.password.select();

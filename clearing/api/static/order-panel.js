@@ -148,6 +148,7 @@ export function setupOrderPanel({ config, me, onChanged, onUnauthorized, onShown
   hooks = { onChanged, onUnauthorized, onShown };
   setupPayMethods({
     config,
+    windowTerminal: me.terminal_id,
     async onStarted(orderNo) {
       await refresh(orderNo);
       hooks.onChanged();

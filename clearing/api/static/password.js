@@ -6,9 +6,10 @@ const errorBox = document.getElementById("password-error");
 const reason = document.getElementById("password-reason");
 const submit = document.getElementById("password-submit");
 
-function nextPath() {
+// only a path on this site; without one, the page this role starts on (the server says which)
+function nextPath(user) {
   const next = new URLSearchParams(location.search).get("next") || "";
-  return /^\/(?![/\\])/.test(next) && next !== "/password" ? next : "/window";
+  return /^\/(?![/\\])/.test(next) && !next.startsWith("/password") ? next : user.home || "/window";
 }
 
 async function signOut() {
@@ -62,7 +63,7 @@ form.addEventListener("submit", async (event) => {
       body: { current_password: current, new_password: fresh },
     });
     saveSession(sessionToken(), me);
-    location.replace(nextPath());
+    location.replace(nextPath(me));
   } catch (err) {
     if (err.status === 401) {
       location.replace("/login?next=/password");

@@ -219,7 +219,7 @@ async function startCard() {
   focusCode();
 }
 
-export function setupPayMethods({ config, onStarted, onUnauthorized }) {
+export function setupPayMethods({ config, windowTerminal, onStarted, onUnauthorized }) {
   hooks = { onStarted, onUnauthorized };
   channels = new Map((config.channels || []).map((c) => [c.provider, c]));
   const list = [...channels.values()];
@@ -265,6 +265,8 @@ export function setupPayMethods({ config, onStarted, onUnauthorized }) {
   }));
   const remembered = localStorage.getItem(TERMINAL_KEY);
   if (remembered && terminals.includes(remembered)) select.value = remembered;
+  // the terminal that stands at this clerk's window (系统管理 says which) comes first
+  if (windowTerminal && terminals.includes(windowTerminal)) select.value = windowTerminal;
   $("card-start").addEventListener("click", startCard);
 }
 

@@ -39,6 +39,10 @@ function totalBox(label, count, fen) {
   return box;
 }
 
+// each read of the current shift is numbered: an answer for a window typed over since (the
+// page's first read, say, arriving after the one for the window the clerk entered) is dropped
+let currentSeq = 0;
+
 async function loadCurrent() {
   $("current-error").textContent = "";
   const windowNo = $("window-no").value.trim();
@@ -46,8 +50,11 @@ async function loadCurrent() {
     $("current-error").textContent = "请填写窗口号（字母、数字、“-”或“_”，最多16位）。";
     return;
   }
+  const seq = ++currentSeq;
+  $("close-shift").disabled = true;
   try {
     const s = await api("GET", `/api/v1/shifts/current?window=${encodeURIComponent(windowNo)}`);
+    if (seq !== currentSeq) return;
     $("current-since").textContent = s.opened_at
       ? `接班时间 ${beijing(s.opened_at)}（上次交班后的第一笔业务）`
       : "本班次尚无业务。";
@@ -194,7 +201,9 @@ async function start() {
       signOut();
     }
   });
-  $("window-no").value = localStorage.getItem(WINDOW_KEY) || "W01";
+  $("window-no").value = me.window || localStorage.getItem(WINDOW_KEY) || "";
+  // a clerk's window is the one assigned in 系统管理; the server refuses any other
+  $("window-no").readOnly = me.role === "clerk";
   $("window-no").addEventListener("change", () => {
     const value = $("window-no").value.trim();
     if (CODE.test(value)) localStorage.setItem(WINDOW_KEY, value);

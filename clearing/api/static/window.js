@@ -16,12 +16,11 @@ setInterval(() => {
   if (isWaiting()) resync();
 }, WAITING_REFRESH_MS);
 
+// a supervisor covers any window of the hall; this browser remembers which one they took
 const WINDOW_KEY = "tj_window";
-const OFFICE_KEY = "tj_office";
-const CODE = /^[A-Za-z0-9_-]{1,16}$/;
 
 let office = "";
-let windowNo = localStorage.getItem(WINDOW_KEY) || "W01";
+let windowNo = "";
 let stopEvents = () => {};
 
 function signOut() {
@@ -35,7 +34,7 @@ function pageError(text) {
 
 function connect() {
   stopEvents();
-  if (!office) return;
+  if (!office || !windowNo) return;
   followOrder(currentOrderNo()); // this window's screen shows what this window shows
   stopEvents = watchWindow({
     office,
@@ -62,39 +61,34 @@ function connect() {
   });
 }
 
-function setupPlace(me) {
-  const windowInput = $("window-no");
-  windowInput.value = windowNo;
-  windowInput.addEventListener("change", () => {
-    const value = windowInput.value.trim();
-    if (!CODE.test(value)) {
-      windowInput.setAttribute("aria-invalid", "true");
-      pageError("窗口号只能由字母、数字、“-”或“_”组成，最多16位。");
-      windowInput.focus();
-      return;
+// Where this screen takes orders comes from the server: a clerk's assigned window (the server
+// puts it on every order whatever a browser says), or for a supervisor one of the hall's windows.
+async function setupPlace(me) {
+  office = me.office || "";
+  $("office-name").textContent = me.office_name || office || "—";
+  if (me.role !== "supervisor") {
+    windowNo = me.window || "";
+    $("window-name").textContent = me.window_name || windowNo || "未分配";
+    if (!windowNo) {
+      $("live").textContent = "未分配窗口";
+      pageError("您尚未分配窗口，不能开具缴费单。请联系系统管理员在“系统管理”中为您分配窗口。");
     }
-    windowInput.removeAttribute("aria-invalid");
-    pageError("");
-    followOrder(null); // the screen of the window left behind shows nothing of this order
-    windowNo = value;
-    localStorage.setItem(WINDOW_KEY, windowNo);
-    connect();
-    reloadList(0);
-  });
-  if (me.office) {
-    office = me.office;
-    $("office-name").textContent = office;
     return;
   }
-  // staff without an office of their own (administrators) say which hall they stand in
-  const officeInput = $("office-input");
-  $("office-name").hidden = true;
-  officeInput.hidden = false;
-  officeInput.value = office = localStorage.getItem(OFFICE_KEY) || "";
-  officeInput.addEventListener("change", () => {
-    followOrder(null);
-    office = officeInput.value.trim();
-    localStorage.setItem(OFFICE_KEY, office);
+  const { windows } = await api("GET", "/api/v1/windows");
+  const select = $("window-select");
+  for (const w of windows) select.add(new Option(w.name, w.code));
+  const remembered = localStorage.getItem(WINDOW_KEY);
+  const known = (code) => windows.some((w) => w.code === code);
+  windowNo = [me.window, remembered].find((c) => c && known(c)) || (windows[0] || {}).code || "";
+  select.value = windowNo;
+  $("window-name").hidden = true;
+  select.hidden = false;
+  if (!windowNo) pageError("本大厅还没有在用的窗口，请联系系统管理员。");
+  select.addEventListener("change", () => {
+    followOrder(null); // the screen of the window left behind shows nothing of this order
+    windowNo = select.value;
+    localStorage.setItem(WINDOW_KEY, windowNo);
     connect();
     reloadList(0);
   });
@@ -126,10 +120,18 @@ async function main() {
       signOut();
     }
   });
-  setupPlace(me);
-
-  // administrators and auditors also read the refund approval page
-  $("to-finance").hidden = !["admin", "auditor"].includes(me.role);
+  if (me.home !== "/window") {
+    // finance, auditors and administrators have screens of their own
+    location.replace(me.home);
+    return;
+  }
+  try {
+    await setupPlace(me);
+  } catch (err) {
+    if (err.status === 401) signOut();
+    else pageError(`窗口信息加载失败：${messageOf(err)}`);
+    return;
+  }
   setupOrderPanel({
     config,
     me,

@@ -1,0 +1,55 @@
+// 系统管理: who may do what where. Accounts, offices and windows, API clients, fee schedules.
+// Every rule (office scope, nobody changes their own access) is the server's; this page says
+// what it answered.
+import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { $ } from "./dom.js";
+import { loadOffices, pageError, state } from "./admin-common.js";
+import { setupFees } from "./admin-fees.js";
+import { setupPlaces } from "./admin-places.js";
+import { setupAccounts } from "./admin-users.js";
+
+function signOut() {
+  clearSession();
+  location.replace("/login?next=/admin");
+}
+
+async function main() {
+  if (!sessionToken()) {
+    signOut();
+    return;
+  }
+  try {
+    state.me = await api("GET", "/api/v1/me");
+    if (state.me.role !== "admin") {
+      location.replace(state.me.home);
+      return;
+    }
+    await loadOffices();
+  } catch (err) {
+    if (err.status === 401) signOut();
+    else pageError(`页面加载失败：${messageOf(err)}`);
+    return;
+  }
+  $("who").textContent = `${state.me.display_name}（${state.me.username}）`;
+  $("logout").addEventListener("click", async () => {
+    try {
+      await api("DELETE", "/api/v1/sessions");
+    } finally {
+      signOut();
+    }
+  });
+  const onError = (err) => {
+    if (err.status === 401) signOut();
+    else pageError(err.zh || messageOf(err));
+  };
+  const accounts = setupAccounts({ onError });
+  setupPlaces({ onError, onChanged: accounts.redraw });
+  const fees = setupFees({ onError });
+  try {
+    await Promise.all([accounts.load(), fees.load()]);
+  } catch (err) {
+    onError(err);
+  }
+}
+
+main();

@@ -1,0 +1,183 @@
+"""The receipt in a real browser: after a partial refund the old QR code says the paper is void,
+the clerk reprints (补打) from the receipt page and the new paper shows 已退, the net paid and the
+reprint count; roles that may not reprint are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from typing import Any
+
+import aiohttp
+
+from tests.e2e.conftest import PageFactory, Stack
+
+AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 不动产登记费, 住宅专项维修资金; line 2 is refunded
+
+
+async def _wait(stack: Stack, path: str, done: Any, within_s: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + within_s
+    while True:
+        status, body = await stack.api("GET", path, "clerk1")
+        assert status == 200, body
+        if done(body):
+            return dict(body)
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.2)
+
+
+async def _paid_order(stack: Stack) -> str:
+    body = {
+        "case_no": f"2026-BDC-E2E{secrets.randbelow(10**6):06d}",
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": "张三",
+        "payer_id": "11010519491231002X",
+        "lines": [
+            {"item_code": code, "amount_fen": fen}
+            for code, fen in zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
+        ],
+        "manual_reason": "测试：主管手工录入",
+    }
+    status, order = await stack.api(
+        "POST",
+        "/api/v1/orders",
+        "super1",
+        json=body,
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+    )
+    assert status == 201, order
+    order_no = str(order["order_no"])
+    status, started = await stack.api(
+        "POST",
+        f"/api/v1/orders/{order_no}/payments",
+        "clerk1",
+        json={"method": "qr", "channel": "wechatpay"},
+    )
+    assert status == 201, started
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay") as r,
+    ):
+        assert r.status == 200, await r.text()
+    await _wait(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED"))
+    return order_no
+
+
+async def _refund_line_2(stack: Stack, order_no: str) -> None:
+    status, req = await stack.api(
+        "POST",
+        f"/api/v1/orders/{order_no}/refunds",
+        "super1",
+        json={"lines": [2], "reason": "登记费减免"},
+    )
+    assert status == 201, req
+    status, _ = await stack.api("POST", f"/api/v1/refunds/{req['id']}/approve", "finance1", json={})
+    assert status == 200
+    await _wait(
+        stack,
+        f"/api/v1/orders/{order_no}/refunds",
+        lambda b: b["refunds"][-1]["state"] == "SUCCEEDED",
+    )
+    await _wait(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED"))
+
+
+async def _fits(page: Any) -> None:
+    # the halls' 1366-pixel monitors: nothing runs off to the side
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1366, width
+
+
+async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    order_no = await _paid_order(stack)
+    clerk = await page_as("clerk1")
+    await clerk.goto(f"/orders/{order_no}/receipt")
+    await clerk.locator("#verify-link").wait_for()
+    assert "不动产登记税费缴费凭证" in await clerk.inner_text("h1")
+    assert await clerk.locator("#reprint-badge").count() == 0
+    await _fits(clerk)
+    old_qr = await clerk.get_attribute("#verify-link", "href")
+    assert old_qr and len(old_qr) <= 80, old_qr
+
+    citizen = await page_as(None)
+    await citizen.goto(old_qr)
+    assert await citizen.inner_text("#verdict-title") == "凭证真实有效"
+
+    await _refund_line_2(stack, order_no)
+    # the paper's QR code now says it is void, and what stands
+    await citizen.goto(old_qr)
+    assert await citizen.inner_text("#verdict-title") == "已部分退款，凭证已失效"
+    refunded = citizen.locator("tr.refunded")
+    assert await refunded.count() == 1
+    assert "不动产登记费" in await refunded.inner_text() and "已退" in await refunded.inner_text()
+    assert await citizen.inner_text("#verdict-paid") == "¥1,500.00"
+
+    # the clerk's receipt page says the printed paper is void and offers 补打, not 打印
+    await clerk.reload()
+    await clerk.locator("#receipt-banner").wait_for()
+    assert "凭证已失效" in await clerk.inner_text("#receipt-banner")
+    assert await clerk.locator("#print-receipt").count() == 0
+    await clerk.select_option("#reprint-reason", "部分退款后重新出具")
+    await clerk.click("#reprint")
+    await clerk.wait_for_url(re.compile(r"/receipt\?n=2$"))
+    assert await clerk.inner_text("#reprint-badge") == "补打（第 1 次）"
+    assert await clerk.inner_text("#receipt-no") == f"{order_no}-2"
+    row = clerk.locator("tr.refunded")
+    assert "不动产登记费" in await row.inner_text() and "已退" in await row.inner_text()
+    assert await clerk.inner_text("#net-paid") == "¥1,500.00"
+    assert await clerk.inner_text("#refunded-total") == "¥80.00"
+    assert await clerk.locator("#print-receipt").is_visible()
+    await _fits(clerk)
+
+    # the reprint's own QR code verifies, and says it is a reprint
+    new_qr = await clerk.get_attribute("#verify-link", "href")
+    assert new_qr and new_qr != old_qr and len(new_qr) <= 80
+    await citizen.goto(new_qr)
+    assert await citizen.inner_text("#verdict-title") == "凭证真实有效"
+    assert "补打（第 1 次）" in await citizen.inner_text("main")
+    await _fits(citizen)
+
+
+async def test_roles_that_may_not_reprint_are_refused(stack: Stack, page_as: PageFactory) -> None:
+    order_no = await _paid_order(stack)
+    clerk = await page_as("clerk1")
+    await clerk.goto(f"/orders/{order_no}/receipt")  # the original print
+    await clerk.locator("#reprint").wait_for()
+
+    finance = await page_as("finance1")
+    await finance.goto(f"/orders/{order_no}/receipt")
+    await finance.locator("#verify-link").wait_for()
+    assert await finance.locator("#reprint").count() == 0  # no 补打 for finance
+    # a hand-made form posted from our own page, as a finance user: the 403 screen
+    finance.allow_console("403")
+    await finance.evaluate(
+        """(action) => {
+            const f = document.createElement("form");
+            f.method = "post";
+            f.action = action;
+            const r = document.createElement("input");
+            r.name = "reason";
+            r.value = "凭证遗失";
+            f.append(r);
+            document.body.append(f);
+            f.submit();
+        }""",
+        f"/orders/{order_no}/receipt/reprints",
+    )
+    await finance.get_by_text("只有窗口收费员或值班主任可以补打缴费凭证").wait_for()
+    assert await finance.inner_text("h1") == "无权补打"
+
+    for user in ("finance1", "auditor1", "admin"):
+        status, problem = await stack.api(
+            "POST",
+            f"/api/v1/orders/{order_no}/receipt/reprints",
+            user,
+            json={"reason": "凭证遗失"},
+        )
+        assert (status, problem["code"]) == (403, "RECEIPT_REPRINT_FORBIDDEN"), user
+    status, listed = await stack.api("GET", f"/api/v1/orders/{order_no}/receipt/prints", "clerk1")
+    assert status == 200 and [p["reprint_no"] for p in listed["prints"]] == [0]
