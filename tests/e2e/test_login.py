@@ -27,6 +27,8 @@ async def _new_user(stack: Stack, role: str = "clerk", *, must_change: bool = Fa
             role=role,
             office="HALL1" if role in ("clerk", "supervisor") else None,
             password=TEMPORARY,
+            # 窗口三: the demo's window without a clerk of its own
+            window="W03" if role == "clerk" else None,
             actor="user:admin",
             must_change_password=must_change,
         )
