@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from clearing import listen
+
 KEYS_HELP = "keyset root (holds merchant/ and platform/); missing keys are generated"
 
 MakeApp = Callable[[str], web.Application]
@@ -133,7 +135,8 @@ async def serve(
         app = make_app(public_base_url or f"http://{host}:{port}")
         runner = web.AppRunner(app, shutdown_timeout=2.0)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        # a socket the demo bound for us first, when it handed one down
+        await listen.site(runner, host, port).start()
         bound_port = port
         with contextlib.suppress(IndexError, TypeError):
             bound_port = int(runner.addresses[0][1])

@@ -218,7 +218,7 @@ async def cmd_confirmations(settings: Settings, args: argparse.Namespace) -> int
 async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
     """Run a cut-off by hand: gather what is due, write and sign the batch's files, print each
     file's path on its own line (progress goes to standard error)."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta, timezone
 
     from clearing import wiring
     from clearing.domain.money import format_yuan
@@ -240,7 +240,9 @@ async def cmd_settle(settings: Settings, args: argparse.Namespace) -> int:
             )
         ]
         now = datetime.now(UTC)
-        progress(f"cut-off for {setup.bank} at {now.isoformat(timespec='seconds')} ...")
+        # cut-off times are Beijing times; so is what the operator reads
+        beijing = now.astimezone(timezone(timedelta(hours=8)))
+        progress(f"cut-off for {setup.bank} at {beijing.isoformat(timespec='seconds')} ...")
         batch_id = await settlement.cutoff(
             conn, bank=setup.bank, now=now, every_account=args.cutoff == "now", actor="cli"
         )
@@ -314,6 +316,7 @@ async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from clearing import listen
     from clearing.api.app import create_app
 
     if args.host:
@@ -327,8 +330,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(_with_conn(settings, _migrate_quiet))
     app = create_app(settings, dsn)
     print(f"tongjiao serving on http://{settings.host}:{settings.port}", flush=True)
+    # the demo binds the port before starting us and hands the socket down (clearing.listen)
+    sock = listen.inherited(settings.port)
     web.run_app(
-        app, host=settings.host, port=settings.port, print=None, access_log=None, shutdown_timeout=5
+        app,
+        host=None if sock else settings.host,
+        port=None if sock else settings.port,
+        sock=sock,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
     )
     return 0
 
@@ -394,7 +405,9 @@ def parser() -> argparse.ArgumentParser:
         "--cutoff",
         choices=["now", "scheduled"],
         required=True,
-        help="now: every account, whatever its schedule; scheduled: accounts whose time has come",
+        help="now: every account, whatever its schedule, up to now; scheduled: each daily account"
+        " once per business day, at its cut-off (Beijing time), with the lines paid before it,"
+        " and real-time accounts up to now",
     )
     rc = sub.add_parser("reconcile", help="reconcile one business day (bills, statements, lists)")
     rc.add_argument("--date", required=True, help="YYYY-MM-DD, today or yesterday (Beijing)")

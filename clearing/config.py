@@ -16,6 +16,12 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
+    # behind a connection pooler in transaction mode (docs/scaling.md §5): 0 makes asyncpg use
+    # unnamed statements, which survive PgBouncer before 1.21 handing each transaction to
+    # another server connection; and the screens' LISTEN needs a connection of its own that no
+    # pooler shares (a direct or session-mode address; unset: the database URL)
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    listen_database_url: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -78,6 +84,8 @@ class Settings(BaseSettings):
     # (a PEM file, or 64 hex digits for SM2; never the database), where files are written, and how
     # they travel (the bank pulls them from our mutual-TLS endpoint, or we push to its inbox)
     settlement_bank: str = Field(default="SFBK", pattern=r"^[A-Z0-9]{2,10}$")
+    # what staff read for that bank code on pages and reports (the code itself is for files)
+    settlement_bank_name: str = "示范银行"
     settlement_account_no: str = "6217000010000000009"
     settlement_account_name: str = "示范市不动产登记中心"
     settlement_bank_code: str = Field(default="313100000013", pattern=r"^[0-9]{12}$")
@@ -100,8 +108,8 @@ class Settings(BaseSettings):
     # and browsers reach; unset: no metrics are served; 0: any free port (logged)
     ops_host: str = "127.0.0.1"
     ops_port: int | None = Field(default=None, ge=0, le=65535)
-    # how often the service runs a scheduled cut-off (accounts past their cut-off time, real-time
-    # accounts at once); 0: only `tongjiao settle` cuts off
+    # how often the service checks for a scheduled cut-off (each daily account once per business
+    # day at its cut-off, Beijing time; real-time accounts at once); 0: only `tongjiao settle`
     settlement_cutoff_check_s: float = Field(default=0.0, ge=0)
     # acquirers' settlement accounts (payer account no. → acquirer), so that their money arriving
     # on our collection account is booked against the right receivable
@@ -114,6 +122,10 @@ class Settings(BaseSettings):
     recon_fee_ppm: dict[str, int] = Field(default_factory=dict)
     recon_settle_lag_days: int = Field(default=1, ge=0, le=10)
     recon_daily_at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    # what staff read for each office code (a user's office, an order's office), e.g.
+    # {"HALL1": "示范市不动产登记中心第一大厅"}; an office without a name shows its code
+    office_names: dict[str, str] = Field(default_factory=dict)
 
     # limits a clerk meets at the window (named in the errors they produce)
     max_lines_per_order: int = Field(default=20, ge=1)

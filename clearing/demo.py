@@ -18,11 +18,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from clearing import listen
 from clearing.config import Settings
 from clearing.db.pool import embedded_for, resolve_dsn
 
@@ -38,6 +40,7 @@ CHANNELS = [
     ("fund", "FUND_BASE_URL", ""),
 ]
 TERMINALS = ("T0000001", "T0000002")
+DEMO_OFFICES = {"HALL1": "示范市不动产登记中心第一大厅"}
 
 DEMO_USERS = [
     # username, name, role, office, password, window (clearing.service.catalogue.DEMO_WINDOWS)
@@ -59,25 +62,36 @@ DEMO_PAYERS = [
 ]
 
 
-def _free_port(preferred: int) -> int:
-    """``preferred`` if it is free, else (and for 0) any free port."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-        except OSError:
-            s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _bind(preferred: int) -> socket.socket:
+    """A port of our own, bound now: the one asked for, or any free one when it is taken (and
+    for 0). The child serves this very socket (clearing.listen), so no other process can take
+    the port between our choosing it and the child listening on it."""
+    return listen.bind("127.0.0.1", preferred)
 
 
-def _spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _url(sock: socket.socket, scheme: str = "http") -> str:
+    return f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _spawn(
+    args: list[str], env: dict[str, str], log_path: Path, socks: Sequence[socket.socket] = ()
+) -> subprocess.Popen[bytes]:
+    """Start ``tongjiao ARGS``, handing it ``socks`` (bound and listening); our copies of them are
+    closed once the child holds its own."""
     log = log_path.open("ab")
-    return subprocess.Popen(  # noqa: S603 - our own console script
-        [sys.executable, "-m", "clearing", *args],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    child_env = {**env, listen.ENV: listen.env_for(list(socks))}
+    try:
+        return subprocess.Popen(  # noqa: S603 - our own console script
+            [sys.executable, "-m", "clearing", *args],
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=[s.fileno() for s in socks],
+        )
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 async def _wait_http(
@@ -137,6 +151,21 @@ async def _prepare(settings: Settings) -> None:
         await conn.close()
 
 
+class PaymentSkipped(Exception):
+    """A demo payment that did not go through; the demo says why and goes on."""
+
+
+async def _answer(r: aiohttp.ClientResponse, what: str, ok: int = 200) -> dict[str, Any]:
+    try:
+        body = await r.json(content_type=None)
+    except ValueError:
+        body = {}
+    if r.status != ok:
+        detail = body.get("detail_zh") or body.get("detail") or body.get("message") or r.reason
+        raise PaymentSkipped(f"{what}: {r.status} {body.get('code', '')} {detail}".strip())
+    return dict(body) if isinstance(body, dict) else {}
+
+
 async def _pay(
     s: aiohttp.ClientSession,
     base: str,
@@ -147,28 +176,53 @@ async def _pay(
     i: int,
     rng: random.Random,
 ) -> bool:
-    """Pay one demo order a different way each time; False if it is left for the window."""
+    """Pay one demo order a different way each time; False if it is left for the window.
+    Raises PaymentSkipped when a step is refused (a busy terminal, a channel fault)."""
     way = i % 6
     url = f"{base}/api/v1/orders/{order_no}/payments"
     if way in (0, 1, 2):  # the citizen scans our QR with WeChat, Alipay or UnionPay
         channel = ("wechatpay", "alipay", "unionpay")[way]
         async with s.post(url, json={"method": "qr", "channel": channel}, headers=h) as r:
-            started = await r.json()
+            started = await _answer(r, f"{channel} QR", 201)
         async with s.post(f"{sims[channel]}/sim/orders/{started['out_trade_no']}/pay") as r:
-            return r.status == 200
+            await _answer(r, f"{channel} payment")
+        return True
     if way == 3:  # the clerk scans the citizen's payment code
         code = f"{rng.choice(['13', '28'])}{rng.randint(10**15, 10**16 - 1)}"
         async with s.post(url, json={"method": "code", "auth_code": code}, headers=h) as r:
-            return r.status == 201
-    if way == 4:  # a card at the window's terminal
-        body = {"method": "card", "channel": "pos", "terminal_id": TERMINALS[0]}
+            await _answer(r, "payment code", 201)
+        return True
+    if way == 4:  # a card at the window's terminal; the two terminals take turns
+        terminal = TERMINALS[(i // 6) % len(TERMINALS)]
+        body = {"method": "card", "channel": "pos", "terminal_id": terminal}
         async with s.post(url, json=body, headers=h) as r:
-            r.raise_for_status()
-        async with s.post(f"{sims['pos']}/sim/terminals/{TERMINALS[0]}/swipe", json={}) as r:
-            return r.status == 200
+            await _answer(r, f"card sale on {terminal}", 201)
+        async with s.post(f"{sims['pos']}/sim/terminals/{terminal}/swipe", json={}) as r:
+            await _answer(r, f"card on {terminal}")
+        return True
     async with s.post(url, json={"method": "qr", "channel": "wechatpay"}, headers=h) as r:
-        r.raise_for_status()
+        await _answer(r, "wechatpay QR", 201)
     return False  # left unpaid, so the screen shows a waiting order too
+
+
+async def pay_or_skip(
+    s: aiohttp.ClientSession,
+    base: str,
+    *,
+    sims: dict[str, str],
+    h: dict[str, str],
+    order_no: str,
+    i: int,
+    rng: random.Random,
+) -> bool:
+    """``_pay``, but a payment that fails is reported and skipped: one busy terminal or one
+    channel fault must not end the demo."""
+    try:
+        return await _pay(s, base, sims=sims, h=h, order_no=order_no, i=i, rng=rng)
+    except (PaymentSkipped, aiohttp.ClientError, TimeoutError, KeyError) as exc:
+        why = exc if isinstance(exc, PaymentSkipped) else f"{type(exc).__name__}: {exc}"
+        print(f"  order {i + 1} ({order_no}) not paid, skipped: {why}")
+        return False
 
 
 async def _demo_case(
@@ -218,7 +272,11 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
             creator = user
             if i % 3 != 2:
                 # amounts from the authorities, as the window is meant to work
-                body["case"] = await _demo_case(s, sims, name, pid, rng)
+                try:
+                    body["case"] = await _demo_case(s, sims, name, pid, rng)
+                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    print(f"  order {i + 1} not created, skipped: the authorities' case: {exc!r}")
+                    continue
             else:
                 # the exception: the supervisor types the amounts, with a reason, audited
                 lines: list[dict[str, Any]] = [{"item_code": "REG_FEE", "amount_fen": 80_00}]
@@ -232,13 +290,16 @@ async def _demo_orders(base: str, sims: dict[str, str], n: int) -> None:
                 "Idempotency-Key": secrets.token_hex(12),
             }
             async with s.post(f"{base}/api/v1/orders", json=body, headers=h) as r:
-                order = await r.json()
-                if r.status != 201:
-                    print(f"  order {i + 1}: {r.status} {order.get('detail')}")
+                try:
+                    order = await _answer(r, "order", 201)
+                except PaymentSkipped as exc:
+                    print(f"  order {i + 1} not created, skipped: {exc}")
                     continue
             # the clerk at the window takes the payment
             h["Authorization"] = f"Bearer {tokens[user]}"
-            paid += await _pay(s, base, sims=sims, h=h, order_no=order["order_no"], i=i, rng=rng)
+            paid += await pay_or_skip(
+                s, base, sims=sims, h=h, order_no=order["order_no"], i=i, rng=rng
+            )
         # wait for the callbacks to be cleared
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -273,28 +334,33 @@ def main(argv: list[str]) -> int:
     )
     asyncio.run(_prepare(settings))
 
-    port = _free_port(args.port)
-    base = f"http://127.0.0.1:{port}"
+    # every port is bound here, first, and handed to the process that serves it
+    service_sock = _bind(args.port)
+    base = _url(service_sock)
     env = dict(os.environ)
-    ops = f"http://127.0.0.1:{_free_port(args.port + 100 if args.port else 0)}"
+    ops_sock = _bind(args.port + 100 if args.port else 0)
+    ops = _url(ops_sock)
     env.update(
         {
             "TONGJIAO_VAR_DIR": str(var),
-            "TONGJIAO_PORT": str(port),
+            "TONGJIAO_PORT": str(service_sock.getsockname()[1]),
             "TONGJIAO_PUBLIC_BASE_URL": base,
-            "TONGJIAO_OPS_PORT": ops.rsplit(":", 1)[1],
+            "TONGJIAO_OPS_PORT": str(ops_sock.getsockname()[1]),
         }
     )
     sims: dict[str, str] = {}
+    sim_socks: dict[str, socket.socket] = {}
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
         keys = var / "keys" / name
         importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
-        sim_port = args.sim_port + offset if args.sim_port else 0
-        sims[name] = f"http://127.0.0.1:{_free_port(sim_port)}"
+        sim_socks[name] = _bind(args.sim_port + offset if args.sim_port else 0)
+        sims[name] = _url(sim_socks[name])
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
+    # what staff read for the demo hall's code (a deployment names its own halls)
+    env.setdefault("TONGJIAO_OFFICE_NAMES", json.dumps(DEMO_OFFICES, ensure_ascii=False))
     bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
@@ -308,14 +374,16 @@ def main(argv: list[str]) -> int:
         for name, url in sims.items():
             print(f"==> {name} simulator on {url}")
             sim_args = ["sim", name, "--port", url.rsplit(":", 1)[1], "--keys"]
+            log = var / "log" / f"sim-{name}.log"
             procs.append(
-                _spawn([*sim_args, str(var / "keys" / name)], env, var / "log" / f"sim-{name}.log")
+                _spawn([*sim_args, str(var / "keys" / name)], env, log, [sim_socks.pop(name)])
             )
         print(f"==> partner bank simulator on {bank['exchange']} (desk {bank['desk']})")
-        bank_proc = _spawn(bank["args"], env, var / "log" / "sim-bank.log")
+        bank_proc = _spawn(bank["args"], env, var / "log" / "sim-bank.log", bank["socks"])
         procs.append(bank_proc)
         print(f"==> tongjiao service on {base} (bank files on {bank['ours']}/bankfiles/)")
-        procs.append(_spawn(["serve"], env, var / "log" / "service.log"))
+        socks = [service_sock, ops_sock, bank["ours_sock"]]
+        procs.append(_spawn(["serve"], env, var / "log" / "service.log", socks))
         for (name, url), proc in zip(sims.items(), procs, strict=False):
             asyncio.run(_wait_http(f"{url}/sim/faults", proc, f"the {name} simulator"))
         asyncio.run(_wait_http(f"{bank['desk']}/sim/faults", bank_proc, "the bank simulator"))
@@ -369,9 +437,14 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
     keys = var / "keys" / "settlement"
     if not (keys / f"{key_id}.key").exists():
         generate_keypair("ed25519", keys, key_id)
-    exchange = f"https://127.0.0.1:{_free_port(port)}"
-    desk = f"http://127.0.0.1:{_free_port(port + 1 if port else 0)}"
-    ours = f"https://127.0.0.1:{_free_port(8443 if port else 0)}"
+    exchange_sock = _bind(port)
+    desk_sock = _bind(port + 1 if port else 0)
+    ours_sock = _bind(8443 if port else 0)
+    exchange, desk, ours = (
+        _url(exchange_sock, "https"),
+        _url(desk_sock),
+        _url(ours_sock, "https"),
+    )
     env.update(
         {
             "TONGJIAO_SETTLEMENT_KEY_FILE": str(keys / f"{key_id}.key"),
@@ -390,7 +463,14 @@ def _bank_setup(var: Path, env: dict[str, str], port: int) -> dict[str, Any]:
         "--verify-key", f"{key_id}:ed25519:{keys / f'{key_id}.pub'}",
         "--our-base-url", ours, "--poll-seconds", "10", "--demo",
     ]  # fmt: skip
-    return {"exchange": exchange, "desk": desk, "ours": ours, "args": args}
+    return {
+        "exchange": exchange,
+        "desk": desk,
+        "ours": ours,
+        "args": args,
+        "socks": [exchange_sock, desk_sock],
+        "ours_sock": ours_sock,
+    }
 
 
 async def _demo_settlement(env: dict[str, str], desk: str, var: Path) -> None:

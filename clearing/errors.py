@@ -9,7 +9,7 @@
     ├── Conflict         (409)     state or idempotency conflicts
     ├── Locked           (423)     a user name locked after repeated failed sign-ins
     ├── TooManyRequests  (429)     too many failed sign-ins from one address
-    └── Unavailable      (502/503) an outside party or the database cannot answer now
+    └── Unavailable      (502/503/504) an outside party or the database cannot answer now
 
 One middleware (clearing.api.errors) turns them into application/problem+json.
 """
@@ -83,3 +83,8 @@ class Unavailable(ClearingError):
 class UpstreamUnavailable(Unavailable):
     status = 502
     title = "Upstream unavailable"
+
+
+class UpstreamTimeout(Unavailable):
+    status = 504
+    title = "Upstream timeout"

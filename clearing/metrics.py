@@ -99,6 +99,64 @@ class Metrics:
             "Beneficiary accounts whose payouts wait for a corrected account",
             registry=r,
         )
+        self.capture_errors = Counter(
+            "tongjiao_capture_errors_total",
+            "Payments that reached us but could not be recorded (database refused or unreachable);"
+            " the acquirer retries, so each is counted once per delivery",
+            ["channel", "source"],
+            registry=r,
+        )
+        # the database as this node sees it (through HAProxy or a multi-host DSN): from
+        # PostgreSQL itself, so it holds with or without Patroni (docs/ops/monitoring.md)
+        self.db_writable = Gauge(
+            "tongjiao_db_writable",
+            "1 when this node's database connection reaches a primary that accepts writes",
+            registry=r,
+        )
+        self.db_replicas_streaming = Gauge(
+            "tongjiao_db_replicas_streaming",
+            "Standbys streaming from the primary (pg_stat_replication), 0 on a standby",
+            registry=r,
+        )
+        self.db_replicas_sync = Gauge(
+            "tongjiao_db_replicas_sync",
+            "Standbys that acknowledge commits synchronously (sync_state sync or quorum)",
+            registry=r,
+        )
+        self.db_replication_lag_bytes = Gauge(
+            "tongjiao_db_replication_lag_bytes",
+            "WAL the primary has written that a standby has not replayed yet, by standby",
+            ["standby"],
+            registry=r,
+        )
+        self.db_replication_lag_seconds = Gauge(
+            "tongjiao_db_replication_lag_seconds",
+            "Time a standby's replay trails the primary (replay_lag; 0 when idle), by standby",
+            ["standby"],
+            registry=r,
+        )
+        self.settlement_undelivered = Gauge(
+            "tongjiao_settlement_batches_undelivered",
+            "Settlement batches with files written that the bank has not fetched (or got pushed)",
+            registry=r,
+        )
+        self.settlement_undelivered_oldest_seconds = Gauge(
+            "tongjiao_settlement_undelivered_oldest_seconds",
+            "Age of the oldest settlement batch whose files the bank has not fetched, 0 when none",
+            registry=r,
+        )
+        self.cert_not_after = Gauge(
+            "tongjiao_certificate_not_after_timestamp_seconds",
+            "When a certificate the service holds expires (Unix time), by file and subject",
+            ["file", "subject"],
+            registry=r,
+        )
+        self.key_created = Gauge(
+            "tongjiao_key_created_timestamp_seconds",
+            "When one of our own signing or encryption keys was made (its file's mtime, Unix time)",
+            ["key"],
+            registry=r,
+        )
         self.http_requests = Counter(
             "tongjiao_http_requests_total",
             "HTTP requests by route and status class",

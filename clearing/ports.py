@@ -25,6 +25,10 @@ class TradeStatus:
     raw: Mapping[str, Any] = field(default_factory=dict)
     # channel facts worth keeping on the payment: card mask, RRN, terminal, batch, trace, bank
     details: Mapping[str, Any] = field(default_factory=dict)
+    # why a PAYERROR attempt failed, when the channel says: its code (a card's ISO 8583 answer,
+    # e.g. 51) and the reason in Chinese for the window (余额不足)
+    decline_code: str | None = None
+    decline_zh: str | None = None
 
     @property
     def paid(self) -> bool:
@@ -44,6 +48,17 @@ class PaymentNotice:
     paid_at: datetime
     raw: Mapping[str, Any] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PaymentDeclined:
+    """A verified notification that an attempt failed for good (a card declined at the terminal):
+    nothing to capture, but the window waiting for it must hear why at once."""
+
+    provider: str
+    out_trade_no: str
+    code: str  # the channel's word, e.g. the card's ISO 8583 answer 51
+    reason_zh: str  # for the window: 余额不足, 密码错误
 
 
 @dataclass(frozen=True)
@@ -174,11 +189,12 @@ class NotifyRefused(Exception):
 
 
 class NotifyParser(Protocol):
-    """Verify a raw notification and return the payment it reports (None: nothing to capture)."""
+    """Verify a raw notification and return the payment it reports, or the failure it reports
+    (a declined card), or None when there is nothing to act on."""
 
     def __call__(
         self, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> PaymentNotice | None: ...
+    ) -> PaymentNotice | PaymentDeclined | None: ...
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ import csv
 import io
 from collections.abc import Iterable
 
+from clearing.domain.display import name
 from clearing.domain.money import yuan_str
+from clearing.domain.times import beijing_time
 from clearing.ports import BillRecord
 
 COLUMNS = (
@@ -39,9 +41,9 @@ def to_csv(records: Iterable[BillRecord]) -> str:
     for r in records:
         w.writerow(
             [
-                r.provider,
-                r.kind,
-                r.occurred_at.isoformat(sep=" ", timespec="seconds"),
+                name("channel", r.provider),
+                name("bill_kind", r.kind),
+                beijing_time(r.occurred_at),
                 # a leading tab keeps Excel from turning 28-digit numbers into 4.2E+27
                 "\t" + r.out_trade_no,
                 "\t" + r.provider_txn_id,

@@ -25,6 +25,7 @@ from typing import Any, Final
 import asyncpg
 
 from clearing.db import Conn
+from clearing.domain.display import name
 from clearing.domain.money import MAX_FEN
 from clearing.errors import Conflict, Forbidden, InvalidRequest
 from clearing.service import audit
@@ -342,7 +343,8 @@ async def decide_adjustment(
             )
             detail |= {"entry_id": entry, "legs": legs}
             await _finish(
-                conn, who, d_id, state="RESOLVED", resolution=f"adjusted: entry {entry}",
+                conn, who, d_id, state="RESOLVED",
+                resolution=f"已按调整分录过账（记账凭证 {entry}）",
                 rid=request_id, adjustment_id=adjustment_id,
             )  # fmt: skip
         if note:
@@ -386,7 +388,7 @@ async def decide_match(
         resolved = [d["id"] for d in linked] if confirm else []
         for d_id in resolved:
             await _no_pending(conn, d_id)
-            resolution = f"matched: {m['rule']} (match {match_id})"
+            resolution = f"已确认匹配建议 {match_id}（{name('match_rule', m['rule'])}）"
             await _finish(
                 conn, who, d_id, state="RESOLVED", resolution=resolution, rid=request_id,
                 match_id=match_id,

@@ -7,10 +7,10 @@ import csv
 import io
 from collections.abc import Iterable
 
+from clearing.domain.display import name
 from clearing.domain.money import yuan_str
+from clearing.domain.times import beijing_time
 from clearing.ports import LegConfirmation
-
-AUTHORITY_ZH = {"tax": "税务局", "fiscal": "财政非税", "fund": "维修资金中心"}
 
 COLUMNS = ("主管部门", "缴款凭证号", "确认凭证号", "确认时间", "金额（元）", "凭证要素")
 
@@ -23,13 +23,13 @@ def to_csv(authority: str, confirmations: Iterable[LegConfirmation]) -> str:
     for c in confirmations:
         w.writerow(
             [
-                AUTHORITY_ZH.get(authority, authority),
+                name("authority", authority),
                 # a leading tab keeps Excel from turning long voucher numbers into 4.2E+19
                 "\t" + c.reference,
                 "\t" + c.proof_no,
-                c.confirmed_at.isoformat(sep=" ", timespec="seconds"),
+                beijing_time(c.confirmed_at),
                 yuan_str(c.amount_fen) if c.amount_fen is not None else "",
-                "；".join(f"{k}={v}" for k, v in sorted(c.proof.items())),
+                "；".join(f"{name('proof_key', k)}：{v}" for k, v in sorted(c.proof.items())),
             ]
         )
     return out.getvalue()

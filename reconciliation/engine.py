@@ -171,7 +171,8 @@ async def payments(
             # is still open, a bill published later in the morning): wait, it is not 短款
             empty = staged_lines.get(o["provider"], 0) == 0
             kind = "TIMING" if empty or hi - paid_at <= TIMING_WINDOW else "SHORT"
-            detail = {"why": "the channel's bill of the day is empty so far"} if empty else {}
+            # staff read it on /finance: in Chinese, like every word of a discrepancy
+            detail = {"why": "该渠道当日账单尚无记录，暂按跨日在途处理"} if empty else {}
             out.findings.append(Finding(kind, amount_fen=ours, detail=detail, **key))
     out.stats["matched_across_days"] = across
     return out

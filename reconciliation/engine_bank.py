@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from clearing.db import Conn
+from clearing.domain.money import format_yuan
 from clearing.service.settlement_answers import post
 from reconciliation.engine import Finding, PassResult
 
@@ -102,6 +103,10 @@ async def statement(
     return out
 
 
+def _yuan(fen: int | None) -> str:
+    return format_yuan(fen) if fen is not None else "—"
+
+
 async def _drift(conn: Conn, day: date, *, bank: str, account: str) -> list[Finding]:
     """The day's statement must add up, and open where the one before closed."""
     rows = await conn.fetch(
@@ -129,7 +134,10 @@ async def _drift(conn: Conn, day: date, *, bank: str, account: str) -> list[Find
                     None,
                     r["opening_fen"],
                     r["closing_fen"],
-                    {"why": arithmetic[0]},
+                    {
+                        "why": "对账单不平：期初余额加当日已记账发生额不等于期末余额"
+                        f"（期初 {_yuan(r['opening_fen'])}，期末 {_yuan(r['closing_fen'])}）"
+                    },
                 )
             )
         previous = r["previous_closing"]
@@ -143,8 +151,8 @@ async def _drift(conn: Conn, day: date, *, bank: str, account: str) -> list[Find
                     previous,
                     r["opening_fen"],
                     {
-                        "why": f"opens at {r['opening_fen']} fen, the statement of"
-                        f" {r['previous_date']} closed at {previous} fen"
+                        "why": f"期初余额 {_yuan(r['opening_fen'])} 与上一期"
+                        f"（{r['previous_date']}）对账单期末余额 {_yuan(previous)} 不一致"
                     },
                 )
             )

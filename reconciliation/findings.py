@@ -58,7 +58,7 @@ RETURNING (xmax = 0) AS inserted
 
 _CLOSE = """
 UPDATE discrepancies SET state = 'RESOLVED', resolved_by = 'system:recon',
-       resolved_at = now(), resolution = 'auto: matched in run ' || $1
+       resolved_at = now(), resolution = '第 ' || $1 || ' 次对账已匹配，自动解决'
  WHERE state IN ('OPEN', 'ASSIGNED')
    AND ((business_date = $2 AND type = ANY($3::text[])) OR type = ANY($4::text[]))
    AND NOT ((type, source, reference) IN (
@@ -69,7 +69,7 @@ RETURNING id
 # what closes a discrepancy a run for an earlier day left open, now that more is known
 _RECHECK = """
 UPDATE discrepancies d SET state = 'RESOLVED', resolved_by = 'system:recon',
-       resolved_at = now(), resolution = 'auto: matched later, in run ' || $1
+       resolved_at = now(), resolution = '第 ' || $1 || ' 次对账补到记录，自动解决'
  WHERE d.state IN ('OPEN', 'ASSIGNED') AND d.business_date < $2 AND (
     (d.type IN ('TIMING', 'SHORT') AND EXISTS (SELECT 1 FROM recon_bill_lines b
         WHERE b.business_date BETWEEN d.business_date AND d.business_date + 3

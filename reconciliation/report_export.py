@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,35 +31,17 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from clearing.domain.display import STATIC_NAMES, TABLES, Names, name
 from clearing.domain.money import format_yuan, yuan_str
 from clearing.domain.ratings import GRADES
-from reconciliation.reports import BEIJING, DailyReport, Run, auto_match_ratio
+from clearing.domain.times import beijing_time
+from reconciliation.reports import DailyReport, Run, auto_match_ratio
 
 Kind = Literal["text", "int", "fen", "ref"]
 Cell = str | int | None
 YUAN_FORMAT = "#,##0.00"
 COUNT_FORMAT = "#,##0"
 TITLE = "税费通缴对账日报"
-
-# fmt: off
-DISCREPANCY_ZH = {
-    "LONG": "长款", "SHORT": "短款", "TIMING": "跨日未达", "AMOUNT_MISMATCH": "金额不符",
-    "DUPLICATE": "重复交易", "FEE_MISMATCH": "手续费不符", "REFUND_MISMATCH": "退款不符",
-    "UNCONFIRMED_LEG": "主管部门未确认", "UNKNOWN_CONFIRMATION": "确认无对应缴费",
-    "SETTLEMENT_REJECTED": "清分被拒或退回", "STATEMENT_CREDIT_UNMATCHED": "银行来账未匹配",
-    "STATEMENT_DEBIT_UNMATCHED": "银行付款未匹配", "ACQUIRER_CREDIT_MISMATCH": "收单结算款不符",
-    "BALANCE_DRIFT": "余额不符",
-}
-STATE_ZH = {
-    # discrepancies; reconciliation runs; settlement instructions; settlement batches
-    "OPEN": "待处理", "ASSIGNED": "处理中", "RESOLVED": "已解决", "VOID": "已作废",
-    "RUNNING": "运行中", "DONE": "已完成", "FAILED": "失败",
-    "PENDING": "待银行处理", "ACCEPTED": "银行已受理", "BOOKED": "已入账", "REJECTED": "被拒绝",
-    "RETURNED": "被退回",
-    "CREATED": "已生成", "FILES_WRITTEN": "文件已生成", "DELIVERED": "已送达银行",
-    "ANSWERED": "银行已回复", "CLOSED": "已完成",
-}
-# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +74,7 @@ def yuan(fen: int) -> Decimal:
 
 
 def beijing(value: datetime | None) -> str:
-    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    return beijing_time(value)
 
 
 def percent(ratio: Decimal | None) -> str:
@@ -105,8 +86,47 @@ def direction(balance_fen: int) -> str:
     return "借" if balance_fen > 0 else "贷" if balance_fen < 0 else "平"
 
 
-def zh(code: str | None, names: dict[str, str] = STATE_ZH) -> str:
-    return names.get(code, code) if code else ""
+def stats_text(stats: dict[str, object]) -> str:
+    """A run's counts as staff read them: 账单支付笔数 12；已匹配支付笔数 12；…"""
+    parts = []
+    # in the table's order (a jsonb column keeps its own), keys it does not know after them
+    order = {key: i for i, key in enumerate(TABLES["run_stat"])}
+    for key, value in sorted(stats.items(), key=lambda kv: order.get(kv[0], len(order))):
+        label = name("run_stat", key)
+        if value is None or value in ([], {}):
+            continue
+        if key == "auto_match_ratio" and isinstance(value, int | float):
+            parts.append(f"{label} {percent(Decimal(str(value)))}")
+        elif isinstance(value, dict):
+            # counts by discrepancy type, or a source's own counts ({"matched": 3, "total": 4})
+            label = STATIC_NAMES.source(key) if key not in TABLES["run_stat"] else label
+            each = "、".join(f"{_stat_part(k)} {_stat_value(v)}" for k, v in value.items())
+            parts.append(f"{label}：{each}")
+        elif isinstance(value, list):
+            # "wechatpay: ConnectionError(...)": the source is named, the exception is for logs
+            sources = (STATIC_NAMES.source(str(v).split(":", 1)[0]) for v in value)
+            parts.append(f"{label}：{'、'.join(sources)}")
+        else:
+            parts.append(f"{label} {value}")
+    return "；".join(parts)
+
+
+def _stat_part(key: str) -> str:
+    for kind in ("run_stat", "discrepancy_type"):
+        if key in TABLES[kind]:
+            return TABLES[kind][key]
+    return STATIC_NAMES.source(key)
+
+
+def _stat_value(value: object) -> str:
+    if isinstance(value, dict):
+        return "（" + "、".join(f"{_stat_part(k)} {v}" for k, v in value.items()) + "）"
+    return str(value)
+
+
+def run_error(run: Run) -> str:
+    # the exception text is English and for the logs; staff learn that it failed and where
+    return f"对账运行出错，请系统管理员查看第 {run.id} 次运行的日志" if run.error else ""
 
 
 def result(difference_fen: int) -> str:
@@ -122,34 +142,34 @@ def _summed(caption: str, columns: tuple[Column, ...], rows: list[tuple[Cell, ..
     return Table(caption, columns, rows, tuple(total))
 
 
-def _channels(report: DailyReport) -> Table:
+def _channels(report: DailyReport, names: Names) -> Table:
     paid = {c.key: c for c in report.by_channel}
     back = {c.key: c for c in report.refunds_by_channel}
     rows: list[tuple[Cell, ...]] = []
     for key in sorted(paid.keys() | back.keys()):
         p, b = paid.get(key), back.get(key)
         p_fen, b_fen = (p.amount_fen if p else 0), (b.amount_fen if b else 0)
-        name = p.name if p else b.name if b else key
         rows.append(
-            (key, name, p.count if p else 0, p_fen, b.count if b else 0, b_fen, p_fen - b_fen)
-        )
-    columns = cols("渠道", "名称", "收款笔数:int", "收款金额（元）:fen", "退款笔数:int",
+            (names.of("channel", key), p.count if p else 0, p_fen, b.count if b else 0, b_fen,
+             p_fen - b_fen)
+        )  # fmt: skip
+    columns = cols("支付渠道", "收款笔数:int", "收款金额（元）:fen", "退款笔数:int",
                    "退款金额（元）:fen", "净额（元）:fen")  # fmt: skip
     return _summed("按支付渠道", columns, rows)
 
 
-def _recon(report: DailyReport) -> Table:
+def _recon(report: DailyReport, names: Names) -> Table:
     run = report.recon.latest
     rows: list[tuple[Cell, ...]] = [("对账运行", f"#{run.id}" if run else "当日尚未运行对账")]
     if run is not None:
         rows += [
-            ("运行状态", zh(run.state)),
+            ("运行状态", name("run_state", run.state)),
             ("开始时间", beijing(run.started_at)),
             ("结束时间", beijing(run.finished_at) or "—"),
-            ("发起人", run.started_by),
+            ("发起人", names.actor(run.started_by)),
             ("自动匹配率", percent(auto_match_ratio(run.stats))),
         ]
-        rows += [("出错原因", run.error)] if run.error else []
+        rows += [("出错原因", run_error(run))] if run.error else []
     rows.append(("未结差异（笔）", str(report.recon.open_total)))
     return Table("对账状态", cols("项目", "内容"), rows)
 
@@ -159,7 +179,10 @@ def _settlement(report: DailyReport) -> Table:
     booked = sum(x.count for x in s.instructions if x.key == "BOOKED")
     rows: list[tuple[Cell, ...]] = [
         ("清分批次", len(s.batches), s.total_fen),
-        *((f"指令：{zh(x.key)}", x.count, x.amount_fen) for x in s.instructions),
+        *(
+            (f"指令：{name('instruction_state', x.key)}", x.count, x.amount_fen)
+            for x in s.instructions
+        ),
         ("已付出（银行已入账）", booked, s.paid_out_fen),
     ]
     return Table("清分结算", cols("项目", "笔数:int", "金额（元）:fen"), rows)
@@ -170,29 +193,38 @@ def _open_caption(report: DailyReport) -> str:
     return f"未结差异（共 {total} 笔{f'，列出前 {shown} 笔' if shown < total else ''}）"
 
 
-def _ratings(report: DailyReport) -> Table:
+def _ratings(report: DailyReport, names: Names) -> Table:
     columns = cols("大厅", "窗口", "工作人员", *(f"{g}:int" for g in GRADES.values()),
                    "评价总数:int", "差评:int")  # fmt: skip
     rows: list[tuple[Cell, ...]] = [
-        (c.office, c.window, c.clerk, c.very_satisfied, c.satisfied, c.basically_satisfied,
-         c.dissatisfied, c.very_dissatisfied, c.total, c.bad)
+        (names.office(c.office), names.window_of(c.office, c.window), c.clerk, c.very_satisfied,
+         c.satisfied, c.basically_satisfied, c.dissatisfied, c.very_dissatisfied, c.total, c.bad)
         for c in report.ratings
     ]  # fmt: skip
     return _summed("服务评价（好差评）按窗口、工作人员", columns, rows)
 
 
-def _bad_ratings(report: DailyReport) -> Table:
+def _bad_ratings(report: DailyReport, names: Names) -> Table:
     columns = cols("缴费单号:ref", "大厅", "窗口", "工作人员", "评价", "原因", "评价时间")
     rows: list[tuple[Cell, ...]] = [
-        (b.order_no, b.office, b.window, b.clerk, b.grade_zh, b.reason or "", beijing(b.rated_at))
+        (
+            b.order_no,
+            names.office(b.office),
+            names.window_of(b.office, b.window),
+            b.clerk,
+            b.grade_zh,
+            b.reason or "",
+            beijing(b.rated_at),
+        )
         for b in report.bad_ratings
     ]
     return Table("差评明细（待回访核实）", columns, rows)
 
 
-def tables(report: DailyReport, runs: list[Run]) -> dict[str, Table]:
-    """Every table of the report, by a short name (SHEETS says where each one goes)."""
-    r, t = report, Table
+def tables(report: DailyReport, runs: list[Run], names: Names = STATIC_NAMES) -> dict[str, Table]:
+    """Every table of the report, by a short name (SHEETS says where each one goes). Codes are
+    shown by their ``names`` (``clearing.service.names.load``): no code column anywhere."""
+    r, t, of = report, Table, names.of
     # fmt: off
     return {
         "summary": t("收款汇总", cols("项目", "笔数:int", "金额（元）:fen"), [
@@ -204,39 +236,41 @@ def tables(report: DailyReport, runs: list[Run]) -> dict[str, Table]:
             cols("核对口径", "分项合计（元）:fen", "当日收款（元）:fen", "差额（元）:fen", "结果"),
             [(c.dimension, c.total_fen, c.expected_fen, c.difference_fen,
               result(c.difference_fen)) for c in r.checks]),
-        "items": _summed("按收费项目", cols("代码", "收费项目", "明细笔数:int", "金额（元）:fen"),
-            [(x.key, x.name, x.count, x.amount_fen) for x in r.by_item]),
-        "beneficiaries": _summed("按收款单位",
-            cols("代码", "收款单位", "明细笔数:int", "金额（元）:fen"),
-            [(x.key, x.name, x.count, x.amount_fen) for x in r.by_beneficiary]),
-        "channels": _channels(r),
+        "items": _summed("按收费项目", cols("收费项目", "明细笔数:int", "金额（元）:fen"),
+            [(x.name, x.count, x.amount_fen) for x in r.by_item]),
+        "beneficiaries": _summed("按收款单位", cols("收款单位", "明细笔数:int", "金额（元）:fen"),
+            [(x.name, x.count, x.amount_fen) for x in r.by_beneficiary]),
+        "channels": _channels(r, names),
         "offices": _summed("按大厅", cols("大厅", "缴费单数:int", "金额（元）:fen"),
-            [(x.key, x.count, x.amount_fen) for x in r.by_office]),
+            [(of("office", x.key), x.count, x.amount_fen) for x in r.by_office]),
         "windows": _summed("按窗口", cols("大厅", "窗口", "缴费单数:int", "金额（元）:fen"),
-            [(x.key, x.name, x.count, x.amount_fen) for x in r.by_window]),
-        "recon": _recon(r),
-        "ratings": _ratings(r),
-        "bad_ratings": _bad_ratings(r),
+            [(of("office", x.key), names.window_of(x.key, x.name), x.count, x.amount_fen)
+             for x in r.by_window]),
+        "recon": _recon(r, names),
+        "ratings": _ratings(r, names),
+        "bad_ratings": _bad_ratings(r, names),
         "settlement": _settlement(r),
         "batches": t("清分批次",
             cols("批次号:ref", "银行", "状态", "截止时间", "指令数:int", "明细笔数:int",
                  "金额（元）:fen"),
-            [(b.msg_id, b.bank, zh(b.state), beijing(b.cutoff_at), b.instruction_count,
-              b.line_count, b.total_fen) for b in r.settlement.batches]),
-        "balances": t("账户余额（日终）", cols("科目代码", "科目名称", "方向", "余额（元）:fen"),
-            [(b.code, b.name, direction(b.balance_fen), abs(b.balance_fen)) for b in r.balances]),
+            [(b.msg_id, of("bank", b.bank), name("batch_state", b.state), beijing(b.cutoff_at),
+              b.instruction_count, b.line_count, b.total_fen) for b in r.settlement.batches]),
+        "balances": t("账户余额（日终）", cols("科目名称", "方向", "余额（元）:fen"),
+            [(b.name, direction(b.balance_fen), abs(b.balance_fen)) for b in r.balances]),
         "discrepancy_counts": t("差异统计（按类型、状态）", cols("差异类型", "状态", "笔数:int"),
-            [(zh(c.type, DISCREPANCY_ZH), zh(c.state), c.count) for c in r.recon.counts]),
+            [(name("discrepancy_type", c.type), name("discrepancy_state", c.state), c.count)
+             for c in r.recon.counts]),
         "open": t(_open_caption(r),
             cols("编号:int", "类型", "状态", "来源", "对方单号:ref", "我方单号:ref",
                  "我方金额（元）:fen", "对方金额（元）:fen", "发现时间"),
-            [(d.id, zh(d.type, DISCREPANCY_ZH), zh(d.state), d.source, d.reference, d.our_ref,
-              d.amount_fen, d.their_amount_fen, beijing(d.created_at)) for d in r.recon.open]),
+            [(d.id, name("discrepancy_type", d.type), name("discrepancy_state", d.state),
+              names.source(d.source), d.reference, d.our_ref, d.amount_fen, d.their_amount_fen,
+              beijing(d.created_at)) for d in r.recon.open]),
         "runs": t("运行记录",
             cols("编号:int", "状态", "发起人", "开始时间", "结束时间", "用时（秒）:int", "统计",
                  "出错原因"),
-            [(x.id, zh(x.state), x.started_by, beijing(x.started_at), beijing(x.finished_at),
-              x.duration_s, json.dumps(x.stats, ensure_ascii=False, sort_keys=True), x.error)
+            [(x.id, name("run_state", x.state), names.actor(x.started_by), beijing(x.started_at),
+              beijing(x.finished_at), x.duration_s, stats_text(x.stats), run_error(x))
              for x in runs]),
     }
     # fmt: on
@@ -307,21 +341,23 @@ def _write_table(ws: Worksheet, t: Table, at: int, widths: dict[int, int], capti
     return at + 1 + len(t.rows) + (1 if t.total else 0)
 
 
-def to_xlsx(report: DailyReport, runs: list[Run], generated_at: datetime) -> bytes:
+def to_xlsx(
+    report: DailyReport, runs: list[Run], generated_at: datetime, names: Names = STATIC_NAMES
+) -> bytes:
     """The workbook: one sheet per entry of SHEETS, amounts as numbers in yuan."""
-    by_name = tables(report, runs)
+    by_name = tables(report, runs, names)
     wb = Workbook()
     wb.remove(wb.worksheets[0])  # the default empty sheet
-    for title, names in SHEETS:
+    for title, sheet in SHEETS:
         ws = wb.create_sheet(title)
         widths: dict[int, int] = {}
         at = 1
-        if len(names) > 1:
+        if len(sheet) > 1:
             heading = f"{TITLE}　{report.day.isoformat()}　生成时间 {beijing(generated_at)}"
             ws.cell(row=1, column=1, value=heading).font = Font(bold=True, size=13)
             at = 3
-        for name in names:
-            at = _write_table(ws, by_name[name], at, widths, caption=len(names) > 1) + 1
+        for table in sheet:
+            at = _write_table(ws, by_name[table], at, widths, caption=len(sheet) > 1) + 1
         ws.freeze_panes = "A2"
         for i, width in widths.items():
             ws.column_dimensions[get_column_letter(i)].width = min(width + 2, 60)
@@ -346,7 +382,9 @@ def _csv_cells(t: Table, row: Iterable[Cell]) -> list[str]:
     return out
 
 
-def to_csv(report: DailyReport, runs: list[Run], generated_at: datetime) -> str:
+def to_csv(
+    report: DailyReport, runs: list[Run], generated_at: datetime, names: Names = STATIC_NAMES
+) -> str:
     """Every table one after another (caption, header, rows, total, a blank line), as Excel
     reads CSV: UTF-8 with a byte-order mark, CRLF line ends."""
     out = io.StringIO()
@@ -354,9 +392,9 @@ def to_csv(report: DailyReport, runs: list[Run], generated_at: datetime) -> str:
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow([TITLE, report.day.isoformat(), "生成时间", beijing(generated_at)])
     w.writerow([])
-    by_name = tables(report, runs)
-    for _, names in SHEETS:
-        for t in (by_name[n] for n in names):
+    by_name = tables(report, runs, names)
+    for _, sheet in SHEETS:
+        for t in (by_name[n] for n in sheet):
             w.writerow([t.caption])
             w.writerow([c.title for c in t.columns])
             w.writerows(_csv_cells(t, row) for row in t.rows)

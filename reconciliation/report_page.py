@@ -12,8 +12,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from html import escape
 
+from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import format_yuan
-from reconciliation.report_export import TITLE, Cell, Table, beijing, percent, tables, zh
+from reconciliation.report_export import TITLE, Cell, Table, beijing, percent, tables
 from reconciliation.reports import DailyReport, Run, TrendDay
 
 _HEAD = """<!doctype html>
@@ -215,7 +216,7 @@ def _trend_table(days: list[TrendDay]) -> str:
     rows = "".join(
         f'<tr><td>{d.day.isoformat()}</td><td class="num">{d.received_count:,}</td>'
         f'<td class="num">{escape(format_yuan(d.received_fen))}</td>'
-        f"<td>{escape(zh(d.run_state) or '未运行')}</td>"
+        f"<td>{escape(name('run_state', d.run_state) or '未运行')}</td>"
         f'<td class="num">{"" if d.open_discrepancies is None else d.open_discrepancies}</td>'
         f'<td class="num">{escape(percent(d.auto_match_ratio))}</td></tr>'
         for d in days
@@ -233,9 +234,14 @@ def _link(path: str, day: date) -> str:
 
 
 def render(
-    report: DailyReport, runs: list[Run], trend: list[TrendDay], *, generated_at: datetime
+    report: DailyReport,
+    runs: list[Run],
+    trend: list[TrendDay],
+    *,
+    generated_at: datetime,
+    names: Names = STATIC_NAMES,
 ) -> str:
-    """The whole page for ``report.day``."""
+    """The whole page for ``report.day``, every code shown by its name from ``names``."""
     day = report.day
     parts = [
         _HEAD.format(
@@ -250,12 +256,12 @@ def render(
         ),
         _NOTES,
     ]
-    by_name = tables(report, runs)
-    for heading, names in SECTIONS:
+    by_name = tables(report, runs, names)
+    for heading, section in SECTIONS:
         parts.append(f"<section><h2>{escape(heading)}</h2>\n")
-        for name in names:
-            mark = _check_row if name == "checks" else None
-            parts.append(table_html(by_name[name], mark, caption=len(names) > 1))
+        for table in section:
+            mark = _check_row if table == "checks" else None
+            parts.append(table_html(by_name[table], mark, caption=len(section) > 1))
         parts.append("</section>\n")
     parts += [
         f'<section class="trend-section"><h2>十、近 {len(trend)} 日趋势</h2>\n',

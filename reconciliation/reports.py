@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,12 +21,13 @@ from asyncpg import Record
 from asyncpg.transaction import Transaction
 
 from clearing.db import Conn
+from clearing.domain import times
+from clearing.domain.display import name
 from reconciliation.ratings import BadRating, RatingCount
 from reconciliation.ratings import bad as bad_ratings_of
 from reconciliation.ratings import counts as rating_counts
 
-BEIJING = timezone(timedelta(hours=8))
-CHANNEL_ZH = {"wechatpay": "微信支付", "alipay": "支付宝", "unionpay": "云闪付", "pos": "银行卡"}
+BEIJING = times.BEIJING
 OPEN_STATES = ("OPEN", "ASSIGNED")
 # a bad day should still print: beyond this many open discrepancies the list says how many more
 OPEN_LIST_LIMIT = 500
@@ -157,8 +158,7 @@ class TrendDay:
 
 def bounds(day: date) -> tuple[datetime, datetime]:
     """The Beijing business day as [start, end) instants."""
-    start = datetime.combine(day, time(), BEIJING)
-    return start, start + timedelta(days=1)
+    return times.day_bounds(day)
 
 
 def snapshot(conn: Conn) -> Transaction:
@@ -287,15 +287,15 @@ def open_at_end(stats: dict[str, Any], counted: int) -> int:
 
 def _rollup(rows: list[tuple[str, str, int, int]]) -> list[Row]:
     acc: dict[tuple[str, str], list[int]] = {}
-    for key, name, count, fen in rows:
-        slot = acc.setdefault((key, name), [0, 0])
+    for key, label, count, fen in rows:
+        slot = acc.setdefault((key, label), [0, 0])
         slot[0] += count
         slot[1] += fen
     return [Row(k, n, c, f) for (k, n), (c, f) in sorted(acc.items())]
 
 
 def _channel(r: Record) -> Row:
-    return Row(r["provider"], CHANNEL_ZH.get(r["provider"], r["provider"]), r["n"], r["fen"])
+    return Row(r["provider"], name("channel", r["provider"]), r["n"], r["fen"])
 
 
 def _check(dimension: str, rows: list[Row], expected: int) -> Check:

@@ -19,13 +19,14 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 
 from clearing.channels import Channel
 from clearing.db import Conn
+from clearing.domain import times
 from clearing.ports import Authority
 from clearing.service.payments import settle_by_query
 from reconciliation import engine, engine_bank, findings
@@ -33,7 +34,6 @@ from reconciliation.stage import stage_bill, stage_confirmations
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 Progress = Callable[[str], None]
 
 
@@ -61,8 +61,7 @@ class Options:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    lo = datetime.combine(day, time(0), BEIJING)
-    return lo, lo + timedelta(days=1)
+    return times.day_bounds(day)
 
 
 async def _fetch(conn: Conn, day: date, sources: Sources, say: Progress) -> dict[str, Any]:
@@ -227,20 +226,36 @@ async def nightly(
     """The service's own schedule: once Beijing time passes ``at``, yesterday is reconciled (once
     a day; a run that failed is tried again at the next check)."""
     while not stop.is_set():
-        now = datetime.now(BEIJING)
+        now = datetime.now(times.BEIJING)
         yesterday = now.date() - timedelta(days=1)
         if now.time() >= at:
-            async with pool.acquire() as conn:
-                done = await conn.fetchval(
-                    "SELECT 1 FROM recon_runs WHERE business_date = $1 AND state = 'DONE'"
-                    " AND started_by = 'system:nightly'",
-                    yesterday,
-                )
-            if not done:
-                try:
-                    sources, options = make_sources()
-                    await reconcile(pool, yesterday, sources, options, actor="system:nightly")
-                except Exception as exc:
-                    log.warning("nightly reconciliation of %s failed: %r", yesterday, exc)
+            try:
+                await _nightly_once(pool, make_sources, yesterday)
+            except Exception as exc:
+                log.warning("nightly reconciliation of %s failed: %r", yesterday, exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), check_s)
+
+
+async def _nightly_once(
+    pool: asyncpg.Pool, make_sources: Callable[[], tuple[Sources, Options]], day: date
+) -> None:
+    """Every service node runs this schedule: the node that takes the day's lock runs it, the
+    others skip it (they do not wait and run it again), and whoever comes later sees it done."""
+    async with pool.acquire() as conn:
+        key = day.toordinal()
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_lock(hashtext('tj_recon_nightly'), $1)", key
+        ):
+            return
+        try:
+            done = await conn.fetchval(
+                "SELECT 1 FROM recon_runs WHERE business_date = $1 AND state = 'DONE'"
+                " AND started_by = 'system:nightly'",
+                day,
+            )
+            if not done:
+                sources, options = make_sources()
+                await reconcile(pool, day, sources, options, actor="system:nightly")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('tj_recon_nightly'), $1)", key)

@@ -31,6 +31,7 @@ from adapters.bank.sim_pull import add_pull
 from adapters.bank.sim_signature import VerifyKey, parse_verify_key
 from adapters.bank.sim_state import STATE, Clock, PullConfig, SimState, beijing_now
 from adapters.bank.sim_xml import BankIdentity
+from clearing import listen
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,9 @@ def _hostnames(host: str) -> list[str]:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    handed_down = listen.inherited(port)  # bound by the demo before it started us
+    if handed_down is not None:
+        return handed_down
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family)
 

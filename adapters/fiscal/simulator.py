@@ -22,6 +22,7 @@ from adapters.fiscal.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, lo
 from adapters.fiscal.sim_api import add_api_routes
 from adapters.fiscal.sim_control import add_control_routes, issue_notice
 from adapters.fiscal.sim_state import STATE, SimState
+from clearing import listen
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
         )
         runner = web.AppRunner(app, shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = listen.site(runner, host, port)
         await site.start()
         bound_port = port
         with contextlib.suppress(IndexError, TypeError):

@@ -107,6 +107,8 @@ class PosClient:
             paid_at=sale.txn_time if charged else None,
             raw=masked_raw(data),
             details=sale.details() if sale.has_card_result else {},
+            decline_code=sale.resp_code if sale.decline_zh else None,
+            decline_zh=sale.decline_zh,
         )
 
     async def close(self, out_trade_no: str) -> None:

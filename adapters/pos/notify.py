@@ -28,7 +28,7 @@ from adapters.pos.wire import (
     parse_sale,
     parse_time,
 )
-from clearing.ports import PaymentNotice
+from clearing.ports import PaymentDeclined, PaymentNotice
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,14 @@ class PosNotifyParser:
 
     def __call__(
         self, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> PaymentNotice | None:
+    ) -> PaymentNotice | PaymentDeclined | None:
         return self.parse(headers, body, now)
 
-    def parse(self, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
-        """The approved sale a notification reports; None for a decline or another event.
+    def parse(
+        self, headers: Mapping[str, str], body: bytes, now: datetime
+    ) -> PaymentNotice | PaymentDeclined | None:
+        """The approved sale a notification reports, or the declined one (the window waiting
+        for it is told why at once); None for another event.
 
         Raises ``NotifyRejected`` with SIGNATURE_MISSING, MALFORMED, UNKNOWN_KEY, TIMESTAMP_SKEW,
         SIGNATURE_INVALID, REPLAYED, WRONG_MERCHANT or UNKNOWN_TERMINAL.
@@ -91,6 +94,9 @@ class PosNotifyParser:
         if not isinstance(notify_id, str) or not notify_id:
             raise _reject("MALFORMED", "notify_id is missing")
         txn = sale.provider_txn_id
+        decline = sale.decline_zh
+        if decline is not None:
+            return PaymentDeclined(PROVIDER, sale.out_trade_no, sale.resp_code, decline)
         if sale.state != "APPROVED" or sale.resp_code != OK or txn is None:
             return None
         assert sale.txn_time is not None, "parse_sale requires it of an approved sale"

@@ -34,6 +34,17 @@ NORMALIZED_STATE: Final[Mapping[str, str]] = {
     "VOIDED": "REFUND",
     "REFUNDED": "REFUND",
 }
+# a declined card's answer (ISO 8583 field 39) as the window says it; the cloud's own resp_msg is
+# the fallback for a code not listed here
+DECLINE_ZH: Final[Mapping[str, str]] = {
+    "05": "发卡行拒绝交易",
+    "14": "无效卡号",
+    "51": "余额不足",
+    "54": "卡片已过期",
+    "55": "密码错误",
+    "61": "超出金额限制",
+    "75": "密码错误次数超限",
+}
 REFUND_STATE: Final[Mapping[str, str]] = {
     "SUCCESS": "SUCCESS",
     "PROCESSING": "PROCESSING",
@@ -111,6 +122,13 @@ class Sale:
     @property
     def normalized_state(self) -> str:
         return NORMALIZED_STATE[self.state]
+
+    @property
+    def decline_zh(self) -> str | None:
+        """Why the card was declined, in Chinese; None unless the sale was declined."""
+        if self.state != "DECLINED":
+            return None
+        return DECLINE_ZH.get(self.resp_code) or self.resp_msg or "银行卡交易被拒绝"
 
     @property
     def has_card_result(self) -> bool:

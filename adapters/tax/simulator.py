@@ -20,6 +20,7 @@ from adapters.tax.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_
 from adapters.tax.sim_api import add_api_routes
 from adapters.tax.sim_control import DEMO_CASES, add_control_routes, open_case
 from adapters.tax.sim_state import STATE, SimState
+from clearing import listen
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
         app = create_simulator_app(keys, public_base_url=public_base_url or f"http://{host}:{port}")
         runner = web.AppRunner(app, shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = listen.site(runner, host, port)
         await site.start()
         bound_port = port
         with contextlib.suppress(IndexError, TypeError):

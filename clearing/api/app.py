@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from clearing import wiring
+from clearing import listen, wiring
 from clearing.announce import Announcer
 from clearing.api import (
     routes_admin,
@@ -88,7 +88,12 @@ def pii_cipher(settings: Settings) -> PiiCipher:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     s = app[SETTINGS]
-    app[POOL] = await create_pool(app[DSN], min_size=s.db_pool_min, max_size=s.db_pool_max)
+    app[POOL] = await create_pool(
+        app[DSN],
+        min_size=s.db_pool_min,
+        max_size=s.db_pool_max,
+        statement_cache_size=s.db_statement_cache_size,
+    )
     yield
     await app[POOL].close()
 
@@ -112,7 +117,8 @@ async def _outside(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events(app: web.Application) -> AsyncIterator[None]:
-    hub = EventHub(app[DSN])
+    listen = app[SETTINGS].listen_database_url
+    hub = EventHub(listen.get_secret_value() if listen is not None else app[DSN])
     app[EVENTS] = hub
     announcer = Announcer(app[POOL])
     app[ANNOUNCER] = announcer
@@ -159,7 +165,7 @@ async def _bankfiles(app: web.Application) -> AsyncIterator[None]:
     context = pki.server_ssl_context(server.cert, server.key, pki.ca_files(s.bank_tls_dir).cert)
     runner = web.AppRunner(create_bankfiles_app(app[POOL], files_root(s.var_dir, s.settlement_dir)))
     await runner.setup()
-    await web.TCPSite(runner, s.host, s.bankfiles_port, ssl_context=context).start()
+    await listen.site(runner, s.host, s.bankfiles_port, ssl_context=context).start()
     log.info("bank file endpoint on https://%s:%d/bankfiles/", s.host, s.bankfiles_port)
     yield
     await runner.cleanup()
@@ -175,11 +181,15 @@ async def _ops_listener(app: web.Application) -> AsyncIterator[None]:
     ops = web.Application()
     ops[METRICS] = app[METRICS]
     ops[POOL] = app[POOL]
+    ops[SETTINGS] = s  # the certificate and key folders whose expiry /metrics reports
     ops.add_routes(routes_ops.ops_routes)
     runner = web.AppRunner(ops, access_log=None)
     await runner.setup()
-    # bound here so that port 0 (any free port) is known before anyone asks
-    sock = socket.create_server((s.ops_host, s.ops_port), reuse_port=False)
+    # bound here so that port 0 (any free port) is known before anyone asks, unless the demo
+    # bound it before starting us and handed it down (clearing.listen)
+    sock = listen.inherited(s.ops_port) or socket.create_server(
+        (s.ops_host, s.ops_port), reuse_port=False
+    )
     port = int(sock.getsockname()[1])
     await web.SockSite(runner, sock).start()
     app[OPS_URL] = f"http://{s.ops_host}:{port}"

@@ -111,11 +111,29 @@ class LookupFailure(BaseModel):
     code: str
     message: str
     message_zh: str
+    kind: Literal["refused", "timeout", "unavailable"] = Field(
+        description="refused: the authority's final answer; timeout, unavailable: no answer"
+    )
+    retryable: bool = Field(description="whether asking this authority again can help")
+    order_no: str | None = Field(
+        default=None, description="for ALREADY_PAID: the order that paid it, where known"
+    )
+
+
+class HeldWarning(BaseModel):
+    """A reference of the case that another order already holds (live or paid)."""
+
+    authority: str
+    reference: str
+    order_no: str
+    order_state: str
+    message_zh: str
 
 
 class LookupOut(BaseModel):
     items: list[DueItemOut]
     failures: list[LookupFailure]
+    warnings: list[HeldWarning] = Field(default_factory=list)
     total_fen: int
 
 
@@ -141,6 +159,8 @@ class AttemptOut(BaseModel):
     code_url: str | None
     created_at: str | None
     expires_at: str | None
+    # why a FAILED attempt failed, in Chinese, when the channel said (余额不足, 密码错误)
+    failure_zh: str | None = None
 
 
 class PaymentOut(BaseModel):
@@ -168,6 +188,7 @@ class OrderOut(BaseModel):
     state_zh: str
     exception_reason: str | None
     created_by: str
+    created_by_name: str = Field(description="the clerk's name, as receipts and screens show it")
     created_at: str | None
     expires_at: str | None
     cleared_at: str | None

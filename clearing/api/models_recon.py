@@ -85,7 +85,10 @@ class DiscrepancyOut(BaseModel):
     state: str = Field(description="OPEN, ASSIGNED, RESOLVED or VOID")
     assigned_to: str | None
     assigned_to_name: str | None
-    resolution: str | None = Field(description="'auto: …', 'adjusted: entry N', or the reason")
+    resolution: str | None = Field(
+        description="what closed it, in Chinese: the run that matched it, the adjusting entry, the"
+        " confirmed match, or the person's reason"
+    )
     resolved_by: str | None
     resolved_at: datetime | None
     first_run_id: int

@@ -134,7 +134,10 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "post",
         "/api/v1/orders",
-        "Create a payment order for a case (idempotent)",
+        "Create a payment order for a case (idempotent). An authority's refusal of a reference"
+        " is final: 422 AUTHORITY_REFUSED, 409 REFERENCE_ALREADY_PAID (with the paying order_no"
+        " where known) or REFERENCE_HELD; only an authority that does not answer is 502"
+        " AUTHORITY_LOOKUP_FAILED or 504 AUTHORITY_TIMEOUT, worth retrying",
         m.OrderIn,
         m.OrderOut,
         201,
@@ -161,7 +164,8 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "post",
         "/api/v1/cases/lookup",
-        "What a case owes, asked of the authorities",
+        "What a case owes, asked of the authorities; each failure says whether asking again"
+        " can help (retryable), warnings name references another order holds",
         m.LookupIn,
         m.LookupOut,
     ),
@@ -437,7 +441,8 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "get",
         "/api/v1/events",
-        "Order state changes as server-sent events",
+        "Order state changes as server-sent events; an attempt that failed after it started"
+        " (a declined card) comes as type attempt_failed with out_trade_no and reason_zh",
         content_type="text/event-stream",
     ),
     *DISPLAY_ROUTES,

@@ -10,28 +10,20 @@ own QR code), and a new paper is only ever a counted reprint (补打).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any
 
 import segno
 
+from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import capital_amount, format_yuan
+from clearing.domain.times import beijing_time
 from clearing.service.receipt_prints import Print
 
 # orders whose money has been received and split: the only ones a receipt may be printed for
 PAID_STATES = frozenset({"CLEARED", "SETTLED"})
-CHANNEL_ZH = {
-    "wechatpay": "微信支付",
-    "alipay": "支付宝",
-    "unionpay": "云闪付（银联）",
-    "pos": "银行卡",
-}
-CARD_TYPE_ZH = {"D": "借记卡", "C": "贷记卡"}
 # orders whose money went back to the payer: no receipt, and the page says why
 REFUND_STATES = frozenset({"REFUNDING", "REFUNDED"})
-# China has one time zone and no daylight saving; receipts show the time the citizen knows
-BEIJING = timezone(timedelta(hours=8), "CST")
 
 _HEAD = """<!doctype html>
 <html lang="zh-CN">
@@ -166,9 +158,7 @@ _MESSAGE = """<body>
 
 
 def _time(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return beijing_time(iso, empty="—")
 
 
 def _row(line: dict[str, Any], refunded_fen: int) -> str:
@@ -214,9 +204,9 @@ def _details(payment: dict[str, Any]) -> dict[str, Any]:
 
 def channel_name(payment: dict[str, Any]) -> str:
     """The channel as the citizen knows it, with the card type for card payments."""
-    name = CHANNEL_ZH.get(payment["provider"], payment["provider"])
-    card_type = CARD_TYPE_ZH.get(str(_details(payment).get("card_type") or ""))
-    return f"{name}（{card_type}）" if card_type else name
+    channel = name("channel", payment["provider"])
+    card_type = name("card_type", str(_details(payment).get("card_type") or ""))
+    return f"{channel}（{card_type}）" if card_type else channel
 
 
 def _card_rows(paid: list[dict[str, Any]]) -> str:
@@ -295,10 +285,15 @@ def _badge(reprint_no: int) -> str:
     return f' <span class="reprint-badge" id="reprint-badge">{mark}</span>'
 
 
-def render(view: dict[str, Any], sheet: Sheet) -> str:
+def clerk_name(view: dict[str, Any]) -> str:
+    """Who served the citizen: the clerk's name, never a login."""
+    return str(view.get("created_by_name") or view["created_by"])
+
+
+def render(view: dict[str, Any], sheet: Sheet, names: Names = STATIC_NAMES) -> str:
     """One print of a paid order's receipt (``view`` as ``clearing.service.orders.get`` returns
     it): each line as it stood when printed — a refunded line marked 已退, the net paid — with the
-    QR code that verifies this very print."""
+    QR code that verifies this very print; the office and window by their ``names``."""
     printed = sheet.printed
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
     channels = sorted({channel_name(p) for p in paid})
@@ -312,10 +307,10 @@ def render(view: dict[str, Any], sheet: Sheet) -> str:
         reprint_badge=_badge(reprint),
         receipt_no=escape(printed.receipt_no),
         order_no=escape(view["order_no"]),
-        printed_at=escape(printed.printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+        printed_at=escape(beijing_time(printed.printed_at)),
         case_no=escape(view["case_no"]),
-        office=escape(view["office"]),
-        window=escape(view["window"]),
+        office=escape(names.office(view["office"])),
+        window=escape(names.window_of(view["office"], view["window"])),
         payer_name=escape(view["payer_name"]),
         payer_id_masked=escape(view["payer_id_masked"]),
         rows="\n".join(_row(line, back.get(int(line["line_no"]), 0)) for line in view["lines"]),
@@ -325,8 +320,8 @@ def render(view: dict[str, Any], sheet: Sheet) -> str:
         paid_at=escape(paid_at_of(view)),
         card_rows=_card_rows(paid),
         stamp="已缴费",
-        created_by=escape(view["created_by"]),
-        printed_by=escape(f"　补打人：{printed.printed_by}" if reprint else ""),
+        created_by=escape(clerk_name(view)),
+        printed_by=escape(f"　补打人：{names.actor(printed.printed_by)}" if reprint else ""),
         qr=qr_svg(sheet.verify_url),
         verify_url=escape(sheet.verify_url),
     )

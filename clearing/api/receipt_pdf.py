@@ -21,8 +21,17 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from clearing.api import receipt_font
-from clearing.api.receipt import BEIJING, Sheet, channel_name, paid_at_of, proof_text, reprint_mark
+from clearing.api.receipt import (
+    Sheet,
+    channel_name,
+    clerk_name,
+    paid_at_of,
+    proof_text,
+    reprint_mark,
+)
+from clearing.domain.display import STATIC_NAMES, Names
 from clearing.domain.money import capital_amount, format_yuan
+from clearing.domain.times import beijing_time
 
 CJK = receipt_font.NAME
 QR_SIZE_MM = 30.0
@@ -60,11 +69,19 @@ class _QR(Flowable):  # type: ignore[misc]  # reportlab is untyped
                     self.canv.rect(x * cell, (n - 1 - y) * cell, cell, cell, stroke=0, fill=1)
 
 
-def render_pdf(view: dict[str, Any], sheet: Sheet, *, font_file: Path | None = None) -> bytes:
+def render_pdf(
+    view: dict[str, Any],
+    sheet: Sheet,
+    *,
+    font_file: Path | None = None,
+    names: Names = STATIC_NAMES,
+) -> bytes:
     """One print of a paid order's receipt as PDF (``view`` as ``clearing.service.orders.get``
-    returns it); refunded lines marked 已退, the net paid, 补打 on a reprint."""
+    returns it); refunded lines marked 已退, the net paid, 补打 on a reprint; the office and
+    window by their ``names``."""
     receipt_font.register(font_file)
     printed = sheet.printed
+    office = view["office"]
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -93,7 +110,7 @@ def render_pdf(view: dict[str, Any], sheet: Sheet, *, font_file: Path | None = N
                 _p("凭证号"),
                 _p(printed.receipt_no),
                 _p("打印时间"),
-                _p(printed.printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")),
+                _p(beijing_time(printed.printed_at)),
             ],
             [_p("缴费单号"), _p(view["order_no"]), _p("业务受理号"), _p(view["case_no"])],
             [
@@ -102,7 +119,12 @@ def render_pdf(view: dict[str, Any], sheet: Sheet, *, font_file: Path | None = N
                 _p("证件号码"),
                 _p(view["payer_id_masked"]),
             ],
-            [_p("大厅／窗口"), _p(f"{view['office']}／{view['window']}"), "", ""],
+            [
+                _p("大厅／窗口"),
+                _p(f"{names.office(office)}／{names.window_of(office, view['window'])}"),
+                "",
+                "",
+            ],
         ],
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
         style=TableStyle([*grid.getCommands(), ("SPAN", (1, 3), (3, 3))]),
@@ -163,9 +185,9 @@ def render_pdf(view: dict[str, Any], sheet: Sheet, *, font_file: Path | None = N
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
         style=TableStyle([*grid.getCommands(), ("SPAN", (1, 1), (3, 1))]),
     )
-    staff = f"经办人：{view['created_by']}"
+    staff = f"经办人：{clerk_name(view)}"
     if printed.reprint_no:
-        staff += f"　补打人：{printed.printed_by}"
+        staff += f"　补打人：{names.actor(printed.printed_by)}"
     verify = Table(
         [
             [

@@ -4,7 +4,7 @@ windows, API clients; and the 系统管理 page. Admins only; the rules live in 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,12 +19,12 @@ from clearing.api.routes_pages import _html_file as html_file
 from clearing.api.routes_pages import _redirect as page_redirect
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import FeeSchedule
+from clearing.domain.times import business_day
 from clearing.errors import InvalidRequest, Unauthenticated
 from clearing.logs import request_id_var
 from clearing.service import accounts_admin, fee_schedules, places
 
 routes = web.RouteTableDef()
-BEIJING = timezone(timedelta(hours=8))
 
 
 def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
@@ -61,7 +61,7 @@ async def publish_schedule(request: web.Request) -> web.Response:
             extra_certificate_fen=body.extra_certificate_fen,
             exemptions=body.exemptions,
             basis=body.basis,
-            today=datetime.now(UTC).astimezone(BEIJING).date(),
+            today=business_day(datetime.now(UTC)),
             request_id=request_id_var.get(),
         )
     return ok(_out(s, basis=body.basis, created_by=who.username), 201)

@@ -36,7 +36,7 @@ async def shifts_page(request: web.Request) -> web.StreamResponse:
     except Unauthenticated:
         return _redirect(_login_url(request))
     if who.role not in SHIFT_PAGE_ROLES:
-        text = "日结交班页面供窗口人员和值班主管使用。如需查看各大厅的收款，请使用对账日报。"
+        text = "日结交班页面供窗口人员和值班主任使用。如需查看各大厅的收款，请使用对账日报。"
         return _html(receipt.message_page("无权访问日结交班", text), 403)
     return _html_file("shifts.html")
 

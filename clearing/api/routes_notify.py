@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, REFUSALS
+from clearing.api.keys import BATCHER, METRICS, NOTIFY_PARSERS, POOL, REFUSALS
 from clearing.logs import request_id_var
-from clearing.ports import NotifyEndpoint, NotifyRefused
+from clearing.ports import NotifyEndpoint, NotifyRefused, PaymentDeclined
+from clearing.service.attempts import fail_attempt
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -62,8 +63,24 @@ async def notify(request: web.Request) -> web.Response:
         return _fail(endpoint.refused_status, exc.message)
     if notice is None:
         return _ack(endpoint)
-    with metrics.capture_seconds.time():
-        result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
+    if isinstance(notice, PaymentDeclined):
+        # a declined card: the window stops waiting now, not at the next poll
+        await fail_attempt(
+            request.app[POOL],
+            provider=provider,
+            out_trade_no=notice.out_trade_no,
+            code=notice.code,
+            reason_zh=notice.reason_zh,
+            actor=f"acquirer:{provider}",
+        )
+        return _ack(endpoint)
+    try:
+        with metrics.capture_seconds.time():
+            result = await request.app[BATCHER].capture(notice, "notify", request_id_var.get())
+    except Exception:
+        # the acquirer gets a 500 and delivers again; the operator must see it happening
+        metrics.capture_errors.labels(provider, "notify").inc()
+        raise
     if result.first_time:
         metrics.payments.labels(provider, result.outcome, "notify").inc()
         metrics.payment_amount.labels(provider, result.outcome).inc(notice.amount_fen)

@@ -13,8 +13,9 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from clearing import keywatch
 from clearing.api import openapi
-from clearing.api.keys import METRICS, POOL
+from clearing.api.keys import METRICS, POOL, SETTINGS
 from clearing.db import migrate
 from clearing.workers.runner import refresh_gauges
 
@@ -31,13 +32,27 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready for traffic: the database answers and every migration of this release is applied."""
+    """Ready for traffic: the database answers, takes writes (a primary, not read-only), and
+    every migration of this release is applied."""
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
             async with request.app[POOL].acquire() as conn:
-                await conn.fetchval("SELECT 1")
-                checks["database"] = "ok"
+                # after a failover a connection may still reach the old primary, now a standby,
+                # or a server that refuses writes: that is no place to send payments
+                row = await conn.fetchrow(
+                    "SELECT pg_is_in_recovery() AS standby,"
+                    " current_setting('transaction_read_only') = 'on' AS read_only"
+                )
+                assert row is not None
+                standby, read_only = row["standby"], row["read_only"]
+                checks["database"] = (
+                    "read-only: standby"
+                    if standby
+                    else "read-only: transaction_read_only"
+                    if read_only
+                    else "ok"
+                )
                 todo = await migrate.pending(conn)
                 checks["migrations"] = (
                     "ok"
@@ -64,8 +79,16 @@ async def metrics(request: web.Request) -> web.Response:
             async with request.app[POOL].acquire() as conn:
                 await refresh_gauges(conn, m)
     except Exception as exc:
-        # stale gauges beat a failed scrape, but the operator must hear of it
+        # stale gauges beat a failed scrape, but the operator must hear of it; and a database
+        # that does not answer is, for this node, no writable primary
+        m.db_writable.set(0)
         log.warning("metrics gauges not refreshed: %r", exc)
+    settings = request.app.get(SETTINGS)
+    if settings is not None:
+        try:
+            await asyncio.to_thread(keywatch.refresh, settings, m)
+        except OSError as exc:
+            log.warning("certificate and key gauges not refreshed: %r", exc)
     resp = web.Response(body=generate_latest(m.registry))
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     resp.charset = "utf-8"

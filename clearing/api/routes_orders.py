@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import segno
@@ -28,6 +28,7 @@ from clearing.api.models import (
     DueItemOut,
     FeeItemList,
     FeeItemOut,
+    HeldWarning,
     LookupFailure,
     LookupIn,
     LookupOut,
@@ -39,6 +40,7 @@ from clearing.api.models import (
 )
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import Matter
+from clearing.domain.times import business_day
 from clearing.errors import (
     Conflict,
     InvalidRequest,
@@ -56,10 +58,10 @@ from clearing.service import (
     places,
     principals,
 )
+from clearing.service import held as holders
 from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
-BEIJING = timezone(timedelta(hours=8))
 routes = web.RouteTableDef()
 
 WINDOW_ROLES = ("clerk", "supervisor", "admin")
@@ -93,14 +95,11 @@ async def create_order(request: web.Request) -> web.Response:
     if body.case is not None:
         found = await _lookup(request, body.payer_name, body.payer_id, body.case)
         if not found.complete:
-            # nothing is made of a half-answered case: the clerk retries the part that failed
-            names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in found.failures)
-            raise UpstreamUnavailable(
-                "AUTHORITY_LOOKUP_FAILED",
-                "an authority could not say what the case owes; no order was created",
-                f"{names}查询失败，缴费单未生成；请稍后重试该部门",
-                failures=found.failures,
-            )
+            # nothing is made of a half-answered case: a refusal is final (422, 409 when paid),
+            # only an authority that did not answer is worth asking again (502, 504)
+            async with request.app[POOL].acquire() as conn:
+                await holders.name_paying_orders(conn, found.failures)
+            raise cases.lookup_error(found.failures)
         lines = [LineInput(i.item_code, i.amount_fen, i.reference or None) for i in found.items]
         held = [(i.authority, i.reference) for i in found.items if i.reference]
     else:
@@ -151,7 +150,7 @@ async def _lookup(
         request.app[AUTHORITIES],
         refs,
         schedules=schedules,
-        today=datetime.now(UTC).astimezone(BEIJING).date(),
+        today=business_day(datetime.now(UTC)),
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
 
@@ -162,6 +161,9 @@ async def lookup_case(request: web.Request) -> web.Response:
     await authenticate(request, *WINDOW_ROLES)
     body = await read_model(request, LookupIn)
     found = await _lookup(request, body.payer_name, body.payer_id, body.case)
+    async with request.app[POOL].acquire() as conn:
+        await holders.name_paying_orders(conn, found.failures)
+        warnings = await holders.held_elsewhere(conn, found.items)
     return ok(
         LookupOut(
             items=[
@@ -175,6 +177,7 @@ async def lookup_case(request: web.Request) -> web.Response:
                 for i in found.items
             ],
             failures=[LookupFailure(**f) for f in found.failures],
+            warnings=[HeldWarning(**w) for w in warnings],
             total_fen=sum(i.amount_fen for i in found.items),
         )
     )
@@ -206,7 +209,7 @@ async def list_orders(request: web.Request) -> web.Response:
         raise InvalidRequest(
             "INVALID_DATE", "date must be YYYY-MM-DD", "日期格式应为 YYYY-MM-DD"
         ) from None
-    day = day or datetime.now(UTC).astimezone().date()
+    day = day or business_day(datetime.now(UTC))
     async with request.app[POOL].acquire() as conn:
         rows = await order_service.list_for_window(
             conn, who, office, request.query.get("window"), day
@@ -255,6 +258,17 @@ async def _amounts_still_due(
         [(r["reference"], int(r["amount_fen"])) for r in lines],
         timeout_s=request.app[SETTINGS].authority_timeout_s,
     )
+    refused = [f for f in failures if not f["retryable"]]
+    if refused:
+        # the authority no longer accepts the reference (voided, paid elsewhere): final, the
+        # order cannot be paid as it is
+        reasons = "；".join(f"{f['message_zh']}（{f['reference']}）" for f in refused)
+        raise Conflict(
+            "AUTHORITY_REFUSED",
+            "an authority no longer accepts a reference of this order; cancel it",
+            f"主管部门已不受理本缴费单的凭证，请撤销本缴费单：{reasons}",
+            failures=failures,
+        )
     if failures:
         names = "、".join(cases.AUTHORITY_ZH[f["authority"]] for f in failures)
         raise UpstreamUnavailable(

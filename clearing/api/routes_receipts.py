@@ -30,6 +30,7 @@ from clearing.api.models_receipts import (
 )
 from clearing.api.routes_pages import PAGE_HEADERS
 from clearing.api.web import authenticate, bearer, ok, read_model
+from clearing.domain.display import Names
 from clearing.errors import (
     ClearingError,
     Conflict,
@@ -41,6 +42,7 @@ from clearing.errors import (
     Unavailable,
 )
 from clearing.logs import request_id_var
+from clearing.service import names as names_service
 from clearing.service import orders as order_service
 from clearing.service import principals, receipts
 from clearing.service import receipt_prints as prints
@@ -109,7 +111,7 @@ async def _who(request: web.Request) -> Principal | web.Response:
 
 async def _sheet(
     request: web.Request, who: Principal
-) -> tuple[dict[str, Any], receipt.Sheet] | web.Response:
+) -> tuple[dict[str, Any], receipt.Sheet, Names] | web.Response:
     """The order and the print a receipt request asks for, or the page that says why not."""
     order_no = request.match_info["order_no"]
     wanted = request.query.get("n")
@@ -139,12 +141,17 @@ async def _sheet(
                 return _html(receipt.message_page("凭证不存在", "没有该次打印记录。"), 404)
             shown = found
         refunded_now = await prints.refunded_by_line(conn, order_no)
-    return view, receipt.Sheet(
-        printed=shown,
-        verify_url=verify_url(request, shown),
-        latest=shown.print_no == latest.print_no,
-        stale=prints.stale(shown, refunded_now),
-        may_reprint=who.role in prints.REPRINT_ROLES,
+        names = await names_service.load(conn, request.app[SETTINGS])
+    return (
+        view,
+        receipt.Sheet(
+            printed=shown,
+            verify_url=verify_url(request, shown),
+            latest=shown.print_no == latest.print_no,
+            stale=prints.stale(shown, refunded_now),
+            may_reprint=who.role in prints.REPRINT_ROLES,
+        ),
+        names,
     )
 
 
@@ -157,8 +164,8 @@ async def receipt_page(request: web.Request) -> web.Response:
     got = await _sheet(request, who)
     if isinstance(got, web.Response):
         return got
-    view, sheet = got
-    return _html(receipt.render(view, sheet))
+    view, sheet, names = got
+    return _html(receipt.render(view, sheet, names))
 
 
 @routes.get("/orders/{order_no}/receipt.pdf")
@@ -173,7 +180,7 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     got = await _sheet(request, who)
     if isinstance(got, web.Response):
         return got
-    view, sheet = got
+    view, sheet, names = got
     if sheet.stale or not sheet.latest:
         text = (
             "该凭证打印后已有退款，已失效，请先补打。"
@@ -183,7 +190,11 @@ async def receipt_pdf(request: web.Request) -> web.Response:
         return _html(receipt.message_page("不能生成 PDF", text), 409)
     try:
         pdf = await asyncio.to_thread(
-            render_pdf, view, sheet, font_file=request.app[SETTINGS].receipt_font_file
+            render_pdf,
+            view,
+            sheet,
+            font_file=request.app[SETTINGS].receipt_font_file,
+            names=names,
         )
     except Unavailable as exc:
         log.error("receipt PDF: %s", exc.message)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
-from clearing.api.keys import POOL
+from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models import DecisionIn
 from clearing.api.models_recon import (
     AdjustmentIn,
@@ -31,37 +31,22 @@ from clearing.api.models_recon import (
     ReasonIn,
 )
 from clearing.api.web import authenticate, ok, read_model
+from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import yuan_str
+from clearing.domain.times import beijing_time
 from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import audit
+from clearing.service import names as names_service
 from reconciliation import case_reads, cases
 from reconciliation.case_reads import ACT_ROLES, READ_ROLES
 
 routes = web.RouteTableDef()
 
-BEIJING = timezone(timedelta(hours=8))
 MAX_PAGE_SIZE = 200
 # a path id that fits in a bigint; anything else is 404 before it reaches the database
 ID = r"{id:[0-9]{1,18}}"
 
-TYPE_ZH = {
-    "LONG": "长款",
-    "SHORT": "短款",
-    "TIMING": "跨日在途",
-    "AMOUNT_MISMATCH": "金额不符",
-    "DUPLICATE": "重复缴款",
-    "FEE_MISMATCH": "手续费不符",
-    "REFUND_MISMATCH": "退款不符",
-    "UNCONFIRMED_LEG": "主管部门未确认",
-    "UNKNOWN_CONFIRMATION": "未知确认记录",
-    "SETTLEMENT_REJECTED": "付款被拒/退汇",
-    "STATEMENT_CREDIT_UNMATCHED": "银行来账未匹配",
-    "STATEMENT_DEBIT_UNMATCHED": "银行付款未匹配",
-    "ACQUIRER_CREDIT_MISMATCH": "收单结算款不符",
-    "BALANCE_DRIFT": "余额不符",
-}
-STATE_ZH = {"OPEN": "待处理", "ASSIGNED": "处理中", "RESOLVED": "已解决", "VOID": "已作废"}
 CSV_COLUMNS = (
     "编号", "业务日期", "差异类型", "来源", "对方单号", "我方单号", "我方金额（元）",
     "对方金额（元）", "差额（元）", "状态", "处理人", "处理结果", "办结人", "办结时间", "发现时间",
@@ -135,11 +120,12 @@ def _yuan(fen: int | None) -> str:
 
 
 def _time(at: datetime | None) -> str:
-    return at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    return beijing_time(at)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    """UTF-8 text with a byte-order mark (Excel reads UTF-8 only with it), CRLF line ends."""
+def to_csv(rows: list[dict[str, Any]], names: Names = STATIC_NAMES) -> str:
+    """UTF-8 text with a byte-order mark (Excel reads UTF-8 only with it), CRLF line ends; every
+    code by its name."""
     out = io.StringIO()
     out.write("\ufeff")
     w = csv.writer(out, lineterminator="\r\n")
@@ -149,17 +135,17 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
             [
                 r["id"],
                 r["business_date"].isoformat(),
-                TYPE_ZH.get(r["type"], r["type"]),
-                _words(r["source"]),
+                name("discrepancy_type", r["type"]),
+                _words(names.source(r["source"])),
                 _id(r["reference"]),
                 _id(r["our_ref"]),
                 _yuan(r["amount_fen"]),
                 _yuan(r["their_amount_fen"]),
                 _yuan(r["difference_fen"]),
-                STATE_ZH.get(r["state"], r["state"]),
+                name("discrepancy_state", r["state"]),
                 r["assigned_to_name"] or "",
                 _words(r["resolution"]),
-                r["resolved_by"] or "",
+                names.actor(r["resolved_by"]),
                 _time(r["resolved_at"]),
                 _time(r["created_at"]),
             ]
@@ -175,6 +161,7 @@ async def export_discrepancies(request: web.Request) -> web.Response:
     filters = _filters(request)
     async with request.app[POOL].acquire() as conn:
         rows = await case_reads.export(conn, who, filters=filters)
+        names = await names_service.load(conn, request.app[SETTINGS])
         await audit.record(
             conn,
             actor=who.actor,
@@ -186,7 +173,7 @@ async def export_discrepancies(request: web.Request) -> web.Response:
         )
     span = "-".join(str(d or "all") for d in (filters.date_from, filters.date_to))
     return web.Response(
-        body=to_csv(rows).encode(),
+        body=to_csv(rows, names).encode(),
         content_type="text/csv",
         charset="utf-8",
         headers={

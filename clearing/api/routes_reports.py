@@ -21,10 +21,13 @@ from urllib.parse import quote
 from aiohttp import web
 
 from clearing.api import receipt
-from clearing.api.keys import POOL
+from clearing.api.keys import POOL, SETTINGS
 from clearing.api.routes_pages import FINANCE_PAGE_ROLES, PAGE_HEADERS
 from clearing.api.web import authenticate
+from clearing.domain.display import Names
+from clearing.domain.times import business_day
 from clearing.errors import InvalidRequest, Unauthenticated
+from clearing.service import names as names_service
 from reconciliation import report_export, report_page, reports
 
 routes = web.RouteTableDef()
@@ -38,7 +41,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _business_date(request: web.Request) -> date:
     """?date=YYYY-MM-DD; by default yesterday in Beijing, the day the nightly run reconciled."""
     if not request.query.get("date"):
-        return datetime.now(UTC).astimezone(reports.BEIJING).date() - timedelta(days=1)
+        return business_day(datetime.now(UTC)) - timedelta(days=1)
     try:
         return date.fromisoformat(request.query["date"])
     except ValueError:
@@ -85,12 +88,13 @@ async def _page_access(request: web.Request) -> web.Response | None:
 
 async def _read(
     request: web.Request, day: date, trend_days: int = 0
-) -> tuple[reports.DailyReport, list[reports.Run], list[reports.TrendDay]]:
+) -> tuple[reports.DailyReport, list[reports.Run], list[reports.TrendDay], Names]:
     async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
         report = await reports.daily(conn, day)
         runs = await reports.runs(conn, day)
         trend = await reports.trend(conn, day, trend_days) if trend_days else []
-    return report, runs, trend
+        names = await names_service.load(conn, request.app[SETTINGS])
+    return report, runs, trend, names
 
 
 async def _page_day(request: web.Request) -> date | web.Response:
@@ -109,9 +113,9 @@ async def daily_page(request: web.Request) -> web.Response:
     day = await _page_day(request)
     if isinstance(day, web.Response):
         return day
-    report, runs, trend = await _read(request, day, TREND_DAYS)
+    report, runs, trend, names = await _read(request, day, TREND_DAYS)
     now = datetime.now(UTC)
-    return _html(report_page.render(report, runs, trend, generated_at=now))
+    return _html(report_page.render(report, runs, trend, generated_at=now, names=names))
 
 
 def _attachment(body: bytes, content_type: str, day: date, ext: str) -> web.Response:
@@ -124,9 +128,9 @@ async def daily_xlsx(request: web.Request) -> web.Response:
     day = await _page_day(request)
     if isinstance(day, web.Response):
         return day
-    report, runs, _ = await _read(request, day)
+    report, runs, _, names = await _read(request, day)
     # a workbook takes tens of milliseconds to zip: not on the event loop
-    body = await asyncio.to_thread(report_export.to_xlsx, report, runs, datetime.now(UTC))
+    body = await asyncio.to_thread(report_export.to_xlsx, report, runs, datetime.now(UTC), names)
     return _attachment(body, XLSX_TYPE, day, "xlsx")
 
 
@@ -135,8 +139,8 @@ async def daily_csv(request: web.Request) -> web.Response:
     day = await _page_day(request)
     if isinstance(day, web.Response):
         return day
-    report, runs, _ = await _read(request, day)
-    text = report_export.to_csv(report, runs, datetime.now(UTC))
+    report, runs, _, names = await _read(request, day)
+    text = report_export.to_csv(report, runs, datetime.now(UTC), names)
     response = _attachment(text.encode("utf-8"), "text/csv", day, "csv")
     response.charset = "utf-8"
     return response
@@ -160,7 +164,7 @@ async def daily_json(request: web.Request) -> web.Response:
     """The daily report as data: amounts as int ``*_fen``, balances signed (debit positive)."""
     await authenticate(request, *READ_ROLES)
     day = _business_date(request)
-    report, runs, _ = await _read(request, day)
+    report, runs, _, _ = await _read(request, day)
     body = asdict(report)
     body.pop("day")
     for b in body["balances"]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +32,7 @@ from clearing.api.models_settlement import (
     BeneficiaryOut,
 )
 from clearing.api.web import authenticate, ok, read_model
+from clearing.domain.times import business_day
 from clearing.errors import Conflict, InvalidRequest, NotFound
 from clearing.logs import request_id_var
 from clearing.service import audit
@@ -42,7 +43,6 @@ routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
 
 # business dates are Beijing dates, as the cut-off (tj_settlement_cutoff) counts them
-BEIJING = timezone(timedelta(hours=8))
 INSTRUCTION_STATES = ("PENDING", "ACCEPTED", "BOOKED", "REJECTED", "RETURNED")
 # sent as attachments whatever the type; the type only helps the program that opens them
 _FILE_TYPES = {
@@ -159,7 +159,7 @@ def _summary(b: asyncpg.Record) -> dict[str, Any]:
 
 def _business_date(request: web.Request) -> date:
     if "date" not in request.query:
-        return datetime.now(UTC).astimezone(BEIJING).date()
+        return business_day(datetime.now(UTC))
     try:
         return date.fromisoformat(request.query["date"])
     except ValueError:

@@ -4,14 +4,13 @@ close, every value escaped."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from typing import Any
 
 from clearing.domain.money import capital_amount, format_yuan
+from clearing.domain.times import beijing_time
 from clearing.service.search import CHANNEL_ZH
-
-BEIJING = timezone(timedelta(hours=8))
 
 _HEAD = """<!doctype html>
 <html lang="zh-CN">
@@ -28,9 +27,7 @@ _HEAD = """<!doctype html>
 
 
 def _time(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return datetime.fromisoformat(iso).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return beijing_time(iso, empty="—")
 
 
 def _row(label: str, count: int, fen: int) -> str:
@@ -89,7 +86,7 @@ def render(shift: dict[str, Any], *, printed_at: datetime) -> str:
 <p class="note">本日结单数据于交班时封存，不随之后的业务变化；交班后的业务计入下一班次。</p>
 <div class="signatures"><span>经办人（签字）：</span><span>复核人（签字）：</span>
 <span>日期：</span></div>
-<footer>打印时间 {escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"))}</footer>
+<footer>打印时间 {escape(beijing_time(printed_at))}</footer>
 </article>
 </body></html>
 """
@@ -149,7 +146,7 @@ def render_day(day: dict[str, Any], *, printed_at: datetime) -> str:
 <p class="note">本轧账单数据于轧账时封存，不随之后的业务变化。</p>
 <div class="signatures"><span>值班主任（签字）：</span><span>复核人（签字）：</span>
 <span>日期：</span></div>
-<footer>打印时间 {escape(printed_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"))}</footer>
+<footer>打印时间 {escape(beijing_time(printed_at))}</footer>
 </article>
 </body></html>
 """

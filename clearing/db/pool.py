@@ -60,11 +60,14 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     asyncpg's reset round trip on every release is pure cost."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, statement_cache_size: int = 100
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        statement_cache_size=statement_cache_size,
         init=init_connection,
         reset=_no_reset,
         command_timeout=30,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from clearing.domain.display import name
 from clearing.errors import InvalidRequest
 
 
@@ -27,17 +28,8 @@ class OrderState(StrEnum):
 # states in which a payment may still arrive and be split
 PAYABLE = frozenset({OrderState.OPEN, OrderState.PAYING})
 
-STATE_ZH = {
-    OrderState.OPEN: "待缴费",
-    OrderState.PAYING: "缴费中",
-    OrderState.CLEARED: "已缴费",
-    OrderState.SETTLED: "已清算",
-    OrderState.EXPIRED: "已过期",
-    OrderState.CANCELLED: "已撤销",
-    OrderState.EXCEPTION: "异常待处理",
-    OrderState.REFUNDING: "退款中",
-    OrderState.REFUNDED: "已退款",
-}
+# the names staff read, from the one table of display names
+STATE_ZH = {state: name("order_state", state) for state in OrderState}
 
 
 @dataclass(frozen=True)

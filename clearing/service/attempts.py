@@ -9,6 +9,7 @@ unpaid.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from clearing.announce import Announce
+from clearing.announce import CHANNEL, Announce, order_event
 from clearing.channels import Channel
 from clearing.domain.codes import channel_of, mask_code
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
@@ -172,6 +173,63 @@ async def _mark_failed(pool: asyncpg.Pool, a: Attempt, why: str) -> None:
             a.id,
             why[:200],
         )
+
+
+async def fail_attempt(
+    pool: asyncpg.Pool,
+    *,
+    provider: str,
+    out_trade_no: str,
+    code: str,
+    reason_zh: str,
+    actor: str,
+) -> bool:
+    """The channel says an open attempt failed for good (a card declined at the terminal): the
+    attempt is FAILED with the channel's reason, and the window waiting for it hears why at once
+    (``attempt_failed`` on the order events, sent at commit), so that the clerk can try again or
+    take another way of paying. False when the attempt was no longer open."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "UPDATE payment_attempts a SET state = 'FAILED', failure = $3, failure_zh = $4,"
+            " updated_at = now() FROM orders o"
+            " WHERE a.out_trade_no = $1 AND a.provider = $2 AND o.id = a.order_id"
+            " AND a.state IN ('CREATING', 'OPEN')"
+            " RETURNING o.order_no, o.state, o.office, o.window_no, a.method",
+            out_trade_no,
+            provider,
+            code[:200],
+            reason_zh[:200],
+        )
+        if row is None:
+            return False
+        await audit.record(
+            conn,
+            actor=actor,
+            action="attempt.failed",
+            object_type="order",
+            object_id=row["order_no"],
+            detail={
+                "provider": provider,
+                "out_trade_no": out_trade_no,
+                "code": code,
+                "reason_zh": reason_zh,
+            },
+        )
+        event = order_event(
+            row["order_no"],
+            row["state"],
+            row["office"],
+            row["window_no"],
+            type="attempt_failed",
+            out_trade_no=out_trade_no,
+            method=row["method"],
+            reason_zh=reason_zh,
+        )
+        await conn.execute(
+            "SELECT pg_notify($1, $2)", CHANNEL, json.dumps(event, ensure_ascii=False)
+        )
+    log.info("attempt failed provider=%s out_trade_no=%s code=%s", provider, out_trade_no, code)
+    return True
 
 
 def _refused(a: Attempt, exc: ChannelRefused) -> InvalidRequest:

@@ -135,7 +135,7 @@ async def close(
         raise Forbidden(
             "DAY_CLOSE_FORBIDDEN",
             "only the office's supervisor closes its day",
-            "只有本大厅值班主管可以轧账",
+            "只有本大厅值班主任可以轧账",
         )
     start, end = bounds(day)
     note = (note or "").strip() or None

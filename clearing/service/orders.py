@@ -19,6 +19,7 @@ from clearing.domain.orders import (
     new_order_no,
     normalize_payer_id,
 )
+from clearing.domain.times import day_bounds
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
 from clearing.service import audit, catalogue, places
@@ -64,7 +65,7 @@ def _check_manual(principal: Principal, reason: str | None) -> None:
             "MANUAL_LINES_FORBIDDEN",
             "only a supervisor may type amounts by hand; create the order from the case's"
             " references instead",
-            "窗口人员不能手工录入金额，请按税票号、缴款码等查询生成缴费单；确需手工录入请由值班主管办理",
+            "窗口人员不能手工录入金额，请按税票号、缴款码等查询生成缴费单；确需手工录入请由值班主任办理",
         )
     if not (reason or "").strip():
         raise InvalidRequest(
@@ -250,7 +251,7 @@ async def create(
 _ORDER_SQL = """
 SELECT o.id, o.order_no, o.case_no, o.office, o.window_no, o.payer_name_enc, o.payer_id_masked,
        o.total_fen, o.state, o.exception_reason, o.created_at, o.expires_at, o.cleared_at,
-       p.username AS created_by
+       p.username AS created_by, p.display_name AS created_by_name
   FROM orders o JOIN principals p ON p.id = o.created_by
  WHERE o.order_no = $1
 """
@@ -264,7 +265,8 @@ SELECT l.line_no, l.item_code, f.name_zh AS item_name, l.beneficiary_code,
 """
 
 _ATTEMPTS_SQL = """
-SELECT provider, out_trade_no, state, code_url, created_at, expires_at, method, terminal_id
+SELECT provider, out_trade_no, state, code_url, created_at, expires_at, method, terminal_id,
+       failure_zh
   FROM payment_attempts WHERE order_id = $1 ORDER BY id
 """
 
@@ -301,6 +303,7 @@ async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str
         "state_zh": STATE_ZH[OrderState(o["state"])],
         "exception_reason": o["exception_reason"],
         "created_by": o["created_by"],
+        "created_by_name": o["created_by_name"],
         "created_at": _iso(o["created_at"]),
         "expires_at": _iso(o["expires_at"]),
         "cleared_at": _iso(o["cleared_at"]),
@@ -340,10 +343,11 @@ async def list_for_window(
     rows = await conn.fetch(
         "SELECT order_no, case_no, window_no, payer_id_masked, total_fen, state, created_at,"
         " cleared_at FROM orders WHERE office = $1 AND ($2::text IS NULL OR window_no = $2)"
-        " AND created_at >= $3::date AND created_at < $3::date + 1 ORDER BY created_at DESC",
+        " AND created_at >= $3 AND created_at < $4 ORDER BY created_at DESC",
         office,
         window,
-        day,
+        # the Beijing day, whatever the database session's time zone
+        *day_bounds(day),
     )
     return [
         {

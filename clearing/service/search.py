@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from clearing.db import Conn
+from clearing.domain.display import TABLES
 from clearing.domain.money import format_yuan
 from clearing.domain.orders import STATE_ZH, OrderState, normalize_payer_id
 from clearing.errors import Forbidden, InvalidRequest
@@ -21,7 +22,8 @@ from clearing.service.orders import READ_ALL_ROLES
 from clearing.service.principals import Principal
 
 BEIJING = timezone(timedelta(hours=8))
-CHANNEL_ZH = {"wechatpay": "微信支付", "alipay": "支付宝", "unionpay": "云闪付", "pos": "银行卡"}
+# the channels by the names of the one table (clearing.domain.display)
+CHANNEL_ZH = dict(TABLES["channel"])
 MAX_PAGE_SIZE = 100
 
 

@@ -2,10 +2,14 @@
 
 A cut-off (``tj_settlement_cutoff``, one SQL call under a per-bank advisory lock) gathers the paid
 lines whose beneficiary account is due into one batch with one instruction per account, marks
-them settled, and queues ``settlement.files``. Writing the files is separate and repeatable: the
-batch row holds everything a file depends on (MsgId, cut-off time, the accounts as they were),
-so the pain.001, the 批量代付 chunks and the detail CSVs come out byte-identical each time, and a
-crash between the two steps only means they are written on the next try.
+them settled, and queues ``settlement.files``. A daily account is due once per business day, at
+its cut-off (Beijing time), for the lines paid before that instant; a real-time account at every
+cut-off, for everything paid so far (migration 0021).
+
+Writing the files is separate and repeatable: the batch row holds everything a file depends on
+(MsgId, cut-off time, the accounts as they were), so the pain.001, the 批量代付 chunks and the
+detail CSVs come out byte-identical each time, and a crash between the two steps only means they
+are written on the next try.
 
 Files land in ``{settlement_dir}/{bank}/{YYYYMMDD}/`` through a temporary name and a rename, each
 with its ``.sha256`` and detached ``.sig``; ``settlement_files`` lists them for the bank's

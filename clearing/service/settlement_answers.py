@@ -18,6 +18,7 @@ import logging
 from datetime import datetime
 
 from clearing.db import Conn
+from clearing.domain.display import name
 from clearing.service import audit
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ async def returned(conn: Conn, e2e: str, reason_code: str | None, at: datetime) 
     )
     await _release(conn, row["id"], at)
     # a return always says the account cannot take money: hold until it is corrected
-    await _hold(conn, row["beneficiary_code"], f"{e2e}: 退汇 {reason_code or ''}".strip())
+    await _hold(conn, row["beneficiary_code"], f"付款 {e2e} 被退汇{_reason(reason_code, None)}")
     log.warning(
         "settlement instruction returned",
         extra={"end_to_end_id": e2e, "reason": reason_code, "beneficiary": row["beneficiary_code"]},
@@ -246,7 +247,16 @@ async def _hold_if_account(
     conn: Conn, beneficiary: str, code: str | None, text: str | None, e2e: str
 ) -> None:
     if code in ACCOUNT_REASONS:
-        await _hold(conn, beneficiary, f"{e2e}: {code}" + (f" {text}" if text else ""))
+        await _hold(conn, beneficiary, f"付款 {e2e} 被银行拒绝{_reason(code, text)}")
+
+
+def _reason(code: str | None, text: str | None) -> str:
+    """The bank's reason as finance staff read it: its name, with the code the bank's letter
+    quotes; the bank's own words only for a code without a name."""
+    if not code:
+        return f"：{text}" if text else ""
+    named = name("bank_reason", code)
+    return f"：{named}（{code}）" if named != code else f"：{code} {text or ''}".rstrip()
 
 
 async def _hold(conn: Conn, beneficiary: str, why: str) -> None:

@@ -34,6 +34,7 @@ TITLES = {
     "order.lines_typed": "主管手工录入金额",
     "attempt.opened": "发起支付",
     "attempt.reversed": "支付撤销（冲正）",
+    "attempt.failed": "支付未成功",
     "payment.cleared": "收到支付结果，已入账分账",
     "payment.suspense": "收到款项，转入挂账待退",
     "payment.refunded": "挂账款项已原路退回",
@@ -87,6 +88,9 @@ def _detail(action: str, d: dict[str, Any]) -> str:
         return (
             f"{channel} · {METHOD_ZH.get(str(d.get('method')), '')} · {d.get('out_trade_no', '')}"
         )
+    if action == "attempt.failed":
+        channel = CHANNEL_ZH.get(str(d.get("provider")), "支付渠道")
+        return f"{channel} · {d.get('reason_zh', '')} · {d.get('out_trade_no', '')}"
     if action in ("payment.cleared", "payment.suspense"):
         text = f"{_yuan(d.get('amount_fen'))}，{SOURCE_ZH.get(str(d.get('source')), '渠道通知')}"
         if d.get("reason"):

@@ -16,6 +16,7 @@ from clearing.domain.orders import PAYABLE, OrderState
 from clearing.metrics import Metrics
 from clearing.ports import RefundOutcome
 from clearing.service import audit, refunds
+from clearing.service.attempts import fail_attempt
 from clearing.service.orders import notify
 from clearing.service.payments import (
     acquirer_for,
@@ -92,7 +93,19 @@ class Handlers:
                 captured.order_no,
                 captured.outcome,
             )
-        if captured is not None or status.state in ("CLOSED", "REVOKED", "PAYERROR"):
+        if captured is None and status.state == "PAYERROR":
+            # over for good (a declined card): the window must not wait for it; the
+            # notification usually said so first, this catches a lost one
+            await fail_attempt(
+                self.pool,
+                provider=a["provider"],
+                out_trade_no=a["out_trade_no"],
+                code=status.decline_code or status.state,
+                reason_zh=status.decline_zh or "支付渠道报告付款失败",
+                actor=f"acquirer:{a['provider']}",  # its answer, found by asking
+            )
+            return None
+        if captured is not None or status.state in ("CLOSED", "REVOKED"):
             return None
         if a["method"] != "qr":
             if overdue:

@@ -184,6 +184,46 @@ async def refresh_gauges(conn: Conn, metrics: Metrics) -> None:
     )
     metrics.suspense_fen.set(int(suspense))
     await _settlement_and_recon_gauges(conn, metrics)
+    await database_gauges(conn, metrics)
+
+
+# the standbys as the primary sees them; the LSN columns need pg_monitor (or superuser): without
+# it they read NULL and only the counts are reported (docs/ops/monitoring.md)
+_REPLICATION = """
+SELECT coalesce(application_name, client_addr::text, pid::text) AS standby, sync_state,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) AS lag_bytes,
+       coalesce(extract(epoch FROM replay_lag), 0) AS lag_s
+  FROM pg_stat_replication WHERE state = 'streaming'
+"""
+
+
+async def database_gauges(conn: Conn, metrics: Metrics) -> None:
+    """Is the database this node reaches a writable primary, and how far behind are its standbys.
+
+    Asked of PostgreSQL, not of Patroni: what matters is what this node's connections reach
+    (through HAProxy or a multi-host DSN), and a single server without Patroni answers too."""
+    row = await conn.fetchrow(
+        "SELECT pg_is_in_recovery() AS standby,"
+        " current_setting('transaction_read_only') = 'on' AS read_only"
+    )
+    assert row is not None
+    writable = not row["standby"] and not row["read_only"]
+    metrics.db_writable.set(1 if writable else 0)
+    metrics.db_replication_lag_bytes.clear()
+    metrics.db_replication_lag_seconds.clear()
+    if row["standby"]:
+        metrics.db_replicas_streaming.set(0)
+        metrics.db_replicas_sync.set(0)
+        return
+    streaming = sync = 0
+    for r in await conn.fetch(_REPLICATION):
+        streaming += 1
+        sync += r["sync_state"] in ("sync", "quorum")
+        if r["lag_bytes"] is not None:
+            metrics.db_replication_lag_bytes.labels(r["standby"]).set(float(r["lag_bytes"]))
+            metrics.db_replication_lag_seconds.labels(r["standby"]).set(float(r["lag_s"]))
+    metrics.db_replicas_streaming.set(streaming)
+    metrics.db_replicas_sync.set(sync)
 
 
 async def _settlement_and_recon_gauges(conn: Conn, metrics: Metrics) -> None:
@@ -207,3 +247,15 @@ async def _settlement_and_recon_gauges(conn: Conn, metrics: Metrics) -> None:
         metrics.settlement_instructions.labels(r["state"]).set(r["n"])
     held = await conn.fetchval("SELECT count(*) FROM beneficiaries WHERE payout_hold IS NOT NULL")
     metrics.payouts_held.set(int(held))
+    # files written that the bank has not fetched (pull) or we have not pushed yet
+    undelivered = await conn.fetchrow(
+        "SELECT count(*) AS n,"
+        " coalesce(extract(epoch FROM now() - min(coalesce(f.written, b.created_at))), 0) AS age"
+        " FROM settlement_batches b LEFT JOIN LATERAL ("
+        "   SELECT min(created_at) AS written FROM settlement_files WHERE batch_id = b.id"
+        " ) f ON true"
+        " WHERE b.state = 'FILES_WRITTEN'"
+    )
+    assert undelivered is not None
+    metrics.settlement_undelivered.set(int(undelivered["n"]))
+    metrics.settlement_undelivered_oldest_seconds.set(float(undelivered["age"]))

@@ -125,7 +125,8 @@ class SettlementWork:
         return len(names)
 
     async def run_clock(self, stop: asyncio.Event, *, cutoff_s: float, poll_s: float) -> None:
-        """Cut-offs every ``cutoff_s`` (accounts whose time has come; real-time ones at once),
+        """Cut-offs every ``cutoff_s`` (a daily account once, at its first run past its cut-off;
+        real-time ones at once),
         and the bank's outbox every ``poll_s``; a failure is logged and tried next round."""
         loop = asyncio.get_running_loop()
         next_cut = next_poll = loop.time()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from clearing.domain.display import window_name
 from clearing.domain.orders import Limits
 from clearing.ports import PaymentNotice
 from clearing.security import PiiCipher
@@ -28,10 +29,10 @@ async def place(conn: asyncpg.Connection, office: str = "HALL1", window: str = "
         "INSERT INTO offices (code, name) VALUES ($1, $1 || '大厅') ON CONFLICT DO NOTHING", office
     )
     await conn.execute(
-        "INSERT INTO windows (office_code, code, name) VALUES ($1, $2, '窗口' || $2)"
-        " ON CONFLICT DO NOTHING",
+        "INSERT INTO windows (office_code, code, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         office,
         window,
+        window_name(window),  # as a hall signs it: 1号窗口
     )
 
 

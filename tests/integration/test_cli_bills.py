@@ -56,7 +56,7 @@ async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert text.startswith("\ufeff渠道,类型")
     rows = [r.split(",") for r in text.splitlines()[1:]]
-    assert sorted(r[7] for r in rows if r[1] == "PAYMENT") == ["123.45", "80.00"]
+    assert sorted(r[7] for r in rows if r[1] == "支付") == ["123.45", "80.00"]
     assert "payment_count 2" in stderr.decode()
 
 
@@ -101,7 +101,7 @@ async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_pat
     assert lines[0] == "\ufeff主管部门,缴款凭证号,确认凭证号,确认时间,金额（元）,凭证要素"
     rows = [r.split(",") for r in lines[1:]]
     assert sorted(r[2].strip() for r in rows) == sorted(leg.proof_no for leg in legs)
-    assert {r[0] for r in rows} == {"税务局"}
+    assert {r[0] for r in rows} == {"税务部门"}  # one name per authority, as on every page
     total = sum(i.amount_fen for i in items)
     assert f"confirmed_count {len(items)}" in stderr.decode()
     assert f"confirmed_fen {total}" in stderr.decode()

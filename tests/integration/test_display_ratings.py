@@ -192,9 +192,10 @@ async def test_ratings_count_per_window_and_clerk_in_the_daily_report(svc: Servi
     ) as resp:
         assert resp.status == 200
         text = (await resp.read()).decode("utf-8-sig")
-    assert f"HALL1,R01,{names[0]},1,0,0,1,0,2,1\r\n" in text
-    assert f"HALL1,R02,{names[1]},0,1,1,0,0,2,0\r\n" in text
-    assert f"{rated[1]},HALL1,R01,{names[0]},不满意,窗口人员态度冷淡," in text
+    # the hall and the window by their names (the demo's hall; R01 and R02 as signed)
+    assert f"示范市不动产登记中心,1号窗口,{names[0]},1,0,0,1,0,2,1\r\n" in text
+    assert f"示范市不动产登记中心,2号窗口,{names[1]},0,1,1,0,0,2,0\r\n" in text
+    assert f"{rated[1]},示范市不动产登记中心,1号窗口,{names[0]},不满意,窗口人员态度冷淡," in text
     status, data = await svc.request("GET", f"/api/v1/reports/daily?date={day}", finance)
     assert status == 200
     assert {"office": "HALL1", "window": "R02", "clerk": names[1], "very_satisfied": 0,

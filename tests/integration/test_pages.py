@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,16 @@ from clearing.api.app import create_app
 from clearing.config import Settings
 from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
+from clearing.domain.times import BEIJING, beijing_time
 from clearing.service import principals
 from tests.integration.factories import place
 from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
+from tests.staff_text import leaks, visible_text
 
 PAYER_ID = "11010519491231002X"
 PASSWORD = "Correct horse battery 9"
+NAMES = {"clerk1": "窗口一 张敏", "clerk9": "九号厅 钱亮", "super1": "值班主任 王芳"}
 USERS = (
     ("clerk1", "HALL1", "clerk"),
     ("clerk9", "HALL9", "clerk"),
@@ -44,6 +48,7 @@ class Service:
     sim: WeChatSim
     http: aiohttp.ClientSession
     tokens: dict[str, str]  # username → session token
+    dsn: str
 
     def auth(self, user: str, *, cookie: bool = False) -> dict[str, str]:
         # the browser sends the HttpOnly cookie on GET; scripts send the bearer token
@@ -114,7 +119,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
                 conn,
                 kind="staff",
                 username=username,
-                display_name="测试员",
+                display_name=NAMES[username],
                 role=role,
                 office=office,
                 window="W01" if role == "clerk" else None,
@@ -133,6 +138,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
                 public_base_url=base,
                 workers=1,
                 log_json=False,
+                office_names={"HALL1": "第一办事大厅"},
             )
             return create_app(settings, db_dsn)
 
@@ -144,7 +150,7 @@ async def service(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Asyn
                 ) as r:
                     assert r.status == 201, await r.text()
                     tokens[user] = (await r.json())["token"]
-            yield Service(base, sim, http, tokens)
+            yield Service(base, sim, http, tokens, db_dsn)
 
 
 async def test_login_and_window_are_pages(service: Service) -> None:
@@ -290,3 +296,45 @@ async def test_receipt_needs_a_signed_in_clerk(service: Service) -> None:
         service.base + path, headers={"Cookie": "tj_session=forged"}, allow_redirects=False
     ) as r:
         assert r.status == 302
+
+
+async def test_receipt_names_people_and_places_in_beijing_time(service: Service) -> None:
+    """经办人 was the clerk's login (super1) and the hall its code (HALL1): a receipt names the
+    person, the hall and the window, and its times are Beijing time."""
+    o = await service.paid_order([{"item_code": "REG_FEE", "amount": "80"}], "2026-BDC-000780")
+    _, html = await service.get(f"/orders/{o['order_no']}/receipt", "clerk1")
+    text = visible_text(html)
+    assert "经办人：值班主任 王芳" in text and "super1" not in text
+    assert "第一办事大厅／窗口一" in text and "HALL1" not in text and "W01" not in text
+    assert beijing_time(o["payments"][0]["paid_at"]) in text
+    assert leaks(text, {"HALL1", "W01", "super1", "clerk1"}) == []
+    async with service.http.get(
+        f"{service.base}/orders/{o['order_no']}/receipt.pdf",
+        headers=service.auth("clerk1", cookie=True),
+    ) as r:
+        assert r.status == 200 and (await r.read()).startswith(b"%PDF")
+
+
+async def test_the_window_list_is_of_the_beijing_day(service: Service) -> None:
+    """An order made at 00:30 Beijing time belongs to that Beijing day, not to the UTC day
+    before (the list used the database session's zone)."""
+    o = await service.create_order("super1", [{"item_code": "REG_FEE", "amount": "80"}])
+    day = date(2026, 3, 2)
+    conn = await asyncpg.connect(service.dsn)
+    try:
+        await conn.execute("SET TIME ZONE 'UTC'")
+        await conn.execute(
+            "UPDATE orders SET created_at = $2 WHERE order_no = $1",
+            o["order_no"],
+            datetime(2026, 3, 2, 0, 30, tzinfo=BEIJING),
+        )
+    finally:
+        await conn.close()
+    for listed_on, present in ((day, True), (day - timedelta(days=1), False)):
+        async with service.http.get(
+            f"{service.base}/api/v1/orders?office=HALL1&date={listed_on}",
+            headers=service.auth("clerk1"),
+        ) as r:
+            assert r.status == 200, await r.text()
+            nos = [x["order_no"] for x in (await r.json())["orders"]]
+        assert (o["order_no"] in nos) is present, (listed_on, nos)

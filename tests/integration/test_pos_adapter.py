@@ -31,7 +31,7 @@ from adapters.pos.keys import (
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.sim_state import RETRY_OFFSETS_S
 from adapters.pos.wire import BEIJING, mask_pan
-from clearing.ports import RefundOutcome
+from clearing.ports import PaymentDeclined, RefundOutcome
 from tests.integration.pos_harness import (
     NotifyReceiver,
     PosSim,
@@ -275,21 +275,33 @@ async def test_terminal_screen_in_chinese_for_the_demo(
 
 
 @pytest.mark.parametrize(
-    ("knobs", "code"),
-    [({"resp_code": "51"}, "51"), ({"resp_code": "55"}, "55"), ({"approve": False}, "05")],
+    ("knobs", "code", "reason"),
+    [
+        ({"resp_code": "51"}, "51", "余额不足"),
+        ({"resp_code": "55"}, "55", "密码错误"),
+        ({"approve": False}, "05", "发卡行拒绝交易"),
+    ],
 )
 async def test_declined_cards(
-    sim: PosSim, client: PosClient, receiver: NotifyReceiver, knobs: dict[str, Any], code: str
+    sim: PosSim,
+    client: PosClient,
+    receiver: NotifyReceiver,
+    knobs: dict[str, Any],
+    code: str,
+    reason: str,
 ) -> None:
     no = await open_sale(client)
     status, done = await sim.swipe(T1, **knobs)
     assert status == 200
     assert (done["state"], done["resp_code"], done["auth_code"]) == ("DECLINED", code, "")
     [delivery] = await receiver.wait_for(1)
-    assert (delivery.verdict, delivery.notice, delivery.answered) == ("OK", None, 200)
+    # nothing to capture, but the decline itself, with the reason the window shows
+    assert (delivery.verdict, delivery.answered) == ("OK", 200)
+    assert delivery.verified == PaymentDeclined("pos", no, code, reason)
     result = await client.query(no)
     assert (result.state, result.paid, result.provider_txn_id) == ("PAYERROR", False, None)
     assert result.raw["resp_code"] == code
+    assert (result.decline_code, result.decline_zh) == (code, reason)
     await client.close(no)  # nothing to close, and that is fine
     await open_sale(client)  # the terminal took the next sale
 

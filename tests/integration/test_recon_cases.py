@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from clearing.api import routes_recon
 from clearing.api.keys import POOL
+from clearing.domain.display import TABLES
 from clearing.errors import InvalidRequest
 from reconciliation import case_reads, cases
 from tests.integration.service_harness import Service, running_service
@@ -383,7 +383,7 @@ async def test_adjustment_four_eyes_posts_exactly_the_legs(
     status, d = await svc.request("GET", _path(d_id), staff["auditor"])
     assert (d["state"], d["resolution"], d["resolved_by"]) == (
         "RESOLVED",
-        f"adjusted: entry {entry}",
+        f"已按调整分录过账（记账凭证 {entry}）",
         names["finance2"],
     )
     assert d["adjustments"][0]["entry_id"] == entry and d["pending_adjustments"] == 0
@@ -519,7 +519,7 @@ async def test_confirming_a_proposed_match_resolves_its_discrepancy(
     assert (m["state"], m["decided_by"]) == ("CONFIRMED", names["finance"])
     status, d = await svc.request("GET", _path(d_id), staff["finance"])
     assert d["state"] == "RESOLVED"
-    assert d["resolution"] == f"matched: amount_within_tolerance (match {m_id})"
+    assert d["resolution"] == f"已确认匹配建议 {m_id}（金额在容差内）"
     assert [r["action"] for r in await _audit(pool, "recon_match", m_id)] == [
         "recon_match.confirmed"
     ]
@@ -584,6 +584,8 @@ async def test_csv_export_opens_in_excel(
     assert cells["对方单号"].startswith("\t4200002") and cells["我方单号"].startswith("\tTJ")
     assert (cells["我方金额（元）"], cells["对方金额（元）"]) == ("", "1234.56")
     assert cells["处理结果"] == "\t=HYPERLINK(测试)"  # never a formula in Excel
+    # who closed it is a person's name, never a login ("user:…")
+    assert cells["办结人"] == "测试" and "user:" not in text
     exported = [
         r
         for r in await _audit_actions(pool, "discrepancy.exported")
@@ -605,23 +607,37 @@ async def _audit_actions(pool: asyncpg.Pool, action: str) -> list[asyncpg.Record
         )
 
 
-async def test_finance_page_has_the_section_and_its_module(svc: Service) -> None:
+async def test_finance_page_has_the_section_and_its_module(
+    svc: Service, staff: dict[str, str]
+) -> None:
     async with svc.session.get(f"{svc.base_url}/window/static/finance.js") as r:
         assert 'from "./discrepancies.js"' in await r.text()
     async with svc.session.get(f"{svc.base_url}/window/static/discrepancies.js") as r:
         assert r.status == 200
         script = await r.text()
+    # the names come from the one table, served as names.js; the script keeps no copy
+    assert 'from "./naming.js"' in script and "跨日" not in script
+    async with svc.session.get(f"{svc.base_url}/window/names.js") as r:
+        assert r.status == 200
+        names = await r.text()
     for zh in cases_zh():
-        assert zh in script, zh
+        assert zh in names, zh
+    # nobody signed in: the system's names only, no person's
+    assert '"user"' not in names and '"beneficiary"' not in names
+    async with svc.session.get(
+        f"{svc.base_url}/window/names.js", headers={"Authorization": f"Bearer {staff['auditor']}"}
+    ) as r:
+        signed_in = await r.text()
+    assert '"user"' in signed_in and "示范市住宅专项维修资金专户" in signed_in
 
 
 def cases_zh() -> list[str]:
-    return [*routes_recon.TYPE_ZH.values(), *routes_recon.STATE_ZH.values()]
+    return [*TABLES["discrepancy_type"].values(), *TABLES["discrepancy_state"].values()]
 
 
 def test_the_vocabularies_agree() -> None:
-    assert tuple(routes_recon.TYPE_ZH) == case_reads.TYPES
-    assert tuple(routes_recon.STATE_ZH) == case_reads.STATES
+    assert tuple(TABLES["discrepancy_type"]) == case_reads.TYPES
+    assert tuple(TABLES["discrepancy_state"]) == case_reads.STATES
 
 
 async def test_openapi_lists_the_routes(svc: Service) -> None:

@@ -29,6 +29,7 @@ from reconciliation.reports import BEIJING
 from tests.integration import factories as f
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
+from tests.staff_text import leaks, visible_text
 
 NOW = datetime.now(UTC)
 DAY = NOW.astimezone(BEIJING).date()
@@ -45,6 +46,7 @@ PAID = [
 ]
 # fmt: on
 DAY_TOTAL = 350_080_00 + 4_324_56 + 12_350_67 + 777_77
+OFFICES = {"HALL1": "示范市不动产登记中心第一大厅", "HALL2": "示范市不动产登记中心第二大厅"}
 
 
 @dataclass
@@ -121,27 +123,27 @@ async def _seed(pool: asyncpg.Pool) -> int:
         )
         async with conn.transaction():
             assert await settlement_answers.booked(conn, e2e, datetime.now(UTC))
-        return await _recon_runs(conn)
+        return await _recon_runs(conn, finance.actor)
 
 
-async def _recon_runs(conn: Any) -> int:
+async def _recon_runs(conn: Any, person: str) -> int:
     """Runs as the engine leaves them (its stats keys differ on purpose), and discrepancies."""
     hour, minute = timedelta(hours=1), timedelta(minutes=1)
     await conn.execute(
         "INSERT INTO recon_runs (business_date, state, started_by, started_at, finished_at, stats)"
-        " VALUES ($1, 'DONE', 'timer', $2, $3, $4)",
+        " VALUES ($1, 'DONE', 'system:nightly', $2, $3, $4)",
         BEFORE, NOW - 50 * hour, NOW - 49 * hour, {"matched": 8, "total": 10},
     )  # fmt: skip
     first = await conn.fetchval(
         "INSERT INTO recon_runs (business_date, state, started_by, started_at, finished_at, stats)"
-        " VALUES ($1, 'DONE', 'timer', $2, $3, $4) RETURNING id",
+        " VALUES ($1, 'DONE', 'system:nightly', $2, $3, $4) RETURNING id",
         DAY, NOW - 3 * hour, NOW - 3 * hour + timedelta(seconds=42), {"auto_match_ratio": 0.5},
     )  # fmt: skip
     last = await conn.fetchval(
         "INSERT INTO recon_runs (business_date, state, started_by, started_at, finished_at, stats)"
-        " VALUES ($1, 'DONE', 'user:finance1', $2, $3, $4) RETURNING id",
+        " VALUES ($1, 'DONE', $5, $2, $3, $4) RETURNING id",
         DAY, NOW - 2 * hour, NOW - hour,
-        {"wechatpay": {"matched": 3, "total": 4}, "alipay": {"matched": 1, "total": 1}},
+        {"wechatpay": {"matched": 3, "total": 4}, "alipay": {"matched": 1, "total": 1}}, person,
     )  # fmt: skip
     # fmt: off
     rows = [
@@ -167,7 +169,7 @@ async def seeded(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Async
     tmp = tmp_path_factory.mktemp("recon-reports")
     async with (
         running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as svc,
+        running_service(db_dsn, tmp, sim, workers=0, office_names=OFFICES) as svc,
     ):
         run_id = await _seed(svc.app[POOL])
         tokens = {
@@ -358,31 +360,33 @@ async def test_the_workbook(seeded: Seeded) -> None:
         return int(Decimal(str(value)) * 100)
 
     items = rows("按收费项目")
-    assert items[0] == ["代码", "收费项目", "明细笔数", "金额（元）"]
-    assert {r[0]: amount(r[3]) for r in items[1:-1]}["LAND_TRANSFER"] == 12_345_67
-    assert items[-1][0] == "合计" and amount(items[-1][3]) == DAY_TOTAL
+    assert items[0] == ["收费项目", "明细笔数", "金额（元）"]
+    assert {r[0]: amount(r[2]) for r in items[1:-1]}["土地出让金"] == 12_345_67
+    assert items[-1][0] == "合计" and amount(items[-1][2]) == DAY_TOTAL
     assert (
-        book["按收费项目"]["D2"].number_format == "#,##0.00"
+        book["按收费项目"]["C2"].number_format == "#,##0.00"
         and book["按收费项目"].freeze_panes == "A2"
     )
-    payees = {r[0]: amount(r[3]) for r in rows("按收款单位")[1:]}
-    assert payees["FUND_CUSTODY"] == 3_000_00 and payees["合计"] == DAY_TOTAL
+    payees = {r[0]: amount(r[2]) for r in rows("按收款单位")[1:]}
+    assert payees["示范市住宅专项维修资金专户"] == 3_000_00 and payees["合计"] == DAY_TOTAL
     channels = {r[0]: r for r in rows("按渠道")[1:]}
     assert (
-        amount(channels["wechatpay"][3]) == 350_857_77
-        and amount(channels["wechatpay"][5]) == 777_77
+        amount(channels["微信支付"][2]) == 350_857_77 and amount(channels["微信支付"][4]) == 777_77
     )
     assert (
-        amount(channels["wechatpay"][6]) == 350_080_00
-        and amount(channels["合计"][6]) == DAY_TOTAL - 777_77
+        amount(channels["微信支付"][5]) == 350_080_00
+        and amount(channels["合计"][5]) == DAY_TOTAL - 777_77
     )
     summary = {r[0]: r for r in rows("汇总") if r and r[0]}
     assert summary["收款（已清分）"][1] == 4 and amount(summary["收款（已清分）"][2]) == DAY_TOTAL
     assert summary["按收费项目"][4] == "一致" and summary["按窗口"][4] == "一致"
-    windows = [r for r in rows("按大厅窗口") if r[:2] == ["HALL1", "W02"]]
+    # HALL1's windows by the names the demo's 系统管理 gave them (窗口一, 窗口二)
+    windows = [r for r in rows("按大厅窗口") if r[:2] == [OFFICES["HALL1"], "窗口二"]]
     assert len(windows) == 1 and amount(windows[0][3]) == 4_324_56
     (long,) = [r for r in rows("对账差异") if r[4] == "4200009999999999999999999999"]
-    assert long[1:4] == ["长款", "待处理", "wechatpay"] and amount(long[7]) == 5_00
+    assert long[1:4] == ["长款", "待处理", "微信支付"] and amount(long[7]) == 5_00
+    # one name per concept: the report calls TIMING what /finance calls it
+    assert [r[1] for r in rows("对账差异") if r[4] == "Q-778"] == ["跨日在途"]
     assert len(rows("运行记录")) == 1 + 2
 
 
@@ -393,10 +397,7 @@ async def test_the_csv_and_the_json(seeded: Seeded) -> None:
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert body.startswith(b"\xef\xbb\xbf") and b"\r\n" in body
     text = body.decode("utf-8-sig")
-    assert (
-        "按收款单位\r\n代码,收款单位,明细笔数,金额（元）\r\n" in text
-        and "合计,,4,367533.00" in text
-    )
+    assert "按收款单位\r\n收款单位,明细笔数,金额（元）\r\n" in text and "合计,4,367533.00" in text
     bearer = {"Authorization": f"Bearer {seeded.tokens['finance']}"}
     status, headers, body = await _get(seeded, f"/api/v1/reports/daily?date={DAY}", bearer)
     assert status == 200 and headers["Cache-Control"] == "no-store"
@@ -413,3 +414,37 @@ async def test_the_csv_and_the_json(seeded: Seeded) -> None:
     assert status == 200 and len(trend) == 30 and trend[-1]["received_fen"] == DAY_TOTAL
     assert trend[-1]["auto_match_ratio"] == 0.8 and trend[-1]["date"] == DAY.isoformat()
     assert (await _get(seeded, "/api/v1/reports/trend?days=0", bearer))[0] == 422
+
+
+def _codes_of_the_day() -> set[str]:
+    """The codes of this test's data that must never reach staff as they are."""
+    return {
+        *OFFICES, "W01", "W02", "SFBK", "system:nightly",
+        "TREASURY", "FISCAL_NONTAX", "FUND_CUSTODY", "DEED_TAX", "REG_FEE", "VAT", "IIT",
+        "MAINT_FUND", "STAMP_DUTY", "LAND_TRANSFER", "payable:TREASURY", "bank:collection",
+        "receivable:wechatpay", "suspense", "bank_unapplied",
+    }  # fmt: skip
+
+
+async def test_the_report_speaks_chinese_with_names_not_codes(seeded: Seeded) -> None:
+    """Every word of the page, the workbook and the CSV is Chinese: offices, channels, the
+    bank, people and the run's statistics by their names; no English, no code, no JSON."""
+    codes = _codes_of_the_day()
+    status, _, body = await _get(seeded, f"/reports/daily?date={DAY}", _cookie(seeded, "finance"))
+    assert status == 200
+    page = visible_text(body.decode())
+    assert leaks(page, codes) == [], leaks(page, codes)
+    for shown in (OFFICES["HALL1"], OFFICES["HALL2"], "示范银行", "银行卡", "1号窗口"):
+        assert shown in page, shown
+    assert "{" not in page  # the run's statistics are words, not JSON
+    assert "已匹配支付笔数" not in page or "自动匹配率" in page
+
+    _, _, body = await _get(seeded, f"/reports/daily.csv?date={DAY}", _cookie(seeded, "auditor"))
+    assert leaks(body.decode("utf-8-sig"), codes) == []
+
+    _, _, body = await _get(seeded, f"/reports/daily.xlsx?date={DAY}", _cookie(seeded, "auditor"))
+    book = load_workbook(io.BytesIO(body))
+    cells = [
+        str(c.value) for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value
+    ]
+    assert leaks(" ".join(cells), codes) == []

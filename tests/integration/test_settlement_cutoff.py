@@ -103,10 +103,16 @@ async def test_one_instruction_per_beneficiary_with_every_line(
 async def test_daily_accounts_wait_for_their_cutoff_time(
     pool: asyncpg.Pool, setup: settlement.SettlementSetup
 ) -> None:
-    await _paid(pool, [500_00], ["DEED_TAX"])
+    order_no = await _paid(pool, [500_00], ["DEED_TAX"])
+    # paid at 09:00 Beijing time on a day to come; its account is cut daily at 15:30
     morning = datetime.now(BEIJING).replace(hour=10, minute=0) + timedelta(days=1)
     evening = morning.replace(hour=16)
     async with pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE orders SET cleared_at = $2 WHERE order_no = $1",
+            order_no,
+            morning.replace(hour=9),
+        )
         assert (
             await settlement.cutoff(conn, bank=BANK, now=morning, every_account=False, actor="t")
         ) is None

@@ -142,7 +142,7 @@ async def test_the_supervisor_closes_a_day_that_equals_the_ledger(svc: Service) 
     assert "W02" in body["detail_zh"] and "尚未交班" in body["detail_zh"]
     # a clerk cannot close the day
     status, body = await svc.request("POST", path + "/close", clerk_a, json={})
-    assert status == 403 and body["detail_zh"] == "只有本大厅值班主管可以轧账"
+    assert status == 403 and body["detail_zh"] == "只有本大厅值班主任可以轧账"
 
     assert (await close_shift(svc, clerk_b, "W02"))[0] == 201
     status, view = await svc.request("GET", path, supervisor)

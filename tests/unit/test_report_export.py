@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
+from clearing.domain.display import Names
 from clearing.domain.money import MAX_FEN, yuan_str
 from reconciliation import report_export as x
 from reconciliation.report_page import axis, nice_step, trend_svg
@@ -114,13 +115,14 @@ def test_workbook_holds_yuan_numbers_with_the_format() -> None:
         "服务评价",
     ]
     items = book["按收费项目"]
-    assert [c.value for c in items[1]] == ["代码", "收费项目", "明细笔数", "金额（元）"]
+    # the fee item by its name only: staff never read its code
+    assert [c.value for c in items[1]] == ["收费项目", "明细笔数", "金额（元）"]
     assert items.freeze_panes == "A2"
-    assert items["D2"].value == 350000 and items["D2"].number_format == x.YUAN_FORMAT
-    assert Decimal(str(items["D3"].value)) == Decimal("170.01")
-    assert [c.value for c in items[4]] == ["合计", None, 3, 350170.01]
-    assert items["C4"].number_format == x.COUNT_FORMAT
-    assert items.column_dimensions["B"].width >= x.display_width("不动产登记费")
+    assert items["C2"].value == 350000 and items["C2"].number_format == x.YUAN_FORMAT
+    assert Decimal(str(items["C3"].value)) == Decimal("170.01")
+    assert [c.value for c in items[4]] == ["合计", 3, 350170.01]
+    assert items["B4"].number_format == x.COUNT_FORMAT
+    assert items.column_dimensions["A"].width >= x.display_width("不动产登记费")
     # text that looks like a formula stays text
     diffs = book["对账差异"]
     cells = {c.value for row in diffs.iter_rows() for c in row}
@@ -132,11 +134,8 @@ def test_csv_is_excel_ready() -> None:
     text = x.to_csv(_report(), [], AT)
     assert text.startswith("\ufeff税费通缴对账日报,2026-03-15,生成时间,2026-03-16 02:30:00\r\n")
     assert "\n" not in text.replace("\r\n", "")
-    assert (
-        "\r\n按收费项目\r\n代码,收费项目,明细笔数,金额（元）\r\nDEED_TAX,契税,1,350000.00\r\n"
-        in text
-    )
-    assert "合计,,3,350170.01\r\n" in text
+    assert "\r\n按收费项目\r\n收费项目,明细笔数,金额（元）\r\n契税,1,350000.00\r\n" in text
+    assert "合计,3,350170.01\r\n" in text
     assert "按窗口,0.01,0.02,-0.01,差额 -¥0.01" in text
     # an outside reference: a tab against Excel's number guessing, an apostrophe against formulas
     assert ",\t'=HYPERLINK(1),," in text
@@ -183,6 +182,20 @@ def test_auto_match_ratio_reads_what_the_run_says() -> None:
     assert auto_match_ratio({}) is None
 
 
+def test_run_statistics_read_as_words() -> None:
+    """The runs table showed the engine's statistics as raw JSON; now each count is named."""
+    stats = {
+        "bill_payment_lines": 12, "payments_matched": 11, "auto_match_ratio": 0.9167,
+        "findings_by_type": {"TIMING": 1}, "fetch_errors": ["pos: ConnectError('refused')"],
+        "wechatpay": {"matched": 3, "total": 4},
+    }  # fmt: skip
+    text = x.stats_text(stats)
+    assert text == (
+        "账单支付笔数 12；已匹配支付笔数 11；自动匹配率 91.7%；差异按类型：跨日在途 1；"
+        "未能获取：银行卡；微信支付：已匹配 3、合计 4"
+    )
+
+
 def _rated() -> DailyReport:
     from dataclasses import replace
 
@@ -201,19 +214,23 @@ def _rated() -> DailyReport:
     )  # fmt: skip
 
 
+HALLS = Names({"office": {"HALL1": "第一大厅"}})
+
+
 def test_ratings_sheet_counts_each_grade_per_window_and_clerk() -> None:
-    book = load_workbook(io.BytesIO(x.to_xlsx(_rated(), [], AT)))
+    book = load_workbook(io.BytesIO(x.to_xlsx(_rated(), [], AT, HALLS)))
     rows = [[c.value for c in row] for row in book["服务评价"].iter_rows()]
     head = rows.index(["大厅", "窗口", "工作人员", "非常满意", "满意", "基本满意", "不满意",
                        "非常不满意", "评价总数", "差评"])  # fmt: skip
-    assert rows[head + 1] == ["HALL1", "W01", "王芳（wangf）", 3, 1, 0, 1, 0, 5, 1]
-    assert rows[head + 2] == ["HALL1", "W02", "李明（lim）", 0, 2, 1, 0, 2, 5, 2]
+    # the hall and the window by their names
+    assert rows[head + 1] == ["第一大厅", "1号窗口", "王芳（wangf）", 3, 1, 0, 1, 0, 5, 1]
+    assert rows[head + 2] == ["第一大厅", "2号窗口", "李明（lim）", 0, 2, 1, 0, 2, 5, 2]
     assert rows[head + 3] == ["合计", None, None, 3, 3, 1, 1, 2, 10, 3]
     bad = [r for r in rows if r[0] == "TJ20260315AAAA"]
-    assert bad == [["TJ20260315AAAA", "HALL1", "W01", "王芳（wangf）", "不满意", "=等候太久",
+    assert bad == [["TJ20260315AAAA", "第一大厅", "1号窗口", "王芳（wangf）", "不满意", "=等候太久",
                     "2026-03-16 02:30:00", None, None, None]]  # fmt: skip
-    text = x.to_csv(_rated(), [], AT)
-    assert "HALL1,W02,李明（lim）,0,2,1,0,2,5,2\r\n" in text
+    text = x.to_csv(_rated(), [], AT, HALLS)
+    assert "第一大厅,2号窗口,李明（lim）,0,2,1,0,2,5,2\r\n" in text
     # the citizen's words never run as a formula
     assert ",不满意,'=等候太久," in text
 

@@ -2,7 +2,9 @@
 // for a second person. One finance user asks (with the bank's letter as reason), another checks
 // and approves; the server refuses the requester's own decision, and this page does not offer it.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf } from "./naming.js";
+import { $, el } from "./dom.js";
+import { dateTime } from "./time.js";
 
 const RELOAD_MS = 60000;
 // the server's rules (clearing.service.beneficiary_accounts), checked first to answer at once
@@ -62,9 +64,9 @@ function cell(node, className = "") {
 function beneficiaryRow(b) {
   const tr = el("tr");
   const who = el("td");
-  who.append(el("div", b.name), el("div", b.code, "muted small mono"));
+  who.append(el("div", b.name));
   const account = cell(accountLines(b));
-  const schedule = el("td", b.settle_mode === "realtime" ? "实时" : `每日 ${b.cutoff_local} 截止`);
+  const schedule = el("td", b.settle_mode === "realtime" ? nameOf("settle_mode", "realtime") : `每日 ${b.cutoff_local} 截止`);
   const state = el("td");
   if (!b.active) state.append(el("span", "已停用", "badge muted"));
   if (b.payout_hold) {
@@ -107,7 +109,7 @@ function changeRow(c) {
     cell(accountLines(c.current)),
     cell(accountLines(c), "new-account"),
     reason,
-    el("td", `${c.requested_by_name}（${c.requested_by}）`),
+    el("td", c.requested_by_name),
     op,
   );
   return tr;
@@ -198,7 +200,7 @@ function openDecision(change, action) {
   $("ad-old").replaceChildren(accountLines(change.current));
   $("ad-new").replaceChildren(accountLines(change));
   $("ad-reason").textContent = change.reason;
-  $("ad-requester").textContent = `${change.requested_by_name}（${change.requested_by}）`;
+  $("ad-requester").textContent = change.requested_by_name;
   $("ad-note-label").textContent = a.label;
   const note = $("ad-note");
   note.value = "";

@@ -2,16 +2,12 @@
 // dialog that shows a one-time password or token exactly once.
 import { api } from "./api.js";
 import { $, el } from "./dom.js";
+import { entries } from "./naming.js";
 
-export const ROLE_ZH = {
-  clerk: "窗口收费员",
-  supervisor: "值班主任",
-  finance: "财务人员",
-  auditor: "审计人员",
-  admin: "系统管理员",
-};
+// the names every page uses (clearing/domain/display.py), not copies of them
+export const ROLE_ZH = Object.fromEntries(entries("role"));
 export const WINDOW_ROLES = ["clerk", "supervisor"];
-export const OFFICE_KIND_ZH = { hall: "登记大厅", centre: "便民服务中心", branch: "银行网点" };
+export const OFFICE_KIND_ZH = Object.fromEntries(entries("office_kind"));
 
 // the offices (each with its windows) as last read; every part redraws from it
 export const state = { offices: [], me: null };

@@ -1,10 +1,10 @@
 // 按凭证查询: the references a case brings to the window, and what the authorities say it owes.
 // Amounts are never typed here; a failed authority is named and can be asked again alone.
 import { api, messageOf } from "./api.js";
+import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 
-const AUTHORITY_ZH = { tax: "税务部门", fiscal: "财政非税系统", fund: "维修资金管理中心", fees: "登记收费标准" };
 
 let feeItems = new Map();
 // items already answered, by authority: a retry of one authority replaces only its own part
@@ -72,15 +72,17 @@ function render() {
   $("due-total").textContent = formatFen(total);
 }
 
-function showFailures(failures, payer, refs, onUnauthorized) {
+function showFailures(failures, warnings, payer, refs, onUnauthorized) {
   const list = $("lookup-failures");
   list.replaceChildren();
   for (const f of failures) {
-    const who = AUTHORITY_ZH[f.authority] || f.authority;
+    const who = nameOf("authority", f.authority);
     const item = el("li");
     // message_zh already names the authority ("税务部门：…")
-    item.append(el("span", `${f.message_zh}${f.reference ? `（${f.reference}）` : ""}`));
-    if (f.authority in { tax: 1, fiscal: 1, fund: 1 }) {
+    const paidBy = f.order_no ? `，已由缴费单 ${f.order_no} 缴纳` : "";
+    item.append(el("span", `${f.message_zh}${f.reference ? `（${f.reference}）` : ""}${paidBy}`));
+    // the authority's own "no" is final: asking it again cannot help, so no button offers it
+    if (f.retryable && f.authority in { tax: 1, fiscal: 1, fund: 1 }) {
       const retry = el("button", `重新查询${who}`, "small");
       retry.type = "button";
       retry.addEventListener("click", () => ask(payer, partOf(refs, f.authority), onUnauthorized, f.authority));
@@ -88,6 +90,8 @@ function showFailures(failures, payer, refs, onUnauthorized) {
     }
     list.append(item);
   }
+  // references another order already holds: that order must be cancelled before a new one
+  for (const w of warnings || []) list.append(el("li", w.message_zh, "warning"));
 }
 
 /** Ask the authorities (all of them, or `only` one) what the case owes, and show the answer. */
@@ -105,7 +109,7 @@ async function ask(payer, refs, onUnauthorized, only = null) {
       answered.get(part).push(item);
     }
     render();
-    showFailures(found.failures, payer, refs, onUnauthorized);
+    showFailures(found.failures, found.warnings, payer, refs, onUnauthorized);
     return found.failures.length === 0;
   } catch (err) {
     if (err.status === 401) onUnauthorized();

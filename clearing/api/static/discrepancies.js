@@ -2,26 +2,11 @@
 // This module is the list (filters, counts per type and state, pages); a row opens its detail,
 // where people act on it (discrepancy-detail.js). Auditors only read.
 import { api } from "./api.js";
-import { button, detailPanel, failed, flash, initDetail, money, sourceZh } from "./discrepancy-detail.js";
-import { $, el, today } from "./dom.js";
+import { button, detailPanel, failed, flash, initDetail, money } from "./discrepancy-detail.js";
+import { entries, nameOf, sourceName } from "./naming.js";
+import { $, el } from "./dom.js";
+import { addDays, today } from "./time.js";
 
-export const TYPE_ZH = {
-  LONG: "长款",
-  SHORT: "短款",
-  TIMING: "跨日在途",
-  AMOUNT_MISMATCH: "金额不符",
-  DUPLICATE: "重复缴款",
-  FEE_MISMATCH: "手续费不符",
-  REFUND_MISMATCH: "退款不符",
-  UNCONFIRMED_LEG: "主管部门未确认",
-  UNKNOWN_CONFIRMATION: "未知确认记录",
-  SETTLEMENT_REJECTED: "付款被拒/退汇",
-  STATEMENT_CREDIT_UNMATCHED: "银行来账未匹配",
-  STATEMENT_DEBIT_UNMATCHED: "银行付款未匹配",
-  ACQUIRER_CREDIT_MISMATCH: "收单结算款不符",
-  BALANCE_DRIFT: "余额不符",
-};
-export const STATE_ZH = { OPEN: "待处理", ASSIGNED: "处理中", RESOLVED: "已解决", VOID: "已作废" };
 const PAGE_SIZE = 50;
 
 let page = 1;
@@ -44,7 +29,7 @@ function row(d) {
   refs.append(el("div", d.reference, "mono small"));
   if (d.our_ref) refs.append(el("div", `我方 ${d.our_ref}`, "muted small mono"));
   const state = el("td");
-  state.append(el("span", STATE_ZH[d.state] || d.state, `badge d-${d.state}`));
+  state.append(el("span", nameOf("discrepancy_state", d.state), `badge d-${d.state}`));
   if (d.pending_adjustments) state.append(el("div", "调整待审批", "muted small"));
   const op = el("td", "", "c-op");
   const open = button(shown === d.id ? "收起" : "查看", "", `查看差异 ${d.id} 的详情`, () => toggle(d, tr, open));
@@ -52,8 +37,8 @@ function row(d) {
   op.append(open);
   tr.append(
     el("td", d.business_date),
-    el("td", TYPE_ZH[d.type] || d.type),
-    el("td", sourceZh(d.source)),
+    el("td", nameOf("discrepancy_type", d.type)),
+    el("td", sourceName(d.source)),
     refs,
     el("td", money(d.amount_fen), "num"),
     el("td", money(d.their_amount_fen), "num"),
@@ -68,11 +53,11 @@ function row(d) {
 function renderCounts(out) {
   const box = $("recon-states");
   box.replaceChildren();
-  for (const [state, label] of Object.entries(STATE_ZH)) {
+  for (const [state, label] of entries("discrepancy_state")) {
     box.append(el("span", `${label} ${out.counts.by_state[state] || 0}`, `badge d-${state}`));
   }
   const chosen = $("recon-type").value;
-  $("recon-type").replaceChildren(new Option("全部类型", ""), ...Object.entries(TYPE_ZH).map(
+  $("recon-type").replaceChildren(new Option("全部类型", ""), ...entries("discrepancy_type").map(
     ([type, label]) => new Option(`${label}（${out.counts.by_type[type] || 0}）`, type),
   ));
   $("recon-type").value = chosen;
@@ -141,11 +126,11 @@ async function showDetail(id, tr) {
 /** Wire the section for the signed-in user ``who`` (GET /api/v1/me). */
 export function initDiscrepancies(who, { authLost }) {
   const canAct = who.role === "finance" || who.role === "admin";
-  initDetail(who, { canAct, typeZh: TYPE_ZH, stateZh: STATE_ZH, reload: loadDiscrepancies, authLost });
+  initDetail(who, { canAct, reload: loadDiscrepancies, authLost });
   $("recon-readonly").hidden = canAct;
-  const week = new Date();
-  week.setDate(week.getDate() - 6);
-  $("recon-from").value = today(week);
+  // each state by its name from the one table, after the page's two groupings
+  $("recon-state").append(...entries("discrepancy_state").map(([state, label]) => new Option(label, state)));
+  $("recon-from").value = addDays(today(), -6);
   $("recon-to").value = today();
   $("recon-filters").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -2,31 +2,51 @@
 // with a reason, void, an adjusting entry proposed by one person and approved by another (the
 // server refuses the proposer's own decision, and this page does not offer it), and the matches a
 // rule proposed; each decision asked for in the section's dialog. Auditors only read.
-// The list (discrepancies.js) imports this module, never the other way round: it lends its labels
-// and its reload through initDetail, and uses the helpers both need (money, buttons, messages).
+// The list (discrepancies.js) imports this module, never the other way round: it lends its reload
+// through initDetail, and uses the helpers both need (money, buttons, messages). Every code is
+// shown by its name (display.js), every time in Beijing time (time.js).
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { actorName, nameOf, sourceName } from "./naming.js";
+import { $, el } from "./dom.js";
 import { formatFen, parseYuan } from "./money.js";
-
-const ADJUSTMENT_ZH = { REQUESTED: "待审批", POSTED: "已过账", REJECTED: "已驳回" };
-const MATCH_ZH = { AUTO: "自动匹配", PROPOSED: "待确认", CONFIRMED: "已确认", REJECTED: "已驳回" };
-const SOURCE_ZH = {
-  wechatpay: "微信支付", alipay: "支付宝", unionpay: "银联", pos: "银行卡收单",
-  tax: "税务", fiscal: "财政非税", fund: "维修资金", ledger: "本系统账务",
-};
+import { dateTime } from "./time.js";
 
 let me = null;
 let canAct = false;
 let onAuthLost = () => {};
 let reload = async () => {}; // the list, after an action
-let typeZh = {};
-let stateZh = {};
 let accounts = null; // ledger accounts for the adjustment form, loaded once
 let asking = null; // what the dialog's confirm button does
 
 const live = (d) => d.state === "OPEN" || d.state === "ASSIGNED";
 export const money = (fen) => (fen === null || fen === undefined ? "—" : formatFen(fen));
-export const sourceZh = (s) => (s.startsWith("bank:") ? `银行 ${s.slice(5)}` : SOURCE_ZH[s] || s);
+const typeName = (d) => nameOf("discrepancy_type", d.type);
+
+// "wechatpay:4200…" (a source, then its reference) → "微信支付 4200…"
+function refText(ref) {
+  const i = (ref || "").indexOf(":");
+  if (i < 0) return ref || "—";
+  const name = sourceName(ref.slice(0, i));
+  return name === ref.slice(0, i) ? ref : `${name} ${ref.slice(i + 1)}`;
+}
+
+// one fact of a discrepancy's detail, by its key: codes by their names, amounts as money
+function detailValue(key, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (key === "unit") return nameOf("detail_unit", value);
+  if (key === "refund") return nameOf("detail_refund", value);
+  if (key === "confirm_state") return nameOf("leg_state", value);
+  if (key === "provider") return nameOf("channel", value);
+  if (typeof value === "boolean") return value ? "是" : "否";
+  if (key === "state") return nameOf("instruction_state", value);
+  if (key === "reason_code") return nameOf("bank_reason", value);
+  if (key === "confidence") return `${value}%`;
+  if (key.endsWith("_fen") && Number.isInteger(value)) return money(value);
+  if (typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${nameOf("detail_key", k)}：${detailValue(k, v)}`).join("；");
+  }
+  return String(value);
+}
 
 export function flash(text) {
   $("recon-flash").textContent = text;
@@ -57,16 +77,16 @@ export async function detailPanel(id) {
 function facts(d) {
   const dl = el("dl", "", "recon-facts");
   const add = (label, value, className = "") => dl.append(el("dt", label), el("dd", value, className));
-  add("差异类型", `${typeZh[d.type] || d.type}（${sourceZh(d.source)}）`);
+  add("差异类型", `${typeName(d)}（${sourceName(d.source)}）`);
   add("对方单号", d.reference, "mono");
   add("我方单号", d.our_ref || "—", "mono");
   add("我方金额 / 对方金额", `${money(d.amount_fen)} / ${money(d.their_amount_fen)}`);
   add("差额（对方减我方）", money(d.difference_fen));
   add("发现", `第 ${d.first_run_id} 次对账，${dateTime(d.created_at)}；最近一次 第 ${d.last_run_id} 次`);
   for (const [key, value] of Object.entries(d.detail || {})) {
-    add(key, typeof value === "object" ? JSON.stringify(value) : String(value), "mono small");
+    add(nameOf("detail_key", key), detailValue(key, value), "small");
   }
-  if (!live(d)) add(stateZh[d.state], `${d.resolution || ""}（${d.resolved_by || ""}，${dateTime(d.resolved_at)}）`);
+  if (!live(d)) add(nameOf("discrepancy_state", d.state), `${d.resolution || ""}（${actorName(d.resolved_by)}，${dateTime(d.resolved_at)}）`);
   return dl;
 }
 
@@ -104,9 +124,9 @@ function matchesList(d) {
   for (const m of d.matches) {
     const li = el("li");
     li.append(
-      el("span", MATCH_ZH[m.state] || m.state, `badge m-${m.state}`),
-      el("span", `规则 ${m.rule}，置信度 ${m.confidence}，${money(m.amount_fen)}`),
-      el("span", `${m.external_ref} ↔ ${m.internal_ref}`, "mono small"),
+      el("span", nameOf("match_state", m.state), `badge m-${m.state}`),
+      el("span", `规则：${nameOf("match_rule", m.rule)}，置信度 ${m.confidence}%，${money(m.amount_fen)}`),
+      el("span", `${refText(m.external_ref)} ↔ ${refText(m.internal_ref)}`, "mono small"),
     );
     if (canAct && m.state === "PROPOSED") {
       li.append(
@@ -120,7 +140,7 @@ function matchesList(d) {
 }
 
 function legsText(legs) {
-  return legs.map(([code, fen]) => `${BigInt(fen) > 0n ? "借" : "贷"} ${code} ${formatFen(BigInt(fen) < 0n ? -BigInt(fen) : fen)}`).join("；");
+  return legs.map(([code, fen]) => `${BigInt(fen) > 0n ? "借" : "贷"} ${nameOf("ledger_account", code)} ${formatFen(BigInt(fen) < 0n ? -BigInt(fen) : fen)}`).join("；");
 }
 
 function adjustmentsList(d) {
@@ -128,10 +148,10 @@ function adjustmentsList(d) {
   for (const a of d.adjustments) {
     const li = el("li");
     li.append(
-      el("span", ADJUSTMENT_ZH[a.state] || a.state, `badge a-${a.state}`),
+      el("span", nameOf("adjustment_state", a.state), `badge a-${a.state}`),
       el("span", `#${a.id} ${a.memo}`),
-      el("span", legsText(a.legs), "mono small"),
-      el("span", `提议人 ${a.requested_by}` + (a.decided_by ? `，审批人 ${a.decided_by}` : "") + (a.entry_id ? `，凭证 ${a.entry_id}` : ""), "muted small"),
+      el("span", legsText(a.legs), "small"),
+      el("span", `提议人 ${nameOf("user", a.requested_by)}，${dateTime(a.requested_at)}` + (a.decided_by ? `；审批人 ${nameOf("user", a.decided_by)}，${dateTime(a.decided_at)}` : "") + (a.entry_id ? `；记账凭证 ${a.entry_id}` : ""), "muted small"),
     );
     if (canAct && a.state === "REQUESTED" && a.requested_by === me.username) {
       li.append(el("span", "待其他财务人员审批", "muted small"));
@@ -150,7 +170,7 @@ function accountSelect(label) {
   const select = el("select");
   select.setAttribute("aria-label", label);
   select.append(new Option(`选择${label}`, ""));
-  for (const a of accounts || []) select.append(new Option(`${a.code}　${a.name}`, a.code));
+  for (const a of accounts || []) select.append(new Option(a.name, a.code));
   return select;
 }
 
@@ -193,7 +213,7 @@ function commentsList(d) {
   const ul = el("ul", "", "recon-list");
   for (const c of d.comments) {
     const li = el("li");
-    li.append(el("span", `${c.author_name}（${c.author}） ${dateTime(c.created_at)}`, "muted small"), el("span", c.body, "comment"));
+    li.append(el("span", `${c.author_name} ${dateTime(c.created_at)}`, "muted small"), el("span", c.body, "comment"));
     ul.append(li);
   }
   return ul;
@@ -270,7 +290,7 @@ function askReason(d, action, title, label) {
   ask({
     title, label, required: 2, confirm: action === "void" ? "确认作废" : "确认解决",
     className: action === "void" ? "danger" : "primary",
-    facts: `${typeZh[d.type] || d.type} · ${d.reference} · 差额 ${money(d.difference_fen)}`,
+    facts: `${typeName(d)} · ${d.reference} · 差额 ${money(d.difference_fen)}`,
     run: (reason) => post(`/api/v1/discrepancies/${d.id}/${action}`, { reason }, `差异 ${d.id} 已${action === "void" ? "作废" : "解决"}。`, $("recon-dialog-error")),
   });
 }
@@ -292,7 +312,7 @@ function decideMatch(m, verdict) {
   const confirm = verdict === "confirm";
   ask({
     title: confirm ? "确认匹配" : "驳回匹配建议",
-    facts: `${m.external_ref} ↔ ${m.internal_ref}，${money(m.amount_fen)}（规则 ${m.rule}，置信度 ${m.confidence}）`,
+    facts: `${refText(m.external_ref)} ↔ ${refText(m.internal_ref)}，${money(m.amount_fen)}（规则：${nameOf("match_rule", m.rule)}，置信度 ${m.confidence}%）`,
     required: 0,
     confirm: confirm ? "确认匹配" : "确认驳回",
     className: confirm ? "primary" : "danger",
@@ -323,12 +343,10 @@ async function confirmDialog(event) {
   }
 }
 
-/** Wire the detail and the dialog for ``who``; the list lends its labels and its reload. */
+/** Wire the detail and the dialog for ``who``; the list lends its reload. */
 export function initDetail(who, section) {
   me = who;
   canAct = section.canAct;
-  typeZh = section.typeZh;
-  stateZh = section.stateZh;
   reload = section.reload;
   onAuthLost = section.authLost;
   $("recon-dialog-form").addEventListener("submit", confirmDialog);

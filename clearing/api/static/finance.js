@@ -5,12 +5,13 @@
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf } from "./naming.js";
+import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 import { refundStateZh } from "./refunds.js";
 import { initSettlement } from "./settlement.js";
+import { dateTime } from "./time.js";
 
-const CHANNEL_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付（银联）", pos: "银行卡" };
 const RELOAD_MS = 20000;
 const ACTIONS = {
   approve: {
@@ -75,7 +76,7 @@ function orderCell(r, o) {
   if (o) {
     td.append(el("div", `${o.case_no} · ${o.payer_name}`, "muted small"));
     const paid = o.payments.find((p) => p.outcome === "CLEARED");
-    const channel = paid ? `，${CHANNEL_ZH[paid.provider] || paid.provider}` : "";
+    const channel = paid ? `，${nameOf("channel", paid.provider)}` : "";
     td.append(el("div", `原缴费 ${o.total_display}${channel}`, "muted small"));
   }
   return td;
@@ -126,8 +127,8 @@ function row(r) {
   if (r.decision_note) reason.append(el("div", `审批意见：${r.decision_note}`, "muted small"));
   const state = el("td");
   state.append(el("span", refundStateZh(r.state), `badge r-${r.state}`));
-  if (r.decided_by) state.append(el("div", `审批人 ${r.decided_by}`, "muted small"));
-  tr.append(first, orderCell(r, o), linesCell(r, o), amount, reason, el("td", r.requested_by), state, actionsCell(r));
+  if (r.decided_by) state.append(el("div", `审批人 ${nameOf("user", r.decided_by)}`, "muted small"));
+  tr.append(first, orderCell(r, o), linesCell(r, o), amount, reason, el("td", nameOf("user", r.requested_by)), state, actionsCell(r));
   return tr;
 }
 
@@ -229,7 +230,7 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${me.display_name}（${me.username}）`;
+  $("who").textContent = `${me.display_name}（${nameOf("role", me.role)}）`;
   $("logout").addEventListener("click", async () => {
     try {
       await api("DELETE", "/api/v1/sessions");

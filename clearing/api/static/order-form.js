@@ -240,7 +240,9 @@ export function setupOrderForm({ items, lineLimit, role, context, onCreated, onU
         form.payer_id.setAttribute("aria-invalid", "true");
         form.payer_id.focus();
       }
-      if (err.problem && Array.isArray(err.problem.failures)) {
+      // a refusal's message already names each reference and the authority's reason
+      const outage = err.problem && ["AUTHORITY_LOOKUP_FAILED", "AUTHORITY_TIMEOUT"].includes(err.problem.code);
+      if (outage && Array.isArray(err.problem.failures)) {
         const names = err.problem.failures.map((f) => `${f.message_zh}${f.reference ? `（${f.reference}）` : ""}`);
         errorBox.textContent = `${messageOf(err)}：${names.join("；")}`;
       }

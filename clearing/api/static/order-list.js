@@ -1,6 +1,7 @@
 // 今日缴费单: this window's orders of the day, newest first, reloaded when anything changes.
 import { api, messageOf } from "./api.js";
-import { $, clock, el, today } from "./dom.js";
+import { $, el } from "./dom.js";
+import { clock, today } from "./time.js";
 import { formatFen } from "./money.js";
 
 let timer = null;

@@ -1,15 +1,12 @@
 // The 当前缴费单 panel: amount, how it is being paid, live state, and what the clerk may do next.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf as displayName, windowName } from "./naming.js";
+import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { focusCode, nameOf, renderPay, resetPay, setupPayMethods } from "./pay-methods.js";
 import { renderRefunds, setupRefunds } from "./refund-panel.js";
+import { dateTime } from "./time.js";
 
-// for showing an event's state at once, before the order is fetched again
-const STATE_ZH = {
-  OPEN: "待缴费", PAYING: "缴费中", CLEARED: "已缴费", SETTLED: "已清算", EXPIRED: "已过期",
-  CANCELLED: "已撤销", EXCEPTION: "异常待处理", REFUNDING: "退款中", REFUNDED: "已退款",
-};
 const PAID = new Set(["CLEARED", "SETTLED"]);
 const UNPAID = new Set(["OPEN", "PAYING"]);
 const FINAL_NOTE = {
@@ -33,14 +30,14 @@ function renderState(state, stateZh) {
   const badge = $("c-badge");
   badge.hidden = false;
   badge.className = `badge s-${state}`;
-  badge.textContent = stateZh || STATE_ZH[state] || state;
+  badge.textContent = stateZh || displayName("order_state", state);
   const paid = PAID.has(state);
   $("c-paid").hidden = !paid;
   const note = FINAL_NOTE[state];
   $("c-final").hidden = !note;
   if (note) {
     $("c-final").className = `final-banner s-${state}`;
-    $("c-final-word").textContent = stateZh || STATE_ZH[state] || state;
+    $("c-final-word").textContent = stateZh || displayName("order_state", state);
     $("c-final-note").textContent = note;
   }
   if (!UNPAID.has(state)) {
@@ -72,7 +69,7 @@ function render(o) {
   $("c-case-no").textContent = o.case_no;
   $("c-payer").textContent = o.payer_name;
   $("c-payer-id").textContent = o.payer_id_masked;
-  $("c-created").textContent = `${dateTime(o.created_at)}（${o.window} 窗口，${o.created_by}）`;
+  $("c-created").textContent = `${dateTime(o.created_at)}（${windowName(o.office, o.window)}，${o.created_by_name || displayName("user", o.created_by)}）`;
   $("c-lines").replaceChildren(
     ...o.lines.map((line) => {
       const tr = el("tr");

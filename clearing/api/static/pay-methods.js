@@ -7,7 +7,9 @@
 //
 // Which channels and terminals exist comes from /window/config.json.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf as channelName } from "./naming.js";
+import { $, el } from "./dom.js";
+import { dateTime } from "./time.js";
 
 const QR_HINT = {
   wechatpay: "请缴款人使用微信“扫一扫”扫码支付",
@@ -22,7 +24,6 @@ const QR_TOKEN = {
 };
 // test payment codes that look like each wallet's (clearing.domain.codes): prefix, length
 const TEST_CODE = { wechatpay: ["13", 18], alipay: ["28", 18], unionpay: ["62", 19] };
-const WALLET_ZH = { wechatpay: "微信", alipay: "支付宝", unionpay: "云闪付" };
 const CODE_WAIT = "等待缴款人在手机上确认付款";
 const CARD_WAIT = "请缴款人在终端上插卡或刷卡并输入密码";
 const AUTH_CODE = /^\d{16,24}$/;
@@ -35,6 +36,8 @@ let sticky = false; // a message about money received that must stay after the o
 // what the clerk started last for the shown order, so that the screen shows that attempt
 // (the order's attempts say neither the terminal nor the server's message)
 let chosen = { orderNo: null, outTradeNo: null, terminalId: null, message: null };
+// the failed attempt whose reason was shown last: shown once, not again on every refresh
+let failureShown = null;
 let hooks = { onStarted: async () => {}, onUnauthorized: () => {} };
 
 function showError(err, { keep = false } = {}) {
@@ -43,12 +46,9 @@ function showError(err, { keep = false } = {}) {
   sticky = Boolean(err) && keep;
 }
 
-const NAME_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付（银联）", pos: "银行卡" };
-
-/** A channel's Chinese name, also for channels no longer configured. */
+/** A channel's name (display.js), also for channels no longer configured. */
 export function nameOf(provider) {
-  const channel = channels.get(provider);
-  return channel ? channel.name_zh : NAME_ZH[provider] || provider;
+  return channelName("channel", provider);
 }
 
 function simUrl(provider) {
@@ -129,6 +129,20 @@ function renderWait(attempt) {
   if (sim) $("c-wait-sim").href = sim;
 }
 
+/** A card sale on the terminal: until it ends, no other way of paying may start. */
+function cardInProgress(o) {
+  return o.attempts.some((a) => a.state === "OPEN" && a.method === "card");
+}
+
+/** The newest attempt failed after it started (a declined card): say why, once. */
+function showFailure(o) {
+  const last = o.attempts[o.attempts.length - 1];
+  if (!last || last.state !== "FAILED" || !last.failure_zh || failureShown === last.out_trade_no) return;
+  failureShown = last.out_trade_no;
+  const what = last.method === "card" ? "刷卡" : `${nameOf(last.provider)}付款`;
+  showError(`${what}未成功：${last.failure_zh}。请缴款人重试，或改用其他方式付款。`);
+}
+
 /** Show the order's payment controls and whatever it is waiting for; hide them once it is not payable. */
 export function renderPay(o) {
   order = o;
@@ -146,12 +160,15 @@ export function renderPay(o) {
   $("c-wait").hidden = !attempt || qr;
   if (qr) renderQr(o, attempt);
   else if (attempt) renderWait(attempt);
+  showFailure(o);
+  const locked = busy || cardInProgress(o);
   for (const button of $("qr-buttons").querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(qr && button.dataset.provider === attempt.provider));
-    button.disabled = busy;
+    button.disabled = locked;
   }
-  $("code-submit").disabled = busy;
-  $("card-start").disabled = busy;
+  for (const button of $("code-test-buttons").querySelectorAll("button")) button.disabled = locked;
+  $("code-submit").disabled = locked;
+  $("card-start").disabled = locked;
 }
 
 export function focusCode() {
@@ -160,6 +177,11 @@ export function focusCode() {
 
 async function start(body, remember = {}) {
   if (!order || busy) return null;
+  if (cardInProgress(order)) {
+    // the scanner's Enter submits the form even while its button is disabled
+    showError("正在刷卡，请等待终端返回结果后再换其他方式。");
+    return null;
+  }
   const orderNo = order.order_no;
   busy = true;
   renderPay(order);
@@ -244,7 +266,7 @@ export function setupPayMethods({ config, windowTerminal, onStarted, onUnauthori
   $("code-test").hidden = testable.length === 0;
   $("code-test-buttons").replaceChildren(
     ...testable.map((c) =>
-      channelButton(WALLET_ZH[c.provider] || c.name_zh, () => {
+      channelButton(channelName("channel", c.provider), () => {
         $("auth-code").value = testCode(c.provider);
         showError(null);
         $("auth-code").focus();

@@ -1,6 +1,8 @@
 // Refunds on the window screen: the order's refund requests, and 申请退款 for a supervisor.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el } from "./dom.js";
+import { nameOf } from "./naming.js";
+import { $, el } from "./dom.js";
+import { dateTime } from "./time.js";
 import { capitalFen, formatFen } from "./money.js";
 import { heldLines, refundStateZh } from "./refunds.js";
 
@@ -48,8 +50,8 @@ function renderList() {
 }
 
 function refundFacts(r) {
-  let text = `${dateTime(r.created_at)} ${r.requested_by} 申请`;
-  if (r.decided_by) text += `；${r.decided_by} ${r.state === "REJECTED" ? "驳回" : "审批"}`;
+  let text = `${dateTime(r.created_at)} ${nameOf("user", r.requested_by)} 申请`;
+  if (r.decided_by) text += `；${nameOf("user", r.decided_by)} ${r.state === "REJECTED" ? "驳回" : "审批"}`;
   if (r.decision_note) text += `：${r.decision_note}`;
   return text;
 }

@@ -1,20 +1,11 @@
-// Refund requests as staff see them: the states in Chinese, and which lines are still free.
-
-export const REFUND_STATE_ZH = {
-  REQUESTED: "待审批",
-  REJECTED: "已驳回",
-  APPROVED: "已批准",
-  PROCESSING: "退款中",
-  ABNORMAL: "退款异常",
-  SUCCEEDED: "已退款",
-  FAILED: "退款失败",
-};
+// Refund requests as staff see them: the states by their names, and which lines are still free.
+import { nameOf } from "./naming.js";
 
 // a rejected or failed request gives its lines back: they may be asked for again
 const RELEASED = new Set(["REJECTED", "FAILED"]);
 
 export function refundStateZh(state) {
-  return REFUND_STATE_ZH[state] || state;
+  return nameOf("refund_state", state);
 }
 
 /** line_no → the refund request that holds it (requested, approved, under way or done). */

@@ -3,16 +3,9 @@
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
+// every time in Beijing time, by the one helper (time.js)
+import { dateTime as beijing } from "./time.js";
 
-const pad = (n) => String(n).padStart(2, "0");
-
-/** An instant as Beijing wall time "YYYY-MM-DD HH:MM:SS", whatever the PC's own time zone. */
-function beijing(iso) {
-  if (!iso) return "—";
-  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
 
 const PAGE_SIZE = 20;
 // receipts exist for paid orders only (clearing.api.receipt.PAID_STATES)

@@ -2,32 +2,10 @@
 // beneficiary account, with the bank's answer) and the signed files sent to the bank. Read-only:
 // batches are made by the cut-off and moved by the bank's answers, never from this page.
 import { api, messageOf } from "./api.js";
-import { $, dateTime, el, today } from "./dom.js";
+import { actorName, entries, nameOf } from "./naming.js";
+import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
-
-export const BATCH_STATE_ZH = {
-  CREATED: "已生成",
-  FILES_WRITTEN: "文件已生成",
-  DELIVERED: "已送达银行",
-  ANSWERED: "银行已回执",
-  CLOSED: "已完成",
-};
-
-export const INSTRUCTION_STATE_ZH = {
-  PENDING: "待银行处理",
-  ACCEPTED: "银行已受理",
-  BOOKED: "已入账",
-  REJECTED: "被拒绝",
-  RETURNED: "已退汇",
-};
-
-const FILE_KIND_ZH = {
-  pain001: "支付指令（pain.001）",
-  payout: "批量代付文件",
-  detail: "收款单位明细",
-  sha256: "校验值",
-  sig: "签名",
-};
+import { dateTime, today } from "./time.js";
 
 // only our own download route: a link built from anything else is not shown
 const DOWNLOAD_PATH = /^\/settlement\/files\/[A-Za-z0-9._%-]+$/;
@@ -47,7 +25,7 @@ function badge(text, className) {
 function statesCell(b) {
   // only the states some instruction is in, in the order the bank moves them
   const td = el("td", "", "states");
-  for (const [state, label] of Object.entries(INSTRUCTION_STATE_ZH)) {
+  for (const [state, label] of entries("instruction_state")) {
     const n = b.instruction_states[state] || 0;
     if (n) td.append(badge(`${label} ${n}`, `i-${state}`));
   }
@@ -77,9 +55,11 @@ function instructionsTable(d) {
       el("div", `${i.creditor_bank_name} · ${i.creditor_bank_code}`, "muted small"),
     );
     const state = el("td");
-    state.append(badge(INSTRUCTION_STATE_ZH[i.state] || i.state, `i-${i.state}`));
+    state.append(badge(nameOf("instruction_state", i.state), `i-${i.state}`));
     if (i.reason_code || i.reason_text) {
-      const why = [i.reason_code, i.reason_text].filter(Boolean).join(" ");
+      // the bank's reason by its name; its own words only for a code we have no name for
+      const named = i.reason_code && nameOf("bank_reason", i.reason_code) !== i.reason_code;
+      const why = named ? nameOf("bank_reason", i.reason_code) : [i.reason_code, i.reason_text].filter(Boolean).join(" ");
       state.append(el("div", `银行原因：${why}`, "reason small"));
     }
     if (i.answered_at) state.append(el("div", `回执 ${dateTime(i.answered_at)}`, "muted small"));
@@ -106,7 +86,7 @@ function filesList(d) {
     }
     const sha = el("span", `SHA-256 ${f.sha256.slice(0, 12)}…`, "muted small mono");
     sha.title = f.sha256;
-    li.append(el("span", FILE_KIND_ZH[f.kind] || f.kind, "tag"), el("span", `${f.size.toLocaleString("zh-CN")} 字节`, "muted small"), sha);
+    li.append(el("span", nameOf("file_kind", f.kind), "tag"), el("span", `${f.size.toLocaleString("zh-CN")} 字节`, "muted small"), sha);
     ul.append(li);
   }
   return ul;
@@ -114,7 +94,7 @@ function filesList(d) {
 
 function detailBody(d) {
   const box = el("div", "", "batch-detail");
-  const facts = `执行日期 ${d.execution_date} · 生成人 ${d.created_by} · 生成时间 ${dateTime(d.created_at)}` +
+  const facts = `执行日期 ${d.execution_date} · 生成人 ${actorName(d.created_by)} · 生成时间 ${dateTime(d.created_at)}` +
     (d.delivered_at ? ` · 送达银行 ${dateTime(d.delivered_at)}` : "");
   box.append(el("p", facts, "muted small"), instructionsTable(d), el("h3", "文件（点击下载，每次下载均记入审计日志）"));
   if (d.files.length) box.append(filesList(d));
@@ -159,7 +139,7 @@ function row(b) {
   const total = el("td", "", "num");
   total.append(el("div", formatFen(b.total_fen), "figure"));
   const state = el("td");
-  state.append(badge(BATCH_STATE_ZH[b.state] || b.state, `b-${b.state}`));
+  state.append(badge(nameOf("batch_state", b.state), `b-${b.state}`));
   const op = el("td", "", "c-op");
   const button = el("button", "查看明细", "small");
   button.type = "button";
@@ -169,7 +149,7 @@ function row(b) {
   op.append(button);
   tr.append(
     id,
-    el("td", b.bank),
+    el("td", nameOf("bank", b.bank)),
     el("td", dateTime(b.cutoff_at)),
     el("td", String(b.instruction_count), "num"),
     el("td", String(b.line_count), "num"),

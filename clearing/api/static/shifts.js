@@ -3,8 +3,10 @@
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
+import { nameOf } from "./naming.js";
+// every time in Beijing time, by the one helper (time.js)
+import { dateTime as beijing, today as beijingToday } from "./time.js";
 
-const CHANNEL_ZH = { wechatpay: "微信支付", alipay: "支付宝", unionpay: "云闪付", pos: "银行卡" };
 const WINDOW_KEY = "tj_window";
 const CODE = /^[A-Za-z0-9_-]{1,16}$/;
 let me = null;
@@ -19,19 +21,6 @@ function fail(where, err) {
   $(where).textContent = messageOf(err);
 }
 
-const pad = (n) => String(n).padStart(2, "0");
-
-/** An instant as Beijing wall time "YYYY-MM-DD HH:MM:SS", whatever the PC's own time zone. */
-function beijing(iso) {
-  if (!iso) return "—";
-  const d = new Date(Date.parse(iso) + 8 * 3600 * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-}
-
-function beijingToday() {
-  return beijing(new Date().toISOString()).slice(0, 10);
-}
 
 function totalBox(label, count, fen) {
   const box = el("div");
@@ -68,7 +57,7 @@ async function loadCurrent() {
     rows.replaceChildren();
     for (const c of s.by_channel) {
       const tr = el("tr");
-      tr.append(el("td", CHANNEL_ZH[c.channel] || "其他渠道"), el("td", String(c.count), "num"),
+      tr.append(el("td", c.channel ? nameOf("channel", c.channel) : "其他渠道"), el("td", String(c.count), "num"),
         el("td", formatFen(c.amount_fen), "num"));
       rows.append(tr);
     }

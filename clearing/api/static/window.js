@@ -1,6 +1,7 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
 import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { followOrder, setupDisplayLink } from "./display-link.js";
+import { nameOf } from "./naming.js";
 import { $ } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
@@ -65,7 +66,7 @@ function connect() {
 // puts it on every order whatever a browser says), or for a supervisor one of the hall's windows.
 async function setupPlace(me) {
   office = me.office || "";
-  $("office-name").textContent = me.office_name || office || "—";
+  $("office-name").textContent = me.office_name || nameOf("office", office) || "—";
   if (me.role !== "supervisor") {
     windowNo = me.window || "";
     $("window-name").textContent = me.window_name || windowNo || "未分配";
@@ -111,7 +112,7 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${me.display_name}（${me.username}）`;
+  $("who").textContent = `${me.display_name}（${nameOf("role", me.role)}）`;
   $("logout").addEventListener("click", async () => {
     try {
       await followOrder(null);

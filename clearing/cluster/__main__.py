@@ -1,0 +1,5 @@
+import sys
+
+from clearing.cluster.main import main
+
+sys.exit(main())
