@@ -77,11 +77,14 @@ async def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
             office=args.office,
             window=args.window,
             password=password,
+            must_change_password=not args.no_force_change,
         )
         print(
             f"created {p.kind} {p.username} (role {p.role}, office {p.office or '-'},"
             f" window {p.window or '-'})"
         )
+        if p.must_change_password:
+            print("the password is temporary: it must be changed at first sign-in")
         if token:
             print(f"token (shown once, store it now): {token}")
         return 0
@@ -366,6 +369,11 @@ def parser() -> argparse.ArgumentParser:
     ua.add_argument("--office")
     ua.add_argument("--window", help="the window a clerk works at (a window of --office)")
     ua.add_argument("--password", help="asked for when not given")
+    ua.add_argument(
+        "--no-force-change",
+        action="store_true",
+        help="the password is final: no change forced at first sign-in (development, demos)",
+    )
     ua.add_argument("--client", action="store_true", help="an API client with a bearer token")
     a = sub.add_parser("audit", help="the hash-chained audit log")
     a.add_argument("action", choices=["verify", "seal"])

@@ -147,6 +147,22 @@ class Settings(BaseSettings):
     code_wait_s: float = Field(default=60.0, gt=0)
     card_wait_s: float = Field(default=180.0, gt=0)
 
+    # signing in (等保三级 8.1.4.1; docs/decisions, the login decision): password hashes run on
+    # this many threads, with this many more requests allowed to wait (beyond: 503, try again)
+    password_hash_workers: int = Field(default=1, ge=1, le=16)
+    password_hash_queue: int = Field(default=16, ge=0, le=1000)
+    # consecutive failures of one user name before it is locked, and for how long
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=30, ge=1)
+    # failures from one address in 15 minutes before it is refused (429) for a while
+    login_address_max_failures: int = Field(default=50, ge=1)
+    # a session unused this long ends (sliding); it ends after 10 hours whatever happens
+    session_idle_minutes: int = Field(default=30, ge=1)
+    # the service is reached over HTTPS (itself or a TLS-terminating proxy): cookies get Secure
+    behind_tls: bool = False
+    # proxies whose X-Forwarded-For (client address) and X-Forwarded-Proto are believed
+    trusted_proxies: list[str] = Field(default_factory=list)
+
     log_level: str = "INFO"
     log_json: bool = True
 

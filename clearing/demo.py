@@ -143,6 +143,8 @@ async def _prepare(settings: Settings) -> None:
                     password=password,
                     window=window,
                     actor="system:demo",
+                    # demo passwords are printed on screen: no forced change, no rules
+                    check_rules=False,
                 )
     finally:
         await conn.close()

@@ -4,8 +4,11 @@
     ├── InvalidRequest   (400/422) the request itself is wrong: bad amount, limit, ID number
     ├── Unauthenticated  (401)     no or unknown credentials
     ├── Forbidden        (403)     known caller, not allowed
+    │   └── PasswordChangeRequired  a temporary password: only the change is allowed
     ├── NotFound         (404)
     ├── Conflict         (409)     state or idempotency conflicts
+    ├── Locked           (423)     a user name locked after repeated failed sign-ins
+    ├── TooManyRequests  (429)     too many failed sign-ins from one address
     └── Unavailable      (502/503/504) an outside party or the database cannot answer now
 
 One middleware (clearing.api.errors) turns them into application/problem+json.
@@ -48,6 +51,10 @@ class Forbidden(ClearingError):
     title = "Forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """Pages answer it with a redirect to the change-password page, the API with a 403."""
+
+
 class NotFound(ClearingError):
     status = 404
     title = "Not found"
@@ -56,6 +63,16 @@ class NotFound(ClearingError):
 class Conflict(ClearingError):
     status = 409
     title = "Conflict"
+
+
+class Locked(ClearingError):
+    status = 423
+    title = "Locked"
+
+
+class TooManyRequests(ClearingError):
+    status = 429
+    title = "Too many requests"
 
 
 class Unavailable(ClearingError):

@@ -48,6 +48,7 @@ ACCESS: Final[dict[str, Callers]] = {
     "POST /api/v1/sessions": PUBLIC,
     "DELETE /api/v1/sessions": PUBLIC,  # ends the session of the token sent, if any
     "GET /api/v1/me": SIGNED_IN,
+    "POST /api/v1/me/password": SIGNED_IN,  # one's own password (staff; a client has none)
     "GET /api/v1/openapi.json": PUBLIC,
     "GET /api/v1/events": SIGNED_IN,  # a clerk's stream is their own office's
     # the window
@@ -123,6 +124,7 @@ ACCESS: Final[dict[str, Callers]] = {
     "POST /api/v1/admin/users": ADMIN,
     "PATCH /api/v1/admin/users/{username}": ADMIN,
     "POST /api/v1/admin/users/{username}/password-reset": ADMIN,
+    "POST /api/v1/admin/users/{username}/unlock": ADMIN,
     "GET /api/v1/admin/clients": ADMIN,
     "POST /api/v1/admin/clients": ADMIN,
     "PATCH /api/v1/admin/clients/{username}": ADMIN,

@@ -27,6 +27,7 @@ from clearing.api import (
     routes_recon,
     routes_refunds,
     routes_reports,
+    routes_sessions,
     routes_settlement,
     routes_shifts,
 )
@@ -39,6 +40,7 @@ from clearing.api.keys import (
     CIPHER,
     DSN,
     EVENTS,
+    HASHER,
     HTTP,
     LIMITS,
     METRICS,
@@ -50,7 +52,7 @@ from clearing.api.keys import (
     SETTINGS,
 )
 from clearing.api.refusal_log import RefusalLog
-from clearing.api.web import request_context
+from clearing.api.web import request_context, security_headers
 from clearing.config import Settings
 from clearing.db.pool import create_pool
 from clearing.domain.orders import Limits
@@ -60,6 +62,7 @@ from clearing.service import audit
 from clearing.service.audit_witness import Witness
 from clearing.service.audit_witness import load_or_create_key as load_witness_key
 from clearing.service.batching import CaptureBatcher
+from clearing.service.hashpool import HashPool
 from clearing.service.receipts import load_receipt_signer
 from clearing.workers.handlers import Handlers
 from clearing.workers.legs import LegConfirmer
@@ -93,6 +96,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await app[POOL].close()
+
+
+async def _hasher(app: web.Application) -> AsyncIterator[None]:
+    s = app[SETTINGS]
+    app[HASHER] = HashPool(s.password_hash_workers, s.password_hash_queue)
+    yield
+    app[HASHER].close()
 
 
 async def _outside(app: web.Application) -> AsyncIterator[None]:
@@ -267,8 +277,12 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         max_line_fen=settings.max_line_fen,
         max_order_fen=settings.max_order_fen,
     )
-    app.cleanup_ctx.extend([_database, _outside, _events, _bankfiles, _ops_listener, _workers])
+    app.cleanup_ctx.extend(
+        [_database, _hasher, _outside, _events, _bankfiles, _ops_listener, _workers]
+    )
+    app.on_response_prepare.append(security_headers)
     app.add_routes(routes_ops.routes)
+    app.add_routes(routes_sessions.routes)
     app.add_routes(routes_notify.routes)
     # before routes_orders: POST /api/v1/orders/search must not read as an order number
     app.add_routes(routes_shifts.routes)

@@ -18,6 +18,7 @@ from clearing.metrics import Metrics
 from clearing.ports import Authority, NotifyEndpoint
 from clearing.security import PiiCipher
 from clearing.service.batching import CaptureBatcher
+from clearing.service.hashpool import HashPool
 from clearing.service.receipts import ReceiptSigner
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -29,6 +30,7 @@ LIMITS = web.AppKey("limits", Limits)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 ACQUIRERS = web.AppKey("acquirers", Mapping[str, Channel])
 DSN = web.AppKey("dsn", str)
+HASHER = web.AppKey("hasher", HashPool)
 
 EVENTS = web.AppKey("events", EventHub)
 NOTIFY_PARSERS = web.AppKey("notify_parsers", Mapping[str, NotifyEndpoint])

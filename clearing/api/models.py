@@ -275,8 +275,24 @@ class Me(BaseModel):
     terminal_id: str | None = Field(
         default=None, description="the card terminal at the assigned window"
     )
-    must_change_password: bool = False
+    must_change_password: bool = Field(
+        default=False, description="a temporary password: only POST /api/v1/me/password works"
+    )
     home: str = Field(description="the page this role starts on after signing in")
+
+
+class PasswordChangeIn(_In):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(
+        min_length=1,
+        max_length=200,
+        description="8+ characters of 3 of 4 classes, not one of the last 5 passwords",
+    )
+
+
+class UnlockOut(BaseModel):
+    username: str
+    was_locked: bool = Field(description="false: there was no lock in force, only failures")
 
 
 class LoginOut(BaseModel):

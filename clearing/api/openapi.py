@@ -163,6 +163,19 @@ ROUTES: tuple[Route, ...] = (
     Route("delete", "/api/v1/sessions", "Sign out", status=204),
     Route("get", "/api/v1/me", "Who am I", response=m.Me),
     Route(
+        "post",
+        "/api/v1/me/password",
+        "Change one's own password (the only call a temporary password allows)",
+        m.PasswordChangeIn,
+        m.Me,
+    ),
+    Route(
+        "post",
+        "/api/v1/admin/users/{username}/unlock",
+        "Unlock a user locked by failed sign-ins (admin, audited)",
+        response=m.UnlockOut,
+    ),
+    Route(
         "get",
         "/api/v1/fee-items",
         "Active fee items and their beneficiaries",

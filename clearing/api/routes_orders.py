@@ -1,4 +1,4 @@
-"""/api/v1: sessions, catalogue, orders, QR payments, live order events."""
+"""/api/v1: catalogue, orders, QR payments, live order events."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import segno
 from aiohttp import web
 
 from clearing.api import inputs
-from clearing.api.homes import home_page
 from clearing.api.keys import (
     ACQUIRERS,
     ANNOUNCER,
@@ -31,20 +30,16 @@ from clearing.api.models import (
     FeeItemList,
     FeeItemOut,
     HeldWarning,
-    LoginIn,
-    LoginOut,
     LookupFailure,
     LookupIn,
     LookupOut,
-    Me,
     OrderIn,
     OrderList,
     OrderOut,
     OrderSummary,
     PaymentIn,
 )
-from clearing.api.web import authenticate, bearer, ok, read_model
-from clearing.db import Conn
+from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
 from clearing.errors import (
@@ -69,48 +64,6 @@ from clearing.service import orders as order_service
 from clearing.service.orders import LineInput, OrderInput
 
 routes = web.RouteTableDef()
-
-
-async def _me(conn: Conn, p: principals.Principal) -> Me:
-    return Me(
-        username=p.username,
-        display_name=p.display_name,
-        role=p.role,
-        office=p.office,
-        window=p.window,
-        must_change_password=p.must_change_password,
-        home=home_page(p.role),
-        **await places.describe(conn, p),
-    )
-
-
-@routes.post("/api/v1/sessions")
-async def login(request: web.Request) -> web.Response:
-    body = await read_model(request, LoginIn)
-    async with request.app[POOL].acquire() as conn:
-        who, token = await principals.login(conn, body.username, body.password)
-        user = await _me(conn, who)
-    resp = ok(LoginOut(token=token, user=user), 201)
-    resp.set_cookie("tj_session", token, httponly=True, samesite="Strict", max_age=36000)
-    return resp
-
-
-@routes.delete("/api/v1/sessions")
-async def logout(request: web.Request) -> web.Response:
-    token = bearer(request)
-    if token:
-        async with request.app[POOL].acquire() as conn:
-            await principals.logout(conn, token)
-    resp = web.Response(status=204)
-    resp.del_cookie("tj_session")
-    return resp
-
-
-@routes.get("/api/v1/me")
-async def me(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        return ok(await _me(conn, who))
 
 
 @routes.get("/api/v1/fee-items")

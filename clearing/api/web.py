@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -14,8 +15,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from clearing.api import access, inputs
-from clearing.api.keys import METRICS, POOL
-from clearing.errors import ClearingError, Forbidden, MalformedRequest, Unauthenticated
+from clearing.api.keys import METRICS, POOL, SETTINGS
+from clearing.errors import (
+    ClearingError,
+    Forbidden,
+    MalformedRequest,
+    PasswordChangeRequired,
+    Unauthenticated,
+)
 from clearing.logs import request_id_var
 from clearing.service import principals
 from clearing.service.principals import Principal
@@ -79,6 +86,13 @@ async def _guarded(request: web.Request, handler: WebHandler) -> web.StreamRespo
         # before any handler: nothing a route reads from the request can hold what we refuse
         inputs.check_request(request.match_info, request.query, request.headers)
         return await handler(request)
+    except PasswordChangeRequired as exc:
+        if request.path.startswith("/api/"):
+            return problem(exc.status, exc.code, exc.message, exc.message_zh, exc.title)
+        # a page: the one page such a user may see
+        return web.Response(
+            status=302, headers={"Location": "/password", "Cache-Control": "no-store"}
+        )
     except ClearingError as exc:
         if exc.status >= 500:
             log.warning("%s %s -> %s %s", request.method, request.path, exc.status, exc.code)
@@ -160,16 +174,84 @@ def bearer(request: web.Request, *, allow_cookie: bool = False) -> str | None:
     return None
 
 
-async def authenticate(request: web.Request, *roles: str) -> Principal:
+async def authenticate(
+    request: web.Request, *roles: str, password_change: bool = False
+) -> Principal:
     """The caller, if their role may call this route: the route's row in clearing.api.access
     decides (``roles``, if given, can only narrow it; a route without a row is open to every
-    signed-in role until it gets one, and the access-matrix test fails meanwhile)."""
+    signed-in role until it gets one, and the access-matrix test fails meanwhile). A user who
+    must change a temporary password passes only where ``password_change`` says so (their own
+    details, the change itself)."""
     token = bearer(request, allow_cookie=request.method in ("GET", "HEAD"))
     if not token:
         raise Unauthenticated("TOKEN_MISSING", "a bearer token is required", "请先登录")
+    idle = timedelta(minutes=request.app[SETTINGS].session_idle_minutes)
     async with request.app[POOL].acquire() as conn:
-        who = await principals.authenticate(conn, token)
+        who = await principals.authenticate(conn, token, idle, active=_user_active(request))
+    if who.must_change_password and not password_change:
+        raise PasswordChangeRequired(
+            "PASSWORD_CHANGE_REQUIRED",
+            "this password was handed out by an administrator: choose your own first",
+            "首次登录或密码被重置后须先修改密码",
+        )
     allowed, refused = access.for_request(request)
     if (allowed is not None and who.role not in allowed) or (roles and who.role not in roles):
         raise Forbidden(*refused, role=who.role)
     return who
+
+
+def _user_active(request: web.Request) -> bool:
+    """Whether the person at the screen did something lately. The screens' script says how long
+    ago the last key or click was (``X-User-Idle-S``); a page that reloads itself on a timer
+    must not keep an unattended session alive. Advisory: a caller can always stay active."""
+    raw = request.headers.get("X-User-Idle-S", "")
+    return not (raw.isdigit() and int(raw) > 60)
+
+
+def client_address(request: web.Request) -> str:
+    """Who is calling: the peer, or behind a trusted proxy the last address it did not add."""
+    remote = request.remote or ""
+    trusted = request.app[SETTINGS].trusted_proxies
+    if remote in trusted:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        for hop in reversed(hops):
+            if hop and hop not in trusted:
+                return hop[:64]
+    return remote
+
+
+def is_secure(request: web.Request) -> bool:
+    """Whether the browser reached us over HTTPS (directly, by setting, or via a trusted proxy)."""
+    s = request.app[SETTINGS]
+    if s.behind_tls or request.secure:
+        return True
+    forwarded = request.headers.get("X-Forwarded-Proto", "").lower()
+    return request.remote in s.trusted_proxies and forwarded == "https"
+
+
+# pages load scripts and styles from files of this site only: no inline script, no framing
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+    " connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+    " frame-ancestors 'none'"
+)
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, whatever route made it (errors and redirects too): set just before the
+    headers leave, so that streams and files get them as well; a route's own choice stands."""
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("X-Frame-Options", "DENY")
+    ctype = response.content_type
+    if ctype == "text/html":
+        h.setdefault("Content-Security-Policy", PAGE_CSP)
+    elif ctype in ("application/json", "application/problem+json"):
+        h.setdefault("Content-Security-Policy", DATA_CSP)
+    if request.path.startswith("/api/"):
+        # API answers carry names, ID numbers and amounts: never kept by a browser or a proxy
+        h.setdefault("Cache-Control", "no-store")
+    if is_secure(request):
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -9,11 +9,13 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
+from clearing.domain import passwords
 from clearing.errors import Conflict, InvalidRequest, Unauthenticated
 from clearing.service import audit
 
 ROLES = ("clerk", "supervisor", "finance", "admin", "auditor")
 SESSION_TTL = timedelta(hours=10)  # one working day at the window
+SESSION_IDLE = timedelta(minutes=30)  # 等保 8.1.4.1 b: idle connections are logged out
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class Principal:
     office: str | None
     # the window a clerk works at (clearing.service.places); the server puts it on their orders
     window: str | None = None
+    # a password handed out by an administrator: nothing but the change until it is changed
     must_change_password: bool = False
 
     @property
@@ -36,7 +39,7 @@ class Principal:
 _COLUMNS = "id, kind, username, display_name, role, office, window_code, must_change_password"
 
 
-def _principal(row: asyncpg.Record) -> Principal:
+def from_row(row: asyncpg.Record) -> Principal:
     return Principal(
         id=row["id"],
         kind=row["kind"],
@@ -61,8 +64,14 @@ async def add(
     actor: str = "system:cli",
     window: str | None = None,
     must_change_password: bool = False,
+    check_rules: bool = True,
 ) -> tuple[Principal, str | None]:
-    """Create a staff user (with a password) or an API client (returns its token, shown once)."""
+    """Create a staff user (with a password) or an API client (returns its token, shown once).
+
+    ``must_change_password``: the password is a temporary one, handed out by an administrator,
+    and the user must choose their own at first sign-in. ``check_rules=False`` only for the demo's
+    seeded users, whose passwords are printed on screen anyway.
+    """
     if role not in ROLES:
         raise InvalidRequest("INVALID_ROLE", f"role must be one of {', '.join(ROLES)}", "角色无效")
     if role in ("clerk", "supervisor") and not office:
@@ -74,10 +83,10 @@ async def add(
     token: str | None = None
     password_hash = token_hash = None
     if kind == "staff":
-        if not password or len(password) < 8:
-            raise InvalidRequest(
-                "WEAK_PASSWORD", "password must have at least 8 characters", "密码至少8位"
-            )
+        if not password or len(password) < passwords.MIN_LENGTH:
+            raise InvalidRequest("WEAK_PASSWORD", passwords.RULE_EN, passwords.RULE_ZH)
+        if check_rules:
+            passwords.check(password, username)
         password_hash = security.hash_password(password)
     else:
         token = security.new_token()
@@ -96,7 +105,7 @@ async def add(
                 password_hash,
                 token_hash,
                 window,
-                must_change_password,
+                must_change_password and kind == "staff",
             )
         except asyncpg.ForeignKeyViolationError as exc:
             raise InvalidRequest(
@@ -113,59 +122,52 @@ async def add(
                 "INVALID_PRINCIPAL", f"invalid user ({exc.constraint_name})", "用户信息无效"
             ) from exc
         assert row is not None
-        p = _principal(row)
+        p = from_row(row)
+        if password_hash is not None:
+            await conn.execute(
+                "INSERT INTO password_history (principal_id, password_hash) VALUES ($1, $2)",
+                p.id,
+                password_hash,
+            )
         await audit.record(
             conn,
             actor=actor,
             action="principal.created",
             object_type="principal",
             object_id=username,
-            detail={"kind": kind, "role": role, "office": office, "window": window},
+            detail={
+                "kind": kind,
+                "role": role,
+                "office": office,
+                "window": window,
+                "must_change_password": p.must_change_password,
+            },
         )
     return p, token
 
 
-_BAD_LOGIN = Unauthenticated("LOGIN_FAILED", "wrong username or password", "用户名或密码错误")
-
-
-async def login(conn: Conn, username: str, password: str) -> tuple[Principal, str]:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, password_hash FROM principals"  # noqa: S608
-        " WHERE username = $1 AND kind = 'staff' AND NOT disabled",
-        username,
-    )
-    if row is None or not security.check_password(password, row["password_hash"]):
-        raise _BAD_LOGIN
-    token = security.new_token()
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO sessions (token_hash, principal_id, expires_at)"
-            " VALUES ($1, $2, now() + $3::interval)",
-            security.token_hash(token),
-            row["id"],
-            SESSION_TTL,
-        )
-        await audit.record(
-            conn,
-            actor=f"user:{username}",
-            action="session.login",
-            object_type="principal",
-            object_id=username,
-        )
-    return _principal(row), token
-
-
-_WHO = (
-    f"SELECT {_COLUMNS} FROM principals p WHERE NOT p.disabled AND (p.token_hash = $1"  # noqa: S608
-    " OR p.id = (SELECT principal_id FROM sessions WHERE token_hash = $1 AND expires_at > now()))"
+# a session is found by its token while it is younger than SESSION_TTL and was used within the
+# idle time; the same statement slides its idle clock, writing at most once a minute per session
+_WHO = (  # the column list is a constant
+    "WITH s AS (SELECT principal_id FROM sessions WHERE token_hash = $1"  # noqa: S608
+    "   AND expires_at > now()"
+    "   AND last_seen_at > now() - $2::interval),"
+    " touch AS (UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1"
+    "   AND last_seen_at < now() - interval '1 minute' AND $3 AND EXISTS (SELECT 1 FROM s))"
+    f" SELECT {_COLUMNS} FROM principals p WHERE NOT p.disabled AND (p.token_hash = $1"
+    " OR p.id = (SELECT principal_id FROM s))"
 )
 
 
-async def authenticate(conn: Conn, token: str) -> Principal:
-    row = await conn.fetchrow(_WHO, security.token_hash(token))
+async def authenticate(
+    conn: Conn, token: str, idle: timedelta = SESSION_IDLE, *, active: bool = True
+) -> Principal:
+    """The principal of a bearer token or live session; ``active=False`` (a screen refreshing
+    itself while nobody touches it) leaves the session's idle clock running."""
+    row = await conn.fetchrow(_WHO, security.token_hash(token), idle, active)
     if row is None:
         raise Unauthenticated("TOKEN_INVALID", "unknown or expired token", "登录已失效，请重新登录")
-    return _principal(row)
+    return from_row(row)
 
 
 async def logout(conn: Conn, token: str) -> None:

@@ -122,7 +122,7 @@ async def _seed_orders(dsn: str, cipher: PiiCipher, n: int, lines: int) -> list[
             display_name="压测",
             role="clerk",
             office="HALL1",
-            password=secrets.token_urlsafe(16),
+            password="Bench-" + secrets.token_urlsafe(16),
         )
         now = datetime.now(UTC)
         rng = random.Random(n)  # amounts, not secrets

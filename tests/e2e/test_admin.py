@@ -153,6 +153,7 @@ async def test_admin_creates_a_user_resets_a_password_and_assigns_a_window(
         "principal.created",
         "session.login",
         "principal.password_reset",
+        "session.login_failed",  # the old password, refused after the reset
         "session.login",
         "principal.updated",
     ]

@@ -48,7 +48,20 @@ async def user(svc: Service, admin: str, **body: Any) -> tuple[str, str]:
     assert status == 201, out
     status, session = await sign_in(svc, username, out["temporary_password"])
     assert status == 201, session
-    return str(session["token"]), username
+    token = str(session["token"])
+    await choose_password(svc, token, out["temporary_password"])
+    return token, username
+
+
+async def choose_password(svc: Service, token: str, temporary: str) -> None:
+    """What a new user does first: replace the temporary password (nothing else is allowed)."""
+    status, body = await svc.request(
+        "POST",
+        "/api/v1/me/password",
+        token,
+        json={"current_password": temporary, "new_password": "Own-pass-word-1"},
+    )
+    assert status == 200, body
 
 
 async def audit_rows(svc: Service, action: str, object_id: str) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ async def staff(
         role=role,
         office=office if window_staff else None,
         window="W01" if role == "clerk" else None,
-        password="correct horse battery",
+        password="Correct horse battery 9",
     )
     return p
 

@@ -10,6 +10,7 @@ import pytest
 from clearing.api.keys import POOL
 from tests.integration.admin_harness import (
     case_order,
+    choose_password,
     name,
     office_with_windows,
     sign_in,
@@ -131,6 +132,7 @@ async def test_each_role_is_sent_to_a_page_it_can_use(
     assert status == 201, out
     status, session = await sign_in(svc, username, out["temporary_password"])
     assert (status, session["user"]["home"]) == (201, home)
+    await choose_password(svc, session["token"], out["temporary_password"])
     cookie = {"Cookie": f"tj_session={session['token']}"}
     async with svc.session.get(svc.base_url + "/", headers=cookie, allow_redirects=False) as r:
         assert (r.status, r.headers["Location"]) == (302, home)

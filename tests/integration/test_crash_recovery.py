@@ -35,7 +35,7 @@ ORDERS = 40
 KILL_AFTER = 10  # payments recorded before the axe falls
 IN_FLIGHT = 5  # citizens who pay before it falls, beyond those
 STAGGER_S = 0.01  # between two citizens paying
-PASSWORD = "correct horse battery"  # what factories.clerk gives every clerk
+PASSWORD = "Correct horse battery 9"  # what factories.clerk gives every clerk
 ITEMS = ["DEED_TAX", "REG_FEE", "MAINT_FUND", "VAT", "IIT", "STAMP_DUTY", "LAND_TRANSFER"]
 # the poller asks every open attempt twice a second, so it can find payments too
 SERVICE_ENV = {"TONGJIAO_POLL_FIRST_S": "0.5", "TONGJIAO_POLL_LATER_S": "1"}

@@ -33,7 +33,7 @@ from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 from tests.staff_text import leaks, visible_text
 
 PAYER_ID = "11010519491231002X"
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery 9"
 NAMES = {"clerk1": "窗口一 张敏", "clerk9": "九号厅 钱亮", "super1": "值班主任 王芳"}
 USERS = (
     ("clerk1", "HALL1", "clerk"),

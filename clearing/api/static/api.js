@@ -34,8 +34,19 @@ const STATUS_ZH = {
   413: "提交的内容过大。",
 };
 
+// when the person at the screen last pressed a key or clicked: a page that refreshes itself on a
+// timer says how long ago that was, so that an unattended screen's session still runs idle
+let lastInput = Date.now();
+for (const type of ["pointerdown", "keydown"]) {
+  addEventListener(type, () => { lastInput = Date.now(); }, { capture: true, passive: true });
+}
+
 export async function api(method, path, { body, headers = {}, auth = true } = {}) {
-  const h = { Accept: "application/json", ...headers };
+  const h = {
+    Accept: "application/json",
+    "X-User-Idle-S": String(Math.floor((Date.now() - lastInput) / 1000)),
+    ...headers,
+  };
   const token = sessionToken();
   if (auth && token) h.Authorization = `Bearer ${token}`;
   if (body !== undefined) h["Content-Type"] = "application/json";
@@ -61,6 +72,11 @@ export async function api(method, path, { body, headers = {}, auth = true } = {}
     }
   }
   if (!resp.ok) {
+    // a temporary password (set by an administrator): the change-password page is the only way on
+    if (resp.status === 403 && data && data.code === "PASSWORD_CHANGE_REQUIRED" &&
+        location.pathname !== "/password") {
+      location.replace(`/password?next=${encodeURIComponent(location.pathname)}`);
+    }
     const fallback = STATUS_ZH[resp.status] ||
       (resp.status >= 500 ? "服务器暂时无法处理，请稍后重试。" : `请求失败（${resp.status}）。`);
     throw new ApiError(resp.status, data, fallback);
@@ -71,6 +87,8 @@ export async function api(method, path, { body, headers = {}, auth = true } = {}
 const FIELD_ZH = {
   username: "用户名",
   password: "密码",
+  current_password: "当前密码",
+  new_password: "新密码",
   case_no: "业务受理号",
   payer_name: "缴款人姓名",
   payer_id: "证件号码",

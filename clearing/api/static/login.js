@@ -30,6 +30,11 @@ form.addEventListener("submit", async (event) => {
   try {
     const out = await api("POST", "/api/v1/sessions", { body: { username, password }, auth: false });
     saveSession(out.token, out.user);
+    // a temporary password (new user, or reset by an administrator): choose one's own first
+    if (out.user.must_change_password) {
+      location.replace(`/password?next=${encodeURIComponent(nextPath(out.user))}`);
+      return;
+    }
     location.replace(nextPath(out.user));
   } catch (err) {
     errorBox.textContent = messageOf(err);
