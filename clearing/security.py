@@ -7,7 +7,10 @@ import hashlib
 import hmac
 import os
 import secrets
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -84,3 +87,26 @@ def load_or_create_key(path: os.PathLike[str] | str) -> bytes:
             f.write(base64.b64encode(os.urandom(32)).decode() + "\n")
     with open(p) as f:
         return base64.b64decode(f.read().strip())
+
+
+def load_or_create_ed25519(path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file at ``path``, made (mode 0600) on first start;
+    a key made by another process of the service at the same moment is read, not overwritten."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return key

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from clearing.db import Conn
+from clearing.security import load_or_create_ed25519
 
 _TAIL_BYTES = 64 * 1024
 
@@ -47,23 +48,7 @@ def _signed_text(seq: int, hash_hex: str, at: str) -> bytes:
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The checkpoint key (PEM, mode 0600), made on first start; its public half is written
     beside it as ``<name>.pub`` for verifiers."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            pass
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    key = load_or_create_ed25519(path)
     pub = path.with_suffix(".pub")
     if not pub.exists():
         pub.write_bytes(

@@ -20,7 +20,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.db import Conn
 from clearing.errors import MalformedRequest
+from clearing.security import load_or_create_ed25519
 from clearing.service import receipt_prints as prints
 
 # a receipt may be printed, and is valid, only while the money stays received
@@ -75,24 +75,7 @@ class ReceiptSigner:
 
 def load_receipt_signer(path: Path) -> ReceiptSigner:
     """Read the PEM key at ``path``, creating it (mode 0600) on first start."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process of the service made it first
-            pass
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return ReceiptSigner(key)
+    return ReceiptSigner(load_or_create_ed25519(path))
 
 
 def claims(view: dict[str, Any]) -> dict[str, Any]:
