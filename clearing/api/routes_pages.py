@@ -83,9 +83,9 @@ def _html(text: str, status: int = 200) -> web.Response:
     )
 
 
-def _redirect(location: str) -> web.Response:
+def _redirect(location: str, status: int = 302) -> web.Response:
     # returned, not raised: the request middleware counts raised responses as failures
-    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _login_url(request: web.Request) -> str:

@@ -28,7 +28,7 @@ from clearing.api.models_receipts import (
     ReceiptPrintOut,
     ReprintIn,
 )
-from clearing.api.routes_pages import PAGE_HEADERS
+from clearing.api.routes_pages import _html, _login_url, _redirect
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
@@ -50,21 +50,6 @@ from clearing.service.principals import Principal
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
-
-
-def _html(text: str, status: int = 200) -> web.Response:
-    # receipts hold personal data: never kept in a shared cache or the browser's disk cache
-    return web.Response(
-        text=text,
-        status=status,
-        content_type="text/html",
-        charset="utf-8",
-        headers={**PAGE_HEADERS, "Cache-Control": "no-store"},
-    )
-
-
-def _redirect(location: str, status: int = 302) -> web.Response:
-    return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _refusal(exc: ClearingError) -> web.Response:
@@ -106,7 +91,7 @@ async def _who(request: web.Request) -> Principal | web.Response:
     try:
         return await authenticate(request)
     except Unauthenticated:
-        return _redirect("/login?next=" + quote(request.path_qs, safe="/"))
+        return _redirect(_login_url(request))
 
 
 async def _sheet(

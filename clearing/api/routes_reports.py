@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from clearing.api import inputs, receipt
 from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models_reports import DailyReportOut, TrendOut
-from clearing.api.routes_pages import FINANCE_PAGE_ROLES, PAGE_HEADERS
+from clearing.api.routes_pages import FINANCE_PAGE_ROLES, _html
 from clearing.api.web import authenticate
 from clearing.domain.display import Names
 from clearing.domain.times import business_day
@@ -54,16 +54,6 @@ def _days(request: web.Request) -> int:
         hi=366,
         code="INVALID_DAYS",
         zh="天数应为 1 至 366 的整数",
-    )
-
-
-def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(
-        text=text,
-        status=status,
-        content_type="text/html",
-        charset="utf-8",
-        headers={**PAGE_HEADERS, "Cache-Control": "no-store"},
     )
 
 
