@@ -10,12 +10,19 @@ from typing import Any, TypeVar
 
 from clearing.errors import InvalidRequest
 from clearing.metrics import Metrics
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
 
 T = TypeVar("T")
 
 # what a channel can do beyond query/close/reverse/refund, by the method that does it
-CAPABILITIES = {"qr": "create_qr", "code": "pay_by_code", "card": "start_sale"}
+CAPABILITIES = {
+    "qr": "create_qr",
+    "code": "pay_by_code",
+    "card": "start_sale",
+    # the citizen's own phone: its browser (h5) or inside the acquirer's app (jsapi)
+    "h5": "open_mobile_page",
+    "jsapi": "create_jsapi",
+}
 
 
 class Channel:
@@ -97,6 +104,65 @@ class Channel:
                 terminal_id=terminal_id,
                 total_fen=total_fen,
                 description=description,
+            ),
+        )
+
+    async def open_mobile_page(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        return_url: str,
+        payer_ip: str,
+        attach: str = "",
+    ) -> PayPage:
+        return await self._timed(
+            "open_mobile_page",
+            lambda: self.inner.open_mobile_page(
+                out_trade_no=out_trade_no,
+                description=description,
+                total_fen=total_fen,
+                expires_at=expires_at,
+                return_url=return_url,
+                payer_ip=payer_ip,
+                attach=attach,
+            ),
+        )
+
+    def oauth_url(self, *, redirect_uri: str, state: str) -> str:
+        if not callable(getattr(self.inner, "oauth_url", None)):
+            raise InvalidRequest(
+                "CHANNEL_METHOD_UNSUPPORTED",
+                f"{self.provider} does not offer oauth_url",
+                "该支付渠道不支持此操作",
+            )
+        url: str = self.inner.oauth_url(redirect_uri=redirect_uri, state=state)
+        return url
+
+    async def openid_for(self, code: str) -> str:
+        return await self._timed("openid_for", lambda: self.inner.openid_for(code))
+
+    async def create_jsapi(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        openid: str,
+        attach: str = "",
+    ) -> dict[str, str]:
+        return await self._timed(
+            "create_jsapi",
+            lambda: self.inner.create_jsapi(
+                out_trade_no=out_trade_no,
+                description=description,
+                total_fen=total_fen,
+                expires_at=expires_at,
+                openid=openid,
+                attach=attach,
             ),
         )
 

@@ -154,6 +154,67 @@ class TerminalAcquirer(Acquirer, Protocol):
 
 
 @dataclass(frozen=True)
+class PayPage:
+    """Where the payer's phone browser goes to pay at the acquirer: ``GET url``, or an HTML form
+    ``POST``ed to ``url`` with ``fields`` (UnionPay's front transactions and Alipay's page pay
+    are form posts). The page submits it as given; it never rebuilds a signed request."""
+
+    url: str
+    method: str = "GET"  # "GET" or "POST"
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+class MobileAcquirer(Acquirer, Protocol):
+    """The citizen pays in their phone's browser, outside any app (WeChat Pay H5, Alipay
+    ``alipay.trade.wap.pay``, UnionPay ACP WAP with channelType 08)."""
+
+    async def open_mobile_page(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        return_url: str,
+        payer_ip: str,
+        attach: str = "",
+    ) -> PayPage:
+        """Open the payment; return where the browser goes. After paying (or giving up) the
+        acquirer sends the browser back to ``return_url``; the result itself still arrives as a
+        notification or by ``query``, never from that return."""
+        ...
+
+
+class JsapiAcquirer(Acquirer, Protocol):
+    """The citizen pays inside the acquirer's own app browser (WeChat Pay JSAPI): the page learns
+    the payer's openid through the platform's web authorization, then asks the app's bridge to
+    pay with parameters we sign."""
+
+    def oauth_url(self, *, redirect_uri: str, state: str) -> str:
+        """The authorization URL (``snsapi_base``) that comes back to ``redirect_uri`` with
+        ``code`` and ``state``."""
+        ...
+
+    async def openid_for(self, code: str) -> str:
+        """Exchange an authorization ``code`` (single use, minutes long) for the payer's openid."""
+        ...
+
+    async def create_jsapi(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        openid: str,
+        attach: str = "",
+    ) -> dict[str, str]:
+        """Open the payment; return the bridge's ``getBrandWCPayRequest`` parameters (appId,
+        timeStamp, nonceStr, package, signType, paySign), signed as the platform requires."""
+        ...
+
+
+@dataclass(frozen=True)
 class BillRecord:
     """One line of an acquirer's daily bill, normalized for reconciliation. Fen are ints; fees are
     in thousandths of a fen because bills carry fees to five decimals of a yuan."""
