@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     pii_search_key_file: Path | None = None
     # Ed25519 key (PEM) that signs the verification QR code on receipts; made on first start
     receipt_key_file: Path | None = None
+    # HMAC-SHA256 key (base64 of 32 bytes) that signs the mobile payment links on payment notices
+    # (clearing.service.pay_links); default var/keys/pay-link-hmac.key, made on first start
+    pay_link_key_file: Path | None = None
     # a TrueType CJK font to embed in receipt PDFs; unset: the first of the Debian fonts named in
     # clearing/api/receipt_font.py that is installed (ops/_bootstrap.sh installs one)
     receipt_font_file: Path | None = None
@@ -173,6 +176,9 @@ class Settings(BaseSettings):
         if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
         return v
+
+    def pay_link_key_path(self) -> Path:
+        return self.pay_link_key_file or Path(self.var_dir) / "keys" / "pay-link-hmac.key"
 
     def audit_paths(self) -> tuple[Path, Path, Path]:
         """The checkpoint key, the witness file and the retired keys' folder."""
