@@ -30,6 +30,7 @@ from clearing.api import (
     routes_sessions,
     routes_settlement,
     routes_shifts,
+    routes_webhooks,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -298,6 +299,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
+    app.add_routes(routes_webhooks.routes)
     app.add_routes(routes_pages.routes)
     app.add_routes(routes_receipts.routes)
     app.add_routes(routes_desk.routes)
