@@ -63,6 +63,7 @@ export function pageError(text) {
 export function showSecret(intro, value) {
   $("secret-intro").textContent = intro;
   $("secret-value").textContent = value;
+  $("secret-value").classList.toggle("long", value.length > 24);
   $("secret-dialog").showModal();
 }
 
