@@ -89,9 +89,30 @@ async def test_a_payment_writes_exactly_one_event_in_its_own_transaction(
         # the payer is not the case system's business here: neither name nor ID number
         assert "张三" not in json.dumps(body, ensure_ascii=False)
         assert f.PAYER_ID not in json.dumps(body) and f.PAYER_ID[-4:] not in json.dumps(body)
-        # the same payment reported again (a query after the notification) adds nothing
         [row] = await delivery_states(pool, sub_id)
         assert row["state"] == "PENDING"
+
+
+async def test_a_payment_reported_twice_or_a_failed_refund_is_not_paid_again(
+    pool: asyncpg.Pool,
+) -> None:
+    async with running_casesys() as sim:
+        await subscribe(pool, sim)
+        async with pool.acquire() as conn:
+            who = await f.staff(conn)
+            o = await f.order(conn, who, [4_200])
+            otn = await f.attempt(conn, str(o["order_no"]))
+        notice = f.notice(otn, 4_200)
+        await f.capture(pool, notice)
+        await f.capture(pool, notice, source="query")  # the poller finds it after the notice
+        order_no = str(o["order_no"])
+        async with pool.acquire() as conn:
+            # a whole-order refund the channel then closed: REFUNDING, and back to CLEARED
+            for state in ("REFUNDING", "CLEARED"):
+                await conn.execute(
+                    "UPDATE orders SET state = $2 WHERE order_no = $1", order_no, state
+                )
+        assert [e["type"] for e in await _events(pool, order_no)] == ["order.paid"]
 
 
 async def test_a_rolled_back_state_change_leaves_no_event(pool: asyncpg.Pool) -> None:
