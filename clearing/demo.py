@@ -529,7 +529,7 @@ def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str
       财政非税 fiscal non-tax    {sims["fiscal"]}/sim/notices
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
       合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
-      不动产登记业务系统 case system {sims["casesys"]}/sim/   (order events arrive here)
+      登记业务系统 case system   {sims["casesys"]}/sim/   (order events arrive here)
     清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
     对账日报 daily report         {base}/reports/daily?date={_today()}   (as finance1)
     logs                        {var}/log/

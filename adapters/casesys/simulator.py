@@ -88,7 +88,7 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
         if state.faults.fail_next > 0:
             state.faults.fail_next -= 1
             return web.json_response({"code": "BUSY"}, status=500)
-        received = datetime.now(UTC).astimezone(_BEIJING).isoformat(timespec="seconds")
+        received = datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         fresh = state.keep(event, received)
     finally:
         state.in_flight[event_id] -= 1
@@ -143,6 +143,10 @@ async def _faults_reset(request: web.Request) -> web.Response:
     return web.json_response(state.faults.as_json())
 
 
+def _yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"  # integer fen, never a float
+
+
 async def _page(request: web.Request) -> web.Response:
     """What arrived, per order, for a person watching the demo."""
     state = request.app[STATE]
@@ -155,7 +159,7 @@ async def _page(request: web.Request) -> web.Response:
                     e["order_no"],
                     e["case_no"],
                     _TYPE_ZH.get(str(e["type"]), e["type"]),
-                    f"{int(e['paid_fen'] or 0) / 100:.2f}",
+                    _yuan(int(e["paid_fen"] or 0)),
                     e["id"],
                 )
             )

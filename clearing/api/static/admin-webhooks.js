@@ -46,7 +46,7 @@ function subscriptionRow(s) {
       button("更换密钥", async () => {
         if (!confirm(`为「${s.name}」生成新的签名密钥？旧密钥在过渡期内继续签名。`)) return;
         const out = await api("POST", `/api/v1/admin/webhooks/${s.id}/secret`);
-        showSecret(`「${s.name}」的新签名密钥（请配置到接收方；旧密钥过渡期后停用）：`, out.secret);
+        showSecret(`「${s.name}」的新签名密钥（请配置到接收方；旧密钥过渡期后停用）：`, out.secret, "签名密钥");
         await load();
       }),
       button("停用", async () => {
@@ -119,7 +119,7 @@ async function subscribe(event) {
     });
     markInvalid(form, null);
     form.reset();
-    showSecret(`「${out.subscription.name}」的签名密钥（请配置到接收方，关闭后不再显示）：`, out.secret);
+    showSecret(`「${out.subscription.name}」的签名密钥（请配置到接收方，关闭后不再显示）：`, out.secret, "签名密钥");
     await load();
   } catch (err) {
     markInvalid(form, err);
