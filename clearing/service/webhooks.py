@@ -201,7 +201,7 @@ async def rotate(
 async def disable(
     conn: Conn, who: Principal, sub_id: int, *, request_id: str | None = None
 ) -> Subscription:
-    """No new events for it; what is still pending is dead-lettered when its turn comes."""
+    """No new events for it; what it still had queued is dead-lettered."""
     _check(who)
     async with conn.transaction():
         done = await conn.fetchval(
@@ -209,10 +209,12 @@ async def disable(
             " WHERE id = $1 AND active RETURNING id",
             sub_id,
         )
-        # what waits behind an earlier event will not be sent now: dead-letter it at once
+        # what is still queued will not be sent now: dead-letter it at once (an attempt in
+        # flight records its own outcome; its next turn finds the subscription disabled)
         await conn.execute(
             "UPDATE webhook_deliveries SET state = 'DEAD', last_error = 'subscription disabled',"
-            " updated_at = now() WHERE subscription_id = $1 AND state = 'WAITING'",
+            " next_attempt_at = NULL, updated_at = now()"
+            " WHERE subscription_id = $1 AND state IN ('PENDING', 'WAITING')",
             sub_id,
         )
         sub = await _one(conn, sub_id)

@@ -3,6 +3,7 @@ order, retries through an outage, dead letters and re-sends, and the simulator's
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -375,3 +376,38 @@ async def test_during_a_rotation_both_secrets_sign(pool: asyncpg.Pool) -> None:
         async with pool.acquire() as conn:
             sub, newest = await webhooks.rotate(conn, ADMIN, f.CIPHER, sub_id, overlap=timedelta(0))
             assert await webhooks.signing_secrets(conn, f.CIPHER, sub_id) == [newest]
+
+
+async def test_disabling_a_subscription_dead_letters_what_it_had_queued(
+    pool: asyncpg.Pool,
+) -> None:
+    async with running_casesys() as sim:
+        sub_id, _ = await subscribe(pool, sim)
+        async with pool.acquire() as conn:
+            who = await f.staff(conn)
+        order_no = await _paid_order(pool, who, [700])
+        await _refund_whole(pool, order_no)
+        async with pool.acquire() as conn:
+            sub = await webhooks.disable(conn, ADMIN, sub_id)
+        assert sub.active is False and sub.pending == 0 and sub.dead == 2
+        # and a state change after it writes nothing for it
+        later = await _paid_order(pool, who, [800])
+        assert await _events(pool, later) == []
+        rows = await delivery_states(pool, sub_id)
+        keys = [f"webhook.deliver:{r['id']}" for r in rows]
+        async with sending(pool):
+            # the queued tasks run, and find nothing to send
+            deadline = time.monotonic() + 20
+            while True:
+                async with pool.acquire() as conn:
+                    left = await conn.fetchval(
+                        "SELECT count(*) FROM tasks WHERE dedupe_key = ANY($1::text[])"
+                        " AND state <> 'DONE'",
+                        keys,
+                    )
+                if left == 0:
+                    break
+                assert time.monotonic() < deadline, left
+                await asyncio.sleep(0.05)
+        assert [r["state"] for r in await delivery_states(pool, sub_id)] == ["DEAD", "DEAD"]
+        assert (await sim.events())["events"] == []
