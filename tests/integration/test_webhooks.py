@@ -14,8 +14,10 @@ import asyncpg
 import pytest
 
 from clearing.domain.webhooks import signature_header
+from clearing.metrics import Metrics
 from clearing.service import orders, webhooks
 from clearing.service.principals import Principal
+from clearing.workers.runner import refresh_gauges
 from tests.integration import factories as f
 from tests.integration.casesys_harness import (
     ADMIN,
@@ -50,6 +52,15 @@ async def _events(pool: asyncpg.Pool, order_no: str) -> list[asyncpg.Record]:
             " ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY e.id",
             order_no,
         )
+
+
+async def _gauge(pool: asyncpg.Pool, state: str) -> float:
+    metrics = Metrics()
+    async with pool.acquire() as conn:
+        await refresh_gauges(conn, metrics)
+    value = metrics.registry.get_sample_value("tongjiao_webhook_deliveries", {"state": state})
+    assert value is not None
+    return value
 
 
 async def _no_subscriptions(pool: asyncpg.Pool) -> None:
@@ -239,6 +250,7 @@ async def test_dead_letter_after_the_schedule_then_resend_delivers_in_order(
                 ("order.paid", "投递失败（死信）")
             ]
             assert "503" in str(dead[0]["last_error"])
+        assert await _gauge(pool, "DEAD") >= 1  # what TongjiaoWebhookDeadLetters reads
         await sim.set_faults(down=False)
         async with pool.acquire() as conn:
             again = await webhooks.resend(conn, ADMIN, int(rows[0]["id"]), request_id="rq-1")
@@ -254,7 +266,8 @@ async def test_dead_letter_after_the_schedule_then_resend_delivers_in_order(
         await wait_deliveries(
             pool, sub_id, lambda rows: [r["state"] for r in rows] == ["DELIVERED"] * 2
         )
-        # a delivery on its way cannot be re-sent; a delivered one can (the receiver dedupes)
+        assert await _gauge(pool, "DEAD") == 0
+        # a delivered one can be re-sent too (the receiver dedupes)
         async with pool.acquire() as conn:
             again = await webhooks.resend(conn, ADMIN, int(rows[0]["id"]))
         await wait_deliveries(
