@@ -150,6 +150,14 @@ class Settings(BaseSettings):
     code_wait_s: float = Field(default=60.0, gt=0)
     card_wait_s: float = Field(default=180.0, gt=0)
 
+    # webhooks to the case system: how long one delivery may take (kept below task_lease_s, so
+    # no second worker takes an attempt still in flight), and a factor on the retry schedule
+    # (clearing.domain.webhooks.RETRY_SCHEDULE_S, 24 h in all); tests compress it
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    webhook_schedule_scale: float = Field(default=1.0, gt=0, le=1)
+    # a rotated-out signing secret keeps signing this long, while the receiver changes over
+    webhook_rotation_overlap_h: int = Field(default=24, ge=0, le=720)
+
     # signing in (等保三级 8.1.4.1; docs/decisions, the login decision): password hashes run on
     # this many threads, with this many more requests allowed to wait (beyond: 503, try again)
     password_hash_workers: int = Field(default=1, ge=1, le=16)

@@ -24,7 +24,7 @@ from typing import Any
 
 import aiohttp
 
-from clearing import listen
+from clearing import demo_casesys, listen
 from clearing.config import Settings
 from clearing.db.pool import embedded_for, resolve_dsn
 
@@ -358,6 +358,10 @@ def main(argv: list[str]) -> int:
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
+    # the registration case system, subscribed to the order events (clearing.demo_casesys)
+    sim_socks["casesys"] = _bind(args.sim_port + 9 if args.sim_port else 0)
+    sims["casesys"] = _url(sim_socks["casesys"])
+    demo_casesys.subscribe(settings, sims["casesys"], var / "keys" / "casesys")
     # what staff read for the demo hall's code (a deployment names its own halls)
     bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
     procs: list[subprocess.Popen[bytes]] = []
@@ -525,6 +529,7 @@ def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str
       财政非税 fiscal non-tax    {sims["fiscal"]}/sim/notices
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
       合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
+      登记业务系统 case system   {sims["casesys"]}/sim/   (order events arrive here)
     清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
     对账日报 daily report         {base}/reports/daily?date={_today()}   (as finance1)
     logs                        {var}/log/

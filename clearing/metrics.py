@@ -99,6 +99,12 @@ class Metrics:
             "Beneficiary accounts whose payouts wait for a corrected account",
             registry=r,
         )
+        self.webhook_deliveries = Gauge(
+            "tongjiao_webhook_deliveries",
+            "Webhook deliveries to the case system not yet delivered, by state (DEAD: to re-send)",
+            ["state"],
+            registry=r,
+        )
         self.capture_errors = Counter(
             "tongjiao_capture_errors_total",
             "Payments that reached us but could not be recorded (database refused or unreachable);"

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from clearing.service import beneficiary_accounts as accounts
 from clearing.service import display, office_days, orders, receipt_prints, refunds, shifts
+from clearing.service import webhooks as webhook_subscriptions
 from clearing.service.principals import ROLES
 from reconciliation import case_reads
 
@@ -135,6 +136,13 @@ ACCESS: Final[dict[str, Callers]] = {
     "POST /api/v1/admin/offices/{office}/windows": ADMIN,
     "PATCH /api/v1/admin/offices/{office}/windows/{window}": ADMIN,
     "GET /api/v1/windows": SIGNED_IN,  # the windows of an office, for a supervisor's picker
+    # the case system's webhooks: subscriptions, deliveries, dead letters, re-sends
+    "GET /api/v1/admin/webhooks": webhook_subscriptions.ADMIN_ROLES,
+    "POST /api/v1/admin/webhooks": webhook_subscriptions.ADMIN_ROLES,
+    "POST /api/v1/admin/webhooks/{subscription_id}/secret": webhook_subscriptions.ADMIN_ROLES,
+    "POST /api/v1/admin/webhooks/{subscription_id}/disable": webhook_subscriptions.ADMIN_ROLES,
+    "GET /api/v1/admin/webhook-deliveries": webhook_subscriptions.ADMIN_ROLES,
+    "POST /api/v1/admin/webhook-deliveries/{delivery_id}/resend": webhook_subscriptions.ADMIN_ROLES,
 }
 
 Refusal = tuple[str, str, str]  # code, English, Chinese

@@ -30,6 +30,7 @@ from clearing.api import (
     routes_sessions,
     routes_settlement,
     routes_shifts,
+    routes_webhooks,
 )
 from clearing.api.events import EventHub
 from clearing.api.keys import (
@@ -68,6 +69,7 @@ from clearing.workers.handlers import Handlers
 from clearing.workers.legs import LegConfirmer
 from clearing.workers.runner import TaskRunner
 from clearing.workers.settlement import SettlementWork
+from clearing.workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +244,14 @@ async def _workers(app: web.Application) -> AsyncIterator[None]:
         if app[AUTHORITIES]:
             # without any authority configured, legs wait in the queue (and in the metrics)
             table["leg.confirm"] = LegConfirmer(app[POOL], app[AUTHORITIES], app[ANNOUNCER])
+        # events to the case system (clearing.workers.webhooks); an attempt ends inside the lease
+        table["webhook.deliver"] = WebhookSender(
+            app[POOL],
+            app[HTTP],
+            app[CIPHER],
+            timeout_s=min(s.webhook_timeout_s, s.task_lease_s / 2),
+            schedule_scale=s.webhook_schedule_scale,
+        )
         me = f"{socket.gethostname()}:{os.getpid()}"
         for i in range(s.workers):
             runner = TaskRunner(
@@ -289,6 +299,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_orders.routes)
     app.add_routes(routes_refunds.routes)
     app.add_routes(routes_admin.routes)
+    app.add_routes(routes_webhooks.routes)
     app.add_routes(routes_pages.routes)
     app.add_routes(routes_receipts.routes)
     app.add_routes(routes_desk.routes)

@@ -50,6 +50,8 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
         "adjustment_id",
         "match_id",
         "shift_id",
+        "subscription_id",
+        "delivery_id",
     )
 }
 # order numbers, beneficiary codes, batch message ids: letters, digits and - _ .

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from clearing.api import models as m
 from clearing.api import models_admin as ma
-from clearing.api.openapi import Route
+from clearing.api import models_webhooks as mw
+from clearing.api.openapi import Query, Route
 
 ADMIN_ROUTES: tuple[Route, ...] = (
     Route(
@@ -111,5 +112,49 @@ ADMIN_ROUTES: tuple[Route, ...] = (
         m.FeeScheduleIn,
         m.FeeScheduleOut,
         201,
+    ),
+    # the case system's webhooks (clearing.service.webhooks)
+    Route(
+        "get",
+        "/api/v1/admin/webhooks",
+        "Event subscriptions of the case system (admin without an office)",
+        response=mw.SubscriptionList,
+    ),
+    Route(
+        "post",
+        "/api/v1/admin/webhooks",
+        "Subscribe a URL to order events; the signing secret is shown once (audited)",
+        mw.SubscriptionIn,
+        mw.SubscriptionSecret,
+        201,
+    ),
+    Route(
+        "post",
+        "/api/v1/admin/webhooks/{subscription_id}/secret",
+        "Rotate the signing secret: shown once; the old one signs on for the overlap (audited)",
+        response=mw.SubscriptionSecret,
+    ),
+    Route(
+        "post",
+        "/api/v1/admin/webhooks/{subscription_id}/disable",
+        "Stop sending events to a subscription (audited)",
+        response=mw.SubscriptionOut,
+    ),
+    Route(
+        "get",
+        "/api/v1/admin/webhook-deliveries",
+        "Deliveries, newest first; state=DEAD is the dead-letter view",
+        response=mw.DeliveryList,
+        query=(
+            Query("state", {"enum": ["PENDING", "WAITING", "DELIVERED", "DEAD"]}, "by state"),
+            Query("order_no", {"type": "string"}, "one order's"),
+        ),
+    ),
+    Route(
+        "post",
+        "/api/v1/admin/webhook-deliveries/{delivery_id}/resend",
+        "Send a dead or delivered event again, from a fresh schedule (audited)",
+        response=mw.ResendOut,
+        status=202,
     ),
 )

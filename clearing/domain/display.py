@@ -159,6 +159,12 @@ _TABLES: dict[str, dict[str, str]] = {
         "system:cutoff": "系统（定时清分）", "authority:tax": "税务部门",
         "authority:fiscal": "财政非税系统", "authority:fund": "维修资金管理中心",
     },
+    # webhooks to the case system (webhook_deliveries.state, webhook_events.type)
+    "webhook_delivery_state": {"PENDING": "待投递", "WAITING": "等待前序事件送达",
+                               "DELIVERED": "已送达", "DEAD": "投递失败（死信）"},
+    "webhook_event": {"order.paid": "缴费成功", "order.settled": "清算完成",
+                      "order.refunded": "已退款", "order.cancelled": "缴费单已撤销",
+                      "order.expired": "缴费单已过期"},
     "ledger_kind": {"asset": "资产", "liability": "负债", "suspense": "挂账", "expense": "费用"},
     "entry_kind": {"CAPTURE": "收款清分", "SUSPENSE": "挂账", "REFUND": "退款",
                    "ADJUSTMENT": "调整", "SETTLEMENT": "清分付款", "SETTLEMENT_RETURN": "付款退汇",
@@ -188,6 +194,8 @@ _TABLES: dict[str, dict[str, str]] = {
         "recon_adjustment.posted": "批准调整分录并过账",
         "recon_adjustment.rejected": "驳回调整分录", "recon_match.confirmed": "确认匹配建议",
         "recon_match.rejected": "驳回匹配建议",
+        "webhook.subscribed": "新增事件订阅", "webhook.secret_rotated": "更换订阅签名密钥",
+        "webhook.disabled": "停用事件订阅", "webhook.resent": "重新投递事件",
     },
 }
 # fmt: on

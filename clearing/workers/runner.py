@@ -184,7 +184,21 @@ async def refresh_gauges(conn: Conn, metrics: Metrics) -> None:
     )
     metrics.suspense_fen.set(int(suspense))
     await _settlement_and_recon_gauges(conn, metrics)
+    await _webhook_gauges(conn, metrics)
     await database_gauges(conn, metrics)
+
+
+async def _webhook_gauges(conn: Conn, metrics: Metrics) -> None:
+    """Events on their way to the case system, and dead letters (every state, 0 included, so
+    that an alert on them resolves)."""
+    counts = {"PENDING": 0, "WAITING": 0, "DEAD": 0}
+    for r in await conn.fetch(
+        "SELECT state, count(*) AS n FROM webhook_deliveries WHERE state <> 'DELIVERED'"
+        " GROUP BY state"
+    ):
+        counts[r["state"]] = int(r["n"])
+    for state, n in counts.items():
+        metrics.webhook_deliveries.labels(state).set(n)
 
 
 # the standbys as the primary sees them; the LSN columns need pg_monitor (or superuser): without

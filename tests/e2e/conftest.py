@@ -116,6 +116,8 @@ async def stack(pg_admin_dsn: str, template_dsn: str) -> AsyncIterator[Stack]:
         "TONGJIAO_DATABASE_URL": dsn,
         "TONGJIAO_VAR_DIR": str(var),
         "PYTHONUNBUFFERED": "1",
+        # the webhooks' 24-hour retry schedule in about 9 seconds (tests/e2e/test_webhooks_admin)
+        "TONGJIAO_WEBHOOK_SCHEDULE_SCALE": "0.0001",
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(

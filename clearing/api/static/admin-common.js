@@ -60,9 +60,11 @@ export function pageError(text) {
   if (text) $("page-error").scrollIntoView({ block: "nearest" });
 }
 
-export function showSecret(intro, value) {
+export function showSecret(intro, value, title = "一次性密码") {
+  $("secret-title").textContent = title;
   $("secret-intro").textContent = intro;
   $("secret-value").textContent = value;
+  $("secret-value").classList.toggle("long", value.length > 24);
   $("secret-dialog").showModal();
 }
 

@@ -7,6 +7,7 @@ import { loadOffices, pageError, state } from "./admin-common.js";
 import { setupFees } from "./admin-fees.js";
 import { setupPlaces } from "./admin-places.js";
 import { setupAccounts } from "./admin-users.js";
+import { setupWebhooks } from "./admin-webhooks.js";
 import { nameOf } from "./naming.js";
 
 function signOut() {
@@ -47,8 +48,9 @@ async function main() {
   const accounts = setupAccounts({ onError });
   setupPlaces({ onError, onChanged: accounts.redraw });
   const fees = setupFees({ onError });
+  const hooks = setupWebhooks({ onError });
   try {
-    await Promise.all([accounts.load(), fees.load()]);
+    await Promise.all([accounts.load(), fees.load(), hooks.load()]);
   } catch (err) {
     onError(err);
   }

@@ -1,0 +1,157 @@
+"""事件通知 on 系统管理, in a real browser: the demo's case system is subscribed; an event it could
+not take (it was down for the whole, compressed, 24 hours) is in the dead-letter view, and the
+administrator's 重新投递 brings it to the case system once it is back. Other roles are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PageFactory, Stack
+
+
+async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
+    status, answer = await stack.api(method, stack.sim("casesys") + path, json=body)
+    assert status == 200, answer
+    return answer
+
+
+async def _cancelled_order(stack: Stack) -> str:
+    body = {
+        "case_no": f"2026-BDC-HOOK{secrets.randbelow(10_000):04d}",
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": "张三",
+        "payer_id": "11010519491231002X",
+        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
+        "manual_reason": "测试：事件通知",
+    }
+    status, order = await stack.api(
+        "POST",
+        "/api/v1/orders",
+        "super1",
+        json=body,
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+    )
+    assert status == 201, order
+    status, done = await stack.api(
+        "POST", f"/api/v1/orders/{order['order_no']}/cancel", "super1", json={"reason": "测试"}
+    )
+    assert status == 200, done
+    return str(order["order_no"])
+
+
+async def _dead(stack: Stack, order_no: str, within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    while True:
+        status, found = await stack.api(
+            "GET", f"/api/v1/admin/webhook-deliveries?state=DEAD&order_no={order_no}", "admin"
+        )
+        assert status == 200, found
+        if found["deliveries"]:
+            return
+        assert time.monotonic() < deadline, f"the event of {order_no} did not become a dead letter"
+        await asyncio.sleep(0.2)
+
+
+async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    await _casesys(stack, "PUT", "/sim/faults", {"down": True})
+    try:
+        order_no = await _cancelled_order(stack)
+        await _dead(stack, order_no)
+    finally:
+        await _casesys(stack, "PUT", "/sim/faults", {"down": False})
+    page = await page_as("admin")
+    await page.wait_for_url("**/admin")
+    hooks = page.locator("#hooks tr", has_text="不动产登记业务系统（模拟）")
+    await hooks.first.wait_for()
+    assert "缴费成功" in await hooks.first.inner_text()
+    await page.select_option("#delivery-filter", "DEAD")
+    row = page.locator(f"#deliveries tr[data-order='{order_no}']")
+    await row.wait_for()
+    text = await row.inner_text()
+    assert "投递失败（死信）" in text and "缴费单已撤销" in text and "503" in text
+    await row.get_by_role("button", name="重新投递").click()
+    await page.get_by_text(f"已安排重新投递：缴费单 {order_no}").wait_for()
+    deadline = time.monotonic() + 30
+    while True:
+        seen = await _casesys(stack, "GET", "/sim/events")
+        if seen["by_order"].get(order_no) == ["order.cancelled"]:
+            break
+        assert time.monotonic() < deadline, seen["by_order"]
+        await asyncio.sleep(0.2)
+    await page.select_option("#delivery-filter", "DELIVERED")
+    await page.locator(f"#deliveries tr[data-order='{order_no}']", has_text="已送达").wait_for()
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 1366, f"/admin is {width}px wide at 1366×768"
+    conn = await stack.db()
+    try:
+        resent = await conn.fetchval(
+            "SELECT actor FROM audit_log WHERE action = 'webhook.resent'"
+            " AND detail->>'was' = 'DEAD' ORDER BY id DESC LIMIT 1"
+        )
+    finally:
+        await conn.close()
+    assert resent == "user:admin"
+
+
+async def test_the_case_system_hears_a_payment(stack: Stack) -> None:
+    """The demo subscribes its case system: a paid order's event arrives there, signed."""
+    body = {
+        "case_no": "2026-BDC-HOOKPAY",
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": "李四",
+        "payer_id": "440524188001010014",
+        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
+        "manual_reason": "测试：事件通知",
+    }
+    status, order = await stack.api(
+        "POST", "/api/v1/orders", "super1", json=body,
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+    )  # fmt: skip
+    assert status == 201, order
+    status, started = await stack.api(
+        "POST", f"/api/v1/orders/{order['order_no']}/payments", "super1",
+        json={"method": "qr", "channel": "wechatpay"},
+    )  # fmt: skip
+    assert status == 201, started
+    status, paid = await stack.api(
+        "POST", f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay"
+    )
+    assert status == 200, paid
+    deadline = time.monotonic() + 30
+    while True:
+        seen = await _casesys(stack, "GET", "/sim/events")
+        if "order.paid" in seen["by_order"].get(order["order_no"], []):
+            break
+        assert time.monotonic() < deadline, seen["by_order"]
+        await asyncio.sleep(0.2)
+    [event] = [e for e in seen["events"] if e["order_no"] == order["order_no"]]
+    assert (event["case_no"], event["paid_fen"]) == ("2026-BDC-HOOKPAY", 80_00)
+
+
+@pytest.mark.parametrize("username", ["clerk1", "super1", "finance1", "auditor1"])
+async def test_other_roles_are_refused_the_webhooks(
+    stack: Stack, page_as: PageFactory, username: str
+) -> None:
+    for method, path in (
+        ("GET", "/api/v1/admin/webhooks"),
+        ("GET", "/api/v1/admin/webhook-deliveries?state=DEAD"),
+        ("POST", "/api/v1/admin/webhook-deliveries/1/resend"),
+        ("POST", "/api/v1/admin/webhooks/1/secret"),
+    ):
+        status, problem = await stack.api(method, path, username)
+        assert (status, problem["code"]) == (403, "ROLE_FORBIDDEN"), (username, path)
+        assert problem["detail_zh"] == "您的角色无权执行此操作"
+    page = await page_as(username)
+    page.allow_console(r"status of 403")
+    response = await page.goto("/admin")
+    assert response is not None and response.status == 403
+    assert "无权访问系统管理" in await page.inner_text("body")
