@@ -1,6 +1,6 @@
 """Webhook subscriptions of the case system, and what administrators see and do with deliveries.
 
-Events themselves are written by the database (migration 0027: a trigger on the order's state,
+Events themselves are written by the database (migration 0023: a trigger on the order's state,
 in the state change's own transaction) and sent by ``clearing.workers.webhooks``. Here: a
 subscription is made with its first secret (shown once), a secret is rotated (the old one keeps
 signing for ``overlap`` so the receiver can change over), a subscription is disabled, and a dead
