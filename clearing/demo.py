@@ -47,6 +47,8 @@ DEMO_USERS = [
     ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass", "W01"),
     ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass", "W02"),
     ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass", None),
+    # 同城通办: a clerk of the outlet in the bank branch, confined to that outlet's orders
+    ("outlet1", "建行网点 陈晨", "clerk", "CCB01", "outlet1-demo-pass", "W01"),
     ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass", None),
     ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass", None),
 ]
