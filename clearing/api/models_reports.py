@@ -138,6 +138,10 @@ class DailyReportOut(_Out):
     refunds_by_channel: list[RowOut]
     by_office: list[RowOut]
     by_window: list[RowOut] = Field(description="key: office, name: window number")
+    by_office_kind: list[RowOut] = Field(
+        description="by kind of office: key hall, centre or branch (银行网点, 同城通办)"
+    )
+    office_kinds: dict[str, str] = Field(description="each office of by_office: its kind")
     checks: list[CheckOut]
     settlement: SettlementOut
     recon: ReconOut
