@@ -23,6 +23,8 @@ from asyncpg.transaction import Transaction
 from clearing.db import Conn
 from clearing.domain import times
 from clearing.domain.display import name
+from clearing.service import shift_split
+from clearing.service.shift_split import ShiftSplit
 from reconciliation.ratings import BadRating, RatingCount
 from reconciliation.ratings import bad as bad_ratings_of
 from reconciliation.ratings import counts as rating_counts
@@ -147,6 +149,8 @@ class DailyReport:
     # by kind of office (offices.kind: hall, centre, branch = 银行网点 of 同城通办); count: orders
     by_office_kind: list[Row] = field(default_factory=list)
     office_kinds: dict[str, str] = field(default_factory=dict)  # office code → its kind
+    # 日结: the shifts closed on the day by office and kind (clearing.service.shift_split)
+    shifts: ShiftSplit = field(default_factory=ShiftSplit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +387,7 @@ async def daily(conn: Conn, day: date) -> DailyReport:
         bad_ratings=await bad_ratings_of(conn, start, end),
         by_office_kind=by_office_kind,
         office_kinds=office_kinds,
+        shifts=await shift_split.of_day(conn, day),
     )
 
 

@@ -354,3 +354,55 @@ async def test_the_daily_report_splits_by_office_and_kind(svc: Service, places: 
     assert "建设银行城东支行同城通办网点" in page
     status, csv = await svc.request("GET", f"/reports/daily.csv?date={today}", places.finance)
     assert status == 200 and "银行网点" in csv and "建设银行城东支行同城通办网点" in csv
+
+
+async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Places) -> None:
+    """日结: the day's closed shifts, per office, per kind of office and in all, to the fen; an
+    office's 轧账 shows beside it."""
+    await _paid_by_qr(svc, places.outlet_clerk, places.outlet)
+    await _paid_by_qr(svc, places.hall_clerk, places.hall)
+    for token in (places.outlet_clerk, places.hall_clerk):
+        status, shift = await svc.request(
+            "POST", "/api/v1/shifts/close", token, json={"window": "W01"}
+        )
+        assert status == 201, shift
+    today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+
+    async def split() -> dict[str, Any]:
+        status, report = await svc.request(
+            "GET", f"/api/v1/reports/daily?date={today}", places.finance
+        )
+        assert status == 200, report
+        return dict(report["shifts"])
+
+    shifts = await split()
+    offices = {o["key"]: o for o in shifts["offices"]}
+    for office in (places.hall, places.outlet):
+        # the office's line is what its closed shifts froze
+        status, listed = await svc.request(
+            "GET", f"/api/v1/shifts?office={office}&date={today}", places.finance
+        )
+        assert status == 200, listed
+        assert offices[office]["shifts"] == len(listed["shifts"]) > 0
+        assert offices[office]["received_fen"] == sum(s["received_fen"] for s in listed["shifts"])
+    assert offices[places.outlet]["kind"] == "branch" and offices[places.hall]["kind"] == "hall"
+    assert offices[places.outlet]["day_closed"] is False
+    fields = ("shifts", "received_count", "received_fen", "refunds_count", "refunds_fen")
+    kinds = {k["key"]: k for k in shifts["by_kind"]}
+    for kind, sub in kinds.items():
+        mine = [o for o in offices.values() if o["kind"] == kind]
+        assert all(sub[f] == sum(o[f] for o in mine) for f in fields), (kind, sub)
+    assert all(shifts["total"][f] == sum(k[f] for k in kinds.values()) for f in fields)
+
+    # the outlet's supervisor closes its day; the report says so beside the outlet
+    status, day = await svc.request(
+        "POST",
+        f"/api/v1/office-days/{places.outlet}/{today}/close",
+        places.outlet_super,
+        json={"note": "测试"},
+    )
+    assert status == 201, day
+    offices = {o["key"]: o for o in (await split())["offices"]}
+    assert offices[places.outlet]["day_closed"] is True
+    status, csv = await svc.request("GET", f"/reports/daily.csv?date={today}", places.finance)
+    assert status == 200 and "小计（银行网点）" in csv and "已轧账" in csv
