@@ -366,6 +366,12 @@ async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Pl
             "POST", "/api/v1/shifts/close", token, json={"window": "W01"}
         )
         assert status == 201, shift
+        # the 日结单 names the office and window as staff know them, not by their codes
+        status, sheet = await svc.request("GET", f"/shifts/{shift['id']}/print", token)
+        assert status == 200, sheet
+        if token == places.outlet_clerk:
+            assert "建设银行城东支行同城通办网点" in sheet and "网点窗口一" in sheet
+            assert places.outlet not in sheet
     today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
 
     async def split() -> dict[str, Any]:
@@ -404,5 +410,9 @@ async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Pl
     assert status == 201, day
     offices = {o["key"]: o for o in (await split())["offices"]}
     assert offices[places.outlet]["day_closed"] is True
+    status, sheet = await svc.request(
+        "GET", f"/office-days/{places.outlet}/{today}/print", places.outlet_super
+    )
+    assert status == 200 and "建设银行城东支行同城通办网点" in sheet, sheet
     status, csv = await svc.request("GET", f"/reports/daily.csv?date={today}", places.finance)
     assert status == 200 and "小计（银行网点）" in csv and "已轧账" in csv
