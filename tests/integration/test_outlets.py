@@ -416,3 +416,20 @@ async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Pl
     assert status == 200 and "建设银行城东支行同城通办网点" in sheet, sheet
     status, csv = await svc.request("GET", f"/reports/daily.csv?date={today}", places.finance)
     assert status == 200 and "小计（银行网点）" in csv and "已轧账" in csv
+
+
+async def test_the_outlets_supervisor_asks_refunds_of_the_outlets_orders(
+    svc: Service, places: Places
+) -> None:
+    paid = await _paid_by_qr(svc, places.outlet_clerk, places.outlet)
+    status, asked = await svc.request(
+        "POST",
+        f"/api/v1/orders/{paid['order_no']}/refunds",
+        places.outlet_super,
+        json={"reason": "缴款人申请退费"},
+    )
+    assert status == 201, asked
+    status, listed = await svc.request(
+        "GET", f"/api/v1/orders/{paid['order_no']}/refunds", places.outlet_clerk
+    )
+    assert status == 200 and [r["id"] for r in listed["refunds"]] == [asked["id"]]
