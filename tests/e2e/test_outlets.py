@@ -61,6 +61,8 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     await page.get_by_text("实时连接").wait_for()
     assert await page.inner_text("#office-name") == OUTLET_NAME
     assert await page.inner_text("#window-name") == "网点窗口一"
+    # a card goes to the terminal at the outlet's window
+    assert await page.input_value("#terminal") == "T0000003"
     await _fits(page)
 
     case_no = f"2026-BDC-E2O{secrets.randbelow(10**6):06d}"
