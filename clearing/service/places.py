@@ -117,13 +117,13 @@ async def create_office(
     request_id: str | None = None,
 ) -> Office:
     _require_admin(who)
-    office = check_outlet(Office(code, name, kind, True, partner_bank, branch_name))
     if who.office is not None:
         raise Forbidden(
             "OFFICE_FORBIDDEN",
             "an administrator of one office cannot create offices",
             "本大厅管理员不能新建办事大厅",
         )
+    office = check_outlet(Office(code, name, kind, True, partner_bank, branch_name))
     async with conn.transaction():
         try:
             await conn.execute(
