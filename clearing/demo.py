@@ -39,7 +39,10 @@ CHANNELS = [
     ("fiscal", "FISCAL_BASE_URL", ""),
     ("fund", "FUND_BASE_URL", ""),
 ]
-TERMINALS = ("T0000001", "T0000002")
+TERMINALS = ("T0000001", "T0000002")  # at the hall's windows W01 and W02
+# at the bank outlet's window (同城通办, clearing.service.catalogue.DEMO_WINDOWS)
+OUTLET_TERMINAL = "T0000003"
+POS_TERMINALS = (*TERMINALS, OUTLET_TERMINAL)
 
 DEMO_USERS = [
     # username, name, role, office, password, window (clearing.service.catalogue.DEMO_WINDOWS)
@@ -47,6 +50,8 @@ DEMO_USERS = [
     ("clerk1", "窗口一 张敏", "clerk", "HALL1", "clerk1-demo-pass", "W01"),
     ("clerk2", "窗口二 李强", "clerk", "HALL1", "clerk2-demo-pass", "W02"),
     ("super1", "值班主任 王芳", "supervisor", "HALL1", "super1-demo-pass", None),
+    # 同城通办: a clerk of the outlet in the bank branch, confined to that outlet's orders
+    ("outlet1", "建行网点 陈晨", "clerk", "CCB01", "outlet1-demo-pass", "W01"),
     ("finance1", "财务 赵静", "finance", None, "finance1-demo-pass", None),
     ("auditor1", "审计 孙立", "auditor", None, "auditor1-demo-pass", None),
 ]
@@ -59,6 +64,16 @@ DEMO_PAYERS = [
     ("赵六", "510107198811224523"),
     ("示范置业有限公司", "91350100M000100Y43"),
 ]
+
+
+def generate_keys(name: str, keys: Path) -> None:
+    """The keys of an outside party's simulator; the card terminals' cloud knows every terminal
+    of the demo, the outlet's too."""
+    module = importlib.import_module(f"adapters.{name}.keys")
+    if name == "pos":
+        module.generate_keyset(keys, POS_TERMINALS)
+    else:
+        module.generate_keyset(keys)
 
 
 def _bind(preferred: int) -> socket.socket:
@@ -351,13 +366,13 @@ def main(argv: list[str]) -> int:
     sim_socks: dict[str, socket.socket] = {}
     for offset, (name, base_setting, path) in enumerate(CHANNELS):
         keys = var / "keys" / name
-        importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
+        generate_keys(name, keys)
         sim_socks[name] = _bind(args.sim_port + offset if args.sim_port else 0)
         sims[name] = _url(sim_socks[name])
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
-    env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(TERMINALS))
+    env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(POS_TERMINALS))
     # the registration case system, subscribed to the order events (clearing.demo_casesys)
     sim_socks["casesys"] = _bind(args.sim_port + 9 if args.sim_port else 0)
     sims["casesys"] = _url(sim_socks["casesys"])

@@ -35,6 +35,7 @@ from clearing.domain.display import STATIC_NAMES, TABLES, Names, name
 from clearing.domain.money import format_yuan, yuan_str
 from clearing.domain.ratings import GRADES
 from clearing.domain.times import beijing_time
+from clearing.service.shift_split import ShiftSum
 from reconciliation.reports import DailyReport, Run, auto_match_ratio
 
 Kind = Literal["text", "int", "fen", "ref"]
@@ -193,6 +194,32 @@ def _open_caption(report: DailyReport) -> str:
     return f"未结差异（共 {total} 笔{f'，列出前 {shown} 笔' if shown < total else ''}）"
 
 
+def _day_state(s: ShiftSum) -> str:
+    if not s.day_closed:
+        return "未轧账"
+    diff = s.day_difference_fen or 0
+    return "已轧账" if diff == 0 else f"已轧账，差额 {format_yuan(diff)}"
+
+
+def _shift_split(report: DailyReport, names: Names) -> Table:
+    """日结 by office, each kind's offices followed by the kind's 小计, then the 合计."""
+    split = report.shifts
+
+    def nums(s: ShiftSum) -> tuple[Cell, ...]:
+        return (s.shifts, s.received_count, s.received_fen, s.refunds_count, s.refunds_fen)
+
+    rows: list[tuple[Cell, ...]] = []
+    for kind in split.by_kind:
+        kind_zh = names.of("office_kind", kind.kind)
+        for o in (x for x in split.offices if x.kind == kind.kind):
+            rows.append((kind_zh, names.office(o.key), *nums(o), _day_state(o)))
+        rows.append((kind_zh, f"小计（{kind_zh}）", *nums(kind), ""))
+    total = ("合计", "", *nums(split.total), "") if split.total is not None else None
+    columns = cols("类型", "大厅（网点）", "交班次数:int", "收款笔数:int", "收款金额（元）:fen",
+                   "退款申请笔数:int", "退款申请金额（元）:fen", "轧账")  # fmt: skip
+    return Table("日结（当日已交班）：按网点类型、大厅（网点）", columns, rows, total)
+
+
 def _ratings(report: DailyReport, names: Names) -> Table:
     columns = cols("大厅", "窗口", "工作人员", *(f"{g}:int" for g in GRADES.values()),
                    "评价总数:int", "差评:int")  # fmt: skip
@@ -241,8 +268,14 @@ def tables(report: DailyReport, runs: list[Run], names: Names = STATIC_NAMES) ->
         "beneficiaries": _summed("按收款单位", cols("收款单位", "明细笔数:int", "金额（元）:fen"),
             [(x.name, x.count, x.amount_fen) for x in r.by_beneficiary]),
         "channels": _channels(r, names),
-        "offices": _summed("按大厅", cols("大厅", "缴费单数:int", "金额（元）:fen"),
-            [(of("office", x.key), x.count, x.amount_fen) for x in r.by_office]),
+        "offices": _summed("按大厅（网点）",
+            cols("大厅（网点）", "类型", "缴费单数:int", "金额（元）:fen"),
+            [(of("office", x.key), of("office_kind", r.office_kinds.get(x.key, "hall")),
+              x.count, x.amount_fen) for x in r.by_office]),
+        "office_kinds": _summed("按网点类型（登记大厅、银行网点等）",
+            cols("类型", "缴费单数:int", "金额（元）:fen"),
+            [(x.name, x.count, x.amount_fen) for x in r.by_office_kind]),
+        "shift_split": _shift_split(r, names),
         "windows": _summed("按窗口", cols("大厅", "窗口", "缴费单数:int", "金额（元）:fen"),
             [(of("office", x.key), names.window_of(x.key, x.name), x.count, x.amount_fen)
              for x in r.by_window]),
@@ -282,7 +315,7 @@ SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("按收费项目", ("items",)),
     ("按收款单位", ("beneficiaries",)),
     ("按渠道", ("channels",)),
-    ("按大厅窗口", ("offices", "windows")),
+    ("按大厅窗口", ("office_kinds", "offices", "windows", "shift_split")),
     ("对账差异", ("discrepancy_counts", "open")),
     ("运行记录", ("runs",)),
     ("服务评价", ("ratings", "bad_ratings")),

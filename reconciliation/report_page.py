@@ -49,8 +49,8 @@ _HEAD = """<!doctype html>
 # one line in HTML: a line break between two Chinese sentences would show as a space
 _NOTES = (
     '<p class="notes">口径：收款为当日（北京时间 0–24 时）已清分入账的支付；'
-    "退款为当日退回成功的退款；按收费项目、收款单位、大厅和窗口的金额为当日缴费的缴费单明细之和；"
-    "余额为当日日终账面余额。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。"
+    "退款为当日退回成功的退款；按收费项目、收款单位、网点类型、大厅（网点）和窗口的金额为当日缴费的缴费单明细之和；"
+    "余额为当日日终账面余额；日结为当日已交班的班次合计（按交班时间）。各分项合计须与当日收款一致，否则在“合计核对”中列出差额。"
     "服务评价为缴款人当日在客显屏上的“好差评”，差评须专人回访核实。</p>\n"
 )
 # (section heading, table names) in the order the page prints them
@@ -59,7 +59,7 @@ SECTIONS = (
     ("二、按收费项目", ("items",)),
     ("三、按收款单位", ("beneficiaries",)),
     ("四、按支付渠道", ("channels",)),
-    ("五、按大厅、窗口", ("offices", "windows")),
+    ("五、按网点类型、大厅（网点）、窗口", ("office_kinds", "offices", "windows", "shift_split")),
     ("六、清分结算", ("settlement", "batches")),
     ("七、对账情况", ("recon", "discrepancy_counts", "open", "runs")),
     ("八、账户余额", ("balances",)),

@@ -23,6 +23,8 @@ from asyncpg.transaction import Transaction
 from clearing.db import Conn
 from clearing.domain import times
 from clearing.domain.display import name
+from clearing.service import shift_split
+from clearing.service.shift_split import ShiftSplit
 from reconciliation.ratings import BadRating, RatingCount
 from reconciliation.ratings import bad as bad_ratings_of
 from reconciliation.ratings import counts as rating_counts
@@ -144,6 +146,11 @@ class DailyReport:
     # 好差评 given on the day (reconciliation.ratings)
     ratings: list[RatingCount] = field(default_factory=list)
     bad_ratings: list[BadRating] = field(default_factory=list)
+    # by kind of office (offices.kind: hall, centre, branch = 银行网点 of 同城通办); count: orders
+    by_office_kind: list[Row] = field(default_factory=list)
+    office_kinds: dict[str, str] = field(default_factory=dict)  # office code → its kind
+    # 日结: the shifts closed on the day by office and kind (clearing.service.shift_split)
+    shifts: ShiftSplit = field(default_factory=ShiftSplit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +182,15 @@ SELECT l.item_code, f.name_zh AS item_name, l.beneficiary_code, b.name AS benefi
  WHERE p.outcome = 'CLEARED' AND p.paid_at >= $1 AND p.paid_at < $2
  GROUP BY 1, 2, 3, 4 ORDER BY 1, 3
 """
+# with the kind of office (登记大厅, 银行网点…); an order's office is always a row of offices
+# since migration 0020, the LEFT JOIN only keeps a line that would otherwise vanish from the sums
 _BY_WINDOW = """
-SELECT o.office, o.window_no, count(DISTINCT o.id) AS n, sum(l.amount_fen)::bigint AS fen
+SELECT o.office, o.window_no, coalesce(f.kind, 'hall') AS office_kind,
+       count(DISTINCT o.id) AS n, sum(l.amount_fen)::bigint AS fen
   FROM payments p JOIN orders o ON o.id = p.order_id JOIN order_lines l ON l.order_id = o.id
+  LEFT JOIN offices f ON f.code = o.office
  WHERE p.outcome = 'CLEARED' AND p.paid_at >= $1 AND p.paid_at < $2
- GROUP BY 1, 2 ORDER BY 1, 2
+ GROUP BY 1, 2, 3 ORDER BY 1, 2
 """
 _BY_CHANNEL = """
 SELECT provider, outcome, count(*) AS n, sum(amount_fen)::bigint AS fen FROM payments
@@ -334,6 +345,11 @@ async def daily(conn: Conn, day: date) -> DailyReport:
     windows = await conn.fetch(_BY_WINDOW, start, end)
     by_window = [Row(r["office"], r["window_no"], r["n"], r["fen"]) for r in windows]
     by_office = _rollup([(w.key, w.key, w.count, w.amount_fen) for w in by_window])
+    office_kinds = {r["office"]: r["office_kind"] for r in windows}
+    kinds = [r["office_kind"] for r in windows]
+    by_office_kind = _rollup(
+        [(k, name("office_kind", k), r["n"], r["fen"]) for k, r in zip(kinds, windows, strict=True)]
+    )
     payments = await conn.fetch(_BY_CHANNEL, start, end)
     by_channel = [_channel(r) for r in payments if r["outcome"] == "CLEARED"]
     suspense = [r for r in payments if r["outcome"] == "SUSPENSE"]
@@ -345,6 +361,7 @@ async def daily(conn: Conn, day: date) -> DailyReport:
         _check("按收款单位", by_beneficiary, received.amount_fen),
         _check("按支付渠道", by_channel, received.amount_fen),
         _check("按大厅", by_office, received.amount_fen),
+        _check("按网点类型", by_office_kind, received.amount_fen),
         _check("按窗口", by_window, received.amount_fen),
     ]
     balances = [
@@ -368,6 +385,9 @@ async def daily(conn: Conn, day: date) -> DailyReport:
         balances=balances,
         ratings=await rating_counts(conn, start, end),
         bad_ratings=await bad_ratings_of(conn, start, end),
+        by_office_kind=by_office_kind,
+        office_kinds=office_kinds,
+        shifts=await shift_split.of_day(conn, day),
     )
 
 

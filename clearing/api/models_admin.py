@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -87,16 +87,40 @@ class ClientCreated(BaseModel):
     token: str = Field(description="the bearer token, shown once")
 
 
+def _partner_bank() -> Any:
+    return Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="a bank outlet (kind branch): the partner bank, e.g. 中国建设银行",
+    )
+
+
+def _branch_name() -> Any:
+    return Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="a bank outlet (kind branch): the branch it stands in, e.g. 示范市分行城东支行",
+    )
+
+
 class OfficeIn(_In):
     code: str = Field(pattern=OFFICE_CODE, description="never changes once created")
     name: str = Field(min_length=1, max_length=100)
     kind: OfficeKind = "hall"
+    partner_bank: str | None = _partner_bank()
+    branch_name: str | None = _branch_name()
 
 
 class OfficePatch(_Patch):
+    """Only the fields sent change; a type other than branch clears the bank and branch."""
+
     name: str | None = Field(default=None, min_length=1, max_length=100)
     kind: OfficeKind | None = None
     active: bool | None = None
+    partner_bank: str | None = _partner_bank()
+    branch_name: str | None = _branch_name()
 
 
 class WindowOut(BaseModel):
@@ -113,6 +137,8 @@ class OfficeOut(BaseModel):
     kind: str
     kind_zh: str
     active: bool
+    partner_bank: str | None = None
+    branch_name: str | None = None
     windows: list[WindowOut] = Field(default_factory=list)
 
 

@@ -123,6 +123,30 @@ class BadRatingOut(_Out):
     rated_at: datetime
 
 
+class ShiftSumOut(_Out):
+    key: str = Field(description="office code; the kind for a kind's subtotal; empty for the total")
+    kind: str = Field(description="hall, centre or branch (银行网点); empty for the total")
+    shifts: int
+    orders_count: int
+    orders_fen: int
+    received_count: int
+    received_fen: int
+    cancelled_count: int
+    cancelled_fen: int
+    refunds_count: int
+    refunds_fen: int
+    day_closed: bool | None = Field(description="offices only: the office's day closed (轧账)")
+    day_difference_fen: int | None = Field(description="offices only: shifts minus ledger")
+
+
+class ShiftSplitOut(_Out):
+    """日结: the shifts closed on the day, per office, per kind of office, and in all."""
+
+    offices: list[ShiftSumOut]
+    by_kind: list[ShiftSumOut]
+    total: ShiftSumOut | None
+
+
 class DailyReportOut(_Out):
     """税费通缴对账日报 of one Beijing business day."""
 
@@ -138,6 +162,11 @@ class DailyReportOut(_Out):
     refunds_by_channel: list[RowOut]
     by_office: list[RowOut]
     by_window: list[RowOut] = Field(description="key: office, name: window number")
+    by_office_kind: list[RowOut] = Field(
+        description="by kind of office: key hall, centre or branch (银行网点, 同城通办)"
+    )
+    office_kinds: dict[str, str] = Field(description="each office of by_office: its kind")
+    shifts: ShiftSplitOut
     checks: list[CheckOut]
     settlement: SettlementOut
     recon: ReconOut

@@ -224,6 +224,8 @@ async def create_office(request: web.Request) -> web.Response:
             code=body.code,
             name=body.name,
             kind=body.kind,
+            partner_bank=body.partner_bank,
+            branch_name=body.branch_name,
             request_id=request_id_var.get(),
         )
     return ok(_office(office, []), 201)
@@ -233,7 +235,7 @@ async def create_office(request: web.Request) -> web.Response:
 async def update_office(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, ma.OfficePatch)
-    changes = _changes(body, ())
+    changes = _changes(body, ("partner_bank", "branch_name"))
     code = request.match_info["office"]
     async with request.app[POOL].acquire() as conn:
         office = await places.update_office(conn, who, code, changes, request_id_var.get())

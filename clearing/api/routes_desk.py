@@ -9,10 +9,11 @@ from aiohttp import web
 
 from clearing.api import receipt, shift_sheet
 from clearing.api.inputs import ID_PATTERN
-from clearing.api.keys import POOL
+from clearing.api.keys import POOL, SETTINGS
 from clearing.api.routes_pages import _html, _html_file, _login_url, _redirect
 from clearing.api.web import authenticate
 from clearing.errors import NotFound, Unauthenticated
+from clearing.service import names as names_service
 from clearing.service import office_days, shifts
 
 routes = web.RouteTableDef()
@@ -52,10 +53,11 @@ async def shift_sheet_page(request: web.Request) -> web.StreamResponse:
     try:
         async with request.app[POOL].acquire() as conn:
             shift = await shifts.get(conn, who, int(request.match_info["shift_id"]))
+            names = await names_service.load(conn, request.app[SETTINGS])
     except NotFound:
         text = "未找到该交班记录，或它不属于您/本大厅。"
         return _html(receipt.message_page("交班记录不存在", text), 404)
-    return _html(shift_sheet.render(shift, printed_at=datetime.now(UTC)))
+    return _html(shift_sheet.render(shift, printed_at=datetime.now(UTC), names=names))
 
 
 @routes.get("/office-days/{office}/{day:\\d{4}-\\d{2}-\\d{2}}/print")
@@ -77,7 +79,8 @@ async def day_sheet_page(request: web.Request) -> web.StreamResponse:
         return _html(receipt.message_page("无此轧账单", "未找到该大厅该日的轧账记录。"), 404)
     async with request.app[POOL].acquire() as conn:
         view = await office_days.view(conn, office, day)
+        names = await names_service.load(conn, request.app[SETTINGS])
     if view["closed"] is None:
         text = "该日尚未轧账。请先在日结交班页面轧账，再打印轧账单。"
         return _html(receipt.message_page("尚未轧账", text), 409)
-    return _html(shift_sheet.render_day(view, printed_at=datetime.now(UTC)))
+    return _html(shift_sheet.render_day(view, printed_at=datetime.now(UTC), names=names))

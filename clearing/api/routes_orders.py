@@ -285,7 +285,9 @@ async def start_payment(request: web.Request) -> web.Response:
     body = await read_model(request, PaymentIn)
     order_no = request.match_info["order_no"]
     async with request.app[POOL].acquire() as conn:
-        await order_service.get(conn, who, order_no, request.app[CIPHER])
+        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+        if body.method == "card" and body.terminal_id is not None:
+            await places.check_terminal(conn, view["office"], body.terminal_id)
     await _amounts_still_due(request, who, order_no)
     s = request.app[SETTINGS]
     now = datetime.now(UTC)

@@ -8,6 +8,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from clearing.domain.display import STATIC_NAMES, Names
 from clearing.domain.money import capital_amount, format_yuan
 from clearing.domain.times import beijing_time
 from clearing.service.search import CHANNEL_ZH
@@ -38,7 +39,8 @@ def _row(label: str, count: int, fen: int) -> str:
     )
 
 
-def render(shift: dict[str, Any], *, printed_at: datetime) -> str:
+def render(shift: dict[str, Any], *, printed_at: datetime, names: Names = STATIC_NAMES) -> str:
+    """The office and window by their ``names`` (a hall's or a bank outlet's own), not codes."""
     channels = (
         "".join(
             _row(CHANNEL_ZH.get(c["channel"], "其他渠道"), c["count"], c["amount_fen"])
@@ -66,7 +68,8 @@ def render(shift: dict[str, Any], *, printed_at: datetime) -> str:
 <article class="sheet">
 <header><h1>窗口收费日结单</h1>
 <div class="meta"><span>班次编号 <b>{shift["id"]}</b></span>
-<span>大厅 <b>{escape(shift["office"])}</b> 窗口 <b>{escape(shift["window"])}</b></span>
+<span>大厅（网点） <b>{escape(names.office(shift["office"]))}</b>
+窗口 <b>{escape(names.window_of(shift["office"], shift["window"]))}</b></span>
 <span>经办人 <b>{escape(shift["clerk"])}</b></span></div>
 <div class="meta"><span>接班 {escape(_time(shift["opened_at"]))}</span>
 <span>交班 {escape(_time(shift["closed_at"]))}</span></div></header>
@@ -105,7 +108,7 @@ def _day_row(c: dict[str, Any]) -> str:
     )
 
 
-def render_day(day: dict[str, Any], *, printed_at: datetime) -> str:
+def render_day(day: dict[str, Any], *, printed_at: datetime, names: Names = STATIC_NAMES) -> str:
     """The 轧账单 of a closed office day: both sides by channel, the difference and its note."""
     closed = day["closed"]
     rows = "".join(_day_row(c) for c in closed["by_channel"]) or (
@@ -119,13 +122,13 @@ def render_day(day: dict[str, Any], *, printed_at: datetime) -> str:
         else "<p class='verdict'>账实相符：交班合计与账务记录一致。</p>"
     )
     return (
-        _HEAD.format(title=escape(f"轧账单 {day['office']} {day['date']}"))
+        _HEAD.format(title=escape(f"轧账单 {names.office(day['office'])} {day['date']}"))
         + f"""<div class="toolbar no-print">
 <button type="button" id="print-receipt" class="primary">打印轧账单</button>
 <a href="/shifts">返回日结交班</a></div>
 <article class="sheet">
 <header><h1>大厅收费轧账单</h1>
-<div class="meta"><span>大厅 <b>{escape(day["office"])}</b></span>
+<div class="meta"><span>大厅（网点） <b>{escape(names.office(day["office"]))}</b></span>
 <span>业务日期 <b>{escape(day["date"])}</b></span>
 <span>交班 <b>{closed["shifts_count"]}</b> 个班次</span></div>
 <div class="meta"><span>轧账人 <b>{escape(closed["closed_by"])}</b></span>

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import shutil
@@ -159,13 +158,13 @@ def _start_sims(lay: Layout, retry_scale: float) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, base_setting, path in demo.CHANNELS:
         keys = var / "keys" / name
-        importlib.import_module(f"adapters.{name}.keys").generate_keyset(keys)
+        demo.generate_keys(name, keys)
         url = lay.sims.get(name) or f"http://127.0.0.1:{_free_port()}"
         lay.sims[name] = url
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = url + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = url
-    env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(demo.TERMINALS))
+    env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(demo.POS_TERMINALS))
     bank = demo._bank_setup(var, env, 0)
     # the demo hands its bound sockets to the bank it starts; here the bank process is started
     # by the cluster's own supervisor and binds the ports itself

@@ -70,11 +70,16 @@ DEMO_FEE_ITEMS = [
 
 
 # the demo hall, its windows and the card terminal at each (the POS simulator's terminals)
-DEMO_OFFICES = [("HALL1", "示范市不动产登记中心", "hall")]
+# code, name, kind, partner bank, branch: the hall, and an outlet of 同城通办 in a bank branch
+DEMO_OFFICES = [
+    ("HALL1", "示范市不动产登记中心", "hall", None, None),
+    ("CCB01", "建设银行城东支行同城通办网点", "branch", "中国建设银行", "示范市分行城东支行"),
+]
 DEMO_WINDOWS = [
     ("HALL1", "W01", "窗口一", "T0000001"),
     ("HALL1", "W02", "窗口二", "T0000002"),
     ("HALL1", "W03", "窗口三", None),
+    ("CCB01", "W01", "网点窗口一", "T0000003"),
 ]
 
 
@@ -92,7 +97,8 @@ async def seed_demo(conn: Conn) -> None:
             DEMO_FEE_ITEMS,
         )
         await conn.executemany(
-            "INSERT INTO offices (code, name, kind) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING",
+            "INSERT INTO offices (code, name, kind, partner_bank, branch_name)"
+            " VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
             DEMO_OFFICES,
         )
         await conn.executemany(

@@ -18,6 +18,8 @@ from clearing.service import audit
 from clearing.service.principals import Principal
 
 OFFICE_KINDS = {"hall": "登记大厅", "centre": "便民服务中心", "branch": "银行网点"}
+# an outlet in a partner bank's branch (同城通办): it names the bank and the branch it stands in
+OUTLET_KIND = "branch"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,31 @@ class Office:
     name: str
     kind: str
     active: bool
+    partner_bank: str | None = None
+    branch_name: str | None = None
+
+
+_OFFICE_COLUMNS = "code, name, kind, active, partner_bank, branch_name"
+
+
+def check_outlet(office: Office) -> Office:
+    """An outlet (银行网点) names its partner bank and branch; another kind of office names
+    neither (the table's ``offices_outlet_bank`` says the same)."""
+    if office.kind == OUTLET_KIND:
+        if not (office.partner_bank or "").strip() or not (office.branch_name or "").strip():
+            raise InvalidRequest(
+                "OUTLET_BANK_REQUIRED",
+                "a bank outlet names its partner bank and branch (partner_bank, branch_name)",
+                "银行网点须填写合作银行和所在支行（网点）名称",
+            )
+        return office
+    if office.partner_bank is not None or office.branch_name is not None:
+        raise InvalidRequest(
+            "OUTLET_BANK_NOT_ALLOWED",
+            "only a bank outlet (kind branch) names a partner bank and branch",
+            "只有银行网点可以填写合作银行和支行名称；请先将类型改为银行网点",
+        )
+    return office
 
 
 @dataclass(frozen=True)
@@ -53,7 +80,7 @@ def _window(r: asyncpg.Record) -> Window:
 
 async def offices(conn: Conn, who: Principal) -> list[Office]:
     rows = await conn.fetch(
-        "SELECT code, name, kind, active FROM offices"
+        f"SELECT {_OFFICE_COLUMNS} FROM offices"  # noqa: S608 (a constant column list)
         " WHERE $1::text IS NULL OR code = $1 ORDER BY code",
         who.office,
     )
@@ -79,7 +106,15 @@ def _require_admin(who: Principal) -> None:
 
 
 async def create_office(
-    conn: Conn, who: Principal, *, code: str, name: str, kind: str, request_id: str | None = None
+    conn: Conn,
+    who: Principal,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    partner_bank: str | None = None,
+    branch_name: str | None = None,
+    request_id: str | None = None,
 ) -> Office:
     _require_admin(who)
     if who.office is not None:
@@ -88,23 +123,33 @@ async def create_office(
             "an administrator of one office cannot create offices",
             "本大厅管理员不能新建办事大厅",
         )
+    office = check_outlet(Office(code, name, kind, True, partner_bank, branch_name))
     async with conn.transaction():
         try:
             await conn.execute(
-                "INSERT INTO offices (code, name, kind) VALUES ($1, $2, $3)", code, name, kind
+                "INSERT INTO offices (code, name, kind, partner_bank, branch_name)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                code,
+                name,
+                kind,
+                partner_bank,
+                branch_name,
             )
         except asyncpg.UniqueViolationError as exc:
             raise Conflict("OFFICE_EXISTS", f"office {code} exists", "该大厅编码已存在") from exc
+        detail: dict[str, Any] = {"name": name, "kind": kind}
+        if kind == OUTLET_KIND:
+            detail |= {"partner_bank": partner_bank, "branch_name": branch_name}
         await audit.record(
             conn,
             actor=who.actor,
             action="office.created",
             object_type="office",
             object_id=code,
-            detail={"name": name, "kind": kind},
+            detail=detail,
             request_id=request_id,
         )
-    return Office(code, name, kind, True)
+    return office
 
 
 async def update_office(
@@ -114,18 +159,26 @@ async def update_office(
     check_office_scope(who, code)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT code, name, kind, active FROM offices WHERE code = $1 FOR UPDATE", code
+            f"SELECT {_OFFICE_COLUMNS} FROM offices WHERE code = $1 FOR UPDATE",  # noqa: S608
+            code,
         )
         if row is None:
             raise NotFound("OFFICE_NOT_FOUND", f"no office {code}", "办事大厅不存在")
         before = Office(**dict(row))
-        after = Office(**{**asdict(before), **changes})
+        merged = {**asdict(before), **changes}
+        if merged["kind"] != OUTLET_KIND and before.kind == OUTLET_KIND:
+            # no longer an outlet: the bank and branch it stood in go with it (audited below)
+            merged |= {k: None for k in ("partner_bank", "branch_name") if k not in changes}
+        after = check_outlet(Office(**merged))
         await conn.execute(
-            "UPDATE offices SET name = $2, kind = $3, active = $4 WHERE code = $1",
+            "UPDATE offices SET name = $2, kind = $3, active = $4, partner_bank = $5,"
+            " branch_name = $6 WHERE code = $1",
             code,
             after.name,
             after.kind,
             after.active,
+            after.partner_bank,
+            after.branch_name,
         )
         await audit.record(
             conn,
@@ -286,6 +339,21 @@ async def order_window(conn: Conn, who: Principal, office: str, stated: str | No
             f"本大厅没有在用的窗口 {window}",
         )
     return window
+
+
+async def check_terminal(conn: Conn, office: str, terminal_id: str) -> None:
+    """A card sale goes to a terminal of the order's office. The terminal is the browser's
+    word: one standing at another office's window (a hall's, for an outlet's order, or the
+    other way round) is refused. A terminal no window names yet is the deployment's own
+    (``pos_terminals``) and is let through, as before windows had terminals."""
+    at = await conn.fetchval("SELECT office_code FROM windows WHERE terminal_id = $1", terminal_id)
+    if at is not None and at != office:
+        raise Forbidden(
+            "TERMINAL_OTHER_OFFICE",
+            f"terminal {terminal_id} stands at another office's window",
+            f"终端 {terminal_id} 不在本大厅（网点），不能在此刷卡；请使用本窗口的终端",
+            terminal_id=terminal_id,
+        )
 
 
 async def describe(conn: Conn, who: Principal) -> dict[str, str | None]:

@@ -221,8 +221,12 @@ async def test_every_split_adds_up_to_the_day(seeded: Seeded) -> None:
         "按收款单位",
         "按支付渠道",
         "按大厅",
+        "按网点类型",
         "按窗口",
     ]
+    # every office here is a registration hall: one kind, the whole day
+    assert _by_key(r.by_office_kind) == {"hall": (4, DAY_TOTAL)}
+    assert r.office_kinds == {"HALL1": "hall", "HALL2": "hall"}
     assert all(c.agrees and c.difference_fen == 0 and c.total_fen == DAY_TOTAL for c in r.checks)
 
 
@@ -304,13 +308,14 @@ async def test_the_printable_page(seeded: Seeded) -> None:
     assert headers["Cache-Control"] == "no-store" and "text/html" in headers["Content-Type"]
     page = body.decode()
     for text in ("税费通缴对账日报", "一、收款汇总与合计核对", "二、按收费项目", "三、按收款单位",
-                 "四、按支付渠道", "五、按大厅、窗口", "六、清分结算", "七、对账情况", "八、账户余额",
+                 "四、按支付渠道", "五、按网点类型、大厅（网点）、窗口", "六、清分结算", "七、对账情况",
+                 "八、账户余额",
                  "九、服务评价（好差评）", "十、近 30 日趋势", "¥367,533.00", "一致", "长款", "微信支付",
                  f"/reports/daily.xlsx?date={DAY}", f"/reports/daily.csv?date={DAY}"):  # fmt: skip
         assert text in page, text
     assert page.count("<svg") == 1 and "收款金额（万元）" in page and "未结差异（笔）" in page
-    # the five checks, each marked as agreeing
-    assert page.count('<tr class="ok">') == 5 and 'class="bad"' not in page
+    # the six checks, each marked as agreeing
+    assert page.count('<tr class="ok">') == 6 and 'class="bad"' not in page
     for role in ("admin", "auditor"):
         assert (await _get(seeded, f"/reports/daily?date={DAY}", _cookie(seeded, role)))[0] == 200
 

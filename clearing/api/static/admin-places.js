@@ -36,6 +36,7 @@ function officeBlock(o) {
   const head = el("div", "", "office-head");
   const title = el("h3", o.name);
   head.append(title, el("span", `${o.code} · ${o.kind_zh}`, "muted"), stateBadge(!o.active));
+  if (o.kind === "branch") head.append(el("span", `${o.partner_bank || "未填合作银行"} · ${o.branch_name || "未填支行"}`, "outlet-bank"));
   const rename = button("改名", "small", async () => {
     const name = prompt(`大厅“${o.name}”的新名称：`, o.name);
     if (name && name.trim() && name.trim() !== o.name) {
@@ -46,8 +47,9 @@ function officeBlock(o) {
     patch(`/api/v1/admin/offices/${encodeURIComponent(o.code)}`, { active: !o.active }, `已${o.active ? "停用" : "启用"}大厅 ${o.name}。`),
   );
   const add = button("添加窗口", "small", () => openWindow(o, null));
+  const kind = button("修改类型", "small", () => openOffice(o));
   const tools = el("span", "", "office-tools");
-  tools.append(rename, toggle, add);
+  tools.append(rename, kind, toggle, add);
   head.append(tools);
   box.append(head);
   if (!o.windows.length) {
@@ -87,6 +89,49 @@ function officeBlock(o) {
 function draw() {
   const list = state.offices.map(officeBlock);
   $("offices").replaceChildren(...(list.length ? list : [el("p", "尚未配置办事大厅。", "empty")]));
+}
+
+// 银行网点 (同城通办): the partner bank and branch are asked for, and sent, only for an outlet
+function showOutletFields(form) {
+  const outlet = form.kind.value === "branch";
+  for (const label of form.querySelectorAll(".outlet-only")) label.hidden = !outlet;
+}
+
+function outletBody(v) {
+  return v.kind === "branch" ? { partner_bank: v.partner_bank || null, branch_name: v.branch_name || null } : {};
+}
+
+let officeTarget = null; // the office whose kind the dialog changes
+
+function openOffice(o) {
+  officeTarget = o;
+  const form = $("office-edit");
+  $("office-dialog-where").textContent = `${o.name}（${o.code}）`;
+  $("office-dialog-error").textContent = "";
+  fillSelect(form.kind, Object.entries(OFFICE_KIND_ZH), o.kind);
+  form.partner_bank.value = o.partner_bank || "";
+  form.branch_name.value = o.branch_name || "";
+  showOutletFields(form);
+  markInvalid(form, null);
+  $("office-dialog").showModal();
+}
+
+async function saveOffice(event) {
+  event.preventDefault();
+  const form = $("office-edit");
+  const v = values(form);
+  const o = officeTarget;
+  const body = { ...(v.kind !== o.kind ? { kind: v.kind } : {}), ...outletBody(v) };
+  for (const k of ["partner_bank", "branch_name"]) if (k in body && body[k] === o[k]) delete body[k];
+  try {
+    if (Object.keys(body).length) await api("PATCH", `/api/v1/admin/offices/${encodeURIComponent(o.code)}`, { body });
+    $("office-dialog").close();
+    await refresh();
+    flash(`已保存${o.name}的类型：${OFFICE_KIND_ZH[v.kind] || v.kind}。`);
+  } catch (err) {
+    markInvalid(form, err);
+    $("office-dialog-error").textContent = messageOf(err);
+  }
 }
 
 function openWindow(office, w) {
@@ -133,16 +178,19 @@ export function setupPlaces({ onError, onChanged }) {
   onChangedRef = onChanged;
   const form = $("office-form");
   fillSelect(form.kind, Object.entries(OFFICE_KIND_ZH), "hall");
+  form.kind.addEventListener("change", () => showOutletFields(form));
   // an administrator of one office does not create offices: the server would refuse
   form.hidden = Boolean(state.me.office);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const v = values(form);
     try {
-      await api("POST", "/api/v1/admin/offices", { body: { code: v.code, name: v.name, kind: v.kind } });
+      await api("POST", "/api/v1/admin/offices", { body: { code: v.code, name: v.name, kind: v.kind, ...outletBody(v) } });
       markInvalid(form, null);
       form.code.value = "";
       form.name.value = "";
+      form.partner_bank.value = "";
+      form.branch_name.value = "";
       await refresh();
       flash(`已新建大厅 ${v.name}。`);
     } catch (err) {
@@ -151,6 +199,9 @@ export function setupPlaces({ onError, onChanged }) {
     }
   });
   $("window-edit").addEventListener("submit", saveWindow);
+  $("office-edit").addEventListener("submit", saveOffice);
+  $("office-edit").kind.addEventListener("change", () => showOutletFields($("office-edit")));
+  $("office-dialog-cancel").addEventListener("click", () => $("office-dialog").close());
   $("window-dialog-cancel").addEventListener("click", () => $("window-dialog").close());
   draw();
   return { load: refresh };

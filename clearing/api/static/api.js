@@ -104,6 +104,8 @@ const FIELD_ZH = {
   auth_code: "付款码",
   terminal_id: "终端号",
   channel: "支付渠道",
+  partner_bank: "合作银行",
+  branch_name: "所在支行（网点）",
 };
 
 function fieldZh(loc) {

@@ -1,0 +1,186 @@
+"""同城通办 in a real browser: the clerk of the bank outlet (outlet1, 建设银行城东支行同城通办网点)
+takes an order at the outlet's window, the citizen pays, the clerk prints the receipt; the hall's
+order and 系统管理 are refused. The administrator records a new outlet with its bank and branch."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import aiohttp
+
+from tests.e2e.conftest import PageFactory, Stack, Watched
+
+OUTLET = "CCB01"
+OUTLET_NAME = "建设银行城东支行同城通办网点"
+
+
+async def _declaration(stack: Stack, name: str, pid: str) -> str:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
+    ):
+        body = await r.json()
+        assert r.status in (200, 201), body
+        return str(body["declaration_no"])
+
+
+async def _hall_order(stack: Stack) -> str:
+    """An order of the hall (HALL1), taken by its supervisor."""
+    body = {
+        "case_no": f"2026-BDC-E2H{secrets.randbelow(10**6):06d}",
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": "李四",
+        "payer_id": "440524188001010014",
+        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
+        "manual_reason": "测试：主管手工录入",
+    }
+    status, order = await stack.api(
+        "POST",
+        "/api/v1/orders",
+        "super1",
+        json=body,
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+    )
+    assert status == 201, order
+    return str(order["order_no"])
+
+
+async def _fits(page: Watched) -> None:
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 1366, f"{width}px wide at 1366×768"
+
+
+async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    page = await page_as("outlet1")
+    page.allow_console(r"status of 40[34]")
+    await page.wait_for_url("**/window")
+    await page.get_by_text("实时连接").wait_for()
+    assert await page.inner_text("#office-name") == OUTLET_NAME
+    assert await page.inner_text("#window-name") == "网点窗口一"
+    # a card goes to the terminal at the outlet's window
+    assert await page.input_value("#terminal") == "T0000003"
+    await _fits(page)
+
+    case_no = f"2026-BDC-E2O{secrets.randbelow(10**6):06d}"
+    declaration = await _declaration(stack, "王五", "320102197506153018")
+    await page.fill("#case-no", case_no)
+    await page.fill("#payer-name", "王五")
+    await page.fill("#payer-id", "320102197506153018")
+    await page.fill("#declaration-no", declaration)
+    await page.click("#lookup-case")
+    await page.locator("#due-lines tr").first.wait_for()
+    await page.click("#submit-order")
+    await page.locator("#current").wait_for()
+
+    await page.locator("#qr-buttons button", has_text="微信").click()
+    sim_link = page.locator("#c-sim")
+    await sim_link.wait_for()
+    async with page.context.expect_page() as popup_info:
+        await sim_link.click()
+    citizen = await popup_info.value
+    await citizen.wait_for_load_state()
+    await citizen.get_by_role("button").filter(has_text=re.compile("支付|付款|确认")).first.click()
+    await page.locator("#c-paid").wait_for(timeout=15_000)
+    assert "已缴费" in await page.inner_text("#c-paid")
+
+    receipt = await page.get_attribute("#c-print", "href")
+    match = re.search(r"/orders/([^/]+)/receipt", receipt or "")
+    assert match, receipt
+    order_no = match.group(1)
+    conn = await stack.db()
+    try:
+        row = await conn.fetchrow(
+            "SELECT office, window_no, state FROM orders WHERE order_no = $1", order_no
+        )
+    finally:
+        await conn.close()
+    assert row is not None and (row["office"], row["window_no"]) == (OUTLET, "W01")
+    assert row["state"] in ("CLEARED", "SETTLED")
+    # the outlet's own list shows it
+    await page.locator("#orders tr", has_text=case_no).first.wait_for()
+
+    # the receipt, with the outlet's name on it
+    await page.goto(f"/orders/{order_no}/receipt")
+    await page.locator("#verify-link").wait_for()
+    assert "不动产登记税费缴费凭证" in await page.inner_text("h1")
+    assert OUTLET_NAME in await page.inner_text("body")
+    await _fits(page)
+
+    # the hall's order does not exist for the outlet's clerk, on the page or through the API
+    theirs = await _hall_order(stack)
+    response = await page.goto(f"/orders/{theirs}/receipt")
+    assert response is not None and response.status == 404
+    assert "李四" not in await page.inner_text("body")
+    status, problem = await stack.api("GET", f"/api/v1/orders/{theirs}", "outlet1")
+    assert (status, problem["code"]) == (404, "ORDER_NOT_FOUND")
+    status, problem = await stack.api("GET", "/api/v1/orders?office=HALL1", "outlet1")
+    assert (status, problem["code"]) == (403, "OFFICE_FORBIDDEN")
+
+    # nor is 系统管理 theirs
+    response = await page.goto("/admin")
+    assert response is not None and response.status == 403
+    assert "无权访问系统管理" in await page.inner_text("body")
+
+
+async def test_admin_records_an_outlet_with_its_bank_and_branch(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    page = await page_as("admin")
+    page.allow_console(r"status of 422")
+    await page.wait_for_url("**/admin")
+    # the demo's outlet shows its bank and branch
+    demo = page.locator(f".office-block[data-office='{OUTLET}']")
+    assert "中国建设银行 · 示范市分行城东支行" in await demo.inner_text()
+
+    form = page.locator("#office-form")
+    bank = form.locator("[name=partner_bank]")
+    assert not await bank.is_visible()  # a hall has no bank
+    code = f"CCB{secrets.randbelow(10**4):04d}"
+    await form.locator("[name=code]").fill(code)
+    await form.locator("[name=name]").fill("建设银行城西支行同城通办网点")
+    await form.locator("[name=kind]").select_option("branch")
+    await bank.wait_for()
+    # without the bank and branch the server says what is missing, and nothing is made
+    await form.locator("button[type=submit]").click()
+    await page.locator("#page-error", has_text="合作银行").wait_for()
+    status, listed = await stack.api("GET", "/api/v1/admin/offices", "admin")
+    assert code not in [o["code"] for o in listed["offices"]]
+
+    await bank.fill("中国建设银行")
+    await form.locator("[name=branch_name]").fill("示范市分行城西支行")
+    await form.locator("button[type=submit]").click()
+    block = page.locator(f".office-block[data-office='{code}']")
+    await block.wait_for()
+    assert "银行网点" in await block.inner_text()
+    assert "中国建设银行 · 示范市分行城西支行" in await block.inner_text()
+    await _fits(page)
+
+    # its branch is renamed in the 修改类型 dialog
+    await block.get_by_role("button", name="修改类型").click()
+    await page.fill("#office-edit [name=branch_name]", "示范市分行城北支行")
+    await page.click("#office-edit button[type=submit]")
+    await block.get_by_text("中国建设银行 · 示范市分行城北支行").wait_for()
+
+    status, listed = await stack.api("GET", "/api/v1/admin/offices", "admin")
+    assert status == 200, listed
+    [made] = [o for o in listed["offices"] if o["code"] == code]
+    assert (made["kind"], made["partner_bank"], made["branch_name"]) == (
+        "branch",
+        "中国建设银行",
+        "示范市分行城北支行",
+    )
+    conn = await stack.db()
+    try:
+        actions = [
+            r["action"]
+            for r in await conn.fetch(
+                "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", code
+            )
+        ]
+    finally:
+        await conn.close()
+    assert actions == ["office.created", "office.updated"]
