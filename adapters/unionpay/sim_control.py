@@ -181,6 +181,11 @@ def order_json(state: SimState, txn: Txn) -> dict[str, Any]:
         "scan_url": (
             f"{state.public_base_url}/sim/scan/{txn.qr_token}" if txn.qr_token is not None else None
         ),
+        # 手机网页支付: the card page the payer's browser was sent to, and its way back
+        "page_url": (
+            f"{state.public_base_url}/sim/wap/{txn.page_token}" if txn.page_token else None
+        ),
+        "front_url": txn.front_url or None,
         "notifications": [
             {
                 "key": n.key,

@@ -151,6 +151,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     cashier = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert cashier.status == 200
     assert cashier.url.path.startswith("/sim/wap/")
+    assert (await sim(svc).order(otn))["cashier_url"] == str(cashier.url)
     assert cashier.by_id("amount") == "¥350080.01"
     assert "不动产登记税费 2026-BDC-000777" in cashier.text
     # the browser posted the same form twice (back button): still the one cashier
@@ -288,3 +289,12 @@ async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser
     cashier = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
     assert f'href="{_return_url(svc, order_no)}"' in cashier.text
     assert 'name="viewport"' in cashier.text
+
+
+async def test_amounts_are_exact_int_fen(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 1)
+    page = await _page(svc, otn, 1, expires_at, order_no)
+    assert json.loads(page.fields["biz_content"])["total_amount"] == "0.01"
+    for bad, error in ((1.5, TypeError), (True, TypeError), (0, ValueError), (-100, ValueError)):
+        with pytest.raises(error):
+            await _page(svc, otn, bad, expires_at, order_no)  # type: ignore[arg-type]

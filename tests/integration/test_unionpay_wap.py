@@ -153,6 +153,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     card = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert card.status == 200
     assert card.url.path.startswith("/sim/wap/")
+    assert (await sim(svc).order(otn))["page_url"] == str(card.url)
     assert card.by_id("amount") == "¥350080.01"
     # the browser posted the same form twice (reload): still the one page
     again = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
@@ -262,3 +263,16 @@ async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowse
     again, _ = await phone.submit(card, card.form(), accNo="1234")
     assert again.by_id("note") == "卡号应为16至19位数字"
     assert (await sim(svc).order(otn))["state"] == "ISSUED"
+
+
+async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    for bad_no in ("TJ-2026-0001", "short", "X" * 31):
+        with pytest.raises(ValueError):
+            await _page(svc, bad_no, 1_00, expires_at, order_no)
+    with pytest.raises(ValueError):
+        await _page(svc, otn, 0, expires_at, order_no)
+    with pytest.raises(TypeError):
+        await _page(svc, otn, 1.0, expires_at, order_no)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        await _page(svc, otn, 1_00, expires_at.replace(tzinfo=None), order_no)
