@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.alipay import crypto
+from adapters.alipay.gateway import Gateway
 from clearing.api.keys import ACQUIRERS, POOL
 from clearing.channels import Channel
 from clearing.domain.orders import attempt_no
@@ -298,3 +299,34 @@ async def test_amounts_are_exact_int_fen(svc: Service) -> None:
     for bad, error in ((1.5, TypeError), (True, TypeError), (0, ValueError), (-100, ValueError)):
         with pytest.raises(error):
             await _page(svc, otn, bad, expires_at, order_no)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", ["0.00", "12.345", "-1.00", "1e3", "100000000.01"])
+async def test_a_signed_request_with_a_bad_amount_is_refused(
+    svc: Service, phone: PhoneBrowser, amount: str
+) -> None:
+    order_no, otn, _ = await _order(svc, 1_00)
+    async with aiohttp.ClientSession() as session:
+        # signed with our real key: only the amount is wrong
+        gateway = Gateway(
+            session,
+            url=sim(svc).gateway_url,
+            keys=sim(svc).merchant,
+            timeout_s=5,
+            clock=lambda: datetime.now(UTC),
+        )
+        url, fields = gateway.page_request(
+            "alipay.trade.wap.pay",
+            {
+                "out_trade_no": otn,
+                "total_amount": amount,
+                "subject": "不动产登记税费",
+                "product_code": "QUICK_WAP_WAY",
+            },
+            notify_url=svc.base_url + "/notify/alipay",
+            return_url=_return_url(svc, order_no),
+        )
+    refused = await phone.open(PayPage(url=url, method="POST", fields=fields))
+    assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")
+    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    assert status == 404

@@ -276,3 +276,17 @@ async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
         await _page(svc, otn, 1.0, expires_at, order_no)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         await _page(svc, otn, 1_00, expires_at.replace(tzinfo=None), order_no)
+
+
+@pytest.mark.parametrize("amount", ["0", "12.34", "-100", "1e3", ""])
+async def test_a_signed_form_with_a_bad_amount_is_refused(
+    svc: Service, phone: PhoneBrowser, amount: str
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    page = await _page(svc, otn, 1_00, expires_at, order_no)
+    # signed again with our real key: only the amount is wrong
+    fields = {k: v for k, v in page.fields.items() if k != "signature"} | {"txnAmt": amount}
+    fields["signature"] = crypto.sign(fields, sim(svc).merchant.private_key)
+    refused = await phone.open(PayPage(page.url, "POST", fields))
+    assert _refused(refused) == "10"
+    assert await _unknown_at_sim(svc, otn)
