@@ -330,3 +330,13 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
     assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")
     status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
+
+
+async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 2_00)
+    cashier = await phone.open(await _page(svc, otn, 2_00, expires_at, order_no))
+    await channel(svc).close(otn)
+    closed, _ = await phone.submit(cashier, cashier.form())
+    assert closed.by_id("status") == "订单已关闭，不能付款"
+    assert (await sim(svc).order(otn))["paid_fen"] is None
+    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
