@@ -112,7 +112,7 @@ def _signed_answer(state: SimState, fields: Fields) -> web.Response:
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
-def fresh(fields: Fields, now: datetime) -> None:
+def _fresh(fields: Fields, now: datetime) -> None:
     try:
         sent = wire.parse_txn_time(fields.get("txnTime", ""))
     except ValueError:
@@ -121,7 +121,7 @@ def fresh(fields: Fields, now: datetime) -> None:
         raise Refused("10", "txnTime与当前时间相差过大")
 
 
-def amount_of(fields: Fields) -> int:
+def _amount(fields: Fields) -> int:
     try:
         fen = wire.parse_fen(fields.get("txnAmt", ""))
     except ValueError:
@@ -135,11 +135,11 @@ def new_txn(state: SimState, fields: Fields, now: datetime, state_word: str) -> 
     order_id = fields.get("orderId", "")
     if not ORDER_ID.fullmatch(order_id):
         raise Refused("10", "orderId须为8-40位字母或数字")
-    fresh(fields, now)
+    _fresh(fields, now)
     back_url = fields.get("backUrl", "")
     if not back_url.startswith(("http://", "https://")):
         raise Refused("10", "backUrl有误")
-    amount = amount_of(fields)
+    amount = _amount(fields)
     if "&" in fields.get("reqReserved", ""):
         raise Refused("10", "reqReserved含有特殊字符")
     if order_id in state.txns:
@@ -236,7 +236,7 @@ def void_or_refund(state: SimState, fields: Fields, now: datetime) -> Fields:
         raise Refused("35")
     if original.voided:
         raise Refused("35", "原交易已撤销")
-    amount = amount_of(fields)
+    amount = _amount(fields)
     voiding = fields.get("txnType") == "31"
     if voiding:
         if original.settle_date != wire.settle_day(now):
@@ -297,7 +297,7 @@ async def file_transfer(request: web.Request) -> web.Response:
             "00",
         ):
             raise Refused("10", "不支持的文件类型")
-        fresh(fields, now)
+        _fresh(fields, now)
         today = wire.settle_day(now)
         day = wire.resolve_mmdd(fields.get("settleDate", ""), today)
     except ValueError:
