@@ -150,13 +150,14 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     order_no, otn, expires_at = await _order(svc, 350_080_01)
     # every notification round goes out three times
     await sim(svc).set_faults(duplicate_callbacks=2)
-    card = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    pay = await _page(svc, otn, 350_080_01, expires_at, order_no)
+    card = await phone.open(pay)
     assert card.status == 200
     assert card.url.path.startswith("/sim/wap/")
     assert (await sim(svc).order(otn))["page_url"] == str(card.url)
     assert card.by_id("amount") == "¥350080.01"
     # the browser posted the same form twice (reload): still the one page
-    again = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    again = await phone.open(pay)
     assert again.url == card.url
     # nothing paid yet: UnionPay has no transaction to show
     assert (await channel(svc).query(otn)).state == "NOT_FOUND"
