@@ -1,4 +1,5 @@
-"""Alipay OpenAPI client for 当面付: the ``QrAcquirer`` and ``CodeAcquirer`` for Alipay.
+"""Alipay OpenAPI client for 当面付 and 手机网站支付: the ``QrAcquirer``, ``CodeAcquirer`` and
+``MobileAcquirer`` for Alipay.
 
 Each method is one or two gateway calls (``gateway.Gateway`` signs and verifies) and a mapping of
 the answer (``mapping``) onto the core's types (protocols-cn.md 2.5).
@@ -21,7 +22,7 @@ from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
 from adapters.errors import AcquirerRejected
 from clearing.domain.money import yuan_str
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,35 @@ class AlipayClient:
             # a retry of a payment that went through: report it as the trade is now
             return await self.query(out_trade_no)
         raise failure("pay_by_code", answer)
+
+    async def open_mobile_page(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        return_url: str,
+        payer_ip: str,
+        attach: str = "",
+    ) -> PayPage:
+        """``alipay.trade.wap.pay``: the signed form the phone's browser posts to the gateway,
+        which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
+        Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
+        which only brings the browser back. ``payer_ip`` is not part of this API."""
+        _require_fen(total_fen)
+        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
+        biz.update(
+            product_code="QUICK_WAP_WAY",
+            # leaving the cashier midway goes back where paying finishes, too
+            quit_url=return_url,
+            time_expire=crypto.beijing_text(expires_at),
+        )
+        url, fields = self._gateway.page_request(
+            "alipay.trade.wap.pay", biz, notify_url=self._notify_url, return_url=return_url
+        )
+        log.info("alipay wap page out_trade_no=%s", out_trade_no)
+        return PayPage(url=url, method="POST", fields=fields)
 
     async def query(self, out_trade_no: str) -> TradeStatus:
         """``alipay.trade.query``; NOT_FOUND while a precreated QR is not yet scanned."""

@@ -83,19 +83,7 @@ class Gateway:
     ) -> Answer:
         """Sign and send one call; ``acted_on`` lists refusals the caller draws conclusions
         from, which must therefore be signed as strictly as a success."""
-        params = {
-            "app_id": self._keys.app_id,
-            "method": method,
-            "format": "JSON",
-            "charset": crypto.CHARSET,
-            "sign_type": crypto.SIGN_TYPE,
-            "timestamp": crypto.beijing_text(self._clock()),
-            "version": crypto.VERSION,
-            "biz_content": crypto.compact_json(biz),
-        }
-        if notify_url is not None:
-            params["notify_url"] = notify_url
-        params["sign"] = crypto.sign(self._keys.private_key, crypto.request_content(params))
+        params = self.signed_params(method, biz, notify_url=notify_url)
         started = time.monotonic()
         try:
             async with self._session.post(
@@ -132,6 +120,43 @@ class Gateway:
             ms,
         )
         return answer
+
+    def signed_params(
+        self,
+        method: str,
+        biz: Mapping[str, Any],
+        *,
+        notify_url: str | None = None,
+        return_url: str | None = None,
+    ) -> dict[str, str]:
+        """The common parameters, ``biz_content`` and the app's RSA2 signature over them all."""
+        params = {
+            "app_id": self._keys.app_id,
+            "method": method,
+            "format": "JSON",
+            "charset": crypto.CHARSET,
+            "sign_type": crypto.SIGN_TYPE,
+            "timestamp": crypto.beijing_text(self._clock()),
+            "version": crypto.VERSION,
+            "biz_content": crypto.compact_json(biz),
+        }
+        if notify_url is not None:
+            params["notify_url"] = notify_url
+        if return_url is not None:
+            params["return_url"] = return_url
+        params["sign"] = crypto.sign(self._keys.private_key, crypto.request_content(params))
+        return params
+
+    def page_request(
+        self, method: str, biz: Mapping[str, Any], *, notify_url: str, return_url: str
+    ) -> tuple[str, dict[str, str]]:
+        """A page call the payer's browser sends, as the SDK's ``pageExecute`` (POST) builds it:
+        the form's action is the gateway URL carrying the signed common parameters, and the
+        form itself holds ``biz_content``. Nothing is sent from here."""
+        params = self.signed_params(method, biz, notify_url=notify_url, return_url=return_url)
+        body = {"biz_content": params.pop("biz_content")}
+        joiner = "&" if "?" in self._url else "?"
+        return f"{self._url}{joiner}{urlencode(params)}", body
 
     def _verified(
         self, operation: str, method: str, raw: bytes, acted_on: frozenset[str]

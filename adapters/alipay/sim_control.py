@@ -166,6 +166,11 @@ def order_json(state: SimState, order: Order) -> dict[str, Any]:
         "notify_url": order.notify_url,
         "qr_code": f"https://qr.alipay.com/{order.token}" if order.token else None,
         "scan_url": f"{state.public_base_url}/sim/scan/{order.token}" if order.token else None,
+        # 手机网站支付: the cashier the payer's browser was sent to
+        "cashier_url": (
+            f"{state.public_base_url}/sim/wap/{order.page_token}" if order.page_token else None
+        ),
+        "return_url": order.return_url or None,
         "cancel_action": order.cancel_action,
         "refunds": [{**asdict(r), "at": beijing_text(r.at)} for r in order.refunds],
         "notifications": notifications,

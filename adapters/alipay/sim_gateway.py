@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.alipay import crypto
+from adapters.alipay import crypto, sim_wap
 from adapters.alipay.sim_state import STATE, SimState
 from adapters.alipay.sim_trades import METHODS, BizError
 
@@ -25,7 +25,7 @@ def _invalid(sub_code: str, sub_msg: str) -> dict[str, Any]:
     return {"code": "40002", "msg": "Invalid Arguments", "sub_code": sub_code, "sub_msg": sub_msg}
 
 
-async def gateway(request: web.Request) -> web.Response:
+async def gateway(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
     if state.faults.api_5xx > 0:
@@ -38,6 +38,8 @@ async def gateway(request: web.Request) -> web.Response:
     if params is None:
         return _answer(state, crypto.ERROR_RESPONSE, _invalid("isv.invalid-parameter", "参数重复"))
     method = params.get("method", "")
+    if method == sim_wap.METHOD:
+        return _page_call(state, params)
     handler = METHODS.get(method)
     if handler is None:
         return _answer(
@@ -69,6 +71,28 @@ async def gateway(request: web.Request) -> web.Response:
         return _answer(state, name, exc.payload())
     payload = fields if "code" in fields else {"code": "10000", "msg": "Success", **fields}
     return _answer(state, name, payload)
+
+
+def _page_call(state: SimState, params: Mapping[str, str]) -> web.StreamResponse:
+    """A call the payer's browser made: checked as any other, answered with a page."""
+    problem = _authenticate(state, params)
+    if problem is not None:
+        return sim_wap.error_page(problem["sub_code"], problem["sub_msg"])
+    if state.faults.system_error > 0:
+        state.faults.system_error -= 1
+        return sim_wap.error_page("isp.unknow-error", "系统繁忙，请稍后再试")
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+    except json.JSONDecodeError:
+        biz = None
+    if not isinstance(biz, dict):
+        return sim_wap.error_page("isv.invalid-parameter", "biz_content不是合法的JSON")
+    try:
+        order = sim_wap.open_page(state, biz, params)
+    except BizError as exc:
+        return sim_wap.error_page(exc.sub_code, exc.sub_msg)
+    # Alipay moves the browser on to its cashier, so a reload does not post the form again
+    raise web.HTTPSeeOther(sim_wap.cashier_url(order))
 
 
 async def _params(request: web.Request) -> dict[str, str] | None:

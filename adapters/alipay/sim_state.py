@@ -77,7 +77,7 @@ class Order:
     """An out_trade_no at Alipay: a precreated QR (no trade until scanned) or a trade."""
 
     out_trade_no: str
-    scene: str  # precreate, bar_code, cancelled (cancel of an out_trade_no never seen)
+    scene: str  # precreate, bar_code, wap, cancelled (cancel of an out_trade_no never seen)
     subject: str
     total_fen: int
     body: str
@@ -86,6 +86,10 @@ class Order:
     created_at: datetime
     time_expire: datetime | None = None
     token: str = ""
+    # 手机网站支付: where the browser goes after paying, or when the payer gives up
+    return_url: str = ""
+    quit_url: str = ""
+    page_token: str = ""
     # the trade exists from the scan (precreate) or the pay call (bar_code) on
     trade_no: str | None = None
     status: str = WAIT_BUYER_PAY
@@ -142,6 +146,7 @@ class SimState:
         self.default_fee_rate_ppm = fee_rate_ppm
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}
+        self.by_page: dict[str, str] = {}  # cashier page token → out_trade_no (手机网站支付)
         self.refunds: dict[tuple[str, str], Refund] = {}
         self.bill_links: dict[str, tuple[str, float]] = {}  # token → (bill date, expiry)
         self.held: list[tuple[Notification, int, asyncio.Future[bool]]] = []
@@ -189,6 +194,9 @@ class SimState:
 
     def new_notify_id(self) -> str:
         return secrets.token_hex(16)
+
+    def new_page_token(self) -> str:
+        return secrets.token_urlsafe(18)
 
     def new_qr_token(self) -> str:
         alphabet = string.ascii_lowercase + string.digits

@@ -103,9 +103,7 @@ def _trade(state: SimState, biz: Mapping[str, Any]) -> Order:
     return order
 
 
-def _new_order(
-    state: SimState, biz: dict[str, Any], params: Mapping[str, str], scene: str
-) -> Order:
+def new_order(state: SimState, biz: dict[str, Any], params: Mapping[str, str], scene: str) -> Order:
     now = datetime.now(crypto.BEIJING)
     out_trade_no = _no(biz, "out_trade_no")
     total = _amount(biz, "total_amount")
@@ -163,7 +161,7 @@ async def _late_answer(state: SimState) -> None:
 async def precreate(
     state: SimState, biz: dict[str, Any], params: Mapping[str, str]
 ) -> dict[str, Any]:
-    order = _new_order(state, biz, params, "precreate")
+    order = new_order(state, biz, params, "precreate")
     if not order.token:
         order.token = state.new_qr_token()
         state.by_token[order.token] = order.out_trade_no
@@ -181,7 +179,7 @@ async def pay(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -
             "ACQ.PAYMENT_AUTH_CODE_INVALID",
             "支付失败，获取顾客账户信息失败，请顾客刷新付款码后重新收款",
         )
-    order = _new_order(state, biz, params, "bar_code")
+    order = new_order(state, biz, params, "bar_code")
     now = datetime.now(crypto.BEIJING)
     faults = state.faults
     if order.trade_no is not None and order.status == WAIT_BUYER_PAY:

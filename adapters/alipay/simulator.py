@@ -18,6 +18,7 @@ from adapters.alipay.sim_bill import DOWNLOAD_PATH, download
 from adapters.alipay.sim_control import add_control_routes
 from adapters.alipay.sim_gateway import add_gateway_routes
 from adapters.alipay.sim_state import STATE, SimState
+from adapters.alipay.sim_wap import add_wap_routes
 
 
 def create_simulator_app(
@@ -50,6 +51,7 @@ def create_simulator_app(
     add_gateway_routes(app)
     app.router.add_get(DOWNLOAD_PATH, download)
     add_control_routes(app)
+    add_wap_routes(app)
     simkit.wake_on_shutdown(app, app[STATE])
     simkit.add_notify_session(app, app[STATE])
     return app

@@ -1,4 +1,5 @@
-"""UnionPay online QR (ACP 5.1.0): the ``clearing.ports`` QR and payment-code acquirer.
+"""UnionPay online QR and 手机网页支付 (ACP 5.1.0): the ``clearing.ports`` QR, payment-code and
+mobile acquirer.
 
 Who scans whom: ``create_qr`` asks UnionPay for a code that the citizen scans (01/07, "主扫");
 ``pay_by_code`` charges the code the citizen shows (01/06, "被扫", the C2B code). Back-end calls
@@ -20,9 +21,10 @@ from datetime import date, datetime
 import aiohttp
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
-from adapters.unionpay import bill, status, wire
+from adapters.unionpay import bill, crypto, status, wire
 from adapters.unionpay.gateway import (
     BACK_TRANS,
+    FRONT_TRANS,
     PROVIDER,
     QUERY_TRANS,
     Answer,
@@ -35,7 +37,7 @@ from adapters.unionpay.gateway import (
 from adapters.unionpay.keys import MerchantKeys
 from adapters.unionpay.status import NOT_FOUND, QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes, TxnTimes
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,46 @@ class UnionPayClient:
         except AcquirerUnavailable as exc:
             return _in_process(out_trade_no, exc.reason)
         return _in_process(out_trade_no, "not visible yet") if found.state == NOT_FOUND else found
+
+    async def open_mobile_page(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        return_url: str,
+        payer_ip: str,
+        attach: str = "",
+    ) -> PayPage:
+        """手机网页支付: the signed front consumption (01/01, bizType 000201, channelType 08) the
+        phone's browser posts to ``frontTransReq.do``, where UnionPay takes the card. Nothing is
+        sent from here; the txnTime is kept first, so the order can be queried whatever the
+        browser does. The result comes by back notification or query, never by ``frontUrl``
+        (``return_url``), which only brings the browser back. ACP has no ``description`` field
+        here, and no payer IP for this access type."""
+        wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+        if not return_url.startswith(("https://", "http://")):
+            raise ValueError("return_url must be an http(s) URL")
+        txn_time = wire.txn_time(self._gw.now())
+        await self._txn_times.remember(out_trade_no, txn_time)
+        fields = self._gw.fields("01", "01", wire.CHANNEL_MOBILE)
+        fields |= {
+            "bizType": wire.BIZ_TYPE_GATEWAY,
+            "orderId": out_trade_no,
+            "txnTime": txn_time,
+            "txnAmt": wire.positive_fen(total_fen),
+            "currencyCode": wire.CURRENCY_CNY,
+            "frontUrl": return_url,
+            "backUrl": self._notify_url,
+            "payTimeout": wire.txn_time(expires_at),
+            **wire.reserved(attach),
+        }
+        fields["signature"] = crypto.sign(fields, self._gw.keys.private_key)
+        log.info("unionpay wap page orderId=%s", out_trade_no)
+        return PayPage(url=self._gw.base_url + FRONT_TRANS, method="POST", fields=fields)
 
     async def query(self, out_trade_no: str) -> TradeStatus:
         """UnionPay's view of one attempt; NOT_FOUND for a code nobody has paid yet."""

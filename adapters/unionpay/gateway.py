@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 PROVIDER = "unionpay"
 BACK_TRANS = "/gateway/api/backTransReq.do"
 QUERY_TRANS = "/gateway/api/queryTrans.do"
+# front transactions are posted by the payer's browser, not by us
+FRONT_TRANS = "/gateway/api/frontTransReq.do"
 # the file host serves downloads at its root; these are UnionPay's own host pairs
 _FILE_HOSTS = {
     "gateway.95516.com": "https://filedownload.95516.com/",

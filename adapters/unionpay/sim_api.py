@@ -16,6 +16,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.unionpay import crypto, wire
+from adapters.unionpay.gateway import FRONT_TRANS
 from adapters.unionpay.sim_bill import download
 from adapters.unionpay.sim_delivery import notify, signed, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn, masked_card
@@ -64,7 +65,8 @@ def answer(state: SimState, request: Fields, code: str, message: str = "", **ext
 @web.middleware
 async def acp_gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Faults, request verification and answer signing for the gateway and file endpoints."""
-    if request.path.startswith("/sim/") or request.method != "POST":
+    # the browser's front transactions get pages, not signed answers (sim_front)
+    if request.path.startswith("/sim/") or request.method != "POST" or request.path == FRONT_TRANS:
         return await handler(request)
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
@@ -75,7 +77,7 @@ async def acp_gateway(request: web.Request, handler: Handler) -> web.StreamRespo
         fields = wire.decode_form(await request.read())
     except ValueError:
         return _signed_answer(state, answer(state, {}, "10"))
-    problem = _authenticate(state, fields)
+    problem = authenticate(state, fields)
     if problem:
         log.info("sim rejected request path=%s why=%s", request.path, problem)
         return _signed_answer(state, answer(state, fields, *problem))
@@ -83,7 +85,7 @@ async def acp_gateway(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def _authenticate(state: SimState, fields: Fields) -> tuple[str, str] | None:
+def authenticate(state: SimState, fields: Fields) -> tuple[str, str] | None:
     if fields.get("version") != wire.VERSION or fields.get("signMethod") != wire.SIGN_METHOD_RSA:
         return "10", "仅支持5.1.0版本、signMethod=01"
     cert = state.keys.merchant_certs.get(fields.get("certId", ""))
@@ -129,7 +131,7 @@ def _amount(fields: Fields) -> int:
     return fen
 
 
-def _new_txn(state: SimState, fields: Fields, now: datetime, state_word: str) -> Txn:
+def new_txn(state: SimState, fields: Fields, now: datetime, state_word: str) -> Txn:
     order_id = fields.get("orderId", "")
     if not ORDER_ID.fullmatch(order_id):
         raise Refused("10", "orderId须为8-40位字母或数字")
@@ -191,7 +193,7 @@ def apply_qr(state: SimState, fields: Fields, now: datetime) -> Fields:
             raise Refused("10", "payTimeout格式错误") from None
         if pay_timeout <= now:
             raise Refused("10", "payTimeout早于当前时间")
-    txn = _new_txn(state, fields, now, "ISSUED")
+    txn = new_txn(state, fields, now, "ISSUED")
     txn.pay_timeout = pay_timeout
     txn.qr_token = state.new_token()
     state.by_token[txn.qr_token] = txn.order_id
@@ -203,7 +205,7 @@ def consume_by_code(state: SimState, fields: Fields, now: datetime) -> Fields:
     """01/06: charge the citizen's payment code; the result may take a while (outcome_unknown)."""
     if not PAYMENT_CODE.fullmatch(fields.get("qrNo", "")):
         raise Refused("10", "qrNo格式错误")
-    txn = _new_txn(state, fields, now, "PROCESSING")
+    txn = new_txn(state, fields, now, "PROCESSING")
     txn.acc_no = masked_card()
     state.stamp(txn, now)
     faults = state.faults
@@ -243,7 +245,7 @@ def void_or_refund(state: SimState, fields: Fields, now: datetime) -> Fields:
             raise Refused("36", "撤销金额须与原交易金额一致")
     elif original.refunded_fen + amount > original.amount_fen:
         raise Refused("33", "退货金额超过原交易可退金额")
-    txn = _new_txn(state, fields, now, "PROCESSING")
+    txn = new_txn(state, fields, now, "PROCESSING")
     txn.orig_query_id = original.query_id
     state.stamp(txn, now)
     if voiding:

@@ -19,6 +19,8 @@ from adapters.unionpay.sim_state import STATE, SimState, Txn, masked_card
 
 log = logging.getLogger(__name__)
 
+PAYABLE_SUB_TYPES = ("07", "01")
+
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -41,7 +43,8 @@ def _yuan(fen: int) -> str:
 
 
 def _payable(txn: Txn, now: datetime) -> bool:
-    return txn.txn_sub_type == "07" and txn.state == "ISSUED" and not txn.expired(now)
+    # a code to scan (01/07) or a payment page (01/01) nobody paid yet
+    return txn.txn_sub_type in PAYABLE_SUB_TYPES and txn.state == "ISSUED" and not txn.expired(now)
 
 
 def _state_word(txn: Txn, now: datetime) -> str:
@@ -97,7 +100,7 @@ async def pay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     from_page = request.content_type == "application/x-www-form-urlencoded"
     txn = state.txns.get(request.match_info["order_id"])
-    if txn is None or txn.txn_sub_type != "07":
+    if txn is None or txn.txn_sub_type not in PAYABLE_SUB_TYPES:
         return _missing()
     amount_fen = txn.amount_fen
     if not from_page:
@@ -178,6 +181,11 @@ def order_json(state: SimState, txn: Txn) -> dict[str, Any]:
         "scan_url": (
             f"{state.public_base_url}/sim/scan/{txn.qr_token}" if txn.qr_token is not None else None
         ),
+        # 手机网页支付: the card page the payer's browser was sent to, and its way back
+        "page_url": (
+            f"{state.public_base_url}/sim/wap/{txn.page_token}" if txn.page_token else None
+        ),
+        "front_url": txn.front_url or None,
         "notifications": [
             {
                 "key": n.key,

@@ -32,7 +32,7 @@ def txn_fields(state: SimState, txn: Txn) -> dict[str, str]:
         "signMethod": wire.SIGN_METHOD_RSA,
         "txnType": txn.txn_type,
         "txnSubType": txn.txn_sub_type,
-        "bizType": wire.BIZ_TYPE,
+        "bizType": txn.biz_type,
         "accessType": wire.ACCESS_MERCHANT,
         "merId": state.keys.mer_ids[0],
         "orderId": txn.order_id,

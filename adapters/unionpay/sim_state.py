@@ -83,10 +83,15 @@ class Txn:
     back_url: str
     req_reserved: str
     created_at: datetime
-    # ISSUED (a code nobody paid), PROCESSING, SUCCESS or FAILED
+    # ISSUED (a code or a payment page nobody paid), PROCESSING, SUCCESS or FAILED
     state: str
     pay_timeout: datetime | None = None
     qr_token: str | None = None
+    # 手机网页支付 (front consumption 01/01): bizType 000201, the browser's way back, the page
+    biz_type: str = wire.BIZ_TYPE
+    channel_type: str = ""
+    front_url: str = ""
+    page_token: str | None = None
     query_id: str | None = None
     trace_no: str | None = None
     completed_at: datetime | None = None
@@ -145,6 +150,7 @@ class SimState:
         self.txns: dict[str, Txn] = {}
         self.by_query_id: dict[str, str] = {}
         self.by_token: dict[str, str] = {}
+        self.by_page: dict[str, str] = {}  # card-entry page token → orderId (手机网页支付)
         self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()

@@ -16,6 +16,7 @@ from adapters import simkit
 from adapters.unionpay.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
 from adapters.unionpay.sim_api import acp_gateway, add_api_routes
 from adapters.unionpay.sim_control import add_control_routes
+from adapters.unionpay.sim_front import add_front_routes
 from adapters.unionpay.sim_state import NOTIFY_TIMEOUT_S, STATE, SimState
 
 
@@ -45,6 +46,7 @@ def create_simulator_app(
     )
     add_api_routes(app)
     add_control_routes(app)
+    add_front_routes(app)
     simkit.wake_on_shutdown(app, app[STATE])
     simkit.add_notify_session(app, app[STATE])
     return app

@@ -1,0 +1,342 @@
+"""Alipay 手机网站支付 (alipay.trade.wap.pay) end to end over real HTTP: the service's Alipay
+channel opens the page, a phone browser posts it to the real simulator, the payer confirms at
+the cashier, and the service captures the payment from the notification, exactly once. The
+browser's return to return_url proves nothing and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from adapters.alipay import crypto
+from adapters.alipay.gateway import Gateway
+from clearing.api.keys import ACQUIRERS, POOL
+from clearing.channels import Channel
+from clearing.domain.orders import attempt_no
+from clearing.ports import PayPage
+from tests.integration.alipay_harness import AlipaySim, running_alipay_sim
+from tests.integration.phone_browser import Page, PhoneBrowser
+from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.wechat_harness import running_wechat_sim
+
+
+@pytest.fixture(scope="module")
+async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    tmp = tmp_path_factory.mktemp("alipay-wap")
+    async with (
+        running_wechat_sim(tmp / "wechat") as wechat,
+        running_alipay_sim(tmp / "alipay", retry_scale=0.001) as alipay,
+        # the poller stays out of the way: these tests are about the notification
+        running_service(db_dsn, tmp, wechat, others={"alipay": alipay}, poll_first_s=600) as s,
+    ):
+        s.alipay = alipay  # type: ignore[attr-defined]
+        yield s
+
+
+def sim(svc: Service) -> AlipaySim:
+    found: AlipaySim = svc.alipay  # type: ignore[attr-defined]
+    return found
+
+
+def channel(svc: Service) -> Channel:
+    return svc.app[ACQUIRERS]["alipay"]
+
+
+@pytest.fixture(autouse=True)
+async def _faults(svc: Service) -> AsyncIterator[None]:
+    await sim(svc).reset_faults()
+    yield
+    await sim(svc).reset_faults()
+
+
+@pytest.fixture
+async def phone() -> AsyncIterator[PhoneBrowser]:
+    async with aiohttp.ClientSession() as session:
+        yield PhoneBrowser(session)
+
+
+async def _order(svc: Service, fen: int) -> tuple[str, str, datetime]:
+    """An order, and an open Alipay attempt of it (its out_trade_no) as the service records
+    one before it asks the channel for anything."""
+    status, order = await svc.create_order(await svc.supervisor(), order_body((fen,)))
+    assert status == 201, order
+    otn = attempt_no(order["order_no"], 1)
+    async with svc.app[POOL].acquire() as conn:
+        expires_at = await conn.fetchval(
+            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
+            " SELECT id, 'alipay', $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
+            " RETURNING expires_at",
+            order["order_no"],
+            otn,
+        )
+    return order["order_no"], otn, expires_at
+
+
+def _return_url(svc: Service, order_no: str) -> str:
+    return f"{svc.base_url}/m/{order_no}/back"
+
+
+async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
+    return await channel(svc).open_mobile_page(
+        out_trade_no=otn,
+        description="不动产登记税费 2026-BDC-000777",
+        total_fen=fen,
+        expires_at=expires_at,
+        return_url=_return_url(svc, order_no),
+        payer_ip="203.0.113.7",
+    )
+
+
+async def _counts(svc: Service, otn: str) -> tuple[int, int]:
+    async with svc.app[POOL].acquire() as conn:
+        payments = await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn)
+        entries = await conn.fetchval(
+            "SELECT count(*) FROM journal_entries e JOIN payment_attempts a"
+            " ON a.order_id = e.order_id WHERE a.out_trade_no = $1",
+            otn,
+        )
+    return int(payments), int(entries)
+
+
+async def _order_state(svc: Service, order_no: str) -> str:
+    async with svc.app[POOL].acquire() as conn:
+        return str(await conn.fetchval("SELECT state FROM orders WHERE order_no = $1", order_no))
+
+
+def _refused(page: Page) -> str | None:
+    return page.by_id("sub-code")
+
+
+def test_the_channel_offers_h5(svc: Service) -> None:
+    assert channel(svc).supports("h5")
+
+
+async def test_page_is_the_signed_wap_request(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 123_45)
+    page = await _page(svc, otn, 123_45, expires_at, order_no)
+    assert page.method == "POST"
+    split = urlsplit(page.url)
+    assert f"{split.scheme}://{split.netloc}{split.path}" == sim(svc).gateway_url
+    params = dict(parse_qsl(split.query)) | dict(page.fields)
+    assert params["method"] == "alipay.trade.wap.pay"
+    assert params["notify_url"] == svc.base_url + "/notify/alipay"
+    assert params["return_url"] == _return_url(svc, order_no)
+    assert crypto.verify(
+        sim(svc).platform.app_public_keys[params["app_id"]],
+        crypto.request_content(params),
+        params["sign"],
+    )
+    biz = json.loads(params["biz_content"])
+    assert biz == {
+        "out_trade_no": otn,
+        "total_amount": "123.45",
+        "subject": "不动产登记税费 2026-BDC-000777",
+        "product_code": "QUICK_WAP_WAY",
+        "quit_url": _return_url(svc, order_no),
+        "time_expire": crypto.beijing_text(expires_at),
+    }
+
+
+async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 350_080_01)
+    # every notification round goes out three times
+    await sim(svc).set_faults(duplicate_callbacks=2)
+    cashier = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    assert cashier.status == 200
+    assert cashier.url.path.startswith("/sim/wap/")
+    assert (await sim(svc).order(otn))["cashier_url"] == str(cashier.url)
+    assert cashier.by_id("amount") == "¥350080.01"
+    assert "不动产登记税费 2026-BDC-000777" in cashier.text
+    # the browser posted the same form twice (back button): still the one cashier
+    again = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    assert again.url == cashier.url
+
+    _, location = await phone.submit(cashier, cashier.form(), follow=False)
+    assert location is not None and location.startswith(_return_url(svc, order_no) + "?")
+    back = dict(parse_qsl(urlsplit(location).query))
+    assert (back["method"], back["out_trade_no"], back["total_amount"]) == (
+        "alipay.trade.wap.pay.return",
+        otn,
+        "350080.01",
+    )
+    assert crypto.verify(
+        sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
+    )
+
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    sent = await sim(svc).order(otn)
+    assert sent["notifications"][0]["acknowledged"] is True
+    assert len(sent["notifications"][0]["attempts"]) >= 3
+    assert await _counts(svc, otn) == (1, 1)
+    status = await channel(svc).query(otn)
+    assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
+
+    # paid: the cashier offers no second payment, and confirming again changes nothing
+    paid = await phone.get(str(cashier.url))
+    assert paid.by_id("status") == "订单已支付"
+    await phone.submit(cashier, cashier.form())
+    refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    assert _refused(refused) == "ACQ.TRADE_HAS_SUCCESS"
+    assert await _counts(svc, otn) == (1, 1)
+    assert (await sim(svc).order(otn))["paid_fen"] == 350_080_01
+
+
+async def test_the_return_to_the_merchant_captures_nothing(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 88_00)
+    await sim(svc).set_faults(drop_callbacks=1.0)
+    cashier = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
+    _, location = await phone.submit(cashier, cashier.form(), follow=False)
+    assert location is not None
+    await phone.get(location)  # the browser arrives back at the service, signed parameters and all
+    # the same signed parameters sent to the notify endpoint are no notification either
+    back = urlsplit(location).query
+    async with phone.session.post(
+        svc.base_url + "/notify/alipay",
+        data=back,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ) as resp:
+        assert resp.status == 401
+        assert await resp.text() != "success"
+    assert await _counts(svc, otn) == (0, 0)
+    assert await _order_state(svc, order_no) != "CLEARED"
+    # the notification that was lost comes again on Alipay's schedule, and that one counts
+    await sim(svc).reset_faults()
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    assert await _counts(svc, otn) == (1, 1)
+
+
+async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> Page:
+    """Post the page with some parameters changed after signing, wherever they travel."""
+    split = urlsplit(page.url)
+    query = dict(parse_qsl(split.query))
+    fields = dict(page.fields)
+    for name, value in changed.items():
+        (fields if name in fields else query)[name] = value
+    url = split._replace(query=urlencode(query)).geturl()
+    return await phone.open(PayPage(url=url, method="POST", fields=fields))
+
+
+async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 500_00)
+    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    biz = json.loads(page.fields["biz_content"])
+    cheaper = crypto.compact_json({**biz, "total_amount": "0.01"})
+    refused = await _refused_page(phone, page, biz_content=cheaper)
+    assert refused.status == 200
+    assert _refused(refused) == "isv.invalid-signature"
+    assert refused.forms == []
+    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    assert status == 404
+    # nor may the browser be sent back anywhere else
+    elsewhere = await _refused_page(phone, page, return_url="https://evil.example/steal")
+    assert _refused(elsewhere) == "isv.invalid-signature"
+
+
+async def test_a_request_signed_with_another_key_is_refused(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 500_00)
+    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    params = dict(parse_qsl(urlsplit(page.url).query)) | dict(page.fields)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = crypto.sign(stranger, crypto.request_content(params))
+    refused = await _refused_page(phone, page, sign=forged)
+    assert _refused(refused) == "isv.invalid-signature"
+    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    assert status == 404
+
+
+async def test_the_same_out_trade_no_with_another_amount_is_refused(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 700_00)
+    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
+    assert first.url.path.startswith("/sim/wap/")
+    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    assert _refused(other) == "ACQ.CONTEXT_INCONSISTENT"
+    assert (await sim(svc).order(otn))["total_fen"] == 700_00
+
+
+async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, _ = await _order(svc, 9_99)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
+    assert _refused(late) == "ACQ.INVALID_PARAMETER"
+
+    order_no, otn, expires_at = await _order(svc, 9_99)
+    cashier = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
+    await sim(svc).expire(otn)
+    closed, _ = await phone.submit(cashier, cashier.form())
+    assert closed.by_id("status") == "订单已关闭，不能付款"
+    assert (await sim(svc).order(otn))["paid_fen"] is None
+    reopened = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
+    assert _refused(reopened) == "ACQ.TRADE_HAS_CLOSE"
+    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert await _counts(svc, otn) == (0, 0)
+
+
+async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    cashier = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
+    assert f'href="{_return_url(svc, order_no)}"' in cashier.text
+    assert 'name="viewport"' in cashier.text
+
+
+async def test_amounts_are_exact_int_fen(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 1)
+    page = await _page(svc, otn, 1, expires_at, order_no)
+    assert json.loads(page.fields["biz_content"])["total_amount"] == "0.01"
+    for bad, error in ((1.5, TypeError), (True, TypeError), (0, ValueError), (-100, ValueError)):
+        with pytest.raises(error):
+            await _page(svc, otn, bad, expires_at, order_no)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("amount", ["0.00", "12.345", "-1.00", "1e3", "100000000.01"])
+async def test_a_signed_request_with_a_bad_amount_is_refused(
+    svc: Service, phone: PhoneBrowser, amount: str
+) -> None:
+    order_no, otn, _ = await _order(svc, 1_00)
+    async with aiohttp.ClientSession() as session:
+        # signed with our real key: only the amount is wrong
+        gateway = Gateway(
+            session,
+            url=sim(svc).gateway_url,
+            keys=sim(svc).merchant,
+            timeout_s=5,
+            clock=lambda: datetime.now(UTC),
+        )
+        url, fields = gateway.page_request(
+            "alipay.trade.wap.pay",
+            {
+                "out_trade_no": otn,
+                "total_amount": amount,
+                "subject": "不动产登记税费",
+                "product_code": "QUICK_WAP_WAY",
+            },
+            notify_url=svc.base_url + "/notify/alipay",
+            return_url=_return_url(svc, order_no),
+        )
+    refused = await phone.open(PayPage(url=url, method="POST", fields=fields))
+    assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")
+    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    assert status == 404
+
+
+async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 2_00)
+    cashier = await phone.open(await _page(svc, otn, 2_00, expires_at, order_no))
+    await channel(svc).close(otn)
+    closed, _ = await phone.submit(cashier, cashier.form())
+    assert closed.by_id("status") == "订单已关闭，不能付款"
+    assert (await sim(svc).order(otn))["paid_fen"] is None
+    assert (await channel(svc).query(otn)).state == "NOT_FOUND"

@@ -1,0 +1,293 @@
+"""UnionPay 手机网页支付 (ACP 5.1.0 front consumption, channelType 08) end to end over real HTTP:
+the service's UnionPay channel signs the form, a phone browser posts it to the real simulator's
+frontTransReq.do, the payer enters a card and confirms, and the service captures the payment from
+the back notification, exactly once. The front notification the browser carries to frontUrl
+proves nothing and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from adapters.unionpay import crypto, wire
+from adapters.unionpay.gateway import FRONT_TRANS
+from clearing.api.keys import ACQUIRERS, POOL
+from clearing.channels import Channel
+from clearing.domain.orders import attempt_no
+from clearing.ports import PayPage
+from tests.integration.phone_browser import Page, PhoneBrowser
+from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.unionpay_harness import UnionPaySim, running_unionpay_sim
+from tests.integration.wechat_harness import running_wechat_sim
+
+
+@pytest.fixture(scope="module")
+async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    tmp = tmp_path_factory.mktemp("unionpay-wap")
+    async with (
+        running_wechat_sim(tmp / "wechat") as wechat,
+        running_unionpay_sim(tmp / "unionpay", retry_scale=0.001) as unionpay,
+        # the poller stays out of the way: these tests are about the notification
+        running_service(db_dsn, tmp, wechat, others={"unionpay": unionpay}, poll_first_s=600) as s,
+    ):
+        s.unionpay = unionpay  # type: ignore[attr-defined]
+        yield s
+
+
+def sim(svc: Service) -> UnionPaySim:
+    found: UnionPaySim = svc.unionpay  # type: ignore[attr-defined]
+    return found
+
+
+def channel(svc: Service) -> Channel:
+    return svc.app[ACQUIRERS]["unionpay"]
+
+
+@pytest.fixture(autouse=True)
+async def _faults(svc: Service) -> AsyncIterator[None]:
+    await sim(svc).reset_faults()
+    yield
+    await sim(svc).reset_faults()
+
+
+@pytest.fixture
+async def phone() -> AsyncIterator[PhoneBrowser]:
+    async with aiohttp.ClientSession() as session:
+        yield PhoneBrowser(session)
+
+
+async def _order(svc: Service, fen: int) -> tuple[str, str, datetime]:
+    """An order, and an open UnionPay attempt of it (its orderId) as the service records one
+    before it asks the channel for anything."""
+    status, order = await svc.create_order(await svc.supervisor(), order_body((fen,)))
+    assert status == 201, order
+    otn = attempt_no(order["order_no"], 1)
+    async with svc.app[POOL].acquire() as conn:
+        expires_at = await conn.fetchval(
+            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
+            " SELECT id, 'unionpay', $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
+            " RETURNING expires_at",
+            order["order_no"],
+            otn,
+        )
+    return order["order_no"], otn, expires_at
+
+
+def _front_url(svc: Service, order_no: str) -> str:
+    return f"{svc.base_url}/m/{order_no}/back"
+
+
+async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
+    return await channel(svc).open_mobile_page(
+        out_trade_no=otn,
+        description="不动产登记税费 2026-BDC-000777",
+        total_fen=fen,
+        expires_at=expires_at,
+        return_url=_front_url(svc, order_no),
+        payer_ip="203.0.113.7",
+    )
+
+
+async def _counts(svc: Service, otn: str) -> tuple[int, int]:
+    async with svc.app[POOL].acquire() as conn:
+        payments = await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn)
+        entries = await conn.fetchval(
+            "SELECT count(*) FROM journal_entries e JOIN payment_attempts a"
+            " ON a.order_id = e.order_id WHERE a.out_trade_no = $1",
+            otn,
+        )
+    return int(payments), int(entries)
+
+
+async def _order_state(svc: Service, order_no: str) -> str:
+    async with svc.app[POOL].acquire() as conn:
+        return str(await conn.fetchval("SELECT state FROM orders WHERE order_no = $1", order_no))
+
+
+def _refused(page: Page) -> str | None:
+    return page.by_id("resp-code")
+
+
+async def _unknown_at_sim(svc: Service, otn: str) -> bool:
+    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    return status == 404
+
+
+def test_the_channel_offers_h5(svc: Service) -> None:
+    assert channel(svc).supports("h5")
+
+
+async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 123_45)
+    page = await _page(svc, otn, 123_45, expires_at, order_no)
+    assert (page.method, page.url) == ("POST", sim(svc).base_url + FRONT_TRANS)
+    f = dict(page.fields)
+    assert {k: f[k] for k in ("txnType", "txnSubType", "bizType", "channelType", "accessType")} == {
+        "txnType": "01",
+        "txnSubType": "01",
+        "bizType": "000201",
+        "channelType": "08",
+        "accessType": "0",
+    }
+    assert (f["orderId"], f["txnAmt"], f["currencyCode"]) == (otn, "12345", "156")
+    assert f["frontUrl"] == _front_url(svc, order_no)
+    assert f["backUrl"] == svc.base_url + "/notify/unionpay"
+    assert f["payTimeout"] == wire.txn_time(expires_at)
+    assert (f["version"], f["signMethod"]) == ("5.1.0", "01")
+    cert = sim(svc).platform.merchant_certs[f["certId"]]
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    assert crypto.verify(f, key)
+
+
+async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 350_080_01)
+    # every notification round goes out three times
+    await sim(svc).set_faults(duplicate_callbacks=2)
+    pay = await _page(svc, otn, 350_080_01, expires_at, order_no)
+    card = await phone.open(pay)
+    assert card.status == 200
+    assert card.url.path.startswith("/sim/wap/")
+    assert (await sim(svc).order(otn))["page_url"] == str(card.url)
+    assert card.by_id("amount") == "¥350080.01"
+    # the browser posted the same form twice (reload): still the one page
+    again = await phone.open(pay)
+    assert again.url == card.url
+    # nothing paid yet: UnionPay has no transaction to show
+    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+
+    result, _ = await phone.submit(card, card.form())
+    assert result.by_id("status") == "支付成功"
+    front = result.form("front")
+    assert front.action == _front_url(svc, order_no)
+    assert (front.fields["respCode"], front.fields["orderId"], front.fields["txnAmt"]) == (
+        "00",
+        otn,
+        "35008001",
+    )
+    assert "*" in front.fields["accNo"]
+
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    sent = await sim(svc).order(otn)
+    assert sent["notifications"][0]["acknowledged"] is True
+    assert len(sent["notifications"][0]["attempts"]) >= 3
+    assert await _counts(svc, otn) == (1, 1)
+    status = await channel(svc).query(otn)
+    assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
+    assert status.provider_txn_id == front.fields["queryId"]
+
+    # paid: the page offers no second payment, and confirming again changes nothing
+    await phone.submit(card, card.form())
+    refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    assert _refused(refused) == "12"
+    assert await _counts(svc, otn) == (1, 1)
+    assert len((await sim(svc).order(otn))["notifications"]) == 1
+
+
+async def test_the_front_notification_captures_nothing(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 88_00)
+    await sim(svc).set_faults(drop_callbacks=1.0)
+    card = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
+    result, _ = await phone.submit(card, card.form())
+    # "返回商户": the browser posts the signed front notification to frontUrl
+    await phone.submit(result, result.form("front"))
+    assert await _counts(svc, otn) == (0, 0)
+    assert await _order_state(svc, order_no) != "CLEARED"
+    # the back notification that was lost is resent on UnionPay's schedule, and that one counts
+    await sim(svc).reset_faults()
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    assert await _counts(svc, otn) == (1, 1)
+
+
+async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 500_00)
+    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    cheaper = PayPage(page.url, "POST", {**page.fields, "txnAmt": "1"})
+    refused = await phone.open(cheaper)
+    assert refused.status == 200
+    assert _refused(refused) == "11"
+    assert refused.forms == []
+    assert await _unknown_at_sim(svc, otn)
+    # nor may the back notification be sent anywhere else
+    elsewhere = PayPage(page.url, "POST", {**page.fields, "backUrl": "https://evil.example/n"})
+    assert _refused(await phone.open(elsewhere)) == "11"
+    assert await _unknown_at_sim(svc, otn)
+
+
+async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 500_00)
+    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fields = {k: v for k, v in page.fields.items() if k != "signature"}
+    forged = PayPage(page.url, "POST", {**fields, "signature": crypto.sign(fields, stranger)})
+    assert _refused(await phone.open(forged)) == "11"
+    assert await _unknown_at_sim(svc, otn)
+
+
+async def test_the_same_order_id_with_another_amount_is_refused(
+    svc: Service, phone: PhoneBrowser
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 700_00)
+    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
+    assert first.url.path.startswith("/sim/wap/")
+    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    assert _refused(other) == "12"
+    assert (await sim(svc).order(otn))["amount_fen"] == 700_00
+
+
+async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, _ = await _order(svc, 9_99)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
+    assert _refused(late) == "10"
+    assert await _unknown_at_sim(svc, otn)
+
+    order_no, otn, expires_at = await _order(svc, 9_99)
+    card = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
+    await sim(svc).expire(otn)
+    closed, _ = await phone.submit(card, card.form())
+    assert closed.by_id("status") == "订单已超时，不能付款"
+    assert (await sim(svc).order(otn))["state"] == "EXPIRED"
+    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert await _counts(svc, otn) == (0, 0)
+
+
+async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowser) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    card = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
+    again, _ = await phone.submit(card, card.form(), accNo="1234")
+    assert again.by_id("note") == "卡号应为16至19位数字"
+    assert (await sim(svc).order(otn))["state"] == "ISSUED"
+
+
+async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    for bad_no in ("TJ-2026-0001", "short", "X" * 31):
+        with pytest.raises(ValueError):
+            await _page(svc, bad_no, 1_00, expires_at, order_no)
+    with pytest.raises(ValueError):
+        await _page(svc, otn, 0, expires_at, order_no)
+    with pytest.raises(TypeError):
+        await _page(svc, otn, 1.0, expires_at, order_no)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        await _page(svc, otn, 1_00, expires_at.replace(tzinfo=None), order_no)
+
+
+@pytest.mark.parametrize("amount", ["0", "12.34", "-100", "1e3", ""])
+async def test_a_signed_form_with_a_bad_amount_is_refused(
+    svc: Service, phone: PhoneBrowser, amount: str
+) -> None:
+    order_no, otn, expires_at = await _order(svc, 1_00)
+    page = await _page(svc, otn, 1_00, expires_at, order_no)
+    # signed again with our real key: only the amount is wrong
+    fields = {k: v for k, v in page.fields.items() if k != "signature"} | {"txnAmt": amount}
+    fields["signature"] = crypto.sign(fields, sim(svc).merchant.private_key)
+    refused = await phone.open(PayPage(page.url, "POST", fields))
+    assert _refused(refused) == "10"
+    assert await _unknown_at_sim(svc, otn)
