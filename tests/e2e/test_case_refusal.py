@@ -5,8 +5,11 @@ holds is named before the clerk submits."""
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
 
@@ -59,7 +62,9 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     page.allow_console(r"status of 422")
     await page.click("#submit-order")
     # whatever the answer, read it: a failure then says what the screen said instead
-    await page.wait_for_function("document.getElementById('form-error').textContent.trim()")
+    # a locator's expectation, not wait_for_function: that polls through new Function(), which
+    # the page's Content-Security-Policy (no unsafe-eval) refuses once the first try is false
+    await expect(page.locator("#form-error")).to_have_text(re.compile(r"\S"))
     message = await page.inner_text("#form-error")
     assert message.startswith("主管部门不受理该凭证"), message
     assert "税务部门" in message and "稍后" not in message and "查询失败" not in message

@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 import aiohttp
+from playwright.async_api import expect
 
 from clearing.db.pool import init_connection
 from clearing.service import principals
@@ -129,10 +130,10 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     await clerk.locator("#qr-buttons button", has_text="微信").click()
     await screen.locator("#o-qr").wait_for()
     assert await screen.inner_text("#o-qr-channel") == "微信"
-    await screen.wait_for_function(
-        "() => { const i = document.getElementById('o-qr-img');"
-        " return i.complete && i.naturalWidth > 0; }"
-    )
+    # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
+    qr_img = screen.locator("#o-qr-img")
+    await expect(qr_img).to_have_js_property("complete", True)
+    assert await qr_img.evaluate("i => i.naturalWidth") > 0
     await _fits(screen, "#o-total", "#o-capital", "#o-qr-img")
 
     # the citizen scans and pays, at the simulator's page the clerk's link opens

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.async_api import expect
 
 from clearing.db.pool import init_connection
 from clearing.domain.times import BEIJING, beijing_clock, business_day
@@ -241,11 +243,9 @@ async def test_the_window_shows_beijing_time_in_a_new_york_browser(
     assert shown != new_york.strftime("%H:%M:%S")
     # the order's panel says when it was made, in Beijing time too
     await row.get_by_role("button").click()
-    await page.wait_for_function(
-        "no => document.getElementById('c-order-no').textContent === no"
-        " && document.getElementById('c-created').textContent !== ''",
-        arg=order["order_no"],
-    )
+    # expectations, not wait_for_function (its polling needs eval, which the page's CSP refuses)
+    await expect(page.locator("#c-order-no")).to_have_text(order["order_no"])
+    await expect(page.locator("#c-created")).to_have_text(re.compile(r"\S"))
     created = await page.locator("#c-created").inner_text()
     beijing = datetime.fromisoformat(order["created_at"]).astimezone(BEIJING)
     assert created.startswith(beijing.strftime("%Y-%m-%d %H:%M:%S")), created
