@@ -50,6 +50,7 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
         "adjustment_id",
         "match_id",
         "shift_id",
+        "kiosk_id",
     )
 }
 # order numbers, beneficiary codes, batch message ids: letters, digits and - _ .
@@ -540,8 +541,9 @@ ROUTES: tuple[Route, ...] = (
 
 def document() -> dict[str, Any]:
     from clearing.api.openapi_admin import ADMIN_ROUTES  # it imports Route from here
+    from clearing.api.openapi_kiosk import KIOSK_ROUTES
 
-    routes = (*ROUTES, *ADMIN_ROUTES)
+    routes = (*ROUTES, *ADMIN_ROUTES, *KIOSK_ROUTES)
     models: set[type[BaseModel]] = {m.Problem}
     for r in routes:
         models.update(x for x in (r.request, r.response) if x is not None)
