@@ -188,6 +188,9 @@ _TABLES: dict[str, dict[str, str]] = {
         "recon_adjustment.posted": "批准调整分录并过账",
         "recon_adjustment.rejected": "驳回调整分录", "recon_match.confirmed": "确认匹配建议",
         "recon_match.rejected": "驳回匹配建议",
+        "kiosk.created": "登记自助终端", "kiosk.revoked": "停用自助终端",
+        "kiosk.enrolled": "启用自助终端", "kiosk.order_opened": "自助终端查到缴费单",
+        "kiosk.lookup_refused": "自助终端查询未通过", "kiosk.cleared": "自助终端清屏",
     },
 }
 # fmt: on
@@ -204,6 +207,7 @@ DATA_KINDS: Final = (
     "fee_item",
     "user",
     "ledger_account",
+    "kiosk",
 )
 
 
@@ -254,6 +258,8 @@ class Names:
             return ""
         if actor in TABLES["actor"]:
             return TABLES["actor"][actor]
+        if actor.startswith("kiosk:"):  # a self-service kiosk, by the name 系统管理 gave it
+            return self.data.get("kiosk", {}).get(actor[6:]) or f"自助终端{actor[6:]}"
         user = actor.split(":", 1)[1] if actor.startswith(("user:", "client:")) else actor
         return self.of("user", user)
 

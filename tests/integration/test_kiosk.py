@@ -14,7 +14,7 @@ import pytest
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
-from clearing.service import kiosks, pay_links, principals
+from clearing.service import kiosks, names, pay_links, principals
 from tests.integration.display_harness import until
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.service_harness import Service, order_body, running_service
@@ -305,6 +305,7 @@ async def test_paying_by_qr_then_the_receipt_and_the_audit_trail(svc: Service, a
             "SELECT started_by FROM payment_attempts WHERE out_trade_no = $1",
             started["out_trade_no"],
         )
+        shown = await names.load(conn)
     assert actions == [
         "kiosk.enrolled",
         "kiosk.order_opened",
@@ -313,6 +314,10 @@ async def test_paying_by_qr_then_the_receipt_and_the_audit_trail(svc: Service, a
         "kiosk.cleared",
     ]
     assert started_by == f"kiosk:{kiosk_id}"
+    # staff read the kiosk by the name 系统管理 gave it, wherever its actions are listed
+    me = (await kiosk.call("GET", "/api/v1/kiosk/me"))[1]
+    assert shown.actor(f"kiosk:{kiosk_id}") == me["name"]
+    assert shown.of("audit_action", "kiosk.order_opened") == "自助终端查到缴费单"
 
 
 async def test_paying_by_the_payment_code_the_scanner_reads(svc: Service, admin: str) -> None:
