@@ -191,6 +191,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "kiosk.created": "登记自助终端", "kiosk.revoked": "停用自助终端",
         "kiosk.enrolled": "启用自助终端", "kiosk.order_opened": "自助终端查到缴费单",
         "kiosk.lookup_refused": "自助终端查询未通过", "kiosk.cleared": "自助终端清屏",
+        "kiosk.code_payment": "自助终端付款码支付",
     },
 }
 # fmt: on

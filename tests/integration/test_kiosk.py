@@ -321,8 +321,8 @@ async def test_paying_by_qr_then_the_receipt_and_the_audit_trail(svc: Service, a
 
 
 async def test_paying_by_the_payment_code_the_scanner_reads(svc: Service, admin: str) -> None:
-    _, kiosk = await enrolled(svc, admin)
-    await new_order(svc, number := case())
+    kiosk_id, kiosk = await enrolled(svc, admin)
+    order_no = await new_order(svc, number := case())
     assert (await kiosk.lookup(number))[0] == 200
     status, body = await kiosk.call(
         "POST",
@@ -331,6 +331,14 @@ async def test_paying_by_the_payment_code_the_scanner_reads(svc: Service, admin:
     )
     assert (status, body["state"], body["order_state"]) == (201, "SUCCEEDED", "CLEARED"), body
     assert (await kiosk.call("GET", "/api/v1/kiosk/current"))[1]["phase"] == "paid"
+    async with svc.app[POOL].acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT actor, detail FROM audit_log WHERE action = 'kiosk.code_payment'"
+            " AND object_id = $1",
+            order_no,
+        )
+    assert row is not None and row["actor"] == f"kiosk:{kiosk_id}"
+    assert row["detail"]["state"] == "SUCCEEDED"
 
 
 async def test_nothing_to_pay_without_an_order_found(svc: Service, admin: str) -> None:
