@@ -47,6 +47,7 @@ SCREEN: Final[Callers] = frozenset({"screen"})
 # none of its routes
 KIOSK_CALLER: Final = "kiosk"
 KIOSK: Final[Callers] = frozenset({KIOSK_CALLER})
+DEVICES: Final = ("screen", KIOSK_CALLER)  # callers by a device credential, not a token
 
 ACCESS: Final[dict[str, Callers]] = {
     # sessions and the caller

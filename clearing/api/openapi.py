@@ -614,7 +614,7 @@ def document() -> dict[str, Any]:
             op["description"] = "Callers: " + (
                 "anyone"
                 if who == access.PUBLIC
-                else ", ".join(c for c in access.CALLERS if c in who)
+                else ", ".join(c for c in (*access.CALLERS, *access.DEVICES) if c in who)
             )
         if r.auth:
             # a public operation that reads a token when there is one (signing out) takes both
