@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from clearing.api import models as m
 from clearing.api import models_kiosk as mk
-from clearing.api.openapi import Route
+from clearing.api.openapi import Query, Route
 
 KIOSK_ROUTES: tuple[Route, ...] = (
     Route(
@@ -43,7 +43,13 @@ KIOSK_ROUTES: tuple[Route, ...] = (
         auth=False,
     ),
     Route("get", "/api/v1/kiosk/current", "What the kiosk shows (payer masked)", auth=False),
-    Route("delete", "/api/v1/kiosk/current", "Clear the kiosk's screen", auth=False),
+    Route(
+        "delete",
+        "/api/v1/kiosk/current",
+        "Clear the kiosk's screen (audited with the reason)",
+        auth=False,
+        query=(Query("why", {"type": "string", "enum": ["idle", "paid", "citizen"]}),),
+    ),
     Route(
         "post",
         "/api/v1/kiosk/current/payments",
