@@ -280,3 +280,23 @@ async def test_an_administrator_registers_and_revokes_and_the_kiosk_opens_no_sta
     await kiosk.locator("#v-enrol").wait_for()
     me = await kiosk.context.request.get("/api/v1/kiosk/me")
     assert (await me.json()) == {"enrolled": False}
+
+
+async def test_paying_with_the_payment_code_the_scanner_reads(
+    stack: Stack, page_as: PageFactory
+) -> None:
+    kiosk = await _kiosk(stack, page_as, PORTRAIT)
+    case_no, order_no = await _order(stack)
+    await _find(kiosk, case_no)
+    await kiosk.locator("#v-order").wait_for()
+    await kiosk.click("#pay-code")
+    await kiosk.locator("#pay-code-form").wait_for()
+    # the scanner types the code shown on the citizen's phone into the focused field, and Enter
+    await kiosk.keyboard.type("134567890123456789")
+    await kiosk.keyboard.press("Enter")
+    await kiosk.locator("#v-receipt").wait_for(timeout=20_000)
+    assert await kiosk.inner_text("#r-no") == f"{order_no}-1"
+    assert await kiosk.inner_text("#r-with") == "微信"
+    await kiosk.click("#receipt-done")
+    await kiosk.locator("#v-home").wait_for()
+    assert order_no not in await kiosk.inner_text("body")
