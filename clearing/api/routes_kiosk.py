@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import segno
@@ -60,7 +61,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def setup(app: web.Application) -> None:
-    async def load_key(app: web.Application):  # type: ignore[no-untyped-def]
+    async def load_key(app: web.Application) -> AsyncIterator[None]:
         # the notices' QR codes are pay links (clearing.service.pay_links) signed with this key
         app[PAY_LINK_KEY] = security.load_or_create_key(app[SETTINGS].pay_link_key_path())
         yield
