@@ -48,7 +48,7 @@ from clearing.errors import (
     UpstreamUnavailable,
 )
 from clearing.logs import request_id_var
-from clearing.service import attempts, audit, kiosk_view, kiosks
+from clearing.service import attempts, audit, kiosk_lookup, kiosk_view, kiosks
 from clearing.service.kiosks import Kiosk
 
 routes = web.RouteTableDef()
@@ -148,10 +148,10 @@ async def lookup(request: web.Request) -> web.Response:
     cipher = request.app[CIPHER]
     async with request.app[POOL].acquire() as conn:
         if body.notice is not None:
-            await kiosks.open_notice(conn, kiosk, request.app[PAY_LINK_KEY], body.notice, now)
+            await kiosk_lookup.open_notice(conn, kiosk, request.app[PAY_LINK_KEY], body.notice, now)
         else:
             assert body.case_no is not None and body.id_tail is not None
-            await kiosks.lookup(
+            await kiosk_lookup.lookup(
                 conn,
                 kiosk,
                 lambda blob: cipher.decrypt(blob, "orders.payer_id"),

@@ -14,7 +14,7 @@ import pytest
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
-from clearing.service import kiosks, names, pay_links, principals
+from clearing.service import kiosk_lookup, names, pay_links, principals
 from tests.integration.display_harness import until
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.service_harness import Service, order_body, running_service
@@ -208,7 +208,7 @@ async def test_a_wrong_pair_gets_one_neutral_answer_and_guessing_is_locked_out(
         assert body["detail_zh"] == answers[0][1]["detail_zh"]
         assert order_no not in str(body) and other_hall not in str(body)
     # the same case guessed: after CASE_FAILURES wrong tails, even the right one is refused
-    for _ in range(kiosks.CASE_FAILURES - 1):
+    for _ in range(kiosk_lookup.CASE_FAILURES - 1):
         assert (await kiosk.lookup(number, "111111"))[0] == 404
     status, body = await kiosk.lookup(number, ID_TAIL)
     assert (status, body["code"]) == (429, "KIOSK_TOO_MANY_ATTEMPTS")
@@ -223,14 +223,14 @@ async def test_a_wrong_pair_gets_one_neutral_answer_and_guessing_is_locked_out(
             "SELECT count(*) FROM audit_log WHERE actor = $1 AND action = 'kiosk.lookup_refused'",
             f"kiosk:{kiosk_id}",
         )
-    assert refused == 3 + kiosks.CASE_FAILURES - 1
+    assert refused == 3 + kiosk_lookup.CASE_FAILURES - 1
     status, body = await kiosk.lookup(number, "12")
     assert (status, body["code"]) == (422, "KIOSK_LOOKUP_INPUT")
 
 
 async def test_one_kiosk_guessing_many_cases_is_stopped_too(svc: Service, admin: str) -> None:
     _, kiosk = await enrolled(svc, admin)
-    for _ in range(kiosks.KIOSK_FAILURES):
+    for _ in range(kiosk_lookup.KIOSK_FAILURES):
         assert (await kiosk.lookup(case()))[0] == 404
     await new_order(svc, number := case())
     status, body = await kiosk.lookup(number)

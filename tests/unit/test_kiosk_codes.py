@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from clearing.domain.display import STATIC_NAMES, Names
-from clearing.service import kiosks, pay_links
+from clearing.service import kiosk_lookup, kiosks, pay_links
 
 
 def test_an_enrolment_code_is_typed_in_groups_and_read_back_however_typed() -> None:
@@ -31,7 +31,7 @@ def test_the_scanner_gives_the_notices_link_or_the_bare_token() -> None:
         f"  {token}\n",
         token,
     ):
-        assert kiosks.token_of(scanned) == token, scanned
+        assert kiosk_lookup.token_of(scanned) == token, scanned
 
 
 def test_a_kiosk_is_named_by_what_the_administrator_called_it() -> None:
