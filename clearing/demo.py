@@ -410,15 +410,17 @@ def main(argv: list[str]) -> int:
             asyncio.run(_demo_orders(base, sims, args.orders))
             print("==> settling them: cut-off, signed files, the bank fetches and books them")
             asyncio.run(_demo_settlement(env, bank["desk"], var))
+        kiosk = asyncio.run(_demo_kiosk(base))
         # the same addresses for programs (the browser tests read them)
         urls = {
             "base": base,
+            "kiosk": kiosk,
             "ops": ops,
             "sims": {**sims, "bank": bank["desk"]},
             "bankfiles": bank["ours"],
         }
         (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
-        print(_banner(base, ops, sims, var, bank), flush=True)
+        print(_banner(base, ops, sims, var, bank, kiosk=kiosk), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -523,7 +525,34 @@ def _today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))  # Beijing
 
 
-def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any]) -> str:
+async def _demo_kiosk(base: str) -> str:
+    """A self-service kiosk of HALL1, registered as the administrator does it: the link that
+    enrols a browser as that kiosk (once; afterwards /kiosk alone)."""
+    password = next(u[4] for u in DEMO_USERS if u[0] == "admin")
+    name = f"演示自助机 {time.strftime('%m%d-%H%M%S')}"  # a fresh one each start
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.post(
+                f"{base}/api/v1/sessions", json={"username": "admin", "password": password}
+            ) as r:
+                token = (await r.json())["token"]
+            async with s.post(
+                f"{base}/api/v1/admin/kiosks",
+                json={"office": "HALL1", "name": name},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as r:
+                body = await r.json()
+                if r.status != 201:
+                    raise RuntimeError(body.get("detail", r.status))
+    except (aiohttp.ClientError, RuntimeError, KeyError) as exc:
+        print(f"  no demo kiosk registered ({exc!r}); register one in 系统管理")
+        return f"{base}/kiosk"
+    return f"{base}/kiosk#enrol={body['enrol_code']}"
+
+
+def _banner(
+    base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any], *, kiosk: str
+) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw, _w in DEMO_USERS
     )
@@ -532,6 +561,8 @@ def _banner(base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str
 
     窗口收费界面 window screen   {base}/window
     客显屏 citizen's screen      {base}/display   (pair it: 客显屏 on the window screen)
+    自助缴费 self-service kiosk   {kiosk}
+                                (the link enrols one browser once; then {base}/kiosk)
     API document (OpenAPI 3.1)  {base}/api/v1/openapi.json
     health / readiness          {base}/healthz   {base}/readyz
     metrics (Prometheus)        {ops}/metrics   (operators' listener, loopback only)

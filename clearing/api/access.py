@@ -43,6 +43,12 @@ ADMIN: Final[Callers] = frozenset({"admin"})
 # the citizen's screen (客显屏) at a window, known by the tj_display cookie its pairing set; no
 # staff token opens these routes (every caller of the matrix test gets 401)
 SCREEN: Final[Callers] = frozenset({"screen"})
+# the self-service kiosk (自助缴费终端), known by the tj_kiosk cookie its enrolment set: a device
+# of one office that reaches these rows only; no staff route names it, and a staff token opens
+# none of its routes
+KIOSK_CALLER: Final = "kiosk"
+KIOSK: Final[Callers] = frozenset({KIOSK_CALLER})
+DEVICES: Final = ("screen", KIOSK_CALLER)  # callers by a device credential, not a token
 
 ACCESS: Final[dict[str, Callers]] = {
     # sessions and the caller
@@ -143,6 +149,19 @@ ACCESS: Final[dict[str, Callers]] = {
     "POST /api/v1/admin/webhooks/{subscription_id}/disable": webhook_subscriptions.ADMIN_ROLES,
     "GET /api/v1/admin/webhook-deliveries": webhook_subscriptions.ADMIN_ROLES,
     "POST /api/v1/admin/webhook-deliveries/{delivery_id}/resend": webhook_subscriptions.ADMIN_ROLES,
+    # the self-service kiosk: administrators register and revoke it, the kiosk serves citizens
+    "GET /api/v1/admin/kiosks": ADMIN,
+    "POST /api/v1/admin/kiosks": ADMIN,
+    "POST /api/v1/admin/kiosks/{kiosk_id}/revoke": ADMIN,
+    "POST /api/v1/kiosk/enrol": PUBLIC,  # a browser with the one-time code becomes the kiosk
+    "GET /api/v1/kiosk/me": PUBLIC,  # whether this browser is an enrolled kiosk
+    "POST /api/v1/kiosk/lookup": KIOSK,
+    "GET /api/v1/kiosk/current": KIOSK,
+    "DELETE /api/v1/kiosk/current": KIOSK,
+    "POST /api/v1/kiosk/current/payments": KIOSK,
+    "GET /api/v1/kiosk/current/qr.svg": KIOSK,
+    "GET /api/v1/kiosk/current/receipt": KIOSK,
+    "GET /api/v1/kiosk/current/receipt-qr.svg": KIOSK,
 }
 
 Refusal = tuple[str, str, str]  # code, English, Chinese

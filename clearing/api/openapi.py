@@ -52,6 +52,7 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
         "shift_id",
         "subscription_id",
         "delivery_id",
+        "kiosk_id",
     )
 }
 # order numbers, beneficiary codes, batch message ids: letters, digits and - _ .
@@ -542,8 +543,9 @@ ROUTES: tuple[Route, ...] = (
 
 def document() -> dict[str, Any]:
     from clearing.api.openapi_admin import ADMIN_ROUTES  # it imports Route from here
+    from clearing.api.openapi_kiosk import KIOSK_ROUTES
 
-    routes = (*ROUTES, *ADMIN_ROUTES)
+    routes = (*ROUTES, *ADMIN_ROUTES, *KIOSK_ROUTES)
     models: set[type[BaseModel]] = {m.Problem}
     for r in routes:
         models.update(x for x in (r.request, r.response) if x is not None)
@@ -614,7 +616,7 @@ def document() -> dict[str, Any]:
             op["description"] = "Callers: " + (
                 "anyone"
                 if who == access.PUBLIC
-                else ", ".join(c for c in access.CALLERS if c in who)
+                else ", ".join(c for c in (*access.CALLERS, *access.DEVICES) if c in who)
             )
         if r.auth:
             # a public operation that reads a token when there is one (signing out) takes both

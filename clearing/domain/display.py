@@ -196,6 +196,10 @@ _TABLES: dict[str, dict[str, str]] = {
         "recon_match.rejected": "驳回匹配建议",
         "webhook.subscribed": "新增事件订阅", "webhook.secret_rotated": "更换订阅签名密钥",
         "webhook.disabled": "停用事件订阅", "webhook.resent": "重新投递事件",
+        "kiosk.created": "登记自助终端", "kiosk.revoked": "停用自助终端",
+        "kiosk.enrolled": "启用自助终端", "kiosk.order_opened": "自助终端查到缴费单",
+        "kiosk.lookup_refused": "自助终端查询未通过", "kiosk.cleared": "自助终端清屏",
+        "kiosk.code_payment": "自助终端付款码支付",
     },
 }
 # fmt: on
@@ -212,6 +216,7 @@ DATA_KINDS: Final = (
     "fee_item",
     "user",
     "ledger_account",
+    "kiosk",
 )
 
 
@@ -262,6 +267,8 @@ class Names:
             return ""
         if actor in TABLES["actor"]:
             return TABLES["actor"][actor]
+        if actor.startswith("kiosk:"):  # a self-service kiosk, by the name 系统管理 gave it
+            return self.data.get("kiosk", {}).get(actor[6:]) or f"自助终端{actor[6:]}"
         user = actor.split(":", 1)[1] if actor.startswith(("user:", "client:")) else actor
         return self.of("user", user)
 

@@ -4,6 +4,7 @@
 - beneficiaries and fee items: their catalogue rows (``beneficiaries.name``, ``fee_items.name_zh``);
 - people: ``principals.display_name`` by username (a login such as ``clerk1`` is not a person);
 - ledger accounts: ``ledger_accounts.name``;
+- self-service kiosks: ``kiosks.name`` by id (their actions are audited as ``kiosk:<id>``);
 - offices and windows: the ``offices`` and ``windows`` tables (系统管理), except a row still named
   by its code; ``TONGJIAO_OFFICE_NAMES``, when set, wins over the table;
 - the settlement bank is configuration (``TONGJIAO_SETTLEMENT_BANK``), and so is its name
@@ -28,6 +29,7 @@ UNION ALL SELECT 'user', username, display_name FROM principals
 UNION ALL SELECT 'ledger_account', code, name FROM ledger_accounts
 UNION ALL SELECT 'office', code, name FROM offices
 UNION ALL SELECT 'window', office_code || '/' || code, name FROM windows
+UNION ALL SELECT 'kiosk', id::text, name FROM kiosks
 """
 
 

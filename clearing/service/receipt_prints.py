@@ -120,9 +120,10 @@ def receipt_no_of(order_no: str, print_no: int) -> str:
 
 
 _PRINT_SQL = """
-SELECT r.receipt_no, o.order_no, r.print_no, r.facts, r.paid_fen, r.reason, p.username,
-       r.printed_at
-  FROM receipt_prints r JOIN orders o ON o.id = r.order_id JOIN principals p ON p.id = r.printed_by
+SELECT r.receipt_no, o.order_no, r.print_no, r.facts, r.paid_fen, r.reason,
+       coalesce(p.username, 'kiosk:' || r.printed_by_kiosk) AS username, r.printed_at
+  FROM receipt_prints r JOIN orders o ON o.id = r.order_id
+  LEFT JOIN principals p ON p.id = r.printed_by
 """
 _BY_NO_SQL = _PRINT_SQL + " WHERE r.receipt_no = $1"
 # constant text only; the order number is a $1 parameter
@@ -159,13 +160,21 @@ async def of_order(conn: Conn, order_no: str, mac: Mac) -> list[Print]:
 
 
 async def _insert(
-    conn: Conn, who: Principal, view: dict[str, Any], print_no: int, reason: str | None
+    conn: Conn,
+    who: Principal | None,
+    view: dict[str, Any],
+    print_no: int,
+    reason: str | None,
+    *,
+    kiosk_id: int | None = None,
 ) -> str:
+    """The print, by a person (``who``) or, for an original only, by a kiosk (``kiosk_id``)."""
     receipt_no = receipt_no_of(view["order_no"], print_no)
     facts = facts_now(view, await refunded_by_line(conn, view["order_no"]), receipt_no)
     inserted = await conn.fetchval(
         "INSERT INTO receipt_prints (receipt_no, order_id, print_no, facts, paid_fen, reason,"
-        " printed_by) SELECT $1, o.id, $3, $4::jsonb, $5, $6, $7 FROM orders o"
+        " printed_by, printed_by_kiosk) SELECT $1, o.id, $3, $4::jsonb, $5, $6, $7, $8"
+        " FROM orders o"
         " WHERE o.order_no = $2 ON CONFLICT (order_id, print_no) DO NOTHING RETURNING receipt_no",
         receipt_no,
         view["order_no"],
@@ -173,7 +182,8 @@ async def _insert(
         facts,  # the pool's jsonb codec encodes it
         facts["p"],
         reason,
-        who.id,
+        who.id if who is not None else None,
+        kiosk_id,
     )
     return str(inserted) if inserted else ""
 
@@ -202,6 +212,37 @@ async def latest(
             await audit.record(
                 conn,
                 actor=who.actor,
+                action="receipt.printed",
+                object_type="order",
+                object_id=view["order_no"],
+                detail={"receipt_no": made},
+                request_id=request_id,
+            )
+    prints = await of_order(conn, view["order_no"], mac)
+    return prints[-1] if prints else None
+
+
+async def original_at_kiosk(
+    conn: Conn,
+    kiosk_id: int,
+    view: dict[str, Any],
+    *,
+    mac: Mac,
+    request_id: str | None = None,
+) -> Print | None:
+    """The order's latest print, as ``latest``; a kiosk that took the payment of an order nobody
+    printed yet makes the original, attributed to the kiosk (``kiosk:<id>``)."""
+    prints = await of_order(conn, view["order_no"], mac)
+    if prints:
+        return prints[-1]
+    async with conn.transaction():
+        if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
+            return None
+        made = await _insert(conn, None, view, 1, None, kiosk_id=kiosk_id)
+        if made:
+            await audit.record(
+                conn,
+                actor=f"kiosk:{kiosk_id}",
                 action="receipt.printed",
                 object_type="order",
                 object_id=view["order_no"],

@@ -56,6 +56,19 @@ SELECT provider, paid_at FROM payments WHERE order_id = $1 AND outcome = 'CLEARE
 """
 
 
+async def line_views(conn: Conn, order_id: int) -> list[dict[str, Any]]:
+    """An order's lines as a citizen reads them: item, beneficiary (by name), amount."""
+    return [
+        {
+            "item_name": r["item_name"],
+            "beneficiary_name": r["beneficiary_name"],
+            "amount_fen": r["amount_fen"],
+            "amount_display": format_yuan(r["amount_fen"]),
+        }
+        for r in await conn.fetch(_LINES, order_id)
+    ]
+
+
 def _idle(device: Device) -> dict[str, Any]:
     return {"office": device.office, "window": device.window, "phase": "idle", "order": None}
 
@@ -80,22 +93,14 @@ async def screen_view(
         phase, until = "closed", o["updated_at"] + CLOSED_FOR
     if until is not None and now >= until:
         return _idle(device)
-    lines = await conn.fetch(_LINES, o["id"])
+    lines = await line_views(conn, o["id"])
     qr = await conn.fetchrow(_OPEN_QR, o["id"]) if phase == "pay" else None
     paid = await conn.fetchrow(_PAID_WITH, o["id"]) if state in PAID_STATES else None
     name = cipher.decrypt(o["payer_name_enc"], "orders.payer_name")
     order = {
         "order_no": o["order_no"],
         "payer_masked": mask_name(name),
-        "lines": [
-            {
-                "item_name": r["item_name"],
-                "beneficiary_name": r["beneficiary_name"],
-                "amount_fen": r["amount_fen"],
-                "amount_display": format_yuan(r["amount_fen"]),
-            }
-            for r in lines
-        ],
+        "lines": lines,
         "total_fen": o["total_fen"],
         "total_display": format_yuan(o["total_fen"]),
         "total_capital": capital_amount(o["total_fen"]),

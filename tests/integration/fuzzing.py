@@ -19,6 +19,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi import checks as oas
 
+from clearing.api.keys import POOL
+from clearing.service import kiosks, principals
+from tests.integration.factories import place
 from tests.integration.fiscal_harness import running_fiscal_sim
 from tests.integration.fund_harness import running_fund_sim
 from tests.integration.service_harness import Service, running_service
@@ -47,6 +51,8 @@ CHECKS = (
 # operations whose answer never ends (server-sent events) cannot be fuzzed by request/response;
 # their only inputs are the query filters the request middleware checks for every route
 STREAMING = frozenset({"GET /api/v1/events"})
+# the self-service kiosk's caller: its credential is a cookie, never a bearer token
+KIOSK = "kiosk"
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,18 @@ async def deployed_service(dsn: str, tmp: Path) -> AsyncIterator[Service]:
 
 
 async def callers(svc: Service) -> dict[str, str | None]:
-    """A token of every role, an API client's (a program with the clerk role), and none."""
+    """A token of every role, an API client's (a program with the clerk role), an enrolled
+    self-service kiosk's (sent as its cookie, see ``KIOSK``), and none."""
+    async with svc.app[POOL].acquire() as conn:
+        await place(conn, "HALL1")
+        who, _ = await principals.add(
+            conn, kind="client", username="fuzz-kiosk-admin", display_name="管理", role="admin",
+            office=None,
+        )  # fmt: skip
+        _, code = await kiosks.create(conn, who, "HALL1", "模糊测试自助机", datetime.now(UTC))
+        kiosk, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
     return {
+        KIOSK: kiosk,
         "clerk": await svc.add_user("clerk", "HALL1"),
         "supervisor": await svc.add_user("supervisor", "HALL1"),
         "finance": await svc.add_user("finance"),
@@ -195,6 +211,8 @@ def _run(
     def one(case: schemathesis.Case, role: str) -> None:
         token = tokens[role]
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if role == KIOSK and token:
+            headers = {"Cookie": f"tj_kiosk={token}"}
         response = case.call(base_url=base_url, session=http, headers=headers, timeout=30)
         campaign.cases += 1
         campaign.by_status[response.status_code] = (

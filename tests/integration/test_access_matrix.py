@@ -5,6 +5,8 @@ A caller the row names gets past the gate (whatever the answer then is: 200, 404
 does not exist, 422 for the empty body sent here — never 401 or 403); a signed-in caller it does
 not name gets 403 ``ROLE_FORBIDDEN`` (or the row's own refusal); somebody without a token gets 401 ``TOKEN_MISSING``; the
 citizen's screen's routes answer 401 to all of them (they take its cookie, not a token). An
+enrolled self-service kiosk calls every operation too, with its credential as its cookie and as
+a bearer token at once: it passes the kiosk's rows only, and every other route refuses it. An
 /api/v1 route without a row, or a row without a route, fails here too.
 """
 
@@ -12,12 +14,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from clearing.api import access
+from clearing.api import access, routes_kiosk
+from clearing.api.keys import POOL
 from clearing.api.openapi import document
+from clearing.service import kiosks, principals
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -50,6 +55,19 @@ async def _tokens(svc: Service) -> dict[str, str | None]:
 
 
 @pytest.fixture(scope="module")
+async def kiosk_token(svc: Service) -> str:
+    """An enrolled kiosk of HALL1 (a device credential, not a role)."""
+    async with svc.app[POOL].acquire() as conn:
+        admin, _ = await principals.add(
+            conn, kind="client", username="matrix-admin", display_name="管理", role="admin",
+            office=None,
+        )  # fmt: skip
+        _, code = await kiosks.create(conn, admin, "HALL1", "矩阵自助机", datetime.now(UTC))
+        token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+    return token
+
+
+@pytest.fixture(scope="module")
 async def tokens(svc: Service) -> dict[str, str | None]:
     return await _tokens(svc)
 
@@ -62,17 +80,26 @@ async def order_no(svc: Service) -> str:
 
 
 def _path(template: str, order_no: str) -> str:
-    samples = {"{order_no}": order_no, "{code}": "TREASURY", "{msg_id}": "TJ_NONE_20260101_001"}
+    samples = {
+        "{order_no}": order_no,
+        "{code}": "TREASURY",
+        "{msg_id}": "TJ_NONE_20260101_001",
+        "{kiosk_id}": "999999",  # not the matrix's own kiosk, which an admin would revoke
+    }
     for name, value in samples.items():
         template = template.replace(name, value)
     return access._PARAM.sub("1", template)  # database ids
 
 
-async def _call(svc: Service, operation: str, token: str | None, order_no: str) -> Any:
+async def _call(
+    svc: Service, operation: str, token: str | None, order_no: str, *, kiosk: bool = False
+) -> Any:
     method, template = operation.split(" ", 1)
     headers = {"Idempotency-Key": secrets.token_hex(8)}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if token and kiosk:
+        headers["Cookie"] = f"{routes_kiosk.COOKIE}={token}"
     spec = DOCUMENT["paths"][template][method.lower()]
     body = {} if "requestBody" in spec else None
     url = svc.base_url + _path(template, order_no)
@@ -84,7 +111,11 @@ async def _call(svc: Service, operation: str, token: str | None, order_no: str) 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_every_caller_gets_what_the_table_says(
-    svc: Service, tokens: dict[str, str | None], order_no: str, operation: str
+    svc: Service,
+    tokens: dict[str, str | None],
+    kiosk_token: str,
+    order_no: str,
+    operation: str,
 ) -> None:
     method, path = operation.split(" ", 1)
     allowed = access.callers(method, path)
@@ -106,6 +137,16 @@ async def test_every_caller_gets_what_the_table_says(
             ok = (status, code) == (403, access.refusal(method, path)[0])
         if not ok:
             wrong.append(f"{caller}: {status} {code} (allowed: {sorted(allowed)})")
+    if operation != "DELETE /api/v1/sessions":
+        # the kiosk: through where its row (or a public one) lets it, refused (401 or 403)
+        # everywhere else
+        status, problem = await _call(svc, operation, kiosk_token, order_no, kiosk=True)
+        if access.KIOSK_CALLER in allowed or access.ANONYMOUS in allowed:
+            ok = status not in (401, 403) and status < 500
+        else:
+            ok = status in (401, 403)
+        if not ok:
+            wrong.append(f"kiosk: {status} {problem and problem['code']}")
     assert not wrong, f"{operation}:\n" + "\n".join(wrong)
 
 

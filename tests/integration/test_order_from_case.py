@@ -8,11 +8,14 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
+from clearing.service import kiosks, principals
 from tests.integration.factories import PAYER_ID
 from tests.integration.fiscal_harness import running_fiscal_sim
 from tests.integration.fund_harness import home, running_fund_sim
@@ -161,6 +164,39 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
         await env["fund"].reset_faults()
     assert (status, problem["code"]) == (409, "AMOUNT_CHANGED_AT_AUTHORITY")
     assert [c["reference"] for c in problem["changed"]] == [case["fund_notice"]]
+    _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
+    assert now["attempts"] == []  # no QR was shown
+
+
+async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, Any]) -> None:
+    svc: Service = env["svc"]
+    case = await _case(env)
+    status, order = await svc.create_order(env["clerk"], _body(case))
+    assert status == 201, order
+    async with svc.app[POOL].acquire() as conn:
+        admin, _ = await principals.add(
+            conn, kind="client", username="case-admin", display_name="管理", role="admin",
+            office=None,
+        )  # fmt: skip
+        _, code = await kiosks.create(conn, admin, "HALL1", "核对自助机", datetime.now(UTC))
+        token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+    cookie = {"Cookie": f"{routes_kiosk.COOKIE}={token}"}
+    status, view = await svc.request(
+        "POST",
+        "/api/v1/kiosk/lookup",
+        json={"case_no": "2026-BDC-CASE01", "id_tail": PAYER_ID[-6:]},
+        headers=cookie,
+    )
+    assert status == 200 and view["order"]["order_no"] == order["order_no"], view
+    await env["fund"].set_faults(amount_changed=case["fund_notice"])
+    try:
+        status, problem = await svc.request(
+            "POST", "/api/v1/kiosk/current/payments", json={"method": "qr"}, headers=cookie
+        )
+    finally:
+        await env["fund"].reset_faults()
+    assert (status, problem["code"]) == (409, "AMOUNT_CHANGED_AT_AUTHORITY")
+    assert "请到窗口办理" in problem["detail_zh"]
     _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
     assert now["attempts"] == []  # no QR was shown
 

@@ -5,6 +5,7 @@ import { api, clearSession, messageOf, sessionToken } from "./api.js";
 import { $ } from "./dom.js";
 import { loadOffices, pageError, state } from "./admin-common.js";
 import { setupFees } from "./admin-fees.js";
+import { setupKiosks } from "./admin-kiosks.js";
 import { setupPlaces } from "./admin-places.js";
 import { setupAccounts } from "./admin-users.js";
 import { setupWebhooks } from "./admin-webhooks.js";
@@ -49,8 +50,9 @@ async function main() {
   setupPlaces({ onError, onChanged: accounts.redraw });
   const fees = setupFees({ onError });
   const hooks = setupWebhooks({ onError });
+  const kiosks = setupKiosks({ onError });
   try {
-    await Promise.all([accounts.load(), fees.load(), hooks.load()]);
+    await Promise.all([accounts.load(), fees.load(), hooks.load(), kiosks.load()]);
   } catch (err) {
     onError(err);
   }
