@@ -29,7 +29,7 @@ from clearing.db.pool import init_connection, resolve_dsn
 from clearing.errors import ClearingError
 
 # outside parties we ship a simulator of: ``tongjiao sim NAME`` runs adapters.NAME.simulator.main
-SIMULATORS = ("wechatpay", "alipay", "unionpay", "pos", "tax", "fiscal", "fund", "bank")
+SIMULATORS = ("wechatpay", "alipay", "unionpay", "pos", "tax", "fiscal", "fund", "bank", "sms")
 
 
 async def _connect(settings: Settings) -> asyncpg.Connection:
