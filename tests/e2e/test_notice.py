@@ -82,6 +82,13 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     status, outbox = await stack.api("GET", f"{stack.sim('sms')}/sim/outbox?phone=%2B8613900139000")
     [message] = [m for m in outbox["messages"] if m["params"][0] == order["case_no"]]
     assert link.endswith("/m/" + message["params"][3]) and link in message["content"]
+    # later, or on another screen, the panel still says what was issued and sent
+    await page.reload()
+    await row.get_by_role("button").click()
+    await page.wait_for_function(
+        "() => document.getElementById('c-notice-info').textContent.includes('139****9000')"
+    )
+    assert "开具缴费通知书" in await info.inner_text()
     # a paid-for or cancelled order offers no notice
     status, _ = await stack.api(
         "POST", f"/api/v1/orders/{no}/cancel", "clerk1", json={"reason": "缴款人放弃缴费"}

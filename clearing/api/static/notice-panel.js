@@ -19,14 +19,39 @@ function smsLine(sms) {
   return `短信${sms.state_zh}（${sms.phone_masked}）：${sms.message_zh || ""}`;
 }
 
-/** Whether the order shown may get a notice: only an open one. */
-export function renderNotice(order) {
+function showIssued(orderNo, notice, fresh) {
+  const info = $("c-notice-info");
+  info.dataset.orderNo = orderNo;
+  info.hidden = false;
+  info.className = notice.sms && notice.sms.state !== "SENT" ? "notice-info alert" : "notice-info";
+  const what = fresh ? "缴费通知书已开具" : `已于 ${dateTime(notice.issued_at)} 开具缴费通知书`;
+  info.textContent =
+    `${what}，手机缴费链接有效至 ${dateTime(notice.link_expires_at)}（北京时间）。${smsLine(notice.sms)}`;
+  const pdf = $("c-notice-pdf");
+  pdf.href = notice.pdf_url;
+  pdf.hidden = false;
+  info.append(" ", pdf);
+}
+
+/** Whether the shown order may get a notice (only an open one), and what was issued for it. */
+export async function renderNotice(order) {
   $("c-notice").hidden = !order || order.state !== "OPEN";
   const info = $("c-notice-info");
-  if (!order || info.dataset.orderNo !== order.order_no) {
-    info.textContent = "";
-    info.hidden = true;
-    info.dataset.orderNo = order ? order.order_no : "";
+  if (order && info.dataset.orderNo === order.order_no) return;
+  info.textContent = "";
+  info.hidden = true;
+  $("c-notice-pdf").hidden = true;
+  info.dataset.orderNo = order ? order.order_no : "";
+  if (!order || !["OPEN", "PAYING"].includes(order.state)) return;
+  try {
+    const found = await api("GET", `/api/v1/orders/${encodeURIComponent(order.order_no)}/notices`);
+    const shown = current();
+    if (found.notices.length && shown && shown.order_no === order.order_no) {
+      showIssued(order.order_no, found.notices[0], false);
+    }
+  } catch (err) {
+    if (err.status === 401) onUnauthorized();
+    // a role that may not issue notices sees none: nothing to say
   }
 }
 
@@ -65,16 +90,7 @@ export function setupNotice({ currentOrder, unauthorized }) {
     try {
       const notice = await issue(phone.value.trim(), key);
       if (tab) tab.location.href = notice.pdf_url;
-      const info = $("c-notice-info");
-      info.dataset.orderNo = order.order_no;
-      info.hidden = false;
-      info.className = notice.sms && notice.sms.state !== "SENT" ? "notice-info alert" : "notice-info";
-      info.textContent =
-        `缴费通知书已开具，手机缴费链接有效至 ${dateTime(notice.link_expires_at)}（北京时间）。${smsLine(notice.sms)}`;
-      const pdf = $("c-notice-pdf");
-      pdf.href = notice.pdf_url;
-      pdf.hidden = false;
-      info.append(" ", pdf);
+      showIssued(order.order_no, notice, true);
       dialog.close();
     } catch (err) {
       if (tab) tab.close();
