@@ -106,8 +106,15 @@ class Notice:
 
 _NOTICE_SQL = """
 SELECT n.id, o.order_no, p.username AS issued_by, p.display_name AS issued_by_name, n.issued_at,
-       n.link_expires_at, n.request_hash, n.sms_state, n.sms_phone_masked, n.sms_provider,
-       n.sms_serial_no, n.sms_code, n.sms_message_zh
+       n.link_expires_at, n.request_hash, n.sms_phone_masked, n.sms_provider, n.sms_serial_no,
+       n.sms_code,
+       -- a send still SENDING long after its provider's timeout was cut off (the service
+       -- stopped mid-send): it may have gone, so it reads as UNKNOWN and is never resent
+       CASE WHEN n.sms_state = 'SENDING' AND n.issued_at < now() - interval '2 minutes'
+            THEN 'UNKNOWN' ELSE n.sms_state END AS sms_state,
+       CASE WHEN n.sms_state = 'SENDING' AND n.issued_at < now() - interval '2 minutes'
+            THEN '短信发送中断，结果未知，请向缴款人核实后再重发' ELSE n.sms_message_zh END
+            AS sms_message_zh
   FROM payment_notices n JOIN orders o ON o.id = n.order_id
   JOIN principals p ON p.id = n.issued_by
 """

@@ -289,3 +289,24 @@ async def test_a_failed_send_is_said_in_chinese_and_leaves_the_order_as_it_was(
     status, fresh = await _issue(svc, staff["clerk"], no, {"phone": PHONE}, secrets.token_hex(10))
     assert status == 201 and fresh["sms"]["state"] == "SENT"
     assert len(await sms.outbox()) == 1
+
+
+async def test_a_send_cut_off_mid_way_reads_as_unknown_and_is_not_resent(
+    svc: Service, staff: dict[str, str], sms: SmsSim
+) -> None:
+    order = await _order(svc, staff)
+    no = order["order_no"]
+    key = secrets.token_hex(10)
+    status, first = await _issue(svc, staff["clerk"], no, {"phone": PHONE}, key)
+    assert status == 201 and first["sms"]["state"] == "SENT"
+    async with svc.app[POOL].acquire() as conn:
+        # as if the service had stopped between recording the send and hearing the provider
+        await conn.execute(
+            "UPDATE payment_notices SET sms_state = 'SENDING', sms_serial_no = NULL,"
+            " issued_at = issued_at - interval '10 minutes' WHERE id = $1",
+            first["notice_id"],
+        )
+    status, again = await _issue(svc, staff["clerk"], no, {"phone": PHONE}, key)
+    assert status == 200 and again["sms"]["state"] == "UNKNOWN"
+    assert "结果未知" in again["sms"]["message_zh"]
+    assert len(await sms.outbox()) == 1
