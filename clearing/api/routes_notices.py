@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Final
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from clearing import wiring
 from clearing.api import receipt
-from clearing.api.keys import CIPHER, HTTP, POOL, SETTINGS
+from clearing.api.keys import CIPHER, HTTP, METRICS, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
 from clearing.api.routes_pages import _html, _login_url, _redirect
 from clearing.api.web import authenticate, ok, read_model
@@ -130,11 +131,17 @@ async def issue_notice(request: web.Request) -> web.Response:
             token=token,
         )
         outcome: SmsSent | SmsError
+        metrics = request.app[METRICS]
+        started = time.monotonic()
         try:
             outcome = await sender.send_notice(phone, message, context=f"notice-{notice.id}")
         except SmsError as exc:
             log.warning("notice sms not sent: %s %s", exc.provider, exc.code)
+            # the kind, not the code: labels stay few (refused, unavailable, unknown)
+            kind = type(exc).__name__.removeprefix("Sms").lower()
+            metrics.adapter_errors.labels("sms", "send", kind).inc()
             outcome = exc
+        metrics.adapter_seconds.labels("sms", "send").observe(time.monotonic() - started)
         async with request.app[POOL].acquire() as conn:
             notice = await notices.record_sms(
                 conn,

@@ -289,6 +289,12 @@ async def test_a_failed_send_is_said_in_chinese_and_leaves_the_order_as_it_was(
     status, fresh = await _issue(svc, staff["clerk"], no, {"phone": PHONE}, secrets.token_hex(10))
     assert status == 201 and fresh["sms"]["state"] == "SENT"
     assert len(await sms.outbox()) == 1
+    # operators see failed sends by kind
+    kind = {"UNKNOWN": "outcomeunknown", "FAILED": "refused"}[state]
+    async with svc.session.get(svc.ops_url + "/metrics") as r:
+        exposed = await r.text()
+    wanted = f'tongjiao_adapter_errors_total{{adapter="sms",error="{kind}",operation="send"}} '
+    assert any(line.startswith(wanted) for line in exposed.splitlines()), kind
 
 
 async def test_a_send_cut_off_mid_way_reads_as_unknown_and_is_not_resent(
