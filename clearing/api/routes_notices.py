@@ -106,8 +106,11 @@ async def issue_notice(request: web.Request) -> web.Response:
                 "no SMS provider is configured",
                 "本系统未接入短信平台，不能发送短信，请将缴费通知书交缴款人",
             )
-    digest = orders.request_hash(json.loads(raw) if raw else {}) if key else None
     order_no = request.match_info["order_no"]
+    # the order is part of the request: one key reused for another order is a different request
+    digest = None
+    if key is not None:
+        digest = orders.request_hash({"order_no": order_no, "body": json.loads(raw) if raw else {}})
     async with request.app[POOL].acquire() as conn:
         notice, replayed = await notices.issue(
             conn,

@@ -224,6 +224,11 @@ async def test_the_sms_goes_once_per_request_and_its_number_is_kept_encrypted(
     assert len(await sms.outbox()) == 1
     status, other = await _issue(svc, staff["clerk"], no, {"phone": "13900139000"}, key)
     assert (status, other["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")
+    second = await _order(svc, staff)
+    status, other = await _issue(
+        svc, staff["clerk"], second["order_no"], {"phone": "138 0013 8000"}, key
+    )
+    assert (status, other["code"]) == (409, "IDEMPOTENCY_KEY_REUSED")  # not the first's notice
     status, listed = await svc.request("GET", f"/api/v1/orders/{no}/notices", staff["clerk"])
     assert [n["sms"]["state_zh"] for n in listed["notices"]] == ["已发送"]
     async with svc.app[POOL].acquire() as conn:
