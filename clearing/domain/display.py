@@ -188,6 +188,11 @@ _TABLES: dict[str, dict[str, str]] = {
         "recon_adjustment.posted": "批准调整分录并过账",
         "recon_adjustment.rejected": "驳回调整分录", "recon_match.confirmed": "确认匹配建议",
         "recon_match.rejected": "驳回匹配建议",
+        "order.notice_issued": "开具缴费通知书", "order.notice_sms": "短信发送缴费通知",
+    },
+    # a payment notice's SMS (payment_notices.sms_state)
+    "sms_state": {
+        "SENDING": "发送中", "SENT": "已发送", "FAILED": "发送失败", "UNKNOWN": "发送结果未知",
     },
 }
 # fmt: on

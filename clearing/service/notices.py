@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from clearing.db import Conn
+from clearing.domain.display import name
 from clearing.domain.orders import STATE_ZH, OrderState
 from clearing.errors import Conflict, Forbidden, InvalidRequest
 from clearing.messaging import SmsError, SmsOutcomeUnknown, SmsSent
@@ -35,12 +36,6 @@ ISSUE_REFUSED = (
     "only window staff issue payment notices",
     "缴费通知书由窗口工作人员开具，您的角色无权开具",
 )
-SMS_STATE_ZH = {
-    "SENDING": "发送中",
-    "SENT": "已发送",
-    "FAILED": "发送失败",
-    "UNKNOWN": "发送结果未知",
-}
 _PHONE_COLUMN = "payment_notices.sms_phone"
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 
@@ -90,7 +85,7 @@ class Sms:
 
     @property
     def state_zh(self) -> str:
-        return SMS_STATE_ZH[self.state]
+        return name("sms_state", self.state)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ KINDS: dict[tuple[str, str], str | None] = {
     ("service_ratings", "grade"): "rating_grade",
     ("shift_items", "kind"): "shift_item_kind",
     ("offices", "kind"): "office_kind",
+    ("payment_notices", "sms_state"): "sms_state",
 }
 _CHECK = re.compile(r"\(?\(?(\w+)\s*=\s*ANY\s*\(?\(?ARRAY\[(.*?)\]")
 

@@ -168,6 +168,10 @@ async def test_only_window_staff_of_the_order_s_office_issue_or_open_notices(
     assert status == 302  # to the sign-in page
     status, listed = await svc.request("GET", f"/api/v1/orders/{no}/notices", staff["clerk"])
     assert status == 200 and len(listed["notices"]) == 3
+    # the order's history says so, by name
+    status, timeline = await svc.request("GET", f"/api/v1/orders/{no}/timeline", staff["clerk"])
+    assert status == 200 and str(timeline).count("开具缴费通知书") == 3, timeline
+    assert "其他操作" not in str(timeline)
     async with svc.app[POOL].acquire() as conn:
         audited = await conn.fetchval(
             "SELECT count(*) FROM audit_log WHERE action = 'order.notice_issued'"
