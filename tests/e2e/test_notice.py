@@ -10,6 +10,7 @@ import json
 import secrets
 
 import pypdf
+from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
 
@@ -50,9 +51,8 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     row = page.locator(f'#orders tr[data-order-no="{no}"]')
     await row.wait_for()
     await row.get_by_role("button").click()
-    await page.wait_for_function(
-        "no => document.getElementById('c-order-no').textContent === no", arg=no
-    )
+    # expectations, not wait_for_function (its polling needs eval, which the page's CSP refuses)
+    await expect(page.locator("#c-order-no")).to_have_text(no)
     button = page.locator("#c-notice")
     await button.wait_for(state="visible")
     assert await button.inner_text() == "缴费通知书"
@@ -85,9 +85,7 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     # later, or on another screen, the panel still says what was issued and sent
     await page.reload()
     await row.get_by_role("button").click()
-    await page.wait_for_function(
-        "() => document.getElementById('c-notice-info').textContent.includes('139****9000')"
-    )
+    await expect(info).to_contain_text("139****9000")
     assert "开具缴费通知书" in await info.inner_text()
     # a paid-for or cancelled order offers no notice
     status, _ = await stack.api(
