@@ -39,6 +39,7 @@ SIMULATORS = (
     "fund",
     "bank",
     "casesys",
+    "sms",
 )
 
 

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     fund_sim_url: str | None = None
     authority_timeout_s: float = Field(default=5.0, gt=0)
 
+    # SMS (Tencent Cloud SendSms) for payment notices: the account folder (adapters.sms.keys:
+    # SecretId/SecretKey, SmsSdkAppId, the approved sign and templates); unset: no SMS is sent
+    sms_keys: Path | None = None
+    sms_base_url: str = "https://sms.tencentcloudapi.com"
+    sms_sim_url: str | None = None
+    sms_timeout_s: float = Field(default=5.0, gt=0)
+
     # settlement to the partner bank: our collection account there, the key that signs our files
     # (a PEM file, or 64 hex digits for SM2; never the database), where files are written, and how
     # they travel (the bank pulls them from our mutual-TLS endpoint, or we push to its inbox)

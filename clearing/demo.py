@@ -379,6 +379,16 @@ def main(argv: list[str]) -> int:
     demo_casesys.subscribe(settings, sims["casesys"], var / "keys" / "casesys")
     # what staff read for the demo hall's code (a deployment names its own halls)
     bank = _bank_setup(var, env, args.sim_port + len(CHANNELS) if args.sim_port else 0)
+    # the SMS provider, after the case system; its notice template carries our address
+    from clearing import demo_notice
+
+    sms_sock = _bind(args.sim_port + 10 if args.sim_port else 0)
+    sims["sms"] = _url(sms_sock)
+    demo_notice.prepare_keys(var / "keys" / "sms", base)
+    env["TONGJIAO_SMS_KEYS"] = str(var / "keys" / "sms" / "merchant")
+    env["TONGJIAO_SMS_BASE_URL"] = sims["sms"]
+    env["TONGJIAO_SMS_SIM_URL"] = sims["sms"]
+    sim_socks["sms"] = sms_sock
     procs: list[subprocess.Popen[bytes]] = []
     stop = False
 
@@ -405,6 +415,9 @@ def main(argv: list[str]) -> int:
             asyncio.run(_wait_http(f"{url}/sim/faults", proc, f"the {name} simulator"))
         asyncio.run(_wait_http(f"{bank['desk']}/sim/faults", bank_proc, "the bank simulator"))
         asyncio.run(_wait_http(f"{base}/readyz", procs[-1], "the service"))
+        print("==> a payment notice (缴费通知书) for a demo order, its link sent by SMS")
+        notice = asyncio.run(demo_notice.issue(base, {u[0]: u[4] for u in DEMO_USERS}))
+        notice_link = notice["link"] if notice else None
         if args.orders:
             print(f"==> creating and paying {args.orders} demo orders")
             asyncio.run(_demo_orders(base, sims, args.orders))
@@ -418,9 +431,10 @@ def main(argv: list[str]) -> int:
             "ops": ops,
             "sims": {**sims, "bank": bank["desk"]},
             "bankfiles": bank["ours"],
+            "notice_link": notice_link,
         }
         (var / "demo-urls.json").write_text(json.dumps(urls, indent=2))
-        print(_banner(base, ops, sims, var, bank, kiosk=kiosk), flush=True)
+        print(_banner(base, ops, sims, var, bank, kiosk=kiosk, notice_link=notice_link), flush=True)
         while not stop and all(p.poll() is None for p in procs):
             time.sleep(0.5)
         if not stop:
@@ -551,7 +565,14 @@ async def _demo_kiosk(base: str) -> str:
 
 
 def _banner(
-    base: str, ops: str, sims: dict[str, str], var: Path, bank: dict[str, Any], *, kiosk: str
+    base: str,
+    ops: str,
+    sims: dict[str, str],
+    var: Path,
+    bank: dict[str, Any],
+    *,
+    kiosk: str,
+    notice_link: str | None = None,
 ) -> str:
     users = "\n".join(
         f"      {u:<9} {pw:<20} {role:<10} {name}" for u, name, role, _o, pw, _w in DEMO_USERS
@@ -576,6 +597,8 @@ def _banner(
       维修资金 maintenance fund  {sims["fund"]}/sim/properties
       合作银行 partner bank     {bank["desk"]}/sim/accounts  (exchange {bank["exchange"]})
       登记业务系统 case system   {sims["casesys"]}/sim/   (order events arrive here)
+      短信平台 SMS provider      {sims["sms"]}/sim/   (outbox of sent messages)
+    缴费通知书 mobile pay link   {notice_link or "(not issued, see above)"}
     清分结算 settlement (finance) {base}/finance   files for the bank: {bank["ours"]}/bankfiles/
     对账日报 daily report         {base}/reports/daily?date={_today()}   (as finance1)
     logs                        {var}/log/

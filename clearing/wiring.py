@@ -10,6 +10,7 @@ import asyncpg
 from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.db.request_times import RequestTimes
+from clearing.messaging import SmsSender
 from clearing.metrics import Metrics
 from clearing.ports import Authority, NotifyEndpoint
 
@@ -154,6 +155,21 @@ def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str,
             timeout_s=settings.authority_timeout_s,
         )
     return found
+
+
+def sms_sender(settings: Settings, session: aiohttp.ClientSession) -> SmsSender | None:
+    """The SMS provider for payment notices, when its account folder is configured."""
+    if settings.sms_keys is None:
+        return None
+    from adapters.sms.client import TencentSmsClient
+    from adapters.sms.keys import load_account
+
+    return TencentSmsClient(
+        session,
+        account=load_account(settings.sms_keys),
+        base_url=settings.sms_base_url,
+        timeout_s=settings.sms_timeout_s,
+    )
 
 
 def settlement_setup(settings: Settings) -> SettlementSetup:

@@ -26,7 +26,15 @@ from typing import Final
 from aiohttp import web
 
 from clearing.service import beneficiary_accounts as accounts
-from clearing.service import display, office_days, orders, receipt_prints, refunds, shifts
+from clearing.service import (
+    display,
+    notices,
+    office_days,
+    orders,
+    receipt_prints,
+    refunds,
+    shifts,
+)
 from clearing.service import webhooks as webhook_subscriptions
 from clearing.service.principals import ROLES
 from reconciliation import case_reads
@@ -124,6 +132,9 @@ ACCESS: Final[dict[str, Callers]] = {
     # receipts: window staff reprint (补打), whoever sees the order reads its prints
     "POST /api/v1/orders/{order_no}/receipt/reprints": receipt_prints.REPRINT_ROLES,
     "GET /api/v1/orders/{order_no}/receipt/prints": SIGNED_IN,
+    # payment notices (缴费通知书) and their SMS: the window's people, their own office's orders
+    "POST /api/v1/orders/{order_no}/notice": notices.ISSUE_ROLES,
+    "GET /api/v1/orders/{order_no}/notices": notices.ISSUE_ROLES,
     # 系统管理: accounts, API clients, offices and windows, the fee schedule
     "GET /api/v1/admin/fee-schedules": ADMIN,
     "POST /api/v1/admin/fee-schedules": ADMIN,
@@ -174,6 +185,8 @@ ROLE_FORBIDDEN: Final[Refusal] = (
 REFUSALS: Final[dict[str, Refusal]] = {
     "POST /api/v1/office-days/{office}/{day}/close": office_days.CLOSE_REFUSED,
     "POST /api/v1/orders/{order_no}/receipt/reprints": receipt_prints.REPRINT_REFUSED,
+    "POST /api/v1/orders/{order_no}/notice": notices.ISSUE_REFUSED,
+    "GET /api/v1/orders/{order_no}/notices": notices.ISSUE_REFUSED,
 }
 
 _PARAM = re.compile(r"\{[^}]*\}")

@@ -20,6 +20,7 @@ from clearing.api import (
     routes_desk,
     routes_display,
     routes_kiosk,
+    routes_notices,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -309,4 +310,5 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_recon.routes)
     routes_display.setup(app)
     routes_kiosk.setup(app)
+    routes_notices.setup(app)
     return app

@@ -544,8 +544,9 @@ ROUTES: tuple[Route, ...] = (
 def document() -> dict[str, Any]:
     from clearing.api.openapi_admin import ADMIN_ROUTES  # it imports Route from here
     from clearing.api.openapi_kiosk import KIOSK_ROUTES
+    from clearing.api.openapi_notices import NOTICE_ROUTES
 
-    routes = (*ROUTES, *ADMIN_ROUTES, *KIOSK_ROUTES)
+    routes = (*ROUTES, *ADMIN_ROUTES, *KIOSK_ROUTES, *NOTICE_ROUTES)
     models: set[type[BaseModel]] = {m.Problem}
     for r in routes:
         models.update(x for x in (r.request, r.response) if x is not None)

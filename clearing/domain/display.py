@@ -200,6 +200,11 @@ _TABLES: dict[str, dict[str, str]] = {
         "kiosk.enrolled": "启用自助终端", "kiosk.order_opened": "自助终端查到缴费单",
         "kiosk.lookup_refused": "自助终端查询未通过", "kiosk.cleared": "自助终端清屏",
         "kiosk.code_payment": "自助终端付款码支付",
+        "order.notice_issued": "开具缴费通知书", "order.notice_sms": "短信发送缴费通知",
+    },
+    # a payment notice's SMS (payment_notices.sms_state)
+    "sms_state": {
+        "SENDING": "发送中", "SENT": "已发送", "FAILED": "发送失败", "UNKNOWN": "发送结果未知",
     },
 }
 # fmt: on

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from clearing.db import Conn
+from clearing.domain.display import name
 from clearing.domain.money import format_yuan
 from clearing.service.search import CHANNEL_ZH
 
@@ -48,6 +49,8 @@ TITLES = {
     "refund.rejected": "退款审批驳回",
     "refund.succeeded": "退款成功",
     "refund.failed": "退款失败",
+    "order.notice_issued": "开具缴费通知书",
+    "order.notice_sms": "短信发送缴费通知",
 }
 
 _AUDIT = """
@@ -104,6 +107,10 @@ def _detail(action: str, d: dict[str, Any]) -> str:
         return "，".join(p for p in parts if p)
     if action == "order.cancelled":
         return f"原因：{d.get('reason', '')}"
+    if action == "order.notice_issued":
+        return f"短信发送至 {d['sms_to']}" if d.get("sms_to") else "打印交缴款人"
+    if action == "order.notice_sms":
+        return name("sms_state", str(d.get("state")))
     if action.startswith("leg."):
         line = d.get("line_no")
         proof = d.get("proof_no")

@@ -46,6 +46,7 @@ KINDS: dict[tuple[str, str], str | None] = {
     ("shift_items", "kind"): "shift_item_kind",
     ("offices", "kind"): "office_kind",
     ("webhook_deliveries", "state"): "webhook_delivery_state",
+    ("payment_notices", "sms_state"): "sms_state",
 }
 _CHECK = re.compile(r"\(?\(?(\w+)\s*=\s*ANY\s*\(?\(?ARRAY\[(.*?)\]")
 

@@ -5,6 +5,7 @@ import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { focusCode, nameOf, renderPay, resetPay, setupPayMethods } from "./pay-methods.js";
 import { renderRefunds, setupRefunds } from "./refund-panel.js";
+import { renderNotice, setupNotice } from "./notice-panel.js";
 import { dateTime } from "./time.js";
 
 const PAID = new Set(["CLEARED", "SETTLED"]);
@@ -44,6 +45,7 @@ function renderState(state, stateZh) {
     for (const id of ["pay", "c-qr", "c-wait"]) $(id).hidden = true;
   }
   if (!paid) $("c-refund").hidden = true;
+  if (state !== "OPEN") $("c-notice").hidden = true;
   $("c-cancel").hidden = !UNPAID.has(state);
   $("c-print").hidden = !paid;
 }
@@ -63,6 +65,7 @@ function render(o) {
   $("c-capital").textContent = o.total_capital;
   renderPay(o);
   renderRefunds(o);
+  renderNotice(o);
   $("c-print").href = `/orders/${encodeURIComponent(o.order_no)}/receipt?print=1`;
 
   $("c-order-no").textContent = o.order_no;
@@ -154,6 +157,7 @@ export function setupOrderPanel({ config, me, onChanged, onUnauthorized, onShown
   });
   setupRefunds({ me, onChanged, onUnauthorized });
   setupCancelDialog();
+  setupNotice({ currentOrder: () => order, unauthorized: onUnauthorized });
 }
 
 /** Show an order just created, ready to take its payment: the scanner input has focus. */

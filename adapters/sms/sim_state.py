@@ -1,0 +1,98 @@
+"""The SMS provider simulator's state: the account it knows, what it delivered, its faults.
+
+Fault knobs (``PUT /sim/faults``, partial; ``DELETE`` resets)::
+
+    api_5xx        the next N requests answer HTTP 502 from the front proxy (nothing sent)
+    delay_s        every answer waits this long: the client times out (the message IS sent,
+                   as a provider that answers late still delivers)
+    rate_limit     the next N sends are refused LimitExceeded.DeliveryFrequencyLimit
+    bad_signature  every request is answered AuthFailure.SignatureFailure, as if our key were wrong
+    blacklist      numbers (+86…) in the provider's do-not-disturb list
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from adapters.sms.keys import SmsAccount
+
+
+@dataclass
+class Faults:
+    api_5xx: int = 0
+    delay_s: float = 0.0
+    rate_limit: int = 0
+    bad_signature: bool = False
+    blacklist: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, knobs: dict[str, Any]) -> None:
+        """Apply a partial update; ``ValueError`` names the first bad knob (nothing applied)."""
+        checked: dict[str, Any] = {}
+        for name, value in knobs.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown knob {name!r}")
+            checked[name] = _knob(name, value)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+
+def _knob(name: str, value: Any) -> Any:
+    if name == "bad_signature":
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+        return value
+    if name == "blacklist":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("blacklist must be a list of phone numbers")
+        return list(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    if name in ("api_5xx", "rate_limit"):
+        if not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer")
+        return value
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    serial_no: str
+    phone: str
+    sign_name: str
+    template_id: str
+    params: list[str]
+    content: str
+    session_context: str
+    at: float
+
+
+class SimState:
+    def __init__(self, account: SmsAccount, *, public_base_url: str) -> None:
+        self.account = account
+        self.public_base_url = public_base_url
+        self.faults = Faults()
+        self.outbox: list[Delivered] = []
+        self.requests = 0
+        self.stopping = asyncio.Event()
+
+    def deliver(
+        self, phone: str, template_id: str, params: list[str], content: str, ctx: str
+    ) -> Delivered:
+        serial = f"2433:{secrets.randbelow(10**18):018d}"
+        d = Delivered(
+            serial, phone, self.account.sign_name, template_id, params, content, ctx, time.time()
+        )
+        self.outbox.append(d)
+        return d
+
+
+STATE = web.AppKey("sms_state", SimState)

@@ -1,0 +1,57 @@
+"""A simulator of Tencent Cloud SMS that speaks ``SendSms`` 2021-01-11, with fault knobs.
+
+``create_simulator_app`` serves ``POST /`` (TC3-HMAC-SHA256 checked against the account's own
+SecretId/SecretKey, the approved sign and templates enforced, sim_api.py) and the unsigned
+``/sim/`` desk (the outbox of delivered messages, faults; sim_control.py). ``main`` is
+``tongjiao sim sms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from aiohttp import web
+
+from adapters import simkit
+from adapters.sms.keys import PLATFORM_DIR, SmsAccount, generate_keyset, load_account
+from adapters.sms.sim_api import add_api_routes
+from adapters.sms.sim_control import add_control_routes
+from adapters.sms.sim_state import STATE, SimState
+
+
+def create_simulator_app(account: SmsAccount, *, public_base_url: str) -> web.Application:
+    """The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
+    app = web.Application()
+    app[STATE] = SimState(account, public_base_url=public_base_url)
+    add_api_routes(app)
+    add_control_routes(app)
+    simkit.wake_on_shutdown(app, app[STATE])
+    return app
+
+
+def main(argv: list[str]) -> int:
+    """``tongjiao sim sms --host H --port P --keys DIR``."""
+    return simkit.run(
+        "sms",
+        argv,
+        port=8100,
+        build=_build,
+        rebase=_rebase,
+        keys_help="keyset root (holds merchant/ and platform/); missing keys are generated",
+    )
+
+
+def _build(args: argparse.Namespace) -> simkit.MakeApp:
+    generate_keyset(args.keys)
+    account = load_account(args.keys / PLATFORM_DIR)
+    return lambda base_url: create_simulator_app(account, public_base_url=base_url)
+
+
+def _rebase(app: web.Application, base_url: str) -> None:
+    app[STATE].public_base_url = base_url
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,155 @@
+"""The payment notice (缴费通知书) as an A4 PDF: what is owed, until when, and how to pay by phone.
+
+Built from the receipt PDF's parts (receipt_pdf: the embedded CJK font subset, paragraphs, the
+QR code drawn on the canvas): the case, each line with its beneficiary and the authority's
+reference, the total in figures and 大写, the order's expiry in Beijing time, the payer's name
+masked and only the masked ID number, the QR code of the mobile link with the link printed under
+it, and what to do, in Chinese.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
+
+from clearing.api import receipt_font
+from clearing.api.receipt_pdf import _QR, _SMALL, _TEXT, _TITLE, CJK, QR_SIZE_MM, _p
+from clearing.domain.display import STATIC_NAMES, Names
+from clearing.domain.money import capital_amount, format_yuan
+from clearing.domain.times import beijing_time
+from clearing.service.notices import Notice, mask_name
+
+STEPS = (
+    "1. 用手机扫描左侧二维码，或在手机浏览器中输入二维码下方的网址，打开缴费页面。",
+    "2. 核对业务受理号、收费项目和金额，选择微信、支付宝或银联云闪付缴费。",
+    "3. 缴费成功后，缴费页面显示缴费结果；缴费凭证可到窗口领取。",
+    "4. 请在缴费期限前缴纳；逾期本通知书失效，请到窗口重新开具。",
+    "5. 工作人员不会向您索要验证码或要求转账到个人账户，请谨防诈骗。",
+)
+
+
+def render_pdf(
+    view: dict[str, Any],
+    notice: Notice,
+    link: str,
+    *,
+    font_file: Path | None = None,
+    names: Names = STATIC_NAMES,
+) -> bytes:
+    """The notice of ``notice`` for the order ``view`` (clearing.service.orders.get)."""
+    receipt_font.register(font_file)
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"缴费通知书 {view['order_no']}",
+        author="税费通缴",
+        invariant=True,
+        initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
+    )
+    grid = [
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("FONTNAME", (0, 0), (-1, -1), CJK),
+        ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+    ]
+    office = view["office"]
+    info = Table(
+        [
+            [_p("业务受理号"), _p(view["case_no"]), _p("缴费单号"), _p(view["order_no"])],
+            [
+                _p("缴款人"),
+                _p(mask_name(str(view["payer_name"] or ""))),
+                _p("证件号码"),
+                _p(view["payer_id_masked"]),
+            ],
+            [
+                _p("大厅／窗口"),
+                _p(f"{names.office(office)}／{names.window_of(office, view['window'])}"),
+                _p("开具时间"),
+                _p(beijing_time(notice.issued_at)),
+            ],
+        ],
+        colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
+        style=TableStyle(grid),
+    )
+    rows: list[list[Any]] = [
+        [_p(h) for h in ("序号", "收费项目", "收款单位", "主管部门凭证号", "金额（元）")]
+    ]
+    for line in view["lines"]:
+        rows.append(
+            [
+                _p(str(line["line_no"])),
+                _p(str(line["item_name"])),
+                _p(str(line["beneficiary_name"])),
+                _p(str(line["reference"] or "—")),
+                _p(format_yuan(int(line["amount_fen"]))),
+            ]
+        )
+    total = int(view["total_fen"])
+    rows.append(
+        [
+            _p("合计（大写）"),
+            "",
+            _p(f"人民币{capital_amount(total)}"),
+            "",
+            _p(format_yuan(total)),
+        ]
+    )
+    lines = Table(
+        rows,
+        colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
+        style=TableStyle(
+            [
+                *grid,
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
+                ("SPAN", (0, -1), (1, -1)),
+                ("SPAN", (2, -1), (3, -1)),
+                ("ALIGN", (4, 1), (4, -1), "RIGHT"),
+            ]
+        ),
+    )
+    deadline = _p(
+        f"缴费期限：请于 {beijing_time(notice.link_expires_at)}（北京时间）前缴纳", _TITLE_SMALL
+    )
+    pay = Table(
+        [
+            [
+                [_QR(link), _p(link, _SMALL)],
+                [_p("手机缴费办法"), *(_p(s, _SMALL) for s in STEPS)],
+            ]
+        ],
+        colWidths=[(QR_SIZE_MM + 34) * mm, (174 - QR_SIZE_MM - 34) * mm],
+        style=TableStyle(
+            [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), CJK)]
+        ),
+    )
+    doc.build(
+        [
+            _p("不动产登记税费缴费通知书", _TITLE),
+            Spacer(1, 6 * mm),
+            info,
+            Spacer(1, 4 * mm),
+            lines,
+            Spacer(1, 4 * mm),
+            deadline,
+            Spacer(1, 6 * mm),
+            pay,
+            Spacer(1, 6 * mm),
+            _p(f"经办人：{notice.issued_by_name or notice.issued_by}", _TEXT),
+        ]
+    )
+    return out.getvalue()
+
+
+_TITLE_SMALL = _TEXT.clone("deadline", fontSize=11, leading=16)
