@@ -154,7 +154,7 @@ def _settle(state: SimState, order: Order, openid: str) -> None:
 _CASHIER = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>微信支付</title>
+<title>微信支付</title><link rel="icon" href="data:,">
 <style>body{{font-family:sans-serif;margin:0;background:#ededed}}
 main{{background:#fff;margin:0 0 1rem;padding:2rem 1rem;text-align:center}}
 .amount{{font-size:2.4rem;margin:.5rem 0}}.muted{{color:#666}}

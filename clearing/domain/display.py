@@ -27,6 +27,9 @@ from typing import Final
 
 from clearing.domain.ratings import GRADES
 
+# who acts when the citizen pays on their own phone (/m/{token}): attempts, the first receipt
+PAYER_ACTOR: Final = "payer:mobile"
+
 # fmt: off
 _TABLES: dict[str, dict[str, str]] = {
     # payment channels (payments.provider, payment_attempts.provider)
@@ -158,6 +161,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "system:refund": "系统（自动退回）", "system:legs": "系统（主管部门确认）",
         "system:cutoff": "系统（定时清分）", "authority:tax": "税务部门",
         "authority:fiscal": "财政非税系统", "authority:fund": "维修资金管理中心",
+        PAYER_ACTOR: "缴款人（手机缴费）",
     },
     "ledger_kind": {"asset": "资产", "liability": "负债", "suspense": "挂账", "expense": "费用"},
     "entry_kind": {"CAPTURE": "收款清分", "SUSPENSE": "挂账", "REFUND": "退款",

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from clearing.db import Conn
+from clearing.domain.display import PAYER_ACTOR
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
 from clearing.service.principals import Principal
@@ -120,9 +121,10 @@ def receipt_no_of(order_no: str, print_no: int) -> str:
 
 
 _PRINT_SQL = """
-SELECT r.receipt_no, o.order_no, r.print_no, r.facts, r.paid_fen, r.reason, p.username,
-       r.printed_at
-  FROM receipt_prints r JOIN orders o ON o.id = r.order_id JOIN principals p ON p.id = r.printed_by
+SELECT r.receipt_no, o.order_no, r.print_no, r.facts, r.paid_fen, r.reason,
+       COALESCE(p.username, 'payer:mobile') AS username, r.printed_at
+  FROM receipt_prints r JOIN orders o ON o.id = r.order_id
+  LEFT JOIN principals p ON p.id = r.printed_by
 """
 _BY_NO_SQL = _PRINT_SQL + " WHERE r.receipt_no = $1"
 # constant text only; the order number is a $1 parameter
@@ -159,7 +161,7 @@ async def of_order(conn: Conn, order_no: str, mac: Mac) -> list[Print]:
 
 
 async def _insert(
-    conn: Conn, who: Principal, view: dict[str, Any], print_no: int, reason: str | None
+    conn: Conn, who: Principal | None, view: dict[str, Any], print_no: int, reason: str | None
 ) -> str:
     receipt_no = receipt_no_of(view["order_no"], print_no)
     facts = facts_now(view, await refunded_by_line(conn, view["order_no"]), receipt_no)
@@ -173,7 +175,7 @@ async def _insert(
         facts,  # the pool's jsonb codec encodes it
         facts["p"],
         reason,
-        who.id,
+        who.id if who is not None else None,  # None: the payer's own phone
     )
     return str(inserted) if inserted else ""
 
@@ -202,6 +204,33 @@ async def latest(
             await audit.record(
                 conn,
                 actor=who.actor,
+                action="receipt.printed",
+                object_type="order",
+                object_id=view["order_no"],
+                detail={"receipt_no": made},
+                request_id=request_id,
+            )
+    prints = await of_order(conn, view["order_no"], mac)
+    return prints[-1] if prints else None
+
+
+async def latest_for_payer(
+    conn: Conn, view: dict[str, Any], *, mac: Mac, request_id: str | None = None
+) -> Print | None:
+    """The latest print of an order the payer paid on their own phone (``/m/{token}``): when
+    nobody has printed it yet, the phone makes the original (printed_by NULL, audited as the
+    payer), so that its PDF carries a verification code like any paper receipt."""
+    prints = await of_order(conn, view["order_no"], mac)
+    if prints:
+        return prints[-1]
+    async with conn.transaction():
+        if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
+            return None
+        made = await _insert(conn, None, view, 1, None)
+        if made:
+            await audit.record(
+                conn,
+                actor=PAYER_ACTOR,
                 action="receipt.printed",
                 object_type="order",
                 object_id=view["order_no"],

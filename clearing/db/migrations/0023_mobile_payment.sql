@@ -1,0 +1,12 @@
+-- Why: the citizen pays on their own phone (不见面缴费) from the link on a payment notice: in the
+-- phone's browser (method 'h5': WeChat Pay H5, Alipay wap, UnionPay WAP) or inside WeChat
+-- (method 'jsapi'). Such attempts are started by nobody on the staff (started_by stays NULL, so
+-- they count in no clerk's shift). The receipt of an order paid that way is first printed by the
+-- payer's own phone, not by window staff: receipt_prints.printed_by is NULL for such a print.
+-- Forward-only.
+
+ALTER TABLE payment_attempts DROP CONSTRAINT payment_attempts_method_check;
+ALTER TABLE payment_attempts ADD CONSTRAINT payment_attempts_method_check
+    CHECK (method IN ('qr', 'code', 'card', 'h5', 'jsapi'));
+
+ALTER TABLE receipt_prints ALTER COLUMN printed_by DROP NOT NULL;
