@@ -19,6 +19,7 @@ from clearing.api import (
     routes_admin,
     routes_desk,
     routes_display,
+    routes_mobile,
     routes_notify,
     routes_ops,
     routes_orders,
@@ -296,4 +297,5 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.add_routes(routes_reports.routes)
     app.add_routes(routes_recon.routes)
     routes_display.setup(app)
+    routes_mobile.setup(app)  # the citizen's own phone: /m/{token}, /api/m/{token}
     return app
