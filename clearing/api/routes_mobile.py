@@ -2,12 +2,13 @@
 
 Anonymous but token-gated (``clearing.service.pay_links``): a bad, altered or expired token is a
 404 page in Chinese, and the token opens one order only. The page (static/mobile.html, .js) reads
-``GET /api/m/{token}`` (the order as the payer may see it: no full ID number), and pays with
-``POST /api/m/{token}/payments``: inside WeChat by JSAPI (the silent web authorization first,
+``GET /m/{token}/order.json`` (the order as the payer may see it: no full ID number), and pays
+with ``POST /m/{token}/payments``: inside WeChat by JSAPI (the silent web authorization first,
 ``/m/{token}/wechat`` → the channel → ``/m/{token}/oauth``, then the bridge), in any other phone
 browser through each configured channel that offers ``h5``. It follows the order by asking again
 every few seconds and ends on the receipt: ``/m/{token}/receipt.pdf`` and the receipt's public
-verification link. These routes live outside /api/v1: nobody signs in to them.
+verification link. These routes live outside /api/ (whose every operation is a staff role's,
+documented and in clearing/api/access.py): nobody signs in to them; errors are problem+json.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ PAY_LINK_KEY = web.AppKey("pay_link_key", bytes)
 OPENID_COOKIE = "tj_wx_openid"
 STATE_COOKIE = "tj_wx_state"
 WECHAT_UA = "MicroMessenger"
+# what /api/ answers get from the middleware: the order, the bridge's signature, never cached
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class MobilePaymentIn(_In):
@@ -280,7 +283,7 @@ def _summary(view: dict[str, Any], names: Names, now: datetime) -> dict[str, Any
     }
 
 
-@routes.get("/api/m/{token}")
+@routes.get("/m/{token}/order.json")
 async def order_for_phone(request: web.Request) -> web.Response:
     link = _link(request)
     async with request.app[POOL].acquire() as conn:
@@ -307,10 +310,10 @@ async def order_for_phone(request: web.Request) -> web.Response:
                 "verify_url": f"{_base(request)}/v/{printed.code}",
                 "receipt_no": printed.receipt_no,
             }
-    return web.json_response(out)
+    return web.json_response(out, headers=NO_STORE)
 
 
-@routes.post("/api/m/{token}/payments")
+@routes.post("/m/{token}/payments")
 async def pay_from_phone(request: web.Request) -> web.Response:
     link = _link(request)
     body = await read_model(request, MobilePaymentIn)
@@ -344,7 +347,7 @@ async def pay_from_phone(request: web.Request) -> web.Response:
             return_url=back,
             **common,
         )
-    return web.json_response(started, status=201)
+    return web.json_response(started, status=201, headers=NO_STORE)
 
 
 def setup(app: web.Application) -> None:

@@ -83,7 +83,9 @@ async def _phone(page_as: PageFactory, ua: str = PHONE_UA, **context: Any) -> Wa
 
 
 async def _ways(stack: Stack, token: str) -> list[str]:
-    status, body = await stack.api("GET", f"/api/m/{token}", headers={"User-Agent": PHONE_UA})
+    status, body = await stack.api(
+        "GET", f"/m/{token}/order.json", headers={"User-Agent": PHONE_UA}
+    )
     assert status == 200, body
     return [w["channel"] for w in body["ways"]]
 
@@ -330,10 +332,10 @@ async def test_bad_expired_and_altered_links_are_refused(
         answer = await phone.goto(f"/m/{token}")
         assert answer is not None and answer.status == 404, token
         assert "缴费链接无效" in await phone.inner_text("body")
-        status, body = await stack.api("GET", f"/api/m/{token}")
+        status, body = await stack.api("GET", f"/m/{token}/order.json")
         assert status == 404 and body["code"] == "PAY_LINK_INVALID", body
         status, body = await stack.api(
-            "POST", f"/api/m/{token}/payments", json={"channel": "wechatpay", "method": "h5"}
+            "POST", f"/m/{token}/payments", json={"channel": "wechatpay", "method": "h5"}
         )
         assert status == 404, body
     _, view = await stack.api("GET", f"/api/v1/orders/{order['order_no']}", "clerk1")
@@ -354,7 +356,7 @@ async def test_a_cancelled_order_shows_so_and_offers_no_payment(
     assert "不能缴费" in await phone.inner_text("#m-state")
     assert await phone.locator("#m-ways button").count() == 0
     status, body = await stack.api(
-        "POST", f"/api/m/{_token(stack, order)}/payments",
+        "POST", f"/m/{_token(stack, order)}/payments",
         json={"channel": "wechatpay", "method": "h5"},
     )  # fmt: skip
     assert status == 409 and body["code"] == "ORDER_NOT_PAYABLE", body

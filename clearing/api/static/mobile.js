@@ -1,9 +1,9 @@
 // The citizen's phone (/m/{token}): the order, the ways to pay that fit this browser, the order
-// followed until it is paid, then the receipt. Talks only to /api/m/{token}: nobody signs in.
+// followed until it is paid, then the receipt. Talks only to /m/{token}/…: nobody signs in.
 import { formatFen } from "./money.js";
 
 const token = decodeURIComponent(location.pathname.split("/")[2] || "");
-const api = `/api/m/${encodeURIComponent(token)}`;
+const base = `/m/${encodeURIComponent(token)}`;
 const $ = (id) => document.getElementById(id);
 let busy = false;
 let timer = null;
@@ -13,7 +13,7 @@ function text(id, value) { $(id).textContent = value ?? ""; }
 function showError(message) { text("m-error", message); }
 
 async function readOrder() {
-  const r = await fetch(api, { headers: { Accept: "application/json" }, cache: "no-store" });
+  const r = await fetch(`${base}/order.json`, { headers: { Accept: "application/json" }, cache: "no-store" });
   const body = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(body.detail_zh || "缴费链接无效");
   return body;
@@ -63,7 +63,7 @@ async function startPayment(way) {
   showError("");
   for (const b of $("m-ways").querySelectorAll("button")) b.disabled = true;
   try {
-    const r = await fetch(`${api}/payments`, {
+    const r = await fetch(`${base}/payments`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ channel: way.channel, method: way.method }),
@@ -124,7 +124,7 @@ function renderWays(order) {
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.channel = way.channel;
-    b.textContent = `${way.name_zh}支付`;
+    b.textContent = way.name_zh;
     b.addEventListener("click", () => startPayment(way));
     box.append(b);
   }
