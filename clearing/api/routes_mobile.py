@@ -27,6 +27,7 @@ from aiohttp import web
 from clearing.api import receipt
 from clearing.api.keys import ACQUIRERS, CIPHER, POOL, RECEIPTS, SETTINGS
 from clearing.api.models import _In
+from clearing.api.routes_orders import amounts_still_due
 from clearing.api.routes_pages import CHANNEL_ORDER, PAGE_HEADERS, STATIC, _html, _redirect
 from clearing.api.web import client_address, is_secure, read_model
 from clearing.channels import Channel
@@ -317,6 +318,14 @@ async def order_for_phone(request: web.Request) -> web.Response:
 async def pay_from_phone(request: web.Request) -> web.Response:
     link = _link(request)
     body = await read_model(request, MobilePaymentIn)
+    async with request.app[POOL].acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT state, expires_at FROM orders WHERE order_no = $1", link.order_no
+        )
+    if row is not None and OrderState(row["state"]) in PAYABLE:
+        # as at the window: the authorities must still ask exactly these amounts (an order no
+        # longer payable is refused as such when the attempt is opened)
+        await amounts_still_due(request, link.order_no)
     s = request.app[SETTINGS]
     common: dict[str, Any] = {
         "order_no": link.order_no,

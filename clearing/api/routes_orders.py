@@ -57,7 +57,6 @@ from clearing.service import (
     fee_schedules,
     payments,
     places,
-    principals,
 )
 from clearing.service import held as holders
 from clearing.service import orders as order_service
@@ -227,13 +226,13 @@ async def cancel_order(request: web.Request) -> web.Response:
     return ok(OrderOut.model_validate(view))
 
 
-async def _amounts_still_due(
-    request: web.Request, who: principals.Principal, order_no: str
-) -> None:
-    """Before a QR is shown or a card charged: the authorities still ask these amounts."""
+async def amounts_still_due(request: web.Request, order_no: str) -> None:
+    """Before a QR is shown, a card charged or the payer's phone sent to a channel: the
+    authorities still ask these amounts. The caller has checked who may see the order."""
     async with request.app[POOL].acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT id, case_refs, payer_id_enc FROM orders WHERE order_no = $1", order_no
+            "SELECT id, case_refs, payer_id_enc, payer_name_enc FROM orders WHERE order_no = $1",
+            order_no,
         )
         if row is None or row["case_refs"] is None:
             return
@@ -242,11 +241,10 @@ async def _amounts_still_due(
             " AND reference IS NOT NULL",
             row["id"],
         )
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
     changed, failures = await cases.recheck(
         request.app[AUTHORITIES],
         row["case_refs"],
-        view["payer_name"],
+        request.app[CIPHER].decrypt(row["payer_name_enc"], "orders.payer_name"),
         request.app[CIPHER].decrypt(row["payer_id_enc"], "orders.payer_id"),
         [(r["reference"], int(r["amount_fen"])) for r in lines],
         timeout_s=request.app[SETTINGS].authority_timeout_s,
@@ -286,7 +284,7 @@ async def start_payment(request: web.Request) -> web.Response:
     order_no = request.match_info["order_no"]
     async with request.app[POOL].acquire() as conn:
         await order_service.get(conn, who, order_no, request.app[CIPHER])
-    await _amounts_still_due(request, who, order_no)
+    await amounts_still_due(request, order_no)
     s = request.app[SETTINGS]
     now = datetime.now(UTC)
     common: dict[str, Any] = {

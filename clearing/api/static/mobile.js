@@ -112,8 +112,16 @@ function renderWays(order) {
   box.replaceChildren();
   if (!order.payable) return;
   if (order.authorize_url) {
-    // inside WeChat without the payer's openid yet: the silent authorization first
-    location.replace(order.authorize_url);
+    // inside WeChat without the payer's openid yet: the silent authorization first, once a
+    // minute at most, so that a browser refusing our cookie does not bounce back and forth
+    const key = `tj-wx-auth:${token}`;
+    const last = Number(sessionStorage.getItem(key) || 0);
+    if (Date.now() - last > 60_000) {
+      sessionStorage.setItem(key, String(Date.now()));
+      location.replace(order.authorize_url);
+    } else {
+      showError("微信授权未成功，请关闭本页面后重新打开缴费链接。");
+    }
     return;
   }
   if (!order.ways.length) {
