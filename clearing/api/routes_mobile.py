@@ -152,6 +152,14 @@ def _wechat(request: web.Request) -> Channel | None:
     return found[0] if found else None
 
 
+@routes.post("/m/{token}")
+async def mobile_page_posted(request: web.Request) -> web.Response:
+    """Some channels bring the browser back with a form POST (UnionPay's front notification to
+    frontUrl): nothing in it is acted on (the result comes by notification or query), the browser
+    is sent on to the page itself."""
+    return _redirect(request.path_qs, 303)
+
+
 @routes.get("/m/{token}/wechat")
 async def wechat_authorize(request: web.Request) -> web.Response:
     """Inside WeChat: off to the silent web authorization, which comes back to /oauth."""

@@ -19,6 +19,7 @@ import asyncpg
 
 from clearing.channels import Channel
 from clearing.domain.display import PAYER_ACTOR
+from clearing.errors import TooManyRequests
 from clearing.ports import ChannelRefused
 from clearing.service.attempts import (
     Attempt,
@@ -32,6 +33,9 @@ from clearing.service.attempts import (
 
 log = logging.getLogger(__name__)
 
+# a link is a bearer of the right to start payments: a few a minute is a person, more is a script
+MAX_PER_MINUTE = 6
+
 
 async def _opened(
     pool: asyncpg.Pool,
@@ -42,6 +46,19 @@ async def _opened(
     now: datetime,
     poll: timedelta,
 ) -> Attempt:
+    async with pool.acquire() as conn:
+        recent = await conn.fetchval(
+            "SELECT count(*) FROM payment_attempts a JOIN orders o ON o.id = a.order_id"
+            " WHERE o.order_no = $1 AND a.method IN ('h5', 'jsapi') AND a.created_at > $2",
+            order_no,
+            now - timedelta(minutes=1),
+        )
+    if recent >= MAX_PER_MINUTE:
+        raise TooManyRequests(
+            "PAY_ATTEMPTS_TOO_FREQUENT",
+            f"more than {MAX_PER_MINUTE} payments started from this link in a minute",
+            "操作过于频繁，请稍后再试",
+        )
     a = await _open(
         pool, order_no=order_no, provider=provider, method=method, now=now, poll_after=poll
     )

@@ -222,3 +222,33 @@ async def test_inside_wechat_from_authorization_to_the_receipt(
         headers=wechat,
     ) as r:
         assert r.status == 409 and (await r.json())["code"] == "ORDER_NOT_PAYABLE"
+
+
+async def test_a_link_starts_only_a_few_payments_a_minute(
+    svc: Service, phone: aiohttp.ClientSession
+) -> None:
+    from clearing.service.mobile_pay import MAX_PER_MINUTE
+
+    order = await _order(svc)
+    url = f"{svc.base_url}/m/{_token(svc, order)}/payments"
+    for _ in range(MAX_PER_MINUTE):
+        async with phone.post(url, json={"channel": "wechatpay", "method": "h5"}) as r:
+            assert r.status == 201, await r.text()
+    async with phone.post(url, json={"channel": "wechatpay", "method": "h5"}) as r:
+        assert r.status == 429
+        assert (await r.json())["code"] == "PAY_ATTEMPTS_TOO_FREQUENT"
+    status, view = await svc.request(
+        "GET", f"/api/v1/orders/{order['order_no']}", await svc.supervisor()
+    )
+    assert status == 200 and len(view["attempts"]) == MAX_PER_MINUTE
+
+
+async def test_a_channel_that_comes_back_with_a_form_post_lands_on_the_page(
+    svc: Service, phone: aiohttp.ClientSession
+) -> None:
+    token = _token(svc, await _order(svc))
+    async with phone.post(
+        f"{svc.base_url}/m/{token}?back=unionpay", data={"respCode": "00"}, allow_redirects=False
+    ) as r:
+        assert r.status == 303
+        assert r.headers["Location"] == f"/m/{token}?back=unionpay"
