@@ -252,3 +252,36 @@ async def test_a_channel_that_comes_back_with_a_form_post_lands_on_the_page(
     ) as r:
         assert r.status == 303
         assert r.headers["Location"] == f"/m/{token}?back=unionpay"
+
+
+async def test_h5_paid_with_every_notification_lost_is_found_by_asking(
+    svc: Service, phone: aiohttp.ClientSession
+) -> None:
+    order = await _order(svc)
+    token = _token(svc, order)
+    async with phone.post(
+        f"{svc.base_url}/m/{token}/payments", json={"channel": "wechatpay", "method": "h5"}
+    ) as r:
+        started = await r.json()
+        assert r.status == 201, started
+    await svc.sim.set_faults(drop_callbacks=1.0)
+    try:
+        # the phone at WeChat's cashier, come from our page
+        status, _, text = await _get(phone, started["page"]["url"], Referer=svc.base_url + "/")
+        assert status == 200 and "确认支付" in text, text
+        prepay_id = re.search(r'name="prepay_id" value="([^"]+)"', text)
+        assert prepay_id is not None
+        async with phone.post(
+            f"{svc.sim.base_url}/sim/wechatpay/h5/pay",
+            data={"prepay_id": prepay_id.group(1), "redirect_url": f"{svc.base_url}/m/{token}"},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 302
+            assert r.headers["Location"] == f"{svc.base_url}/m/{token}"
+        await svc.wait_state(await svc.supervisor(), order["order_no"], "CLEARED", within_s=15)
+    finally:
+        await svc.sim.reset_faults()
+    sim_order = await svc.sim.order(started["out_trade_no"])
+    assert sim_order["notifications"] and not any(
+        n["acknowledged"] for n in sim_order["notifications"]
+    )
