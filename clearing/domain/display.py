@@ -38,7 +38,8 @@ _TABLES: dict[str, dict[str, str]] = {
         "pos": "银行卡",
     },
     # how a channel was used (payment_attempts.method)
-    "pay_method": {"qr": "扫码支付", "code": "付款码", "card": "刷卡"},
+    "pay_method": {"qr": "扫码支付", "code": "付款码", "card": "刷卡", "h5": "手机网页支付",
+                   "jsapi": "微信内支付"},
     "card_type": {"D": "借记卡", "C": "贷记卡"},
     "order_state": {
         "OPEN": "待缴费", "PAYING": "缴费中", "CLEARED": "已缴费", "SETTLED": "已清算",
