@@ -5,7 +5,8 @@ signed parameters).
 The same rules as at the window (``attempts``): the attempt row and its poller are committed
 before the channel is called, an order is payable only while OPEN or PAYING and unexpired, and a
 second success is refunded by capture's usual machinery. Nobody on the staff starts these
-attempts (``started_by`` stays NULL), so they count in no clerk's shift; the audit names the payer.
+attempts (``started_by`` stays NULL): a shift counts the payment as received by the clerk who
+issued the order (``shifts``' fallback); the audit names the payer.
 """
 
 from __future__ import annotations

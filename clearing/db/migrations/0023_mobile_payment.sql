@@ -1,8 +1,9 @@
 -- Why: the citizen pays on their own phone (不见面缴费) from the link on a payment notice: in the
 -- phone's browser (method 'h5': WeChat Pay H5, Alipay wap, UnionPay WAP) or inside WeChat
--- (method 'jsapi'). Such attempts are started by nobody on the staff (started_by stays NULL, so
--- they count in no clerk's shift). The receipt of an order paid that way is first printed by the
--- payer's own phone, not by window staff: receipt_prints.printed_by is NULL for such a print.
+-- (method 'jsapi'). Such attempts are started by nobody on the staff (started_by stays NULL; a
+-- shift counts the payment as the order's creator's, as for attempts from before 0017). The
+-- receipt of an order paid that way is first printed by the payer's own phone, not by window
+-- staff: receipt_prints.printed_by is NULL for such a print.
 -- Forward-only.
 
 ALTER TABLE payment_attempts DROP CONSTRAINT payment_attempts_method_check;
