@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     wechatpay_timeout_s: float = Field(default=5.0, gt=0)
     # demo only: the simulator's citizen page, linked from the window screen as "模拟扫码"
     wechatpay_sim_url: str | None = None
+    # the 公众平台's web authorization (JSAPI on the citizen's phone): the authorize page and the
+    # code-for-openid exchange
+    wechatpay_open_url: str = "https://open.weixin.qq.com"
+    wechatpay_sns_url: str = "https://api.weixin.qq.com"
 
     # Alipay 当面付, UnionPay QR and the bank's card terminals: each configured by its key folder
     alipay_keys: Path | None = None

@@ -372,6 +372,8 @@ def main(argv: list[str]) -> int:
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = sims[name] + path
         env[f"TONGJIAO_{name.upper()}_SIM_URL"] = sims[name]
+    # the WeChat simulator also plays the 公众平台's web authorization (JSAPI on the phone)
+    env["TONGJIAO_WECHATPAY_OPEN_URL"] = env["TONGJIAO_WECHATPAY_SNS_URL"] = sims["wechatpay"]
     env["TONGJIAO_POS_TERMINALS"] = json.dumps(list(POS_TERMINALS))
     # the registration case system, subscribed to the order events (clearing.demo_casesys)
     sim_socks["casesys"] = _bind(args.sim_port + 9 if args.sim_port else 0)

@@ -43,6 +43,8 @@ def acquirers(
             keys=keys,
             notify_url=settings.public_base_url.rstrip("/") + "/notify/wechatpay",
             timeout_s=settings.wechatpay_timeout_s,
+            open_url=settings.wechatpay_open_url,
+            sns_url=settings.wechatpay_sns_url,
         )
         found["wechatpay"] = Channel(client, metrics)
         # refuses notifications for another merchant id or app id, too

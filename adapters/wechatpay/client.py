@@ -1,5 +1,6 @@
 """WeChat Pay API v3 client: the ``clearing.ports`` Acquirer for WeChat, with Native QR
-(``QrAcquirer``) and payment codes (``CodeAcquirer``).
+(``QrAcquirer``), payment codes (``CodeAcquirer``), and H5 and JSAPI on the citizen's phone
+(``MobileAcquirer``, ``JsapiAcquirer``, in ``mobile``).
 
 Signing and verification live in ``transport``, wire ↔ record mapping in ``mapping``, the bill
 format in ``bill``; this module says which endpoint each operation calls and what its answers mean
@@ -24,6 +25,7 @@ from adapters.errors import AcquirerUnavailable
 from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_status
+from adapters.wechatpay.mobile import MobileMixin
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
 from clearing import bounds
 from clearing.ports import BillRecord, RefundOutcome, TradeStatus
@@ -41,8 +43,10 @@ BILL_CREATING = frozenset({"STATEMENT_CREATING", "BILL_CREATING"})
 MAX_BILL_BYTES = 256 * 1024 * 1024
 
 
-class WeChatPayClient:
-    """Calls WeChat Pay (or its simulator) over a session the caller owns."""
+class WeChatPayClient(MobileMixin):
+    """Calls WeChat Pay (or its simulator) over a session the caller owns; H5 and JSAPI come
+    from ``MobileMixin``. ``open_url`` and ``sns_url`` are the 公众平台's web-authorization
+    hosts (open.weixin.qq.com, api.weixin.qq.com)."""
 
     provider = PROVIDER
 
@@ -57,8 +61,14 @@ class WeChatPayClient:
         max_skew_s: int = 300,
         clock: Callable[[], float] = time.time,
         store_id: str = "tongjiao",
+        open_url: str = "https://open.weixin.qq.com",
+        sns_url: str = "https://api.weixin.qq.com",
     ) -> None:
         self._keys = keys
+        self._session = session
+        self._open_url = open_url.rstrip("/")
+        self._sns_url = sns_url.rstrip("/")
+        self._timeout_s = timeout_s
         self._notify_url = notify_url
         self._store_id = store_id
         self._http = Transport(

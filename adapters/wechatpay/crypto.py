@@ -162,3 +162,9 @@ def decrypt_resource(key: bytes, nonce: str, associated_data: str, ciphertext_b6
 def new_resource_nonce() -> str:
     """Twelve printable characters: the GCM nonce travels as text in the notification."""
     return secrets.token_urlsafe(9)[:GCM_NONCE_LEN]
+
+
+def bridge_message(app_id: str, time_stamp: str, nonce_str: str, package: str) -> bytes:
+    """What ``paySign`` covers for ``getBrandWCPayRequest`` (counter-and-beyond.md 1.3): appId,
+    timeStamp, nonceStr and package, each followed by a newline, the last one too."""
+    return "".join(f"{v}\n" for v in (app_id, time_stamp, nonce_str, package)).encode()

@@ -7,11 +7,13 @@
         apiclient_key.pem         merchant API private key (0600)
         wechatpay_pub_key.pem     WeChat Pay public key
         apiv3_key.txt             the 32-character APIv3 key (0600)
+        appsecret.txt             the 公众号 AppSecret for web authorization (0600)
     root/platform/   what the WeChat Pay simulator holds
         platform.json             mchid, appid, its own public-key id
         platform_private_key.pem  WeChat Pay private key (0600)
         merchant_keys/<SERIAL>.pem  merchant public keys by certificate serial
         apiv3_key.txt             the same APIv3 key (0600)
+        appsecret.txt             the same AppSecret: the simulated 公众平台 checks it (0600)
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ _PLATFORM_JSON = "platform.json"
 _PLATFORM_PRIVATE = "platform_private_key.pem"
 _MERCHANT_PUBLIC_DIR = "merchant_keys"
 _APIV3_KEY = "apiv3_key.txt"
+# the official account's AppSecret (公众平台), used only by the sns/oauth2 code exchange
+_APP_SECRET = "appsecret.txt"  # noqa: S105 (a file name)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class MerchantKeys:
     private_key: RSAPrivateKey = field(repr=False, compare=False)
     wechatpay_public_key: RSAPublicKey = field(repr=False, compare=False)
     apiv3_key: bytes = field(repr=False, compare=False)
+    # empty in a key folder made before JSAPI support: web authorization then cannot work
+    app_secret: str = field(default="", repr=False, compare=False)
 
     @property
     def wechatpay_public_keys(self) -> Mapping[str, RSAPublicKey]:
@@ -74,6 +80,7 @@ class PlatformKeys:
     private_key: RSAPrivateKey = field(repr=False, compare=False)
     merchant_public_keys: Mapping[str, RSAPublicKey] = field(repr=False, compare=False)
     apiv3_key: bytes = field(repr=False, compare=False)
+    app_secret: str = field(default="", repr=False, compare=False)
 
 
 def generate_keyset(root: Path) -> None:
@@ -117,6 +124,9 @@ def generate_keyset(root: Path) -> None:
     )
     for path in (merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY):
         _write_if_missing(path, apiv3_key, secret=True)
+    app_secret = _app_secret(merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET)
+    for path in (merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET):
+        _write_if_missing(path, app_secret, secret=True)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -133,6 +143,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
         private_key=_load_private(path / _MERCHANT_PRIVATE),
         wechatpay_public_key=public,
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
+        app_secret=_load_app_secret(path / _APP_SECRET),
     )
 
 
@@ -154,6 +165,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
         private_key=_load_private(path / _PLATFORM_PRIVATE),
         merchant_public_keys=MappingProxyType(merchants),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
+        app_secret=_load_app_secret(path / _APP_SECRET),
     )
 
 
@@ -216,6 +228,18 @@ def _load_apiv3_key(path: Path) -> bytes:
     if len(key) != APIV3_KEY_LEN:
         raise ValueError(f"{path} must hold a {APIV3_KEY_LEN}-character APIv3 key")
     return key
+
+
+def _app_secret(*paths: Path) -> bytes:
+    for path in paths:
+        if path.exists():
+            return path.read_bytes().strip()
+    # an AppSecret is 32 lower-case hex digits
+    return secrets.token_hex(16).encode("ascii")
+
+
+def _load_app_secret(path: Path) -> str:
+    return path.read_text(encoding="ascii").strip() if path.exists() else ""
 
 
 def _load_private(path: Path) -> RSAPrivateKey:

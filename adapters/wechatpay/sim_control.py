@@ -110,7 +110,7 @@ async def pay(request: web.Request) -> web.Response:
                 "amount_fen": amount_fen,
             }
         )
-    if current != "NOTPAY" or order.trade_type != "NATIVE":
+    if current != "NOTPAY" or order.trade_type not in ("NATIVE", "MWEB", "JSAPI"):
         code = "ORDERPAID" if order.transaction_id else "ORDER_CLOSED"
         if from_page:
             return _page(state, order, "订单已支付" if order.transaction_id else "订单已关闭")

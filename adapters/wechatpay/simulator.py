@@ -2,6 +2,7 @@
 
 ``create_simulator_app`` serves the endpoints ``WeChatPayClient`` calls (authenticated with the
 merchant public key, answered with platform signatures): Native prepay, payment codes and reverse,
+H5 and JSAPI with the 公众平台's web authorization (``sim_mobile``),
 query, close, refunds and refund queries, trade bills; plus unsigned ``/sim/`` control endpoints
 for the citizen's phone and the tests (``sim_control``, knobs in ``sim_faults``). ``main`` is
 ``tongjiao sim wechatpay``.
@@ -19,6 +20,7 @@ from adapters.wechatpay.sim_api import add_api_routes, signed_api
 from adapters.wechatpay.sim_bill import add_bill_routes, parse_fee_rate
 from adapters.wechatpay.sim_codepay import add_codepay_routes
 from adapters.wechatpay.sim_control import add_control_routes
+from adapters.wechatpay.sim_mobile import add_mobile_routes
 from adapters.wechatpay.sim_refund import add_refund_routes
 from adapters.wechatpay.sim_state import STATE, SimState
 
@@ -53,6 +55,7 @@ def create_simulator_app(
     add_refund_routes(app)
     add_bill_routes(app)
     add_control_routes(app)
+    add_mobile_routes(app)
     simkit.wake_on_shutdown(app, app[STATE])
     simkit.add_notify_session(app, app[STATE])
     return app

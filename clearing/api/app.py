@@ -20,6 +20,7 @@ from clearing.api import (
     routes_desk,
     routes_display,
     routes_kiosk,
+    routes_mobile,
     routes_notices,
     routes_notify,
     routes_ops,
@@ -49,6 +50,7 @@ from clearing.api.keys import (
     METRICS,
     NOTIFY_PARSERS,
     OPS_URL,
+    PAY_LINK_KEY,
     POOL,
     RECEIPTS,
     REFUSALS,
@@ -284,6 +286,8 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app[RECEIPTS] = load_receipt_signer(
         settings.receipt_key_file or Path(settings.var_dir) / "keys" / "receipt-ed25519.pem"
     )
+    # the notices' pay links: made on first start, one key for notices, the phone and the kiosk
+    app[PAY_LINK_KEY] = load_or_create_key(settings.pay_link_key_path())
     app[LIMITS] = Limits(
         max_lines=settings.max_lines_per_order,
         max_line_fen=settings.max_line_fen,
@@ -311,4 +315,5 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     routes_display.setup(app)
     routes_kiosk.setup(app)
     routes_notices.setup(app)
+    routes_mobile.setup(app)  # the citizen's own phone: /m/{token}, /api/m/{token}
     return app

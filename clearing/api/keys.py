@@ -28,6 +28,9 @@ CIPHER = web.AppKey("cipher", PiiCipher)
 RECEIPTS = web.AppKey("receipts", ReceiptSigner)
 LIMITS = web.AppKey("limits", Limits)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+# signs the pay links of payment notices (clearing.service.pay_links): notices make them, the
+# mobile page and the kiosk read them
+PAY_LINK_KEY = web.AppKey("pay_link_key", bytes)
 ACQUIRERS = web.AppKey("acquirers", Mapping[str, Channel])
 DSN = web.AppKey("dsn", str)
 HASHER = web.AppKey("hasher", HashPool)

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import segno
 from aiohttp import web
 
-from clearing import security
 from clearing.api import access
 from clearing.api.inputs import ID_PATTERN
-from clearing.api.keys import ACQUIRERS, ANNOUNCER, CIPHER, POOL, RECEIPTS, SETTINGS
+from clearing.api.keys import (
+    ACQUIRERS,
+    ANNOUNCER,
+    CIPHER,
+    PAY_LINK_KEY,
+    POOL,
+    RECEIPTS,
+    SETTINGS,
+)
 from clearing.api.models import AttemptStarted
 from clearing.api.models_kiosk import (
     EnrolIn,
@@ -56,17 +62,10 @@ routes = web.RouteTableDef()
 COOKIE = "tj_kiosk"
 COOKIE_PATH = "/api/v1/kiosk"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days; revocation is in the table
-PAY_LINK_KEY = web.AppKey("kiosk_pay_link_key", bytes)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 def setup(app: web.Application) -> None:
-    async def load_key(app: web.Application) -> AsyncIterator[None]:
-        # the notices' QR codes are pay links (clearing.service.pay_links) signed with this key
-        app[PAY_LINK_KEY] = security.load_or_create_key(app[SETTINGS].pay_link_key_path())
-        yield
-
-    app.cleanup_ctx.append(load_key)
     app.add_routes(routes)
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from clearing import wiring
 from clearing.api import receipt
-from clearing.api.keys import CIPHER, HTTP, METRICS, POOL, SETTINGS
+from clearing.api.keys import CIPHER, HTTP, METRICS, PAY_LINK_KEY, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
 from clearing.api.routes_pages import _html, _login_url, _redirect
 from clearing.api.web import authenticate, ok, read_model
@@ -37,7 +37,6 @@ from clearing.errors import (
 )
 from clearing.logs import request_id_var
 from clearing.messaging import NoticeMessage, SmsError, SmsSender, SmsSent
-from clearing.security import load_or_create_key
 from clearing.service import names as names_service
 from clearing.service import notices, orders, pay_links
 
@@ -45,7 +44,6 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 SMS: Final = web.AppKey[SmsSender | None]("sms_sender")
-PAY_LINK_KEY: Final = web.AppKey("pay_link_key", bytes)
 
 
 def _link(request: web.Request, notice: notices.Notice) -> str:
@@ -232,6 +230,5 @@ async def _sms(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Routes and the SMS provider (after the outside session exists: cleanup_ctx order)."""
-    app[PAY_LINK_KEY] = load_or_create_key(app[SETTINGS].pay_link_key_path())
     app.cleanup_ctx.append(_sms)
     app.add_routes(routes)

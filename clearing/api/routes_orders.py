@@ -227,11 +227,11 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 
 async def amounts_still_due(request: web.Request, order_no: str) -> None:
-    """Before a QR is shown or a card charged: the authorities still ask these amounts (the
-    caller has checked that it may see the order; the self-service kiosk calls this too)."""
+    """Before a QR is shown, a card charged or the payer's phone sent to a channel: the
+    authorities still ask these amounts. The caller has checked who may see the order."""
     async with request.app[POOL].acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT id, case_refs, payer_name_enc, payer_id_enc FROM orders WHERE order_no = $1",
+            "SELECT id, case_refs, payer_id_enc, payer_name_enc FROM orders WHERE order_no = $1",
             order_no,
         )
         if row is None or row["case_refs"] is None:

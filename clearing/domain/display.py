@@ -27,6 +27,9 @@ from typing import Final
 
 from clearing.domain.ratings import GRADES
 
+# who acts when the citizen pays on their own phone (/m/{token}): attempts, the first receipt
+PAYER_ACTOR: Final = "payer:mobile"
+
 # fmt: off
 _TABLES: dict[str, dict[str, str]] = {
     # payment channels (payments.provider, payment_attempts.provider)
@@ -35,7 +38,8 @@ _TABLES: dict[str, dict[str, str]] = {
         "pos": "银行卡",
     },
     # how a channel was used (payment_attempts.method)
-    "pay_method": {"qr": "扫码支付", "code": "付款码", "card": "刷卡"},
+    "pay_method": {"qr": "扫码支付", "code": "付款码", "card": "刷卡", "h5": "手机网页支付",
+                   "jsapi": "微信内支付"},
     "card_type": {"D": "借记卡", "C": "贷记卡"},
     "order_state": {
         "OPEN": "待缴费", "PAYING": "缴费中", "CLEARED": "已缴费", "SETTLED": "已清算",
@@ -158,6 +162,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "system:refund": "系统（自动退回）", "system:legs": "系统（主管部门确认）",
         "system:cutoff": "系统（定时清分）", "authority:tax": "税务部门",
         "authority:fiscal": "财政非税系统", "authority:fund": "维修资金管理中心",
+        PAYER_ACTOR: "缴款人（手机缴费）",
     },
     # webhooks to the case system (webhook_deliveries.state, webhook_events.type)
     "webhook_delivery_state": {"PENDING": "待投递", "WAITING": "等待前序事件送达",

@@ -17,6 +17,11 @@ from clearing.service import audit
 
 log = logging.getLogger(__name__)
 
+# ways of paying whose attempt waits for the citizen until the order expires and is then closed
+# (a QR code, a page on the citizen's phone); the others (a payment code, a card sale) are
+# reversed when their outcome stays unknown
+WAITING_METHODS = frozenset({"qr", "h5", "jsapi"})
+
 
 @dataclass(frozen=True)
 class CaptureResult:
@@ -126,7 +131,7 @@ async def close_attempt(
     status, captured = await settle_by_query(pool, acquirer, out_trade_no, announce)
     if captured is not None:
         return False
-    if method != "qr" and status.state in ("USERPAYING", "NOTPAY"):
+    if method not in WAITING_METHODS and status.state in ("USERPAYING", "NOTPAY"):
         # a payment code or card sale in progress cannot be closed; undo it instead
         await reverse_attempt(pool, acquirer, attempt_id, out_trade_no, "order settled otherwise")
         return True

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from clearing.db import Conn
+from clearing.domain.display import PAYER_ACTOR
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
 from clearing.service.principals import Principal
@@ -121,7 +122,8 @@ def receipt_no_of(order_no: str, print_no: int) -> str:
 
 _PRINT_SQL = """
 SELECT r.receipt_no, o.order_no, r.print_no, r.facts, r.paid_fen, r.reason,
-       coalesce(p.username, 'kiosk:' || r.printed_by_kiosk) AS username, r.printed_at
+       coalesce(p.username, 'kiosk:' || r.printed_by_kiosk, 'payer:mobile') AS username,
+       r.printed_at
   FROM receipt_prints r JOIN orders o ON o.id = r.order_id
   LEFT JOIN principals p ON p.id = r.printed_by
 """
@@ -182,7 +184,7 @@ async def _insert(
         facts,  # the pool's jsonb codec encodes it
         facts["p"],
         reason,
-        who.id if who is not None else None,
+        who.id if who is not None else None,  # None: a kiosk, or the payer's own phone
         kiosk_id,
     )
     return str(inserted) if inserted else ""
@@ -222,16 +224,18 @@ async def latest(
     return prints[-1] if prints else None
 
 
-async def original_at_kiosk(
+async def _latest_or_first_unattended(
     conn: Conn,
-    kiosk_id: int,
     view: dict[str, Any],
     *,
+    kiosk_id: int | None,
+    actor: str,
     mac: Mac,
-    request_id: str | None = None,
+    request_id: str | None,
 ) -> Print | None:
-    """The order's latest print, as ``latest``; a kiosk that took the payment of an order nobody
-    printed yet makes the original, attributed to the kiosk (``kiosk:<id>``)."""
+    """The order's latest print; when nobody has printed a paid order yet, the original made
+    without staff: by the kiosk that took the payment, or (``kiosk_id`` None) by the payer's
+    own phone, so that its PDF carries a verification code like any paper receipt."""
     prints = await of_order(conn, view["order_no"], mac)
     if prints:
         return prints[-1]
@@ -242,7 +246,7 @@ async def original_at_kiosk(
         if made:
             await audit.record(
                 conn,
-                actor=f"kiosk:{kiosk_id}",
+                actor=actor,
                 action="receipt.printed",
                 object_type="order",
                 object_id=view["order_no"],
@@ -251,6 +255,30 @@ async def original_at_kiosk(
             )
     prints = await of_order(conn, view["order_no"], mac)
     return prints[-1] if prints else None
+
+
+async def original_at_kiosk(
+    conn: Conn,
+    kiosk_id: int,
+    view: dict[str, Any],
+    *,
+    mac: Mac,
+    request_id: str | None = None,
+) -> Print | None:
+    """The latest print; the original attributed to the kiosk (``kiosk:<id>``) if none yet."""
+    return await _latest_or_first_unattended(
+        conn, view, kiosk_id=kiosk_id, actor=f"kiosk:{kiosk_id}", mac=mac, request_id=request_id
+    )
+
+
+async def latest_for_payer(
+    conn: Conn, view: dict[str, Any], *, mac: Mac, request_id: str | None = None
+) -> Print | None:
+    """The latest print of an order paid on the payer's own phone (``/m/{token}``); the original,
+    printed by nobody on the staff and audited as the payer, if none yet."""
+    return await _latest_or_first_unattended(
+        conn, view, kiosk_id=None, actor=PAYER_ACTOR, mac=mac, request_id=request_id
+    )
 
 
 def _clean_reason(reason: str | None) -> str:

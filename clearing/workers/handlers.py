@@ -19,6 +19,7 @@ from clearing.service import audit, refunds
 from clearing.service.attempts import fail_attempt
 from clearing.service.orders import notify
 from clearing.service.payments import (
+    WAITING_METHODS,
     acquirer_for,
     close_attempt,
     close_open_attempts,
@@ -107,7 +108,7 @@ class Handlers:
             return None
         if captured is not None or status.state in ("CLOSED", "REVOKED"):
             return None
-        if a["method"] != "qr":
+        if a["method"] not in WAITING_METHODS:
             if overdue:
                 await reverse_attempt(
                     self.pool, acquirer, a["id"], a["out_trade_no"], f"still {status.state}"

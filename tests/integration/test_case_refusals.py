@@ -235,3 +235,26 @@ async def test_a_notice_voided_after_the_order_was_made_is_refused_at_payment_no
     assert (status, problem["code"]) == (409, "AUTHORITY_REFUSED"), problem
     assert "请撤销本缴费单" in problem["detail_zh"] and "稍后" not in problem["detail_zh"]
     assert [f["retryable"] for f in problem["failures"] if f["authority"] == "fiscal"] == [False]
+
+
+async def test_the_payers_phone_is_refused_a_voided_notice_too(env: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from clearing.api.routes_mobile import PAY_LINK_KEY
+    from clearing.service import pay_links
+
+    svc: Service = env["svc"]
+    case = await _case(env)
+    status, order = await svc.create_order(env["clerk"], _body(case))
+    assert status == 201, order
+    status, _ = await env["fiscal"].void(case["payment_codes"][0])
+    assert status == 200
+    token = pay_links.make_token(
+        svc.app[PAY_LINK_KEY], order["order_no"], datetime.fromisoformat(order["expires_at"])
+    )
+    status, problem = await svc.request(
+        "POST", f"/m/{token}/payments", json={"channel": "wechatpay", "method": "h5"}
+    )
+    assert (status, problem["code"]) == (409, "AUTHORITY_REFUSED"), problem
+    status, view = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
+    assert view["attempts"] == []

@@ -1,0 +1,202 @@
+"""WeChat Pay on the citizen's own phone (counter-and-beyond.md sections 1 and 2): H5 in a phone
+browser outside WeChat (``MobileAcquirer``), and JSAPI inside WeChat's own browser
+(``JsapiAcquirer``): the 网页授权 ``snsapi_base`` redirect, the code-for-openid exchange, the
+JSAPI prepay and the bridge's ``paySign``.
+
+A mixin of ``WeChatPayClient``: it uses the client's signed transport, keys and notify URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+
+from adapters.errors import AcquirerRejected, AcquirerUnavailable
+from adapters.wechatpay import crypto
+from adapters.wechatpay.keys import MerchantKeys
+from adapters.wechatpay.transport import PROVIDER, Transport, rejected, unreadable
+from clearing.ports import PayPage
+
+log = logging.getLogger(__name__)
+
+# WeChat allows a-zA-Z0-9 in state, at most 128 bytes
+_STATE = re.compile(r"[A-Za-z0-9]{1,128}")
+_OPENID = re.compile(r"[A-Za-z0-9_-]{6,64}")
+
+
+class MobileMixin:
+    """H5 and JSAPI for ``WeChatPayClient``; the attributes below are the client's."""
+
+    _keys: MerchantKeys
+    _notify_url: str
+    _http: Transport
+    _session: aiohttp.ClientSession
+    _open_url: str
+    _sns_url: str
+    _timeout_s: float
+
+    def _order_body(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        attach: str,
+    ) -> dict[str, Any]:
+        from adapters.wechatpay.client import BEIJING, _require_fen
+
+        _require_fen(total_fen)
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+        body: dict[str, Any] = {
+            "appid": self._keys.appid,
+            "mchid": self._keys.mchid,
+            "description": description,
+            "out_trade_no": out_trade_no,
+            "time_expire": expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+            "notify_url": self._notify_url,
+            "amount": {"total": total_fen, "currency": "CNY"},
+        }
+        if attach:
+            body["attach"] = attach
+        return body
+
+    async def open_mobile_page(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        return_url: str,
+        payer_ip: str,
+        attach: str = "",
+    ) -> PayPage:
+        """H5 prepay; the browser goes to ``h5_url`` with ``redirect_url`` appended (section 2).
+        WeChat compares ``payer_client_ip`` with the address that opens the link."""
+        if not payer_ip:
+            raise ValueError("payer_ip is required: WeChat checks it against the payer's phone")
+        body = self._order_body(
+            out_trade_no=out_trade_no,
+            description=description,
+            total_fen=total_fen,
+            expires_at=expires_at,
+            attach=attach,
+        )
+        body["scene_info"] = {"payer_client_ip": payer_ip, "h5_info": {"type": "Wap"}}
+        answer = await self._http.call("open_mobile_page", "POST", "/v3/pay/transactions/h5", body)
+        if answer.status != 200:
+            raise rejected("open_mobile_page", answer)
+        h5_url = answer.data.get("h5_url")
+        if not isinstance(h5_url, str) or not h5_url.startswith(("https://", "http://")):
+            raise unreadable("open_mobile_page", answer.status, "h5_url missing")
+        joiner = "&" if "?" in h5_url else "?"
+        return PayPage(url=f"{h5_url}{joiner}redirect_url={quote(return_url, safe='')}")
+
+    def oauth_url(self, *, redirect_uri: str, state: str) -> str:
+        """The silent ``snsapi_base`` authorization link; parameters in WeChat's order (1.1)."""
+        if not _STATE.fullmatch(state):
+            raise ValueError("state must be 1-128 letters or digits")
+        return (
+            f"{self._open_url}/connect/oauth2/authorize?appid={self._keys.appid}"
+            f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code"
+            f"&scope=snsapi_base&state={state}#wechat_redirect"
+        )
+
+    async def openid_for(self, code: str) -> str:
+        """``sns/oauth2/access_token``: the code (single use) for the payer's openid. The
+        AppSecret never leaves the server; the access token is not needed for snsapi_base."""
+        if not self._keys.app_secret:
+            raise ValueError("no AppSecret in the WeChat key folder (appsecret.txt)")
+        query = urlencode(
+            {
+                "appid": self._keys.appid,
+                "secret": self._keys.app_secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            }
+        )
+        url = f"{self._sns_url}/sns/oauth2/access_token?{query}"
+        try:
+            async with self._session.get(
+                url, timeout=aiohttp.ClientTimeout(total=self._timeout_s)
+            ) as resp:
+                status = resp.status
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise AcquirerUnavailable(
+                provider=PROVIDER, operation="openid_for", reason=type(exc).__name__, status=None
+            ) from exc
+        if status >= 500 or not isinstance(data, dict):
+            raise AcquirerUnavailable(
+                provider=PROVIDER, operation="openid_for", reason="bad answer", status=status
+            )
+        if data.get("errcode"):
+            # 40029 invalid code, 40163 code been used, 40125 invalid appsecret
+            raise AcquirerRejected(
+                provider=PROVIDER,
+                operation="openid_for",
+                status=status,
+                code=str(data.get("errcode")),
+                message=str(data.get("errmsg", "")),
+            )
+        openid = data.get("openid")
+        if not isinstance(openid, str) or not _OPENID.fullmatch(openid):
+            raise AcquirerUnavailable(
+                provider=PROVIDER, operation="openid_for", reason="openid missing", status=status
+            )
+        return openid
+
+    async def create_jsapi(
+        self,
+        *,
+        out_trade_no: str,
+        description: str,
+        total_fen: int,
+        expires_at: datetime,
+        openid: str,
+        attach: str = "",
+    ) -> dict[str, str]:
+        """JSAPI prepay (1.2), then the bridge parameters signed with the merchant API key,
+        the same key as the prepay call (1.3)."""
+        body = self._order_body(
+            out_trade_no=out_trade_no,
+            description=description,
+            total_fen=total_fen,
+            expires_at=expires_at,
+            attach=attach,
+        )
+        body["payer"] = {"openid": openid}
+        answer = await self._http.call("create_jsapi", "POST", "/v3/pay/transactions/jsapi", body)
+        if answer.status != 200:
+            raise rejected("create_jsapi", answer)
+        prepay_id = answer.data.get("prepay_id")
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise unreadable("create_jsapi", answer.status, "prepay_id missing")
+        return bridge_params(self._keys, prepay_id)
+
+
+def bridge_params(
+    keys: MerchantKeys, prepay_id: str, *, now: float | None = None, nonce: str | None = None
+) -> dict[str, str]:
+    """``getBrandWCPayRequest``'s parameters, all strings, names as WeChat spells them."""
+    params = {
+        "appId": keys.appid,
+        "timeStamp": str(int(time.time() if now is None else now)),
+        "nonceStr": nonce or secrets.token_hex(16),
+        "package": f"prepay_id={prepay_id}",
+        "signType": "RSA",
+    }
+    message = crypto.bridge_message(
+        params["appId"], params["timeStamp"], params["nonceStr"], params["package"]
+    )
+    params["paySign"] = crypto.sign(keys.private_key, message)
+    return params
