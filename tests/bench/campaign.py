@@ -196,21 +196,28 @@ def plan(n: int, kills: int, failovers: int) -> list[tuple[int, str]]:
 async def faults(
     lay: Layout, traffic: Traffic, st: Stats, events: list[tuple[int, str]], stop: asyncio.Event
 ) -> None:
-    for _k, (at, kind) in enumerate(events):
+    for at, kind in events:
         while len(traffic.paid) < at and not stop.is_set():
             await asyncio.sleep(0.5)
         if stop.is_set():
             return
-        if kind == "kill":
-            node = SERVICE_NODES[st.service_kills % len(SERVICE_NODES)]
-            say(f"[{st.clock()}] SIGKILL {node} (service kill {st.service_kills + 1})")
-            await asyncio.to_thread(kill_service_node, lay, node, st)
-        else:
-            say(f"[{st.clock()}] SIGKILL the leader {mb.leader(lay)} (failover {st.failovers + 1})")
-            await asyncio.to_thread(fail_over, lay, st)
-            say(
-                f"[{st.clock()}] new leader {mb.leader(lay)} after {st.failover_s[-1]:.1f} s; old one rejoined"
-            )
+        try:
+            await _strike(lay, st, kind)
+        except Exception as exc:  # reported; the check of the count fails, the campaign goes on
+            say(f"[{st.clock()}] the {kind} did not complete: {exc!r}")
+
+
+async def _strike(lay: Layout, st: Stats, kind: str) -> None:
+    if kind == "kill":
+        node = SERVICE_NODES[st.service_kills % len(SERVICE_NODES)]
+        say(f"[{st.clock()}] SIGKILL {node} (service kill {st.service_kills + 1})")
+        await asyncio.to_thread(kill_service_node, lay, node, st)
+    else:
+        say(f"[{st.clock()}] SIGKILL the leader {mb.leader(lay)} (failover {st.failovers + 1})")
+        await asyncio.to_thread(fail_over, lay, st)
+        say(
+            f"[{st.clock()}] new leader {mb.leader(lay)} after {st.failover_s[-1]:.1f} s; old one rejoined"
+        )
 
 
 async def progress(
@@ -484,7 +491,14 @@ async def campaign(args: argparse.Namespace) -> int:
             say(
                 f"[{st.clock()}] traffic done: {len(traffic.paid)} paid; faults off, waiting for the books"
             )
-            checks = await check_all(lay, s, traffic, st, args)
+            try:
+                checks = await check_all(lay, s, traffic, st, args)
+            except Exception:
+                import traceback
+
+                traceback.print_exc()
+                say(f"[{st.clock()}] FAILED: the books could not be checked (above)")
+                return 1
         for line in st.failed_payments[:10]:
             say(f"  gave up: {line}")
         by_way: dict[str, int] = {}
