@@ -150,7 +150,11 @@ class UnionPayClient:
         return _in_process(out_trade_no, "not visible yet") if found.state == NOT_FOUND else found
 
     async def query(self, out_trade_no: str) -> TradeStatus:
-        """UnionPay's view of one attempt; NOT_FOUND for a code nobody has paid yet."""
+        """UnionPay's view of one attempt; NOT_FOUND for a code nobody has paid yet, and for an
+        order id never sent (a process that died between recording the attempt and sending it),
+        which only a complete store of the times sent can tell."""
+        if self._txn_times.complete and not await self._txn_times.recall(out_trade_no):
+            return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND)
         answer = await self._find("query", out_trade_no)
         if answer is None:
             return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND)
