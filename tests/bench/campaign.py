@@ -401,7 +401,12 @@ async def check_all(
         money = await books.channel_vs_books(conn, s, lay.sims, order_nos)
         payouts = await books.payouts_report(conn, order_nos)
         unbalanced, total = await books.ledger_report(conn)
-        dead = await conn.fetchval("SELECT count(*) FROM tasks WHERE state = 'DEAD'")
+        dead = [
+            f"{r['kind']} {r['dedupe_key']}: {(r['last_error'] or '')[:120]}"
+            for r in await conn.fetch(
+                "SELECT kind, dedupe_key, last_error FROM tasks WHERE state = 'DEAD' ORDER BY id"
+            )
+        ]
         found = [
             dict(r)
             for r in await conn.fetch(
@@ -454,7 +459,7 @@ async def check_all(
               + ", ".join(f"{k[13:]} {v}" for k, v in payouts.items() if k.startswith("instructions_"))),
         Check("ledger balanced", unbalanced == 0 and total == 0,
               f"{unbalanced} unbalanced entries, postings sum {total}"),
-        Check("no dead tasks", dead == 0, f"{dead}"),
+        Check("no dead tasks", not dead, f"{len(dead)} {dead[:3]}"),
         *(Check(f"audit chain intact ({node})", ok, text) for node, ok, text in audits),
         Check("reconciliation = injected", run.get("state") == "DONE" and not missing and not unexpected,
               f"run {run.get('id')} {run.get('state')}: found {by_type}; injected"
