@@ -192,7 +192,11 @@ class UnionPayClient:
         return PayPage(url=self._gw.base_url + FRONT_TRANS, method="POST", fields=fields)
 
     async def query(self, out_trade_no: str) -> TradeStatus:
-        """UnionPay's view of one attempt; NOT_FOUND for a code nobody has paid yet."""
+        """UnionPay's view of one attempt; NOT_FOUND for a code nobody has paid yet, and for an
+        order id never sent (a process that died between recording the attempt and sending it),
+        which only a complete store of the times sent can tell."""
+        if self._txn_times.complete and not await self._txn_times.recall(out_trade_no):
+            return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND)
         answer = await self._find("query", out_trade_no)
         if answer is None:
             return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND)

@@ -18,6 +18,10 @@ from typing import Protocol
 
 
 class TxnTimes(Protocol):
+    # True when the store holds every txnTime that any process sent (durable and shared, written
+    # before each request): then an order id with none was never sent to UnionPay at all
+    complete: bool
+
     async def remember(self, order_id: str, txn_time: str) -> None:
         """Add ``txn_time`` to the times sent for ``order_id`` (adding one twice is harmless)."""
         ...
@@ -29,6 +33,9 @@ class TxnTimes(Protocol):
 
 class MemoryTxnTimes:
     """An in-process store; forgets the oldest entries beyond ``limit``."""
+
+    # another process, or this one before a restart, may have sent what this one does not know
+    complete = False
 
     def __init__(self, limit: int = 100_000) -> None:
         self._limit = limit

@@ -8,6 +8,9 @@ import asyncpg
 class RequestTimes:
     """Durable, shared by all processes; what ``adapters.unionpay.txn_times.TxnTimes`` asks."""
 
+    # every process writes here before it sends: an order id with no row was never sent
+    complete = True
+
     def __init__(self, pool: asyncpg.Pool, provider: str) -> None:
         self._pool = pool
         self._provider = provider

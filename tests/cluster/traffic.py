@@ -1,5 +1,6 @@
-"""What the failover tests drive and watch: paid orders through the load balancer, a write probe
-(seconds without a writable primary), readiness, and the window screens' event streams.
+"""What the failover tests and the fault campaign drive and watch: paid orders through the load
+balancer (every channel and method: QR, payment code, card), a write probe (seconds without a
+writable primary), readiness, and the window screens' event streams.
 
 Everything goes through the public port (HAProxy) as a window and WeChat Pay would; a request
 that meets the outage (503, a reset) is sent again with the same Idempotency-Key, as the screen
@@ -21,10 +22,27 @@ import aiohttp
 import asyncpg
 
 from clearing.cluster.layout import Layout
-from clearing.demo import DEMO_PAYERS, DEMO_USERS, _demo_case
+from clearing.demo import DEMO_PAYERS, DEMO_USERS, TERMINALS, _demo_case
 
 PASSWORDS = {u[0]: u[4] for u in DEMO_USERS}
 RETRYABLE = (aiohttp.ClientError, OSError, TimeoutError)
+# every way a citizen pays at the window: (channel, method)
+WAYS = (
+    ("wechatpay", "qr"),
+    ("alipay", "qr"),
+    ("unionpay", "qr"),
+    ("wechatpay", "code"),
+    ("alipay", "code"),
+    ("unionpay", "code"),
+    ("pos", "card"),
+)
+PAID_STATES = ("CLEARED", "SETTLED")
+
+
+def payment_code(provider: str, rng: random.Random) -> str:
+    """A code of the shape the channel publishes (clearing.domain.codes): the clerk scans it."""
+    lead, digits = {"wechatpay": ("13", 16), "alipay": ("28", 14), "unionpay": ("62", 17)}[provider]
+    return lead + "".join(str(rng.randrange(10)) for _ in range(digits))
 
 
 @dataclass
@@ -32,6 +50,8 @@ class Paid:
     order_no: str
     out_trade_no: str
     paid_at: float  # monotonic, just before the citizen paid at the simulator
+    provider: str = "wechatpay"
+    method: str = "qr"
 
 
 @dataclass
@@ -42,6 +62,10 @@ class Traffic:
     paid: list[Paid] = field(default_factory=list)
     retries: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(12))
+    # one sale at a time on each card terminal, as at a real window
+    terminals: dict[str, asyncio.Lock] = field(
+        default_factory=lambda: {t: asyncio.Lock() for t in TERMINALS}
+    )
 
     async def _send(
         self, method: str, url: str, *, ok: tuple[int, ...], within_s: float = 180, **kw: Any
@@ -111,6 +135,142 @@ class Traffic:
         self.paid.append(p)
         return p
 
+    async def _once(self, method: str, url: str, **kw: Any) -> tuple[int, Any]:
+        """One request, not sent again: (status, JSON body or None); 0 when it failed on the way
+        (a node killed under it, a connection cut)."""
+        try:
+            async with self.s.request(
+                method, url, timeout=aiohttp.ClientTimeout(total=60), **kw
+            ) as r:
+                text = await r.text()
+                try:
+                    return r.status, json.loads(text)
+                except ValueError:
+                    return r.status, None
+        except RETRYABLE:
+            return 0, None
+
+    async def open_order(self, i: int, *, from_case: bool) -> dict[str, Any]:
+        """An order through the load balancer: for a case the authorities assessed (its legs are
+        confirmed to them after payment), or lines a supervisor typed (no authority involved)."""
+        name, pid = DEMO_PAYERS[i % len(DEMO_PAYERS)]
+        body: dict[str, Any] = {
+            "case_no": f"2026-HA-{i:06d}-{secrets.token_hex(2)}",
+            "office": "HALL1",
+            "window": "W01",
+            "payer_name": name,
+            "payer_id": pid,
+        }
+        if from_case:
+            body["case"] = await _demo_case(self.s, self.lay.sims, name, pid, self.rng)
+            user = "clerk1"
+        else:
+            amount = self.rng.randint(1_00, 900_00)
+            body["lines"] = [{"item_code": "REG_FEE", "amount_fen": amount}]
+            body["manual_reason"] = "故障演练：主管手工录入"
+            user = "super1"
+        h = {
+            "Authorization": f"Bearer {await self.login(user)}",
+            "Idempotency-Key": secrets.token_hex(12),
+        }
+        order: dict[str, Any] = await self._send(
+            "POST", f"{self.lay.base_url}/api/v1/orders", ok=(200, 201), json=body, headers=h
+        )
+        order["_auth"] = h["Authorization"]
+        return order
+
+    async def pay_way(
+        self, i: int, provider: str, method: str, *, from_case: bool = True, within_s: float = 600
+    ) -> Paid:
+        """Order ``i`` paid one way, whatever the faults. A start that meets a killed node or a
+        channel's 5xx is looked up on the order: an attempt that reached the channel is paid (QR,
+        card) or waited for (code); otherwise the clerk starts again, as at the window."""
+        order = await self.open_order(i, from_case=from_case)
+        order_no = order["order_no"]
+        auth = {"Authorization": order["_auth"]}
+        base = self.lay.base_url
+        sim = self.lay.sims[provider]
+        deadline = time.monotonic() + within_s
+        while True:
+            assert time.monotonic() < deadline, f"order {order_no} not paid within {within_s}s"
+            body: dict[str, Any] = {"method": method}
+            if method == "code":
+                body["auth_code"] = payment_code(provider, self.rng)
+            else:
+                body["channel"] = provider
+            terminal = TERMINALS[i % len(TERMINALS)]
+            if method == "card":
+                body["terminal_id"] = terminal
+            async with self.terminals[terminal] if method == "card" else contextlib.nullcontext():
+                status, started = await self._once(
+                    "POST", f"{base}/api/v1/orders/{order_no}/payments", json=body, headers=auth
+                )
+                otn = started.get("out_trade_no") if status == 201 and started else None
+                if otn is None:
+                    self.retries += 1
+                    # the terminal is busy with this order's earlier sale, whose answer was lost
+                    busy = isinstance(started, dict) and started.get("channel_code") == "T1"
+                    if 400 <= status < 500 and status not in (409, 429) and not busy:
+                        raise AssertionError(f"paying {order_no}: {status} {started}")
+                    view = await self._send(
+                        "GET", f"{base}/api/v1/orders/{order_no}", ok=(200,), headers=auth
+                    )
+                    if view["state"] in PAID_STATES:
+                        won = [a for a in view["attempts"] if a["state"] == "SUCCEEDED"]
+                        otn = won[-1]["out_trade_no"] if won else ""
+                        return self._paid(order_no, otn, provider, method)
+                    open_ = [
+                        a
+                        for a in view["attempts"]
+                        if a["state"] == "OPEN"
+                        and (a["provider"], a["method"]) == (provider, method)
+                    ]
+                    if not open_:
+                        await asyncio.sleep(0.5)
+                        continue
+                    otn = open_[-1]["out_trade_no"]
+                    if method == "card":
+                        # the sale that reached the terminal may be an earlier one of this order
+                        for a in open_[:-1]:
+                            paid_at = time.monotonic()
+                            sale = f"{sim}/sim/orders/{a['out_trade_no']}/pay"
+                            if (await self._once("POST", sale, json={}))[0] == 200:
+                                return self._paid(
+                                    order_no, a["out_trade_no"], provider, method, paid_at
+                                )
+                at = time.monotonic()
+                if method == "code":
+                    # the channel charged the code when we asked it (or never did)
+                    if await self._channel_kept(sim, provider, otn, within_s=30):
+                        return self._paid(order_no, otn, provider, method, at)
+                    await asyncio.sleep(0.5)
+                    continue
+                # the citizen scans the QR / presents the card at the terminal
+                status, _ = await self._once("POST", f"{sim}/sim/orders/{otn}/pay", json={})
+                if status == 200 or await self._channel_kept(sim, provider, otn, within_s=0):
+                    return self._paid(order_no, otn, provider, method, at)
+            self.retries += 1
+            await asyncio.sleep(0.5)
+
+    def _paid(
+        self, order_no: str, otn: str, provider: str, method: str, at: float | None = None
+    ) -> Paid:
+        p = Paid(order_no, otn, at or time.monotonic(), provider, method)
+        self.paid.append(p)
+        return p
+
+    async def _channel_kept(self, sim: str, provider: str, otn: str, *, within_s: float) -> bool:
+        """Whether the channel holds the citizen's money for ``otn`` (waits ``within_s`` for a
+        charge still in flight)."""
+        deadline = time.monotonic() + within_s
+        while True:
+            status, body = await self._once("GET", f"{sim}/sim/orders/{otn}")
+            if status == 200 and channel_kept(provider, body):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+
     async def stream(self, stop: asyncio.Event, first: int, every_s: float = 0.3) -> None:
         i = first
         while not stop.is_set():
@@ -118,6 +278,24 @@ class Traffic:
             i += 2  # two streams interleave their numbers
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)
+
+
+def channel_kept(provider: str, order: Any) -> bool:
+    """The simulator's view of one trade: paid and not given back (refunded, reversed, voided)."""
+    if not isinstance(order, dict):
+        return False
+    state = order.get("state")
+    if provider == "wechatpay":
+        return bool(state == "SUCCESS")
+    if provider == "alipay":
+        return state in ("TRADE_SUCCESS", "TRADE_FINISHED") and not order.get("refunds")
+    if provider == "unionpay":
+        return bool(
+            state == "SUCCESS" and not order.get("voided") and not order.get("refunded_fen")
+        )
+    if provider == "pos":
+        return bool(state == "APPROVED" and not order.get("refunds"))
+    raise ValueError(f"unknown channel {provider!r}")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes
@@ -39,6 +40,7 @@ from adapters.unionpay.notify import ACK_OK, UnionPayNotifyParser
 from adapters.unionpay.sim_state import RETRY_SCHEDULE_S
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
+from clearing.db.request_times import RequestTimes
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
@@ -503,6 +505,24 @@ async def test_queries_need_the_kept_txn_time(sim: UnionPaySim, client: UnionPay
     second = client_for(sim, "http://127.0.0.1:9/n", txn_times=shared)
     other = await paid_qr(sim, first)
     assert (await second.query(other)).state == "SUCCESS"
+
+
+async def test_an_order_id_never_sent_is_not_found_when_every_time_sent_is_kept(
+    sim: UnionPaySim, pool: asyncpg.Pool
+) -> None:
+    """A node that dies between recording an attempt and sending it to UnionPay leaves an
+    attempt UnionPay never saw. With the shared, durable store every process writes before it
+    sends, no kept txnTime proves that: the poller and the closer hear NOT_FOUND and finish,
+    instead of failing until their tasks are dead (found by tests/bench/campaign.py)."""
+    durable = client_for(sim, "http://127.0.0.1:9/n", txn_times=RequestTimes(pool, "unionpay"))
+    never_sent = trade_no()
+    assert (await durable.query(never_sent)).state == "NOT_FOUND"
+    await durable.close(never_sent)
+    await durable.reverse(never_sent)
+    # what was sent is still found, by any client sharing the store
+    other = client_for(sim, "http://127.0.0.1:9/n", txn_times=RequestTimes(pool, "unionpay"))
+    paid = await paid_qr(sim, durable)
+    assert (await other.query(paid)).state == "SUCCESS"
 
 
 # --- the clearing file -------------------------------------------------------------------
