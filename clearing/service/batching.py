@@ -49,7 +49,9 @@ class CaptureBatcher:
         announce: Announce | None = None,
         *,
         max_batch: int = 64,
-        max_inflight: int = 4,
+        # two: while one batch commits, the next is being written; more only split the queue
+        # into smaller batches, and every batch is a transaction and a commit on both sides
+        max_inflight: int = 2,
     ) -> None:
         self._pool = pool
         self._announce = announce
