@@ -45,6 +45,9 @@ SELECT s.relname, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
 """
 
 
+COMMITS = "(commits)"
+
+
 @dataclass(frozen=True)
 class TableCounts:
     ins: int
@@ -60,20 +63,31 @@ async def table_counts(dsn: str) -> dict[str, TableCounts]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(_TABLES)
+        # commits in this database (the benchmark's own few statements are noise)
+        commits = await conn.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
     finally:
         await conn.close()
-    return {
+    counts = {
         r["relname"]: TableCounts(
             r["n_tup_ins"], r["n_tup_upd"], r["n_tup_hot_upd"], r["full_idx"], r["partial_idx"]
         )
         for r in rows
     }
+    counts[COMMITS] = TableCounts(commits, 0, 0, 0, 0)
+    return counts
 
 
 def print_writes(before: dict[str, TableCounts], after: dict[str, TableCounts], n: int) -> None:
     """Per capture, by table: rows inserted, updated (HOT), index entries written."""
     total_rows = total_idx = total_partial = 0.0
+    commits = after[COMMITS].ins - before[COMMITS].ins
+    # a batch of captures is one transaction; the announcer's NOTIFY transactions count too
+    print(f"capture_transactions_per_capture {commits / n:.3f}")
     for name in sorted(after):
+        if name == COMMITS:
+            continue
         a, b = after[name], before.get(name, TableCounts(0, 0, 0, 0, 0))
         ins, upd, hot = a.ins - b.ins, a.upd - b.upd, a.hot - b.hot
         if not (ins or upd):
