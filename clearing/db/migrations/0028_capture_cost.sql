@@ -1,6 +1,6 @@
 -- Why: a capture cost PostgreSQL about twice a TPC-B transaction, and most of it was rows and
 -- index entries that no guarantee needs written on the capture path (measured per capture in
--- docs/decisions/NNNN-h15-capture-cost.md). The same guarantees, fewer writes:
+-- docs/decisions/0026-h15-capture-cost.md). The same guarantees, fewer writes:
 --   * one leg-confirmation task per order instead of one per leg; the worker confirms the
 --     order's PENDING legs concurrently (clearing/workers/legs.py) and still retries each until
 --     its authority answers. Tasks queued one per leg before this migration still run.
