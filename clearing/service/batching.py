@@ -49,9 +49,9 @@ class CaptureBatcher:
         announce: Announce | None = None,
         *,
         max_batch: int = 64,
-        # two: while one batch commits, the next is being written; more only split the queue
-        # into smaller batches, and every batch is a transaction and a commit on both sides
-        max_inflight: int = 2,
+        # four, measured (tests/bench/clearing.py, decision on capture cost): with two, captures
+        # wait on too few commits at once; with eight, batches shrink and cost more each
+        max_inflight: int = 4,
     ) -> None:
         self._pool = pool
         self._announce = announce
