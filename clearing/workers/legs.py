@@ -24,6 +24,7 @@ from clearing.workers.runner import PermanentFailure
 log = logging.getLogger(__name__)
 
 AUTHORITY_OF_KIND = {"tax": "tax", "nontax": "fiscal", "fund": "fund"}
+LEGS_AT_ONCE = 3
 
 _LEG = """
 SELECT l.order_id, l.line_no, l.reference, l.amount_fen, l.confirm_state, f.kind,
@@ -54,10 +55,15 @@ class LegConfirmer:
                 " AND confirm_state = 'PENDING' ORDER BY line_no",
                 order_id,
             )
-        results = await asyncio.gather(
-            *(self._confirm(order_id, r["line_no"], payment_id) for r in lines),
-            return_exceptions=True,
-        )
+        # a few at a time: an order has up to 20 lines, and each leg holds a pooled connection
+        # while it waits its turn on the order row
+        turns = asyncio.Semaphore(LEGS_AT_ONCE)
+
+        async def one(line_no: int) -> None:
+            async with turns:
+                await self._confirm(order_id, line_no, payment_id)
+
+        results = await asyncio.gather(*(one(r["line_no"]) for r in lines), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         again = [f for f in failed if not isinstance(f, PermanentFailure)]
         if again or failed:
