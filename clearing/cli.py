@@ -325,6 +325,7 @@ async def cmd_db_url(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop
     from aiohttp import web
 
     from clearing import listen
@@ -345,6 +346,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = listen.inherited(settings.port)
     web.run_app(
         app,
+        # uvloop: the event loop on libuv, the well-kept drop-in for asyncio's own; it halves
+        # what the loop itself costs per request (decision: capture cost)
+        loop=uvloop.new_event_loop(),
         host=None if sock else settings.host,
         port=None if sock else settings.port,
         sock=sock,

@@ -8,6 +8,7 @@ a lost answer gets the same proof back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from clearing.workers.runner import PermanentFailure
 log = logging.getLogger(__name__)
 
 AUTHORITY_OF_KIND = {"tax": "tax", "nontax": "fiscal", "fund": "fund"}
+LEGS_AT_ONCE = 3
 
 _LEG = """
 SELECT l.order_id, l.line_no, l.reference, l.amount_fen, l.confirm_state, f.kind,
@@ -40,10 +42,36 @@ class LegConfirmer:
     announce: Announce | None = None
 
     async def __call__(self, payload: dict[str, Any]) -> None:
+        order_id, payment_id = int(payload["order_id"]), int(payload["payment_id"])
+        if "line_no" in payload:  # one task per leg, as queued before migration 0028
+            await self._confirm(order_id, int(payload["line_no"]), payment_id)
+            return
+        # One task per order (migration 0028: one row on the capture path instead of one per
+        # leg). Its legs go to their authorities concurrently, as separate tasks did; a leg that
+        # failed for now makes the task retry, and the retry finds only the legs still PENDING.
         async with self.pool.acquire() as conn:
-            leg = await conn.fetchrow(
-                _LEG, int(payload["order_id"]), int(payload["line_no"]), int(payload["payment_id"])
+            lines = await conn.fetch(
+                "SELECT line_no FROM order_lines WHERE order_id = $1"
+                " AND confirm_state = 'PENDING' ORDER BY line_no",
+                order_id,
             )
+        # a few at a time: an order has up to 20 lines, and each leg holds a pooled connection
+        # while it waits its turn on the order row
+        turns = asyncio.Semaphore(LEGS_AT_ONCE)
+
+        async def one(line_no: int) -> None:
+            async with turns:
+                await self._confirm(order_id, line_no, payment_id)
+
+        results = await asyncio.gather(*(one(r["line_no"]) for r in lines), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        again = [f for f in failed if not isinstance(f, PermanentFailure)]
+        if again or failed:
+            raise (again or failed)[0]
+
+    async def _confirm(self, order_id: int, line_no: int, payment_id: int) -> None:
+        async with self.pool.acquire() as conn:
+            leg = await conn.fetchrow(_LEG, order_id, line_no, payment_id)
         if leg is None or leg["confirm_state"] != "PENDING":
             return
         name = AUTHORITY_OF_KIND[leg["kind"]]

@@ -77,6 +77,7 @@ from clearing.db.pool import ensure_database, init_connection
 from clearing.domain.orders import attempt_no, new_order_no
 from clearing.security import PiiCipher
 from clearing.service import catalogue, principals
+from tests.bench import capture_profile
 from tests.procs import Processes, cpu_seconds, tree_cpu_seconds
 
 ITEMS = ["DEED_TAX", "REG_FEE", "MAINT_FUND", "VAT", "IIT", "STAMP_DUTY", "LAND_TRANSFER"]
@@ -259,6 +260,8 @@ async def _client(
     cursor: itertools.count[int],
     until: float,
     out: Outcome,
+    rate: float | None = None,
+    start: float = 0.0,
 ) -> None:
     # One keep-alive connection per client, as one acquirer connection would be. The requests are
     # raw HTTP/1.1 bytes built before timing, so the client spends as little of the two shared
@@ -266,12 +269,22 @@ async def _client(
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     try:
-        while time.monotonic() < until:
+        while time.perf_counter() < until:
             i = next(cursor)
             if i >= len(work):
                 return
             p = work[i]
             t0 = time.perf_counter()
+            if rate is not None:
+                # open loop: request i is due at start + i/rate whether or not the service kept
+                # up; its latency counts from then, so queueing behind a slow answer shows
+                # (no coordinated omission)
+                due = start + i / rate
+                if due >= until:
+                    return
+                if due > t0:
+                    await asyncio.sleep(due - t0)
+                t0 = due
             writer.write(p.wire)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
@@ -293,17 +306,26 @@ def _content_length(head: bytes) -> int:
     return 0
 
 
-async def _run(urls: list[str], work: list[Prepared], clients: int, seconds: float) -> Outcome:
+async def _run(
+    urls: list[str],
+    work: list[Prepared],
+    clients: int,
+    seconds: float,
+    rate: float | None = None,
+) -> Outcome:
     out = Outcome([], [], [], 0.0)
     for i, p in enumerate(work):
         parts = urlsplit(urls[i % len(urls)])
         p.build_wire(parts.netloc, parts.path)
     cursor = itertools.count()
-    start = time.monotonic()
+    start = time.perf_counter()
     await asyncio.gather(
-        *(_client(urls[c % len(urls)], work, cursor, start + seconds, out) for c in range(clients))
+        *(
+            _client(urls[c % len(urls)], work, cursor, start + seconds, out, rate, start)
+            for c in range(clients)
+        )
     )
-    out.elapsed_s = time.monotonic() - start
+    out.elapsed_s = time.perf_counter() - start
     return out
 
 
@@ -464,6 +486,9 @@ async def _clearing(args: argparse.Namespace, root: Path, server: Server) -> Cle
         # the service's connections planned their statements on an empty ledger and cached
         # sequential scans; a live ledger has history and statistics (see README.md)
         await _analyze(dsn)
+        if args.profile:
+            await capture_profile.reset_statements(dsn)
+        writes0 = await capture_profile.table_counts(dsn)
         postmasters = server.postmasters()
         svc_pids = [s.pid or 0 for s in services]
         before = (
@@ -471,7 +496,7 @@ async def _clearing(args: argparse.Namespace, root: Path, server: Server) -> Cle
             sum(map(tree_cpu_seconds, postmasters)),
             _cpu(resource.RUSAGE_SELF),
         )
-        timed = await _run(urls, work[len(warm.sent) :], args.clients, args.seconds)
+        timed = await _run(urls, work[len(warm.sent) :], args.clients, args.seconds, args.rate)
         after = (
             sum(cpu_seconds(p) for p in svc_pids),
             sum(map(tree_cpu_seconds, postmasters)),
@@ -482,6 +507,9 @@ async def _clearing(args: argparse.Namespace, root: Path, server: Server) -> Cle
             name: (b - a) / n * 1e3
             for name, a, b in zip(("service", "postgres", "client"), before, after, strict=True)
         }
+        capture_profile.print_writes(writes0, await capture_profile.table_counts(dsn), n)
+        if args.profile:
+            await capture_profile.print_statements(dsn, n)
         problems = warm.failures + timed.failures + await _verify(dsn, warm.sent + timed.sent)
         problems += [f"{s.name} died" for s in services if not s.alive]
     left = len(work) - len(warm.sent) - len(timed.sent)
@@ -490,12 +518,17 @@ async def _clearing(args: argparse.Namespace, root: Path, server: Server) -> Cle
 
 async def bench(args: argparse.Namespace, root: Path) -> int:
     pg = EmbeddedPostgres(root / "pg")
+    if args.profile:
+        pg.init()
+        capture_profile.configure_profile(pg.data_dir)
     pg.start()
+    b = None
     try:
         server = _embedded(pg)
         c = await _clearing(args, root, server)
-        await ensure_database(pg.dsn(), "pgbench")
-        b = _pgbench(server, args.clients, args.seconds, args.scale)
+        if args.rate is None:  # at a set rate there is no maximum to compare
+            await ensure_database(pg.dsn(), "pgbench")
+            b = _pgbench(server, args.clients, args.seconds, args.scale)
     finally:
         pg.destroy()
     print(f"clients {args.clients}")
@@ -503,29 +536,35 @@ async def bench(args: argparse.Namespace, root: Path) -> int:
     print(f"lines_per_order {args.lines}")
     print(f"server_processes {args.servers}")
     print(f"cpus {os.cpu_count()}")
-    print(f"pgbench_scale {args.scale}")
-    failed = _report("", args, c, b)
+    if b is not None:
+        print(f"pgbench_scale {args.scale}")
+    if args.rate is not None:
+        print(f"target_rate_per_s {args.rate:.1f}")
+    failed = _report("", c, b)
     if not args.cluster:
         return failed
     cluster_c, cluster_b = await _on_cluster(args, root)
     print("# the same against the cluster: HAProxy, three members, strict synchronous replication")
-    failed |= _report("cluster_", args, cluster_c, cluster_b)
+    failed |= _report("cluster_", cluster_c, cluster_b)
     if not failed:
         single = len(c.timed.sent) / c.timed.elapsed_s
         on_cluster = len(cluster_c.timed.sent) / cluster_c.timed.elapsed_s
         print(f"cluster_vs_single {on_cluster / single:.3f}")
-        print(f"cluster_pgbench_vs_single {cluster_b.tps / b.tps:.3f}")
+        if b is not None and cluster_b is not None:
+            print(f"cluster_pgbench_vs_single {cluster_b.tps / b.tps:.3f}")
     return failed
 
 
-def _report(prefix: str, args: argparse.Namespace, c: Clearing, b: Pgbench) -> int:
+def _report(prefix: str, c: Clearing, b: Pgbench | None) -> int:
+    """One run's figures, each name prefixed; ``b`` is None at a set ``--rate``."""
     print(f"{prefix}seconds {c.timed.elapsed_s:.2f}")
     print(f"{prefix}warmup {len(c.warm.sent)}")
     print(f"{prefix}captured {len(c.timed.sent)}")
     for name, ms in c.cpu_ms.items():
         print(f"{prefix}capture_cpu_ms_{name} {ms:.3f}")
-    print(f"{prefix}tpcb_cpu_ms_postgres {b.postgres_cpu_ms:.3f}")
-    print(f"{prefix}tpcb_cpu_ms_client {b.client_cpu_ms:.3f}")
+    if b is not None:
+        print(f"{prefix}tpcb_cpu_ms_postgres {b.postgres_cpu_ms:.3f}")
+        print(f"{prefix}tpcb_cpu_ms_client {b.client_cpu_ms:.3f}")
     if c.left == 0:
         print("# every prepared notification was sent before the time was up: use more --orders")
     if c.problems:
@@ -537,8 +576,9 @@ def _report(prefix: str, args: argparse.Namespace, c: Clearing, b: Pgbench) -> i
     print(f"{prefix}clearing_per_s {rate:.1f}")
     print(f"{prefix}clearing_p50_ms {statistics.median(c.timed.latencies_s) * 1e3:.2f}")
     print(f"{prefix}clearing_p99_ms {_pct(c.timed.latencies_s, 0.99) * 1e3:.2f}")
-    print(f"{prefix}pgbench_tps {b.tps:.1f}")
-    print(f"{prefix}ratio {rate / b.tps:.3f}")
+    if b is not None:
+        print(f"{prefix}pgbench_tps {b.tps:.1f}")
+        print(f"{prefix}ratio {rate / b.tps:.3f}")
     return 0
 
 
@@ -552,7 +592,7 @@ def _ops_cluster(d: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def _on_cluster(args: argparse.Namespace, root: Path) -> tuple[Clearing, Pgbench]:
+async def _on_cluster(args: argparse.Namespace, root: Path) -> tuple[Clearing, Pgbench | None]:
     """``ops/cluster up`` in its own folder; its nodes and simulators stopped (the bench brings
     its own service processes); the same measurement through HAProxy; ``down`` at the end."""
     from clearing.cluster import members as mb
@@ -584,9 +624,10 @@ async def _on_cluster(args: argparse.Namespace, root: Path) -> tuple[Clearing, P
         )
         print(f"# leader {mb.leader(lay)}, synchronous standby {mb.sync_standby(lay)}", flush=True)
         c = await _clearing(args, root / "cluster", server)
+        if args.rate is not None:
+            return c, None
         await ensure_database(admin, "pgbench")
-        b = _pgbench(server, args.clients, args.seconds, args.scale)
-        return c, b
+        return c, _pgbench(server, args.clients, args.seconds, args.scale)
     finally:
         _ops_cluster(d, "down")
 
@@ -608,9 +649,22 @@ def main(argv: list[str] | None = None) -> int:
         help="then the same against the local cluster through HAProxy (synchronous replication)",
     )
     ap.add_argument("--cluster-dir", type=Path, default=ROOT / "var" / "cluster-bench")
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="captures/s, paced open-loop (latency from each request's scheduled time);"
+        " no pgbench then",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="pg_stat_statements and function counts per capture (costs some database CPU)",
+    )
     args = ap.parse_args(argv)
     if args.orders is None:
         args.orders = max(10_000, int(args.seconds * 3_000)) + args.warmup
+    if args.rate is not None and args.rate <= 0:
+        ap.error("--rate must be positive")
     if min(args.clients, args.orders, args.lines, args.servers) < 1 or args.seconds <= 0:
         ap.error("counts and --seconds must be positive")
     if args.warmup >= args.orders:
