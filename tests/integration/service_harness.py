@@ -92,6 +92,18 @@ class Service:
             self._supervisor = await self.add_user("supervisor", "HALL1")
         return self._supervisor
 
+    async def every_role(self) -> dict[str, str]:
+        """A token for each role, by role name: HALL1's clerk and supervisor, finance, auditor,
+        admin, and ``clerk9``, a clerk of another office (HALL9)."""
+        return {
+            "clerk": await self.add_user("clerk", "HALL1"),
+            "supervisor": await self.supervisor(),
+            "finance": await self.add_user("finance", None),
+            "auditor": await self.add_user("auditor", None),
+            "admin": await self.add_user("admin", None),
+            "clerk9": await self.add_user("clerk", "HALL9"),
+        }
+
     async def create_order(
         self, token: str, body: dict[str, Any] | None = None, key: str | None = None
     ) -> tuple[int, Any]:
