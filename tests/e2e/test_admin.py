@@ -7,20 +7,10 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-import aiohttp
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-
-
-async def _declaration(stack: Stack, name: str, pid: str) -> str:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
+from tests.e2e.flows import take_order
 
 
 async def _no_sideways_scroll(page: Watched) -> None:
@@ -36,15 +26,7 @@ async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     await page.get_by_text("实时连接").wait_for()
     assert await page.inner_text("#window-name") == "窗口二"
     assert await page.inner_text("#office-name") == "示范市不动产登记中心"
-    declaration = await _declaration(stack, "李四", "440524188001010014")
-    await page.fill("#case-no", "2026-BDC-E2EW02")
-    await page.fill("#payer-name", "李四")
-    await page.fill("#payer-id", "440524188001010014")
-    await page.fill("#declaration-no", declaration)
-    await page.click("#lookup-case")
-    await page.locator("#due-lines tr").first.wait_for()
-    await page.click("#submit-order")
-    await page.locator("#current").wait_for()
+    await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
     conn = await stack.db()
     try:
         window = await conn.fetchval(

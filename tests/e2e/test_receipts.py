@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import manual_order
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 不动产登记费, 住宅专项维修资金; line 2 is refunded
 
@@ -29,26 +30,9 @@ async def _wait(stack: Stack, path: str, done: Any, within_s: float = 20) -> dic
 
 
 async def _paid_order(stack: Stack) -> str:
-    body = {
-        "case_no": f"2026-BDC-E2E{secrets.randbelow(10**6):06d}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": "11010519491231002X",
-        "lines": [
-            {"item_code": code, "amount_fen": fen}
-            for code, fen in zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
-        ],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )
-    assert status == 201, order
+    case_no = f"2026-BDC-E2E{secrets.randbelow(10**6):06d}"
+    lines = zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
+    order = await manual_order(stack, case_no, lines)
     order_no = str(order["order_no"])
     status, started = await stack.api(
         "POST",
