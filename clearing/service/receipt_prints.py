@@ -206,22 +206,9 @@ async def latest(
     prints = await of_order(conn, view["order_no"], mac)
     if prints or who.role not in PRINT_ROLES:
         return prints[-1] if prints else None
-    async with conn.transaction():
-        if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
-            return None
-        made = await _insert(conn, who, view, 1, None)
-        if made:
-            await audit.record(
-                conn,
-                actor=who.actor,
-                action="receipt.printed",
-                object_type="order",
-                object_id=view["order_no"],
-                detail={"receipt_no": made},
-                request_id=request_id,
-            )
-    prints = await of_order(conn, view["order_no"], mac)
-    return prints[-1] if prints else None
+    return await _original(
+        conn, who, view, kiosk_id=None, actor=who.actor, mac=mac, request_id=request_id
+    )
 
 
 async def _latest_or_first_unattended(
@@ -239,10 +226,27 @@ async def _latest_or_first_unattended(
     prints = await of_order(conn, view["order_no"], mac)
     if prints:
         return prints[-1]
+    return await _original(
+        conn, None, view, kiosk_id=kiosk_id, actor=actor, mac=mac, request_id=request_id
+    )
+
+
+async def _original(
+    conn: Conn,
+    who: Principal | None,
+    view: dict[str, Any],
+    *,
+    kiosk_id: int | None,
+    actor: str,
+    mac: Mac,
+    request_id: str | None,
+) -> Print | None:
+    """Print no. 1 of a paid order, made under the order's lock and audited as ``actor`` (a
+    concurrent maker wins quietly); the order's latest print after, None if it is not paid."""
     async with conn.transaction():
         if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
             return None
-        made = await _insert(conn, None, view, 1, None, kiosk_id=kiosk_id)
+        made = await _insert(conn, who, view, 1, None, kiosk_id=kiosk_id)
         if made:
             await audit.record(
                 conn,
