@@ -136,21 +136,17 @@ async def create(
             types,
             who.actor,
         )
-        await conn.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
-            sub_id,
-            cipher.encrypt(secret, _COLUMN),
-        )
-        await audit.record(
+        detail = {"name": name_, "url": url, "event_types": types}
+        return await _with_secret(
             conn,
-            actor=who.actor,
+            who,
+            cipher,
+            sub_id,
+            secret,
             action="webhook.subscribed",
-            object_type="webhook_subscription",
-            object_id=str(sub_id),
-            detail={"name": name_, "url": url, "event_types": types},
+            detail=detail,
             request_id=request_id,
         )
-        return await _one(conn, sub_id), secret
 
 
 async def rotate(
@@ -181,21 +177,48 @@ async def rotate(
             sub_id,
             overlap,
         )
-        await conn.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
-            sub_id,
-            cipher.encrypt(secret, _COLUMN),
-        )
-        await audit.record(
+        detail = {"old_secrets_sign_for_s": int(overlap.total_seconds())}
+        return await _with_secret(
             conn,
-            actor=who.actor,
+            who,
+            cipher,
+            sub_id,
+            secret,
             action="webhook.secret_rotated",
-            object_type="webhook_subscription",
-            object_id=str(sub_id),
-            detail={"old_secrets_sign_for_s": int(overlap.total_seconds())},
+            detail=detail,
             request_id=request_id,
         )
-        return await _one(conn, sub_id), secret
+
+
+async def _with_secret(
+    conn: Conn,
+    who: Principal,
+    cipher: PiiCipher,
+    sub_id: int,
+    secret: str,
+    *,
+    action: str,
+    detail: dict[str, Any],
+    request_id: str | None,
+) -> tuple[Subscription, str]:
+    """Store ``secret`` (encrypted) as the subscription's newest, audit ``action``, and answer
+    the subscription with the secret, which the caller shows once. Inside the caller's
+    transaction."""
+    await conn.execute(
+        "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
+        sub_id,
+        cipher.encrypt(secret, _COLUMN),
+    )
+    await audit.record(
+        conn,
+        actor=who.actor,
+        action=action,
+        object_type="webhook_subscription",
+        object_id=str(sub_id),
+        detail=detail,
+        request_id=request_id,
+    )
+    return await _one(conn, sub_id), secret
 
 
 async def disable(
