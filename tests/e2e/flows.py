@@ -69,6 +69,12 @@ async def paid_order_no(clerk: Watched) -> str:
     return match.group(1)
 
 
+async def fits_staff_screen(page: Any) -> None:
+    """Nothing runs off to the side of the halls' 1366×768 monitors."""
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 1366, f"{page.url} is {width}px wide at 1366×768"
+
+
 async def manual_order(
     stack: Stack,
     case_no: str,

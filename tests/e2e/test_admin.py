@@ -10,12 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import take_order
-
-
-async def _no_sideways_scroll(page: Watched) -> None:
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"{page.url} is {width}px wide at 1366×768"
+from tests.e2e.flows import fits_staff_screen, take_order
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
@@ -69,7 +64,7 @@ async def test_each_role_lands_on_a_page_it_can_use(
         await page.locator("#users tr[data-username='clerk2']").wait_for()
         row = await page.inner_text("#users tr[data-username='clerk2']")
         assert "窗口收费员" in row and "示范市不动产登记中心" in row and "窗口二" in row
-    await _no_sideways_scroll(page)
+    await fits_staff_screen(page)
 
 
 async def _secret(page: Watched) -> str:

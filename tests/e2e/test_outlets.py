@@ -6,8 +6,14 @@ from __future__ import annotations
 
 import secrets
 
-from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import citizen_pays_at_sim_link, manual_order, paid_order_no, take_order
+from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import (
+    citizen_pays_at_sim_link,
+    fits_staff_screen,
+    manual_order,
+    paid_order_no,
+    take_order,
+)
 
 OUTLET = "CCB01"
 OUTLET_NAME = "建设银行城东支行同城通办网点"
@@ -22,11 +28,6 @@ async def _hall_order(stack: Stack) -> str:
     return str(order["order_no"])
 
 
-async def _fits(page: Watched) -> None:
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"{width}px wide at 1366×768"
-
-
 async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     stack: Stack, page_as: PageFactory
 ) -> None:
@@ -38,7 +39,7 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     assert await page.inner_text("#window-name") == "网点窗口一"
     # a card goes to the terminal at the outlet's window
     assert await page.input_value("#terminal") == "T0000003"
-    await _fits(page)
+    await fits_staff_screen(page)
 
     case_no = f"2026-BDC-E2O{secrets.randbelow(10**6):06d}"
     await take_order(page, stack, case_no, "王五", "320102197506153018")
@@ -63,7 +64,7 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     await page.locator("#verify-link").wait_for()
     assert "不动产登记税费缴费凭证" in await page.inner_text("h1")
     assert OUTLET_NAME in await page.inner_text("body")
-    await _fits(page)
+    await fits_staff_screen(page)
 
     # the hall's order does not exist for the outlet's clerk, on the page or through the API
     theirs = await _hall_order(stack)
@@ -112,7 +113,7 @@ async def test_admin_records_an_outlet_with_its_bank_and_branch(
     await block.wait_for()
     assert "银行网点" in await block.inner_text()
     assert "中国建设银行 · 示范市分行城西支行" in await block.inner_text()
-    await _fits(page)
+    await fits_staff_screen(page)
 
     # its branch is renamed in the 修改类型 dialog
     await block.get_by_role("button", name="修改类型").click()

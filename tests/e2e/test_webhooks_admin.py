@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import manual_order
+from tests.e2e.flows import fits_staff_screen, manual_order
 
 
 async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
@@ -74,8 +74,7 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
         await asyncio.sleep(0.2)
     await page.select_option("#delivery-filter", "DELIVERED")
     await page.locator(f"#deliveries tr[data-order='{order_no}']", has_text="已送达").wait_for()
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"/admin is {width}px wide at 1366×768"
+    await fits_staff_screen(page)
     conn = await stack.db()
     try:
         resent = await conn.fetchval(
