@@ -126,7 +126,6 @@ async def create(
     """A new active subscription and its first secret, which the caller shows once."""
     _check(who)
     types = _event_types(event_types)
-    secret = new_secret()
     async with conn.transaction():
         sub_id = await conn.fetchval(
             "INSERT INTO webhook_subscriptions (name, url, event_types, created_by)"
@@ -138,14 +137,7 @@ async def create(
         )
         detail = {"name": name_, "url": url, "event_types": types}
         return await _with_secret(
-            conn,
-            who,
-            cipher,
-            sub_id,
-            secret,
-            action="webhook.subscribed",
-            detail=detail,
-            request_id=request_id,
+            conn, who, cipher, sub_id, "webhook.subscribed", detail=detail, request_id=request_id
         )
 
 
@@ -160,7 +152,6 @@ async def rotate(
 ) -> tuple[Subscription, str]:
     """A new current secret; the ones before it keep signing for ``overlap``, then stop."""
     _check(who)
-    secret = new_secret()
     async with conn.transaction():
         active = await conn.fetchval(
             "SELECT active FROM webhook_subscriptions WHERE id = $1 FOR UPDATE", sub_id
@@ -177,16 +168,9 @@ async def rotate(
             sub_id,
             overlap,
         )
-        detail = {"old_secrets_sign_for_s": int(overlap.total_seconds())}
+        kept = {"old_secrets_sign_for_s": int(overlap.total_seconds())}
         return await _with_secret(
-            conn,
-            who,
-            cipher,
-            sub_id,
-            secret,
-            action="webhook.secret_rotated",
-            detail=detail,
-            request_id=request_id,
+            conn, who, cipher, sub_id, "webhook.secret_rotated", detail=kept, request_id=request_id
         )
 
 
@@ -195,15 +179,14 @@ async def _with_secret(
     who: Principal,
     cipher: PiiCipher,
     sub_id: int,
-    secret: str,
-    *,
     action: str,
+    *,
     detail: dict[str, Any],
     request_id: str | None,
 ) -> tuple[Subscription, str]:
-    """Store ``secret`` (encrypted) as the subscription's newest, audit ``action``, and answer
-    the subscription with the secret, which the caller shows once. Inside the caller's
-    transaction."""
+    """A new secret stored (encrypted) as the subscription's newest, ``action`` audited; the
+    subscription and the secret, which the caller shows once. Inside the caller's transaction."""
+    secret = new_secret()
     await conn.execute(
         "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
         sub_id,
