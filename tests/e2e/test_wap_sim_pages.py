@@ -26,10 +26,9 @@ from adapters.alipay.notify import AlipayNotifyParser
 from adapters.unionpay.client import UnionPayClient
 from adapters.unionpay.keys import load_merchant_keys as unionpay_keys
 from adapters.unionpay.notify import UnionPayNotifyParser
-from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.integration.service_harness import order_body
+from tests.integration.service_harness import open_attempt_row, order_body
 from tests.integration.serving import serving
 
 PHONE = {"width": 375, "height": 667}
@@ -74,17 +73,9 @@ async def _attempt(stack: Stack, provider: str, fen: int) -> tuple[str, str, dat
         headers={"Idempotency-Key": secrets.token_hex(10)},
     )
     assert status == 201, order
-    otn = attempt_no(order["order_no"], 1)
     conn = await stack.db()
     try:
-        expires_at = await conn.fetchval(
-            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
-            " SELECT id, $3, $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
-            " RETURNING expires_at",
-            order["order_no"],
-            otn,
-            provider,
-        )
+        otn, expires_at = await open_attempt_row(conn, order["order_no"], provider)
     finally:
         await conn.close()
     return order["order_no"], otn, expires_at

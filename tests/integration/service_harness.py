@@ -23,12 +23,28 @@ from aiohttp import web
 from clearing.api.app import create_app
 from clearing.channels import Channel
 from clearing.config import Settings
+from clearing.db import Conn
 from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim
+
+
+async def open_attempt_row(conn: Conn, order_no: str, provider: str) -> tuple[str, datetime]:
+    """The order's first attempt at ``provider``, open, as the service records one before it asks
+    the channel for anything: its out_trade_no and when it expires (the order's expiry)."""
+    otn = attempt_no(order_no, 1)
+    expires_at = await conn.fetchval(
+        "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
+        " SELECT id, $3, $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
+        " RETURNING expires_at",
+        order_no,
+        otn,
+        provider,
+    )
+    return otn, expires_at
 
 
 @dataclass
@@ -116,16 +132,8 @@ class Service:
 
         status, order = await self.create_order(await self.supervisor(), order_body((fen,)))
         assert status == 201, order
-        otn = attempt_no(order["order_no"], 1)
         async with self.app[POOL].acquire() as conn:
-            expires_at = await conn.fetchval(
-                "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
-                " SELECT id, $3, $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
-                " RETURNING expires_at",
-                order["order_no"],
-                otn,
-                provider,
-            )
+            otn, expires_at = await open_attempt_row(conn, order["order_no"], provider)
         return order["order_no"], otn, expires_at
 
     async def mobile_page(
