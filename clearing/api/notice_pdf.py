@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer, Table, TableStyle
 
 from clearing.api import receipt_font
-from clearing.api.receipt_pdf import _QR, _SMALL, _TEXT, _TITLE, CJK, QR_SIZE_MM, _p
+from clearing.api.receipt_pdf import (
+    _QR,
+    _SMALL,
+    _TEXT,
+    _TITLE,
+    CJK,
+    GRID,
+    QR_SIZE_MM,
+    _p,
+    a4_document,
+)
 from clearing.domain.display import STATIC_NAMES, Names
 from clearing.domain.money import capital_amount, format_yuan
 from clearing.domain.times import beijing_time
@@ -45,24 +54,7 @@ def render_pdf(
     """The notice of ``notice`` for the order ``view`` (clearing.service.orders.get)."""
     receipt_font.register(font_file)
     out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"缴费通知书 {view['order_no']}",
-        author="税费通缴",
-        invariant=True,
-        initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
-    )
-    grid = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("FONTNAME", (0, 0), (-1, -1), CJK),
-        ("FONTSIZE", (0, 0), (-1, -1), 9.5),
-    ]
+    doc = a4_document(out, f"缴费通知书 {view['order_no']}")
     office = view["office"]
     info = Table(
         [
@@ -81,7 +73,7 @@ def render_pdf(
             ],
         ],
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
-        style=TableStyle(grid),
+        style=TableStyle(GRID),
     )
     rows: list[list[Any]] = [
         [_p(h) for h in ("序号", "收费项目", "收款单位", "主管部门凭证号", "金额（元）")]
@@ -111,7 +103,7 @@ def render_pdf(
         colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
         style=TableStyle(
             [
-                *grid,
+                *GRID,
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
                 ("SPAN", (0, -1), (1, -1)),
                 ("SPAN", (2, -1), (3, -1)),

@@ -42,6 +42,13 @@ _MARK = ParagraphStyle(
     "mark", parent=_TEXT, fontSize=12, leading=16, alignment=1, textColor=colors.HexColor("#c0392b")
 )
 _SMALL = ParagraphStyle("small", parent=_TEXT, fontSize=8, leading=11)
+# the ruled, vertically centred grid every table of the receipt and the notice is drawn in
+GRID: tuple[tuple[Any, ...], ...] = (
+    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ("FONTNAME", (0, 0), (-1, -1), CJK),
+    ("FONTSIZE", (0, 0), (-1, -1), 9.5),
+)
 
 
 def _p(text: str, style: ParagraphStyle = _TEXT) -> Paragraph:
@@ -69,6 +76,22 @@ class _QR(Flowable):  # type: ignore[misc]  # reportlab is untyped
                     self.canv.rect(x * cell, (n - 1 - y) * cell, cell, cell, stroke=0, fill=1)
 
 
+def a4_document(out: io.BytesIO, title: str) -> SimpleDocTemplate:
+    """An A4 page with the margins of the receipt and the notice, in the embedded CJK font."""
+    return SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=title,
+        author="税费通缴",
+        invariant=True,  # the same print gives the same bytes (no creation-time noise)
+        initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
+    )
+
+
 def render_pdf(
     view: dict[str, Any],
     sheet: Sheet,
@@ -83,27 +106,8 @@ def render_pdf(
     printed = sheet.printed
     office = view["office"]
     out = io.BytesIO()
-    doc = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"缴费凭证 {printed.receipt_no}",
-        author="税费通缴",
-        invariant=True,  # the same print gives the same bytes (no creation-time noise)
-        initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
-    )
+    doc = a4_document(out, f"缴费凭证 {printed.receipt_no}")
     paid = [p for p in view["payments"] if p["outcome"] == "CLEARED"]
-    grid = TableStyle(
-        [
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ("FONTNAME", (0, 0), (-1, -1), CJK),
-            ("FONTSIZE", (0, 0), (-1, -1), 9.5),
-        ]
-    )
     info = Table(
         [
             [
@@ -127,7 +131,7 @@ def render_pdf(
             ],
         ],
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
-        style=TableStyle([*grid.getCommands(), ("SPAN", (1, 3), (3, 3))]),
+        style=TableStyle([*GRID, ("SPAN", (1, 3), (3, 3))]),
     )
     back = printed.refunded_fen()
     rows: list[list[Any]] = [
@@ -168,7 +172,7 @@ def render_pdf(
         colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
         style=TableStyle(
             [
-                *grid.getCommands(),
+                *GRID,
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
                 *spans,
                 ("ALIGN", (4, 1), (4, -1), "RIGHT"),
@@ -183,7 +187,7 @@ def render_pdf(
             [_p("交易流水号"), _p(txns), "", ""],
         ],
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
-        style=TableStyle([*grid.getCommands(), ("SPAN", (1, 1), (3, 1))]),
+        style=TableStyle([*GRID, ("SPAN", (1, 1), (3, 1))]),
     )
     staff = f"经办人：{clerk_name(view)}"
     if printed.reprint_no:

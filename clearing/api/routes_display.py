@@ -33,7 +33,7 @@ from clearing.api.models_display import (
     StatusOut,
 )
 from clearing.api.routes_pages import _html_file
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.web import authenticate, ok, read_model, set_device_cookie
 from clearing.errors import ClearingError, InvalidRequest, NotFound, Unauthenticated
 from clearing.service import display, screen
 from clearing.service.display import Device
@@ -42,7 +42,6 @@ routes = web.RouteTableDef()
 
 COOKIE = "tj_display"
 COOKIE_PATH = "/api/v1/display"
-COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days; revocation is in the table
 # wrong pairing codes: a million codes and a handful live, so a guesser is slowed per address
 PAIR_FAILURES_ALLOWED = 10
 PAIR_FAILURE_WINDOW_S = 600.0
@@ -112,15 +111,7 @@ async def pair(request: web.Request) -> web.Response:
         failures.append(time.monotonic())
         raise
     resp = ok(PairOut(office=dev.office, window=dev.window), 201)
-    resp.set_cookie(
-        COOKIE,
-        token,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="Strict",
-        secure=request.secure,
-        max_age=COOKIE_MAX_AGE,
-    )
+    set_device_cookie(resp, request, COOKIE, token, COOKIE_PATH)
     return resp
 
 

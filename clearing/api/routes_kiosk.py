@@ -43,7 +43,7 @@ from clearing.api.models_kiosk import (
 from clearing.api.routes_orders import amounts_still_due
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.web import authenticate, ok, read_model, set_device_cookie
 from clearing.errors import (
     ClearingError,
     Conflict,
@@ -61,7 +61,6 @@ routes = web.RouteTableDef()
 
 COOKIE = "tj_kiosk"
 COOKIE_PATH = "/api/v1/kiosk"
-COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days; revocation is in the table
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -114,15 +113,7 @@ async def enrol(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         token, kiosk = await kiosks.enrol(conn, body.code, datetime.now(UTC))
     resp = ok(EnrolOut(name=kiosk.name, office=kiosk.office), 201)
-    resp.set_cookie(
-        COOKIE,
-        token,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="Strict",
-        secure=request.secure,
-        max_age=COOKIE_MAX_AGE,
-    )
+    set_device_cookie(resp, request, COOKIE, token, COOKIE_PATH)
     return resp
 
 

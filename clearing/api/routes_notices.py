@@ -25,7 +25,7 @@ from clearing import wiring
 from clearing.api import receipt
 from clearing.api.keys import CIPHER, HTTP, METRICS, PAY_LINK_KEY, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
-from clearing.api.routes_pages import _html, _login_url, _redirect
+from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
 from clearing.api.web import authenticate, ok, read_model
 from clearing.errors import (
     ClearingError,
@@ -211,16 +211,7 @@ async def notice_pdf(request: web.Request) -> web.Response:
     except Unavailable as exc:
         log.error("notice PDF: %s", exc.message)
         return _refusal(exc)
-    name = f"缴费通知书-{order_no}.pdf"
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="notice-{order_no}.pdf";'
-            f" filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-        },
-    )
+    return pdf_inline(pdf, f"notice-{order_no}.pdf", f"缴费通知书-{order_no}.pdf")
 
 
 async def _sms(app: web.Application) -> AsyncIterator[None]:

@@ -83,6 +83,21 @@ def _html(text: str, status: int = 200) -> web.Response:
     )
 
 
+def pdf_inline(pdf: bytes, ascii_name: str, name: str) -> web.Response:
+    """A PDF the browser opens in place, saved as ``name`` (Chinese, RFC 5987) or, by browsers
+    that cannot, as ``ascii_name``; personal data, so never cached."""
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{ascii_name}";'
+            f" filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 def _redirect(location: str, status: int = 302) -> web.Response:
     # returned, not raised: the request middleware counts raised responses as failures
     return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})

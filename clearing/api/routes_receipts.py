@@ -28,7 +28,7 @@ from clearing.api.models_receipts import (
     ReceiptPrintOut,
     ReprintIn,
 )
-from clearing.api.routes_pages import _html, _login_url, _redirect
+from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
 from clearing.api.web import authenticate, bearer, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
@@ -184,17 +184,8 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     except Unavailable as exc:
         log.error("receipt PDF: %s", exc.message)
         return _refusal(exc)
-    name = f"缴费凭证-{sheet.printed.receipt_no}.pdf"
-    return web.Response(
-        body=pdf,
-        content_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="receipt-{sheet.printed.receipt_no}.pdf";'
-            f" filename*=UTF-8''{quote(name)}",
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    no = sheet.printed.receipt_no
+    return pdf_inline(pdf, f"receipt-{no}.pdf", f"缴费凭证-{no}.pdf")
 
 
 async def _reprint(request: web.Request, who: Principal, reason: str | None) -> prints.Print:

@@ -164,6 +164,23 @@ def ok(model: BaseModel, status: int = 200) -> web.Response:
     )
 
 
+def set_device_cookie(
+    resp: web.StreamResponse, request: web.Request, name: str, token: str, path: str
+) -> None:
+    """An unattended device's whole identity (a kiosk, a customer display): HttpOnly, sent only
+    to its own API ``path``, kept as long as browsers allow (400 days); revocation is in the
+    table, not in the cookie's age."""
+    resp.set_cookie(
+        name,
+        token,
+        path=path,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        max_age=400 * 24 * 3600,
+    )
+
+
 def bearer(request: web.Request, *, allow_cookie: bool = False) -> str | None:
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer "):

@@ -165,6 +165,16 @@ async def _mark_open(
             await notify(conn, a.order_no, "PAYING", moved["office"], moved["window_no"])
 
 
+async def _prepay_failed(
+    pool: asyncpg.Pool, a: Attempt, exc: Exception, what: str = "prepay"
+) -> Exception:
+    """The channel refused or did not answer the opening of ``a`` (a QR, a phone page, a JSAPI
+    bridge): logged as ``what``, the attempt marked failed; the error to raise."""
+    log.warning("%s failed provider=%s out_trade_no=%s: %r", what, a.provider, a.out_trade_no, exc)
+    await _mark_failed(pool, a, type(exc).__name__)
+    return _refused(a, exc) if isinstance(exc, ChannelRefused) else _unavailable(a, exc)
+
+
 async def _mark_failed(pool: asyncpg.Pool, a: Attempt, why: str) -> None:
     async with pool.acquire() as conn:
         await conn.execute(
@@ -284,11 +294,7 @@ async def start_qr(
             attach=order_no,
         )
     except Exception as exc:
-        log.warning("prepay failed provider=%s out_trade_no=%s: %r", provider, a.out_trade_no, exc)
-        await _mark_failed(pool, a, type(exc).__name__)
-        raise (
-            _refused(a, exc) if isinstance(exc, ChannelRefused) else _unavailable(a, exc)
-        ) from exc
+        raise await _prepay_failed(pool, a, exc) from exc
     await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=code_url)
     return a.view("OPEN", code_url=code_url)
 

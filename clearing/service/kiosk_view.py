@@ -19,22 +19,19 @@ from clearing.security import PiiCipher
 from clearing.service import orders as order_service
 from clearing.service import receipt_prints
 from clearing.service.kiosks import HOLD, Kiosk
-from clearing.service.screen import CHANNEL_ZH, PAID_STATES, UNPAID_STATES, line_views
+from clearing.service.screen import (
+    PAID_STATES,
+    UNPAID_STATES,
+    line_views,
+    paid_view,
+    qr_view,
+)
 
 _HELD = """
 SELECT o.id, o.order_no, o.case_no, o.payer_name_enc, o.payer_id_masked, o.total_fen, o.state,
        o.expires_at
   FROM kiosks k JOIN orders o ON o.id = k.order_id
  WHERE k.id = $1 AND k.revoked_at IS NULL AND k.order_opened_at > $2
-"""
-_OPEN_QR = """
-SELECT provider, expires_at FROM payment_attempts
- WHERE order_id = $1 AND state = 'OPEN' AND code_url IS NOT NULL
- ORDER BY id DESC LIMIT 1
-"""
-_PAID_WITH = """
-SELECT provider, paid_at FROM payments WHERE order_id = $1 AND outcome = 'CLEARED'
- ORDER BY id LIMIT 1
 """
 
 
@@ -53,8 +50,8 @@ async def view(conn: Conn, kiosk: Kiosk, cipher: PiiCipher, now: datetime) -> di
         phase = "paid"
     else:
         phase = "closed"
-    qr = await conn.fetchrow(_OPEN_QR, o["id"]) if phase == "pay" else None
-    paid = await conn.fetchrow(_PAID_WITH, o["id"]) if phase == "paid" else None
+    qr = await qr_view(conn, o["id"], "/api/v1/kiosk/current/qr.svg") if phase == "pay" else None
+    paid = await paid_view(conn, o["id"] if phase == "paid" else None)
     order = {
         "order_no": o["order_no"],
         "case_no": o["case_no"],
@@ -67,15 +64,8 @@ async def view(conn: Conn, kiosk: Kiosk, cipher: PiiCipher, now: datetime) -> di
         "state": state,
         "state_zh": STATE_ZH[OrderState(state)],
         "expires_at": o["expires_at"].isoformat(),
-        "qr": None
-        if qr is None
-        else {
-            "channel_zh": CHANNEL_ZH.get(qr["provider"], qr["provider"]),
-            "expires_at": qr["expires_at"].isoformat(),
-            "svg_url": "/api/v1/kiosk/current/qr.svg",
-        },
-        "paid_with_zh": CHANNEL_ZH.get(paid["provider"], paid["provider"]) if paid else None,
-        "paid_at": paid["paid_at"].isoformat() if paid else None,
+        "qr": qr,
+        **paid,
     }
     return {"kiosk": kiosk.name, "office": kiosk.office, "phase": phase, "order": order}
 

@@ -21,15 +21,12 @@ import asyncpg
 from clearing.channels import Channel
 from clearing.domain.display import PAYER_ACTOR
 from clearing.errors import TooManyRequests
-from clearing.ports import ChannelRefused
 from clearing.service.attempts import (
     Attempt,
     _capable,
-    _mark_failed,
     _mark_open,
     _open,
-    _refused,
-    _unavailable,
+    _prepay_failed,
 )
 
 log = logging.getLogger(__name__)
@@ -67,14 +64,6 @@ async def _opened(
     return a
 
 
-async def _failed(pool: asyncpg.Pool, a: Attempt, exc: Exception) -> Exception:
-    log.warning(
-        "mobile prepay failed provider=%s out_trade_no=%s: %r", a.provider, a.out_trade_no, exc
-    )
-    await _mark_failed(pool, a, type(exc).__name__)
-    return _refused(a, exc) if isinstance(exc, ChannelRefused) else _unavailable(a, exc)
-
-
 async def start_h5(
     pool: asyncpg.Pool,
     channels: Mapping[str, Channel],
@@ -104,7 +93,7 @@ async def start_h5(
             attach=order_no,
         )
     except Exception as exc:
-        raise await _failed(pool, a, exc) from exc
+        raise await _prepay_failed(pool, a, exc, "mobile prepay") from exc
     await _mark_open(pool, a, actor=PAYER_ACTOR, request_id=request_id, code_url=None)
     return a.view(
         "OPEN", page={"url": page.url, "method": page.method, "fields": dict(page.fields)}
@@ -138,6 +127,6 @@ async def start_jsapi(
             attach=order_no,
         )
     except Exception as exc:
-        raise await _failed(pool, a, exc) from exc
+        raise await _prepay_failed(pool, a, exc, "mobile prepay") from exc
     await _mark_open(pool, a, actor=PAYER_ACTOR, request_id=request_id, code_url=None)
     return a.view("OPEN", bridge=bridge)

@@ -203,29 +203,17 @@ async def latest(
 ) -> Print | None:
     """The order's latest print; window staff opening a receipt never printed make the original.
     Anyone else gets None for an order nobody has printed yet."""
-    prints = await of_order(conn, view["order_no"], mac)
-    if prints or who.role not in PRINT_ROLES:
+    if who.role not in PRINT_ROLES:
+        prints = await of_order(conn, view["order_no"], mac)
         return prints[-1] if prints else None
-    async with conn.transaction():
-        if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
-            return None
-        made = await _insert(conn, who, view, 1, None)
-        if made:
-            await audit.record(
-                conn,
-                actor=who.actor,
-                action="receipt.printed",
-                object_type="order",
-                object_id=view["order_no"],
-                detail={"receipt_no": made},
-                request_id=request_id,
-            )
-    prints = await of_order(conn, view["order_no"], mac)
-    return prints[-1] if prints else None
+    return await _latest_or_original(
+        conn, who, view, kiosk_id=None, actor=who.actor, mac=mac, request_id=request_id
+    )
 
 
-async def _latest_or_first_unattended(
+async def _latest_or_original(
     conn: Conn,
+    who: Principal | None,
     view: dict[str, Any],
     *,
     kiosk_id: int | None,
@@ -233,16 +221,18 @@ async def _latest_or_first_unattended(
     mac: Mac,
     request_id: str | None,
 ) -> Print | None:
-    """The order's latest print; when nobody has printed a paid order yet, the original made
-    without staff: by the kiosk that took the payment, or (``kiosk_id`` None) by the payer's
-    own phone, so that its PDF carries a verification code like any paper receipt."""
+    """The order's latest print; when nobody has printed a paid order yet, print no. 1 made
+    under the order's lock and audited as ``actor`` (a concurrent maker wins quietly): by window
+    staff (``who``), by the kiosk that took the payment (``kiosk_id``), or (both None) by the
+    payer's own phone, so that its PDF carries a verification code like any paper receipt.
+    None if the order is not paid."""
     prints = await of_order(conn, view["order_no"], mac)
     if prints:
         return prints[-1]
     async with conn.transaction():
         if await _lock_paid(conn, view["order_no"]) not in PAID_STATES:
             return None
-        made = await _insert(conn, None, view, 1, None, kiosk_id=kiosk_id)
+        made = await _insert(conn, who, view, 1, None, kiosk_id=kiosk_id)
         if made:
             await audit.record(
                 conn,
@@ -266,8 +256,14 @@ async def original_at_kiosk(
     request_id: str | None = None,
 ) -> Print | None:
     """The latest print; the original attributed to the kiosk (``kiosk:<id>``) if none yet."""
-    return await _latest_or_first_unattended(
-        conn, view, kiosk_id=kiosk_id, actor=f"kiosk:{kiosk_id}", mac=mac, request_id=request_id
+    return await _latest_or_original(
+        conn,
+        None,
+        view,
+        kiosk_id=kiosk_id,
+        actor=f"kiosk:{kiosk_id}",
+        mac=mac,
+        request_id=request_id,
     )
 
 
@@ -276,8 +272,8 @@ async def latest_for_payer(
 ) -> Print | None:
     """The latest print of an order paid on the payer's own phone (``/m/{token}``); the original,
     printed by nobody on the staff and audited as the payer, if none yet."""
-    return await _latest_or_first_unattended(
-        conn, view, kiosk_id=None, actor=PAYER_ACTOR, mac=mac, request_id=request_id
+    return await _latest_or_original(
+        conn, None, view, kiosk_id=None, actor=PAYER_ACTOR, mac=mac, request_id=request_id
     )
 
 

@@ -56,6 +56,29 @@ SELECT provider, paid_at FROM payments WHERE order_id = $1 AND outcome = 'CLEARE
 """
 
 
+async def qr_view(conn: Conn, order_id: int, svg_url: str) -> dict[str, str] | None:
+    """The QR the clerk showed, as an unattended screen names it (its picture at ``svg_url``);
+    None while no attempt with a code is open."""
+    qr = await conn.fetchrow(_OPEN_QR, order_id)
+    if qr is None:
+        return None
+    return {
+        "channel_zh": CHANNEL_ZH.get(qr["provider"], qr["provider"]),
+        "expires_at": qr["expires_at"].isoformat(),
+        "svg_url": svg_url,
+    }
+
+
+async def paid_view(conn: Conn, order_id: int | None) -> dict[str, str | None]:
+    """How and when the order was paid, by the channel's Chinese name (both None for no
+    ``order_id``: the caller asks only of a paid order)."""
+    paid = None if order_id is None else await conn.fetchrow(_PAID_WITH, order_id)
+    return {
+        "paid_with_zh": CHANNEL_ZH.get(paid["provider"], paid["provider"]) if paid else None,
+        "paid_at": paid["paid_at"].isoformat() if paid else None,
+    }
+
+
 async def line_views(conn: Conn, order_id: int) -> list[dict[str, Any]]:
     """An order's lines as a citizen reads them: item, beneficiary (by name), amount."""
     return [
@@ -94,8 +117,8 @@ async def screen_view(
     if until is not None and now >= until:
         return _idle(device)
     lines = await line_views(conn, o["id"])
-    qr = await conn.fetchrow(_OPEN_QR, o["id"]) if phase == "pay" else None
-    paid = await conn.fetchrow(_PAID_WITH, o["id"]) if state in PAID_STATES else None
+    qr = await qr_view(conn, o["id"], "/api/v1/display/qr.svg") if phase == "pay" else None
+    paid = await paid_view(conn, o["id"] if state in PAID_STATES else None)
     name = cipher.decrypt(o["payer_name_enc"], "orders.payer_name")
     order = {
         "order_no": o["order_no"],
@@ -106,15 +129,8 @@ async def screen_view(
         "total_capital": capital_amount(o["total_fen"]),
         "state": state,
         "state_zh": STATE_ZH[OrderState(state)],
-        "qr": None
-        if qr is None
-        else {
-            "channel_zh": CHANNEL_ZH.get(qr["provider"], qr["provider"]),
-            "expires_at": qr["expires_at"].isoformat(),
-            "svg_url": "/api/v1/display/qr.svg",
-        },
-        "paid_with_zh": CHANNEL_ZH.get(paid["provider"], paid["provider"]) if paid else None,
-        "paid_at": paid["paid_at"].isoformat() if paid else None,
+        "qr": qr,
+        **paid,
         "rating": None
         if o["grade"] is None
         else {"grade": o["grade"], "grade_zh": GRADES[o["grade"]]},

@@ -126,7 +126,6 @@ async def create(
     """A new active subscription and its first secret, which the caller shows once."""
     _check(who)
     types = _event_types(event_types)
-    secret = new_secret()
     async with conn.transaction():
         sub_id = await conn.fetchval(
             "INSERT INTO webhook_subscriptions (name, url, event_types, created_by)"
@@ -136,21 +135,10 @@ async def create(
             types,
             who.actor,
         )
-        await conn.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
-            sub_id,
-            cipher.encrypt(secret, _COLUMN),
+        detail = {"name": name_, "url": url, "event_types": types}
+        return await _with_secret(
+            conn, who, cipher, sub_id, "webhook.subscribed", detail=detail, request_id=request_id
         )
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="webhook.subscribed",
-            object_type="webhook_subscription",
-            object_id=str(sub_id),
-            detail={"name": name_, "url": url, "event_types": types},
-            request_id=request_id,
-        )
-        return await _one(conn, sub_id), secret
 
 
 async def rotate(
@@ -164,7 +152,6 @@ async def rotate(
 ) -> tuple[Subscription, str]:
     """A new current secret; the ones before it keep signing for ``overlap``, then stop."""
     _check(who)
-    secret = new_secret()
     async with conn.transaction():
         active = await conn.fetchval(
             "SELECT active FROM webhook_subscriptions WHERE id = $1 FOR UPDATE", sub_id
@@ -181,21 +168,40 @@ async def rotate(
             sub_id,
             overlap,
         )
-        await conn.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
-            sub_id,
-            cipher.encrypt(secret, _COLUMN),
+        kept = {"old_secrets_sign_for_s": int(overlap.total_seconds())}
+        return await _with_secret(
+            conn, who, cipher, sub_id, "webhook.secret_rotated", detail=kept, request_id=request_id
         )
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="webhook.secret_rotated",
-            object_type="webhook_subscription",
-            object_id=str(sub_id),
-            detail={"old_secrets_sign_for_s": int(overlap.total_seconds())},
-            request_id=request_id,
-        )
-        return await _one(conn, sub_id), secret
+
+
+async def _with_secret(
+    conn: Conn,
+    who: Principal,
+    cipher: PiiCipher,
+    sub_id: int,
+    action: str,
+    *,
+    detail: dict[str, Any],
+    request_id: str | None,
+) -> tuple[Subscription, str]:
+    """A new secret stored (encrypted) as the subscription's newest, ``action`` audited; the
+    subscription and the secret, which the caller shows once. Inside the caller's transaction."""
+    secret = new_secret()
+    await conn.execute(
+        "INSERT INTO webhook_secrets (subscription_id, secret_enc) VALUES ($1, $2)",
+        sub_id,
+        cipher.encrypt(secret, _COLUMN),
+    )
+    await audit.record(
+        conn,
+        actor=who.actor,
+        action=action,
+        object_type="webhook_subscription",
+        object_id=str(sub_id),
+        detail=detail,
+        request_id=request_id,
+    )
+    return await _one(conn, sub_id), secret
 
 
 async def disable(

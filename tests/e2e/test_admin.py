@@ -7,25 +7,10 @@ from __future__ import annotations
 import secrets
 from datetime import date, timedelta
 
-import aiohttp
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-
-
-async def _declaration(stack: Stack, name: str, pid: str) -> str:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
-
-
-async def _no_sideways_scroll(page: Watched) -> None:
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"{page.url} is {width}px wide at 1366×768"
+from tests.e2e.flows import fits_staff_screen, take_order
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
@@ -36,15 +21,7 @@ async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     await page.get_by_text("实时连接").wait_for()
     assert await page.inner_text("#window-name") == "窗口二"
     assert await page.inner_text("#office-name") == "示范市不动产登记中心"
-    declaration = await _declaration(stack, "李四", "440524188001010014")
-    await page.fill("#case-no", "2026-BDC-E2EW02")
-    await page.fill("#payer-name", "李四")
-    await page.fill("#payer-id", "440524188001010014")
-    await page.fill("#declaration-no", declaration)
-    await page.click("#lookup-case")
-    await page.locator("#due-lines tr").first.wait_for()
-    await page.click("#submit-order")
-    await page.locator("#current").wait_for()
+    await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
     conn = await stack.db()
     try:
         window = await conn.fetchval(
@@ -87,7 +64,7 @@ async def test_each_role_lands_on_a_page_it_can_use(
         await page.locator("#users tr[data-username='clerk2']").wait_for()
         row = await page.inner_text("#users tr[data-username='clerk2']")
         assert "窗口收费员" in row and "示范市不动产登记中心" in row and "窗口二" in row
-    await _no_sideways_scroll(page)
+    await fits_staff_screen(page)
 
 
 async def _secret(page: Watched) -> str:

@@ -9,25 +9,15 @@ import re
 import secrets
 from typing import Any
 
-import aiohttp
 from playwright.async_api import expect
 
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, Watched, sign_in
+from tests.e2e.flows import citizen_pays_at_sim_link, take_order
 
 PAYER = ("张三", "11010519491231002X")
 WIDE = {"width": 1920, "height": 1080}
-
-
-async def _declaration(stack: Stack, name: str, pid: str) -> str:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
 
 
 PASSWORD = "e2e-display-pass-5"
@@ -84,15 +74,7 @@ async def _pair(clerk: Watched, screen: Watched) -> None:
 
 
 async def _new_order(stack: Stack, clerk: Watched, case_no: str) -> str:
-    declaration = await _declaration(stack, *PAYER)
-    await clerk.fill("#case-no", case_no)
-    await clerk.fill("#payer-name", PAYER[0])
-    await clerk.fill("#payer-id", PAYER[1])
-    await clerk.fill("#declaration-no", declaration)
-    await clerk.click("#lookup-case")
-    await clerk.locator("#due-lines tr").first.wait_for()
-    await clerk.click("#submit-order")
-    await clerk.locator("#current").wait_for()
+    await take_order(clerk, stack, case_no, *PAYER)
     await clerk.locator("#c-order-no").filter(has_text=re.compile(r"\S")).wait_for()
     return await clerk.inner_text("#c-order-no")
 
@@ -136,14 +118,7 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     assert await qr_img.evaluate("i => i.naturalWidth") > 0
     await _fits(screen, "#o-total", "#o-capital", "#o-qr-img")
 
-    # the citizen scans and pays, at the simulator's page the clerk's link opens
-    sim_link = clerk.locator("#c-sim")
-    await sim_link.wait_for()
-    async with clerk.context.expect_page() as popup_info:
-        await sim_link.click()
-    citizen = await popup_info.value
-    await citizen.wait_for_load_state()
-    await citizen.get_by_role("button").filter(has_text=re.compile("支付|付款|确认")).first.click()
+    await citizen_pays_at_sim_link(clerk)
 
     await screen.locator("#v-done").wait_for(timeout=15_000)
     assert "缴费成功" in await screen.inner_text("#v-done")

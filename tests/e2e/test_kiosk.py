@@ -21,6 +21,7 @@ from playwright.async_api import expect
 from clearing import security
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import manual_order
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -54,26 +55,8 @@ async def _kiosk(stack: Stack, page_as: PageFactory, viewport: dict[str, int]) -
 
 async def _order(stack: Stack) -> tuple[str, str]:
     case_no = f"2026-BDC-K{secrets.randbelow(10**8):08d}"
-    body = {
-        "case_no": case_no,
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "lines": [
-            {"item_code": "DEED_TAX", "amount_fen": 12_345_00},
-            {"item_code": "REG_FEE", "amount_fen": 80_00},
-        ],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )
-    assert status == 201, order
+    lines = [("DEED_TAX", 12_345_00), ("REG_FEE", 80_00)]
+    order = await manual_order(stack, case_no, lines, payer=("张三", PAYER_ID))
     return case_no, str(order["order_no"])
 
 

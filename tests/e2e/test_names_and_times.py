@@ -25,6 +25,7 @@ from clearing.db.pool import init_connection
 from clearing.domain.times import BEIJING, beijing_clock, business_day
 from clearing.service import settlement
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import manual_order
 from tests.staff_text import leaks
 
 # the system's own codes that the demo's data holds: none may reach a screen as it is
@@ -117,23 +118,7 @@ async def _seed_reconciliation(stack: Stack, day: date) -> None:
 
 
 async def _order(stack: Stack, case_no: str) -> dict[str, Any]:
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-        json={
-            "case_no": case_no,
-            "office": "HALL1",
-            "window": "W01",
-            "payer_name": "张三",
-            "payer_id": "11010519491231002X",
-            "lines": [{"item_code": "REG_FEE", "amount_fen": 8000}],
-            "manual_reason": "测试：名称与时间",
-        },
-    )
-    assert status == 201, order
-    return dict(order)
+    return await manual_order(stack, case_no, [("REG_FEE", 8000)], reason="测试：名称与时间")
 
 
 @pytest.fixture(scope="module")

@@ -13,32 +13,16 @@ import pypdf
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import manual_order
 
 TAG = secrets.token_hex(3).upper()
 
 
 async def _open_order(stack: Stack) -> dict[str, object]:
-    body = {
-        "case_no": f"2026-BDC-NT{TAG}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "李四",
-        "payer_id": "440524188001010014",
-        "lines": [
-            {"item_code": "DEED_TAX", "amount_fen": 2000_00},
-            {"item_code": "REG_FEE", "amount_fen": 80_00},
-        ],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
+    lines = [("DEED_TAX", 2000_00), ("REG_FEE", 80_00)]
+    return await manual_order(
+        stack, f"2026-BDC-NT{TAG}", lines, payer=("李四", "440524188001010014")
     )
-    assert status == 201, order
-    return dict(order)
 
 
 async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(

@@ -4,52 +4,28 @@ order and 系统管理 are refused. The administrator records a new outlet with 
 
 from __future__ import annotations
 
-import re
 import secrets
 
-import aiohttp
-
-from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import (
+    citizen_pays_at_sim_link,
+    fits_staff_screen,
+    manual_order,
+    paid_order_no,
+    take_order,
+)
 
 OUTLET = "CCB01"
 OUTLET_NAME = "建设银行城东支行同城通办网点"
 
 
-async def _declaration(stack: Stack, name: str, pid: str) -> str:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
-
-
 async def _hall_order(stack: Stack) -> str:
     """An order of the hall (HALL1), taken by its supervisor."""
-    body = {
-        "case_no": f"2026-BDC-E2H{secrets.randbelow(10**6):06d}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "李四",
-        "payer_id": "440524188001010014",
-        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
+    case_no = f"2026-BDC-E2H{secrets.randbelow(10**6):06d}"
+    order = await manual_order(
+        stack, case_no, [("REG_FEE", 80_00)], payer=("李四", "440524188001010014")
     )
-    assert status == 201, order
     return str(order["order_no"])
-
-
-async def _fits(page: Watched) -> None:
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"{width}px wide at 1366×768"
 
 
 async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
@@ -63,34 +39,14 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     assert await page.inner_text("#window-name") == "网点窗口一"
     # a card goes to the terminal at the outlet's window
     assert await page.input_value("#terminal") == "T0000003"
-    await _fits(page)
+    await fits_staff_screen(page)
 
     case_no = f"2026-BDC-E2O{secrets.randbelow(10**6):06d}"
-    declaration = await _declaration(stack, "王五", "320102197506153018")
-    await page.fill("#case-no", case_no)
-    await page.fill("#payer-name", "王五")
-    await page.fill("#payer-id", "320102197506153018")
-    await page.fill("#declaration-no", declaration)
-    await page.click("#lookup-case")
-    await page.locator("#due-lines tr").first.wait_for()
-    await page.click("#submit-order")
-    await page.locator("#current").wait_for()
+    await take_order(page, stack, case_no, "王五", "320102197506153018")
 
     await page.locator("#qr-buttons button", has_text="微信").click()
-    sim_link = page.locator("#c-sim")
-    await sim_link.wait_for()
-    async with page.context.expect_page() as popup_info:
-        await sim_link.click()
-    citizen = await popup_info.value
-    await citizen.wait_for_load_state()
-    await citizen.get_by_role("button").filter(has_text=re.compile("支付|付款|确认")).first.click()
-    await page.locator("#c-paid").wait_for(timeout=15_000)
-    assert "已缴费" in await page.inner_text("#c-paid")
-
-    receipt = await page.get_attribute("#c-print", "href")
-    match = re.search(r"/orders/([^/]+)/receipt", receipt or "")
-    assert match, receipt
-    order_no = match.group(1)
+    await citizen_pays_at_sim_link(page)
+    order_no = await paid_order_no(page)
     conn = await stack.db()
     try:
         row = await conn.fetchrow(
@@ -108,7 +64,7 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     await page.locator("#verify-link").wait_for()
     assert "不动产登记税费缴费凭证" in await page.inner_text("h1")
     assert OUTLET_NAME in await page.inner_text("body")
-    await _fits(page)
+    await fits_staff_screen(page)
 
     # the hall's order does not exist for the outlet's clerk, on the page or through the API
     theirs = await _hall_order(stack)
@@ -157,7 +113,7 @@ async def test_admin_records_an_outlet_with_its_bank_and_branch(
     await block.wait_for()
     assert "银行网点" in await block.inner_text()
     assert "中国建设银行 · 示范市分行城西支行" in await block.inner_text()
-    await _fits(page)
+    await fits_staff_screen(page)
 
     # its branch is renamed in the 修改类型 dialog
     await block.get_by_role("button", name="修改类型").click()

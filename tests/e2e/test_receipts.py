@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import fits_staff_screen, manual_order
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 不动产登记费, 住宅专项维修资金; line 2 is refunded
 
@@ -29,26 +30,9 @@ async def _wait(stack: Stack, path: str, done: Any, within_s: float = 20) -> dic
 
 
 async def _paid_order(stack: Stack) -> str:
-    body = {
-        "case_no": f"2026-BDC-E2E{secrets.randbelow(10**6):06d}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": "11010519491231002X",
-        "lines": [
-            {"item_code": code, "amount_fen": fen}
-            for code, fen in zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
-        ],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )
-    assert status == 201, order
+    case_no = f"2026-BDC-E2E{secrets.randbelow(10**6):06d}"
+    lines = zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
+    order = await manual_order(stack, case_no, lines)
     order_no = str(order["order_no"])
     status, started = await stack.api(
         "POST",
@@ -84,12 +68,6 @@ async def _refund_line_2(stack: Stack, order_no: str) -> None:
     await _wait(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED"))
 
 
-async def _fits(page: Any) -> None:
-    # the halls' 1366-pixel monitors: nothing runs off to the side
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 1366, width
-
-
 async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     stack: Stack, page_as: PageFactory
 ) -> None:
@@ -99,7 +77,7 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     await clerk.locator("#verify-link").wait_for()
     assert "不动产登记税费缴费凭证" in await clerk.inner_text("h1")
     assert await clerk.locator("#reprint-badge").count() == 0
-    await _fits(clerk)
+    await fits_staff_screen(clerk)
     old_qr = await clerk.get_attribute("#verify-link", "href")
     assert old_qr and len(old_qr) <= 80, old_qr
 
@@ -131,7 +109,7 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     assert await clerk.inner_text("#net-paid") == "¥1,500.00"
     assert await clerk.inner_text("#refunded-total") == "¥80.00"
     assert await clerk.locator("#print-receipt").is_visible()
-    await _fits(clerk)
+    await fits_staff_screen(clerk)
 
     # the reprint's own QR code verifies, and says it is a reprint
     new_qr = await clerk.get_attribute("#verify-link", "href")
@@ -139,7 +117,7 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     await citizen.goto(new_qr)
     assert await citizen.inner_text("#verdict-title") == "凭证真实有效"
     assert "补打（第 1 次）" in await citizen.inner_text("main")
-    await _fits(citizen)
+    await fits_staff_screen(citizen)
 
 
 async def test_roles_that_may_not_reprint_are_refused(stack: Stack, page_as: PageFactory) -> None:

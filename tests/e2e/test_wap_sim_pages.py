@@ -26,10 +26,9 @@ from adapters.alipay.notify import AlipayNotifyParser
 from adapters.unionpay.client import UnionPayClient
 from adapters.unionpay.keys import load_merchant_keys as unionpay_keys
 from adapters.unionpay.notify import UnionPayNotifyParser
-from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
-from tests.e2e.conftest import PageFactory, Stack
-from tests.integration.service_harness import order_body
+from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.integration.service_harness import open_attempt_row, order_body
 from tests.integration.serving import serving
 
 PHONE = {"width": 375, "height": 667}
@@ -74,17 +73,9 @@ async def _attempt(stack: Stack, provider: str, fen: int) -> tuple[str, str, dat
         headers={"Idempotency-Key": secrets.token_hex(10)},
     )
     assert status == 201, order
-    otn = attempt_no(order["order_no"], 1)
     conn = await stack.db()
     try:
-        expires_at = await conn.fetchval(
-            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
-            " SELECT id, $3, $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
-            " RETURNING expires_at",
-            order["order_no"],
-            otn,
-            provider,
-        )
+        otn, expires_at = await open_attempt_row(conn, order["order_no"], provider)
     finally:
         await conn.close()
     return order["order_no"], otn, expires_at
@@ -114,6 +105,30 @@ async def _post_from_merchant_page(page: Any, pay: PayPage) -> None:
     )
 
 
+async def _at_the_cashier(
+    page_as: PageFactory,
+    merchant: Merchant,
+    client: AlipayClient | UnionPayClient,
+    otn: str,
+    fen: int,
+    expires_at: datetime,
+) -> Watched:
+    """A phone browser that the merchant's page sent to the acquirer's own page for the
+    attempt ``otn`` (the simulator's cashier), with ``merchant``'s page to come back to."""
+    pay = await client.open_mobile_page(
+        out_trade_no=otn,
+        description="不动产登记税费",
+        total_fen=fen,
+        expires_at=expires_at,
+        return_url=merchant.base_url + "/back",
+        payer_ip="203.0.113.7",
+    )
+    page = await page_as(None, viewport=PHONE, is_mobile=True, has_touch=True)
+    await _post_from_merchant_page(page, pay)
+    await page.wait_for_url("**/sim/wap/**")
+    return page
+
+
 async def _fits_the_phone(page: Any) -> None:
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
@@ -131,17 +146,7 @@ async def test_alipay_cashier_in_a_phone_browser(
             keys=keys,
             notify_url=stack.base_url + "/notify/alipay",
         )
-        pay = await client.open_mobile_page(
-            out_trade_no=otn,
-            description="不动产登记税费",
-            total_fen=1_234_56,
-            expires_at=expires_at,
-            return_url=merchant.base_url + "/back",
-            payer_ip="203.0.113.7",
-        )
-    page = await page_as(None, viewport=PHONE, is_mobile=True, has_touch=True)
-    await _post_from_merchant_page(page, pay)
-    await page.wait_for_url("**/sim/wap/**")
+        page = await _at_the_cashier(page_as, merchant, client, otn, 1_234_56, expires_at)
     assert await page.inner_text("#amount") == "¥1234.56"
     await _fits_the_phone(page)
     await page.click("#confirm")
@@ -170,17 +175,7 @@ async def test_unionpay_card_page_in_a_phone_browser(
             keys=keys,
             notify_url=stack.base_url + "/notify/unionpay",
         )
-        pay = await client.open_mobile_page(
-            out_trade_no=otn,
-            description="不动产登记税费",
-            total_fen=65_43,
-            expires_at=expires_at,
-            return_url=merchant.base_url + "/back",
-            payer_ip="203.0.113.7",
-        )
-    page = await page_as(None, viewport=PHONE, is_mobile=True, has_touch=True)
-    await _post_from_merchant_page(page, pay)
-    await page.wait_for_url("**/sim/wap/**")
+        page = await _at_the_cashier(page_as, merchant, client, otn, 65_43, expires_at)
     assert await page.inner_text("#amount") == "¥65.43"
     await _fits_the_phone(page)
     await page.click("#confirm")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack
+from tests.e2e.flows import fits_staff_screen, manual_order
 
 
 async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
@@ -21,23 +22,8 @@ async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> An
 
 
 async def _cancelled_order(stack: Stack) -> str:
-    body = {
-        "case_no": f"2026-BDC-HOOK{secrets.randbelow(10_000):04d}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": "11010519491231002X",
-        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
-        "manual_reason": "测试：事件通知",
-    }
-    status, order = await stack.api(
-        "POST",
-        "/api/v1/orders",
-        "super1",
-        json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )
-    assert status == 201, order
+    case_no = f"2026-BDC-HOOK{secrets.randbelow(10_000):04d}"
+    order = await manual_order(stack, case_no, [("REG_FEE", 80_00)], reason="测试：事件通知")
     status, done = await stack.api(
         "POST", f"/api/v1/orders/{order['order_no']}/cancel", "super1", json={"reason": "测试"}
     )
@@ -88,8 +74,7 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
         await asyncio.sleep(0.2)
     await page.select_option("#delivery-filter", "DELIVERED")
     await page.locator(f"#deliveries tr[data-order='{order_no}']", has_text="已送达").wait_for()
-    width = await page.evaluate("document.scrollingElement.scrollWidth")
-    assert width <= 1366, f"/admin is {width}px wide at 1366×768"
+    await fits_staff_screen(page)
     conn = await stack.db()
     try:
         resent = await conn.fetchval(

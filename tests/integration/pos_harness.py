@@ -9,7 +9,7 @@ Both listen on ephemeral ports bound before the app starts, so the URLs are know
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +30,10 @@ from adapters.pos.keys import (
 )
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
+from tests.integration.service_harness import Service, running_service
 from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
 from tests.integration.serving import NotifyReceiver as Receiver
+from tests.integration.wechat_harness import running_wechat_sim
 
 
 @dataclass
@@ -105,3 +107,19 @@ def running_notify_receiver(
     other than the exact acknowledgement makes the cloud send again)."""
     receiver = NotifyReceiver(Delivery, parser.parse, ACK_OK, ACK_REFUSED, fail_first=fail_first)
     return running_receiver(receiver, "/notify/pos")
+
+
+@asynccontextmanager
+async def running_card_service(
+    dsn: str, tmp: Path, terminals: Iterable[str], **settings: Any
+) -> AsyncIterator[tuple[Service, PosSim]]:
+    """The real service with its window's card terminals in a real terminal cloud (and WeChat,
+    which every service has), both simulators retrying fast; ``settings`` go to the service."""
+    async with (
+        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
+        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
+        running_service(
+            dsn, tmp, sim, others={"pos": pos}, pos_terminals=list(terminals), **settings
+        ) as svc,
+    ):
+        yield svc, pos

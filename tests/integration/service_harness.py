@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,30 @@ import aiohttp
 from aiohttp import web
 
 from clearing.api.app import create_app
+from clearing.channels import Channel
 from clearing.config import Settings
+from clearing.db import Conn
+from clearing.domain.orders import attempt_no
+from clearing.ports import PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.serving import serving
 from tests.integration.wechat_harness import WeChatSim
+
+
+async def open_attempt_row(conn: Conn, order_no: str, provider: str) -> tuple[str, datetime]:
+    """The order's first attempt at ``provider``, open, as the service records one before it asks
+    the channel for anything: its out_trade_no and when it expires (the order's expiry)."""
+    otn = attempt_no(order_no, 1)
+    expires_at = await conn.fetchval(
+        "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
+        " SELECT id, $3, $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
+        " RETURNING expires_at",
+        order_no,
+        otn,
+        provider,
+    )
+    return otn, expires_at
 
 
 @dataclass
@@ -91,6 +111,70 @@ class Service:
         if self._supervisor is None:
             self._supervisor = await self.add_user("supervisor", "HALL1")
         return self._supervisor
+
+    async def every_role(self) -> dict[str, str]:
+        """A token for each role, by role name: HALL1's clerk and supervisor, finance, auditor,
+        admin, and ``clerk9``, a clerk of another office (HALL9)."""
+        return {
+            "clerk": await self.add_user("clerk", "HALL1"),
+            "supervisor": await self.supervisor(),
+            "finance": await self.add_user("finance", None),
+            "auditor": await self.add_user("auditor", None),
+            "admin": await self.add_user("admin", None),
+            "clerk9": await self.add_user("clerk", "HALL9"),
+        }
+
+    async def open_attempt(self, provider: str, fen: int) -> tuple[str, str, datetime]:
+        """An order of ``fen`` made by the supervisor, and an open attempt of it at ``provider``
+        as the service records one before it asks the channel for anything: the order number,
+        the attempt's out_trade_no and when it expires."""
+        from clearing.api.keys import POOL
+
+        status, order = await self.create_order(await self.supervisor(), order_body((fen,)))
+        assert status == 201, order
+        async with self.app[POOL].acquire() as conn:
+            otn, expires_at = await open_attempt_row(conn, order["order_no"], provider)
+        return order["order_no"], otn, expires_at
+
+    async def mobile_page(
+        self, provider: str, otn: str, fen: int, expires_at: datetime, return_url: str
+    ) -> PayPage:
+        """The phone's payment page the ``provider`` channel opens for the attempt ``otn``."""
+        from clearing.api.keys import ACQUIRERS
+
+        channel: Channel = self.app[ACQUIRERS][provider]
+        return await channel.open_mobile_page(
+            out_trade_no=otn,
+            description="不动产登记税费 2026-BDC-000777",
+            total_fen=fen,
+            expires_at=expires_at,
+            return_url=return_url,
+            payer_ip="203.0.113.7",
+        )
+
+    async def payment_counts(self, otn: str) -> tuple[int, int]:
+        """How many payments the attempt ``otn`` captured, and journal entries its order has."""
+        from clearing.api.keys import POOL
+
+        async with self.app[POOL].acquire() as conn:
+            payments = await conn.fetchval(
+                "SELECT count(*) FROM payments WHERE out_trade_no = $1", otn
+            )
+            entries = await conn.fetchval(
+                "SELECT count(*) FROM journal_entries e JOIN payment_attempts a"
+                " ON a.order_id = e.order_id WHERE a.out_trade_no = $1",
+                otn,
+            )
+        return int(payments), int(entries)
+
+    async def order_state(self, order_no: str) -> str:
+        """The order's state as the database holds it."""
+        from clearing.api.keys import POOL
+
+        async with self.app[POOL].acquire() as conn:
+            return str(
+                await conn.fetchval("SELECT state FROM orders WHERE order_no = $1", order_no)
+            )
 
     async def create_order(
         self, token: str, body: dict[str, Any] | None = None, key: str | None = None

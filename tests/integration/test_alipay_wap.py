@@ -16,13 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.alipay import crypto
 from adapters.alipay.gateway import Gateway
-from clearing.api.keys import ACQUIRERS, POOL
+from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
-from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from tests.integration.alipay_harness import AlipaySim, running_alipay_sim
 from tests.integration.phone_browser import Page, PhoneBrowser
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
 
@@ -61,52 +60,12 @@ async def phone() -> AsyncIterator[PhoneBrowser]:
         yield PhoneBrowser(session)
 
 
-async def _order(svc: Service, fen: int) -> tuple[str, str, datetime]:
-    """An order, and an open Alipay attempt of it (its out_trade_no) as the service records
-    one before it asks the channel for anything."""
-    status, order = await svc.create_order(await svc.supervisor(), order_body((fen,)))
-    assert status == 201, order
-    otn = attempt_no(order["order_no"], 1)
-    async with svc.app[POOL].acquire() as conn:
-        expires_at = await conn.fetchval(
-            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
-            " SELECT id, 'alipay', $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
-            " RETURNING expires_at",
-            order["order_no"],
-            otn,
-        )
-    return order["order_no"], otn, expires_at
-
-
 def _return_url(svc: Service, order_no: str) -> str:
     return f"{svc.base_url}/m/{order_no}/back"
 
 
 async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await channel(svc).open_mobile_page(
-        out_trade_no=otn,
-        description="不动产登记税费 2026-BDC-000777",
-        total_fen=fen,
-        expires_at=expires_at,
-        return_url=_return_url(svc, order_no),
-        payer_ip="203.0.113.7",
-    )
-
-
-async def _counts(svc: Service, otn: str) -> tuple[int, int]:
-    async with svc.app[POOL].acquire() as conn:
-        payments = await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn)
-        entries = await conn.fetchval(
-            "SELECT count(*) FROM journal_entries e JOIN payment_attempts a"
-            " ON a.order_id = e.order_id WHERE a.out_trade_no = $1",
-            otn,
-        )
-    return int(payments), int(entries)
-
-
-async def _order_state(svc: Service, order_no: str) -> str:
-    async with svc.app[POOL].acquire() as conn:
-        return str(await conn.fetchval("SELECT state FROM orders WHERE order_no = $1", order_no))
+    return await svc.mobile_page("alipay", otn, fen, expires_at, _return_url(svc, order_no))
 
 
 def _refused(page: Page) -> str | None:
@@ -118,7 +77,7 @@ def test_the_channel_offers_h5(svc: Service) -> None:
 
 
 async def test_page_is_the_signed_wap_request(svc: Service) -> None:
-    order_no, otn, expires_at = await _order(svc, 123_45)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 123_45)
     page = await _page(svc, otn, 123_45, expires_at, order_no)
     assert page.method == "POST"
     split = urlsplit(page.url)
@@ -146,7 +105,7 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
 async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 350_080_01)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 350_080_01)
     # every notification round goes out three times
     await sim(svc).set_faults(duplicate_callbacks=2)
     cashier = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
@@ -175,7 +134,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     sent = await sim(svc).order(otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
     status = await channel(svc).query(otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
 
@@ -185,14 +144,14 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     await phone.submit(cashier, cashier.form())
     refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "ACQ.TRADE_HAS_SUCCESS"
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
     assert (await sim(svc).order(otn))["paid_fen"] == 350_080_01
 
 
 async def test_the_return_to_the_merchant_captures_nothing(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 88_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 88_00)
     await sim(svc).set_faults(drop_callbacks=1.0)
     cashier = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
@@ -207,12 +166,12 @@ async def test_the_return_to_the_merchant_captures_nothing(
     ) as resp:
         assert resp.status == 401
         assert await resp.text() != "success"
-    assert await _counts(svc, otn) == (0, 0)
-    assert await _order_state(svc, order_no) != "CLEARED"
+    assert await svc.payment_counts(otn) == (0, 0)
+    assert await svc.order_state(order_no) != "CLEARED"
     # the notification that was lost comes again on Alipay's schedule, and that one counts
     await sim(svc).reset_faults()
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
 
 
 async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> Page:
@@ -227,7 +186,7 @@ async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> P
 
 
 async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 500_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 500_00)
     page = await _page(svc, otn, 500_00, expires_at, order_no)
     biz = json.loads(page.fields["biz_content"])
     cheaper = crypto.compact_json({**biz, "total_amount": "0.01"})
@@ -245,7 +204,7 @@ async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) ->
 async def test_a_request_signed_with_another_key_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 500_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 500_00)
     page = await _page(svc, otn, 500_00, expires_at, order_no)
     params = dict(parse_qsl(urlsplit(page.url).query)) | dict(page.fields)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -259,7 +218,7 @@ async def test_a_request_signed_with_another_key_is_refused(
 async def test_the_same_out_trade_no_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 700_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 700_00)
     first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
     assert first.url.path.startswith("/sim/wap/")
     other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
@@ -268,12 +227,12 @@ async def test_the_same_out_trade_no_with_another_amount_is_refused(
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await _order(svc, 9_99)
+    order_no, otn, _ = await svc.open_attempt("alipay", 9_99)
     past = datetime.now(UTC) - timedelta(minutes=1)
     late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
     assert _refused(late) == "ACQ.INVALID_PARAMETER"
 
-    order_no, otn, expires_at = await _order(svc, 9_99)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 9_99)
     cashier = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
     await sim(svc).expire(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
@@ -282,18 +241,18 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
     reopened = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
     assert _refused(reopened) == "ACQ.TRADE_HAS_CLOSE"
     assert (await channel(svc).query(otn)).state == "NOT_FOUND"
-    assert await _counts(svc, otn) == (0, 0)
+    assert await svc.payment_counts(otn) == (0, 0)
 
 
 async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 1_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 1_00)
     cashier = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
     assert f'href="{_return_url(svc, order_no)}"' in cashier.text
     assert 'name="viewport"' in cashier.text
 
 
 async def test_amounts_are_exact_int_fen(svc: Service) -> None:
-    order_no, otn, expires_at = await _order(svc, 1)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 1)
     page = await _page(svc, otn, 1, expires_at, order_no)
     assert json.loads(page.fields["biz_content"])["total_amount"] == "0.01"
     for bad, error in ((1.5, TypeError), (True, TypeError), (0, ValueError), (-100, ValueError)):
@@ -305,7 +264,7 @@ async def test_amounts_are_exact_int_fen(svc: Service) -> None:
 async def test_a_signed_request_with_a_bad_amount_is_refused(
     svc: Service, phone: PhoneBrowser, amount: str
 ) -> None:
-    order_no, otn, _ = await _order(svc, 1_00)
+    order_no, otn, _ = await svc.open_attempt("alipay", 1_00)
     async with aiohttp.ClientSession() as session:
         # signed with our real key: only the amount is wrong
         gateway = Gateway(
@@ -333,7 +292,7 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
 
 
 async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 2_00)
+    order_no, otn, expires_at = await svc.open_attempt("alipay", 2_00)
     cashier = await phone.open(await _page(svc, otn, 2_00, expires_at, order_no))
     await channel(svc).close(otn)
     closed, _ = await phone.submit(cashier, cashier.form())

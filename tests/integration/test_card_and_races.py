@@ -11,32 +11,24 @@ import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.pos_harness import PosSim, running_pos_sim
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.service_harness import Service, order_body
 
 
 @pytest.fixture(scope="module")
 async def env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Service, PosSim]]:
-    tmp = tmp_path_factory.mktemp("card")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            others={"pos": pos},
-            workers=2,
-            poll_first_s=0.3,
-            code_poll_s=0.3,
-            card_wait_s=2.0,
-            pos_terminals=["T0000001"],
-        ) as svc,
-    ):
-        yield svc, pos
+    async with running_card_service(
+        db_dsn,
+        tmp_path_factory.mktemp("card"),
+        ["T0000001"],
+        workers=2,
+        poll_first_s=0.3,
+        code_poll_s=0.3,
+        card_wait_s=2.0,
+    ) as env:
+        yield env
 
 
 @pytest.fixture(autouse=True)

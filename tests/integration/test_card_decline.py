@@ -14,9 +14,8 @@ import aiohttp
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.pos_harness import PosSim, running_pos_sim
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.service_harness import Service, order_body
 
 TERMINAL = "T0000001"
 
@@ -25,23 +24,16 @@ TERMINAL = "T0000001"
 async def env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Service, PosSim]]:
-    tmp = tmp_path_factory.mktemp("decline")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            others={"pos": pos},
-            workers=2,
-            # the poller asks as the service does by default: the decline must not wait for it
-            code_poll_s=2.0,
-            card_wait_s=60.0,
-            pos_terminals=[TERMINAL],
-        ) as svc,
-    ):
-        yield svc, pos
+    async with running_card_service(
+        db_dsn,
+        tmp_path_factory.mktemp("decline"),
+        [TERMINAL],
+        workers=2,
+        # the poller asks as the service does by default: the decline must not wait for it
+        code_poll_s=2.0,
+        card_wait_s=60.0,
+    ) as env:
+        yield env
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,8 @@ import aiohttp
 import pytest
 
 from clearing import demo
-from tests.integration.pos_harness import PosSim, running_pos_sim
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.service_harness import Service, order_body
 
 
 async def _answers(url: str, within_s: float = 30) -> int:
@@ -73,21 +72,14 @@ async def test_a_port_the_demo_chose_cannot_be_taken_before_its_server_serves_it
 async def env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Service, PosSim]]:
-    tmp = tmp_path_factory.mktemp("demo")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            others={"pos": pos},
-            workers=1,
-            card_wait_s=60.0,
-            pos_terminals=list(demo.TERMINALS),
-        ) as svc,
-    ):
-        yield svc, pos
+    async with running_card_service(
+        db_dsn,
+        tmp_path_factory.mktemp("demo"),
+        list(demo.TERMINALS),
+        workers=1,
+        card_wait_s=60.0,
+    ) as env:
+        yield env
 
 
 async def test_a_busy_terminal_s_422_is_reported_and_the_demo_goes_on(

@@ -53,14 +53,19 @@ async def svc(
 
 @pytest.fixture(scope="module")
 async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.supervisor(),
-        "finance": await svc.add_user("finance", None),
-        "auditor": await svc.add_user("auditor", None),
-        "admin": await svc.add_user("admin", None),
-        "clerk9": await svc.add_user("clerk", "HALL9"),
-    }
+    return await svc.every_role()
+
+
+async def _notices_audited(svc: Service, order_no: str) -> int:
+    """How many notices of the order the audit log records as issued."""
+    async with svc.app[POOL].acquire() as conn:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM audit_log WHERE action = 'order.notice_issued'"
+                " AND object_id = $1",
+                order_no,
+            )
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -135,13 +140,7 @@ async def test_a_clerk_issues_a_notice_whose_pdf_says_what_is_owed_and_how_to_pa
         assert re.fullmatch(r"/[A-Z]{6}\+.+", str(font["/BaseFont"])), font
     paper = pypdfium2.PdfDocument(pdf_bytes)[0].render(scale=300 / 72).to_pil()
     assert [r.text for r in zxingcpp.read_barcodes(paper)] == [link]
-    async with svc.app[POOL].acquire() as conn:
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action = 'order.notice_issued'"
-            " AND object_id = $1",
-            order["order_no"],
-        )
-    assert audited == 1
+    assert await _notices_audited(svc, order["order_no"]) == 1
 
 
 async def test_only_window_staff_of_the_order_s_office_issue_or_open_notices(
@@ -172,13 +171,7 @@ async def test_only_window_staff_of_the_order_s_office_issue_or_open_notices(
     status, timeline = await svc.request("GET", f"/api/v1/orders/{no}/timeline", staff["clerk"])
     assert status == 200 and str(timeline).count("开具缴费通知书") == 3, timeline
     assert "其他操作" not in str(timeline)
-    async with svc.app[POOL].acquire() as conn:
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action = 'order.notice_issued'"
-            " AND object_id = $1",
-            no,
-        )
-    assert audited == 3
+    assert await _notices_audited(svc, no) == 3
 
 
 async def test_a_closed_order_gets_no_notice_and_its_old_notice_no_pdf(

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from tests.integration.admin_harness import audit_rows, case_order, name, user
-from tests.integration.pos_harness import PosSim, running_pos_sim
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.service_harness import Service
 
 BANK, BRANCH = "中国建设银行", "示范市分行城东支行"
 
@@ -25,23 +24,16 @@ BANK, BRANCH = "中国建设银行", "示范市分行城东支行"
 async def env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Service, PosSim]]:
-    tmp = tmp_path_factory.mktemp("outlets")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            others={"pos": pos},
-            workers=2,
-            poll_first_s=0.3,
-            code_poll_s=0.3,
-            card_wait_s=2.0,
-            pos_terminals=["T0000001", "T0000002"],
-        ) as svc,
-    ):
-        yield svc, pos
+    async with running_card_service(
+        db_dsn,
+        tmp_path_factory.mktemp("outlets"),
+        ["T0000001", "T0000002"],
+        workers=2,
+        poll_first_s=0.3,
+        code_poll_s=0.3,
+        card_wait_s=2.0,
+    ) as env:
+        yield env
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from clearing.api import receipt
 from clearing.domain.money import MAX_FEN, capital_amount
 from clearing.service.receipt_prints import Print
-from tests.integration.pos_harness import PosSim, running_pos_sim
+from tests.integration.pos_harness import PosSim, running_card_service
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -201,22 +201,15 @@ async def test_demo_scan_link_opens_the_simulators_citizen_page(
 async def card_env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Service, PosSim, str]]:
-    tmp = tmp_path_factory.mktemp("pages-card")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            others={"pos": pos},
-            workers=1,
-            poll_first_s=0.3,
-            code_poll_s=0.3,
-            pos_terminals=["T0000001", "T0000002"],
-            log_json=False,
-        ) as s,
-    ):
+    async with running_card_service(
+        db_dsn,
+        tmp_path_factory.mktemp("pages-card"),
+        ["T0000001", "T0000002"],
+        workers=1,
+        poll_first_s=0.3,
+        code_poll_s=0.3,
+        log_json=False,
+    ) as (s, pos):
         yield s, pos, await s.add_user("clerk", "HALL1")
 
 

@@ -40,14 +40,7 @@ async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
 
 @pytest.fixture(scope="module")
 async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.supervisor(),
-        "finance": await svc.add_user("finance", None),
-        "auditor": await svc.add_user("auditor", None),
-        "admin": await svc.add_user("admin", None),
-        "clerk9": await svc.add_user("clerk", "HALL9"),
-    }
+    return await svc.every_role()
 
 
 async def _paid(svc: Service, staff: dict[str, str]) -> dict[str, Any]:

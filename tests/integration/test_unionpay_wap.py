@@ -15,12 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
-from clearing.api.keys import ACQUIRERS, POOL
+from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
-from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from tests.integration.phone_browser import Page, PhoneBrowser
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, running_service
 from tests.integration.unionpay_harness import UnionPaySim, running_unionpay_sim
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -60,52 +59,12 @@ async def phone() -> AsyncIterator[PhoneBrowser]:
         yield PhoneBrowser(session)
 
 
-async def _order(svc: Service, fen: int) -> tuple[str, str, datetime]:
-    """An order, and an open UnionPay attempt of it (its orderId) as the service records one
-    before it asks the channel for anything."""
-    status, order = await svc.create_order(await svc.supervisor(), order_body((fen,)))
-    assert status == 201, order
-    otn = attempt_no(order["order_no"], 1)
-    async with svc.app[POOL].acquire() as conn:
-        expires_at = await conn.fetchval(
-            "INSERT INTO payment_attempts (order_id, provider, out_trade_no, state, expires_at)"
-            " SELECT id, 'unionpay', $2, 'OPEN', expires_at FROM orders WHERE order_no = $1"
-            " RETURNING expires_at",
-            order["order_no"],
-            otn,
-        )
-    return order["order_no"], otn, expires_at
-
-
 def _front_url(svc: Service, order_no: str) -> str:
     return f"{svc.base_url}/m/{order_no}/back"
 
 
 async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await channel(svc).open_mobile_page(
-        out_trade_no=otn,
-        description="不动产登记税费 2026-BDC-000777",
-        total_fen=fen,
-        expires_at=expires_at,
-        return_url=_front_url(svc, order_no),
-        payer_ip="203.0.113.7",
-    )
-
-
-async def _counts(svc: Service, otn: str) -> tuple[int, int]:
-    async with svc.app[POOL].acquire() as conn:
-        payments = await conn.fetchval("SELECT count(*) FROM payments WHERE out_trade_no = $1", otn)
-        entries = await conn.fetchval(
-            "SELECT count(*) FROM journal_entries e JOIN payment_attempts a"
-            " ON a.order_id = e.order_id WHERE a.out_trade_no = $1",
-            otn,
-        )
-    return int(payments), int(entries)
-
-
-async def _order_state(svc: Service, order_no: str) -> str:
-    async with svc.app[POOL].acquire() as conn:
-        return str(await conn.fetchval("SELECT state FROM orders WHERE order_no = $1", order_no))
+    return await svc.mobile_page("unionpay", otn, fen, expires_at, _front_url(svc, order_no))
 
 
 def _refused(page: Page) -> str | None:
@@ -122,7 +81,7 @@ def test_the_channel_offers_h5(svc: Service) -> None:
 
 
 async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
-    order_no, otn, expires_at = await _order(svc, 123_45)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 123_45)
     page = await _page(svc, otn, 123_45, expires_at, order_no)
     assert (page.method, page.url) == ("POST", sim(svc).base_url + FRONT_TRANS)
     f = dict(page.fields)
@@ -147,7 +106,7 @@ async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
 async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 350_080_01)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 350_080_01)
     # every notification round goes out three times
     await sim(svc).set_faults(duplicate_callbacks=2)
     pay = await _page(svc, otn, 350_080_01, expires_at, order_no)
@@ -177,7 +136,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     sent = await sim(svc).order(otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
     status = await channel(svc).query(otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
     assert status.provider_txn_id == front.fields["queryId"]
@@ -186,27 +145,27 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     await phone.submit(card, card.form())
     refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "12"
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
     assert len((await sim(svc).order(otn))["notifications"]) == 1
 
 
 async def test_the_front_notification_captures_nothing(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 88_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 88_00)
     await sim(svc).set_faults(drop_callbacks=1.0)
     card = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
     result, _ = await phone.submit(card, card.form())
     # "返回商户": the browser posts the signed front notification to frontUrl
     await phone.submit(result, result.form("front"))
-    assert await _counts(svc, otn) == (0, 0)
-    assert await _order_state(svc, order_no) != "CLEARED"
+    assert await svc.payment_counts(otn) == (0, 0)
+    assert await svc.order_state(order_no) != "CLEARED"
     # the back notification that was lost is resent on UnionPay's schedule, and that one counts
     await sim(svc).reset_faults()
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await _counts(svc, otn) == (1, 1)
+    assert await svc.payment_counts(otn) == (1, 1)
 
 
 async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 500_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 500_00)
     page = await _page(svc, otn, 500_00, expires_at, order_no)
     cheaper = PayPage(page.url, "POST", {**page.fields, "txnAmt": "1"})
     refused = await phone.open(cheaper)
@@ -221,7 +180,7 @@ async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) ->
 
 
 async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 500_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 500_00)
     page = await _page(svc, otn, 500_00, expires_at, order_no)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     fields = {k: v for k, v in page.fields.items() if k != "signature"}
@@ -233,7 +192,7 @@ async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: Ph
 async def test_the_same_order_id_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 700_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 700_00)
     first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
     assert first.url.path.startswith("/sim/wap/")
     other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
@@ -242,24 +201,24 @@ async def test_the_same_order_id_with_another_amount_is_refused(
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await _order(svc, 9_99)
+    order_no, otn, _ = await svc.open_attempt("unionpay", 9_99)
     past = datetime.now(UTC) - timedelta(minutes=1)
     late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
     assert _refused(late) == "10"
     assert await _unknown_at_sim(svc, otn)
 
-    order_no, otn, expires_at = await _order(svc, 9_99)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 9_99)
     card = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
     await sim(svc).expire(otn)
     closed, _ = await phone.submit(card, card.form())
     assert closed.by_id("status") == "订单已超时，不能付款"
     assert (await sim(svc).order(otn))["state"] == "EXPIRED"
     assert (await channel(svc).query(otn)).state == "NOT_FOUND"
-    assert await _counts(svc, otn) == (0, 0)
+    assert await svc.payment_counts(otn) == (0, 0)
 
 
 async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await _order(svc, 1_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
     card = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
     again, _ = await phone.submit(card, card.form(), accNo="1234")
     assert again.by_id("note") == "卡号应为16至19位数字"
@@ -267,7 +226,7 @@ async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowse
 
 
 async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
-    order_no, otn, expires_at = await _order(svc, 1_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
     for bad_no in ("TJ-2026-0001", "short", "X" * 31):
         with pytest.raises(ValueError):
             await _page(svc, bad_no, 1_00, expires_at, order_no)
@@ -283,7 +242,7 @@ async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
 async def test_a_signed_form_with_a_bad_amount_is_refused(
     svc: Service, phone: PhoneBrowser, amount: str
 ) -> None:
-    order_no, otn, expires_at = await _order(svc, 1_00)
+    order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
     page = await _page(svc, otn, 1_00, expires_at, order_no)
     # signed again with our real key: only the amount is wrong
     fields = {k: v for k, v in page.fields.items() if k != "signature"} | {"txnAmt": amount}

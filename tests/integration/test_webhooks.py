@@ -28,6 +28,11 @@ from tests.integration.casesys_harness import (
 )
 
 
+async def _staff(pool: asyncpg.Pool) -> Principal:
+    async with pool.acquire() as conn:
+        return await f.staff(conn)
+
+
 async def _paid_order(pool: asyncpg.Pool, who: Principal, amounts: list[int]) -> str:
     async with pool.acquire() as conn:
         o = await f.order(conn, who, amounts)
@@ -71,8 +76,7 @@ async def _no_subscriptions(pool: asyncpg.Pool) -> None:
 
 async def test_without_a_subscription_a_payment_writes_no_event(pool: asyncpg.Pool) -> None:
     await _no_subscriptions(pool)
-    async with pool.acquire() as conn:
-        who = await f.staff(conn)
+    who = await _staff(pool)
     order_no = await _paid_order(pool, who, [100_00])
     assert await _events(pool, order_no) == []
 
@@ -82,8 +86,7 @@ async def test_a_payment_writes_exactly_one_event_in_its_own_transaction(
 ) -> None:
     async with running_casesys() as sim:
         sub_id, _ = await subscribe(pool, sim)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         order_no = await _paid_order(pool, who, [350_000_00, 80_00])
         [event] = await _events(pool, order_no)
         assert event["type"] == "order.paid"
@@ -162,8 +165,7 @@ async def test_only_the_subscribed_event_types_are_written(pool: asyncpg.Pool) -
 async def test_the_case_system_receives_a_signed_event_it_can_verify(pool: asyncpg.Pool) -> None:
     async with running_casesys() as sim, sending(pool):
         sub_id, _ = await subscribe(pool, sim)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         order_no = await _paid_order(pool, who, [12_345])
         seen = await sim.wait_events(1)
         [got] = seen["events"]
@@ -181,8 +183,7 @@ async def test_a_subscriber_down_for_an_hour_gets_every_event_in_order_when_back
         sub_id, _ = await subscribe(pool, sim)
         await sim.set_faults(down=True)
         down_at = time.monotonic()
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         paid = [await _paid_order(pool, who, [100 * (i + 1)]) for i in range(4)]
         for order_no in paid[:3]:
             await _refund_whole(pool, order_no)
@@ -220,8 +221,7 @@ async def test_a_later_event_never_overtakes_an_earlier_one_of_its_order(
     async with running_casesys() as sim, sending(pool, scale=0.001):
         sub_id, _ = await subscribe(pool, sim)
         await sim.set_faults(fail_next=3)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         first = await _paid_order(pool, who, [500])
         await _refund_whole(pool, first)
         other = await _paid_order(pool, who, [600])
@@ -238,8 +238,7 @@ async def test_dead_letter_after_the_schedule_then_resend_delivers_in_order(
     async with running_casesys() as sim, sending(pool, scale=0.00002):
         sub_id, _ = await subscribe(pool, sim)
         await sim.set_faults(down=True)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         order_no = await _paid_order(pool, who, [900])
         await _refund_whole(pool, order_no)
         rows = await wait_deliveries(
@@ -284,8 +283,7 @@ async def test_two_workers_never_deliver_one_event_at_the_same_time(pool: asyncp
     async with running_casesys() as sim, sending(pool, workers=3, scale=0.001):
         sub_id, _ = await subscribe(pool, sim)
         await sim.set_faults(delay_s=0.2)  # slow answers: every worker is busy at once
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         paid = [await _paid_order(pool, who, [100 + i]) for i in range(8)]
         seen = await sim.wait_events(8, within_s=30)
         assert sorted(seen["by_order"]) == sorted(paid)
@@ -299,8 +297,7 @@ async def test_a_slow_case_system_is_timed_out_and_retried(pool: asyncpg.Pool) -
     async with running_casesys() as sim, sending(pool, scale=0.001, timeout_s=0.3):
         sub_id, _ = await subscribe(pool, sim)
         await sim.set_faults(delay_s=1.0)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         await _paid_order(pool, who, [321])
         rows = await wait_deliveries(pool, sub_id, lambda rows: rows[0]["attempts"] >= 2)
         async with pool.acquire() as conn:
@@ -344,8 +341,7 @@ async def test_disabling_a_subscription_dead_letters_what_it_had_queued(
 ) -> None:
     async with running_casesys() as sim:
         sub_id, _ = await subscribe(pool, sim)
-        async with pool.acquire() as conn:
-            who = await f.staff(conn)
+        who = await _staff(pool)
         order_no = await _paid_order(pool, who, [700])
         await _refund_whole(pool, order_no)
         async with pool.acquire() as conn:

@@ -1,6 +1,7 @@
 // The citizen's screen (客显屏). It holds no staff session: after pairing, the server's
 // HttpOnly cookie (sent only to /api/v1/display) is its whole identity, and all it may read is
 // what its own window has on display. Everything reaches the page as textContent.
+import { deviceCall } from "./device-call.js";
 import { $, clock, el } from "./dom.js";
 
 const GRADES = [
@@ -28,27 +29,6 @@ let retry = null;
 let idleTimer = null;
 let loadSeq = 0;
 let chosen = null;
-
-async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let resp;
-  try {
-    resp = await fetch(path, init);
-  } catch {
-    return { status: 0, data: null };
-  }
-  let data = null;
-  try {
-    data = await resp.json();
-  } catch {
-    data = null;
-  }
-  return { status: resp.status, data };
-}
 
 function show(id) {
   for (const view of VIEWS) $(view).hidden = view !== id;
@@ -152,7 +132,7 @@ async function submitRating() {
   const reason = $("r-reason").value.trim();
   if (BAD.has(chosen) && reason) body.reason = reason;
   $("r-submit").disabled = true;
-  const { status, data } = await call("POST", "/api/v1/display/ratings", body);
+  const { status, data } = await deviceCall("POST", "/api/v1/display/ratings", body);
   if (status === 201 || status === 409) {
     await load();
     return;
@@ -199,10 +179,10 @@ function render(view) {
 // asked first whether this screen is paired: an unpaired one is never refused (browsers log
 // every refused request as an error, and a waiting screen is no error)
 async function fetchState() {
-  const who = await call("GET", "/api/v1/display/me");
+  const who = await deviceCall("GET", "/api/v1/display/me");
   if (who.status !== 200) return who;
   if (!who.data.paired) return { status: 401, data: null };
-  return call("GET", "/api/v1/display/state");
+  return deviceCall("GET", "/api/v1/display/state");
 }
 
 async function load() {
@@ -236,7 +216,7 @@ function setupPairing() {
       return;
     }
     $("pair-submit").disabled = true;
-    const { status, data } = await call("POST", "/api/v1/display/pair", { code });
+    const { status, data } = await deviceCall("POST", "/api/v1/display/pair", { code });
     $("pair-submit").disabled = false;
     if (status === 201) {
       $("pair-code").value = "";

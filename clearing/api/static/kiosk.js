@@ -2,6 +2,7 @@
 // HttpOnly cookie (sent only to /api/v1/kiosk) is its whole identity, and all it may reach is
 // the order a citizen found on it. Everything reaches the page as textContent. The screen
 // clears itself after IDLE_S seconds without a touch or key, and after each payment.
+import { deviceCall } from "./device-call.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { dateTime } from "./time.js";
@@ -29,30 +30,14 @@ let pollTimer = null;
 let busy = false;
 
 async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let resp;
-  try {
-    resp = await fetch(path, init);
-  } catch {
-    return { status: 0, data: null };
-  }
-  let data = null;
-  try {
-    data = await resp.json();
-  } catch {
-    data = null;
-  }
-  if (resp.status === 401 && path !== "/api/v1/kiosk/enrol") {
+  const answer = await deviceCall(method, path, body);
+  if (answer.status === 401 && path !== "/api/v1/kiosk/enrol") {
     // revoked: nothing of the order stays on screen
     stopPolling();
     order = null;
     show("v-enrol");
   }
-  return { status: resp.status, data };
+  return answer;
 }
 
 function show(id) {

@@ -1,0 +1,105 @@
+"""Steps many browser tests take on the way to what they test: a declaration at the tax bureau's
+simulator, an order taken at the window as a clerk takes it, the citizen paying at the simulator's
+page, the receipt link, and an order keyed in by the hall's supervisor through the API.
+
+Each step waits for what a user would see before it returns, so the test that follows asserts on a
+settled screen."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import aiohttp
+
+from tests.e2e.conftest import Stack, Watched
+
+PAY_BUTTON = re.compile("支付|付款|确认")
+
+
+async def declaration(stack: Stack, name: str, pid: str) -> str:
+    """A buyer's tax declaration, recorded at the tax bureau's simulator; its number."""
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
+    ):
+        body = await r.json()
+        assert r.status in (200, 201), body
+        return str(body["declaration_no"])
+
+
+async def look_up_case(page: Watched, stack: Stack, case_no: str, name: str, pid: str) -> None:
+    """The clerk types the case and the payer with a fresh declaration, and the due lines show."""
+    declared = await declaration(stack, name, pid)
+    await page.fill("#case-no", case_no)
+    await page.fill("#payer-name", name)
+    await page.fill("#payer-id", pid)
+    await page.fill("#declaration-no", declared)
+    await page.click("#lookup-case")
+    await page.locator("#due-lines tr").first.wait_for()
+
+
+async def take_order(page: Watched, stack: Stack, case_no: str, name: str, pid: str) -> None:
+    """The clerk looks the case up and makes the order; the current order shows."""
+    await look_up_case(page, stack, case_no, name, pid)
+    await page.click("#submit-order")
+    await page.locator("#current").wait_for()
+
+
+async def citizen_pays_at_sim_link(clerk: Watched) -> None:
+    """The citizen scans and pays: the simulator's own page, as the clerk's link opens it."""
+    sim_link = clerk.locator("#c-sim")
+    await sim_link.wait_for()
+    async with clerk.context.expect_page() as popup_info:
+        await sim_link.click()
+    citizen = await popup_info.value
+    await citizen.wait_for_load_state()
+    await citizen.get_by_role("button").filter(has_text=PAY_BUTTON).first.click()
+
+
+async def paid_order_no(clerk: Watched) -> str:
+    """The window shows the order paid; the order number its receipt link names."""
+    await clerk.locator("#c-paid").wait_for(timeout=15_000)
+    assert "已缴费" in await clerk.inner_text("#c-paid")
+    receipt = await clerk.get_attribute("#c-print", "href")
+    match = re.search(r"/orders/([^/]+)/receipt", receipt or "")
+    assert match, receipt
+    return match.group(1)
+
+
+async def fits_staff_screen(page: Any) -> None:
+    """Nothing runs off to the side of the halls' 1366×768 monitors."""
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= 1366, f"{page.url} is {width}px wide at 1366×768"
+
+
+async def manual_order(
+    stack: Stack,
+    case_no: str,
+    lines: Iterable[tuple[str, int]],
+    *,
+    payer: tuple[str, str] = ("张三", "11010519491231002X"),
+    reason: str = "测试：主管手工录入",
+) -> dict[str, Any]:
+    """An order of HALL1's window W01 keyed in by hand by its supervisor (super1), as the API
+    answers it."""
+    body = {
+        "case_no": case_no,
+        "office": "HALL1",
+        "window": "W01",
+        "payer_name": payer[0],
+        "payer_id": payer[1],
+        "lines": [{"item_code": code, "amount_fen": fen} for code, fen in lines],
+        "manual_reason": reason,
+    }
+    status, order = await stack.api(
+        "POST",
+        "/api/v1/orders",
+        "super1",
+        json=body,
+        headers={"Idempotency-Key": secrets.token_hex(10)},
+    )
+    assert status == 201, order
+    return dict(order)
