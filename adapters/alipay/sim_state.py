@@ -146,6 +146,7 @@ class SimState:
         self.default_fee_rate_ppm = fee_rate_ppm
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}
+        self.by_trade_no: dict[str, str] = {}  # Alipay's trade_no → out_trade_no
         self.by_page: dict[str, str] = {}  # cashier page token → out_trade_no (手机网站支付)
         self.refunds: dict[tuple[str, str], Refund] = {}
         self.bill_links: dict[str, tuple[str, float]] = {}  # token → (bill date, expiry)
