@@ -143,7 +143,6 @@ class SimState:
         # seedable so that a test can replay the same drops; not used for anything secret
         self.rng = random.Random(seed)  # noqa: S311
         self.faults = Faults(fee_rate_ppm=fee_rate_ppm)
-        self.default_fee_rate_ppm = fee_rate_ppm
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}
         self.by_trade_no: dict[str, str] = {}  # Alipay's trade_no → out_trade_no

@@ -23,6 +23,7 @@ from adapters.alipay import crypto
 from adapters.alipay.sim_events import mark_paid
 from adapters.alipay.sim_state import STATE, Order, SimState
 from adapters.alipay.sim_trades import BizError, new_order
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,6 @@ _ONCE = (
     "f.addEventListener('submit',function(){f.querySelector('button').disabled=true;});});"
     "</script>"
 )
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _html(title: str, content: str) -> web.Response:
@@ -115,7 +111,7 @@ def return_params(state: SimState, order: Order, now: datetime) -> dict[str, str
         "charset": crypto.CHARSET,
         "out_trade_no": order.out_trade_no,
         "method": METHOD + ".return",
-        "total_amount": _yuan(order.paid_fen if order.paid_fen is not None else order.total_fen),
+        "total_amount": yuan_str(order.paid_fen if order.paid_fen is not None else order.total_fen),
         "trade_no": order.trade_no or "",
         "auth_app_id": state.keys.app_id,
         "version": crypto.VERSION,
@@ -143,7 +139,7 @@ def _order(request: web.Request) -> tuple[SimState, Order] | None:
 
 def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Response:
     facts = (
-        f'<div class="card"><div class="amount" id="amount">¥{_yuan(order.total_fen)}</div><dl>'
+        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(order.total_fen)}</div><dl>'
         f"<dt>收款方</dt><dd>{html.escape(f'税费通缴（{state.keys.seller_id}）')}</dd>"
         f"<dt>商品</dt><dd>{html.escape(order.subject)}</dd>"
         f"<dt>订单号</dt><dd>{html.escape(order.out_trade_no)}</dd></dl></div>"

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import random
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from aiohttp import web
 from adapters.fiscal import codes
 from adapters.fiscal.frame import BEIJING
 from adapters.fiscal.keys import PlatformKeys
+from adapters.simkit.faults import Knobs
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 ITEM_NAMES = {"LAND_TRANSFER": "土地出让金", "REG_FEE": "不动产登记费"}
@@ -72,7 +73,7 @@ class Confirmation:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default.
 
     api_5xx: that many frames answered 500; api_delay_s: every answer waits this long;
@@ -92,26 +93,9 @@ class Faults:
     down: bool = False
     bill_delay_s: float = 0.0
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(getattr(self, name), str):
+            return super().check(name, value)
         if not isinstance(value, str) or len(value) > 100:
             raise ValueError(f"{name} must be text of at most 100 characters")
         if name == "amount_changed" and value and not value.isdigit():
@@ -125,13 +109,6 @@ def _knob(name: str, kind: type, value: Any) -> Any:
         if name == "refuse_reason" and not value:
             raise ValueError("refuse_reason must not be empty")
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    return float(value)
 
 
 class SimState:

@@ -8,15 +8,16 @@ import logging
 import random
 import secrets
 import string
-from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, field
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
 
 from adapters.pos.keys import PlatformKeys
+from adapters.simkit.faults import Knobs
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +200,10 @@ def refund_json(refund: Refund) -> dict[str, Any]:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default."""
+
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"refund_status": REFUND_STATES}
 
     drop_callbacks: float = 0.0
     duplicate_callbacks: int = 0
@@ -220,39 +223,6 @@ class Faults:
     lose_result_s: float = 30.0
     refund_status: str = "SUCCESS"
     bad_file_digest: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
-        if value not in REFUND_STATES:
-            raise ValueError(f"{name} must be one of {', '.join(REFUND_STATES)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)
 
 
 @dataclass

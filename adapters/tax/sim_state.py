@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters.simkit.faults import Knobs
 from adapters.tax import signing
 from adapters.tax.keys import PlatformKeys
 from adapters.tax.rules import PropertyCase, Rate, rate_set_on, taxes_due
@@ -82,7 +83,7 @@ class Declaration:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default."""
 
     api_5xx: int = 0  # this many next API calls answer 500
@@ -94,34 +95,15 @@ class Faults:
     amount_changed: dict[str, int] = field(default_factory=dict)
     down: bool = False  # every API call answers 503, unsigned
 
-    def as_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {name: self._checked(name, value) for name, value in knobs.items()}
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-    def _checked(self, name: str, value: Any) -> Any:
-        if name not in self.__dataclass_fields__:
-            raise ValueError(f"unknown knob {name!r}")
+    def check(self, name: str, value: Any) -> Any:
         current = getattr(self, name)
-        if isinstance(current, bool):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false")
-            return value
         if isinstance(current, str):
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty text")
             return value
         if isinstance(current, dict):
             return _amount_changes(value)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number")
-        if isinstance(current, int) and not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value if isinstance(current, int) else float(value)
+        return super().check(name, value)
 
 
 def _amount_changes(value: Any) -> dict[str, int]:

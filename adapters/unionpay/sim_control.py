@@ -12,10 +12,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.simkit.faults import add_fault_routes
 from adapters.unionpay import wire
 from adapters.unionpay.sim_delivery import notify
-from adapters.unionpay.sim_faults import Faults
 from adapters.unionpay.sim_state import STATE, SimState, Txn, masked_card
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,6 @@ button{{width:100%;padding:.8rem;font-size:1.1rem;background:#d7000f;color:#fff;
 {action}
 </body></html>
 """
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _payable(txn: Txn, now: datetime) -> bool:
@@ -63,7 +59,7 @@ def _page(state: SimState, txn: Txn, note: str = "") -> web.Response:
     text = _PAGE.format(
         merchant=html.escape(f"税费通缴（商户号 {state.keys.mer_ids[0]}）"),
         order_id=html.escape(txn.order_id),
-        yuan=_yuan(txn.amount_fen),
+        yuan=yuan_str(txn.amount_fen),
         state=html.escape(_state_word(txn, now)),
         action=action,
     )
@@ -206,35 +202,10 @@ async def show_order(request: web.Request) -> web.Response:
     return _missing() if txn is None else web.json_response(order_json(state, txn))
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    knobs = await _json_object(request)
-    if isinstance(knobs, web.Response):
-        return knobs
-    try:
-        state.faults.update(knobs)
-    except ValueError as exc:
-        return _bad(str(exc))
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults(fee_rate=state.fee_rate)
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/scan/{token}", scan)
     app.router.add_post("/sim/orders/{order_id}/pay", pay)
     app.router.add_post("/sim/orders/{order_id}/expire", expire)
     app.router.add_post("/sim/orders/{order_id}/age", age)
     app.router.add_get("/sim/orders/{order_id}", show_order)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

@@ -26,6 +26,7 @@ from adapters.unionpay.gateway import FRONT_TRANS
 from adapters.unionpay.sim_api import Fields, Refused, authenticate, new_txn
 from adapters.unionpay.sim_delivery import notify, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,6 @@ _COUNTDOWN = (
     "f=document.getElementById('front');var t=setInterval(function(){n-=1;s.textContent=n;"
     "if(n<=0){clearInterval(t);f.submit();}},1000);})();</script>"
 )
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _html(title: str, content: str) -> web.Response:
@@ -174,7 +170,7 @@ def front_notification(state: SimState, txn: Txn) -> Fields:
 
 def _facts(state: SimState, txn: Txn) -> str:
     return (
-        f'<div class="card"><div class="amount" id="amount">¥{_yuan(txn.amount_fen)}</div><dl>'
+        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(txn.amount_fen)}</div><dl>'
         f"<dt>商户</dt><dd>{html.escape(f'税费通缴（商户号 {state.keys.mer_ids[0]}）')}</dd>"
         f"<dt>订单号</dt><dd>{html.escape(txn.order_id)}</dd></dl></div>"
     )

@@ -145,8 +145,7 @@ class SimState:
         self.rng = random.Random(seed)  # noqa: S311
         # the configured rate survives DELETE /sim/faults; the knob can change it for a while
         self.fee_rate = fee_rate
-        self.faults = Faults()
-        self.faults.update({"fee_rate": fee_rate})
+        self.faults = Faults.starting(fee_rate=fee_rate)
         self.txns: dict[str, Txn] = {}
         self.by_query_id: dict[str, str] = {}
         self.by_token: dict[str, str] = {}

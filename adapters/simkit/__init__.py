@@ -5,6 +5,9 @@ options (--host, --port, --keys, --public-base-url) plus the simulator's own, lo
 ``serve`` until SIGINT or SIGTERM. ``wake_on_shutdown`` and ``add_notify_session`` wire a
 simulator's state into its app: shutdown wakes delayed answers, and a simulator that sends
 notifications gets a client session for them and its pending deliveries cancelled at cleanup.
+
+The rest of the kit: ``keyfiles`` (how key and registration files are written and read) and
+``faults`` (the knobs model and the ``/sim/faults`` desk). Each simulator keeps only its protocol.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web
@@ -150,23 +152,3 @@ async def serve(
             await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-
-
-class _Knobs(Protocol):
-    def update(self, knobs: dict[str, Any]) -> None: ...
-
-
-async def update_faults(request: web.Request, faults: _Knobs, log: logging.Logger) -> str | None:
-    """Apply a ``PUT /sim/faults`` body to ``faults``; the reason it was refused, or None."""
-    try:
-        knobs = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return "body must be JSON"
-    if not isinstance(knobs, dict):
-        return "body must be a JSON object"
-    try:
-        faults.update(knobs)
-    except ValueError as exc:
-        return str(exc)
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return None
