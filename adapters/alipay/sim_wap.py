@@ -23,6 +23,7 @@ from adapters.alipay import crypto
 from adapters.alipay.sim_events import mark_paid
 from adapters.alipay.sim_state import STATE, Order, SimState
 from adapters.alipay.sim_trades import BizError, new_order
+from adapters.simkit.pages import ONCE, page
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -52,22 +53,6 @@ a.quit{{display:block;text-align:center;margin-top:1rem;color:#666}}
 </body></html>
 """
 
-# the button is disabled once pressed, so a double tap sends one confirmation
-_ONCE = (
-    "<script>document.querySelectorAll('form.pay').forEach(function(f){"
-    "f.addEventListener('submit',function(){f.querySelector('button').disabled=true;});});"
-    "</script>"
-)
-
-
-def _html(title: str, content: str) -> web.Response:
-    # 200 even for refusals, as Alipay's own error page: the browser shows it, nothing else
-    return web.Response(
-        text=_PAGE.format(title=html.escape(title), content=content),
-        content_type="text/html",
-        charset="utf-8",
-    )
-
 
 def error_page(sub_code: str, sub_msg: str) -> web.Response:
     """What the payer sees when Alipay refuses the request."""
@@ -77,7 +62,7 @@ def error_page(sub_code: str, sub_msg: str) -> web.Response:
         f"<p>{html.escape(sub_msg)}</p>"
         f'<p class="code">错误码：<span id="sub-code">{html.escape(sub_code)}</span></p></div>'
     )
-    return _html("支付宝 - 无法付款", content)
+    return page(_PAGE, "支付宝 - 无法付款", content)
 
 
 def open_page(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -> Order:
@@ -150,7 +135,7 @@ def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Re
     if order.payable(now):
         action = (
             f'<form class="pay" method="post" action="{html.escape(f"/sim/wap/{token}/pay")}">'
-            f'<button id="confirm">确认付款</button></form>{quit_link}{_ONCE}'
+            f'<button id="confirm">确认付款</button></form>{quit_link}{ONCE}'
         )
     elif order.paid_fen is not None:
         back = ""
@@ -160,7 +145,7 @@ def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Re
         action = f'<p id="status">订单已支付</p>{back}'
     else:
         action = f'<p id="status">订单已关闭，不能付款</p>{quit_link}'
-    return _html("支付宝 - 确认付款", facts + action)
+    return page(_PAGE, "支付宝 - 确认付款", facts + action)
 
 
 async def cashier(request: web.Request) -> web.Response:
