@@ -3,7 +3,6 @@ received, and its fault knobs (PUT /sim/faults)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import random
@@ -18,6 +17,7 @@ from adapters.fiscal import codes
 from adapters.fiscal.frame import BEIJING
 from adapters.fiscal.keys import PlatformKeys
 from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 ITEM_NAMES = {"LAND_TRANSFER": "土地出让金", "REG_FEE": "不动产登记费"}
@@ -111,12 +111,13 @@ class Faults(Knobs):
         return value
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
         self, keys: PlatformKeys, *, public_base_url: str, page_size: int, seed: int | None
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.page_size = page_size
@@ -128,7 +129,6 @@ class SimState:
         self.bill_seq: dict[str, int] = {}
         self.messages: list[dict[str, str]] = []
         self.msg_ids: dict[str, datetime] = {}
-        self.stopping = asyncio.Event()
         # a random start, so that a restarted simulator does not hand out yesterday's codes
         self._code_seq = self.rng.randrange(10**11, 9 * 10**11)
         self._wrong_token = secrets.token_hex(32).encode()
@@ -164,15 +164,6 @@ class SimState:
             check = hmac.new(self._check_key, text, hashlib.sha256).hexdigest()[:6]
             conf.bill = EBill(code, number, check, now)
         return conf.bill
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 def notice_json(notice: Notice, public_base_url: str) -> dict[str, Any]:

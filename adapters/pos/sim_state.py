@@ -4,22 +4,19 @@ transaction journal (what settlement files are made of), deliveries and fault kn
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import secrets
 import string
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-import aiohttp
 from aiohttp import web
 
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.faults import Knobs
-
-log = logging.getLogger(__name__)
+from adapters.simkit.state import SimBase
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT = "%Y%m%d%H%M%S"
@@ -233,7 +230,7 @@ class HeldDelivery:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -246,6 +243,7 @@ class SimState:
         fee_rate_ppm: int,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -264,9 +262,6 @@ class SimState:
         self.request_nonces: dict[str, datetime] = {}
         self.held: list[HeldDelivery] = []
         self.flush_scheduled = False
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._host_seq = 0
         self._wrong_key = secrets.token_hex(32).encode()
 
@@ -286,27 +281,6 @@ class SimState:
 
     def new_notify_id(self, now: datetime) -> str:
         return "PN" + now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S") + digits(8)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a delivery that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 STATE = web.AppKey("pos_sim_state", SimState)

@@ -12,7 +12,6 @@ Fault knobs (``PUT /sim/faults``, partial; ``DELETE`` resets)::
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from adapters.sms.keys import SmsAccount
 
 
@@ -52,14 +52,14 @@ class Delivered:
     at: float
 
 
-class SimState:
+class SimState(SimBase):
     def __init__(self, account: SmsAccount, *, public_base_url: str) -> None:
+        super().__init__()
         self.account = account
         self.public_base_url = public_base_url
         self.faults = Faults()
         self.outbox: list[Delivered] = []
         self.requests = 0
-        self.stopping = asyncio.Event()
 
     def deliver(
         self, phone: str, template_id: str, params: list[str], content: str, ctx: str

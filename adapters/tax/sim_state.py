@@ -3,7 +3,6 @@ request serials it has seen, and the fault knobs."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from adapters.tax import signing
 from adapters.tax.keys import PlatformKeys
 from adapters.tax.rules import PropertyCase, Rate, rate_set_on, taxes_due
@@ -124,8 +124,9 @@ def id_number(region: str, born: date, serial: int) -> str:
     return body + _ID_CHECK[total % 11]
 
 
-class SimState:
+class SimState(SimBase):
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url
         self.declarations: dict[str, Declaration] = {}
@@ -134,7 +135,6 @@ class SimState:
         self.request_nonces: dict[str, datetime] = {}
         self.requests: list[dict[str, Any]] = []  # the last API requests, for tests
         self.faults = Faults()
-        self.stopping = asyncio.Event()
         # random starting points: a restarted simulator must not hand out numbers again
         self._decl_seq = secrets.randbelow(10**8)
         self._vou_seq = secrets.randbelow(5 * 10**6)
@@ -260,15 +260,6 @@ class SimState:
         self.confirmed.append(voucher)
         log.info("sim confirmed voucher=%s cert=%s", voucher.tax_vou_no, cert_no)
         return confirmation
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 def _names(declaration: Declaration, key: str) -> bool:

@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import random
 import secrets
 import string
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.state import SimBase
 from adapters.unionpay import wire
 from adapters.unionpay.crypto import UNIONPAY_OWNER
 from adapters.unionpay.keys import PlatformKeys, issue_leaf
 from adapters.unionpay.sim_faults import Faults
-
-log = logging.getLogger(__name__)
 
 # after a failed delivery UnionPay resends 1, 2, 4 and 5 minutes apart, five sends in all; one
 # public SDK reads the same sentence as 0, 1, 2 and 4 minutes (protocols-cn.md 3.1 [multi])
@@ -124,7 +119,7 @@ def masked_card() -> str:
     return "621700" + "*" * 9 + digits(4)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -137,6 +132,7 @@ class SimState:
         fee_rate: str,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -151,9 +147,6 @@ class SimState:
         self.by_token: dict[str, str] = {}
         self.by_page: dict[str, str] = {}  # card-entry page token → orderId (手机网页支付)
         self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._trace = itertools.count(1)
         self._stranger: tuple[RSAPrivateKey, x509.Certificate] | None = None
         self._wrong_key: RSAPrivateKey | None = None
@@ -186,27 +179,6 @@ class SimState:
             cert = issue_leaf(ca, fake_ca, key.public_key(), UNIONPAY_OWNER, datetime.now(UTC))
             self._stranger = (key, cert)
         return self._stranger
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a delivery that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
     def complete(self, txn: Txn, now: datetime, code: str = "00") -> None:
         """Give a transaction its final result, its trace and its clearing day."""
