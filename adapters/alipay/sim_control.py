@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 from dataclasses import asdict
 from datetime import datetime
@@ -15,6 +14,7 @@ from aiohttp import web
 from adapters.alipay.crypto import BEIJING, beijing_text
 from adapters.alipay.sim_events import mark_paid, open_trade
 from adapters.alipay.sim_state import STATE, Order, SimState
+from adapters.simkit import desk
 from adapters.simkit.faults import add_fault_routes
 from clearing.domain.money import yuan_str
 
@@ -94,17 +94,12 @@ async def pay(request: web.Request) -> web.Response:
         return _not_found()
     amount_fen: int | None = None
     if not from_page:
-        raw = await request.read()
         try:
-            knobs: Any = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _bad("body must be JSON")
-        if not isinstance(knobs, dict):
-            return _bad("body must be a JSON object")
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+            knobs = await desk.json_object(request)
+            if "amount_fen" in knobs:
+                amount_fen = desk.positive_fen(knobs, "amount_fen", 0)
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(BEIJING)
     if not order.payable(now):
         paid = order.paid_fen is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -12,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.simkit import desk
 from adapters.simkit.faults import add_fault_routes
 from adapters.unionpay import wire
 from adapters.unionpay.sim_delivery import notify
@@ -74,15 +74,6 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _bad("body must be JSON")
-    return data if isinstance(data, dict) else _bad("body must be a JSON object")
-
-
 async def scan(request: web.Request) -> web.Response:
     state = request.app[STATE]
     order_id = state.by_token.get(request.match_info["token"])
@@ -100,13 +91,12 @@ async def pay(request: web.Request) -> web.Response:
         return _missing()
     amount_fen = txn.amount_fen
     if not from_page:
-        knobs = await _json_object(request)
-        if isinstance(knobs, web.Response):
-            return knobs
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+        try:
+            amount_fen = desk.positive_fen(
+                await desk.json_object(request), "amount_fen", amount_fen
+            )
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(wire.BEIJING)
     if not _payable(txn, now):
         paid = txn.state != "ISSUED"
@@ -141,9 +131,10 @@ async def age(request: web.Request) -> web.Response:
     txn = state.txns.get(request.match_info["order_id"])
     if txn is None:
         return _missing()
-    knobs = await _json_object(request)
-    if isinstance(knobs, web.Response):
-        return knobs
+    try:
+        knobs = await desk.json_object(request)
+    except ValueError as exc:
+        return _bad(str(exc))
     days = knobs.get("days", 1)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         return _bad("days must be a non-negative integer")

@@ -13,7 +13,6 @@ GET|PUT|DELETE /sim/faults             the knobs (``sim_faults``)
 from __future__ import annotations
 
 import html
-import json
 import logging
 import secrets
 from dataclasses import asdict
@@ -23,6 +22,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.simkit import desk
 from adapters.simkit.faults import add_fault_routes
 from adapters.wechatpay import sim_codepay
 from adapters.wechatpay.sim_delivery import payment_notification, send
@@ -81,17 +81,12 @@ async def pay(request: web.Request) -> web.Response:
         return web.json_response({"code": "ORDER_NOT_EXIST", "message": "订单不存在"}, status=404)
     amount_fen = order.total_fen
     if not from_page:
-        raw = await request.read()
         try:
-            knobs: Any = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _bad("body must be JSON")
-        if not isinstance(knobs, dict):
-            return _bad("body must be a JSON object")
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+            amount_fen = desk.positive_fen(
+                await desk.json_object(request), "amount_fen", amount_fen
+            )
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(BEIJING)
     current = order.effective_state(now)
     if order.trade_type == "MICROPAY" and current == "USERPAYING":
