@@ -14,9 +14,6 @@
 
 from __future__ import annotations
 
-import logging
-import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +23,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from adapters.simkit.keyfiles import json_bytes, read_json, text_field, write_if_missing
-
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import (
+    digits,
+    json_bytes,
+    load_rsa_private,
+    read_json,
+    rsa_private_key,
+    text_field,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -67,8 +70,8 @@ def generate_keyset(root: Path) -> None:
     merchant_dir.mkdir(parents=True, exist_ok=True)
     (platform_dir / _APP_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
 
-    app_key = _private_key(merchant_dir / _APP_PRIVATE)
-    alipay_key = _private_key(platform_dir / _ALIPAY_PRIVATE)
+    app_key = rsa_private_key(merchant_dir / _APP_PRIVATE)
+    alipay_key = rsa_private_key(platform_dir / _ALIPAY_PRIVATE)
     ids = _ids(merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON)
     for path in (merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON):
         write_if_missing(path, json_bytes(ids))
@@ -85,7 +88,7 @@ def load_merchant_keys(path: Path) -> AppKeys:
     return AppKeys(
         app_id=text_field(ids, "app_id"),
         seller_id=text_field(ids, "seller_id"),
-        private_key=_load_private(path / _APP_PRIVATE),
+        private_key=load_rsa_private(path / _APP_PRIVATE),
         alipay_public_key=_load_public(path / _ALIPAY_PUBLIC),
     )
 
@@ -99,7 +102,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     return PlatformKeys(
         app_id=text_field(ids, "app_id"),
         seller_id=text_field(ids, "seller_id"),
-        private_key=_load_private(path / _ALIPAY_PRIVATE),
+        private_key=load_rsa_private(path / _ALIPAY_PRIVATE),
         app_public_keys=MappingProxyType(apps),
     )
 
@@ -113,32 +116,7 @@ def _ids(app_json: Path, platform_json: Path) -> dict[str, str]:
                 "seller_id": text_field(data, "seller_id"),
             }
     # an app id is 16 digits starting with the year; a PID is 2088 and 12 more digits
-    return {"app_id": "2021" + _digits(12), "seller_id": "2088" + _digits(12)}
-
-
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
-
-
-def _private_key(path: Path) -> RSAPrivateKey:
-    if path.exists():
-        return _load_private(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    write_if_missing(path, pem, secret=True)
-    log.info("generated private key file=%s", path.name)
-    return key
-
-
-def _load_private(path: Path) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA private key")
-    return key
+    return {"app_id": "2021" + digits(12), "seller_id": "2088" + digits(12)}
 
 
 def _load_public(path: Path) -> RSAPublicKey:

@@ -16,8 +16,8 @@ from adapters.alipay.sim_state import (
     DeliveryAttempt,
     Notification,
     SimState,
-    digits,
 )
+from adapters.simkit.keyfiles import digits
 
 log = logging.getLogger(__name__)
 

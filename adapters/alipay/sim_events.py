@@ -21,8 +21,8 @@ from adapters.alipay.sim_state import (
     Order,
     Refund,
     SimState,
-    digits,
 )
+from adapters.simkit.keyfiles import digits
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)

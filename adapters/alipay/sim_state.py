@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from adapters.alipay.crypto import BEIJING
 from adapters.alipay.keys import PlatformKeys
 from adapters.alipay.sim_faults import Faults
+from adapters.simkit.keyfiles import digits
 from adapters.simkit.state import SimBase
 
 # protocols-cn.md 2.6, domestic docs: 8 notifications in about 25 h, the first one at once
@@ -26,10 +27,6 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
 TRADE_SUCCESS = "TRADE_SUCCESS"
 TRADE_CLOSED = "TRADE_CLOSED"
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from aiohttp import web
 
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.faults import Knobs
+from adapters.simkit.keyfiles import digits
 from adapters.simkit.state import SimBase
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -40,10 +40,6 @@ DECLINES = {
 
 def wire_time(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime(TIME_FORMAT)
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 def mask(card_no: str) -> str:

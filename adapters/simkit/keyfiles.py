@@ -13,9 +13,14 @@ import json
 import logging
 import os
 import secrets
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +73,30 @@ def shared_hex(*paths: Path, what: str = "key") -> bytes:
         if path.exists():
             return load_hex(path, what)
     return secrets.token_hex(HEX_LEN // 2).encode("ascii")
+
+
+def digits(count: int) -> str:
+    """Random decimal digits, for the numbers parties hand out (ids, trade numbers)."""
+    return "".join(secrets.choice(string.digits) for _ in range(count))
+
+
+def load_rsa_private(path: Path) -> RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} is not an RSA private key")
+    return key
+
+
+def rsa_private_key(path: Path) -> RSAPrivateKey:
+    """The RSA key kept at ``path``, generated (2048 bits, PKCS#8, 0600) if there is none."""
+    if path.exists():
+        return load_rsa_private(path)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    write_if_missing(path, pem, secret=True)
+    log.info("generated private key file=%s", path.name)
+    return key

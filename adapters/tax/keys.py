@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from adapters.simkit.keyfiles import load_hex, read_json, shared_hex, text_field, write_if_missing
+from adapters.simkit.keyfiles import (
+    digits,
+    load_hex,
+    read_json,
+    shared_hex,
+    text_field,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -133,10 +138,10 @@ def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
     tax_org_code, tax_org_name = DEFAULT_TAX_ORG
     return {
         # the partner bank branch's 12-digit CNAPS code: TIPS knows collecting agents by it
-        "src_org_code": "313290" + _digits(6),
+        "src_org_code": "313290" + digits(6),
         "tax_org_code": tax_org_code,
         "tax_org_name": tax_org_name,
-        "bureau_key_id": "TDX" + _digits(6),
+        "bureau_key_id": "TDX" + digits(6),
     }
 
 
@@ -149,10 +154,6 @@ def _checked_ids(path: Path) -> dict[str, str]:
     if not _SRC_ORG_CODE.fullmatch(ids["src_org_code"]):
         raise ValueError(f"{path}: src_org_code must be 12 digits")
     return ids
-
-
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 def _load_private(path: Path) -> ec.EllipticCurvePrivateKey:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import secrets
-import string
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -17,6 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.keyfiles import digits
 from adapters.simkit.state import SimBase
 from adapters.unionpay import wire
 from adapters.unionpay.crypto import UNIONPAY_OWNER
@@ -108,10 +107,6 @@ def fee_for(amount_fen: int, rate: Fraction) -> int:
     """The merchant fee in whole fen, rounded half up, as acquirers charge it per transaction."""
     scaled = amount_fen * rate.numerator * 2 + rate.denominator
     return scaled // (2 * rate.denominator)
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 def masked_card() -> str:

@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import string
 from collections.abc import Mapping
@@ -30,10 +29,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from adapters.simkit.keyfiles import json_bytes, read_json, text_field, write_if_missing
+from adapters.simkit.keyfiles import (
+    json_bytes,
+    load_rsa_private,
+    read_json,
+    rsa_private_key,
+    text_field,
+    write_if_missing,
+)
 from adapters.wechatpay.crypto import APIV3_KEY_LEN
-
-log = logging.getLogger(__name__)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -88,8 +92,8 @@ def generate_keyset(root: Path) -> None:
     merchant_dir.mkdir(parents=True, exist_ok=True)
     (platform_dir / _MERCHANT_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
 
-    merchant_key = _private_key(merchant_dir / _MERCHANT_PRIVATE)
-    platform_key = _private_key(platform_dir / _PLATFORM_PRIVATE)
+    merchant_key = rsa_private_key(merchant_dir / _MERCHANT_PRIVATE)
+    platform_key = rsa_private_key(platform_dir / _PLATFORM_PRIVATE)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
     apiv3_key = _apiv3_key(merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY)
 
@@ -138,7 +142,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
         appid=text_field(ids, "appid"),
         merchant_serial=text_field(ids, "merchant_serial"),
         wechatpay_public_key_id=text_field(ids, "wechatpay_public_key_id"),
-        private_key=_load_private(path / _MERCHANT_PRIVATE),
+        private_key=load_rsa_private(path / _MERCHANT_PRIVATE),
         wechatpay_public_key=public,
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
@@ -160,25 +164,11 @@ def load_platform_keys(path: Path) -> PlatformKeys:
         mchid=text_field(ids, "mchid"),
         appid=text_field(ids, "appid"),
         public_key_id=text_field(ids, "public_key_id"),
-        private_key=_load_private(path / _PLATFORM_PRIVATE),
+        private_key=load_rsa_private(path / _PLATFORM_PRIVATE),
         merchant_public_keys=MappingProxyType(merchants),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
     )
-
-
-def _private_key(path: Path) -> RSAPrivateKey:
-    if path.exists():
-        return _load_private(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    write_if_missing(path, pem, secret=True)
-    log.info("generated private key file=%s", path.name)
-    return key
 
 
 def _ids(merchant_json: Path, platform_json: Path) -> dict[str, str]:
@@ -238,13 +228,6 @@ def _app_secret(*paths: Path) -> bytes:
 
 def _load_app_secret(path: Path) -> str:
     return path.read_text(encoding="ascii").strip() if path.exists() else ""
-
-
-def _load_private(path: Path) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA private key")
-    return key
 
 
 def _public_pem(key: RSAPublicKey) -> bytes:

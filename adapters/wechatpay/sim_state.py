@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
-import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +13,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.keyfiles import digits
 from adapters.simkit.state import SimBase
 from adapters.wechatpay.keys import PlatformKeys
 from adapters.wechatpay.sim_faults import Faults
@@ -44,10 +43,6 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (
 def rfc3339(moment: datetime) -> str:
     """WeChat's time format: Beijing offset, whole seconds."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds")
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 @dataclass
