@@ -14,22 +14,24 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import (
+    digits,
+    json_bytes,
+    load_rsa_private,
+    read_json,
+    rsa_private_key,
+    text_field,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -68,13 +70,13 @@ def generate_keyset(root: Path) -> None:
     merchant_dir.mkdir(parents=True, exist_ok=True)
     (platform_dir / _APP_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
 
-    app_key = _private_key(merchant_dir / _APP_PRIVATE)
-    alipay_key = _private_key(platform_dir / _ALIPAY_PRIVATE)
+    app_key = rsa_private_key(merchant_dir / _APP_PRIVATE)
+    alipay_key = rsa_private_key(platform_dir / _ALIPAY_PRIVATE)
     ids = _ids(merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON)
     for path in (merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON):
-        _write_if_missing(path, _json_bytes(ids))
-    _write_if_missing(merchant_dir / _ALIPAY_PUBLIC, _public_pem(alipay_key.public_key()))
-    _write_if_missing(
+        write_if_missing(path, json_bytes(ids))
+    write_if_missing(merchant_dir / _ALIPAY_PUBLIC, _public_pem(alipay_key.public_key()))
+    write_if_missing(
         platform_dir / _APP_PUBLIC_DIR / f"{ids['app_id']}.pem",
         _public_pem(app_key.public_key()),
     )
@@ -82,25 +84,25 @@ def generate_keyset(root: Path) -> None:
 
 def load_merchant_keys(path: Path) -> AppKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = _read_json(path / _APP_JSON)
+    ids = read_json(path / _APP_JSON)
     return AppKeys(
-        app_id=_str(ids, "app_id"),
-        seller_id=_str(ids, "seller_id"),
-        private_key=_load_private(path / _APP_PRIVATE),
+        app_id=text_field(ids, "app_id"),
+        seller_id=text_field(ids, "seller_id"),
+        private_key=load_rsa_private(path / _APP_PRIVATE),
         alipay_public_key=_load_public(path / _ALIPAY_PUBLIC),
     )
 
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = _read_json(path / _PLATFORM_JSON)
+    ids = read_json(path / _PLATFORM_JSON)
     apps = {pem.stem: _load_public(pem) for pem in sorted((path / _APP_PUBLIC_DIR).glob("*.pem"))}
     if not apps:
         raise ValueError(f"no app public keys under {path / _APP_PUBLIC_DIR}")
     return PlatformKeys(
-        app_id=_str(ids, "app_id"),
-        seller_id=_str(ids, "seller_id"),
-        private_key=_load_private(path / _ALIPAY_PRIVATE),
+        app_id=text_field(ids, "app_id"),
+        seller_id=text_field(ids, "seller_id"),
+        private_key=load_rsa_private(path / _ALIPAY_PRIVATE),
         app_public_keys=MappingProxyType(apps),
     )
 
@@ -108,35 +110,13 @@ def load_platform_keys(path: Path) -> PlatformKeys:
 def _ids(app_json: Path, platform_json: Path) -> dict[str, str]:
     for known in (app_json, platform_json):
         if known.exists():
-            data = _read_json(known)
-            return {"app_id": _str(data, "app_id"), "seller_id": _str(data, "seller_id")}
+            data = read_json(known)
+            return {
+                "app_id": text_field(data, "app_id"),
+                "seller_id": text_field(data, "seller_id"),
+            }
     # an app id is 16 digits starting with the year; a PID is 2088 and 12 more digits
-    return {"app_id": "2021" + _digits(12), "seller_id": "2088" + _digits(12)}
-
-
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
-
-
-def _private_key(path: Path) -> RSAPrivateKey:
-    if path.exists():
-        return _load_private(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_if_missing(path, pem, secret=True)
-    log.info("generated private key file=%s", path.name)
-    return key
-
-
-def _load_private(path: Path) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA private key")
-    return key
+    return {"app_id": "2021" + digits(12), "seller_id": "2088" + digits(12)}
 
 
 def _load_public(path: Path) -> RSAPublicKey:
@@ -150,30 +130,3 @@ def _public_pem(key: RSAPublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
-def _json_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"missing or empty {name!r}")
-    return value

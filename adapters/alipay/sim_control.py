@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 from dataclasses import asdict
 from datetime import datetime
@@ -12,11 +11,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters import simkit
 from adapters.alipay.crypto import BEIJING, beijing_text
 from adapters.alipay.sim_events import mark_paid, open_trade
-from adapters.alipay.sim_faults import Faults
 from adapters.alipay.sim_state import STATE, Order, SimState
+from adapters.simkit import desk
+from adapters.simkit.faults import add_fault_routes
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,6 @@ button{{width:100%;padding:.8rem;font-size:1.1rem;background:#1677ff;color:#fff;
 """
 
 
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _page(state: SimState, order: Order, note: str = "") -> web.Response:
     now = datetime.now(BEIJING)
     if order.payable(now):
@@ -51,7 +46,7 @@ def _page(state: SimState, order: Order, note: str = "") -> web.Response:
     text = _PAGE.format(
         merchant=html.escape(f"税费通缴（{state.keys.seller_id}）"),
         subject=html.escape(order.subject),
-        yuan=_yuan(order.paid_fen if order.paid_fen is not None else order.total_fen),
+        yuan=yuan_str(order.paid_fen if order.paid_fen is not None else order.total_fen),
         status=html.escape(_status(order, now)),
         action=action,
     )
@@ -99,17 +94,12 @@ async def pay(request: web.Request) -> web.Response:
         return _not_found()
     amount_fen: int | None = None
     if not from_page:
-        raw = await request.read()
         try:
-            knobs: Any = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _bad("body must be JSON")
-        if not isinstance(knobs, dict):
-            return _bad("body must be a JSON object")
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+            knobs = await desk.json_object(request)
+            if "amount_fen" in knobs:
+                amount_fen = desk.positive_fen(knobs, "amount_fen", 0)
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(BEIJING)
     if not order.payable(now):
         paid = order.paid_fen is not None
@@ -188,24 +178,6 @@ async def show_order(request: web.Request) -> web.Response:
     return web.json_response(order_json(state, order))
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    refused = await simkit.update_faults(request, state.faults, log)
-    if refused is not None:
-        return _bad(refused)
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults(fee_rate_ppm=state.default_fee_rate_ppm)
-    return web.json_response(state.faults.as_json())
-
-
 def _not_found() -> web.Response:
     return web.json_response({"code": "TRADE_NOT_EXIST", "message": "交易不存在"}, status=404)
 
@@ -220,6 +192,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/orders/{out_trade_no}/pay", pay)
     app.router.add_post("/sim/orders/{out_trade_no}/expire", expire)
     app.router.add_get("/sim/orders/{out_trade_no}", show_order)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_bad)

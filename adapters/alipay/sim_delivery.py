@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from functools import partial
 from urllib.parse import urlencode
 
 import aiohttp
@@ -16,8 +17,9 @@ from adapters.alipay.sim_state import (
     DeliveryAttempt,
     Notification,
     SimState,
-    digits,
 )
+from adapters.simkit.delivery import on_schedule
+from adapters.simkit.keyfiles import digits
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +28,13 @@ ACK_BODY = b"success"
 
 async def deliver(state: SimState, notification: Notification) -> None:
     """First attempt now, then retries until acknowledged or the schedule runs out."""
-    delays = (0.0, *RETRY_SCHEDULE_S)
-    for round_no, delay in enumerate(delays):
-        await state.pause(delay * state.retry_scale)
-        await state.pause(state.faults.delay_callbacks_s)
-        if state.stopping.is_set():
-            return
-        if await _round(state, notification, round_no):
-            notification.acknowledged = True
-            log.info(
-                "sim notification acknowledged notify_id=%s round=%d",
-                notification.notify_id,
-                round_no,
-            )
-            return
-    log.warning("sim notification given up notify_id=%s", notification.notify_id)
+    acked = await on_schedule(state, RETRY_SCHEDULE_S, partial(_round, state, notification))
+    if acked is None:
+        if not state.stopping.is_set():
+            log.warning("sim notification given up notify_id=%s", notification.notify_id)
+        return
+    notification.acknowledged = True
+    log.info("sim notification acknowledged notify_id=%s round=%d", notification.notify_id, acked)
 
 
 async def _round(state: SimState, notification: Notification, round_no: int) -> bool:

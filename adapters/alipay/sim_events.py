@@ -21,8 +21,8 @@ from adapters.alipay.sim_state import (
     Order,
     Refund,
     SimState,
-    digits,
 )
+from adapters.simkit.keyfiles import digits
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ def open_trade(state: SimState, order: Order, now: datetime) -> None:
     if order.trade_no is not None:
         return
     order.trade_no = state.new_trade_no(now)
+    state.by_trade_no[order.trade_no] = order.out_trade_no
     order.gmt_create = now
     order.status = WAIT_BUYER_PAY
     order.buyer_user_id = "2088" + digits(12)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from adapters.simkit.faults import DROP_LIMIT, Knobs
 
 # sub_codes the refund_error knob may answer with: unknown outcome, or a real refusal
 REFUND_ERRORS = ("", "ACQ.SYSTEM_ERROR", "ACQ.SELLER_BALANCE_NOT_ENOUGH")
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Every knob, with the type its value must have."""
+
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"refund_error": REFUND_ERRORS}
+    LIMITS: ClassVar[Mapping[str, tuple[float, str]]] = {
+        "drop_callbacks": DROP_LIMIT,
+        "fee_rate_ppm": (1_000_000, "fee_rate_ppm is at most 1000000 (100 %)"),
+    }
 
     # notifications
     drop_callbacks: float = 0.0  # probability that a round is not sent at all
@@ -36,38 +45,3 @@ class Faults:
     cancel_retry: int = 0  # the next N cancels fail with retry_flag=Y
     refund_error: str = ""  # the next refunds answer with this sub_code
     fee_rate_ppm: int = 0  # service fee in millionths of the amount (6000 is 0.6 %)
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
-        if value not in REFUND_ERRORS:
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, REFUND_ERRORS))}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        if name == "fee_rate_ppm" and value > 1_000_000:
-            raise ValueError("fee_rate_ppm is at most 1000000 (100 %)")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)

@@ -4,16 +4,13 @@ delivery attempts and fault knobs."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import secrets
 import string
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -21,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from adapters.alipay.crypto import BEIJING
 from adapters.alipay.keys import PlatformKeys
 from adapters.alipay.sim_faults import Faults
-
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import digits
+from adapters.simkit.state import SimBase
 
 # protocols-cn.md 2.6, domestic docs: 8 notifications in about 25 h, the first one at once
 RETRY_SCHEDULE_S: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
@@ -30,10 +27,6 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
 TRADE_SUCCESS = "TRADE_SUCCESS"
 TRADE_CLOSED = "TRADE_CLOSED"
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 @dataclass
@@ -123,7 +116,7 @@ class Order:
         return sum(r.refund_fen for r in self.refunds)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -136,6 +129,7 @@ class SimState:
         fee_rate_ppm: int,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -143,17 +137,14 @@ class SimState:
         # seedable so that a test can replay the same drops; not used for anything secret
         self.rng = random.Random(seed)  # noqa: S311
         self.faults = Faults(fee_rate_ppm=fee_rate_ppm)
-        self.default_fee_rate_ppm = fee_rate_ppm
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}
+        self.by_trade_no: dict[str, str] = {}  # Alipay's trade_no → out_trade_no
         self.by_page: dict[str, str] = {}  # cashier page token → out_trade_no (手机网站支付)
         self.refunds: dict[tuple[str, str], Refund] = {}
         self.bill_links: dict[str, tuple[str, float]] = {}  # token → (bill date, expiry)
         self.held: list[tuple[Notification, int, asyncio.Future[bool]]] = []
         self.flushing = False
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._wrong_key: RSAPrivateKey | None = None
 
     @property
@@ -162,27 +153,6 @@ class SimState:
         if self._wrong_key is None:
             self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return self._wrong_key
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a job that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
     def fee_for(self, fen: int) -> int:
         """The service fee on ``fen`` at the configured rate, rounded half up to the fen."""

@@ -95,9 +95,33 @@ def _subject(biz: Mapping[str, Any]) -> str:
     return value
 
 
+def _given(biz: Mapping[str, Any], name: str) -> str | None:
+    """A field the caller may leave out; Alipay reads an empty value as left out."""
+    value = biz.get(name)
+    return None if value is None or value == "" else _no(biz, name)
+
+
+def _identified(state: SimState, biz: Mapping[str, Any]) -> tuple[str, Order | None]:
+    """The ``out_trade_no`` a call names, directly or by Alipay's ``trade_no``, and its order.
+
+    Alipay takes either and prefers ``trade_no`` when both are given; a pair that names two
+    different trades names none of them.
+    """
+    out_trade_no = _given(biz, "out_trade_no")
+    trade_no = _given(biz, "trade_no")
+    if trade_no is None:
+        if out_trade_no is None:
+            raise _invalid("out_trade_no和trade_no不能同时为空")
+        return out_trade_no, state.orders.get(out_trade_no)
+    found = state.by_trade_no.get(trade_no)
+    if found is None or (out_trade_no is not None and out_trade_no != found):
+        raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在")
+    return found, state.orders[found]
+
+
 def _trade(state: SimState, biz: Mapping[str, Any]) -> Order:
-    """The trade for ``out_trade_no``; a QR nobody has scanned is not a trade yet."""
-    order = state.orders.get(_no(biz, "out_trade_no"))
+    """The trade a call names; a QR nobody has scanned is not a trade yet."""
+    _, order = _identified(state, biz)
     if order is None or order.trade_no is None:
         raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在")
     return order
@@ -225,12 +249,11 @@ async def close(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> d
 
 
 async def cancel(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> dict[str, Any]:
-    out_trade_no = _no(biz, "out_trade_no")
+    out_trade_no, order = _identified(state, biz)
     if state.faults.cancel_retry > 0:
         state.faults.cancel_retry -= 1
         raise BizError("ACQ.SYSTEM_ERROR", "系统错误", retry_flag="Y")
     now = datetime.now(crypto.BEIJING)
-    order = state.orders.get(out_trade_no)
     if order is None:
         # the payment request may still be on its way: it will find the number taken
         order = Order(

@@ -23,6 +23,8 @@ from adapters.alipay import crypto
 from adapters.alipay.sim_events import mark_paid
 from adapters.alipay.sim_state import STATE, Order, SimState
 from adapters.alipay.sim_trades import BizError, new_order
+from adapters.simkit.pages import ONCE, page
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +53,6 @@ a.quit{{display:block;text-align:center;margin-top:1rem;color:#666}}
 </body></html>
 """
 
-# the button is disabled once pressed, so a double tap sends one confirmation
-_ONCE = (
-    "<script>document.querySelectorAll('form.pay').forEach(function(f){"
-    "f.addEventListener('submit',function(){f.querySelector('button').disabled=true;});});"
-    "</script>"
-)
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _html(title: str, content: str) -> web.Response:
-    # 200 even for refusals, as Alipay's own error page: the browser shows it, nothing else
-    return web.Response(
-        text=_PAGE.format(title=html.escape(title), content=content),
-        content_type="text/html",
-        charset="utf-8",
-    )
-
 
 def error_page(sub_code: str, sub_msg: str) -> web.Response:
     """What the payer sees when Alipay refuses the request."""
@@ -81,7 +62,7 @@ def error_page(sub_code: str, sub_msg: str) -> web.Response:
         f"<p>{html.escape(sub_msg)}</p>"
         f'<p class="code">错误码：<span id="sub-code">{html.escape(sub_code)}</span></p></div>'
     )
-    return _html("支付宝 - 无法付款", content)
+    return page(_PAGE, "支付宝 - 无法付款", content)
 
 
 def open_page(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -> Order:
@@ -115,7 +96,7 @@ def return_params(state: SimState, order: Order, now: datetime) -> dict[str, str
         "charset": crypto.CHARSET,
         "out_trade_no": order.out_trade_no,
         "method": METHOD + ".return",
-        "total_amount": _yuan(order.paid_fen if order.paid_fen is not None else order.total_fen),
+        "total_amount": yuan_str(order.paid_fen if order.paid_fen is not None else order.total_fen),
         "trade_no": order.trade_no or "",
         "auth_app_id": state.keys.app_id,
         "version": crypto.VERSION,
@@ -143,7 +124,7 @@ def _order(request: web.Request) -> tuple[SimState, Order] | None:
 
 def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Response:
     facts = (
-        f'<div class="card"><div class="amount" id="amount">¥{_yuan(order.total_fen)}</div><dl>'
+        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(order.total_fen)}</div><dl>'
         f"<dt>收款方</dt><dd>{html.escape(f'税费通缴（{state.keys.seller_id}）')}</dd>"
         f"<dt>商品</dt><dd>{html.escape(order.subject)}</dd>"
         f"<dt>订单号</dt><dd>{html.escape(order.out_trade_no)}</dd></dl></div>"
@@ -154,7 +135,7 @@ def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Re
     if order.payable(now):
         action = (
             f'<form class="pay" method="post" action="{html.escape(f"/sim/wap/{token}/pay")}">'
-            f'<button id="confirm">确认付款</button></form>{quit_link}{_ONCE}'
+            f'<button id="confirm">确认付款</button></form>{quit_link}{ONCE}'
         )
     elif order.paid_fen is not None:
         back = ""
@@ -164,7 +145,7 @@ def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Re
         action = f'<p id="status">订单已支付</p>{back}'
     else:
         action = f'<p id="status">订单已关闭，不能付款</p>{quit_link}'
-    return _html("支付宝 - 确认付款", facts + action)
+    return page(_PAGE, "支付宝 - 确认付款", facts + action)
 
 
 async def cashier(request: web.Request) -> web.Response:

@@ -27,12 +27,11 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters import simkit
 from adapters.bank.sim_closing import close_day
-from adapters.bank.sim_faults import Faults
 from adapters.bank.sim_ledger import BENEFICIARY, COLLECTION, CREDIT, LedgerError
 from adapters.bank.sim_pull import PullFailed, fetch_once
 from adapters.bank.sim_state import STATE, SimState
+from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
 
@@ -207,24 +206,6 @@ async def show_files(request: web.Request) -> web.Response:
     return web.json_response({"files": [r.as_json() for r in request.app[STATE].received]})
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    refused = await simkit.update_faults(request, state.faults, log)
-    if refused is not None:
-        return _bad(refused)
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/accounts", show_accounts)
     app.router.add_put("/sim/accounts", put_accounts)
@@ -234,6 +215,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/close-day", close)
     app.router.add_post("/sim/fetch", fetch)
     app.router.add_get("/sim/files", show_files)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

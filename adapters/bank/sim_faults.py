@@ -16,14 +16,16 @@ Knobs::
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from adapters.simkit.faults import Knobs
 
 _REASON = re.compile(r"[A-Z0-9]{4}")
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """All off by default."""
 
     delay_s: float = 0.0
@@ -35,18 +37,18 @@ class Faults:
     drop_status: list[str] = field(default_factory=list)
     duplicate_status: int = 0
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked: dict[str, Any] = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, value)
-        for name, value in checked.items():
-            setattr(self, name, value)
+    def check(self, name: str, value: Any) -> Any:
+        if name in ("reject_accounts", "drop_status"):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError(f"{name} must be a list of non-empty strings")
+            return list(value)
+        if name == "reject_reason":
+            if not isinstance(value, str) or not _REASON.fullmatch(value):
+                raise ValueError("reject_reason must be a 4-character ISO reason code")
+            return value
+        return super().check(name, value)
 
     def take(self, counter: str) -> bool:
         """Use one of a counted fault (``inbox_5xx`` ...): whether it fired."""
@@ -63,23 +65,3 @@ class Faults:
                 self.drop_status.remove(key)
                 return True
         return False
-
-
-def _knob(name: str, value: Any) -> Any:
-    if name in ("reject_accounts", "drop_status"):
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ValueError(f"{name} must be a list of non-empty strings")
-        return list(value)
-    if name == "reject_reason":
-        if not isinstance(value, str) or not _REASON.fullmatch(value):
-            raise ValueError("reject_reason must be a 4-character ISO reason code")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if name == "delay_s":
-        return float(value)
-    if not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer")
-    return value

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from adapters.bank.sim_faults import Faults
 from adapters.bank.sim_ledger import Ledger
 from adapters.bank.sim_signature import VerifyKey
 from adapters.bank.sim_xml import BEIJING, BankIdentity
+from adapters.simkit.state import SimBase
 
 Clock = Callable[[], datetime]
 
@@ -90,7 +90,7 @@ class PullConfig:
     timeout_s: float = 10.0
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state."""
 
     def __init__(
@@ -102,6 +102,7 @@ class SimState:
         pull: PullConfig | None = None,
         clock: Clock = beijing_now,
     ) -> None:
+        super().__init__()
         self.verify_keys = dict(verify_keys)
         self.bank = bank
         self.client_cn = client_cn
@@ -117,9 +118,6 @@ class SimState:
         self.statement_seq: dict[str, int] = {}
         self.closed_through: date | None = None
         self.fetched: dict[str, str] = {}  # pulled name -> sha256 already taken
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
         self.pull_lock = asyncio.Lock()
         self._outbox_seq = 0
         self._msg_seq = 0
@@ -156,15 +154,6 @@ class SimState:
         if after not in self.outbox:
             return None
         return names[names.index(after) + 1 :]
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 STATE = web.AppKey("bank_sim_state", SimState)

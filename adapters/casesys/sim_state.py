@@ -13,10 +13,13 @@ import asyncio
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Final
 
 from aiohttp import web
+
+from adapters.simkit.faults import Knobs
 
 TOLERANCE_S: Final = 300
 
@@ -32,7 +35,7 @@ class Refused(Exception):
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """The knobs of ``PUT /sim/faults``; all off by default.
 
     down         every webhook gets 503 from the front proxy, as when the system is off line
@@ -40,32 +43,13 @@ class Faults:
     delay_s      every answer waits this long (a slow system; a timeout when longer than ours)
     """
 
+    LIMITS: ClassVar[Mapping[str, tuple[float, str]]] = {
+        "delay_s": (600, "delay_s must be 0 to 600")
+    }
+
     down: bool = False
     fail_next: int = 0
     delay_s: float = 0.0
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        checked: dict[str, Any] = {}
-        for name, value in knobs.items():
-            if name == "down":
-                if not isinstance(value, bool):
-                    raise ValueError("down must be true or false")
-            elif name == "fail_next":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError("fail_next must be a whole number ≥ 0")
-            elif name == "delay_s":
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ValueError("delay_s must be a number of seconds")
-                if not 0 <= value <= 600:
-                    raise ValueError("delay_s must be 0 to 600")
-            else:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = value
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

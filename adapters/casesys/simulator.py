@@ -31,7 +31,8 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters import simkit
-from adapters.casesys.sim_state import STATE, Faults, Refused, SimState
+from adapters.casesys.sim_state import STATE, Refused, SimState
+from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/tongjiao"
@@ -55,9 +56,7 @@ def create_simulator_app(*, secrets: list[str] | None = None) -> web.Application
     app.router.add_get("/sim/events", _events)
     app.router.add_delete("/sim/events", _forget)
     app.router.add_put("/sim/secrets", _secrets)
-    app.router.add_get("/sim/faults", _faults_get)
-    app.router.add_put("/sim/faults", _faults_put)
-    app.router.add_delete("/sim/faults", _faults_reset)
+    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse)
     simkit.wake_on_shutdown(app, app[STATE])
     return app
 
@@ -123,24 +122,6 @@ async def _secrets(request: web.Request) -> web.Response:
     request.app[STATE].secrets = list(given)
     log.info("secrets set count=%d", len(given))
     return web.json_response({"secrets": len(given)})
-
-
-async def _faults_get(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def _faults_put(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    why = await simkit.update_faults(request, state.faults, log)
-    if why is not None:
-        return web.json_response({"detail": why}, status=400)
-    return web.json_response(state.faults.as_json())
-
-
-async def _faults_reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
 
 
 def _yuan(fen: int) -> str:
@@ -216,3 +197,7 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(main(sys.argv[1:]))
+
+
+def _refuse(detail: str) -> web.Response:
+    return web.json_response({"detail": detail}, status=400)

@@ -17,8 +17,6 @@ Which side sent a frame is bound inside the MAC'd XML (``SRC``/``DES``), not by 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
 import secrets
 import string
@@ -28,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.fiscal.codes import PaymentCodeRules
-
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import json_bytes, load_hex, shared_hex, text_field, write_if_missing
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -38,7 +35,6 @@ _MERCHANT_JSON = "fiscal.json"
 _PLATFORM_JSON = "nontax.json"
 _TOKEN = "token.txt"  # noqa: S105  (a file name, not a secret)
 ITEMS = ("LAND_TRANSFER", "REG_FEE")  # the fee items this authority decides
-_TOKEN_LEN = 64  # hex characters: 256 bits
 _NODE = re.compile(r"[0-9]{12}")
 _ACCOUNT = re.compile(r"[0-9]{10,32}")
 
@@ -84,23 +80,23 @@ def generate_keyset(root: Path, division: str = DEFAULT_DIVISION) -> None:
     merchant_dir, platform_dir = root / MERCHANT_DIR, root / PLATFORM_DIR
     merchant_dir.mkdir(parents=True, exist_ok=True)
     platform_dir.mkdir(parents=True, exist_ok=True)
-    token = _existing_token(merchant_dir / _TOKEN, platform_dir / _TOKEN) or _new_token()
+    token = shared_hex(merchant_dir / _TOKEN, platform_dir / _TOKEN, what="token")
     for folder in (merchant_dir, platform_dir):
-        _write_if_missing(folder / _TOKEN, token + b"\n", secret=True)
+        write_if_missing(folder / _TOKEN, token + b"\n", secret=True)
     document = _existing(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    data = document or _json_bytes(_new_registration(division))
-    _write_if_missing(merchant_dir / _MERCHANT_JSON, data)
-    _write_if_missing(platform_dir / _PLATFORM_JSON, data)
+    data = document or json_bytes(_new_registration(division))
+    write_if_missing(merchant_dir / _MERCHANT_JSON, data)
+    write_if_missing(platform_dir / _PLATFORM_JSON, data)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder); ``ValueError`` names what is wrong."""
-    return MerchantKeys(_registration(path / _MERCHANT_JSON), _load_token(path / _TOKEN))
+    return MerchantKeys(_registration(path / _MERCHANT_JSON), load_hex(path / _TOKEN, "token"))
 
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    return PlatformKeys(_registration(path / _PLATFORM_JSON), _load_token(path / _TOKEN))
+    return PlatformKeys(_registration(path / _PLATFORM_JSON), load_hex(path / _TOKEN, "token"))
 
 
 def _new_registration(division: str) -> dict[str, Any]:
@@ -129,7 +125,7 @@ def _registration(path: Path) -> Registration:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object")
-    text = {name: _str(path, data, name) for name in _TEXT_FIELDS}
+    text = {name: text_field(data, name, path) for name in _TEXT_FIELDS}
     if not re.fullmatch(r"[1-9][0-9]{5}", text["division"]):
         raise ValueError(f"{path}: division must be a 6-digit administrative code")
     for name in ("bank_node", "fiscal_node"):
@@ -169,48 +165,8 @@ _TEXT_FIELDS = (
 )
 
 
-def _str(path: Path, data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{path}: missing or empty {name!r}")
-    return value
-
-
-def _new_token() -> bytes:
-    return secrets.token_hex(_TOKEN_LEN // 2).encode("ascii")
-
-
-def _existing_token(*paths: Path) -> bytes | None:
-    for path in paths:
-        if path.exists():
-            return _load_token(path)
-    return None
-
-
 def _existing(*paths: Path) -> bytes | None:
     for path in paths:
         if path.exists():
             return path.read_bytes()
     return None
-
-
-def _load_token(path: Path) -> bytes:
-    token = path.read_bytes().strip()
-    if len(token) != _TOKEN_LEN or not all(c in b"0123456789abcdef" for c in token):
-        raise ValueError(f"{path} must hold a {_TOKEN_LEN}-character hex token")
-    return token
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        log.info("generated key file=%s", path.name)
-
-
-def _json_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()

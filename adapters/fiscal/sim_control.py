@@ -16,12 +16,12 @@ from adapters.fiscal.sim_state import (
     AGENCIES,
     ITEM_NAMES,
     STATE,
-    Faults,
     Notice,
     SimState,
     confirmation_json,
     notice_json,
 )
+from adapters.simkit.faults import add_fault_routes
 from clearing.domain.money import MAX_FEN, MoneyError, parse_yuan
 
 log = logging.getLogger(__name__)
@@ -190,27 +190,6 @@ async def list_messages(request: web.Request) -> web.Response:
     return _json(request.app[STATE].messages)
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return _json(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    try:
-        knobs = await _json_object(request)
-        state.faults.update(knobs)
-    except ValueError as exc:
-        return _bad(str(exc))
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return _json(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return _json(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/notices", create_notice)
     app.router.add_get("/sim/notices", list_notices)
@@ -218,6 +197,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/notices/{code}/void", void_notice)
     app.router.add_get("/sim/confirmations", list_confirmations)
     app.router.add_get("/sim/messages", list_messages)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_bad, answer=_json)

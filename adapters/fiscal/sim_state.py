@@ -3,12 +3,11 @@ received, and its fault knobs (PUT /sim/faults)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import random
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -17,6 +16,8 @@ from aiohttp import web
 from adapters.fiscal import codes
 from adapters.fiscal.frame import BEIJING
 from adapters.fiscal.keys import PlatformKeys
+from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 ITEM_NAMES = {"LAND_TRANSFER": "土地出让金", "REG_FEE": "不动产登记费"}
@@ -72,7 +73,7 @@ class Confirmation:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default.
 
     api_5xx: that many frames answered 500; api_delay_s: every answer waits this long;
@@ -92,26 +93,9 @@ class Faults:
     down: bool = False
     bill_delay_s: float = 0.0
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(getattr(self, name), str):
+            return super().check(name, value)
         if not isinstance(value, str) or len(value) > 100:
             raise ValueError(f"{name} must be text of at most 100 characters")
         if name == "amount_changed" and value and not value.isdigit():
@@ -125,21 +109,15 @@ def _knob(name: str, kind: type, value: Any) -> Any:
         if name == "refuse_reason" and not value:
             raise ValueError("refuse_reason must not be empty")
         return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    return float(value)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
         self, keys: PlatformKeys, *, public_base_url: str, page_size: int, seed: int | None
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.page_size = page_size
@@ -151,7 +129,6 @@ class SimState:
         self.bill_seq: dict[str, int] = {}
         self.messages: list[dict[str, str]] = []
         self.msg_ids: dict[str, datetime] = {}
-        self.stopping = asyncio.Event()
         # a random start, so that a restarted simulator does not hand out yesterday's codes
         self._code_seq = self.rng.randrange(10**11, 9 * 10**11)
         self._wrong_token = secrets.token_hex(32).encode()
@@ -187,15 +164,6 @@ class SimState:
             check = hmac.new(self._check_key, text, hashlib.sha256).hexdigest()[:6]
             conf.bill = EBill(code, number, check, now)
         return conf.bill
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 def notice_json(notice: Notice, public_base_url: str) -> dict[str, Any]:

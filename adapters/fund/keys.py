@@ -17,17 +17,14 @@ of our request key cannot forge the office's answers (signing.py)::
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
 import secrets
 import string
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import load_hex, read_json, shared_hex, text_field, write_if_missing
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -35,7 +32,6 @@ _MERCHANT_JSON = "fund.json"
 _PLATFORM_JSON = "office.json"
 _APP_KEY_FILE = "app_secret.txt"
 _OFFICE_KEY_FILE = "office_secret.txt"
-_KEY_LEN = 64  # hex characters: 256 bits, used as the HMAC key's bytes
 _AGENCY_CODE = re.compile(r"[0-9A-Z]{12}")
 _ACCOUNT_NO = re.compile(r"[0-9]{12,22}")
 _FIELDS = (
@@ -87,20 +83,20 @@ def generate_keyset(root: Path) -> None:
     platform_dir.mkdir(parents=True, exist_ok=True)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
     for name in (_APP_KEY_FILE, _OFFICE_KEY_FILE):
-        key = _existing_key(merchant_dir / name, platform_dir / name) or _new_key()
+        key = shared_hex(merchant_dir / name, platform_dir / name)
         for folder in (merchant_dir, platform_dir):
-            _write_if_missing(folder / name, key + b"\n", secret=True)
+            write_if_missing(folder / name, key + b"\n", secret=True)
     document = (json.dumps(ids, ensure_ascii=False, indent=2) + "\n").encode()
-    _write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    _write_if_missing(platform_dir / _PLATFORM_JSON, document)
+    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
+    write_if_missing(platform_dir / _PLATFORM_JSON, document)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
     return MerchantKeys(
         **_checked_ids(path / _MERCHANT_JSON),
-        app_secret=_load_key(path / _APP_KEY_FILE),
-        office_secret=_load_key(path / _OFFICE_KEY_FILE),
+        app_secret=load_hex(path / _APP_KEY_FILE),
+        office_secret=load_hex(path / _OFFICE_KEY_FILE),
     )
 
 
@@ -108,15 +104,15 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     return PlatformKeys(
         **_checked_ids(path / _PLATFORM_JSON),
-        app_secret=_load_key(path / _APP_KEY_FILE),
-        office_secret=_load_key(path / _OFFICE_KEY_FILE),
+        app_secret=load_hex(path / _APP_KEY_FILE),
+        office_secret=load_hex(path / _OFFICE_KEY_FILE),
     )
 
 
 def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
     for known in (merchant_json, platform_json):
         if known.exists():
-            return _read_json(known)
+            return read_json(known)
     # DS (代收) + the 6-digit division + a 4-digit sequence: the shape the office assigns
     agency_code = "DS330106" + "".join(secrets.choice(string.digits) for _ in range(4))
     return {
@@ -131,53 +127,10 @@ def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
 
 
 def _checked_ids(path: Path) -> dict[str, Any]:
-    data = _read_json(path)
-    ids = {name: _str(data, name, path) for name in _FIELDS}
+    data = read_json(path)
+    ids = {name: text_field(data, name, path) for name in _FIELDS}
     if not _AGENCY_CODE.fullmatch(ids["agency_code"]):
         raise ValueError(f"{path}: agency_code must be 12 digits or capital letters")
     if not _ACCOUNT_NO.fullmatch(ids["custodial_account_no"]):
         raise ValueError(f"{path}: custodial_account_no must be 12 to 22 digits")
     return ids
-
-
-def _new_key() -> bytes:
-    return secrets.token_hex(_KEY_LEN // 2).encode("ascii")
-
-
-def _existing_key(*paths: Path) -> bytes | None:
-    for path in paths:
-        if path.exists():
-            return _load_key(path)
-    return None
-
-
-def _load_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
-    if len(key) != _KEY_LEN or not all(c in b"0123456789abcdef" for c in key):
-        raise ValueError(f"{path} must hold a {_KEY_LEN}-character hex key")
-    return key
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        log.info("generated key file=%s", path.name)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str, path: Path) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{path}: missing or empty {name!r}")
-    return value

@@ -24,10 +24,10 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fund import rules
-from adapters.fund.sim_faults import Faults
 from adapters.fund.sim_state import STATE, SimNotice, SimState, control_json, deposit_json
 from adapters.fund.unit_no import UnitNoError, parse_unit_no
 from adapters.fund.wire import BEIJING
+from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
 
@@ -216,27 +216,6 @@ async def demo(request: web.Request) -> web.Response:
     return web.json_response({"properties": [control_json(state, n) for n in made]}, status=201)
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    knobs = await _object(request)
-    try:
-        state.faults.update(knobs)
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/properties", add_property)
     app.router.add_get("/sim/properties", list_properties)
@@ -244,6 +223,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/notices/{notice_no}/cancel", cancel_notice)
     app.router.add_get("/sim/deposits", show_deposits)
     app.router.add_post("/sim/demo", demo)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

@@ -17,17 +17,18 @@ Knobs::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.fund import rules
+from adapters.simkit.faults import Knobs
 
 DEFAULT_REFUSAL = "分户账已冻结，暂停缴存入账"
 _REASON_MAX = 100
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """All off by default."""
 
     api_5xx: int = 0
@@ -38,18 +39,14 @@ class Faults:
     amount_changed: dict[str, str] = field(default_factory=dict)
     down: bool = False
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked: dict[str, Any] = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, value)
-        for name, value in checked.items():
-            setattr(self, name, value)
+    def check(self, name: str, value: Any) -> Any:
+        if name == "refuse_confirm_reason":
+            if not isinstance(value, str) or not 0 < len(value) <= _REASON_MAX:
+                raise ValueError(f"{name} must be text of 1 to {_REASON_MAX} characters")
+            return value
+        if name == "amount_changed":
+            return _changes(value)
+        return super().check(name, value)
 
     def take_amount_change(self, *references: str) -> str | None:
         """The new area ("" for +1.00 m²) if one of these references has a change pending."""
@@ -57,26 +54,6 @@ class Faults:
             if reference in self.amount_changed:
                 return self.amount_changed.pop(reference)
         return None
-
-
-def _knob(name: str, value: Any) -> Any:
-    if name in ("bad_signature", "down"):
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if name == "refuse_confirm_reason":
-        if not isinstance(value, str) or not 0 < len(value) <= _REASON_MAX:
-            raise ValueError(f"{name} must be text of 1 to {_REASON_MAX} characters")
-        return value
-    if name == "amount_changed":
-        return _changes(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if name in ("api_5xx", "refuse_confirm"):
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    return float(value)
 
 
 def _changes(value: Any) -> dict[str, str]:

@@ -3,7 +3,6 @@ nonces it has seen, and the fault knobs. One ``SimState`` per application, under
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,6 +14,7 @@ from adapters.fund import rules
 from adapters.fund.keys import PlatformKeys
 from adapters.fund.sim_faults import Faults
 from adapters.fund.wire import BEIJING, format_date, format_time
+from adapters.simkit.state import SimBase
 from clearing.domain.money import yuan_str
 
 
@@ -58,10 +58,11 @@ class SimNotice:
         return self.assessment().amount_fen
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; never module-level."""
 
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.faults = Faults()
@@ -69,7 +70,6 @@ class SimState:
         self.by_unit: dict[str, str] = {}
         self.deposits: list[SimDeposit] = []
         self.request_nonces: dict[str, datetime] = {}
-        self.stopping = asyncio.Event()
         self._notice_seq = 0
         self._certificate_seq = 0
         self._wrong_secret = secrets.token_hex(32).encode()
@@ -91,15 +91,6 @@ class SimState:
     def new_certificate_no(self, now: datetime) -> str:
         self._certificate_seq += 1
         return f"JC{format_date(now.astimezone(BEIJING))}{self._certificate_seq:08d}"
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 def notice_json(state: SimState, notice: SimNotice) -> dict[str, Any]:

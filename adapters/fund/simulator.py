@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         add_options=_options,
         check=_check,
         build=_build,
-        rebase=_rebase,
+        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -67,10 +67,6 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda base_url: create_simulator_app(
         keys, public_base_url=base_url, demo_homes=args.demo
     )
-
-
-def _rebase(app: web.Application, base_url: str) -> None:
-    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

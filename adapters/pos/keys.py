@@ -15,18 +15,22 @@ HMAC, but each key signs one direction only::
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import re
 import secrets
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import (
+    json_bytes,
+    load_hex,
+    read_json,
+    shared_hex,
+    text_field,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -35,7 +39,6 @@ _MERCHANT_JSON = "pos.json"
 _PLATFORM_JSON = "cloud.json"
 _APP_KEY = "app_key.txt"
 _CLOUD_KEY = "cloud_key.txt"
-_KEY_LEN = 64  # hex characters: 256 bits, used as text bytes the way the bank's SDKs do
 _TERMINAL_ID = re.compile(r"[0-9A-Za-z]{8}")
 _MERCHANT_ID = re.compile(r"[0-9]{15}")
 
@@ -77,19 +80,19 @@ def generate_keyset(root: Path, terminals: Sequence[str] = DEFAULT_TERMINALS) ->
     platform_dir.mkdir(parents=True, exist_ok=True)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON, terminals)
     for name in (_APP_KEY, _CLOUD_KEY):
-        key = _existing_key(merchant_dir / name, platform_dir / name) or _new_key()
+        key = shared_hex(merchant_dir / name, platform_dir / name)
         for folder in (merchant_dir, platform_dir):
-            _write_if_missing(folder / name, key + b"\n", secret=True)
-    document = _json_bytes(ids)
-    _write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    _write_if_missing(platform_dir / _PLATFORM_JSON, document)
+            write_if_missing(folder / name, key + b"\n", secret=True)
+    document = json_bytes(ids)
+    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
+    write_if_missing(platform_dir / _PLATFORM_JSON, document)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
     ids = _checked_ids(path / _MERCHANT_JSON)
     return MerchantKeys(
-        **ids, app_key=_load_key(path / _APP_KEY), cloud_key=_load_key(path / _CLOUD_KEY)
+        **ids, app_key=load_hex(path / _APP_KEY), cloud_key=load_hex(path / _CLOUD_KEY)
     )
 
 
@@ -97,14 +100,14 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     ids = _checked_ids(path / _PLATFORM_JSON)
     return PlatformKeys(
-        **ids, app_key=_load_key(path / _APP_KEY), cloud_key=_load_key(path / _CLOUD_KEY)
+        **ids, app_key=load_hex(path / _APP_KEY), cloud_key=load_hex(path / _CLOUD_KEY)
     )
 
 
 def _ids(merchant_json: Path, platform_json: Path, terminals: Sequence[str]) -> dict[str, Any]:
     for known in (merchant_json, platform_json):
         if known.exists():
-            return _read_json(known)
+            return read_json(known)
     # 898 + area + MCC 9399 (government services) + sequence: the shape of a UnionPay merchant id
     merchant_id = "8983100" + "9399" + "".join(secrets.choice(string.digits) for _ in range(4))
     return {
@@ -117,8 +120,8 @@ def _ids(merchant_json: Path, platform_json: Path, terminals: Sequence[str]) -> 
 
 
 def _checked_ids(path: Path) -> dict[str, Any]:
-    data = _read_json(path)
-    merchant_id = _str(data, "merchant_id")
+    data = read_json(path)
+    merchant_id = text_field(data, "merchant_id")
     if not _MERCHANT_ID.fullmatch(merchant_id):
         raise ValueError(f"{path}: merchant_id must be 15 digits")
     terminals = data.get("terminals")
@@ -130,55 +133,8 @@ def _checked_ids(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: terminals must be a list of 8-character terminal ids")
     return {
         "merchant_id": merchant_id,
-        "merchant_name": _str(data, "merchant_name"),
-        "app_id": _str(data, "app_id"),
-        "cloud_key_id": _str(data, "cloud_key_id"),
+        "merchant_name": text_field(data, "merchant_name"),
+        "app_id": text_field(data, "app_id"),
+        "cloud_key_id": text_field(data, "cloud_key_id"),
         "terminals": tuple(terminals),
     }
-
-
-def _new_key() -> bytes:
-    return secrets.token_hex(_KEY_LEN // 2).encode("ascii")
-
-
-def _existing_key(*paths: Path) -> bytes | None:
-    for path in paths:
-        if path.exists():
-            return _load_key(path)
-    return None
-
-
-def _load_key(path: Path) -> bytes:
-    key = path.read_bytes().strip()
-    if len(key) != _KEY_LEN or not all(c in b"0123456789abcdef" for c in key):
-        raise ValueError(f"{path} must hold a {_KEY_LEN}-character hex key")
-    return key
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        log.info("generated key file=%s", path.name)
-
-
-def _json_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"missing or empty {name!r}")
-    return value

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from adapters.pos.settlement import DETAIL, HEADER, TRAILER, VERSION, format_record
 from adapters.pos.sim_state import BEIJING, STATE, SimState, Txn, wire_time
+from clearing.domain.money import yuan_str
 
 FILE_TTL = timedelta(minutes=5)
 _ORDER = {"SALE": 0, "VOID": 1, "RFND": 2, "REVS": 3}
@@ -21,11 +22,6 @@ _TOTALS = (("SALE", "sale"), ("VOID", "void"), ("RFND", "refund"), ("REVS", "rev
 def _fee(millifen: int) -> str:
     whole, decimals = divmod(abs(millifen), 100_000)
     return f"{'-' if millifen < 0 else ''}{whole}.{decimals:05d}"
-
-
-def _yuan(fen: int) -> str:
-    whole, cents = divmod(abs(fen), 100)
-    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
 def _detail(merchant_id: str, txn: Txn) -> str:
@@ -72,7 +68,7 @@ def settlement_file(state: SimState, day: date, now: datetime) -> tuple[str, byt
         trailer[f"{prefix}_amount"] = f"{total:015d}"
         net += total if txn_type == "SALE" else -total
     trailer["fee_total"] = _fee(sum(t.fee_millifen for t in txns))
-    trailer["net_amount"] = _yuan(net)
+    trailer["net_amount"] = yuan_str(net)
     header = {
         "record_type": "H",
         "merchant_id": merchant_id,

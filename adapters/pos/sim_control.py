@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters import simkit
-from adapters.pos.sim_state import STATE, Faults, Sale, SimState, Txn, refund_json, sale_json
+from adapters.pos.sim_state import STATE, Sale, SimState, Txn, refund_json, sale_json
+from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,6 @@ async def show_journal(request: web.Request) -> web.Response:
     return web.json_response([txn_json(t) for t in request.app[STATE].journal])
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    refused = await simkit.update_faults(request, state.faults, log)
-    if refused is not None:
-        return _bad(refused)
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def _bad(message: str) -> web.Response:
     return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
 
@@ -83,6 +65,4 @@ def _bad(message: str) -> web.Response:
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/orders/{out_trade_no}", show_order)
     app.router.add_get("/sim/journal", show_journal)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

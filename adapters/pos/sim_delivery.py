@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 
 import aiohttp
 
@@ -22,6 +23,7 @@ from adapters.pos.sim_state import (
     sale_json,
     wire_time,
 )
+from adapters.simkit.delivery import gaps, on_schedule
 
 log = logging.getLogger(__name__)
 
@@ -56,28 +58,24 @@ def notify_result(state: SimState, sale: Sale, now: datetime) -> None:
 
 async def deliver(state: SimState, notification: Notification) -> None:
     """First attempt now, then retries until acknowledged or the schedule runs out."""
-    previous = 0.0
-    for round_no, offset in enumerate((0.0, *RETRY_OFFSETS_S)):
-        await state.pause((offset - previous) * state.retry_scale)
-        previous = offset
-        await state.pause(state.faults.delay_callbacks_s)
-        if state.stopping.is_set():
-            return
-        held = _hold(state) if round_no == 0 and state.faults.reorder_callbacks > 0 else None
-        try:
-            if held is not None:
-                await held.turn.wait()
-            acknowledged = await _round(state, notification, round_no)
-        finally:
-            if held is not None:
-                held.done.set()
-        if acknowledged:
-            notification.acknowledged = True
-            log.info(
-                "sim notification acknowledged id=%s round=%d", notification.notify_id, round_no
-            )
-            return
-    log.warning("sim notification given up id=%s", notification.notify_id)
+    acked = await on_schedule(state, gaps(RETRY_OFFSETS_S), partial(_attempt, state, notification))
+    if acked is None:
+        if not state.stopping.is_set():
+            log.warning("sim notification given up id=%s", notification.notify_id)
+        return
+    notification.acknowledged = True
+    log.info("sim notification acknowledged id=%s round=%d", notification.notify_id, acked)
+
+
+async def _attempt(state: SimState, notification: Notification, round_no: int) -> bool:
+    held = _hold(state) if round_no == 0 and state.faults.reorder_callbacks > 0 else None
+    try:
+        if held is not None:
+            await held.turn.wait()
+        return await _round(state, notification, round_no)
+    finally:
+        if held is not None:
+            held.done.set()
 
 
 def _hold(state: SimState) -> HeldDelivery:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 
-from adapters.pos.sim_state import DECLINES, Refund, Sale, SimState, Terminal, Txn, digits, mask
+from adapters.pos.sim_state import DECLINES, Refund, Sale, SimState, Terminal, Txn, mask
+from adapters.simkit.keyfiles import digits
 
 log = logging.getLogger(__name__)
 

@@ -4,21 +4,19 @@ transaction journal (what settlement files are made of), deliveries and fault kn
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import secrets
-import string
-from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
-import aiohttp
 from aiohttp import web
 
 from adapters.pos.keys import PlatformKeys
-
-log = logging.getLogger(__name__)
+from adapters.simkit.faults import Knobs
+from adapters.simkit.keyfiles import digits
+from adapters.simkit.state import SimBase
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT = "%Y%m%d%H%M%S"
@@ -42,10 +40,6 @@ DECLINES = {
 
 def wire_time(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime(TIME_FORMAT)
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 def mask(card_no: str) -> str:
@@ -199,8 +193,10 @@ def refund_json(refund: Refund) -> dict[str, Any]:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default."""
+
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"refund_status": REFUND_STATES}
 
     drop_callbacks: float = 0.0
     duplicate_callbacks: int = 0
@@ -221,39 +217,6 @@ class Faults:
     refund_status: str = "SUCCESS"
     bad_file_digest: bool = False
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
-        if value not in REFUND_STATES:
-            raise ValueError(f"{name} must be one of {', '.join(REFUND_STATES)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)
-
 
 @dataclass
 class HeldDelivery:
@@ -263,7 +226,7 @@ class HeldDelivery:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -276,6 +239,7 @@ class SimState:
         fee_rate_ppm: int,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -294,9 +258,6 @@ class SimState:
         self.request_nonces: dict[str, datetime] = {}
         self.held: list[HeldDelivery] = []
         self.flush_scheduled = False
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._host_seq = 0
         self._wrong_key = secrets.token_hex(32).encode()
 
@@ -316,27 +277,6 @@ class SimState:
 
     def new_notify_id(self, now: datetime) -> str:
         return "PN" + now.astimezone(BEIJING).strftime("%Y%m%d%H%M%S") + digits(8)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a delivery that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 STATE = web.AppKey("pos_sim_state", SimState)

@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.pos.sim_delivery import notify_result
 from adapters.pos.sim_host import WireError, complete, read_card, settle
 from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _sale_screen(state: SimState, terminal_id: str, sale: Sale | None, note: str
         f"<dl><dt>商户</dt><dd>{html.escape(state.keys.merchant_name)}</dd>"
         f"<dt>订单号</dt><dd>{html.escape(sale.out_trade_no)}</dd>"
         f"<dt>摘要</dt><dd>{html.escape(sale.description)}</dd>"
-        f'<dt>金额</dt><dd class="amount">¥{sale.amount_fen // 100}.{sale.amount_fen % 100:02d}'
+        f'<dt>金额</dt><dd class="amount">¥{yuan_str(sale.amount_fen)}'
         "</dd></dl>"
     )
     if sale.state == "WAITING":

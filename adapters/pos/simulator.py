@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
         port=8094,
         add_options=_options,
         build=_build,
-        rebase=_rebase,
+        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -78,10 +78,6 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda base_url: create_simulator_app(
         keys, public_base_url=base_url, retry_scale=args.retry_scale, fee_rate_ppm=args.fee_rate_ppm
     )
-
-
-def _rebase(app: web.Application, base_url: str) -> None:
-    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

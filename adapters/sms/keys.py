@@ -18,18 +18,14 @@ deployment would when its address changes (the demo, whose port is chosen at sta
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import secrets
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.simkit.keyfiles import json_bytes, read_json, write_if_missing
 from adapters.sms.templates import Template, check_sign, notice_template
-
-log = logging.getLogger(__name__)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -65,7 +61,7 @@ def generate_keyset(root: Path, *, site: str = DEFAULT_SITE) -> None:
     known = next(
         (p for p in (merchant / _MERCHANT_JSON, platform / _PLATFORM_JSON) if p.exists()), None
     )
-    ids = _read_json(known) if known else _new_ids(site)
+    ids = read_json(known) if known else _new_ids(site)
     secret = next(
         (
             p.read_text().strip()
@@ -75,8 +71,8 @@ def generate_keyset(root: Path, *, site: str = DEFAULT_SITE) -> None:
         None,
     ) or "".join(secrets.choice(_ALNUM) for _ in range(32))
     for folder, name in ((merchant, _MERCHANT_JSON), (platform, _PLATFORM_JSON)):
-        _write_if_missing(folder / _SECRET_FILE, (secret + "\n").encode(), secret=True)
-        _write_if_missing(folder / name, _dump(ids))
+        write_if_missing(folder / _SECRET_FILE, (secret + "\n").encode(), secret=True)
+        write_if_missing(folder / name, json_bytes(ids))
 
 
 def register_site(root: Path, site: str) -> None:
@@ -86,10 +82,10 @@ def register_site(root: Path, site: str) -> None:
         (root / PLATFORM_DIR, _PLATFORM_JSON),
     ):
         path = folder / name
-        data = _read_json(path)
+        data = read_json(path)
         tid = data["notice_template_id"]
         data["templates"][tid] = notice_template(site, tid).as_json()
-        path.write_bytes(_dump(data))
+        path.write_bytes(json_bytes(data))
 
 
 def load_account(path: Path) -> SmsAccount:
@@ -97,7 +93,7 @@ def load_account(path: Path) -> SmsAccount:
     json_path = path / _MERCHANT_JSON
     if not json_path.exists():
         json_path = path / _PLATFORM_JSON
-    data = _read_json(json_path)
+    data = read_json(json_path)
     try:
         templates = {tid: Template.from_json(tid, t) for tid, t in data["templates"].items()}
         account = SmsAccount(
@@ -129,25 +125,3 @@ def _new_ids(site: str) -> dict[str, Any]:
         "templates": {template.template_id: template.as_json()},
         "notice_template_id": template.template_id,
     }
-
-
-def _dump(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        log.info("generated key file=%s", path.name)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data

@@ -9,8 +9,8 @@ from html import escape
 
 from aiohttp import web
 
-from adapters import simkit
-from adapters.sms.sim_state import STATE, Faults
+from adapters.simkit.faults import add_fault_routes
+from adapters.sms.sim_state import STATE
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +52,12 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html")
 
 
-async def get_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def put_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    refused = await simkit.update_faults(request, state.faults, log)
-    if refused is not None:
-        return web.json_response({"error": refused}, status=400)
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/", page)
     app.router.add_get("/sim/outbox", outbox)
     app.router.add_delete("/sim/outbox", clear_outbox)
-    app.router.add_get("/sim/faults", get_faults)
-    app.router.add_put("/sim/faults", put_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse)
+
+
+def _refuse(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)

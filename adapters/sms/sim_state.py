@@ -12,55 +12,32 @@ Fault knobs (``PUT /sim/faults``, partial; ``DELETE`` resets)::
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from adapters.sms.keys import SmsAccount
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     api_5xx: int = 0
     delay_s: float = 0.0
     rate_limit: int = 0
     bad_signature: bool = False
     blacklist: list[str] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing applied)."""
-        checked: dict[str, Any] = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, value: Any) -> Any:
-    if name == "bad_signature":
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if name == "blacklist":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError("blacklist must be a list of phone numbers")
-        return list(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if name in ("api_5xx", "rate_limit"):
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    return float(value)
+    def check(self, name: str, value: Any) -> Any:
+        if name == "blacklist":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError("blacklist must be a list of phone numbers")
+            return list(value)
+        return super().check(name, value)
 
 
 @dataclass(frozen=True)
@@ -75,14 +52,14 @@ class Delivered:
     at: float
 
 
-class SimState:
+class SimState(SimBase):
     def __init__(self, account: SmsAccount, *, public_base_url: str) -> None:
+        super().__init__()
         self.account = account
         self.public_base_url = public_base_url
         self.faults = Faults()
         self.outbox: list[Delivered] = []
         self.requests = 0
-        self.stopping = asyncio.Event()
 
     def deliver(
         self, phone: str, template_id: str, params: list[str], content: str, ctx: str

@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         argv,
         port=8100,
         build=_build,
-        rebase=_rebase,
+        rebase=simkit.rebase_via(STATE),
         keys_help="keyset root (holds merchant/ and platform/); missing keys are generated",
     )
 
@@ -45,10 +45,6 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     generate_keyset(args.keys)
     account = load_account(args.keys / PLATFORM_DIR)
     return lambda base_url: create_simulator_app(account, public_base_url=base_url)
-
-
-def _rebase(app: web.Application, base_url: str) -> None:
-    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

@@ -18,12 +18,7 @@ answers are signed with a key we never hold, so a 完税证明 on a receipt can 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
-import secrets
-import string
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +26,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-log = logging.getLogger(__name__)
+from adapters.simkit.keyfiles import (
+    digits,
+    load_hex,
+    read_json,
+    shared_hex,
+    text_field,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -40,7 +42,6 @@ _PLATFORM_JSON = "bureau.json"
 _ACCESS_FILE = "access_token.txt"
 _PUBLIC = "bureau_public_key.pem"
 _PRIVATE = "bureau_private_key.pem"
-_TOKEN_LEN = 64  # hex characters: 256 bits, used as text bytes like the bank's SDKs do
 _TAX_ORG_CODE = re.compile(r"[0-9]{11}")
 _SRC_ORG_CODE = re.compile(r"[0-9]{12}")
 # 国家税务总局上海市浦东新区税务局: "1" for a tax authority, the district's division code 310115
@@ -83,11 +84,9 @@ def generate_keyset(root: Path) -> None:
     merchant_dir.mkdir(parents=True, exist_ok=True)
     platform_dir.mkdir(parents=True, exist_ok=True)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    token = (
-        _existing_token(merchant_dir / _ACCESS_FILE, platform_dir / _ACCESS_FILE) or _new_token()
-    )
+    token = shared_hex(merchant_dir / _ACCESS_FILE, platform_dir / _ACCESS_FILE, what="token")
     for folder in (merchant_dir, platform_dir):
-        _write_if_missing(folder / _ACCESS_FILE, token + b"\n", secret=True)
+        write_if_missing(folder / _ACCESS_FILE, token + b"\n", secret=True)
     private_path = platform_dir / _PRIVATE
     if not private_path.exists():
         if (merchant_dir / _PUBLIC).exists():
@@ -100,15 +99,15 @@ def generate_keyset(root: Path) -> None:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_if_missing(private_path, pem, secret=True)
+        write_if_missing(private_path, pem, secret=True)
     private_key = _load_private(private_path)
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _write_if_missing(merchant_dir / _PUBLIC, public_pem)
+    write_if_missing(merchant_dir / _PUBLIC, public_pem)
     document = (json.dumps(ids, ensure_ascii=False, indent=2) + "\n").encode()
-    _write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    _write_if_missing(platform_dir / _PLATFORM_JSON, document)
+    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
+    write_if_missing(platform_dir / _PLATFORM_JSON, document)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -118,7 +117,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
         raise ValueError(f"{path / _PUBLIC} must hold an EC public key")
     return MerchantKeys(
         **_checked_ids(path / _MERCHANT_JSON),
-        access_token=_load_token(path / _ACCESS_FILE),
+        access_token=load_hex(path / _ACCESS_FILE, "token"),
         bureau_public_key=public,
     )
 
@@ -127,7 +126,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     return PlatformKeys(
         **_checked_ids(path / _PLATFORM_JSON),
-        access_token=_load_token(path / _ACCESS_FILE),
+        access_token=load_hex(path / _ACCESS_FILE, "token"),
         bureau_private_key=_load_private(path / _PRIVATE),
     )
 
@@ -135,21 +134,21 @@ def load_platform_keys(path: Path) -> PlatformKeys:
 def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
     for known in (merchant_json, platform_json):
         if known.exists():
-            return _read_json(known)
+            return read_json(known)
     tax_org_code, tax_org_name = DEFAULT_TAX_ORG
     return {
         # the partner bank branch's 12-digit CNAPS code: TIPS knows collecting agents by it
-        "src_org_code": "313290" + _digits(6),
+        "src_org_code": "313290" + digits(6),
         "tax_org_code": tax_org_code,
         "tax_org_name": tax_org_name,
-        "bureau_key_id": "TDX" + _digits(6),
+        "bureau_key_id": "TDX" + digits(6),
     }
 
 
 def _checked_ids(path: Path) -> dict[str, str]:
-    data = _read_json(path)
+    data = read_json(path)
     names = ("src_org_code", "tax_org_code", "tax_org_name", "bureau_key_id")
-    ids = {name: _str(data, name, path) for name in names}
+    ids = {name: text_field(data, name, path) for name in names}
     if not _TAX_ORG_CODE.fullmatch(ids["tax_org_code"]):
         raise ValueError(f"{path}: tax_org_code must be 11 digits")
     if not _SRC_ORG_CODE.fullmatch(ids["src_org_code"]):
@@ -157,55 +156,8 @@ def _checked_ids(path: Path) -> dict[str, str]:
     return ids
 
 
-def _digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
-
-
-def _new_token() -> bytes:
-    return secrets.token_hex(_TOKEN_LEN // 2).encode("ascii")
-
-
-def _existing_token(*paths: Path) -> bytes | None:
-    for path in paths:
-        if path.exists():
-            return _load_token(path)
-    return None
-
-
-def _load_token(path: Path) -> bytes:
-    token = path.read_bytes().strip()
-    if len(token) != _TOKEN_LEN or not all(c in b"0123456789abcdef" for c in token):
-        raise ValueError(f"{path} must hold a {_TOKEN_LEN}-character hex token")
-    return token
-
-
 def _load_private(path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} must hold an EC private key")
     return key
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    if secret:
-        log.info("generated key file=%s", path.name)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str, path: Path) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{path}: missing or empty {name!r}")
-    return value

@@ -20,9 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit.faults import add_fault_routes
 from adapters.tax.rules import PropertyCase, parse_area, parse_home, parse_kind, rate_set_on
 from adapters.tax.sim_api import confirmation_json
-from adapters.tax.sim_state import STATE, Declaration, Faults, Person, SimState, Voucher
+from adapters.tax.sim_state import STATE, Declaration, Person, SimState, Voucher
 from adapters.tax.wire import BEIJING, PROPERTY_UNIT, TAX_TYPES, TAXPAYER_ID
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
@@ -260,29 +261,6 @@ async def list_requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE].requests)
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    knobs = await _json(request)
-    if not isinstance(knobs, dict):
-        return _bad("body must be a JSON object")
-    try:
-        state.faults.update(knobs)
-    except ValueError as exc:
-        return _bad(str(exc))
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/cases", create_case)
     app.router.add_get("/sim/cases", list_cases)
@@ -290,6 +268,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/demo", create_demo)
     app.router.add_get("/sim/confirmations", list_confirmations)
     app.router.add_get("/sim/requests", list_requests)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

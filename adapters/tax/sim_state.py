@@ -3,7 +3,6 @@ request serials it has seen, and the fault knobs."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 from adapters.tax import signing
 from adapters.tax.keys import PlatformKeys
 from adapters.tax.rules import PropertyCase, Rate, rate_set_on, taxes_due
@@ -82,7 +83,7 @@ class Declaration:
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """Knobs set by ``PUT /sim/faults``; all off by default."""
 
     api_5xx: int = 0  # this many next API calls answer 500
@@ -94,34 +95,15 @@ class Faults:
     amount_changed: dict[str, int] = field(default_factory=dict)
     down: bool = False  # every API call answers 503, unsigned
 
-    def as_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {name: self._checked(name, value) for name, value in knobs.items()}
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-    def _checked(self, name: str, value: Any) -> Any:
-        if name not in self.__dataclass_fields__:
-            raise ValueError(f"unknown knob {name!r}")
+    def check(self, name: str, value: Any) -> Any:
         current = getattr(self, name)
-        if isinstance(current, bool):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be true or false")
-            return value
         if isinstance(current, str):
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{name} must be a non-empty text")
             return value
         if isinstance(current, dict):
             return _amount_changes(value)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number")
-        if isinstance(current, int) and not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value if isinstance(current, int) else float(value)
+        return super().check(name, value)
 
 
 def _amount_changes(value: Any) -> dict[str, int]:
@@ -142,8 +124,9 @@ def id_number(region: str, born: date, serial: int) -> str:
     return body + _ID_CHECK[total % 11]
 
 
-class SimState:
+class SimState(SimBase):
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url
         self.declarations: dict[str, Declaration] = {}
@@ -152,7 +135,6 @@ class SimState:
         self.request_nonces: dict[str, datetime] = {}
         self.requests: list[dict[str, Any]] = []  # the last API requests, for tests
         self.faults = Faults()
-        self.stopping = asyncio.Event()
         # random starting points: a restarted simulator must not hand out numbers again
         self._decl_seq = secrets.randbelow(10**8)
         self._vou_seq = secrets.randbelow(5 * 10**6)
@@ -278,15 +260,6 @@ class SimState:
         self.confirmed.append(voucher)
         log.info("sim confirmed voucher=%s cert=%s", voucher.tax_vou_no, cert_no)
         return confirmation
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
 
 def _names(declaration: Declaration, key: str) -> bool:

@@ -8,22 +8,15 @@ views of declarations and confirmations, and fault knobs. ``main`` is ``tongjiao
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-from pathlib import Path
 
 from aiohttp import web
 
+from adapters import simkit
 from adapters.tax.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
 from adapters.tax.sim_api import add_api_routes
 from adapters.tax.sim_control import DEMO_CASES, add_control_routes, open_case
 from adapters.tax.sim_state import STATE, SimState
-from clearing import listen
 from clearing.domain.money import yuan_str
-
-log = logging.getLogger(__name__)
 
 
 def create_simulator_app(keys: PlatformKeys, *, public_base_url: str) -> web.Application:
@@ -37,7 +30,7 @@ def create_simulator_app(keys: PlatformKeys, *, public_base_url: str) -> web.App
     add_api_routes(app)
     add_control_routes(app)
     app.router.add_get("/sim/", _index)
-    app.on_shutdown.append(_wake_sleepers)
+    simkit.wake_on_shutdown(app, app[STATE])
     return app
 
 
@@ -55,67 +48,41 @@ async def _index(request: web.Request) -> web.Response:
     )
 
 
-async def _wake_sleepers(app: web.Application) -> None:
-    # delayed answers wait on this, so shutdown never hangs on them
-    app[STATE].stopping.set()
-
-
 def main(argv: list[str]) -> int:
     """``tongjiao sim tax --host H --port P --keys DIR [--demo-cases N]``."""
-    parser = argparse.ArgumentParser(prog="tongjiao sim tax")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8095)
-    parser.add_argument(
-        "--keys",
-        type=Path,
-        required=True,
-        help="keyset root (holds merchant/ and platform/); missing keys are generated",
+    return simkit.run(
+        "tax",
+        argv,
+        port=8095,
+        add_options=_options,
+        check=_check,
+        build=_build,
+        rebase=simkit.rebase_via(STATE),
+        started=_declare_demo_cases,
     )
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo-cases", type=int, default=0, help="declare N demo cases at start")
-    parser.add_argument("--public-base-url", default="", help="default http://HOST:PORT")
-    args = parser.parse_args(argv)
+
+
+def _check(args: argparse.Namespace) -> None:
     if args.demo_cases < 0:
-        parser.error("--demo-cases must not be negative")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        raise ValueError("--demo-cases must not be negative")
+
+
+def _build(args: argparse.Namespace) -> simkit.MakeApp:
     generate_keyset(args.keys)
     keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    asyncio.run(_serve(keys, args))
-    return 0
+    return lambda base_url: create_simulator_app(keys, public_base_url=base_url)
 
 
-async def _serve(keys: PlatformKeys, args: argparse.Namespace) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
-    try:
-        host, port, public_base_url = args.host, args.port, args.public_base_url
-        app = create_simulator_app(keys, public_base_url=public_base_url or f"http://{host}:{port}")
-        runner = web.AppRunner(app, shutdown_timeout=2.0)
-        await runner.setup()
-        site = listen.site(runner, host, port)
-        await site.start()
-        bound_port = port
-        with contextlib.suppress(IndexError, TypeError):
-            bound_port = int(runner.addresses[0][1])
-        if not public_base_url:
-            app[STATE].public_base_url = f"http://{host}:{bound_port}"
-        print(f"tax simulator listening on http://{host}:{bound_port}", flush=True)
-        state = app[STATE]
-        for i in range(args.demo_cases):
-            declaration = open_case(state, dict(DEMO_CASES[i % len(DEMO_CASES)]))
-            total = sum(v.amount_fen for v in declaration.vouchers)
-            print(
-                f"tax demo declaration {declaration.declaration_no} {yuan_str(total)}", flush=True
-            )
-        await stop.wait()
-        log.info("tax simulator stopping")
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
+def _declare_demo_cases(app: web.Application, args: argparse.Namespace) -> None:
+    state = app[STATE]
+    for i in range(args.demo_cases):
+        declaration = open_case(state, dict(DEMO_CASES[i % len(DEMO_CASES)]))
+        total = sum(v.amount_fen for v in declaration.vouchers)
+        print(f"tax demo declaration {declaration.declaration_no} {yuan_str(total)}", flush=True)
 
 
 if __name__ == "__main__":

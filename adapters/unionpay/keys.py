@@ -20,9 +20,6 @@ UnionPay sends as ``signPubKeyCert``. ``generate_keyset(root)`` builds that smal
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -30,17 +27,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import NameOID
 
+from adapters.simkit.keyfiles import (
+    json_bytes,
+    load_rsa_private,
+    read_json,
+    rsa_private_key,
+    text_field,
+    write_if_missing,
+)
 from adapters.unionpay.crypto import UNIONPAY_OWNER, TrustedChain, cert_id, pem_text
-
-log = logging.getLogger(__name__)
 
 CA_DIR = "ca"
 MERCHANT_DIR = "merchant"
@@ -89,37 +90,37 @@ def generate_keyset(root: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
 
-    root_key = _private_key(ca_dir / _ROOT_KEY)
+    root_key = rsa_private_key(ca_dir / _ROOT_KEY)
     root_cert = _cert(
         ca_dir / _ROOT_CERT,
         lambda: _issue(root_key, None, root_key.public_key(), _name("CFCA SIM ROOT"), now, ca=1),
     )
-    middle_key = _private_key(ca_dir / _MIDDLE_KEY)
+    middle_key = rsa_private_key(ca_dir / _MIDDLE_KEY)
     middle_cert = _cert(
         ca_dir / _MIDDLE_CERT,
         lambda: _issue(
             root_key, root_cert, middle_key.public_key(), _name("CFCA SIM OCA1"), now, ca=0
         ),
     )
-    unionpay_key = _private_key(platform_dir / _UNIONPAY_KEY)
+    unionpay_key = rsa_private_key(platform_dir / _UNIONPAY_KEY)
     _cert(
         platform_dir / _UNIONPAY_CERT,
         lambda: issue_leaf(middle_key, middle_cert, unionpay_key.public_key(), UNIONPAY_OWNER, now),
     )
     mer_id = _mer_id(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    merchant_key = _private_key(merchant_dir / _MERCHANT_KEY)
+    merchant_key = rsa_private_key(merchant_dir / _MERCHANT_KEY)
     merchant_cert = _cert(
         merchant_dir / _MERCHANT_CERT,
         lambda: issue_leaf(middle_key, middle_cert, merchant_key.public_key(), mer_id, now),
     )
-    _write_if_missing(
+    write_if_missing(
         merchant_dir / _MERCHANT_JSON,
-        _json_bytes({"merId": mer_id, "certId": cert_id(merchant_cert)}),
+        json_bytes({"merId": mer_id, "certId": cert_id(merchant_cert)}),
     )
-    _write_if_missing(platform_dir / _PLATFORM_JSON, _json_bytes({"merIds": [mer_id]}))
-    _write_if_missing(merchant_dir / _TRUST_ROOT, pem_text(root_cert).encode())
-    _write_if_missing(merchant_dir / _TRUST_MIDDLE, pem_text(middle_cert).encode())
-    _write_if_missing(
+    write_if_missing(platform_dir / _PLATFORM_JSON, json_bytes({"merIds": [mer_id]}))
+    write_if_missing(merchant_dir / _TRUST_ROOT, pem_text(root_cert).encode())
+    write_if_missing(merchant_dir / _TRUST_MIDDLE, pem_text(middle_cert).encode())
+    write_if_missing(
         platform_dir / _MERCHANT_CERTS / f"{cert_id(merchant_cert)}.pem",
         pem_text(merchant_cert).encode(),
     )
@@ -152,20 +153,20 @@ def issue_leaf(
 def load_ca(root: Path) -> tuple[RSAPrivateKey, x509.Certificate]:
     """The intermediate CA's key and certificate (tests use it to issue look-alike certs)."""
     ca_dir = root / CA_DIR
-    return _load_private(ca_dir / _MIDDLE_KEY), _load_cert(ca_dir / _MIDDLE_CERT)
+    return load_rsa_private(ca_dir / _MIDDLE_KEY), _load_cert(ca_dir / _MIDDLE_CERT)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = _read_json(path / _MERCHANT_JSON)
+    ids = read_json(path / _MERCHANT_JSON)
     cert = _load_cert(path / _MERCHANT_CERT)
-    key = _load_private(path / _MERCHANT_KEY)
+    key = load_rsa_private(path / _MERCHANT_KEY)
     if cert.public_key() != key.public_key():
         raise ValueError(f"{path / _MERCHANT_CERT} does not match {_MERCHANT_KEY}")
-    if cert_id(cert) != _str(ids, "certId"):
+    if cert_id(cert) != text_field(ids, "certId"):
         raise ValueError(f"{path / _MERCHANT_JSON} certId does not match the certificate")
     return MerchantKeys(
-        mer_id=_str(ids, "merId"),
+        mer_id=text_field(ids, "merId"),
         cert_id=cert_id(cert),
         private_key=key,
         sign_cert=cert,
@@ -175,7 +176,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = _read_json(path / _PLATFORM_JSON)
+    ids = read_json(path / _PLATFORM_JSON)
     mer_ids = ids.get("merIds")
     if not isinstance(mer_ids, list) or not mer_ids or not all(isinstance(m, str) for m in mer_ids):
         raise ValueError(f"{path / _PLATFORM_JSON} lacks merIds")
@@ -186,7 +187,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
         raise ValueError(f"no merchant certificates under {path / _MERCHANT_CERTS}")
     return PlatformKeys(
         mer_ids=tuple(mer_ids),
-        private_key=_load_private(path / _UNIONPAY_KEY),
+        private_key=load_rsa_private(path / _UNIONPAY_KEY),
         sign_cert=_load_cert(path / _UNIONPAY_CERT),
         merchant_certs=MappingProxyType(merchants),
     )
@@ -243,70 +244,22 @@ def _issue(
 
 def _mer_id(merchant_json: Path, platform_json: Path) -> str:
     if merchant_json.exists():
-        return _str(_read_json(merchant_json), "merId")
+        return text_field(read_json(merchant_json), "merId")
     if platform_json.exists():
-        known = _read_json(platform_json).get("merIds")
+        known = read_json(platform_json).get("merIds")
         if isinstance(known, list) and known and isinstance(known[0], str):
             return known[0]
     # 15 digits; 898 is the prefix UnionPay gives directly connected merchants
     return "898" + "".join(secrets.choice(string.digits) for _ in range(12))
 
 
-def _private_key(path: Path) -> RSAPrivateKey:
-    if path.exists():
-        return _load_private(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_if_missing(path, pem, secret=True)
-    log.info("generated private key file=%s", path.name)
-    return key
-
-
 def _cert(path: Path, make: Callable[[], x509.Certificate]) -> x509.Certificate:
     if path.exists():
         return _load_cert(path)
     cert = make()
-    _write_if_missing(path, pem_text(cert).encode())
+    write_if_missing(path, pem_text(cert).encode())
     return cert
-
-
-def _load_private(path: Path) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA private key")
-    return key
 
 
 def _load_cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
-def _json_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"missing or empty {name!r}")
-    return value

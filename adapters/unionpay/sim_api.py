@@ -272,10 +272,21 @@ async def query_trans(request: web.Request) -> web.Response:
     fields = request[REQUEST]
     if (fields.get("txnType"), fields.get("txnSubType")) != ("00", "00"):
         return _signed_answer(state, answer(state, fields, "10", "不支持的交易类型"))
-    txn = state.txns.get(fields.get("orderId", ""))
+    order_id, txn_time, query_id = (fields.get(k, "") for k in ("orderId", "txnTime", "queryId"))
+    if not query_id and not (order_id and txn_time):
+        return _signed_answer(
+            state, answer(state, fields, "10", "须上送queryId，或orderId与txnTime")
+        )
+    # by queryId, or by orderId with txnTime; what else is sent must name the same transaction
+    txn = state.txns.get(state.by_query_id.get(query_id, "") if query_id else order_id)
     if txn is not None:
         txn.queries.append(datetime.now(wire.BEIJING).isoformat(timespec="milliseconds"))
-    if txn is None or txn.txn_time != fields.get("txnTime") or txn.state == "ISSUED":
+    if (
+        txn is None
+        or (order_id and txn.order_id != order_id)
+        or (txn_time and txn.txn_time != txn_time)
+        or txn.state == "ISSUED"
+    ):
         # a code nobody paid is no transaction yet
         return _signed_answer(state, answer(state, fields, wire.NOT_FOUND))
     found = txn_fields(state, txn)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -12,10 +11,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.simkit import desk
+from adapters.simkit.faults import add_fault_routes
 from adapters.unionpay import wire
 from adapters.unionpay.sim_delivery import notify
-from adapters.unionpay.sim_faults import Faults
 from adapters.unionpay.sim_state import STATE, SimState, Txn, masked_card
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,6 @@ button{{width:100%;padding:.8rem;font-size:1.1rem;background:#d7000f;color:#fff;
 {action}
 </body></html>
 """
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
 
 
 def _payable(txn: Txn, now: datetime) -> bool:
@@ -63,7 +59,7 @@ def _page(state: SimState, txn: Txn, note: str = "") -> web.Response:
     text = _PAGE.format(
         merchant=html.escape(f"税费通缴（商户号 {state.keys.mer_ids[0]}）"),
         order_id=html.escape(txn.order_id),
-        yuan=_yuan(txn.amount_fen),
+        yuan=yuan_str(txn.amount_fen),
         state=html.escape(_state_word(txn, now)),
         action=action,
     )
@@ -76,15 +72,6 @@ def _missing() -> web.Response:
 
 def _bad(message: str) -> web.Response:
     return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
-
-
-async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
-    raw = await request.read()
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _bad("body must be JSON")
-    return data if isinstance(data, dict) else _bad("body must be a JSON object")
 
 
 async def scan(request: web.Request) -> web.Response:
@@ -104,13 +91,12 @@ async def pay(request: web.Request) -> web.Response:
         return _missing()
     amount_fen = txn.amount_fen
     if not from_page:
-        knobs = await _json_object(request)
-        if isinstance(knobs, web.Response):
-            return knobs
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+        try:
+            amount_fen = desk.positive_fen(
+                await desk.json_object(request), "amount_fen", amount_fen
+            )
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(wire.BEIJING)
     if not _payable(txn, now):
         paid = txn.state != "ISSUED"
@@ -145,9 +131,10 @@ async def age(request: web.Request) -> web.Response:
     txn = state.txns.get(request.match_info["order_id"])
     if txn is None:
         return _missing()
-    knobs = await _json_object(request)
-    if isinstance(knobs, web.Response):
-        return knobs
+    try:
+        knobs = await desk.json_object(request)
+    except ValueError as exc:
+        return _bad(str(exc))
     days = knobs.get("days", 1)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         return _bad("days must be a non-negative integer")
@@ -206,35 +193,10 @@ async def show_order(request: web.Request) -> web.Response:
     return _missing() if txn is None else web.json_response(order_json(state, txn))
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    knobs = await _json_object(request)
-    if isinstance(knobs, web.Response):
-        return knobs
-    try:
-        state.faults.update(knobs)
-    except ValueError as exc:
-        return _bad(str(exc))
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults(fee_rate=state.fee_rate)
-    return web.json_response(state.faults.as_json())
-
-
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/scan/{token}", scan)
     app.router.add_post("/sim/orders/{order_id}/pay", pay)
     app.router.add_post("/sim/orders/{order_id}/expire", expire)
     app.router.add_post("/sim/orders/{order_id}/age", age)
     app.router.add_get("/sim/orders/{order_id}", show_order)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from functools import partial
 
 import aiohttp
 
+from adapters.simkit.delivery import on_schedule
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.sim_state import (
     RESP_MSG,
@@ -95,20 +97,19 @@ def notify(state: SimState, txn: Txn) -> None:
 
 async def deliver(state: SimState, notification: Notification) -> None:
     """First send now, then resends until acknowledged or the schedule runs out."""
-    for round_no, delay in enumerate((0.0, *RETRY_SCHEDULE_S)):
-        await state.pause(delay * state.retry_scale)
-        await state.pause(state.faults.delay_callbacks_s)
-        if state.stopping.is_set():
-            return
-        if round_no == 0 and state.faults.reorder_callbacks > 1:
-            acked = await _in_burst(state, notification)
-        else:
-            acked = await _round(state, notification, round_no)
-        if acked:
-            notification.acknowledged = True
-            log.info("sim notification acknowledged key=%s round=%d", notification.key, round_no)
-            return
-    log.warning("sim notification given up key=%s", notification.key)
+    acked = await on_schedule(state, RETRY_SCHEDULE_S, partial(_attempt, state, notification))
+    if acked is None:
+        if not state.stopping.is_set():
+            log.warning("sim notification given up key=%s", notification.key)
+        return
+    notification.acknowledged = True
+    log.info("sim notification acknowledged key=%s round=%d", notification.key, acked)
+
+
+async def _attempt(state: SimState, notification: Notification, round_no: int) -> bool:
+    if round_no == 0 and state.faults.reorder_callbacks > 1:
+        return await _in_burst(state, notification)
+    return await _round(state, notification, round_no)
 
 
 async def _in_burst(state: SimState, notification: Notification) -> bool:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from adapters.simkit.faults import Knobs
 
 RESULTS = ("success", "processing", "fail")
 # an exact decimal fraction of one, e.g. "0.0038" (0.38 %); Fraction() reads it without rounding
@@ -12,7 +15,12 @@ FEE_RATE = re.compile(r"0(\.[0-9]{1,8})?")
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "outcome_unknown_result": RESULTS,
+        "refund_result": RESULTS,
+    }
+
     # notifications
     drop_callbacks: float = 0.0  # probability that a delivery round is skipped
     duplicate_callbacks: int = 0  # extra copies sent with each delivery
@@ -37,39 +45,9 @@ class Faults:
     # the clearing file
     fee_rate: str = "0"
 
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
+    def check(self, name: str, value: Any) -> Any:
         if name == "fee_rate":
             if not isinstance(value, str) or not FEE_RATE.fullmatch(value):
                 raise ValueError("fee_rate is a decimal string below 1, like '0.0038'")
             return value
-        if value not in RESULTS:
-            raise ValueError(f"{name} must be one of {', '.join(RESULTS)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)
+        return super().check(name, value)

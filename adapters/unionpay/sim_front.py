@@ -21,11 +21,13 @@ from typing import Final
 
 from aiohttp import web
 
+from adapters.simkit.pages import ONCE, page
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
 from adapters.unionpay.sim_api import Fields, Refused, authenticate, new_txn
 from adapters.unionpay.sim_delivery import notify, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -58,31 +60,12 @@ border-radius:.4rem;margin-top:1rem}}button:disabled{{background:#e88}}
 </body></html>
 """
 
-# one confirmation per tap; the result page goes back to the merchant after a short countdown
-_ONCE = (
-    "<script>document.querySelectorAll('form.pay').forEach(function(f){"
-    "f.addEventListener('submit',function(){f.querySelector('button').disabled=true;});});"
-    "</script>"
-)
+# the result page goes back to the merchant after a short countdown
 _COUNTDOWN = (
     "<script>(function(){var n=3,s=document.getElementById('seconds'),"
     "f=document.getElementById('front');var t=setInterval(function(){n-=1;s.textContent=n;"
     "if(n<=0){clearInterval(t);f.submit();}},1000);})();</script>"
 )
-
-
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _html(title: str, content: str) -> web.Response:
-    # 200 even for refusals, as UnionPay's own error page: the browser shows it, nothing else
-    return web.Response(
-        text=_PAGE.format(title=html.escape(title), content=content),
-        content_type="text/html",
-        charset="utf-8",
-    )
 
 
 def error_page(code: str, message: str = "") -> web.Response:
@@ -93,7 +76,7 @@ def error_page(code: str, message: str = "") -> web.Response:
         f"<p>{html.escape(text)}</p>"
         f'<p class="code">应答码：<span id="resp-code">{html.escape(code)}</span></p></div>'
     )
-    return _html("银联 - 交易失败", content)
+    return page(_PAGE, "银联 - 交易失败", content)
 
 
 def _same_request(txn: Txn, fields: Fields) -> bool:
@@ -174,7 +157,7 @@ def front_notification(state: SimState, txn: Txn) -> Fields:
 
 def _facts(state: SimState, txn: Txn) -> str:
     return (
-        f'<div class="card"><div class="amount" id="amount">¥{_yuan(txn.amount_fen)}</div><dl>'
+        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(txn.amount_fen)}</div><dl>'
         f"<dt>商户</dt><dd>{html.escape(f'税费通缴（商户号 {state.keys.mer_ids[0]}）')}</dd>"
         f"<dt>订单号</dt><dd>{html.escape(txn.order_id)}</dd></dl></div>"
     )
@@ -190,7 +173,7 @@ def _card_form(token: str, note: str = "") -> str:
         f' value="{TEST_CARD}">'
         '<label for="smsCode">短信验证码（模拟：111111）</label>'
         f'<input id="smsCode" name="smsCode" inputmode="numeric" value="{TEST_SMS}">'
-        f'<button id="confirm">确认付款</button></form>{_ONCE}'
+        f'<button id="confirm">确认付款</button></form>{ONCE}'
     )
 
 
@@ -214,7 +197,7 @@ def _page(state: SimState, txn: Txn, token: str, now: datetime, note: str = "") 
         body = _result(state, txn)
     else:
         body = '<p class="card" id="status">订单已超时，不能付款</p>'
-    return _html("银联 - 确认付款", _facts(state, txn) + body)
+    return page(_PAGE, "银联 - 确认付款", _facts(state, txn) + body)
 
 
 def _find(request: web.Request) -> tuple[SimState, Txn] | None:

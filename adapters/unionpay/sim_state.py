@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import random
-import secrets
-import string
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.keyfiles import digits
+from adapters.simkit.state import SimBase
 from adapters.unionpay import wire
 from adapters.unionpay.crypto import UNIONPAY_OWNER
 from adapters.unionpay.keys import PlatformKeys, issue_leaf
 from adapters.unionpay.sim_faults import Faults
-
-log = logging.getLogger(__name__)
 
 # after a failed delivery UnionPay resends 1, 2, 4 and 5 minutes apart, five sends in all; one
 # public SDK reads the same sentence as 0, 1, 2 and 4 minutes (protocols-cn.md 3.1 [multi])
@@ -115,16 +109,12 @@ def fee_for(amount_fen: int, rate: Fraction) -> int:
     return scaled // (2 * rate.denominator)
 
 
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
-
-
 def masked_card() -> str:
     # never a real number: a 62 BIN, the middle masked as UnionPay masks accNo
     return "621700" + "*" * 9 + digits(4)
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -137,6 +127,7 @@ class SimState:
         fee_rate: str,
         seed: int | None,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -145,16 +136,12 @@ class SimState:
         self.rng = random.Random(seed)  # noqa: S311
         # the configured rate survives DELETE /sim/faults; the knob can change it for a while
         self.fee_rate = fee_rate
-        self.faults = Faults()
-        self.faults.update({"fee_rate": fee_rate})
+        self.faults = Faults.starting(fee_rate=fee_rate)
         self.txns: dict[str, Txn] = {}
         self.by_query_id: dict[str, str] = {}
         self.by_token: dict[str, str] = {}
         self.by_page: dict[str, str] = {}  # card-entry page token → orderId (手机网页支付)
         self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._trace = itertools.count(1)
         self._stranger: tuple[RSAPrivateKey, x509.Certificate] | None = None
         self._wrong_key: RSAPrivateKey | None = None
@@ -187,27 +174,6 @@ class SimState:
             cert = issue_leaf(ca, fake_ca, key.public_key(), UNIONPAY_OWNER, datetime.now(UTC))
             self._stranger = (key, cert)
         return self._stranger
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background job, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a delivery that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
     def complete(self, txn: Txn, now: datetime, code: str = "00") -> None:
         """Give a transaction its final result, its trace and its clearing day."""

@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         add_options=_options,
         keys_help="keyset root (holds ca/, merchant/ and platform/); missing keys are generated",
         build=_build,
-        rebase=_rebase,
+        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -76,10 +76,6 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda base_url: create_simulator_app(
         keys, public_base_url=base_url, retry_scale=args.retry_scale, fee_rate=args.fee_rate
     )
-
-
-def _rebase(app: web.Application, base_url: str) -> None:
-    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

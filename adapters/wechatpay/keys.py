@@ -18,24 +18,26 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from adapters.simkit.keyfiles import (
+    json_bytes,
+    load_rsa_private,
+    read_json,
+    rsa_private_key,
+    text_field,
+    write_if_missing,
+)
 from adapters.wechatpay.crypto import APIV3_KEY_LEN
-
-log = logging.getLogger(__name__)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -90,14 +92,14 @@ def generate_keyset(root: Path) -> None:
     merchant_dir.mkdir(parents=True, exist_ok=True)
     (platform_dir / _MERCHANT_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
 
-    merchant_key = _private_key(merchant_dir / _MERCHANT_PRIVATE)
-    platform_key = _private_key(platform_dir / _PLATFORM_PRIVATE)
+    merchant_key = rsa_private_key(merchant_dir / _MERCHANT_PRIVATE)
+    platform_key = rsa_private_key(platform_dir / _PLATFORM_PRIVATE)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
     apiv3_key = _apiv3_key(merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY)
 
-    _write_if_missing(
+    write_if_missing(
         merchant_dir / _MERCHANT_JSON,
-        _json_bytes(
+        json_bytes(
             {
                 "mchid": ids["mchid"],
                 "appid": ids["appid"],
@@ -106,9 +108,9 @@ def generate_keyset(root: Path) -> None:
             }
         ),
     )
-    _write_if_missing(
+    write_if_missing(
         platform_dir / _PLATFORM_JSON,
-        _json_bytes(
+        json_bytes(
             {
                 "mchid": ids["mchid"],
                 "appid": ids["appid"],
@@ -117,30 +119,30 @@ def generate_keyset(root: Path) -> None:
             }
         ),
     )
-    _write_if_missing(merchant_dir / _WECHATPAY_PUBLIC, _public_pem(platform_key.public_key()))
-    _write_if_missing(
+    write_if_missing(merchant_dir / _WECHATPAY_PUBLIC, _public_pem(platform_key.public_key()))
+    write_if_missing(
         platform_dir / _MERCHANT_PUBLIC_DIR / f"{ids['merchant_serial']}.pem",
         _public_pem(merchant_key.public_key()),
     )
     for path in (merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY):
-        _write_if_missing(path, apiv3_key, secret=True)
+        write_if_missing(path, apiv3_key, secret=True)
     app_secret = _app_secret(merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET)
     for path in (merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET):
-        _write_if_missing(path, app_secret, secret=True)
+        write_if_missing(path, app_secret, secret=True)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = _read_json(path / _MERCHANT_JSON)
+    ids = read_json(path / _MERCHANT_JSON)
     public = serialization.load_pem_public_key((path / _WECHATPAY_PUBLIC).read_bytes())
     if not isinstance(public, rsa.RSAPublicKey):
         raise ValueError(f"{path / _WECHATPAY_PUBLIC} is not an RSA public key")
     return MerchantKeys(
-        mchid=_str(ids, "mchid"),
-        appid=_str(ids, "appid"),
-        merchant_serial=_str(ids, "merchant_serial"),
-        wechatpay_public_key_id=_str(ids, "wechatpay_public_key_id"),
-        private_key=_load_private(path / _MERCHANT_PRIVATE),
+        mchid=text_field(ids, "mchid"),
+        appid=text_field(ids, "appid"),
+        merchant_serial=text_field(ids, "merchant_serial"),
+        wechatpay_public_key_id=text_field(ids, "wechatpay_public_key_id"),
+        private_key=load_rsa_private(path / _MERCHANT_PRIVATE),
         wechatpay_public_key=public,
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
@@ -149,7 +151,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = _read_json(path / _PLATFORM_JSON)
+    ids = read_json(path / _PLATFORM_JSON)
     merchants: dict[str, RSAPublicKey] = {}
     for pem in sorted((path / _MERCHANT_PUBLIC_DIR).glob("*.pem")):
         key = serialization.load_pem_public_key(pem.read_bytes())
@@ -159,49 +161,35 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     if not merchants:
         raise ValueError(f"no merchant public keys under {path / _MERCHANT_PUBLIC_DIR}")
     return PlatformKeys(
-        mchid=_str(ids, "mchid"),
-        appid=_str(ids, "appid"),
-        public_key_id=_str(ids, "public_key_id"),
-        private_key=_load_private(path / _PLATFORM_PRIVATE),
+        mchid=text_field(ids, "mchid"),
+        appid=text_field(ids, "appid"),
+        public_key_id=text_field(ids, "public_key_id"),
+        private_key=load_rsa_private(path / _PLATFORM_PRIVATE),
         merchant_public_keys=MappingProxyType(merchants),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
     )
 
 
-def _private_key(path: Path) -> RSAPrivateKey:
-    if path.exists():
-        return _load_private(path)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write_if_missing(path, pem, secret=True)
-    log.info("generated private key file=%s", path.name)
-    return key
-
-
 def _ids(merchant_json: Path, platform_json: Path) -> dict[str, str]:
     if merchant_json.exists():
-        known = _read_json(merchant_json)
+        known = read_json(merchant_json)
         return {
-            "mchid": _str(known, "mchid"),
-            "appid": _str(known, "appid"),
-            "merchant_serial": _str(known, "merchant_serial"),
-            "public_key_id": _str(known, "wechatpay_public_key_id"),
+            "mchid": text_field(known, "mchid"),
+            "appid": text_field(known, "appid"),
+            "merchant_serial": text_field(known, "merchant_serial"),
+            "public_key_id": text_field(known, "wechatpay_public_key_id"),
         }
     if platform_json.exists():
-        known = _read_json(platform_json)
+        known = read_json(platform_json)
         serials = known.get("merchant_serials")
         if not isinstance(serials, list) or not serials or not isinstance(serials[0], str):
             raise ValueError(f"{platform_json} lacks merchant_serials")
         return {
-            "mchid": _str(known, "mchid"),
-            "appid": _str(known, "appid"),
+            "mchid": text_field(known, "mchid"),
+            "appid": text_field(known, "appid"),
             "merchant_serial": serials[0],
-            "public_key_id": _str(known, "public_key_id"),
+            "public_key_id": text_field(known, "public_key_id"),
         }
     mchid = "19" + "".join(secrets.choice(string.digits) for _ in range(8))
     return {
@@ -242,41 +230,7 @@ def _load_app_secret(path: Path) -> str:
     return path.read_text(encoding="ascii").strip() if path.exists() else ""
 
 
-def _load_private(path: Path) -> RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} is not an RSA private key")
-    return key
-
-
 def _public_pem(key: RSAPublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def _write_if_missing(path: Path, data: bytes, *, secret: bool = False) -> None:
-    if path.exists():
-        return
-    # O_EXCL and the mode at creation: a secret is never readable by others, not even briefly
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
-def _json_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
-
-
-def _str(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"missing or empty {name!r}")
-    return value

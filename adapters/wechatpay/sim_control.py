@@ -13,7 +13,6 @@ GET|PUT|DELETE /sim/faults             the knobs (``sim_faults``)
 from __future__ import annotations
 
 import html
-import json
 import logging
 import secrets
 from dataclasses import asdict
@@ -23,11 +22,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters import simkit
+from adapters.simkit import desk
+from adapters.simkit.faults import add_fault_routes
 from adapters.wechatpay import sim_codepay
 from adapters.wechatpay.sim_delivery import payment_notification, send
-from adapters.wechatpay.sim_faults import Faults
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,6 @@ button{{width:100%;padding:.8rem;font-size:1.1rem;background:#07c160;color:#fff;
 """
 
 
-def _yuan(fen: int) -> str:
-    # fen are exact integers; a float would round some amounts
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _page(state: SimState, order: Order, note: str = "") -> web.Response:
     now = datetime.now(BEIJING)
     if order.effective_state(now) == "NOTPAY":
@@ -62,7 +57,7 @@ def _page(state: SimState, order: Order, note: str = "") -> web.Response:
     text = _PAGE.format(
         merchant=html.escape(f"税费通缴（商户号 {state.keys.mchid}）"),
         description=html.escape(order.description),
-        yuan=_yuan(order.paid_fen if order.paid_fen is not None else order.total_fen),
+        yuan=yuan_str(order.paid_fen if order.paid_fen is not None else order.total_fen),
         state=html.escape(order.effective_state(now)),
         action=action,
     )
@@ -86,17 +81,12 @@ async def pay(request: web.Request) -> web.Response:
         return web.json_response({"code": "ORDER_NOT_EXIST", "message": "订单不存在"}, status=404)
     amount_fen = order.total_fen
     if not from_page:
-        raw = await request.read()
         try:
-            knobs: Any = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _bad("body must be JSON")
-        if not isinstance(knobs, dict):
-            return _bad("body must be a JSON object")
-        if "amount_fen" in knobs:
-            amount_fen = knobs["amount_fen"]
-            if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-                return _bad("amount_fen must be a positive integer")
+            amount_fen = desk.positive_fen(
+                await desk.json_object(request), "amount_fen", amount_fen
+            )
+        except ValueError as exc:
+            return _bad(str(exc))
     now = datetime.now(BEIJING)
     current = order.effective_state(now)
     if order.trade_type == "MICROPAY" and current == "USERPAYING":
@@ -191,24 +181,6 @@ async def show_order(request: web.Request) -> web.Response:
     return web.json_response(order_json(state, order))
 
 
-async def show_faults(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE].faults.as_json())
-
-
-async def set_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    refused = await simkit.update_faults(request, state.faults, log)
-    if refused is not None:
-        return _bad(refused)
-    return web.json_response(state.faults.as_json())
-
-
-async def reset_faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.faults = Faults()
-    return web.json_response(state.faults.as_json())
-
-
 def _bad(message: str) -> web.Response:
     return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
 
@@ -218,6 +190,4 @@ def add_control_routes(app: web.Application) -> None:
     app.router.add_post("/sim/orders/{out_trade_no}/pay", pay)
     app.router.add_post("/sim/orders/{out_trade_no}/expire", expire)
     app.router.add_get("/sim/orders/{out_trade_no}", show_order)
-    app.router.add_get("/sim/faults", show_faults)
-    app.router.add_put("/sim/faults", set_faults)
-    app.router.add_delete("/sim/faults", reset_faults)
+    add_fault_routes(app, lambda app: app[STATE].faults)

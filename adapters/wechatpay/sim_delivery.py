@@ -13,10 +13,12 @@ import logging
 import secrets
 import time
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
 
+from adapters.simkit.delivery import on_schedule
 from adapters.wechatpay import crypto
 from adapters.wechatpay.sim_state import (
     BEIJING,
@@ -120,23 +122,19 @@ def send(state: SimState, order: Order, notification: Notification) -> None:
 
 async def deliver(state: SimState, notification: Notification) -> None:
     """First attempt now, then retries until acknowledged or the schedule runs out."""
-    delays = (0.0, *RETRY_SCHEDULE_S)
-    for round_no, delay in enumerate(delays):
-        await state.pause(delay * state.retry_scale)
-        await state.pause(state.faults.delay_callbacks_s)
-        if state.stopping.is_set():
-            return
-        if round_no == 0 and state.faults.reorder_callbacks:
-            acknowledged = await _held(state, notification)
-        else:
-            acknowledged = await _round(state, notification, round_no)
-        if acknowledged:
-            notification.acknowledged = True
-            log.info(
-                "sim notification acknowledged event=%s round=%d", notification.event_id, round_no
-            )
-            return
-    log.warning("sim notification given up event=%s", notification.event_id)
+    acked = await on_schedule(state, RETRY_SCHEDULE_S, partial(_attempt, state, notification))
+    if acked is None:
+        if not state.stopping.is_set():
+            log.warning("sim notification given up event=%s", notification.event_id)
+        return
+    notification.acknowledged = True
+    log.info("sim notification acknowledged event=%s round=%d", notification.event_id, acked)
+
+
+async def _attempt(state: SimState, notification: Notification, round_no: int) -> bool:
+    if round_no == 0 and state.faults.reorder_callbacks:
+        return await _held(state, notification)
+    return await _round(state, notification, round_no)
 
 
 async def _held(state: SimState, notification: Notification) -> bool:

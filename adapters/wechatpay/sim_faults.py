@@ -22,8 +22,11 @@ Bills:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from adapters.simkit.faults import Knobs
 
 REFUND_STATES = ("SUCCESS", "PROCESSING", "ABNORMAL", "CLOSED")
 CODEPAY_ERRORS = ("", "NOTENOUGH", "AUTHCODEEXPIRE", "BANKERROR")
@@ -35,8 +38,10 @@ _CHOICES = {
 
 
 @dataclass
-class Faults:
+class Faults(Knobs):
     """All off by default."""
+
+    CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = _CHOICES
 
     drop_callbacks: float = 0.0
     duplicate_callbacks: int = 0
@@ -60,37 +65,3 @@ class Faults:
     bill_creating: bool = False
     bad_bill_hash: bool = False
     truncate_bill: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, knobs: dict[str, Any]) -> None:
-        """Apply a partial update; ``ValueError`` names the first bad knob (nothing is applied)."""
-        checked = {}
-        for name, value in knobs.items():
-            if name not in self.__dataclass_fields__:
-                raise ValueError(f"unknown knob {name!r}")
-            checked[name] = _knob(name, type(getattr(self, name)), value)
-        for name, value in checked.items():
-            setattr(self, name, value)
-
-
-def _knob(name: str, kind: type, value: Any) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false")
-        return value
-    if kind is str:
-        choices = _CHOICES[name]
-        if value not in choices:
-            raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"{name} must be a non-negative number")
-    if kind is int:
-        if not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer")
-        return value
-    if name == "drop_callbacks" and value > 1:
-        raise ValueError("drop_callbacks is a probability between 0 and 1")
-    return float(value)

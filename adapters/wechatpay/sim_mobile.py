@@ -35,6 +35,7 @@ from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc333
 from adapters.wechatpay.sim_wire import WireError, amount, fen, json_body, notify_url, own_app
 from adapters.wechatpay.sim_wire import out_trade_no as out_trade_no_of
 from adapters.wechatpay.sim_wire import text as text_of
+from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def _cashier(state: SimState, order: Order | None, body: str, status: int = 200)
     text = _CASHIER.format(
         merchant=html.escape(f"税费通缴（商户号 {state.keys.mchid}）"),
         description=html.escape(order.description if order else ""),
-        yuan=f"{order.total_fen // 100}.{order.total_fen % 100:02d}" if order else "—",
+        yuan=yuan_str(order.total_fen) if order else "—",
         body=body,
     )
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")

@@ -43,6 +43,20 @@ FINAL_FOR_NOTICE = ("SUCCESS", "ABNORMAL", "CLOSED")
 _COMPLETABLE = ("PROCESSING", "ABNORMAL")
 
 
+def _original(state: SimState, data: dict[str, Any]) -> Order:
+    """The order refunded, named by ``transaction_id`` or ``out_trade_no``; both must agree."""
+    if not data.get("transaction_id"):
+        if not data.get("out_trade_no"):
+            raise WireError(400, "PARAM_ERROR", "transaction_id和out_trade_no必须填写其一")
+        return find_order(state, text(data, "out_trade_no", max_len=32))
+    transaction_id = text(data, "transaction_id", max_len=32)
+    order = find_order(state, state.by_transaction.get(transaction_id, ""))
+    out_trade_no = data.get("out_trade_no")
+    if out_trade_no and out_trade_no != order.out_trade_no:
+        raise WireError(404, "ORDER_NOT_EXIST", "订单不存在")
+    return order
+
+
 async def refund(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await json_body(request)
@@ -50,11 +64,7 @@ async def refund(request: web.Request) -> web.Response:
     out_refund_no = text(data, "out_refund_no", max_len=64)
     if not OUT_REFUND_NO.fullmatch(out_refund_no):
         raise WireError(400, "PARAM_ERROR", "out_refund_no格式错误")
-    transaction_id = data.get("transaction_id")
-    if isinstance(transaction_id, str) and transaction_id:
-        order = find_order(state, state.by_transaction.get(transaction_id, ""))
-    else:
-        order = find_order(state, text(data, "out_trade_no", max_len=32))
+    order = _original(state, data)
     money = amount(data)
     refund_fen, total_fen = fen(money, "refund"), fen(money, "total")
     reason = text(data, "reason", max_len=80, required=False)

@@ -4,24 +4,19 @@ delivery attempts, issued bill links, and the fault knobs (``sim_faults``)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
-import secrets
-import string
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.keyfiles import digits
+from adapters.simkit.state import SimBase
 from adapters.wechatpay.keys import PlatformKeys
 from adapters.wechatpay.sim_faults import Faults
-
-log = logging.getLogger(__name__)
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -48,10 +43,6 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (
 def rfc3339(moment: datetime) -> str:
     """WeChat's time format: Beijing offset, whole seconds."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds")
-
-
-def digits(count: int) -> str:
-    return "".join(secrets.choice(string.digits) for _ in range(count))
 
 
 @dataclass
@@ -213,7 +204,7 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
     }
 
 
-class SimState:
+class SimState(SimBase):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
@@ -226,6 +217,7 @@ class SimState:
         seed: int | None,
         fee_ppm: int = 0,
     ) -> None:
+        super().__init__()
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.retry_scale = retry_scale
@@ -243,9 +235,6 @@ class SimState:
         self.burst_pending = False
         # bill download token → (file bytes as served, expiry)
         self.bill_links: dict[str, tuple[bytes, datetime]] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.stopping = asyncio.Event()
-        self.session: aiohttp.ClientSession | None = None
         self._wrong_key: RSAPrivateKey | None = None
 
     @property
@@ -254,27 +243,6 @@ class SimState:
         if self._wrong_key is None:
             self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return self._wrong_key
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background delivery, tracked so that cleanup can cancel it."""
-        task: asyncio.Task[None] = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self.tasks.discard(task)
-        # a delivery that dies of a bug would otherwise vanish without a trace
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sim background task failed", exc_info=task.exception())
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at shutdown so that no handler holds the server open."""
-        if seconds <= 0:
-            return
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
 
     def new_transaction_id(self, now: datetime) -> str:
         # 28 digits like WeChat's: 4200 + a 4-digit channel + yyyymmdd + 12 digits

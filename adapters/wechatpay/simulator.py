@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
         add_options=_options,
         check=lambda args: parse_fee_rate(args.fee_rate),
         build=_build,
-        rebase=_rebase,
+        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -85,10 +85,6 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda base_url: create_simulator_app(
         keys, public_base_url=base_url, retry_scale=args.retry_scale, fee_rate=args.fee_rate
     )
-
-
-def _rebase(app: web.Application, base_url: str) -> None:
-    app[STATE].public_base_url = base_url
 
 
 if __name__ == "__main__":

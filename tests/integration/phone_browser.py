@@ -6,8 +6,11 @@ resolved against the page's URL). Plain aiohttp, so the tests see every status a
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -124,3 +127,19 @@ class PhoneBrowser:
     async def get(self, url: str, *, follow: bool = True) -> Page:
         async with self.session.get(URL(url, encoded=True), allow_redirects=follow) as resp:
             return await self._page(resp)
+
+
+async def acknowledged(
+    read_order: Callable[[str], Awaitable[dict[str, Any]]], otn: str, within_s: float = 10
+) -> dict[str, Any]:
+    """The acquirer simulator's record of ``otn`` once it has read our answer to its first
+    notification: the capture commits before we answer, so the order can be CLEARED a moment
+    before the simulator records the acknowledgement."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        sent = await read_order(otn)
+        notifications = sent["notifications"]
+        if (notifications and notifications[0]["acknowledged"]) or loop.time() > deadline:
+            return sent
+        await asyncio.sleep(0.02)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from adapters.alipay import crypto
 from adapters.alipay.client import AlipayClient
+from adapters.alipay.gateway import Answer, Gateway
 from adapters.alipay.keys import (
     MERCHANT_DIR,
     PLATFORM_DIR,
@@ -914,6 +915,94 @@ async def test_faults_reject_unknown_knobs(sim: AlipaySim) -> None:
     ):
         async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
             assert resp.status == 400, knobs
+
+
+# --- a trade named by Alipay's trade_no -------------------------------------------------
+
+
+def gateway_for(sim: AlipaySim) -> Gateway:
+    """Signed calls with any ``biz_content``, for what our client never sends."""
+    return Gateway(
+        sim.session,
+        url=sim.gateway_url,
+        keys=sim.merchant,
+        timeout_s=2.0,
+        clock=lambda: datetime.now(UTC),
+    )
+
+
+async def test_every_trade_call_takes_trade_no_instead_of_out_trade_no(
+    sim: AlipaySim, client: AlipayClient
+) -> None:
+    gateway = gateway_for(sim)
+
+    async def call(method: str, **biz: str) -> Answer:
+        return await gateway.call("probe", f"alipay.trade.{method}", biz)
+
+    waiting = await open_qr(client)
+    await sim.scan(waiting)
+    waiting_trade_no = (await sim.order(waiting))["trade_no"]
+    closed = await call("close", trade_no=waiting_trade_no)
+    assert closed.ok and closed.data["out_trade_no"] == waiting
+    assert (await client.query(waiting)).state == "CLOSED"
+
+    paid = await open_qr(client, total_fen=1_000)
+    _, paid_answer = await sim.pay(paid)
+    trade = paid_answer["trade_no"]
+    found = await call("query", trade_no=trade)
+    assert (found.ok, found.data["out_trade_no"], found.data["trade_status"]) == (
+        True,
+        paid,
+        "TRADE_SUCCESS",
+    )
+    refunded = await call("refund", trade_no=trade, out_request_no="R1", refund_amount="4.00")
+    assert refunded.ok and refunded.data["refund_fee"] == "4.00"
+    asked = await call("fastpay.refund.query", trade_no=trade, out_request_no="R1")
+    assert asked.ok and asked.data["refund_amount"] == "4.00"
+    # the refund made by trade_no is the one our client finds by out_trade_no
+    outcome = await client.query_refund(out_trade_no=paid, out_refund_no="R1")
+    assert outcome.state == "SUCCESS"
+
+    reversed_no = await open_qr(client, total_fen=500)
+    _, reversed_answer = await sim.pay(reversed_no)
+    cancelled = await call("cancel", trade_no=reversed_answer["trade_no"])
+    assert cancelled.ok and (cancelled.data["out_trade_no"], cancelled.data["action"]) == (
+        reversed_no,
+        "refund",
+    )
+
+
+async def test_trade_no_and_out_trade_no_must_name_the_same_trade(
+    sim: AlipaySim, client: AlipayClient
+) -> None:
+    gateway = gateway_for(sim)
+    first, second = await open_qr(client), await open_qr(client)
+    _, paid = await sim.pay(first)
+    await sim.pay(second)
+    agreeing = await gateway.call(
+        "probe", "alipay.trade.query", {"out_trade_no": first, "trade_no": paid["trade_no"]}
+    )
+    assert agreeing.ok and agreeing.data["out_trade_no"] == first
+    for method in (
+        "alipay.trade.query",
+        "alipay.trade.close",
+        "alipay.trade.cancel",
+        "alipay.trade.refund",
+        "alipay.trade.fastpay.refund.query",
+    ):
+        extra = {"out_request_no": "R1", "refund_amount": "1.00"}
+        crossed = await gateway.call(
+            "probe", method, {"out_trade_no": second, "trade_no": paid["trade_no"], **extra}
+        )
+        assert (crossed.code, crossed.sub_code) == ("40004", "ACQ.TRADE_NOT_EXIST"), method
+        unknown = await gateway.call("probe", method, {"trade_no": "2026" + "0" * 24, **extra})
+        assert unknown.sub_code == "ACQ.TRADE_NOT_EXIST", method
+        neither = await gateway.call("probe", method, extra)
+        assert (neither.code, neither.sub_code) == ("40004", "ACQ.INVALID_PARAMETER"), method
+        assert "trade_no" in str(neither.data["sub_msg"])
+    # none of the refused calls touched the trades
+    assert (await client.query(first)).state == "SUCCESS"
+    assert (await client.query(second)).state == "SUCCESS"
 
 
 # --- the daily bill ------------------------------------------------------------------------

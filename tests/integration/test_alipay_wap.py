@@ -20,7 +20,7 @@ from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
 from clearing.ports import PayPage
 from tests.integration.alipay_harness import AlipaySim, running_alipay_sim
-from tests.integration.phone_browser import Page, PhoneBrowser
+from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -131,7 +131,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     )
 
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await sim(svc).order(otn)
+    sent = await acknowledged(sim(svc).order, otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
     assert await svc.payment_counts(otn) == (1, 1)

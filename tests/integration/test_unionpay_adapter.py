@@ -24,7 +24,7 @@ from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejecte
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.bill import BillUnreadable
 from adapters.unionpay.client import UnionPayClient, reversal_id
-from adapters.unionpay.gateway import OutcomeUnknown
+from adapters.unionpay.gateway import QUERY_TRANS, Gateway, OutcomeUnknown
 from adapters.unionpay.keys import (
     MERCHANT_DIR,
     PLATFORM_DIR,
@@ -284,6 +284,39 @@ async def test_qr_paid_by_the_citizen_is_notified_and_queried(
     assert abs(found.paid_at - datetime.now(UTC)) < timedelta(minutes=1)
     state = await sim.order(no)
     assert state["notifications"][0]["acknowledged"] is True
+
+
+async def test_a_transaction_is_queried_by_its_query_id(
+    sim: UnionPaySim, client: UnionPayClient
+) -> None:
+    gateway = Gateway(
+        sim.session,
+        base_url=sim.base_url,
+        file_url=sim.base_url,
+        keys=sim.merchant,
+        timeout_s=2.0,
+        clock=lambda: datetime.now(UTC).timestamp(),
+    )
+    first, second = await paid_qr(sim, client), await paid_qr(sim, client, 500)
+    query_id = (await client.query(first)).provider_txn_id
+    assert query_id is not None
+    sent = (await sim.order(first))["txn_time"]
+
+    async def query(**named: str) -> dict[str, str]:
+        fields = gateway.fields("00", "00", wire.CHANNEL_INTERNET) | named
+        answer = await gateway.call("query", gateway.base_url + QUERY_TRANS, fields)
+        return dict(answer.fields)
+
+    found = await query(queryId=query_id)
+    assert (found["respCode"], found["origRespCode"]) == ("00", "00")
+    assert (found["orderId"], found["txnAmt"]) == (first, "12345")
+    agreeing = await query(queryId=query_id, orderId=first, txnTime=sent)
+    assert agreeing["respCode"] == "00" and agreeing["orderId"] == first
+    crossed = await query(queryId=query_id, orderId=second, txnTime=sent)
+    assert crossed["respCode"] == wire.NOT_FOUND
+    assert (await query(queryId="0" * 21))["respCode"] == wire.NOT_FOUND
+    assert (await query())["respCode"] == "10"
+    assert (await query(orderId=first))["respCode"] == "10"  # an order id needs its txnTime
 
 
 async def test_scan_page_pays_through_the_form(sim: UnionPaySim, client: UnionPayClient) -> None:

@@ -18,7 +18,7 @@ from adapters.unionpay.gateway import FRONT_TRANS
 from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
 from clearing.ports import PayPage
-from tests.integration.phone_browser import Page, PhoneBrowser
+from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
 from tests.integration.service_harness import Service, running_service
 from tests.integration.unionpay_harness import UnionPaySim, running_unionpay_sim
 from tests.integration.wechat_harness import running_wechat_sim
@@ -133,7 +133,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     assert "*" in front.fields["accNo"]
 
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await sim(svc).order(otn)
+    sent = await acknowledged(sim(svc).order, otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
     assert await svc.payment_counts(otn) == (1, 1)

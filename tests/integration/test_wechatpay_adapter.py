@@ -838,6 +838,49 @@ async def paid_order(sim: WeChatSim, client: WeChatPayClient, total_fen: int = 1
     return no
 
 
+async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    transport = Transport(
+        sim.session,
+        base_url=sim.base_url,
+        keys=sim.merchant,
+        timeout_s=2,
+        max_skew_s=300,
+        clock=time.time,
+    )
+    first, second = await open_order(client, total_fen=1_000), await open_order(client)
+    _, paid = await sim.pay(first)
+    await sim.pay(second)
+    transaction_id = paid["transaction_id"]
+    mchid = f"?mchid={sim.merchant.mchid}"
+
+    found = await transport.call(
+        "query", "GET", f"/v3/pay/transactions/id/{transaction_id}{mchid}", None
+    )
+    assert found.status == 200
+    assert (found.data["out_trade_no"], found.data["trade_state"]) == (first, "SUCCESS")
+    unknown = await transport.call("query", "GET", f"/v3/pay/transactions/id/4200{mchid}", None)
+    assert (unknown.status, unknown.code) == (404, "ORDER_NOT_EXIST")
+
+    def refund_of(fen: int, **named: str) -> dict[str, object]:
+        amount = {"refund": fen, "total": 1_000, "currency": "CNY"}
+        return {"out_refund_no": f"R{fen}{first}", "amount": amount, **named}
+
+    crossed = refund_of(100, transaction_id=transaction_id, out_trade_no=second)
+    refused = await transport.call("refund", "POST", "/v3/refund/domestic/refunds", crossed)
+    assert (refused.status, refused.code) == (404, "ORDER_NOT_EXIST")
+    neither = await transport.call("refund", "POST", "/v3/refund/domestic/refunds", refund_of(200))
+    assert (neither.status, neither.code) == (400, "PARAM_ERROR")
+    agreeing = refund_of(300, transaction_id=transaction_id, out_trade_no=first)
+    made = await transport.call("refund", "POST", "/v3/refund/domestic/refunds", agreeing)
+    assert made.status == 200 and made.data["out_trade_no"] == first
+    # only the one refund both numbers agreed on was made
+    assert (await client.query(first)).state == "REFUND"
+    assert (await client.query(second)).state == "SUCCESS"
+    assert [r["refund_fen"] for r in (await sim.order(first))["refunds"]] == [300]
+
+
 async def test_refund_query_follows_the_refund(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:

@@ -5,6 +5,9 @@ options (--host, --port, --keys, --public-base-url) plus the simulator's own, lo
 ``serve`` until SIGINT or SIGTERM. ``wake_on_shutdown`` and ``add_notify_session`` wire a
 simulator's state into its app: shutdown wakes delayed answers, and a simulator that sends
 notifications gets a client session for them and its pending deliveries cancelled at cleanup.
+
+The rest of the kit: ``keyfiles`` (how key and registration files are written and read) and
+``faults`` (the knobs model and the ``/sim/faults`` desk). Each simulator keeps only its protocol.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -31,6 +33,25 @@ MakeApp = Callable[[str], web.Application]
 
 Rebase = Callable[[web.Application, str], None]
 """Tells a built app its public base URL once the port it listens on is known."""
+
+Started = Callable[[web.Application, argparse.Namespace], None]
+"""Runs once the app listens and the listening line is out (demo data announced after it)."""
+
+
+class Reachable(Protocol):
+    public_base_url: str
+
+
+R = TypeVar("R", bound=Reachable)
+
+
+def rebase_via(key: web.AppKey[R]) -> Rebase:
+    """The usual ``rebase``: the state under ``key`` keeps the public base URL."""
+
+    def rebase(app: web.Application, base_url: str) -> None:
+        app[key].public_base_url = base_url
+
+    return rebase
 
 
 class Stoppable(Protocol):
@@ -80,6 +101,7 @@ def run(
     add_options: Callable[[argparse.ArgumentParser], None] | None = None,
     check: Callable[[argparse.Namespace], object] | None = None,
     keys_help: str = KEYS_HELP,
+    started: Started | None = None,
 ) -> int:
     """``tongjiao sim NAME --host H --port P --keys DIR [--public-base-url URL] [own options]``.
 
@@ -109,6 +131,7 @@ def run(
             host=args.host,
             port=args.port,
             public_base_url=args.public_base_url,
+            started=None if started is None else lambda app: started(app, args),
         )
     )
     return 0
@@ -122,6 +145,7 @@ async def serve(
     host: str,
     port: int,
     public_base_url: str,
+    started: Callable[[web.Application], None] | None = None,
 ) -> None:
     """Serve the app on ``host:port`` until SIGINT or SIGTERM, announcing the bound port on
     stdout (``NAME simulator listening on http://HOST:PORT``, port 0 picks a free one). Without
@@ -143,6 +167,8 @@ async def serve(
         if not public_base_url:
             rebase(app, f"http://{host}:{bound_port}")
         print(f"{name} simulator listening on http://{host}:{bound_port}", flush=True)
+        if started is not None:
+            started(app)
         await stop.wait()
         logging.getLogger(f"adapters.{name}.simulator").info("%s simulator stopping", name)
     finally:
@@ -150,23 +176,3 @@ async def serve(
             await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-
-
-class _Knobs(Protocol):
-    def update(self, knobs: dict[str, Any]) -> None: ...
-
-
-async def update_faults(request: web.Request, faults: _Knobs, log: logging.Logger) -> str | None:
-    """Apply a ``PUT /sim/faults`` body to ``faults``; the reason it was refused, or None."""
-    try:
-        knobs = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return "body must be JSON"
-    if not isinstance(knobs, dict):
-        return "body must be a JSON object"
-    try:
-        faults.update(knobs)
-    except ValueError as exc:
-        return str(exc)
-    log.info("sim faults set knobs=%s", sorted(knobs))
-    return None

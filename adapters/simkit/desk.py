@@ -1,0 +1,28 @@
+"""Reading what tests and the demo send to a simulator's unsigned ``/sim/`` desk."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; no body at all is ``{}``. ``ValueError`` says what is wrong."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+def positive_fen(data: dict[str, Any], name: str, default: int) -> int:
+    """An amount in fen the caller may give (the citizen paying another amount than asked)."""
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer")
+    return value
