@@ -30,9 +30,16 @@ async def declaration(stack: Stack, name: str, pid: str) -> str:
         return str(body["declaration_no"])
 
 
+async def window_ready(page: Watched) -> None:
+    """Until the window screen has wired and reset its order form: typing sooner can be wiped
+    by that reset (it happened to a supervisor's page on a busy machine)."""
+    await page.locator("body[data-ready]").wait_for(state="attached")
+
+
 async def look_up_case(page: Watched, stack: Stack, case_no: str, name: str, pid: str) -> None:
     """The clerk types the case and the payer with a fresh declaration, and the due lines show."""
     declared = await declaration(stack, name, pid)
+    await window_ready(page)
     await page.fill("#case-no", case_no)
     await page.fill("#payer-name", name)
     await page.fill("#payer-id", pid)

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import window_ready
 
 # the second terminal: the first is the one a clerk picks by default in other tests
 TERMINAL = "T0000002"
@@ -28,6 +29,7 @@ async def _new_order(stack: Stack, page: Watched, case_no: str) -> None:
     decl = await _sim_post(
         f"{stack.sim('tax')}/sim/cases", {"buyer_name": PAYER[0], "buyer_id": PAYER[1]}
     )
+    await window_ready(page)
     await page.fill("#case-no", case_no)
     await page.fill("#payer-name", PAYER[0])
     await page.fill("#payer-id", PAYER[1])

@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import window_ready
 
 PAYER = ("李四", "440524188001010014")
 UNKNOWN_DECLARATION = "199999999999999999"  # the bureau's number shape; never issued
@@ -38,6 +39,7 @@ async def _tax_faults(stack: Stack, method: str, body: dict[str, object] | None 
 
 
 async def _fill(page: Watched, case_no: str, declaration: str) -> None:
+    await window_ready(page)
     await page.fill("#case-no", case_no)
     await page.fill("#payer-name", PAYER[0])
     await page.fill("#payer-id", PAYER[1])

@@ -21,6 +21,7 @@ import pytest
 
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import window_ready
 
 PHONE = {"width": 390, "height": 844}
 PHONE_UA = (
@@ -190,6 +191,7 @@ async def _window_order(stack: Stack, clerk: Watched) -> str:
     await clerk.wait_for_url("**/window")
     await clerk.get_by_text("实时连接").wait_for()
     case_no = f"2026-BDC-W{secrets.randbelow(10**6):06d}"
+    await window_ready(clerk)
     await clerk.fill("#case-no", case_no)
     await clerk.fill("#payer-name", "张三")
     await clerk.fill("#payer-id", PAYER_ID)

@@ -172,6 +172,8 @@ async function main() {
   });
   connect();
   $("case-no").focus();
+  // the form is wired and reset: what is typed from now on stays (tests wait for this too)
+  document.body.dataset.ready = "true";
 }
 
 main();
