@@ -93,20 +93,13 @@ class WeChatPayClient(MobileMixin):
         attach: str = "",
     ) -> str:
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
-        _require_fen(total_fen)
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
-        payload: dict[str, Any] = {
-            "appid": self._keys.appid,
-            "mchid": self._keys.mchid,
-            "description": description,
-            "out_trade_no": out_trade_no,
-            "time_expire": expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
-            "notify_url": self._notify_url,
-            "amount": {"total": total_fen, "currency": "CNY"},
-        }
-        if attach:
-            payload["attach"] = attach
+        payload = self._order_body(
+            out_trade_no=out_trade_no,
+            description=description,
+            total_fen=total_fen,
+            expires_at=expires_at,
+            attach=attach,
+        )
         answer = await self._http.call("create_qr", "POST", "/v3/pay/transactions/native", payload)
         if answer.status != 200:
             raise rejected("create_qr", answer)
