@@ -8,6 +8,7 @@ import secrets
 from datetime import date, timedelta
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
 from tests.e2e.flows import fits_staff_screen, take_order
@@ -19,8 +20,8 @@ async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     page = await page_as("clerk2")
     await page.wait_for_url("**/window")
     await page.get_by_text("实时连接").wait_for()
-    assert await page.inner_text("#window-name") == "窗口二"
-    assert await page.inner_text("#office-name") == "示范市不动产登记中心"
+    await expect(page.locator("#window-name")).to_have_text("窗口二")
+    await expect(page.locator("#office-name")).to_have_text("示范市不动产登记中心")
     await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
     conn = await stack.db()
     try:
@@ -33,7 +34,7 @@ async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     # and it is on 窗口二's list, which is what this screen shows
     await page.locator("#orders tr", has_text="2026-BDC-E2EW02").first.wait_for()
     # a card goes to the terminal at 窗口二
-    assert await page.input_value("#terminal") == "T0000002"
+    await expect(page.locator("#terminal")).to_have_value("T0000002")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 
+from playwright.async_api import expect
+
 from tests.e2e.conftest import PageFactory, Stack
 from tests.e2e.flows import (
     citizen_pays_at_sim_link,
@@ -35,10 +37,10 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     page.allow_console(r"status of 40[34]")
     await page.wait_for_url("**/window")
     await page.get_by_text("实时连接").wait_for()
-    assert await page.inner_text("#office-name") == OUTLET_NAME
-    assert await page.inner_text("#window-name") == "网点窗口一"
+    await expect(page.locator("#office-name")).to_have_text(OUTLET_NAME)
+    await expect(page.locator("#window-name")).to_have_text("网点窗口一")
     # a card goes to the terminal at the outlet's window
-    assert await page.input_value("#terminal") == "T0000003"
+    await expect(page.locator("#terminal")).to_have_value("T0000003")
     await fits_staff_screen(page)
 
     case_no = f"2026-BDC-E2O{secrets.randbelow(10**6):06d}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
@@ -203,7 +204,7 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     await sign_in(clerk, office["clerk"], PASSWORD)
     await clerk.goto("/shifts")
     # the clerk's window is the one assigned, not typed
-    assert await clerk.input_value("#window-no") == "W09"
+    await expect(clerk.locator("#window-no")).to_have_value("W09")
     assert await clerk.is_editable("#window-no") is False
     await clerk.locator("#current-totals").get_by_text("收款").wait_for()
     # W09's shift, with the payment in it (not the page's first read, of another window)
