@@ -53,7 +53,7 @@ async def test_each_role_lands_on_a_page_it_can_use(
     page = await page_as(username)
     await page.wait_for_url(f"**{home}")
     await page.get_by_text(ready).first.wait_for()
-    assert await page.inner_text("#page-error") == ""
+    await expect(page.locator("#page-error")).to_have_text("", use_inner_text=True)
     assert "正在连接" not in await page.inner_text("body")
     if username == "super1":
         # a supervisor covers the hall: the windows by name, not a code to type

@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
 from tests.e2e.flows import window_ready
@@ -59,8 +60,8 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     assert "插卡" in await page.inner_text("#c-wait-text")
     # while the sale is on the terminal, no other way of paying can start
     assert await _disabled(page, "#qr-buttons button") == [True, True, True]
-    assert await page.is_disabled("#code-submit")
-    assert await page.is_disabled("#card-start")
+    await expect(page.locator("#code-submit")).to_be_disabled()
+    await expect(page.locator("#card-start")).to_be_disabled()
 
     # the citizen's card has too little money on it
     declined_at = time.monotonic()
@@ -79,7 +80,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     # the clerk tries again; this time the PIN is right and the card pays
     await page.click("#card-start")
     await page.locator("#c-wait").wait_for()
-    assert await page.inner_text("#pay-error") == ""
+    await expect(page.locator("#pay-error")).to_have_text("", use_inner_text=True)
     await _sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {})
     await page.locator("#c-paid").wait_for(timeout=15_000)
     assert "已缴费" in await page.inner_text("#c-paid")

@@ -59,7 +59,7 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     text = await failure.inner_text()
     assert text.startswith("税务部门："), text
     assert UNKNOWN_DECLARATION in text and "稍后" not in text
-    assert await page.locator("#lookup-failures button").count() == 0
+    await expect(page.locator("#lookup-failures button")).to_have_count(0)
     # submitting anyway: refused for good, in Chinese, nothing made
     page.allow_console(r"status of 422")
     await page.click("#submit-order")
@@ -70,7 +70,7 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     message = await page.inner_text("#form-error")
     assert message.startswith("主管部门不受理该凭证"), message
     assert "税务部门" in message and "稍后" not in message and "查询失败" not in message
-    assert await page.locator("#current").is_hidden()
+    await expect(page.locator("#current")).to_be_hidden()
 
 
 async def test_a_bureau_that_is_down_can_be_asked_again_once_it_is_back(
@@ -90,7 +90,7 @@ async def test_a_bureau_that_is_down_can_be_asked_again_once_it_is_back(
     await retry.click()
     # the registration fee's line was there already (the local schedule); the bureau's join it
     await page.locator("#due-lines tr", has_text="契税").first.wait_for()
-    assert await page.locator("#lookup-failures li").count() == 0
+    await expect(page.locator("#lookup-failures li")).to_have_count(0)
 
 
 async def test_a_reference_in_another_open_order_is_named_at_lookup(
@@ -111,4 +111,4 @@ async def test_a_reference_in_another_open_order_is_named_at_lookup(
     warning = page.locator("#lookup-failures li.warning").first
     await warning.wait_for()
     assert f"已在缴费单 {order_no}" in await warning.inner_text()
-    assert await page.locator("#lookup-failures button").count() == 0
+    await expect(page.locator("#lookup-failures button")).to_have_count(0)

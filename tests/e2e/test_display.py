@@ -52,7 +52,9 @@ async def _clerk_at(stack: Stack, page_as: PageFactory, window: str) -> tuple[Wa
     await sign_in(page, username, PASSWORD)
     await page.wait_for_url("**/window")
     await page.get_by_text("实时连接").wait_for()
-    assert await page.inner_text("#window-name") == f"测试窗口{window}"
+    await expect(page.locator("#window-name")).to_have_text(
+        f"测试窗口{window}", use_inner_text=True
+    )
     return page, username
 
 
@@ -101,17 +103,21 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
 
     order_no = await _new_order(stack, clerk, "2026-BDC-E2E051")
     await screen.locator("#v-order").wait_for()
-    assert await screen.inner_text("#o-no") == order_no
-    assert await screen.inner_text("#o-payer") == "张*"
-    assert await screen.inner_text("#o-total") == await clerk.inner_text("#c-total")
-    assert await screen.inner_text("#o-capital") == await clerk.inner_text("#c-capital")
+    await expect(screen.locator("#o-no")).to_have_text(order_no, use_inner_text=True)
+    await expect(screen.locator("#o-payer")).to_have_text("张*", use_inner_text=True)
+    await expect(screen.locator("#o-total")).to_have_text(
+        await clerk.inner_text("#c-total"), use_inner_text=True
+    )
+    await expect(screen.locator("#o-capital")).to_have_text(
+        await clerk.inner_text("#c-capital"), use_inner_text=True
+    )
     assert "契税" in await screen.inner_text("#o-lines")
     body = await screen.inner_text("body")
     assert PAYER[1] not in body and PAYER[1][-4:] not in body and "张三" not in body
 
     await clerk.locator("#qr-buttons button", has_text="微信").click()
     await screen.locator("#o-qr").wait_for()
-    assert await screen.inner_text("#o-qr-channel") == "微信"
+    await expect(screen.locator("#o-qr-channel")).to_have_text("微信", use_inner_text=True)
     # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
     qr_img = screen.locator("#o-qr-img")
     await expect(qr_img).to_have_js_property("complete", True)
@@ -175,7 +181,7 @@ async def test_another_windows_screen_never_shows_this_windows_order(
 
     order_no = await _new_order(stack, first_clerk, "2026-BDC-E2E061")
     await first.locator("#v-order").wait_for()
-    assert await first.inner_text("#o-no") == order_no
+    await expect(first.locator("#o-no")).to_have_text(order_no, use_inner_text=True)
     await _fits(first, "#o-total", "#o-capital", "#o-lines")
 
     # the second window's screen stays idle and knows nothing of the first window's order

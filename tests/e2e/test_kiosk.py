@@ -120,12 +120,14 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     await _find(kiosk, case_no)
 
     await kiosk.locator("#v-order").wait_for()
-    assert await kiosk.inner_text("#o-case") == case_no
-    assert await kiosk.inner_text("#o-payer") == "张*"
+    await expect(kiosk.locator("#o-case")).to_have_text(case_no, use_inner_text=True)
+    await expect(kiosk.locator("#o-payer")).to_have_text("张*", use_inner_text=True)
     lines = await kiosk.inner_text("#o-lines")
     assert "契税" in lines and "国家金库示范市中心支库" in lines  # by name, not "TREASURY"
-    assert await kiosk.inner_text("#o-total") == "¥12,425.00"
-    assert await kiosk.inner_text("#o-capital") == "壹万贰仟肆佰贰拾伍元整"
+    await expect(kiosk.locator("#o-total")).to_have_text("¥12,425.00", use_inner_text=True)
+    await expect(kiosk.locator("#o-capital")).to_have_text(
+        "壹万贰仟肆佰贰拾伍元整", use_inner_text=True
+    )
     body = await kiosk.inner_text("body")
     assert PAYER_ID not in body and "张三" not in body
     await _fits(kiosk, "#o-total", "#o-capital", "#pay-choose")
@@ -147,8 +149,8 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
 
     await kiosk.locator("#v-receipt").wait_for(timeout=20_000)
     assert "缴费成功" in await kiosk.inner_text("#v-receipt")
-    assert await kiosk.inner_text("#r-no") == f"{order_no}-1"
-    assert await kiosk.inner_text("#r-total") == "¥12,425.00"
+    await expect(kiosk.locator("#r-no")).to_have_text(f"{order_no}-1", use_inner_text=True)
+    await expect(kiosk.locator("#r-total")).to_have_text("¥12,425.00", use_inner_text=True)
     # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
     await expect(kiosk.locator("#r-qr")).to_have_js_property("complete", True)
     assert await kiosk.locator("#r-qr").evaluate("i => i.naturalWidth") > 0
@@ -194,7 +196,7 @@ async def test_scanning_the_notices_qr_opens_its_order_and_idle_clears_it(
     await kiosk.keyboard.type(pay_links.link_url(stack.base_url, token))
     await kiosk.keyboard.press("Enter")
     await kiosk.locator("#v-order").wait_for()
-    assert await kiosk.inner_text("#o-case") == case_no
+    await expect(kiosk.locator("#o-case")).to_have_text(case_no, use_inner_text=True)
     await _fits(kiosk, "#o-total", "#pay-choose")
     # the citizen walks away: after the idle time nothing of the order is left on screen
     await kiosk.locator("#v-home").wait_for(timeout=(IDLE_S + 10) * 1000)
@@ -211,7 +213,7 @@ async def test_a_wrong_pair_gets_a_neutral_answer(stack: Stack, page_as: PageFac
     error = kiosk.locator("#home-error")
     await error.filter(has_text="未找到待缴费的业务").wait_for()
     assert order_no not in await kiosk.inner_text("body")
-    assert await kiosk.locator("#v-home").is_visible()
+    await expect(kiosk.locator("#v-home")).to_be_visible()
 
 
 async def test_an_administrator_registers_and_revokes_and_the_kiosk_opens_no_staff_page(
@@ -225,7 +227,7 @@ async def test_an_administrator_registers_and_revokes_and_the_kiosk_opens_no_sta
     await admin.select_option("#kiosk-form select[name=office]", "HALL1")
     await admin.click("#kiosk-form button[type=submit]")
     await admin.locator("#secret-dialog").wait_for()
-    assert await admin.inner_text("#secret-title") == "启用码"
+    await expect(admin.locator("#secret-title")).to_have_text("启用码", use_inner_text=True)
     code = await admin.inner_text("#secret-value")
     assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", code), code
     await admin.click("#secret-close")
@@ -237,7 +239,7 @@ async def test_an_administrator_registers_and_revokes_and_the_kiosk_opens_no_sta
     await kiosk.goto(f"/kiosk#enrol={code}")
     await kiosk.locator("#v-home").wait_for()
     assert "enrol" not in kiosk.url
-    assert await kiosk.inner_text("#k-name") == name
+    await expect(kiosk.locator("#k-name")).to_have_text(name, use_inner_text=True)
     await admin.reload()
     await admin.locator("#kiosks tr", has_text=name).filter(has_text="在用").wait_for()
 
@@ -277,8 +279,8 @@ async def test_paying_with_the_payment_code_the_scanner_reads(
     await kiosk.keyboard.type("134567890123456789")
     await kiosk.keyboard.press("Enter")
     await kiosk.locator("#v-receipt").wait_for(timeout=20_000)
-    assert await kiosk.inner_text("#r-no") == f"{order_no}-1"
-    assert await kiosk.inner_text("#r-with") == "微信"
+    await expect(kiosk.locator("#r-no")).to_have_text(f"{order_no}-1", use_inner_text=True)
+    await expect(kiosk.locator("#r-with")).to_have_text("微信", use_inner_text=True)
     await kiosk.click("#receipt-done")
     await kiosk.locator("#v-home").wait_for()
     assert order_no not in await kiosk.inner_text("body")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import secrets
 
+from playwright.async_api import expect
+
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, sign_in
@@ -82,7 +84,7 @@ async def test_a_temporary_password_must_be_changed_before_the_window(
     # the window screen is out of reach until the password is changed
     await page.goto("/window")
     assert "/password" in page.url
-    assert await page.locator("#password-form").is_visible()
+    await expect(page.locator("#password-form")).to_be_visible()
 
     await page.fill("#current", TEMPORARY)
     await page.fill("#new", "abcdefgh")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from playwright.async_api import expect
 
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
@@ -93,9 +94,9 @@ async def _ways(stack: Stack, token: str) -> list[str]:
 
 async def _shows_the_order(phone: Watched, order: dict[str, Any]) -> None:
     await phone.locator("#m-order").wait_for()
-    assert await phone.inner_text("#m-no") == order["order_no"]
+    await expect(phone.locator("#m-no")).to_have_text(order["order_no"], use_inner_text=True)
     assert "¥1,080.00" in await phone.inner_text("#m-total")
-    assert await phone.inner_text("#m-capital") == "壹仟零捌拾元整"
+    await expect(phone.locator("#m-capital")).to_have_text("壹仟零捌拾元整", use_inner_text=True)
     lines = await phone.inner_text("#m-lines")
     assert "契税" in lines and "不动产登记费" in lines
     # beneficiaries by their display names, never codes
@@ -111,7 +112,7 @@ async def _shows_the_order(phone: Watched, order: dict[str, Any]) -> None:
 async def _ends_on_the_receipt(phone: Watched, stack: Stack, order_no: str) -> None:
     await phone.locator("#m-receipt").wait_for(timeout=20_000)
     assert "已缴费" in await phone.inner_text("#m-state")
-    assert await phone.locator("#m-ways button").count() == 0
+    await expect(phone.locator("#m-ways button")).to_have_count(0)
     pdf_url = await phone.get_attribute("#m-pdf", "href")
     assert pdf_url and pdf_url.startswith("/m/")
     answer = await phone.context.request.get(stack.base_url + pdf_url)
@@ -121,7 +122,7 @@ async def _ends_on_the_receipt(phone: Watched, stack: Stack, order_no: str) -> N
     verify = await phone.get_attribute("#m-verify", "href")
     assert verify and "/v/" in verify
     await phone.goto(verify)
-    assert await phone.inner_text("#verdict-title") == "凭证真实有效"
+    await expect(phone.locator("#verdict-title")).to_have_text("凭证真实有效", use_inner_text=True)
     state = (await _wait(stack, order_no, lambda o: o["state"] in ("CLEARED", "SETTLED")))["state"]
     assert state in ("CLEARED", "SETTLED")
 
@@ -356,7 +357,7 @@ async def test_a_cancelled_order_shows_so_and_offers_no_payment(
     await phone.goto(f"/m/{_token(stack, order)}")
     await phone.locator("#m-order").wait_for()
     assert "不能缴费" in await phone.inner_text("#m-state")
-    assert await phone.locator("#m-ways button").count() == 0
+    await expect(phone.locator("#m-ways button")).to_have_count(0)
     status, body = await stack.api(
         "POST", f"/m/{_token(stack, order)}/payments",
         json={"channel": "wechatpay", "method": "h5"},

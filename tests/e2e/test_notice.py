@@ -39,7 +39,7 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     await expect(page.locator("#c-order-no")).to_have_text(no)
     button = page.locator("#c-notice")
     await button.wait_for(state="visible")
-    assert await button.inner_text() == "缴费通知书"
+    await expect(button).to_have_text("缴费通知书", use_inner_text=True)
     await button.click()
     await page.fill("#notice-phone", "139 0013 9000")
     async with page.expect_popup() as opened:

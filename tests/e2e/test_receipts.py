@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import aiohttp
+from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
 from tests.e2e.flows import fits_staff_screen, manual_order
@@ -76,46 +77,54 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     await clerk.goto(f"/orders/{order_no}/receipt")
     await clerk.locator("#verify-link").wait_for()
     assert "不动产登记税费缴费凭证" in await clerk.inner_text("h1")
-    assert await clerk.locator("#reprint-badge").count() == 0
+    await expect(clerk.locator("#reprint-badge")).to_have_count(0)
     await fits_staff_screen(clerk)
     old_qr = await clerk.get_attribute("#verify-link", "href")
     assert old_qr and len(old_qr) <= 80, old_qr
 
     citizen = await page_as(None)
     await citizen.goto(old_qr)
-    assert await citizen.inner_text("#verdict-title") == "凭证真实有效"
+    await expect(citizen.locator("#verdict-title")).to_have_text(
+        "凭证真实有效", use_inner_text=True
+    )
 
     await _refund_line_2(stack, order_no)
     # the paper's QR code now says it is void, and what stands
     await citizen.goto(old_qr)
-    assert await citizen.inner_text("#verdict-title") == "已部分退款，凭证已失效"
+    await expect(citizen.locator("#verdict-title")).to_have_text(
+        "已部分退款，凭证已失效", use_inner_text=True
+    )
     refunded = citizen.locator("tr.refunded")
-    assert await refunded.count() == 1
+    await expect(refunded).to_have_count(1)
     assert "不动产登记费" in await refunded.inner_text() and "已退" in await refunded.inner_text()
-    assert await citizen.inner_text("#verdict-paid") == "¥1,500.00"
+    await expect(citizen.locator("#verdict-paid")).to_have_text("¥1,500.00", use_inner_text=True)
 
     # the clerk's receipt page says the printed paper is void and offers 补打, not 打印
     await clerk.reload()
     await clerk.locator("#receipt-banner").wait_for()
     assert "凭证已失效" in await clerk.inner_text("#receipt-banner")
-    assert await clerk.locator("#print-receipt").count() == 0
+    await expect(clerk.locator("#print-receipt")).to_have_count(0)
     await clerk.select_option("#reprint-reason", "部分退款后重新出具")
     await clerk.click("#reprint")
     await clerk.wait_for_url(re.compile(r"/receipt\?n=2$"))
-    assert await clerk.inner_text("#reprint-badge") == "补打（第 1 次）"
-    assert await clerk.inner_text("#receipt-no") == f"{order_no}-2"
+    await expect(clerk.locator("#reprint-badge")).to_have_text(
+        "补打（第 1 次）", use_inner_text=True
+    )
+    await expect(clerk.locator("#receipt-no")).to_have_text(f"{order_no}-2", use_inner_text=True)
     row = clerk.locator("tr.refunded")
     assert "不动产登记费" in await row.inner_text() and "已退" in await row.inner_text()
-    assert await clerk.inner_text("#net-paid") == "¥1,500.00"
-    assert await clerk.inner_text("#refunded-total") == "¥80.00"
-    assert await clerk.locator("#print-receipt").is_visible()
+    await expect(clerk.locator("#net-paid")).to_have_text("¥1,500.00", use_inner_text=True)
+    await expect(clerk.locator("#refunded-total")).to_have_text("¥80.00", use_inner_text=True)
+    await expect(clerk.locator("#print-receipt")).to_be_visible()
     await fits_staff_screen(clerk)
 
     # the reprint's own QR code verifies, and says it is a reprint
     new_qr = await clerk.get_attribute("#verify-link", "href")
     assert new_qr and new_qr != old_qr and len(new_qr) <= 80
     await citizen.goto(new_qr)
-    assert await citizen.inner_text("#verdict-title") == "凭证真实有效"
+    await expect(citizen.locator("#verdict-title")).to_have_text(
+        "凭证真实有效", use_inner_text=True
+    )
     assert "补打（第 1 次）" in await citizen.inner_text("main")
     await fits_staff_screen(citizen)
 
@@ -129,7 +138,7 @@ async def test_roles_that_may_not_reprint_are_refused(stack: Stack, page_as: Pag
     finance = await page_as("finance1")
     await finance.goto(f"/orders/{order_no}/receipt")
     await finance.locator("#verify-link").wait_for()
-    assert await finance.locator("#reprint").count() == 0  # no 补打 for finance
+    await expect(finance.locator("#reprint")).to_have_count(0)  # no 补打 for finance
     # a hand-made form posted from our own page, as a finance user: the 403 screen
     finance.allow_console("403")
     await finance.evaluate(
@@ -147,7 +156,7 @@ async def test_roles_that_may_not_reprint_are_refused(stack: Stack, page_as: Pag
         f"/orders/{order_no}/receipt/reprints",
     )
     await finance.get_by_text("只有窗口收费员或值班主任可以补打缴费凭证").wait_for()
-    assert await finance.inner_text("h1") == "无权补打"
+    await expect(finance.locator("h1")).to_have_text("无权补打", use_inner_text=True)
 
     for user in ("finance1", "auditor1", "admin"):
         status, problem = await stack.api(

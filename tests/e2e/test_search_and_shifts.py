@@ -141,8 +141,8 @@ async def test_clerk_finds_an_order_by_case_no_and_by_id_and_reads_its_history(
     text = await timeline.inner_text()
     assert "开具缴费单" in text and "发起支付" in text and "微信支付" in text
     reprint = page.locator("#reprint")
-    assert await reprint.is_visible()
-    assert await reprint.get_attribute("href") == f"/orders/{order['order_no']}/receipt"
+    await expect(reprint).to_be_visible()
+    await expect(reprint).to_have_attribute("href", f"/orders/{order['order_no']}/receipt")
     await _fits(page, ".detail-card")
     await _fits(page, "#search-form")
 
@@ -151,7 +151,7 @@ async def test_clerk_finds_an_order_by_case_no_and_by_id_and_reads_its_history(
     await page.fill("#q-payer", payer)
     await page.click("#search")
     await page.locator("#results tr", has_text=order["order_no"]).wait_for()
-    assert await page.locator("#results tr").count() == 1
+    await expect(page.locator("#results tr")).to_have_count(1)
     assert payer not in await page.inner_text("#results")
 
 
@@ -171,7 +171,7 @@ async def test_a_clerk_cannot_open_another_office_s_order(
     await page.goto(f"/search#order={order['order_no']}")
     error = page.locator("#detail-error")
     await error.get_by_text("缴费单不存在，或不属于本大厅").wait_for()
-    assert await page.locator("#results tr").count() == 0
+    await expect(page.locator("#results tr")).to_have_count(0)
     assert not await page.locator("#reprint").is_visible()
 
 
@@ -228,11 +228,11 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     # now the day balances with the ledger and the supervisor closes it
     await boss.click("#day-refresh")
     await boss.locator("#day-total").get_by_text("账实相符").wait_for()
-    assert await boss.locator("#day-open").is_hidden()
+    await expect(boss.locator("#day-open")).to_be_hidden()
     await boss.click("#close-day")
     await boss.locator("#day-status").get_by_text("已由").wait_for()
     assert "账实相符" in await boss.inner_text("#day-status")
-    assert await boss.locator("#day-actions").is_hidden()
+    await expect(boss.locator("#day-actions")).to_be_hidden()
     await _fits(boss, "#day-card")
     # the supervisor sees every window's shift of the office
     await boss.locator("#list-date").dispatch_event("change")
@@ -264,7 +264,7 @@ async def test_an_auditor_searches_any_office(
     )
     page = await page_as("auditor1")
     await page.goto("/search")
-    assert await page.locator("#q-office").is_visible()
+    await expect(page.locator("#q-office")).to_be_visible()
     await page.fill("#q-office", office["office"])
     await page.fill("#q-case", case_no)
     await page.click("#search")

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from playwright.async_api import expect
 
 from adapters.alipay.client import AlipayClient
 from adapters.alipay.keys import load_merchant_keys as alipay_keys
@@ -147,7 +148,7 @@ async def test_alipay_cashier_in_a_phone_browser(
             notify_url=stack.base_url + "/notify/alipay",
         )
         page = await _at_the_cashier(page_as, merchant, client, otn, 1_234_56, expires_at)
-    assert await page.inner_text("#amount") == "¥1234.56"
+    await expect(page.locator("#amount")).to_have_text("¥1234.56", use_inner_text=True)
     await _fits_the_phone(page)
     await page.click("#confirm")
     await page.wait_for_url(merchant.base_url + "/back?**")
@@ -176,11 +177,11 @@ async def test_unionpay_card_page_in_a_phone_browser(
             notify_url=stack.base_url + "/notify/unionpay",
         )
         page = await _at_the_cashier(page_as, merchant, client, otn, 65_43, expires_at)
-    assert await page.inner_text("#amount") == "¥65.43"
+    await expect(page.locator("#amount")).to_have_text("¥65.43", use_inner_text=True)
     await _fits_the_phone(page)
     await page.click("#confirm")
     await page.locator("#status").wait_for()
-    assert await page.inner_text("#status") == "支付成功"
+    await expect(page.locator("#status")).to_have_text("支付成功", use_inner_text=True)
     await _fits_the_phone(page)
     # "返回商户" (or the countdown): the browser posts the signed front notification to frontUrl
     await page.click("#back")

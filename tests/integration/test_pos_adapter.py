@@ -123,7 +123,7 @@ async def give_back(
     )
 
 
-async def wait_until(check: Any, timeout_s: float = 3.0) -> None:
+async def wait_until(check: Any, timeout_s: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"
@@ -240,9 +240,12 @@ async def test_sale_card_pin_and_signed_result(
     for name in card_fields.split():
         assert status_.raw[name], name
     assert status_.raw["card_no"] == "622202*********0128"
-    await asyncio.sleep(0.05)
+
+    async def acknowledged() -> bool:
+        return bool((await sim.order(no))["notifications"][0]["acknowledged"])
+
+    await wait_until(acknowledged)
     order = await sim.order(no)
-    assert order["notifications"][0]["acknowledged"] is True
     assert [d["status"] for d in order["deliveries"]] == [200]
     # the terminal is free again
     await open_sale(client)

@@ -132,24 +132,28 @@ async def test_reschedule_does_not_count_as_failure(pool: asyncpg.Pool) -> None:
 async def test_a_dead_workers_lease_expires_and_another_takes_over(pool: asyncpg.Pool) -> None:
     (task_id,) = await _add(pool, "t.lease")
     ran: list[str] = []
+    holding = asyncio.Event()
 
     async def hang(_payload: dict[str, Any]) -> None:
+        holding.set()
         await asyncio.sleep(3600)
 
     async def ok(_payload: dict[str, Any]) -> None:
         ran.append("second")
 
     crashed = TaskRunner(pool, {"t.lease": hang}, Metrics(), worker_id="crashed",
-                         lease=timedelta(milliseconds=200))  # fmt: skip
+                         lease=timedelta(seconds=2))  # fmt: skip
     job = asyncio.create_task(crashed.run_once())
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(holding.wait(), 30)  # it has taken the lease and is working
     job.cancel()  # the worker process "dies" holding the lease
     with pytest.raises(asyncio.CancelledError):
         await job
     second = TaskRunner(pool, {"t.lease": ok}, Metrics(), worker_id="second")
     assert await second.run_once() == 0  # the lease still holds
-    await asyncio.sleep(0.25)
-    assert await second.run_once() == 1
+    deadline = asyncio.get_running_loop().time() + 30
+    while await second.run_once() == 0:  # until the dead worker's lease runs out
+        assert asyncio.get_running_loop().time() < deadline, "the lease never expired"
+        await asyncio.sleep(0.05)
     row = await _task(pool, task_id)
     assert (row["state"], row["attempts"], ran) == ("DONE", 2, ["second"])
 
