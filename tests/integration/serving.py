@@ -129,7 +129,7 @@ class NotifyReceiver(Generic[D]):
     url: str = ""
     deliveries: list[D] = field(default_factory=list)
 
-    async def wait_for(self, count: int, timeout_s: float = 5.0) -> list[D]:
+    async def wait_for(self, count: int, timeout_s: float = 20.0) -> list[D]:
         deadline = time.monotonic() + timeout_s
         while len(self.deliveries) < count:
             if time.monotonic() > deadline:
@@ -200,4 +200,4 @@ async def running_sim_cli(
 
 async def stops_on_sigterm(proc: asyncio.subprocess.Process) -> bool:
     proc.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(proc.wait(), 10) == 0
+    return await asyncio.wait_for(proc.wait(), 30) == 0

@@ -110,7 +110,7 @@ async def open_qr(client: AlipayClient, total_fen: int = 12_345) -> str:
     return no
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 3.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout_s
     while not await check():
         if asyncio.get_running_loop().time() > deadline:

@@ -513,7 +513,7 @@ async def test_main_serves_tls_and_the_desk_until_sigterm(tmp_path: Path) -> Non
                 assert (resp.status, await resp.json()) == (200, [])
         assert {a["number"] for a in accounts} >= {COLLECTION, TREASURY, FISCAL, FUND}
         proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
     finally:
         if proc.returncode is None:
             proc.kill()

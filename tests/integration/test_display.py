@@ -146,7 +146,7 @@ async def test_another_windows_screen_never_sees_this_windows_order(
         await show(svc, clerk, "W06", None)
         own = await new_order(svc, "W07")
         await show(svc, clerk, "W07", own)
-        event = await asyncio.wait_for(next_data(stream), 5)
+        event = await asyncio.wait_for(next_data(stream), 20)
         assert event == {"type": "changed", "cause": "display"}
     view = await second.state()
     assert view["order"]["order_no"] == own

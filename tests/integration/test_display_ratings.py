@@ -78,7 +78,7 @@ async def test_the_screen_follows_the_order_through_payment_to_one_rating(
         assert stream.status == 200
         assert await stream.content.readline() == b": connected\n"
         assert (await svc.sim.pay(qr["out_trade_no"]))[0] == 200
-        line = await asyncio.wait_for(next_data(stream), 5)
+        line = await asyncio.wait_for(next_data(stream), 20)
         assert line["type"] == "changed"
 
     view = await until(lambda: in_phase(screen, "rate"))

@@ -396,4 +396,4 @@ async def test_tongjiao_sim_fund_serves_demo_homes_and_stops_on_sigterm(tmp_path
             [item] = await cli_client.lookup(homes[0]["noticeNo"])
             assert item.amount_fen > 0
         proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -517,7 +517,7 @@ def test_keysets_hold_what_each_side_holds(tmp_path: Path) -> None:
 async def test_cli_listens_declares_demo_cases_and_stops_on_sigterm(keys_root: Path) -> None:
     async with running_sim_cli("tax", keys_root, "--demo-cases", "2") as (url, proc):
         assert proc.stdout is not None
-        demo = [(await asyncio.wait_for(proc.stdout.readline(), 10)).decode() for _ in range(2)]
+        demo = [(await asyncio.wait_for(proc.stdout.readline(), 30)).decode() for _ in range(2)]
         assert all(d.startswith("tax demo declaration 1") for d in demo)
         async with aiohttp.ClientSession() as session, session.get(f"{url}/sim/cases") as resp:
             assert resp.status == 200 and len(await resp.json()) == 2
