@@ -20,10 +20,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
 import argparse
-import asyncio
 import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -34,6 +31,7 @@ from clearing.db.pool import ensure_database, init_connection
 from clearing.security import PiiCipher
 from clearing.service.batching import _MANY
 from tests.bench.clearing import Trade, _seed_orders
+from tests.bench.scratch import in_scratch
 from tests.procs import cpu_seconds
 
 WARM = 1200  # captured first, then ANALYZE, as the full benchmark does
@@ -94,12 +92,12 @@ def main() -> int:
     args = ap.parse_args()
     if args.batch < 1 or args.orders <= WARM:
         ap.error(f"--batch must be positive and --orders above {WARM}")
-    root = Path(tempfile.mkdtemp(prefix="tj-capture-sql-"))
-    try:
-        asyncio.run(bench(args.batch, args.orders, root))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return 0
+
+    async def run(root: Path) -> int:
+        await bench(args.batch, args.orders, root)
+        return 0
+
+    return in_scratch("tj-capture-sql-", run)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
 import argparse
-import asyncio
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import asyncpg
@@ -35,6 +32,7 @@ from clearing.db.embedded import EmbeddedPostgres
 from clearing.db.migrate import migrate
 from clearing.db.pool import init_connection
 from clearing.service import principals
+from tests.bench.scratch import in_scratch
 from tests.integration import login_load
 from tests.integration.service_harness import running_service
 from tests.integration.wechat_harness import running_wechat_sim
@@ -98,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.rate <= 0 or args.probes < 10 or args.workers < 1:
         ap.error("--rate must be positive, --probes at least 10, --workers at least 1")
-    root = Path(tempfile.mkdtemp(prefix="tj-bench-login-"))
-    try:
-        return asyncio.run(bench(args, root))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return in_scratch("tj-bench-login-", lambda root: bench(args, root))
 
 
 if __name__ == "__main__":

@@ -28,11 +28,8 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
 import argparse
-import asyncio
 import random
 import resource
-import shutil
-import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -44,6 +41,7 @@ from clearing.db.pool import create_pool, init_connection
 from clearing.service import catalogue
 from reconciliation.runs import Options, Sources, reconcile
 from reconciliation.stage import stage_bill_file
+from tests.bench.scratch import in_scratch
 
 BEIJING = timezone(timedelta(hours=8))
 DAY = date(2026, 11, 25)
@@ -207,11 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.lines < 10 or not 0 < args.planted < args.lines // 2:
         ap.error("--lines at least 10, --planted between 1 and half of --lines")
-    root = Path(tempfile.mkdtemp(prefix="tj-bench-recon-"))
-    try:
-        return asyncio.run(bench(args, root))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return in_scratch("tj-bench-recon-", lambda root: bench(args, root))
 
 
 if __name__ == "__main__":

@@ -27,10 +27,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path[0] = str(ROOT)
 
 import argparse
-import asyncio
 import os
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -44,6 +41,7 @@ from clearing.service import settlement
 from clearing.settlement.model import DebtorAccount
 from clearing.settlement.signing import generate_keypair, load_signer
 from tests.bench.clearing import _seed_orders
+from tests.bench.scratch import in_scratch
 
 CHUNK = 5_000
 
@@ -145,11 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if min(args.payments, args.lines) < 1:
         ap.error("counts must be positive")
-    root = Path(tempfile.mkdtemp(prefix="tj-bench-settle-"))
-    try:
-        return asyncio.run(bench(args, root))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return in_scratch("tj-bench-settle-", lambda root: bench(args, root))
 
 
 if __name__ == "__main__":
