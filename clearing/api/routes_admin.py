@@ -93,12 +93,38 @@ def _changes(body: BaseModel, nullable: tuple[str, ...]) -> dict[str, Any]:
     return changes
 
 
-@routes.get("/api/v1/admin/users")
-async def list_users(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        found = await accounts_admin.list_accounts(conn, who, "staff")
-    return ok(ma.UserList(users=[_user(a) for a in found]))
+def _account_routes(
+    kind: str, base: str, patch: type[BaseModel], nullable: tuple[str, ...]
+) -> None:
+    """GET ``base`` lists the accounts of a kind (staff users, API clients); PATCH
+    ``base/{username}`` changes the fields the body names."""
+
+    async def listed(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        async with request.app[POOL].acquire() as conn:
+            found = await accounts_admin.list_accounts(conn, who, kind)
+        return ok(ma.UserList(users=[_user(a) for a in found]))
+
+    async def updated(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        changes = _changes(await read_model(request, patch), nullable)
+        async with request.app[POOL].acquire() as conn:
+            account = await accounts_admin.update(
+                conn,
+                who,
+                request.match_info["username"],
+                kind=kind,
+                changes=changes,
+                request_id=request_id_var.get(),
+            )
+        return ok(_user(account))
+
+    routes.get(base)(listed)
+    routes.patch(base + "/{username}")(updated)
+
+
+_account_routes("staff", "/api/v1/admin/users", ma.UserPatch, ("office", "window"))
+_account_routes("client", "/api/v1/admin/clients", ma.ClientPatch, ("office",))
 
 
 @routes.post("/api/v1/admin/users")
@@ -118,23 +144,6 @@ async def create_user(request: web.Request) -> web.Response:
     return ok(ma.UserCreated(user=_user(account), temporary_password=password), 201)
 
 
-@routes.patch("/api/v1/admin/users/{username}")
-async def update_user(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.UserPatch)
-    changes = _changes(body, ("office", "window"))
-    async with request.app[POOL].acquire() as conn:
-        account = await accounts_admin.update(
-            conn,
-            who,
-            request.match_info["username"],
-            kind="staff",
-            changes=changes,
-            request_id=request_id_var.get(),
-        )
-    return ok(_user(account))
-
-
 @routes.post("/api/v1/admin/users/{username}/password-reset")
 async def reset_password(request: web.Request) -> web.Response:
     who = await authenticate(request)
@@ -143,14 +152,6 @@ async def reset_password(request: web.Request) -> web.Response:
             conn, who, request.match_info["username"], request_id_var.get()
         )
     return ok(ma.UserCreated(user=_user(account), temporary_password=password))
-
-
-@routes.get("/api/v1/admin/clients")
-async def list_clients(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        found = await accounts_admin.list_accounts(conn, who, "client")
-    return ok(ma.UserList(users=[_user(a) for a in found]))
 
 
 @routes.post("/api/v1/admin/clients")
@@ -167,23 +168,6 @@ async def create_client(request: web.Request) -> web.Response:
             office=body.office,
         )
     return ok(ma.ClientCreated(client=_user(account), token=token), 201)
-
-
-@routes.patch("/api/v1/admin/clients/{username}")
-async def update_client(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.ClientPatch)
-    changes = _changes(body, ("office",))
-    async with request.app[POOL].acquire() as conn:
-        account = await accounts_admin.update(
-            conn,
-            who,
-            request.match_info["username"],
-            kind="client",
-            changes=changes,
-            request_id=request_id_var.get(),
-        )
-    return ok(_user(account))
 
 
 @routes.post("/api/v1/admin/clients/{username}/token")
