@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -124,36 +125,23 @@ def acquirers(
 
 
 def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Authority]:
-    """The authorities configured by their key folders (tax, fiscal, fund)."""
+    """The authorities configured by their key folders (tax, fiscal, fund). Each adapter is
+    imported only when configured, as the acquirers are: a node without an authority's keys
+    needs none of its code."""
     found: dict[str, Authority] = {}
-    if settings.tax_keys is not None:
-        from adapters.tax.client import TaxClient
-        from adapters.tax.keys import load_merchant_keys as load_tax_keys
-
-        found["tax"] = TaxClient(
+    for name, client_class, keys, base_url in (
+        ("tax", "TaxClient", settings.tax_keys, settings.tax_base_url),
+        ("fiscal", "FiscalClient", settings.fiscal_keys, settings.fiscal_base_url),
+        ("fund", "FundClient", settings.fund_keys, settings.fund_base_url),
+    ):
+        if keys is None:
+            continue
+        client = importlib.import_module(f"adapters.{name}.client")
+        load_keys = importlib.import_module(f"adapters.{name}.keys").load_merchant_keys
+        found[name] = getattr(client, client_class)(
             session,
-            base_url=settings.tax_base_url,
-            keys=load_tax_keys(settings.tax_keys),
-            timeout_s=settings.authority_timeout_s,
-        )
-    if settings.fiscal_keys is not None:
-        from adapters.fiscal.client import FiscalClient
-        from adapters.fiscal.keys import load_merchant_keys as load_fiscal_keys
-
-        found["fiscal"] = FiscalClient(
-            session,
-            base_url=settings.fiscal_base_url,
-            keys=load_fiscal_keys(settings.fiscal_keys),
-            timeout_s=settings.authority_timeout_s,
-        )
-    if settings.fund_keys is not None:
-        from adapters.fund.client import FundClient
-        from adapters.fund.keys import load_merchant_keys as load_fund_keys
-
-        found["fund"] = FundClient(
-            session,
-            base_url=settings.fund_base_url,
-            keys=load_fund_keys(settings.fund_keys),
+            base_url=base_url,
+            keys=load_keys(keys),
             timeout_s=settings.authority_timeout_s,
         )
     return found
