@@ -33,7 +33,7 @@ from clearing.api.models_display import (
     StatusOut,
 )
 from clearing.api.routes_pages import _html_file
-from clearing.api.web import authenticate, ok, read_model, set_device_cookie
+from clearing.api.web import authenticate, event_stream, ok, read_model, set_device_cookie
 from clearing.errors import ClearingError, InvalidRequest, NotFound, Unauthenticated
 from clearing.service import display, screen
 from clearing.service.display import Device
@@ -176,14 +176,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         shown = await display.current_order_no(conn, dev.office, dev.window)
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await resp.prepare(request)
+    resp = await event_stream(request)
     display_nudge = b'data: {"type": "changed", "cause": "display"}\n\n'
     order_nudge = b'data: {"type": "changed", "cause": "order"}\n\n'
     async with request.app[EVENTS].subscribe(office=dev.office) as sub:

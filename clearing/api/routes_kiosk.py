@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import segno
 from aiohttp import web
@@ -20,13 +20,10 @@ from aiohttp import web
 from clearing.api import access
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import (
-    ACQUIRERS,
-    ANNOUNCER,
     CIPHER,
     PAY_LINK_KEY,
     POOL,
     RECEIPTS,
-    SETTINGS,
 )
 from clearing.api.models import AttemptStarted
 from clearing.api.models_kiosk import (
@@ -40,7 +37,7 @@ from clearing.api.models_kiosk import (
     KioskReceiptOut,
     LookupIn,
 )
-from clearing.api.routes_orders import amounts_still_due
+from clearing.api.routes_orders import amounts_still_due, pay_by_code, start_qr
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
 from clearing.api.web import authenticate, ok, read_model, set_device_cookie
@@ -54,7 +51,7 @@ from clearing.errors import (
     UpstreamUnavailable,
 )
 from clearing.logs import request_id_var
-from clearing.service import attempts, audit, kiosk_lookup, kiosk_view, kiosks
+from clearing.service import audit, kiosk_lookup, kiosk_view, kiosks
 from clearing.service.kiosks import Kiosk
 
 routes = web.RouteTableDef()
@@ -203,33 +200,16 @@ async def pay(request: web.Request) -> web.Response:
     body = await read_model(request, KioskPayIn)
     order_no = await _held(request, kiosk)
     await _still_due(request, order_no)
-    s = request.app[SETTINGS]
-    common = {
-        "order_no": order_no,
-        "actor": kiosk.actor,
-        "now": datetime.now(UTC),
-        "request_id": request_id_var.get(),
-    }
     if body.method == "qr":
-        started = await attempts.start_qr(
-            request.app[POOL],
-            request.app[ACQUIRERS],
-            provider=body.channel or "wechatpay",
-            poll_after=timedelta(seconds=s.poll_first_s),
-            **common,  # type: ignore[arg-type]
+        started = await start_qr(
+            request, order_no=order_no, actor=kiosk.actor, channel=body.channel
         )
         started["qr_svg_url"] = "/api/v1/kiosk/current/qr.svg"
     else:
         assert body.auth_code is not None
         try:
-            started = await attempts.pay_by_code(
-                request.app[POOL],
-                request.app[ACQUIRERS],
-                auth_code=body.auth_code,
-                wait_limit=timedelta(seconds=s.code_wait_s),
-                poll_after=timedelta(seconds=s.code_poll_s),
-                announce=request.app[ANNOUNCER],
-                **common,  # type: ignore[arg-type]
+            started = await pay_by_code(
+                request, order_no=order_no, actor=kiosk.actor, auth_code=body.auth_code
             )
         except ClearingError as exc:
             await _audit_code(request, kiosk, order_no, {"refused": exc.code})

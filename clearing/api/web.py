@@ -164,6 +164,20 @@ def ok(model: BaseModel, status: int = 200) -> web.Response:
     )
 
 
+async def event_stream(request: web.Request) -> web.StreamResponse:
+    """A server-sent event stream, its headers sent: never cached, never buffered by a proxy
+    (nginx holds a response back unless told, and a nudge must arrive when it is sent)."""
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await resp.prepare(request)
+    return resp
+
+
 def set_device_cookie(
     resp: web.StreamResponse, request: web.Request, name: str, token: str, path: str
 ) -> None:
