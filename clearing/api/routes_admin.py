@@ -11,16 +11,13 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from clearing.api import models_admin as ma
-from clearing.api import receipt
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
-from clearing.api.routes_pages import _html as html_page
-from clearing.api.routes_pages import _html_file as html_file
-from clearing.api.routes_pages import _redirect as page_redirect
+from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.fees import FeeSchedule
 from clearing.domain.times import business_day
-from clearing.errors import InvalidRequest, Unauthenticated
+from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import accounts_admin, fee_schedules, places
 
@@ -274,11 +271,7 @@ async def office_windows(request: web.Request) -> web.Response:
 @routes.get("/admin")
 async def admin_page(request: web.Request) -> web.StreamResponse:
     """系统管理: accounts, offices and windows, API clients, the fee schedule; admins only."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return page_redirect("/login?next=/admin")
-    if who.role != "admin":
-        text = "系统管理页面（用户、大厅与窗口、接口客户端、收费标准）仅供系统管理员使用。"
-        return html_page(receipt.message_page("无权访问系统管理", text), 403)
-    return html_file("admin.html")
+    text = "系统管理页面（用户、大厅与窗口、接口客户端、收费标准）仅供系统管理员使用。"
+    return await staff_page(
+        request, "admin.html", {"admin"}, ("无权访问系统管理", text), login="/login?next=/admin"
+    )
