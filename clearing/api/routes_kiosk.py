@@ -40,12 +40,11 @@ from clearing.api.models_kiosk import (
 from clearing.api.routes_orders import amounts_still_due, pay_by_code, start_qr
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
-from clearing.api.web import authenticate, ok, read_model, set_device_cookie
+from clearing.api.web import authenticate, need_json, ok, read_model, set_device_cookie
 from clearing.errors import (
     ClearingError,
     Conflict,
     Forbidden,
-    InvalidRequest,
     NotFound,
     Unauthenticated,
     UpstreamUnavailable,
@@ -74,12 +73,6 @@ async def _kiosk(request: web.Request) -> Kiosk:
         return await kiosks.device(conn, request.cookies.get(COOKIE))
 
 
-def _need_json(request: web.Request) -> None:
-    # the cookie rides along by itself: a JSON body means a cross-site form cannot post here
-    if request.content_type != "application/json":
-        raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
-
-
 def _json(value: object, status: int = 200) -> web.Response:
     return web.json_response(
         value, status=status, headers=NO_STORE, dumps=lambda v: json.dumps(v, ensure_ascii=False)
@@ -105,7 +98,7 @@ async def kiosk_page(_request: web.Request) -> web.FileResponse:
 
 @routes.post("/api/v1/kiosk/enrol")
 async def enrol(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     body = await read_model(request, EnrolIn)
     async with request.app[POOL].acquire() as conn:
         token, kiosk = await kiosks.enrol(conn, body.code, datetime.now(UTC))
@@ -128,7 +121,7 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kiosk/lookup")
 async def lookup(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     kiosk = await _kiosk(request)
     body = await read_model(request, LookupIn)
     now = datetime.now(UTC)
@@ -195,7 +188,7 @@ async def _still_due(request: web.Request, order_no: str) -> None:
 
 @routes.post("/api/v1/kiosk/current/payments")
 async def pay(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     kiosk = await _kiosk(request)
     body = await read_model(request, KioskPayIn)
     order_no = await _held(request, kiosk)

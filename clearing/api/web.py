@@ -19,6 +19,7 @@ from clearing.api.keys import METRICS, POOL, SETTINGS
 from clearing.errors import (
     ClearingError,
     Forbidden,
+    InvalidRequest,
     MalformedRequest,
     PasswordChangeRequired,
     Unauthenticated,
@@ -156,6 +157,13 @@ async def read_model(request: web.Request, model: type[M]) -> M:
             "MALFORMED_JSON", "request body must be a JSON object", "请求内容格式错误"
         )
     return model.model_validate(data)
+
+
+def need_json(request: web.Request) -> None:
+    """For a device's cookie-authenticated POSTs (the kiosk, the citizen's screen): the cookie
+    rides along by itself, so a JSON body is what keeps a cross-site form from posting here."""
+    if request.content_type != "application/json":
+        raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
 
 
 def ok(model: BaseModel, status: int = 200) -> web.Response:
