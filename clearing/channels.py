@@ -7,12 +7,18 @@ import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from clearing.errors import InvalidRequest
 from clearing.metrics import Metrics
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.ports import (
+    Acquirer,
+    CodeAcquirer,
+    JsapiAcquirer,
+    MobileAcquirer,
+    QrAcquirer,
+    TerminalAcquirer,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -29,11 +35,11 @@ CAPABILITIES = {
 
 
 def _forward(
-    method: Callable[Concatenate[Channel, P], Awaitable[T]],
+    method: Callable[Concatenate[Any, P], Awaitable[T]],
 ) -> Callable[Concatenate[Channel, P], Awaitable[T]]:
-    """The adapter's method of the same name, timed and counted: the decorated method only
-    declares the signature (its body is never run). Defaults are bound here, so the adapter
-    gets every argument the signature names, given or not."""
+    """The adapter's method of the same name, timed and counted, with the signature that
+    ``clearing.ports`` declares for it. Defaults are bound here, so the adapter gets every
+    argument the signature names, given or not."""
     operation = method.__name__
     signature = inspect.signature(method)
 
@@ -76,49 +82,19 @@ class Channel:
                 time.perf_counter() - start
             )
 
-    @_forward
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def start_sale(
-        self, *, out_trade_no: str, terminal_id: str, total_fen: int, description: str
-    ) -> None:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
+    # each adapter call with the signature clearing.ports declares for it, timed and counted
+    create_qr = _forward(QrAcquirer.create_qr)
+    pay_by_code = _forward(CodeAcquirer.pay_by_code)
+    start_sale = _forward(TerminalAcquirer.start_sale)
+    open_mobile_page = _forward(MobileAcquirer.open_mobile_page)
+    openid_for = _forward(JsapiAcquirer.openid_for)
+    create_jsapi = _forward(JsapiAcquirer.create_jsapi)
+    query = _forward(Acquirer.query)
+    close = _forward(Acquirer.close)
+    reverse = _forward(Acquirer.reverse)
+    refund = _forward(Acquirer.refund)
+    query_refund = _forward(Acquirer.query_refund)
+    daily_bill = _forward(Acquirer.daily_bill)
 
     def oauth_url(self, *, redirect_uri: str, state: str) -> str:
         if not callable(getattr(self.inner, "oauth_url", None)):
@@ -129,52 +105,3 @@ class Channel:
             )
         url: str = self.inner.oauth_url(redirect_uri=redirect_uri, state=state)
         return url
-
-    @_forward
-    async def openid_for(self, code: str) -> str:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def create_jsapi(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        openid: str,
-        attach: str = "",
-    ) -> dict[str, str]:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def query(self, out_trade_no: str) -> TradeStatus:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def close(self, out_trade_no: str) -> None:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def reverse(self, out_trade_no: str) -> None:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
-
-    @_forward
-    async def daily_bill(self, day: date) -> list[BillRecord]:
-        raise NotImplementedError  # never runs: @_forward calls the adapter
