@@ -3,6 +3,7 @@ windows, API clients; and the 系统管理 page. Admins only; the rules live in 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +16,13 @@ from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
 from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
+from clearing.db import Conn
 from clearing.domain.fees import FeeSchedule
 from clearing.domain.times import business_day
 from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import accounts_admin, fee_schedules, places
+from clearing.service.principals import Principal
 
 routes = web.RouteTableDef()
 
@@ -90,11 +93,30 @@ def _changes(body: BaseModel, nullable: tuple[str, ...]) -> dict[str, Any]:
     return changes
 
 
+def _user_created(user: ma.UserOut, password: str) -> ma.UserCreated:
+    return ma.UserCreated(user=user, temporary_password=password)
+
+
+def _client_created(client: ma.UserOut, token: str) -> ma.ClientCreated:
+    return ma.ClientCreated(client=client, token=token)
+
+
+# a new secret for an account: (conn, admin, username, request id) -> the account and the secret
+Renew = Callable[[Conn, Principal, str, str | None], Awaitable[tuple[accounts_admin.Account, str]]]
+
+
 def _account_routes(
-    kind: str, base: str, patch: type[BaseModel], nullable: tuple[str, ...]
+    kind: str,
+    base: str,
+    patch: type[BaseModel],
+    nullable: tuple[str, ...],
+    renew: tuple[str, Renew, Callable[[ma.UserOut, str], BaseModel]],
 ) -> None:
     """GET ``base`` lists the accounts of a kind (staff users, API clients); PATCH
-    ``base/{username}`` changes the fields the body names."""
+    ``base/{username}`` changes the fields the body names; POST ``base/{username}/{suffix}``
+    gives the account a new secret (``renew``: the suffix, the service call, the answer that
+    shows the secret once)."""
+    suffix, new_secret, shown = renew
 
     async def listed(request: web.Request) -> web.Response:
         who = await authenticate(request)
@@ -116,12 +138,33 @@ def _account_routes(
             )
         return ok(_user(account))
 
+    async def renewed(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        async with request.app[POOL].acquire() as conn:
+            account, secret = await new_secret(
+                conn, who, request.match_info["username"], request_id_var.get()
+            )
+        return ok(shown(_user(account), secret))
+
     routes.get(base)(listed)
     routes.patch(base + "/{username}")(updated)
+    routes.post(base + "/{username}/" + suffix)(renewed)
 
 
-_account_routes("staff", "/api/v1/admin/users", ma.UserPatch, ("office", "window"))
-_account_routes("client", "/api/v1/admin/clients", ma.ClientPatch, ("office",))
+_account_routes(
+    "staff",
+    "/api/v1/admin/users",
+    ma.UserPatch,
+    ("office", "window"),
+    ("password-reset", accounts_admin.reset_password, _user_created),
+)
+_account_routes(
+    "client",
+    "/api/v1/admin/clients",
+    ma.ClientPatch,
+    ("office",),
+    ("token", accounts_admin.rotate_token, _client_created),
+)
 
 
 @routes.post("/api/v1/admin/users")
@@ -138,17 +181,7 @@ async def create_user(request: web.Request) -> web.Response:
             office=body.office,
             window=body.window,
         )
-    return ok(ma.UserCreated(user=_user(account), temporary_password=password), 201)
-
-
-@routes.post("/api/v1/admin/users/{username}/password-reset")
-async def reset_password(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account, password = await accounts_admin.reset_password(
-            conn, who, request.match_info["username"], request_id_var.get()
-        )
-    return ok(ma.UserCreated(user=_user(account), temporary_password=password))
+    return ok(_user_created(_user(account), password), 201)
 
 
 @routes.post("/api/v1/admin/clients")
@@ -164,17 +197,7 @@ async def create_client(request: web.Request) -> web.Response:
             role=body.role,
             office=body.office,
         )
-    return ok(ma.ClientCreated(client=_user(account), token=token), 201)
-
-
-@routes.post("/api/v1/admin/clients/{username}/token")
-async def rotate_token(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account, token = await accounts_admin.rotate_token(
-            conn, who, request.match_info["username"], request_id_var.get()
-        )
-    return ok(ma.ClientCreated(client=_user(account), token=token))
+    return ok(_client_created(_user(account), token), 201)
 
 
 def _office(o: places.Office, windows: list[places.Window]) -> ma.OfficeOut:
