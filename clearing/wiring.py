@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 FORM = "application/x-www-form-urlencoded"
 
 
+def _notify_url(settings: Settings, provider: str) -> str:
+    """Where an acquirer posts its notifications to us (``routes_notify``)."""
+    return settings.public_base_url.rstrip("/") + "/notify/" + provider
+
+
 def acquirers(
     settings: Settings,
     session: aiohttp.ClientSession,
@@ -42,7 +47,7 @@ def acquirers(
             session,
             base_url=settings.wechatpay_base_url,
             keys=keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/wechatpay",
+            notify_url=_notify_url(settings, "wechatpay"),
             timeout_s=settings.wechatpay_timeout_s,
             open_url=settings.wechatpay_open_url,
             sns_url=settings.wechatpay_sns_url,
@@ -63,7 +68,7 @@ def acquirers(
             session,
             gateway_url=settings.alipay_gateway_url,
             keys=ali_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/alipay",
+            notify_url=_notify_url(settings, "alipay"),
             timeout_s=settings.channel_timeout_s,
         )
         found["alipay"] = Channel(alipay, metrics)
@@ -90,7 +95,7 @@ def acquirers(
             session,
             base_url=settings.unionpay_base_url,
             keys=up_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/unionpay",
+            notify_url=_notify_url(settings, "unionpay"),
             timeout_s=settings.channel_timeout_s,
             # a one-off command (bills) has no pool and needs no query times
             txn_times=RequestTimes(pool, "unionpay") if pool is not None else MemoryTxnTimes(),
@@ -111,7 +116,7 @@ def acquirers(
             session,
             base_url=settings.pos_base_url,
             keys=pos_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/pos",
+            notify_url=_notify_url(settings, "pos"),
             timeout_s=settings.channel_timeout_s,
         )
         found["pos"] = Channel(pos, metrics)
