@@ -3,16 +3,25 @@ of paying it offers."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from clearing.errors import InvalidRequest
 from clearing.metrics import Metrics
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.ports import (
+    Acquirer,
+    CodeAcquirer,
+    JsapiAcquirer,
+    MobileAcquirer,
+    QrAcquirer,
+    TerminalAcquirer,
+)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # what a channel can do beyond query/close/reverse/refund, by the method that does it
 CAPABILITIES = {
@@ -23,6 +32,25 @@ CAPABILITIES = {
     "h5": "open_mobile_page",
     "jsapi": "create_jsapi",
 }
+
+
+def _forward(
+    method: Callable[Concatenate[Any, P], Awaitable[T]],
+) -> Callable[Concatenate[Channel, P], Awaitable[T]]:
+    """The adapter's method of the same name, timed and counted, with the signature that
+    ``clearing.ports`` declares for it. Defaults are bound here, so the adapter gets every
+    argument the signature names, given or not."""
+    operation = method.__name__
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    async def call(self: Channel, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        inner = getattr(self.inner, operation, None)
+        return await self._timed(operation, lambda: inner(*bound.args[1:], **bound.kwargs))  # type: ignore[misc]
+
+    return call
 
 
 class Channel:
@@ -54,82 +82,19 @@ class Channel:
                 time.perf_counter() - start
             )
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
-        return await self._timed(
-            "create_qr",
-            lambda: self.inner.create_qr(
-                out_trade_no=out_trade_no,
-                description=description,
-                total_fen=total_fen,
-                expires_at=expires_at,
-                attach=attach,
-            ),
-        )
-
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
-        return await self._timed(
-            "pay_by_code",
-            lambda: self.inner.pay_by_code(
-                out_trade_no=out_trade_no,
-                auth_code=auth_code,
-                description=description,
-                total_fen=total_fen,
-                attach=attach,
-            ),
-        )
-
-    async def start_sale(
-        self, *, out_trade_no: str, terminal_id: str, total_fen: int, description: str
-    ) -> None:
-        await self._timed(
-            "start_sale",
-            lambda: self.inner.start_sale(
-                out_trade_no=out_trade_no,
-                terminal_id=terminal_id,
-                total_fen=total_fen,
-                description=description,
-            ),
-        )
-
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
-        return await self._timed(
-            "open_mobile_page",
-            lambda: self.inner.open_mobile_page(
-                out_trade_no=out_trade_no,
-                description=description,
-                total_fen=total_fen,
-                expires_at=expires_at,
-                return_url=return_url,
-                payer_ip=payer_ip,
-                attach=attach,
-            ),
-        )
+    # each adapter call with the signature clearing.ports declares for it, timed and counted
+    create_qr = _forward(QrAcquirer.create_qr)
+    pay_by_code = _forward(CodeAcquirer.pay_by_code)
+    start_sale = _forward(TerminalAcquirer.start_sale)
+    open_mobile_page = _forward(MobileAcquirer.open_mobile_page)
+    openid_for = _forward(JsapiAcquirer.openid_for)
+    create_jsapi = _forward(JsapiAcquirer.create_jsapi)
+    query = _forward(Acquirer.query)
+    close = _forward(Acquirer.close)
+    reverse = _forward(Acquirer.reverse)
+    refund = _forward(Acquirer.refund)
+    query_refund = _forward(Acquirer.query_refund)
+    daily_bill = _forward(Acquirer.daily_bill)
 
     def oauth_url(self, *, redirect_uri: str, state: str) -> str:
         if not callable(getattr(self.inner, "oauth_url", None)):
@@ -140,66 +105,3 @@ class Channel:
             )
         url: str = self.inner.oauth_url(redirect_uri=redirect_uri, state=state)
         return url
-
-    async def openid_for(self, code: str) -> str:
-        return await self._timed("openid_for", lambda: self.inner.openid_for(code))
-
-    async def create_jsapi(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        openid: str,
-        attach: str = "",
-    ) -> dict[str, str]:
-        return await self._timed(
-            "create_jsapi",
-            lambda: self.inner.create_jsapi(
-                out_trade_no=out_trade_no,
-                description=description,
-                total_fen=total_fen,
-                expires_at=expires_at,
-                openid=openid,
-                attach=attach,
-            ),
-        )
-
-    async def query(self, out_trade_no: str) -> TradeStatus:
-        return await self._timed("query", lambda: self.inner.query(out_trade_no))
-
-    async def close(self, out_trade_no: str) -> None:
-        await self._timed("close", lambda: self.inner.close(out_trade_no))
-
-    async def reverse(self, out_trade_no: str) -> None:
-        await self._timed("reverse", lambda: self.inner.reverse(out_trade_no))
-
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
-        return await self._timed(
-            "refund",
-            lambda: self.inner.refund(
-                out_trade_no=out_trade_no,
-                out_refund_no=out_refund_no,
-                refund_fen=refund_fen,
-                total_fen=total_fen,
-                reason=reason,
-            ),
-        )
-
-    async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
-        return await self._timed(
-            "query_refund",
-            lambda: self.inner.query_refund(out_trade_no=out_trade_no, out_refund_no=out_refund_no),
-        )
-
-    async def daily_bill(self, day: date) -> list[BillRecord]:
-        return await self._timed("daily_bill", lambda: self.inner.daily_bill(day))

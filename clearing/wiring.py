@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 FORM = "application/x-www-form-urlencoded"
 
 
+def _notify_url(settings: Settings, provider: str) -> str:
+    """Where an acquirer posts its notifications to us (``routes_notify``)."""
+    return settings.public_base_url.rstrip("/") + "/notify/" + provider
+
+
 def acquirers(
     settings: Settings,
     session: aiohttp.ClientSession,
@@ -41,7 +47,7 @@ def acquirers(
             session,
             base_url=settings.wechatpay_base_url,
             keys=keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/wechatpay",
+            notify_url=_notify_url(settings, "wechatpay"),
             timeout_s=settings.wechatpay_timeout_s,
             open_url=settings.wechatpay_open_url,
             sns_url=settings.wechatpay_sns_url,
@@ -62,7 +68,7 @@ def acquirers(
             session,
             gateway_url=settings.alipay_gateway_url,
             keys=ali_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/alipay",
+            notify_url=_notify_url(settings, "alipay"),
             timeout_s=settings.channel_timeout_s,
         )
         found["alipay"] = Channel(alipay, metrics)
@@ -89,7 +95,7 @@ def acquirers(
             session,
             base_url=settings.unionpay_base_url,
             keys=up_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/unionpay",
+            notify_url=_notify_url(settings, "unionpay"),
             timeout_s=settings.channel_timeout_s,
             # a one-off command (bills) has no pool and needs no query times
             txn_times=RequestTimes(pool, "unionpay") if pool is not None else MemoryTxnTimes(),
@@ -110,7 +116,7 @@ def acquirers(
             session,
             base_url=settings.pos_base_url,
             keys=pos_keys,
-            notify_url=settings.public_base_url.rstrip("/") + "/notify/pos",
+            notify_url=_notify_url(settings, "pos"),
             timeout_s=settings.channel_timeout_s,
         )
         found["pos"] = Channel(pos, metrics)
@@ -124,36 +130,23 @@ def acquirers(
 
 
 def authorities(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Authority]:
-    """The authorities configured by their key folders (tax, fiscal, fund)."""
+    """The authorities configured by their key folders (tax, fiscal, fund). Each adapter is
+    imported only when configured, as the acquirers are: a node without an authority's keys
+    needs none of its code."""
     found: dict[str, Authority] = {}
-    if settings.tax_keys is not None:
-        from adapters.tax.client import TaxClient
-        from adapters.tax.keys import load_merchant_keys as load_tax_keys
-
-        found["tax"] = TaxClient(
+    for name, client_class, keys, base_url in (
+        ("tax", "TaxClient", settings.tax_keys, settings.tax_base_url),
+        ("fiscal", "FiscalClient", settings.fiscal_keys, settings.fiscal_base_url),
+        ("fund", "FundClient", settings.fund_keys, settings.fund_base_url),
+    ):
+        if keys is None:
+            continue
+        client = importlib.import_module(f"adapters.{name}.client")
+        load_keys = importlib.import_module(f"adapters.{name}.keys").load_merchant_keys
+        found[name] = getattr(client, client_class)(
             session,
-            base_url=settings.tax_base_url,
-            keys=load_tax_keys(settings.tax_keys),
-            timeout_s=settings.authority_timeout_s,
-        )
-    if settings.fiscal_keys is not None:
-        from adapters.fiscal.client import FiscalClient
-        from adapters.fiscal.keys import load_merchant_keys as load_fiscal_keys
-
-        found["fiscal"] = FiscalClient(
-            session,
-            base_url=settings.fiscal_base_url,
-            keys=load_fiscal_keys(settings.fiscal_keys),
-            timeout_s=settings.authority_timeout_s,
-        )
-    if settings.fund_keys is not None:
-        from adapters.fund.client import FundClient
-        from adapters.fund.keys import load_merchant_keys as load_fund_keys
-
-        found["fund"] = FundClient(
-            session,
-            base_url=settings.fund_base_url,
-            keys=load_fund_keys(settings.fund_keys),
+            base_url=base_url,
+            keys=load_keys(keys),
             timeout_s=settings.authority_timeout_s,
         )
     return found

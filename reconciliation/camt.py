@@ -27,6 +27,7 @@ from lxml import etree
 
 from clearing import bounds
 from reconciliation.camt_entries import (
+    SAFE_PARSE,
     Element,
     Entry,
     account_id,
@@ -173,19 +174,7 @@ def read_camt(source: BinaryIO, *, size: int | None = None, keep_entries: bool =
             line=1, reason=f"file of {size} bytes is larger than the limit of {limit}"
         )
     reader = _Reader(source, limit)
-    events = etree.iterparse(
-        reader,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_blank_text=True,
-        # comments sit between elements in bank samples (the Finnish ones); dropping them keeps
-        # every child an element and every text whole
-        remove_comments=True,
-        remove_pis=True,
-    )
+    events = etree.iterparse(reader, events=("start", "end"), remove_blank_text=True, **SAFE_PARSE)
     doc = _Document(keep_entries)
     try:
         for event, el in events:

@@ -16,10 +16,36 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import lru_cache
+from typing import TypedDict
 
 from lxml import etree
 
 from reconciliation.errors import StatementFileError
+
+
+class ParseOptions(TypedDict):
+    """lxml's parser options, typed so that ``**SAFE_PARSE`` is checked against each parser."""
+
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    huge_tree: bool
+    remove_comments: bool
+    remove_pis: bool
+
+
+# how a bank's XML is parsed (statements and status reports alike): no entity expansion, no
+# network, no DTD, no oversized trees; comments sit between elements in bank samples (the
+# Finnish ones), so they and processing instructions are dropped: every child is an element
+# and every text whole
+SAFE_PARSE: ParseOptions = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": True,
+    "remove_pis": True,
+}
 
 Element = etree._Element
 

@@ -27,7 +27,7 @@ from typing import Final
 from lxml import etree
 
 from clearing import bounds
-from reconciliation.camt_entries import Element, child, children, line_of, local, text
+from reconciliation.camt_entries import SAFE_PARSE, Element, child, children, line_of, local, text
 from reconciliation.errors import ReconciliationError
 
 _VERSION: Final = re.compile(r"pain\.002\.001\.\d{2}(\.ch\.\d{2})?")
@@ -95,14 +95,7 @@ def _parse(data: bytes) -> Element:
             reason=f"file of {len(data)} bytes is larger than the limit of"
             f" {bounds.MAX_STATUS_REPORT_BYTES} for a status report",
         )
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    parser = etree.XMLParser(**SAFE_PARSE)
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:

@@ -66,29 +66,38 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 async def _fetch(conn: Conn, day: date, sources: Sources, say: Progress) -> dict[str, Any]:
     stats: dict[str, Any] = {"fetch_errors": []}
+
+    async def read(source: str, step: Awaitable[str], failed: str) -> None:
+        """One source's step, said when done; a source that fails is noted in the run's
+        statistics and the run goes on with what it has."""
+        try:
+            say(f"{source}: {await step}")
+        except Exception as exc:
+            stats["fetch_errors"].append(f"{source}: {exc!r}")
+            say(f"{source}: {failed.format(exc=exc)}")
+
+    async def bank(read_bank: Callable[[], Awaitable[int]]) -> str:
+        return f"{await read_bank()} new files from the outbox"
+
+    async def bill(name: str, channel: Channel) -> str:
+        lines = await stage_bill(conn, day, name, await channel.daily_bill(day))
+        return f"bill of {day} staged, {lines} lines"
+
+    async def confirmations(name: str, authority: Authority) -> str:
+        lines = await stage_confirmations(conn, day, name, await authority.daily_confirmations(day))
+        return f"confirmations of {day} staged, {lines} lines"
+
     if sources.read_bank is not None:
-        try:
-            n = await sources.read_bank()
-            say(f"bank: {n} new files from the outbox")
-        except Exception as exc:
-            stats["fetch_errors"].append(f"bank: {exc!r}")
-            say(f"bank: outbox not read ({exc!r}); using what was imported before")
+        await read(
+            "bank",
+            bank(sources.read_bank),
+            "outbox not read ({exc!r}); using what was imported before",
+        )
+    kept = "not fetched ({exc!r}); keeping the previous copy"
     for name, channel in sources.acquirers.items():
-        try:
-            lines = await stage_bill(conn, day, name, await channel.daily_bill(day))
-            say(f"{name}: bill of {day} staged, {lines} lines")
-        except Exception as exc:
-            stats["fetch_errors"].append(f"{name}: {exc!r}")
-            say(f"{name}: bill not fetched ({exc!r}); keeping the previous copy")
+        await read(name, bill(name, channel), "bill " + kept)
     for name, authority in sources.authorities.items():
-        try:
-            lines = await stage_confirmations(
-                conn, day, name, await authority.daily_confirmations(day)
-            )
-            say(f"{name}: confirmations of {day} staged, {lines} lines")
-        except Exception as exc:
-            stats["fetch_errors"].append(f"{name}: {exc!r}")
-            say(f"{name}: confirmations not fetched ({exc!r}); keeping the previous copy")
+        await read(name, confirmations(name, authority), "confirmations " + kept)
     return stats
 
 

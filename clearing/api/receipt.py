@@ -32,15 +32,17 @@ _HEAD = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/window/static/receipt.css">
+<link rel="stylesheet" href="/window/static/paper.css">
+<link rel="stylesheet" href="/window/static/{stylesheet}">
 <script type="module" src="/window/static/receipt.js"></script>
 </head>
 """
 
 
-def page_head(title: str) -> str:
-    """The receipt pages' common head (stylesheet, script), with ``title`` escaped."""
-    return _HEAD.format(title=escape(title))
+def page_head(title: str, stylesheet: str = "receipt.css") -> str:
+    """The printed papers' common head (the paper's stylesheet, the print script), with
+    ``title`` escaped."""
+    return _HEAD.format(title=escape(title), stylesheet=stylesheet)
 
 
 _RECEIPT = """<body>
@@ -299,7 +301,7 @@ def render(view: dict[str, Any], sheet: Sheet, names: Names = STATIC_NAMES) -> s
     channels = sorted({channel_name(p) for p in paid})
     back = printed.refunded_fen()
     reprint = printed.reprint_no
-    return _HEAD.format(title=escape(f"缴费凭证 {printed.receipt_no}")) + _RECEIPT.format(
+    return page_head(f"缴费凭证 {printed.receipt_no}") + _RECEIPT.format(
         actions=_actions(view, sheet),
         banner=_banner(sheet),
         # a void or superseded print is for reading only: on paper it says so (receipt.css)
@@ -342,6 +344,4 @@ def unpaid_page(view: dict[str, Any]) -> str:
 
 def message_page(title: str, text: str) -> str:
     """A page that explains why there is no receipt."""
-    return _HEAD.format(title=escape(title)) + _MESSAGE.format(
-        title=escape(title), text=escape(text)
-    )
+    return page_head(title) + _MESSAGE.format(title=escape(title), text=escape(text))

@@ -3,6 +3,7 @@ windows, API clients; and the 系统管理 page. Admins only; the rules live in 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -11,18 +12,17 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from clearing.api import models_admin as ma
-from clearing.api import receipt
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
-from clearing.api.routes_pages import _html as html_page
-from clearing.api.routes_pages import _html_file as html_file
-from clearing.api.routes_pages import _redirect as page_redirect
+from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
+from clearing.db import Conn
 from clearing.domain.fees import FeeSchedule
 from clearing.domain.times import business_day
-from clearing.errors import InvalidRequest, Unauthenticated
+from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
 from clearing.service import accounts_admin, fee_schedules, places
+from clearing.service.principals import Principal
 
 routes = web.RouteTableDef()
 
@@ -93,12 +93,78 @@ def _changes(body: BaseModel, nullable: tuple[str, ...]) -> dict[str, Any]:
     return changes
 
 
-@routes.get("/api/v1/admin/users")
-async def list_users(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        found = await accounts_admin.list_accounts(conn, who, "staff")
-    return ok(ma.UserList(users=[_user(a) for a in found]))
+def _user_created(user: ma.UserOut, password: str) -> ma.UserCreated:
+    return ma.UserCreated(user=user, temporary_password=password)
+
+
+def _client_created(client: ma.UserOut, token: str) -> ma.ClientCreated:
+    return ma.ClientCreated(client=client, token=token)
+
+
+# a new secret for an account: (conn, admin, username, request id) -> the account and the secret
+Renew = Callable[[Conn, Principal, str, str | None], Awaitable[tuple[accounts_admin.Account, str]]]
+
+
+def _account_routes(
+    kind: str,
+    base: str,
+    patch: type[BaseModel],
+    nullable: tuple[str, ...],
+    renew: tuple[str, Renew, Callable[[ma.UserOut, str], BaseModel]],
+) -> None:
+    """GET ``base`` lists the accounts of a kind (staff users, API clients); PATCH
+    ``base/{username}`` changes the fields the body names; POST ``base/{username}/{suffix}``
+    gives the account a new secret (``renew``: the suffix, the service call, the answer that
+    shows the secret once)."""
+    suffix, new_secret, shown = renew
+
+    async def listed(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        async with request.app[POOL].acquire() as conn:
+            found = await accounts_admin.list_accounts(conn, who, kind)
+        return ok(ma.UserList(users=[_user(a) for a in found]))
+
+    async def updated(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        changes = _changes(await read_model(request, patch), nullable)
+        async with request.app[POOL].acquire() as conn:
+            account = await accounts_admin.update(
+                conn,
+                who,
+                request.match_info["username"],
+                kind=kind,
+                changes=changes,
+                request_id=request_id_var.get(),
+            )
+        return ok(_user(account))
+
+    async def renewed(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        async with request.app[POOL].acquire() as conn:
+            account, secret = await new_secret(
+                conn, who, request.match_info["username"], request_id_var.get()
+            )
+        return ok(shown(_user(account), secret))
+
+    routes.get(base)(listed)
+    routes.patch(base + "/{username}")(updated)
+    routes.post(base + "/{username}/" + suffix)(renewed)
+
+
+_account_routes(
+    "staff",
+    "/api/v1/admin/users",
+    ma.UserPatch,
+    ("office", "window"),
+    ("password-reset", accounts_admin.reset_password, _user_created),
+)
+_account_routes(
+    "client",
+    "/api/v1/admin/clients",
+    ma.ClientPatch,
+    ("office",),
+    ("token", accounts_admin.rotate_token, _client_created),
+)
 
 
 @routes.post("/api/v1/admin/users")
@@ -115,42 +181,7 @@ async def create_user(request: web.Request) -> web.Response:
             office=body.office,
             window=body.window,
         )
-    return ok(ma.UserCreated(user=_user(account), temporary_password=password), 201)
-
-
-@routes.patch("/api/v1/admin/users/{username}")
-async def update_user(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.UserPatch)
-    changes = _changes(body, ("office", "window"))
-    async with request.app[POOL].acquire() as conn:
-        account = await accounts_admin.update(
-            conn,
-            who,
-            request.match_info["username"],
-            kind="staff",
-            changes=changes,
-            request_id=request_id_var.get(),
-        )
-    return ok(_user(account))
-
-
-@routes.post("/api/v1/admin/users/{username}/password-reset")
-async def reset_password(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account, password = await accounts_admin.reset_password(
-            conn, who, request.match_info["username"], request_id_var.get()
-        )
-    return ok(ma.UserCreated(user=_user(account), temporary_password=password))
-
-
-@routes.get("/api/v1/admin/clients")
-async def list_clients(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        found = await accounts_admin.list_accounts(conn, who, "client")
-    return ok(ma.UserList(users=[_user(a) for a in found]))
+    return ok(_user_created(_user(account), password), 201)
 
 
 @routes.post("/api/v1/admin/clients")
@@ -166,34 +197,7 @@ async def create_client(request: web.Request) -> web.Response:
             role=body.role,
             office=body.office,
         )
-    return ok(ma.ClientCreated(client=_user(account), token=token), 201)
-
-
-@routes.patch("/api/v1/admin/clients/{username}")
-async def update_client(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.ClientPatch)
-    changes = _changes(body, ("office",))
-    async with request.app[POOL].acquire() as conn:
-        account = await accounts_admin.update(
-            conn,
-            who,
-            request.match_info["username"],
-            kind="client",
-            changes=changes,
-            request_id=request_id_var.get(),
-        )
-    return ok(_user(account))
-
-
-@routes.post("/api/v1/admin/clients/{username}/token")
-async def rotate_token(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        account, token = await accounts_admin.rotate_token(
-            conn, who, request.match_info["username"], request_id_var.get()
-        )
-    return ok(ma.ClientCreated(client=_user(account), token=token))
+    return ok(_client_created(_user(account), token), 201)
 
 
 def _office(o: places.Office, windows: list[places.Window]) -> ma.OfficeOut:
@@ -290,11 +294,7 @@ async def office_windows(request: web.Request) -> web.Response:
 @routes.get("/admin")
 async def admin_page(request: web.Request) -> web.StreamResponse:
     """系统管理: accounts, offices and windows, API clients, the fee schedule; admins only."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return page_redirect("/login?next=/admin")
-    if who.role != "admin":
-        text = "系统管理页面（用户、大厅与窗口、接口客户端、收费标准）仅供系统管理员使用。"
-        return html_page(receipt.message_page("无权访问系统管理", text), 403)
-    return html_file("admin.html")
+    text = "系统管理页面（用户、大厅与窗口、接口客户端、收费标准）仅供系统管理员使用。"
+    return await staff_page(
+        request, "admin.html", {"admin"}, ("无权访问系统管理", text), login="/login?next=/admin"
+    )

@@ -10,7 +10,7 @@ from aiohttp import web
 from clearing.api import receipt, shift_sheet
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import POOL, SETTINGS
-from clearing.api.routes_pages import _html, _html_file, _login_url, _redirect
+from clearing.api.routes_pages import _html, _login_url, _redirect, staff_page
 from clearing.api.web import authenticate
 from clearing.errors import NotFound, Unauthenticated
 from clearing.service import names as names_service
@@ -24,23 +24,13 @@ SHIFT_PAGE_ROLES = frozenset({"clerk", "supervisor", "admin"})
 @routes.get("/search")
 async def search_page(request: web.Request) -> web.StreamResponse:
     """Every signed-in role may search; what each finds is limited by the API (office scope)."""
-    try:
-        await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-    return _html_file("search.html")
+    return await staff_page(request, "search.html")
 
 
 @routes.get("/shifts")
 async def shifts_page(request: web.Request) -> web.StreamResponse:
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-    if who.role not in SHIFT_PAGE_ROLES:
-        text = "日结交班页面供窗口人员和值班主任使用。如需查看各大厅的收款，请使用对账日报。"
-        return _html(receipt.message_page("无权访问日结交班", text), 403)
-    return _html_file("shifts.html")
+    text = "日结交班页面供窗口人员和值班主任使用。如需查看各大厅的收款，请使用对账日报。"
+    return await staff_page(request, "shifts.html", SHIFT_PAGE_ROLES, ("无权访问日结交班", text))
 
 
 @routes.get("/shifts/{shift_id:" + ID_PATTERN + "}/print")

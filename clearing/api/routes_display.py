@@ -33,7 +33,14 @@ from clearing.api.models_display import (
     StatusOut,
 )
 from clearing.api.routes_pages import _html_file
-from clearing.api.web import authenticate, ok, read_model, set_device_cookie
+from clearing.api.web import (
+    authenticate,
+    event_stream,
+    need_json,
+    ok,
+    read_model,
+    set_device_cookie,
+)
 from clearing.errors import ClearingError, InvalidRequest, NotFound, Unauthenticated
 from clearing.service import display, screen
 from clearing.service.display import Device
@@ -78,12 +85,6 @@ async def _device(request: web.Request) -> Device:
         return await display.device(conn, request.cookies.get(COOKIE))
 
 
-def _need_json(request: web.Request) -> None:
-    # the cookie rides along by itself: a JSON body means a cross-site form cannot post here
-    if request.content_type != "application/json":
-        raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
-
-
 # --- the citizen's screen --------------------------------------------------------------------
 
 
@@ -95,7 +96,7 @@ async def display_page(_request: web.Request) -> web.FileResponse:
 
 @routes.post("/api/v1/display/pair")
 async def pair(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     failures = _recent_failures(request)
     if len(failures) >= PAIR_FAILURES_ALLOWED:
         raise TooManyAttempts(
@@ -159,7 +160,7 @@ async def qr_svg(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/display/ratings")
 async def rate(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     dev = await _device(request)
     body = await read_model(request, RatingIn)
     async with request.app[POOL].acquire() as conn:
@@ -176,14 +177,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         shown = await display.current_order_no(conn, dev.office, dev.window)
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await resp.prepare(request)
+    resp = await event_stream(request)
     display_nudge = b'data: {"type": "changed", "cause": "display"}\n\n'
     order_nudge = b'data: {"type": "changed", "cause": "order"}\n\n'
     async with request.app[EVENTS].subscribe(office=dev.office) as sub:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import segno
 from aiohttp import web
@@ -20,13 +20,10 @@ from aiohttp import web
 from clearing.api import access
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import (
-    ACQUIRERS,
-    ANNOUNCER,
     CIPHER,
     PAY_LINK_KEY,
     POOL,
     RECEIPTS,
-    SETTINGS,
 )
 from clearing.api.models import AttemptStarted
 from clearing.api.models_kiosk import (
@@ -40,21 +37,20 @@ from clearing.api.models_kiosk import (
     KioskReceiptOut,
     LookupIn,
 )
-from clearing.api.routes_orders import amounts_still_due
+from clearing.api.routes_orders import amounts_still_due, pay_by_code, start_qr
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
-from clearing.api.web import authenticate, ok, read_model, set_device_cookie
+from clearing.api.web import authenticate, need_json, ok, read_model, set_device_cookie
 from clearing.errors import (
     ClearingError,
     Conflict,
     Forbidden,
-    InvalidRequest,
     NotFound,
     Unauthenticated,
     UpstreamUnavailable,
 )
 from clearing.logs import request_id_var
-from clearing.service import attempts, audit, kiosk_lookup, kiosk_view, kiosks
+from clearing.service import audit, kiosk_lookup, kiosk_view, kiosks
 from clearing.service.kiosks import Kiosk
 
 routes = web.RouteTableDef()
@@ -75,12 +71,6 @@ async def _kiosk(request: web.Request) -> Kiosk:
         raise Forbidden(*refused, role=access.KIOSK_CALLER)
     async with request.app[POOL].acquire() as conn:
         return await kiosks.device(conn, request.cookies.get(COOKIE))
-
-
-def _need_json(request: web.Request) -> None:
-    # the cookie rides along by itself: a JSON body means a cross-site form cannot post here
-    if request.content_type != "application/json":
-        raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
 
 
 def _json(value: object, status: int = 200) -> web.Response:
@@ -108,7 +98,7 @@ async def kiosk_page(_request: web.Request) -> web.FileResponse:
 
 @routes.post("/api/v1/kiosk/enrol")
 async def enrol(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     body = await read_model(request, EnrolIn)
     async with request.app[POOL].acquire() as conn:
         token, kiosk = await kiosks.enrol(conn, body.code, datetime.now(UTC))
@@ -131,7 +121,7 @@ async def me(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/kiosk/lookup")
 async def lookup(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     kiosk = await _kiosk(request)
     body = await read_model(request, LookupIn)
     now = datetime.now(UTC)
@@ -198,38 +188,21 @@ async def _still_due(request: web.Request, order_no: str) -> None:
 
 @routes.post("/api/v1/kiosk/current/payments")
 async def pay(request: web.Request) -> web.Response:
-    _need_json(request)
+    need_json(request)
     kiosk = await _kiosk(request)
     body = await read_model(request, KioskPayIn)
     order_no = await _held(request, kiosk)
     await _still_due(request, order_no)
-    s = request.app[SETTINGS]
-    common = {
-        "order_no": order_no,
-        "actor": kiosk.actor,
-        "now": datetime.now(UTC),
-        "request_id": request_id_var.get(),
-    }
     if body.method == "qr":
-        started = await attempts.start_qr(
-            request.app[POOL],
-            request.app[ACQUIRERS],
-            provider=body.channel or "wechatpay",
-            poll_after=timedelta(seconds=s.poll_first_s),
-            **common,  # type: ignore[arg-type]
+        started = await start_qr(
+            request, order_no=order_no, actor=kiosk.actor, channel=body.channel
         )
         started["qr_svg_url"] = "/api/v1/kiosk/current/qr.svg"
     else:
         assert body.auth_code is not None
         try:
-            started = await attempts.pay_by_code(
-                request.app[POOL],
-                request.app[ACQUIRERS],
-                auth_code=body.auth_code,
-                wait_limit=timedelta(seconds=s.code_wait_s),
-                poll_after=timedelta(seconds=s.code_poll_s),
-                announce=request.app[ANNOUNCER],
-                **common,  # type: ignore[arg-type]
+            started = await pay_by_code(
+                request, order_no=order_no, actor=kiosk.actor, auth_code=body.auth_code
             )
         except ClearingError as exc:
             await _audit_code(request, kiosk, order_no, {"refused": exc.code})

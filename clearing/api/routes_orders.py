@@ -39,7 +39,7 @@ from clearing.api.models import (
     OrderSummary,
     PaymentIn,
 )
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.web import authenticate, event_stream, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
 from clearing.errors import (
@@ -277,6 +277,42 @@ async def amounts_still_due(request: web.Request, order_no: str) -> None:
         )
 
 
+async def start_qr(
+    request: web.Request, *, order_no: str, actor: str, channel: str | None
+) -> dict[str, Any]:
+    """A QR payment for an order, as the window and the kiosk start it (WeChat Pay unless the
+    caller names a channel)."""
+    return await attempts.start_qr(
+        request.app[POOL],
+        request.app[ACQUIRERS],
+        order_no=order_no,
+        provider=channel or "wechatpay",
+        actor=actor,
+        now=datetime.now(UTC),
+        poll_after=timedelta(seconds=request.app[SETTINGS].poll_first_s),
+        request_id=request_id_var.get(),
+    )
+
+
+async def pay_by_code(
+    request: web.Request, *, order_no: str, actor: str, auth_code: str
+) -> dict[str, Any]:
+    """A payment with the code on the payer's phone, as the window and the kiosk take it."""
+    s = request.app[SETTINGS]
+    return await attempts.pay_by_code(
+        request.app[POOL],
+        request.app[ACQUIRERS],
+        order_no=order_no,
+        auth_code=auth_code,
+        actor=actor,
+        now=datetime.now(UTC),
+        wait_limit=timedelta(seconds=s.code_wait_s),
+        poll_after=timedelta(seconds=s.code_poll_s),
+        announce=request.app[ANNOUNCER],
+        request_id=request_id_var.get(),
+    )
+
+
 @routes.post("/api/v1/orders/{order_no}/payments")
 async def start_payment(request: web.Request) -> web.Response:
     who = await authenticate(request)
@@ -287,44 +323,28 @@ async def start_payment(request: web.Request) -> web.Response:
         if body.method == "card" and body.terminal_id is not None:
             await places.check_terminal(conn, view["office"], body.terminal_id)
     await amounts_still_due(request, order_no)
-    s = request.app[SETTINGS]
-    now = datetime.now(UTC)
-    common: dict[str, Any] = {
-        "order_no": order_no,
-        "actor": who.actor,
-        "now": now,
-        "request_id": request_id_var.get(),
-    }
     if body.method == "qr":
-        started = await attempts.start_qr(
-            request.app[POOL],
-            request.app[ACQUIRERS],
-            provider=body.channel or "wechatpay",
-            poll_after=timedelta(seconds=s.poll_first_s),
-            **common,
-        )
+        started = await start_qr(request, order_no=order_no, actor=who.actor, channel=body.channel)
         started["qr_svg_url"] = f"/api/v1/orders/{order_no}/qr.svg"
     elif body.method == "code":
         assert body.auth_code is not None
-        started = await attempts.pay_by_code(
-            request.app[POOL],
-            request.app[ACQUIRERS],
-            auth_code=body.auth_code,
-            wait_limit=timedelta(seconds=s.code_wait_s),
-            poll_after=timedelta(seconds=s.code_poll_s),
-            announce=request.app[ANNOUNCER],
-            **common,
+        started = await pay_by_code(
+            request, order_no=order_no, actor=who.actor, auth_code=body.auth_code
         )
     else:
         assert body.terminal_id is not None
+        s = request.app[SETTINGS]
         started = await attempts.start_card(
             request.app[POOL],
             request.app[ACQUIRERS],
+            order_no=order_no,
             provider=body.channel or "pos",
             terminal_id=body.terminal_id,
+            actor=who.actor,
+            now=datetime.now(UTC),
             wait_limit=timedelta(seconds=s.card_wait_s),
             poll_after=timedelta(seconds=s.code_poll_s),
-            **common,
+            request_id=request_id_var.get(),
         )
     return ok(AttemptStarted.model_validate(started), 201)
 
@@ -362,14 +382,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     office = request.query.get("office") or who.office
     if who.role in ("clerk", "supervisor") and office != who.office:
         raise NotFound("NOT_FOUND", "no such event stream", "无此事件流")
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await resp.prepare(request)
+    resp = await event_stream(request)
     hub = request.app[EVENTS]
     async with hub.subscribe(
         office=office, window=request.query.get("window"), order_no=request.query.get("order_no")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -107,6 +108,25 @@ def _login_url(request: web.Request) -> str:
     return "/login?next=" + quote(request.path_qs, safe="/")
 
 
+async def staff_page(
+    request: web.Request,
+    file: str,
+    roles: Collection[str] | None = None,
+    refused: tuple[str, str] = ("", ""),
+    login: str | None = None,
+) -> web.StreamResponse:
+    """A static screen for signed-in staff: without a session, the sign-in page (``login``, by
+    default one that comes back here). A role the screen is not for gets a 403 page saying why
+    (``refused``: its title and text), not a redirect: a clerk who follows a link learns why."""
+    try:
+        who = await authenticate(request)
+    except Unauthenticated:
+        return _redirect(login or _login_url(request))
+    if roles is not None and who.role not in roles:
+        return _html(receipt.message_page(*refused), 403)
+    return _html_file(file)
+
+
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
     try:
@@ -137,18 +157,11 @@ async def window_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/finance")
 async def finance_page(request: web.Request) -> web.StreamResponse:
     """审批退款: refund requests waiting for finance; readable by admin and auditors too."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-    if who.role not in FINANCE_PAGE_ROLES:
-        # said plainly rather than redirected: a clerk who follows a link learns why
-        text = (
-            "财务页面（退款审批、清分结算、收款账户）仅供财务人员使用。"
-            "如需办理退款，请联系值班主任提交退款申请。"
-        )
-        return _html(receipt.message_page("无权访问退款审批", text), 403)
-    return _html_file("finance.html")
+    text = (
+        "财务页面（退款审批、清分结算、收款账户）仅供财务人员使用。"
+        "如需办理退款，请联系值班主任提交退款申请。"
+    )
+    return await staff_page(request, "finance.html", FINANCE_PAGE_ROLES, ("无权访问退款审批", text))
 
 
 def _sim_url(settings: Settings, provider: str) -> str | None:

@@ -95,9 +95,13 @@ async def _who(request: web.Request) -> Principal | web.Response:
 
 
 async def _sheet(
-    request: web.Request, who: Principal
+    request: web.Request,
 ) -> tuple[dict[str, Any], receipt.Sheet, Names] | web.Response:
-    """The order and the print a receipt request asks for, or the page that says why not."""
+    """The order and the print a receipt request asks for, or the page that says why not (the
+    sign-in page for a caller without a session)."""
+    who = await _who(request)
+    if isinstance(who, web.Response):
+        return who
     order_no = request.match_info["order_no"]
     wanted = request.query.get("n")
     if wanted is not None and not (wanted.isdigit() and 1 <= int(wanted) <= 999):
@@ -143,10 +147,7 @@ async def _sheet(
 @routes.get("/orders/{order_no}/receipt")
 async def receipt_page(request: web.Request) -> web.Response:
     """The 缴费凭证 of a paid order, for the clerk to print; other offices' orders do not exist."""
-    who = await _who(request)
-    if isinstance(who, web.Response):
-        return who
-    got = await _sheet(request, who)
+    got = await _sheet(request)
     if isinstance(got, web.Response):
         return got
     view, sheet, names = got
@@ -159,10 +160,7 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     money went back since, or an earlier print, is not made into a new paper."""
     from clearing.api.receipt_pdf import render_pdf  # reportlab loads only when asked for
 
-    who = await _who(request)
-    if isinstance(who, web.Response):
-        return who
-    got = await _sheet(request, who)
+    got = await _sheet(request)
     if isinstance(got, web.Response):
         return got
     view, sheet, names = got

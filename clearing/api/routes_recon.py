@@ -19,7 +19,6 @@ from aiohttp import web
 
 from clearing.api import inputs
 from clearing.api.keys import POOL, SETTINGS
-from clearing.api.models import DecisionIn
 from clearing.api.models_recon import (
     AdjustmentIn,
     AdjustmentOut,
@@ -31,6 +30,7 @@ from clearing.api.models_recon import (
     MatchOut,
     ReasonIn,
 )
+from clearing.api.route_kinds import body_actions, decision_routes
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import yuan_str
@@ -185,48 +185,19 @@ async def get_discrepancy(request: web.Request) -> web.Response:
     return ok(DiscrepancyDetail.model_validate(view))
 
 
-@routes.post(f"/api/v1/discrepancies/{ID}/assign")
-async def assign(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, AssignIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.assign(
-            conn, who, _key(request), username=body.username, request_id=request_id_var.get()
-        )
-    return ok(DiscrepancyDetail.model_validate(view))
-
-
-@routes.post(f"/api/v1/discrepancies/{ID}/comments")
-async def add_comment(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, CommentIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.comment(
-            conn, who, _key(request), body=body.body, request_id=request_id_var.get()
-        )
-    return ok(DiscrepancyDetail.model_validate(view), 201)
-
-
-@routes.post(f"/api/v1/discrepancies/{ID}/resolve")
-async def resolve(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ReasonIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.resolve(
-            conn, who, _key(request), reason=body.reason, request_id=request_id_var.get()
-        )
-    return ok(DiscrepancyDetail.model_validate(view))
-
-
-@routes.post(f"/api/v1/discrepancies/{ID}/void")
-async def void(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ReasonIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.void(
-            conn, who, _key(request), reason=body.reason, request_id=request_id_var.get()
-        )
-    return ok(DiscrepancyDetail.model_validate(view))
+# assign, comment, resolve, void: each passes one field of its body to the case
+body_actions(
+    routes,
+    f"/api/v1/discrepancies/{ID}",
+    "id",
+    DiscrepancyDetail,
+    (
+        ("assign", AssignIn, cases.assign, "username", 200),
+        ("comments", CommentIn, cases.comment, "body", 201),
+        ("resolve", ReasonIn, cases.resolve, "reason", 200),
+        ("void", ReasonIn, cases.void, "reason", 200),
+    ),
+)
 
 
 @routes.post(f"/api/v1/discrepancies/{ID}/adjustments")
@@ -245,29 +216,7 @@ async def propose_adjustment(request: web.Request) -> web.Response:
     return ok(AdjustmentOut.model_validate(view), 201)
 
 
-async def _decide_adjustment(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, DecisionIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.decide_adjustment(
-            conn,
-            who,
-            _key(request),
-            approve=approve,
-            note=body.note,
-            request_id=request_id_var.get(),
-        )
-    return ok(AdjustmentOut.model_validate(view))
-
-
-@routes.post(f"/api/v1/adjustments/{ID}/approve")
-async def approve_adjustment(request: web.Request) -> web.Response:
-    return await _decide_adjustment(request, approve=True)
-
-
-@routes.post(f"/api/v1/adjustments/{ID}/reject")
-async def reject_adjustment(request: web.Request) -> web.Response:
-    return await _decide_adjustment(request, approve=False)
+decision_routes(routes, f"/api/v1/adjustments/{ID}", "id", cases.decide_adjustment, AdjustmentOut)
 
 
 async def _decide_match(request: web.Request, confirm: bool) -> web.Response:

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import CIPHER, POOL
-from clearing.api.models import DecisionIn, RefundIn, RefundList, RefundOut
+from clearing.api.models import RefundIn, RefundList, RefundOut
+from clearing.api.route_kinds import decision_routes
 from clearing.api.web import authenticate, ok, read_model
 from clearing.logs import request_id_var
 from clearing.service import orders, refunds
@@ -49,22 +50,6 @@ async def waiting_refunds(request: web.Request) -> web.Response:
     return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
 
 
-async def _decide(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, DecisionIn)
-    refund_id = int(request.match_info["refund_id"])  # the route's pattern: 1 to 18 digits
-    async with request.app[POOL].acquire() as conn:
-        view = await refunds.decide(
-            conn, who, refund_id, approve=approve, note=body.note, request_id=request_id_var.get()
-        )
-    return ok(RefundOut.model_validate(view))
-
-
-@routes.post("/api/v1/refunds/{refund_id:" + ID_PATTERN + "}/approve")
-async def approve(request: web.Request) -> web.Response:
-    return await _decide(request, approve=True)
-
-
-@routes.post("/api/v1/refunds/{refund_id:" + ID_PATTERN + "}/reject")
-async def reject(request: web.Request) -> web.Response:
-    return await _decide(request, approve=False)
+decision_routes(
+    routes, "/api/v1/refunds/{refund_id:" + ID_PATTERN + "}", "refund_id", refunds.decide, RefundOut
+)

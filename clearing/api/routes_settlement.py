@@ -21,7 +21,6 @@ from aiohttp import web
 
 from clearing.api import inputs
 from clearing.api.keys import POOL, SETTINGS
-from clearing.api.models import DecisionIn
 from clearing.api.models_settlement import (
     AccountChangeIn,
     AccountChangeList,
@@ -32,6 +31,7 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
+from clearing.api.route_kinds import decision_routes
 from clearing.api.web import authenticate, ok, read_model
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
@@ -93,25 +93,13 @@ async def list_account_changes(request: web.Request) -> web.Response:
     return ok(AccountChangeList(changes=[AccountChangeOut.model_validate(v) for v in views]))
 
 
-async def _decide(request: web.Request, approve: bool) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, DecisionIn)
-    change_id = int(request.match_info["change_id"])  # the route's pattern: 1 to 18 digits
-    async with request.app[POOL].acquire() as conn:
-        view = await accounts.decide(
-            conn, who, change_id, approve=approve, note=body.note, request_id=request_id_var.get()
-        )
-    return ok(AccountChangeOut.model_validate(view))
-
-
-@routes.post("/api/v1/account-changes/{change_id:" + inputs.ID_PATTERN + "}/approve")
-async def approve_account_change(request: web.Request) -> web.Response:
-    return await _decide(request, approve=True)
-
-
-@routes.post("/api/v1/account-changes/{change_id:" + inputs.ID_PATTERN + "}/reject")
-async def reject_account_change(request: web.Request) -> web.Response:
-    return await _decide(request, approve=False)
+decision_routes(
+    routes,
+    "/api/v1/account-changes/{change_id:" + inputs.ID_PATTERN + "}",
+    "change_id",
+    accounts.decide,
+    AccountChangeOut,
+)
 
 
 # --- settlement batches (read-only views of what the cut-off and the bank recorded) ---------

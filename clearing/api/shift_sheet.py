@@ -8,23 +8,15 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from clearing.api.receipt import page_head
 from clearing.domain.display import STATIC_NAMES, Names
 from clearing.domain.money import capital_amount, format_yuan
 from clearing.domain.times import beijing_time
 from clearing.service.search import CHANNEL_ZH
 
-_HEAD = """<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/window/static/shift-sheet.css">
-<script src="/window/static/receipt.js" defer></script>
-</head>
-<body>
-"""
+
+def _head(title: str) -> str:
+    return page_head(title, "shift-sheet.css") + "<body>\n"
 
 
 def _time(iso: str | None) -> str:
@@ -61,7 +53,7 @@ def render(shift: dict[str, Any], *, printed_at: datetime, names: Names = STATIC
     )
     title = f"日结单 {shift['window']} {_time(shift['closed_at'])[:10]}"
     return (
-        _HEAD.format(title=escape(title))
+        _head(title)
         + f"""<div class="toolbar no-print">
 <button type="button" id="print-receipt" class="primary">打印日结单</button>
 <a href="/shifts">返回日结交班</a></div>
@@ -122,7 +114,7 @@ def render_day(day: dict[str, Any], *, printed_at: datetime, names: Names = STAT
         else "<p class='verdict'>账实相符：交班合计与账务记录一致。</p>"
     )
     return (
-        _HEAD.format(title=escape(f"轧账单 {names.office(day['office'])} {day['date']}"))
+        _head(f"轧账单 {names.office(day['office'])} {day['date']}")
         + f"""<div class="toolbar no-print">
 <button type="button" id="print-receipt" class="primary">打印轧账单</button>
 <a href="/shifts">返回日结交班</a></div>

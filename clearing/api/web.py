@@ -19,6 +19,7 @@ from clearing.api.keys import METRICS, POOL, SETTINGS
 from clearing.errors import (
     ClearingError,
     Forbidden,
+    InvalidRequest,
     MalformedRequest,
     PasswordChangeRequired,
     Unauthenticated,
@@ -158,10 +159,31 @@ async def read_model(request: web.Request, model: type[M]) -> M:
     return model.model_validate(data)
 
 
+def need_json(request: web.Request) -> None:
+    """For a device's cookie-authenticated POSTs (the kiosk, the citizen's screen): the cookie
+    rides along by itself, so a JSON body is what keeps a cross-site form from posting here."""
+    if request.content_type != "application/json":
+        raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
+
+
 def ok(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(
         status=status, text=model.model_dump_json(), content_type="application/json"
     )
+
+
+async def event_stream(request: web.Request) -> web.StreamResponse:
+    """A server-sent event stream, its headers sent: never cached, never buffered by a proxy
+    (nginx holds a response back unless told, and a nudge must arrive when it is sent)."""
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await resp.prepare(request)
+    return resp
 
 
 def set_device_cookie(

@@ -279,24 +279,18 @@ async def reset_password(
     """A new one-time password; the user must choose their own at the next sign-in."""
     _not_self(who, username, "重置")
     password = temporary_password()
-    async with conn.transaction():
-        await _load(conn, who, username, "staff")
-        await conn.execute(
-            "UPDATE principals SET password_hash = $2, must_change_password = true"
-            " WHERE username = $1",
-            username,
-            security.hash_password(password),
-        )
-        await _end_sessions(conn, username)
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="principal.password_reset",
-            object_type="principal",
-            object_id=username,
-            request_id=request_id,
-        )
-        return await _load(conn, who, username, "staff"), password
+    account = await _replace_secret(
+        conn,
+        who,
+        username,
+        "staff",
+        update="UPDATE principals SET password_hash = $2, must_change_password = true"
+        " WHERE username = $1",
+        hashed=security.hash_password(password),
+        action="principal.password_reset",
+        request_id=request_id,
+    )
+    return account, password
 
 
 async def rotate_token(
@@ -304,19 +298,43 @@ async def rotate_token(
 ) -> tuple[Account, str]:
     """A new bearer token for an API client; the old one stops working at once."""
     token = security.new_token()
+    account = await _replace_secret(
+        conn,
+        who,
+        username,
+        "client",
+        update="UPDATE principals SET token_hash = $2 WHERE username = $1",
+        hashed=security.token_hash(token),
+        action="client.token_rotated",
+        request_id=request_id,
+    )
+    return account, token
+
+
+async def _replace_secret(
+    conn: Conn,
+    who: Principal,
+    username: str,
+    kind: str,
+    *,
+    update: str,
+    hashed: str | bytes,
+    action: str,
+    request_id: str | None,
+) -> Account:
+    """Store a new secret's hash (``update`` takes the username and the hash), audited; a
+    person's sessions end with their old password (a client's token is its only credential)."""
     async with conn.transaction():
-        await _load(conn, who, username, "client")
-        await conn.execute(
-            "UPDATE principals SET token_hash = $2 WHERE username = $1",
-            username,
-            security.token_hash(token),
-        )
+        await _load(conn, who, username, kind)
+        await conn.execute(update, username, hashed)
+        if kind == "staff":
+            await _end_sessions(conn, username)
         await audit.record(
             conn,
             actor=who.actor,
-            action="client.token_rotated",
+            action=action,
             object_type="principal",
             object_id=username,
             request_id=request_id,
         )
-        return await _load(conn, who, username, "client"), token
+        return await _load(conn, who, username, kind)

@@ -46,6 +46,17 @@ class Attempt:
     def description(self) -> str:
         return f"不动产登记税费 {self.case_no}"[:120]
 
+    def trade(self) -> dict[str, Any]:
+        """What every way of opening a payment tells the channel about the trade; the order
+        number rides along as ``attach`` and comes back in the notification."""
+        return {
+            "out_trade_no": self.out_trade_no,
+            "description": self.description,
+            "total_fen": self.total_fen,
+            "expires_at": self.expires_at,
+            "attach": self.order_no,
+        }
+
     def view(self, state: str, **extra: Any) -> dict[str, Any]:
         return {
             "provider": self.provider,
@@ -286,13 +297,7 @@ async def start_qr(
     if isinstance(a, dict):
         return a
     try:
-        code_url = await channel.create_qr(
-            out_trade_no=a.out_trade_no,
-            description=a.description,
-            total_fen=a.total_fen,
-            expires_at=a.expires_at,
-            attach=order_no,
-        )
+        code_url = await channel.create_qr(**a.trade())
     except Exception as exc:
         raise await _prepay_failed(pool, a, exc) from exc
     await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=code_url)

@@ -12,9 +12,9 @@ issued the order (``shifts``' fallback); the audit names the payer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -30,6 +30,7 @@ from clearing.service.attempts import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # a link is a bearer of the right to start payments: a few a minute is a person, more is a script
 MAX_PER_MINUTE = 6
@@ -64,6 +65,32 @@ async def _opened(
     return a
 
 
+async def _started(
+    pool: asyncpg.Pool,
+    channels: Mapping[str, Channel],
+    method: str,
+    prepay: Callable[[Channel, Attempt], Awaitable[T]],
+    *,
+    order_no: str,
+    provider: str,
+    now: datetime,
+    poll_after: timedelta,
+    request_id: str | None,
+) -> tuple[Attempt, T]:
+    """Open an attempt, then the channel's side of it with ``prepay``; a refusal fails the
+    attempt, an answer marks it open for the payer."""
+    channel = _capable(channels, provider, method)
+    a = await _opened(
+        pool, order_no=order_no, provider=provider, method=method, now=now, poll=poll_after
+    )
+    try:
+        answer = await prepay(channel, a)
+    except Exception as exc:
+        raise await _prepay_failed(pool, a, exc, "mobile prepay") from exc
+    await _mark_open(pool, a, actor=PAYER_ACTOR, request_id=request_id, code_url=None)
+    return a, answer
+
+
 async def start_h5(
     pool: asyncpg.Pool,
     channels: Mapping[str, Channel],
@@ -78,23 +105,19 @@ async def start_h5(
 ) -> dict[str, Any]:
     """Open an attempt and the channel's page for the phone's browser; ``page`` says where the
     browser goes (GET, or a form POST with ``fields``)."""
-    channel = _capable(channels, provider, "h5")
-    a = await _opened(
-        pool, order_no=order_no, provider=provider, method="h5", now=now, poll=poll_after
+    a, page = await _started(
+        pool,
+        channels,
+        "h5",
+        lambda channel, a: channel.open_mobile_page(
+            **a.trade(), return_url=return_url, payer_ip=payer_ip
+        ),
+        order_no=order_no,
+        provider=provider,
+        now=now,
+        poll_after=poll_after,
+        request_id=request_id,
     )
-    try:
-        page = await channel.open_mobile_page(
-            out_trade_no=a.out_trade_no,
-            description=a.description,
-            total_fen=a.total_fen,
-            expires_at=a.expires_at,
-            return_url=return_url,
-            payer_ip=payer_ip,
-            attach=order_no,
-        )
-    except Exception as exc:
-        raise await _prepay_failed(pool, a, exc, "mobile prepay") from exc
-    await _mark_open(pool, a, actor=PAYER_ACTOR, request_id=request_id, code_url=None)
     return a.view(
         "OPEN", page={"url": page.url, "method": page.method, "fields": dict(page.fields)}
     )
@@ -113,20 +136,15 @@ async def start_jsapi(
 ) -> dict[str, Any]:
     """Open an attempt inside the channel's app; ``bridge`` holds the signed parameters the
     page hands to ``WeixinJSBridge.invoke('getBrandWCPayRequest', …)``."""
-    channel = _capable(channels, provider, "jsapi")
-    a = await _opened(
-        pool, order_no=order_no, provider=provider, method="jsapi", now=now, poll=poll_after
+    a, bridge = await _started(
+        pool,
+        channels,
+        "jsapi",
+        lambda channel, a: channel.create_jsapi(**a.trade(), openid=openid),
+        order_no=order_no,
+        provider=provider,
+        now=now,
+        poll_after=poll_after,
+        request_id=request_id,
     )
-    try:
-        bridge = await channel.create_jsapi(
-            out_trade_no=a.out_trade_no,
-            description=a.description,
-            total_fen=a.total_fen,
-            expires_at=a.expires_at,
-            openid=openid,
-            attach=order_no,
-        )
-    except Exception as exc:
-        raise await _prepay_failed(pool, a, exc, "mobile prepay") from exc
-    await _mark_open(pool, a, actor=PAYER_ACTOR, request_id=request_id, code_url=None)
     return a.view("OPEN", bridge=bridge)

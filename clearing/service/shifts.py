@@ -155,10 +155,9 @@ def _totals_view(t: Totals) -> dict[str, Any]:
     }
 
 
-async def current(conn: Conn, who: Principal, window: str) -> dict[str, Any]:
-    """The open shift: what this person did at this window since their last close (live)."""
-    office = _window_staff(who)
-    items = await _unclaimed(
+async def _open_items(conn: Conn, who: Principal, office: str, window: str) -> list[asyncpg.Record]:
+    """What this person did at this window that no close has claimed yet."""
+    return await _unclaimed(
         conn,
         office,
         principal_id=who.id,
@@ -166,6 +165,12 @@ async def current(conn: Conn, who: Principal, window: str) -> dict[str, Any]:
         start=await _since(conn, who, window),
         end=FAR_FUTURE,
     )
+
+
+async def current(conn: Conn, who: Principal, window: str) -> dict[str, Any]:
+    """The open shift: what this person did at this window since their last close (live)."""
+    office = _window_staff(who)
+    items = await _open_items(conn, who, office, window)
     return {
         "id": None,
         "state": "OPEN",
@@ -187,14 +192,7 @@ async def close(
     async with conn.transaction():
         # one close at a time per person; the unique key on shift_items is the backstop
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tj_shift'), $1::int)", who.id)
-        items = await _unclaimed(
-            conn,
-            office,
-            principal_id=who.id,
-            window=window,
-            start=await _since(conn, who, window),
-            end=FAR_FUTURE,
-        )
+        items = await _open_items(conn, who, office, window)
         if not items:
             raise Conflict(
                 "SHIFT_EMPTY",
