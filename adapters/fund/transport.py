@@ -17,8 +17,9 @@ from typing import Any
 from adapters.fund import signing
 from adapters.fund.errors import FundAnswerForged, FundRefused, FundUnavailable
 from adapters.fund.keys import MerchantKeys
-from adapters.fund.wire import BEIJING, OK, REFUSALS, RETRY_LATER_PREFIX
+from adapters.fund.wire import OK, REFUSALS, RETRY_LATER_PREFIX
 from adapters.http import Exchange, compact_json, json_object, text
+from adapters.wiretime import BEIJING
 
 log = logging.getLogger(__name__)
 

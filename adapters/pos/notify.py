@@ -20,14 +20,8 @@ from typing import Any, Final
 from adapters.errors import NotifyRejected
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
-from adapters.pos.wire import (
-    OK,
-    PROVIDER,
-    WireFormatError,
-    masked_raw,
-    parse_sale,
-    parse_time,
-)
+from adapters.pos.wire import OK, PROVIDER, masked_raw, parse_sale
+from adapters.wiretime import WireFormatError, parse_time
 from clearing.ports import PaymentDeclined, PaymentNotice
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,8 @@ from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForge
 from adapters.http import Exchange, compact_json, json_object
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
-from adapters.pos.wire import BEIJING, OK, PROVIDER, RETRY_LATER_CODES
+from adapters.pos.wire import OK, PROVIDER, RETRY_LATER_CODES
+from adapters.wiretime import BEIJING
 
 log = logging.getLogger(__name__)
 

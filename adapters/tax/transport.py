@@ -18,18 +18,8 @@ from adapters.http import Exchange, compact_json
 from adapters.tax import signing
 from adapters.tax.errors import TaxAnswerForged, TaxRefused, TaxUnavailable
 from adapters.tax.keys import MerchantKeys
-from adapters.tax.wire import (
-    APP,
-    BEIJING,
-    OK,
-    REFUSALS,
-    RETRY_LATER,
-    VERSION,
-    WireFormatError,
-    parse_time,
-    wire_date,
-    wire_time,
-)
+from adapters.tax.wire import APP, OK, REFUSALS, RETRY_LATER, VERSION, wire_date, wire_time
+from adapters.wiretime import BEIJING, WireFormatError, parse_time
 
 log = logging.getLogger(__name__)
 
