@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, AuthorityUnavailable
 from clearing.ports import AuthorityRefused
 
 PROVIDER: Final = "fiscal"
@@ -37,18 +37,11 @@ REFUSAL_CODES: Final = frozenset(
 )
 
 
-class FiscalUnavailable(AdapterError):
+class FiscalUnavailable(AuthorityUnavailable):
     """The non-tax system gave no usable answer; asking again later is safe (lookups read,
     confirmations are idempotent by payment code)."""
 
-    def __init__(
-        self, *, operation: str, reason: str, status: int | None = None, provider: str = PROVIDER
-    ) -> None:
-        self.provider = provider
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
+    authority = PROVIDER
 
 
 class FiscalAnswerForged(FiscalUnavailable):

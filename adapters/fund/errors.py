@@ -13,21 +13,16 @@ for the people reading the logs.
 
 from __future__ import annotations
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, AuthorityUnavailable
 from clearing.ports import AuthorityRefused
 
 AUTHORITY = "fund"
 
 
-class FundUnavailable(AdapterError):
+class FundUnavailable(AuthorityUnavailable):
     """The office could not give a usable answer now."""
 
-    def __init__(self, *, operation: str, reason: str, status: int | None = None) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"fund {operation} unavailable: {reason} (status={status})")
+    authority = AUTHORITY
 
 
 class FundAnswerForged(AdapterError):

@@ -61,18 +61,11 @@ class MerchantKeys:
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
-    """What the office holds about us, and the account the fund is kept in."""
+class PlatformKeys(MerchantKeys):
+    """What the office holds about us, and the account the fund is kept in.
 
-    app_id: str
-    agency_code: str
-    office_name: str
-    office_key_id: str
-    custodian_bank: str
-    custodial_account_no: str
-    custodial_account_name: str
-    app_secret: bytes = field(repr=False, compare=False)
-    office_secret: bytes = field(repr=False, compare=False)
+    The same fields: the scheme is HMAC, so both parties hold both keys, each signing one way.
+    """
 
 
 def generate_keyset(root: Path) -> None:

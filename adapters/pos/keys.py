@@ -57,16 +57,11 @@ class MerchantKeys:
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
-    """What the terminal cloud holds about this merchant."""
+class PlatformKeys(MerchantKeys):
+    """What the terminal cloud holds about this merchant.
 
-    merchant_id: str
-    merchant_name: str
-    app_id: str
-    cloud_key_id: str
-    terminals: tuple[str, ...]
-    app_key: bytes = field(repr=False, compare=False)
-    cloud_key: bytes = field(repr=False, compare=False)
+    The same fields: the scheme is HMAC, so both parties hold both keys, each signing one way.
+    """
 
 
 def generate_keyset(root: Path, terminals: Sequence[str] = DEFAULT_TERMINALS) -> None:

@@ -16,21 +16,16 @@ sending), NOT_FOUND, ALREADY_PAID, AMOUNT_MISMATCH, CASE_MISMATCH, CONFIRM_REFUS
 
 from __future__ import annotations
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, AuthorityUnavailable
 from clearing.ports import AuthorityRefused
 
 AUTHORITY = "tax"
 
 
-class TaxUnavailable(AdapterError):
+class TaxUnavailable(AuthorityUnavailable):
     """The bureau gave no usable answer; ask again later."""
 
-    def __init__(self, *, operation: str, reason: str, status: int | None = None) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"tax {operation} unavailable: {reason} (status={status})")
+    authority = AUTHORITY
 
 
 class TaxAnswerForged(TaxUnavailable):
