@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from clearing.ports import ChannelRefused, NotifyRefused
+from clearing.ports import AuthorityRefused, ChannelRefused, NotifyRefused
 
 
 class AdapterError(Exception):
@@ -84,4 +84,26 @@ class AuthorityUnavailable(AdapterError):
     @property
     def provider(self) -> str:
         """The same name under the word the acquirers' errors use, for logs that read either."""
+        return self.authority
+
+
+class AuthorityRefusal(AdapterError, AuthorityRefused):
+    """An authority answered no; final for this question. ``code`` is ours and stable (callers
+    dispatch on it), ``message`` English, ``reason`` the authority's own words."""
+
+    authority: ClassVar[str] = "authority"
+
+    def __init__(
+        self, *, operation: str, code: str, message: str, reason: str, detail: str | None = None
+    ) -> None:
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.reason = reason
+        # ``detail``: what the log line shows in brackets, when it is more than ``reason``
+        why = reason if detail is None else detail
+        super().__init__(f"{self.authority} {operation} refused: {code}: {message} ({why})")
+
+    @property
+    def provider(self) -> str:
         return self.authority

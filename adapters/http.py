@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import aiohttp
 from multidict import CIMultiDict
@@ -43,6 +43,26 @@ class Reply:
     # a copy that stays case-insensitive: proxies may change header case
     headers: CIMultiDict[str]
     ms: float
+
+
+@dataclass(frozen=True)
+class JsonAnswer:
+    """A JSON answer whose envelope names its result code and message in ``code_field`` and
+    ``message_field``; either reads "" when absent or not a string."""
+
+    status: int
+    data: Mapping[str, Any]
+
+    code_field: ClassVar[str] = "code"
+    message_field: ClassVar[str] = "message"
+
+    @property
+    def code(self) -> str:
+        return text(self.data.get(self.code_field))
+
+    @property
+    def message(self) -> str:
+        return text(self.data.get(self.message_field))
 
 
 class Exchange(Generic[K]):

@@ -13,8 +13,7 @@ for the people reading the logs.
 
 from __future__ import annotations
 
-from adapters.errors import AdapterError, AuthorityUnavailable
-from clearing.ports import AuthorityRefused
+from adapters.errors import AdapterError, AuthorityRefusal, AuthorityUnavailable
 
 AUTHORITY = "fund"
 
@@ -36,8 +35,10 @@ class FundAnswerForged(AdapterError):
         super().__init__(f"fund {operation} answer not trusted: {reason}")
 
 
-class FundRefused(AdapterError, AuthorityRefused):
+class FundRefused(AuthorityRefusal):
     """The office refused; ``office_code`` is its own answer code, ``code`` ours (stable)."""
+
+    authority = AUTHORITY
 
     def __init__(
         self,
@@ -49,11 +50,6 @@ class FundRefused(AdapterError, AuthorityRefused):
         office_code: str = "",
         reference: str = "",
     ) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.reason = reason
         self.office_code = office_code
         self.reference = reference
-        super().__init__(f"fund {operation} refused: {code}: {message} ({reason})")
+        super().__init__(operation=operation, code=code, message=message, reason=reason)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
-from adapters.http import Exchange, compact_json, json_object
+from adapters.http import Exchange, JsonAnswer, compact_json, json_object
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
 from adapters.pos.wire import OK, PROVIDER, RETRY_LATER_CODES
@@ -25,20 +24,11 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    data: Mapping[str, Any]
+class Answer(JsonAnswer):
+    """The cloud's envelope: ``resp_code`` 00 or an ISO 8583-style refusal, and ``resp_msg``."""
 
-    @property
-    def code(self) -> str:
-        code = self.data.get("resp_code")
-        return code if isinstance(code, str) else ""
-
-    @property
-    def message(self) -> str:
-        message = self.data.get("resp_msg")
-        return message if isinstance(message, str) else ""
+    code_field = "resp_code"
+    message_field = "resp_msg"
 
 
 def expect_ok(operation: str, answer: Answer) -> None:

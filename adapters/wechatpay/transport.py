@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from yarl import URL
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
-from adapters.http import Exchange, json_object
+from adapters.http import Exchange, JsonAnswer, json_object
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
 
@@ -31,22 +30,8 @@ SIGNED_ERROR_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(JsonAnswer):
     """A WeChat Pay answer whose signature (where one is required) checked out."""
-
-    status: int
-    data: Mapping[str, Any]
-
-    @property
-    def code(self) -> str:
-        code = self.data.get("code")
-        return code if isinstance(code, str) else ""
-
-    @property
-    def message(self) -> str:
-        message = self.data.get("message")
-        return message if isinstance(message, str) else ""
 
 
 class Transport(Exchange[MerchantKeys]):
