@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 from adapters import signatures, wiretime
 
@@ -124,3 +125,59 @@ def parse_cloud_header(header: str) -> CloudAuth:
     """Split an ``X-Open-Signature`` value; ``ValueError`` when a parameter is missing."""
     found = signatures.quoted_params(header.strip(), _CLOUD_FIELDS)
     return CloudAuth(found["KeyId"], found["Timestamp"], found["Nonce"], found["Signature"])
+
+
+class CloudSignatureError(ValueError):
+    """Why a cloud signature is not trusted, in the words of both readers: ``code`` and
+    ``message`` as a refused notification reports them, ``reason`` as a forged answer does."""
+
+    def __init__(self, code: str, message: str, reason: str) -> None:
+        self.code = code
+        self.message = message
+        self.reason = reason
+        super().__init__(f"{code}: {message}")
+
+
+def verify_cloud(
+    header: str,
+    body: bytes,
+    *,
+    key_id: str,
+    cloud_key: bytes,
+    now: datetime,
+    max_skew_s: int,
+    request_nonce: str = "",
+) -> CloudAuth:
+    """The ``X-Open-Signature`` of an answer (bound to ``request_nonce``) or of a notification
+    (no request nonce), checked: known key id, fresh timestamp, right HMAC. The parsed header,
+    or ``CloudSignatureError``."""
+    malformed = "signature header missing or malformed"
+    if not header:
+        raise CloudSignatureError(
+            "SIGNATURE_MISSING", f"{CLOUD_HEADER} header is missing", malformed
+        )
+    try:
+        auth = parse_cloud_header(header)
+    except ValueError as exc:
+        raise CloudSignatureError("MALFORMED", f"{CLOUD_HEADER}: {exc}", malformed) from None
+    if auth.key_id != key_id:
+        raise CloudSignatureError("UNKNOWN_KEY", "no key for this KeyId", "unknown KeyId")
+    skew = skew_s(auth.timestamp, now)
+    stale = "timestamp missing or stale"
+    if skew is None:
+        raise CloudSignatureError("MALFORMED", "Timestamp is not yyyyMMddHHmmss", stale)
+    if skew > max_skew_s:
+        raise CloudSignatureError("TIMESTAMP_SKEW", "Timestamp too far from now", stale)
+    expected = cloud_signature(
+        cloud_key,
+        key_id=auth.key_id,
+        timestamp=auth.timestamp,
+        nonce=auth.nonce,
+        body=body,
+        request_nonce=request_nonce,
+    )
+    if not same(expected, auth.signature):
+        raise CloudSignatureError(
+            "SIGNATURE_INVALID", "signature does not match the body", "signature invalid"
+        )
+    return auth

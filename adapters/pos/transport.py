@@ -102,32 +102,21 @@ class Transport(Exchange[MerchantKeys]):
         return answer
 
     def _check_signature(self, operation: str, header: str, raw: bytes, nonce: str) -> None:
-        reason = ""
         try:
-            auth = signing.parse_cloud_header(header) if header else None
-        except ValueError:
-            auth = None
-        skew = signing.skew_s(auth.timestamp, self._now()) if auth else None
-        if auth is None:
-            reason = "signature header missing or malformed"
-        elif auth.key_id != self._keys.cloud_key_id:
-            reason = "unknown KeyId"
-        elif skew is None or skew > self._max_skew_s:
-            reason = "timestamp missing or stale"
-        else:
-            expected = signing.cloud_signature(
-                self._keys.cloud_key,
-                key_id=auth.key_id,
-                timestamp=auth.timestamp,
-                nonce=auth.nonce,
-                body=raw,
+            signing.verify_cloud(
+                header,
+                raw,
+                key_id=self._keys.cloud_key_id,
+                cloud_key=self._keys.cloud_key,
+                now=self._now(),
+                max_skew_s=self._max_skew_s,
                 request_nonce=nonce,
             )
-            if not signing.same(expected, auth.signature):
-                reason = "signature invalid"
-        if reason:
-            log.error("pos answer not trusted op=%s reason=%s", operation, reason)
-            raise ResponseForged(provider=PROVIDER, operation=operation, status=200, reason=reason)
+        except signing.CloudSignatureError as exc:
+            log.error("pos answer not trusted op=%s reason=%s", operation, exc.reason)
+            raise ResponseForged(
+                provider=PROVIDER, operation=operation, status=200, reason=exc.reason
+            ) from None
 
     async def download(self, operation: str, url: str) -> bytes:
         """GET a file the cloud published; the caller checks it against a signed digest."""
