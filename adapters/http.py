@@ -20,12 +20,11 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from adapters.errors import AcquirerUnavailable, AdapterError
+
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
-
-# (operation, reason, HTTP status or None) -> the adapter's own "no usable answer" error
-Unavailable = Callable[[str, str, int | None], Exception]
 
 CHUNK_BYTES = 64 * 1024
 
@@ -68,9 +67,10 @@ class JsonAnswer:
 class Exchange(Generic[K]):
     """One party's base URL, keys, timeout and clock; subclasses add the party's protocol.
 
-    ``party`` names the party in log lines; ``unavailable`` builds the party's error for "no
-    answer"; ``unanswered``, when given, the one for a request that left but got no answer (for a
-    party where that leaves the outcome unknown rather than merely absent).
+    ``party`` names the party in log lines and in its errors; ``unavailable`` builds the error for
+    "no answer" (an acquirer's by default, an authority overrides it); ``unanswered`` the one for
+    a request that left but got no answer, overridden where that leaves the outcome unknown
+    rather than merely absent (UnionPay).
     """
 
     party = ""
@@ -92,10 +92,13 @@ class Exchange(Generic[K]):
         self._max_skew_s = max_skew_s
         self._clock = clock
 
-    def unavailable(self, operation: str, reason: str, status: int | None = None) -> Exception:
-        raise NotImplementedError
+    def unavailable(self, operation: str, reason: str, status: int | None = None) -> AdapterError:
+        """No usable answer: an acquirer's ``AcquirerUnavailable`` unless the party has its own."""
+        return AcquirerUnavailable(
+            provider=self.party, operation=operation, reason=reason, status=status
+        )
 
-    def unanswered(self, operation: str, reason: str) -> Exception:
+    def unanswered(self, operation: str, reason: str) -> AdapterError:
         """A request that may have reached the party but whose answer never came."""
         return self.unavailable(operation, reason, None)
 

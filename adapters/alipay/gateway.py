@@ -74,13 +74,6 @@ class Gateway(Exchange[AppKeys]):
         self._url = url
         self._beijing_now = clock
 
-    def unavailable(
-        self, operation: str, reason: str, status: int | None = None
-    ) -> AcquirerUnavailable:
-        return AcquirerUnavailable(
-            provider=PROVIDER, operation=operation, reason=reason, status=status
-        )
-
     async def call(
         self,
         operation: str,

@@ -65,13 +65,6 @@ class Transport(Exchange[MerchantKeys]):
 
     party = PROVIDER
 
-    def unavailable(
-        self, operation: str, reason: str, status: int | None = None
-    ) -> AcquirerUnavailable:
-        return AcquirerUnavailable(
-            provider=PROVIDER, operation=operation, reason=reason, status=status
-        )
-
     async def call(self, operation: str, path: str, payload: Mapping[str, Any]) -> Answer:
         """POST ``payload`` to ``path``; AcquirerUnavailable for no answer or a 5xx."""
         body = compact_json(payload)

@@ -80,13 +80,6 @@ class Gateway(Exchange[MerchantKeys]):
         self.file_url = file_url
         self.keys = keys
 
-    def unavailable(
-        self, operation: str, reason: str, status: int | None = None
-    ) -> AcquirerUnavailable:
-        return AcquirerUnavailable(
-            provider=PROVIDER, operation=operation, reason=reason, status=status
-        )
-
     def unanswered(self, operation: str, reason: str) -> OutcomeUnknown:
         # the request may have been processed without us hearing the result
         return OutcomeUnknown(provider=PROVIDER, operation=operation, reason=reason)

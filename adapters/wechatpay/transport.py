@@ -39,13 +39,6 @@ class Transport(Exchange[MerchantKeys]):
 
     party = PROVIDER
 
-    def unavailable(
-        self, operation: str, reason: str, status: int | None = None
-    ) -> AcquirerUnavailable:
-        return AcquirerUnavailable(
-            provider=PROVIDER, operation=operation, reason=reason, status=status
-        )
-
     async def call(
         self, operation: str, method: str, path_and_query: str, payload: Mapping[str, Any] | None
     ) -> Answer:
