@@ -21,9 +21,14 @@ from adapters.fund.sim_state import (
     notice_json,
 )
 from adapters.fund.unit_no import UnitNoError, parse_unit_no
-from adapters.fund.wire import API_PREFIX, CONFIRM_PATH, LIST_PATH, NOTICE_NO, OK, QUERY_PATH
-from adapters.wiretime import (
+from adapters.fund.wire import (
+    API_PREFIX,
     BEIJING,
+    CONFIRM_PATH,
+    LIST_PATH,
+    NOTICE_NO,
+    OK,
+    QUERY_PATH,
     WireFormatError,
     format_date,
     format_time,

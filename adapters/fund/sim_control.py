@@ -26,8 +26,8 @@ from aiohttp import web
 from adapters.fund import rules
 from adapters.fund.sim_state import STATE, SimNotice, SimState, control_json, deposit_json
 from adapters.fund.unit_no import UnitNoError, parse_unit_no
+from adapters.fund.wire import BEIJING
 from adapters.simkit.faults import add_fault_routes
-from adapters.wiretime import BEIJING
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from aiohttp import web
 from adapters.fund import rules
 from adapters.fund.keys import PlatformKeys
 from adapters.fund.sim_faults import Faults
+from adapters.fund.wire import BEIJING, format_date, format_time
 from adapters.simkit.state import SimBase
-from adapters.wiretime import BEIJING, format_date, format_time
 from clearing.domain.money import yuan_str
 
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
+from adapters import wiretime
 from adapters.fund import rules
-from adapters.wiretime import (
-    WireFormatError,
-    parse_date,
-    parse_time,
-)
 from clearing.domain.money import MoneyError, parse_yuan
+
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+format_date, format_time = wiretime.format_date, wiretime.format_time
+parse_date, parse_time = wiretime.parse_date, wiretime.parse_time
 
 QUERY_PATH: Final = "/api/fund/v1/notice/query"
 CONFIRM_PATH: Final = "/api/fund/v1/deposit/confirm"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from adapters.wiretime import WireFormatError, format_time, parse_time
+from adapters import wiretime
 
 PROVIDER: Final = "pos"
 
@@ -50,6 +50,11 @@ REFUND_STATE: Final[Mapping[str, str]] = {
     "PROCESSING": "PROCESSING",
     "FAILED": "ABNORMAL",
 }
+
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+format_time, parse_time = wiretime.format_time, wiretime.parse_time
 
 _DIGITS = re.compile(r"[0-9]+")
 _MASKED_PAN = re.compile(r"[0-9]{6}\*{3,9}[0-9]{4}")

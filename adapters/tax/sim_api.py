@@ -18,6 +18,7 @@ from adapters.tax import signing
 from adapters.tax.sim_state import STATE, Declaration, SimState, Voucher
 from adapters.tax.wire import (
     APP,
+    BEIJING,
     CONFIRM,
     LOOKUP,
     OK,
@@ -27,10 +28,12 @@ from adapters.tax.wire import (
     TAX_TYPES,
     TRA_NO,
     VERSION,
+    WireFormatError,
+    parse_date,
+    parse_time,
     wire_date,
     wire_time,
 )
-from adapters.wiretime import BEIJING, WireFormatError, parse_date, parse_time
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,7 @@ from adapters.simkit.faults import add_fault_routes
 from adapters.tax.rules import PropertyCase, parse_area, parse_home, parse_kind, rate_set_on
 from adapters.tax.sim_api import confirmation_json
 from adapters.tax.sim_state import STATE, Declaration, Person, SimState, Voucher
-from adapters.tax.wire import PROPERTY_UNIT, TAX_TYPES, TAXPAYER_ID
-from adapters.wiretime import BEIJING
+from adapters.tax.wire import BEIJING, PROPERTY_UNIT, TAX_TYPES, TAXPAYER_ID
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,7 @@ from adapters.simkit.state import SimBase
 from adapters.tax import signing
 from adapters.tax.keys import PlatformKeys
 from adapters.tax.rules import PropertyCase, Rate, rate_set_on, taxes_due
-from adapters.tax.wire import DECLARATION_NO, TAX_VOU_NO, wire_date
-from adapters.wiretime import BEIJING
+from adapters.tax.wire import BEIJING, DECLARATION_NO, TAX_VOU_NO, wire_date
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Final
 
-from adapters.wiretime import BEIJING, format_date, format_time
+from adapters import wiretime
 
 VERSION: Final = "1.0"
 APP: Final = "SFTJ"  # 税费统缴
@@ -59,9 +59,11 @@ TRA_NO: Final = re.compile(r"[0-9]{20}")
 PAYMENT_REF: Final = re.compile(r"[0-9A-Za-z_-]{1,64}")
 ORDER_NO: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
-# the names this protocol's modules use for the shared Beijing formats (YYYYMMDD, YYYYMMDDhhmmss)
-wire_date = format_date
-wire_time = format_time
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+wire_date, wire_time = wiretime.format_date, wiretime.format_time
+parse_date, parse_time = wiretime.parse_date, wiretime.parse_time
 
 
 def today(now: datetime) -> date:

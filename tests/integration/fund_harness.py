@@ -41,7 +41,7 @@ from adapters.fund.keys import (
     load_platform_keys,
 )
 from adapters.fund.simulator import create_simulator_app
-from adapters.wiretime import BEIJING
+from adapters.fund.wire import BEIJING
 from clearing.ports import LegConfirmation
 from tests.integration.serving import SimControl, running_sim_cli, serving
 

@@ -28,8 +28,7 @@ from adapters.fund.keys import (
     load_platform_keys,
 )
 from adapters.fund.unit_no import UnitNoError
-from adapters.fund.wire import CONFIRM_PATH, QUERY_PATH
-from adapters.wiretime import BEIJING
+from adapters.fund.wire import BEIJING, CONFIRM_PATH, QUERY_PATH
 from clearing.ports import Authority, AuthorityRefused
 from tests.integration.fund_harness import (
     FundSim,

@@ -30,8 +30,7 @@ from adapters.pos.keys import (
 )
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.sim_state import RETRY_OFFSETS_S
-from adapters.pos.wire import mask_pan
-from adapters.wiretime import BEIJING
+from adapters.pos.wire import BEIJING, mask_pan
 from clearing.ports import PaymentDeclined, RefundOutcome
 from tests.integration.pos_harness import (
     NotifyReceiver,

@@ -29,8 +29,7 @@ from adapters.tax.keys import (
 )
 from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
-from adapters.tax.wire import wire_time
-from adapters.wiretime import BEIJING
+from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
 from tests.integration.serving import running_sim_cli, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim, serving
