@@ -6,12 +6,15 @@ One root, one level below it; every leaf carries fields that callers dispatch on
     ├── AcquirerUnavailable  5xx, 429, timeout, connection error, unreadable answer: retry later
     ├── AcquirerRejected     4xx with the acquirer's ``code`` and ``message``: do not retry as is
     ├── ResponseForged       a 2xx answer whose signature is missing or wrong: trust none of it
-    └── NotifyRejected       an inbound notification we refuse: stable ``code``, English ``message``
+    ├── NotifyRejected       an inbound notification we refuse: stable ``code``, English ``message``
+    └── AuthorityUnavailable an authority (tax, fund, fiscal) gave no usable answer: ask again later
 """
 
 from __future__ import annotations
 
-from clearing.ports import ChannelRefused, NotifyRefused
+from typing import ClassVar
+
+from clearing.ports import AuthorityRefused, ChannelRefused, NotifyRefused
 
 
 class AdapterError(Exception):
@@ -64,3 +67,43 @@ class NotifyRejected(AdapterError, NotifyRefused):
         self.code = code
         self.message = message
         super().__init__(f"{provider} notification rejected: {code}: {message}")
+
+
+class AuthorityUnavailable(AdapterError):
+    """An authority gave no usable answer; asking the same question later is safe (lookups only
+    read, confirmations are idempotent). Each authority's adapter names itself in a subclass."""
+
+    authority: ClassVar[str] = "authority"
+
+    def __init__(self, *, operation: str, reason: str, status: int | None = None) -> None:
+        self.operation = operation
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{self.authority} {operation} unavailable: {reason} (status={status})")
+
+    @property
+    def provider(self) -> str:
+        """The same name under the word the acquirers' errors use, for logs that read either."""
+        return self.authority
+
+
+class AuthorityRefusal(AdapterError, AuthorityRefused):
+    """An authority answered no; final for this question. ``code`` is ours and stable (callers
+    dispatch on it), ``message`` English, ``reason`` the authority's own words."""
+
+    authority: ClassVar[str] = "authority"
+
+    def __init__(
+        self, *, operation: str, code: str, message: str, reason: str, detail: str | None = None
+    ) -> None:
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.reason = reason
+        # ``detail``: what the log line shows in brackets, when it is more than ``reason``
+        why = reason if detail is None else detail
+        super().__init__(f"{self.authority} {operation} refused: {code}: {message} ({why})")
+
+    @property
+    def provider(self) -> str:
+        return self.authority

@@ -22,6 +22,7 @@ from yarl import URL
 from adapters.alipay import crypto
 from adapters.alipay.keys import AppKeys
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
+from adapters.http import Exchange, TooLarge, read_body
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ class Answer:
         return self.code == SUCCESS
 
 
-class Gateway:
+class Gateway(Exchange[AppKeys]):
     """Signs requests with the app key and verifies answers with Alipay's public key."""
+
+    party = PROVIDER
 
     def __init__(
         self,
@@ -66,11 +69,10 @@ class Gateway:
         timeout_s: float,
         clock: Callable[[], datetime],
     ) -> None:
-        self._session = session
+        super().__init__(session, base_url=url, keys=keys, timeout_s=timeout_s, clock=time.time)
+        # the gateway's address may carry a query (a sandbox's charset): kept exactly as given
         self._url = url
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._clock = clock
+        self._beijing_now = clock
 
     async def call(
         self,
@@ -84,30 +86,19 @@ class Gateway:
         """Sign and send one call; ``acted_on`` lists refusals the caller draws conclusions
         from, which must therefore be signed as strictly as a success."""
         params = self.signed_params(method, biz, notify_url=notify_url)
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                self._url,
-                data=urlencode(params),
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
-                    "Accept": "application/json",
-                },
-                timeout=self._timeout,
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("alipay call failed op=%s error=%s", operation, type(exc).__name__)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        ms = (time.monotonic() - started) * 1000
+        reply = await self.send(
+            operation,
+            "POST",
+            self._url,
+            data=urlencode(params),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
+                "Accept": "application/json",
+            },
+        )
+        status, raw, ms = reply.status, reply.body, reply.ms
         if status >= 500 or status == 429:
-            log.warning("alipay call op=%s status=%d ms=%d", operation, status, ms)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason="server error", status=status
-            )
+            raise self.unavailable(operation, "server error", status)
         if status != 200:
             # the gateway answers every business outcome with 200
             raise unreadable(operation, f"unexpected HTTP status {status}", status)
@@ -136,7 +127,7 @@ class Gateway:
             "format": "JSON",
             "charset": crypto.CHARSET,
             "sign_type": crypto.SIGN_TYPE,
-            "timestamp": crypto.beijing_text(self._clock()),
+            "timestamp": crypto.beijing_text(self._beijing_now()),
             "version": crypto.VERSION,
             "biz_content": crypto.compact_json(biz),
         }
@@ -198,14 +189,10 @@ class Gateway:
             async with self._session.get(URL(url, encoded=True), timeout=self._timeout) as resp:
                 if resp.status != 200:
                     raise unreadable("daily_bill", "bill download failed", resp.status)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_BILL_BYTES:
-                        raise unreadable("daily_bill", "bill download too large", resp.status)
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                try:
+                    return await read_body(resp, MAX_BILL_BYTES)
+                except TooLarge:
+                    raise unreadable("daily_bill", "bill download too large", resp.status) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("alipay bill download failed error=%s", type(exc).__name__)
             raise AcquirerUnavailable(

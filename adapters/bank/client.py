@@ -27,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
+from adapters.http import TooLarge, read_body
 from clearing import bounds
 
 log = logging.getLogger(__name__)
@@ -145,11 +146,9 @@ async def _bounded(resp: aiohttp.ClientResponse, operation: str) -> bytes:
     limit = bounds.MAX_STATEMENT_BYTES
     if (resp.content_length or 0) > limit:
         raise BankUnavailable(operation=operation, reason=f"answer larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise BankUnavailable(operation=operation, reason=f"answer larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(resp, limit)
+    except TooLarge:
+        raise BankUnavailable(
+            operation=operation, reason=f"answer larger than {limit} bytes"
+        ) from None

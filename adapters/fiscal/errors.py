@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from adapters.errors import AdapterError
-from clearing.ports import AuthorityRefused
+from adapters.errors import AuthorityRefusal, AuthorityUnavailable
 
 PROVIDER: Final = "fiscal"
 
@@ -37,18 +36,11 @@ REFUSAL_CODES: Final = frozenset(
 )
 
 
-class FiscalUnavailable(AdapterError):
+class FiscalUnavailable(AuthorityUnavailable):
     """The non-tax system gave no usable answer; asking again later is safe (lookups read,
     confirmations are idempotent by payment code)."""
 
-    def __init__(
-        self, *, operation: str, reason: str, status: int | None = None, provider: str = PROVIDER
-    ) -> None:
-        self.provider = provider
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
+    authority = PROVIDER
 
 
 class FiscalAnswerForged(FiscalUnavailable):
@@ -67,15 +59,12 @@ class EBillPending(FiscalUnavailable):
         super().__init__(operation="confirm", reason="e-bill not yet issued")
 
 
-class FiscalRefused(AdapterError, AuthorityRefused):
+class FiscalRefused(AuthorityRefusal):
     """The non-tax system (or our own check of a payment code) said no to this question."""
+
+    authority = PROVIDER
 
     def __init__(self, *, operation: str, code: str, message: str, reason: str = "") -> None:
         if code not in REFUSAL_CODES:
             raise ValueError(f"unknown refusal code {code!r}")
-        self.provider = PROVIDER
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.reason = reason
-        super().__init__(f"{PROVIDER} {operation} refused: {code}: {message} ({reason})")
+        super().__init__(operation=operation, code=code, message=message, reason=reason)

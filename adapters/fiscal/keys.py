@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters import keyset
 from adapters.fiscal.codes import PaymentCodeRules
-from adapters.simkit.keyfiles import json_bytes, load_hex, shared_hex, text_field, write_if_missing
+from adapters.simkit.keyfiles import load_hex, text_field
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 DEFAULT_DIVISION = "320682"  # 江苏省如皋市, whose codes protocols-cn 4.1 shows
 _MERCHANT_JSON = "fiscal.json"
 _PLATFORM_JSON = "nontax.json"
@@ -77,16 +77,11 @@ def generate_keyset(root: Path, division: str = DEFAULT_DIVISION) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
     if not re.fullmatch(r"[1-9][0-9]{5}", division):
         raise ValueError("division must be a 6-digit administrative code")
-    merchant_dir, platform_dir = root / MERCHANT_DIR, root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    platform_dir.mkdir(parents=True, exist_ok=True)
-    token = shared_hex(merchant_dir / _TOKEN, platform_dir / _TOKEN, what="token")
-    for folder in (merchant_dir, platform_dir):
-        write_if_missing(folder / _TOKEN, token + b"\n", secret=True)
-    document = _existing(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    data = document or json_bytes(_new_registration(division))
-    write_if_missing(merchant_dir / _MERCHANT_JSON, data)
-    write_if_missing(platform_dir / _PLATFORM_JSON, data)
+    merchant_dir, platform_dir = keyset.folders(root)
+    keyset.share_secrets(merchant_dir, platform_dir, (_TOKEN,), what="token")
+    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
+    known = keyset.known_registration(merchant_json, platform_json)
+    keyset.write_registration(known or _new_registration(division), merchant_json, platform_json)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -163,10 +158,3 @@ _TEXT_FIELDS = (
     "collect_acct_name",
     "collect_bank",
 )
-
-
-def _existing(*paths: Path) -> bytes | None:
-    for path in paths:
-        if path.exists():
-            return path.read_bytes()
-    return None

@@ -9,18 +9,15 @@ of it is trusted. Generic refusals (MAC, format, replay, busy) come as an 8001 w
 from __future__ import annotations
 
 import logging
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from datetime import datetime
 from typing import NoReturn
-
-import aiohttp
 
 from adapters.fiscal import frame as fr
 from adapters.fiscal.errors import FiscalAnswerForged, FiscalUnavailable
 from adapters.fiscal.keys import MerchantKeys
 from adapters.fiscal.messages import MSG_REPLY, RESULT_OK, read_fields
+from adapters.http import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -33,28 +30,18 @@ def unreadable(operation: str, why: str, status: int | None = 200) -> FiscalUnav
     return FiscalUnavailable(operation=operation, reason=f"unreadable answer: {why}", status=status)
 
 
-class Transport:
+class Transport(Exchange[MerchantKeys]):
     """Frames, MACs, sends and verifies; knows nothing of notices or bills."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float,
-        max_skew_s: int,
-        clock: Callable[[], float],
-    ) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._max_skew_s = max_skew_s
-        self._clock = clock
+    party = "fiscal"
+
+    def unavailable(
+        self, operation: str, reason: str, status: int | None = None
+    ) -> FiscalUnavailable:
+        return FiscalUnavailable(operation=operation, reason=reason, status=status)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), fr.BEIJING)
+        return self._now_in(fr.BEIJING)
 
     async def ask(self, operation: str, msg_no: str, msg: ET.Element, answer_no: str) -> ET.Element:
         """Send ``msg`` as message ``msg_no``; the ``MSG`` of the verified ``answer_no`` answer."""
@@ -90,26 +77,16 @@ class Transport:
         return answer_msg
 
     async def _post(self, operation: str, body: bytes) -> tuple[bytes, int]:
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                self.base_url + GATEWAY_PATH,
-                data=body,
-                headers={"Content-Type": fr.CONTENT_TYPE},
-                timeout=self._timeout,
-            ) as resp:
-                status = resp.status
-                raw = await _bounded_body(resp)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("fiscal call failed op=%s error=%s", operation, type(exc).__name__)
-            raise FiscalUnavailable(operation=operation, reason=type(exc).__name__) from exc
-        log.info(
-            "fiscal call op=%s status=%d ms=%d",
+        # a frame is at most MAX_FRAME_BYTES; a body beyond that is nobody's answer
+        reply = await self.send(
             operation,
-            status,
-            (time.monotonic() - started) * 1000,
+            "POST",
+            self.base_url + GATEWAY_PATH,
+            data=body,
+            headers={"Content-Type": fr.CONTENT_TYPE},
+            max_bytes=fr.MAX_FRAME_BYTES,
         )
-        return raw, status
+        return reply.body, reply.status
 
     def _check_binding(
         self, operation: str, frame: fr.Frame, answer: fr.Head, request: fr.Head
@@ -144,15 +121,3 @@ class Transport:
             batch["AddWord"],
         )
         return FiscalUnavailable(operation=operation, reason=batch["ErrCode"] or "99999")
-
-
-async def _bounded_body(resp: aiohttp.ClientResponse) -> bytes:
-    # a frame is at most MAX_FRAME_BYTES; a body beyond that is nobody's answer
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > fr.MAX_FRAME_BYTES:
-            raise aiohttp.ClientPayloadError("answer larger than a frame can be")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -30,12 +30,10 @@ from adapters.fund.wire import (
     QUERY_PATH,
     Deposit,
     Notice,
-    WireFormatError,
-    format_date,
-    format_time,
     parse_deposit,
     parse_notice,
 )
+from adapters.wiretime import WireFormatError, format_date, format_time
 from clearing.domain.money import yuan_str
 from clearing.ports import DueItem, LegConfirmation
 

@@ -13,21 +13,15 @@ for the people reading the logs.
 
 from __future__ import annotations
 
-from adapters.errors import AdapterError
-from clearing.ports import AuthorityRefused
+from adapters.errors import AdapterError, AuthorityRefusal, AuthorityUnavailable
 
 AUTHORITY = "fund"
 
 
-class FundUnavailable(AdapterError):
+class FundUnavailable(AuthorityUnavailable):
     """The office could not give a usable answer now."""
 
-    def __init__(self, *, operation: str, reason: str, status: int | None = None) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"fund {operation} unavailable: {reason} (status={status})")
+    authority = AUTHORITY
 
 
 class FundAnswerForged(AdapterError):
@@ -41,8 +35,10 @@ class FundAnswerForged(AdapterError):
         super().__init__(f"fund {operation} answer not trusted: {reason}")
 
 
-class FundRefused(AdapterError, AuthorityRefused):
+class FundRefused(AuthorityRefusal):
     """The office refused; ``office_code`` is its own answer code, ``code`` ours (stable)."""
+
+    authority = AUTHORITY
 
     def __init__(
         self,
@@ -54,11 +50,6 @@ class FundRefused(AdapterError, AuthorityRefused):
         office_code: str = "",
         reference: str = "",
     ) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.reason = reason
         self.office_code = office_code
         self.reference = reference
-        super().__init__(f"fund {operation} refused: {code}: {message} ({reason})")
+        super().__init__(operation=operation, code=code, message=message, reason=reason)

@@ -16,7 +16,6 @@ of our request key cannot forge the office's answers (signing.py)::
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import string
@@ -24,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.simkit.keyfiles import load_hex, read_json, shared_hex, text_field, write_if_missing
+from adapters import keyset
+from adapters.simkit.keyfiles import load_hex, read_json, text_field
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "fund.json"
 _PLATFORM_JSON = "office.json"
 _APP_KEY_FILE = "app_secret.txt"
@@ -61,34 +60,20 @@ class MerchantKeys:
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
-    """What the office holds about us, and the account the fund is kept in."""
+class PlatformKeys(MerchantKeys):
+    """What the office holds about us, and the account the fund is kept in.
 
-    app_id: str
-    agency_code: str
-    office_name: str
-    office_key_id: str
-    custodian_bank: str
-    custodial_account_no: str
-    custodial_account_name: str
-    app_secret: bytes = field(repr=False, compare=False)
-    office_secret: bytes = field(repr=False, compare=False)
+    The same fields: the scheme is HMAC, so both parties hold both keys, each signing one way.
+    """
 
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir = root / MERCHANT_DIR
-    platform_dir = root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    platform_dir.mkdir(parents=True, exist_ok=True)
-    ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    for name in (_APP_KEY_FILE, _OFFICE_KEY_FILE):
-        key = shared_hex(merchant_dir / name, platform_dir / name)
-        for folder in (merchant_dir, platform_dir):
-            write_if_missing(folder / name, key + b"\n", secret=True)
-    document = (json.dumps(ids, ensure_ascii=False, indent=2) + "\n").encode()
-    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    write_if_missing(platform_dir / _PLATFORM_JSON, document)
+    merchant_dir, platform_dir = keyset.folders(root)
+    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
+    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids()
+    keyset.share_secrets(merchant_dir, platform_dir, (_APP_KEY_FILE, _OFFICE_KEY_FILE))
+    keyset.write_registration(ids, merchant_json, platform_json)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -109,10 +94,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     )
 
 
-def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
-    for known in (merchant_json, platform_json):
-        if known.exists():
-            return read_json(known)
+def _new_ids() -> dict[str, Any]:
     # DS (代收) + the 6-digit division + a 4-digit sequence: the shape the office assigns
     agency_code = "DS330106" + "".join(secrets.choice(string.digits) for _ in range(4))
     return {

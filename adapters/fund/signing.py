@@ -15,14 +15,10 @@ Both directions live here so that the client and the simulator cannot drift apar
 
 from __future__ import annotations
 
-import hmac as std_hmac
-import secrets
-from datetime import datetime
-
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 
-from adapters.fund.wire import WireFormatError, format_time, parse_time
+from adapters import signatures, wiretime
 
 SIGN_TYPE = "HMAC-SM3"
 MAX_SKEW_S = 300
@@ -35,21 +31,11 @@ SIGN = "X-Fund-Sign"
 SIGN_TYPE_HEADER = "X-Fund-Sign-Type"
 
 
-def new_nonce() -> str:
-    return secrets.token_hex(16)
-
-
-def timestamp(now: datetime) -> str:
-    """Beijing ``yyyyMMddHHmmss``."""
-    return format_time(now)
-
-
-def skew_s(text: str, now: datetime) -> float | None:
-    """Seconds between a timestamp header and ``now``; None when it is not a time."""
-    try:
-        return abs((parse_time(text) - now).total_seconds())
-    except WireFormatError:
-        return None
+# shared with the other schemes; kept under these names for the client and the simulator
+new_nonce = signatures.new_nonce
+same = signatures.same
+skew_s = wiretime.skew_s
+timestamp = wiretime.format_time  # Beijing ``yyyyMMddHHmmss``
 
 
 def sm3_hex(data: bytes) -> str:
@@ -145,8 +131,3 @@ def answer_headers(
         SIGN_TYPE_HEADER: SIGN_TYPE,
         SIGN: signature,
     }
-
-
-def same(expected: str, given: str) -> bool:
-    """Constant-time comparison, so that timing reveals nothing about the right signature."""
-    return std_hmac.compare_digest(expected.encode(), given.encode())

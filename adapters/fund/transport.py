@@ -8,20 +8,18 @@ any other status, a timeout or a refused connection mean "no answer".
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
 from adapters.fund import signing
 from adapters.fund.errors import FundAnswerForged, FundRefused, FundUnavailable
 from adapters.fund.keys import MerchantKeys
-from adapters.fund.wire import BEIJING, OK, REFUSALS, RETRY_LATER_PREFIX
+from adapters.fund.wire import OK, REFUSALS, RETRY_LATER_PREFIX
+from adapters.http import Exchange, compact_json, json_object, text
+from adapters.wiretime import BEIJING
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +52,21 @@ def unreadable(operation: str, answer: Answer, why: str) -> FundUnavailable:
     )
 
 
-class Transport:
+class Transport(Exchange[MerchantKeys]):
     """Signs, sends and verifies; knows nothing of notices."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float,
-        max_skew_s: int,
-        clock: Callable[[], float],
-    ) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._max_skew_s = max_skew_s
-        self._clock = clock
+    party = "fund"
+
+    def unavailable(
+        self, operation: str, reason: str, status: int | None = None
+    ) -> FundUnavailable:
+        return FundUnavailable(operation=operation, reason=reason, status=status)
 
     async def call(
         self, operation: str, path: str, payload: Mapping[str, Any], reference: str = ""
     ) -> Answer:
         """POST ``payload``; return the answer when its code is 0000, raise otherwise."""
-        # serialized once: these bytes are both signed and sent
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = compact_json(payload)
         nonce = signing.new_nonce()
         headers = {
             **signing.request_headers(
@@ -94,32 +81,15 @@ class Transport:
             "Content-Type": "application/json; charset=utf-8",
             "Accept": "application/json",
         }
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                self.base_url + path, data=body, headers=headers, timeout=self._timeout
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                # a copy that stays case-insensitive: proxies may change header case
-                answer_headers = resp.headers.copy()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("fund call failed op=%s error=%s", operation, type(exc).__name__)
-            raise FundUnavailable(operation=operation, reason=type(exc).__name__) from exc
-        data = _json_object(raw)
+        reply = await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+        status, raw, answer_headers = reply.status, reply.body, reply.headers
+        data = json_object(raw)
         envelope = data or {}
         answer = Answer(
             status=status,
-            code=_str(envelope.get("code")),
-            msg=_str(envelope.get("msg")),
+            code=text(envelope.get("code")),
+            msg=text(envelope.get("msg")),
             data=envelope["data"] if isinstance(envelope.get("data"), dict) else {},
-        )
-        log.info(
-            "fund call op=%s status=%d code=%s ms=%d",
-            operation,
-            status,
-            answer.code,
-            (time.monotonic() - started) * 1000,
         )
         if status >= 500 or status == 429:
             raise FundUnavailable(
@@ -177,16 +147,4 @@ class Transport:
             raise FundAnswerForged(operation=operation, reason=reason, status=status)
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), BEIJING)
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+        return self._now_in(BEIJING)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Final
 
+from adapters import wiretime
 from adapters.fund import rules
 from clearing.domain.money import MoneyError, parse_yuan
 
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
-TIME_FORMAT: Final = "%Y%m%d%H%M%S"
-DATE_FORMAT: Final = "%Y%m%d"
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+format_date, format_time = wiretime.format_date, wiretime.format_time
+parse_date, parse_time = wiretime.parse_date, wiretime.parse_time
 
 QUERY_PATH: Final = "/api/fund/v1/notice/query"
 CONFIRM_PATH: Final = "/api/fund/v1/deposit/confirm"
@@ -46,41 +49,6 @@ REFUSALS: Final[Mapping[str, str]] = {
 RETRY_LATER_PREFIX: Final = "9"
 
 NOTICE_NO: Final = re.compile(r"[0-9A-Z]{8,32}")
-_DIGITS = re.compile(r"[0-9]+")
-
-
-class WireFormatError(ValueError):
-    """A signed answer whose content does not have the documented shape."""
-
-
-def format_time(moment: datetime) -> str:
-    """``yyyyMMddHHmmss`` in Beijing time, as every time on this wire."""
-    if moment.tzinfo is None:
-        raise ValueError("moment must be timezone-aware")
-    return moment.astimezone(BEIJING).strftime(TIME_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """The inverse of ``format_time``; exactly fourteen digits, a real Beijing time."""
-    if len(text) != 14 or not _DIGITS.fullmatch(text):
-        raise WireFormatError(f"time {text!r} is not yyyyMMddHHmmss")
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
-    except ValueError:
-        raise WireFormatError(f"time {text!r} is not a calendar time") from None
-
-
-def format_date(day: date) -> str:
-    return day.strftime(DATE_FORMAT)
-
-
-def parse_date(text: str) -> date:
-    if len(text) != 8 or not _DIGITS.fullmatch(text):
-        raise WireFormatError(f"date {text!r} is not yyyyMMdd")
-    try:
-        return datetime.strptime(text, DATE_FORMAT).replace(tzinfo=BEIJING).date()
-    except ValueError:
-        raise WireFormatError(f"date {text!r} is not a calendar date") from None
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from adapters.pos.wire import (
     PROVIDER,
     REFUND_STATE,
     Sale,
-    WireFormatError,
     masked_raw,
     parse_sale,
     txn_id,
 )
+from adapters.wiretime import WireFormatError
 from clearing.ports import BillRecord, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)

@@ -23,17 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters import keyset
 from adapters.simkit.keyfiles import (
-    json_bytes,
     load_hex,
     read_json,
-    shared_hex,
     text_field,
-    write_if_missing,
 )
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 DEFAULT_TERMINALS = ("T0000001", "T0000002")
 _MERCHANT_JSON = "pos.json"
 _PLATFORM_JSON = "cloud.json"
@@ -57,16 +54,11 @@ class MerchantKeys:
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
-    """What the terminal cloud holds about this merchant."""
+class PlatformKeys(MerchantKeys):
+    """What the terminal cloud holds about this merchant.
 
-    merchant_id: str
-    merchant_name: str
-    app_id: str
-    cloud_key_id: str
-    terminals: tuple[str, ...]
-    app_key: bytes = field(repr=False, compare=False)
-    cloud_key: bytes = field(repr=False, compare=False)
+    The same fields: the scheme is HMAC, so both parties hold both keys, each signing one way.
+    """
 
 
 def generate_keyset(root: Path, terminals: Sequence[str] = DEFAULT_TERMINALS) -> None:
@@ -74,18 +66,11 @@ def generate_keyset(root: Path, terminals: Sequence[str] = DEFAULT_TERMINALS) ->
     for terminal in terminals:
         if not _TERMINAL_ID.fullmatch(terminal):
             raise ValueError(f"terminal id {terminal!r} must be 8 letters or digits")
-    merchant_dir = root / MERCHANT_DIR
-    platform_dir = root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    platform_dir.mkdir(parents=True, exist_ok=True)
-    ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON, terminals)
-    for name in (_APP_KEY, _CLOUD_KEY):
-        key = shared_hex(merchant_dir / name, platform_dir / name)
-        for folder in (merchant_dir, platform_dir):
-            write_if_missing(folder / name, key + b"\n", secret=True)
-    document = json_bytes(ids)
-    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    write_if_missing(platform_dir / _PLATFORM_JSON, document)
+    merchant_dir, platform_dir = keyset.folders(root)
+    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
+    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids(terminals)
+    keyset.share_secrets(merchant_dir, platform_dir, (_APP_KEY, _CLOUD_KEY))
+    keyset.write_registration(ids, merchant_json, platform_json)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -104,10 +89,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     )
 
 
-def _ids(merchant_json: Path, platform_json: Path, terminals: Sequence[str]) -> dict[str, Any]:
-    for known in (merchant_json, platform_json):
-        if known.exists():
-            return read_json(known)
+def _new_ids(terminals: Sequence[str]) -> dict[str, Any]:
     # 898 + area + MCC 9399 (government services) + sequence: the shape of a UnionPay merchant id
     merchant_id = "8983100" + "9399" + "".join(secrets.choice(string.digits) for _ in range(4))
     return {

@@ -20,14 +20,8 @@ from typing import Any, Final
 from adapters.errors import NotifyRejected
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
-from adapters.pos.wire import (
-    OK,
-    PROVIDER,
-    WireFormatError,
-    masked_raw,
-    parse_sale,
-    parse_time,
-)
+from adapters.pos.wire import OK, PROVIDER, masked_raw, parse_sale
+from adapters.wiretime import WireFormatError, parse_time
 from clearing.ports import PaymentDeclined, PaymentNotice
 
 log = logging.getLogger(__name__)
@@ -114,28 +108,17 @@ class PosNotifyParser:
     def _verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> None:
         lowered = {name.lower(): value for name, value in headers.items()}
         header = lowered.get(signing.CLOUD_HEADER.lower(), "").strip()
-        if not header:
-            raise _reject("SIGNATURE_MISSING", f"{signing.CLOUD_HEADER} header is missing")
         try:
-            auth = signing.parse_cloud_header(header)
-        except ValueError as exc:
-            raise _reject("MALFORMED", f"{signing.CLOUD_HEADER}: {exc}") from None
-        if auth.key_id != self._keys.cloud_key_id:
-            raise _reject("UNKNOWN_KEY", "no key for this KeyId")
-        skew = signing.skew_s(auth.timestamp, now)
-        if skew is None:
-            raise _reject("MALFORMED", "Timestamp is not yyyyMMddHHmmss")
-        if skew > self._max_skew_s:
-            raise _reject("TIMESTAMP_SKEW", "Timestamp too far from now")
-        expected = signing.cloud_signature(
-            self._keys.cloud_key,
-            key_id=auth.key_id,
-            timestamp=auth.timestamp,
-            nonce=auth.nonce,
-            body=body,
-        )
-        if not signing.same(expected, auth.signature):
-            raise _reject("SIGNATURE_INVALID", "signature does not match the body")
+            auth = signing.verify_cloud(
+                header,
+                body,
+                key_id=self._keys.cloud_key_id,
+                cloud_key=self._keys.cloud_key,
+                now=now,
+                max_skew_s=self._max_skew_s,
+            )
+        except signing.CloudSignatureError as exc:
+            raise _reject(exc.code, exc.message) from None
         # remembered only once the signature holds, so forged requests cannot fill the memory
         self._remember(auth.nonce, parse_time(auth.timestamp).timestamp(), now.timestamp())
 

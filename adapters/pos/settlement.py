@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
 
-from adapters.pos.wire import PROVIDER, WireFormatError, parse_time, txn_id
+from adapters.pos.wire import PROVIDER, txn_id
+from adapters.wiretime import WireFormatError, parse_time
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 from clearing.ports import BillRecord
 

@@ -14,38 +14,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.pos.wire import format_time, parse_time
+from adapters import signatures, wiretime
 
 AUTH_SCHEME = "OPEN-BODY-SIG"
 # on answers (response header) and on notifications (request header) from the cloud
 CLOUD_HEADER = "X-Open-Signature"
 MAX_SKEW_S = 300
 
-_PARAM = re.compile(r'\s*([A-Za-z]+)="([^"]*)"\s*')
 _REQUEST_FIELDS = ("AppId", "Timestamp", "Nonce", "Signature")
 _CLOUD_FIELDS = ("KeyId", "Timestamp", "Nonce", "Signature")
 
 
-def new_nonce() -> str:
-    return secrets.token_hex(16)
-
-
-def timestamp_now(now: datetime) -> str:
-    """The ``Timestamp`` parameter: Beijing ``yyyyMMddHHmmss``."""
-    return format_time(now)
-
-
-def skew_s(timestamp: str, now: datetime) -> float | None:
-    """Seconds between a ``Timestamp`` parameter and ``now``; None when it is not a time."""
-    try:
-        return abs((parse_time(timestamp) - now).total_seconds())
-    except ValueError:
-        return None
+# shared with the other schemes; kept under these names for the client and the simulator
+new_nonce = signatures.new_nonce
+same = signatures.same
+skew_s = wiretime.skew_s
+timestamp_now = wiretime.format_time  # the ``Timestamp`` parameter: Beijing ``yyyyMMddHHmmss``
 
 
 def body_digest(body: bytes) -> str:
@@ -77,27 +64,6 @@ def cloud_signature(
     return _hmac_b64(cloud_key, "\n".join(lines))
 
 
-def same(expected: str, given: str) -> bool:
-    """Constant-time comparison, so that timing reveals nothing about the right signature."""
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
-def _params(text: str, fields: tuple[str, ...]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in text.split(","):
-        match = _PARAM.fullmatch(part)
-        if match is None:
-            raise ValueError("malformed signature parameter")
-        name, value = match.groups()
-        if name in found:
-            raise ValueError(f"repeated parameter {name}")
-        found[name] = value
-    missing = [name for name in fields if not found.get(name)]
-    if missing:
-        raise ValueError(f"lacks {', '.join(missing)}")
-    return found
-
-
 @dataclass(frozen=True)
 class RequestAuth:
     app_id: str
@@ -122,7 +88,7 @@ def parse_authorization(header: str) -> RequestAuth:
     scheme, _, params = header.strip().partition(" ")
     if scheme != AUTH_SCHEME:
         raise ValueError("unsupported authorization scheme")
-    found = _params(params, _REQUEST_FIELDS)
+    found = signatures.quoted_params(params, _REQUEST_FIELDS)
     return RequestAuth(found["AppId"], found["Timestamp"], found["Nonce"], found["Signature"])
 
 
@@ -157,5 +123,61 @@ def cloud_header(
 
 def parse_cloud_header(header: str) -> CloudAuth:
     """Split an ``X-Open-Signature`` value; ``ValueError`` when a parameter is missing."""
-    found = _params(header.strip(), _CLOUD_FIELDS)
+    found = signatures.quoted_params(header.strip(), _CLOUD_FIELDS)
     return CloudAuth(found["KeyId"], found["Timestamp"], found["Nonce"], found["Signature"])
+
+
+class CloudSignatureError(ValueError):
+    """Why a cloud signature is not trusted, in the words of both readers: ``code`` and
+    ``message`` as a refused notification reports them, ``reason`` as a forged answer does."""
+
+    def __init__(self, code: str, message: str, reason: str) -> None:
+        self.code = code
+        self.message = message
+        self.reason = reason
+        super().__init__(f"{code}: {message}")
+
+
+def verify_cloud(
+    header: str,
+    body: bytes,
+    *,
+    key_id: str,
+    cloud_key: bytes,
+    now: datetime,
+    max_skew_s: int,
+    request_nonce: str = "",
+) -> CloudAuth:
+    """The ``X-Open-Signature`` of an answer (bound to ``request_nonce``) or of a notification
+    (no request nonce), checked: known key id, fresh timestamp, right HMAC. The parsed header,
+    or ``CloudSignatureError``."""
+    malformed = "signature header missing or malformed"
+    if not header:
+        raise CloudSignatureError(
+            "SIGNATURE_MISSING", f"{CLOUD_HEADER} header is missing", malformed
+        )
+    try:
+        auth = parse_cloud_header(header)
+    except ValueError as exc:
+        raise CloudSignatureError("MALFORMED", f"{CLOUD_HEADER}: {exc}", malformed) from None
+    if auth.key_id != key_id:
+        raise CloudSignatureError("UNKNOWN_KEY", "no key for this KeyId", "unknown KeyId")
+    skew = skew_s(auth.timestamp, now)
+    stale = "timestamp missing or stale"
+    if skew is None:
+        raise CloudSignatureError("MALFORMED", "Timestamp is not yyyyMMddHHmmss", stale)
+    if skew > max_skew_s:
+        raise CloudSignatureError("TIMESTAMP_SKEW", "Timestamp too far from now", stale)
+    expected = cloud_signature(
+        cloud_key,
+        key_id=auth.key_id,
+        timestamp=auth.timestamp,
+        nonce=auth.nonce,
+        body=body,
+        request_nonce=request_nonce,
+    )
+    if not same(expected, auth.signature):
+        raise CloudSignatureError(
+            "SIGNATURE_INVALID", "signature does not match the body", "signature invalid"
+        )
+    return auth

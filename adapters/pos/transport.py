@@ -7,40 +7,28 @@ refusals come as signed 200 answers with a ``resp_code`` other than 00.
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
+from adapters.http import Exchange, JsonAnswer, compact_json, json_object
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
-from adapters.pos.wire import BEIJING, OK, PROVIDER, RETRY_LATER_CODES
+from adapters.pos.wire import OK, PROVIDER, RETRY_LATER_CODES
+from adapters.wiretime import BEIJING
 
 log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    data: Mapping[str, Any]
+class Answer(JsonAnswer):
+    """The cloud's envelope: ``resp_code`` 00 or an ISO 8583-style refusal, and ``resp_msg``."""
 
-    @property
-    def code(self) -> str:
-        code = self.data.get("resp_code")
-        return code if isinstance(code, str) else ""
-
-    @property
-    def message(self) -> str:
-        message = self.data.get("resp_msg")
-        return message if isinstance(message, str) else ""
+    code_field = "resp_code"
+    message_field = "resp_msg"
 
 
 def expect_ok(operation: str, answer: Answer) -> None:
@@ -72,30 +60,14 @@ def unreadable(operation: str, answer: Answer, why: str) -> AcquirerUnavailable:
     )
 
 
-class Transport:
+class Transport(Exchange[MerchantKeys]):
     """Signs, sends and verifies; knows nothing of sales."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float,
-        max_skew_s: int,
-        clock: Callable[[], float],
-    ) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._max_skew_s = max_skew_s
-        self._clock = clock
+    party = PROVIDER
 
     async def call(self, operation: str, path: str, payload: Mapping[str, Any]) -> Answer:
         """POST ``payload`` to ``path``; AcquirerUnavailable for no answer or a 5xx."""
-        # serialized once: these bytes are both signed and sent
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = compact_json(payload)
         nonce = signing.new_nonce()
         headers = {
             "Authorization": signing.authorization_header(
@@ -108,105 +80,40 @@ class Transport:
             "Content-Type": "application/json; charset=utf-8",
             "Accept": "application/json",
         }
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                self.base_url + path, data=body, headers=headers, timeout=self._timeout
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                signature = resp.headers.get(signing.CLOUD_HEADER, "")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("pos call failed op=%s error=%s", operation, type(exc).__name__)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        data = _json_object(raw)
+        reply = await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+        status = reply.status
+        data = json_object(reply.body, empty={})
         answer = Answer(status=status, data=data if data is not None else {})
-        log.info(
-            "pos call op=%s status=%d resp_code=%s ms=%d",
-            operation,
-            status,
-            answer.code,
-            (time.monotonic() - started) * 1000,
-        )
         if status >= 500 or status == 429:
-            reason = answer.code or "server error"
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=reason, status=status
-            )
+            raise self.unavailable(operation, answer.code or "server error", status)
         # every business answer, refusals included, comes as a signed 200
         if status == 200:
-            self._check_signature(operation, signature, raw, nonce)
+            signature = reply.headers.get(signing.CLOUD_HEADER, "")
+            self._check_signature(operation, signature, reply.body, nonce)
             if data is None:
                 raise unreadable(operation, answer, "body is not a JSON object")
         return answer
 
     def _check_signature(self, operation: str, header: str, raw: bytes, nonce: str) -> None:
-        reason = ""
         try:
-            auth = signing.parse_cloud_header(header) if header else None
-        except ValueError:
-            auth = None
-        skew = signing.skew_s(auth.timestamp, self._now()) if auth else None
-        if auth is None:
-            reason = "signature header missing or malformed"
-        elif auth.key_id != self._keys.cloud_key_id:
-            reason = "unknown KeyId"
-        elif skew is None or skew > self._max_skew_s:
-            reason = "timestamp missing or stale"
-        else:
-            expected = signing.cloud_signature(
-                self._keys.cloud_key,
-                key_id=auth.key_id,
-                timestamp=auth.timestamp,
-                nonce=auth.nonce,
-                body=raw,
+            signing.verify_cloud(
+                header,
+                raw,
+                key_id=self._keys.cloud_key_id,
+                cloud_key=self._keys.cloud_key,
+                now=self._now(),
+                max_skew_s=self._max_skew_s,
                 request_nonce=nonce,
             )
-            if not signing.same(expected, auth.signature):
-                reason = "signature invalid"
-        if reason:
-            log.error("pos answer not trusted op=%s reason=%s", operation, reason)
-            raise ResponseForged(provider=PROVIDER, operation=operation, status=200, reason=reason)
+        except signing.CloudSignatureError as exc:
+            log.error("pos answer not trusted op=%s reason=%s", operation, exc.reason)
+            raise ResponseForged(
+                provider=PROVIDER, operation=operation, status=200, reason=exc.reason
+            ) from None
 
     async def download(self, operation: str, url: str) -> bytes:
         """GET a file the cloud published; the caller checks it against a signed digest."""
-        try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
-                if resp.status != 200:
-                    raise AcquirerUnavailable(
-                        provider=PROVIDER,
-                        operation=operation,
-                        reason="file download failed",
-                        status=resp.status,
-                    )
-                if (resp.content_length or 0) > MAX_FILE_BYTES:
-                    raise AcquirerUnavailable(
-                        provider=PROVIDER, operation=operation, reason="file too large"
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_FILE_BYTES:  # no Content-Length (chunked), or a wrong one
-                        raise AcquirerUnavailable(
-                            provider=PROVIDER, operation=operation, reason="file too large"
-                        )
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
+        return await self.fetch_file(operation, url, MAX_FILE_BYTES)
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), BEIJING)
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        return self._now_in(BEIJING)

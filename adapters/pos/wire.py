@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Final
 
+from adapters import wiretime
+
 PROVIDER: Final = "pos"
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
-TIME_FORMAT: Final = "%Y%m%d%H%M%S"
 
 OK: Final = "00"
 # answers that say "no answer yet" rather than "no": 91 issuer or switch down, 96 system fault
@@ -51,30 +51,14 @@ REFUND_STATE: Final[Mapping[str, str]] = {
     "FAILED": "ABNORMAL",
 }
 
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+format_time, parse_time = wiretime.format_time, wiretime.parse_time
+
 _DIGITS = re.compile(r"[0-9]+")
 _MASKED_PAN = re.compile(r"[0-9]{6}\*{3,9}[0-9]{4}")
 _TERMINAL_ID = re.compile(r"[0-9A-Za-z]{8}")
-
-
-class WireFormatError(ValueError):
-    """A signed message whose content does not have the documented shape."""
-
-
-def format_time(moment: datetime) -> str:
-    """``yyyyMMddHHmmss`` in Beijing time, as every time on this wire."""
-    if moment.tzinfo is None:
-        raise ValueError("moment must be timezone-aware")
-    return moment.astimezone(BEIJING).strftime(TIME_FORMAT)
-
-
-def parse_time(text: str) -> datetime:
-    """The inverse of ``format_time``; exactly fourteen digits, a real Beijing time."""
-    if len(text) != 14 or not _DIGITS.fullmatch(text):
-        raise WireFormatError(f"time {text!r} is not yyyyMMddHHmmss")
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
-    except ValueError:
-        raise WireFormatError(f"time {text!r} is not a calendar time") from None
 
 
 def mask_pan(card_no: str) -> str:

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters import keyset
 from adapters.simkit.keyfiles import json_bytes, read_json, write_if_missing
 from adapters.sms.templates import Template, check_sign, notice_template
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "sms.json"
 _PLATFORM_JSON = "account.json"
 _SECRET_FILE = "secret_key.txt"  # noqa: S105 — a file name, not a secret
@@ -55,13 +55,9 @@ class SmsAccount:
 
 def generate_keyset(root: Path, *, site: str = DEFAULT_SITE) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant, platform = root / MERCHANT_DIR, root / PLATFORM_DIR
-    merchant.mkdir(parents=True, exist_ok=True)
-    platform.mkdir(parents=True, exist_ok=True)
-    known = next(
-        (p for p in (merchant / _MERCHANT_JSON, platform / _PLATFORM_JSON) if p.exists()), None
-    )
-    ids = read_json(known) if known else _new_ids(site)
+    merchant, platform = keyset.folders(root)
+    ids = keyset.known_registration(merchant / _MERCHANT_JSON, platform / _PLATFORM_JSON)
+    ids = ids or _new_ids(site)
     secret = next(
         (
             p.read_text().strip()

@@ -30,10 +30,10 @@ from adapters.tax.wire import (
     RECONCILE,
     TAX_VOU_NO,
     TAXPAYER_ID,
-    WireFormatError,
     wire_date,
     wire_time,
 )
+from adapters.wiretime import WireFormatError
 from clearing.domain.money import yuan_str
 from clearing.ports import DueItem, LegConfirmation
 

@@ -16,29 +16,25 @@ sending), NOT_FOUND, ALREADY_PAID, AMOUNT_MISMATCH, CASE_MISMATCH, CONFIRM_REFUS
 
 from __future__ import annotations
 
-from adapters.errors import AdapterError
-from clearing.ports import AuthorityRefused
+from adapters.errors import AuthorityRefusal, AuthorityUnavailable
 
 AUTHORITY = "tax"
 
 
-class TaxUnavailable(AdapterError):
+class TaxUnavailable(AuthorityUnavailable):
     """The bureau gave no usable answer; ask again later."""
 
-    def __init__(self, *, operation: str, reason: str, status: int | None = None) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.reason = reason
-        self.status = status
-        super().__init__(f"tax {operation} unavailable: {reason} (status={status})")
+    authority = AUTHORITY
 
 
 class TaxAnswerForged(TaxUnavailable):
     """An answer whose signature, signer or binding to our request does not check out."""
 
 
-class TaxRefused(AdapterError, AuthorityRefused):
+class TaxRefused(AuthorityRefusal):
     """The bureau refused; final for this question."""
+
+    authority = AUTHORITY
 
     def __init__(
         self,
@@ -50,11 +46,9 @@ class TaxRefused(AdapterError, AuthorityRefused):
         result_code: str = "",
         status: int | None = None,
     ) -> None:
-        self.authority = AUTHORITY
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.reason = reason
         self.result_code = result_code
         self.status = status
-        super().__init__(f"tax {operation} refused: {code}: {message} ({result_code} {reason})")
+        detail = f"{result_code} {reason}"
+        super().__init__(
+            operation=operation, code=code, message=message, reason=reason, detail=detail
+        )

@@ -17,7 +17,6 @@ answers are signed with a key we never hold, so a 完税证明 on a receipt can 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,16 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters import keyset
 from adapters.simkit.keyfiles import (
     digits,
     load_hex,
     read_json,
-    shared_hex,
     text_field,
     write_if_missing,
 )
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "tax.json"
 _PLATFORM_JSON = "bureau.json"
 _ACCESS_FILE = "access_token.txt"
@@ -79,14 +77,10 @@ class PlatformKeys:
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir = root / MERCHANT_DIR
-    platform_dir = root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    platform_dir.mkdir(parents=True, exist_ok=True)
-    ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    token = shared_hex(merchant_dir / _ACCESS_FILE, platform_dir / _ACCESS_FILE, what="token")
-    for folder in (merchant_dir, platform_dir):
-        write_if_missing(folder / _ACCESS_FILE, token + b"\n", secret=True)
+    merchant_dir, platform_dir = keyset.folders(root)
+    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
+    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids()
+    keyset.share_secrets(merchant_dir, platform_dir, (_ACCESS_FILE,), what="token")
     private_path = platform_dir / _PRIVATE
     if not private_path.exists():
         if (merchant_dir / _PUBLIC).exists():
@@ -105,9 +99,7 @@ def generate_keyset(root: Path) -> None:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     write_if_missing(merchant_dir / _PUBLIC, public_pem)
-    document = (json.dumps(ids, ensure_ascii=False, indent=2) + "\n").encode()
-    write_if_missing(merchant_dir / _MERCHANT_JSON, document)
-    write_if_missing(platform_dir / _PLATFORM_JSON, document)
+    keyset.write_registration(ids, merchant_json, platform_json)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -131,10 +123,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     )
 
 
-def _ids(merchant_json: Path, platform_json: Path) -> dict[str, Any]:
-    for known in (merchant_json, platform_json):
-        if known.exists():
-            return read_json(known)
+def _new_ids() -> dict[str, Any]:
     tax_org_code, tax_org_name = DEFAULT_TAX_ORG
     return {
         # the partner bank branch's 12-digit CNAPS code: TIPS knows collecting agents by it

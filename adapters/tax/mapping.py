@@ -13,16 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapters.tax import signing
 from adapters.tax.rules import Rate
-from adapters.tax.wire import (
-    CERT_NO,
-    DECLARATION_NO,
-    ITEM_BY_TAX_TYPE,
-    PROPERTY_UNIT,
-    TAX_VOU_NO,
-    WireFormatError,
-    parse_date,
-    parse_time,
-)
+from adapters.tax.wire import CERT_NO, DECLARATION_NO, ITEM_BY_TAX_TYPE, PROPERTY_UNIT, TAX_VOU_NO
+from adapters.wiretime import WireFormatError, parse_date, parse_time
 from clearing.domain.money import MoneyError, parse_yuan
 from clearing.ports import DueItem, LegConfirmation
 

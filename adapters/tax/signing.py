@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import re
 import secrets
 import string
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from adapters import signatures
+
 MAC_HEADER = "X-Tdx-Mac"
 SRC_HEADER = "X-Tdx-Src"  # our SrcOrgCode, so the front-end knows whose token to use
 SIGNATURE_HEADER = "X-Tdx-Signature"
@@ -37,7 +38,6 @@ MAC_ALG = "HMAC-SM3"
 SIGN_ALG = "SM3withECDSA"
 MAX_SKEW_S = 300
 
-_PARAM = re.compile(r'\s*([A-Za-z]+)="([^"]*)"\s*')
 _SIGN_FIELDS = ("KeyId", "Alg", "Signature")
 
 
@@ -94,18 +94,7 @@ class AnswerSignature:
 
 def parse_signature_header(header: str) -> AnswerSignature:
     """Split an ``X-Tdx-Signature`` value; ``ValueError`` when it is malformed."""
-    found: dict[str, str] = {}
-    for part in header.split(","):
-        match = _PARAM.fullmatch(part)
-        if match is None:
-            raise ValueError("malformed signature parameter")
-        name, value = match.groups()
-        if name in found:
-            raise ValueError(f"repeated parameter {name}")
-        found[name] = value
-    missing = [name for name in _SIGN_FIELDS if not found.get(name)]
-    if missing:
-        raise ValueError(f"lacks {', '.join(missing)}")
+    found = signatures.quoted_params(header, _SIGN_FIELDS)
     return AnswerSignature(found["KeyId"], found["Alg"], found["Signature"])
 
 

@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
+from adapters.http import Exchange, compact_json
 from adapters.tax import signing
 from adapters.tax.errors import TaxAnswerForged, TaxRefused, TaxUnavailable
 from adapters.tax.keys import MerchantKeys
-from adapters.tax.wire import (
-    APP,
-    BEIJING,
-    OK,
-    REFUSALS,
-    RETRY_LATER,
-    VERSION,
-    WireFormatError,
-    parse_time,
-    wire_date,
-    wire_time,
-)
+from adapters.tax.wire import APP, OK, REFUSALS, RETRY_LATER, VERSION, wire_date, wire_time
+from adapters.wiretime import BEIJING, WireFormatError, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +39,13 @@ def unreadable(operation: str, why: str, status: int | None = 200) -> TaxUnavail
     return TaxUnavailable(operation=operation, reason=f"unreadable answer: {why}", status=status)
 
 
-class Transport:
+class Transport(Exchange[MerchantKeys]):
     """MACs, sends, verifies and reads the envelope; knows nothing of taxes."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float,
-        clock: Callable[[], float],
-    ) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._clock = clock
+    party = "tax"
+
+    def unavailable(self, operation: str, reason: str, status: int | None = None) -> TaxUnavailable:
+        return TaxUnavailable(operation=operation, reason=reason, status=status)
 
     async def call(self, operation: str, message: Message, body: Mapping[str, Any]) -> Answer:
         """Send ``body`` as message ``message``; return the answer only when its Result is OK."""
@@ -84,29 +62,18 @@ class Transport:
             "TraNo": tra_no,
             "SendTime": wire_time(now),
         }
-        # serialized once: these bytes are both MAC'd and sent
-        raw_request = json.dumps(
-            {"Head": head, "Body": body}, ensure_ascii=False, separators=(",", ":")
-        ).encode()
+        raw_request = compact_json({"Head": head, "Body": body})
         headers = {
             signing.MAC_HEADER: signing.mac_header(self._keys.access_token, raw_request),
             signing.SRC_HEADER: self._keys.src_org_code,
             "Content-Type": "application/json; charset=utf-8",
             "Accept": "application/json",
         }
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                self.base_url + path, data=raw_request, headers=headers, timeout=self._timeout
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                signature = resp.headers.get(signing.SIGNATURE_HEADER, "")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("tax call failed op=%s error=%s", operation, type(exc).__name__)
-            raise TaxUnavailable(operation=operation, reason=type(exc).__name__) from exc
-        elapsed_ms = (time.monotonic() - started) * 1000
-        log.info("tax call op=%s status=%d ms=%d", operation, status, elapsed_ms)
+        reply = await self.send(
+            operation, "POST", self.base_url + path, data=raw_request, headers=headers
+        )
+        status, raw = reply.status, reply.body
+        signature = reply.headers.get(signing.SIGNATURE_HEADER, "")
         if status >= 500 or status == 429:
             raise TaxUnavailable(operation=operation, reason="server error", status=status)
         if not signature:
@@ -179,4 +146,4 @@ class Transport:
         return TaxAnswerForged(operation=operation, reason=reason, status=status)
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), BEIJING)
+        return self._now_in(BEIJING)

@@ -6,10 +6,11 @@ Shared by the client and the simulator so that the two cannot drift apart.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Final
 
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+from adapters import wiretime
+
 VERSION: Final = "1.0"
 APP: Final = "SFTJ"  # 税费统缴
 
@@ -58,42 +59,11 @@ TRA_NO: Final = re.compile(r"[0-9]{20}")
 PAYMENT_REF: Final = re.compile(r"[0-9A-Za-z_-]{1,64}")
 ORDER_NO: Final = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
-_DATE: Final = "%Y%m%d"
-_TIME: Final = "%Y%m%d%H%M%S"
-
-
-class WireFormatError(ValueError):
-    """A field that is missing or not in the format PROTOCOL.md gives."""
-
-
-def wire_date(day: date) -> str:
-    return day.strftime(_DATE)
-
-
-def wire_time(moment: datetime) -> str:
-    """``YYYYMMDDhhmmss`` in Beijing time; ``moment`` must be aware."""
-    if moment.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return moment.astimezone(BEIJING).strftime(_TIME)
-
-
-def parse_date(text: str) -> date:
-    if not re.fullmatch(r"[0-9]{8}", text):
-        raise WireFormatError(f"date {text!r} is not YYYYMMDD")
-    try:
-        return datetime.strptime(text, _DATE).replace(tzinfo=BEIJING).date()
-    except ValueError:
-        raise WireFormatError(f"date {text!r} does not exist") from None
-
-
-def parse_time(text: str) -> datetime:
-    """``YYYYMMDDhhmmss`` as an aware Beijing time."""
-    if not re.fullmatch(r"[0-9]{14}", text):
-        raise WireFormatError(f"time {text!r} is not YYYYMMDDhhmmss")
-    try:
-        return datetime.strptime(text, _TIME).replace(tzinfo=BEIJING)
-    except ValueError:
-        raise WireFormatError(f"time {text!r} does not exist") from None
+# the shared Beijing formats (wiretime) under the names the client and the simulator import
+BEIJING = wiretime.BEIJING
+WireFormatError = wiretime.WireFormatError
+wire_date, wire_time = wiretime.format_date, wiretime.format_time
+parse_date, parse_time = wiretime.parse_date, wiretime.parse_time
 
 
 def today(now: datetime) -> date:

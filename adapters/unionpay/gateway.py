@@ -9,7 +9,6 @@ fall back to the query schedule instead of treating it as "nothing happened".
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
+from adapters.http import Exchange
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.keys import MerchantKeys
 
@@ -61,8 +61,10 @@ def default_file_url(base_url: str) -> str:
     return _FILE_HOSTS.get(host, base_url.rstrip("/") + "/")
 
 
-class Gateway:
+class Gateway(Exchange[MerchantKeys]):
     """Holds the session, the keys and the timeout; knows nothing about what a call means."""
+
+    party = PROVIDER
 
     def __init__(
         self,
@@ -74,15 +76,16 @@ class Gateway:
         timeout_s: float,
         clock: Callable[[], float],
     ) -> None:
-        self._session = session
-        self.base_url = base_url.rstrip("/")
+        super().__init__(session, base_url=base_url, keys=keys, timeout_s=timeout_s, clock=clock)
         self.file_url = file_url
         self.keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._clock = clock
+
+    def unanswered(self, operation: str, reason: str) -> OutcomeUnknown:
+        # the request may have been processed without us hearing the result
+        return OutcomeUnknown(provider=PROVIDER, operation=operation, reason=reason)
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
+        return self._now_in(UTC)
 
     def fields(self, txn_type: str, txn_sub_type: str, channel: str = "") -> dict[str, str]:
         """The fields every request carries; the caller adds the rest."""
@@ -105,30 +108,15 @@ class Gateway:
         """Sign and send; return the verified answer whatever its ``respCode``."""
         signed = dict(fields)
         signed["signature"] = crypto.sign(signed, self.keys.private_key)
-        started = time.monotonic()
-        try:
-            async with self._session.post(
-                url,
-                data=wire.encode_form(signed),
-                headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
-                timeout=self._timeout,
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-        except aiohttp.ClientConnectorError as exc:
-            # the connection never opened: nothing was sent, so nothing can have happened
-            log.warning("unionpay call failed op=%s error=%s", operation, type(exc).__name__)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("unionpay call unanswered op=%s error=%s", operation, type(exc).__name__)
-            raise OutcomeUnknown(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        elapsed_ms = (time.monotonic() - started) * 1000
+        reply = await self.send(
+            operation,
+            "POST",
+            url,
+            data=wire.encode_form(signed),
+            headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+        )
+        status, raw, elapsed_ms = reply.status, reply.body, reply.ms
         if status != 200:
-            log.warning("unionpay call op=%s status=%d ms=%d", operation, status, elapsed_ms)
             raise OutcomeUnknown(
                 provider=PROVIDER, operation=operation, reason="server error", status=status
             )

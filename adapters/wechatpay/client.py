@@ -93,20 +93,17 @@ class WeChatPayClient(MobileMixin):
         attach: str = "",
     ) -> str:
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
-        payload = self._order_body(
+        return await self._prepay(
+            "create_qr",
+            "native",
+            "code_url",
+            {},
             out_trade_no=out_trade_no,
             description=description,
             total_fen=total_fen,
             expires_at=expires_at,
             attach=attach,
         )
-        answer = await self._http.call("create_qr", "POST", "/v3/pay/transactions/native", payload)
-        if answer.status != 200:
-            raise rejected("create_qr", answer)
-        code_url = answer.data.get("code_url")
-        if not isinstance(code_url, str) or not code_url:
-            raise unreadable("create_qr", answer.status, "code_url missing")
-        return code_url
 
     async def pay_by_code(
         self,

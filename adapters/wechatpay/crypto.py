@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -19,13 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from adapters import signatures
+
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 SIGNATURE_TYPE = AUTH_SCHEME
 PROBE_PREFIX = "WECHATPAY/SIGNTEST/"
 APIV3_KEY_LEN = 32
 GCM_NONCE_LEN = 12
 
-_AUTH_PARAM = re.compile(r'\s*([a-z_]+)="([^"]*)"\s*')
 _AUTH_FIELDS = ("mchid", "nonce_str", "signature", "timestamp", "serial_no")
 
 
@@ -35,7 +35,7 @@ class DecryptError(Exception):
 
 def new_nonce() -> str:
     """A 32-character random string, the shape the official SDKs send."""
-    return secrets.token_hex(16).upper()
+    return signatures.new_nonce().upper()
 
 
 def request_message(
@@ -105,18 +105,7 @@ def parse_authorization(header: str) -> AuthorizationParams:
     scheme, _, params = header.strip().partition(" ")
     if scheme != AUTH_SCHEME:
         raise ValueError("unsupported authorization scheme")
-    found: dict[str, str] = {}
-    for part in params.split(","):
-        match = _AUTH_PARAM.fullmatch(part)
-        if match is None:
-            raise ValueError("malformed authorization parameter")
-        name, value = match.groups()
-        if name in found:
-            raise ValueError("repeated authorization parameter")
-        found[name] = value
-    missing = [name for name in _AUTH_FIELDS if not found.get(name)]
-    if missing:
-        raise ValueError(f"authorization lacks {', '.join(missing)}")
+    found = signatures.quoted_params(params, _AUTH_FIELDS, "authorization")
     return AuthorizationParams(**{name: found[name] for name in _AUTH_FIELDS})
 
 

@@ -12,6 +12,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -42,15 +43,21 @@ class MobileMixin:
     _sns_url: str
     _timeout_s: float
 
-    def _order_body(
+    async def _prepay(
         self,
+        operation: str,
+        kind: str,
+        answer_field: str,
+        extra: Mapping[str, Any],
         *,
         out_trade_no: str,
         description: str,
         total_fen: int,
         expires_at: datetime,
         attach: str,
-    ) -> dict[str, Any]:
+    ) -> str:
+        """One prepay (``/v3/pay/transactions/{kind}``) of the order the keywords describe, with
+        the ``extra`` fields of its kind; the string ``answer_field`` of the answer."""
         from adapters.wechatpay.client import BEIJING, _require_fen
 
         _require_fen(total_fen)
@@ -64,10 +71,17 @@ class MobileMixin:
             "time_expire": expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
             "notify_url": self._notify_url,
             "amount": {"total": total_fen, "currency": "CNY"},
+            **extra,
         }
         if attach:
             body["attach"] = attach
-        return body
+        answer = await self._http.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
+        if answer.status != 200:
+            raise rejected(operation, answer)
+        value = answer.data.get(answer_field)
+        if not isinstance(value, str) or not value:
+            raise unreadable(operation, answer.status, f"{answer_field} missing")
+        return value
 
     async def open_mobile_page(
         self,
@@ -84,20 +98,20 @@ class MobileMixin:
         WeChat compares ``payer_client_ip`` with the address that opens the link."""
         if not payer_ip:
             raise ValueError("payer_ip is required: WeChat checks it against the payer's phone")
-        body = self._order_body(
+        scene = {"payer_client_ip": payer_ip, "h5_info": {"type": "Wap"}}
+        h5_url = await self._prepay(
+            "open_mobile_page",
+            "h5",
+            "h5_url",
+            {"scene_info": scene},
             out_trade_no=out_trade_no,
             description=description,
             total_fen=total_fen,
             expires_at=expires_at,
             attach=attach,
         )
-        body["scene_info"] = {"payer_client_ip": payer_ip, "h5_info": {"type": "Wap"}}
-        answer = await self._http.call("open_mobile_page", "POST", "/v3/pay/transactions/h5", body)
-        if answer.status != 200:
-            raise rejected("open_mobile_page", answer)
-        h5_url = answer.data.get("h5_url")
-        if not isinstance(h5_url, str) or not h5_url.startswith(("https://", "http://")):
-            raise unreadable("open_mobile_page", answer.status, "h5_url missing")
+        if not h5_url.startswith(("https://", "http://")):
+            raise unreadable("open_mobile_page", 200, "h5_url missing")
         joiner = "&" if "?" in h5_url else "?"
         return PayPage(url=f"{h5_url}{joiner}redirect_url={quote(return_url, safe='')}")
 
@@ -167,20 +181,17 @@ class MobileMixin:
     ) -> dict[str, str]:
         """JSAPI prepay (1.2), then the bridge parameters signed with the merchant API key,
         the same key as the prepay call (1.3)."""
-        body = self._order_body(
+        prepay_id = await self._prepay(
+            "create_jsapi",
+            "jsapi",
+            "prepay_id",
+            {"payer": {"openid": openid}},
             out_trade_no=out_trade_no,
             description=description,
             total_fen=total_fen,
             expires_at=expires_at,
             attach=attach,
         )
-        body["payer"] = {"openid": openid}
-        answer = await self._http.call("create_jsapi", "POST", "/v3/pay/transactions/jsapi", body)
-        if answer.status != 200:
-            raise rejected("create_jsapi", answer)
-        prepay_id = answer.data.get("prepay_id")
-        if not isinstance(prepay_id, str) or not prepay_id:
-            raise unreadable("create_jsapi", answer.status, "prepay_id missing")
         return bridge_params(self._keys, prepay_id)
 
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 from yarl import URL
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
+from adapters.http import Exchange, JsonAnswer, json_object
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
 
@@ -32,43 +30,14 @@ SIGNED_ERROR_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(JsonAnswer):
     """A WeChat Pay answer whose signature (where one is required) checked out."""
 
-    status: int
-    data: Mapping[str, Any]
 
-    @property
-    def code(self) -> str:
-        code = self.data.get("code")
-        return code if isinstance(code, str) else ""
-
-    @property
-    def message(self) -> str:
-        message = self.data.get("message")
-        return message if isinstance(message, str) else ""
-
-
-class Transport:
+class Transport(Exchange[MerchantKeys]):
     """Signs, sends and verifies; knows nothing about what the operations mean."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float,
-        max_skew_s: int,
-        clock: Callable[[], float],
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._session = session
-        self._keys = keys
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._max_skew_s = max_skew_s
-        self._clock = clock
+    party = PROVIDER
 
     async def call(
         self, operation: str, method: str, path_and_query: str, payload: Mapping[str, Any] | None
@@ -79,15 +48,10 @@ class Transport:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         url = URL(self.base_url + path_and_query, encoded=True)
         status, headers, raw = await self._send(operation, method, url, body, payload is not None)
-        data = _json_object(raw)
+        data = json_object(raw, empty={})
         answer = Answer(status=status, data=data if data is not None else {})
         if status >= 500 or status == 429:
-            raise AcquirerUnavailable(
-                provider=PROVIDER,
-                operation=operation,
-                reason=answer.code or "server error",
-                status=status,
-            )
+            raise self.unavailable(operation, answer.code or "server error", status)
         if 200 <= status < 300 or answer.code in SIGNED_ERROR_CODES:
             self._check_signature(operation, status, headers, raw)
             if data is None and raw:
@@ -99,11 +63,9 @@ class Transport:
         target = URL(url, encoded=True)
         status, _headers, raw = await self._send(operation, "GET", target, b"", False)
         if status >= 500 or status == 429:
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason="server error", status=status
-            )
+            raise self.unavailable(operation, "server error", status)
         if status != 200:
-            data = _json_object(raw) or {}
+            data = json_object(raw, empty={}) or {}
             raise rejected(operation, Answer(status=status, data=data))
         return raw
 
@@ -125,30 +87,10 @@ class Transport:
         }
         if has_body:
             headers["Content-Type"] = "application/json"
-        started = time.monotonic()
-        try:
-            async with self._session.request(
-                method,
-                url,
-                data=body if has_body else None,
-                headers=headers,
-                timeout=self._timeout,
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("wechatpay call failed op=%s error=%s", operation, type(exc).__name__)
-            raise AcquirerUnavailable(
-                provider=PROVIDER, operation=operation, reason=type(exc).__name__
-            ) from exc
-        log.info(
-            "wechatpay call op=%s status=%d ms=%d",
-            operation,
-            status,
-            (time.monotonic() - started) * 1000,
+        reply = await self.send(
+            operation, method, url, data=body if has_body else None, headers=headers
         )
-        return status, resp_headers, raw
+        return reply.status, reply.headers, reply.body
 
     def _check_signature(
         self, operation: str, status: int, headers: Mapping[str, str], raw: bytes
@@ -201,11 +143,3 @@ def unreadable(operation: str, status: int | None, why: str) -> AcquirerUnavaila
     return AcquirerUnavailable(
         provider=PROVIDER, operation=operation, reason=f"unreadable answer: {why}", status=status
     )
-
-
-def _json_object(raw: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
