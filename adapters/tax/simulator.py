@@ -12,7 +12,8 @@ import argparse
 from aiohttp import web
 
 from adapters import simkit
-from adapters.tax.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
+from adapters.simkit import control, keyed
+from adapters.tax.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.tax.sim_api import add_api_routes
 from adapters.tax.sim_control import DEMO_CASES, add_control_routes, open_case
 from adapters.tax.sim_state import STATE, SimState
@@ -25,7 +26,7 @@ def create_simulator_app(keys: PlatformKeys, *, public_base_url: str) -> web.App
     ``public_base_url`` is where the simulator is reachable; it has no callbacks to make, and
     shows it in ``GET /sim/`` only.
     """
-    app = web.Application()
+    app = web.Application(middlewares=[control.desk_errors])
     app[STATE] = SimState(keys, public_base_url=public_base_url)
     add_api_routes(app)
     add_control_routes(app)
@@ -56,7 +57,11 @@ def main(argv: list[str]) -> int:
         port=8095,
         add_options=_options,
         check=_check,
-        build=_build,
+        build=keyed.build(
+            generate_keyset,
+            load_platform_keys,
+            lambda keys, _, base_url: create_simulator_app(keys, public_base_url=base_url),
+        ),
         rebase=simkit.rebase_via(STATE),
         started=_declare_demo_cases,
     )
@@ -69,12 +74,6 @@ def _options(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     if args.demo_cases < 0:
         raise ValueError("--demo-cases must not be negative")
-
-
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(keys, public_base_url=base_url)
 
 
 def _declare_demo_cases(app: web.Application, args: argparse.Namespace) -> None:
