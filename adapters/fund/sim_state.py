@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.fund import rules
+from adapters.fund import rules, signing
 from adapters.fund.keys import PlatformKeys
 from adapters.fund.sim_faults import Faults
 from adapters.fund.wire import BEIJING, format_date, format_time
-from adapters.simkit.state import SimBase
+from adapters.simkit.authority import AuthorityBase
 from clearing.domain.money import yuan_str
 
 
@@ -58,18 +58,16 @@ class SimNotice:
         return self.assessment().amount_fen
 
 
-class SimState(SimBase):
+class SimState(AuthorityBase[Faults]):
     """All mutable simulator state; never module-level."""
 
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
-        super().__init__()
+        super().__init__(Faults(), signing.MAX_SKEW_S)
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
-        self.faults = Faults()
         self.notices: dict[str, SimNotice] = {}
         self.by_unit: dict[str, str] = {}
         self.deposits: list[SimDeposit] = []
-        self.request_nonces: dict[str, datetime] = {}
         self._notice_seq = 0
         self._certificate_seq = 0
         self._wrong_secret = secrets.token_hex(32).encode()
