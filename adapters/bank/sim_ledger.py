@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from adapters.simkit.control import BadRequest
+
 COLLECTION = "collection"
 BENEFICIARY = "beneficiary"
 ROLES = (COLLECTION, BENEFICIARY)
@@ -25,12 +27,11 @@ ACCOUNT_NO = re.compile(r"[0-9]{6,34}")
 BANK_CODE = re.compile(r"[0-9]{12}")  # 联行号: bank class 3 + region 4 + branch 4 + check 1
 
 
-class LedgerError(Exception):
+class LedgerError(BadRequest):
     """A booking the bank cannot make; ``status`` is the HTTP status for the control desk."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status, "REFUSED")
 
 
 @dataclass

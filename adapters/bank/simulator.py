@@ -26,11 +26,12 @@ from aiohttp import web
 from adapters import simkit
 from adapters.bank import pki
 from adapters.bank.sim_api import MAX_FILE_BYTES, add_api_routes, bank_edge
-from adapters.bank.sim_control import add_control_routes, desk_errors, seed_demo
+from adapters.bank.sim_control import add_control_routes, seed_demo
 from adapters.bank.sim_pull import add_pull
 from adapters.bank.sim_signature import VerifyKey, parse_verify_key
 from adapters.bank.sim_state import STATE, Clock, PullConfig, SimState, beijing_now
 from adapters.bank.sim_xml import BankIdentity
+from adapters.simkit import control
 from clearing import listen
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def create_simulator_app(
     Serve it on a TLS site (``pki.server_ssl_context``) for the exchange and on a plain site for
     the desk; the middleware keeps each on its own listener."""
     app = web.Application(
-        middlewares=[bank_edge, desk_errors], client_max_size=MAX_FILE_BYTES + 64 * 1024
+        middlewares=[bank_edge, control.desk_errors], client_max_size=MAX_FILE_BYTES + 64 * 1024
     )
     state = SimState(
         verify_keys=verify_keys or {}, bank=bank, client_cn=client_cn, pull=pull, clock=clock

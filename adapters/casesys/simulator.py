@@ -84,8 +84,7 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
         if state.faults.delay_s > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(state.stopping.wait(), state.faults.delay_s)
-        if state.faults.fail_next > 0:
-            state.faults.fail_next -= 1
+        if state.faults.take("fail_next"):
             return web.json_response({"code": "BUSY"}, status=500)
         received = datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         fresh = state.keep(event, received)

@@ -8,12 +8,11 @@ SecretId/SecretKey, the approved sign and templates enforced, sim_api.py) and th
 
 from __future__ import annotations
 
-import argparse
-
 from aiohttp import web
 
 from adapters import simkit
-from adapters.sms.keys import PLATFORM_DIR, SmsAccount, generate_keyset, load_account
+from adapters.simkit import keyed
+from adapters.sms.keys import SmsAccount, generate_keyset, load_account
 from adapters.sms.sim_api import add_api_routes
 from adapters.sms.sim_control import add_control_routes
 from adapters.sms.sim_state import STATE, SimState
@@ -35,16 +34,13 @@ def main(argv: list[str]) -> int:
         "sms",
         argv,
         port=8100,
-        build=_build,
+        build=keyed.build(
+            generate_keyset,
+            load_account,
+            lambda account, _, base_url: create_simulator_app(account, public_base_url=base_url),
+        ),
         rebase=simkit.rebase_via(STATE),
-        keys_help="keyset root (holds merchant/ and platform/); missing keys are generated",
     )
-
-
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    account = load_account(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(account, public_base_url=base_url)
 
 
 if __name__ == "__main__":
