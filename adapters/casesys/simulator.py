@@ -31,7 +31,8 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters import simkit
-from adapters.casesys.sim_state import STATE, Refused, SimState
+from adapters.casesys.sim_state import STATE, SimState
+from adapters.simkit.authority import Refusal
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,10 @@ def create_simulator_app(*, secrets: list[str] | None = None) -> web.Application
     return app
 
 
-def _refusal(state: SimState, exc: Refused) -> web.Response:
-    state.refused.append({"code": exc.code, "detail": exc.detail, "at": time.time()})
-    log.warning("webhook refused code=%s detail=%s", exc.code, exc.detail)
-    return web.json_response({"code": exc.code, "detail": exc.detail}, status=exc.status)
+def _refusal(state: SimState, exc: Refusal) -> web.Response:
+    state.refused.append({"code": exc.code, "detail": exc.words, "at": time.time()})
+    log.warning("webhook refused code=%s detail=%s", exc.code, exc.words)
+    return web.json_response({"code": exc.code, "detail": exc.words}, status=exc.status)
 
 
 async def _webhook(request: web.Request) -> web.StreamResponse:
@@ -74,7 +75,7 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
     body = await request.read()  # the raw bytes: the signature is over exactly these
     try:
         event = state.verify(request.headers, body, time.time())
-    except Refused as exc:
+    except Refusal as exc:
         return _refusal(state, exc)
     event_id = str(event["id"])
     state.requests[event_id] = state.requests.get(event_id, 0) + 1

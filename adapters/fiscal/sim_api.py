@@ -49,7 +49,7 @@ def _answer(state: SimState, request_id: str, msg_no: str, msg: ET.Element) -> w
         msg_ref=request_id,
         work_date=now.strftime("%Y%m%d"),
     )
-    token = state.wrong_token if state.faults.bad_signature else state.keys.token
+    token = state.signing_secret(state.keys.token)
     body = fr.encode_frame(msg_no, fr.build_message(head, msg), token)
     return web.Response(body=body, content_type=fr.CONTENT_TYPE)
 

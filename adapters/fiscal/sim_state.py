@@ -122,17 +122,11 @@ class SimState(AuthorityBase[Faults]):
         self.messages: list[dict[str, str]] = []
         # a random start, so that a restarted simulator does not hand out yesterday's codes
         self._code_seq = self.rng.randrange(10**11, 9 * 10**11)
-        self._wrong_token = secrets.token_hex(32).encode()
         self._check_key = secrets.token_bytes(32)
 
     @property
     def division(self) -> str:
         return self.keys.registration.division
-
-    @property
-    def wrong_token(self) -> bytes:
-        """A token the fiscal department never issued, for ``bad_signature``."""
-        return self._wrong_token
 
     def new_payment_code(self, today: date) -> str:
         self._code_seq += 1

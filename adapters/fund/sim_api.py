@@ -123,7 +123,7 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
     body = response.body
     if not isinstance(body, bytes):
         raise TypeError("signed answers need a bytes body")
-    secret = state.wrong_secret if state.faults.bad_signature else state.keys.office_secret
+    secret = state.signing_secret(state.keys.office_secret)
     response.headers.update(
         signing.answer_headers(
             office_secret=secret,

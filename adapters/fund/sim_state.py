@@ -3,7 +3,6 @@ nonces it has seen, and the fault knobs. One ``SimState`` per application, under
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -70,12 +69,6 @@ class SimState(AuthorityBase[Faults]):
         self.deposits: list[SimDeposit] = []
         self._notice_seq = 0
         self._certificate_seq = 0
-        self._wrong_secret = secrets.token_hex(32).encode()
-
-    @property
-    def wrong_secret(self) -> bytes:
-        """A key the office never issued, for the bad_signature knob."""
-        return self._wrong_secret
 
     def new_notice_no(self, unit_no: str, now: datetime) -> str:
         # WX + the unit's division + issue date + sequence: 20 characters

@@ -10,6 +10,7 @@ remembered against replay (``Replays``), and a refusal carrying the party's code
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -22,7 +23,8 @@ from adapters.simkit.state import SimBase
 
 class Refusal(Exception):
     """The party says no: its result or error ``code``, its ``words``, and the HTTP status the
-    answer carries them with (most parties answer a refusal with 200 and say so inside)."""
+    answer carries them with (most authorities answer a refusal with 200 and say so inside).
+    Any simulator's refusal of a request has this shape (the case system's of a webhook too)."""
 
     def __init__(self, code: str, words: str, status: int = 200) -> None:
         super().__init__(f"{code} {words}")
@@ -60,6 +62,12 @@ class AuthorityBase(SimBase, Generic[F]):
         super().__init__()
         self.faults = faults
         self.replays = Replays(timedelta(seconds=2 * skew_s))
+        self._wrong_secret = secrets.token_hex(32).encode()
+
+    def signing_secret(self, issued: bytes) -> bytes:
+        """The shared secret answers are signed or MAC'd with: ``issued``, or one the party
+        never issued while ``bad_signature`` is on."""
+        return self._wrong_secret if self.faults.bad_signature else issued
 
 
 async def front_door(state: AuthorityBase[F], closed: web.Response) -> web.Response | None:
