@@ -32,6 +32,7 @@ from aiohttp import web
 
 from adapters import simkit
 from adapters.casesys.sim_state import STATE, SimState
+from adapters.simkit import wiring
 from adapters.simkit.authority import Refusal
 from adapters.simkit.faults import add_fault_routes
 
@@ -51,15 +52,17 @@ _TYPE_ZH = {
 def create_simulator_app(*, secrets: list[str] | None = None) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
     app = web.Application(client_max_size=256 * 1024)
-    app[STATE] = SimState(secrets=list(secrets or []))
+    state = SimState(secrets=list(secrets or []))
+    return wiring.assemble(app, STATE, state, _add_routes)
+
+
+def _add_routes(app: web.Application) -> None:
     app.router.add_post(WEBHOOK_PATH, _webhook)
     app.router.add_get("/sim/", _page)
     app.router.add_get("/sim/events", _events)
     app.router.add_delete("/sim/events", _forget)
     app.router.add_put("/sim/secrets", _secrets)
     add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
 
 
 def _refusal(state: SimState, exc: Refusal) -> web.Response:
@@ -189,6 +192,10 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda _base_url: create_simulator_app(secrets=secrets)
 
 
+def _refuse(detail: str) -> web.Response:
+    return web.json_response({"detail": detail}, status=400)
+
+
 def _rebase(app: web.Application, base_url: str) -> None:
     """The receiver needs no URL of its own."""
 
@@ -197,7 +204,3 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(main(sys.argv[1:]))
-
-
-def _refuse(detail: str) -> web.Response:
-    return web.json_response({"detail": detail}, status=400)

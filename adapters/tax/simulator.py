@@ -11,8 +11,7 @@ import argparse
 
 from aiohttp import web
 
-from adapters import simkit
-from adapters.simkit import control, keyed
+from adapters.simkit import control, wiring
 from adapters.tax.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.tax.sim_api import add_api_routes
 from adapters.tax.sim_control import DEMO_CASES, add_control_routes, open_case
@@ -27,12 +26,9 @@ def create_simulator_app(keys: PlatformKeys, *, public_base_url: str) -> web.App
     shows it in ``GET /sim/`` only.
     """
     app = web.Application(middlewares=[control.desk_errors])
-    app[STATE] = SimState(keys, public_base_url=public_base_url)
-    add_api_routes(app)
-    add_control_routes(app)
     app.router.add_get("/sim/", _index)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
+    state = SimState(keys, public_base_url=public_base_url)
+    return wiring.assemble(app, STATE, state, add_api_routes, add_control_routes)
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -51,18 +47,15 @@ async def _index(request: web.Request) -> web.Response:
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim tax --host H --port P --keys DIR [--demo-cases N]``."""
-    return simkit.run(
+    return wiring.run_keyed(
         "tax",
         argv,
         port=8095,
+        key=STATE,
+        keyset=(generate_keyset, load_platform_keys),
+        make=lambda keys, _, base_url: create_simulator_app(keys, public_base_url=base_url),
         add_options=_options,
         check=_check,
-        build=keyed.build(
-            generate_keyset,
-            load_platform_keys,
-            lambda keys, _, base_url: create_simulator_app(keys, public_base_url=base_url),
-        ),
-        rebase=simkit.rebase_via(STATE),
         started=_declare_demo_cases,
     )
 
