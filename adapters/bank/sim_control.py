@@ -34,6 +34,7 @@ from adapters.simkit.control import BadRequest
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 _REASON = re.compile(r"[A-Z0-9]{4}")
 
@@ -84,10 +85,12 @@ def _accounts_json(state: SimState) -> list[dict[str, Any]]:
     return [a.as_json(ledger.balance(a.number)) for a in ledger.accounts.values()]
 
 
+@routes.get("/sim/accounts")
 async def show_accounts(request: web.Request) -> web.Response:
     return web.json_response({"accounts": _accounts_json(request.app[STATE])})
 
 
+@routes.put("/sim/accounts")
 async def put_accounts(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
@@ -102,6 +105,7 @@ async def put_accounts(request: web.Request) -> web.Response:
     return web.json_response({"accounts": _accounts_json(state)})
 
 
+@routes.get("/sim/bookings")
 async def show_bookings(request: web.Request) -> web.Response:
     journal = request.app[STATE].ledger.journal
     if (day := control.query_day(request)) is not None:
@@ -109,6 +113,7 @@ async def show_bookings(request: web.Request) -> web.Response:
     return web.json_response({"bookings": [b.as_json() for b in journal]})
 
 
+@routes.post("/sim/return")
 async def send_back(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await control.body(request)
@@ -127,6 +132,7 @@ async def send_back(request: web.Request) -> web.Response:
     return web.json_response(booking.as_json(), status=201)
 
 
+@routes.post("/sim/credit")
 async def credit(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await control.body(request)
@@ -151,12 +157,14 @@ async def credit(request: web.Request) -> web.Response:
     return web.json_response(booking.as_json(), status=201)
 
 
+@routes.post("/sim/close-day")
 async def close(request: web.Request) -> web.Response:
     state = request.app[STATE]
     day = control.day((await control.body(request)).get("date"), "date")
     return web.json_response({"date": day.isoformat(), "statements": close_day(state, day)})
 
 
+@routes.post("/sim/fetch")
 async def fetch(request: web.Request) -> web.Response:
     try:
         result = await fetch_once(request.app[STATE])
@@ -165,17 +173,11 @@ async def fetch(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+@routes.get("/sim/files")
 async def show_files(request: web.Request) -> web.Response:
     return web.json_response({"files": [r.as_json() for r in request.app[STATE].received]})
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_get("/sim/accounts", show_accounts)
-    app.router.add_put("/sim/accounts", put_accounts)
-    app.router.add_get("/sim/bookings", show_bookings)
-    app.router.add_post("/sim/return", send_back)
-    app.router.add_post("/sim/credit", credit)
-    app.router.add_post("/sim/close-day", close)
-    app.router.add_post("/sim/fetch", fetch)
-    app.router.add_get("/sim/files", show_files)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)

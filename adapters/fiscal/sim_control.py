@@ -27,6 +27,7 @@ from adapters.simkit.faults import add_fault_routes
 from clearing.domain.money import MAX_FEN, MoneyError, parse_yuan
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 PAYER_NAME_MAX = 60
 DEFAULT_DUE_DAYS = 15
@@ -99,6 +100,7 @@ def issue_notice(state: SimState, data: dict[str, Any], today: date) -> Notice:
     return notice
 
 
+@routes.post("/sim/notices")
 async def create_notice(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await control.body(request)
@@ -109,11 +111,13 @@ async def create_notice(request: web.Request) -> web.Response:
     return _json(notice_json(notice, state.public_base_url), status=201)
 
 
+@routes.get("/sim/notices")
 async def list_notices(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return _json([notice_json(n, state.public_base_url) for n in state.notices.values()])
 
 
+@routes.get("/sim/notices/{code}")
 async def show_notice(request: web.Request) -> web.Response:
     state = request.app[STATE]
     notice = state.notices.get(request.match_info["code"])
@@ -125,6 +129,7 @@ async def show_notice(request: web.Request) -> web.Response:
     return _json(data)
 
 
+@routes.post("/sim/notices/{code}/void")
 async def void_notice(request: web.Request) -> web.Response:
     """作废: the collecting agency cancels an unpaid notice."""
     state = request.app[STATE]
@@ -137,6 +142,7 @@ async def void_notice(request: web.Request) -> web.Response:
     return _json(notice_json(notice, state.public_base_url))
 
 
+@routes.get("/sim/confirmations")
 async def list_confirmations(request: web.Request) -> web.Response:
     """Every accepted confirmation, or one day's (``?date=YYYY-MM-DD``), e-bills issued if due."""
     state = request.app[STATE]
@@ -150,18 +156,14 @@ async def list_confirmations(request: web.Request) -> web.Response:
     return _json(out)
 
 
+@routes.get("/sim/messages")
 async def list_messages(request: web.Request) -> web.Response:
     """The frames received, in order: message number, MsgID, and the error code if refused."""
     return _json(request.app[STATE].messages)
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/notices", create_notice)
-    app.router.add_get("/sim/notices", list_notices)
-    app.router.add_get("/sim/notices/{code}", show_notice)
-    app.router.add_post("/sim/notices/{code}/void", void_notice)
-    app.router.add_get("/sim/confirmations", list_confirmations)
-    app.router.add_get("/sim/messages", list_messages)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse, answer=_json)
 
 

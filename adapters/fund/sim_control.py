@@ -29,6 +29,7 @@ from adapters.simkit.control import BadRequest
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 MAX_DEMO = 500
 # fictitious owners and plausible homes for the demo
@@ -111,6 +112,7 @@ def seed_demo(state: SimState, count: int) -> list[SimNotice]:
     return made
 
 
+@routes.post("/sim/properties")
 async def add_property(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await control.body(request)
@@ -129,6 +131,7 @@ async def add_property(request: web.Request) -> web.Response:
     return web.json_response(control_json(state, notice), status=201 if created else 200)
 
 
+@routes.get("/sim/properties")
 async def list_properties(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response(
@@ -143,10 +146,12 @@ def _notice(request: web.Request) -> SimNotice:
     return notice
 
 
+@routes.get("/sim/notices/{notice_no}")
 async def show_notice(request: web.Request) -> web.Response:
     return web.json_response(control_json(request.app[STATE], _notice(request)))
 
 
+@routes.post("/sim/notices/{notice_no}/cancel")
 async def cancel_notice(request: web.Request) -> web.Response:
     notice = _notice(request)
     reason = control.text(
@@ -158,6 +163,7 @@ async def cancel_notice(request: web.Request) -> web.Response:
     return web.json_response(control_json(request.app[STATE], notice))
 
 
+@routes.get("/sim/deposits")
 async def show_deposits(request: web.Request) -> web.Response:
     state = request.app[STATE]
     deposits = state.deposits
@@ -166,6 +172,7 @@ async def show_deposits(request: web.Request) -> web.Response:
     return web.json_response({"deposits": [deposit_json(d) for d in deposits]})
 
 
+@routes.post("/sim/demo")
 async def demo(request: web.Request) -> web.Response:
     state = request.app[STATE]
     made = seed_demo(state, control.count(await control.body(request), 5, MAX_DEMO))
@@ -173,10 +180,5 @@ async def demo(request: web.Request) -> web.Response:
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/properties", add_property)
-    app.router.add_get("/sim/properties", list_properties)
-    app.router.add_get("/sim/notices/{notice_no}", show_notice)
-    app.router.add_post("/sim/notices/{notice_no}/cancel", cancel_notice)
-    app.router.add_get("/sim/deposits", show_deposits)
-    app.router.add_post("/sim/demo", demo)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)

@@ -29,6 +29,7 @@ from adapters.tax.wire import BEIJING, PROPERTY_UNIT, TAX_TYPES, TAXPAYER_ID
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 # the demo's mix: every tax, both deed-tax tiers, 满五唯一 and short holdings
 DEMO_CASES: tuple[dict[str, Any], ...] = (
@@ -172,12 +173,14 @@ def declaration_json(state: SimState, d: Declaration) -> dict[str, Any]:
     }
 
 
+@routes.post("/sim/cases")
 async def create_case(request: web.Request) -> web.Response:
     state = request.app[STATE]
     declaration = open_case(state, await control.body(request))
     return web.json_response(declaration_json(state, declaration), status=201)
 
 
+@routes.post("/sim/demo")
 async def create_demo(request: web.Request) -> web.Response:
     """``{"count": N}`` (default 4): N cases cycling through ``DEMO_CASES``."""
     state = request.app[STATE]
@@ -186,11 +189,13 @@ async def create_demo(request: web.Request) -> web.Response:
     return web.json_response([declaration_json(state, d) for d in made], status=201)
 
 
+@routes.get("/sim/cases")
 async def list_cases(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response([declaration_json(state, d) for d in state.declarations.values()])
 
 
+@routes.get("/sim/cases/{declaration_no}")
 async def show_case(request: web.Request) -> web.Response:
     state = request.app[STATE]
     declaration = state.declarations.get(request.match_info["declaration_no"])
@@ -199,6 +204,7 @@ async def show_case(request: web.Request) -> web.Response:
     return web.json_response(declaration_json(state, declaration))
 
 
+@routes.get("/sim/confirmations")
 async def list_confirmations(request: web.Request) -> web.Response:
     """Every confirmed voucher in order; ``?date=YYYY-MM-DD`` keeps one tax date."""
     state = request.app[STATE]
@@ -211,15 +217,11 @@ async def list_confirmations(request: web.Request) -> web.Response:
     return web.json_response(lines)
 
 
+@routes.get("/sim/requests")
 async def list_requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE].requests)
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/cases", create_case)
-    app.router.add_get("/sim/cases", list_cases)
-    app.router.add_get("/sim/cases/{declaration_no}", show_case)
-    app.router.add_post("/sim/demo", create_demo)
-    app.router.add_get("/sim/confirmations", list_confirmations)
-    app.router.add_get("/sim/requests", list_requests)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)
