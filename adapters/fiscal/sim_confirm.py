@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from adapters.fiscal import frame as fr
 from adapters.fiscal import messages as m
 from adapters.fiscal.sim_state import Confirmation, SimState
-from adapters.simkit.authority import Refusal
+from adapters.simkit.authority import Refusal, asked_again
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,13 @@ def confirm_voucher(state: SimState, body: ET.Element, now: datetime) -> Confirm
         raise ConfirmError(code, m.ERR_NO_NOTICE, "缴款码不存在")
     known = state.confirmations.get(code)
     if known is not None:
-        if known.tra_no_bus == voucher["TraNoBus"] and known.amount_fen == amount_fen:
-            return known
-        raise ConfirmError(
+        other = ConfirmError(
             code, m.ERR_OTHER_PAYMENT, f"该缴款码已由交易{known.tra_no_bus}缴款并确认"
         )
+        asked_again(
+            (known.tra_no_bus, known.amount_fen), (voucher["TraNoBus"], amount_fen), other, other
+        )
+        return known
     if notice.status == "VOID":
         raise ConfirmError(code, m.ERR_VOID, "该缴款书已作废")
     if state.faults.take("refuse_confirm"):

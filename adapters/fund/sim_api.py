@@ -38,7 +38,7 @@ from adapters.fund.wire import (
 
 # a refusal in the office's words; the middleware turns it into a signed envelope
 from adapters.simkit.authority import Refusal as OfficeError
-from adapters.simkit.authority import front_door
+from adapters.simkit.authority import asked_again, front_door
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
@@ -223,16 +223,18 @@ async def confirm_deposit(request: web.Request) -> web.Response:
     done = notice.deposit
     if done is not None:
         # the same question again gets the same certificate; another payment does not
-        if done.pay_serial != pay_serial:
-            raise OfficeError(
+        asked_again(
+            (done.pay_serial, done.amount_fen),
+            (pay_serial, amount),
+            OfficeError(
                 "2002",
                 f"该通知书已于{format_time(done.confirmed_at)}缴存，"
                 f"缴存凭证号{done.certificate_no}，缴款流水号{done.pay_serial}",
-            )
-        if done.amount_fen != amount:
-            raise OfficeError(
+            ),
+            OfficeError(
                 "2003", f"金额不符：已缴存{yuan_str(done.amount_fen)}元，确认{yuan_str(amount)}元"
-            )
+            ),
+        )
         return _ok(deposit=deposit_json(done))
     if notice.status == "CANCELLED":
         raise OfficeError("2005", f"缴存通知书已作废：{notice.cancel_reason}")

@@ -33,6 +33,19 @@ class Refusal(Exception):
         self.status = status
 
 
+def asked_again(
+    paid: tuple[str, int], asked: tuple[str, int], other_payment: Refusal, other_amount: Refusal
+) -> None:
+    """A payment confirmed before is confirmed again: ``paid`` and ``asked`` are (payment
+    reference, fen). The same payment of the same amount returns (the party answers with the
+    proof it gave the first time); another payment, or another amount, is refused, so that a
+    duplicate payment is noticed rather than confirmed twice."""
+    if asked[0] != paid[0]:
+        raise other_payment
+    if asked[1] != paid[1]:
+        raise other_amount
+
+
 @dataclass
 class AuthorityKnobs(Knobs):
     """The knobs every authority's ``Faults`` has; all off by default.

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.simkit.authority import Refusal, front_door
+from adapters.simkit.authority import Refusal, asked_again, front_door
 from adapters.tax import signing
 from adapters.tax.sim_state import STATE, Declaration, SimState, Voucher
 from adapters.tax.wire import (
@@ -139,14 +139,14 @@ def confirm(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
         raise Refusal("24101", "税票号码不存在")
     done = voucher.confirmation
     if done is not None:
-        if done.payment_ref != payment_ref:
-            raise Refusal(
-                "24102", f"该税票已于{wire_date(done.tax_date)}缴款，完税证明号{done.cert_no}"
-            )
-        if done.amount_fen != amount:
-            raise Refusal(
+        asked_again(
+            (done.payment_ref, done.amount_fen),
+            (payment_ref, amount),
+            Refusal("24102", f"该税票已于{wire_date(done.tax_date)}缴款，完税证明号{done.cert_no}"),
+            Refusal(
                 "24103", f"缴款金额{yuan_str(amount)}与已缴金额{yuan_str(done.amount_fen)}不符"
-            )
+            ),
+        )
         return confirmation_json(state, voucher)  # the same question gets the same proof
     if state.faults.take("refuse_confirm"):
         raise Refusal("24105", state.faults.refuse_reason)
