@@ -120,9 +120,7 @@ async def list_notices(request: web.Request) -> web.Response:
 @routes.get("/sim/notices/{code}")
 async def show_notice(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    notice = state.notices.get(request.match_info["code"])
-    if notice is None:
-        raise BadRequest("no such payment code", 404)
+    notice = control.found(request, state.notices, "code", "no such payment code", "PARAM_ERROR")
     data = notice_json(notice, state.public_base_url)
     conf = state.confirmations.get(notice.payment_code)
     data["confirmation"] = confirmation_json(conf) if conf else None
@@ -133,9 +131,7 @@ async def show_notice(request: web.Request) -> web.Response:
 async def void_notice(request: web.Request) -> web.Response:
     """作废: the collecting agency cancels an unpaid notice."""
     state = request.app[STATE]
-    notice = state.notices.get(request.match_info["code"])
-    if notice is None:
-        raise BadRequest("no such payment code", 404)
+    notice = control.found(request, state.notices, "code", "no such payment code", "PARAM_ERROR")
     if notice.status == "PAID":
         raise BadRequest("a paid notice cannot be cancelled", 409)
     notice.status = "VOID"

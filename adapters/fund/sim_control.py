@@ -140,10 +140,7 @@ async def list_properties(request: web.Request) -> web.Response:
 
 
 def _notice(request: web.Request) -> SimNotice:
-    notice = request.app[STATE].notices.get(request.match_info["notice_no"])
-    if notice is None:
-        raise BadRequest("no such notice", 404, "NOT_FOUND")
-    return notice
+    return control.found(request, request.app[STATE].notices, "notice_no", "no such notice")
 
 
 @routes.get("/sim/notices/{notice_no}")

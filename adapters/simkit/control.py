@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from adapters.simkit.desk import json_object
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+V = TypeVar("V")
 
 
 class BadRequest(ValueError):
@@ -41,6 +42,16 @@ async def desk_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except BadRequest as exc:
         return json_answer({"code": exc.code, "message": str(exc)}, status=exc.status)
+
+
+def found(
+    request: web.Request, items: Mapping[str, V], name: str, message: str, code: str = "NOT_FOUND"
+) -> V:
+    """The item the path's ``{name}`` names; 404 with ``message`` (and ``code``) when unknown."""
+    item = items.get(request.match_info[name])
+    if item is None:
+        raise BadRequest(message, 404, code)
+    return item
 
 
 async def body(request: web.Request) -> dict[str, Any]:

@@ -198,9 +198,9 @@ async def list_cases(request: web.Request) -> web.Response:
 @routes.get("/sim/cases/{declaration_no}")
 async def show_case(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    declaration = state.declarations.get(request.match_info["declaration_no"])
-    if declaration is None:
-        raise BadRequest("申报信息不存在", 404, "24101")
+    declaration = control.found(
+        request, state.declarations, "declaration_no", "申报信息不存在", "24101"
+    )
     return web.json_response(declaration_json(state, declaration))
 
 
