@@ -9,7 +9,6 @@ before is acknowledged and not processed again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from adapters.simkit.authority import Refusal
 from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 
 TOLERANCE_S: Final = 300
 
@@ -44,7 +44,7 @@ class Faults(Knobs):
 
 
 @dataclass
-class SimState:
+class SimState(SimBase):
     secrets: list[str] = field(default_factory=list)
     tolerance_s: int = TOLERANCE_S
     faults: Faults = field(default_factory=Faults)
@@ -57,7 +57,9 @@ class SimState:
     requests: dict[str, int] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: int = 0
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        SimBase.__init__(self)  # the kit's shutdown event and sleeps that end at shutdown
 
     def verify(self, headers: Any, body: bytes, now: float) -> dict[str, Any]:
         """The event, when the request is genuine and fresh; ``Refusal`` otherwise (its status,

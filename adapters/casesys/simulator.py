@@ -19,8 +19,6 @@ Desk routes::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import html
 import json
 import logging
@@ -85,9 +83,7 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
     state.in_flight[event_id] = state.in_flight.get(event_id, 0) + 1
     state.max_in_flight = max(state.max_in_flight, state.in_flight[event_id])
     try:
-        if state.faults.delay_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.stopping.wait(), state.faults.delay_s)
+        await state.pause(state.faults.delay_s)
         if state.faults.take("fail_next"):
             return web.json_response({"code": "BUSY"}, status=500)
         received = datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S")
