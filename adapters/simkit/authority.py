@@ -4,8 +4,10 @@ maintenance-fund office) share besides their protocols.
 Each speaks its own wire format, yet all three behave alike around it: the same fault knobs
 (``AuthorityKnobs``: down, slow, failing, answering with a key nobody issued, refusing the next
 confirmations), a front door that is shut or slow before any check (``front_door``), request ids
-remembered against replay (``Replays``), and a refusal carrying the party's code and words
-(``Refusal``). What the codes and words are stays each party's business.
+remembered against replay (``Replays``), the secret answers are signed with while
+``bad_signature`` is on (``AuthorityBase.signing_secret``), a refusal carrying the party's code
+and words (``Refusal``), and the rule for a confirmation asked for again (``asked_again``). What
+the codes and words are stays each party's business.
 """
 
 from __future__ import annotations
