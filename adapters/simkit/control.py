@@ -9,6 +9,7 @@ raise it with the field's name: a JSON object body, text, a date, a ``?date=`` f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
@@ -29,6 +30,16 @@ class BadRequest(ValueError):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+def view(item: Any, **extra: Any) -> dict[str, Any]:
+    """A record (a dataclass) as the desk shows it: its fields in order, dates and times in ISO
+    form, and ``extra`` after them."""
+    data = dataclasses.asdict(item)
+    for name, value in data.items():
+        if isinstance(value, date):  # a datetime too
+            data[name] = value.isoformat()
+    return {**data, **extra}
 
 
 def json_answer(data: Any, status: int = 200) -> web.Response:
