@@ -18,22 +18,23 @@ Routes::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
-from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 from adapters.bank.sim_closing import close_day
-from adapters.bank.sim_ledger import BENEFICIARY, COLLECTION, CREDIT, LedgerError
+from adapters.bank.sim_ledger import BENEFICIARY, COLLECTION, CREDIT
 from adapters.bank.sim_pull import PullFailed, fetch_once
 from adapters.bank.sim_state import STATE, SimState
+from adapters.simkit import control
+from adapters.simkit.control import BadRequest
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 _REASON = re.compile(r"[A-Z0-9]{4}")
 
@@ -74,45 +75,9 @@ DEMO_ACCOUNTS: tuple[dict[str, Any], ...] = (
 )
 
 
-class BadRequest(Exception):
-    """A desk request the simulator refuses (400)."""
-
-
 def seed_demo(state: SimState) -> None:
     for account in DEMO_ACCOUNTS:
         state.ledger.open_or_update(dict(account))
-
-
-@web.middleware
-async def desk_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except BadRequest as exc:
-        return _bad(str(exc))
-    except LedgerError as exc:
-        return web.json_response({"code": "REFUSED", "message": str(exc)}, status=exc.status)
-    return response
-
-
-def _bad(message: str) -> web.Response:
-    return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
-
-
-async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
-
-
-def _day(value: Any, name: str) -> date:
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return date.fromisoformat(value)
-    raise BadRequest(f"{name} must be YYYY-MM-DD")
 
 
 def _accounts_json(state: SimState) -> list[dict[str, Any]]:
@@ -120,10 +85,12 @@ def _accounts_json(state: SimState) -> list[dict[str, Any]]:
     return [a.as_json(ledger.balance(a.number)) for a in ledger.accounts.values()]
 
 
+@routes.get("/sim/accounts")
 async def show_accounts(request: web.Request) -> web.Response:
     return web.json_response({"accounts": _accounts_json(request.app[STATE])})
 
 
+@routes.put("/sim/accounts")
 async def put_accounts(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
@@ -138,17 +105,18 @@ async def put_accounts(request: web.Request) -> web.Response:
     return web.json_response({"accounts": _accounts_json(state)})
 
 
+@routes.get("/sim/bookings")
 async def show_bookings(request: web.Request) -> web.Response:
     journal = request.app[STATE].ledger.journal
-    if "date" in request.query:
-        day = _day(request.query["date"], "date")
+    if (day := control.query_day(request)) is not None:
         journal = [b for b in journal if b.booked_on == day]
     return web.json_response({"bookings": [b.as_json() for b in journal]})
 
 
+@routes.post("/sim/return")
 async def send_back(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _object(request)
+    data = await control.body(request)
     end_to_end_id, reason = data.get("end_to_end_id"), data.get("reason", "AC04")
     if not isinstance(end_to_end_id, str) or not end_to_end_id:
         raise BadRequest("end_to_end_id must be text")
@@ -156,7 +124,7 @@ async def send_back(request: web.Request) -> web.Response:
         raise BadRequest("reason must be a 4-character ISO return reason code")
     day = state.business_date()
     if "date" in data:
-        day = _day(data["date"], "date")
+        day = control.day(data["date"], "date")
         if day < state.business_date():
             raise BadRequest(f"the books are closed before {state.business_date()}")
     booking = state.ledger.send_back(end_to_end_id, reason, booked_at=state.now(), booked_on=day)
@@ -164,9 +132,10 @@ async def send_back(request: web.Request) -> web.Response:
     return web.json_response(booking.as_json(), status=201)
 
 
+@routes.post("/sim/credit")
 async def credit(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _object(request)
+    data = await control.body(request)
     number, amount = data.get("account"), data.get("amount_fen")
     payer, remittance = data.get("payer_name", ""), data.get("remittance", "")
     if not isinstance(number, str) or number not in state.ledger.accounts:
@@ -188,12 +157,14 @@ async def credit(request: web.Request) -> web.Response:
     return web.json_response(booking.as_json(), status=201)
 
 
+@routes.post("/sim/close-day")
 async def close(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    day = _day((await _object(request)).get("date"), "date")
+    day = control.day((await control.body(request)).get("date"), "date")
     return web.json_response({"date": day.isoformat(), "statements": close_day(state, day)})
 
 
+@routes.post("/sim/fetch")
 async def fetch(request: web.Request) -> web.Response:
     try:
         result = await fetch_once(request.app[STATE])
@@ -202,17 +173,11 @@ async def fetch(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+@routes.get("/sim/files")
 async def show_files(request: web.Request) -> web.Response:
     return web.json_response({"files": [r.as_json() for r in request.app[STATE].received]})
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_get("/sim/accounts", show_accounts)
-    app.router.add_put("/sim/accounts", put_accounts)
-    app.router.add_get("/sim/bookings", show_bookings)
-    app.router.add_post("/sim/return", send_back)
-    app.router.add_post("/sim/credit", credit)
-    app.router.add_post("/sim/close-day", close)
-    app.router.add_post("/sim/fetch", fetch)
-    app.router.add_get("/sim/files", show_files)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)

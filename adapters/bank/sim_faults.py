@@ -50,14 +50,6 @@ class Faults(Knobs):
             return value
         return super().check(name, value)
 
-    def take(self, counter: str) -> bool:
-        """Use one of a counted fault (``inbox_5xx`` ...): whether it fired."""
-        left: int = getattr(self, counter)
-        if left <= 0:
-            return False
-        setattr(self, counter, left - 1)
-        return True
-
     def take_drop(self, *keys: str) -> bool:
         """Whether the pain.002 for a file known by these keys (name, MsgId) is to be dropped."""
         for key in keys:

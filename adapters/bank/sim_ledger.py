@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from adapters.simkit.control import BadRequest, view
+
 COLLECTION = "collection"
 BENEFICIARY = "beneficiary"
 ROLES = (COLLECTION, BENEFICIARY)
@@ -25,12 +27,11 @@ ACCOUNT_NO = re.compile(r"[0-9]{6,34}")
 BANK_CODE = re.compile(r"[0-9]{12}")  # 联行号: bank class 3 + region 4 + branch 4 + check 1
 
 
-class LedgerError(Exception):
+class LedgerError(BadRequest):
     """A booking the bank cannot make; ``status`` is the HTTP status for the control desk."""
 
     def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status, "REFUSED")
 
 
 @dataclass
@@ -42,14 +43,7 @@ class Account:
     opening_fen: int  # the balance when the account was opened in the simulator
 
     def as_json(self, balance_fen: int) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "name": self.name,
-            "bank_code": self.bank_code,
-            "role": self.role,
-            "opening_fen": self.opening_fen,
-            "balance_fen": balance_fen,
-        }
+        return view(self, balance_fen=balance_fen)
 
 
 @dataclass(frozen=True)
@@ -73,23 +67,7 @@ class Booking:
     returned_ref: str = ""  # for a RETURN: the TRANSFER it sends back
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "kind": self.kind,
-            "booked_on": self.booked_on.isoformat(),
-            "booked_at": self.booked_at.isoformat(),
-            "debit": self.debit,
-            "credit": self.credit,
-            "amount_fen": self.amount_fen,
-            "end_to_end_id": self.end_to_end_id,
-            "msg_id": self.msg_id,
-            "pmt_inf_id": self.pmt_inf_id,
-            "instr_id": self.instr_id,
-            "remittance": self.remittance,
-            "counterparty": self.counterparty,
-            "return_reason": self.return_reason,
-            "returned_ref": self.returned_ref,
-        }
+        return view(self)
 
 
 def same_name(a: str, b: str) -> bool:

@@ -11,15 +11,14 @@ every ``poll_seconds``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from adapters import simkit
 from adapters.bank.sim_intake import BadName, receive, split_name
 from adapters.bank.sim_signature import sha256_hex
 from adapters.bank.sim_state import STATE, PullConfig, SimState
@@ -106,26 +105,19 @@ async def _get(session: aiohttp.ClientSession, pull: PullConfig, url: str) -> by
 
 
 def add_pull(app: web.Application) -> None:
-    """A client session for pulling while the app runs, and the poller when asked for."""
+    """In pull mode, a client session for pulling while the app runs (the kit's notification
+    session: stopped and its pending jobs cancelled at cleanup), and the poller when asked for."""
+    state = app[STATE]
+    if state.pull is None:
+        return
+    simkit.add_notify_session(app, state)
+    seconds = state.pull.poll_seconds
 
-    async def pulling(app: web.Application) -> AsyncIterator[None]:
-        state = app[STATE]
-        if state.pull is None:
-            yield
-            return
-        async with aiohttp.ClientSession() as session:
-            state.session = session
-            poller = None
-            if state.pull.poll_seconds > 0:
-                poller = asyncio.create_task(_poll(state, state.pull.poll_seconds))
-            yield
-            state.stopping.set()
-            if poller is not None:
-                poller.cancel()
-                await asyncio.gather(poller, return_exceptions=True)
-            state.session = None
+    async def start_polling(_: web.Application) -> None:
+        if seconds > 0:
+            state.spawn(_poll(state, seconds))
 
-    app.cleanup_ctx.append(pulling)
+    app.on_startup.append(start_polling)
 
 
 async def _poll(state: SimState, seconds: float) -> None:

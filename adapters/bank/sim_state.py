@@ -24,6 +24,7 @@ from adapters.bank.sim_faults import Faults
 from adapters.bank.sim_ledger import Ledger
 from adapters.bank.sim_signature import VerifyKey
 from adapters.bank.sim_xml import BEIJING, BankIdentity
+from adapters.simkit.control import view
 from adapters.simkit.state import SimBase
 
 Clock = Callable[[], datetime]
@@ -58,18 +59,7 @@ class Received:
     at: datetime
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "size": self.size,
-            "via": self.via,
-            "verdict": self.verdict,
-            "code": self.code,
-            "text": self.text,
-            "msg_id": self.msg_id,
-            "status_name": self.status_name,
-            "at": self.at.isoformat(),
-        }
+        return view(self)
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from adapters import simkit
 from adapters.bank import pki
 from adapters.bank.sim_api import MAX_FILE_BYTES, add_api_routes, bank_edge
-from adapters.bank.sim_control import add_control_routes, desk_errors, seed_demo
+from adapters.bank.sim_control import add_control_routes, seed_demo
 from adapters.bank.sim_pull import add_pull
 from adapters.bank.sim_signature import VerifyKey, parse_verify_key
 from adapters.bank.sim_state import STATE, Clock, PullConfig, SimState, beijing_now
 from adapters.bank.sim_xml import BankIdentity
+from adapters.simkit import control, wiring
 from clearing import listen
 
 log = logging.getLogger(__name__)
@@ -90,19 +90,14 @@ def create_simulator_app(
     Serve it on a TLS site (``pki.server_ssl_context``) for the exchange and on a plain site for
     the desk; the middleware keeps each on its own listener."""
     app = web.Application(
-        middlewares=[bank_edge, desk_errors], client_max_size=MAX_FILE_BYTES + 64 * 1024
+        middlewares=[bank_edge, control.desk_errors], client_max_size=MAX_FILE_BYTES + 64 * 1024
     )
     state = SimState(
         verify_keys=verify_keys or {}, bank=bank, client_cn=client_cn, pull=pull, clock=clock
     )
-    app[STATE] = state
-    add_api_routes(app)
-    add_control_routes(app)
-    add_pull(app)
     if demo:
         seed_demo(state)
-    simkit.wake_on_shutdown(app, state)
-    return app
+    return wiring.assemble(app, STATE, state, add_api_routes, add_control_routes, add_pull)
 
 
 def main(argv: list[str]) -> int:

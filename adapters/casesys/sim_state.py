@@ -9,7 +9,6 @@ before is acknowledged and not processed again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -19,19 +18,11 @@ from typing import Any, ClassVar, Final
 
 from aiohttp import web
 
+from adapters.simkit.authority import Refusal
 from adapters.simkit.faults import Knobs
+from adapters.simkit.state import SimBase
 
 TOLERANCE_S: Final = 300
-
-
-class Refused(Exception):
-    """The request is not a genuine, fresh event: answered with ``status`` and ``code``."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
 
 
 @dataclass
@@ -53,7 +44,7 @@ class Faults(Knobs):
 
 
 @dataclass
-class SimState:
+class SimState(SimBase):
     secrets: list[str] = field(default_factory=list)
     tolerance_s: int = TOLERANCE_S
     faults: Faults = field(default_factory=Faults)
@@ -66,18 +57,21 @@ class SimState:
     requests: dict[str, int] = field(default_factory=dict)
     in_flight: dict[str, int] = field(default_factory=dict)
     max_in_flight: int = 0
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        SimBase.__init__(self)  # the kit's shutdown event and sleeps that end at shutdown
 
     def verify(self, headers: Any, body: bytes, now: float) -> dict[str, Any]:
-        """The event, when the request is genuine and fresh; ``Refused`` otherwise."""
+        """The event, when the request is genuine and fresh; ``Refusal`` otherwise (its status,
+        code and detail are the answer)."""
         if not self.secrets:
-            raise Refused(503, "NO_SECRET", "no signing secret configured")
+            raise Refusal("NO_SECRET", "no signing secret configured", 503)
         raw_ts = headers.get("X-Tongjiao-Timestamp", "")
         if not raw_ts.isdigit():
-            raise Refused(400, "TIMESTAMP_MISSING", "X-Tongjiao-Timestamp must be Unix seconds")
+            raise Refusal("TIMESTAMP_MISSING", "X-Tongjiao-Timestamp must be Unix seconds", 400)
         timestamp = int(raw_ts)
         if abs(now - timestamp) > self.tolerance_s:
-            raise Refused(400, "TIMESTAMP_STALE", "timestamp outside the tolerance (a replay?)")
+            raise Refusal("TIMESTAMP_STALE", "timestamp outside the tolerance (a replay?)", 400)
         given = [
             part.strip()[3:]
             for part in headers.get("X-Tongjiao-Signature", "").split(",")
@@ -88,13 +82,13 @@ class SimState:
             hmac.new(s.encode("utf-8"), message, hashlib.sha256).hexdigest() for s in self.secrets
         ]
         if not any(hmac.compare_digest(g, e) for g in given for e in expected):
-            raise Refused(401, "SIGNATURE_INVALID", "no v1 signature matches a secret we hold")
+            raise Refusal("SIGNATURE_INVALID", "no v1 signature matches a secret we hold", 401)
         try:
             event = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise Refused(400, "BODY_INVALID", "the body is not JSON") from None
+            raise Refusal("BODY_INVALID", "the body is not JSON", 400) from None
         if not isinstance(event, dict) or event.get("id") != headers.get("X-Tongjiao-Event-Id"):
-            raise Refused(400, "EVENT_ID_MISMATCH", "the body's id is not the header's")
+            raise Refusal("EVENT_ID_MISMATCH", "the body's id is not the header's", 400)
         return event
 
     def keep(self, event: dict[str, Any], received_at: str) -> bool:

@@ -19,8 +19,6 @@ Desk routes::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import html
 import json
 import logging
@@ -31,7 +29,9 @@ from pathlib import Path
 from aiohttp import web
 
 from adapters import simkit
-from adapters.casesys.sim_state import STATE, Refused, SimState
+from adapters.casesys.sim_state import STATE, SimState
+from adapters.simkit import wiring
+from adapters.simkit.authority import Refusal
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
@@ -50,21 +50,23 @@ _TYPE_ZH = {
 def create_simulator_app(*, secrets: list[str] | None = None) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
     app = web.Application(client_max_size=256 * 1024)
-    app[STATE] = SimState(secrets=list(secrets or []))
+    state = SimState(secrets=list(secrets or []))
+    return wiring.assemble(app, STATE, state, _add_routes)
+
+
+def _add_routes(app: web.Application) -> None:
     app.router.add_post(WEBHOOK_PATH, _webhook)
     app.router.add_get("/sim/", _page)
     app.router.add_get("/sim/events", _events)
     app.router.add_delete("/sim/events", _forget)
     app.router.add_put("/sim/secrets", _secrets)
     add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
 
 
-def _refusal(state: SimState, exc: Refused) -> web.Response:
-    state.refused.append({"code": exc.code, "detail": exc.detail, "at": time.time()})
-    log.warning("webhook refused code=%s detail=%s", exc.code, exc.detail)
-    return web.json_response({"code": exc.code, "detail": exc.detail}, status=exc.status)
+def _refusal(state: SimState, exc: Refusal) -> web.Response:
+    state.refused.append({"code": exc.code, "detail": exc.words, "at": time.time()})
+    log.warning("webhook refused code=%s detail=%s", exc.code, exc.words)
+    return web.json_response({"code": exc.code, "detail": exc.words}, status=exc.status)
 
 
 async def _webhook(request: web.Request) -> web.StreamResponse:
@@ -74,18 +76,15 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
     body = await request.read()  # the raw bytes: the signature is over exactly these
     try:
         event = state.verify(request.headers, body, time.time())
-    except Refused as exc:
+    except Refusal as exc:
         return _refusal(state, exc)
     event_id = str(event["id"])
     state.requests[event_id] = state.requests.get(event_id, 0) + 1
     state.in_flight[event_id] = state.in_flight.get(event_id, 0) + 1
     state.max_in_flight = max(state.max_in_flight, state.in_flight[event_id])
     try:
-        if state.faults.delay_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.stopping.wait(), state.faults.delay_s)
-        if state.faults.fail_next > 0:
-            state.faults.fail_next -= 1
+        await state.pause(state.faults.delay_s)
+        if state.faults.take("fail_next"):
             return web.json_response({"code": "BUSY"}, status=500)
         received = datetime.now(UTC).astimezone(_BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         fresh = state.keep(event, received)
@@ -189,6 +188,10 @@ def _build(args: argparse.Namespace) -> simkit.MakeApp:
     return lambda _base_url: create_simulator_app(secrets=secrets)
 
 
+def _refuse(detail: str) -> web.Response:
+    return web.json_response({"detail": detail}, status=400)
+
+
 def _rebase(app: web.Application, base_url: str) -> None:
     """The receiver needs no URL of its own."""
 
@@ -197,7 +200,3 @@ if __name__ == "__main__":
     import sys
 
     raise SystemExit(main(sys.argv[1:]))
-
-
-def _refuse(detail: str) -> web.Response:
-    return web.json_response({"detail": detail}, status=400)

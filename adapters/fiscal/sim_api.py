@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
@@ -18,21 +18,12 @@ from adapters.fiscal import messages as m
 from adapters.fiscal.fees import late_fee_fen
 from adapters.fiscal.sim_confirm import ConfirmError, confirm_voucher, confirmation_fields
 from adapters.fiscal.sim_state import ITEM_NAMES, STATE, SimState
+from adapters.simkit.authority import Refusal, front_door
 from clearing.domain.money import parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
 
 GATEWAY_PATH = "/nontax/gateway"
-MSG_ID_MEMORY = timedelta(seconds=2 * fr.MAX_SKEW_S)
-
-
-class Refusal(Exception):
-    """A frame refused as a whole: answered by a generic 8001 with this error code."""
-
-    def __init__(self, err_code: str, add_word: str) -> None:
-        super().__init__(add_word)
-        self.err_code = err_code
-        self.add_word = add_word
 
 
 def _reply(ori_msg_no: str, err_code: str = "", add_word: str = "成功") -> ET.Element:
@@ -58,20 +49,18 @@ def _answer(state: SimState, request_id: str, msg_no: str, msg: ET.Element) -> w
         msg_ref=request_id,
         work_date=now.strftime("%Y%m%d"),
     )
-    token = state.wrong_token if state.faults.bad_signature else state.keys.token
+    token = state.signing_secret(state.keys.token)
     body = fr.encode_frame(msg_no, fr.build_message(head, msg), token)
     return web.Response(body=body, content_type=fr.CONTENT_TYPE)
 
 
 async def gateway(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    faults = state.faults
-    if faults.down:
-        return web.Response(status=503, text="非税收入系统维护中")
-    await state.pause(faults.api_delay_s)
+    closed = web.Response(status=503, text="非税收入系统维护中")
+    if (shut := await front_door(state, closed)) is not None:
+        return shut
     raw = await request.read()  # the app's client_max_size bounds it
-    if faults.api_5xx > 0:
-        faults.api_5xx -= 1
+    if state.faults.take("api_5xx"):
         return web.Response(status=500, text="系统繁忙")
     try:
         frame = fr.decode_frame(raw)
@@ -87,9 +76,9 @@ async def gateway(request: web.Request) -> web.Response:
     except Refusal as exc:
         # echoed even when unverified: the sender can then match the refusal to its question
         request_id = request_id or _msg_id_of(frame)
-        log.info("sim refused frame msg_no=%s err=%s why=%s", msg_no, exc.err_code, exc.add_word)
-        state.messages.append({"msg_no": msg_no, "msg_id": request_id, "err_code": exc.err_code})
-        return _answer(state, request_id, m.MSG_REPLY, _reply(msg_no, exc.err_code, exc.add_word))
+        log.info("sim refused frame msg_no=%s err=%s why=%s", msg_no, exc.code, exc.words)
+        state.messages.append({"msg_no": msg_no, "msg_id": request_id, "err_code": exc.code})
+        return _answer(state, request_id, m.MSG_REPLY, _reply(msg_no, exc.code, exc.words))
     state.messages.append({"msg_no": msg_no, "msg_id": request_id, "err_code": ""})
     return _answer(state, request_id, answer_no, answer)
 
@@ -117,11 +106,8 @@ def _verified(state: SimState, frame: fr.Frame) -> tuple[fr.Head, ET.Element]:
     skew = fr.msg_id_skew_s(head.msg_id, now)
     if skew is None or skew > fr.MAX_SKEW_S:
         raise Refusal(m.ERR_REPLAY, "报文时间超出允许范围")
-    for old in [i for i, at in state.msg_ids.items() if now - at > MSG_ID_MEMORY]:
-        del state.msg_ids[old]
-    if head.msg_id in state.msg_ids:
+    if not state.replays.fresh(head.msg_id, now):
         raise Refusal(m.ERR_REPLAY, "报文标识号重复")
-    state.msg_ids[head.msg_id] = now
     return head, msg
 
 
@@ -208,8 +194,8 @@ def _confirm(state: SimState, msg: ET.Element) -> ET.Element:
                 "VoucherNo": body.get("VoucherNo", ""),
                 "PayCode": exc.pay_code,
                 "Result": m.RESULT_FAIL,
-                "ErrCode": exc.err_code,
-                "AddWord": exc.add_word,
+                "ErrCode": exc.code,
+                "AddWord": exc.words,
             }
         returns.append(m.fields_element("Return8001", fields, m.CONFIRMATION_FIELDS))
     if failed:

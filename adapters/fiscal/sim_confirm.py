@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from adapters.fiscal import frame as fr
 from adapters.fiscal import messages as m
 from adapters.fiscal.sim_state import Confirmation, SimState
+from adapters.simkit.authority import Refusal, asked_again
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,12 @@ log = logging.getLogger(__name__)
 _TRA_NO = re.compile(r"[!-~]{1,64}")  # printable ASCII: wallets and banks differ
 
 
-class ConfirmError(Exception):
+class ConfirmError(Refusal):
     """One voucher refused, with the system's error code and words."""
 
     def __init__(self, pay_code: str, err_code: str, add_word: str) -> None:
-        super().__init__(add_word)
+        super().__init__(err_code, add_word)
         self.pay_code = pay_code
-        self.err_code = err_code
-        self.add_word = add_word
 
 
 def confirm_voucher(state: SimState, body: ET.Element, now: datetime) -> Confirmation:
@@ -47,15 +46,16 @@ def confirm_voucher(state: SimState, body: ET.Element, now: datetime) -> Confirm
         raise ConfirmError(code, m.ERR_NO_NOTICE, "缴款码不存在")
     known = state.confirmations.get(code)
     if known is not None:
-        if known.tra_no_bus == voucher["TraNoBus"] and known.amount_fen == amount_fen:
-            return known
-        raise ConfirmError(
+        other = ConfirmError(
             code, m.ERR_OTHER_PAYMENT, f"该缴款码已由交易{known.tra_no_bus}缴款并确认"
         )
+        asked_again(
+            (known.tra_no_bus, known.amount_fen), (voucher["TraNoBus"], amount_fen), other, other
+        )
+        return known
     if notice.status == "VOID":
         raise ConfirmError(code, m.ERR_VOID, "该缴款书已作废")
-    if state.faults.refuse_confirm > 0:
-        state.faults.refuse_confirm -= 1
+    if state.faults.take("refuse_confirm"):
         raise ConfirmError(code, m.ERR_REFUSED, state.faults.refuse_reason)
     if voucher["RecAcct"] != state.keys.registration.collect_acct:
         raise ConfirmError(code, m.ERR_ACCOUNT, "收款账户不是本地区非税收入汇缴专户")

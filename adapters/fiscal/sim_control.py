@@ -3,7 +3,6 @@ cancelling them, what was confirmed, the frames received, and the fault knobs.""
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,40 +20,17 @@ from adapters.fiscal.sim_state import (
     confirmation_json,
     notice_json,
 )
+from adapters.simkit import control
+from adapters.simkit.control import BadRequest
+from adapters.simkit.control import json_answer as _json
 from adapters.simkit.faults import add_fault_routes
 from clearing.domain.money import MAX_FEN, MoneyError, parse_yuan
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 PAYER_NAME_MAX = 60
 DEFAULT_DUE_DAYS = 15
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    # Chinese as Chinese: people read these views in the demo and in test failures
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
-
-
-class BadRequest(ValueError):
-    """A control request the simulator cannot act on; answered 400 with the message."""
-
-
-def _bad(message: str, status: int = 400) -> web.Response:
-    return _json({"code": "PARAM_ERROR", "message": message}, status=status)
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
 
 
 def _amount_fen(data: dict[str, Any], item: str) -> int:
@@ -66,13 +42,15 @@ def _amount_fen(data: dict[str, Any], item: str) -> int:
             if isinstance(fen, bool) or not isinstance(fen, int):
                 raise BadRequest("amount_fen must be an integer")
         elif "amount" in data:
-            fen = parse_yuan(_text(data, "amount"))
+            fen = parse_yuan(control.text(data, "amount"))
         elif item == "REG_FEE" and "property_kind" in data:
             fen = fees.registration_fee_fen(
-                _text(data, "property_kind"), data.get("certificates", 1)
+                control.text(data, "property_kind"), data.get("certificates", 1)
             )
         elif item == "LAND_TRANSFER" and "base" in data:
-            fen = fees.apply_rate(parse_yuan(_text(data, "base")), _text(data, "rate"))
+            fen = fees.apply_rate(
+                parse_yuan(control.text(data, "base")), control.text(data, "rate")
+            )
         else:
             raise BadRequest("give amount_fen, amount, property_kind or base and rate")
     except (MoneyError, TypeError) as exc:
@@ -82,19 +60,12 @@ def _amount_fen(data: dict[str, Any], item: str) -> int:
     return fen
 
 
-def _text(data: dict[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise BadRequest(f"{name} must be non-empty text")
-    return value.strip()
-
-
 def issue_notice(state: SimState, data: dict[str, Any], today: date) -> Notice:
     """A new 缴款书 from a control request; ``BadRequest`` (a ValueError) says what is wrong."""
     item = data.get("item")
     if item not in ITEM_NAMES:
         raise BadRequest(f"item must be one of {', '.join(ITEM_NAMES)}")
-    payer = _text(data, "payer_name")
+    payer = control.text(data, "payer_name")
     try:
         payer.encode(ENCODING)
     except UnicodeEncodeError:
@@ -129,54 +100,50 @@ def issue_notice(state: SimState, data: dict[str, Any], today: date) -> Notice:
     return notice
 
 
+@routes.post("/sim/notices")
 async def create_notice(request: web.Request) -> web.Response:
     state = request.app[STATE]
+    data = await control.body(request)
     try:
-        data = await _json_object(request)
         notice = issue_notice(state, data, datetime.now(BEIJING).date())
-    except ValueError as exc:
-        return _bad(str(exc))
+    except ValueError as exc:  # the fee rules and the code rules say what is wrong
+        raise BadRequest(str(exc)) from None
     return _json(notice_json(notice, state.public_base_url), status=201)
 
 
+@routes.get("/sim/notices")
 async def list_notices(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return _json([notice_json(n, state.public_base_url) for n in state.notices.values()])
 
 
+@routes.get("/sim/notices/{code}")
 async def show_notice(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    notice = state.notices.get(request.match_info["code"])
-    if notice is None:
-        return _bad("no such payment code", 404)
+    notice = control.found(request, state.notices, "code", "no such payment code", "PARAM_ERROR")
     data = notice_json(notice, state.public_base_url)
     conf = state.confirmations.get(notice.payment_code)
     data["confirmation"] = confirmation_json(conf) if conf else None
     return _json(data)
 
 
+@routes.post("/sim/notices/{code}/void")
 async def void_notice(request: web.Request) -> web.Response:
     """作废: the collecting agency cancels an unpaid notice."""
     state = request.app[STATE]
-    notice = state.notices.get(request.match_info["code"])
-    if notice is None:
-        return _bad("no such payment code", 404)
+    notice = control.found(request, state.notices, "code", "no such payment code", "PARAM_ERROR")
     if notice.status == "PAID":
-        return _bad("a paid notice cannot be cancelled", 409)
+        raise BadRequest("a paid notice cannot be cancelled", 409)
     notice.status = "VOID"
     return _json(notice_json(notice, state.public_base_url))
 
 
+@routes.get("/sim/confirmations")
 async def list_confirmations(request: web.Request) -> web.Response:
     """Every accepted confirmation, or one day's (``?date=YYYY-MM-DD``), e-bills issued if due."""
     state = request.app[STATE]
     now = datetime.now(BEIJING)
-    day: date | None = None
-    if "date" in request.query:
-        try:
-            day = date.fromisoformat(request.query["date"])
-        except ValueError:
-            return _bad("date must be YYYY-MM-DD")
+    day = control.query_day(request)
     out = []
     for conf in state.confirmations.values():
         if day is None or conf.accepted_at.date() == day:
@@ -185,16 +152,16 @@ async def list_confirmations(request: web.Request) -> web.Response:
     return _json(out)
 
 
+@routes.get("/sim/messages")
 async def list_messages(request: web.Request) -> web.Response:
     """The frames received, in order: message number, MsgID, and the error code if refused."""
     return _json(request.app[STATE].messages)
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/notices", create_notice)
-    app.router.add_get("/sim/notices", list_notices)
-    app.router.add_get("/sim/notices/{code}", show_notice)
-    app.router.add_post("/sim/notices/{code}/void", void_notice)
-    app.router.add_get("/sim/confirmations", list_confirmations)
-    app.router.add_get("/sim/messages", list_messages)
-    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_bad, answer=_json)
+    app.add_routes(routes)
+    add_fault_routes(app, lambda app: app[STATE].faults, refuse=_refuse, answer=_json)
+
+
+def _refuse(message: str) -> web.Response:
+    return _json({"code": "PARAM_ERROR", "message": message}, status=400)

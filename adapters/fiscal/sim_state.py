@@ -14,10 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from adapters.fiscal import codes
-from adapters.fiscal.frame import BEIJING
+from adapters.fiscal.frame import BEIJING, MAX_SKEW_S
 from adapters.fiscal.keys import PlatformKeys
-from adapters.simkit.faults import Knobs
-from adapters.simkit.state import SimBase
+from adapters.simkit.authority import AuthorityBase, AuthorityKnobs
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 ITEM_NAMES = {"LAND_TRANSFER": "土地出让金", "REG_FEE": "不动产登记费"}
@@ -73,24 +72,18 @@ class Confirmation:
 
 
 @dataclass
-class Faults(Knobs):
-    """Knobs set by ``PUT /sim/faults``; all off by default.
+class Faults(AuthorityKnobs):
+    """Knobs set by ``PUT /sim/faults`` (AuthorityKnobs, and these); all off by default.
 
-    api_5xx: that many frames answered 500; api_delay_s: every answer waits this long;
-    bad_signature: answers MAC'd with a token nobody issued; refuse_confirm: that many new
-    confirmations refused with refuse_reason; amount_changed: the payment code whose next lookup
-    finds its amount changed (to changed_amount, yuan; empty: plus one day's 1‰ late fee);
-    down: every frame answered 503; bill_delay_s: e-bills issued this long after confirmation.
+    api_5xx: that many frames answered 500; down: every frame answered 503; refuse_confirm:
+    that many new confirmations refused with refuse_reason; amount_changed: the payment code
+    whose next lookup finds its amount changed (to changed_amount, yuan; empty: plus one day's
+    1‰ late fee); bill_delay_s: e-bills issued this long after confirmation.
     """
 
-    api_5xx: int = 0
-    api_delay_s: float = 0.0
-    bad_signature: bool = False
-    refuse_confirm: int = 0
     refuse_reason: str = "执收单位尚未审核该缴款书"
     amount_changed: str = ""
     changed_amount: str = ""
-    down: bool = False
     bill_delay_s: float = 0.0
 
     def check(self, name: str, value: Any) -> Any:
@@ -111,37 +104,29 @@ class Faults(Knobs):
         return value
 
 
-class SimState(SimBase):
+class SimState(AuthorityBase[Faults]):
     """All mutable simulator state; one per application, never module-level."""
 
     def __init__(
         self, keys: PlatformKeys, *, public_base_url: str, page_size: int, seed: int | None
     ) -> None:
-        super().__init__()
+        super().__init__(Faults(), MAX_SKEW_S)
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.page_size = page_size
         # seedable so that tests get the same codes; nothing secret comes from it
         self.rng = random.Random(seed)  # noqa: S311
-        self.faults = Faults()
         self.notices: dict[str, Notice] = {}
         self.confirmations: dict[str, Confirmation] = {}
         self.bill_seq: dict[str, int] = {}
         self.messages: list[dict[str, str]] = []
-        self.msg_ids: dict[str, datetime] = {}
         # a random start, so that a restarted simulator does not hand out yesterday's codes
         self._code_seq = self.rng.randrange(10**11, 9 * 10**11)
-        self._wrong_token = secrets.token_hex(32).encode()
         self._check_key = secrets.token_bytes(32)
 
     @property
     def division(self) -> str:
         return self.keys.registration.division
-
-    @property
-    def wrong_token(self) -> bytes:
-        """A token the fiscal department never issued, for ``bad_signature``."""
-        return self._wrong_token
 
     def new_payment_code(self, today: date) -> str:
         self._code_seq += 1

@@ -13,12 +13,12 @@ from datetime import datetime
 
 from aiohttp import web
 
-from adapters import simkit
 from adapters.fiscal.frame import BEIJING, MAX_FRAME_BYTES
-from adapters.fiscal.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
+from adapters.fiscal.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.fiscal.sim_api import add_api_routes
 from adapters.fiscal.sim_control import add_control_routes, issue_notice
 from adapters.fiscal.sim_state import STATE, SimState
+from adapters.simkit import control, wiring
 
 log = logging.getLogger(__name__)
 
@@ -47,28 +47,25 @@ def create_simulator_app(
     at start (cycling through ``DEMO_NOTICES``) so that the demo has payment codes to look up."""
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise ValueError("page_size must be a positive integer")
-    app = web.Application(client_max_size=MAX_FRAME_BYTES)
+    app = web.Application(client_max_size=MAX_FRAME_BYTES, middlewares=[control.desk_errors])
     state = SimState(keys, public_base_url=public_base_url, page_size=page_size, seed=seed)
-    app[STATE] = state
     today = datetime.now(BEIJING).date()
     for n in range(demo_notices):
         notice = issue_notice(state, dict(DEMO_NOTICES[n % len(DEMO_NOTICES)]), today)
         log.info("demo notice payment_code=%s payer=%s", notice.payment_code, notice.payer_name)
-    add_api_routes(app)
-    add_control_routes(app)
-    simkit.wake_on_shutdown(app, state)
-    return app
+    return wiring.assemble(app, STATE, state, add_api_routes, add_control_routes)
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim fiscal --host H --port P --keys DIR [--demo-notices N] [--page-size N]``."""
-    return simkit.run(
+    return wiring.run_keyed(
         "fiscal",
         argv,
         port=8095,
+        key=STATE,
+        keyset=(generate_keyset, load_platform_keys),
+        make=_make,
         add_options=_options,
-        build=_build,
-        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -77,14 +74,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-size", type=int, default=100, help="lines per 5998 answer")
 
 
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(
-        keys,
-        public_base_url=base_url,
-        page_size=args.page_size,
-        demo_notices=args.demo_notices,
+def _make(keys: PlatformKeys, args: argparse.Namespace, base_url: str) -> web.Application:
+    return create_simulator_app(
+        keys, public_base_url=base_url, page_size=args.page_size, demo_notices=args.demo_notices
     )
 
 

@@ -35,23 +35,17 @@ from adapters.fund.wire import (
     parse_date,
     parse_time,
 )
+
+# a refusal in the office's words; the middleware turns it into a signed envelope
+from adapters.simkit.authority import Refusal as OfficeError
+from adapters.simkit.authority import asked_again, front_door
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
 
-NONCE_MEMORY = timedelta(seconds=2 * signing.MAX_SKEW_S)
 _TEXT_MAX = 64
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class OfficeError(Exception):
-    """A refusal in the office's words; the middleware turns it into a signed envelope."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _envelope(code: str, message: str, status: int = 200, **data: Any) -> web.Response:
@@ -70,14 +64,13 @@ async def office_api(request: web.Request, handler: Handler) -> web.StreamRespon
     if not request.path.startswith(API_PREFIX):
         return await handler(request)
     state = request.app[STATE]
-    if state.faults.down:
-        # the front proxy answers for a back end that is off line: no envelope, no signature
-        return web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "30"})
-    await state.pause(state.faults.api_delay_s)
+    # the front proxy answers for a back end that is off line: no envelope, no signature
+    closed = web.Response(status=503, text="Service Unavailable", headers={"Retry-After": "30"})
+    if (shut := await front_door(state, closed)) is not None:
+        return shut
     body = await request.read()
     nonce, code, problem = _authenticate(state, request, body)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.faults.take("api_5xx"):
         return _sign(state, _envelope("9999", "系统繁忙，请稍后重试", status=503), nonce)
     if problem:
         log.info("sim refused request path=%s why=%s", request.path, problem)
@@ -86,7 +79,7 @@ async def office_api(request: web.Request, handler: Handler) -> web.StreamRespon
         response = await handler(request)
     except OfficeError as exc:
         log.info("sim refused path=%s code=%s", request.path, exc.code)
-        response = _envelope(exc.code, exc.message)
+        response = _envelope(exc.code, exc.words)
     if not isinstance(response, web.Response):
         raise TypeError("API handlers answer with a complete web.Response")
     return _sign(state, response, nonce)
@@ -121,11 +114,8 @@ def _authenticate(state: SimState, request: web.Request, body: bytes) -> tuple[s
     if not signing.same(expected, given):
         return nonce, "1001", "签名验证失败"
     # remembered only once the signature holds, so that nobody can burn our nonces for us
-    for old in [n for n, at in state.request_nonces.items() if now - at > NONCE_MEMORY]:
-        del state.request_nonces[old]
-    if nonce in state.request_nonces:
+    if not state.replays.fresh(nonce, now):
         return nonce, "1003", "重复请求"
-    state.request_nonces[nonce] = now
     return nonce, "", ""
 
 
@@ -133,7 +123,7 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
     body = response.body
     if not isinstance(body, bytes):
         raise TypeError("signed answers need a bytes body")
-    secret = state.wrong_secret if state.faults.bad_signature else state.keys.office_secret
+    secret = state.signing_secret(state.keys.office_secret)
     response.headers.update(
         signing.answer_headers(
             office_secret=secret,
@@ -233,21 +223,22 @@ async def confirm_deposit(request: web.Request) -> web.Response:
     done = notice.deposit
     if done is not None:
         # the same question again gets the same certificate; another payment does not
-        if done.pay_serial != pay_serial:
-            raise OfficeError(
+        asked_again(
+            (done.pay_serial, done.amount_fen),
+            (pay_serial, amount),
+            OfficeError(
                 "2002",
                 f"该通知书已于{format_time(done.confirmed_at)}缴存，"
                 f"缴存凭证号{done.certificate_no}，缴款流水号{done.pay_serial}",
-            )
-        if done.amount_fen != amount:
-            raise OfficeError(
+            ),
+            OfficeError(
                 "2003", f"金额不符：已缴存{yuan_str(done.amount_fen)}元，确认{yuan_str(amount)}元"
-            )
+            ),
+        )
         return _ok(deposit=deposit_json(done))
     if notice.status == "CANCELLED":
         raise OfficeError("2005", f"缴存通知书已作废：{notice.cancel_reason}")
-    if state.faults.refuse_confirm > 0:
-        state.faults.refuse_confirm -= 1
+    if state.faults.take("refuse_confirm"):
         raise OfficeError("2004", state.faults.refuse_confirm_reason)
     if amount != notice.amount_fen:
         raise OfficeError(

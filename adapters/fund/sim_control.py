@@ -15,11 +15,8 @@ Routes::
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 from datetime import date, datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -27,19 +24,18 @@ from adapters.fund import rules
 from adapters.fund.sim_state import STATE, SimNotice, SimState, control_json, deposit_json
 from adapters.fund.unit_no import UnitNoError, parse_unit_no
 from adapters.fund.wire import BEIJING
+from adapters.simkit import control
+from adapters.simkit.control import BadRequest
 from adapters.simkit.faults import add_fault_routes
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 MAX_DEMO = 500
 # fictitious owners and plausible homes for the demo
 _DEMO_OWNERS = ("陈晓东", "刘佳怡", "周建国", "吴敏", "郑海燕", "孙立伟", "黄丽娟", "何志强")
 _DEMO_AREAS = ("89.99", "120.37", "143.50", "65.08", "98.76", "135.00", "72.45", "110.11")
 _DEMO_TYPES = tuple(rules.BUILDING_TYPES)
-
-
-class BadRequest(Exception):
-    pass
 
 
 def register(
@@ -72,10 +68,7 @@ def register(
             assessed_on,
         )
         if not same:
-            raise web.HTTPConflict(
-                text=json.dumps({"code": "UNIT_EXISTS", "message": f"{unit} is registered"}),
-                content_type="application/json",
-            )
+            raise BadRequest(f"{unit} is registered", 409, "UNIT_EXISTS")
         return notice, False
     now = datetime.now(BEIJING)
     notice_no = state.new_notice_no(unit, now)
@@ -119,55 +112,26 @@ def seed_demo(state: SimState, count: int) -> list[SimNotice]:
     return made
 
 
-async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
-
-
-def _day(text: Any, name: str) -> date:
-    if isinstance(text, str):
-        with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
-    raise BadRequest(f"{name} must be YYYY-MM-DD")
-
-
-def _str(data: dict[str, Any], name: str, default: str | None = None) -> str:
-    value = data.get(name, default)
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be text")
-    return value
-
-
-@web.middleware
-async def desk_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except BadRequest as exc:
-        return web.json_response({"code": "PARAM_ERROR", "message": str(exc)}, status=400)
-    return response
-
-
+@routes.post("/sim/properties")
 async def add_property(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _object(request)
+    data = await control.body(request)
     today = datetime.now(BEIJING).date()
     notice, created = register(
         state,
-        unit_no=_str(data, "unit_no"),
-        area=_str(data, "area"),
-        building_type=_str(data, "building_type"),
-        owner_name=_str(data, "owner_name"),
-        assessed_on=_day(data["assessed_on"], "assessed_on") if "assessed_on" in data else today,
-        case_no=_str(data, "case_no", ""),
+        unit_no=control.text(data, "unit_no", strict=False),
+        area=control.text(data, "area", strict=False),
+        building_type=control.text(data, "building_type", strict=False),
+        owner_name=control.text(data, "owner_name", strict=False),
+        assessed_on=control.day(data["assessed_on"], "assessed_on")
+        if "assessed_on" in data
+        else today,
+        case_no=control.text(data, "case_no", "", strict=False),
     )
     return web.json_response(control_json(state, notice), status=201 if created else 200)
 
 
+@routes.get("/sim/properties")
 async def list_properties(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response(
@@ -176,51 +140,42 @@ async def list_properties(request: web.Request) -> web.Response:
 
 
 def _notice(request: web.Request) -> SimNotice:
-    notice = request.app[STATE].notices.get(request.match_info["notice_no"])
-    if notice is None:
-        raise web.HTTPNotFound(
-            text=json.dumps({"code": "NOT_FOUND", "message": "no such notice"}),
-            content_type="application/json",
-        )
-    return notice
+    return control.found(request, request.app[STATE].notices, "notice_no", "no such notice")
 
 
+@routes.get("/sim/notices/{notice_no}")
 async def show_notice(request: web.Request) -> web.Response:
     return web.json_response(control_json(request.app[STATE], _notice(request)))
 
 
+@routes.post("/sim/notices/{notice_no}/cancel")
 async def cancel_notice(request: web.Request) -> web.Response:
     notice = _notice(request)
-    reason = _str(await _object(request), "reason", "通知书信息有误，已作废")
+    reason = control.text(
+        await control.body(request), "reason", "通知书信息有误，已作废", strict=False
+    )
     if notice.status == "PAID":
-        return web.json_response({"code": "PAID", "message": "a paid notice stays"}, status=409)
+        raise BadRequest("a paid notice stays", 409, "PAID")
     notice.status, notice.cancel_reason = "CANCELLED", reason
     return web.json_response(control_json(request.app[STATE], notice))
 
 
+@routes.get("/sim/deposits")
 async def show_deposits(request: web.Request) -> web.Response:
     state = request.app[STATE]
     deposits = state.deposits
-    if "date" in request.query:
-        day = _day(request.query["date"], "date")
+    if (day := control.query_day(request)) is not None:
         deposits = [d for d in deposits if d.confirmed_at.astimezone(BEIJING).date() == day]
     return web.json_response({"deposits": [deposit_json(d) for d in deposits]})
 
 
+@routes.post("/sim/demo")
 async def demo(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    count = (await _object(request)).get("count", 5)
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_DEMO:
-        raise BadRequest(f"count must be 1 to {MAX_DEMO}")
-    made = seed_demo(state, count)
+    made = seed_demo(state, control.count(await control.body(request), 5, MAX_DEMO))
     return web.json_response({"properties": [control_json(state, n) for n in made]}, status=201)
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/properties", add_property)
-    app.router.add_get("/sim/properties", list_properties)
-    app.router.add_get("/sim/notices/{notice_no}", show_notice)
-    app.router.add_post("/sim/notices/{notice_no}/cancel", cancel_notice)
-    app.router.add_get("/sim/deposits", show_deposits)
-    app.router.add_post("/sim/demo", demo)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)

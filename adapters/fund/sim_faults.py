@@ -1,18 +1,14 @@
 """The office simulator's fault knobs: ``PUT /sim/faults`` (partial), ``GET``, ``DELETE`` (reset).
 
-Knobs::
+Knobs (those every authority has: simkit.authority.AuthorityKnobs)::
 
     api_5xx                 the next N API calls answer 503 {"code": "9999"} (signed)
-    api_delay_s             every API answer waits this long: the client must time out
-    bad_signature           answers are signed with a key the office never issued
     refuse_confirm          the next N confirmations are refused (2004) with ...
     refuse_confirm_reason   ... this reason, in the office's words
     amount_changed          {reference: new area or ""}: the next lookup of that notice number or
                             unit number finds the home re-measured (实测面积 replacing the
                             pre-sale 预测面积): the new area, or 1.00 m² more when "", and so a
                             new amount. A bare string names one reference. Consumed when used.
-    down                    every API call gets an unsigned 503 from the front proxy, as when
-                            the office's system is off line
 """
 
 from __future__ import annotations
@@ -21,23 +17,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.fund import rules
-from adapters.simkit.faults import Knobs
+from adapters.simkit.authority import AuthorityKnobs
 
 DEFAULT_REFUSAL = "分户账已冻结，暂停缴存入账"
 _REASON_MAX = 100
 
 
 @dataclass
-class Faults(Knobs):
+class Faults(AuthorityKnobs):
     """All off by default."""
 
-    api_5xx: int = 0
-    api_delay_s: float = 0.0
-    bad_signature: bool = False
-    refuse_confirm: int = 0
     refuse_confirm_reason: str = DEFAULT_REFUSAL
     amount_changed: dict[str, str] = field(default_factory=dict)
-    down: bool = False
 
     def check(self, name: str, value: Any) -> Any:
         if name == "refuse_confirm_reason":

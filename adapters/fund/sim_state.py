@@ -3,18 +3,17 @@ nonces it has seen, and the fault knobs. One ``SimState`` per application, under
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
-from adapters.fund import rules
+from adapters.fund import rules, signing
 from adapters.fund.keys import PlatformKeys
 from adapters.fund.sim_faults import Faults
 from adapters.fund.wire import BEIJING, format_date, format_time
-from adapters.simkit.state import SimBase
+from adapters.simkit.authority import AuthorityBase
 from clearing.domain.money import yuan_str
 
 
@@ -58,26 +57,18 @@ class SimNotice:
         return self.assessment().amount_fen
 
 
-class SimState(SimBase):
+class SimState(AuthorityBase[Faults]):
     """All mutable simulator state; never module-level."""
 
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
-        super().__init__()
+        super().__init__(Faults(), signing.MAX_SKEW_S)
         self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
-        self.faults = Faults()
         self.notices: dict[str, SimNotice] = {}
         self.by_unit: dict[str, str] = {}
         self.deposits: list[SimDeposit] = []
-        self.request_nonces: dict[str, datetime] = {}
         self._notice_seq = 0
         self._certificate_seq = 0
-        self._wrong_secret = secrets.token_hex(32).encode()
-
-    @property
-    def wrong_secret(self) -> bytes:
-        """A key the office never issued, for the bad_signature knob."""
-        return self._wrong_secret
 
     def new_notice_no(self, unit_no: str, now: datetime) -> str:
         # WX + the unit's division + issue date + sequence: 20 characters

@@ -12,11 +12,11 @@ import argparse
 
 from aiohttp import web
 
-from adapters import simkit
-from adapters.fund.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
+from adapters.fund.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.fund.sim_api import add_api_routes, office_api
-from adapters.fund.sim_control import MAX_DEMO, add_control_routes, desk_errors, seed_demo
+from adapters.fund.sim_control import MAX_DEMO, add_control_routes, seed_demo
 from adapters.fund.sim_state import STATE, SimState
+from adapters.simkit import control, wiring
 
 
 def create_simulator_app(
@@ -29,26 +29,26 @@ def create_simulator_app(
     """
     if isinstance(demo_homes, bool) or not 0 <= demo_homes <= MAX_DEMO:
         raise ValueError(f"demo_homes must be 0 to {MAX_DEMO}")
-    app = web.Application(middlewares=[office_api, desk_errors])
-    app[STATE] = SimState(keys, public_base_url=public_base_url)
-    add_api_routes(app)
-    add_control_routes(app)
+    app = web.Application(middlewares=[office_api, control.desk_errors])
+    state = SimState(keys, public_base_url=public_base_url)
     if demo_homes:
-        seed_demo(app[STATE], demo_homes)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
+        seed_demo(state, demo_homes)
+    return wiring.assemble(app, STATE, state, add_api_routes, add_control_routes)
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim fund --host H --port P --keys DIR [--demo N]``."""
-    return simkit.run(
+    return wiring.run_keyed(
         "fund",
         argv,
         port=8097,
+        key=STATE,
+        keyset=(generate_keyset, load_platform_keys),
+        make=lambda keys, args, base_url: create_simulator_app(
+            keys, public_base_url=base_url, demo_homes=args.demo
+        ),
         add_options=_options,
         check=_check,
-        build=_build,
-        rebase=simkit.rebase_via(STATE),
     )
 
 
@@ -59,14 +59,6 @@ def _options(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     if not 0 <= args.demo <= MAX_DEMO:
         raise ValueError(f"--demo must be 0 to {MAX_DEMO}")
-
-
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(
-        keys, public_base_url=base_url, demo_homes=args.demo
-    )
 
 
 if __name__ == "__main__":

@@ -67,6 +67,14 @@ class Knobs:
         for name, value in copy.deepcopy(self._initial).items():
             setattr(self, name, value)
 
+    def take(self, counter: str) -> bool:
+        """Use up one of a counted fault (``api_5xx`` ...): whether it fired."""
+        left: int = getattr(self, counter)
+        if left <= 0:
+            return False
+        setattr(self, counter, left - 1)
+        return True
+
     def check(self, name: str, value: Any) -> Any:
         """The value to set ``name`` to; ``ValueError`` if it cannot be."""
         kind = type(getattr(self, name))

@@ -9,8 +9,6 @@ refused number gets its own status in ``SendStatusSet``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -71,8 +69,7 @@ async def send_sms(request: web.Request) -> web.Response:
     state = request.app[STATE]
     state.requests += 1
     raw = await request.read()
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.faults.take("api_5xx"):
         return web.Response(
             status=502, text="<html>502 Bad Gateway</html>", content_type="text/html"
         )
@@ -86,10 +83,8 @@ async def send_sms(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         return _error("FailedOperation.FailResolvePacket", "the request body is not an object")
     answer = _send(state, body)
-    if state.faults.delay_s:
-        # the provider answers late but has delivered: the client's "unknown" is the truth
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(state.stopping.wait(), state.faults.delay_s)
+    # the provider answers late but has delivered: the client's "unknown" is the truth
+    await state.pause(state.faults.delay_s)
     return answer
 
 
@@ -130,8 +125,7 @@ def _send(state: SimState, body: dict[str, Any]) -> web.Response:
             status.update(Code="InvalidParameterValue.IncorrectPhoneNumber", Message="bad number")
         elif phone in state.faults.blacklist:
             status.update(Code="FailedOperation.PhoneNumberInBlacklist", Message="blacklisted")
-        elif state.faults.rate_limit > 0:
-            state.faults.rate_limit -= 1
+        elif state.faults.take("rate_limit"):
             status.update(Code="LimitExceeded.DeliveryFrequencyLimit", Message="frequency limit")
         else:
             sent = state.deliver(phone, template.template_id, list(params), content, context)

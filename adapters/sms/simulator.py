@@ -8,12 +8,10 @@ SecretId/SecretKey, the approved sign and templates enforced, sim_api.py) and th
 
 from __future__ import annotations
 
-import argparse
-
 from aiohttp import web
 
-from adapters import simkit
-from adapters.sms.keys import PLATFORM_DIR, SmsAccount, generate_keyset, load_account
+from adapters.simkit import wiring
+from adapters.sms.keys import SmsAccount, generate_keyset, load_account
 from adapters.sms.sim_api import add_api_routes
 from adapters.sms.sim_control import add_control_routes
 from adapters.sms.sim_state import STATE, SimState
@@ -21,30 +19,20 @@ from adapters.sms.sim_state import STATE, SimState
 
 def create_simulator_app(account: SmsAccount, *, public_base_url: str) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
-    app = web.Application()
-    app[STATE] = SimState(account, public_base_url=public_base_url)
-    add_api_routes(app)
-    add_control_routes(app)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
+    state = SimState(account, public_base_url=public_base_url)
+    return wiring.assemble(web.Application(), STATE, state, add_api_routes, add_control_routes)
 
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim sms --host H --port P --keys DIR``."""
-    return simkit.run(
+    return wiring.run_keyed(
         "sms",
         argv,
         port=8100,
-        build=_build,
-        rebase=simkit.rebase_via(STATE),
-        keys_help="keyset root (holds merchant/ and platform/); missing keys are generated",
+        key=STATE,
+        keyset=(generate_keyset, load_account),
+        make=lambda account, _, base_url: create_simulator_app(account, public_base_url=base_url),
     )
-
-
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    account = load_account(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(account, public_base_url=base_url)
 
 
 if __name__ == "__main__":

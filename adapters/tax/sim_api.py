@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit.authority import Refusal, asked_again, front_door
 from adapters.tax import signing
 from adapters.tax.sim_state import STATE, Declaration, SimState, Voucher
 from adapters.tax.wire import (
@@ -40,16 +41,6 @@ log = logging.getLogger(__name__)
 
 Work = Callable[[SimState, dict[str, Any]], dict[str, Any]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class Refusal(Exception):
-    """The bureau says no: a result code, its words, and the HTTP status to carry them."""
-
-    def __init__(self, result: str, add_word: str, status: int = 200) -> None:
-        super().__init__(f"{result} {add_word}")
-        self.result = result
-        self.add_word = add_word
-        self.status = status
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -148,17 +139,16 @@ def confirm(state: SimState, body: dict[str, Any]) -> dict[str, Any]:
         raise Refusal("24101", "税票号码不存在")
     done = voucher.confirmation
     if done is not None:
-        if done.payment_ref != payment_ref:
-            raise Refusal(
-                "24102", f"该税票已于{wire_date(done.tax_date)}缴款，完税证明号{done.cert_no}"
-            )
-        if done.amount_fen != amount:
-            raise Refusal(
+        asked_again(
+            (done.payment_ref, done.amount_fen),
+            (payment_ref, amount),
+            Refusal("24102", f"该税票已于{wire_date(done.tax_date)}缴款，完税证明号{done.cert_no}"),
+            Refusal(
                 "24103", f"缴款金额{yuan_str(amount)}与已缴金额{yuan_str(done.amount_fen)}不符"
-            )
+            ),
+        )
         return confirmation_json(state, voucher)  # the same question gets the same proof
-    if state.faults.refuse_confirm > 0:
-        state.faults.refuse_confirm -= 1
+    if state.faults.take("refuse_confirm"):
         raise Refusal("24105", state.faults.refuse_reason)
     if amount != voucher.amount_fen:
         raise Refusal(
@@ -208,7 +198,7 @@ def _check_head(state: SimState, head: Any, msg_no: str, src: str, now: datetime
         raise Refusal("92004", "SendTime格式错误", 400) from None
     if abs((sent - now).total_seconds()) > signing.MAX_SKEW_S:
         raise Refusal("91006", "请求时间超出允许范围", 401)
-    if not state.fresh_nonce(tra_no, now):
+    if not state.replays.fresh(tra_no, now):
         raise Refusal("91006", "重复的交易流水号", 401)
 
 
@@ -216,7 +206,7 @@ def _answer(
     state: SimState, answer_no: str, ori_tra_no: str, body: dict[str, Any], refusal: Refusal | None
 ) -> web.Response:
     result, add_word, status = (
-        (OK, "成功", 200) if refusal is None else (refusal.result, refusal.add_word, refusal.status)
+        (OK, "成功", 200) if refusal is None else (refusal.code, refusal.words, refusal.status)
     )
     head = {
         "Ver": VERSION,
@@ -242,9 +232,9 @@ def _endpoint(message: tuple[str, str, str], work: Work) -> Handler:
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        if state.faults.down:
-            return web.json_response({"Result": "94998", "AddWord": "系统维护"}, status=503)
-        await state.pause(state.faults.api_delay_s)
+        closed = web.json_response({"Result": "94998", "AddWord": "系统维护"}, status=503)
+        if (shut := await front_door(state, closed)) is not None:
+            return shut
         raw = await request.read()
         src = request.headers.get(signing.SRC_HEADER, "")
         mac = request.headers.get(signing.MAC_HEADER, "")
@@ -264,13 +254,12 @@ def _endpoint(message: tuple[str, str, str], work: Work) -> Handler:
             ):
                 raise Refusal("91005", "报文校验码错误", 401)
             _check_head(state, head, msg_no, src, datetime.now(BEIJING))
-            if state.faults.api_5xx > 0:
-                state.faults.api_5xx -= 1
+            if state.faults.take("api_5xx"):
                 raise Refusal("94999", "系统错误", 500)
             body = work(state, data["Body"])
         except Refusal as exc:
             refusal = exc
-        verdict = refusal.result if refusal else OK
+        verdict = refusal.code if refusal else OK
         log.info("sim api path=%s result=%s", path, verdict)
         state.remember_request(
             {"path": path, "body": raw.decode("utf-8", "replace"), "result": verdict}

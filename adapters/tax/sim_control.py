@@ -13,13 +13,14 @@ numbers) and answers with the declaration the bureau opened for it::
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit import control
+from adapters.simkit.control import BadRequest
 from adapters.simkit.faults import add_fault_routes
 from adapters.tax.rules import PropertyCase, parse_area, parse_home, parse_kind, rate_set_on
 from adapters.tax.sim_api import confirmation_json
@@ -28,6 +29,7 @@ from adapters.tax.wire import BEIJING, PROPERTY_UNIT, TAX_TYPES, TAXPAYER_ID
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
+routes = web.RouteTableDef()  # the desk's routes, each declared on its handler
 
 # the demo's mix: every tax, both deed-tax tiers, 满五唯一 and short holdings
 DEMO_CASES: tuple[dict[str, Any], ...] = (
@@ -59,15 +61,8 @@ _FIELDS = frozenset(
 )  # fmt: skip
 
 
-class BadCase(ValueError):
+class BadCase(BadRequest):
     pass
-
-
-def _text(data: dict[str, Any], name: str, default: str) -> str:
-    value = data.get(name, default)
-    if not isinstance(value, str) or not value.strip():
-        raise BadCase(f"{name} must be a non-empty string")
-    return value.strip()
 
 
 def _yuan(data: dict[str, Any], name: str, default: str | None) -> int | None:
@@ -82,18 +77,6 @@ def _yuan(data: dict[str, Any], name: str, default: str | None) -> int | None:
         raise BadCase(f"{name}: {exc}") from None
 
 
-def _day(data: dict[str, Any], name: str, default: date) -> date:
-    value = data.get(name)
-    if value is None:
-        return default
-    try:
-        if isinstance(value, str):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise BadCase(f"{name} must be a date like 2026-01-31")
-
-
 def _years_before(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year - years)
@@ -102,10 +85,10 @@ def _years_before(day: date, years: int) -> date:
 
 
 def _person(state: SimState, data: dict[str, Any], role: str, default_name: str) -> Person:
-    name = _text(data, f"{role}_name", default_name)
+    name = control.text(data, f"{role}_name", default_name)
     if f"{role}_id" not in data:
         return state.new_person(name)
-    taxpayer_id = _text(data, f"{role}_id", "").upper()
+    taxpayer_id = control.text(data, f"{role}_id", "").upper()
     if not TAXPAYER_ID.fullmatch(taxpayer_id):
         raise BadCase(f"{role}_id must be an 18-character taxpayer id")
     return Person(name, taxpayer_id)
@@ -116,30 +99,30 @@ def open_case(state: SimState, data: dict[str, Any]) -> Declaration:
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
         raise BadCase(f"unknown fields: {', '.join(unknown)}")
-    on = _day(data, "declared_on", datetime.now(BEIJING).date())
+    on = control.day_in(data, "declared_on", datetime.now(BEIJING).date())
     if "seller_holding_years" in data:
         years = data["seller_holding_years"]
         if isinstance(years, bool) or not isinstance(years, int) or not 0 <= years <= 70:
             raise BadCase("seller_holding_years must be an int of years")
         acquired = _years_before(on, years)
     else:
-        acquired = _day(data, "seller_acquired_on", _years_before(on, 6))
+        acquired = control.day_in(data, "seller_acquired_on", _years_before(on, 6))
     only_home = data.get("seller_only_home", True)
     if not isinstance(only_home, bool):
         raise BadCase("seller_only_home must be true or false")
     if acquired > on:
         raise BadCase("the seller cannot have bought after selling")
-    unit = _text(data, "property_unit", state.new_property_unit()).upper()
+    unit = control.text(data, "property_unit", state.new_property_unit()).upper()
     if not PROPERTY_UNIT.fullmatch(unit):
         raise BadCase("property_unit must be a 28-character property unit number")
     try:
-        area = parse_area(_text(data, "area_m2", "89.00"))
+        area = parse_area(control.text(data, "area_m2", "89.00"))
         rate_set_on(on)
         case = PropertyCase(
             price_fen=_yuan(data, "price", "2000000.00") or 0,
             area_dm2=area,
-            kind=parse_kind(_text(data, "kind", "RESIDENTIAL")),
-            buyer_home=parse_home(_text(data, "buyer_home", "FIRST")),
+            kind=parse_kind(control.text(data, "kind", "RESIDENTIAL")),
+            buyer_home=parse_home(control.text(data, "buyer_home", "FIRST")),
             seller_acquired_on=acquired,
             seller_only_home=only_home,
             original_price_fen=_yuan(data, "original_price", None),
@@ -151,7 +134,7 @@ def open_case(state: SimState, data: dict[str, Any]) -> Declaration:
         buyer=_person(state, data, "buyer", "张三"),
         seller=_person(state, data, "seller", "李四"),
         property_unit=unit,
-        address=_text(data, "address", "浦东新区示例路100弄1号101室"),
+        address=control.text(data, "address", "浦东新区示例路100弄1号101室"),
         on=on,
     )
 
@@ -190,65 +173,42 @@ def declaration_json(state: SimState, d: Declaration) -> dict[str, Any]:
     }
 
 
-async def _json(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"code": "PARAM_ERROR", "message": "body must be JSON"}),
-            content_type="application/json",
-        ) from None
-
-
-def _bad(message: str) -> web.Response:
-    return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
-
-
+@routes.post("/sim/cases")
 async def create_case(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    data = await _json(request)
-    if not isinstance(data, dict):
-        return _bad("body must be a JSON object")
-    try:
-        declaration = open_case(state, data)
-    except BadCase as exc:
-        return _bad(str(exc))
+    declaration = open_case(state, await control.body(request))
     return web.json_response(declaration_json(state, declaration), status=201)
 
 
+@routes.post("/sim/demo")
 async def create_demo(request: web.Request) -> web.Response:
     """``{"count": N}`` (default 4): N cases cycling through ``DEMO_CASES``."""
     state = request.app[STATE]
-    data = await _json(request)
-    count = data.get("count", len(DEMO_CASES)) if isinstance(data, dict) else None
-    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 500:
-        return _bad("count must be an int from 1 to 500")
+    count = control.count(await control.body(request), len(DEMO_CASES), 500)
     made = [open_case(state, dict(DEMO_CASES[i % len(DEMO_CASES)])) for i in range(count)]
     return web.json_response([declaration_json(state, d) for d in made], status=201)
 
 
+@routes.get("/sim/cases")
 async def list_cases(request: web.Request) -> web.Response:
     state = request.app[STATE]
     return web.json_response([declaration_json(state, d) for d in state.declarations.values()])
 
 
+@routes.get("/sim/cases/{declaration_no}")
 async def show_case(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    declaration = state.declarations.get(request.match_info["declaration_no"])
-    if declaration is None:
-        return web.json_response({"code": "24101", "message": "申报信息不存在"}, status=404)
+    declaration = control.found(
+        request, state.declarations, "declaration_no", "申报信息不存在", "24101"
+    )
     return web.json_response(declaration_json(state, declaration))
 
 
+@routes.get("/sim/confirmations")
 async def list_confirmations(request: web.Request) -> web.Response:
     """Every confirmed voucher in order; ``?date=YYYY-MM-DD`` keeps one tax date."""
     state = request.app[STATE]
-    day = request.query.get("date")
-    try:
-        wanted = date.fromisoformat(day) if day else None
-    except ValueError:
-        return _bad("date must look like 2026-01-31")
+    wanted = control.query_day(request)
     lines = [
         confirmation_json(state, v)
         for v in state.confirmed
@@ -257,15 +217,11 @@ async def list_confirmations(request: web.Request) -> web.Response:
     return web.json_response(lines)
 
 
+@routes.get("/sim/requests")
 async def list_requests(request: web.Request) -> web.Response:
     return web.json_response(request.app[STATE].requests)
 
 
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_post("/sim/cases", create_case)
-    app.router.add_get("/sim/cases", list_cases)
-    app.router.add_get("/sim/cases/{declaration_no}", show_case)
-    app.router.add_post("/sim/demo", create_demo)
-    app.router.add_get("/sim/confirmations", list_confirmations)
-    app.router.add_get("/sim/requests", list_requests)
+    app.add_routes(routes)
     add_fault_routes(app, lambda app: app[STATE].faults)

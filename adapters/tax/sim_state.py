@@ -12,8 +12,7 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from adapters.simkit.faults import Knobs
-from adapters.simkit.state import SimBase
+from adapters.simkit.authority import AuthorityBase, AuthorityKnobs
 from adapters.tax import signing
 from adapters.tax.keys import PlatformKeys
 from adapters.tax.rules import PropertyCase, Rate, rate_set_on, taxes_due
@@ -23,7 +22,6 @@ from clearing.domain.money import yuan_str
 log = logging.getLogger(__name__)
 
 PAY_WITHIN = timedelta(days=15)  # 缴款期限 printed on each voucher
-NONCE_MEMORY = timedelta(seconds=2 * signing.MAX_SKEW_S)
 DEFAULT_REFUSE_REASON = "税票状态异常，暂不能确认缴款"
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -83,17 +81,15 @@ class Declaration:
 
 
 @dataclass
-class Faults(Knobs):
-    """Knobs set by ``PUT /sim/faults``; all off by default."""
+class Faults(AuthorityKnobs):
+    """Knobs set by ``PUT /sim/faults`` (AuthorityKnobs, and these); all off by default.
 
-    api_5xx: int = 0  # this many next API calls answer 500
-    api_delay_s: float = 0.0  # every API answer waits this long
-    bad_signature: bool = False  # answers signed with a key the bureau never issued
-    refuse_confirm: int = 0  # this many next new confirmations refused (24105)
+    api_5xx answers 500 (94999); down answers 503 (94998); refuse_confirm refuses with 24105.
+    """
+
     refuse_reason: str = DEFAULT_REFUSE_REASON
     # declaration or voucher number → fen added at the next lookup that lists it
     amount_changed: dict[str, int] = field(default_factory=dict)
-    down: bool = False  # every API call answers 503, unsigned
 
     def check(self, name: str, value: Any) -> Any:
         current = getattr(self, name)
@@ -124,17 +120,15 @@ def id_number(region: str, born: date, serial: int) -> str:
     return body + _ID_CHECK[total % 11]
 
 
-class SimState(SimBase):
+class SimState(AuthorityBase[Faults]):
     def __init__(self, keys: PlatformKeys, *, public_base_url: str) -> None:
-        super().__init__()
+        super().__init__(Faults(), signing.MAX_SKEW_S)
         self.keys = keys
         self.public_base_url = public_base_url
         self.declarations: dict[str, Declaration] = {}
         self.vouchers: dict[str, Voucher] = {}
         self.confirmed: list[Voucher] = []  # in the order the bureau confirmed them
-        self.request_nonces: dict[str, datetime] = {}
         self.requests: list[dict[str, Any]] = []  # the last API requests, for tests
-        self.faults = Faults()
         # random starting points: a restarted simulator must not hand out numbers again
         self._decl_seq = secrets.randbelow(10**8)
         self._vou_seq = secrets.randbelow(5 * 10**6)
@@ -144,15 +138,6 @@ class SimState(SimBase):
     def remember_request(self, entry: dict[str, Any]) -> None:
         self.requests.append(entry)
         del self.requests[:-200]
-
-    def fresh_nonce(self, tra_no: str, now: datetime) -> bool:
-        """Whether ``tra_no`` is new; remembered for twice the allowed clock skew."""
-        for old in [n for n, at in self.request_nonces.items() if now - at > NONCE_MEMORY]:
-            del self.request_nonces[old]
-        if tra_no in self.request_nonces:
-            return False
-        self.request_nonces[tra_no] = now
-        return True
 
     def new_person(self, name: str) -> Person:
         born = date(1960, 1, 1) + timedelta(days=secrets.randbelow(40 * 365))

@@ -11,8 +11,8 @@ import argparse
 
 from aiohttp import web
 
-from adapters import simkit
-from adapters.tax.keys import PLATFORM_DIR, PlatformKeys, generate_keyset, load_platform_keys
+from adapters.simkit import control, wiring
+from adapters.tax.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.tax.sim_api import add_api_routes
 from adapters.tax.sim_control import DEMO_CASES, add_control_routes, open_case
 from adapters.tax.sim_state import STATE, SimState
@@ -25,13 +25,10 @@ def create_simulator_app(keys: PlatformKeys, *, public_base_url: str) -> web.App
     ``public_base_url`` is where the simulator is reachable; it has no callbacks to make, and
     shows it in ``GET /sim/`` only.
     """
-    app = web.Application()
-    app[STATE] = SimState(keys, public_base_url=public_base_url)
-    add_api_routes(app)
-    add_control_routes(app)
+    app = web.Application(middlewares=[control.desk_errors])
     app.router.add_get("/sim/", _index)
-    simkit.wake_on_shutdown(app, app[STATE])
-    return app
+    state = SimState(keys, public_base_url=public_base_url)
+    return wiring.assemble(app, STATE, state, add_api_routes, add_control_routes)
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -50,14 +47,15 @@ async def _index(request: web.Request) -> web.Response:
 
 def main(argv: list[str]) -> int:
     """``tongjiao sim tax --host H --port P --keys DIR [--demo-cases N]``."""
-    return simkit.run(
+    return wiring.run_keyed(
         "tax",
         argv,
         port=8095,
+        key=STATE,
+        keyset=(generate_keyset, load_platform_keys),
+        make=lambda keys, _, base_url: create_simulator_app(keys, public_base_url=base_url),
         add_options=_options,
         check=_check,
-        build=_build,
-        rebase=simkit.rebase_via(STATE),
         started=_declare_demo_cases,
     )
 
@@ -69,12 +67,6 @@ def _options(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     if args.demo_cases < 0:
         raise ValueError("--demo-cases must not be negative")
-
-
-def _build(args: argparse.Namespace) -> simkit.MakeApp:
-    generate_keyset(args.keys)
-    keys = load_platform_keys(args.keys / PLATFORM_DIR)
-    return lambda base_url: create_simulator_app(keys, public_base_url=base_url)
 
 
 def _declare_demo_cases(app: web.Application, args: argparse.Namespace) -> None:

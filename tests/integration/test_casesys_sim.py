@@ -4,7 +4,10 @@ refusing what is not a genuine, fresh event — forged, altered, unsigned, repla
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -106,3 +109,28 @@ async def test_the_simulator_refuses_forged_and_replayed_events() -> None:
             "SIGNATURE_INVALID",
             "TIMESTAMP_STALE",
         ]
+
+
+async def test_the_module_runs_on_its_own(tmp_path: Path) -> None:
+    """``python -m adapters.casesys.simulator`` serves as ``tongjiao sim casesys`` does: the
+    module's own entry point must not run before the whole module is defined."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "adapters.casesys.simulator", "--port", "0", "--keys", str(tmp_path)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        assert line.startswith("casesys simulator listening on http://127.0.0.1:"), line
+        url = line.rsplit(" ", 1)[1] + "/sim/faults"
+        async with aiohttp.ClientSession() as session, session.put(url, json=[]) as resp:
+            assert resp.status == 400
+            assert await resp.json() == {"detail": "body must be a JSON object"}
+        assert await stops_on_sigterm(proc)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
