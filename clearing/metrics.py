@@ -29,6 +29,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.capture_batch_size = Histogram(
+            "tongjiao_capture_batch_size",
+            "Payments per capture transaction (a larger batch costs the database less per payment)",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.notify_rejected = Counter(
             "tongjiao_notify_rejected_total",
             "Inbound notifications refused, by channel and reason code",

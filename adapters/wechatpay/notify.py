@@ -12,13 +12,13 @@ DECRYPT_FAILED (wrong APIv3 key), WRONG_MERCHANT (mchid/appid not ours), MALFORM
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from adapters.errors import NotifyRejected
@@ -131,9 +131,11 @@ class NotifyVerifier:
         return self._open(body)
 
     def _open(self, body: bytes) -> VerifiedNotification:
+        # orjson: several times faster than json on every notification, and never laxer: NaN and
+        # invalid UTF-8 are MALFORMED; an integer past 64 bits reads as a float, no amount
         try:
-            envelope = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            envelope = orjson.loads(body)
+        except orjson.JSONDecodeError:
             raise _reject("MALFORMED", "body is not JSON") from None
         if not isinstance(envelope, dict):
             raise _reject("MALFORMED", "body is not a JSON object")
@@ -152,8 +154,8 @@ class NotifyVerifier:
         except crypto.DecryptError:
             raise _reject("DECRYPT_FAILED", "resource did not decrypt with the APIv3 key") from None
         try:
-            opened = json.loads(plain)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            opened = orjson.loads(plain)
+        except orjson.JSONDecodeError:
             raise _reject("MALFORMED", "decrypted resource is not JSON") from None
         if not isinstance(opened, dict):
             raise _reject("MALFORMED", "decrypted resource is not a JSON object")

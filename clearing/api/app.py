@@ -128,7 +128,7 @@ async def _events(app: web.Application) -> AsyncIterator[None]:
     app[EVENTS] = hub
     announcer = Announcer(app[POOL])
     app[ANNOUNCER] = announcer
-    app[BATCHER] = CaptureBatcher(app[POOL], announcer)
+    app[BATCHER] = CaptureBatcher(app[POOL], announcer, metrics=app[METRICS])
     await hub.start()
     await announcer.start()
     yield

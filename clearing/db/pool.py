@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import asyncpg
+import orjson
 
 from clearing.config import Settings
 from clearing.db.embedded import EmbeddedPostgres
@@ -46,7 +47,12 @@ async def resolve_dsn(settings: Settings) -> str:
 
 
 def _json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False) below, several times faster (every
+    # capture encodes its details); what orjson refuses (an integer past 64 bits) goes the old way
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
