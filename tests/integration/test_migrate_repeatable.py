@@ -1,0 +1,225 @@
+"""Repeatable functions and views (clearing/db/sql) on real PostgreSQL.
+
+A database built by the previous layout (every function written out in the numbered migrations,
+as on main before the move: tests/integration/migrations_before_sql holds the files that changed,
+SHA256SUMS the checksums of all 28) must upgrade cleanly, and a fresh database must get exactly the
+schema the previous layout gave. A changed file is applied again, an unchanged one is not, and
+migrators racing on several nodes apply each change once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from clearing.db import migrate, repeatable
+from clearing.db.embedded import bin_dir
+from clearing.db.pool import ensure_database, init_connection
+from clearing.service import catalogue, payments
+from tests.conftest import _with_db
+from tests.integration import factories as f
+
+BEFORE = Path(__file__).parent / "migrations_before_sql"
+
+
+def layout_before() -> list[migrate.Migration]:
+    """The 28 migrations exactly as main had them before the move: the changed files from the
+    fixture, the others from the release (their text did not change), each checked against the
+    checksum main had."""
+    sums = dict(line.split()[::-1] for line in (BEFORE / "SHA256SUMS").read_text().splitlines())
+    out = []
+    for m in migrate.available()[: len(sums)]:
+        old = BEFORE / f"{m.version:04d}_{m.name}.sql"
+        sql = old.read_text("utf-8") if old.exists() else m.sql
+        assert hashlib.sha256(sql.encode()).hexdigest() == sums[old.name], old.name
+        out.append(migrate.Migration(m.version, m.name, sql))
+    assert len(out) == len(sums) == 28
+    return out
+
+
+async def build_before(conn: asyncpg.Connection, upto: int = 28) -> None:
+    """What the previous release's migrator did: each file in a transaction with its checksum."""
+    await conn.execute(migrate._HISTORY)
+    for m in layout_before()[:upto]:
+        async with conn.transaction():
+            await conn.execute(m.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                m.version,
+                m.name,
+                m.checksum,
+            )
+
+
+async def pg_dump(dsn: str, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        str(bin_dir() / "pg_dump"), "--schema-only", *args, "-d", dsn,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    # pg_dump 17.6+ fences its output with a random key: the only line that differs per run
+    return "\n".join(
+        line
+        for line in out.decode().splitlines()
+        if not line.startswith(("\\restrict ", "\\unrestrict "))
+    )
+
+
+async def contents(conn: asyncpg.Connection) -> dict[str, object]:
+    """What the migrations put in the tables: rows per table and the ledger's accounts."""
+    tables = await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename NOT LIKE 'schema\\_%' ORDER BY 1"
+    )
+    counts = {
+        t["tablename"]: await conn.fetchval(f'SELECT count(*) FROM "{t["tablename"]}"')
+        for t in tables
+    }
+    accounts = await conn.fetch("SELECT code, name, kind FROM ledger_accounts ORDER BY code")
+    return {"counts": counts, "accounts": [tuple(a) for a in accounts]}
+
+
+class Db:
+    def __init__(self, admin_dsn: str, name: str) -> None:
+        self.name, self.dsn, self._admin = name, _with_db(admin_dsn, name), admin_dsn
+
+    async def drop(self) -> None:
+        admin = await asyncpg.connect(self._admin)
+        try:
+            await admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+        finally:
+            await admin.close()
+
+
+async def empty_db(admin_dsn: str, prefix: str) -> Db:
+    db = Db(admin_dsn, f"{prefix}_{secrets.token_hex(4)}")
+    await ensure_database(admin_dsn, db.name)
+    return db
+
+
+@dataclass
+class Fresh:
+    dump: str  # pg_dump --schema-only
+    dump_without_repeatables: str  # the same without the one table the previous layout lacks
+    contents: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+async def fresh(pg_admin_dsn: str) -> AsyncIterator[Fresh]:
+    """A database migrated from nothing by this release."""
+    db = await empty_db(pg_admin_dsn, "tj_mig_fresh")
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await migrate.upgrade(conn)
+        yield Fresh(
+            await pg_dump(db.dsn),
+            await pg_dump(db.dsn, "--exclude-table=schema_repeatables"),
+            await contents(conn),
+        )
+    finally:
+        await conn.close()
+        await db.drop()
+
+
+async def test_a_fresh_database_has_exactly_the_schema_of_before(
+    pg_admin_dsn: str, fresh: Fresh
+) -> None:
+    db = await empty_db(pg_admin_dsn, "tj_mig_before")
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await build_before(conn)
+        before = await pg_dump(db.dsn)
+        # every function, trigger and view, as the previous layout defined them
+        assert before.count("CREATE FUNCTION public.tj_") == 17
+        assert "CREATE CONSTRAINT TRIGGER journal_entries_balance" in before
+        assert before.count("CREATE TRIGGER ") == 19
+        assert "CREATE VIEW public.account_balances" in before
+        assert fresh.dump_without_repeatables == before
+        assert "schema_repeatables" in fresh.dump
+        assert fresh.contents == await contents(conn)
+    finally:
+        await conn.close()
+        await db.drop()
+
+
+@pytest.mark.parametrize("upto", [5, 27, 28])
+async def test_a_database_of_the_previous_layout_upgrades_to_the_same_schema(
+    pg_admin_dsn: str, fresh: Fresh, upto: int
+) -> None:
+    # 28: main before the move. 5 and 27: older databases, which still have what later migrations
+    # dropped or changed (tj_capture's first signature, the per-posting balance trigger, the
+    # per-row leg-confirmation trigger)
+    db = await empty_db(pg_admin_dsn, "tj_mig_up")
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await build_before(conn, upto)
+        recorded = await conn.fetch("SELECT version, checksum FROM schema_migrations ORDER BY 1")
+        report = await migrate.upgrade(conn)
+        assert [m.version for m in report.migrations] == list(range(upto + 1, 29))
+        assert report.lines()[len(report.migrations) :] == [
+            f"applied {r.label} (new)" for r in repeatable.available()
+        ]
+        assert await pg_dump(db.dsn) == fresh.dump
+        # the earlier checksums stay recorded as they were: a node of the previous release still
+        # starts against this database
+        assert (
+            await conn.fetch(
+                f"SELECT version, checksum FROM schema_migrations WHERE version <= {upto} ORDER BY 1"
+            )
+            == recorded
+        )
+        again = await migrate.upgrade(conn)
+        assert again.lines() == [
+            f"database is up to date: 28 migrations applied,"
+            f" {len(repeatable.available())} functions and views unchanged"
+        ]
+    finally:
+        await conn.close()
+        await db.drop()
+
+
+async def test_a_database_in_use_keeps_capturing_across_the_upgrade(pg_admin_dsn: str) -> None:
+    db = await empty_db(pg_admin_dsn, "tj_mig_use")
+    conn = await asyncpg.connect(db.dsn)
+    await init_connection(conn)
+    try:
+        await build_before(conn)
+        await catalogue.seed_demo(conn)
+        who = await f.staff(conn)
+        paid_before = await f.order(conn, who, [100_00, 20_00])
+        otn = await f.attempt(conn, str(paid_before["order_no"]))
+        first = await payments.capture(conn, f.notice(otn, 120_00), "notify")
+        assert first.outcome == "CLEARED"
+
+        await migrate.upgrade(conn)
+
+        o = await f.order(conn, who, [300_00, 45_00])
+        otn2 = await f.attempt(conn, str(o["order_no"]))
+        second = await payments.capture(conn, f.notice(otn2, 345_00), "notify")
+        assert (second.outcome, second.order_state) == ("CLEARED", "CLEARED")
+        # the capture from before is recognised: same transaction, same outcome, nothing new
+        txn = await conn.fetchval(
+            "SELECT provider_txn_id FROM payments WHERE id = $1", first.payment_id
+        )
+        again = await payments.capture(conn, f.notice(otn, 120_00, txn=txn), "query")
+        assert (again.payment_id, again.first_time) == (first.payment_id, False)
+        assert await conn.fetchval("SELECT sum(balance_fen) FROM account_balances") == 0
+        assert (
+            await conn.fetchval(
+                "SELECT balance_fen FROM account_balances WHERE code = 'receivable:wechatpay'"
+            )
+            == 120_00 + 345_00
+        )
+        # one leg-confirmation task per order, queued by the statement-level trigger
+        assert await conn.fetchval("SELECT count(*) FROM tasks WHERE kind = 'leg.confirm'") == 2
+    finally:
+        await conn.close()
+        await db.drop()
