@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import asyncpg
@@ -23,7 +27,7 @@ from clearing.db import migrate, repeatable
 from clearing.db.embedded import bin_dir
 from clearing.db.pool import ensure_database, init_connection
 from clearing.service import catalogue, payments
-from tests.conftest import _with_db
+from tests.conftest import _with_db, fresh_database
 from tests.integration import factories as f
 
 BEFORE = Path(__file__).parent / "migrations_before_sql"
@@ -223,3 +227,183 @@ async def test_a_database_in_use_keeps_capturing_across_the_upgrade(pg_admin_dsn
     finally:
         await conn.close()
         await db.drop()
+
+
+def sql_folder_copy(tmp_path: Path) -> Path:
+    """This release's clearing/db/sql, copied so that a test may change a file."""
+    folder = tmp_path / "sql"
+    shutil.copytree(str(resources.files("clearing.db") / "sql"), folder)
+    return folder
+
+
+async def test_a_changed_file_is_applied_again_and_nothing_else(
+    pg_admin_dsn: str, template_dsn: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(await fresh_database(pg_admin_dsn, template_dsn))
+    try:
+        unchanged = await migrate.upgrade(conn)
+        assert (unchanged.migrations, unchanged.repeatables) == ([], [])
+        folder = sql_folder_copy(tmp_path)
+        reason = folder / "tj_capture_reason.sql"
+        reason.write_text(reason.read_text().replace("'ORDER_UNKNOWN'", "'ORDER_NOT_FOUND'"))
+        before = await conn.fetchval("SELECT tj_capture_reason(false, NULL, NULL, NULL, 100)")
+        assert before == "ORDER_UNKNOWN"
+
+        report = await migrate.upgrade(conn, repeatables=repeatable.load(folder))
+        assert report.lines() == ["re-applied function tj_capture_reason (checksum changed)"]
+        after = await conn.fetchval("SELECT tj_capture_reason(false, NULL, NULL, NULL, 100)")
+        assert after == "ORDER_NOT_FOUND"
+        assert (
+            await conn.fetchval(
+                "SELECT checksum FROM schema_repeatables WHERE name = 'tj_capture_reason'"
+            )
+            == hashlib.sha256(reason.read_text().encode()).hexdigest()
+        )
+        # applied once: the next run finds nothing to do
+        again = await migrate.upgrade(conn, repeatables=repeatable.load(folder))
+        assert again.repeatables == []
+        assert again.lines()[0].startswith("database is up to date")
+
+        # and the release's own text, once more different from what was applied, goes back in
+        back = await migrate.upgrade(conn)
+        assert back.lines() == ["re-applied function tj_capture_reason (checksum changed)"]
+        assert (
+            await conn.fetchval("SELECT tj_capture_reason(false, NULL, NULL, NULL, 100)")
+            == "ORDER_UNKNOWN"
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_file_that_fails_changes_nothing_and_stops_the_run(
+    pg_admin_dsn: str, template_dsn: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(await fresh_database(pg_admin_dsn, template_dsn))
+    try:
+        folder = sql_folder_copy(tmp_path)
+        # two changed files: the first (by name) is fine, the second fails half-way, after its
+        # function was replaced and before its trigger was
+        (folder / "tj_append_only.sql").write_text(
+            (folder / "tj_append_only.sql").read_text() + "\n-- reviewed\n"
+        )
+        guard = folder / "tj_audit_guard.sql"
+        guard.write_text(
+            guard.read_text()
+            .replace("'audit_log is append-only: DELETE refused'", "'no deleting the audit log'")
+            .replace(
+                "BEFORE UPDATE OR DELETE ON audit_log", "BEFORE UPDATE OR DELETE ON no_such_table"
+            )
+        )
+        recorded = await repeatable.recorded(conn)
+        with pytest.raises(asyncpg.UndefinedTableError, match="no_such_table"):
+            await migrate.upgrade(conn, repeatables=repeatable.load(folder))
+        now = await repeatable.recorded(conn)
+        assert now["tj_append_only"] != recorded["tj_append_only"]
+        assert now["tj_audit_guard"] == recorded["tj_audit_guard"]
+        source = await conn.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'tj_audit_guard'")
+        assert "DELETE refused" in source and "no deleting" not in source
+        # the lock was let go: the release's files apply at once
+        assert [a.line() for a in (await migrate.upgrade(conn)).repeatables] == [
+            "re-applied function tj_append_only (checksum changed)"
+        ]
+    finally:
+        await conn.close()
+
+
+async def test_migrators_racing_on_several_nodes_apply_each_change_once(
+    pg_admin_dsn: str, template_dsn: str
+) -> None:
+    dsn = await fresh_database(pg_admin_dsn, template_dsn)
+    setup = await asyncpg.connect(dsn)
+    try:
+        # as if a release changed two files: their recorded checksums no longer match
+        await setup.execute(
+            "UPDATE schema_repeatables SET checksum = 'earlier'"
+            " WHERE name IN ('tj_capture', 'tj_capture_batch')"
+        )
+    finally:
+        await setup.close()
+    conns = [await asyncpg.connect(dsn) for _ in range(4)]
+    try:
+        reports = await asyncio.gather(*(migrate.upgrade(c) for c in conns))
+        lines = sorted(line for r in reports for line in r.lines())
+        up_to_date = f"database is up to date: 28 migrations applied, {len(repeatable.available())} functions and views unchanged"
+        assert lines == [up_to_date] * 3 + [
+            "re-applied function tj_capture (checksum changed)",
+            "re-applied function tj_capture_batch (checksum changed)",
+        ]
+    finally:
+        for c in conns:
+            await c.close()
+
+
+async def test_a_fresh_database_raced_gets_every_file_once(pg_admin_dsn: str) -> None:
+    db = await empty_db(pg_admin_dsn, "tj_mig_race")
+    conns = [await asyncpg.connect(db.dsn) for _ in range(3)]
+    try:
+        reports = await asyncio.gather(*(migrate.upgrade(c) for c in conns))
+        assert sorted(len(r.repeatables) for r in reports) == [0, 0, len(repeatable.available())]
+        assert await conns[0].fetchval("SELECT count(*) FROM schema_repeatables") == len(
+            repeatable.available()
+        )
+    finally:
+        for c in conns:
+            await c.close()
+        await db.drop()
+
+
+async def test_an_earlier_checksum_is_accepted_only_for_its_own_migration(
+    pg_admin_dsn: str, template_dsn: str
+) -> None:
+    conn = await asyncpg.connect(await fresh_database(pg_admin_dsn, template_dsn))
+    try:
+        old = {m.version: m.checksum for m in layout_before()}
+        await conn.execute("UPDATE schema_migrations SET checksum = $1 WHERE version = 4", old[4])
+        assert (await migrate.upgrade(conn)).migrations == []
+        # 0004's earlier text recorded for 0003: somebody's edit, not the move
+        await conn.execute("UPDATE schema_migrations SET checksum = $1 WHERE version = 3", old[4])
+        with pytest.raises(migrate.MigrationError, match="0003_audit changed after it was applied"):
+            await migrate.upgrade(conn)
+    finally:
+        await conn.close()
+
+
+async def test_tongjiao_migrate_says_what_it_reapplied_and_when_nothing_changed(
+    pg_admin_dsn: str, template_dsn: str, tmp_path: Path
+) -> None:
+    dsn = await fresh_database(pg_admin_dsn, template_dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "UPDATE schema_repeatables SET checksum = 'earlier' WHERE name = 'tj_capture'"
+        )
+        await conn.execute("DELETE FROM schema_repeatables WHERE name = 'account_balances'")
+    finally:
+        await conn.close()
+
+    async def run() -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "clearing", "migrate",
+            env={**os.environ, "TONGJIAO_DATABASE_URL": dsn, "TONGJIAO_LOG_JSON": "false",
+                 "TONGJIAO_VAR_DIR": str(tmp_path)},
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    code, out = await run()
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "applied view account_balances (new)",
+            "re-applied function tj_capture (checksum changed)",
+        ],
+    )
+    code, out = await run()
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            f"database is up to date: 28 migrations applied,"
+            f" {len(repeatable.available())} functions and views unchanged"
+        ],
+    )
