@@ -127,7 +127,7 @@ async def recorded(conn: Conn) -> dict[str, str]:
 async def stale(conn: Conn, files: list[Repeatable] | None = None) -> list[Repeatable]:
     """The files whose text the database has not applied yet, in the order they would be."""
     done = await recorded(conn)
-    return [r for r in files or available() if done.get(r.name) != r.checksum]
+    return [r for r in (available() if files is None else files) if done.get(r.name) != r.checksum]
 
 
 @dataclass(frozen=True)

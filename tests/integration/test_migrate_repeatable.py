@@ -249,8 +249,11 @@ async def test_a_changed_file_is_applied_again_and_nothing_else(
         before = await conn.fetchval("SELECT tj_capture_reason(false, NULL, NULL, NULL, 100)")
         assert before == "ORDER_UNKNOWN"
 
-        report = await migrate.upgrade(conn, repeatables=repeatable.load(folder))
+        changed = repeatable.load(folder)
+        assert [r.name for r in await repeatable.stale(conn, changed)] == ["tj_capture_reason"]
+        report = await migrate.upgrade(conn, repeatables=changed)
         assert report.lines() == ["re-applied function tj_capture_reason (checksum changed)"]
+        assert await repeatable.stale(conn, changed) == []
         after = await conn.fetchval("SELECT tj_capture_reason(false, NULL, NULL, NULL, 100)")
         assert after == "ORDER_NOT_FOUND"
         assert (
