@@ -1,6 +1,6 @@
 """The ``tongjiao`` command.
 
-tongjiao migrate                      apply pending migrations (exactly once, under a lock)
+tongjiao migrate                      apply pending migrations and changed functions/views
 tongjiao serve [--host H --port P]    the API, notify endpoints, window screen and workers
 tongjiao users add ...                create a staff user or an API client
 tongjiao audit verify | seal          check (or extend) the hash-chained audit log
@@ -61,11 +61,9 @@ async def _with_conn(
 
 async def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> int:
-        done = await migrations.migrate(conn)
-        for m in done:
-            print(f"applied {m.version:04d}_{m.name}")
-        if not done:
-            print("database is up to date")
+        # numbered migrations applied, then functions and views (re-)applied, or that nothing was
+        for line in (await migrations.upgrade(conn)).lines():
+            print(line)
         return 0
 
     return await _with_conn(settings, work)

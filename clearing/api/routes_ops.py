@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from clearing import keywatch
 from clearing.api import openapi
 from clearing.api.keys import METRICS, POOL, SETTINGS
-from clearing.db import migrate
+from clearing.db import migrate, repeatable
 from clearing.workers.runner import refresh_gauges
 
 routes = web.RouteTableDef()
@@ -53,12 +53,12 @@ async def readyz(request: web.Request) -> web.Response:
                     if read_only
                     else "ok"
                 )
-                todo = await migrate.pending(conn)
+                # a node whose numbered migrations or function files the database lacks would
+                # write with the old definitions: not ready until `tongjiao migrate` has run
+                todo = [f"{x.version:04d}_{x.name}" for x in await migrate.pending(conn)]
+                todo += [r.label for r in await repeatable.stale(conn)]
                 checks["migrations"] = (
-                    "ok"
-                    if not todo
-                    else f"{len(todo)} pending: "
-                    + ", ".join(f"{x.version:04d}_{x.name}" for x in todo)
+                    "ok" if not todo else f"{len(todo)} pending: " + ", ".join(todo)
                 )
     except (TimeoutError, OSError, migrate.MigrationError, Exception) as exc:
         checks.setdefault("database", f"unavailable: {type(exc).__name__}")

@@ -1,8 +1,15 @@
-"""Forward-only numbered SQL migrations, applied exactly once under an advisory lock.
+"""Forward-only numbered SQL migrations, then the repeatable functions and views, under a lock.
 
-A migration file is ``NNNN_name.sql`` in ``clearing/db/migrations``. Its SHA-256 is recorded when
-applied; if an applied file later changes, ``migrate`` refuses to go on: a changed migration means
-the schema in production is not the schema in the repository.
+A migration file is ``NNNN_name.sql`` in ``clearing/db/migrations``: tables, indexes, constraints
+and data changes. Its SHA-256 is recorded when applied; if an applied file later changes,
+``migrate`` refuses to go on: a changed migration means the schema in production is not the schema
+in the repository (the one exception: the earlier texts listed in ``superseded``). Functions,
+views and their triggers live in ``clearing/db/sql``, one file each, applied after the numbered
+migrations whenever their checksum changes (``repeatable``).
+
+Everything runs under one session-level advisory lock, so that migrators started at once on
+several nodes apply each migration and each changed file exactly once: the others wait, then find
+nothing left to do.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-from clearing.db import Conn
+from clearing.db import Conn, repeatable, superseded
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,15 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def has_statements(self) -> bool:
+        """False for a migration left with only its comment, its definitions having moved to
+        clearing/db/sql: it is recorded as applied, and there is nothing to send (asyncpg fails
+        on a query that is empty but for comments)."""
+        return any(
+            line.strip() and not line.lstrip().startswith("--") for line in self.sql.splitlines()
+        )
 
 
 def available() -> list[Migration]:
@@ -76,7 +92,7 @@ def _check(done: dict[int, tuple[str, str]], files: list[Migration]) -> list[Mig
             raise MigrationError(
                 f"database has migration {version:04d}_{name} that this release does not know"
             )
-        if mig.checksum != checksum:
+        if mig.checksum != checksum and not superseded.accepted(version, checksum):
             raise MigrationError(
                 f"migration {version:04d}_{name} changed after it was applied "
                 f"(database {checksum[:12]}, file {mig.checksum[:12]}); add a new migration instead"
@@ -88,15 +104,49 @@ async def pending(conn: Conn) -> list[Migration]:
     return _check(await applied(conn), available())
 
 
-async def migrate(conn: Conn) -> list[Migration]:
-    """Apply what is pending; return what was applied. Safe to run from several processes."""
+@dataclass(frozen=True)
+class Report:
+    """What one run did, for the operator: numbered migrations and repeatable files applied."""
+
+    migrations: list[Migration]
+    repeatables: list[repeatable.Applied]
+    known_migrations: int
+    known_repeatables: int
+
+    def lines(self) -> list[str]:
+        out = [f"applied {m.version:04d}_{m.name}" for m in self.migrations]
+        out += [a.line() for a in self.repeatables]
+        if not out:
+            out.append(
+                f"database is up to date: {self.known_migrations} migrations applied,"
+                f" {self.known_repeatables} functions and views unchanged"
+            )
+        return out
+
+
+async def upgrade(
+    conn: Conn,
+    *,
+    files: list[Migration] | None = None,
+    repeatables: list[repeatable.Repeatable] | None = None,
+) -> Report:
+    """Apply pending migrations, then every repeatable file whose checksum changed. Safe to run
+    from several processes at once. ``files`` and ``repeatables`` default to this release's."""
+    files = available() if files is None else files
+    if repeatables is None:
+        try:
+            repeatables = repeatable.available()
+        except repeatable.RepeatableError as exc:
+            raise MigrationError(str(exc)) from exc
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(_HISTORY)
-        todo = await pending(conn)
+        await conn.execute(repeatable.TABLE)
+        todo = _check(await applied(conn), files)
         for mig in todo:
             async with conn.transaction():
-                await conn.execute(mig.sql)
+                if mig.has_statements:
+                    await conn.execute(mig.sql)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     mig.version,
@@ -104,6 +154,14 @@ async def migrate(conn: Conn) -> list[Migration]:
                     mig.checksum,
                 )
             log.info("applied migration %04d_%s", mig.version, mig.name)
-        return todo
+        done = await repeatable.apply_stale(conn, repeatables)
+        for a in done:
+            log.info("%s", a.line())
+        return Report(todo, done, len(files), len(repeatables))
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def migrate(conn: Conn) -> list[Migration]:
+    """Apply what is pending (numbered and repeatable); return the numbered migrations applied."""
+    return (await upgrade(conn)).migrations

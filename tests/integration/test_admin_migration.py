@@ -22,7 +22,8 @@ async def test_offices_and_windows_in_use_become_rows(pg_admin_dsn: str) -> None
         # the schema as it was the day before: every migration before this one
         await conn.execute(migrations._HISTORY)
         for m in files[:mine]:
-            await conn.execute(m.sql)
+            if m.has_statements:  # some hold only their comment now (clearing/db/sql)
+                await conn.execute(m.sql)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                 m.version,

@@ -253,6 +253,26 @@ async def test_health_readiness_and_metrics(svc: Service) -> None:
         assert r.status == 200
 
 
+async def test_a_function_file_the_database_lacks_makes_the_node_not_ready(svc: Service) -> None:
+    # as after deploying a changed clearing/db/sql file before `tongjiao migrate` has run
+    async with svc.app[POOL].acquire() as conn:
+        applied = await conn.fetchval(
+            "SELECT checksum FROM schema_repeatables WHERE name = 'tj_capture'"
+        )
+        await conn.execute(
+            "UPDATE schema_repeatables SET checksum = 'older' WHERE name = 'tj_capture'"
+        )
+        try:
+            status, ready = await svc.request("GET", "/readyz")
+        finally:
+            await conn.execute(
+                "UPDATE schema_repeatables SET checksum = $1 WHERE name = 'tj_capture'", applied
+            )
+    assert status == 503
+    assert ready["checks"]["migrations"] == "1 pending: function tj_capture"
+    assert (await svc.request("GET", "/readyz"))[0] == 200
+
+
 async def test_metrics_are_not_on_the_public_listener(svc: Service) -> None:
     """Acquirers and browsers reach the public listener; amounts per channel are not theirs."""
     async with svc.session.get(svc.base_url + "/metrics") as r:

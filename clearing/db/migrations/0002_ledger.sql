@@ -35,59 +35,9 @@ CREATE TABLE postings (
 CREATE INDEX postings_entry ON postings (entry_id);
 CREATE INDEX postings_account ON postings (account_id, id);
 
-CREATE FUNCTION tj_entry_must_balance() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_sum bigint;
-    v_n   int;
-BEGIN
-    SELECT coalesce(sum(amount_fen), 0), count(*) INTO v_sum, v_n
-      FROM postings WHERE entry_id = NEW.entry_id;
-    IF v_sum <> 0 OR v_n < 2 THEN
-        RAISE EXCEPTION 'journal entry % does not balance (sum % fen over % postings)',
-            NEW.entry_id, v_sum, v_n
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'journal_entry_balanced';
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE CONSTRAINT TRIGGER postings_balance
-    AFTER INSERT ON postings
-    DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION tj_entry_must_balance();
-
-CREATE FUNCTION tj_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'insufficient_privilege', CONSTRAINT = TG_TABLE_NAME || '_append_only';
-END $$;
-
-CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();
-CREATE TRIGGER postings_no_truncate BEFORE TRUNCATE ON postings
-    FOR EACH STATEMENT EXECUTE FUNCTION tj_append_only();
-CREATE TRIGGER journal_entries_append_only BEFORE UPDATE OR DELETE ON journal_entries
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();
-CREATE TRIGGER journal_entries_no_truncate BEFORE TRUNCATE ON journal_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION tj_append_only();
-
-CREATE VIEW account_balances AS
-SELECT a.id, a.code, a.name, a.kind, coalesce(sum(p.amount_fen), 0)::bigint AS balance_fen
-  FROM ledger_accounts a LEFT JOIN postings p ON p.account_id = a.id
- GROUP BY a.id;
-
--- Every beneficiary has a payable account the split credits.
-CREATE FUNCTION tj_beneficiary_account() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO ledger_accounts (code, name, kind)
-    VALUES ('payable:' || NEW.code, '应付 ' || NEW.name, 'liability')
-    ON CONFLICT (code) DO NOTHING;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER beneficiaries_account AFTER INSERT ON beneficiaries
-    FOR EACH ROW EXECUTE FUNCTION tj_beneficiary_account();
+-- Defined in clearing/db/sql: tj_entry_must_balance (every entry balances at commit),
+-- tj_append_only (postings and entries are append-only), the account_balances view and
+-- tj_beneficiary_account (every beneficiary gets its payable account).
 
 INSERT INTO ledger_accounts (code, name, kind) VALUES
     ('receivable:wechatpay', '应收 微信支付', 'asset'),

@@ -12,26 +12,7 @@ ALTER TABLE order_lines
     ADD COLUMN confirmed_at timestamptz,
     ADD COLUMN refusal text;
 
-CREATE FUNCTION tj_queue_leg_confirmations() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE order_lines SET confirm_state = 'PENDING'
-     WHERE order_id = NEW.order_id AND reference IS NOT NULL AND confirm_state IS NULL;
-    INSERT INTO tasks (kind, payload, dedupe_key, max_attempts)
-    SELECT 'leg.confirm',
-           jsonb_build_object('order_id', NEW.order_id, 'line_no', l.line_no,
-                              'payment_id', NEW.id),
-           'leg.confirm:' || NEW.order_id || ':' || l.line_no,
-           -- retried until the authority acknowledges: a day and more of backoff
-           200
-      FROM order_lines l
-     WHERE l.order_id = NEW.order_id AND l.reference IS NOT NULL
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER payments_queue_leg_confirmations AFTER INSERT ON payments
-    FOR EACH ROW WHEN (NEW.outcome = 'CLEARED' AND NEW.order_id IS NOT NULL)
-    EXECUTE FUNCTION tj_queue_leg_confirmations();
+-- The confirmations are queued by tj_queue_leg_confirmations (clearing/db/sql).
 
 CREATE TABLE held_references (
     authority   text NOT NULL,
@@ -42,17 +23,8 @@ CREATE TABLE held_references (
 );
 CREATE INDEX held_references_order ON held_references (order_id);
 
--- an expired or cancelled order lets go of its references; a paid one keeps them for good
-CREATE FUNCTION tj_release_references() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.state IN ('EXPIRED', 'CANCELLED') AND OLD.state IN ('OPEN', 'PAYING') THEN
-        DELETE FROM held_references WHERE order_id = NEW.id;
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER orders_release_references AFTER UPDATE OF state ON orders
-    FOR EACH ROW EXECUTE FUNCTION tj_release_references();
+-- tj_release_references (clearing/db/sql): an expired or cancelled order lets go of its
+-- references; a paid one keeps them for good.
 
 CREATE TABLE registration_fee_schedules (
     version         int PRIMARY KEY,
@@ -68,9 +40,7 @@ CREATE TABLE registration_fee_schedules (
     created_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT registration_fee_schedules_effective_key UNIQUE (effective_from)
 );
-CREATE TRIGGER registration_fee_schedules_append_only
-    BEFORE UPDATE OR DELETE ON registration_fee_schedules
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();
+-- append-only: tj_append_only (clearing/db/sql)
 
 INSERT INTO registration_fee_schedules (version, effective_from, residential_fen,
     non_residential_fen, extra_certificate_fen, exemptions, basis, created_by)

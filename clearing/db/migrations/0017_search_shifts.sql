@@ -69,11 +69,8 @@ CREATE TABLE shift_items (
 );
 CREATE INDEX shift_items_shift ON shift_items (shift_id);
 
--- frozen: a closed shift and what it counted are never changed
-CREATE TRIGGER shifts_append_only BEFORE UPDATE OR DELETE ON shifts
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();
-CREATE TRIGGER shift_items_append_only BEFORE UPDATE OR DELETE ON shift_items
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();
+-- frozen: a closed shift and what it counted are never changed (tj_append_only,
+-- clearing/db/sql), nor is a closed office day
 
 CREATE TABLE office_days (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -92,5 +89,3 @@ CREATE TABLE office_days (
     CONSTRAINT office_days_difference CHECK (difference_fen = shifts_fen - ledger_fen),
     CONSTRAINT office_days_note_on_difference CHECK (difference_fen = 0 OR note IS NOT NULL)
 );
-CREATE TRIGGER office_days_append_only BEFORE UPDATE OR DELETE ON office_days
-    FOR EACH ROW EXECUTE FUNCTION tj_append_only();

@@ -21,14 +21,7 @@ CREATE TABLE receipt_prints (
     CONSTRAINT receipt_prints_reprint_reason CHECK ((print_no = 1) = (reason IS NULL))
 );
 
-CREATE FUNCTION tj_receipt_prints_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'receipt prints are never changed or removed'
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER receipt_prints_append_only BEFORE UPDATE OR DELETE ON receipt_prints
-    FOR EACH ROW EXECUTE FUNCTION tj_receipt_prints_append_only();
+-- never changed or removed: tj_receipt_prints_append_only (clearing/db/sql)
 
 -- which lines of an order were refunded, read from the ledger at verification time; partial, so
 -- the capture hot path (which dropped journal_entries_order in 0006) pays nothing for it
