@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,3 +201,14 @@ async def running_sim_cli(
 async def stops_on_sigterm(proc: asyncio.subprocess.Process) -> bool:
     proc.send_signal(signal.SIGTERM)
     return await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    """Wait until ``check`` holds, or fail. A simulator records a delivery when its answer comes
+    back, which may be after our receiver has already seen it: read its state through this."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
