@@ -75,7 +75,7 @@ class AcquirerUnderTest:
     """One channel: its running simulator, how to build its client, and its protocol's facts."""
 
     name: str
-    sim: Any  # the harness's handle: SimControl plus pay/order and the keys
+    sim: Any  # the harness's handle: an OrderDesk, with the keys on both sides
     # (base_url, notify_url, timeout_s) -> the real client
     make_client: Callable[[str, str, float], Any]
     make_receiver: Callable[[int, int], AbstractAsyncContextManager[AnyReceiver]]

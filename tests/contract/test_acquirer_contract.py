@@ -48,17 +48,6 @@ def forgeries() -> list[Any]:
     ]
 
 
-async def acknowledged(acquirer: AcquirerUnderTest, no: str) -> dict[str, Any]:
-    """The simulator's record once it has taken our acknowledgement."""
-
-    async def done() -> bool:
-        notes = (await acquirer.order(no))["notifications"]
-        return bool(notes) and notes[0]["acknowledged"] is True
-
-    await eventually(done)
-    return await acquirer.order(no)
-
-
 # --- pay, query, close, reverse, refund ---------------------------------------------------
 
 
@@ -78,7 +67,7 @@ async def test_a_paid_attempt_is_notified_and_queried_as_paid(acquirer: Acquirer
     assert delivery.verdict == "OK" and notice is not None
     assert (notice.provider, notice.out_trade_no, notice.amount_fen) == (acquirer.name, no, 12_345)
     assert (notice.provider_txn_id, notice.paid_at) == (after.provider_txn_id, after.paid_at)
-    state = await acknowledged(acquirer, no)
+    state = await acquirer.sim.acknowledged(no)
     assert [d["status"] for d in state["deliveries"]] == [acquirer.ack_status]
 
 
@@ -172,7 +161,7 @@ async def test_an_unacknowledged_callback_is_sent_again_on_schedule_until_acknow
     async with acquirer.make_receiver(3, acquirer.nack_status) as failing:
         no = await acquirer.paid(acquirer.client(failing.url))
         deliveries = await failing.wait_for(4)
-        state = await acknowledged(acquirer, no)
+        state = await acquirer.sim.acknowledged(no)
     nack, ack = acquirer.nack_status, acquirer.ack_status
     assert [d.answered for d in deliveries] == [nack, nack, nack, ack]
     assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
@@ -253,8 +242,9 @@ async def test_a_wrongly_signed_answer_is_forged(acquirer: AcquirerUnderTest) ->
     with pytest.raises(ResponseForged) as caught:
         await client.query(no)
     assert caught.value.reason == "signature invalid"
-    with pytest.raises(ResponseForged):
-        await client.close(no)
+    for call in (client.close(no), client.reverse(no)):
+        with pytest.raises(ResponseForged):
+            await call
 
 
 async def test_an_unsigned_answer_is_forged(acquirer: AcquirerUnderTest) -> None:
@@ -278,10 +268,14 @@ async def test_an_unsigned_answer_is_forged(acquirer: AcquirerUnderTest) -> None
 
 
 async def test_connection_refused_is_unavailable(acquirer: AcquirerUnderTest) -> None:
+    no = await acquirer.open(acquirer.client())
+    closed = acquirer.impostor("http://127.0.0.1:9")
     with pytest.raises(AcquirerUnavailable) as caught:
-        await acquirer.open(acquirer.impostor("http://127.0.0.1:9"))
+        await acquirer.open(closed)
     # nothing was sent, so nothing can have been charged: not an unknown outcome
     assert not isinstance(caught.value, OutcomeUnknown)
+    with pytest.raises(AcquirerUnavailable):
+        await closed.query(no)
 
 
 async def test_the_fault_desk_refuses_unknown_or_ill_typed_knobs(

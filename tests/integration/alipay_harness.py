@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -31,12 +30,12 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_gateway import GATEWAY_PATH
 from adapters.alipay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class AlipaySim(SimControl):
+class AlipaySim(OrderDesk):
     """A running simulator, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -57,26 +56,9 @@ class AlipaySim(SimControl):
             **kwargs,
         )
 
-    def _order_path(self, out_trade_no: str, action: str = "") -> str:
-        return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
-
     async def scan(self, out_trade_no: str) -> tuple[int, Any]:
         """The citizen scans the QR code (the trade comes to exist)."""
-        return await self.control("POST", self._order_path(out_trade_no, "scan"))
-
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", self._order_path(out_trade_no, "pay"), body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", self._order_path(out_trade_no))
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control("POST", self._order_path(out_trade_no, "expire"))
-        assert status == 200, data
+        return await self.control("POST", self.order_path(out_trade_no, "scan"))
 
 
 def load_keys(keys_root: Path) -> tuple[AppKeys, PlatformKeys]:

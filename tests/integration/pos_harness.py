@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -31,13 +30,13 @@ from adapters.pos.keys import (
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
 from tests.integration.service_harness import Service, running_service
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
 from tests.integration.serving import NotifyReceiver as Receiver
 from tests.integration.wechat_harness import running_wechat_sim
 
 
 @dataclass
-class PosSim(SimControl):
+class PosSim(OrderDesk):
     """A running terminal cloud, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -53,15 +52,6 @@ class PosSim(SimControl):
     async def swipe(self, terminal_id: str, **knobs: Any) -> tuple[int, Any]:
         """Card and PIN on the terminal: approve (default) or decline with resp_code."""
         return await self.control("POST", f"/sim/terminals/{terminal_id}/swipe", knobs)
-
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(out_trade_no)}/pay", body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(out_trade_no)}")
-        assert status == 200, data
-        return dict(data)
 
     async def settle(self, **body: Any) -> dict[str, Any]:
         status, data = await self.control("POST", "/sim/settle", body)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -81,6 +82,41 @@ class SimControl:
     async def reset_faults(self) -> None:
         status, data = await self.control("DELETE", "/sim/faults")
         assert status == 200, data
+
+
+class OrderDesk(SimControl):
+    """An acquirer simulator's ``/sim/orders/`` desk, the same for every channel: the citizen
+    pays, an unpaid attempt expires, and what the simulator recorded of an attempt (its
+    deliveries and notifications) can be read."""
+
+    def order_path(self, out_trade_no: str, action: str = "") -> str:
+        return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
+
+    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
+        """The citizen pays (a different amount, if given); returns (HTTP status, JSON answer)."""
+        body = None if amount_fen is None else {"amount_fen": amount_fen}
+        return await self.control("POST", self.order_path(out_trade_no, "pay"), body)
+
+    async def order(self, out_trade_no: str) -> dict[str, Any]:
+        status, data = await self.control("GET", self.order_path(out_trade_no))
+        assert status == 200, data
+        return dict(data)
+
+    async def expire(self, out_trade_no: str) -> None:
+        status, data = await self.control("POST", self.order_path(out_trade_no, "expire"))
+        assert status == 200, data
+
+    async def acknowledged(self, out_trade_no: str) -> dict[str, Any]:
+        """The attempt's record once the simulator has taken our acknowledgement of its first
+        notification: it records a delivery only when the answer is back, which may be after
+        our receiver has seen it, so reading right away can find the delivery unfinished."""
+
+        async def done() -> bool:
+            notes = (await self.order(out_trade_no))["notifications"]
+            return bool(notes) and notes[0]["acknowledged"] is True
+
+        await eventually(done)
+        return await self.order(out_trade_no)
 
 
 def respond(ack: Ack) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import itertools
@@ -39,7 +38,7 @@ from adapters.fiscal.keys import (
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim, serving
-from tests.integration.serving import running_sim_cli, stops_on_sigterm
+from tests.integration.serving import eventually, running_sim_cli, stops_on_sigterm
 
 _refs = itertools.count(1)
 
@@ -400,8 +399,18 @@ async def test_e_bill_not_yet_issued_is_pending_then_issued(
         c for c in await client.daily_confirmations(today()) if c.reference == due.reference
     ]
     assert (listed.proof_no, listed.proof, listed.amount_fen) == ("", {}, 8_000)
-    await asyncio.sleep(0.35)
-    leg = await confirm(client, due, payment_ref=ref)
+    issued: list[Any] = []
+
+    async def confirmed() -> bool:
+        # the same confirmation again, until the e-bill behind it has been issued
+        try:
+            issued.append(await confirm(client, due, payment_ref=ref))
+        except EBillPending:
+            return False
+        return True
+
+    await eventually(confirmed)
+    [leg] = issued
     assert leg.proof_no and leg.confirmed_at == listed.confirmed_at
 
 

@@ -14,7 +14,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -31,12 +30,12 @@ from adapters.unionpay.keys import (
 )
 from adapters.unionpay.notify import ACK_OK, ACK_REFUSED, UnionPayNotifyParser
 from adapters.unionpay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class UnionPaySim(SimControl):
+class UnionPaySim(OrderDesk):
     """A running simulator, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -45,24 +44,8 @@ class UnionPaySim(SimControl):
     app: web.Application
     session: aiohttp.ClientSession
 
-    async def pay(self, order_id: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays the code; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(order_id, safe='')}/pay", body)
-
-    async def order(self, order_id: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(order_id, safe='')}")
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, order_id: str) -> None:
-        status, data = await self.control("POST", f"/sim/orders/{quote(order_id, safe='')}/expire")
-        assert status == 200, data
-
     async def age(self, order_id: str, days: int = 1) -> dict[str, Any]:
-        status, data = await self.control(
-            "POST", f"/sim/orders/{quote(order_id, safe='')}/age", {"days": days}
-        )
+        status, data = await self.control("POST", self.order_path(order_id, "age"), {"days": days})
         assert status == 200, data
         return dict(data)
 

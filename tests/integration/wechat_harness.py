@@ -40,11 +40,11 @@ from adapters.wechatpay.simulator import create_simulator_app
 from clearing.ports import PaymentNotice, RefundOutcome
 from tests.integration.serving import Delivery as BaseDelivery
 from tests.integration.serving import NotifyReceiver as Receiver
-from tests.integration.serving import SimControl, running_receiver, serving
+from tests.integration.serving import OrderDesk, running_receiver, serving
 
 
 @dataclass
-class WeChatSim(SimControl):
+class WeChatSim(OrderDesk):
     """A running simulator, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -52,22 +52,6 @@ class WeChatSim(SimControl):
     platform: PlatformKeys
     app: web.Application
     session: aiohttp.ClientSession
-
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(out_trade_no, safe='')}/pay", body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(out_trade_no, safe='')}")
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control(
-            "POST", f"/sim/orders/{quote(out_trade_no, safe='')}/expire"
-        )
-        assert status == 200, data
 
     async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
         """The bank answers a PROCESSING (or ABNORMAL) refund."""
