@@ -30,11 +30,11 @@ from adapters.fiscal.keys import (
     load_platform_keys,
 )
 from adapters.fiscal.simulator import create_simulator_app
-from tests.integration.serving import serving
+from tests.integration.serving import SimControl, serving
 
 
 @dataclass
-class FiscalSim:
+class FiscalSim(SimControl):
     """A running non-tax system, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -47,10 +47,6 @@ class FiscalSim:
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("keys", self.merchant)
         return FiscalClient(self.session, timeout_s=timeout_s, **kwargs)
-
-    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.base_url + path, json=body) as resp:
-            return resp.status, await resp.json()
 
     async def issue(self, **notice: Any) -> dict[str, Any]:
         """A new 缴款书 (payer_name, item, and amount / amount_fen / property_kind / base+rate)."""
@@ -76,15 +72,6 @@ class FiscalSim:
         status, data = await self.control("GET", "/sim/messages")
         assert status == 200, data
         return list(data)
-
-    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
-
-    async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
 
 
 @asynccontextmanager

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -53,14 +52,6 @@ E = TypeVar("E", bound=BaseException)
 def new_unit_no() -> str:
     """A fresh 28-character house unit: one parcel per test home, building 1, unit 0302."""
     return f"330106005012GB{next(_units):05d}F00010302"
-
-
-def closed_url() -> str:
-    """A URL on 127.0.0.1 whose port was just released: connecting to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @dataclass

@@ -44,6 +44,14 @@ def bound_socket() -> socket.socket:
     return sock
 
 
+def closed_url() -> str:
+    """A URL on 127.0.0.1 whose port was just released: connecting to it is refused."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
 @asynccontextmanager
 async def serving(
     make_app: Callable[[str], web.Application],

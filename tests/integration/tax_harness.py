@@ -36,11 +36,11 @@ from adapters.tax.keys import (
 )
 from adapters.tax.simulator import create_simulator_app
 from adapters.tax.wire import LOOKUP, wire_time
-from tests.integration.serving import serving
+from tests.integration.serving import SimControl, serving
 
 
 @dataclass
-class TaxSim:
+class TaxSim(SimControl):
     """A running bureau front-end, the keys on both sides, and a session for calling it."""
 
     base_url: str
@@ -56,10 +56,6 @@ class TaxSim:
             keys=self.merchant,
             timeout_s=timeout_s,
         )
-
-    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.base_url + path, json=body) as resp:
-            return resp.status, await resp.json()
 
     async def create_case(self, **fields: Any) -> dict[str, Any]:
         """Declare one resale; every field is optional (see ``adapters.tax.sim_control``)."""
@@ -101,15 +97,6 @@ class TaxSim:
         }
         async with self.session.post(self.base_url + LOOKUP[2], data=body, headers=headers) as resp:
             return resp.status, await resp.json()
-
-    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
-
-    async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
 
 
 @asynccontextmanager
