@@ -9,40 +9,29 @@ Both listen on ephemeral ports bound before the app starts, so the URLs are know
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
-from adapters.alipay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    AppKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.alipay import keys as keyset
+from adapters.alipay.keys import AppKeys, PlatformKeys
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_gateway import GATEWAY_PATH
 from adapters.alipay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class AlipaySim(OrderDesk):
-    """A running simulator, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: AppKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class AlipaySim(OrderDesk[AppKeys, PlatformKeys]):
+    """A running Alipay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     @property
     def gateway_url(self) -> str:
@@ -63,39 +52,27 @@ class AlipaySim(OrderDesk):
 
 def load_keys(keys_root: Path) -> tuple[AppKeys, PlatformKeys]:
     """Generate the keyset if missing, then load both sides."""
-    generate_keyset(keys_root)
-    return load_merchant_keys(keys_root / MERCHANT_DIR), load_platform_keys(
-        keys_root / PLATFORM_DIR
-    )
+    return load_keyset(keyset, keys_root)
 
 
-@asynccontextmanager
-async def running_alipay_sim(
+def running_alipay_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.001,
     fee_rate_ppm: int = 0,
     seed: int | None = None,
     keys: tuple[AppKeys, PlatformKeys] | None = None,
-) -> AsyncIterator[AlipaySim]:
-    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator.
-
-    ``keys`` are the two sides already loaded from ``keys_root`` (loading RSA keys is slow)."""
-    if keys is None:
-        keys = load_keys(keys_root)
-    merchant, platform = keys
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate_ppm=fee_rate_ppm,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield AlipaySim(base_url, merchant, platform, app, session)
+) -> AbstractAsyncContextManager[AlipaySim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator;
+    ``keys`` are both sides already loaded from it (loading RSA keys is slow)."""
+    return running_sim(
+        AlipaySim,
+        create_simulator_app,
+        keys or load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate_ppm=fee_rate_ppm,
+        seed=seed,
+    )
 
 
 Delivery = NoticeDelivery

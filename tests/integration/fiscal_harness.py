@@ -9,39 +9,22 @@ The simulator listens on an ephemeral port bound before the app starts, so its U
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
+from adapters.fiscal import keys as keyset
 from adapters.fiscal.client import FiscalClient
-from adapters.fiscal.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.fiscal.keys import MerchantKeys, PlatformKeys
 from adapters.fiscal.simulator import create_simulator_app
-from tests.integration.serving import SimControl, serving
+from tests.integration.serving import SimHandle, load_keyset, running_sim
 
 
 @dataclass
-class FiscalSim(SimControl):
-    """A running non-tax system, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class FiscalSim(SimHandle[MerchantKeys, PlatformKeys]):
+    """A running non-tax system (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, timeout_s: float = 2.0, **kwargs: Any) -> FiscalClient:
         kwargs.setdefault("base_url", self.base_url)
@@ -74,23 +57,19 @@ class FiscalSim(SimControl):
         return list(data)
 
 
-@asynccontextmanager
-async def running_fiscal_sim(
-    keys_root: Path, *, page_size: int = 100, seed: int | None = None, demo_notices: int = 0
-) -> AsyncIterator[FiscalSim]:
+def running_fiscal_sim(
+    keys_root: Path,
+    *,
+    page_size: int = 100,
+    seed: int | None = None,
+    demo_notices: int = 0,
+) -> AbstractAsyncContextManager[FiscalSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            page_size=page_size,
-            seed=seed,
-            demo_notices=demo_notices,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield FiscalSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        FiscalSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        page_size=page_size,
+        seed=seed,
+        demo_notices=demo_notices,
+    )

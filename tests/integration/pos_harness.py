@@ -15,35 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
-from adapters.pos.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.pos import keys as keyset
+from adapters.pos.keys import MerchantKeys, PlatformKeys
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
 from tests.integration.service_harness import Service, running_service
-from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 from tests.integration.wechat_harness import running_wechat_sim
 
 
 @dataclass
-class PosSim(OrderDesk):
-    """A running terminal cloud, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running terminal cloud (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     async def insert(self, terminal_id: str, **card: Any) -> tuple[int, Any]:
         """The card goes into the terminal; it asks for the PIN."""
@@ -59,30 +49,22 @@ class PosSim(OrderDesk):
         return dict(data)
 
 
-@asynccontextmanager
-async def running_pos_sim(
+def running_pos_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.01,
     fee_rate_ppm: int = 0,
     seed: int | None = None,
-) -> AsyncIterator[PosSim]:
+) -> AbstractAsyncContextManager[PosSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate_ppm=fee_rate_ppm,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield PosSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        PosSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate_ppm=fee_rate_ppm,
+        seed=seed,
+    )
 
 
 Delivery = NoticeDelivery

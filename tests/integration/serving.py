@@ -19,10 +19,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from adapters.errors import NotifyRejected
@@ -33,6 +35,9 @@ Ack = tuple[int, str, bytes]
 
 BUSY: Ack = (500, "text/plain", b"busy")
 V = TypeVar("V")
+S = TypeVar("S")
+M = TypeVar("M")
+P = TypeVar("P")
 D = TypeVar("D", bound="Delivery[Any]")
 
 
@@ -71,6 +76,48 @@ async def serving(
         sock.close()
 
 
+def load_keyset(keyset: ModuleType, root: Path) -> tuple[Any, Any]:
+    """Generate (or reuse) an adapter's keyset under ``root`` and load both sides: ours (the
+    merchant's) and the outside party's, which only its simulator holds. ``keyset`` is the
+    adapter's ``keys`` module; each names the same five things."""
+    keyset.generate_keyset(root)
+    return (
+        keyset.load_merchant_keys(root / keyset.MERCHANT_DIR),
+        keyset.load_platform_keys(root / keyset.PLATFORM_DIR),
+    )
+
+
+def keyset_fixture(keyset: ModuleType, name: str) -> Any:
+    """A session fixture ``keys_root``: a folder holding ``keyset``'s keys, generated once."""
+
+    @pytest.fixture(scope="session")
+    def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        root = tmp_path_factory.mktemp(name)
+        keyset.generate_keyset(root)
+        return root
+
+    return keys_root
+
+
+@asynccontextmanager
+async def running_sim(
+    handle: Callable[..., S],
+    create_app: Callable[..., web.Application],
+    keys: tuple[Any, Any],
+    **options: Any,
+) -> AsyncIterator[S]:
+    """Serve ``create_app(platform_keys, public_base_url=..., **options)`` and yield
+    ``handle(base_url, merchant_keys, platform_keys, app, session)``: every simulator's harness
+    builds its handle this way."""
+    merchant, platform = keys
+
+    def make_app(base_url: str) -> web.Application:
+        return create_app(platform, public_base_url=base_url, **options)
+
+    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+        yield handle(base_url, merchant, platform, app, session)
+
+
 class SimControl:
     """What a running simulator's handle (a dataclass with ``base_url`` and ``session``) offers
     over the simulator's unsigned ``/sim/`` control endpoints."""
@@ -92,7 +139,19 @@ class SimControl:
         assert status == 200, data
 
 
-class OrderDesk(SimControl):
+@dataclass
+class SimHandle(SimControl, Generic[M, P]):
+    """A running simulator: where it listens, the keys on both sides (ours, and the outside
+    party's that only the simulator holds), its app, and a session for calling it."""
+
+    base_url: str
+    merchant: M
+    platform: P
+    app: web.Application
+    session: aiohttp.ClientSession
+
+
+class OrderDesk(SimHandle[M, P]):
     """An acquirer simulator's ``/sim/orders/`` desk, the same for every channel: the citizen
     pays, an unpaid attempt expires, and what the simulator recorded of an attempt (its
     deliveries and notifications) can be read."""

@@ -12,42 +12,25 @@ front.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
+from adapters.tax import keys as keyset
 from adapters.tax import signing
 from adapters.tax.client import TaxClient
-from adapters.tax.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.tax.keys import MerchantKeys, PlatformKeys
 from adapters.tax.simulator import create_simulator_app
 from adapters.tax.wire import LOOKUP, wire_time
-from tests.integration.serving import SimControl, serving
+from tests.integration.serving import SimHandle, load_keyset, running_sim
 
 
 @dataclass
-class TaxSim(SimControl):
-    """A running bureau front-end, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class TaxSim(SimHandle[MerchantKeys, PlatformKeys]):
+    """A running tax bureau front-end (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, base_url: str | None = None, timeout_s: float = 2.0) -> TaxClient:
         return TaxClient(
@@ -99,15 +82,8 @@ class TaxSim(SimControl):
             return resp.status, await resp.json()
 
 
-@asynccontextmanager
-async def running_tax_sim(keys_root: Path) -> AsyncIterator[TaxSim]:
+def running_tax_sim(
+    keys_root: Path,
+) -> AbstractAsyncContextManager[TaxSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(platform, public_base_url=base_url)
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield TaxSim(base_url, merchant, platform, app, session)
+    return running_sim(TaxSim, create_simulator_app, load_keyset(keyset, keys_root))

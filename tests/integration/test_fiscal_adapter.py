@@ -36,8 +36,8 @@ from adapters.fiscal.keys import (
 )
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
-from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim, serving
-from tests.integration.serving import eventually, running_sim_cli, stops_on_sigterm
+from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
+from tests.integration.serving import eventually, running_sim_cli, serving, stops_on_sigterm
 
 _refs = itertools.count(1)
 

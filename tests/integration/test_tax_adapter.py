@@ -31,8 +31,8 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
-from tests.integration.serving import running_sim_cli, stops_on_sigterm
-from tests.integration.tax_harness import TaxSim, running_tax_sim, serving
+from tests.integration.serving import running_sim_cli, serving, stops_on_sigterm
+from tests.integration.tax_harness import TaxSim, running_tax_sim
 
 ROOT = Path(__file__).resolve().parents[2]
 # a short holding, not the only home, and an original price: every residential tax but stamp duty

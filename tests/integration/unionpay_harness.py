@@ -9,40 +9,29 @@ Both listen on ephemeral ports bound before the app starts, so the URLs are know
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
+from adapters.unionpay import keys as keyset
 from adapters.unionpay import wire
-from adapters.unionpay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.unionpay.keys import MerchantKeys, PlatformKeys
 from adapters.unionpay.notify import ACK_OK, ACK_REFUSED, UnionPayNotifyParser
 from adapters.unionpay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, OrderDesk, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class UnionPaySim(OrderDesk):
-    """A running simulator, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class UnionPaySim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running UnionPay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     async def age(self, order_id: str, days: int = 1) -> dict[str, Any]:
         status, data = await self.control("POST", self.order_path(order_id, "age"), {"days": days})
@@ -50,37 +39,24 @@ class UnionPaySim(OrderDesk):
         return dict(data)
 
 
-@asynccontextmanager
-async def running_unionpay_sim(
+def running_unionpay_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.001,
     fee_rate: str = "0.0038",
     seed: int | None = None,
     loaded: tuple[MerchantKeys, PlatformKeys] | None = None,
-) -> AsyncIterator[UnionPaySim]:
-    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator.
-
-    ``loaded`` skips reading the keys again (RSA key checks make loading slow-ish)."""
-    if loaded is None:
-        generate_keyset(keys_root)
-        loaded = (
-            load_merchant_keys(keys_root / MERCHANT_DIR),
-            load_platform_keys(keys_root / PLATFORM_DIR),
-        )
-    merchant, platform = loaded
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate=fee_rate,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield UnionPaySim(base_url, merchant, platform, app, session)
+) -> AbstractAsyncContextManager[UnionPaySim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator;
+    ``loaded`` are both sides already loaded from it (RSA key checks make loading slow-ish)."""
+    return running_sim(
+        UnionPaySim,
+        create_simulator_app,
+        loaded or load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate=fee_rate,
+        seed=seed,
+    )
 
 
 class Delivery(NoticeDelivery):

@@ -9,25 +9,14 @@ Both listen on ephemeral ports bound before the app starts, so the URLs are know
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
-from adapters.wechatpay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.wechatpay import keys as keyset
+from adapters.wechatpay.keys import MerchantKeys, PlatformKeys
 from adapters.wechatpay.notify import (
     ACK_OK,
     ACK_REFUSED,
@@ -40,18 +29,12 @@ from adapters.wechatpay.simulator import create_simulator_app
 from clearing.ports import PaymentNotice, RefundOutcome
 from tests.integration.serving import Delivery as BaseDelivery
 from tests.integration.serving import NotifyReceiver as Receiver
-from tests.integration.serving import OrderDesk, running_receiver, serving
+from tests.integration.serving import OrderDesk, load_keyset, running_receiver, running_sim
 
 
 @dataclass
-class WeChatSim(OrderDesk):
-    """A running simulator, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class WeChatSim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running WeChat Pay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
         """The bank answers a PROCESSING (or ABNORMAL) refund."""
@@ -62,30 +45,22 @@ class WeChatSim(OrderDesk):
         return dict(data)
 
 
-@asynccontextmanager
-async def running_wechat_sim(
+def running_wechat_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.01,
     seed: int | None = None,
     fee_rate: str = "0.00%",
-) -> AsyncIterator[WeChatSim]:
+) -> AbstractAsyncContextManager[WeChatSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            seed=seed,
-            fee_rate=fee_rate,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield WeChatSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        WeChatSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        seed=seed,
+        fee_rate=fee_rate,
+    )
 
 
 class Delivery(BaseDelivery[VerifiedNotification]):
