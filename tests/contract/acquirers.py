@@ -17,15 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.alipay.client import AlipayClient
-from adapters.pos.client import PosClient
 from adapters.pos.notify import PosNotifyParser
-from adapters.unionpay.client import UnionPayClient
 from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
-from adapters.wechatpay.client import WeChatPayClient
-from adapters.wechatpay.notify import NotifyVerifier
 from tests.integration import alipay_harness, pos_harness, unionpay_harness, wechat_harness
 from tests.integration.serving import NotifyReceiver
 
@@ -146,19 +141,14 @@ class AcquirerUnderTest:
 
 
 def _wechat(sim: wechat_harness.WeChatSim) -> AcquirerUnderTest:
-    verifier = NotifyVerifier(sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key)
     return AcquirerUnderTest(
         name="wechatpay",
         sim=sim,
-        make_client=lambda base, url, timeout_s: WeChatPayClient(
-            sim.session,
-            base_url=base,
-            keys=sim.merchant,
-            notify_url=url,
-            timeout_s=timeout_s,
+        make_client=lambda base, url, timeout_s: sim.client(
+            url, timeout_s=timeout_s, base_url=base
         ),
         make_receiver=lambda fail_first, fail_status: wechat_harness.running_notify_receiver(
-            verifier, fail_first=fail_first, fail_status=fail_status
+            sim.verifier(), fail_first=fail_first, fail_status=fail_status
         ),
         ack_status=204,
         nack_status=500,
@@ -183,13 +173,8 @@ def _alipay(sim: alipay_harness.AlipaySim) -> AcquirerUnderTest:
     return AcquirerUnderTest(
         name="alipay",
         sim=sim,
-        make_client=lambda base, url, timeout_s: AlipayClient(
-            sim.session,
-            gateway_url=base + sim.gateway_url.removeprefix(sim.base_url),
-            keys=sim.merchant,
-            notify_url=url,
-            timeout_s=timeout_s,
-            cancel_retry_delay_s=0.0,
+        make_client=lambda base, url, timeout_s: sim.client(
+            url, timeout_s=timeout_s, gateway_url=base + sim.gateway_url.removeprefix(sim.base_url)
         ),
         # Alipay's receiver answers its "busy" without the word success, always a 500
         make_receiver=lambda fail_first, _status: alipay_harness.running_notify_receiver(
@@ -223,14 +208,8 @@ def _unionpay(sim: unionpay_harness.UnionPaySim) -> AcquirerUnderTest:
     return AcquirerUnderTest(
         name="unionpay",
         sim=sim,
-        make_client=lambda base, url, timeout_s: UnionPayClient(
-            sim.session,
-            base_url=base,
-            keys=sim.merchant,
-            notify_url=url,
-            timeout_s=timeout_s,
-            query_schedule_s=fast_queries,
-            txn_times=times,
+        make_client=lambda base, url, timeout_s: sim.client(
+            url, timeout_s=timeout_s, base_url=base, query_schedule_s=fast_queries, txn_times=times
         ),
         make_receiver=lambda fail_first, fail_status: unionpay_harness.running_notify_receiver(
             parser, fail_first=fail_first, fail_status=fail_status
@@ -260,12 +239,8 @@ def _pos(sim: pos_harness.PosSim) -> AcquirerUnderTest:
     return AcquirerUnderTest(
         name="pos",
         sim=sim,
-        make_client=lambda base, url, timeout_s: PosClient(
-            sim.session,
-            base_url=base,
-            keys=sim.merchant,
-            notify_url=url,
-            timeout_s=timeout_s,
+        make_client=lambda base, url, timeout_s: sim.client(
+            url, timeout_s=timeout_s, base_url=base
         ),
         make_receiver=lambda fail_first, _status: pos_harness.running_notify_receiver(
             PosNotifyParser(sim.merchant), fail_first=fail_first

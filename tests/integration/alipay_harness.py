@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.alipay import keys as keyset
+from adapters.alipay.client import AlipayClient
 from adapters.alipay.keys import AppKeys, PlatformKeys
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_gateway import GATEWAY_PATH
@@ -32,6 +33,15 @@ from tests.integration.serving import NotifyReceiver as Receiver
 @dataclass
 class AlipaySim(OrderDesk[AppKeys, PlatformKeys]):
     """A running Alipay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
+
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> AlipayClient:
+        """Our real client of this simulator (``gateway_url`` in ``options`` points it elsewhere);
+        it cancels again at once where Alipay asks it to retry."""
+        options.setdefault("gateway_url", self.gateway_url)
+        options.setdefault("cancel_retry_delay_s", 0.0)
+        return AlipayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     @property
     def gateway_url(self) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.pos import keys as keyset
+from adapters.pos.client import PosClient
 from adapters.pos.keys import MerchantKeys, PlatformKeys
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
@@ -34,6 +35,15 @@ from tests.integration.wechat_harness import running_wechat_sim
 @dataclass
 class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running terminal cloud (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
+
+    def client(
+        self, notify_url: str = "http://127.0.0.1:9/n", *, timeout_s: float = 2.0, **options: Any
+    ) -> PosClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return PosClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     async def insert(self, terminal_id: str, **card: Any) -> tuple[int, Any]:
         """The card goes into the terminal; it asks for the PIN."""

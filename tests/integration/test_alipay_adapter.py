@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from adapters.alipay import crypto
+from adapters.alipay import keys as keyset
 from adapters.alipay.client import AlipayClient
 from adapters.alipay.gateway import Answer, Gateway
 from adapters.alipay.keys import (
@@ -34,7 +35,7 @@ from tests.integration.alipay_harness import (
     running_alipay_sim,
     running_notify_receiver,
 )
-from tests.integration.serving import eventually
+from tests.integration.serving import eventually, keyset_fixture
 
 RETRY_SCALE = 0.001
 FEE_RATE_PPM = 6000  # 0.6 %: government merchants pay none, but the bill must carry fees right
@@ -53,11 +54,7 @@ def buyer_code() -> str:
     return "28" + f"{next(_counter):016d}"
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("alipay-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "alipay-keys")
 
 
 @pytest.fixture(scope="session")
@@ -79,20 +76,9 @@ async def receiver(sim: AlipaySim) -> AsyncIterator[NotifyReceiver]:
         yield running
 
 
-def client_for(sim: AlipaySim, notify_url: str, timeout_s: float = 2.0) -> AlipayClient:
-    return AlipayClient(
-        sim.session,
-        gateway_url=sim.gateway_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        timeout_s=timeout_s,
-        cancel_retry_delay_s=0.0,
-    )
-
-
 @pytest.fixture
 def client(sim: AlipaySim, receiver: NotifyReceiver) -> AlipayClient:
-    return client_for(sim, receiver.url)
+    return sim.client(receiver.url)
 
 
 async def open_qr(client: AlipayClient, total_fen: int = 12_345) -> str:
@@ -391,7 +377,7 @@ async def test_payment_that_succeeded_after_the_client_gave_up_is_reversed(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
     with pytest.raises(AcquirerUnavailable):
         await impatient.pay_by_code(
@@ -613,7 +599,7 @@ async def test_resent_notifications_are_signed_afresh_at_each_sending(
 ) -> None:
     # the resend schedule itself is in tests/contract/test_acquirer_contract.py
     async with running_notify_receiver(sim.parser(), fail_first=1) as failing:
-        no = await open_qr(client_for(sim, failing.url))
+        no = await open_qr(sim.client(failing.url))
         await sim.pay(no)
         deliveries = await failing.wait_for(2)
     assert [d.verdict for d in deliveries] == ["OK", "OK"]
@@ -643,7 +629,7 @@ async def test_a_body_other_than_success_is_not_an_acknowledgement(
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify/alipay"
     try:
-        no = await open_qr(client_for(sim, url))
+        no = await open_qr(sim.client(url))
         await sim.pay(no)
 
         async def retried() -> bool:
@@ -684,7 +670,7 @@ async def test_precreate_that_succeeded_after_the_client_gave_up(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no, expires = trade_no(), in_minutes(10)
     with pytest.raises(AcquirerUnavailable):
         await impatient.create_qr(

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from adapters.fiscal import frame as fr
+from adapters.fiscal import keys as keyset
 from adapters.fiscal import messages as m
 from adapters.fiscal.client import FiscalClient
 from adapters.fiscal.errors import (
@@ -37,7 +38,13 @@ from adapters.fiscal.keys import (
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
-from tests.integration.serving import eventually, running_sim_cli, serving, stops_on_sigterm
+from tests.integration.serving import (
+    eventually,
+    keyset_fixture,
+    running_sim_cli,
+    serving,
+    stops_on_sigterm,
+)
 
 _refs = itertools.count(1)
 
@@ -50,11 +57,7 @@ def today() -> Any:
     return datetime.now(fr.BEIJING).date()
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fiscal-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "fiscal-keys")
 
 
 @pytest.fixture

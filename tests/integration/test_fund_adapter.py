@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 
 from adapters.errors import AdapterError
+from adapters.fund import keys as keyset
 from adapters.fund import signing
 from adapters.fund.client import FundClient
 from adapters.fund.errors import FundAnswerForged
@@ -40,17 +41,14 @@ from tests.integration.fund_harness import (
     running_fund_cli,
     running_fund_sim,
 )
+from tests.integration.serving import keyset_fixture
 
 
 def today() -> Any:
     return datetime.now(BEIJING).date()
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fund-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "fund-keys")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
+from adapters.pos import keys as keyset
 from adapters.pos import signing
 from adapters.pos.client import PosClient
 from adapters.pos.keys import (
@@ -37,7 +38,7 @@ from tests.integration.pos_harness import (
     running_notify_receiver,
     running_pos_sim,
 )
-from tests.integration.serving import eventually
+from tests.integration.serving import eventually, keyset_fixture
 
 RETRY_SCALE = 0.01
 FEE_PPM = 3800  # 0.38 %: government merchants pay none, but a zero rate would hide fee bugs
@@ -53,11 +54,7 @@ def today() -> Any:
     return datetime.now(BEIJING).date()
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("pos-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "pos-keys")
 
 
 @pytest.fixture
@@ -74,21 +71,9 @@ async def receiver(sim: PosSim) -> AsyncIterator[NotifyReceiver]:
         yield running
 
 
-def client_for(
-    sim: PosSim, notify_url: str = "http://127.0.0.1:9/n", timeout_s: float = 2.0
-) -> PosClient:
-    return PosClient(
-        sim.session,
-        base_url=sim.base_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        timeout_s=timeout_s,
-    )
-
-
 @pytest.fixture
 def client(sim: PosSim, receiver: NotifyReceiver) -> PosClient:
-    return client_for(sim, receiver.url)
+    return sim.client(receiver.url)
 
 
 async def open_sale(client: PosClient, terminal_id: str = T1, total_fen: int = 12_345) -> str:
@@ -360,7 +345,7 @@ async def test_lost_result_is_resolved_only_by_reversal(
     no = await open_sale(client)
     status, done = await sim.swipe(T1)
     assert (status, done["state"]) == (200, "APPROVED")
-    impatient = client_for(sim, receiver.url, timeout_s=0.3)
+    impatient = sim.client(receiver.url, timeout_s=0.3)
     for call in (impatient.query(no), impatient.close(no)):
         with pytest.raises(AcquirerUnavailable) as caught:
             await call
@@ -499,7 +484,7 @@ async def test_only_200_success_acknowledges(sim: PosSim) -> None:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
         url = f"http://127.0.0.1:{runner.addresses[0][1]}/n"
-        no = await paid_sale(sim, client_for(sim, url))
+        no = await paid_sale(sim, sim.client(url))
 
         async def retried() -> bool:
             # a delivery still in flight is listed without a status: count finished ones only
@@ -611,7 +596,7 @@ async def test_sale_that_reached_the_terminal_after_the_client_gave_up(
     await sim.set_faults(pay_after_timeout=True)
     no = trade_no()
     with pytest.raises(AcquirerUnavailable):
-        await client_for(sim, timeout_s=0.2).start_sale(
+        await sim.client(timeout_s=0.2).start_sale(
             out_trade_no=no, terminal_id=T1, total_fen=500, description="契税"
         )
     assert (await client.query(no)).state == "NOTPAY"

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from adapters.errors import AdapterError
+from adapters.tax import keys as keyset
 from adapters.tax import signing
 from adapters.tax.client import TaxClient
 from adapters.tax.errors import TaxAnswerForged, TaxRefused
@@ -31,7 +32,7 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
-from tests.integration.serving import running_sim_cli, serving, stops_on_sigterm
+from tests.integration.serving import keyset_fixture, running_sim_cli, serving, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,11 +49,7 @@ SHORT_HOLD = {
 PAID_AT = datetime(2026, 11, 26, 10, 30, tzinfo=BEIJING)
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tax-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "tax-keys")
 
 
 @pytest.fixture

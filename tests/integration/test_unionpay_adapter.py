@@ -10,6 +10,7 @@ import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
 from adapters.unionpay import crypto, wire
+from adapters.unionpay import keys as keyset
 from adapters.unionpay.bill import BillUnreadable
 from adapters.unionpay.client import UnionPayClient, reversal_id
 from adapters.unionpay.gateway import QUERY_TRANS, Gateway, OutcomeUnknown
@@ -39,6 +41,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
+from tests.integration.serving import keyset_fixture
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
@@ -64,11 +67,7 @@ def today() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("unionpay-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "unionpay-keys")
 
 
 @pytest.fixture(scope="session")
@@ -94,16 +93,9 @@ async def receiver(sim: UnionPaySim) -> AsyncIterator[NotifyReceiver]:
         yield running
 
 
-def client_for(sim: UnionPaySim, notify_url: str, **kwargs: object) -> UnionPayClient:
-    kwargs.setdefault("timeout_s", 2.0)
-    kwargs.setdefault("query_schedule_s", FAST_QUERIES)
-    return UnionPayClient(
-        sim.session,
-        base_url=sim.base_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        **kwargs,  # type: ignore[arg-type]
-    )
+def client_for(sim: UnionPaySim, notify_url: str, **options: Any) -> UnionPayClient:
+    """The simulator's client, resolving unknown outcomes on a fast query schedule."""
+    return sim.client(notify_url, **{"query_schedule_s": FAST_QUERIES, **options})
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from adapters.errors import (
     NotifyRejected,
 )
 from adapters.wechatpay import crypto
+from adapters.wechatpay import keys as keyset
 from adapters.wechatpay.client import BEIJING, WeChatPayClient
 from adapters.wechatpay.keys import (
     MERCHANT_DIR,
@@ -40,6 +41,7 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
+from tests.integration.serving import keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -59,11 +61,7 @@ def in_minutes(n: int) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=n)
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wechat-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "wechat-keys")
 
 
 @pytest.fixture
@@ -72,29 +70,15 @@ async def sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
         yield running
 
 
-def verifier_for(sim: WeChatSim) -> NotifyVerifier:
-    return NotifyVerifier(sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key)
-
-
 @pytest.fixture
 async def receiver(sim: WeChatSim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(verifier_for(sim)) as running:
+    async with running_notify_receiver(sim.verifier()) as running:
         yield running
-
-
-def client_for(sim: WeChatSim, notify_url: str, timeout_s: float = 2.0) -> WeChatPayClient:
-    return WeChatPayClient(
-        sim.session,
-        base_url=sim.base_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        timeout_s=timeout_s,
-    )
 
 
 @pytest.fixture
 def client(sim: WeChatSim, receiver: NotifyReceiver) -> WeChatPayClient:
-    return client_for(sim, receiver.url)
+    return sim.client(receiver.url)
 
 
 async def open_order(client: WeChatPayClient, total_fen: int = 12_345) -> str:
@@ -407,7 +391,7 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
     await sim.pay(no)
     [good] = await receiver.wait_for(1)
     now = datetime.now(UTC)
-    verifier = verifier_for(sim)
+    verifier = sim.verifier()
 
     lowered = {k.lower(): v for k, v in good.headers.items()}
     assert verifier.verify(lowered, good.body, now).event_id == good.notice.event_id  # type: ignore[union-attr]
@@ -441,7 +425,7 @@ async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
     expires = in_minutes(10)
     with pytest.raises(AcquirerUnavailable):
@@ -598,7 +582,7 @@ async def test_code_payment_answered_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
     with pytest.raises(AcquirerUnavailable):
         await impatient.pay_by_code(
@@ -761,11 +745,11 @@ async def test_refund_notifications_are_verified_like_payments(
 async def test_refund_notifications_are_retried_and_can_be_forged(
     sim: WeChatSim, client: WeChatPayClient
 ) -> None:
-    async with running_notify_receiver(verifier_for(sim), fail_first=3) as failing:
-        no = await paid_order(sim, client_for(sim, failing.url))
+    async with running_notify_receiver(sim.verifier(), fail_first=3) as failing:
+        no = await paid_order(sim, sim.client(failing.url))
         await failing.wait_for(4)  # the payment's own notification, after three failures
         await sim.set_faults(refund_status="PROCESSING", bad_signature=True)
-        refunder = client_for(sim, failing.url)
+        refunder = sim.client(failing.url)
         await refunder.refund(
             out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
         )
@@ -835,7 +819,7 @@ def today() -> date:
 async def test_daily_bill_lists_what_was_processed_with_exact_fees(
     billing_sim: WeChatSim, receiver: NotifyReceiver
 ) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     big = await paid_order(billing_sim, client, total_fen=12_345)
     tiny = await paid_order(billing_sim, client, total_fen=1)
     await open_order(client)  # never paid: never billed
@@ -865,7 +849,7 @@ async def test_daily_bill_lists_what_was_processed_with_exact_fees(
 
 
 async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> None:
-    client = client_for(billing_sim, "http://127.0.0.1:9/notify")
+    client = billing_sim.client("http://127.0.0.1:9/notify")
     no = await paid_order(billing_sim, client, total_fen=10_000)
     await client.refund(
         out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
@@ -896,7 +880,7 @@ async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> N
 
 
 async def test_daily_bill_edge_cases(billing_sim: WeChatSim, receiver: NotifyReceiver) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     assert await client.daily_bill(today() - timedelta(days=1)) == []  # NO_STATEMENT_EXIST
     await paid_order(billing_sim, client)
     await billing_sim.set_faults(bill_creating=True)
@@ -921,7 +905,7 @@ async def test_daily_bill_edge_cases(billing_sim: WeChatSim, receiver: NotifyRec
 async def test_bill_download_needs_a_signed_request_and_is_not_signed(
     billing_sim: WeChatSim, receiver: NotifyReceiver
 ) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     await paid_order(billing_sim, client)
     records = await client.daily_bill(today())
     assert len(records) == 1

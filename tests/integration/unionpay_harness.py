@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.unionpay import keys as keyset
 from adapters.unionpay import wire
+from adapters.unionpay.client import UnionPayClient
 from adapters.unionpay.keys import MerchantKeys, PlatformKeys
 from adapters.unionpay.notify import ACK_OK, ACK_REFUSED, UnionPayNotifyParser
 from adapters.unionpay.simulator import create_simulator_app
@@ -32,6 +33,13 @@ from tests.integration.serving import NotifyReceiver as Receiver
 @dataclass
 class UnionPaySim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running UnionPay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
+
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> UnionPayClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return UnionPayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     async def age(self, order_id: str, days: int = 1) -> dict[str, Any]:
         status, data = await self.control("POST", self.order_path(order_id, "age"), {"days": days})

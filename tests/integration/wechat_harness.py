@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from adapters.wechatpay import keys as keyset
+from adapters.wechatpay.client import WeChatPayClient
 from adapters.wechatpay.keys import MerchantKeys, PlatformKeys
 from adapters.wechatpay.notify import (
     ACK_OK,
@@ -35,6 +36,16 @@ from tests.integration.serving import OrderDesk, load_keyset, running_receiver, 
 @dataclass
 class WeChatSim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running WeChat Pay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
+
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> WeChatPayClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return WeChatPayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
+
+    def verifier(self) -> NotifyVerifier:
+        return NotifyVerifier(self.merchant.wechatpay_public_keys, self.merchant.apiv3_key)
 
     async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
         """The bank answers a PROCESSING (or ABNORMAL) refund."""
