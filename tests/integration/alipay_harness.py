@@ -1,11 +1,6 @@
-"""A real Alipay simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_alipay_sim(tmp_path) as sim:
-        client = AlipayClient(sim.session, gateway_url=sim.gateway_url, keys=sim.merchant, ...)
-        await sim.pay("T123456")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real Alipay gateway simulator and a notification receiver that answers as Alipay wants
+(the word ``success``). ``running_alipay_sim`` yields an ``AlipaySim``: a QR exists at Alipay
+only once ``sim.scan`` (or ``sim.pay``) is called."""
 
 from __future__ import annotations
 

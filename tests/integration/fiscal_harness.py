@@ -1,11 +1,5 @@
-"""A real non-tax system simulator on 127.0.0.1 for tests, and a client of it.
-
-    async with running_fiscal_sim(tmp_path) as sim:
-        notice = await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00")
-        [due] = await sim.client().lookup(notice["payment_code"])
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up front.
-"""
+"""A real non-tax (fiscal) system simulator: ``sim.issue(payer_name=..., item=..., amount=...)``
+writes a 缴款书 whose ``payment_code`` ``sim.client().lookup`` reads."""
 
 from __future__ import annotations
 

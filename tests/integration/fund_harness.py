@@ -1,14 +1,6 @@
-"""A real maintenance-fund office simulator on 127.0.0.1 for tests.
-
-    async with running_fund_sim(tmp_path) as sim:
-        notice = await home(sim, area="120.37", building_type="HIGH_RISE")
-        client = sim.client()
-        [item] = await client.lookup(notice["noticeNo"])
-        proof = await pay(client, notice["noticeNo"], item.amount_fen)
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
-front. ``closed_url()`` names a port nobody listens on, for "connection refused".
-"""
+"""A real maintenance-fund office simulator: ``home(sim)`` registers a home and its notice,
+``pay(client, notice_no, amount_fen)`` confirms the deposit; ``raised`` and ``refusal`` name the
+error a call ends in."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""A real terminal-cloud simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_pos_sim(tmp_path, fee_rate_ppm=3800) as sim:
-        client = PosClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.swipe("T0000001")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real smart-POS terminal cloud simulator and its notification receiver. A sale goes to a
+terminal (``client.start_sale``), then ``sim.insert`` and ``sim.swipe`` play the card at it;
+``running_card_service`` starts the whole service with its windows' terminals in the cloud."""
 
 from __future__ import annotations
 

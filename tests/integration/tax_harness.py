@@ -1,13 +1,5 @@
-"""A real tax-bureau simulator on 127.0.0.1 for tests.
-
-    async with running_tax_sim(tmp_path) as sim:
-        declaration = await sim.create_case(price="3000000.00", area_m2="89.50")
-        client = sim.client()
-        items = await client.lookup(declaration["declaration_no"])
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
-front.
-"""
+"""A real tax-bureau front-end simulator: ``sim.create_case(price=..., area_m2=...)`` declares a
+resale, and ``sim.client().lookup(declaration_no)`` reads what it owes."""
 
 from __future__ import annotations
 

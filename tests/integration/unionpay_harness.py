@@ -1,11 +1,6 @@
-"""A real UnionPay simulator, and a real backUrl receiver, on 127.0.0.1 for tests.
-
-    async with running_unionpay_sim(tmp_path) as sim:
-        client = UnionPayClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.pay("TJ12345678")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real UnionPay ACP simulator and a merchant backUrl receiver. UnionPay takes only 200 or
+302 as an acknowledgement; ``running_notify_receiver(fail_status=204)`` shows that. Queries need
+the txnTime each order id was sent with: ``UnionPaySim.client`` keeps it in memory."""
 
 from __future__ import annotations
 

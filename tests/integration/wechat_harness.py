@@ -1,11 +1,6 @@
-"""A real WeChat Pay simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_wechat_sim(tmp_path) as sim:
-        client = WeChatPayClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.pay("T123456")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real WeChat Pay simulator, and a real notification receiver, on 127.0.0.1 for tests:
+``running_wechat_sim(keys_root)`` yields a ``WeChatSim``; ``sim.client(notify_url)`` is our client
+of it, ``sim.pay(out_trade_no)`` the citizen paying (serving.py says how both are served)."""
 
 from __future__ import annotations
 
