@@ -16,48 +16,42 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.alipay import crypto
 from adapters.alipay.gateway import Gateway
-from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
 from clearing.ports import PayPage
 from tests.integration.alipay_harness import AlipaySim, running_alipay_sim
+from tests.integration.mobile_harness import (
+    acquirer_sim,
+    fault_free,
+    phone_browser,
+    running_phone_service,
+)
+from tests.integration.mobile_harness import channel as svc_channel
 from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service
 
 
 @pytest.fixture(scope="module")
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("alipay-wap")
-    async with (
-        running_wechat_sim(tmp / "wechat") as wechat,
-        running_alipay_sim(tmp / "alipay", retry_scale=0.001) as alipay,
-        # the poller stays out of the way: these tests are about the notification
-        running_service(db_dsn, tmp, wechat, others={"alipay": alipay}, poll_first_s=600) as s,
-    ):
-        s.alipay = alipay  # type: ignore[attr-defined]
+    async with running_phone_service(db_dsn, tmp_path_factory, "alipay", running_alipay_sim) as s:
         yield s
 
 
 def sim(svc: Service) -> AlipaySim:
-    found: AlipaySim = svc.alipay  # type: ignore[attr-defined]
+    found: AlipaySim = acquirer_sim(svc)
     return found
 
 
 def channel(svc: Service) -> Channel:
-    return svc.app[ACQUIRERS]["alipay"]
+    return svc_channel(svc, "alipay")
 
 
-@pytest.fixture(autouse=True)
-async def _faults(svc: Service) -> AsyncIterator[None]:
-    await sim(svc).reset_faults()
-    yield
-    await sim(svc).reset_faults()
+_faults = pytest.fixture(autouse=True)(fault_free)
 
 
 @pytest.fixture
 async def phone() -> AsyncIterator[PhoneBrowser]:
-    async with aiohttp.ClientSession() as session:
-        yield PhoneBrowser(session)
+    async with phone_browser() as browser:
+        yield browser
 
 
 def _return_url(svc: Service, order_no: str) -> str:

@@ -9,54 +9,49 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
-from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
 from clearing.ports import PayPage
+from tests.integration.mobile_harness import (
+    acquirer_sim,
+    fault_free,
+    phone_browser,
+    running_phone_service,
+)
+from tests.integration.mobile_harness import channel as svc_channel
 from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
-from tests.integration.service_harness import Service, running_service
+from tests.integration.service_harness import Service
 from tests.integration.unionpay_harness import UnionPaySim, running_unionpay_sim
-from tests.integration.wechat_harness import running_wechat_sim
 
 
 @pytest.fixture(scope="module")
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("unionpay-wap")
-    async with (
-        running_wechat_sim(tmp / "wechat") as wechat,
-        running_unionpay_sim(tmp / "unionpay", retry_scale=0.001) as unionpay,
-        # the poller stays out of the way: these tests are about the notification
-        running_service(db_dsn, tmp, wechat, others={"unionpay": unionpay}, poll_first_s=600) as s,
-    ):
-        s.unionpay = unionpay  # type: ignore[attr-defined]
+    async with running_phone_service(
+        db_dsn, tmp_path_factory, "unionpay", running_unionpay_sim
+    ) as s:
         yield s
 
 
 def sim(svc: Service) -> UnionPaySim:
-    found: UnionPaySim = svc.unionpay  # type: ignore[attr-defined]
+    found: UnionPaySim = acquirer_sim(svc)
     return found
 
 
 def channel(svc: Service) -> Channel:
-    return svc.app[ACQUIRERS]["unionpay"]
+    return svc_channel(svc, "unionpay")
 
 
-@pytest.fixture(autouse=True)
-async def _faults(svc: Service) -> AsyncIterator[None]:
-    await sim(svc).reset_faults()
-    yield
-    await sim(svc).reset_faults()
+_faults = pytest.fixture(autouse=True)(fault_free)
 
 
 @pytest.fixture
 async def phone() -> AsyncIterator[PhoneBrowser]:
-    async with aiohttp.ClientSession() as session:
-        yield PhoneBrowser(session)
+    async with phone_browser() as browser:
+        yield browser
 
 
 def _front_url(svc: Service, order_no: str) -> str:
