@@ -2,10 +2,7 @@
 them: the service with WeChat (which every service has) and the named acquirer's simulator,
 the poller out of the way so that what captures a payment is the notification.
 
-    @pytest.fixture(scope="module")
-    async def svc(db_dsn, tmp_path_factory):
-        async with running_phone_service(db_dsn, tmp_path_factory, "alipay", running_alipay_sim) as s:
-            yield s
+    svc, phone, _faults = phone_fixtures("alipay", running_alipay_sim)
 """
 
 from __future__ import annotations
@@ -54,14 +51,25 @@ def channel(svc: Service, name: str) -> Channel:
     return svc.app[ACQUIRERS][name]
 
 
-@asynccontextmanager
-async def phone_browser() -> AsyncIterator[PhoneBrowser]:
-    async with aiohttp.ClientSession() as session:
-        yield PhoneBrowser(session)
+def phone_fixtures(name: str, start: Callable[..., AbstractAsyncContextManager[Any]]) -> Any:
+    """The fixtures a phone-payment test module needs, for ``svc, phone, _faults = ...``: the
+    service for the whole module, a fresh phone browser per test, and the acquirer fault-free
+    before and after each test."""
 
+    @pytest.fixture(scope="module")
+    async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+        async with running_phone_service(db_dsn, tmp_path_factory, name, start) as running:
+            yield running
 
-async def fault_free(svc: Service) -> AsyncIterator[None]:
-    """For an autouse fixture: each test starts and ends with the acquirer fault-free."""
-    await acquirer_sim(svc).reset_faults()
-    yield
-    await acquirer_sim(svc).reset_faults()
+    @pytest.fixture
+    async def phone() -> AsyncIterator[PhoneBrowser]:
+        async with aiohttp.ClientSession() as session:
+            yield PhoneBrowser(session)
+
+    @pytest.fixture(autouse=True)
+    async def faults(svc: Service) -> AsyncIterator[None]:
+        await acquirer_sim(svc).reset_faults()
+        yield
+        await acquirer_sim(svc).reset_faults()
+
+    return svc, phone, faults
