@@ -74,15 +74,9 @@ class AcquirerUnderTest:
     # (base_url, notify_url, timeout_s) -> the real client
     make_client: Callable[[str, str, float], Any]
     make_receiver: Callable[[int, int], AbstractAsyncContextManager[AnyReceiver]]
-    # the status our endpoint answers a good notification with, and the one the channel
-    # treats as "not acknowledged" (UnionPay sends again on anything but 200/302, even 204)
-    ack_status: int
-    nack_status: int
     # the first gaps of the channel's published resend schedule, in seconds, and our scale
     retry_gaps_s: tuple[float, ...]
     retry_scale: float
-    # whether close stops the attempt being paid (UnionPay's codes only lapse)
-    closes: bool
     # the code a channel refuses to close a paid attempt with, and the states a reversed
     # paid attempt may be in (voided in the day, refunded after it)
     paid_close_code: str
@@ -93,7 +87,13 @@ class AcquirerUnderTest:
     api_5xx: tuple[int, str | None]
     # knobs the simulator's /sim/faults must refuse with 400 (beyond the common ones)
     bad_knobs: tuple[dict[str, Any], ...]
-    # our fault-free receiver and client, for the common cases
+    # the status our endpoint answers a good notification with, and the one the channel
+    # treats as "not acknowledged" (UnionPay sends again on anything but 200/302, even 204)
+    ack_status: int = 200
+    nack_status: int = 500
+    # whether close stops the attempt being paid (UnionPay's codes only lapse)
+    closes: bool = True
+    # our fault-free receiver, for the common cases
     receiver: AnyReceiver | None = None
 
     def impostor(self, base_url: str) -> Any:
@@ -151,11 +151,9 @@ def _wechat(sim: wechat_harness.WeChatSim) -> AcquirerUnderTest:
             sim.verifier(), fail_first=fail_first, fail_status=fail_status
         ),
         ack_status=204,
-        nack_status=500,
         retry_gaps_s=(15, 15, 30),
         retry_scale=0.01,
         api_5xx=(500, "SYSTEM_ERROR"),
-        closes=True,
         paid_close_code="ORDERPAID",
         reversed_states=("REFUND",),
         unsigned=('{"code_url": "weixin://wxpay/bizpayurl?pr=fake"}', "signature headers missing"),
@@ -180,12 +178,9 @@ def _alipay(sim: alipay_harness.AlipaySim) -> AcquirerUnderTest:
         make_receiver=lambda fail_first, _status: alipay_harness.running_notify_receiver(
             parser, fail_first=fail_first
         ),
-        ack_status=200,
-        nack_status=500,
         retry_gaps_s=(240, 600, 600),
         retry_scale=0.001,
         api_5xx=(502, None),
-        closes=True,
         paid_close_code="ACQ.TRADE_STATUS_ERROR",
         reversed_states=("REFUND",),
         unsigned=(
@@ -214,7 +209,6 @@ def _unionpay(sim: unionpay_harness.UnionPaySim) -> AcquirerUnderTest:
         make_receiver=lambda fail_first, fail_status: unionpay_harness.running_notify_receiver(
             parser, fail_first=fail_first, fail_status=fail_status
         ),
-        ack_status=200,
         # 204 is a success to most of the web, but not to UnionPay: it sends again
         nack_status=204,
         retry_gaps_s=(60, 120, 240),
@@ -245,13 +239,10 @@ def _pos(sim: pos_harness.PosSim) -> AcquirerUnderTest:
         make_receiver=lambda fail_first, _status: pos_harness.running_notify_receiver(
             PosNotifyParser(sim.merchant), fail_first=fail_first
         ),
-        ack_status=200,
-        nack_status=500,
         # the terminal cloud's offsets 10 s, 30 s, 60 s after the first attempt
         retry_gaps_s=(10, 20, 30),
         retry_scale=0.01,
         api_5xx=(500, "96"),
-        closes=True,
         paid_close_code="12",
         reversed_states=("REVOKED",),
         unsigned=(

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from adapters.fiscal.errors import FiscalAnswerForged, FiscalUnavailable
-from adapters.fund.client import FundClient
 from adapters.fund.errors import FundAnswerForged, FundUnavailable
 from adapters.tax.errors import TaxAnswerForged, TaxUnavailable
 from clearing.ports import DueItem, LegConfirmation
@@ -40,7 +39,6 @@ class AuthorityUnderTest:
 
     name: str
     sim: Any  # the harness's handle: set_faults, reset_faults, control and the desk
-    make_client: Callable[[str, float], Any]  # (base_url, timeout_s) -> the real client
     # a new case at the desk that owes something: the reference to look it up by
     new_case: Callable[[], Awaitable[str]]
     # the proof numbers the authority has booked, read at its desk
@@ -48,14 +46,16 @@ class AuthorityUnderTest:
     unavailable: type[Exception]
     forged: type[Exception]
     # a 5xx as the client reports it: (status, reason or None when the reason is the status)
-    api_5xx: tuple[int, str | None]
-    forged_reason: str
+    api_5xx: tuple[int, str | None] = (500, None)
+    forged_reason: str = "signature invalid"
     # what an ALREADY_PAID refusal cites: the first payment's "proof" or its "payment" ref
-    already_paid_cites: str
-    bad_knobs: tuple[dict[str, Any], ...]
+    already_paid_cites: str = "proof"
+    # knobs the /sim/faults desk must refuse beyond the ones every authority refuses
+    bad_knobs: tuple[dict[str, Any], ...] = ()
 
     def client(self, base_url: str | None = None, timeout_s: float = 2.0) -> Any:
-        return self.make_client(base_url or self.sim.base_url, timeout_s)
+        # every authority's harness builds its real client as sim.client(base_url=, timeout_s=)
+        return self.sim.client(base_url=base_url or self.sim.base_url, timeout_s=timeout_s)
 
     async def due(self) -> tuple[str, DueItem]:
         """A fresh case's lookup reference and the one item it owes."""
@@ -86,14 +86,10 @@ def _tax(sim: tax_harness.TaxSim) -> AuthorityUnderTest:
     return AuthorityUnderTest(
         name="tax",
         sim=sim,
-        make_client=lambda base, timeout_s: sim.client(base_url=base, timeout_s=timeout_s),
         new_case=new_case,
         booked=booked,
         unavailable=TaxUnavailable,
         forged=TaxAnswerForged,
-        api_5xx=(500, None),
-        forged_reason="signature invalid",
-        already_paid_cites="proof",
         bad_knobs=(
             {"api_5xx": -1},
             {"refuse_reason": ""},
@@ -115,12 +111,10 @@ def _fiscal(sim: fiscal_harness.FiscalSim) -> AuthorityUnderTest:
     return AuthorityUnderTest(
         name="fiscal",
         sim=sim,
-        make_client=lambda base, timeout_s: sim.client(base_url=base, timeout_s=timeout_s),
         new_case=new_case,
         booked=booked,
         unavailable=FiscalUnavailable,
         forged=FiscalAnswerForged,
-        api_5xx=(500, None),
         forged_reason="MAC invalid",
         already_paid_cites="payment",
         bad_knobs=(
@@ -142,18 +136,12 @@ def _fund(sim: fund_harness.FundSim) -> AuthorityUnderTest:
     return AuthorityUnderTest(
         name="fund",
         sim=sim,
-        make_client=lambda base, timeout_s: FundClient(
-            sim.session, base_url=base, keys=sim.merchant, timeout_s=timeout_s
-        ),
         new_case=new_case,
         booked=booked,
         unavailable=FundUnavailable,
         forged=FundAnswerForged,
         # the office answers a fault as 503 with its own code 9999
         api_5xx=(503, "9999"),
-        forged_reason="signature invalid",
-        already_paid_cites="proof",
-        bad_knobs=(),
     )
 
 

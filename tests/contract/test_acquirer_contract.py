@@ -28,11 +28,6 @@ from tests.contract.acquirers import (
 from tests.integration.serving import eventually, serving
 
 
-@pytest.fixture(scope="module")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("acquirer-keys")
-
-
 @pytest.fixture(params=ACQUIRERS)
 async def acquirer(request: pytest.FixtureRequest, keys_root: Path) -> AsyncIterator[Any]:
     async with running_acquirer(request.param, keys_root) as running:

@@ -26,11 +26,6 @@ from tests.contract.authorities import (
 from tests.integration.serving import closed_url
 
 
-@pytest.fixture(scope="module")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("authority-keys")
-
-
 @pytest.fixture(params=AUTHORITIES)
 async def authority(request: pytest.FixtureRequest, keys_root: Path) -> AsyncIterator[Any]:
     async with running_authority(request.param, keys_root) as running:

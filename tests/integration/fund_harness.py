@@ -42,9 +42,8 @@ class FundSim(SimHandle[MerchantKeys, PlatformKeys]):
     """A running maintenance-fund office (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, keys: MerchantKeys | None = None, **options: Any) -> FundClient:
-        return FundClient(
-            self.session, base_url=self.base_url, keys=keys or self.merchant, **options
-        )
+        options.setdefault("base_url", self.base_url)
+        return FundClient(self.session, keys=keys or self.merchant, **options)
 
     async def add_property(
         self,
