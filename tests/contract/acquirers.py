@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.pos.notify import PosNotifyParser
-from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from tests.integration import alipay_harness, pos_harness, unionpay_harness, wechat_harness
@@ -73,7 +71,6 @@ class AcquirerUnderTest:
     sim: Any  # the harness's handle: an OrderDesk, with the keys on both sides
     # (base_url, notify_url, timeout_s) -> the real client
     make_client: Callable[[str, str, float], Any]
-    make_receiver: Callable[[int, int], AbstractAsyncContextManager[AnyReceiver]]
     # the first gaps of the channel's published resend schedule, in seconds, and our scale
     retry_gaps_s: tuple[float, ...]
     retry_scale: float
@@ -95,6 +92,15 @@ class AcquirerUnderTest:
     closes: bool = True
     # our fault-free receiver, for the common cases
     receiver: AnyReceiver | None = None
+
+    def make_receiver(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[AnyReceiver]:
+        """Our endpoint for this channel's notifications, failing the first ``fail_first``."""
+        receiver: AbstractAsyncContextManager[AnyReceiver] = self.sim.receiver(
+            fail_first=fail_first, fail_status=fail_status
+        )
+        return receiver
 
     def impostor(self, base_url: str) -> Any:
         """Our real client, pointed at something that is not the channel."""
@@ -147,9 +153,6 @@ def _wechat(sim: wechat_harness.WeChatSim) -> AcquirerUnderTest:
         make_client=lambda base, url, timeout_s: sim.client(
             url, timeout_s=timeout_s, base_url=base
         ),
-        make_receiver=lambda fail_first, fail_status: wechat_harness.running_notify_receiver(
-            sim.verifier(), fail_first=fail_first, fail_status=fail_status
-        ),
         ack_status=204,
         retry_gaps_s=(15, 15, 30),
         retry_scale=0.01,
@@ -167,16 +170,11 @@ def _wechat(sim: wechat_harness.WeChatSim) -> AcquirerUnderTest:
 
 
 def _alipay(sim: alipay_harness.AlipaySim) -> AcquirerUnderTest:
-    parser = sim.parser()
     return AcquirerUnderTest(
         name="alipay",
         sim=sim,
         make_client=lambda base, url, timeout_s: sim.client(
             url, timeout_s=timeout_s, gateway_url=base + sim.gateway_url.removeprefix(sim.base_url)
-        ),
-        # Alipay's receiver answers its "busy" without the word success, always a 500
-        make_receiver=lambda fail_first, _status: alipay_harness.running_notify_receiver(
-            parser, fail_first=fail_first
         ),
         retry_gaps_s=(240, 600, 600),
         retry_scale=0.001,
@@ -196,7 +194,6 @@ def _alipay(sim: alipay_harness.AlipaySim) -> AcquirerUnderTest:
 
 
 def _unionpay(sim: unionpay_harness.UnionPaySim) -> AcquirerUnderTest:
-    parser = UnionPayNotifyParser(sim.merchant)
     fast_queries = tuple(s * 0.02 for s in QUERY_SCHEDULE_S)
     # every client of one channel shares what it sent when: UnionPay queries need it
     times = MemoryTxnTimes()
@@ -205,9 +202,6 @@ def _unionpay(sim: unionpay_harness.UnionPaySim) -> AcquirerUnderTest:
         sim=sim,
         make_client=lambda base, url, timeout_s: sim.client(
             url, timeout_s=timeout_s, base_url=base, query_schedule_s=fast_queries, txn_times=times
-        ),
-        make_receiver=lambda fail_first, fail_status: unionpay_harness.running_notify_receiver(
-            parser, fail_first=fail_first, fail_status=fail_status
         ),
         # 204 is a success to most of the web, but not to UnionPay: it sends again
         nack_status=204,
@@ -235,9 +229,6 @@ def _pos(sim: pos_harness.PosSim) -> AcquirerUnderTest:
         sim=sim,
         make_client=lambda base, url, timeout_s: sim.client(
             url, timeout_s=timeout_s, base_url=base
-        ),
-        make_receiver=lambda fail_first, _status: pos_harness.running_notify_receiver(
-            PosNotifyParser(sim.merchant), fail_first=fail_first
         ),
         # the terminal cloud's offsets 10 s, 30 s, 60 s after the first attempt
         retry_gaps_s=(10, 20, 30),

@@ -31,6 +31,13 @@ from tests.integration.wechat_harness import running_wechat_sim
 class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running terminal cloud (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
+    def receiver(
+        self, *, fail_first: int = 0, fail_status: int = 500
+    ) -> AbstractAsyncContextManager[NotifyReceiver]:
+        """Our notification endpoint for this simulator (see ``running_notify_receiver``).
+        (this channel's busy answer is always a 500: ``fail_status`` is not used)"""
+        return running_notify_receiver(PosNotifyParser(self.merchant), fail_first=fail_first)
+
     def client(
         self, notify_url: str = "http://127.0.0.1:9/n", *, timeout_s: float = 2.0, **options: Any
     ) -> PosClient:

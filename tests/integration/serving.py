@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,6 +116,32 @@ async def running_sim(
 
     async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
         yield handle(base_url, merchant, platform, app, session)
+
+
+def acquirer_fixtures(
+    start: Callable[..., AbstractAsyncContextManager[Any]],
+    client_options: Mapping[str, Any] | None = None,
+    **sim_options: Any,
+) -> Any:
+    """The three fixtures an acquirer's adapter tests share, for ``sim, receiver, client = ...``:
+    a fresh simulator per test (``start(keys_root, **sim_options)``), our fault-free notification
+    endpoint for it, and our real client sending notifications there."""
+
+    @pytest.fixture
+    async def sim(keys_root: Path) -> AsyncIterator[Any]:
+        async with start(keys_root, **sim_options) as running:
+            yield running
+
+    @pytest.fixture
+    async def receiver(sim: Any) -> AsyncIterator[Any]:
+        async with sim.receiver() as running:
+            yield running
+
+    @pytest.fixture
+    def client(sim: Any, receiver: Any) -> Any:
+        return sim.client(receiver.url, **(client_options or {}))
+
+    return sim, receiver, client
 
 
 class SimControl:

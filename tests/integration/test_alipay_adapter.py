@@ -35,7 +35,7 @@ from tests.integration.alipay_harness import (
     running_alipay_sim,
     running_notify_receiver,
 )
-from tests.integration.serving import eventually, keyset_fixture
+from tests.integration.serving import acquirer_fixtures, eventually, keyset_fixture
 
 RETRY_SCALE = 0.001
 FEE_RATE_PPM = 6000  # 0.6 %: government merchants pay none, but the bill must carry fees right
@@ -70,15 +70,8 @@ async def sim(keys_root: Path, both_keys: tuple[AppKeys, PlatformKeys]) -> Async
         yield running
 
 
-@pytest.fixture
-async def receiver(sim: AlipaySim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(sim.parser()) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: AlipaySim, receiver: NotifyReceiver) -> AlipayClient:
-    return sim.client(receiver.url)
+# the simulator above reuses the keys loaded once; the endpoint and client are everyone's
+receiver, client = acquirer_fixtures(running_alipay_sim)[1:]
 
 
 async def open_qr(client: AlipayClient, total_fen: int = 12_345) -> str:

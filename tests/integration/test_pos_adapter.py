@@ -10,7 +10,6 @@ import itertools
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,10 +34,9 @@ from clearing.ports import PaymentDeclined, RefundOutcome
 from tests.integration.pos_harness import (
     NotifyReceiver,
     PosSim,
-    running_notify_receiver,
     running_pos_sim,
 )
-from tests.integration.serving import eventually, keyset_fixture
+from tests.integration.serving import acquirer_fixtures, eventually, keyset_fixture
 
 RETRY_SCALE = 0.01
 FEE_PPM = 3800  # 0.38 %: government merchants pay none, but a zero rate would hide fee bugs
@@ -57,23 +55,9 @@ def today() -> Any:
 keys_root = keyset_fixture(keyset, "pos-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[PosSim]:
-    async with running_pos_sim(
-        keys_root, retry_scale=RETRY_SCALE, fee_rate_ppm=FEE_PPM, seed=7
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-async def receiver(sim: PosSim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(PosNotifyParser(sim.merchant)) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: PosSim, receiver: NotifyReceiver) -> PosClient:
-    return sim.client(receiver.url)
+sim, receiver, client = acquirer_fixtures(
+    running_pos_sim, retry_scale=RETRY_SCALE, fee_rate_ppm=FEE_PPM, seed=7
+)
 
 
 async def open_sale(client: PosClient, terminal_id: str = T1, total_fen: int = 12_345) -> str:

@@ -41,11 +41,10 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
-from tests.integration.serving import keyset_fixture
+from tests.integration.serving import acquirer_fixtures, keyset_fixture
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
-    running_notify_receiver,
     running_unionpay_sim,
 )
 
@@ -87,20 +86,15 @@ async def sim(
         yield running
 
 
-@pytest.fixture
-async def receiver(sim: UnionPaySim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(UnionPayNotifyParser(sim.merchant)) as running:
-        yield running
-
-
 def client_for(sim: UnionPaySim, notify_url: str, **options: Any) -> UnionPayClient:
     """The simulator's client, resolving unknown outcomes on a fast query schedule."""
     return sim.client(notify_url, **{"query_schedule_s": FAST_QUERIES, **options})
 
 
-@pytest.fixture
-def client(sim: UnionPaySim, receiver: NotifyReceiver) -> UnionPayClient:
-    return client_for(sim, receiver.url)
+# the simulator above reuses the keys loaded once; the endpoint and client are everyone's
+receiver, client = acquirer_fixtures(
+    running_unionpay_sim, client_options={"query_schedule_s": FAST_QUERIES}
+)[1:]
 
 
 async def open_qr(client: UnionPayClient, total_fen: int = 12_345) -> str:

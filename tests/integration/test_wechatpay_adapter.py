@@ -41,7 +41,7 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
-from tests.integration.serving import keyset_fixture
+from tests.integration.serving import acquirer_fixtures, keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -64,21 +64,7 @@ def in_minutes(n: int) -> datetime:
 keys_root = keyset_fixture(keyset, "wechat-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
-    async with running_wechat_sim(keys_root, retry_scale=RETRY_SCALE, seed=7) as running:
-        yield running
-
-
-@pytest.fixture
-async def receiver(sim: WeChatSim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(sim.verifier()) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: WeChatSim, receiver: NotifyReceiver) -> WeChatPayClient:
-    return sim.client(receiver.url)
+sim, receiver, client = acquirer_fixtures(running_wechat_sim, retry_scale=RETRY_SCALE, seed=7)
 
 
 async def open_order(client: WeChatPayClient, total_fen: int = 12_345) -> str:

@@ -29,6 +29,14 @@ from tests.integration.serving import NotifyReceiver as Receiver
 class UnionPaySim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running UnionPay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
+    def receiver(
+        self, *, fail_first: int = 0, fail_status: int = 500
+    ) -> AbstractAsyncContextManager[NotifyReceiver]:
+        """Our notification endpoint for this simulator (see ``running_notify_receiver``)."""
+        return running_notify_receiver(
+            UnionPayNotifyParser(self.merchant), fail_first=fail_first, fail_status=fail_status
+        )
+
     def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> UnionPayClient:
         """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
         options.setdefault("base_url", self.base_url)
