@@ -29,11 +29,9 @@ from tests.integration.serving import NotifyReceiver as Receiver
 class AlipaySim(OrderDesk[AppKeys, PlatformKeys]):
     """A running Alipay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    def receiver(
-        self, *, fail_first: int = 0, fail_status: int = 500
-    ) -> AbstractAsyncContextManager[NotifyReceiver]:
-        """Our notification endpoint for this simulator (see ``running_notify_receiver``).
-        (this channel's busy answer is always a 500: ``fail_status`` is not used)"""
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
         return running_notify_receiver(self.parser(), fail_first=fail_first)
 
     def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> AlipayClient:

@@ -31,11 +31,9 @@ from tests.integration.wechat_harness import running_wechat_sim
 class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running terminal cloud (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    def receiver(
-        self, *, fail_first: int = 0, fail_status: int = 500
-    ) -> AbstractAsyncContextManager[NotifyReceiver]:
-        """Our notification endpoint for this simulator (see ``running_notify_receiver``).
-        (this channel's busy answer is always a 500: ``fail_status`` is not used)"""
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
         return running_notify_receiver(PosNotifyParser(self.merchant), fail_first=fail_first)
 
     def client(

@@ -182,6 +182,18 @@ class OrderDesk(SimHandle[M, P]):
     pays, an unpaid attempt expires, and what the simulator recorded of an attempt (its
     deliveries and notifications) can be read."""
 
+    def receiver(
+        self, *, fail_first: int = 0, fail_status: int = 500
+    ) -> AbstractAsyncContextManager[Any]:
+        """Our endpoint for this channel's notifications, answering the first ``fail_first`` good
+        ones with ``fail_status`` (a channel whose "busy" answer is fixed keeps its own)."""
+        return self.notify_endpoint(fail_first, fail_status)
+
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError  # each channel's harness serves its own parser
+
     def order_path(self, out_trade_no: str, action: str = "") -> str:
         return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
 

@@ -32,10 +32,9 @@ from tests.integration.serving import OrderDesk, load_keyset, running_receiver, 
 class WeChatSim(OrderDesk[MerchantKeys, PlatformKeys]):
     """A running WeChat Pay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    def receiver(
-        self, *, fail_first: int = 0, fail_status: int = 500
-    ) -> AbstractAsyncContextManager[NotifyReceiver]:
-        """Our notification endpoint for this simulator (see ``running_notify_receiver``)."""
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
         return running_notify_receiver(
             self.verifier(), fail_first=fail_first, fail_status=fail_status
         )
