@@ -1,49 +1,47 @@
-"""A real Alipay simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_alipay_sim(tmp_path) as sim:
-        client = AlipayClient(sim.session, gateway_url=sim.gateway_url, keys=sim.merchant, ...)
-        await sim.pay("T123456")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real Alipay gateway simulator and a notification receiver that answers as Alipay wants
+(the word ``success``). ``running_alipay_sim`` yields an ``AlipaySim``: a QR exists at Alipay
+only once ``sim.scan`` (or ``sim.pay``) is called."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
-from adapters.alipay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    AppKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.alipay import keys as keyset
+from adapters.alipay.client import AlipayClient
+from adapters.alipay.keys import AppKeys, PlatformKeys
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_gateway import GATEWAY_PATH
 from adapters.alipay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class AlipaySim(SimControl):
-    """A running simulator, the keys on both sides, and a session for calling it."""
+class AlipaySim(OrderDesk[AppKeys, PlatformKeys]):
+    """A running Alipay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    base_url: str
-    merchant: AppKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        return running_notify_receiver(self.parser(), fail_first=fail_first)
+
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> AlipayClient:
+        """Our real client of this simulator (``gateway_url`` in ``options`` points it elsewhere);
+        it cancels again at once where Alipay asks it to retry."""
+        options.setdefault("gateway_url", self.gateway_url)
+        options.setdefault("cancel_retry_delay_s", 0.0)
+        return AlipayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     @property
     def gateway_url(self) -> str:
@@ -57,63 +55,34 @@ class AlipaySim(SimControl):
             **kwargs,
         )
 
-    def _order_path(self, out_trade_no: str, action: str = "") -> str:
-        return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
-
     async def scan(self, out_trade_no: str) -> tuple[int, Any]:
         """The citizen scans the QR code (the trade comes to exist)."""
-        return await self.control("POST", self._order_path(out_trade_no, "scan"))
-
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", self._order_path(out_trade_no, "pay"), body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", self._order_path(out_trade_no))
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control("POST", self._order_path(out_trade_no, "expire"))
-        assert status == 200, data
+        return await self.control("POST", self.order_path(out_trade_no, "scan"))
 
 
 def load_keys(keys_root: Path) -> tuple[AppKeys, PlatformKeys]:
     """Generate the keyset if missing, then load both sides."""
-    generate_keyset(keys_root)
-    return load_merchant_keys(keys_root / MERCHANT_DIR), load_platform_keys(
-        keys_root / PLATFORM_DIR
-    )
+    return load_keyset(keyset, keys_root)
 
 
-@asynccontextmanager
-async def running_alipay_sim(
+def running_alipay_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.001,
     fee_rate_ppm: int = 0,
     seed: int | None = None,
     keys: tuple[AppKeys, PlatformKeys] | None = None,
-) -> AsyncIterator[AlipaySim]:
-    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator.
-
-    ``keys`` are the two sides already loaded from ``keys_root`` (loading RSA keys is slow)."""
-    if keys is None:
-        keys = load_keys(keys_root)
-    merchant, platform = keys
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate_ppm=fee_rate_ppm,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield AlipaySim(base_url, merchant, platform, app, session)
+) -> AbstractAsyncContextManager[AlipaySim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator;
+    ``keys`` are both sides already loaded from it (loading RSA keys is slow)."""
+    return running_sim(
+        AlipaySim,
+        create_simulator_app,
+        keys or load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate_ppm=fee_rate_ppm,
+        seed=seed,
+    )
 
 
 Delivery = NoticeDelivery

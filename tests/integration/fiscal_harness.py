@@ -1,56 +1,29 @@
-"""A real non-tax system simulator on 127.0.0.1 for tests, and a client of it.
-
-    async with running_fiscal_sim(tmp_path) as sim:
-        notice = await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00")
-        [due] = await sim.client().lookup(notice["payment_code"])
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up front.
-"""
+"""A real non-tax (fiscal) system simulator: ``sim.issue(payer_name=..., item=..., amount=...)``
+writes a 缴款书 whose ``payment_code`` ``sim.client().lookup`` reads."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
+from adapters.fiscal import keys as keyset
 from adapters.fiscal.client import FiscalClient
-from adapters.fiscal.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.fiscal.keys import MerchantKeys, PlatformKeys
 from adapters.fiscal.simulator import create_simulator_app
-from tests.integration.serving import serving
+from tests.integration.serving import SimHandle, load_keyset, running_sim
 
 
 @dataclass
-class FiscalSim:
-    """A running non-tax system, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class FiscalSim(SimHandle[MerchantKeys, PlatformKeys]):
+    """A running non-tax system (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, timeout_s: float = 2.0, **kwargs: Any) -> FiscalClient:
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("keys", self.merchant)
         return FiscalClient(self.session, timeout_s=timeout_s, **kwargs)
-
-    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.base_url + path, json=body) as resp:
-            return resp.status, await resp.json()
 
     async def issue(self, **notice: Any) -> dict[str, Any]:
         """A new 缴款书 (payer_name, item, and amount / amount_fen / property_kind / base+rate)."""
@@ -77,33 +50,20 @@ class FiscalSim:
         assert status == 200, data
         return list(data)
 
-    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
 
-    async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
-
-
-@asynccontextmanager
-async def running_fiscal_sim(
-    keys_root: Path, *, page_size: int = 100, seed: int | None = None, demo_notices: int = 0
-) -> AsyncIterator[FiscalSim]:
+def running_fiscal_sim(
+    keys_root: Path,
+    *,
+    page_size: int = 100,
+    seed: int | None = None,
+    demo_notices: int = 0,
+) -> AbstractAsyncContextManager[FiscalSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            page_size=page_size,
-            seed=seed,
-            demo_notices=demo_notices,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield FiscalSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        FiscalSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        page_size=page_size,
+        seed=seed,
+        demo_notices=demo_notices,
+    )

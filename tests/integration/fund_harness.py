@@ -1,49 +1,31 @@
-"""A real maintenance-fund office simulator on 127.0.0.1 for tests.
-
-    async with running_fund_sim(tmp_path) as sim:
-        notice = await home(sim, area="120.37", building_type="HIGH_RISE")
-        client = sim.client()
-        [item] = await client.lookup(notice["noticeNo"])
-        proof = await pay(client, notice["noticeNo"], item.amount_fen)
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
-front. ``closed_url()`` names a port nobody listens on, for "connection refused".
-"""
+"""A real maintenance-fund office simulator: ``home(sim)`` registers a home and its notice,
+``pay(client, notice_no, amount_fen)`` confirms the deposit; ``raised`` and ``refusal`` name the
+error a call ends in."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
-import socket
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Awaitable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import aiohttp
 import pytest
-from aiohttp import web
 
+from adapters.fund import keys as keyset
 from adapters.fund import signing
 from adapters.fund.client import FundClient
 from adapters.fund.errors import FundRefused
-from adapters.fund.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.fund.keys import MerchantKeys, PlatformKeys
 from adapters.fund.simulator import create_simulator_app
 from adapters.fund.wire import BEIJING
 from clearing.ports import LegConfirmation
-from tests.integration.serving import SimControl, running_sim_cli, serving
+from tests.integration.serving import SimHandle, load_keyset, running_sim, running_sim_cli
 
 PAID_AT = datetime(2026, 3, 2, 10, 15, 0, tzinfo=BEIJING)
 _units = itertools.count(1)
@@ -55,28 +37,13 @@ def new_unit_no() -> str:
     return f"330106005012GB{next(_units):05d}F00010302"
 
 
-def closed_url() -> str:
-    """A URL on 127.0.0.1 whose port was just released: connecting to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 @dataclass
-class FundSim(SimControl):
-    """A running office, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class FundSim(SimHandle[MerchantKeys, PlatformKeys]):
+    """A running maintenance-fund office (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, keys: MerchantKeys | None = None, **options: Any) -> FundClient:
-        return FundClient(
-            self.session, base_url=self.base_url, keys=keys or self.merchant, **options
-        )
+        options.setdefault("base_url", self.base_url)
+        return FundClient(self.session, keys=keys or self.merchant, **options)
 
     async def add_property(
         self,
@@ -158,18 +125,15 @@ def pay(
     )
 
 
-@asynccontextmanager
-async def running_fund_sim(keys_root: Path, *, demo_homes: int = 0) -> AsyncIterator[FundSim]:
+def running_fund_sim(
+    keys_root: Path,
+    *,
+    demo_homes: int = 0,
+) -> AbstractAsyncContextManager[FundSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(platform, public_base_url=base_url, demo_homes=demo_homes)
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield FundSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        FundSim, create_simulator_app, load_keyset(keyset, keys_root), demo_homes=demo_homes
+    )
 
 
 def running_fund_cli(

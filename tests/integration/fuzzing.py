@@ -34,12 +34,9 @@ from schemathesis.specs.openapi import checks as oas
 
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
+from tests.integration.case_harness import running_case_service
 from tests.integration.factories import place
-from tests.integration.fiscal_harness import running_fiscal_sim
-from tests.integration.fund_harness import running_fund_sim
-from tests.integration.service_harness import Service, running_service
-from tests.integration.tax_harness import running_tax_sim
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service
 
 # what "the service behaves" means here: never a 5xx, and every answer as the document says it
 CHECKS = (
@@ -85,26 +82,8 @@ class Campaign:
 @asynccontextmanager
 async def deployed_service(dsn: str, tmp: Path) -> AsyncIterator[Service]:
     """The service as deployed, in-process: a channel and every authority a case lookup asks."""
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_tax_sim(tmp / "tax") as tax,
-        running_fiscal_sim(tmp / "fiscal") as fiscal,
-        running_fund_sim(tmp / "fund") as fund,
-        running_service(
-            dsn,
-            tmp,
-            sim,
-            workers=0,
-            authority_timeout_s=5.0,
-            tax_keys=tmp / "tax" / "merchant",
-            tax_base_url=tax.base_url,
-            fiscal_keys=tmp / "fiscal" / "merchant",
-            fiscal_base_url=fiscal.base_url,
-            fund_keys=tmp / "fund" / "merchant",
-            fund_base_url=fund.base_url,
-        ) as svc,
-    ):
-        yield svc
+    async with running_case_service(dsn, tmp, workers=0, authority_timeout_s=5.0) as env:
+        yield env["svc"]
 
 
 async def callers(svc: Service) -> dict[str, str | None]:

@@ -1,11 +1,6 @@
-"""A real terminal-cloud simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_pos_sim(tmp_path, fee_rate_ppm=3800) as sim:
-        client = PosClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.swipe("T0000001")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real smart-POS terminal cloud simulator and its notification receiver. A sale goes to a
+terminal (``client.start_sale``), then ``sim.insert`` and ``sim.swipe`` play the card at it;
+``running_card_service`` starts the whole service with its windows' terminals in the cloud."""
 
 from __future__ import annotations
 
@@ -14,37 +9,41 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
-from adapters.pos.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.pos import keys as keyset
+from adapters.pos.client import PosClient
+from adapters.pos.keys import MerchantKeys, PlatformKeys
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
 from tests.integration.service_harness import Service, running_service
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 from tests.integration.wechat_harness import running_wechat_sim
 
 
 @dataclass
-class PosSim(SimControl):
-    """A running terminal cloud, the keys on both sides, and a session for calling it."""
+class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running terminal cloud (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        return running_notify_receiver(PosNotifyParser(self.merchant), fail_first=fail_first)
+
+    def client(
+        self, notify_url: str = "http://127.0.0.1:9/n", *, timeout_s: float = 2.0, **options: Any
+    ) -> PosClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return PosClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     async def insert(self, terminal_id: str, **card: Any) -> tuple[int, Any]:
         """The card goes into the terminal; it asks for the PIN."""
@@ -54,45 +53,28 @@ class PosSim(SimControl):
         """Card and PIN on the terminal: approve (default) or decline with resp_code."""
         return await self.control("POST", f"/sim/terminals/{terminal_id}/swipe", knobs)
 
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(out_trade_no)}/pay", body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(out_trade_no)}")
-        assert status == 200, data
-        return dict(data)
-
     async def settle(self, **body: Any) -> dict[str, Any]:
         status, data = await self.control("POST", "/sim/settle", body)
         assert status == 200, data
         return dict(data)
 
 
-@asynccontextmanager
-async def running_pos_sim(
+def running_pos_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.01,
     fee_rate_ppm: int = 0,
     seed: int | None = None,
-) -> AsyncIterator[PosSim]:
+) -> AbstractAsyncContextManager[PosSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate_ppm=fee_rate_ppm,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield PosSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        PosSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate_ppm=fee_rate_ppm,
+        seed=seed,
+    )
 
 
 Delivery = NoticeDelivery

@@ -14,14 +14,17 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from adapters.errors import NotifyRejected
@@ -32,6 +35,9 @@ Ack = tuple[int, str, bytes]
 
 BUSY: Ack = (500, "text/plain", b"busy")
 V = TypeVar("V")
+S = TypeVar("S")
+M = TypeVar("M")
+P = TypeVar("P")
 D = TypeVar("D", bound="Delivery[Any]")
 
 
@@ -41,6 +47,14 @@ def bound_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+def closed_url() -> str:
+    """A URL on 127.0.0.1 whose port was just released: connecting to it is refused."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
 
 
 @asynccontextmanager
@@ -62,6 +76,74 @@ async def serving(
         sock.close()
 
 
+def load_keyset(keyset: ModuleType, root: Path) -> tuple[Any, Any]:
+    """Generate (or reuse) an adapter's keyset under ``root`` and load both sides: ours (the
+    merchant's) and the outside party's, which only its simulator holds. ``keyset`` is the
+    adapter's ``keys`` module; each names the same five things."""
+    keyset.generate_keyset(root)
+    return (
+        keyset.load_merchant_keys(root / keyset.MERCHANT_DIR),
+        keyset.load_platform_keys(root / keyset.PLATFORM_DIR),
+    )
+
+
+def keyset_fixture(keyset: ModuleType, name: str) -> Any:
+    """A session fixture ``keys_root``: a folder holding ``keyset``'s keys, generated once."""
+
+    @pytest.fixture(scope="session")
+    def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        root = tmp_path_factory.mktemp(name)
+        keyset.generate_keyset(root)
+        return root
+
+    return keys_root
+
+
+@asynccontextmanager
+async def running_sim(
+    handle: Callable[..., S],
+    create_app: Callable[..., web.Application],
+    keys: tuple[Any, Any],
+    **options: Any,
+) -> AsyncIterator[S]:
+    """Serve ``create_app(platform_keys, public_base_url=..., **options)`` and yield
+    ``handle(base_url, merchant_keys, platform_keys, app, session)``: every simulator's harness
+    builds its handle this way."""
+    merchant, platform = keys
+
+    def make_app(base_url: str) -> web.Application:
+        return create_app(platform, public_base_url=base_url, **options)
+
+    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
+        yield handle(base_url, merchant, platform, app, session)
+
+
+def acquirer_fixtures(
+    start: Callable[..., AbstractAsyncContextManager[Any]],
+    client_options: Mapping[str, Any] | None = None,
+    **sim_options: Any,
+) -> Any:
+    """The three fixtures an acquirer's adapter tests share, for ``sim, receiver, client = ...``:
+    a fresh simulator per test (``start(keys_root, **sim_options)``), our fault-free notification
+    endpoint for it, and our real client sending notifications there."""
+
+    @pytest.fixture
+    async def sim(keys_root: Path) -> AsyncIterator[Any]:
+        async with start(keys_root, **sim_options) as running:
+            yield running
+
+    @pytest.fixture
+    async def receiver(sim: Any) -> AsyncIterator[Any]:
+        async with sim.receiver() as running:
+            yield running
+
+    @pytest.fixture
+    def client(sim: Any, receiver: Any) -> Any:
+        return sim.client(receiver.url, **(client_options or {}))
+
+    return sim, receiver, client
+
+
 class SimControl:
     """What a running simulator's handle (a dataclass with ``base_url`` and ``session``) offers
     over the simulator's unsigned ``/sim/`` control endpoints."""
@@ -81,6 +163,65 @@ class SimControl:
     async def reset_faults(self) -> None:
         status, data = await self.control("DELETE", "/sim/faults")
         assert status == 200, data
+
+
+@dataclass
+class SimHandle(SimControl, Generic[M, P]):
+    """A running simulator: where it listens, the keys on both sides (ours, and the outside
+    party's that only the simulator holds), its app, and a session for calling it."""
+
+    base_url: str
+    merchant: M
+    platform: P
+    app: web.Application
+    session: aiohttp.ClientSession
+
+
+class OrderDesk(SimHandle[M, P]):
+    """An acquirer simulator's ``/sim/orders/`` desk, the same for every channel: the citizen
+    pays, an unpaid attempt expires, and what the simulator recorded of an attempt (its
+    deliveries and notifications) can be read."""
+
+    def receiver(
+        self, *, fail_first: int = 0, fail_status: int = 500
+    ) -> AbstractAsyncContextManager[Any]:
+        """Our endpoint for this channel's notifications, answering the first ``fail_first`` good
+        ones with ``fail_status`` (a channel whose "busy" answer is fixed keeps its own)."""
+        return self.notify_endpoint(fail_first, fail_status)
+
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError  # each channel's harness serves its own parser
+
+    def order_path(self, out_trade_no: str, action: str = "") -> str:
+        return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
+
+    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
+        """The citizen pays (a different amount, if given); returns (HTTP status, JSON answer)."""
+        body = None if amount_fen is None else {"amount_fen": amount_fen}
+        return await self.control("POST", self.order_path(out_trade_no, "pay"), body)
+
+    async def order(self, out_trade_no: str) -> dict[str, Any]:
+        status, data = await self.control("GET", self.order_path(out_trade_no))
+        assert status == 200, data
+        return dict(data)
+
+    async def expire(self, out_trade_no: str) -> None:
+        status, data = await self.control("POST", self.order_path(out_trade_no, "expire"))
+        assert status == 200, data
+
+    async def acknowledged(self, out_trade_no: str) -> dict[str, Any]:
+        """The attempt's record once the simulator has taken our acknowledgement of its first
+        notification: it records a delivery only when the answer is back, which may be after
+        our receiver has seen it, so reading right away can find the delivery unfinished."""
+
+        async def done() -> bool:
+            notes = (await self.order(out_trade_no))["notifications"]
+            return bool(notes) and notes[0]["acknowledged"] is True
+
+        await eventually(done)
+        return await self.order(out_trade_no)
 
 
 def respond(ack: Ack) -> web.Response:
@@ -201,3 +342,14 @@ async def running_sim_cli(
 async def stops_on_sigterm(proc: asyncio.subprocess.Process) -> bool:
     proc.send_signal(signal.SIGTERM)
     return await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0) -> None:
+    """Wait until ``check`` holds, or fail. A simulator records a delivery when its answer comes
+    back, which may be after our receiver has already seen it: read its state through this."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)

@@ -1,53 +1,28 @@
-"""A real tax-bureau simulator on 127.0.0.1 for tests.
-
-    async with running_tax_sim(tmp_path) as sim:
-        declaration = await sim.create_case(price="3000000.00", area_m2="89.50")
-        client = sim.client()
-        items = await client.lookup(declaration["declaration_no"])
-
-The simulator listens on an ephemeral port bound before the app starts, so its URL is known up
-front.
-"""
+"""A real tax-bureau front-end simulator: ``sim.create_case(price=..., area_m2=...)`` declares a
+resale, and ``sim.client().lookup(declaration_no)`` reads what it owes."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
+from adapters.tax import keys as keyset
 from adapters.tax import signing
 from adapters.tax.client import TaxClient
-from adapters.tax.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.tax.keys import MerchantKeys, PlatformKeys
 from adapters.tax.simulator import create_simulator_app
 from adapters.tax.wire import LOOKUP, wire_time
-from tests.integration.serving import serving
+from tests.integration.serving import SimHandle, load_keyset, running_sim
 
 
 @dataclass
-class TaxSim:
-    """A running bureau front-end, the keys on both sides, and a session for calling it."""
-
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+class TaxSim(SimHandle[MerchantKeys, PlatformKeys]):
+    """A running tax bureau front-end (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
     def client(self, *, base_url: str | None = None, timeout_s: float = 2.0) -> TaxClient:
         return TaxClient(
@@ -56,10 +31,6 @@ class TaxSim:
             keys=self.merchant,
             timeout_s=timeout_s,
         )
-
-    async def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.base_url + path, json=body) as resp:
-            return resp.status, await resp.json()
 
     async def create_case(self, **fields: Any) -> dict[str, Any]:
         """Declare one resale; every field is optional (see ``adapters.tax.sim_control``)."""
@@ -102,25 +73,9 @@ class TaxSim:
         async with self.session.post(self.base_url + LOOKUP[2], data=body, headers=headers) as resp:
             return resp.status, await resp.json()
 
-    async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
 
-    async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
-
-
-@asynccontextmanager
-async def running_tax_sim(keys_root: Path) -> AsyncIterator[TaxSim]:
+def running_tax_sim(
+    keys_root: Path,
+) -> AbstractAsyncContextManager[TaxSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(platform, public_base_url=base_url)
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield TaxSim(base_url, merchant, platform, app, session)
+    return running_sim(TaxSim, create_simulator_app, load_keyset(keyset, keys_root))

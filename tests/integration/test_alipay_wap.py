@@ -6,7 +6,6 @@ browser's return to return_url proves nothing and changes nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -16,48 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.alipay import crypto
 from adapters.alipay.gateway import Gateway
-from clearing.api.keys import ACQUIRERS
-from clearing.channels import Channel
 from clearing.ports import PayPage
-from tests.integration.alipay_harness import AlipaySim, running_alipay_sim
+from tests.integration.alipay_harness import running_alipay_sim
+from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
 from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("alipay-wap")
-    async with (
-        running_wechat_sim(tmp / "wechat") as wechat,
-        running_alipay_sim(tmp / "alipay", retry_scale=0.001) as alipay,
-        # the poller stays out of the way: these tests are about the notification
-        running_service(db_dsn, tmp, wechat, others={"alipay": alipay}, poll_first_s=600) as s,
-    ):
-        s.alipay = alipay  # type: ignore[attr-defined]
-        yield s
-
-
-def sim(svc: Service) -> AlipaySim:
-    found: AlipaySim = svc.alipay  # type: ignore[attr-defined]
-    return found
-
-
-def channel(svc: Service) -> Channel:
-    return svc.app[ACQUIRERS]["alipay"]
-
-
-@pytest.fixture(autouse=True)
-async def _faults(svc: Service) -> AsyncIterator[None]:
-    await sim(svc).reset_faults()
-    yield
-    await sim(svc).reset_faults()
-
-
-@pytest.fixture
-async def phone() -> AsyncIterator[PhoneBrowser]:
-    async with aiohttp.ClientSession() as session:
-        yield PhoneBrowser(session)
+svc, phone, _faults = phone_fixtures("alipay", running_alipay_sim)
 
 
 def _return_url(svc: Service, order_no: str) -> str:
@@ -73,7 +37,7 @@ def _refused(page: Page) -> str | None:
 
 
 def test_the_channel_offers_h5(svc: Service) -> None:
-    assert channel(svc).supports("h5")
+    assert channel(svc, "alipay").supports("h5")
 
 
 async def test_page_is_the_signed_wap_request(svc: Service) -> None:
@@ -81,13 +45,13 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
     page = await _page(svc, otn, 123_45, expires_at, order_no)
     assert page.method == "POST"
     split = urlsplit(page.url)
-    assert f"{split.scheme}://{split.netloc}{split.path}" == sim(svc).gateway_url
+    assert f"{split.scheme}://{split.netloc}{split.path}" == acquirer_sim(svc).gateway_url
     params = dict(parse_qsl(split.query)) | dict(page.fields)
     assert params["method"] == "alipay.trade.wap.pay"
     assert params["notify_url"] == svc.base_url + "/notify/alipay"
     assert params["return_url"] == _return_url(svc, order_no)
     assert crypto.verify(
-        sim(svc).platform.app_public_keys[params["app_id"]],
+        acquirer_sim(svc).platform.app_public_keys[params["app_id"]],
         crypto.request_content(params),
         params["sign"],
     )
@@ -107,11 +71,11 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 350_080_01)
     # every notification round goes out three times
-    await sim(svc).set_faults(duplicate_callbacks=2)
+    await acquirer_sim(svc).set_faults(duplicate_callbacks=2)
     cashier = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert cashier.status == 200
     assert cashier.url.path.startswith("/sim/wap/")
-    assert (await sim(svc).order(otn))["cashier_url"] == str(cashier.url)
+    assert (await acquirer_sim(svc).order(otn))["cashier_url"] == str(cashier.url)
     assert cashier.by_id("amount") == "¥350080.01"
     assert "不动产登记税费 2026-BDC-000777" in cashier.text
     # the browser posted the same form twice (back button): still the one cashier
@@ -127,15 +91,15 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
         "350080.01",
     )
     assert crypto.verify(
-        sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
+        acquirer_sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
     )
 
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(sim(svc).order, otn)
+    sent = await acknowledged(acquirer_sim(svc).order, otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
     assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc).query(otn)
+    status = await channel(svc, "alipay").query(otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
 
     # paid: the cashier offers no second payment, and confirming again changes nothing
@@ -145,14 +109,14 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "ACQ.TRADE_HAS_SUCCESS"
     assert await svc.payment_counts(otn) == (1, 1)
-    assert (await sim(svc).order(otn))["paid_fen"] == 350_080_01
+    assert (await acquirer_sim(svc).order(otn))["paid_fen"] == 350_080_01
 
 
 async def test_the_return_to_the_merchant_captures_nothing(
     svc: Service, phone: PhoneBrowser
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 88_00)
-    await sim(svc).set_faults(drop_callbacks=1.0)
+    await acquirer_sim(svc).set_faults(drop_callbacks=1.0)
     cashier = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
     assert location is not None
@@ -169,7 +133,7 @@ async def test_the_return_to_the_merchant_captures_nothing(
     assert await svc.payment_counts(otn) == (0, 0)
     assert await svc.order_state(order_no) != "CLEARED"
     # the notification that was lost comes again on Alipay's schedule, and that one counts
-    await sim(svc).reset_faults()
+    await acquirer_sim(svc).reset_faults()
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
     assert await svc.payment_counts(otn) == (1, 1)
 
@@ -194,7 +158,7 @@ async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) ->
     assert refused.status == 200
     assert _refused(refused) == "isv.invalid-signature"
     assert refused.forms == []
-    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
     # nor may the browser be sent back anywhere else
     elsewhere = await _refused_page(phone, page, return_url="https://evil.example/steal")
@@ -211,7 +175,7 @@ async def test_a_request_signed_with_another_key_is_refused(
     forged = crypto.sign(stranger, crypto.request_content(params))
     refused = await _refused_page(phone, page, sign=forged)
     assert _refused(refused) == "isv.invalid-signature"
-    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
 
 
@@ -223,7 +187,7 @@ async def test_the_same_out_trade_no_with_another_amount_is_refused(
     assert first.url.path.startswith("/sim/wap/")
     other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
     assert _refused(other) == "ACQ.CONTEXT_INCONSISTENT"
-    assert (await sim(svc).order(otn))["total_fen"] == 700_00
+    assert (await acquirer_sim(svc).order(otn))["total_fen"] == 700_00
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
@@ -234,13 +198,13 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
 
     order_no, otn, expires_at = await svc.open_attempt("alipay", 9_99)
     cashier = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
-    await sim(svc).expire(otn)
+    await acquirer_sim(svc).expire(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"
-    assert (await sim(svc).order(otn))["paid_fen"] is None
+    assert (await acquirer_sim(svc).order(otn))["paid_fen"] is None
     reopened = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
     assert _refused(reopened) == "ACQ.TRADE_HAS_CLOSE"
-    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert (await channel(svc, "alipay").query(otn)).state == "NOT_FOUND"
     assert await svc.payment_counts(otn) == (0, 0)
 
 
@@ -269,8 +233,8 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
         # signed with our real key: only the amount is wrong
         gateway = Gateway(
             session,
-            url=sim(svc).gateway_url,
-            keys=sim(svc).merchant,
+            url=acquirer_sim(svc).gateway_url,
+            keys=acquirer_sim(svc).merchant,
             timeout_s=5,
             clock=lambda: datetime.now(UTC),
         )
@@ -287,15 +251,15 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
         )
     refused = await phone.open(PayPage(url=url, method="POST", fields=fields))
     assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")
-    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
 
 
 async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 2_00)
     cashier = await phone.open(await _page(svc, otn, 2_00, expires_at, order_no))
-    await channel(svc).close(otn)
+    await channel(svc, "alipay").close(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"
-    assert (await sim(svc).order(otn))["paid_fen"] is None
-    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert (await acquirer_sim(svc).order(otn))["paid_fen"] is None
+    assert (await channel(svc, "alipay").query(otn)).state == "NOT_FOUND"

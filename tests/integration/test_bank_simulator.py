@@ -371,36 +371,6 @@ async def test_the_payout_text_is_verified_and_kept_but_never_booked(bank: BankS
     assert [r.verdict for r in bank.state.received] == ["ACCEPTED", "REFUSED"]
 
 
-async def test_fault_knobs(bank: BankSim) -> None:
-    client = bank.client(timeout=0.5)
-    await bank.set_faults(outbox_5xx=1, inbox_5xx=1)
-    with pytest.raises(BankUnavailable) as busy:
-        await client.list_outbox()
-    assert busy.value.status == 503
-    with pytest.raises(BankUnavailable):
-        await client.push(NAME, b"x", b"{}")
-    assert await client.list_outbox() == []
-
-    await bank.set_faults(drop_status=["MSG-FK-1"], reject_accounts=[FUND], reject_reason="AC06")
-    await bank.push(NAME, pain001("MSG-FK-1", three("FK1")))
-    assert await bank.outbox_files("pain.002") == []  # the answer never comes
-    await bank.push(NAME, pain001("MSG-FK-1", three("FK1")))  # resend: now it does
-    [status] = await bank.outbox_files("pain.002")
-    assert tx_statuses(status)["FK1M"] == ("RJCT", "AC06")
-
-    await bank.set_faults(duplicate_status=1)
-    await bank.push("TJ_SFBK_20260302_002.pain001.xml", pain001("MSG-FK-2", three("FK2")))
-    _, one, two = await bank.outbox_files("pain.002")
-    assert one == two
-
-    await bank.set_faults(delay_s=2)
-    with pytest.raises(BankUnavailable):
-        await client.list_outbox()
-    await bank.reset_faults()
-    status_code, refused = await bank.control("PUT", "/sim/faults", {"reject_reason": "bad"})
-    assert status_code == 400, refused
-
-
 async def test_pull_mode_fetches_our_files_with_the_bank_certificate(tmp_path: Path) -> None:
     tls = prepare_tls(tmp_path / "tls")
     files: dict[str, bytes] = {"TJ_SFBK_20260302_002.pain001.xml": b"not signed yet"}

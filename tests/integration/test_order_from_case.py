@@ -16,12 +16,10 @@ import pytest
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
+from tests.integration.case_harness import running_case_service
 from tests.integration.factories import PAYER_ID
-from tests.integration.fiscal_harness import running_fiscal_sim
-from tests.integration.fund_harness import home, running_fund_sim
-from tests.integration.service_harness import Service, running_service
-from tests.integration.tax_harness import running_tax_sim
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.fund_harness import home
+from tests.integration.service_harness import Service
 
 
 @pytest.fixture(scope="module")
@@ -29,33 +27,9 @@ async def env(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("case")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_tax_sim(tmp / "tax") as tax,
-        running_fiscal_sim(tmp / "fiscal") as fiscal,
-        running_fund_sim(tmp / "fund") as fund,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            workers=2,
-            poll_first_s=0.3,
-            authority_timeout_s=2.0,
-            tax_keys=tmp / "tax" / "merchant",
-            tax_base_url=tax.base_url,
-            fiscal_keys=tmp / "fiscal" / "merchant",
-            fiscal_base_url=fiscal.base_url,
-            fund_keys=tmp / "fund" / "merchant",
-            fund_base_url=fund.base_url,
-        ) as svc,
-    ):
-        yield {
-            "svc": svc,
-            "tax": tax,
-            "fiscal": fiscal,
-            "fund": fund,
-            "clerk": await svc.add_user("clerk", "HALL1"),
-        }
+    settings = {"workers": 2, "poll_first_s": 0.3, "authority_timeout_s": 2.0}
+    async with running_case_service(db_dsn, tmp, **settings) as env:
+        yield {**env, "clerk": await env["svc"].add_user("clerk", "HALL1")}
 
 
 async def _case(env: dict[str, Any]) -> dict[str, Any]:

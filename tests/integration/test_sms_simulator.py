@@ -15,8 +15,7 @@ import pytest
 
 from adapters.sms import tc3
 from clearing.messaging import NoticeMessage, SmsOutcomeUnknown, SmsRefused, SmsUnavailable
-from tests.integration.fund_harness import closed_url
-from tests.integration.serving import running_sim_cli, stops_on_sigterm
+from tests.integration.serving import closed_url, running_sim_cli, stops_on_sigterm
 from tests.integration.sms_harness import SmsSim, running_sms_sim
 
 PHONE = "+8613800138000"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import itertools
@@ -11,6 +10,7 @@ import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
 from adapters.unionpay import crypto, wire
+from adapters.unionpay import keys as keyset
 from adapters.unionpay.bill import BillUnreadable
 from adapters.unionpay.client import UnionPayClient, reversal_id
 from adapters.unionpay.gateway import QUERY_TRANS, Gateway, OutcomeUnknown
@@ -36,15 +37,14 @@ from adapters.unionpay.keys import (
     load_merchant_keys,
     load_platform_keys,
 )
-from adapters.unionpay.notify import ACK_OK, UnionPayNotifyParser
-from adapters.unionpay.sim_state import RETRY_SCHEDULE_S
+from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
+from tests.integration.serving import acquirer_fixtures, keyset_fixture
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
-    running_notify_receiver,
     running_unionpay_sim,
 )
 
@@ -66,11 +66,7 @@ def today() -> datetime:
     return datetime.now(UTC)
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("unionpay-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "unionpay-keys")
 
 
 @pytest.fixture(scope="session")
@@ -90,27 +86,15 @@ async def sim(
         yield running
 
 
-@pytest.fixture
-async def receiver(sim: UnionPaySim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(UnionPayNotifyParser(sim.merchant)) as running:
-        yield running
+def client_for(sim: UnionPaySim, notify_url: str, **options: Any) -> UnionPayClient:
+    """The simulator's client, resolving unknown outcomes on a fast query schedule."""
+    return sim.client(notify_url, **{"query_schedule_s": FAST_QUERIES, **options})
 
 
-def client_for(sim: UnionPaySim, notify_url: str, **kwargs: object) -> UnionPayClient:
-    kwargs.setdefault("timeout_s", 2.0)
-    kwargs.setdefault("query_schedule_s", FAST_QUERIES)
-    return UnionPayClient(
-        sim.session,
-        base_url=sim.base_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-@pytest.fixture
-def client(sim: UnionPaySim, receiver: NotifyReceiver) -> UnionPayClient:
-    return client_for(sim, receiver.url)
+# the simulator above reuses the keys loaded once; the endpoint and client are everyone's
+receiver, client = acquirer_fixtures(
+    running_unionpay_sim, client_options={"query_schedule_s": FAST_QUERIES}
+)[1:]
 
 
 async def open_qr(client: UnionPayClient, total_fen: int = 12_345) -> str:
@@ -339,16 +323,6 @@ async def test_expired_code_cannot_be_paid(sim: UnionPaySim, client: UnionPayCli
     await client.close(no)  # nothing to close at UnionPay: the code lapsed
 
 
-async def test_citizen_paying_another_amount_shows_in_notice(
-    sim: UnionPaySim, client: UnionPayClient, receiver: NotifyReceiver
-) -> None:
-    no = await open_qr(client, total_fen=10_000)
-    await sim.pay(no, amount_fen=9_999)
-    [delivery] = await receiver.wait_for(1)
-    assert delivery.notice is not None and delivery.notice.amount_fen == 9_999
-    assert (await client.query(no)).amount_fen == 9_999
-
-
 async def test_order_id_is_used_once(client: UnionPayClient) -> None:
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as caught:
@@ -377,13 +351,6 @@ async def test_qr_applied_after_the_client_gave_up(
     assert (await impatient.query(no)).state == "NOT_FOUND"
     await sim.pay(no)
     assert (await impatient.query(no)).state == "SUCCESS"
-
-
-async def test_close_refuses_a_paid_order(sim: UnionPaySim, client: UnionPayClient) -> None:
-    no = await paid_qr(sim, client)
-    with pytest.raises(AcquirerRejected) as caught:
-        await client.close(no)
-    assert caught.value.code == "ORDER_PAID"
 
 
 # --- the payment code the clerk scans ----------------------------------------------------
@@ -616,33 +583,6 @@ async def test_truncated_bill_names_the_line(sim: UnionPaySim, client: UnionPayC
 # --- notifications under faults ----------------------------------------------------------
 
 
-async def test_duplicate_callbacks_share_one_event_id(
-    sim: UnionPaySim, client: UnionPayClient, receiver: NotifyReceiver
-) -> None:
-    await sim.set_faults(duplicate_callbacks=2)
-    await paid_qr(sim, client)
-    deliveries = await receiver.wait_for(3)
-    assert {d.verdict for d in deliveries} == {"OK"}
-    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
-
-
-async def test_only_200_or_302_acknowledges_on_the_scaled_schedule(sim: UnionPaySim) -> None:
-    parser = UnionPayNotifyParser(sim.merchant)
-    async with running_notify_receiver(parser, fail_first=3, fail_status=204) as failing:
-        client = client_for(sim, failing.url)
-        no = await paid_qr(sim, client)
-        deliveries = await failing.wait_for(4)
-        await asyncio.sleep(0.05)
-    # 204 is a success to most of the web, but not to UnionPay: it sends again
-    assert [d.answered for d in deliveries] == [204, 204, 204, ACK_OK[0]]
-    gaps = [b.at - a.at for a, b in itertools.pairwise(deliveries)]
-    for gap, planned in zip(gaps, RETRY_SCHEDULE_S, strict=False):
-        assert planned * RETRY_SCALE * 0.9 <= gap < planned * RETRY_SCALE + 0.5
-    state = await sim.order(no)
-    assert [d["round"] for d in state["deliveries"]] == [0, 1, 2, 3]
-    assert state["notifications"][0]["acknowledged"] is True
-
-
 async def test_302_is_an_acknowledgement(sim: UnionPaySim) -> None:
     async def redirect(_: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "/elsewhere"})
@@ -656,31 +596,10 @@ async def test_302_is_an_acknowledgement(sim: UnionPaySim) -> None:
     try:
         client = client_for(sim, f"http://127.0.0.1:{runner.addresses[0][1]}/n")
         no = await paid_qr(sim, client)
-        for _ in range(100):
-            state = await sim.order(no)
-            if state["notifications"][0]["acknowledged"]:
-                break
-            await asyncio.sleep(0.01)
+        state = await sim.acknowledged(no)
         assert [d["status"] for d in state["deliveries"]] == [302]
     finally:
         await runner.cleanup()
-
-
-async def test_dropped_callbacks_are_recorded_and_later_delivered(
-    sim: UnionPaySim, client: UnionPayClient, receiver: NotifyReceiver
-) -> None:
-    await sim.set_faults(drop_callbacks=1.0)
-    no = await paid_qr(sim, client)
-    for _ in range(200):
-        state = await sim.order(no)
-        if len(state["deliveries"]) >= 2:
-            break
-        await asyncio.sleep(0.01)
-    assert {d["error"] for d in state["deliveries"]} == {"dropped"}
-    assert receiver.deliveries == []
-    await sim.reset_faults()
-    [delivery] = await receiver.wait_for(1)
-    assert delivery.verdict == "OK"
 
 
 async def test_reordered_callbacks_arrive_newest_first(
@@ -700,27 +619,6 @@ async def test_a_lone_held_callback_goes_after_the_hold(
     no = await paid_qr(sim, client)
     [delivery] = await receiver.wait_for(1)
     assert delivery.fields["orderId"] == no
-
-
-@pytest.mark.parametrize(
-    ("knob", "code"),
-    [
-        ("bad_signature", "SIGNATURE_INVALID"),
-        ("untrusted_cert", "UNKNOWN_KEY"),
-        ("wrong_merchant", "WRONG_MERCHANT"),
-    ],
-)
-async def test_forged_callbacks_are_refused(
-    sim: UnionPaySim, client: UnionPayClient, receiver: NotifyReceiver, knob: str, code: str
-) -> None:
-    await sim.set_faults(**{knob: True})
-    await paid_qr(sim, client)
-    first = (await receiver.wait_for(1))[0]
-    assert (first.verdict, first.answered) == (code, 401)
-    await sim.reset_faults()
-    # a refused delivery counts as unacknowledged, so the real one follows on the resend
-    later = await receiver.wait_for(2)
-    assert later[1].verdict == "OK"
 
 
 async def test_parser_refuses_tampering_and_malformed_bodies(
@@ -769,16 +667,6 @@ async def test_refund_notifications_capture_nothing(
 # --- API faults seen by the client -------------------------------------------------------
 
 
-async def test_api_5xx_is_an_unknown_outcome_then_recovers(
-    sim: UnionPaySim, client: UnionPayClient
-) -> None:
-    await sim.set_faults(api_5xx=1)
-    with pytest.raises(OutcomeUnknown) as caught:
-        await open_qr(client)
-    assert caught.value.status == 500
-    await open_qr(client)
-
-
 async def test_slow_api_times_out(sim: UnionPaySim, receiver: NotifyReceiver) -> None:
     await sim.set_faults(api_delay_s=1.0)
     with pytest.raises(OutcomeUnknown) as caught:
@@ -786,40 +674,14 @@ async def test_slow_api_times_out(sim: UnionPaySim, receiver: NotifyReceiver) ->
     assert (caught.value.status, caught.value.reason) == (None, "TimeoutError")
 
 
-async def test_wrongly_signed_answers_are_forged(sim: UnionPaySim, client: UnionPayClient) -> None:
+async def test_an_answer_signed_with_an_untrusted_certificate_is_forged(
+    sim: UnionPaySim, client: UnionPayClient
+) -> None:
     no = await paid_qr(sim, client)
-    await sim.set_faults(bad_response_signature=True)
-    with pytest.raises(ResponseForged) as caught:
-        await client.query(no)
-    assert caught.value.reason == "signature invalid"
-    await sim.set_faults(bad_response_signature=False, untrusted_response_cert=True)
+    await sim.set_faults(untrusted_response_cert=True)
     with pytest.raises(ResponseForged) as untrusted:
         await client.query(no)
     assert untrusted.value.reason == "certificate does not chain to the UnionPay intermediate"
-
-
-async def test_unsigned_answer_is_forged(sim: UnionPaySim) -> None:
-    async def unsigned(_: web.Request) -> web.Response:
-        return web.Response(text="respCode=00&qrCode=https://qr.95516.com/00010000/01fake")
-
-    app = web.Application()
-    app.router.add_post("/gateway/api/backTransReq.do", unsigned)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        impostor = UnionPayClient(
-            sim.session,
-            base_url=f"http://127.0.0.1:{runner.addresses[0][1]}",
-            keys=sim.merchant,
-            notify_url="http://127.0.0.1/n",
-        )
-        with pytest.raises(ResponseForged) as caught:
-            await open_qr(impostor)
-        assert caught.value.reason == "signature or signPubKeyCert missing"
-    finally:
-        await runner.cleanup()
 
 
 async def test_simulator_refuses_bad_requests(sim: UnionPaySim, tmp_path: Path) -> None:
@@ -867,19 +729,6 @@ async def test_connection_refused_is_plainly_unavailable(sim: UnionPaySim) -> No
         )
     # nothing was sent, so nothing can have been charged: not an unknown outcome
     assert not isinstance(caught.value, OutcomeUnknown)
-
-
-async def test_faults_reject_unknown_knobs(sim: UnionPaySim) -> None:
-    for knobs in (
-        {"nonsense": 1},
-        {"drop_callbacks": 2},
-        {"api_5xx": 1.5},
-        {"bad_signature": "yes"},
-        {"fee_rate": "0.1%"},
-        {"refund_result": "maybe"},
-    ):
-        async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
-            assert resp.status == 400, knobs
 
 
 # --- the command line --------------------------------------------------------------------

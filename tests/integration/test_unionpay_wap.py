@@ -6,57 +6,20 @@ proves nothing and changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
-from clearing.api.keys import ACQUIRERS
-from clearing.channels import Channel
 from clearing.ports import PayPage
+from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
 from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
-from tests.integration.service_harness import Service, running_service
-from tests.integration.unionpay_harness import UnionPaySim, running_unionpay_sim
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service
+from tests.integration.unionpay_harness import running_unionpay_sim
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("unionpay-wap")
-    async with (
-        running_wechat_sim(tmp / "wechat") as wechat,
-        running_unionpay_sim(tmp / "unionpay", retry_scale=0.001) as unionpay,
-        # the poller stays out of the way: these tests are about the notification
-        running_service(db_dsn, tmp, wechat, others={"unionpay": unionpay}, poll_first_s=600) as s,
-    ):
-        s.unionpay = unionpay  # type: ignore[attr-defined]
-        yield s
-
-
-def sim(svc: Service) -> UnionPaySim:
-    found: UnionPaySim = svc.unionpay  # type: ignore[attr-defined]
-    return found
-
-
-def channel(svc: Service) -> Channel:
-    return svc.app[ACQUIRERS]["unionpay"]
-
-
-@pytest.fixture(autouse=True)
-async def _faults(svc: Service) -> AsyncIterator[None]:
-    await sim(svc).reset_faults()
-    yield
-    await sim(svc).reset_faults()
-
-
-@pytest.fixture
-async def phone() -> AsyncIterator[PhoneBrowser]:
-    async with aiohttp.ClientSession() as session:
-        yield PhoneBrowser(session)
+svc, phone, _faults = phone_fixtures("unionpay", running_unionpay_sim)
 
 
 def _front_url(svc: Service, order_no: str) -> str:
@@ -72,18 +35,18 @@ def _refused(page: Page) -> str | None:
 
 
 async def _unknown_at_sim(svc: Service, otn: str) -> bool:
-    status, _ = await sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
     return status == 404
 
 
 def test_the_channel_offers_h5(svc: Service) -> None:
-    assert channel(svc).supports("h5")
+    assert channel(svc, "unionpay").supports("h5")
 
 
 async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 123_45)
     page = await _page(svc, otn, 123_45, expires_at, order_no)
-    assert (page.method, page.url) == ("POST", sim(svc).base_url + FRONT_TRANS)
+    assert (page.method, page.url) == ("POST", acquirer_sim(svc).base_url + FRONT_TRANS)
     f = dict(page.fields)
     assert {k: f[k] for k in ("txnType", "txnSubType", "bizType", "channelType", "accessType")} == {
         "txnType": "01",
@@ -97,7 +60,7 @@ async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
     assert f["backUrl"] == svc.base_url + "/notify/unionpay"
     assert f["payTimeout"] == wire.txn_time(expires_at)
     assert (f["version"], f["signMethod"]) == ("5.1.0", "01")
-    cert = sim(svc).platform.merchant_certs[f["certId"]]
+    cert = acquirer_sim(svc).platform.merchant_certs[f["certId"]]
     key = cert.public_key()
     assert isinstance(key, rsa.RSAPublicKey)
     assert crypto.verify(f, key)
@@ -108,18 +71,18 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 350_080_01)
     # every notification round goes out three times
-    await sim(svc).set_faults(duplicate_callbacks=2)
+    await acquirer_sim(svc).set_faults(duplicate_callbacks=2)
     pay = await _page(svc, otn, 350_080_01, expires_at, order_no)
     card = await phone.open(pay)
     assert card.status == 200
     assert card.url.path.startswith("/sim/wap/")
-    assert (await sim(svc).order(otn))["page_url"] == str(card.url)
+    assert (await acquirer_sim(svc).order(otn))["page_url"] == str(card.url)
     assert card.by_id("amount") == "¥350080.01"
     # the browser posted the same form twice (reload): still the one page
     again = await phone.open(pay)
     assert again.url == card.url
     # nothing paid yet: UnionPay has no transaction to show
-    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert (await channel(svc, "unionpay").query(otn)).state == "NOT_FOUND"
 
     result, _ = await phone.submit(card, card.form())
     assert result.by_id("status") == "支付成功"
@@ -133,11 +96,11 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     assert "*" in front.fields["accNo"]
 
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(sim(svc).order, otn)
+    sent = await acknowledged(acquirer_sim(svc).order, otn)
     assert sent["notifications"][0]["acknowledged"] is True
     assert len(sent["notifications"][0]["attempts"]) >= 3
     assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc).query(otn)
+    status = await channel(svc, "unionpay").query(otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
     assert status.provider_txn_id == front.fields["queryId"]
 
@@ -146,12 +109,12 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "12"
     assert await svc.payment_counts(otn) == (1, 1)
-    assert len((await sim(svc).order(otn))["notifications"]) == 1
+    assert len((await acquirer_sim(svc).order(otn))["notifications"]) == 1
 
 
 async def test_the_front_notification_captures_nothing(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 88_00)
-    await sim(svc).set_faults(drop_callbacks=1.0)
+    await acquirer_sim(svc).set_faults(drop_callbacks=1.0)
     card = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
     result, _ = await phone.submit(card, card.form())
     # "返回商户": the browser posts the signed front notification to frontUrl
@@ -159,7 +122,7 @@ async def test_the_front_notification_captures_nothing(svc: Service, phone: Phon
     assert await svc.payment_counts(otn) == (0, 0)
     assert await svc.order_state(order_no) != "CLEARED"
     # the back notification that was lost is resent on UnionPay's schedule, and that one counts
-    await sim(svc).reset_faults()
+    await acquirer_sim(svc).reset_faults()
     await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
     assert await svc.payment_counts(otn) == (1, 1)
 
@@ -197,7 +160,7 @@ async def test_the_same_order_id_with_another_amount_is_refused(
     assert first.url.path.startswith("/sim/wap/")
     other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
     assert _refused(other) == "12"
-    assert (await sim(svc).order(otn))["amount_fen"] == 700_00
+    assert (await acquirer_sim(svc).order(otn))["amount_fen"] == 700_00
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
@@ -209,11 +172,11 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
 
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 9_99)
     card = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
-    await sim(svc).expire(otn)
+    await acquirer_sim(svc).expire(otn)
     closed, _ = await phone.submit(card, card.form())
     assert closed.by_id("status") == "订单已超时，不能付款"
-    assert (await sim(svc).order(otn))["state"] == "EXPIRED"
-    assert (await channel(svc).query(otn)).state == "NOT_FOUND"
+    assert (await acquirer_sim(svc).order(otn))["state"] == "EXPIRED"
+    assert (await channel(svc, "unionpay").query(otn)).state == "NOT_FOUND"
     assert await svc.payment_counts(otn) == (0, 0)
 
 
@@ -222,7 +185,7 @@ async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowse
     card = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
     again, _ = await phone.submit(card, card.form(), accNo="1234")
     assert again.by_id("note") == "卡号应为16至19位数字"
-    assert (await sim(svc).order(otn))["state"] == "ISSUED"
+    assert (await acquirer_sim(svc).order(otn))["state"] == "ISSUED"
 
 
 async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
@@ -246,7 +209,7 @@ async def test_a_signed_form_with_a_bad_amount_is_refused(
     page = await _page(svc, otn, 1_00, expires_at, order_no)
     # signed again with our real key: only the amount is wrong
     fields = {k: v for k, v in page.fields.items() if k != "signature"} | {"txnAmt": amount}
-    fields["signature"] = crypto.sign(fields, sim(svc).merchant.private_key)
+    fields["signature"] = crypto.sign(fields, acquirer_sim(svc).merchant.private_key)
     refused = await phone.open(PayPage(page.url, "POST", fields))
     assert _refused(refused) == "10"
     assert await _unknown_at_sim(svc, otn)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import itertools
 import json
 import os
 import stat
@@ -14,15 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from adapters.errors import (
     AcquirerRejected,
     AcquirerUnavailable,
     NotifyRejected,
-    ResponseForged,
 )
 from adapters.wechatpay import crypto
+from adapters.wechatpay import keys as keyset
 from adapters.wechatpay.client import BEIJING, WeChatPayClient
 from adapters.wechatpay.keys import (
     MERCHANT_DIR,
@@ -40,9 +38,10 @@ from adapters.wechatpay.notify import (
     payment_notice,
 )
 from adapters.wechatpay.sim_bill import bill_text
-from adapters.wechatpay.sim_state import RETRY_SCHEDULE_S, STATE
+from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
+from tests.integration.serving import acquirer_fixtures, keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -62,42 +61,10 @@ def in_minutes(n: int) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=n)
 
 
-@pytest.fixture(scope="session")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wechat-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "wechat-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
-    async with running_wechat_sim(keys_root, retry_scale=RETRY_SCALE, seed=7) as running:
-        yield running
-
-
-def verifier_for(sim: WeChatSim) -> NotifyVerifier:
-    return NotifyVerifier(sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key)
-
-
-@pytest.fixture
-async def receiver(sim: WeChatSim) -> AsyncIterator[NotifyReceiver]:
-    async with running_notify_receiver(verifier_for(sim)) as running:
-        yield running
-
-
-def client_for(sim: WeChatSim, notify_url: str, timeout_s: float = 2.0) -> WeChatPayClient:
-    return WeChatPayClient(
-        sim.session,
-        base_url=sim.base_url,
-        keys=sim.merchant,
-        notify_url=notify_url,
-        timeout_s=timeout_s,
-    )
-
-
-@pytest.fixture
-def client(sim: WeChatSim, receiver: NotifyReceiver) -> WeChatPayClient:
-    return client_for(sim, receiver.url)
+sim, receiver, client = acquirer_fixtures(running_wechat_sim, retry_scale=RETRY_SCALE, seed=7)
 
 
 async def open_order(client: WeChatPayClient, total_fen: int = 12_345) -> str:
@@ -267,9 +234,7 @@ async def test_prepay_query_pay_and_notify(
     assert notice.provider_txn_id == after.provider_txn_id
     assert notice.paid_at == after.paid_at
     assert notice.raw["attach"] == "window=3"
-    await asyncio.sleep(0.05)
-    state = await sim.order(no)
-    assert state["notifications"][0]["acknowledged"] is True
+    state = await sim.acknowledged(no)
     assert [d["status"] for d in state["deliveries"]] == [204]
 
 
@@ -344,14 +309,6 @@ async def test_expired_order_cannot_be_paid(sim: WeChatSim, client: WeChatPayCli
     assert (await client.query(no)).state == "CLOSED"
 
 
-async def test_closing_a_paid_order_is_rejected(sim: WeChatSim, client: WeChatPayClient) -> None:
-    no = await open_order(client)
-    await sim.pay(no)
-    with pytest.raises(AcquirerRejected) as caught:
-        await client.close(no)
-    assert caught.value.code == "ORDERPAID"
-
-
 async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
     no = await open_order(client, total_fen=1_000)
     await sim.pay(no)
@@ -396,87 +353,7 @@ async def test_scan_page_pays_through_the_form(sim: WeChatSim, client: WeChatPay
     assert (await client.query(no)).state == "SUCCESS"
 
 
-async def test_citizen_paying_a_different_amount_shows_in_notice(
-    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
-) -> None:
-    no = await open_order(client, total_fen=10_000)
-    await sim.pay(no, amount_fen=9_999)
-    [delivery] = await receiver.wait_for(1)
-    assert delivery.notice is not None and delivery.notice.amount_fen == 9_999
-    assert (await client.query(no)).amount_fen == 9_999
-
-
 # --- notifications under faults ----------------------------------------------------------
-
-
-async def test_duplicate_callbacks_share_one_event_id(
-    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
-) -> None:
-    await sim.set_faults(duplicate_callbacks=2)
-    no = await open_order(client)
-    await sim.pay(no)
-    deliveries = await receiver.wait_for(3)
-    assert {d.verdict for d in deliveries} == {"OK"}
-    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
-
-
-async def test_failed_acknowledgement_is_retried_on_the_scaled_schedule(
-    sim: WeChatSim, client: WeChatPayClient
-) -> None:
-    async with running_notify_receiver(verifier_for(sim), fail_first=3) as failing:
-        no = await open_order(client_for(sim, failing.url))
-        await sim.pay(no)
-        deliveries = await failing.wait_for(4)
-        await asyncio.sleep(0.05)
-    assert [d.answered for d in deliveries] == [500, 500, 500, 204]
-    assert len({d.notice.event_id for d in deliveries if d.notice}) == 1
-    gaps = [b.at - a.at for a, b in itertools.pairwise(deliveries)]
-    for gap, planned in zip(gaps, RETRY_SCHEDULE_S, strict=False):
-        assert planned * RETRY_SCALE * 0.9 <= gap < planned * RETRY_SCALE + 0.5
-    state = await sim.order(no)
-    assert [d["status"] for d in state["deliveries"]] == [500, 500, 500, 204]
-    assert [d["round"] for d in state["deliveries"]] == [0, 1, 2, 3]
-    assert state["notifications"][0]["acknowledged"] is True
-
-
-async def test_dropped_callbacks_are_recorded_and_later_delivered(
-    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
-) -> None:
-    await sim.set_faults(drop_callbacks=1.0)
-    no = await open_order(client)
-    await sim.pay(no)
-    for _ in range(100):
-        state = await sim.order(no)
-        if len(state["deliveries"]) >= 2:
-            break
-        await asyncio.sleep(0.02)
-    assert {d["error"] for d in state["deliveries"]} == {"dropped"}
-    assert receiver.deliveries == []
-    await sim.reset_faults()
-    [delivery] = await receiver.wait_for(1)
-    assert delivery.verdict == "OK"
-
-
-@pytest.mark.parametrize(
-    ("knob", "code"),
-    [
-        ("bad_signature", "SIGNATURE_INVALID"),
-        ("stale_timestamp", "TIMESTAMP_SKEW"),
-        ("wrong_serial", "UNKNOWN_KEY"),
-    ],
-)
-async def test_forged_callbacks_are_refused(
-    sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver, knob: str, code: str
-) -> None:
-    await sim.set_faults(**{knob: True})
-    no = await open_order(client)
-    await sim.pay(no)
-    first = (await receiver.wait_for(1))[0]
-    assert (first.verdict, first.answered) == (code, 401)
-    await sim.reset_faults()
-    # a refused delivery counts as unacknowledged, so the real one follows on the retry
-    later = await receiver.wait_for(2)
-    assert later[1].verdict == "OK"
 
 
 async def test_probe_is_refused_before_the_real_callback(
@@ -489,8 +366,7 @@ async def test_probe_is_refused_before_the_real_callback(
     assert probe.verdict == "SIGNATURE_PROBE"
     assert probe.headers["Wechatpay-Signature"].startswith("WECHATPAY/SIGNTEST/")
     assert real.verdict == "OK"
-    await asyncio.sleep(0.05)
-    kinds = [d["kind"] for d in (await sim.order(no))["deliveries"]]
+    kinds = [d["kind"] for d in (await sim.acknowledged(no))["deliveries"]]
     assert kinds == ["probe", "notify"]
 
 
@@ -501,7 +377,7 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
     await sim.pay(no)
     [good] = await receiver.wait_for(1)
     now = datetime.now(UTC)
-    verifier = verifier_for(sim)
+    verifier = sim.verifier()
 
     lowered = {k.lower(): v for k, v in good.headers.items()}
     assert verifier.verify(lowered, good.body, now).event_id == good.notice.event_id  # type: ignore[union-attr]
@@ -531,29 +407,11 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
 # --- API faults seen by the client -------------------------------------------------------
 
 
-async def test_api_5xx_is_unavailable_then_recovers(
-    sim: WeChatSim, client: WeChatPayClient
-) -> None:
-    await sim.set_faults(api_5xx=1)
-    with pytest.raises(AcquirerUnavailable) as caught:
-        await open_order(client)
-    assert (caught.value.status, caught.value.reason) == (500, "SYSTEM_ERROR")
-    await open_order(client)
-
-
-async def test_slow_api_is_unavailable(sim: WeChatSim, receiver: NotifyReceiver) -> None:
-    await sim.set_faults(api_delay_s=1.0)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
-    with pytest.raises(AcquirerUnavailable) as caught:
-        await impatient.query(trade_no())
-    assert caught.value.status is None
-
-
 async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
     expires = in_minutes(10)
     with pytest.raises(AcquirerUnavailable):
@@ -566,41 +424,6 @@ async def test_prepay_that_succeeds_after_the_client_gave_up(
         out_trade_no=no, description="契税", total_fen=500, expires_at=expires
     )
     assert code_url.startswith("weixin://")
-
-
-async def test_wrongly_signed_response_is_forged(sim: WeChatSim, client: WeChatPayClient) -> None:
-    no = await open_order(client)
-    await sim.set_faults(bad_response_signature=True)
-    with pytest.raises(ResponseForged) as caught:
-        await client.query(no)
-    assert caught.value.reason == "signature invalid"
-    with pytest.raises(ResponseForged):
-        await client.close(no)  # 204: the empty body is signed too
-
-
-async def test_unsigned_success_is_forged(sim: WeChatSim) -> None:
-    async def unsigned(_: web.Request) -> web.Response:
-        return web.json_response({"code_url": "weixin://wxpay/bizpayurl?pr=fake"})
-
-    app = web.Application()
-    app.router.add_post("/v3/pay/transactions/native", unsigned)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        impostor = WeChatPayClient(
-            sim.session,
-            base_url=f"http://127.0.0.1:{port}",
-            keys=sim.merchant,
-            notify_url="http://127.0.0.1/n",
-        )
-        with pytest.raises(ResponseForged) as caught:
-            await open_order(impostor)
-        assert caught.value.reason == "signature headers missing"
-    finally:
-        await runner.cleanup()
 
 
 async def test_simulator_refuses_bad_request_signatures(
@@ -632,28 +455,6 @@ async def test_simulator_refuses_bad_request_signatures(
         with pytest.raises(AcquirerRejected) as caught:
             await client.query(trade_no())
         assert (caught.value.status, caught.value.code) == (401, "SIGN_ERROR")
-
-
-async def test_connection_refused_is_unavailable(sim: WeChatSim) -> None:
-    closed = WeChatPayClient(
-        sim.session, base_url="http://127.0.0.1:9", keys=sim.merchant, notify_url="http://x/n"
-    )
-    with pytest.raises(AcquirerUnavailable):
-        await closed.query(trade_no())
-
-
-async def test_faults_reject_unknown_knobs(sim: WeChatSim) -> None:
-    for knobs in (
-        {"nonsense": 1},
-        {"drop_callbacks": 2},
-        {"api_5xx": 1.5},
-        {"probe": "yes"},
-        {"refund_status": "DONE"},
-        {"codepay_error": "BROKE"},
-        {"user_paying_s": -1},
-    ):
-        async with sim.session.put(f"{sim.base_url}/sim/faults", json=knobs) as resp:
-            assert resp.status == 400, knobs
 
 
 # --- the command line --------------------------------------------------------------------
@@ -767,7 +568,7 @@ async def test_code_payment_answered_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     await sim.set_faults(pay_after_timeout=True)
-    impatient = client_for(sim, receiver.url, timeout_s=0.2)
+    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
     with pytest.raises(AcquirerUnavailable):
         await impatient.pay_by_code(
@@ -930,11 +731,11 @@ async def test_refund_notifications_are_verified_like_payments(
 async def test_refund_notifications_are_retried_and_can_be_forged(
     sim: WeChatSim, client: WeChatPayClient
 ) -> None:
-    async with running_notify_receiver(verifier_for(sim), fail_first=3) as failing:
-        no = await paid_order(sim, client_for(sim, failing.url))
+    async with running_notify_receiver(sim.verifier(), fail_first=3) as failing:
+        no = await paid_order(sim, sim.client(failing.url))
         await failing.wait_for(4)  # the payment's own notification, after three failures
         await sim.set_faults(refund_status="PROCESSING", bad_signature=True)
-        refunder = client_for(sim, failing.url)
+        refunder = sim.client(failing.url)
         await refunder.refund(
             out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
         )
@@ -1004,7 +805,7 @@ def today() -> date:
 async def test_daily_bill_lists_what_was_processed_with_exact_fees(
     billing_sim: WeChatSim, receiver: NotifyReceiver
 ) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     big = await paid_order(billing_sim, client, total_fen=12_345)
     tiny = await paid_order(billing_sim, client, total_fen=1)
     await open_order(client)  # never paid: never billed
@@ -1034,7 +835,7 @@ async def test_daily_bill_lists_what_was_processed_with_exact_fees(
 
 
 async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> None:
-    client = client_for(billing_sim, "http://127.0.0.1:9/notify")
+    client = billing_sim.client("http://127.0.0.1:9/notify")
     no = await paid_order(billing_sim, client, total_fen=10_000)
     await client.refund(
         out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
@@ -1065,7 +866,7 @@ async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> N
 
 
 async def test_daily_bill_edge_cases(billing_sim: WeChatSim, receiver: NotifyReceiver) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     assert await client.daily_bill(today() - timedelta(days=1)) == []  # NO_STATEMENT_EXIST
     await paid_order(billing_sim, client)
     await billing_sim.set_faults(bill_creating=True)
@@ -1090,7 +891,7 @@ async def test_daily_bill_edge_cases(billing_sim: WeChatSim, receiver: NotifyRec
 async def test_bill_download_needs_a_signed_request_and_is_not_signed(
     billing_sim: WeChatSim, receiver: NotifyReceiver
 ) -> None:
-    client = client_for(billing_sim, receiver.url)
+    client = billing_sim.client(receiver.url)
     await paid_order(billing_sim, client)
     records = await client.daily_bill(today())
     assert len(records) == 1

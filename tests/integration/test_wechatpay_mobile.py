@@ -17,9 +17,9 @@ import pytest
 
 from adapters.errors import AcquirerRejected
 from adapters.wechatpay import crypto
+from adapters.wechatpay import keys as keyset
 from adapters.wechatpay.client import WeChatPayClient
-from adapters.wechatpay.keys import generate_keyset
-from adapters.wechatpay.notify import NotifyVerifier
+from tests.integration.serving import keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -40,11 +40,7 @@ def soon() -> datetime:
     return datetime.now(UTC) + timedelta(minutes=15)
 
 
-@pytest.fixture(scope="module")
-def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wechat-mobile-keys")
-    generate_keyset(root)
-    return root
+keys_root = keyset_fixture(keyset, "wechat-mobile-keys")
 
 
 @pytest.fixture
@@ -55,8 +51,7 @@ async def sim(keys_root: Path) -> AsyncIterator[WeChatSim]:
 
 @pytest.fixture
 async def receiver(sim: WeChatSim) -> AsyncIterator[NotifyReceiver]:
-    verifier = NotifyVerifier(sim.merchant.wechatpay_public_keys, sim.merchant.apiv3_key)
-    async with running_notify_receiver(verifier) as running:
+    async with running_notify_receiver(sim.verifier()) as running:
         yield running
 
 

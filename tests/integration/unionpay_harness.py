@@ -1,103 +1,72 @@
-"""A real UnionPay simulator, and a real backUrl receiver, on 127.0.0.1 for tests.
-
-    async with running_unionpay_sim(tmp_path) as sim:
-        client = UnionPayClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.pay("TJ12345678")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real UnionPay ACP simulator and a merchant backUrl receiver. UnionPay takes only 200 or
+302 as an acknowledgement; ``running_notify_receiver(fail_status=204)`` shows that. Queries need
+the txnTime each order id was sent with: ``UnionPaySim.client`` keeps it in memory."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
+from adapters.unionpay import keys as keyset
 from adapters.unionpay import wire
-from adapters.unionpay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.unionpay.client import UnionPayClient
+from adapters.unionpay.keys import MerchantKeys, PlatformKeys
 from adapters.unionpay.notify import ACK_OK, ACK_REFUSED, UnionPayNotifyParser
 from adapters.unionpay.simulator import create_simulator_app
-from tests.integration.serving import NoticeDelivery, SimControl, running_receiver, serving
+from tests.integration.serving import (
+    NoticeDelivery,
+    OrderDesk,
+    load_keyset,
+    running_receiver,
+    running_sim,
+)
 from tests.integration.serving import NotifyReceiver as Receiver
 
 
 @dataclass
-class UnionPaySim(SimControl):
-    """A running simulator, the keys on both sides, and a session for calling it."""
+class UnionPaySim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running UnionPay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        return running_notify_receiver(
+            UnionPayNotifyParser(self.merchant), fail_first=fail_first, fail_status=fail_status
+        )
 
-    async def pay(self, order_id: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays the code; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(order_id, safe='')}/pay", body)
-
-    async def order(self, order_id: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(order_id, safe='')}")
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, order_id: str) -> None:
-        status, data = await self.control("POST", f"/sim/orders/{quote(order_id, safe='')}/expire")
-        assert status == 200, data
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> UnionPayClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return UnionPayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
 
     async def age(self, order_id: str, days: int = 1) -> dict[str, Any]:
-        status, data = await self.control(
-            "POST", f"/sim/orders/{quote(order_id, safe='')}/age", {"days": days}
-        )
+        status, data = await self.control("POST", self.order_path(order_id, "age"), {"days": days})
         assert status == 200, data
         return dict(data)
 
 
-@asynccontextmanager
-async def running_unionpay_sim(
+def running_unionpay_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.001,
     fee_rate: str = "0.0038",
     seed: int | None = None,
     loaded: tuple[MerchantKeys, PlatformKeys] | None = None,
-) -> AsyncIterator[UnionPaySim]:
-    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator.
-
-    ``loaded`` skips reading the keys again (RSA key checks make loading slow-ish)."""
-    if loaded is None:
-        generate_keyset(keys_root)
-        loaded = (
-            load_merchant_keys(keys_root / MERCHANT_DIR),
-            load_platform_keys(keys_root / PLATFORM_DIR),
-        )
-    merchant, platform = loaded
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            fee_rate=fee_rate,
-            seed=seed,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield UnionPaySim(base_url, merchant, platform, app, session)
+) -> AbstractAsyncContextManager[UnionPaySim]:
+    """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator;
+    ``loaded`` are both sides already loaded from it (RSA key checks make loading slow-ish)."""
+    return running_sim(
+        UnionPaySim,
+        create_simulator_app,
+        loaded or load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        fee_rate=fee_rate,
+        seed=seed,
+    )
 
 
 class Delivery(NoticeDelivery):

@@ -1,33 +1,18 @@
-"""A real WeChat Pay simulator, and a real notification receiver, on 127.0.0.1 for tests.
-
-    async with running_wechat_sim(tmp_path) as sim:
-        client = WeChatPayClient(sim.session, base_url=sim.base_url, keys=sim.merchant, ...)
-        await sim.pay("T123456")
-
-Both listen on ephemeral ports bound before the app starts, so the URLs are known up front.
-"""
+"""A real WeChat Pay simulator, and a real notification receiver, on 127.0.0.1 for tests:
+``running_wechat_sim(keys_root)`` yields a ``WeChatSim``; ``sim.client(notify_url)`` is our client
+of it, ``sim.pay(out_trade_no)`` the citizen paying (serving.py says how both are served)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
-from aiohttp import web
-
-from adapters.wechatpay.keys import (
-    MERCHANT_DIR,
-    PLATFORM_DIR,
-    MerchantKeys,
-    PlatformKeys,
-    generate_keyset,
-    load_merchant_keys,
-    load_platform_keys,
-)
+from adapters.wechatpay import keys as keyset
+from adapters.wechatpay.client import WeChatPayClient
+from adapters.wechatpay.keys import MerchantKeys, PlatformKeys
 from adapters.wechatpay.notify import (
     ACK_OK,
     ACK_REFUSED,
@@ -40,34 +25,29 @@ from adapters.wechatpay.simulator import create_simulator_app
 from clearing.ports import PaymentNotice, RefundOutcome
 from tests.integration.serving import Delivery as BaseDelivery
 from tests.integration.serving import NotifyReceiver as Receiver
-from tests.integration.serving import SimControl, running_receiver, serving
+from tests.integration.serving import OrderDesk, load_keyset, running_receiver, running_sim
 
 
 @dataclass
-class WeChatSim(SimControl):
-    """A running simulator, the keys on both sides, and a session for calling it."""
+class WeChatSim(OrderDesk[MerchantKeys, PlatformKeys]):
+    """A running WeChat Pay (see ``SimHandle``), and what its /sim/ desk offers beyond the others."""
 
-    base_url: str
-    merchant: MerchantKeys
-    platform: PlatformKeys
-    app: web.Application
-    session: aiohttp.ClientSession
-
-    async def pay(self, out_trade_no: str, amount_fen: int | None = None) -> tuple[int, Any]:
-        """The citizen pays; returns (HTTP status, JSON answer)."""
-        body = None if amount_fen is None else {"amount_fen": amount_fen}
-        return await self.control("POST", f"/sim/orders/{quote(out_trade_no, safe='')}/pay", body)
-
-    async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/orders/{quote(out_trade_no, safe='')}")
-        assert status == 200, data
-        return dict(data)
-
-    async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control(
-            "POST", f"/sim/orders/{quote(out_trade_no, safe='')}/expire"
+    def notify_endpoint(
+        self, fail_first: int, fail_status: int
+    ) -> AbstractAsyncContextManager[Any]:
+        return running_notify_receiver(
+            self.verifier(), fail_first=fail_first, fail_status=fail_status
         )
-        assert status == 200, data
+
+    def client(self, notify_url: str, *, timeout_s: float = 2.0, **options: Any) -> WeChatPayClient:
+        """Our real client of this simulator (``base_url`` in ``options`` points it elsewhere)."""
+        options.setdefault("base_url", self.base_url)
+        return WeChatPayClient(
+            self.session, keys=self.merchant, notify_url=notify_url, timeout_s=timeout_s, **options
+        )
+
+    def verifier(self) -> NotifyVerifier:
+        return NotifyVerifier(self.merchant.wechatpay_public_keys, self.merchant.apiv3_key)
 
     async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
         """The bank answers a PROCESSING (or ABNORMAL) refund."""
@@ -78,30 +58,22 @@ class WeChatSim(SimControl):
         return dict(data)
 
 
-@asynccontextmanager
-async def running_wechat_sim(
+def running_wechat_sim(
     keys_root: Path,
     *,
     retry_scale: float = 0.01,
     seed: int | None = None,
     fee_rate: str = "0.00%",
-) -> AsyncIterator[WeChatSim]:
+) -> AbstractAsyncContextManager[WeChatSim]:
     """Generate (or reuse) a keyset under ``keys_root`` and serve a fresh simulator."""
-    generate_keyset(keys_root)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
-
-    def make_app(base_url: str) -> web.Application:
-        return create_simulator_app(
-            platform,
-            public_base_url=base_url,
-            retry_scale=retry_scale,
-            seed=seed,
-            fee_rate=fee_rate,
-        )
-
-    async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
-        yield WeChatSim(base_url, merchant, platform, app, session)
+    return running_sim(
+        WeChatSim,
+        create_simulator_app,
+        load_keyset(keyset, keys_root),
+        retry_scale=retry_scale,
+        seed=seed,
+        fee_rate=fee_rate,
+    )
 
 
 class Delivery(BaseDelivery[VerifiedNotification]):
