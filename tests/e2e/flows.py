@@ -14,20 +14,37 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.conftest import Stack, Watched
+from tests.e2e.conftest import PageFactory, Stack, Watched
 
 PAY_BUTTON = re.compile("支付|付款|确认")
 
 
+async def sim_post(url: str, body: dict[str, object]) -> dict[str, object]:
+    """A JSON POST to a simulator's control API, which must take it."""
+    async with aiohttp.ClientSession() as s, s.post(url, json=body) as r:
+        data = await r.json()
+        assert r.status in (200, 201), data
+        return dict(data)
+
+
 async def declaration(stack: Stack, name: str, pid: str) -> str:
     """A buyer's tax declaration, recorded at the tax bureau's simulator; its number."""
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
+    body = await sim_post(f"{stack.sim('tax')}/sim/cases", {"buyer_name": name, "buyer_id": pid})
+    return str(body["declaration_no"])
+
+
+async def signed_in(page_as: PageFactory, username: str, path: str) -> Watched:
+    """``username`` signed in and landed on ``path``, the page their role starts on."""
+    page = await page_as(username)
+    await page.wait_for_url(f"**{path}")
+    return page
+
+
+async def at_window(page_as: PageFactory, username: str) -> Watched:
+    """A clerk or supervisor signed in, on the window screen, its live connection up."""
+    page = await signed_in(page_as, username, "/window")
+    await page.get_by_text("实时连接").wait_for()
+    return page
 
 
 async def window_ready(page: Watched) -> None:

@@ -11,15 +11,13 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import fits_staff_screen, take_order
+from tests.e2e.flows import at_window, fits_staff_screen, signed_in, take_order
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk2")
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, "clerk2")
     await expect(page.locator("#window-name")).to_have_text("窗口二")
     await expect(page.locator("#office-name")).to_have_text("示范市不动产登记中心")
     await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
@@ -148,8 +146,7 @@ async def test_admin_refused_changing_own_access_sees_why(page_as: PageFactory) 
 
 
 async def test_admin_adds_a_window_with_its_terminal(stack: Stack, page_as: PageFactory) -> None:
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     hall = page.locator(".office-block[data-office='HALL1']")
     await hall.get_by_role("button", name="添加窗口").click()
     await page.locator("#window-dialog[open]").wait_for()
@@ -202,8 +199,7 @@ async def test_others_are_refused_the_admin_page(page_as: PageFactory, username:
 async def test_admin_creates_an_api_client_and_its_token_works(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     name = f"yc{secrets.token_hex(3)}"
     form = page.locator("#client-form")
     await form.locator("[name=username]").fill(name)

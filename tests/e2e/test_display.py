@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, Watched, sign_in
-from tests.e2e.flows import citizen_pays_at_sim_link, take_order
+from tests.e2e.flows import citizen_pays_at_sim_link, signed_in, take_order
 
 PAYER = ("张三", "11010519491231002X")
 WIDE = {"width": 1920, "height": 1080}
@@ -201,8 +201,7 @@ async def test_another_windows_screen_never_shows_this_windows_order(
 
 
 async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory) -> None:
-    supervisor = await page_as("super1")
-    await supervisor.wait_for_url("**/window")
+    supervisor = await signed_in(page_as, "super1", "/window")
     await supervisor.locator("#display-open").wait_for()
     await supervisor.click("#display-open")
     await supervisor.click("#display-new-code")
@@ -210,8 +209,7 @@ async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory)
     await code.wait_for()
     # auditors work no window: they start on /finance, the window screen sends them back there,
     # and no screen pairing is offered or accepted
-    auditor = await page_as("auditor1")
-    await auditor.wait_for_url("**/finance")
+    auditor = await signed_in(page_as, "auditor1", "/finance")
     await auditor.goto("/window")
     await auditor.wait_for_url("**/finance")
     assert not await auditor.locator("#display-open").is_visible()
