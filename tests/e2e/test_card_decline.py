@@ -41,9 +41,7 @@ async def _disabled(page: Watched, selector: str) -> list[bool]:
 async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     stack: Stack, page_as: PageFactory, user: str
 ) -> None:
-    page = await page_as(user)
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, user)
     await _new_order(stack, page, f"2026-BDC-DECL-{user}")
 
     await page.select_option("#terminal", TERMINAL)

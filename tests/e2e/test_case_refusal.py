@@ -50,8 +50,7 @@ async def _fill(page: Watched, case_no: str, declaration: str) -> None:
 async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     stack: Stack, page_as: PageFactory, user: str
 ) -> None:
-    page = await page_as(user)
-    await page.wait_for_url("**/window")
+    page = await signed_in(page_as, user, "/window")
     await _fill(page, f"2026-BDC-REFUSED-{user}", UNKNOWN_DECLARATION)
     await page.click("#lookup-case")
     failure = page.locator("#lookup-failures li").first
