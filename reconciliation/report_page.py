@@ -24,6 +24,7 @@ _HEAD = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="icon" href="data:,">
+<link rel="stylesheet" href="/window/static/paper.css">
 <link rel="stylesheet" href="/window/static/report.css">
 <script type="module" src="/window/static/receipt.js"></script>
 </head>

@@ -89,9 +89,9 @@ async def _device(request: web.Request) -> Device:
 
 
 @routes.get("/display")
-async def display_page(_request: web.Request) -> web.FileResponse:
+async def display_page(request: web.Request) -> web.Response:
     """The page itself holds nothing: it asks for a pairing code or reads its window's state."""
-    return _html_file("display.html")
+    return _html_file(request, "display.html")
 
 
 @routes.post("/api/v1/display/pair")

@@ -91,9 +91,9 @@ def _svg(url: str) -> web.Response:
 
 
 @routes.get("/kiosk")
-async def kiosk_page(_request: web.Request) -> web.FileResponse:
+async def kiosk_page(request: web.Request) -> web.Response:
     """The page holds nothing: it asks for an enrolment code or reads its kiosk's state."""
-    return _html_file("kiosk.html")
+    return _html_file(request, "kiosk.html")
 
 
 @routes.post("/api/v1/kiosk/enrol")

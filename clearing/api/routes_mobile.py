@@ -27,8 +27,9 @@ from aiohttp import web
 from clearing.api import receipt
 from clearing.api.keys import ACQUIRERS, CIPHER, PAY_LINK_KEY, POOL, RECEIPTS, SETTINGS
 from clearing.api.models import _In
+from clearing.api.page_shell import page_response
 from clearing.api.routes_orders import amounts_still_due
-from clearing.api.routes_pages import CHANNEL_ORDER, PAGE_HEADERS, STATIC, _html, _redirect
+from clearing.api.routes_pages import CHANNEL_ORDER, PAGE_HEADERS, _html, _redirect
 from clearing.api.web import client_address, is_secure, read_model
 from clearing.channels import Channel
 from clearing.domain.display import Names
@@ -132,12 +133,12 @@ async def mobile_page(request: web.Request) -> web.StreamResponse:
         _link(request)
     except NotFound:
         return _bad_link_page()
-    return web.FileResponse(
-        STATIC / "mobile.html",
-        headers={
+    return page_response(
+        request,
+        "mobile.html",
+        {
             **PAGE_HEADERS,
             "Content-Security-Policy": _page_csp(request),
-            "Content-Type": "text/html; charset=utf-8",
             "Cache-Control": "no-store",
             # WeChat's H5 cashier checks the Referer's domain; the origin alone carries no token
             "Referrer-Policy": "origin",

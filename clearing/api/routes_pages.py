@@ -10,7 +10,6 @@ import json
 import logging
 import re
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from aiohttp import web
 from clearing.api import receipt
 from clearing.api.homes import home_page
 from clearing.api.keys import ACQUIRERS, POOL, SETTINGS
+from clearing.api.page_shell import STATIC, page_response
 from clearing.api.web import authenticate
 from clearing.config import Settings
 from clearing.domain.display import STATIC_NAMES, Names
@@ -35,7 +35,6 @@ FINANCE_PAGE_ROLES = frozenset({"finance", "admin", "auditor"})
 CHANNEL_ORDER = ("wechatpay", "alipay", "unionpay", "pos")
 METHODS = ("qr", "code", "card")
 
-STATIC = Path(__file__).parent / "static"
 # one flat folder of plainly named files: nothing in a request can climb out of it
 _ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.(css|js|svg|png|ico)")
 # stated, not guessed: the guess depends on the host's /etc/mime.types
@@ -62,15 +61,9 @@ PAGE_HEADERS = {
 }
 
 
-def _html_file(name: str) -> web.FileResponse:
-    return web.FileResponse(
-        STATIC / name,
-        headers={
-            **PAGE_HEADERS,
-            "Content-Type": "text/html; charset=utf-8",
-            "Cache-Control": REVALIDATE,
-        },
-    )
+def _html_file(request: web.Request, name: str) -> web.Response:
+    # a page file inside the shared head (clearing.api.page_shell), revalidated like the assets
+    return page_response(request, name, {**PAGE_HEADERS, "Cache-Control": REVALIDATE})
 
 
 def _html(text: str, status: int = 200) -> web.Response:
@@ -124,7 +117,7 @@ async def staff_page(
         return _redirect(login or _login_url(request))
     if roles is not None and who.role not in roles:
         return _html(receipt.message_page(*refused), 403)
-    return _html_file(file)
+    return _html_file(request, file)
 
 
 @routes.get("/")
@@ -137,8 +130,8 @@ async def index(request: web.Request) -> web.Response:
 
 
 @routes.get("/login")
-async def login_page(_request: web.Request) -> web.FileResponse:
-    return _html_file("login.html")
+async def login_page(request: web.Request) -> web.Response:
+    return _html_file(request, "login.html")
 
 
 @routes.get("/window")
@@ -151,7 +144,7 @@ async def window_page(request: web.Request) -> web.StreamResponse:
         # finance staff, auditors and administrators take no payments at a window: the window
         # screen would offer them a form that answers 403, or wait for a window they do not have
         return _redirect(home_page(who.role))
-    return _html_file("window.html")
+    return _html_file(request, "window.html")
 
 
 @routes.get("/finance")

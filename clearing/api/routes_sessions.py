@@ -112,6 +112,6 @@ async def unlock(request: web.Request) -> web.Response:
 
 
 @routes.get("/password")
-async def password_page(_request: web.Request) -> web.FileResponse:
+async def password_page(request: web.Request) -> web.Response:
     """修改密码: static; its script uses the tab's token, and goes to sign-in without one."""
-    return _html_file("password.html")
+    return _html_file(request, "password.html")

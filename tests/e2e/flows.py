@@ -13,21 +13,39 @@ from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
+from playwright.async_api import Locator
 
-from tests.e2e.conftest import Stack, Watched
+from tests.e2e.conftest import PageFactory, Stack, Watched
 
 PAY_BUTTON = re.compile("支付|付款|确认")
 
 
+async def sim_post(url: str, body: dict[str, object]) -> dict[str, object]:
+    """A JSON POST to a simulator's control API, which must take it."""
+    async with aiohttp.ClientSession() as s, s.post(url, json=body) as r:
+        data = await r.json()
+        assert r.status in (200, 201), data
+        return dict(data)
+
+
 async def declaration(stack: Stack, name: str, pid: str) -> str:
     """A buyer's tax declaration, recorded at the tax bureau's simulator; its number."""
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('tax')}/sim/cases", json={"buyer_name": name, "buyer_id": pid}) as r,
-    ):
-        body = await r.json()
-        assert r.status in (200, 201), body
-        return str(body["declaration_no"])
+    body = await sim_post(f"{stack.sim('tax')}/sim/cases", {"buyer_name": name, "buyer_id": pid})
+    return str(body["declaration_no"])
+
+
+async def signed_in(page_as: PageFactory, username: str, path: str) -> Watched:
+    """``username`` signed in and landed on ``path``, the page their role starts on."""
+    page = await page_as(username)
+    await page.wait_for_url(f"**{path}")
+    return page
+
+
+async def at_window(page_as: PageFactory, username: str) -> Watched:
+    """A clerk or supervisor signed in, on the window screen, its live connection up."""
+    page = await signed_in(page_as, username, "/window")
+    await page.get_by_text("实时连接").wait_for()
+    return page
 
 
 async def window_ready(page: Watched) -> None:
@@ -80,6 +98,46 @@ async def fits_staff_screen(page: Any) -> None:
     """Nothing runs off to the side of the halls' 1366×768 monitors."""
     width = await page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= 1366, f"{page.url} is {width}px wide at 1366×768"
+
+
+async def fits_device_screen(page: Watched, *selectors: str) -> None:
+    """An unattended screen (the citizen's display, the kiosk): nothing scrolls, and each named
+    part lies wholly on the screen."""
+    size: dict[str, int] = await page.evaluate(
+        "() => ({w: innerWidth, h: innerHeight,"
+        " sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight})"
+    )
+    assert size["sw"] <= size["w"] and size["sh"] <= size["h"], size
+    for selector in selectors:
+        box: Any = await page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
+        assert box["x"] + box["width"] <= size["w"] + 1, (selector, box, size)
+        assert box["y"] + box["height"] <= size["h"] + 1, (selector, box, size)
+
+
+async def submit_form(
+    form: Locator, fields: dict[str, str], choices: dict[str, str] | None = None
+) -> None:
+    """Types ``fields`` into the form's inputs and picks ``choices`` in its selects, in the
+    order given (a window's list follows the office chosen before it), then submits."""
+    for name, value in fields.items():
+        await form.locator(f"[name={name}]").fill(value)
+    for name, value in (choices or {}).items():
+        await form.locator(f"[name={name}]").select_option(value)
+    await form.locator("button[type=submit]").click()
+
+
+async def audit_actions(stack: Stack, object_id: str) -> list[str]:
+    """What the audit log recorded about ``object_id``, oldest first."""
+    conn = await stack.db()
+    try:
+        rows = await conn.fetch(
+            "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", object_id
+        )
+    finally:
+        await conn.close()
+    return [str(r["action"]) for r in rows]
 
 
 async def manual_order(

@@ -11,15 +11,13 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import fits_staff_screen, take_order
+from tests.e2e.flows import at_window, fits_staff_screen, signed_in, submit_form, take_order
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk2")
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, "clerk2")
     await expect(page.locator("#window-name")).to_have_text("窗口二")
     await expect(page.locator("#office-name")).to_have_text("示范市不动产登记中心")
     await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
@@ -91,12 +89,11 @@ async def test_admin_creates_a_user_resets_a_password_and_assigns_a_window(
     await page.wait_for_url("**/admin")
     username = f"clerk{secrets.token_hex(3)}"
     form = page.locator("#user-form")
-    await form.locator("[name=username]").fill(username)
-    await form.locator("[name=display_name]").fill("窗口三 周洁")
-    await form.locator("[name=role]").select_option("clerk")
-    await form.locator("[name=office]").select_option("HALL1")
-    await form.locator("[name=window]").select_option("W03")
-    await form.locator("button[type=submit]").click()
+    await submit_form(
+        form,
+        {"username": username, "display_name": "窗口三 周洁"},
+        {"role": "clerk", "office": "HALL1", "window": "W03"},
+    )
     first = await _secret(page)
     assert len(first) == 12
     row = page.locator(f"#users tr[data-username='{username}']")
@@ -138,9 +135,8 @@ async def test_admin_creates_a_user_resets_a_password_and_assigns_a_window(
 
 
 async def test_admin_refused_changing_own_access_sees_why(page_as: PageFactory) -> None:
-    page = await page_as("admin")
+    page = await signed_in(page_as, "admin", "/admin")
     page.allow_console(r"status of 403")
-    await page.wait_for_url("**/admin")
     row = page.locator("#users tr[data-username='admin']")
     await row.wait_for()
     await row.get_by_role("button", name="停用").click()
@@ -148,8 +144,7 @@ async def test_admin_refused_changing_own_access_sees_why(page_as: PageFactory) 
 
 
 async def test_admin_adds_a_window_with_its_terminal(stack: Stack, page_as: PageFactory) -> None:
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     hall = page.locator(".office-block[data-office='HALL1']")
     await hall.get_by_role("button", name="添加窗口").click()
     await page.locator("#window-dialog[open]").wait_for()
@@ -172,12 +167,16 @@ async def test_admin_publishes_a_future_fee_schedule(stack: Stack, page_as: Page
     await page.locator("#fees tr").first.wait_for()
     effective = (date.today() + timedelta(days=90)).isoformat()
     form = page.locator("#fee-form")
-    await form.locator("[name=effective_from]").fill(effective)
-    await form.locator("[name=residential]").fill("90.00")
-    await form.locator("[name=non_residential]").fill("600")
-    await form.locator("[name=extra_certificate]").fill("12.5")
-    await form.locator("[name=basis]").fill("示范市发改委 2027 年第 3 号公告")
-    await form.locator("button[type=submit]").click()
+    await submit_form(
+        form,
+        {
+            "effective_from": effective,
+            "residential": "90.00",
+            "non_residential": "600",
+            "extra_certificate": "12.5",
+            "basis": "示范市发改委 2027 年第 3 号公告",
+        },
+    )
     await page.get_by_text("起生效").first.wait_for()
     top = page.locator("#fees tr", has_text=effective)
     await top.wait_for()
@@ -202,15 +201,14 @@ async def test_others_are_refused_the_admin_page(page_as: PageFactory, username:
 async def test_admin_creates_an_api_client_and_its_token_works(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     name = f"yc{secrets.token_hex(3)}"
     form = page.locator("#client-form")
-    await form.locator("[name=username]").fill(name)
-    await form.locator("[name=display_name]").fill("一窗受理平台")
-    await form.locator("[name=role]").select_option("clerk")
-    await form.locator("[name=office]").select_option("HALL1")
-    await form.locator("button[type=submit]").click()
+    await submit_form(
+        form,
+        {"username": name, "display_name": "一窗受理平台"},
+        {"role": "clerk", "office": "HALL1"},
+    )
     token = await _secret(page)
     await page.locator("#clients tr", has_text=name).wait_for()
     status, me = await stack.api("GET", "/api/v1/me", headers={"Authorization": f"Bearer {token}"})

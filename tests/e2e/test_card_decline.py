@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
 import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import window_ready
+from tests.e2e.flows import at_window, sim_post, window_ready
 
 # the second terminal: the first is the one a clerk picks by default in other tests
 TERMINAL = "T0000002"
 PAYER = ("张三", "11010519491231002X")
 
 
-async def _sim_post(url: str, body: dict[str, object]) -> dict[str, object]:
-    async with aiohttp.ClientSession() as s, s.post(url, json=body) as r:
-        data = await r.json()
-        assert r.status in (200, 201), data
-        return dict(data)
-
-
 async def _new_order(stack: Stack, page: Watched, case_no: str) -> None:
     """An order from the tax bureau's declaration, made at the screen as the clerk makes it."""
-    decl = await _sim_post(
+    decl = await sim_post(
         f"{stack.sim('tax')}/sim/cases", {"buyer_name": PAYER[0], "buyer_id": PAYER[1]}
     )
     await window_ready(page)
@@ -49,9 +41,7 @@ async def _disabled(page: Watched, selector: str) -> list[bool]:
 async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     stack: Stack, page_as: PageFactory, user: str
 ) -> None:
-    page = await page_as(user)
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, user)
     await _new_order(stack, page, f"2026-BDC-DECL-{user}")
 
     await page.select_option("#terminal", TERMINAL)
@@ -65,9 +55,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
 
     # the citizen's card has too little money on it
     declined_at = time.monotonic()
-    sale = await _sim_post(
-        f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {"resp_code": "51"}
-    )
+    sale = await sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {"resp_code": "51"})
     assert sale["state"] == "DECLINED", sale
     await page.locator("#pay-error", has_text="余额不足").wait_for(timeout=2_000)
     shown_after = time.monotonic() - declined_at
@@ -81,7 +69,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     await page.click("#card-start")
     await page.locator("#c-wait").wait_for()
     await expect(page.locator("#pay-error")).to_have_text("", use_inner_text=True)
-    await _sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {})
+    await sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {})
     await page.locator("#c-paid").wait_for(timeout=15_000)
     assert "已缴费" in await page.inner_text("#c-paid")
 
@@ -89,14 +77,12 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
 async def test_a_wrong_pin_reads_as_such_and_another_way_of_paying_is_open(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk1")
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, "clerk1")
     await _new_order(stack, page, "2026-BDC-DECL-PIN")
     await page.select_option("#terminal", TERMINAL)
     await page.click("#card-start")
     await page.locator("#c-wait").wait_for()
-    await _sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {"resp_code": "55"})
+    await sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {"resp_code": "55"})
     await page.locator("#pay-error", has_text="密码错误").wait_for(timeout=2_000)
     # the citizen would rather scan: the WeChat QR opens
     await page.locator("#qr-buttons button", has_text="微信").click()

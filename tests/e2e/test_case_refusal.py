@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import window_ready
+from tests.e2e.flows import signed_in, window_ready
 
 PAYER = ("李四", "440524188001010014")
 UNKNOWN_DECLARATION = "199999999999999999"  # the bureau's number shape; never issued
@@ -50,8 +50,7 @@ async def _fill(page: Watched, case_no: str, declaration: str) -> None:
 async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     stack: Stack, page_as: PageFactory, user: str
 ) -> None:
-    page = await page_as(user)
-    await page.wait_for_url("**/window")
+    page = await signed_in(page_as, user, "/window")
     await _fill(page, f"2026-BDC-REFUSED-{user}", UNKNOWN_DECLARATION)
     await page.click("#lookup-case")
     failure = page.locator("#lookup-failures li").first
@@ -76,8 +75,7 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
 async def test_a_bureau_that_is_down_can_be_asked_again_once_it_is_back(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk1")
-    await page.wait_for_url("**/window")
+    page = await signed_in(page_as, "clerk1", "/window")
     await _fill(page, "2026-BDC-REFUSED-2", await _declaration(stack))
     await _tax_faults(stack, "PUT", {"down": True})
     try:
@@ -96,8 +94,7 @@ async def test_a_bureau_that_is_down_can_be_asked_again_once_it_is_back(
 async def test_a_reference_in_another_open_order_is_named_at_lookup(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk1")
-    await page.wait_for_url("**/window")
+    page = await signed_in(page_as, "clerk1", "/window")
     declaration = await _declaration(stack)
     await _fill(page, "2026-BDC-REFUSED-3", declaration)
     await page.click("#lookup-case")

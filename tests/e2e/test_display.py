@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
 
 from playwright.async_api import expect
 
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, Watched, sign_in
-from tests.e2e.flows import citizen_pays_at_sim_link, take_order
+from tests.e2e.flows import citizen_pays_at_sim_link, fits_device_screen, signed_in, take_order
 
 PAYER = ("张三", "11010519491231002X")
 WIDE = {"width": 1920, "height": 1080}
@@ -81,21 +80,6 @@ async def _new_order(stack: Stack, clerk: Watched, case_no: str) -> str:
     return await clerk.inner_text("#c-order-no")
 
 
-async def _fits(screen: Watched, *selectors: str) -> None:
-    """Nothing scrolls, and each named part lies wholly on the screen."""
-    size: dict[str, int] = await screen.evaluate(
-        "() => ({w: innerWidth, h: innerHeight,"
-        " sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight})"
-    )
-    assert size["sw"] <= size["w"] and size["sh"] <= size["h"], size
-    for selector in selectors:
-        box: Any = await screen.locator(selector).bounding_box()
-        assert box is not None, selector
-        assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
-        assert box["x"] + box["width"] <= size["w"] + 1, (selector, box, size)
-        assert box["y"] + box["height"] <= size["h"] + 1, (selector, box, size)
-
-
 async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: PageFactory) -> None:
     clerk, username = await _clerk_at(stack, page_as, "E51")
     screen = await page_as(None)  # the monitor facing the citizen, at 1366×768
@@ -122,16 +106,16 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     qr_img = screen.locator("#o-qr-img")
     await expect(qr_img).to_have_js_property("complete", True)
     assert await qr_img.evaluate("i => i.naturalWidth") > 0
-    await _fits(screen, "#o-total", "#o-capital", "#o-qr-img")
+    await fits_device_screen(screen, "#o-total", "#o-capital", "#o-qr-img")
 
     await citizen_pays_at_sim_link(clerk)
 
     await screen.locator("#v-done").wait_for(timeout=15_000)
     assert "缴费成功" in await screen.inner_text("#v-done")
-    await _fits(screen, "#r-grades", "#r-submit")
+    await fits_device_screen(screen, "#r-grades", "#r-submit")
     await screen.get_by_role("radio", name="不满意", exact=True).click()
     await screen.fill("#r-reason", "等候时间较长")
-    await _fits(screen, "#r-reason", "#r-submit")
+    await fits_device_screen(screen, "#r-reason", "#r-submit")
     await screen.click("#r-submit")
     await screen.locator("#r-thanks").wait_for()
     assert "不满意" in await screen.inner_text("#r-thanks")
@@ -182,7 +166,7 @@ async def test_another_windows_screen_never_shows_this_windows_order(
     order_no = await _new_order(stack, first_clerk, "2026-BDC-E2E061")
     await first.locator("#v-order").wait_for()
     await expect(first.locator("#o-no")).to_have_text(order_no, use_inner_text=True)
-    await _fits(first, "#o-total", "#o-capital", "#o-lines")
+    await fits_device_screen(first, "#o-total", "#o-capital", "#o-lines")
 
     # the second window's screen stays idle and knows nothing of the first window's order
     await second.reload()
@@ -197,12 +181,11 @@ async def test_another_windows_screen_never_shows_this_windows_order(
         ),
     ):
         assert (await probe).status in (403, 404)
-    await _fits(second, "#idle-title")
+    await fits_device_screen(second, "#idle-title")
 
 
 async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory) -> None:
-    supervisor = await page_as("super1")
-    await supervisor.wait_for_url("**/window")
+    supervisor = await signed_in(page_as, "super1", "/window")
     await supervisor.locator("#display-open").wait_for()
     await supervisor.click("#display-open")
     await supervisor.click("#display-new-code")
@@ -210,8 +193,7 @@ async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory)
     await code.wait_for()
     # auditors work no window: they start on /finance, the window screen sends them back there,
     # and no screen pairing is offered or accepted
-    auditor = await page_as("auditor1")
-    await auditor.wait_for_url("**/finance")
+    auditor = await signed_in(page_as, "auditor1", "/finance")
     await auditor.goto("/window")
     await auditor.wait_for_url("**/finance")
     assert not await auditor.locator("#display-open").is_visible()

@@ -12,7 +12,6 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 import pytest
@@ -21,7 +20,7 @@ from playwright.async_api import expect
 from clearing import security
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import manual_order
+from tests.e2e.flows import fits_device_screen, manual_order
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -66,21 +65,6 @@ async def _find(kiosk: Watched, case_no: str, tail: str = PAYER_ID[-6:]) -> None
     await kiosk.click("#lookup-submit")
 
 
-async def _fits(page: Watched, *selectors: str) -> None:
-    """Nothing scrolls, and each named part lies wholly on the screen."""
-    size: dict[str, int] = await page.evaluate(
-        "() => ({w: innerWidth, h: innerHeight,"
-        " sw: document.documentElement.scrollWidth, sh: document.documentElement.scrollHeight})"
-    )
-    assert size["sw"] <= size["w"] and size["sh"] <= size["h"], size
-    for selector in selectors:
-        box: Any = await page.locator(selector).bounding_box()
-        assert box is not None, selector
-        assert box["x"] >= 0 and box["y"] >= 0, (selector, box)
-        assert box["x"] + box["width"] <= size["w"] + 1, (selector, box, size)
-        assert box["y"] + box["height"] <= size["h"] + 1, (selector, box, size)
-
-
 async def _touchable(page: Watched) -> None:
     """Every visible button and field is at least 48 px high (a finger, not a mouse)."""
     small = await page.evaluate(
@@ -114,7 +98,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     stack: Stack, page_as: PageFactory, viewport: dict[str, int]
 ) -> None:
     kiosk = await _kiosk(stack, page_as, viewport)
-    await _fits(kiosk, "#lookup-form", "#scan-form")
+    await fits_device_screen(kiosk, "#lookup-form", "#scan-form")
     await _touchable(kiosk)
     case_no, order_no = await _order(stack)
     await _find(kiosk, case_no)
@@ -130,7 +114,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     )
     body = await kiosk.inner_text("body")
     assert PAYER_ID not in body and "张三" not in body
-    await _fits(kiosk, "#o-total", "#o-capital", "#pay-choose")
+    await fits_device_screen(kiosk, "#o-total", "#o-capital", "#pay-choose")
     await _touchable(kiosk)
 
     await kiosk.click("[data-channel=wechatpay]")
@@ -138,7 +122,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
     await expect(kiosk.locator("#qr-img")).to_have_js_property("complete", True)
     assert await kiosk.locator("#qr-img").evaluate("i => i.naturalWidth") > 0
-    await _fits(kiosk, "#qr-img", "#o-total")
+    await fits_device_screen(kiosk, "#qr-img", "#o-total")
     # the citizen scans it with the phone and pays
     out_trade_no = await _open_attempt(stack, order_no)
     async with (
@@ -154,7 +138,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
     await expect(kiosk.locator("#r-qr")).to_have_js_property("complete", True)
     assert await kiosk.locator("#r-qr").evaluate("i => i.naturalWidth") > 0
-    await _fits(kiosk, "#receipt", "#print")
+    await fits_device_screen(kiosk, "#receipt", "#print")
     # printed: the receipt alone, 80 mm wide (302 CSS px)
     await kiosk.emulate_media(media="print")
     width = await kiosk.evaluate("() => document.getElementById('receipt').offsetWidth")
@@ -197,7 +181,7 @@ async def test_scanning_the_notices_qr_opens_its_order_and_idle_clears_it(
     await kiosk.keyboard.press("Enter")
     await kiosk.locator("#v-order").wait_for()
     await expect(kiosk.locator("#o-case")).to_have_text(case_no, use_inner_text=True)
-    await _fits(kiosk, "#o-total", "#pay-choose")
+    await fits_device_screen(kiosk, "#o-total", "#pay-choose")
     # the citizen walks away: after the idle time nothing of the order is left on screen
     await kiosk.locator("#v-home").wait_for(timeout=(IDLE_S + 10) * 1000)
     assert case_no not in await kiosk.inner_text("body")

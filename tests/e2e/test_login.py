@@ -11,6 +11,7 @@ from playwright.async_api import expect
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, sign_in
+from tests.e2e.flows import audit_actions
 
 TEMPORARY = "Temp-pass-2026"
 
@@ -100,16 +101,7 @@ async def test_a_temporary_password_must_be_changed_before_the_window(
     await page.click("#password-submit")
     await page.wait_for_url("**/window")
     await page.get_by_text("实时连接").wait_for()
-    conn = await stack.db()
-    try:
-        actions = [
-            r["action"]
-            for r in await conn.fetch(
-                "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", name
-            )
-        ]
-    finally:
-        await conn.close()
+    actions = await audit_actions(stack, name)
     assert actions[-2:] == ["session.login", "password.changed"], actions
 
 

@@ -22,7 +22,7 @@ from playwright.async_api import expect
 
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import window_ready
+from tests.e2e.flows import manual_order, window_ready
 
 PHONE = {"width": 390, "height": 844}
 PHONE_UA = (
@@ -47,24 +47,12 @@ def _token(stack: Stack, order: dict[str, Any]) -> str:
 
 
 async def _order(stack: Stack) -> dict[str, Any]:
-    body = {
-        "case_no": f"2026-BDC-M{secrets.randbelow(10**6):06d}",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "lines": [
-            {"item_code": code, "amount_fen": fen}
-            for code, fen in zip(("DEED_TAX", "REG_FEE"), AMOUNTS, strict=True)
-        ],
-        "manual_reason": "测试：主管手工录入",
-    }
-    status, order = await stack.api(
-        "POST", "/api/v1/orders", "super1", json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )  # fmt: skip
-    assert status == 201, order
-    return dict(order)
+    return await manual_order(
+        stack,
+        f"2026-BDC-M{secrets.randbelow(10**6):06d}",
+        zip(("DEED_TAX", "REG_FEE"), AMOUNTS, strict=True),
+        payer=("张三", PAYER_ID),
+    )
 
 
 async def _wait(stack: Stack, order_no: str, done: Any, within_s: float = 30) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from clearing.db.pool import init_connection
 from clearing.domain.times import BEIJING, beijing_clock, business_day
 from clearing.service import settlement
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import manual_order
+from tests.e2e.flows import manual_order, signed_in
 from tests.staff_text import leaks
 
 # the system's own codes that the demo's data holds: none may reach a screen as it is
@@ -247,8 +247,7 @@ async def test_an_administrator_reads_halls_and_windows_by_name(
 ) -> None:
     """Administrators keep the halls (系统管理), not a window: their page names every hall and
     window, and their header shows no code."""
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     await page.locator("#offices").get_by_text("示范市不动产登记中心").first.wait_for()
     assert "窗口一" in await page.inner_text("#offices")
     assert leaks(await page.inner_text("header"), CODES) == []

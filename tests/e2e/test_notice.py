@@ -13,7 +13,7 @@ import pypdf
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import manual_order
+from tests.e2e.flows import manual_order, signed_in
 
 TAG = secrets.token_hex(3).upper()
 
@@ -30,8 +30,7 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
 ) -> None:
     order = await _open_order(stack)
     no = str(order["order_no"])
-    page = await page_as("clerk1")
-    await page.wait_for_url("**/window")
+    page = await signed_in(page_as, "clerk1", "/window")
     row = page.locator(f'#orders tr[data-order-no="{no}"]')
     await row.wait_for()
     await row.get_by_role("button").click()

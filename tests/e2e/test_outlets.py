@@ -10,10 +10,13 @@ from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
 from tests.e2e.flows import (
+    at_window,
+    audit_actions,
     citizen_pays_at_sim_link,
     fits_staff_screen,
     manual_order,
     paid_order_no,
+    signed_in,
     take_order,
 )
 
@@ -33,10 +36,8 @@ async def _hall_order(stack: Stack) -> str:
 async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("outlet1")
+    page = await at_window(page_as, "outlet1")
     page.allow_console(r"status of 40[34]")
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
     await expect(page.locator("#office-name")).to_have_text(OUTLET_NAME)
     await expect(page.locator("#window-name")).to_have_text("网点窗口一")
     # a card goes to the terminal at the outlet's window
@@ -87,9 +88,8 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
 async def test_admin_records_an_outlet_with_its_bank_and_branch(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("admin")
+    page = await signed_in(page_as, "admin", "/admin")
     page.allow_console(r"status of 422")
-    await page.wait_for_url("**/admin")
     # the demo's outlet shows its bank and branch
     demo = page.locator(f".office-block[data-office='{OUTLET}']")
     assert "中国建设银行 · 示范市分行城东支行" in await demo.inner_text()
@@ -131,14 +131,5 @@ async def test_admin_records_an_outlet_with_its_bank_and_branch(
         "中国建设银行",
         "示范市分行城北支行",
     )
-    conn = await stack.db()
-    try:
-        actions = [
-            r["action"]
-            for r in await conn.fetch(
-                "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", code
-            )
-        ]
-    finally:
-        await conn.close()
+    actions = await audit_actions(stack, code)
     assert actions == ["office.created", "office.updated"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import fits_staff_screen, manual_order
+from tests.e2e.flows import fits_staff_screen, manual_order, signed_in
 
 
 async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
@@ -53,8 +53,7 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
         await _dead(stack, order_no)
     finally:
         await _casesys(stack, "PUT", "/sim/faults", {"down": False})
-    page = await page_as("admin")
-    await page.wait_for_url("**/admin")
+    page = await signed_in(page_as, "admin", "/admin")
     hooks = page.locator("#hooks tr", has_text="不动产登记业务系统（模拟）")
     await hooks.first.wait_for()
     assert "缴费成功" in await hooks.first.inner_text()
@@ -88,20 +87,13 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
 
 async def test_the_case_system_hears_a_payment(stack: Stack) -> None:
     """The demo subscribes its case system: a paid order's event arrives there, signed."""
-    body = {
-        "case_no": "2026-BDC-HOOKPAY",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "李四",
-        "payer_id": "440524188001010014",
-        "lines": [{"item_code": "REG_FEE", "amount_fen": 80_00}],
-        "manual_reason": "测试：事件通知",
-    }
-    status, order = await stack.api(
-        "POST", "/api/v1/orders", "super1", json=body,
-        headers={"Idempotency-Key": secrets.token_hex(10)},
-    )  # fmt: skip
-    assert status == 201, order
+    order = await manual_order(
+        stack,
+        "2026-BDC-HOOKPAY",
+        [("REG_FEE", 80_00)],
+        payer=("李四", "440524188001010014"),
+        reason="测试：事件通知",
+    )
     status, started = await stack.api(
         "POST", f"/api/v1/orders/{order['order_no']}/payments", "super1",
         json={"method": "qr", "channel": "wechatpay"},

@@ -6,15 +6,13 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import citizen_pays_at_sim_link, look_up_case, paid_order_no
+from tests.e2e.flows import at_window, citizen_pays_at_sim_link, look_up_case, paid_order_no
 
 
 async def test_clerk_takes_a_wechat_payment_and_the_screen_follows(
     stack: Stack, page_as: PageFactory
 ) -> None:
-    page = await page_as("clerk1")
-    await page.wait_for_url("**/window")
-    await page.get_by_text("实时连接").wait_for()
+    page = await at_window(page_as, "clerk1")
 
     await look_up_case(page, stack, "2026-BDC-E2E001", "张三", "11010519491231002X")
     assert "契税" in await page.inner_text("#due-lines")

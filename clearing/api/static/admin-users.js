@@ -37,6 +37,24 @@ async function act(button, work) {
   }
 }
 
+/** A row's action button: asks ``question`` first (if any), then runs ``work`` with the button
+ * held down so a second click cannot send it twice; a failure goes to ``onError``. */
+function rowAction(text, className, onError, work, question = null) {
+  const button = el("button", text, className);
+  button.type = "button";
+  button.addEventListener("click", () =>
+    act(button, async () => {
+      if (question && !confirm(question())) return;
+      try {
+        await work();
+      } catch (err) {
+        onError(err);
+      }
+    }),
+  );
+  return button;
+}
+
 function userRow(u, onError) {
   const tr = el("tr");
   tr.dataset.username = u.username;
@@ -55,36 +73,23 @@ function userRow(u, onError) {
   const edit = el("button", "修改", "small");
   edit.type = "button";
   edit.addEventListener("click", () => openEdit(u));
-  const reset = el("button", "重置密码", "small");
-  reset.type = "button";
-  reset.addEventListener("click", () =>
-    act(reset, async () => {
-      if (!confirm(`确定为 ${u.display_name}（${u.username}）重置密码？其当前登录将立即失效。`)) return;
-      try {
-        const out = await api("POST", `/api/v1/admin/users/${encodeURIComponent(u.username)}/password-reset`);
-        showSecret(`${u.display_name}（${u.username}）的新一次性密码：`, out.temporary_password);
-        await load();
-        flash(`已重置 ${u.display_name} 的密码。`);
-      } catch (err) {
-        onError(err);
-      }
-    }),
+  const reset = rowAction(
+    "重置密码",
+    "small",
+    onError,
+    async () => {
+      const out = await api("POST", `/api/v1/admin/users/${encodeURIComponent(u.username)}/password-reset`);
+      showSecret(`${u.display_name}（${u.username}）的新一次性密码：`, out.temporary_password);
+      await load();
+      flash(`已重置 ${u.display_name} 的密码。`);
+    },
+    () => `确定为 ${u.display_name}（${u.username}）重置密码？其当前登录将立即失效。`,
   );
-  const toggle = el("button", u.disabled ? "启用" : "停用", u.disabled ? "small" : "small danger");
-  toggle.type = "button";
-  toggle.addEventListener("click", () =>
-    act(toggle, async () => {
-      try {
-        await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.username)}`, {
-          body: { disabled: !u.disabled },
-        });
-        await load();
-        flash(`已${u.disabled ? "启用" : "停用"} ${u.display_name}。`);
-      } catch (err) {
-        onError(err);
-      }
-    }),
-  );
+  const toggle = rowAction(u.disabled ? "启用" : "停用", u.disabled ? "small" : "small danger", onError, async () => {
+    await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.username)}`, { body: { disabled: !u.disabled } });
+    await load();
+    flash(`已${u.disabled ? "启用" : "停用"} ${u.display_name}。`);
+  });
   ops.append(edit, reset, toggle);
   tr.append(ops);
   return tr;
@@ -102,34 +107,21 @@ function clientRow(c, onError) {
   standing.append(stateBadge(c.disabled));
   tr.append(standing);
   const ops = el("td", "", "c-op");
-  const rotate = el("button", "更换令牌", "small");
-  rotate.type = "button";
-  rotate.addEventListener("click", () =>
-    act(rotate, async () => {
-      if (!confirm(`更换 ${c.display_name} 的令牌？旧令牌将立即失效。`)) return;
-      try {
-        const out = await api("POST", `/api/v1/admin/clients/${encodeURIComponent(c.username)}/token`);
-        showSecret(`${c.display_name}（${c.username}）的新接口令牌：`, out.token);
-      } catch (err) {
-        onError(err);
-      }
-    }),
+  const rotate = rowAction(
+    "更换令牌",
+    "small",
+    onError,
+    async () => {
+      const out = await api("POST", `/api/v1/admin/clients/${encodeURIComponent(c.username)}/token`);
+      showSecret(`${c.display_name}（${c.username}）的新接口令牌：`, out.token);
+    },
+    () => `更换 ${c.display_name} 的令牌？旧令牌将立即失效。`,
   );
-  const toggle = el("button", c.disabled ? "启用" : "停用", c.disabled ? "small" : "small danger");
-  toggle.type = "button";
-  toggle.addEventListener("click", () =>
-    act(toggle, async () => {
-      try {
-        await api("PATCH", `/api/v1/admin/clients/${encodeURIComponent(c.username)}`, {
-          body: { disabled: !c.disabled },
-        });
-        await load();
-        flash(`已${c.disabled ? "启用" : "停用"}接口客户端 ${c.display_name}。`);
-      } catch (err) {
-        onError(err);
-      }
-    }),
-  );
+  const toggle = rowAction(c.disabled ? "启用" : "停用", c.disabled ? "small" : "small danger", onError, async () => {
+    await api("PATCH", `/api/v1/admin/clients/${encodeURIComponent(c.username)}`, { body: { disabled: !c.disabled } });
+    await load();
+    flash(`已${c.disabled ? "启用" : "停用"}接口客户端 ${c.display_name}。`);
+  });
   ops.append(rotate, toggle);
   tr.append(ops);
   return tr;

@@ -1,7 +1,7 @@
 // 系统管理: who may do what where. Accounts, offices and windows, API clients, fee schedules.
 // Every rule (office scope, nobody changes their own access) is the server's; this page says
 // what it answered.
-import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $ } from "./dom.js";
 import { loadOffices, pageError, state } from "./admin-common.js";
 import { setupFees } from "./admin-fees.js";
@@ -9,7 +9,7 @@ import { setupKiosks } from "./admin-kiosks.js";
 import { setupPlaces } from "./admin-places.js";
 import { setupAccounts } from "./admin-users.js";
 import { setupWebhooks } from "./admin-webhooks.js";
-import { nameOf } from "./naming.js";
+import { personAndRole } from "./naming.js";
 
 function signOut() {
   clearSession();
@@ -33,15 +33,8 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  // the person and the role, as every page's header says them (never the login)
-  $("who").textContent = `${state.me.display_name}（${nameOf("role", state.me.role)}）`;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("DELETE", "/api/v1/sessions");
-    } finally {
-      signOut();
-    }
-  });
+  $("who").textContent = personAndRole(state.me);
+  wireLogout($("logout"), signOut);
   const onError = (err) => {
     if (err.status === 401) signOut();
     else pageError(err.zh || messageOf(err));

@@ -130,3 +130,16 @@ export function messageOf(err) {
   }
   return err.message;
 }
+
+/** The header's 退出 button: ends the session on the server (after ``before``, if given), then
+ * leaves the page by ``leave`` whatever the server answered: a dead network signs out too. */
+export function wireLogout(button, leave, before = null) {
+  button.addEventListener("click", async () => {
+    try {
+      if (before) await before();
+      await api("DELETE", "/api/v1/sessions");
+    } finally {
+      leave();
+    }
+  });
+}

@@ -119,51 +119,55 @@ function panel(d) {
   return box;
 }
 
-function matchesList(d) {
+// the case's records (matches, adjustments, comments), one line of ``parts`` each
+function recordList(records, parts) {
   const ul = el("ul", "", "recon-list");
-  for (const m of d.matches) {
+  for (const r of records) {
     const li = el("li");
-    li.append(
-      el("span", nameOf("match_state", m.state), `badge m-${m.state}`),
-      el("span", `规则：${nameOf("match_rule", m.rule)}，置信度 ${m.confidence}%，${money(m.amount_fen)}`),
-      el("span", `${refText(m.external_ref)} ↔ ${refText(m.internal_ref)}`, "mono small"),
-    );
-    if (canAct && m.state === "PROPOSED") {
-      li.append(
-        button("确认匹配", "primary", `确认匹配建议 ${m.id}`, () => decideMatch(m, "confirm")),
-        button("驳回", "danger", `驳回匹配建议 ${m.id}`, () => decideMatch(m, "reject")),
-      );
-    }
+    li.append(...parts(r));
     ul.append(li);
   }
   return ul;
+}
+
+// a decision on a record: yes (``yes`` verdict) or 驳回 (``no``), each named for a screen reader
+function decisionButtons(yesLabel, yesVerb, what, decide, [yes, no]) {
+  return [
+    button(yesLabel, "primary", `${yesVerb}${what}`, () => decide(yes)),
+    button("驳回", "danger", `驳回${what}`, () => decide(no)),
+  ];
+}
+
+function matchesList(d) {
+  return recordList(d.matches, (m) => [
+    el("span", nameOf("match_state", m.state), `badge m-${m.state}`),
+    el("span", `规则：${nameOf("match_rule", m.rule)}，置信度 ${m.confidence}%，${money(m.amount_fen)}`),
+    el("span", `${refText(m.external_ref)} ↔ ${refText(m.internal_ref)}`, "mono small"),
+    ...(canAct && m.state === "PROPOSED"
+      ? decisionButtons("确认匹配", "确认", `匹配建议 ${m.id}`, (v) => decideMatch(m, v), ["confirm", "reject"])
+      : []),
+  ]);
 }
 
 function legsText(legs) {
   return legs.map(([code, fen]) => `${BigInt(fen) > 0n ? "借" : "贷"} ${nameOf("ledger_account", code)} ${formatFen(BigInt(fen) < 0n ? -BigInt(fen) : fen)}`).join("；");
 }
 
+function adjustmentActions(a) {
+  if (!canAct || a.state !== "REQUESTED") return [];
+  // the proposer never decides their own: the server refuses it, so it is not offered
+  if (a.requested_by === me.username) return [el("span", "待其他财务人员审批", "muted small")];
+  return decisionButtons("同意并过账", "同意", `调整分录 ${a.id}`, (v) => decideAdjustment(a, v), ["approve", "reject"]);
+}
+
 function adjustmentsList(d) {
-  const ul = el("ul", "", "recon-list");
-  for (const a of d.adjustments) {
-    const li = el("li");
-    li.append(
-      el("span", nameOf("adjustment_state", a.state), `badge a-${a.state}`),
-      el("span", `#${a.id} ${a.memo}`),
-      el("span", legsText(a.legs), "small"),
-      el("span", `提议人 ${nameOf("user", a.requested_by)}，${dateTime(a.requested_at)}` + (a.decided_by ? `；审批人 ${nameOf("user", a.decided_by)}，${dateTime(a.decided_at)}` : "") + (a.entry_id ? `；记账凭证 ${a.entry_id}` : ""), "muted small"),
-    );
-    if (canAct && a.state === "REQUESTED" && a.requested_by === me.username) {
-      li.append(el("span", "待其他财务人员审批", "muted small"));
-    } else if (canAct && a.state === "REQUESTED") {
-      li.append(
-        button("同意并过账", "primary", `同意调整分录 ${a.id}`, () => decideAdjustment(a, "approve")),
-        button("驳回", "danger", `驳回调整分录 ${a.id}`, () => decideAdjustment(a, "reject")),
-      );
-    }
-    ul.append(li);
-  }
-  return ul;
+  return recordList(d.adjustments, (a) => [
+    el("span", nameOf("adjustment_state", a.state), `badge a-${a.state}`),
+    el("span", `#${a.id} ${a.memo}`),
+    el("span", legsText(a.legs), "small"),
+    el("span", `提议人 ${nameOf("user", a.requested_by)}，${dateTime(a.requested_at)}` + (a.decided_by ? `；审批人 ${nameOf("user", a.decided_by)}，${dateTime(a.decided_at)}` : "") + (a.entry_id ? `；记账凭证 ${a.entry_id}` : ""), "muted small"),
+    ...adjustmentActions(a),
+  ]);
 }
 
 function accountSelect(label) {
@@ -210,13 +214,10 @@ function adjustmentForm(d) {
 
 function commentsList(d) {
   if (!d.comments.length) return el("p", "暂无备注。", "muted small");
-  const ul = el("ul", "", "recon-list");
-  for (const c of d.comments) {
-    const li = el("li");
-    li.append(el("span", `${c.author_name} ${dateTime(c.created_at)}`, "muted small"), el("span", c.body, "comment"));
-    ul.append(li);
-  }
-  return ul;
+  return recordList(d.comments, (c) => [
+    el("span", `${c.author_name} ${dateTime(c.created_at)}`, "muted small"),
+    el("span", c.body, "comment"),
+  ]);
 }
 
 function commentForm(d) {

@@ -3,9 +3,9 @@
 // server refuses that). 清分结算 (settlement.js), 收款账户 (accounts.js) and 对账差异
 // (discrepancies.js) are their own modules.
 import { initAccounts } from "./accounts.js";
-import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";
-import { nameOf } from "./naming.js";
+import { nameOf, personAndRole } from "./naming.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 import { refundStateZh } from "./refunds.js";
@@ -230,14 +230,10 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${me.display_name}（${nameOf("role", me.role)}）`;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("DELETE", "/api/v1/sessions");
-    } finally {
-      clearSession();
-      location.replace("/login");
-    }
+  $("who").textContent = personAndRole(me);
+  wireLogout($("logout"), () => {
+    clearSession();
+    location.replace("/login");
   });
   canDecide = me.role === "finance";
   $("readonly").hidden = canDecide;

@@ -61,3 +61,8 @@ export function windowOf(office, windowNo) {
 export function windowName(office, windowNo) {
   return [nameOf("office", office), windowOf(office, windowNo)].filter(Boolean).join(" ");
 }
+
+/** The person and the role, as the staff pages' headers say them (never the login). */
+export function personAndRole(me) {
+  return `${me.display_name}（${nameOf("role", me.role)}）`;
+}

@@ -1,6 +1,6 @@
 // 缴费单查询: find orders of this office by any key, read one order's history, 补打 its receipt.
 // The ID number is sent in a POST body only (never in an address) and is not kept on the page.
-import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
 // every time in Beijing time, by the one helper (time.js)
@@ -143,13 +143,7 @@ async function start() {
   $("office-field").hidden = !READ_ALL.has(me.role);
   $("to-window").hidden = me.role === "finance" || me.role === "auditor";
   $("to-shifts").hidden = !["clerk", "supervisor", "admin"].includes(me.role);
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("DELETE", "/api/v1/sessions");
-    } finally {
-      signOut();
-    }
-  });
+  wireLogout($("logout"), signOut);
   $("search-form").addEventListener("submit", (e) => {
     e.preventDefault();
     query = formQuery();

@@ -1,6 +1,6 @@
 // 日结交班: the clerk's open shift and its close (with the printable 日结单), the day's closed
 // shifts, and for a supervisor the office's 轧账 against the ledger (a difference shown in red).
-import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";
 import { nameOf } from "./naming.js";
@@ -183,13 +183,7 @@ async function start() {
     return fail("page-error", err);
   }
   $("who").textContent = `${me.display_name}${me.office ? `（${me.office}）` : ""}`;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await api("DELETE", "/api/v1/sessions");
-    } finally {
-      signOut();
-    }
-  });
+  wireLogout($("logout"), signOut);
   $("window-no").value = me.window || localStorage.getItem(WINDOW_KEY) || "";
   // a clerk's window is the one assigned in 系统管理; the server refuses any other
   $("window-no").readOnly = me.role === "clerk";

@@ -1,7 +1,7 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
-import { api, clearSession, messageOf, sessionToken } from "./api.js";
+import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { followOrder, setupDisplayLink } from "./display-link.js";
-import { nameOf } from "./naming.js";
+import { nameOf, personAndRole } from "./naming.js";
 import { $ } from "./dom.js";
 import { watchWindow } from "./events.js";
 import { markSelected, reloadList, setupOrderList } from "./order-list.js";
@@ -112,15 +112,8 @@ async function main() {
     else pageError(`页面加载失败：${messageOf(err)}`);
     return;
   }
-  $("who").textContent = `${me.display_name}（${nameOf("role", me.role)}）`;
-  $("logout").addEventListener("click", async () => {
-    try {
-      await followOrder(null);
-      await api("DELETE", "/api/v1/sessions");
-    } finally {
-      signOut();
-    }
-  });
+  $("who").textContent = personAndRole(me);
+  wireLogout($("logout"), signOut, () => followOrder(null));
   if (me.home !== "/window") {
     // finance, auditors and administrators have screens of their own
     location.replace(me.home);
