@@ -43,8 +43,7 @@ async def signed_api(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         return _sign(state, error_response(500, "SYSTEM_ERROR", "系统错误"))
     body = await request.read()
     problem = _authenticate(state, request, body)
@@ -144,10 +143,8 @@ async def prepay(request: web.Request) -> web.Response:
     state.orders[out_trade_no] = order
     state.by_pr[order.pr] = out_trade_no
     log.info("sim prepay out_trade_no=%s total_fen=%d", out_trade_no, total)
-    if state.faults.pay_after_timeout:
-        # the order exists, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
+    # pay_after_timeout: the order exists, but the merchant's client gives up before it hears so
+    await state.late_answer()
     return web.json_response({"code_url": _code_url(order)})
 
 

@@ -100,10 +100,8 @@ async def codepay(request: web.Request) -> web.Response:
     else:
         complete(state, order, "SUCCESS", total, now)
     log.info("sim codepay out_trade_no=%s total_fen=%d state=%s", number, total, order.state)
-    if faults.pay_after_timeout:
-        # the money is taken, but the merchant's client gives up before it hears so
-        faults.pay_after_timeout = False
-        await state.pause(faults.pay_after_timeout_s)
+    # pay_after_timeout: the money is taken, but the merchant's client gives up before it hears so
+    await state.late_answer()
     return _answer(state, order, now)
 
 

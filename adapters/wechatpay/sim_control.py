@@ -24,6 +24,7 @@ from aiohttp import web
 
 from adapters.simkit import desk
 from adapters.simkit.faults import add_fault_routes
+from adapters.simkit.notify import notices_json
 from adapters.wechatpay import sim_codepay
 from adapters.wechatpay.sim_delivery import payment_notification, send
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
@@ -124,7 +125,7 @@ async def pay(request: web.Request) -> web.Response:
             "transaction_id": order.transaction_id,
             "trade_state": order.state,
             "amount_fen": amount_fen,
-            "event_id": notification.event_id,
+            "event_id": notification.id,
         }
     )
 
@@ -141,15 +142,6 @@ async def expire(request: web.Request) -> web.Response:
 
 def order_json(state: SimState, order: Order) -> dict[str, Any]:
     now = datetime.now(BEIJING)
-    notifications: list[dict[str, Any]] = [
-        {
-            "event_id": n.event_id,
-            "event_type": n.event_type,
-            "acknowledged": n.acknowledged,
-            "attempts": [asdict(a) for a in n.attempts],
-        }
-        for n in order.notifications
-    ]
     return {
         "out_trade_no": order.out_trade_no,
         "trade_type": order.trade_type,
@@ -166,10 +158,7 @@ def order_json(state: SimState, order: Order) -> dict[str, Any]:
         "scan_url": f"{state.public_base_url}/sim/scan/{order.pr}",
         "refunds": [asdict(r) for r in order.refunds],
         "reversal": asdict(order.reversal) if order.reversal else None,
-        "notifications": notifications,
-        "deliveries": [
-            {"event_id": n.event_id, **asdict(a)} for n in order.notifications for a in n.attempts
-        ],
+        **notices_json(order.notifications, "event_id", "event_type"),
     }
 
 

@@ -1,0 +1,130 @@
+"""What the acquirer simulators (WeChat Pay, Alipay, UnionPay, the bank's POS cloud) share besides
+their notifications (``simkit.notify``): the API knobs every gateway honours, the app they are
+served as, and ``tongjiao sim NAME`` with its ``--retry-scale`` and fee option.
+
+Each simulator's ``SimState`` derives from ``Acquirer`` and keeps only its protocol: its keys,
+its orders, how it signs and what it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from adapters import simkit
+from adapters.simkit.notify import Courier
+
+PLATFORM_DIR = "platform"  # where each keyset keeps what the outside party holds
+
+
+class Acquirer(Courier):
+    """The base of each acquirer simulator's state; one per application, never module-level."""
+
+    _wrong_key: RSAPrivateKey | None = None
+
+    @property
+    def wrong_key(self) -> RSAPrivateKey:
+        """A key the party never published, for the forged-signature knobs."""
+        if self._wrong_key is None:
+            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return self._wrong_key
+
+    def fail_5xx(self) -> bool:
+        """Whether this call is one of the next ``api_5xx`` that fail (it counts them down)."""
+        if self.faults.api_5xx > 0:
+            self.faults.api_5xx -= 1
+            return True
+        return False
+
+    async def late_answer(self) -> None:
+        """``pay_after_timeout``: the payment is done at the party, but its answer waits until
+        the merchant's client has given up hearing it (once)."""
+        if self.faults.pay_after_timeout:
+            self.faults.pay_after_timeout = False
+            await self.pause(self.faults.pay_after_timeout_s)
+
+
+S = TypeVar("S", bound=Acquirer)
+
+
+def acquirer_app(
+    key: web.AppKey[S],
+    state: S,
+    *routes: Callable[[web.Application], None],
+    middlewares: Iterable[Any] = (),
+) -> web.Application:
+    """The simulator as an aiohttp application: its state under ``key``, its routes, shutdown
+    waking its sleepers and a client session for its notifications."""
+    app = web.Application(middlewares=list(middlewares))
+    app[key] = state
+    for add in routes:
+        add(app)
+    simkit.wake_on_shutdown(app, state)
+    simkit.add_notify_session(app, state)
+    return app
+
+
+@dataclass(frozen=True)
+class FeeOption:
+    """The simulator's fee option, in the form its party states its rates."""
+
+    flag: str
+    kind: Callable[[str], Any]
+    default: str | int
+    help: str
+    check: Callable[[Any], object] | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+def run_acquirer(
+    name: str,
+    argv: list[str],
+    *,
+    port: int,
+    key: web.AppKey[S],
+    generate: Callable[[Path], None],
+    load: Callable[[Path], Any],
+    create: Callable[..., web.Application],
+    fee: FeeOption,
+    keys_help: str = simkit.KEYS_HELP,
+) -> int:
+    """``tongjiao sim NAME --host H --port P --keys DIR [--retry-scale X] [FEE OPTION]``: the
+    keyset under DIR is completed (``generate``), the party's side of it loaded, and
+    ``create(keys, public_base_url=…, retry_scale=…, fee=…)`` served."""
+
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--retry-scale", type=float, default=1.0)
+        parser.add_argument(fee.flag, type=fee.kind, default=fee.default, help=fee.help)
+
+    def check(args: argparse.Namespace) -> None:
+        if fee.check is not None:
+            fee.check(getattr(args, fee.dest))
+
+    def build(args: argparse.Namespace) -> simkit.MakeApp:
+        generate(args.keys)
+        keys = load(args.keys / PLATFORM_DIR)
+        rate = {fee.dest: getattr(args, fee.dest)}
+        return lambda base_url: create(
+            keys, public_base_url=base_url, retry_scale=args.retry_scale, **rate
+        )
+
+    return simkit.run(
+        name,
+        argv,
+        port=port,
+        add_options=options,
+        check=check,
+        build=build,
+        rebase=simkit.rebase_via(key),
+        keys_help=keys_help,
+    )
