@@ -85,6 +85,10 @@ def bill_zip(state: SimState, day: date) -> bytes:
     return gbk_zip({name: text.encode("gbk", errors="replace") for name, text in files.items()})
 
 
+def add_bill_routes(app: web.Application) -> None:
+    app.router.add_get(DOWNLOAD_PATH, download)
+
+
 def gbk_zip(files: dict[str, bytes]) -> bytes:
     """A ZIP whose entry names are GBK bytes, as Alipay's are."""
     now = datetime.now(BEIJING)

@@ -28,8 +28,7 @@ def _invalid(sub_code: str, sub_msg: str) -> dict[str, Any]:
 async def gateway(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         # what a load balancer in front of the gateway answers: not Alipay's JSON at all
         return web.Response(
             status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"

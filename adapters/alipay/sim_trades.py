@@ -175,13 +175,6 @@ def _time_expire(biz: Mapping[str, Any], now: datetime) -> datetime | None:
     return moment
 
 
-async def _late_answer(state: SimState) -> None:
-    if state.faults.pay_after_timeout:
-        # done at Alipay, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
-
-
 async def precreate(
     state: SimState, biz: dict[str, Any], params: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -190,7 +183,7 @@ async def precreate(
         order.token = state.new_qr_token()
         state.by_token[order.token] = order.out_trade_no
         log.info("sim precreate out_trade_no=%s total_fen=%d", order.out_trade_no, order.total_fen)
-    await _late_answer(state)
+    await state.late_answer()
     return {"out_trade_no": order.out_trade_no, "qr_code": f"https://qr.alipay.com/{order.token}"}
 
 
@@ -214,12 +207,12 @@ async def pay(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -
         faults.user_paying = False
         if faults.user_paying_completes:
             state.spawn(_confirm_later(state, order, faults.user_paying_s))
-        await _late_answer(state)
+        await state.late_answer()
         waiting = trade_fields(state, order, now)
         return {"code": "10003", "msg": "订单创建成功支付处理中", **waiting}
     if order.status == WAIT_BUYER_PAY:
         mark_paid(state, order, now)
-    await _late_answer(state)
+    await state.late_answer()
     answer = trade_fields(state, order, now)
     answer.pop("send_pay_date", None)
     answer.pop("trade_status", None)

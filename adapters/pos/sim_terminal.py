@@ -145,7 +145,7 @@ def _done(sale: Sale) -> dict[str, Any]:
         "trace_no": txn.trace_no if txn else "",
         "rrn": txn.rrn if txn else "",
         "auth_code": txn.auth_code if txn else "",
-        "notify_id": sale.notifications[-1].notify_id if sale.notifications else None,
+        "notify_id": sale.notifications[-1].id if sale.notifications else None,
     }
 
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
 from adapters.unionpay.sim_bill import download
-from adapters.unionpay.sim_delivery import notify, signed, txn_fields
+from adapters.unionpay.sim_delivery import notify, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn, masked_card
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,7 @@ async def acp_gateway(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         return web.Response(status=500, text="")
     try:
         fields = wire.decode_form(await request.read())
@@ -102,8 +101,7 @@ def authenticate(state: SimState, fields: Fields) -> tuple[str, str] | None:
 def _signed_answer(state: SimState, fields: Fields) -> web.Response:
     faults = state.faults
     body = wire.encode_answer(
-        signed(
-            state,
+        state.signed(
             fields,
             bad=faults.bad_response_signature,
             untrusted=faults.untrusted_response_cert,
@@ -175,10 +173,10 @@ async def back_trans(request: web.Request) -> web.Response:
             raise Refused("10", "不支持的交易类型")
     except Refused as exc:
         return _signed_answer(state, answer(state, fields, exc.code, exc.message))
-    if kind[0] == "01" and state.faults.pay_after_timeout:
-        # the payment exists now, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
+    if kind[0] == "01":
+        # pay_after_timeout: the payment exists now, but the merchant's client gives up before
+        # it hears so
+        await state.late_answer()
     code = extra.pop("respCode", wire.OK)
     return _signed_answer(state, answer(state, fields, code, **extra))
 

@@ -125,13 +125,7 @@ def complete(state: SimState, order: Order, result: str, amount_fen: int, now: d
     if result != "SUCCESS":
         order.state = "PAYERROR"
         return
-    order.state = "SUCCESS"
-    order.transaction_id = state.new_transaction_id(now)
-    order.paid_fen = amount_fen
-    order.success_time = rfc3339(now)
-    order.openid = "o" + secrets.token_urlsafe(21)
-    order.fee_ppm = state.fee_ppm
-    state.by_transaction[order.transaction_id] = order.out_trade_no
+    state.settle(order, amount_fen, now)
 
 
 async def reverse(request: web.Request) -> web.Response:

@@ -31,7 +31,7 @@ from aiohttp import web
 from adapters.wechatpay import crypto
 from adapters.wechatpay.sim_api import _expiry
 from adapters.wechatpay.sim_delivery import payment_notification, send
-from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
+from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState
 from adapters.wechatpay.sim_wire import WireError, amount, fen, json_body, notify_url, own_app
 from adapters.wechatpay.sim_wire import out_trade_no as out_trade_no_of
 from adapters.wechatpay.sim_wire import text as text_of
@@ -141,13 +141,7 @@ async def jsapi_prepay(request: web.Request) -> web.Response:
 def _settle(state: SimState, order: Order, openid: str) -> None:
     """The payer confirmed: money taken, TRANSACTION.SUCCESS on its way (knobs honoured)."""
     now = datetime.now(BEIJING)
-    order.state = "SUCCESS"
-    order.transaction_id = state.new_transaction_id(now)
-    order.paid_fen = order.total_fen
-    order.success_time = rfc3339(now)
-    order.openid = openid
-    order.fee_ppm = state.fee_ppm
-    state.by_transaction[order.transaction_id] = order.out_trade_no
+    state.settle(order, order.total_fen, now, openid)
     send(state, order, payment_notification(state, order, now))
     log.info("sim mobile paid out_trade_no=%s type=%s", order.out_trade_no, order.trade_type)
 

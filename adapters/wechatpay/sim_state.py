@@ -244,6 +244,16 @@ class SimState(Acquirer):
             await self.post(notice, round_no, "probe")
         return await super().round(notice, round_no)
 
+    def settle(self, order: Order, amount_fen: int, now: datetime, openid: str = "") -> None:
+        """The money is taken: the order succeeds with a transaction id, at today's fee rate."""
+        order.state = "SUCCESS"
+        order.transaction_id = self.new_transaction_id(now)
+        order.paid_fen = amount_fen
+        order.success_time = rfc3339(now)
+        order.openid = openid or "o" + secrets.token_urlsafe(21)
+        order.fee_ppm = self.fee_ppm
+        self.by_transaction[order.transaction_id] = order.out_trade_no
+
     def new_transaction_id(self, now: datetime) -> str:
         # 28 digits like WeChat's: 4200 + a 4-digit channel + yyyymmdd + 12 digits
         return "4200" + digits(4) + now.astimezone(BEIJING).strftime("%Y%m%d") + digits(12)
