@@ -24,14 +24,10 @@ def _status(order: Order, now: datetime) -> str:
     return order.effective_status(now)
 
 
-class AlipayDesk(Desk[Order]):
+class AlipayDesk(Desk[SimState, Order]):
     MISSING = ("TRADE_NOT_EXIST", "交易不存在")
     BAD_CODE = "INVALID_PARAMETER"
     BRAND = Brand("支付宝（模拟）", "支付宝（模拟）", "#1677ff", "确认付款", "收款方", "商品")
-
-    def __init__(self, state: SimState) -> None:
-        super().__init__(state.faults)
-        self.state = state
 
     def find(self, no: str) -> Order | None:
         return self.state.orders.get(no)

@@ -8,7 +8,7 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -17,7 +17,7 @@ from adapters.alipay import crypto
 from adapters.alipay.crypto import BEIJING
 from adapters.alipay.keys import PlatformKeys
 from adapters.alipay.sim_faults import Faults
-from adapters.simkit.acquirer import Acquirer
+from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import Notice, Signed
 
@@ -93,7 +93,7 @@ class Order:
         return sum(r.refund_fen for r in self.refunds)
 
 
-class SimState(Acquirer):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
     SCHEDULE = RETRY_SCHEDULE_S
@@ -102,22 +102,9 @@ class SimState(Acquirer):
     faults: Faults
 
     def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate_ppm: int,
-        seed: int | None,
+        self, keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
     ) -> None:
-        super().__init__(
-            public_base_url=public_base_url,
-            retry_scale=retry_scale,
-            notify_timeout_s=notify_timeout_s,
-            seed=seed,
-        )
-        self.keys = keys
+        super().__init__(keys, **reach)
         self.faults = Faults(fee_rate_ppm=fee_rate_ppm)
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}

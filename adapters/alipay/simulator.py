@@ -8,6 +8,8 @@ key, answers signed with the simulator's Alipay key), the bill download link, an
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from aiohttp import web
 
 from adapters.alipay.keys import PlatformKeys, generate_keyset, load_platform_keys
@@ -16,17 +18,11 @@ from adapters.alipay.sim_control import add_control_routes
 from adapters.alipay.sim_gateway import add_gateway_routes
 from adapters.alipay.sim_state import STATE, SimState
 from adapters.alipay.sim_wap import add_wap_routes
-from adapters.simkit.acquirer import FeeOption, acquirer_app, run_acquirer
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
 
 
 def create_simulator_app(
-    keys: PlatformKeys,
-    *,
-    public_base_url: str,
-    retry_scale: float = 1.0,
-    notify_timeout_s: float = 5.0,
-    fee_rate_ppm: int = 0,
-    seed: int | None = None,
+    keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
 ) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
 
@@ -35,14 +31,7 @@ def create_simulator_app(
     """
     if not 0 <= fee_rate_ppm <= 1_000_000:
         raise ValueError("fee_rate_ppm must be between 0 and 1000000")
-    state = SimState(
-        keys,
-        public_base_url=public_base_url,
-        retry_scale=retry_scale,
-        notify_timeout_s=notify_timeout_s,
-        fee_rate_ppm=fee_rate_ppm,
-        seed=seed,
-    )
+    state = SimState(keys, fee_rate_ppm=fee_rate_ppm, **reach)
     routes = (add_gateway_routes, add_bill_routes, add_control_routes, add_wap_routes)
     return acquirer_app(STATE, state, *routes)
 

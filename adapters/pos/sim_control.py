@@ -22,14 +22,10 @@ def txn_json(txn: Txn) -> dict[str, Any]:
     return data
 
 
-class PosDesk(Desk[Sale]):
+class PosDesk(Desk[SimState, Sale]):
     """Sales are shown here; they are paid on their terminal (``sim_terminal``)."""
 
     MISSING = ("25", "原交易不存在")
-
-    def __init__(self, state: SimState) -> None:
-        super().__init__(state.faults)
-        self.state = state
 
     def find(self, no: str) -> Sale | None:
         return self.state.sales.get(no)

@@ -9,13 +9,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 from aiohttp import web
 
 from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
-from adapters.simkit.acquirer import Acquirer
+from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import CallbackKnobs, Notice, Signed
@@ -197,29 +197,16 @@ class Faults(CallbackKnobs):
         return (self.reorder_callbacks, self.reorder_hold_s) if self.reorder_callbacks else None
 
 
-class SimState(Acquirer):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
     SCHEDULE = gaps(RETRY_OFFSETS_S)
     faults: Faults
 
     def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate_ppm: int,
-        seed: int | None,
+        self, keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
     ) -> None:
-        super().__init__(
-            public_base_url=public_base_url,
-            retry_scale=retry_scale,
-            notify_timeout_s=notify_timeout_s,
-            seed=seed,
-        )
-        self.keys = keys
+        super().__init__(keys, **reach)
         self.fee_rate_ppm = fee_rate_ppm
         self.faults = Faults()
         self.terminals = {t: Terminal(t) for t in keys.terminals}

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from adapters.pos.sim_delivery import notify_result
 from adapters.pos.sim_host import WireError, complete, read_card, settle
-from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState
+from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState, sale_json
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -132,21 +132,15 @@ def _finish(state: SimState, sale: Sale, knobs: dict[str, Any]) -> None:
     notify_result(state, sale, now)
 
 
-def _done(sale: Sale) -> dict[str, Any]:
-    txn = sale.txn
-    return {
-        "out_trade_no": sale.out_trade_no,
-        "terminal_id": sale.terminal_id,
-        "state": sale.state,
-        "resp_code": sale.resp_code,
-        "amount_fen": sale.paid_fen if sale.paid_fen is not None else sale.amount_fen,
-        "card_no": sale.card_no,
-        "batch_no": txn.batch_no if txn else "",
-        "trace_no": txn.trace_no if txn else "",
-        "rrn": txn.rrn if txn else "",
-        "auth_code": txn.auth_code if txn else "",
-        "notify_id": sale.notifications[-1].id if sale.notifications else None,
-    }
+def _done(state: SimState, sale: Sale) -> dict[str, Any]:
+    """What the terminal shows the harness once a step is done: the sale as the API shows it,
+    in brief."""
+    shown = sale_json(state.keys, sale)
+    brief = ("out_trade_no", "terminal_id", "state", "resp_code", "card_no")
+    done = {name: shown[name] for name in (*brief, "batch_no", "trace_no", "rrn", "auth_code")}
+    done["amount_fen"] = shown["amount"]
+    done["notify_id"] = sale.notifications[-1].id if sale.notifications else None
+    return done
 
 
 def _error(exc: ControlError | WireError) -> web.Response:
@@ -189,7 +183,7 @@ async def insert(request: web.Request) -> web.Response:
         return _error(exc)
     if from_page:
         return _page(terminal_id, _sale_screen(state, terminal_id, sale, ""), refresh=False)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def swipe(request: web.Request) -> web.Response:
@@ -210,7 +204,7 @@ async def swipe(request: web.Request) -> web.Response:
             "交易成功，请取走您的卡" if sale.state == "APPROVED" else f"交易失败：{sale.resp_msg}"
         )
         return _page(terminal_id, _sale_screen(state, terminal_id, None, note), refresh=False)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def pay(request: web.Request) -> web.Response:
@@ -224,7 +218,7 @@ async def pay(request: web.Request) -> web.Response:
         _finish(state, sale, knobs)
     except (ControlError, WireError) as exc:
         return _error(exc)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def settle_batches(request: web.Request) -> web.Response:

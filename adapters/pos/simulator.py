@@ -8,6 +8,8 @@ settlement, and fault knobs. ``main`` is ``tongjiao sim pos``.
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from aiohttp import web
 
 from adapters.pos.keys import PlatformKeys, generate_keyset, load_platform_keys
@@ -15,17 +17,11 @@ from adapters.pos.sim_api import add_api_routes, signed_api
 from adapters.pos.sim_control import add_control_routes
 from adapters.pos.sim_state import STATE, SimState
 from adapters.pos.sim_terminal import add_terminal_routes
-from adapters.simkit.acquirer import FeeOption, acquirer_app, run_acquirer
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
 
 
 def create_simulator_app(
-    keys: PlatformKeys,
-    *,
-    public_base_url: str,
-    retry_scale: float = 1.0,
-    notify_timeout_s: float = 5.0,
-    fee_rate_ppm: int = 0,
-    seed: int | None = None,
+    keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
 ) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
 
@@ -34,14 +30,7 @@ def create_simulator_app(
     """
     if isinstance(fee_rate_ppm, bool) or not isinstance(fee_rate_ppm, int) or fee_rate_ppm < 0:
         raise ValueError("fee_rate_ppm must be a non-negative integer")
-    state = SimState(
-        keys,
-        public_base_url=public_base_url,
-        retry_scale=retry_scale,
-        notify_timeout_s=notify_timeout_s,
-        fee_rate_ppm=fee_rate_ppm,
-        seed=seed,
-    )
+    state = SimState(keys, fee_rate_ppm=fee_rate_ppm, **reach)
     routes = (add_api_routes, add_terminal_routes, add_control_routes)
     return acquirer_app(STATE, state, *routes, middlewares=[signed_api])
 

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,10 +24,33 @@ from adapters.simkit.notify import Courier
 PLATFORM_DIR = "platform"  # where each keyset keeps what the outside party holds
 
 
-class Acquirer(Courier):
+K = TypeVar("K")
+
+
+class Reach(TypedDict):
+    """How every acquirer simulator is set up besides its keys and its fee: where it is
+    reached, how fast its retry schedule runs (tests shrink hours to milliseconds), how long a
+    merchant may take to answer a notification, and the seed of its random drops."""
+
+    public_base_url: str
+    retry_scale: NotRequired[float]
+    notify_timeout_s: NotRequired[float]
+    seed: NotRequired[int | None]
+
+
+class Acquirer(Courier, Generic[K]):
     """The base of each acquirer simulator's state; one per application, never module-level."""
 
     _wrong_key: RSAPrivateKey | None = None
+
+    def __init__(self, keys: K, **reach: Unpack[Reach]) -> None:
+        super().__init__(
+            public_base_url=reach["public_base_url"],
+            retry_scale=reach.get("retry_scale", 1.0),
+            notify_timeout_s=reach.get("notify_timeout_s", 5.0),
+            seed=reach.get("seed"),
+        )
+        self.keys = keys
 
     @property
     def wrong_key(self) -> RSAPrivateKey:
@@ -51,7 +74,7 @@ class Acquirer(Courier):
             await self.pause(self.faults.pay_after_timeout_s)
 
 
-S = TypeVar("S", bound=Acquirer)
+S = TypeVar("S", bound=Acquirer[Any])
 
 
 def acquirer_app(

@@ -23,10 +23,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from adapters.simkit import desk
-from adapters.simkit.faults import Knobs, add_fault_routes
+from adapters.simkit.acquirer import Acquirer
+from adapters.simkit.faults import add_fault_routes
 from adapters.simkit.notify import BEIJING
 from clearing.domain.money import yuan_str
 
+S = TypeVar("S", bound=Acquirer[Any])
 T = TypeVar("T")
 
 Paid = tuple[dict[str, Any], str]
@@ -60,15 +62,15 @@ class Brand(NamedTuple):
     closed: str = "该订单当前不可支付"
 
 
-class Desk(Generic[T]):
-    """One simulator's desk over its orders of type ``T``; handlers read the current time."""
+class Desk(Generic[S, T]):
+    """One simulator's desk (its state ``S``) over its orders of type ``T``."""
 
     MISSING: ClassVar[tuple[str, str]] = ("ORDER_NOT_EXIST", "订单不存在")
     BAD_CODE: ClassVar[str] = "PARAM_ERROR"
     BRAND: ClassVar[Brand]
 
-    def __init__(self, faults: Knobs) -> None:
-        self.faults = faults
+    def __init__(self, state: S) -> None:
+        self.state = state
 
     # ---- what the party's desk knows of its orders
 
@@ -198,4 +200,4 @@ class Desk(Generic[T]):
         if "expire" in offers:
             app.router.add_post("/sim/orders/{no}/expire", self.expire_now)
         app.router.add_get("/sim/orders/{no}", self.show)
-        add_fault_routes(app, lambda _: self.faults, refuse=self.bad)
+        add_fault_routes(app, lambda _: self.state.faults, refuse=self.bad)

@@ -129,6 +129,20 @@ def _amount(fields: Fields) -> int:
     return fen
 
 
+def pay_timeout_of(fields: Fields, now: datetime, passed: str) -> datetime | None:
+    """When the payer's time runs out (``payTimeout``), if the merchant set one; ``passed``
+    is the refusal when that time is already over."""
+    if not fields.get("payTimeout"):
+        return None
+    try:
+        pay_timeout = wire.parse_txn_time(fields["payTimeout"])
+    except ValueError:
+        raise Refused("10", "payTimeout格式错误") from None
+    if pay_timeout <= now:
+        raise Refused("10", passed)
+    return pay_timeout
+
+
 def new_txn(state: SimState, fields: Fields, now: datetime, state_word: str) -> Txn:
     order_id = fields.get("orderId", "")
     if not ORDER_ID.fullmatch(order_id):
@@ -183,14 +197,7 @@ async def back_trans(request: web.Request) -> web.Response:
 
 def apply_qr(state: SimState, fields: Fields, now: datetime) -> Fields:
     """01/07: a dynamic code the citizen scans; paid later through /sim/."""
-    pay_timeout = None
-    if fields.get("payTimeout"):
-        try:
-            pay_timeout = wire.parse_txn_time(fields["payTimeout"])
-        except ValueError:
-            raise Refused("10", "payTimeout格式错误") from None
-        if pay_timeout <= now:
-            raise Refused("10", "payTimeout早于当前时间")
+    pay_timeout = pay_timeout_of(fields, now, "payTimeout早于当前时间")
     txn = new_txn(state, fields, now, "ISSUED")
     txn.pay_timeout = pay_timeout
     txn.qr_token = state.new_token()

@@ -31,7 +31,7 @@ def _state_word(txn: Txn, now: datetime) -> str:
     return txn.state
 
 
-class UnionPayDesk(Desk[Txn]):
+class UnionPayDesk(Desk[SimState, Txn]):
     BRAND = Brand(
         "云闪付（模拟）",
         "银联云闪付（模拟）",
@@ -41,10 +41,6 @@ class UnionPayDesk(Desk[Txn]):
         "订单号",
         "该二维码当前不可支付",
     )
-
-    def __init__(self, state: SimState) -> None:
-        super().__init__(state.faults)
-        self.state = state
 
     def find(self, no: str) -> Txn | None:
         return self.state.txns.get(no)

@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from typing import Unpack
 
 from aiohttp import web
 from cryptography import x509
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from adapters.simkit.acquirer import Acquirer
+from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import Notice, Signed
 from adapters.unionpay import crypto, wire
@@ -93,7 +94,7 @@ def masked_card() -> str:
     return "621700" + "*" * 9 + digits(4)
 
 
-class SimState(Acquirer):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
     SCHEDULE = RETRY_SCHEDULE_S
@@ -101,23 +102,9 @@ class SimState(Acquirer):
     FOLLOW_REDIRECTS = False
     faults: Faults
 
-    def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate: str,
-        seed: int | None,
-    ) -> None:
-        super().__init__(
-            public_base_url=public_base_url,
-            retry_scale=retry_scale,
-            notify_timeout_s=notify_timeout_s,
-            seed=seed,
-        )
-        self.keys = keys
+    def __init__(self, keys: PlatformKeys, *, fee_rate: str = "0", **reach: Unpack[Reach]) -> None:
+        reach.setdefault("notify_timeout_s", NOTIFY_TIMEOUT_S)
+        super().__init__(keys, **reach)
         # the configured rate survives DELETE /sim/faults; the knob can change it for a while
         self.fee_rate = fee_rate
         self.faults = Faults.starting(fee_rate=fee_rate)

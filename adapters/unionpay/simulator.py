@@ -8,37 +8,26 @@ citizen's phone and the tests. ``main`` is ``tongjiao sim unionpay``.
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from aiohttp import web
 
-from adapters.simkit.acquirer import FeeOption, acquirer_app, run_acquirer
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
 from adapters.unionpay.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.unionpay.sim_api import acp_gateway, add_api_routes
 from adapters.unionpay.sim_control import add_control_routes
 from adapters.unionpay.sim_front import add_front_routes
-from adapters.unionpay.sim_state import NOTIFY_TIMEOUT_S, STATE, SimState
+from adapters.unionpay.sim_state import STATE, SimState
 
 
 def create_simulator_app(
-    keys: PlatformKeys,
-    *,
-    public_base_url: str,
-    retry_scale: float = 1.0,
-    notify_timeout_s: float = NOTIFY_TIMEOUT_S,
-    fee_rate: str = "0",
-    seed: int | None = None,
+    keys: PlatformKeys, *, fee_rate: str = "0", **reach: Unpack[Reach]
 ) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
 
     ``fee_rate`` is the merchant fee as an exact decimal fraction ("0.0038" is 0.38 %); government
     merchants usually pay none."""
-    state = SimState(
-        keys,
-        public_base_url=public_base_url,
-        retry_scale=retry_scale,
-        notify_timeout_s=notify_timeout_s,
-        fee_rate=fee_rate,
-        seed=seed,
-    )
+    state = SimState(keys, fee_rate=fee_rate, **reach)
     routes = (add_api_routes, add_control_routes, add_front_routes)
     return acquirer_app(STATE, state, *routes, middlewares=[acp_gateway])
 

@@ -28,12 +28,8 @@ from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc333
 log = logging.getLogger(__name__)
 
 
-class WeChatDesk(Desk[Order]):
+class WeChatDesk(Desk[SimState, Order]):
     BRAND = Brand("微信支付（模拟）", "微信支付（模拟）", "#07c160", "确认支付", "商户", "商品")
-
-    def __init__(self, state: SimState) -> None:
-        super().__init__(state.faults)
-        self.state = state
 
     def find(self, no: str) -> Order | None:
         return self.state.orders.get(no)

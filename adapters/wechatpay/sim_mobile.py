@@ -23,18 +23,13 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from adapters.wechatpay import crypto
-from adapters.wechatpay.sim_api import _expiry
 from adapters.wechatpay.sim_delivery import payment_notification, send
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState
-from adapters.wechatpay.sim_wire import WireError, amount, fen, json_body, notify_url, own_app
-from adapters.wechatpay.sim_wire import out_trade_no as out_trade_no_of
-from adapters.wechatpay.sim_wire import text as text_of
+from adapters.wechatpay.sim_wire import WireError, json_body, new_order
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -60,23 +55,6 @@ class MobileState:
 MOBILE = web.AppKey("wechatpay_sim_mobile", MobileState)
 
 
-def _order_from(state: SimState, data: dict[str, Any], trade_type: str) -> Order:
-    now = datetime.now(BEIJING)
-    own_app(state, data)
-    return Order(
-        out_trade_no=out_trade_no_of(data),
-        description=text_of(data, "description", max_len=127),
-        total_fen=fen(amount(data), "total"),
-        notify_url=notify_url(data, required=True),
-        attach=text_of(data, "attach", max_len=128, required=False),
-        time_expire=_expiry(text_of(data, "time_expire", max_len=64, required=False), now),
-        request=data,
-        pr=crypto.new_resource_nonce(),
-        created_at=now,
-        trade_type=trade_type,
-    )
-
-
 def _known(state: SimState, order: Order) -> Order | None:
     """The order already under this number, if the request repeats it; refusals otherwise."""
     existing = state.orders.get(order.out_trade_no)
@@ -94,7 +72,7 @@ def _known(state: SimState, order: Order) -> Order | None:
 async def h5_prepay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await json_body(request)
-    order = _order_from(state, data, "MWEB")
+    order = new_order(state, data, "MWEB", datetime.now(BEIJING))
     scene = data.get("scene_info")
     ip = scene.get("payer_client_ip") if isinstance(scene, dict) else None
     try:
@@ -121,7 +99,7 @@ async def jsapi_prepay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     mobile = request.app[MOBILE]
     data = await json_body(request)
-    order = _order_from(state, data, "JSAPI")
+    order = new_order(state, data, "JSAPI", datetime.now(BEIJING))
     payer = data.get("payer")
     openid = payer.get("openid") if isinstance(payer, dict) else None
     if not isinstance(openid, str) or not openid:

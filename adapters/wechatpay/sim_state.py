@@ -9,11 +9,11 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Unpack
 
 from aiohttp import web
 
-from adapters.simkit.acquirer import Acquirer
+from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import Notice, Signed
 from adapters.wechatpay import crypto
@@ -186,29 +186,14 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
     }
 
 
-class SimState(Acquirer):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
     SCHEDULE = RETRY_SCHEDULE_S
     faults: Faults
 
-    def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        seed: int | None,
-        fee_ppm: int = 0,
-    ) -> None:
-        super().__init__(
-            public_base_url=public_base_url,
-            retry_scale=retry_scale,
-            notify_timeout_s=notify_timeout_s,
-            seed=seed,
-        )
-        self.keys = keys
+    def __init__(self, keys: PlatformKeys, *, fee_ppm: int = 0, **reach: Unpack[Reach]) -> None:
+        super().__init__(keys, **reach)
         self.faults = Faults()
         self.fee_ppm = fee_ppm
         self.orders: dict[str, Order] = {}

@@ -10,9 +10,11 @@ for the citizen's phone and the tests (``sim_control``, knobs in ``sim_faults``)
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from aiohttp import web
 
-from adapters.simkit.acquirer import FeeOption, acquirer_app, run_acquirer
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
 from adapters.wechatpay.keys import PlatformKeys, generate_keyset, load_platform_keys
 from adapters.wechatpay.sim_api import add_api_routes, signed_api
 from adapters.wechatpay.sim_bill import add_bill_routes, parse_fee_rate
@@ -24,27 +26,14 @@ from adapters.wechatpay.sim_state import STATE, SimState
 
 
 def create_simulator_app(
-    keys: PlatformKeys,
-    *,
-    public_base_url: str,
-    retry_scale: float = 1.0,
-    notify_timeout_s: float = 5.0,
-    seed: int | None = None,
-    fee_rate: str = "0.00%",
+    keys: PlatformKeys, *, fee_rate: str = "0.00%", **reach: Unpack[Reach]
 ) -> web.Application:
     """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
 
     ``fee_rate`` is charged on every payment and shown in the bill; government merchants pay
     none, hence the default."""
     fee_ppm = parse_fee_rate(fee_rate)
-    state = SimState(
-        keys,
-        public_base_url=public_base_url,
-        retry_scale=retry_scale,
-        notify_timeout_s=notify_timeout_s,
-        seed=seed,
-        fee_ppm=fee_ppm,
-    )
+    state = SimState(keys, fee_ppm=fee_ppm, **reach)
     routes = (add_api_routes, add_codepay_routes, add_refund_routes, add_bill_routes)
     return acquirer_app(
         STATE, state, *routes, add_control_routes, add_mobile_routes, middlewares=[signed_api]
