@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Unpack
 from urllib.parse import urlencode
 
@@ -18,6 +18,7 @@ from adapters.alipay.crypto import BEIJING
 from adapters.alipay.keys import PlatformKeys
 from adapters.alipay.sim_faults import Faults
 from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import Notice, Signed
 
@@ -111,7 +112,8 @@ class SimState(Acquirer[PlatformKeys]):
         self.by_trade_no: dict[str, str] = {}  # Alipay's trade_no → out_trade_no
         self.by_page: dict[str, str] = {}  # cashier page token → out_trade_no (手机网站支付)
         self.refunds: dict[tuple[str, str], Refund] = {}
-        self.bill_links: dict[str, tuple[str, float]] = {}  # token → (bill date, expiry)
+        # bill download links, for the day they are the bill of: valid for 30 s, like Alipay's
+        self.bill_links: Links[date] = Links(timedelta(seconds=30), lambda: secrets.token_hex(16))
 
     def sign(self, notice: Notice, kind: str) -> Signed:
         """A form POST: the notification's parameters with a fresh notify_time, then the

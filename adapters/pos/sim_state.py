@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links, fee_millifen
 from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import CallbackKnobs, Notice, Signed
@@ -215,7 +216,8 @@ class SimState(Acquirer[PlatformKeys]):
         self.tombstones: dict[str, str] = {}
         self.refunds: dict[str, Refund] = {}
         self.journal: list[Txn] = []
-        self.files: dict[str, tuple[bytes, datetime]] = {}
+        # settlement files behind their download links, for five minutes
+        self.files: Links[bytes] = Links(timedelta(minutes=5), lambda: secrets.token_urlsafe(24))
         self.request_nonces: dict[str, datetime] = {}
         self._host_seq = 0
         # a key the bank never issued, for the forged-signature knobs
@@ -254,7 +256,7 @@ class SimState(Acquirer[PlatformKeys]):
 
     def fee(self, amount_fen: int) -> int:
         """The merchant discount fee in thousandths of a fen, rounded half up."""
-        return (amount_fen * self.fee_rate_ppm + 500) // 1000
+        return fee_millifen(amount_fen, self.fee_rate_ppm)
 
     def new_rrn(self, now: datetime) -> str:
         # hhmmss of the host's clock and a host sequence: unique within a day, as real RRNs are

@@ -4,7 +4,6 @@ the end-of-day batch settlement. Unsigned ``/sim/`` endpoints; the PIN is never 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from datetime import date, datetime
@@ -16,6 +15,7 @@ from aiohttp import web
 from adapters.pos.sim_delivery import notify_result
 from adapters.pos.sim_host import WireError, complete, read_card, settle
 from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState, sale_json
+from adapters.simkit import desk
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,10 @@ async def _knobs(request: web.Request) -> tuple[dict[str, Any], bool]:
     """The body as a dict, and whether it came from the terminal's page (a form)."""
     if request.content_type == "application/x-www-form-urlencoded":
         return dict(await request.post()), True
-    raw = await request.read()
     try:
-        data: Any = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ControlError(400, "PARAM_ERROR", "body must be JSON") from None
-    if not isinstance(data, dict):
-        raise ControlError(400, "PARAM_ERROR", "body must be a JSON object")
-    return data, False
+        return await desk.json_object(request), False
+    except ValueError as exc:
+        raise ControlError(400, "PARAM_ERROR", str(exc)) from None
 
 
 def _card(knobs: dict[str, Any]) -> tuple[str, str, str]:
@@ -117,10 +113,10 @@ def _outcome(knobs: dict[str, Any], sale: Sale) -> tuple[str, int]:
     code = str(knobs.get("resp_code") or ("00" if approve is not False else "05"))
     if code != "00" and code not in DECLINES:
         raise ControlError(400, "PARAM_ERROR", f"resp_code must be 00 or one of {sorted(DECLINES)}")
-    amount = knobs.get("amount_fen", sale.amount_fen)
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ControlError(400, "PARAM_ERROR", "amount_fen must be a positive integer")
-    return code, amount
+    try:
+        return code, desk.positive_fen(knobs, "amount_fen", sale.amount_fen)
+    except ValueError as exc:
+        raise ControlError(400, "PARAM_ERROR", str(exc)) from None
 
 
 def _finish(state: SimState, sale: Sale, knobs: dict[str, Any]) -> None:

@@ -10,44 +10,43 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from aiohttp import web
-
-from adapters.pos.keys import PlatformKeys, generate_keyset, load_platform_keys
+from adapters.pos import keys
 from adapters.pos.sim_api import add_api_routes, signed_api
 from adapters.pos.sim_control import add_control_routes
 from adapters.pos.sim_state import STATE, SimState
 from adapters.pos.sim_terminal import add_terminal_routes
-from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, acquirer_main
 
 
-def create_simulator_app(
-    keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
-) -> web.Application:
-    """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
-
-    ``fee_rate_ppm`` is the merchant discount rate in millionths (3800 = 0.38 %); government
-    merchants usually pay none, hence the default.
-    """
+def _state(
+    platform: keys.PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
+) -> SimState:
+    """``fee_rate_ppm`` is the merchant discount rate in millionths (3800 = 0.38 %); government
+    merchants usually pay none, hence the default."""
     if isinstance(fee_rate_ppm, bool) or not isinstance(fee_rate_ppm, int) or fee_rate_ppm < 0:
         raise ValueError("fee_rate_ppm must be a non-negative integer")
-    state = SimState(keys, fee_rate_ppm=fee_rate_ppm, **reach)
-    routes = (add_api_routes, add_terminal_routes, add_control_routes)
-    return acquirer_app(STATE, state, *routes, middlewares=[signed_api])
+    return SimState(platform, fee_rate_ppm=fee_rate_ppm, **reach)
 
 
-def main(argv: list[str]) -> int:
-    """``tongjiao sim pos --host H --port P --keys DIR [--retry-scale X] [--fee-rate-ppm N]``."""
-    return run_acquirer(
-        "pos",
-        argv,
-        port=8094,
-        key=STATE,
-        generate=generate_keyset,
-        load=load_platform_keys,
-        create=create_simulator_app,
-        fee=FeeOption("--fee-rate-ppm", int, 0, "3800 means 0.38 %%"),
-    )
+create_simulator_app = acquirer_app(
+    STATE,
+    _state,
+    add_api_routes,
+    add_terminal_routes,
+    add_control_routes,
+    middlewares=[signed_api],
+)
+"""The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
 
+main = acquirer_main(
+    "pos",
+    port=8094,
+    key=STATE,
+    keyset=keys,
+    create=create_simulator_app,
+    fee=FeeOption("--fee-rate-ppm", int, 0, "3800 means 0.38 %%"),
+)
+"""``tongjiao sim pos --host H --port P --keys DIR [--retry-scale X] [--fee-rate-ppm N]``."""
 
 if __name__ == "__main__":
     import sys

@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
+from typing import Any, Generic, NotRequired, ParamSpec, Protocol, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -77,21 +77,38 @@ class Acquirer(Courier, Generic[K]):
 S = TypeVar("S", bound=Acquirer[Any])
 
 
+P = ParamSpec("P")
+
+
 def acquirer_app(
     key: web.AppKey[S],
-    state: S,
+    make: Callable[P, S],
     *routes: Callable[[web.Application], None],
     middlewares: Iterable[Any] = (),
-) -> web.Application:
-    """The simulator as an aiohttp application: its state under ``key``, its routes, shutdown
-    waking its sleepers and a client session for its notifications."""
-    app = web.Application(middlewares=list(middlewares))
-    app[key] = state
-    for add in routes:
-        add(app)
-    simkit.wake_on_shutdown(app, state)
-    simkit.add_notify_session(app, state)
-    return app
+) -> Callable[P, web.Application]:
+    """The simulator's ``create_simulator_app``: it takes what ``make`` (the ``SimState``)
+    takes and builds the aiohttp application: the state under ``key``, the routes, shutdown
+    waking the state's sleepers and a client session for its notifications."""
+
+    def create(*args: P.args, **kwargs: P.kwargs) -> web.Application:
+        state = make(*args, **kwargs)
+        app = web.Application(middlewares=list(middlewares))
+        app[key] = state
+        for add in routes:
+            add(app)
+        simkit.wake_on_shutdown(app, state)
+        simkit.add_notify_session(app, state)
+        return app
+
+    return create
+
+
+class Keyset(Protocol):
+    """An adapter's ``keys`` module, as far as its simulator needs it."""
+
+    def generate_keyset(self, root: Path, /) -> None: ...
+
+    def load_platform_keys(self, path: Path, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -109,21 +126,19 @@ class FeeOption:
         return self.flag.removeprefix("--").replace("-", "_")
 
 
-def run_acquirer(
+def acquirer_main(
     name: str,
-    argv: list[str],
     *,
     port: int,
     key: web.AppKey[S],
-    generate: Callable[[Path], None],
-    load: Callable[[Path], Any],
+    keyset: Keyset,
     create: Callable[..., web.Application],
     fee: FeeOption,
     keys_help: str = simkit.KEYS_HELP,
-) -> int:
-    """``tongjiao sim NAME --host H --port P --keys DIR [--retry-scale X] [FEE OPTION]``: the
-    keyset under DIR is completed (``generate``), the party's side of it loaded, and
-    ``create(keys, public_base_url=…, retry_scale=…, fee=…)`` served."""
+) -> Callable[[list[str]], int]:
+    """The simulator's ``main``: ``tongjiao sim NAME --host H --port P --keys DIR
+    [--retry-scale X] [FEE OPTION]``. The keyset under DIR is completed, the party's side of it
+    loaded, and ``create(keys, public_base_url=…, retry_scale=…, fee=…)`` served."""
 
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--retry-scale", type=float, default=1.0)
@@ -134,20 +149,23 @@ def run_acquirer(
             fee.check(getattr(args, fee.dest))
 
     def build(args: argparse.Namespace) -> simkit.MakeApp:
-        generate(args.keys)
-        keys = load(args.keys / PLATFORM_DIR)
+        keyset.generate_keyset(args.keys)
+        keys = keyset.load_platform_keys(args.keys / PLATFORM_DIR)
         rate = {fee.dest: getattr(args, fee.dest)}
         return lambda base_url: create(
             keys, public_base_url=base_url, retry_scale=args.retry_scale, **rate
         )
 
-    return simkit.run(
-        name,
-        argv,
-        port=port,
-        add_options=options,
-        check=check,
-        build=build,
-        rebase=simkit.rebase_via(key),
-        keys_help=keys_help,
-    )
+    def main(argv: list[str]) -> int:
+        return simkit.run(
+            name,
+            argv,
+            port=port,
+            add_options=options,
+            check=check,
+            build=build,
+            rebase=simkit.rebase_via(key),
+            keys_help=keys_help,
+        )
+
+    return main

@@ -14,6 +14,7 @@ from typing import Any, Unpack
 from aiohttp import web
 
 from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import Notice, Signed
 from adapters.wechatpay import crypto
@@ -200,8 +201,8 @@ class SimState(Acquirer[PlatformKeys]):
         self.by_pr: dict[str, str] = {}
         self.by_transaction: dict[str, str] = {}
         self.refunds: dict[str, tuple[str, Refund]] = {}
-        # bill download token → (file bytes as served, expiry)
-        self.bill_links: dict[str, tuple[bytes, datetime]] = {}
+        # bill download links: the file's bytes as served, for five minutes
+        self.bill_links: Links[bytes] = Links(timedelta(minutes=5))
 
     def sign(self, notice: Notice, kind: str) -> Signed:
         faults = self.faults

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from aiohttp import web
-
-from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, run_acquirer
-from adapters.wechatpay.keys import PlatformKeys, generate_keyset, load_platform_keys
+from adapters.simkit.acquirer import FeeOption, Reach, acquirer_app, acquirer_main
+from adapters.wechatpay import keys
 from adapters.wechatpay.sim_api import add_api_routes, signed_api
 from adapters.wechatpay.sim_bill import add_bill_routes, parse_fee_rate
 from adapters.wechatpay.sim_codepay import add_codepay_routes
@@ -25,34 +23,36 @@ from adapters.wechatpay.sim_refund import add_refund_routes
 from adapters.wechatpay.sim_state import STATE, SimState
 
 
-def create_simulator_app(
-    keys: PlatformKeys, *, fee_rate: str = "0.00%", **reach: Unpack[Reach]
-) -> web.Application:
-    """The simulator as an aiohttp application; all state lives in ``app[STATE]``.
-
-    ``fee_rate`` is charged on every payment and shown in the bill; government merchants pay
+def _state(
+    platform: keys.PlatformKeys, *, fee_rate: str = "0.00%", **reach: Unpack[Reach]
+) -> SimState:
+    """``fee_rate`` is charged on every payment and shown in the bill; government merchants pay
     none, hence the default."""
-    fee_ppm = parse_fee_rate(fee_rate)
-    state = SimState(keys, fee_ppm=fee_ppm, **reach)
-    routes = (add_api_routes, add_codepay_routes, add_refund_routes, add_bill_routes)
-    return acquirer_app(
-        STATE, state, *routes, add_control_routes, add_mobile_routes, middlewares=[signed_api]
-    )
+    return SimState(platform, fee_ppm=parse_fee_rate(fee_rate), **reach)
 
 
-def main(argv: list[str]) -> int:
-    """``tongjiao sim wechatpay --host H --port P --keys DIR [--retry-scale X] [--fee-rate R]``."""
-    return run_acquirer(
-        "wechatpay",
-        argv,
-        port=8091,
-        key=STATE,
-        generate=generate_keyset,
-        load=load_platform_keys,
-        create=create_simulator_app,
-        fee=FeeOption("--fee-rate", str, "0.00%", "fee on payments, like 0.60%%", parse_fee_rate),
-    )
+create_simulator_app = acquirer_app(
+    STATE,
+    _state,
+    add_api_routes,
+    add_codepay_routes,
+    add_refund_routes,
+    add_bill_routes,
+    add_control_routes,
+    add_mobile_routes,
+    middlewares=[signed_api],
+)
+"""The simulator as an aiohttp application; all state lives in ``app[STATE]``."""
 
+main = acquirer_main(
+    "wechatpay",
+    port=8091,
+    key=STATE,
+    keyset=keys,
+    create=create_simulator_app,
+    fee=FeeOption("--fee-rate", str, "0.00%", "fee on payments, like 0.60%%", parse_fee_rate),
+)
+"""``tongjiao sim wechatpay --host H --port P --keys DIR [--retry-scale X] [--fee-rate R]``."""
 
 if __name__ == "__main__":
     import sys
