@@ -203,8 +203,7 @@ async def pay(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -
         # the same request again while the citizen is still deciding: still waiting
         return {"code": "10003", "msg": "订单创建成功支付处理中", **trade_fields(state, order, now)}
     open_trade(state, order, now)
-    if faults.user_paying:
-        faults.user_paying = False
+    if faults.spend("user_paying"):
         if faults.user_paying_completes:
             state.spawn(_confirm_later(state, order, faults.user_paying_s))
         await state.late_answer()
@@ -243,8 +242,7 @@ async def close(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> d
 
 async def cancel(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> dict[str, Any]:
     out_trade_no, order = _identified(state, biz)
-    if state.faults.cancel_retry > 0:
-        state.faults.cancel_retry -= 1
+    if state.faults.spend("cancel_retry"):
         raise BizError("ACQ.SYSTEM_ERROR", "系统错误", retry_flag="Y")
     now = datetime.now(crypto.BEIJING)
     if order is None:

@@ -16,9 +16,8 @@ log = logging.getLogger(__name__)
 
 def notify_result(state: SimState, sale: Sale, now: datetime) -> None:
     """Report a finished sale to its notify_url, unless the result is lost on the way."""
-    if state.faults.lose_result and sale.state == "APPROVED":
+    if sale.state == "APPROVED" and state.faults.spend("lose_result"):
         # the terminal and the host agree; only the merchant never hears of it
-        state.faults.lose_result = False
         sale.result_lost = True
         log.info("sim result lost out_trade_no=%s", sale.out_trade_no)
         return

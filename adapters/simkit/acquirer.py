@@ -61,16 +61,12 @@ class Acquirer(Courier, Generic[K]):
 
     def fail_5xx(self) -> bool:
         """Whether this call is one of the next ``api_5xx`` that fail (it counts them down)."""
-        if self.faults.api_5xx > 0:
-            self.faults.api_5xx -= 1
-            return True
-        return False
+        return self.faults.spend("api_5xx")
 
     async def late_answer(self) -> None:
         """``pay_after_timeout``: the payment is done at the party, but its answer waits until
         the merchant's client has given up hearing it (once)."""
-        if self.faults.pay_after_timeout:
-            self.faults.pay_after_timeout = False
+        if self.faults.spend("pay_after_timeout"):
             await self.pause(self.faults.pay_after_timeout_s)
 
 

@@ -103,6 +103,16 @@ class CallbackKnobs(Knobs):
     pay_after_timeout: bool = False  # the next payment succeeds but answers too late
     pay_after_timeout_s: float = 30.0
 
+    def spend(self, name: str) -> bool:
+        """Use one of a knob's turns: a count (``api_5xx``, the next N calls) goes one down, a
+        one-shot flag (``pay_after_timeout``) goes off. False when it had none left."""
+        value = getattr(self, name)
+        if isinstance(value, bool):
+            setattr(self, name, False)
+        elif value > 0:
+            setattr(self, name, value - 1)
+        return bool(value > 0)
+
     def burst(self) -> tuple[int, float] | None:
         """How first deliveries are held back to be sent newest first: until this many are
         waiting or this many seconds after the first, or None when they are not."""

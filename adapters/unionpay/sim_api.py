@@ -214,8 +214,7 @@ def consume_by_code(state: SimState, fields: Fields, now: datetime) -> Fields:
     txn.acc_no = masked_card()
     state.stamp(txn, now)
     faults = state.faults
-    if faults.outcome_unknown:
-        faults.outcome_unknown = False
+    if faults.spend("outcome_unknown"):
         code = "00" if faults.outcome_unknown_result == "success" else "01"
         state.spawn(_complete_later(state, txn, faults.outcome_unknown_s, code))
         log.info("sim pay-by-code in process orderId=%s", txn.order_id)
