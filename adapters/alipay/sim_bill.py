@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 import time
 import zipfile
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ from adapters.alipay.sim_state import STATE, Order, SimState
 from clearing.domain.money import yuan_str
 
 DOWNLOAD_PATH = "/downloadBillFile.resource"
-LINK_TTL_S = 30.0  # bill_download_url is valid for 30 s (protocols-cn.md 2.5)
 NEWLINE = "\r\n"
 _UTF8_NAMES = 0x800
 
@@ -44,8 +42,7 @@ class _GbkNamedInfo(zipfile.ZipInfo):
 
 def bill_link(state: SimState, day: date) -> str:
     """A download URL for the bill of ``day``, shaped like Alipay's and valid for 30 s."""
-    token = secrets.token_hex(16)
-    state.bill_links[token] = (day.isoformat(), time.monotonic() + LINK_TTL_S)
+    token = state.bill_links.issue(day, datetime.now(BEIJING))
     account = state.keys.seller_id + fmt.ACCOUNT_SUFFIX
     ymd = day.strftime("%Y%m%d")
     query = urlencode(
@@ -65,10 +62,9 @@ def bill_link(state: SimState, day: date) -> str:
 
 async def download(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    link = state.bill_links.get(request.query.get("token", ""))
-    if link is None or time.monotonic() > link[1]:
+    day = state.bill_links.get(request.query.get("token", ""), datetime.now(BEIJING))
+    if day is None:
         return web.Response(status=403, text="下载链接已失效", content_type="text/plain")
-    day = date.fromisoformat(link[0])
     return web.Response(body=bill_zip(state, day), content_type="application/zip")
 
 
@@ -83,6 +79,10 @@ def bill_zip(state: SimState, day: date) -> bytes:
         stem + fmt.SUMMARY_SUFFIX: summary_text(account, day, rows, now),
     }
     return gbk_zip({name: text.encode("gbk", errors="replace") for name, text in files.items()})
+
+
+def add_bill_routes(app: web.Application) -> None:
+    app.router.add_get(DOWNLOAD_PATH, download)
 
 
 def gbk_zip(files: dict[str, bytes]) -> bytes:

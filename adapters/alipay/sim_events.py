@@ -12,17 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from adapters.alipay.crypto import beijing_text, compact_json
-from adapters.alipay.sim_delivery import deliver
 from adapters.alipay.sim_state import (
     TRADE_CLOSED,
     TRADE_SUCCESS,
     WAIT_BUYER_PAY,
-    Notification,
     Order,
     Refund,
     SimState,
 )
 from adapters.simkit.keyfiles import digits
+from adapters.simkit.notify import Notice
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -148,11 +147,9 @@ def notify(
             params["out_biz_no"] = refund.out_request_no
     if order.gmt_close is not None:
         params["gmt_close"] = beijing_text(order.gmt_close)
-    notification = Notification(
-        notify_id=params["notify_id"], event=event, notify_url=order.notify_url, params=params
-    )
+    notification = Notice(id=params["notify_id"], url=order.notify_url, payload=params, label=event)
     order.notifications.append(notification)
-    state.spawn(deliver(state, notification))
+    state.send(notification)
 
 
 def new_buyer_code() -> str:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 GATEWAY_PATH = "/gateway.do"
 MAX_SKEW_S = 600
+BAD_BIZ = "biz_content不是合法的JSON"
 
 
 def _invalid(sub_code: str, sub_msg: str) -> dict[str, Any]:
@@ -28,8 +29,7 @@ def _invalid(sub_code: str, sub_msg: str) -> dict[str, Any]:
 async def gateway(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         # what a load balancer in front of the gateway answers: not Alipay's JSON at all
         return web.Response(
             status=502, text="<html><body>502 Bad Gateway</body></html>", content_type="text/html"
@@ -50,8 +50,7 @@ async def gateway(request: web.Request) -> web.StreamResponse:
     if problem is not None:
         log.info("sim refused request method=%s sub_code=%s", method, problem["sub_code"])
         return _answer(state, name, problem)
-    if state.faults.system_error > 0:
-        state.faults.system_error -= 1
+    if state.faults.spend("system_error"):
         busy = {
             "code": "20000",
             "msg": "Service Currently Unavailable",
@@ -59,12 +58,9 @@ async def gateway(request: web.Request) -> web.StreamResponse:
             "sub_msg": "系统繁忙",
         }
         return _answer(state, name, busy)
-    try:
-        biz = json.loads(params.get("biz_content", ""))
-    except json.JSONDecodeError:
-        biz = None
-    if not isinstance(biz, dict):
-        return _answer(state, name, _invalid("isv.invalid-parameter", "biz_content不是合法的JSON"))
+    biz = _biz(params)
+    if biz is None:
+        return _answer(state, name, _invalid("isv.invalid-parameter", BAD_BIZ))
     try:
         fields = await handler(state, biz, params)
     except BizError as exc:
@@ -78,21 +74,26 @@ def _page_call(state: SimState, params: Mapping[str, str]) -> web.StreamResponse
     problem = _authenticate(state, params)
     if problem is not None:
         return sim_wap.error_page(problem["sub_code"], problem["sub_msg"])
-    if state.faults.system_error > 0:
-        state.faults.system_error -= 1
+    if state.faults.spend("system_error"):
         return sim_wap.error_page("isp.unknow-error", "系统繁忙，请稍后再试")
-    try:
-        biz = json.loads(params.get("biz_content", ""))
-    except json.JSONDecodeError:
-        biz = None
-    if not isinstance(biz, dict):
-        return sim_wap.error_page("isv.invalid-parameter", "biz_content不是合法的JSON")
+    biz = _biz(params)
+    if biz is None:
+        return sim_wap.error_page("isv.invalid-parameter", BAD_BIZ)
     try:
         order = sim_wap.open_page(state, biz, params)
     except BizError as exc:
         return sim_wap.error_page(exc.sub_code, exc.sub_msg)
     # Alipay moves the browser on to its cashier, so a reload does not post the form again
     raise web.HTTPSeeOther(sim_wap.cashier_url(order))
+
+
+def _biz(params: Mapping[str, str]) -> dict[str, Any] | None:
+    """The business parameters (``biz_content``), or None when they are not a JSON object."""
+    try:
+        biz = json.loads(params.get("biz_content", ""))
+    except json.JSONDecodeError:
+        return None
+    return biz if isinstance(biz, dict) else None
 
 
 async def _params(request: web.Request) -> dict[str, str] | None:

@@ -1,56 +1,34 @@
 """What the Alipay simulator remembers: orders (QR codes and trades), refunds, notifications,
-delivery attempts and fault knobs."""
+delivery attempts and fault knobs; and how its notifications are signed and acknowledged
+(``simkit.notify`` runs the rounds)."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Unpack
+from urllib.parse import urlencode
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.alipay import crypto
 from adapters.alipay.crypto import BEIJING
 from adapters.alipay.keys import PlatformKeys
 from adapters.alipay.sim_faults import Faults
+from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links
 from adapters.simkit.keyfiles import digits
-from adapters.simkit.state import SimBase
+from adapters.simkit.notify import Notice, Signed
 
 # protocols-cn.md 2.6, domestic docs: 8 notifications in about 25 h, the first one at once
 RETRY_SCHEDULE_S: tuple[float, ...] = (240, 600, 600, 3600, 7200, 21600, 54000)
+ACK_BODY = b"success"
 
 WAIT_BUYER_PAY = "WAIT_BUYER_PAY"
 TRADE_SUCCESS = "TRADE_SUCCESS"
 TRADE_CLOSED = "TRADE_CLOSED"
-
-
-@dataclass
-class DeliveryAttempt:
-    """One POST (or one decision not to POST) of a notification to a notify_url."""
-
-    at: str
-    round: int
-    kind: str  # notify, duplicate
-    status: int | None = None
-    body: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class Notification:
-    """One event; every retry carries the same notify_id, a fresh notify_time and sign."""
-
-    notify_id: str
-    event: str  # payment, refund, close
-    notify_url: str
-    params: dict[str, str] = field(repr=False)
-    acknowledged: bool = False
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +74,7 @@ class Order:
     voided: bool = False  # a QR cancelled before anyone scanned it
     cancel_action: str | None = None
     refunds: list[Refund] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: list[Notice] = field(default_factory=list)
 
     def expired(self, now: datetime) -> bool:
         return self.time_expire is not None and now >= self.time_expire
@@ -116,43 +94,47 @@ class Order:
         return sum(r.refund_fen for r in self.refunds)
 
 
-class SimState(SimBase):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
+    SCHEDULE = RETRY_SCHEDULE_S
+    # with reorder_callbacks every round waits for its burst, retries too
+    HOLD_EVERY_ROUND = True
+    faults: Faults
+
     def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate_ppm: int,
-        seed: int | None,
+        self, keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
     ) -> None:
-        super().__init__()
-        self.keys = keys
-        self.public_base_url = public_base_url.rstrip("/")
-        self.retry_scale = retry_scale
-        self.notify_timeout_s = notify_timeout_s
-        # seedable so that a test can replay the same drops; not used for anything secret
-        self.rng = random.Random(seed)  # noqa: S311
+        super().__init__(keys, **reach)
         self.faults = Faults(fee_rate_ppm=fee_rate_ppm)
         self.orders: dict[str, Order] = {}
         self.by_token: dict[str, str] = {}
         self.by_trade_no: dict[str, str] = {}  # Alipay's trade_no → out_trade_no
         self.by_page: dict[str, str] = {}  # cashier page token → out_trade_no (手机网站支付)
         self.refunds: dict[tuple[str, str], Refund] = {}
-        self.bill_links: dict[str, tuple[str, float]] = {}  # token → (bill date, expiry)
-        self.held: list[tuple[Notification, int, asyncio.Future[bool]]] = []
-        self.flushing = False
-        self._wrong_key: RSAPrivateKey | None = None
+        # bill download links, for the day they are the bill of: valid for 30 s, like Alipay's
+        self.bill_links: Links[date] = Links(timedelta(seconds=30), lambda: secrets.token_hex(16))
 
-    @property
-    def wrong_key(self) -> RSAPrivateKey:
-        """A key Alipay never published, for the forged-signature knobs."""
-        if self._wrong_key is None:
-            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return self._wrong_key
+    def sign(self, notice: Notice, kind: str) -> Signed:
+        """A form POST: the notification's parameters with a fresh notify_time, then the
+        signature (or a fault's)."""
+        faults = self.faults
+        params = dict(notice.payload)
+        params["notify_time"] = crypto.beijing_text(datetime.now(BEIJING))
+        if faults.wrong_app_id:
+            params["app_id"] = "2021" + digits(12)
+        if faults.wrong_seller_id:
+            params["seller_id"] = "2088" + digits(12)
+        params["sign_type"] = crypto.SIGN_TYPE
+        if not faults.unsigned_callbacks:
+            key = self.wrong_key if faults.bad_signature else self.keys.private_key
+            params["sign"] = crypto.sign(key, crypto.notify_content(params))
+        content_type = "application/x-www-form-urlencoded; charset=utf-8"
+        return urlencode(params), {"Content-Type": content_type}
+
+    def acknowledged(self, status: int, answer: bytes) -> bool:
+        # Alipay reads the body: only the seven characters "success" stop the retries
+        return status == 200 and answer == ACK_BODY
 
     def fee_for(self, fen: int) -> int:
         """The service fee on ``fen`` at the configured rate, rounded half up to the fen."""

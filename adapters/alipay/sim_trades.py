@@ -175,13 +175,6 @@ def _time_expire(biz: Mapping[str, Any], now: datetime) -> datetime | None:
     return moment
 
 
-async def _late_answer(state: SimState) -> None:
-    if state.faults.pay_after_timeout:
-        # done at Alipay, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
-
-
 async def precreate(
     state: SimState, biz: dict[str, Any], params: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -190,7 +183,7 @@ async def precreate(
         order.token = state.new_qr_token()
         state.by_token[order.token] = order.out_trade_no
         log.info("sim precreate out_trade_no=%s total_fen=%d", order.out_trade_no, order.total_fen)
-    await _late_answer(state)
+    await state.late_answer()
     return {"out_trade_no": order.out_trade_no, "qr_code": f"https://qr.alipay.com/{order.token}"}
 
 
@@ -210,16 +203,15 @@ async def pay(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -
         # the same request again while the citizen is still deciding: still waiting
         return {"code": "10003", "msg": "订单创建成功支付处理中", **trade_fields(state, order, now)}
     open_trade(state, order, now)
-    if faults.user_paying:
-        faults.user_paying = False
+    if faults.spend("user_paying"):
         if faults.user_paying_completes:
             state.spawn(_confirm_later(state, order, faults.user_paying_s))
-        await _late_answer(state)
+        await state.late_answer()
         waiting = trade_fields(state, order, now)
         return {"code": "10003", "msg": "订单创建成功支付处理中", **waiting}
     if order.status == WAIT_BUYER_PAY:
         mark_paid(state, order, now)
-    await _late_answer(state)
+    await state.late_answer()
     answer = trade_fields(state, order, now)
     answer.pop("send_pay_date", None)
     answer.pop("trade_status", None)
@@ -250,8 +242,7 @@ async def close(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> d
 
 async def cancel(state: SimState, biz: dict[str, Any], _: Mapping[str, str]) -> dict[str, Any]:
     out_trade_no, order = _identified(state, biz)
-    if state.faults.cancel_retry > 0:
-        state.faults.cancel_retry -= 1
+    if state.faults.spend("cancel_retry"):
         raise BizError("ACQ.SYSTEM_ERROR", "系统错误", retry_flag="Y")
     now = datetime.now(crypto.BEIJING)
     if order is None:

@@ -23,7 +23,8 @@ from adapters.alipay import crypto
 from adapters.alipay.sim_events import mark_paid
 from adapters.alipay.sim_state import STATE, Order, SimState
 from adapters.alipay.sim_trades import BizError, new_order
-from adapters.simkit.pages import ONCE, page
+from adapters.simkit.cashier import Cashier, facts
+from adapters.simkit.pages import ONCE
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -32,37 +33,19 @@ METHOD: Final = "alipay.trade.wap.pay"
 PRODUCT_CODE: Final = "QUICK_WAP_WAY"
 CASHIER_PATH: Final = "/sim/wap/{token}"
 
-_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{title}</title>
-<style>
-body{{font-family:sans-serif;max-width:24rem;margin:0 auto;padding:1rem;background:#f5f5f5}}
-header{{background:#1677ff;color:#fff;margin:-1rem -1rem 1rem;padding:1rem;font-size:1.1rem}}
-.card{{background:#fff;border-radius:.5rem;padding:1rem;margin-bottom:1rem}}
-.amount{{font-size:2.2rem;text-align:center;margin:.5rem 0}}
-dt{{color:#666;font-size:.9rem}}dd{{margin:0 0 .6rem}}
-button{{width:100%;padding:.9rem;font-size:1.1rem;background:#1677ff;color:#fff;border:0;
-border-radius:.4rem}}button:disabled{{background:#8ab4ff}}
-a.quit{{display:block;text-align:center;margin-top:1rem;color:#666}}
-.code{{color:#999;font-size:.8rem}}
-</style></head><body>
-<header>支付宝（模拟收银台）</header>
-{content}
-</body></html>
-"""
+CASHIER = Cashier(
+    "支付宝（模拟收银台）",
+    "#1677ff",
+    "#8ab4ff",
+    "a.quit{{display:block;text-align:center;margin-top:1rem;color:#666}}\n",
+)
 
 
 def error_page(sub_code: str, sub_msg: str) -> web.Response:
     """What the payer sees when Alipay refuses the request."""
-    log.info("sim wap refused sub_code=%s", sub_code)
-    content = (
-        '<div class="card" id="refused"><h1>无法付款</h1>'
-        f"<p>{html.escape(sub_msg)}</p>"
-        f'<p class="code">错误码：<span id="sub-code">{html.escape(sub_code)}</span></p></div>'
+    return CASHIER.refused(
+        "支付宝 - 无法付款", "无法付款", sub_msg, ("错误码：", "sub-code", sub_code)
     )
-    return page(_PAGE, "支付宝 - 无法付款", content)
 
 
 def open_page(state: SimState, biz: dict[str, Any], params: Mapping[str, str]) -> Order:
@@ -123,12 +106,11 @@ def _order(request: web.Request) -> tuple[SimState, Order] | None:
 
 
 def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Response:
-    facts = (
-        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(order.total_fen)}</div><dl>'
-        f"<dt>收款方</dt><dd>{html.escape(f'税费通缴（{state.keys.seller_id}）')}</dd>"
-        f"<dt>商品</dt><dd>{html.escape(order.subject)}</dd>"
-        f"<dt>订单号</dt><dd>{html.escape(order.out_trade_no)}</dd></dl></div>"
-    )
+    rows = [
+        ("收款方", f"税费通缴（{state.keys.seller_id}）"),
+        ("商品", order.subject),
+        ("订单号", order.out_trade_no),
+    ]
     quit_link = ""
     if order.quit_url:
         quit_link = f'<a class="quit" href="{html.escape(order.quit_url)}">放弃付款，返回商家</a>'
@@ -145,7 +127,7 @@ def _cashier(state: SimState, order: Order, token: str, now: datetime) -> web.Re
         action = f'<p id="status">订单已支付</p>{back}'
     else:
         action = f'<p id="status">订单已关闭，不能付款</p>{quit_link}'
-    return page(_PAGE, "支付宝 - 确认付款", facts + action)
+    return CASHIER.page("支付宝 - 确认付款", facts(order.total_fen, rows) + action)
 
 
 async def cashier(request: web.Request) -> web.Response:

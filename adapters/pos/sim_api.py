@@ -55,8 +55,7 @@ async def signed_api(request: web.Request, handler: Handler) -> web.StreamRespon
     body = await request.read()
     auth, problem = _authenticate(state, request, body)
     nonce = auth.nonce if auth else ""
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         return _sign(state, _answer("96", "系统故障", status=500), nonce)
     if problem:
         log.info("sim refused request path=%s why=%s", request.path, problem)
@@ -105,7 +104,7 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
     body = response.body
     if not isinstance(body, bytes):
         raise TypeError("signed answers need a bytes body")
-    key = state.wrong_key if state.faults.bad_response_signature else state.keys.cloud_key
+    key = state.forged_key if state.faults.bad_response_signature else state.keys.cloud_key
     response.headers[signing.CLOUD_HEADER] = signing.cloud_header(
         cloud_key=key,
         key_id=state.keys.cloud_key_id,
@@ -173,10 +172,8 @@ async def start_sale(request: web.Request) -> web.Response:
             created_at=datetime.now(BEIJING),
         ),
     )
-    if state.faults.pay_after_timeout:
-        # the sale is on the terminal, but the merchant gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
+    # pay_after_timeout: the sale is on the terminal, but the merchant gives up before it hears so
+    await state.late_answer()
     return _ok(sale=sale_json(state.keys, sale))
 
 

@@ -4,24 +4,18 @@ published under a short-lived download URL whose digest travels in the signed an
 from __future__ import annotations
 
 import hashlib
-import secrets
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from adapters.pos.settlement import DETAIL, HEADER, TRAILER, VERSION, format_record
 from adapters.pos.sim_state import BEIJING, STATE, SimState, Txn, wire_time
+from adapters.simkit.bills import fee_text
 from clearing.domain.money import yuan_str
 
-FILE_TTL = timedelta(minutes=5)
 _ORDER = {"SALE": 0, "VOID": 1, "RFND": 2, "REVS": 3}
 _TOTALS = (("SALE", "sale"), ("VOID", "void"), ("RFND", "refund"), ("REVS", "reversal"))
-
-
-def _fee(millifen: int) -> str:
-    whole, decimals = divmod(abs(millifen), 100_000)
-    return f"{'-' if millifen < 0 else ''}{whole}.{decimals:05d}"
 
 
 def _detail(merchant_id: str, txn: Txn) -> str:
@@ -39,7 +33,7 @@ def _detail(merchant_id: str, txn: Txn) -> str:
             "card_no": txn.card_no,
             "card_type": txn.card_type,
             "amount": f"{txn.amount_fen:012d}",
-            "fee": _fee(txn.fee_millifen),
+            "fee": fee_text(txn.fee_millifen),
             "rrn": txn.rrn,
             "auth_code": txn.auth_code,
             "orig_batch_no": txn.orig_batch_no,
@@ -67,7 +61,7 @@ def settlement_file(state: SimState, day: date, now: datetime) -> tuple[str, byt
         trailer[f"{prefix}_count"] = f"{len(rows):08d}"
         trailer[f"{prefix}_amount"] = f"{total:015d}"
         net += total if txn_type == "SALE" else -total
-    trailer["fee_total"] = _fee(sum(t.fee_millifen for t in txns))
+    trailer["fee_total"] = fee_text(sum(t.fee_millifen for t in txns))
     trailer["net_amount"] = yuan_str(net)
     header = {
         "record_type": "H",
@@ -89,10 +83,7 @@ def settlement_file(state: SimState, day: date, now: datetime) -> tuple[str, byt
 def publish_file(state: SimState, day: date, now: datetime) -> dict[str, Any]:
     """Make the file downloadable once for a few minutes; the answer fields that name it."""
     name, data = settlement_file(state, day, now)
-    for token in [t for t, (_, until) in state.files.items() if until < now]:
-        del state.files[token]
-    token = secrets.token_urlsafe(24)
-    state.files[token] = (data, now + FILE_TTL)
+    token = state.files.issue(data, now)
     digest = hashlib.sha256(data).hexdigest()
     if state.faults.bad_file_digest:
         digest = hashlib.sha256(data + b"tampered").hexdigest()
@@ -101,16 +92,16 @@ def publish_file(state: SimState, day: date, now: datetime) -> dict[str, Any]:
         "file_size": len(data),
         "file_sha256": digest,
         "download_url": f"{state.public_base_url}/files/{token}",
-        "expire_time": wire_time(now + FILE_TTL),
+        "expire_time": wire_time(now + state.files.ttl),
     }
 
 
 async def download(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    found = state.files.get(request.match_info["token"])
-    if found is None or found[1] < datetime.now(BEIJING):
+    found = state.files.get(request.match_info["token"], datetime.now(BEIJING))
+    if found is None:
         return web.Response(status=404, text="文件不存在或已过期")
-    return web.Response(body=found[0], content_type="text/plain", charset="us-ascii")
+    return web.Response(body=found, content_type="text/plain", charset="us-ascii")
 
 
 def add_file_routes(app: web.Application) -> None:

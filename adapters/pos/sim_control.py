@@ -9,33 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from adapters.pos.sim_state import STATE, Sale, SimState, Txn, refund_json, sale_json
-from adapters.simkit.faults import add_fault_routes
+from adapters.simkit.notify import notices_json
+from adapters.simkit.orders import Desk
 
 log = logging.getLogger(__name__)
-
-
-def order_json(state: SimState, sale: Sale) -> dict[str, Any]:
-    """The sale, its refunds and every delivery attempt of every notification about it."""
-    return {
-        "out_trade_no": sale.out_trade_no,
-        "state": sale.state,
-        "sale": sale_json(state.keys, sale),
-        "result_lost": sale.result_lost,
-        "notify_url": sale.notify_url,
-        "refunds": [refund_json(r) for r in sale.refunds],
-        "notifications": [
-            {
-                "notify_id": n.notify_id,
-                "acknowledged": n.acknowledged,
-                "attempts": [asdict(a) for a in n.attempts],
-            }
-            for n in sale.notifications
-        ],
-        "deliveries": [
-            {"notify_id": n.notify_id, **asdict(a)} for n in sale.notifications for a in n.attempts
-        ],
-        "journal": [txn_json(t) for t in state.journal if t.out_trade_no == sale.out_trade_no],
-    }
 
 
 def txn_json(txn: Txn) -> dict[str, Any]:
@@ -45,12 +22,28 @@ def txn_json(txn: Txn) -> dict[str, Any]:
     return data
 
 
-async def show_order(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    sale = state.sales.get(request.match_info["out_trade_no"])
-    if sale is None:
-        return web.json_response({"code": "25", "message": "原交易不存在"}, status=404)
-    return web.json_response(order_json(state, sale))
+class PosDesk(Desk[SimState, Sale]):
+    """Sales are shown here; they are paid on their terminal (``sim_terminal``)."""
+
+    MISSING = ("25", "原交易不存在")
+
+    def find(self, no: str) -> Sale | None:
+        return self.state.sales.get(no)
+
+    def view(self, sale: Sale) -> dict[str, Any]:
+        """The sale, its refunds and every delivery attempt of every notification about it."""
+        return {
+            "out_trade_no": sale.out_trade_no,
+            "state": sale.state,
+            "sale": sale_json(self.state.keys, sale),
+            "result_lost": sale.result_lost,
+            "notify_url": sale.notify_url,
+            "refunds": [refund_json(r) for r in sale.refunds],
+            **notices_json(sale.notifications, "notify_id"),
+            "journal": [
+                txn_json(t) for t in self.state.journal if t.out_trade_no == sale.out_trade_no
+            ],
+        }
 
 
 async def show_journal(request: web.Request) -> web.Response:
@@ -58,11 +51,6 @@ async def show_journal(request: web.Request) -> web.Response:
     return web.json_response([txn_json(t) for t in request.app[STATE].journal])
 
 
-def _bad(message: str) -> web.Response:
-    return web.json_response({"code": "PARAM_ERROR", "message": message}, status=400)
-
-
 def add_control_routes(app: web.Application) -> None:
-    app.router.add_get("/sim/orders/{out_trade_no}", show_order)
     app.router.add_get("/sim/journal", show_journal)
-    add_fault_routes(app, lambda app: app[STATE].faults)
+    PosDesk(app[STATE]).add_routes(app, offers=())

@@ -1,22 +1,25 @@
 """What the terminal-cloud simulator remembers: terminals and their batches, sales, the host's
-transaction journal (what settlement files are made of), deliveries and fault knobs."""
+transaction journal (what settlement files are made of), deliveries and fault knobs; and how its
+notifications are signed and acknowledged (``simkit.notify`` runs the rounds)."""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 from aiohttp import web
 
+from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
-from adapters.simkit.faults import Knobs
+from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links, fee_millifen
+from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
-from adapters.simkit.state import SimBase
+from adapters.simkit.notify import CallbackKnobs, Notice, Signed
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT = "%Y%m%d%H%M%S"
@@ -25,6 +28,10 @@ REFUND_STATES = ("SUCCESS", "PROCESSING")
 # The bank's notification schedule (招商银行 open platform): after the first attempt at 0 s,
 # again at 10 s, 30 s, 1 min, 3 min, 10 min, 30 min, 1 h, 6 h and 20 h. Offsets, not gaps.
 RETRY_OFFSETS_S: tuple[float, ...] = (10, 30, 60, 180, 600, 1800, 3600, 21600, 72000)
+# a KeyId the bank never issued, for the unknown_key knob
+UNKNOWN_KEY_ID = "CK000000"
+STALE_BY_S = 600
+ACK_BODY = b"SUCCESS"
 
 # ISO 8583 field 39 answers a cardholder can get at the terminal
 DECLINES = {
@@ -97,28 +104,6 @@ class Refund:
 
 
 @dataclass
-class DeliveryAttempt:
-    """One POST (or one decision not to POST) of a notification."""
-
-    at: str
-    round: int
-    kind: str  # notify, duplicate, replay
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class Notification:
-    """One result; every retry carries the same id and body, each signed afresh."""
-
-    notify_id: str
-    notify_url: str
-    body: bytes = field(repr=False)
-    acknowledged: bool = False
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
-
-
-@dataclass
 class Sale:
     out_trade_no: str
     terminal_id: str
@@ -137,7 +122,7 @@ class Sale:
     txn: Txn | None = None
     result_lost: bool = False
     refunds: list[Refund] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: list[Notice] = field(default_factory=list)
 
     def refunded_fen(self) -> int:
         return sum(r.amount_fen for r in self.refunds)
@@ -193,60 +178,37 @@ def refund_json(refund: Refund) -> dict[str, Any]:
 
 
 @dataclass
-class Faults(Knobs):
-    """Knobs set by ``PUT /sim/faults``; all off by default."""
+class Faults(CallbackKnobs):
+    """Knobs set by ``PUT /sim/faults``; all off by default. The callback and API knobs every
+    acquirer has come from ``CallbackKnobs``."""
 
     CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {"refund_status": REFUND_STATES}
 
-    drop_callbacks: float = 0.0
-    duplicate_callbacks: int = 0
     reorder_callbacks: int = 0  # hold first deliveries until this many, then send newest first
     reorder_hold_s: float = 2.0  # a short burst goes out after this long anyway
-    delay_callbacks_s: float = 0.0
     replay_callbacks: bool = False  # send each delivery twice with the same signature
-    api_5xx: int = 0
-    api_delay_s: float = 0.0
-    bad_signature: bool = False
-    bad_response_signature: bool = False
     unknown_key: bool = False
     stale_timestamp: bool = False
-    pay_after_timeout: bool = False
-    pay_after_timeout_s: float = 30.0
     lose_result: bool = False
     lose_result_s: float = 30.0
     refund_status: str = "SUCCESS"
     bad_file_digest: bool = False
 
-
-@dataclass
-class HeldDelivery:
-    """A first delivery waiting for its turn under ``reorder_callbacks``."""
-
-    turn: asyncio.Event = field(default_factory=asyncio.Event)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    def burst(self) -> tuple[int, float] | None:
+        return (self.reorder_callbacks, self.reorder_hold_s) if self.reorder_callbacks else None
 
 
-class SimState(SimBase):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
+    SCHEDULE = gaps(RETRY_OFFSETS_S)
+    faults: Faults
+
     def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate_ppm: int,
-        seed: int | None,
+        self, keys: PlatformKeys, *, fee_rate_ppm: int = 0, **reach: Unpack[Reach]
     ) -> None:
-        super().__init__()
-        self.keys = keys
-        self.public_base_url = public_base_url.rstrip("/")
-        self.retry_scale = retry_scale
-        self.notify_timeout_s = notify_timeout_s
+        super().__init__(keys, **reach)
         self.fee_rate_ppm = fee_rate_ppm
-        # seedable so that a test can replay the same drops; not used for anything secret
-        self.rng = random.Random(seed)  # noqa: S311
         self.faults = Faults()
         self.terminals = {t: Terminal(t) for t in keys.terminals}
         self.sales: dict[str, Sale] = {}
@@ -254,21 +216,47 @@ class SimState(SimBase):
         self.tombstones: dict[str, str] = {}
         self.refunds: dict[str, Refund] = {}
         self.journal: list[Txn] = []
-        self.files: dict[str, tuple[bytes, datetime]] = {}
+        # settlement files behind their download links, for five minutes
+        self.files: Links[bytes] = Links(timedelta(minutes=5), lambda: secrets.token_urlsafe(24))
         self.request_nonces: dict[str, datetime] = {}
-        self.held: list[HeldDelivery] = []
-        self.flush_scheduled = False
         self._host_seq = 0
-        self._wrong_key = secrets.token_hex(32).encode()
+        # a key the bank never issued, for the forged-signature knobs
+        self.forged_key = secrets.token_hex(32).encode()
 
-    @property
-    def wrong_key(self) -> bytes:
-        """A key the bank never issued, for the forged-signature knobs."""
-        return self._wrong_key
+    def sign(self, notice: Notice, kind: str) -> Signed:
+        faults = self.faults
+        now = datetime.now(BEIJING) - timedelta(seconds=STALE_BY_S if faults.stale_timestamp else 0)
+        header = signing.cloud_header(
+            cloud_key=self.forged_key if faults.bad_signature else self.keys.cloud_key,
+            key_id=UNKNOWN_KEY_ID if faults.unknown_key else self.keys.cloud_key_id,
+            body=notice.payload,
+            timestamp=signing.timestamp_now(now),
+            nonce=signing.new_nonce(),
+        )
+        content_type = "application/json; charset=utf-8"
+        return notice.payload, {signing.CLOUD_HEADER: header, "Content-Type": content_type}
+
+    def acknowledged(self, status: int, answer: bytes) -> bool:
+        # the bank reads status 200 and the text SUCCESS; 204 or any other body means "send again"
+        return status == 200 and answer.strip() == ACK_BODY
+
+    async def round(self, notice: Notice, round_no: int) -> bool:
+        if self.dropped(notice, round_no):
+            return False
+        signed = self.sign(notice, "notify")
+        acks = [await self.post(notice, round_no, "notify", signed)]
+        if self.faults.replay_callbacks:
+            # the very same signed request again, as an eavesdropper would send it
+            acks.append(await self.post(notice, round_no, "replay", signed))
+        copies = [
+            self.post(notice, round_no, "duplicate") for _ in range(self.faults.duplicate_callbacks)
+        ]
+        acks.extend(await asyncio.gather(*copies))
+        return any(acks)
 
     def fee(self, amount_fen: int) -> int:
         """The merchant discount fee in thousandths of a fen, rounded half up."""
-        return (amount_fen * self.fee_rate_ppm + 500) // 1000
+        return fee_millifen(amount_fen, self.fee_rate_ppm)
 
     def new_rrn(self, now: datetime) -> str:
         # hhmmss of the host's clock and a host sequence: unique within a day, as real RRNs are

@@ -4,7 +4,6 @@ the end-of-day batch settlement. Unsigned ``/sim/`` endpoints; the PIN is never 
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 from datetime import date, datetime
@@ -15,7 +14,8 @@ from aiohttp import web
 
 from adapters.pos.sim_delivery import notify_result
 from adapters.pos.sim_host import WireError, complete, read_card, settle
-from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState
+from adapters.pos.sim_state import BEIJING, DECLINES, STATE, Sale, SimState, sale_json
+from adapters.simkit import desk
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,10 @@ async def _knobs(request: web.Request) -> tuple[dict[str, Any], bool]:
     """The body as a dict, and whether it came from the terminal's page (a form)."""
     if request.content_type == "application/x-www-form-urlencoded":
         return dict(await request.post()), True
-    raw = await request.read()
     try:
-        data: Any = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ControlError(400, "PARAM_ERROR", "body must be JSON") from None
-    if not isinstance(data, dict):
-        raise ControlError(400, "PARAM_ERROR", "body must be a JSON object")
-    return data, False
+        return await desk.json_object(request), False
+    except ValueError as exc:
+        raise ControlError(400, "PARAM_ERROR", str(exc)) from None
 
 
 def _card(knobs: dict[str, Any]) -> tuple[str, str, str]:
@@ -117,10 +113,10 @@ def _outcome(knobs: dict[str, Any], sale: Sale) -> tuple[str, int]:
     code = str(knobs.get("resp_code") or ("00" if approve is not False else "05"))
     if code != "00" and code not in DECLINES:
         raise ControlError(400, "PARAM_ERROR", f"resp_code must be 00 or one of {sorted(DECLINES)}")
-    amount = knobs.get("amount_fen", sale.amount_fen)
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ControlError(400, "PARAM_ERROR", "amount_fen must be a positive integer")
-    return code, amount
+    try:
+        return code, desk.positive_fen(knobs, "amount_fen", sale.amount_fen)
+    except ValueError as exc:
+        raise ControlError(400, "PARAM_ERROR", str(exc)) from None
 
 
 def _finish(state: SimState, sale: Sale, knobs: dict[str, Any]) -> None:
@@ -132,21 +128,15 @@ def _finish(state: SimState, sale: Sale, knobs: dict[str, Any]) -> None:
     notify_result(state, sale, now)
 
 
-def _done(sale: Sale) -> dict[str, Any]:
-    txn = sale.txn
-    return {
-        "out_trade_no": sale.out_trade_no,
-        "terminal_id": sale.terminal_id,
-        "state": sale.state,
-        "resp_code": sale.resp_code,
-        "amount_fen": sale.paid_fen if sale.paid_fen is not None else sale.amount_fen,
-        "card_no": sale.card_no,
-        "batch_no": txn.batch_no if txn else "",
-        "trace_no": txn.trace_no if txn else "",
-        "rrn": txn.rrn if txn else "",
-        "auth_code": txn.auth_code if txn else "",
-        "notify_id": sale.notifications[-1].notify_id if sale.notifications else None,
-    }
+def _done(state: SimState, sale: Sale) -> dict[str, Any]:
+    """What the terminal shows the harness once a step is done: the sale as the API shows it,
+    in brief."""
+    shown = sale_json(state.keys, sale)
+    brief = ("out_trade_no", "terminal_id", "state", "resp_code", "card_no")
+    done = {name: shown[name] for name in (*brief, "batch_no", "trace_no", "rrn", "auth_code")}
+    done["amount_fen"] = shown["amount"]
+    done["notify_id"] = sale.notifications[-1].id if sale.notifications else None
+    return done
 
 
 def _error(exc: ControlError | WireError) -> web.Response:
@@ -189,7 +179,7 @@ async def insert(request: web.Request) -> web.Response:
         return _error(exc)
     if from_page:
         return _page(terminal_id, _sale_screen(state, terminal_id, sale, ""), refresh=False)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def swipe(request: web.Request) -> web.Response:
@@ -210,7 +200,7 @@ async def swipe(request: web.Request) -> web.Response:
             "交易成功，请取走您的卡" if sale.state == "APPROVED" else f"交易失败：{sale.resp_msg}"
         )
         return _page(terminal_id, _sale_screen(state, terminal_id, None, note), refresh=False)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def pay(request: web.Request) -> web.Response:
@@ -224,7 +214,7 @@ async def pay(request: web.Request) -> web.Response:
         _finish(state, sale, knobs)
     except (ControlError, WireError) as exc:
         return _error(exc)
-    return web.json_response(_done(sale))
+    return web.json_response(_done(state, sale))
 
 
 async def settle_batches(request: web.Request) -> web.Response:

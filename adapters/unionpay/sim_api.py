@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
 from adapters.unionpay.sim_bill import download
-from adapters.unionpay.sim_delivery import notify, signed, txn_fields
+from adapters.unionpay.sim_delivery import notify, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn, masked_card
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,7 @@ async def acp_gateway(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         return web.Response(status=500, text="")
     try:
         fields = wire.decode_form(await request.read())
@@ -102,8 +101,7 @@ def authenticate(state: SimState, fields: Fields) -> tuple[str, str] | None:
 def _signed_answer(state: SimState, fields: Fields) -> web.Response:
     faults = state.faults
     body = wire.encode_answer(
-        signed(
-            state,
+        state.signed(
             fields,
             bad=faults.bad_response_signature,
             untrusted=faults.untrusted_response_cert,
@@ -129,6 +127,20 @@ def _amount(fields: Fields) -> int:
     if fen <= 0 or fields.get("currencyCode") != wire.CURRENCY_CNY:
         raise Refused("10", "txnAmt或currencyCode有误")
     return fen
+
+
+def pay_timeout_of(fields: Fields, now: datetime, passed: str) -> datetime | None:
+    """When the payer's time runs out (``payTimeout``), if the merchant set one; ``passed``
+    is the refusal when that time is already over."""
+    if not fields.get("payTimeout"):
+        return None
+    try:
+        pay_timeout = wire.parse_txn_time(fields["payTimeout"])
+    except ValueError:
+        raise Refused("10", "payTimeout格式错误") from None
+    if pay_timeout <= now:
+        raise Refused("10", passed)
+    return pay_timeout
 
 
 def new_txn(state: SimState, fields: Fields, now: datetime, state_word: str) -> Txn:
@@ -175,24 +187,17 @@ async def back_trans(request: web.Request) -> web.Response:
             raise Refused("10", "不支持的交易类型")
     except Refused as exc:
         return _signed_answer(state, answer(state, fields, exc.code, exc.message))
-    if kind[0] == "01" and state.faults.pay_after_timeout:
-        # the payment exists now, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
+    if kind[0] == "01":
+        # pay_after_timeout: the payment exists now, but the merchant's client gives up before
+        # it hears so
+        await state.late_answer()
     code = extra.pop("respCode", wire.OK)
     return _signed_answer(state, answer(state, fields, code, **extra))
 
 
 def apply_qr(state: SimState, fields: Fields, now: datetime) -> Fields:
     """01/07: a dynamic code the citizen scans; paid later through /sim/."""
-    pay_timeout = None
-    if fields.get("payTimeout"):
-        try:
-            pay_timeout = wire.parse_txn_time(fields["payTimeout"])
-        except ValueError:
-            raise Refused("10", "payTimeout格式错误") from None
-        if pay_timeout <= now:
-            raise Refused("10", "payTimeout早于当前时间")
+    pay_timeout = pay_timeout_of(fields, now, "payTimeout早于当前时间")
     txn = new_txn(state, fields, now, "ISSUED")
     txn.pay_timeout = pay_timeout
     txn.qr_token = state.new_token()
@@ -209,8 +214,7 @@ def consume_by_code(state: SimState, fields: Fields, now: datetime) -> Fields:
     txn.acc_no = masked_card()
     state.stamp(txn, now)
     faults = state.faults
-    if faults.outcome_unknown:
-        faults.outcome_unknown = False
+    if faults.spend("outcome_unknown"):
         code = "00" if faults.outcome_unknown_result == "success" else "01"
         state.spawn(_complete_later(state, txn, faults.outcome_unknown_s, code))
         log.info("sim pay-by-code in process orderId=%s", txn.order_id)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from adapters.simkit.faults import Knobs
+from adapters.simkit.notify import CallbackKnobs
 
 RESULTS = ("success", "processing", "fail")
 # an exact decimal fraction of one, e.g. "0.0038" (0.38 %); Fraction() reads it without rounding
@@ -15,28 +15,21 @@ FEE_RATE = re.compile(r"0(\.[0-9]{1,8})?")
 
 
 @dataclass
-class Faults(Knobs):
+class Faults(CallbackKnobs):
+    """The callback and API knobs every acquirer has come from ``CallbackKnobs``."""
+
     CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "outcome_unknown_result": RESULTS,
         "refund_result": RESULTS,
     }
 
     # notifications
-    drop_callbacks: float = 0.0  # probability that a delivery round is skipped
-    duplicate_callbacks: int = 0  # extra copies sent with each delivery
     reorder_callbacks: int = 0  # hold first deliveries until this many, then send newest first
     reorder_hold_s: float = 1.0  # send a smaller burst after this long
-    delay_callbacks_s: float = 0.0
-    bad_signature: bool = False  # signed with a key that is not the certificate's
     untrusted_cert: bool = False  # a look-alike certificate no trusted CA issued
     wrong_merchant: bool = False  # a correctly signed notification for another merId
     # gateway
-    api_5xx: int = 0  # the next N calls answer HTTP 500
-    api_delay_s: float = 0.0
-    bad_response_signature: bool = False
     untrusted_response_cert: bool = False
-    pay_after_timeout: bool = False  # the next payment succeeds, its answer comes too late
-    pay_after_timeout_s: float = 30.0
     outcome_unknown: bool = False  # the next pay-by-code answers 05 and completes later
     outcome_unknown_s: float = 3.0
     outcome_unknown_result: str = "success"
@@ -44,6 +37,9 @@ class Faults(Knobs):
     bill_truncated: bool = False  # the ZM file loses the end of its last line
     # the clearing file
     fee_rate: str = "0"
+
+    def burst(self) -> tuple[int, float] | None:
+        return (self.reorder_callbacks, self.reorder_hold_s) if self.reorder_callbacks > 1 else None
 
     def check(self, name: str, value: Any) -> Any:
         if name == "fee_rate":

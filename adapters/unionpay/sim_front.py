@@ -21,13 +21,13 @@ from typing import Final
 
 from aiohttp import web
 
-from adapters.simkit.pages import ONCE, page
+from adapters.simkit.cashier import Cashier, facts
+from adapters.simkit.pages import ONCE
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
-from adapters.unionpay.sim_api import Fields, Refused, authenticate, new_txn
+from adapters.unionpay.sim_api import Fields, Refused, authenticate, new_txn, pay_timeout_of
 from adapters.unionpay.sim_delivery import notify, txn_fields
 from adapters.unionpay.sim_state import RESP_MSG, STATE, SimState, Txn
-from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +38,14 @@ SMS_CODE = re.compile(r"[0-9]{6}")
 TEST_CARD: Final = "6217000010001234567"  # a made-up 62 card number for the demo payer
 TEST_SMS: Final = "111111"
 
-_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>{title}</title>
-<style>
-body{{font-family:sans-serif;max-width:24rem;margin:0 auto;padding:1rem;background:#f5f5f5}}
-header{{background:#d7000f;color:#fff;margin:-1rem -1rem 1rem;padding:1rem;font-size:1.1rem}}
-.card{{background:#fff;border-radius:.5rem;padding:1rem;margin-bottom:1rem}}
-.amount{{font-size:2.2rem;text-align:center;margin:.5rem 0}}
-dt{{color:#666;font-size:.9rem}}dd{{margin:0 0 .6rem}}
-label{{display:block;color:#666;font-size:.9rem;margin-top:.6rem}}
-input{{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;margin-top:.2rem}}
-button{{width:100%;padding:.9rem;font-size:1.1rem;background:#d7000f;color:#fff;border:0;
-border-radius:.4rem;margin-top:1rem}}button:disabled{{background:#e88}}
-.note{{color:#d7000f}}.code{{color:#999;font-size:.8rem}}
-</style></head><body>
-<header>银联在线支付（模拟）</header>
-{content}
-</body></html>
-"""
+CASHIER = Cashier(
+    "银联在线支付（模拟）",
+    "#d7000f",
+    "#e88",
+    "label{{display:block;color:#666;font-size:.9rem;margin-top:.6rem}}\n"
+    "input{{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;margin-top:.2rem}}\n"
+    "button{{margin-top:1rem}}.note{{color:#d7000f}}\n",
+)
 
 # the result page goes back to the merchant after a short countdown
 _COUNTDOWN = (
@@ -70,13 +57,7 @@ _COUNTDOWN = (
 
 def error_page(code: str, message: str = "") -> web.Response:
     text = message or RESP_MSG.get(code, RESP_MSG["01"])
-    log.info("sim front transaction refused respCode=%s", code)
-    content = (
-        '<div class="card" id="refused"><h1>交易失败</h1>'
-        f"<p>{html.escape(text)}</p>"
-        f'<p class="code">应答码：<span id="resp-code">{html.escape(code)}</span></p></div>'
-    )
-    return page(_PAGE, "银联 - 交易失败", content)
+    return CASHIER.refused("银联 - 交易失败", "交易失败", text, ("应答码：", "resp-code", code))
 
 
 def _same_request(txn: Txn, fields: Fields) -> bool:
@@ -104,14 +85,7 @@ def open_front(state: SimState, fields: Fields, now: datetime) -> Txn:
     front_url = fields.get("frontUrl", "")
     if not front_url.startswith(("http://", "https://")):
         raise Refused("10", "frontUrl有误")
-    pay_timeout = None
-    if fields.get("payTimeout"):
-        try:
-            pay_timeout = wire.parse_txn_time(fields["payTimeout"])
-        except ValueError:
-            raise Refused("10", "payTimeout格式错误") from None
-        if pay_timeout <= now:
-            raise Refused("10", "payTimeout早于当前时间，订单已超时")
+    pay_timeout = pay_timeout_of(fields, now, "payTimeout早于当前时间，订单已超时")
     earlier = state.txns.get(fields.get("orderId", ""))
     if earlier is not None and _same_request(earlier, fields) and not earlier.expired(now):
         return earlier
@@ -156,11 +130,8 @@ def front_notification(state: SimState, txn: Txn) -> Fields:
 
 
 def _facts(state: SimState, txn: Txn) -> str:
-    return (
-        f'<div class="card"><div class="amount" id="amount">¥{yuan_str(txn.amount_fen)}</div><dl>'
-        f"<dt>商户</dt><dd>{html.escape(f'税费通缴（商户号 {state.keys.mer_ids[0]}）')}</dd>"
-        f"<dt>订单号</dt><dd>{html.escape(txn.order_id)}</dd></dl></div>"
-    )
+    merchant = f"税费通缴（商户号 {state.keys.mer_ids[0]}）"
+    return facts(txn.amount_fen, [("商户", merchant), ("订单号", txn.order_id)])
 
 
 def _card_form(token: str, note: str = "") -> str:
@@ -197,7 +168,7 @@ def _page(state: SimState, txn: Txn, token: str, now: datetime, note: str = "") 
         body = _result(state, txn)
     else:
         body = '<p class="card" id="status">订单已超时，不能付款</p>'
-    return page(_PAGE, "银联 - 确认付款", _facts(state, txn) + body)
+    return CASHIER.page("银联 - 确认付款", _facts(state, txn) + body)
 
 
 def _find(request: web.Request) -> tuple[SimState, Txn] | None:

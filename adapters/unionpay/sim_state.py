@@ -1,13 +1,13 @@
-"""What the UnionPay simulator remembers: transactions, deliveries, queries and fault knobs."""
+"""What the UnionPay simulator remembers: transactions, deliveries, queries and fault knobs; and how
+it signs what it sends (``simkit.notify`` runs the notification rounds)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from typing import Unpack
 
 from aiohttp import web
 from cryptography import x509
@@ -15,9 +15,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.keyfiles import digits
-from adapters.simkit.state import SimBase
-from adapters.unionpay import wire
+from adapters.simkit.notify import Notice, Signed
+from adapters.unionpay import crypto, wire
 from adapters.unionpay.crypto import UNIONPAY_OWNER
 from adapters.unionpay.keys import PlatformKeys, issue_leaf
 from adapters.unionpay.sim_faults import Faults
@@ -26,6 +27,7 @@ from adapters.unionpay.sim_faults import Faults
 # public SDK reads the same sentence as 0, 1, 2 and 4 minutes (protocols-cn.md 3.1 [multi])
 RETRY_SCHEDULE_S: tuple[float, ...] = (60, 120, 240, 300)
 NOTIFY_TIMEOUT_S = 10.0
+ACKNOWLEDGED = (200, 302)
 
 RESP_MSG = {
     "00": "成功[0000000]",
@@ -41,28 +43,6 @@ RESP_MSG = {
     "36": "与原交易信息不符[1000036]",
     "98": "文件不存在[1000098]",
 }
-
-
-@dataclass
-class DeliveryAttempt:
-    """One POST (or one decision not to POST) of a notification to a backUrl."""
-
-    at: str
-    round: int
-    kind: str  # notify, duplicate
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class Notification:
-    """One event; every resend carries the same fields."""
-
-    key: str
-    back_url: str
-    fields: dict[str, str] = field(repr=False)
-    acknowledged: bool = False
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +76,7 @@ class Txn:
     fee_fen: int = 0
     voided: bool = False
     refunded_fen: int = 0
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: list[Notice] = field(default_factory=list)
     queries: list[str] = field(default_factory=list)
 
     def expired(self, now: datetime) -> bool:
@@ -114,26 +94,17 @@ def masked_card() -> str:
     return "621700" + "*" * 9 + digits(4)
 
 
-class SimState(SimBase):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
-    def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        fee_rate: str,
-        seed: int | None,
-    ) -> None:
-        super().__init__()
-        self.keys = keys
-        self.public_base_url = public_base_url.rstrip("/")
-        self.retry_scale = retry_scale
-        self.notify_timeout_s = notify_timeout_s
-        # seedable so that a test can replay the same drops; not used for anything secret
-        self.rng = random.Random(seed)  # noqa: S311
+    SCHEDULE = RETRY_SCHEDULE_S
+    # a 302 is an answer of its own: UnionPay never follows it
+    FOLLOW_REDIRECTS = False
+    faults: Faults
+
+    def __init__(self, keys: PlatformKeys, *, fee_rate: str = "0", **reach: Unpack[Reach]) -> None:
+        reach.setdefault("notify_timeout_s", NOTIFY_TIMEOUT_S)
+        super().__init__(keys, **reach)
         # the configured rate survives DELETE /sim/faults; the knob can change it for a while
         self.fee_rate = fee_rate
         self.faults = Faults.starting(fee_rate=fee_rate)
@@ -141,17 +112,37 @@ class SimState(SimBase):
         self.by_query_id: dict[str, str] = {}
         self.by_token: dict[str, str] = {}
         self.by_page: dict[str, str] = {}  # card-entry page token → orderId (手机网页支付)
-        self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
         self._trace = itertools.count(1)
         self._stranger: tuple[RSAPrivateKey, x509.Certificate] | None = None
-        self._wrong_key: RSAPrivateKey | None = None
 
-    @property
-    def wrong_key(self) -> RSAPrivateKey:
-        """A key UnionPay never certified, for the bad-signature knobs."""
-        if self._wrong_key is None:
-            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return self._wrong_key
+    def signed(
+        self, fields: dict[str, str], *, bad: bool = False, untrusted: bool = False
+    ) -> dict[str, str]:
+        """``fields`` with ``signPubKeyCert`` and ``signature`` as UnionPay adds them."""
+        out = dict(fields)
+        out.pop("signature", None)
+        if untrusted:
+            key, cert = self.stranger
+            out["signPubKeyCert"] = crypto.pem_text(cert)
+        else:
+            key = self.wrong_key if bad else self.keys.private_key
+            out["signPubKeyCert"] = self.keys.sign_cert_pem
+        out["signature"] = crypto.sign(out, key)
+        return out
+
+    def sign(self, notice: Notice, kind: str) -> Signed:
+        """A signed form POST to backUrl."""
+        fields = dict(notice.payload)
+        if self.faults.wrong_merchant:
+            fields["merId"] = "898" + "0" * 12
+        faults = self.faults
+        form = self.signed(fields, bad=faults.bad_signature, untrusted=faults.untrusted_cert)
+        content_type = "application/x-www-form-urlencoded;charset=UTF-8"
+        return wire.encode_form(form), {"Content-Type": content_type}
+
+    def acknowledged(self, status: int, answer: bytes) -> bool:
+        # UnionPay reads only the status: 200 or 302 is a receipt, whatever the body says
+        return status in ACKNOWLEDGED
 
     @property
     def stranger(self) -> tuple[RSAPrivateKey, x509.Certificate]:

@@ -18,14 +18,9 @@ from adapters.wechatpay.sim_wire import (
     error_response,
     find_order,
     json_body,
-    own_app,
+    new_order,
     own_mchid,
-    text,
 )
-from adapters.wechatpay.sim_wire import amount as amount_of
-from adapters.wechatpay.sim_wire import fen as fen_of
-from adapters.wechatpay.sim_wire import notify_url as notify_url_of
-from adapters.wechatpay.sim_wire import out_trade_no as out_trade_no_of
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +38,7 @@ async def signed_api(request: web.Request, handler: Handler) -> web.StreamRespon
         return await handler(request)
     state = request.app[STATE]
     await state.pause(state.faults.api_delay_s)
-    if state.faults.api_5xx > 0:
-        state.faults.api_5xx -= 1
+    if state.fail_5xx():
         return _sign(state, error_response(500, "SYSTEM_ERROR", "系统错误"))
     body = await request.read()
     problem = _authenticate(state, request, body)
@@ -112,15 +106,8 @@ async def prepay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await json_body(request)
     now = datetime.now(BEIJING)
-    own_app(state, data)
-    description = text(data, "description", max_len=127)
-    out_trade_no = out_trade_no_of(data)
-    notify_url = notify_url_of(data, required=True)
-    total = fen_of(amount_of(data), "total")
-    attach = text(data, "attach", max_len=128, required=False)
-    time_expire = _expiry(text(data, "time_expire", max_len=64, required=False), now)
-
-    existing = state.orders.get(out_trade_no)
+    order = new_order(state, data, "NATIVE", now)
+    existing = state.orders.get(order.out_trade_no)
     if existing is not None:
         if existing.effective_state(now) == "CLOSED":
             raise WireError(400, "ORDER_CLOSED", "订单已关闭")
@@ -129,44 +116,16 @@ async def prepay(request: web.Request) -> web.Response:
                 raise WireError(403, "ORDERPAID", "订单已支付")
             raise WireError(400, "INVALID_REQUEST", "商户订单号重复")
         return web.json_response({"code_url": _code_url(existing)})
-
-    order = Order(
-        out_trade_no=out_trade_no,
-        description=description,
-        total_fen=total,
-        notify_url=notify_url,
-        attach=attach,
-        time_expire=time_expire,
-        request=data,
-        pr=crypto.new_resource_nonce(),
-        created_at=now,
-    )
-    state.orders[out_trade_no] = order
-    state.by_pr[order.pr] = out_trade_no
-    log.info("sim prepay out_trade_no=%s total_fen=%d", out_trade_no, total)
-    if state.faults.pay_after_timeout:
-        # the order exists, but the merchant's client gives up before it hears so
-        state.faults.pay_after_timeout = False
-        await state.pause(state.faults.pay_after_timeout_s)
+    state.orders[order.out_trade_no] = order
+    state.by_pr[order.pr] = order.out_trade_no
+    log.info("sim prepay out_trade_no=%s total_fen=%d", order.out_trade_no, order.total_fen)
+    # pay_after_timeout: the order exists, but the merchant's client gives up before it hears so
+    await state.late_answer()
     return web.json_response({"code_url": _code_url(order)})
 
 
 def _code_url(order: Order) -> str:
     return f"weixin://wxpay/bizpayurl?pr={order.pr}"
-
-
-def _expiry(value: str, now: datetime) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise WireError(400, "PARAM_ERROR", "time_expire不是RFC3339时间") from None
-    if moment.tzinfo is None:
-        raise WireError(400, "PARAM_ERROR", "time_expire缺少时区")
-    if moment <= now:
-        raise WireError(400, "PARAM_ERROR", "time_expire不能早于当前时间")
-    return moment
 
 
 async def query_by_out_trade_no(request: web.Request) -> web.Response:

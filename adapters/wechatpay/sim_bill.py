@@ -17,17 +17,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from aiohttp import web
 
+from adapters.simkit.bills import fee_millifen, fee_text
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, Refund, SimState
 from adapters.wechatpay.sim_wire import WireError
 from clearing.domain.money import yuan_str
 
-LINK_TTL = timedelta(minutes=5)
 KEEP_DAYS = 92
 _RATE = re.compile(r"([0-9]{1,3})(?:\.([0-9]{1,4}))?%")
 
@@ -97,16 +96,6 @@ def rate_text(ppm: int) -> str:
     whole, frac = divmod(ppm, 10_000)
     decimals = f"{frac:04d}".rstrip("0").ljust(2, "0")
     return f"{whole}.{decimals}%"
-
-
-def fee_millifen(fen: int, ppm: int) -> int:
-    # fen × ppm / 10**6 fen = fen × ppm / 1000 thousandths of a fen, rounded half up
-    return (fen * ppm + 500) // 1000
-
-
-def fee_text(millifen: int) -> str:
-    whole, frac = divmod(abs(millifen), 100_000)
-    return f"{'-' if millifen < 0 else ''}{whole}.{frac:05d}"
 
 
 def _clean(value: str) -> str:
@@ -256,10 +245,7 @@ async def apply_trade_bill(request: web.Request) -> web.Response:
     if state.faults.bad_bill_hash:
         digest = hashlib.sha1(plain + b"x", usedforsecurity=False).hexdigest()
     served = gzip.compress(plain, mtime=0) if tar_type else plain
-    token = secrets.token_urlsafe(32)
-    now = datetime.now(BEIJING)
-    state.bill_links = {t: v for t, v in state.bill_links.items() if v[1] > now}
-    state.bill_links[token] = (served, now + LINK_TTL)
+    token = state.bill_links.issue(served, datetime.now(BEIJING))
     url = f"{state.public_base_url}/v3/billdownload/file?token={token}"
     if tar_type:
         url += "&tartype=gzip"
@@ -268,10 +254,10 @@ async def apply_trade_bill(request: web.Request) -> web.Response:
 
 async def download(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    link = state.bill_links.get(request.query.get("token", ""))
-    if link is None or link[1] <= datetime.now(BEIJING):
+    served = state.bill_links.get(request.query.get("token", ""), datetime.now(BEIJING))
+    if served is None:
         raise WireError(400, "INVALID_REQUEST", "下载链接无效或已过期，请重新申请账单")
-    return web.Response(body=link[0], content_type="application/octet-stream")
+    return web.Response(body=served, content_type="application/octet-stream")
 
 
 def _bill_date(text: str) -> date:

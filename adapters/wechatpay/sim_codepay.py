@@ -100,10 +100,8 @@ async def codepay(request: web.Request) -> web.Response:
     else:
         complete(state, order, "SUCCESS", total, now)
     log.info("sim codepay out_trade_no=%s total_fen=%d state=%s", number, total, order.state)
-    if faults.pay_after_timeout:
-        # the money is taken, but the merchant's client gives up before it hears so
-        faults.pay_after_timeout = False
-        await state.pause(faults.pay_after_timeout_s)
+    # pay_after_timeout: the money is taken, but the merchant's client gives up before it hears so
+    await state.late_answer()
     return _answer(state, order, now)
 
 
@@ -127,13 +125,7 @@ def complete(state: SimState, order: Order, result: str, amount_fen: int, now: d
     if result != "SUCCESS":
         order.state = "PAYERROR"
         return
-    order.state = "SUCCESS"
-    order.transaction_id = state.new_transaction_id(now)
-    order.paid_fen = amount_fen
-    order.success_time = rfc3339(now)
-    order.openid = "o" + secrets.token_urlsafe(21)
-    order.fee_ppm = state.fee_ppm
-    state.by_transaction[order.transaction_id] = order.out_trade_no
+    state.settle(order, amount_fen, now)
 
 
 async def reverse(request: web.Request) -> web.Response:

@@ -22,11 +22,12 @@ Bills:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from adapters.simkit.faults import Knobs
+from adapters.simkit.notify import CallbackKnobs
 
 REFUND_STATES = ("SUCCESS", "PROCESSING", "ABNORMAL", "CLOSED")
 CODEPAY_ERRORS = ("", "NOTENOUGH", "AUTHCODEEXPIRE", "BANKERROR")
@@ -38,25 +39,17 @@ _CHOICES = {
 
 
 @dataclass
-class Faults(Knobs):
-    """All off by default."""
+class Faults(CallbackKnobs):
+    """All off by default; the callback and API knobs every acquirer has come from
+    ``CallbackKnobs``."""
 
     CHOICES: ClassVar[Mapping[str, tuple[str, ...]]] = _CHOICES
 
-    drop_callbacks: float = 0.0
-    duplicate_callbacks: int = 0
     reorder_callbacks: bool = False
     reorder_window_s: float = 0.2
-    delay_callbacks_s: float = 0.0
-    api_5xx: int = 0
-    api_delay_s: float = 0.0
-    bad_signature: bool = False
-    bad_response_signature: bool = False
     wrong_serial: bool = False
     probe: bool = False
     stale_timestamp: bool = False
-    pay_after_timeout: bool = False
-    pay_after_timeout_s: float = 30.0
     refund_status: str = "SUCCESS"
     user_paying: bool = False
     user_paying_s: float = 0.0
@@ -65,3 +58,7 @@ class Faults(Knobs):
     bill_creating: bool = False
     bad_bill_hash: bool = False
     truncate_bill: bool = False
+
+    def burst(self) -> tuple[int, float] | None:
+        # every first delivery that arrives within the window joins the burst, however many
+        return (sys.maxsize, self.reorder_window_s) if self.reorder_callbacks else None

@@ -23,18 +23,13 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
-from adapters.wechatpay import crypto
-from adapters.wechatpay.sim_api import _expiry
 from adapters.wechatpay.sim_delivery import payment_notification, send
-from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
-from adapters.wechatpay.sim_wire import WireError, amount, fen, json_body, notify_url, own_app
-from adapters.wechatpay.sim_wire import out_trade_no as out_trade_no_of
-from adapters.wechatpay.sim_wire import text as text_of
+from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState
+from adapters.wechatpay.sim_wire import WireError, json_body, new_order
 from clearing.domain.money import yuan_str
 
 log = logging.getLogger(__name__)
@@ -60,23 +55,6 @@ class MobileState:
 MOBILE = web.AppKey("wechatpay_sim_mobile", MobileState)
 
 
-def _order_from(state: SimState, data: dict[str, Any], trade_type: str) -> Order:
-    now = datetime.now(BEIJING)
-    own_app(state, data)
-    return Order(
-        out_trade_no=out_trade_no_of(data),
-        description=text_of(data, "description", max_len=127),
-        total_fen=fen(amount(data), "total"),
-        notify_url=notify_url(data, required=True),
-        attach=text_of(data, "attach", max_len=128, required=False),
-        time_expire=_expiry(text_of(data, "time_expire", max_len=64, required=False), now),
-        request=data,
-        pr=crypto.new_resource_nonce(),
-        created_at=now,
-        trade_type=trade_type,
-    )
-
-
 def _known(state: SimState, order: Order) -> Order | None:
     """The order already under this number, if the request repeats it; refusals otherwise."""
     existing = state.orders.get(order.out_trade_no)
@@ -94,7 +72,7 @@ def _known(state: SimState, order: Order) -> Order | None:
 async def h5_prepay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     data = await json_body(request)
-    order = _order_from(state, data, "MWEB")
+    order = new_order(state, data, "MWEB", datetime.now(BEIJING))
     scene = data.get("scene_info")
     ip = scene.get("payer_client_ip") if isinstance(scene, dict) else None
     try:
@@ -121,7 +99,7 @@ async def jsapi_prepay(request: web.Request) -> web.Response:
     state = request.app[STATE]
     mobile = request.app[MOBILE]
     data = await json_body(request)
-    order = _order_from(state, data, "JSAPI")
+    order = new_order(state, data, "JSAPI", datetime.now(BEIJING))
     payer = data.get("payer")
     openid = payer.get("openid") if isinstance(payer, dict) else None
     if not isinstance(openid, str) or not openid:
@@ -141,13 +119,7 @@ async def jsapi_prepay(request: web.Request) -> web.Response:
 def _settle(state: SimState, order: Order, openid: str) -> None:
     """The payer confirmed: money taken, TRANSACTION.SUCCESS on its way (knobs honoured)."""
     now = datetime.now(BEIJING)
-    order.state = "SUCCESS"
-    order.transaction_id = state.new_transaction_id(now)
-    order.paid_fen = order.total_fen
-    order.success_time = rfc3339(now)
-    order.openid = openid
-    order.fee_ppm = state.fee_ppm
-    state.by_transaction[order.transaction_id] = order.out_trade_no
+    state.settle(order, order.total_fen, now, openid)
     send(state, order, payment_notification(state, order, now))
     log.info("sim mobile paid out_trade_no=%s type=%s", order.out_trade_no, order.trade_type)
 

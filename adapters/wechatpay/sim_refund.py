@@ -8,13 +8,13 @@ a signed, sealed notification goes to the refund's ``notify_url`` on WeChat's re
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit import desk
 from adapters.wechatpay.sim_delivery import refund_notification, send
 from adapters.wechatpay.sim_state import (
     BEIJING,
@@ -128,10 +128,9 @@ async def complete(request: web.Request) -> web.Response:
     if known is None:
         return _bad(404, "RESOURCE_NOT_EXISTS", "no such refund")
     try:
-        body: Any = json.loads(await request.read() or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _bad(400, "PARAM_ERROR", "body must be JSON")
-    status = body.get("status", "SUCCESS") if isinstance(body, dict) else None
+        status = (await desk.json_object(request)).get("status", "SUCCESS")
+    except ValueError as exc:
+        return _bad(400, "PARAM_ERROR", str(exc))
     if status not in FINAL_FOR_NOTICE:
         return _bad(400, "PARAM_ERROR", "status must be SUCCESS, ABNORMAL or CLOSED")
     owner, existing = known

@@ -1,20 +1,23 @@
 """What the WeChat Pay simulator remembers: orders, refunds, reversals, notifications and their
-delivery attempts, issued bill links, and the fault knobs (``sim_faults``)."""
+delivery attempts, issued bill links, and the fault knobs (``sim_faults``); and how its
+notifications are signed and acknowledged (``simkit.notify`` runs the rounds)."""
 
 from __future__ import annotations
 
-import asyncio
-import random
+import base64
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Unpack
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.bills import Links
 from adapters.simkit.keyfiles import digits
-from adapters.simkit.state import SimBase
+from adapters.simkit.notify import Notice, Signed
+from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import PlatformKeys
 from adapters.wechatpay.sim_faults import Faults
 
@@ -38,34 +41,14 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (
     21600,
     21600,
 )
+# a Wechatpay-Serial that no merchant was ever given, for the wrong_serial knob
+UNKNOWN_SERIAL = "PUB_KEY_ID_0000000000000000000000000000"
+STALE_BY_S = 600
 
 
 def rfc3339(moment: datetime) -> str:
     """WeChat's time format: Beijing offset, whole seconds."""
     return moment.astimezone(BEIJING).isoformat(timespec="seconds")
-
-
-@dataclass
-class DeliveryAttempt:
-    """One POST (or one decision not to POST) of a notification to a notify_url."""
-
-    at: str
-    round: int
-    kind: str  # notify, duplicate, probe
-    status: int | None = None
-    error: str | None = None
-
-
-@dataclass
-class Notification:
-    """One event; every retry carries the same id and the same body."""
-
-    event_id: str
-    event_type: str
-    notify_url: str
-    body: bytes = field(repr=False)
-    acknowledged: bool = False
-    attempts: list[DeliveryAttempt] = field(default_factory=list)
 
 
 @dataclass
@@ -104,7 +87,7 @@ class Order:
     fee_ppm: int = 0
     refunds: list[Refund] = field(default_factory=list)
     reversal: Refund | None = None
-    notifications: list[Notification] = field(default_factory=list)
+    notifications: list[Notice] = field(default_factory=list)
 
     def expired(self, now: datetime) -> bool:
         return self.time_expire is not None and now >= self.time_expire
@@ -204,45 +187,58 @@ def refund_json(order: Order, refund: Refund) -> dict[str, Any]:
     }
 
 
-class SimState(SimBase):
+class SimState(Acquirer[PlatformKeys]):
     """All mutable simulator state; one per application, never module-level."""
 
-    def __init__(
-        self,
-        keys: PlatformKeys,
-        *,
-        public_base_url: str,
-        retry_scale: float,
-        notify_timeout_s: float,
-        seed: int | None,
-        fee_ppm: int = 0,
-    ) -> None:
-        super().__init__()
-        self.keys = keys
-        self.public_base_url = public_base_url.rstrip("/")
-        self.retry_scale = retry_scale
-        self.notify_timeout_s = notify_timeout_s
-        # seedable so that a test can replay the same drops; not used for anything secret
-        self.rng = random.Random(seed)  # noqa: S311
+    SCHEDULE = RETRY_SCHEDULE_S
+    faults: Faults
+
+    def __init__(self, keys: PlatformKeys, *, fee_ppm: int = 0, **reach: Unpack[Reach]) -> None:
+        super().__init__(keys, **reach)
         self.faults = Faults()
         self.fee_ppm = fee_ppm
         self.orders: dict[str, Order] = {}
         self.by_pr: dict[str, str] = {}
         self.by_transaction: dict[str, str] = {}
         self.refunds: dict[str, tuple[str, Refund]] = {}
-        # reorder_callbacks: first deliveries waiting for their burst, and their outcomes
-        self.held: list[tuple[Notification, asyncio.Future[bool]]] = []
-        self.burst_pending = False
-        # bill download token → (file bytes as served, expiry)
-        self.bill_links: dict[str, tuple[bytes, datetime]] = {}
-        self._wrong_key: RSAPrivateKey | None = None
+        # bill download links: the file's bytes as served, for five minutes
+        self.bill_links: Links[bytes] = Links(timedelta(minutes=5))
 
-    @property
-    def wrong_key(self) -> RSAPrivateKey:
-        """A key WeChat Pay never published, for the forged-signature knobs."""
-        if self._wrong_key is None:
-            self._wrong_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return self._wrong_key
+    def sign(self, notice: Notice, kind: str) -> Signed:
+        faults = self.faults
+        timestamp = int(time.time()) - (STALE_BY_S if faults.stale_timestamp else 0)
+        headers = crypto.response_headers(
+            private_key=self.wrong_key if faults.bad_signature else self.keys.private_key,
+            serial=UNKNOWN_SERIAL if faults.wrong_serial else self.keys.public_key_id,
+            body=notice.payload,
+            timestamp=timestamp,
+            nonce=crypto.new_nonce(),
+        )
+        if kind == "probe":
+            noise = base64.b64encode(secrets.token_bytes(48)).decode()
+            headers["Wechatpay-Signature"] = crypto.PROBE_PREFIX + noise
+        headers["Content-Type"] = "application/json"
+        return notice.payload, headers
+
+    def acknowledged(self, status: int, answer: bytes) -> bool:
+        # WeChat reads only the status: 200 or 204 is an acknowledgement, whatever the body says
+        return status in (200, 204)
+
+    async def round(self, notice: Notice, round_no: int) -> bool:
+        if self.faults.probe:
+            # a WECHATPAY/SIGNTEST/ probe first, as WeChat sends them to check the merchant
+            await self.post(notice, round_no, "probe")
+        return await super().round(notice, round_no)
+
+    def settle(self, order: Order, amount_fen: int, now: datetime, openid: str = "") -> None:
+        """The money is taken: the order succeeds with a transaction id, at today's fee rate."""
+        order.state = "SUCCESS"
+        order.transaction_id = self.new_transaction_id(now)
+        order.paid_fen = amount_fen
+        order.success_time = rfc3339(now)
+        order.openid = openid or "o" + secrets.token_urlsafe(21)
+        order.fee_ppm = self.fee_ppm
+        self.by_transaction[order.transaction_id] = order.out_trade_no
 
     def new_transaction_id(self, now: datetime) -> str:
         # 28 digits like WeChat's: 4200 + a 4-digit channel + yyyymmdd + 12 digits

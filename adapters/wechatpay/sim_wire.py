@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from adapters.wechatpay import crypto
 from adapters.wechatpay.sim_state import Order, SimState
 
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
@@ -93,3 +95,35 @@ def find_order(state: SimState, number: str) -> Order:
     if order is None:
         raise WireError(404, "ORDER_NOT_EXIST", "订单不存在")
     return order
+
+
+def new_order(state: SimState, data: dict[str, Any], trade_type: str, now: datetime) -> Order:
+    """The order a prepay (Native, H5, JSAPI) asks for, its fields checked as WeChat checks them;
+    not stored yet."""
+    own_app(state, data)
+    return Order(
+        out_trade_no=out_trade_no(data),
+        description=text(data, "description", max_len=127),
+        total_fen=fen(amount(data), "total"),
+        notify_url=notify_url(data, required=True),
+        attach=text(data, "attach", max_len=128, required=False),
+        time_expire=_expiry(text(data, "time_expire", max_len=64, required=False), now),
+        request=data,
+        pr=crypto.new_resource_nonce(),
+        created_at=now,
+        trade_type=trade_type,
+    )
+
+
+def _expiry(value: str, now: datetime) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise WireError(400, "PARAM_ERROR", "time_expire不是RFC3339时间") from None
+    if moment.tzinfo is None:
+        raise WireError(400, "PARAM_ERROR", "time_expire缺少时区")
+    if moment <= now:
+        raise WireError(400, "PARAM_ERROR", "time_expire不能早于当前时间")
+    return moment

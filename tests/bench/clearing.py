@@ -233,13 +233,13 @@ def _prepare(keys: PlatformKeys, trades: list[Trade], notify_url: str) -> list[P
         headers = crypto.response_headers(
             private_key=keys.private_key,
             serial=keys.public_key_id,
-            body=note.body,
+            body=note.payload,
             timestamp=int(time.time()),
             nonce=crypto.new_nonce(),
         )
         headers["Content-Type"] = "application/json"
         assert order.transaction_id is not None
-        out.append(Prepared(t, order.transaction_id, headers, note.body))
+        out.append(Prepared(t, order.transaction_id, headers, note.payload))
     return out
 
 
