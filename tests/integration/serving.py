@@ -314,19 +314,27 @@ async def running_receiver(
         yield receiver
 
 
+async def spawn_python(*args: str) -> asyncio.subprocess.Process:
+    """This interpreter run with ``args`` as a real process, its output line by line as printed
+    (unbuffered) on a pipe the test reads, its errors discarded."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
 @asynccontextmanager
 async def running_sim_cli(
     name: str, keys_root: Path, *options: str
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     """``tongjiao sim NAME --port 0`` as a real process: its announced URL and the process
     (killed on exit if the test did not stop it)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
+    proc = await spawn_python(
         *("-m", "clearing", "sim", name, "--host", "127.0.0.1", "--port", "0"),
         *("--keys", str(keys_root), *options),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None

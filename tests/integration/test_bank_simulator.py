@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +44,7 @@ from tests.integration.bank_harness import (
     tx_statuses,
     values,
 )
+from tests.integration.serving import spawn_python
 
 NAME = "TJ_SFBK_20260302_001.pain001.xml"
 START = 1_000_000_000
@@ -461,13 +460,9 @@ async def test_our_own_renderer_and_signer_are_accepted(tmp_path: Path) -> None:
 
 async def test_main_serves_tls_and_the_desk_until_sigterm(tmp_path: Path) -> None:
     code = "import sys; from adapters.bank.simulator import main; sys.exit(main(sys.argv[1:]))"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
+    proc = await spawn_python(
         *("-c", code, "--port", "0", "--control-port", "0", "--demo"),
         *("--tls-dir", str(tmp_path / "tls")),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None

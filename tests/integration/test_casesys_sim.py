@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from adapters.casesys.simulator import SECRET_FILE, WEBHOOK_PATH
 from clearing.domain.webhooks import signature_header
 from clearing.service import webhooks
 from tests.integration.casesys_harness import running_casesys
-from tests.integration.serving import running_sim_cli, stops_on_sigterm
+from tests.integration.serving import running_sim_cli, spawn_python, stops_on_sigterm
 
 
 def _event(order_no: str, secret: str) -> tuple[bytes, dict[str, str]]:
@@ -114,12 +112,8 @@ async def test_the_simulator_refuses_forged_and_replayed_events() -> None:
 async def test_the_module_runs_on_its_own(tmp_path: Path) -> None:
     """``python -m adapters.casesys.simulator`` serves as ``tongjiao sim casesys`` does: the
     module's own entry point must not run before the whole module is defined."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "adapters.casesys.simulator", "--port", "0", "--keys", str(tmp_path)),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    proc = await spawn_python(
+        *("-m", "adapters.casesys.simulator", "--port", "0", "--keys", str(tmp_path))
     )
     try:
         assert proc.stdout is not None
