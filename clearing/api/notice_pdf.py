@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Spacer, Table, TableStyle
+from reportlab.platypus import Table, TableStyle
 
 from clearing.api import receipt_font
 from clearing.api.receipt_pdf import (
@@ -26,6 +26,7 @@ from clearing.api.receipt_pdf import (
     _p,
     a4_document,
     beside_qr,
+    build,
     lines_table,
     total_row,
 )
@@ -96,20 +97,14 @@ def render_pdf(
         34,
         [_p("手机缴费办法"), *(_p(s, _SMALL) for s in STEPS)],
     )
-    doc.build(
-        [
-            _p("不动产登记税费缴费通知书", _TITLE),
-            Spacer(1, 6 * mm),
-            info,
-            Spacer(1, 4 * mm),
-            lines,
-            Spacer(1, 4 * mm),
-            deadline,
-            Spacer(1, 6 * mm),
-            pay,
-            Spacer(1, 6 * mm),
-            _p(f"经办人：{notice.issued_by_name or notice.issued_by}", _TEXT),
-        ]
+    build(
+        doc,
+        [_p("不动产登记税费缴费通知书", _TITLE)],
+        info,
+        lines,
+        deadline,
+        pay,
+        _p(f"经办人：{notice.issued_by_name or notice.issued_by}", _TEXT),
     )
     return out.getvalue()
 

@@ -128,6 +128,15 @@ def a4_document(out: io.BytesIO, title: str) -> SimpleDocTemplate:
     )
 
 
+def build(doc: SimpleDocTemplate, head: list[Any], info: Table, lines: Table, *rest: Any) -> None:
+    """The page: ``head`` (title, marks), the facts, the lines, then each of ``rest`` in turn,
+    spaced alike on the receipt and the notice."""
+    flow = [*head, Spacer(1, 6 * mm), info, Spacer(1, 4 * mm), lines, Spacer(1, 4 * mm)]
+    for i, part in enumerate(rest):
+        flow += [Spacer(1, 6 * mm), part] if i else [part]
+    doc.build(flow)
+
+
 def render_pdf(
     view: dict[str, Any],
     sheet: Sheet,
@@ -223,17 +232,5 @@ def render_pdf(
     head: list[Any] = [_p("不动产登记税费缴费凭证", _TITLE)]
     if printed.reprint_no:
         head.append(_p(reprint_mark(printed.reprint_no), _MARK))
-    doc.build(
-        [
-            *head,
-            Spacer(1, 6 * mm),
-            info,
-            Spacer(1, 4 * mm),
-            lines,
-            Spacer(1, 4 * mm),
-            pay,
-            Spacer(1, 6 * mm),
-            verify,
-        ]
-    )
+    build(doc, head, info, lines, pay, verify)
     return out.getvalue()
