@@ -28,15 +28,8 @@ routes = web.RouteTableDef()
 
 
 def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
-    return FeeScheduleOut(
-        version=s.version,
-        effective_from=s.effective_from,
-        residential_fen=s.residential_fen,
-        non_residential_fen=s.non_residential_fen,
-        extra_certificate_fen=s.extra_certificate_fen,
-        exemptions=sorted(s.exemptions),
-        **extra,
-    )
+    # the answer holds the schedule's own fields, its exemptions as a sorted list
+    return FeeScheduleOut(**{**asdict(s), "exemptions": sorted(s.exemptions), **extra})
 
 
 @routes.get("/api/v1/fee-schedules")
