@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -22,11 +21,11 @@ from pydantic import BaseModel
 from clearing.api import inputs, receipt
 from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models_reports import DailyReportOut, TrendOut
-from clearing.api.routes_pages import FINANCE_PAGE_ROLES, _html
+from clearing.api.routes_pages import FINANCE_PAGE_ROLES, _html, page_viewer
 from clearing.api.web import authenticate
 from clearing.domain.display import Names
 from clearing.domain.times import business_day
-from clearing.errors import InvalidRequest, Unauthenticated
+from clearing.errors import InvalidRequest
 from clearing.service import names as names_service
 from reconciliation import report_export, report_page, reports
 
@@ -60,12 +59,9 @@ def _days(request: web.Request) -> int:
 
 async def _page_access(request: web.Request) -> web.Response | None:
     """None when the caller may read reports; otherwise the answer to send instead."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        # returned, not raised: the request middleware counts raised responses as failures
-        location = "/login?next=" + quote(request.path_qs, safe="/")
-        return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    who = await page_viewer(request)
+    if isinstance(who, web.Response):
+        return who
     if who.role not in READ_ROLES:
         text = "对账日报仅供财务人员、系统管理员和审计人员查看。如需了解收款情况，请联系财务部门。"
         return _html(receipt.message_page("无权查看对账日报", text), 403)
