@@ -180,45 +180,6 @@ async def _answer(r: aiohttp.ClientResponse, what: str, ok: int = 200) -> dict[s
     return dict(body) if isinstance(body, dict) else {}
 
 
-async def _pay(
-    s: aiohttp.ClientSession,
-    base: str,
-    *,
-    sims: dict[str, str],
-    h: dict[str, str],
-    order_no: str,
-    i: int,
-    rng: random.Random,
-) -> bool:
-    """Pay one demo order a different way each time; False if it is left for the window.
-    Raises PaymentSkipped when a step is refused (a busy terminal, a channel fault)."""
-    way = i % 6
-    url = f"{base}/api/v1/orders/{order_no}/payments"
-    if way in (0, 1, 2):  # the citizen scans our QR with WeChat, Alipay or UnionPay
-        channel = ("wechatpay", "alipay", "unionpay")[way]
-        async with s.post(url, json={"method": "qr", "channel": channel}, headers=h) as r:
-            started = await _answer(r, f"{channel} QR", 201)
-        async with s.post(f"{sims[channel]}/sim/orders/{started['out_trade_no']}/pay") as r:
-            await _answer(r, f"{channel} payment")
-        return True
-    if way == 3:  # the clerk scans the citizen's payment code
-        code = f"{rng.choice(['13', '28'])}{rng.randint(10**15, 10**16 - 1)}"
-        async with s.post(url, json={"method": "code", "auth_code": code}, headers=h) as r:
-            await _answer(r, "payment code", 201)
-        return True
-    if way == 4:  # a card at the window's terminal; the two terminals take turns
-        terminal = TERMINALS[(i // 6) % len(TERMINALS)]
-        body = {"method": "card", "channel": "pos", "terminal_id": terminal}
-        async with s.post(url, json=body, headers=h) as r:
-            await _answer(r, f"card sale on {terminal}", 201)
-        async with s.post(f"{sims['pos']}/sim/terminals/{terminal}/swipe", json={}) as r:
-            await _answer(r, f"card on {terminal}")
-        return True
-    async with s.post(url, json={"method": "qr", "channel": "wechatpay"}, headers=h) as r:
-        await _answer(r, "wechatpay QR", 201)
-    return False  # left unpaid, so the screen shows a waiting order too
-
-
 async def pay_or_skip(
     s: aiohttp.ClientSession,
     base: str,
@@ -229,10 +190,35 @@ async def pay_or_skip(
     i: int,
     rng: random.Random,
 ) -> bool:
-    """``_pay``, but a payment that fails is reported and skipped: one busy terminal or one
-    channel fault must not end the demo."""
+    """Pay one demo order a different way each time; False if it is left for the window.
+    A payment that fails (a busy terminal, a channel fault) is reported and skipped: one
+    must not end the demo."""
     try:
-        return await _pay(s, base, sims=sims, h=h, order_no=order_no, i=i, rng=rng)
+        way = i % 6
+        url = f"{base}/api/v1/orders/{order_no}/payments"
+        if way in (0, 1, 2):  # the citizen scans our QR with WeChat, Alipay or UnionPay
+            channel = ("wechatpay", "alipay", "unionpay")[way]
+            async with s.post(url, json={"method": "qr", "channel": channel}, headers=h) as r:
+                started = await _answer(r, f"{channel} QR", 201)
+            async with s.post(f"{sims[channel]}/sim/orders/{started['out_trade_no']}/pay") as r:
+                await _answer(r, f"{channel} payment")
+            return True
+        if way == 3:  # the clerk scans the citizen's payment code
+            code = f"{rng.choice(['13', '28'])}{rng.randint(10**15, 10**16 - 1)}"
+            async with s.post(url, json={"method": "code", "auth_code": code}, headers=h) as r:
+                await _answer(r, "payment code", 201)
+            return True
+        if way == 4:  # a card at the window's terminal; the two terminals take turns
+            terminal = TERMINALS[(i // 6) % len(TERMINALS)]
+            body = {"method": "card", "channel": "pos", "terminal_id": terminal}
+            async with s.post(url, json=body, headers=h) as r:
+                await _answer(r, f"card sale on {terminal}", 201)
+            async with s.post(f"{sims['pos']}/sim/terminals/{terminal}/swipe", json={}) as r:
+                await _answer(r, f"card on {terminal}")
+            return True
+        async with s.post(url, json={"method": "qr", "channel": "wechatpay"}, headers=h) as r:
+            await _answer(r, "wechatpay QR", 201)
+        return False  # left unpaid, so the screen shows a waiting order too
     except (PaymentSkipped, aiohttp.ClientError, TimeoutError, KeyError) as exc:
         why = exc if isinstance(exc, PaymentSkipped) else f"{type(exc).__name__}: {exc}"
         print(f"  order {i + 1} ({order_no}) not paid, skipped: {why}")

@@ -13,9 +13,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Spacer, Table, TableStyle
+from reportlab.platypus import Table, TableStyle
 
 from clearing.api import receipt_font
 from clearing.api.receipt_pdf import (
@@ -23,14 +22,16 @@ from clearing.api.receipt_pdf import (
     _SMALL,
     _TEXT,
     _TITLE,
-    CJK,
     GRID,
-    QR_SIZE_MM,
     _p,
     a4_document,
+    beside_qr,
+    build,
+    lines_table,
+    total_row,
 )
 from clearing.domain.display import STATIC_NAMES, Names
-from clearing.domain.money import capital_amount, format_yuan
+from clearing.domain.money import format_yuan
 from clearing.domain.times import beijing_time
 from clearing.service.notices import Notice, mask_name
 
@@ -75,9 +76,7 @@ def render_pdf(
         colWidths=[24 * mm, 60 * mm, 24 * mm, 66 * mm],
         style=TableStyle(GRID),
     )
-    rows: list[list[Any]] = [
-        [_p(h) for h in ("序号", "收费项目", "收款单位", "主管部门凭证号", "金额（元）")]
-    ]
+    rows: list[list[Any]] = []
     for line in view["lines"]:
         rows.append(
             [
@@ -88,58 +87,24 @@ def render_pdf(
                 _p(format_yuan(int(line["amount_fen"]))),
             ]
         )
-    total = int(view["total_fen"])
-    rows.append(
-        [
-            _p("合计（大写）"),
-            "",
-            _p(f"人民币{capital_amount(total)}"),
-            "",
-            _p(format_yuan(total)),
-        ]
-    )
-    lines = Table(
-        rows,
-        colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
-        style=TableStyle(
-            [
-                *GRID,
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
-                ("SPAN", (0, -1), (1, -1)),
-                ("SPAN", (2, -1), (3, -1)),
-                ("ALIGN", (4, 1), (4, -1), "RIGHT"),
-            ]
-        ),
-    )
+    rows.append(total_row("合计（大写）", int(view["total_fen"])))
+    lines = lines_table("主管部门凭证号", rows)
     deadline = _p(
         f"缴费期限：请于 {beijing_time(notice.link_expires_at)}（北京时间）前缴纳", _TITLE_SMALL
     )
-    pay = Table(
-        [
-            [
-                [_QR(link), _p(link, _SMALL)],
-                [_p("手机缴费办法"), *(_p(s, _SMALL) for s in STEPS)],
-            ]
-        ],
-        colWidths=[(QR_SIZE_MM + 34) * mm, (174 - QR_SIZE_MM - 34) * mm],
-        style=TableStyle(
-            [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), CJK)]
-        ),
+    pay = beside_qr(
+        [_QR(link), _p(link, _SMALL)],
+        34,
+        [_p("手机缴费办法"), *(_p(s, _SMALL) for s in STEPS)],
     )
-    doc.build(
-        [
-            _p("不动产登记税费缴费通知书", _TITLE),
-            Spacer(1, 6 * mm),
-            info,
-            Spacer(1, 4 * mm),
-            lines,
-            Spacer(1, 4 * mm),
-            deadline,
-            Spacer(1, 6 * mm),
-            pay,
-            Spacer(1, 6 * mm),
-            _p(f"经办人：{notice.issued_by_name or notice.issued_by}", _TEXT),
-        ]
+    build(
+        doc,
+        [_p("不动产登记税费缴费通知书", _TITLE)],
+        info,
+        lines,
+        deadline,
+        pay,
+        _p(f"经办人：{notice.issued_by_name or notice.issued_by}", _TEXT),
     )
     return out.getvalue()
 

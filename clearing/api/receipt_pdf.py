@@ -76,6 +76,42 @@ class _QR(Flowable):  # type: ignore[misc]  # reportlab is untyped
                     self.canv.rect(x * cell, (n - 1 - y) * cell, cell, cell, stroke=0, fill=1)
 
 
+def lines_table(ref_head: str, rows: list[list[Any]], *spans: tuple[Any, ...]) -> Table:
+    """The lines under a shaded head (序号, 收费项目, 收款单位, ``ref_head``, 金额), amounts to
+    the right, the last row the total (``total_row``); ``spans``: more rows drawn across."""
+    head = [_p(h) for h in ("序号", "收费项目", "收款单位", ref_head, "金额（元）")]
+    return Table(
+        [head, *rows],
+        colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
+        style=TableStyle(
+            [
+                *GRID,
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
+                ("SPAN", (0, -1), (1, -1)),
+                ("SPAN", (2, -1), (3, -1)),
+                *spans,
+                ("ALIGN", (4, 1), (4, -1), "RIGHT"),
+            ]
+        ),
+    )
+
+
+def total_row(label: str, fen: int) -> list[Any]:
+    """The last row of ``lines_table``: the label, the sum in 大写, then in figures."""
+    return [_p(label), "", _p(f"人民币{capital_amount(fen)}"), "", _p(format_yuan(fen))]
+
+
+def beside_qr(qr_cell: Any, gap_mm: float, text: list[Any]) -> Table:
+    """A cell holding the QR code, ``gap_mm`` wider than it, with ``text`` to its right."""
+    return Table(
+        [[qr_cell, text]],
+        colWidths=[(QR_SIZE_MM + gap_mm) * mm, (174 - QR_SIZE_MM - gap_mm) * mm],
+        style=TableStyle(
+            [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), CJK)]
+        ),
+    )
+
+
 def a4_document(out: io.BytesIO, title: str) -> SimpleDocTemplate:
     """An A4 page with the margins of the receipt and the notice, in the embedded CJK font."""
     return SimpleDocTemplate(
@@ -90,6 +126,15 @@ def a4_document(out: io.BytesIO, title: str) -> SimpleDocTemplate:
         invariant=True,  # the same print gives the same bytes (no creation-time noise)
         initialFontName=CJK,  # else the canvas names Helvetica, a font nothing embeds
     )
+
+
+def build(doc: SimpleDocTemplate, head: list[Any], info: Table, lines: Table, *rest: Any) -> None:
+    """The page: ``head`` (title, marks), the facts, the lines, then each of ``rest`` in turn,
+    spaced alike on the receipt and the notice."""
+    flow = [*head, Spacer(1, 6 * mm), info, Spacer(1, 4 * mm), lines, Spacer(1, 4 * mm)]
+    for i, part in enumerate(rest):
+        flow += [Spacer(1, 6 * mm), part] if i else [part]
+    doc.build(flow)
 
 
 def render_pdf(
@@ -134,9 +179,7 @@ def render_pdf(
         style=TableStyle([*GRID, ("SPAN", (1, 3), (3, 3))]),
     )
     back = printed.refunded_fen()
-    rows: list[list[Any]] = [
-        [_p(h) for h in ("序号", "收费项目", "收款单位", "凭证号", "金额（元）")]
-    ]
+    rows: list[list[Any]] = []
     for line in view["lines"]:
         ref = str(line["reference"] or "—")
         proof = proof_text(line)
@@ -155,30 +198,11 @@ def render_pdf(
         rows.append([_p("应缴合计"), "", "", "", _p(format_yuan(total))])
         rows.append([_p("已退金额"), "", "", "", _p(format_yuan(total - printed.paid_fen))])
     label = "合计（大写）" if printed.paid_fen == total else "实缴合计（大写）"
-    rows.append(
-        [
-            _p(label),
-            "",
-            _p(f"人民币{capital_amount(printed.paid_fen)}"),
-            "",
-            _p(format_yuan(printed.paid_fen)),
-        ]
-    )
-    spans = [("SPAN", (0, -1), (1, -1)), ("SPAN", (2, -1), (3, -1))]
+    rows.append(total_row(label, printed.paid_fen))
+    spans: list[tuple[Any, ...]] = []
     if printed.paid_fen != total:
         spans += [("SPAN", (0, -3), (3, -3)), ("SPAN", (0, -2), (3, -2))]
-    lines = Table(
-        rows,
-        colWidths=[12 * mm, 34 * mm, 48 * mm, 48 * mm, 32 * mm],
-        style=TableStyle(
-            [
-                *GRID,
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f5")),
-                *spans,
-                ("ALIGN", (4, 1), (4, -1), "RIGHT"),
-            ]
-        ),
-    )
+    lines = lines_table("凭证号", rows, *spans)
     txns = "；".join(p["provider_txn_id"] for p in paid) or "—"
     channels = "、".join(sorted({channel_name(p) for p in paid})) or "—"
     pay = Table(
@@ -192,40 +216,21 @@ def render_pdf(
     staff = f"经办人：{clerk_name(view)}"
     if printed.reprint_no:
         staff += f"　补打人：{names.actor(printed.printed_by)}"
-    verify = Table(
+    verify = beside_qr(
+        _QR(sheet.verify_url),
+        6,
         [
-            [
-                _QR(sheet.verify_url),
-                [
-                    _p(staff),
-                    _p(
-                        "扫描左侧二维码可向税费通缴系统核验本凭证的真伪与金额；"
-                        "凭证被涂改、系伪造或已退款时核验不通过。",
-                        _SMALL,
-                    ),
-                    _p(sheet.verify_url, _SMALL),
-                ],
-            ]
+            _p(staff),
+            _p(
+                "扫描左侧二维码可向税费通缴系统核验本凭证的真伪与金额；"
+                "凭证被涂改、系伪造或已退款时核验不通过。",
+                _SMALL,
+            ),
+            _p(sheet.verify_url, _SMALL),
         ],
-        colWidths=[(QR_SIZE_MM + 6) * mm, (174 - QR_SIZE_MM - 6) * mm],
-        style=TableStyle(
-            [("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), CJK)]
-        ),
     )
     head: list[Any] = [_p("不动产登记税费缴费凭证", _TITLE)]
     if printed.reprint_no:
         head.append(_p(reprint_mark(printed.reprint_no), _MARK))
-    doc.build(
-        [
-            *head,
-            Spacer(1, 6 * mm),
-            info,
-            Spacer(1, 4 * mm),
-            lines,
-            Spacer(1, 4 * mm),
-            pay,
-            Spacer(1, 6 * mm),
-            verify,
-        ]
-    )
+    build(doc, head, info, lines, pay, verify)
     return out.getvalue()

@@ -28,15 +28,8 @@ routes = web.RouteTableDef()
 
 
 def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
-    return FeeScheduleOut(
-        version=s.version,
-        effective_from=s.effective_from,
-        residential_fen=s.residential_fen,
-        non_residential_fen=s.non_residential_fen,
-        extra_certificate_fen=s.extra_certificate_fen,
-        exemptions=sorted(s.exemptions),
-        **extra,
-    )
+    # the answer holds the schedule's own fields, its exemptions as a sorted list
+    return FeeScheduleOut(**{**asdict(s), "exemptions": sorted(s.exemptions), **extra})
 
 
 @routes.get("/api/v1/fee-schedules")
@@ -103,26 +96,40 @@ def _client_created(client: ma.UserOut, token: str) -> ma.ClientCreated:
 
 # a new secret for an account: (conn, admin, username, request id) -> the account and the secret
 Renew = Callable[[Conn, Principal, str, str | None], Awaitable[tuple[accounts_admin.Account, str]]]
+# a new account: (conn, admin, **the create body's fields) -> the account and its first secret
+Create = Callable[..., Awaitable[tuple[accounts_admin.Account, str]]]
 
 
 def _account_routes(
     kind: str,
     base: str,
+    *,
+    create: tuple[type[BaseModel], Create],
     patch: type[BaseModel],
     nullable: tuple[str, ...],
-    renew: tuple[str, Renew, Callable[[ma.UserOut, str], BaseModel]],
+    renew: tuple[str, Renew],
+    shown: Callable[[ma.UserOut, str], BaseModel],
 ) -> None:
-    """GET ``base`` lists the accounts of a kind (staff users, API clients); PATCH
+    """GET ``base`` lists the accounts of a kind (staff users, API clients); POST ``base``
+    creates one from the body's fields (``create``: the body, the service call); PATCH
     ``base/{username}`` changes the fields the body names; POST ``base/{username}/{suffix}``
-    gives the account a new secret (``renew``: the suffix, the service call, the answer that
-    shows the secret once)."""
-    suffix, new_secret, shown = renew
+    gives the account a new secret (``renew``: the suffix, the service call). ``shown`` is the
+    answer that shows a new secret once."""
+    body_model, new_account = create
+    suffix, new_secret = renew
 
     async def listed(request: web.Request) -> web.Response:
         who = await authenticate(request)
         async with request.app[POOL].acquire() as conn:
             found = await accounts_admin.list_accounts(conn, who, kind)
         return ok(ma.UserList(users=[_user(a) for a in found]))
+
+    async def created(request: web.Request) -> web.Response:
+        who = await authenticate(request)
+        body = await read_model(request, body_model)
+        async with request.app[POOL].acquire() as conn:
+            account, secret = await new_account(conn, who, **body.model_dump())
+        return ok(shown(_user(account), secret), 201)
 
     async def updated(request: web.Request) -> web.Response:
         who = await authenticate(request)
@@ -147,6 +154,7 @@ def _account_routes(
         return ok(shown(_user(account), secret))
 
     routes.get(base)(listed)
+    routes.post(base)(created)
     routes.patch(base + "/{username}")(updated)
     routes.post(base + "/{username}/" + suffix)(renewed)
 
@@ -154,50 +162,21 @@ def _account_routes(
 _account_routes(
     "staff",
     "/api/v1/admin/users",
-    ma.UserPatch,
-    ("office", "window"),
-    ("password-reset", accounts_admin.reset_password, _user_created),
+    create=(ma.UserIn, accounts_admin.create_user),
+    patch=ma.UserPatch,
+    nullable=("office", "window"),
+    renew=("password-reset", accounts_admin.reset_password),
+    shown=_user_created,
 )
 _account_routes(
     "client",
     "/api/v1/admin/clients",
-    ma.ClientPatch,
-    ("office",),
-    ("token", accounts_admin.rotate_token, _client_created),
+    create=(ma.ClientIn, accounts_admin.create_client),
+    patch=ma.ClientPatch,
+    nullable=("office",),
+    renew=("token", accounts_admin.rotate_token),
+    shown=_client_created,
 )
-
-
-@routes.post("/api/v1/admin/users")
-async def create_user(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.UserIn)
-    async with request.app[POOL].acquire() as conn:
-        account, password = await accounts_admin.create_user(
-            conn,
-            who,
-            username=body.username,
-            display_name=body.display_name,
-            role=body.role,
-            office=body.office,
-            window=body.window,
-        )
-    return ok(_user_created(_user(account), password), 201)
-
-
-@routes.post("/api/v1/admin/clients")
-async def create_client(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.ClientIn)
-    async with request.app[POOL].acquire() as conn:
-        account, token = await accounts_admin.create_client(
-            conn,
-            who,
-            username=body.username,
-            display_name=body.display_name,
-            role=body.role,
-            office=body.office,
-        )
-    return ok(_client_created(_user(account), token), 201)
 
 
 def _office(o: places.Office, windows: list[places.Window]) -> ma.OfficeOut:

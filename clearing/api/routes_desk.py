@@ -10,9 +10,8 @@ from aiohttp import web
 from clearing.api import receipt, shift_sheet
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import POOL, SETTINGS
-from clearing.api.routes_pages import _html, _login_url, _redirect, staff_page
-from clearing.api.web import authenticate
-from clearing.errors import NotFound, Unauthenticated
+from clearing.api.routes_pages import _html, page_viewer, staff_page
+from clearing.errors import NotFound
 from clearing.service import names as names_service
 from clearing.service import office_days, shifts
 
@@ -36,10 +35,9 @@ async def shifts_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/shifts/{shift_id:" + ID_PATTERN + "}/print")
 async def shift_sheet_page(request: web.Request) -> web.StreamResponse:
     """The 日结单 of a closed shift, as frozen at its close; other people's shifts do not exist."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
+    who = await page_viewer(request)
+    if isinstance(who, web.Response):
+        return who
     try:
         async with request.app[POOL].acquire() as conn:
             shift = await shifts.get(conn, who, int(request.match_info["shift_id"]))
@@ -53,10 +51,9 @@ async def shift_sheet_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/office-days/{office}/{day:\\d{4}-\\d{2}-\\d{2}}/print")
 async def day_sheet_page(request: web.Request) -> web.StreamResponse:
     """The 轧账单 of a closed office day, for the supervisor to sign."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
+    who = await page_viewer(request)
+    if isinstance(who, web.Response):
+        return who
     office = request.match_info["office"]
     allowed = who.role in ("finance", "admin", "auditor") or (
         who.role == "supervisor" and who.office == office

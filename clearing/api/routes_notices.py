@@ -25,14 +25,13 @@ from clearing import wiring
 from clearing.api import receipt
 from clearing.api.keys import CIPHER, HTTP, METRICS, PAY_LINK_KEY, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
-from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
+from clearing.api.routes_pages import _html, page_viewer, pdf_inline
 from clearing.api.web import authenticate, ok, read_model
 from clearing.errors import (
     ClearingError,
     Forbidden,
     MalformedRequest,
     NotFound,
-    Unauthenticated,
     Unavailable,
 )
 from clearing.logs import request_id_var
@@ -180,10 +179,9 @@ async def notice_pdf(request: web.Request) -> web.Response:
     """The latest notice of an order still open, as A4 PDF; window staff of its office."""
     from clearing.api.notice_pdf import render_pdf  # reportlab loads only when asked for
 
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
+    who = await page_viewer(request)
+    if isinstance(who, web.Response):
+        return who
     order_no = request.match_info["order_no"]
     try:
         async with request.app[POOL].acquire() as conn:

@@ -24,6 +24,7 @@ from clearing.config import Settings
 from clearing.domain.display import STATIC_NAMES, Names
 from clearing.errors import Unauthenticated
 from clearing.service import names as names_service
+from clearing.service.principals import Principal
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)
@@ -101,6 +102,15 @@ def _login_url(request: web.Request) -> str:
     return "/login?next=" + quote(request.path_qs, safe="/")
 
 
+async def page_viewer(request: web.Request, login: str | None = None) -> Principal | web.Response:
+    """Who opened a page; without a session, the answer that sends them to sign in (``login``,
+    by default a sign-in that comes back here)."""
+    try:
+        return await authenticate(request)
+    except Unauthenticated:
+        return _redirect(login or _login_url(request))
+
+
 async def staff_page(
     request: web.Request,
     file: str,
@@ -111,10 +121,9 @@ async def staff_page(
     """A static screen for signed-in staff: without a session, the sign-in page (``login``, by
     default one that comes back here). A role the screen is not for gets a 403 page saying why
     (``refused``: its title and text), not a redirect: a clerk who follows a link learns why."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect(login or _login_url(request))
+    who = await page_viewer(request, login)
+    if isinstance(who, web.Response):
+        return who
     if roles is not None and who.role not in roles:
         return _html(receipt.message_page(*refused), 403)
     return _html_file(request, file)
@@ -122,10 +131,9 @@ async def staff_page(
 
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect("/login")
+    who = await page_viewer(request, "/login")
+    if isinstance(who, web.Response):
+        return who
     return _redirect(home_page(who.role))
 
 
@@ -136,10 +144,9 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.get("/window")
 async def window_page(request: web.Request) -> web.StreamResponse:
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        return _redirect("/login")
+    who = await page_viewer(request, "/login")
+    if isinstance(who, web.Response):
+        return who
     if home_page(who.role) != "/window":
         # finance staff, auditors and administrators take no payments at a window: the window
         # screen would offer them a form that answers 403, or wait for a window they do not have

@@ -11,9 +11,9 @@ moment, and nothing is cached anywhere (Cache-Control: no-store).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from clearing.api import inputs, receipt
 from clearing.api.keys import POOL, SETTINGS
 from clearing.api.models_reports import DailyReportOut, TrendOut
-from clearing.api.routes_pages import FINANCE_PAGE_ROLES, _html
+from clearing.api.routes_pages import FINANCE_PAGE_ROLES, _html, page_viewer
 from clearing.api.web import authenticate
 from clearing.domain.display import Names
 from clearing.domain.times import business_day
-from clearing.errors import InvalidRequest, Unauthenticated
+from clearing.errors import InvalidRequest
 from clearing.service import names as names_service
 from reconciliation import report_export, report_page, reports
 
@@ -59,27 +59,37 @@ def _days(request: web.Request) -> int:
 
 async def _page_access(request: web.Request) -> web.Response | None:
     """None when the caller may read reports; otherwise the answer to send instead."""
-    try:
-        who = await authenticate(request)
-    except Unauthenticated:
-        # returned, not raised: the request middleware counts raised responses as failures
-        location = "/login?next=" + quote(request.path_qs, safe="/")
-        return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+    who = await page_viewer(request)
+    if isinstance(who, web.Response):
+        return who
     if who.role not in READ_ROLES:
         text = "对账日报仅供财务人员、系统管理员和审计人员查看。如需了解收款情况，请联系财务部门。"
         return _html(receipt.message_page("无权查看对账日报", text), 403)
     return None
 
 
-async def _read(
-    request: web.Request, day: date, trend_days: int = 0
-) -> tuple[reports.DailyReport, list[reports.Run], list[reports.TrendDay], Names]:
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One day's report and what goes with it, read in one snapshot."""
+
+    day: date
+    report: reports.DailyReport
+    runs: list[reports.Run]
+    trend: list[reports.TrendDay]
+    names: Names
+
+
+async def _read(request: web.Request, day: date, trend_days: int = 0) -> _Reading:
     async with request.app[POOL].acquire() as conn, reports.snapshot(conn):
         report = await reports.daily(conn, day)
         runs = await reports.runs(conn, day)
         trend = await reports.trend(conn, day, trend_days) if trend_days else []
         names = await names_service.load(conn, request.app[SETTINGS])
-    return report, runs, trend, names
+    return _Reading(day, report, runs, trend, names)
+
+
+# one day's report as the reader gets it
+Render = Callable[[_Reading], Awaitable[web.Response]]
 
 
 async def _page_day(request: web.Request) -> date | web.Response:
@@ -92,15 +102,28 @@ async def _page_day(request: web.Request) -> date | web.Response:
         return _html(receipt.message_page("日期有误", "业务日期格式应为 YYYY-MM-DD。"), 400)
 
 
-@routes.get("/reports/daily")
-async def daily_page(request: web.Request) -> web.Response:
-    """税费通缴对账日报 of ?date= (default yesterday), to read on screen and print on A4."""
-    day = await _page_day(request)
-    if isinstance(day, web.Response):
-        return day
-    report, runs, trend, names = await _read(request, day, TREND_DAYS)
+def _report_page(path: str, trend_days: int = 0) -> Callable[[Render], Render]:
+    """GET ``path``: the report of ?date= (default yesterday) rendered by the decorated function,
+    for those who may read it; others get the sign-in or the page that says why."""
+
+    def register(render: Render) -> Render:
+        async def handler(request: web.Request) -> web.Response:
+            day = await _page_day(request)
+            if isinstance(day, web.Response):
+                return day
+            return await render(await _read(request, day, trend_days))
+
+        routes.get(path)(handler)
+        return render
+
+    return register
+
+
+@_report_page("/reports/daily", TREND_DAYS)
+async def daily_page(r: _Reading) -> web.Response:
+    """税费通缴对账日报, to read on screen and print on A4."""
     now = datetime.now(UTC)
-    return _html(report_page.render(report, runs, trend, generated_at=now, names=names))
+    return _html(report_page.render(r.report, r.runs, r.trend, generated_at=now, names=r.names))
 
 
 def _attachment(body: bytes, content_type: str, day: date, ext: str) -> web.Response:
@@ -108,25 +131,19 @@ def _attachment(body: bytes, content_type: str, day: date, ext: str) -> web.Resp
     return web.Response(body=body, content_type=content_type, headers=headers)
 
 
-@routes.get("/reports/daily.xlsx")
-async def daily_xlsx(request: web.Request) -> web.Response:
-    day = await _page_day(request)
-    if isinstance(day, web.Response):
-        return day
-    report, runs, _, names = await _read(request, day)
+@_report_page("/reports/daily.xlsx")
+async def daily_xlsx(r: _Reading) -> web.Response:
     # a workbook takes tens of milliseconds to zip: not on the event loop
-    body = await asyncio.to_thread(report_export.to_xlsx, report, runs, datetime.now(UTC), names)
-    return _attachment(body, XLSX_TYPE, day, "xlsx")
+    body = await asyncio.to_thread(
+        report_export.to_xlsx, r.report, r.runs, datetime.now(UTC), r.names
+    )
+    return _attachment(body, XLSX_TYPE, r.day, "xlsx")
 
 
-@routes.get("/reports/daily.csv")
-async def daily_csv(request: web.Request) -> web.Response:
-    day = await _page_day(request)
-    if isinstance(day, web.Response):
-        return day
-    report, runs, _, names = await _read(request, day)
-    text = report_export.to_csv(report, runs, datetime.now(UTC), names)
-    response = _attachment(text.encode("utf-8"), "text/csv", day, "csv")
+@_report_page("/reports/daily.csv")
+async def daily_csv(r: _Reading) -> web.Response:
+    text = report_export.to_csv(r.report, r.runs, datetime.now(UTC), r.names)
+    response = _attachment(text.encode("utf-8"), "text/csv", r.day, "csv")
     response.charset = "utf-8"
     return response
 
@@ -143,7 +160,8 @@ async def daily_json(request: web.Request) -> web.Response:
     """The daily report as data: amounts as int ``*_fen``, balances signed (debit positive)."""
     await authenticate(request)
     day = _business_date(request)
-    report, runs, _, _ = await _read(request, day)
+    read = await _read(request, day)
+    report, runs = read.report, read.runs
     body = asdict(report)
     body.pop("day")
     for b in body["balances"]:
