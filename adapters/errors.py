@@ -12,9 +12,12 @@ One root, one level below it; every leaf carries fields that callers dispatch on
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from typing import ClassVar, Self
 
 from clearing.ports import AuthorityRefused, ChannelRefused, NotifyRefused
+
+log = logging.getLogger(__name__)
 
 
 class AdapterError(Exception):
@@ -85,6 +88,13 @@ class AuthorityUnavailable(AdapterError):
     def provider(self) -> str:
         """The same name under the word the acquirers' errors use, for logs that read either."""
         return self.authority
+
+    @classmethod
+    def unreadable(cls, operation: str, why: str, status: int | None = 200) -> Self:
+        """An answer that came but cannot be read: nothing in it is acted on, so asking the same
+        question later is still safe."""
+        log.error("%s answer unreadable op=%s why=%s", cls.authority, operation, why)
+        return cls(operation=operation, reason=f"unreadable answer: {why}", status=status)
 
 
 class AuthorityRefusal(AdapterError, AuthorityRefused):
