@@ -36,6 +36,18 @@ class AcquirerUnavailable(AdapterError):
         self.status = status
         super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
 
+    @classmethod
+    def unreadable(cls, provider: str, operation: str, why: str, status: int | None = 200) -> Self:
+        """A (signed) answer we cannot make sense of: nothing in it is acted on, so the outcome
+        is unknown and the call may be retried."""
+        log.error("%s answer unreadable op=%s why=%s", provider, operation, why)
+        return cls(
+            provider=provider,
+            operation=operation,
+            reason=f"unreadable answer: {why}",
+            status=status,
+        )
+
 
 class AcquirerRejected(AdapterError, ChannelRefused):
     """The acquirer refused the call and said why."""
