@@ -39,6 +39,7 @@ from adapters.fund.wire import (
 # a refusal in the office's words; the middleware turns it into a signed envelope
 from adapters.simkit.authority import Refusal as OfficeError
 from adapters.simkit.authority import asked_again, front_door
+from adapters.simkit.desk import wire_object
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
@@ -138,12 +139,11 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise OfficeError("3001", "报文格式错误：不是JSON") from None
-    if not isinstance(data, dict):
-        raise OfficeError("3001", "报文格式错误：不是JSON对象")
+    data = await wire_object(
+        request,
+        OfficeError("3001", "报文格式错误：不是JSON"),
+        OfficeError("3001", "报文格式错误：不是JSON对象"),
+    )
     if data.get("agencyCode") != request.app[STATE].keys.agency_code:
         raise OfficeError("1004", "代收机构未登记")
     return data

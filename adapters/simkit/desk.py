@@ -1,4 +1,5 @@
-"""Reading what tests and the demo send to a simulator's unsigned ``/sim/`` desk."""
+"""Reading what tests and the demo send to a simulator's unsigned ``/sim/`` desk, and the JSON
+object a simulated party's wire API expects."""
 
 from __future__ import annotations
 
@@ -17,6 +18,20 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         raise ValueError("body must be JSON") from None
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
+    return data
+
+
+async def wire_object(
+    request: web.Request, not_json: Exception, not_object: Exception
+) -> dict[str, Any]:
+    """The body as a JSON object, or the party's own refusal: ``not_json`` for bytes that are not
+    JSON (an empty body included), ``not_object`` for JSON that is not an object."""
+    try:
+        data = json.loads(await request.read())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise not_json from None
+    if not isinstance(data, dict):
+        raise not_object
     return data
 
 
