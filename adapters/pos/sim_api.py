@@ -22,7 +22,7 @@ from adapters.pos.sim_host import (
     sale_of,
 )
 from adapters.pos.sim_state import BEIJING, STATE, Sale, SimState, refund_json, sale_json
-from adapters.simkit.desk import wire_object
+from adapters.simkit.desk import answer_bytes, wire_object
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ def _authenticate(
 
 
 def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Response:
-    body = response.body
-    if not isinstance(body, bytes):
-        raise TypeError("signed answers need a bytes body")
+    body = answer_bytes(response)
     key = state.forged_key if state.faults.bad_response_signature else state.keys.cloud_key
     response.headers[signing.CLOUD_HEADER] = signing.cloud_header(
         cloud_key=key,

@@ -35,6 +35,14 @@ async def wire_object(
     return data
 
 
+def answer_bytes(response: web.Response) -> bytes:
+    """The exact bytes a simulated party signs and sends: a built answer, never a stream."""
+    body = b"" if response.body is None else response.body
+    if not isinstance(body, bytes):
+        raise TypeError("signed answers need a bytes body")
+    return body
+
+
 def positive_fen(data: dict[str, Any], name: str, default: int) -> int:
     """An amount in fen the caller may give (the citizen paying another amount than asked)."""
     value = data.get(name, default)
