@@ -12,9 +12,12 @@ One root, one level below it; every leaf carries fields that callers dispatch on
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from typing import ClassVar, Self
 
 from clearing.ports import AuthorityRefused, ChannelRefused, NotifyRefused
+
+log = logging.getLogger(__name__)
 
 
 class AdapterError(Exception):
@@ -32,6 +35,18 @@ class AcquirerUnavailable(AdapterError):
         self.reason = reason
         self.status = status
         super().__init__(f"{provider} {operation} unavailable: {reason} (status={status})")
+
+    @classmethod
+    def unreadable(cls, provider: str, operation: str, why: str, status: int | None = 200) -> Self:
+        """A (signed) answer we cannot make sense of: nothing in it is acted on, so the outcome
+        is unknown and the call may be retried."""
+        log.error("%s answer unreadable op=%s why=%s", provider, operation, why)
+        return cls(
+            provider=provider,
+            operation=operation,
+            reason=f"unreadable answer: {why}",
+            status=status,
+        )
 
 
 class AcquirerRejected(AdapterError, ChannelRefused):
@@ -85,6 +100,13 @@ class AuthorityUnavailable(AdapterError):
     def provider(self) -> str:
         """The same name under the word the acquirers' errors use, for logs that read either."""
         return self.authority
+
+    @classmethod
+    def unreadable(cls, operation: str, why: str, status: int | None = 200) -> Self:
+        """An answer that came but cannot be read: nothing in it is acted on, so asking the same
+        question later is still safe."""
+        log.error("%s answer unreadable op=%s why=%s", cls.authority, operation, why)
+        return cls(operation=operation, reason=f"unreadable answer: {why}", status=status)
 
 
 class AuthorityRefusal(AdapterError, AuthorityRefused):

@@ -42,3 +42,14 @@ def quoted_params(text: str, fields: tuple[str, ...], what: str = "signature") -
     if missing:
         raise ValueError(f"{what} lacks {', '.join(missing)}")
     return found
+
+
+def authorization_params(
+    header: str, scheme: str, fields: tuple[str, ...], what: str = "signature"
+) -> dict[str, str]:
+    """The parameters of an ``Authorization`` value ``<scheme> Name="value", ...``;
+    ``ValueError`` for another scheme, or as ``quoted_params`` says."""
+    given, _, params = header.strip().partition(" ")
+    if given != scheme:
+        raise ValueError("unsupported authorization scheme")
+    return quoted_params(params, fields, what)

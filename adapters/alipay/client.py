@@ -20,6 +20,7 @@ from adapters.alipay.bill import parse_bill_zip
 from adapters.alipay.bill_lines import BillFormatError
 from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
+from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected
 from clearing.domain.money import yuan_str
 from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
@@ -73,7 +74,7 @@ class AlipayClient:
         attach: str = "",
     ) -> str:
         """``alipay.trade.precreate``; returns the ``https://qr.alipay.com/…`` code to render."""
-        _require_fen(total_fen)
+        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz["time_expire"] = crypto.beijing_text(expires_at)
         answer = await self._gateway.call(
@@ -96,7 +97,7 @@ class AlipayClient:
         attach: str = "",
     ) -> TradeStatus:
         """``alipay.trade.pay`` with ``scene=bar_code``: SUCCESS, or USERPAYING (poll ``query``)."""
-        _require_fen(total_fen)
+        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz.update(scene="bar_code", auth_code=auth_code)
         answer = await self._gateway.call(
@@ -129,7 +130,7 @@ class AlipayClient:
         which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
         Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
         which only brings the browser back. ``payer_ip`` is not part of this API."""
-        _require_fen(total_fen)
+        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz.update(
             product_code="QUICK_WAP_WAY",
@@ -207,8 +208,8 @@ class AlipayClient:
     ) -> RefundOutcome:
         """``alipay.trade.refund``; ``out_refund_no`` is the ``out_request_no`` that makes it safe
         to repeat. Alipay refunds synchronously: an accepted refund is SUCCESS."""
-        _require_fen(refund_fen)
-        _require_fen(total_fen)
+        require_fen(refund_fen)
+        require_fen(total_fen)
         if refund_fen > total_fen:
             raise ValueError("refund_fen exceeds total_fen")
         biz: dict[str, Any] = {
@@ -298,10 +299,3 @@ class AlipayClient:
                 raise failure(operation, answer)
             await asyncio.sleep(self._cancel_retry_delay_s)
         raise AssertionError("unreachable: the loop returns or raises")
-
-
-def _require_fen(value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError("amounts are int fen")
-    if value <= 0:
-        raise ValueError("amount must be positive")

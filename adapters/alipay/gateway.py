@@ -214,7 +214,4 @@ def failure(operation: str, answer: Answer) -> AcquirerRejected | AcquirerUnavai
 
 def unreadable(operation: str, why: str, status: int | None = 200) -> AcquirerUnavailable:
     """A (signed) answer we cannot make sense of: treat the outcome as unknown."""
-    log.error("alipay answer unreadable op=%s why=%s", operation, why)
-    return AcquirerUnavailable(
-        provider=PROVIDER, operation=operation, reason=f"unreadable answer: {why}", status=status
-    )
+    return AcquirerUnavailable.unreadable(PROVIDER, operation, why, status)

@@ -25,9 +25,7 @@ GATEWAY_PATH = "/nontax/gateway"
 _BATCH_FIELDS = ("OriMsgNo", "Result", "ErrCode", "AddWord")
 
 
-def unreadable(operation: str, why: str, status: int | None = 200) -> FiscalUnavailable:
-    log.error("fiscal answer unreadable op=%s why=%s", operation, why)
-    return FiscalUnavailable(operation=operation, reason=f"unreadable answer: {why}", status=status)
+unreadable = FiscalUnavailable.unreadable
 
 
 class Transport(Exchange[MerchantKeys]):

@@ -39,6 +39,7 @@ from adapters.fund.wire import (
 # a refusal in the office's words; the middleware turns it into a signed envelope
 from adapters.simkit.authority import Refusal as OfficeError
 from adapters.simkit.authority import asked_again, front_door
+from adapters.simkit.desk import answer_bytes, wire_object
 from clearing.domain.money import MoneyError, parse_yuan, yuan_str
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,7 @@ def _authenticate(state: SimState, request: web.Request, body: bytes) -> tuple[s
 
 
 def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Response:
-    body = response.body
-    if not isinstance(body, bytes):
-        raise TypeError("signed answers need a bytes body")
+    body = answer_bytes(response)
     secret = state.signing_secret(state.keys.office_secret)
     response.headers.update(
         signing.answer_headers(
@@ -138,12 +137,11 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise OfficeError("3001", "报文格式错误：不是JSON") from None
-    if not isinstance(data, dict):
-        raise OfficeError("3001", "报文格式错误：不是JSON对象")
+    data = await wire_object(
+        request,
+        OfficeError("3001", "报文格式错误：不是JSON"),
+        OfficeError("3001", "报文格式错误：不是JSON对象"),
+    )
     if data.get("agencyCode") != request.app[STATE].keys.agency_code:
         raise OfficeError("1004", "代收机构未登记")
     return data

@@ -46,10 +46,7 @@ def refused(operation: str, answer: Answer, reference: str = "") -> FundRefused:
 
 
 def unreadable(operation: str, answer: Answer, why: str) -> FundUnavailable:
-    log.error("fund answer unreadable op=%s why=%s", operation, why)
-    return FundUnavailable(
-        operation=operation, reason=f"unreadable answer: {why}", status=answer.status
-    )
+    return FundUnavailable.unreadable(operation, why, answer.status)
 
 
 class Transport(Exchange[MerchantKeys]):

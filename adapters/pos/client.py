@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, ResponseForged
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
@@ -78,7 +79,7 @@ class PosClient:
         self, *, out_trade_no: str, terminal_id: str, total_fen: int, description: str
     ) -> None:
         """Put the sale on the terminal's screen. Sending the same sale again is safe."""
-        _require_fen(total_fen)
+        require_fen(total_fen)
         payload = {
             **self._merchant(),
             "terminal_id": terminal_id,
@@ -160,8 +161,8 @@ class PosClient:
     ) -> RefundOutcome:
         """撤销 (void) while the sale's batch is open and the whole amount goes back, 退货
         (refund) otherwise; the same ``out_refund_no`` never gives money back twice."""
-        _require_fen(refund_fen)
-        _require_fen(total_fen)
+        require_fen(refund_fen)
+        require_fen(total_fen)
         if refund_fen > total_fen:
             raise ValueError("refund_fen exceeds total_fen")
         body = {
@@ -265,10 +266,3 @@ class PosClient:
         return RefundOutcome(
             out_refund_no=out_refund_no, state=state, provider_refund_id=refund_id, raw=data
         )
-
-
-def _require_fen(value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError("amounts are int fen")
-    if value <= 0:
-        raise ValueError("amount must be positive")

@@ -85,10 +85,7 @@ def authorization_header(
 
 def parse_authorization(header: str) -> RequestAuth:
     """Split an ``Authorization`` value; ``ValueError`` when it is not OPEN-BODY-SIG."""
-    scheme, _, params = header.strip().partition(" ")
-    if scheme != AUTH_SCHEME:
-        raise ValueError("unsupported authorization scheme")
-    found = signatures.quoted_params(params, _REQUEST_FIELDS)
+    found = signatures.authorization_params(header, AUTH_SCHEME, _REQUEST_FIELDS)
     return RequestAuth(found["AppId"], found["Timestamp"], found["Nonce"], found["Signature"])
 
 

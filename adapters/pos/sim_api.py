@@ -22,6 +22,7 @@ from adapters.pos.sim_host import (
     sale_of,
 )
 from adapters.pos.sim_state import BEIJING, STATE, Sale, SimState, refund_json, sale_json
+from adapters.simkit.desk import answer_bytes, wire_object
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,7 @@ def _authenticate(
 
 
 def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Response:
-    body = response.body
-    if not isinstance(body, bytes):
-        raise TypeError("signed answers need a bytes body")
+    body = answer_bytes(response)
     key = state.forged_key if state.faults.bad_response_signature else state.keys.cloud_key
     response.headers[signing.CLOUD_HEADER] = signing.cloud_header(
         cloud_key=key,
@@ -117,12 +116,11 @@ def _sign(state: SimState, response: web.Response, request_nonce: str) -> web.Re
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WireError("30", "报文格式错误：不是JSON") from None
-    if not isinstance(data, dict):
-        raise WireError("30", "报文格式错误：不是JSON对象")
+    data = await wire_object(
+        request,
+        WireError("30", "报文格式错误：不是JSON"),
+        WireError("30", "报文格式错误：不是JSON对象"),
+    )
     if data.get("merchant_id") != request.app[STATE].keys.merchant_id:
         raise WireError("03", "无效商户")
     return data

@@ -51,13 +51,7 @@ def expect_ok(operation: str, answer: Answer) -> None:
 
 
 def unreadable(operation: str, answer: Answer, why: str) -> AcquirerUnavailable:
-    log.error("pos answer unreadable op=%s why=%s", operation, why)
-    return AcquirerUnavailable(
-        provider=PROVIDER,
-        operation=operation,
-        reason=f"unreadable answer: {why}",
-        status=answer.status,
-    )
+    return AcquirerUnavailable.unreadable(PROVIDER, operation, why, answer.status)
 
 
 class Transport(Exchange[MerchantKeys]):

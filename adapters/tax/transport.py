@@ -34,9 +34,7 @@ class Answer:
     body: Mapping[str, Any]
 
 
-def unreadable(operation: str, why: str, status: int | None = 200) -> TaxUnavailable:
-    log.error("tax answer unreadable op=%s why=%s", operation, why)
-    return TaxUnavailable(operation=operation, reason=f"unreadable answer: {why}", status=status)
+unreadable = TaxUnavailable.unreadable
 
 
 class Transport(Exchange[MerchantKeys]):

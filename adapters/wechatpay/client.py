@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
+from adapters.amounts import require_fen
 from adapters.errors import AcquirerUnavailable
 from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
 from adapters.wechatpay.keys import MerchantKeys
@@ -116,7 +117,7 @@ class WeChatPayClient(MobileMixin):
     ) -> TradeStatus:
         """Charge a payment code (B scans C). SUCCESS is final; USERPAYING means the citizen is
         confirming on the phone and ``query`` must be polled. Payment codes get no callback."""
-        _require_fen(total_fen)
+        require_fen(total_fen)
         if not AUTH_CODE.fullmatch(auth_code):
             # the code is a bearer credential: never echo it
             raise ValueError("auth_code is not a WeChat Pay payment code (18 digits, 10-15…)")
@@ -200,8 +201,8 @@ class WeChatPayClient(MobileMixin):
     ) -> RefundOutcome:
         """Ask for a (partial) refund; ``out_refund_no`` makes a repeated call safe. Its final
         state arrives as a REFUND.* notification at ``notify_url`` or by ``query_refund``."""
-        _require_fen(refund_fen)
-        _require_fen(total_fen)
+        require_fen(refund_fen)
+        require_fen(total_fen)
         payload: dict[str, Any] = {
             "out_trade_no": out_trade_no,
             "out_refund_no": out_refund_no,
@@ -298,10 +299,3 @@ def _gunzip(packed: bytes) -> bytes:
 
 def _trade_path(out_trade_no: str) -> str:
     return "/v3/pay/transactions/out-trade-no/" + quote(out_trade_no, safe="")
-
-
-def _require_fen(value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError("amounts are int fen")
-    if value <= 0:
-        raise ValueError("amount must be positive")

@@ -102,10 +102,7 @@ def authorization_header(
 
 def parse_authorization(header: str) -> AuthorizationParams:
     """Split an ``Authorization`` value; ``ValueError`` when it is not the v3 RSA scheme."""
-    scheme, _, params = header.strip().partition(" ")
-    if scheme != AUTH_SCHEME:
-        raise ValueError("unsupported authorization scheme")
-    found = signatures.quoted_params(params, _AUTH_FIELDS, "authorization")
+    found = signatures.authorization_params(header, AUTH_SCHEME, _AUTH_FIELDS, "authorization")
     return AuthorizationParams(**{name: found[name] for name in _AUTH_FIELDS})
 
 

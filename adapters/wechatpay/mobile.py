@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
+from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
@@ -58,9 +59,9 @@ class MobileMixin:
     ) -> str:
         """One prepay (``/v3/pay/transactions/{kind}``) of the order the keywords describe, with
         the ``extra`` fields of its kind; the string ``answer_field`` of the answer."""
-        from adapters.wechatpay.client import BEIJING, _require_fen
+        from adapters.wechatpay.client import BEIJING
 
-        _require_fen(total_fen)
+        require_fen(total_fen)
         if expires_at.tzinfo is None:
             raise ValueError("expires_at must be timezone-aware")
         body: dict[str, Any] = {

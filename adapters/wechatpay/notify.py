@@ -133,12 +133,7 @@ class NotifyVerifier:
     def _open(self, body: bytes) -> VerifiedNotification:
         # orjson: several times faster than json on every notification, and never laxer: NaN and
         # invalid UTF-8 are MALFORMED; an integer past 64 bits reads as a float, no amount
-        try:
-            envelope = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise _reject("MALFORMED", "body is not JSON") from None
-        if not isinstance(envelope, dict):
-            raise _reject("MALFORMED", "body is not a JSON object")
+        envelope = _json_object(body, "body")
         resource = envelope.get("resource")
         if not isinstance(resource, dict):
             raise _reject("MALFORMED", "resource is missing")
@@ -153,12 +148,7 @@ class NotifyVerifier:
             plain = crypto.decrypt_resource(self._apiv3_key, nonce, associated_data, ciphertext)
         except crypto.DecryptError:
             raise _reject("DECRYPT_FAILED", "resource did not decrypt with the APIv3 key") from None
-        try:
-            opened = orjson.loads(plain)
-        except orjson.JSONDecodeError:
-            raise _reject("MALFORMED", "decrypted resource is not JSON") from None
-        if not isinstance(opened, dict):
-            raise _reject("MALFORMED", "decrypted resource is not a JSON object")
+        opened = _json_object(plain, "decrypted resource")
         self._check_merchant(opened)
         summary = envelope.get("summary", "")
         return VerifiedNotification(
@@ -219,6 +209,17 @@ def refund_notice(v: VerifiedNotification) -> RefundOutcome | None:
         raise _reject("MALFORMED", "event_type and refund_status disagree")
     _text(v.resource, "out_trade_no")
     return outcome
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    """``raw`` read by orjson as a JSON object; MALFORMED naming ``what`` for anything else."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _reject("MALFORMED", f"{what} is not JSON") from None
+    if not isinstance(data, dict):
+        raise _reject("MALFORMED", f"{what} is not a JSON object")
+    return data
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:

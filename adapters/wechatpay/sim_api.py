@@ -11,6 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from adapters.simkit.desk import answer_bytes
 from adapters.wechatpay import crypto
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, transaction_json
 from adapters.wechatpay.sim_wire import (
@@ -84,11 +85,7 @@ def _authenticate(state: SimState, request: web.Request, body: bytes) -> str:
 
 
 def _sign(state: SimState, response: web.Response) -> web.Response:
-    body = response.body
-    if body is None:
-        body = b""
-    if not isinstance(body, bytes):
-        raise TypeError("signed responses need a bytes body")
+    body = answer_bytes(response)
     bad = state.faults.bad_response_signature
     headers = crypto.response_headers(
         private_key=state.wrong_key if bad else state.keys.private_key,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from adapters.simkit.desk import wire_object
 from adapters.wechatpay import crypto
 from adapters.wechatpay.sim_state import Order, SimState
 
@@ -31,13 +31,11 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise WireError(400, "PARAM_ERROR", "请求体不是合法的JSON") from None
-    if not isinstance(data, dict):
-        raise WireError(400, "PARAM_ERROR", "请求体必须是JSON对象")
-    return data
+    return await wire_object(
+        request,
+        WireError(400, "PARAM_ERROR", "请求体不是合法的JSON"),
+        WireError(400, "PARAM_ERROR", "请求体必须是JSON对象"),
+    )
 
 
 def text(data: dict[str, Any], name: str, *, max_len: int, required: bool = True) -> str:

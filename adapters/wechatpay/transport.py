@@ -139,7 +139,4 @@ def rejected(operation: str, answer: Answer) -> AcquirerRejected | AcquirerUnava
 
 def unreadable(operation: str, status: int | None, why: str) -> AcquirerUnavailable:
     """A signed answer we cannot read: nothing in it is acted on, so the call may be retried."""
-    log.error("wechatpay answer unreadable op=%s why=%s", operation, why)
-    return AcquirerUnavailable(
-        provider=PROVIDER, operation=operation, reason=f"unreadable answer: {why}", status=status
-    )
+    return AcquirerUnavailable.unreadable(PROVIDER, operation, why, status)
