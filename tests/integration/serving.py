@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
@@ -361,3 +361,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 20
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+def in_minutes(n: int) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=n)
+
+
+async def open_acquirer_qr(
+    client: Any, out_trade_no: str, qr_prefix: str, total_fen: int = 12_345
+) -> str:
+    """Open ``out_trade_no`` (the usual bill, 15 minutes) on an acquirer's real client, check
+    its QR is the acquirer's (``qr_prefix``) and return the number."""
+    qr = await client.create_qr(
+        out_trade_no=out_trade_no,
+        description="不动产登记费及契税",
+        total_fen=total_fen,
+        expires_at=in_minutes(15),
+        attach="window=3",
+    )
+    assert qr.startswith(qr_prefix)
+    return out_trade_no
