@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from clearing.api.app import create_app
@@ -29,7 +30,7 @@ from clearing.ports import PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.serving import serving
-from tests.integration.wechat_harness import WeChatSim
+from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 
 async def open_attempt_row(conn: Conn, order_no: str, provider: str) -> tuple[str, datetime]:
@@ -263,3 +264,32 @@ async def running_service(
 
     async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
         yield Service(base_url, app, session, sim)
+
+
+def service_fixture(name: str, *, sim_retry_scale: float | None = None, **settings: Any) -> Any:
+    """A module fixture ``svc``: the real service (``settings``) with its WeChat simulator, in a
+    fresh folder ``name`` on the module's database; ``svc = service_fixture("x", workers=0)``.
+    ``sim_retry_scale`` makes the simulator retry its notifications faster."""
+    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
+
+    @pytest.fixture(scope="module")
+    async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+        tmp = tmp_path_factory.mktemp(name)
+        async with (
+            running_wechat_sim(tmp / "wechat", **sim_options) as sim,
+            running_service(db_dsn, tmp, sim, **settings) as s,
+        ):
+            yield s
+
+    return svc
+
+
+def user_fixture(role: str, office: str | None) -> Any:
+    """A module fixture: the token of a new ``role`` of ``office`` on the module's ``svc``;
+    ``clerk = user_fixture("clerk", "HALL1")``."""
+
+    @pytest.fixture(scope="module")
+    async def user(svc: Service) -> str:
+        return await svc.add_user(role, office)
+
+    return user

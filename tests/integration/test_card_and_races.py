@@ -11,24 +11,17 @@ import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
 
-
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Service, PosSim]]:
-    async with running_card_service(
-        db_dsn,
-        tmp_path_factory.mktemp("card"),
-        ["T0000001"],
-        workers=2,
-        poll_first_s=0.3,
-        code_poll_s=0.3,
-        card_wait_s=2.0,
-    ) as env:
-        yield env
+env = card_service_fixture(
+    "card",
+    ["T0000001"],
+    workers=2,
+    poll_first_s=0.3,
+    code_poll_s=0.3,
+    card_wait_s=2.0,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -14,22 +14,14 @@ from typing import Any
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.case_harness import running_case_service
+from tests.integration.case_harness import case_body, case_fixture, new_case
 from tests.integration.factories import PAYER_ID
-from tests.integration.fund_harness import home
 from tests.integration.service_harness import Service
 
 UNKNOWN_DECLARATION = "199999999999999999"  # the shape of the bureau's numbers; never issued
 
 
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("refusals")
-    settings = {"workers": 2, "poll_first_s": 0.3, "authority_timeout_s": 1.0}
-    async with running_case_service(db_dsn, tmp, **settings) as env:
-        yield {**env, "clerk": await env["svc"].add_user("clerk", "HALL1")}
+env = case_fixture("refusals", workers=2, poll_first_s=0.3, authority_timeout_s=1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -40,25 +32,11 @@ async def _faults(env: dict[str, Any]) -> AsyncIterator[None]:
 
 
 async def _case(env: dict[str, Any]) -> dict[str, Any]:
-    decl = await env["tax"].create_case(buyer_name="张三", buyer_id=PAYER_ID)
-    notice = await env["fiscal"].issue(payer_name="张三", item="LAND_TRANSFER", amount="2345.67")
-    fund = await home(env["fund"])
-    return {
-        "declaration_no": decl.get("declaration_no") or decl["DeclNo"],
-        "payment_codes": [notice.get("payment_code") or notice["PayCode"]],
-        "fund_notice": fund["noticeNo"],
-    }
+    return await new_case(env, "2345.67")
 
 
 def _body(case: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "case_no": "2026-BDC-REFUSE",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "case": case,
-    }
+    return case_body("2026-BDC-REFUSE", case)
 
 
 async def _orders(svc: Service) -> int:

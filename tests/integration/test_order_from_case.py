@@ -7,54 +7,26 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
-from tests.integration.case_harness import running_case_service
+from tests.integration.case_harness import case_body, case_fixture, new_case
 from tests.integration.factories import PAYER_ID
-from tests.integration.fund_harness import home
 from tests.integration.service_harness import Service
 
-
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("case")
-    settings = {"workers": 2, "poll_first_s": 0.3, "authority_timeout_s": 2.0}
-    async with running_case_service(db_dsn, tmp, **settings) as env:
-        yield {**env, "clerk": await env["svc"].add_user("clerk", "HALL1")}
+env = case_fixture("case", workers=2, poll_first_s=0.3, authority_timeout_s=2.0)
 
 
 async def _case(env: dict[str, Any]) -> dict[str, Any]:
-    decl = await env["tax"].create_case(buyer_name="张三", buyer_id=PAYER_ID)
-    notice = await env["fiscal"].issue(payer_name="张三", item="LAND_TRANSFER", amount="12345.67")
-    fund = await home(env["fund"])
-    return {
-        "declaration_no": decl["declaration_no"] if "declaration_no" in decl else decl["DeclNo"],
-        "payment_codes": [
-            notice["payment_code"] if "payment_code" in notice else notice["PayCode"]
-        ],
-        "fund_notice": fund["noticeNo"],
-        "matters": [{"kind": "residential", "extra_certificates": 1}],
-    }
+    case = await new_case(env, "12345.67")
+    return {**case, "matters": [{"kind": "residential", "extra_certificates": 1}]}
 
 
 def _body(case: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "case_no": "2026-BDC-CASE01",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "case": case,
-    }
+    return case_body("2026-BDC-CASE01", case)
 
 
 async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[str, Any]) -> None:

@@ -18,18 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.wechatpay import crypto
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import (
+    Service,
+    order_body,
+    service_fixture,
+    user_fixture,
+)
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("flow")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3, poll_later_s=0.5) as s,
-    ):
-        yield s
+svc = service_fixture("flow", sim_retry_scale=0.01, workers=2, poll_first_s=0.3, poll_later_s=0.5)
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +35,7 @@ async def _clean_faults(svc: Service) -> AsyncIterator[None]:
     await svc.sim.reset_faults()
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> str:
-    return await svc.add_user("supervisor", "HALL1")
+staff = user_fixture("supervisor", "HALL1")
 
 
 async def _ledger(pool: asyncpg.Pool, order_no: str) -> list[tuple[str, int]]:

@@ -7,7 +7,6 @@ import asyncio
 import io
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pypdf
@@ -22,20 +21,13 @@ from clearing.api.receipt_pdf import QR_SIZE_MM
 from clearing.domain.money import capital_amount
 from clearing.service import orders, receipts
 from tests.conftest import fresh_database
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, order_body, running_service, service_fixture
 from tests.integration.wechat_harness import running_wechat_sim
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 登记费, 维修资金; line 2 is refunded
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("reprints")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3) as s,
-    ):
-        yield s
+svc = service_fixture("reprints", sim_retry_scale=0.01, workers=2, poll_first_s=0.3)
 
 
 @pytest.fixture(scope="module")

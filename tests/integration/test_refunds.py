@@ -11,18 +11,9 @@ import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("refunds")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3) as s,
-    ):
-        yield s
+svc = service_fixture("refunds", sim_retry_scale=0.01, workers=2, poll_first_s=0.3)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from clearing.service import settlement
 from clearing.settlement.model import DebtorAccount
 from clearing.settlement.signing import generate_keypair, load_signer
 from tests.integration import factories as f
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture
 
 BANK = "SFBK"
 DEBTOR = DebtorAccount("6217000010000000009", "示范市不动产登记中心", "313100000013")
@@ -36,15 +34,8 @@ NEW_ACCOUNT = {
 }
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("settlement-finance")
-    # no workers: nothing but the test writes or delivers these batches' files
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
+# no workers: nothing but the test writes or delivers these batches' files
+svc = service_fixture("settlement-finance", workers=0)
 
 
 @pytest.fixture(scope="module")
