@@ -92,3 +92,10 @@ def case_body(case_no: str, case: dict[str, Any]) -> dict[str, Any]:
         "payer_id": PAYER_ID,
         "case": case,
     }
+
+
+async def case_order(env: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The order the clerk makes from a case (``case_body``), which must be made."""
+    status, order = await env["svc"].create_order(env["clerk"], body)
+    assert status == 201, order
+    return dict(order)

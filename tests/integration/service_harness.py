@@ -293,3 +293,18 @@ def user_fixture(role: str, office: str | None) -> Any:
         return await svc.add_user(role, office)
 
     return user
+
+
+def staff_fixture(**offices: str | None) -> Any:
+    """A module fixture ``staff``: a token by name on the module's ``svc``, each name's role
+    being the name without its trailing digits (``finance2`` is a second finance user) and the
+    value its office: ``staff = staff_fixture(clerk="HALL1", finance=None, finance2=None)``."""
+
+    @pytest.fixture(scope="module")
+    async def staff(svc: Service) -> dict[str, str]:
+        return {
+            name: await svc.add_user(name.rstrip("0123456789"), office)
+            for name, office in offices.items()
+        }
+
+    return staff

@@ -7,10 +7,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
+from tests.integration.factories import ledger_balances
 from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
 
@@ -35,17 +35,6 @@ async def _faults(env: tuple[Service, PosSim]) -> AsyncIterator[None]:
 @pytest.fixture(scope="module")
 async def staff(env: tuple[Service, PosSim]) -> str:
     return await env[0].add_user("supervisor", "HALL1")
-
-
-async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) s FROM postings p JOIN ledger_accounts a"
-            " ON a.id = p.account_id JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1"
-            " GROUP BY a.code",
-            order_no,
-        )
-    return {r["code"]: int(r["s"]) for r in rows}
 
 
 async def _card(svc: Service, staff: str, order_no: str) -> dict[str, object]:
@@ -76,7 +65,7 @@ async def test_card_swipe_clears_with_the_card_facts(
     assert details["terminal_id"] == "T0000001"
     assert {"rrn", "batch_no", "trace_no"} <= set(details), details
     assert "*" in str(details)  # the card number only masked
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {
         "receivable:pos": 120_080_00,
         "payable:TREASURY": -120_000_00,
         "payable:FISCAL_NONTAX": -80_00,
@@ -105,7 +94,7 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
     assert state == "REVERSED"
     _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", staff)
     assert now["state"] == "PAYING"  # unpaid: the staff can take the payment again
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {}
 
 
 async def test_one_order_paid_on_two_channels_at_once_clears_once(
@@ -135,7 +124,7 @@ async def test_one_order_paid_on_two_channels_at_once_clears_once(
         ("CLEARED", None, None),
         ("SUSPENSE", "ALREADY_PAID", "SUCCESS"),
     ]
-    ledger = await _ledger(pool, order["order_no"])
+    ledger = await ledger_balances(pool, order["order_no"])
     assert ledger.get("suspense", 0) == 0
     assert ledger["payable:TREASURY"] == -456_00
 
@@ -153,7 +142,7 @@ async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], s
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={})
     await svc.wait_state(staff, order["order_no"], "REFUNDED", within_s=10)
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {
         "receivable:pos": 0,
         "payable:TREASURY": 0,
         "payable:FISCAL_NONTAX": 0,
@@ -201,4 +190,4 @@ async def test_badly_signed_card_results_are_refused(
         statuses = [d.get("status") for d in sim_order.get("deliveries", [])]
         await asyncio.sleep(0.1)
     assert 401 in statuses, sim_order
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.case_harness import case_body, case_fixture, new_case
+from tests.integration.case_harness import case_body, case_fixture, case_order, new_case
 from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service
 
@@ -90,8 +90,7 @@ async def test_an_already_paid_case_is_409_naming_the_order_that_paid(
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, paid = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, paid
+    paid = await case_order(env, _body(case))
     qr = await svc.open_qr(env["clerk"], paid["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     # once every authority has heard of the payment, each says "already paid"
@@ -152,8 +151,7 @@ async def test_the_lookup_warns_of_a_reference_another_open_order_holds(
     svc: Service = env["svc"]
     case = await _case(env)
     assert (await _lookup(env, case))["warnings"] == []
-    status, held = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, held
+    held = await case_order(env, _body(case))
     found = await _lookup(env, case)
     assert found["failures"] == []  # the authorities still say it is due
     warnings = found["warnings"]
@@ -174,8 +172,7 @@ async def test_a_notice_voided_after_the_order_was_made_is_refused_at_payment_no
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     status, _ = await env["fiscal"].void(case["payment_codes"][0])  # the agency cancels it
     assert status == 200
     status, problem = await svc.request(
@@ -197,8 +194,7 @@ async def test_the_payers_phone_is_refused_a_voided_notice_too(env: dict[str, An
 
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     status, _ = await env["fiscal"].void(case["payment_codes"][0])
     assert status == 200
     token = pay_links.make_token(

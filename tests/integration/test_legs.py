@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from clearing.api.keys import POOL
-from clearing.service import settlement, settlement_answers
+from tests.integration.factories import paid_out
 from tests.integration.fund_harness import FundSim, home, running_fund_sim
 from tests.integration.service_harness import Service, order_body, running_service
 from tests.integration.wechat_harness import running_wechat_sim
@@ -83,20 +82,6 @@ async def _confirmed(svc: Service, staff: str, order_no: str) -> dict[str, Any]:
         await asyncio.sleep(0.1)
 
 
-async def _paid_out(svc: Service) -> None:
-    """A cut-off, and the bank's word that every instruction was booked (no bank here)."""
-    async with svc.app[POOL].acquire() as conn:
-        batch_id = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-        assert batch_id is not None
-        for e2e in await conn.fetch(
-            "SELECT end_to_end_id FROM settlement_instructions WHERE batch_id = $1", batch_id
-        ):
-            async with conn.transaction():
-                assert await settlement_answers.booked(conn, e2e[0], datetime.now(UTC))
-
-
 async def test_a_confirmed_leg_carries_its_proof_and_the_paid_out_order_settles(
     env: tuple[Service, FundSim], staff: str
 ) -> None:
@@ -105,7 +90,8 @@ async def test_a_confirmed_leg_carries_its_proof_and_the_paid_out_order_settles(
     order = await _confirmed(svc, staff, order_no)
     # confirmed by the authority, but the money has not reached the beneficiary yet
     assert order["state"] == "CLEARED"
-    await _paid_out(svc)
+    async with svc.app[POOL].acquire() as conn:
+        await paid_out(conn)
     order = await _until(svc, staff, order_no, "SETTLED")
     leg = order["lines"][0]
     assert leg["confirm_state"] == "CONFIRMED" and leg["proof_no"]

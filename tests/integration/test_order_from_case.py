@@ -13,7 +13,7 @@ from typing import Any
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
-from tests.integration.case_harness import case_body, case_fixture, new_case
+from tests.integration.case_harness import case_body, case_fixture, case_order, new_case
 from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service
 
@@ -44,8 +44,7 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     assert {"DEED_TAX", "LAND_TRANSFER", "MAINT_FUND", "REG_FEE"} <= by_item
     reg = [i for i in found["items"] if i["item_code"] == "REG_FEE"]
     assert [i["amount_fen"] for i in reg] == [90_00]  # 80 元 + one extra certificate
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     assert order["total_fen"] == found["total_fen"]
     # the same references cannot be in a second order
     status, problem = await svc.create_order(env["clerk"], _body(case))
@@ -87,8 +86,7 @@ async def test_an_authority_down_makes_no_order_and_names_itself(env: dict[str, 
     finally:
         await env["fiscal"].reset_faults()
     # asked again when it is back, the same case makes its order
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    await case_order(env, _body(case))
 
 
 async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
@@ -96,8 +94,7 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     await env["fund"].set_faults(amount_changed=case["fund_notice"])  # the house is re-measured
     try:
         status, problem = await svc.request(
@@ -117,8 +114,7 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
 async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     async with svc.app[POOL].acquire() as conn:
         admin, _ = await principals.add(
             conn, kind="client", username="case-admin", display_name="管理", role="admin",
@@ -155,8 +151,7 @@ def _all_confirmed(order: dict[str, Any]) -> bool:
 async def _settled(env: dict[str, Any]) -> dict[str, Any]:
     """A paid order whose every leg the authorities confirmed."""
     svc: Service = env["svc"]
-    status, order = await svc.create_order(env["clerk"], _body(await _case(env)))
-    assert status == 201, order
+    order = await case_order(env, _body(await _case(env)))
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     deadline = time.monotonic() + 15

@@ -19,7 +19,7 @@ from clearing.api import receipt
 from clearing.domain.money import MAX_FEN, capital_amount
 from clearing.service.receipt_prints import Print
 from tests.integration.pos_harness import PosSim, running_card_service
-from tests.integration.service_harness import Service, order_body, service_fixture
+from tests.integration.service_harness import Service, order_body, service_fixture, staff_fixture
 
 STATIC = Path(__file__).parents[2] / "clearing" / "api" / "static"
 
@@ -29,14 +29,7 @@ svc = service_fixture(
 )
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "auditor": await svc.add_user("auditor", None),
-    }
+staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None, auditor=None)
 
 
 async def _page(

@@ -77,6 +77,14 @@ def _verify_link(html: str) -> str:
     return str(links[0]).replace("&amp;", "&")
 
 
+async def _paid_receipt(svc: Service, staff: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """A paid order, and the verification link its receipt page shows the clerk."""
+    order = await _paid(svc, staff)
+    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
+    assert status == 200, html
+    return order, _verify_link(html)
+
+
 async def _verdict(svc: Service, url: str) -> tuple[dict[str, Any], str]:
     code = url.rsplit("/", 1)[1]
     status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={code}")
@@ -90,10 +98,7 @@ async def _verdict(svc: Service, url: str) -> tuple[dict[str, Any], str]:
 async def test_a_receipt_stops_verifying_once_one_of_its_lines_is_refunded(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200, html
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     verdict, page = await _verdict(svc, url)
     assert (verdict["valid"], verdict["code"]) == (True, "RECEIPT_VALID")
     assert "凭证真实有效" in page
@@ -276,10 +281,7 @@ async def test_the_receipt_page_s_reprint_button_posts_from_our_own_page_only(
 async def test_the_pdf_embeds_its_font_and_its_qr_code_is_short(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     assert len(url) <= 80, url
     async with svc.session.get(
         f"{svc.base_url}/orders/{order['order_no']}/receipt.pdf",
@@ -342,10 +344,7 @@ async def test_an_old_long_token_still_verifies_until_a_line_is_refunded(
 async def test_a_forged_short_code_verifies_nothing_and_shows_nothing(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     code = url.rsplit("/", 1)[1]
     forged = code[:-4] + ("aaaa" if not code.endswith("aaaa") else "bbbb")
     verdict, page = await _verdict(svc, f"{svc.base_url}/v/{forged}")

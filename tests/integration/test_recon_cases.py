@@ -18,7 +18,7 @@ from clearing.api.keys import POOL
 from clearing.domain.display import TABLES
 from clearing.errors import InvalidRequest
 from reconciliation import case_reads, cases
-from tests.integration.service_harness import Service, service_fixture
+from tests.integration.service_harness import Service, service_fixture, staff_fixture
 
 DAY = date(2026, 3, 2)
 
@@ -31,16 +31,9 @@ def pool(svc: Service) -> asyncpg.Pool:
     return svc.app[POOL]
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "finance2": await svc.add_user("finance", None),
-        "admin": await svc.add_user("admin", None),
-        "auditor": await svc.add_user("auditor", None),
-    }
+staff = staff_fixture(
+    clerk="HALL1", supervisor="HALL1", finance=None, finance2=None, admin=None, auditor=None
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,19 +11,13 @@ import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, service_fixture
+from tests.integration.factories import ledger_balances
+from tests.integration.service_harness import Service, order_body, service_fixture, staff_fixture
 
 svc = service_fixture("refunds", sim_retry_scale=0.01, workers=2, poll_first_s=0.3)
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "finance2": await svc.add_user("finance", None),
-    }
+staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None, finance2=None)
 
 
 @pytest.fixture(autouse=True)
@@ -40,17 +34,6 @@ async def _paid_order(svc: Service, clerk: str, amounts: tuple[int, ...]) -> str
     await svc.sim.pay(qr["out_trade_no"])
     await svc.wait_state(clerk, order["order_no"], "CLEARED")
     return str(order["order_no"])
-
-
-async def _balances(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
-            " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
-            " WHERE o.order_no = $1 GROUP BY a.code",
-            order_no,
-        )
-    return {r["code"]: int(r["s"]) for r in rows}
 
 
 async def _wait_refund(svc: Service, token: str, order_no: str, state: str) -> dict[str, Any]:
@@ -80,7 +63,7 @@ async def test_whole_order_refund_reverses_every_line(svc: Service, staff: dict[
     await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "REFUNDED")
     assert order["state_zh"] == "已退款"
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 0,
         "payable:TREASURY": 0,
         "payable:FISCAL_NONTAX": 0,
@@ -102,7 +85,7 @@ async def test_partial_refund_reverses_only_the_chosen_line(
     await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "CLEARED")
     assert order["state"] == "CLEARED"
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 1000_00,
         "payable:TREASURY": -1000_00,
         "payable:FISCAL_NONTAX": 0,
@@ -173,7 +156,7 @@ async def test_abnormal_refund_is_tracked(svc: Service, staff: dict[str, str]) -
     _, waiting = await svc.request("GET", "/api/v1/refunds", staff["finance"])
     assert req["id"] in [r["id"] for r in waiting["refunds"] if r["state"] == "ABNORMAL"]
     # nothing posted while the money has not gone back
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 700,
         "payable:TREASURY": -700,
     }
@@ -194,7 +177,7 @@ async def test_a_line_already_paid_out_becomes_a_claim_on_its_beneficiary(
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
     await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 0,
         "payable:TREASURY": -900_00,
         "clawback:TREASURY": 900_00,
