@@ -16,6 +16,7 @@ from tests.integration.display_harness import (
     pair,
     pair_raw,
     show,
+    shown_order,
 )
 from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
 
@@ -84,9 +85,7 @@ async def test_wrong_codes_are_refused_then_slowed(svc: Service) -> None:
 
 
 async def test_the_screen_credential_opens_no_staff_route(svc: Service, clerk: str) -> None:
-    screen = await pair(svc, clerk, "W05")
-    order_no = await new_order(svc, "W05")
-    await show(svc, clerk, "W05", order_no)
+    screen, order_no = await shown_order(svc, clerk, "W05")
     await svc.open_qr(await svc.supervisor(), order_no)
     as_bearer = {"Authorization": f"Bearer {screen.token}"}
     as_session = {"Cookie": f"tj_session={screen.token}"}
