@@ -38,6 +38,7 @@ V = TypeVar("V")
 S = TypeVar("S")
 M = TypeVar("M")
 P = TypeVar("P")
+R = TypeVar("R")
 D = TypeVar("D", bound="Delivery[Any]")
 
 
@@ -381,3 +382,19 @@ async def open_acquirer_qr(
     )
     assert qr.startswith(qr_prefix)
     return out_trade_no
+
+
+async def polled(
+    read: Callable[[], Awaitable[R]],
+    done: Callable[[R], bool],
+    timeout_s: float = 10.0,
+    every_s: float = 0.1,
+) -> R:
+    """What ``read`` gives once ``done`` holds of it, or the last it gave when ``timeout_s`` ran
+    out: the caller's assertions then say what was wrong, with the value at hand."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await read()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(every_s)

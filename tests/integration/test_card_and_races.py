@@ -13,6 +13,7 @@ from clearing.api.keys import POOL
 from tests.integration.factories import ledger_balances
 from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
+from tests.integration.serving import polled
 
 env = card_service_fixture(
     "card",
@@ -80,12 +81,11 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
     await pos.set_faults(lose_result=True)
     started = await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")  # the card is charged, but nobody hears of it
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sim_order = await pos.order(str(started["out_trade_no"]))
-        if sim_order["state"] == "REVERSED":
-            break
-        await asyncio.sleep(0.2)
+    sim_order = await polled(
+        lambda: pos.order(str(started["out_trade_no"])),
+        lambda o: o["state"] == "REVERSED",
+        every_s=0.2,
+    )
     assert sim_order["state"] == "REVERSED", sim_order
     async with svc.app[POOL].acquire() as conn:
         state = await conn.fetchval(
@@ -108,18 +108,17 @@ async def test_one_order_paid_on_two_channels_at_once_clears_once(
     assert [r[0] for r in results] == [200, 200]
     await svc.wait_state(staff, order["order_no"], "CLEARED")
     pool = svc.app[POOL]
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT p.outcome, p.reason, r.state AS refund FROM payments p"
-                " LEFT JOIN refunds r ON r.payment_id = p.id JOIN orders o ON o.id = p.order_id"
-                " WHERE o.order_no = $1 ORDER BY p.id",
-                order["order_no"],
-            )
-        if len(rows) == 2 and any(r["refund"] == "SUCCESS" for r in rows):
-            break
-        await asyncio.sleep(0.2)
+    rows = await polled(
+        lambda: pool.fetch(
+            "SELECT p.outcome, p.reason, r.state AS refund FROM payments p"
+            " LEFT JOIN refunds r ON r.payment_id = p.id JOIN orders o ON o.id = p.order_id"
+            " WHERE o.order_no = $1 ORDER BY p.id",
+            order["order_no"],
+        ),
+        lambda rows: len(rows) == 2 and any(r["refund"] == "SUCCESS" for r in rows),
+        timeout_s=15,
+        every_s=0.2,
+    )
     assert sorted((r["outcome"], r["reason"], r["refund"]) for r in rows) == [
         ("CLEARED", None, None),
         ("SUSPENSE", "ALREADY_PAID", "SUCCESS"),

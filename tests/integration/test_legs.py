@@ -4,7 +4,6 @@ order and the receipt; a refused confirmation puts the order in EXCEPTION with t
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from clearing.api.keys import POOL
 from tests.integration.factories import paid_out
 from tests.integration.fund_harness import FundSim, home, running_fund_sim
 from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.serving import polled
 from tests.integration.wechat_harness import running_wechat_sim
 
 
@@ -60,26 +60,27 @@ async def _paid_fund_order(svc: Service, fund: FundSim, staff: str) -> tuple[str
     return order["order_no"], notice
 
 
+async def _order(svc: Service, staff: str, order_no: str) -> dict[str, Any]:
+    _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
+    return dict(order)
+
+
 async def _until(svc: Service, staff: str, order_no: str, state: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
-        if order["state"] == state or time.monotonic() > deadline:
-            assert order["state"] == state, order
-            return dict(order)
-        await asyncio.sleep(0.1)
+    order = await polled(lambda: _order(svc, staff, order_no), lambda o: o["state"] == state)
+    assert order["state"] == state, order
+    return order
 
 
 async def _confirmed(svc: Service, staff: str, order_no: str) -> dict[str, Any]:
     """The order once every leg with a reference is confirmed (it stays CLEARED until paid out)."""
-    deadline = time.monotonic() + 10
-    while True:
-        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
+
+    def confirmed(order: dict[str, Any]) -> bool:
         legs = [ln for ln in order["lines"] if ln["reference"]]
-        if all(ln["confirm_state"] == "CONFIRMED" for ln in legs):
-            return dict(order)
-        assert time.monotonic() < deadline, order
-        await asyncio.sleep(0.1)
+        return all(ln["confirm_state"] == "CONFIRMED" for ln in legs)
+
+    order = await polled(lambda: _order(svc, staff, order_no), confirmed)
+    assert confirmed(order), order
+    return order
 
 
 async def test_a_confirmed_leg_carries_its_proof_and_the_paid_out_order_settles(

@@ -24,6 +24,7 @@ from tests.integration.service_harness import (
     service_fixture,
     user_fixture,
 )
+from tests.integration.serving import polled
 
 svc = service_fixture("flow", sim_retry_scale=0.01, workers=2, poll_first_s=0.3, poll_later_s=0.5)
 
@@ -107,17 +108,14 @@ async def test_wrong_amount_goes_to_suspense_and_is_refunded(svc: Service, staff
     order = await svc.wait_state(staff, order_no, "EXCEPTION")
     assert order["exception_reason"] == "AMOUNT_MISMATCH"
     pool = svc.app[POOL]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        async with pool.acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT r.state FROM refunds r JOIN payments p ON p.id = r.payment_id"
-                " WHERE p.out_trade_no = $1",
-                otn,
-            )
-        if state == "SUCCESS":
-            break
-        await asyncio.sleep(0.1)
+    state = await polled(
+        lambda: pool.fetchval(
+            "SELECT r.state FROM refunds r JOIN payments p ON p.id = r.payment_id"
+            " WHERE p.out_trade_no = $1",
+            otn,
+        ),
+        lambda state: state == "SUCCESS",
+    )
     assert state == "SUCCESS"
     ledger = await _ledger(pool, order_no)
     # parked, then given back: nothing reached a beneficiary, suspense and receivable are square
