@@ -19,6 +19,7 @@ from tests.integration.factories import PAYER_ID
 from tests.integration.fiscal_harness import running_fiscal_sim
 from tests.integration.fund_harness import home, running_fund_sim
 from tests.integration.service_harness import running_service
+from tests.integration.serving import polled
 from tests.integration.tax_harness import running_tax_sim
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -99,3 +100,22 @@ async def case_order(env: dict[str, Any], body: dict[str, Any]) -> dict[str, Any
     status, order = await env["svc"].create_order(env["clerk"], body)
     assert status == 201, order
     return dict(order)
+
+
+def all_confirmed(order: dict[str, Any]) -> bool:
+    """Every leg of the order that names a reference is confirmed by its authority."""
+    legs = [ln for ln in order["lines"] if ln["reference"]]
+    return bool(legs) and all(ln["confirm_state"] == "CONFIRMED" for ln in legs)
+
+
+async def confirmed_order(
+    env: dict[str, Any], order_no: str, within_s: float = 15.0, every_s: float = 0.1
+) -> dict[str, Any]:
+    """The order as the clerk reads it once ``all_confirmed``, or as it stands when time ran out
+    (the caller asserts)."""
+
+    async def read() -> dict[str, Any]:
+        _, order = await env["svc"].request("GET", f"/api/v1/orders/{order_no}", env["clerk"])
+        return dict(order)
+
+    return await polled(read, all_confirmed, within_s, every_s)

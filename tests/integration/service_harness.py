@@ -207,6 +207,19 @@ class Service:
                 return dict(body)
             await asyncio.sleep(0.05)
 
+    async def wait_refund(
+        self, token: str, order_no: str, state: str, within_s: float = 10.0
+    ) -> dict[str, Any]:
+        """The order's latest refund once it is in ``state`` (failing if it is not in time)."""
+        deadline = time.monotonic() + within_s
+        while True:
+            _, body = await self.request("GET", f"/api/v1/orders/{order_no}/refunds", token)
+            last = body["refunds"][-1]
+            if last["state"] == state or time.monotonic() > deadline:
+                assert last["state"] == state, last
+                return dict(last)
+            await asyncio.sleep(0.1)
+
 
 def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:
     items = ["DEED_TAX", "REG_FEE", "MAINT_FUND", "VAT", "IIT"]

@@ -5,16 +5,21 @@ The lookup warns of a reference another order holds. Real tax, fiscal and fund s
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.case_harness import case_body, case_fixture, case_order, new_case
+from tests.integration.case_harness import (
+    all_confirmed,
+    case_body,
+    case_fixture,
+    case_order,
+    confirmed_order,
+    new_case,
+)
 from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service
 
@@ -94,14 +99,8 @@ async def test_an_already_paid_case_is_409_naming_the_order_that_paid(
     qr = await svc.open_qr(env["clerk"], paid["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     # once every authority has heard of the payment, each says "already paid"
-    deadline = time.monotonic() + 20
-    while True:
-        _, now = await svc.request("GET", f"/api/v1/orders/{paid['order_no']}", env["clerk"])
-        legs = [ln for ln in now["lines"] if ln["reference"]]
-        if legs and all(ln["confirm_state"] == "CONFIRMED" for ln in legs):
-            break
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
+    now = await confirmed_order(env, paid["order_no"], within_s=20)
+    assert all_confirmed(now), now
     status, problem = await svc.create_order(env["clerk"], _body(case), secrets.token_hex(8))
     assert (status, problem["code"]) == (409, "REFERENCE_ALREADY_PAID"), problem
     assert problem["order_no"] == paid["order_no"]

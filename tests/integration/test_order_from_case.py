@@ -4,16 +4,21 @@ and its proof is on the order."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
-from tests.integration.case_harness import case_body, case_fixture, case_order, new_case
+from tests.integration.case_harness import (
+    all_confirmed,
+    case_body,
+    case_fixture,
+    case_order,
+    confirmed_order,
+    new_case,
+)
 from tests.integration.factories import PAYER_ID
 from tests.integration.service_harness import Service
 
@@ -52,18 +57,13 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     assert problem["order_no"] == order["order_no"]
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
-        if _all_confirmed(now):
-            break
-        await asyncio.sleep(0.2)
+    now = await confirmed_order(env, order["order_no"], every_s=0.2)
     async with svc.app[POOL].acquire() as conn:
         tasks = await conn.fetch(
             "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
             " ORDER BY id DESC LIMIT 8"
         )
-    assert _all_confirmed(now), [dict(t) for t in tasks]
+    assert all_confirmed(now), [dict(t) for t in tasks]
     # every authority has its proof; SETTLED waits for the payout to the beneficiaries
     assert now["state"] == "CLEARED"
     proofs = {ln["item_code"]: ln["proof_no"] for ln in now["lines"] if ln["reference"]}
@@ -143,24 +143,15 @@ async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, An
     assert now["attempts"] == []  # no QR was shown
 
 
-def _all_confirmed(order: dict[str, Any]) -> bool:
-    legs = [ln for ln in order["lines"] if ln["reference"]]
-    return bool(legs) and all(ln["confirm_state"] == "CONFIRMED" for ln in legs)
-
-
 async def _settled(env: dict[str, Any]) -> dict[str, Any]:
     """A paid order whose every leg the authorities confirmed."""
     svc: Service = env["svc"]
     order = await case_order(env, _body(await _case(env)))
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
-    deadline = time.monotonic() + 15
-    while True:
-        _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
-        if _all_confirmed(now):
-            return dict(now)
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
+    now = await confirmed_order(env, order["order_no"])
+    assert all_confirmed(now), now
+    return now
 
 
 def _retoken(token: str, change: Any) -> str:

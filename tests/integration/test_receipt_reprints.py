@@ -3,10 +3,8 @@ real service, PostgreSQL and the WeChat Pay simulator (the refund goes through t
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import time
 from typing import Any
 
 import pypdf
@@ -55,13 +53,7 @@ async def _refund_line_2(svc: Service, staff: dict[str, str], order_no: str) -> 
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={}
     )
     assert status == 200
-    deadline = time.monotonic() + 10
-    while True:
-        _, body = await svc.request("GET", f"/api/v1/orders/{order_no}/refunds", staff["clerk"])
-        if body["refunds"][-1]["state"] == "SUCCEEDED":
-            break
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.1)
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     await svc.wait_state(staff["clerk"], order_no, "CLEARED")
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
@@ -36,17 +33,6 @@ async def _paid_order(svc: Service, clerk: str, amounts: tuple[int, ...]) -> str
     return str(order["order_no"])
 
 
-async def _wait_refund(svc: Service, token: str, order_no: str, state: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        _, body = await svc.request("GET", f"/api/v1/orders/{order_no}/refunds", token)
-        last = body["refunds"][-1]
-        if last["state"] == state or time.monotonic() > deadline:
-            assert last["state"] == state, last
-            return dict(last)
-        await asyncio.sleep(0.1)
-
-
 async def test_whole_order_refund_reverses_every_line(svc: Service, staff: dict[str, str]) -> None:
     order_no = await _paid_order(svc, staff["clerk"], (350_000_00, 80_00))
     status, req = await svc.request(
@@ -60,7 +46,7 @@ async def test_whole_order_refund_reverses_every_line(svc: Service, staff: dict[
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={"note": "同意"}
     )
     assert (status, decided["state"]) == (200, "APPROVED")
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "REFUNDED")
     assert order["state_zh"] == "已退款"
     assert await ledger_balances(svc.app[POOL], order_no) == {
@@ -82,7 +68,7 @@ async def test_partial_refund_reverses_only_the_chosen_line(
     )
     assert req["amount_fen"] == 80_00
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "CLEARED")
     assert order["state"] == "CLEARED"
     assert await ledger_balances(svc.app[POOL], order_no) == {
@@ -152,7 +138,7 @@ async def test_abnormal_refund_is_tracked(svc: Service, staff: dict[str, str]) -
         "POST", f"/api/v1/orders/{order_no}/refunds", staff["supervisor"], json={"reason": "x"}
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "ABNORMAL")
+    await svc.wait_refund(staff["clerk"], order_no, "ABNORMAL")
     _, waiting = await svc.request("GET", "/api/v1/refunds", staff["finance"])
     assert req["id"] in [r["id"] for r in waiting["refunds"] if r["state"] == "ABNORMAL"]
     # nothing posted while the money has not gone back
@@ -176,7 +162,7 @@ async def test_a_line_already_paid_out_becomes_a_claim_on_its_beneficiary(
         "POST", f"/api/v1/orders/{order_no}/refunds", staff["supervisor"], json={"reason": "x"}
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 0,
         "payable:TREASURY": -900_00,
