@@ -7,9 +7,7 @@ async with running_wechat_sim(tmp) as sim, running_service(dsn, tmp, sim) as svc
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
-from tests.integration.serving import serving
+from tests.integration.serving import polled, serving
 from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 
@@ -198,27 +196,27 @@ class Service:
     async def wait_state(
         self, token: str, order_no: str, state: str, within_s: float = 5.0
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + within_s
-        while True:
+        async def read() -> dict[str, Any]:
             status, body = await self.request("GET", f"/api/v1/orders/{order_no}", token)
             assert status == 200, body
-            if body["state"] == state or time.monotonic() > deadline:
-                assert body["state"] == state, f"{order_no} is {body['state']}, wanted {state}"
-                return dict(body)
-            await asyncio.sleep(0.05)
+            return dict(body)
+
+        body = await polled(read, lambda b: b["state"] == state, within_s, every_s=0.05)
+        assert body["state"] == state, f"{order_no} is {body['state']}, wanted {state}"
+        return body
 
     async def wait_refund(
         self, token: str, order_no: str, state: str, within_s: float = 10.0
     ) -> dict[str, Any]:
         """The order's latest refund once it is in ``state`` (failing if it is not in time)."""
-        deadline = time.monotonic() + within_s
-        while True:
+
+        async def read() -> dict[str, Any]:
             _, body = await self.request("GET", f"/api/v1/orders/{order_no}/refunds", token)
-            last = body["refunds"][-1]
-            if last["state"] == state or time.monotonic() > deadline:
-                assert last["state"] == state, last
-                return dict(last)
-            await asyncio.sleep(0.1)
+            return dict(body["refunds"][-1])
+
+        last = await polled(read, lambda r: r["state"] == state, within_s)
+        assert last["state"] == state, last
+        return last
 
 
 def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:
