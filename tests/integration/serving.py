@@ -398,3 +398,8 @@ async def polled(
         if done(value) or time.monotonic() >= deadline:
             return value
         await asyncio.sleep(every_s)
+
+
+def refused_once(sim_order: dict[str, Any]) -> bool:
+    """A simulator's order one of whose notifications our service refused (401)."""
+    return 401 in [d.get("status") for d in sim_order.get("deliveries", [])]

@@ -4,7 +4,6 @@ two channels at once — through the real service, the real WeChat and terminal 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +12,7 @@ from clearing.api.keys import POOL
 from tests.integration.factories import ledger_balances
 from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
-from tests.integration.serving import polled
+from tests.integration.serving import polled, refused_once
 
 env = card_service_fixture(
     "card",
@@ -182,11 +181,8 @@ async def test_badly_signed_card_results_are_refused(
             " WHERE kind = 'attempt.poll' AND state = 'READY'"
         )
     await pos.swipe("T0000001")
-    deadline = time.monotonic() + 20
-    statuses: list[object] = []
-    while time.monotonic() < deadline and 401 not in statuses:
-        sim_order = await pos.order(str(started["out_trade_no"]))
-        statuses = [d.get("status") for d in sim_order.get("deliveries", [])]
-        await asyncio.sleep(0.1)
-    assert 401 in statuses, sim_order
+    sim_order = await polled(
+        lambda: pos.order(str(started["out_trade_no"])), refused_once, timeout_s=20
+    )
+    assert refused_once(sim_order), sim_order
     assert await ledger_balances(svc.app[POOL], order["order_no"]) == {}

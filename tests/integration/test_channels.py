@@ -4,7 +4,6 @@ lost → cleared by polling; payment codes, including the citizen confirming on 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +14,7 @@ from clearing.api.keys import POOL
 from tests.integration.alipay_harness import running_alipay_sim
 from tests.integration.factories import ledger_balances
 from tests.integration.service_harness import Service, order_body, running_service, staff_fixture
+from tests.integration.serving import polled, refused_once
 from tests.integration.unionpay_harness import running_unionpay_sim
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -165,16 +165,13 @@ async def test_payment_code_never_confirmed_is_reversed(
         staff["clerk"],
         json={"method": "code", "auth_code": CODES["wechatpay"]},
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        async with svc.app[POOL].acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT state FROM payment_attempts WHERE out_trade_no = $1",
-                started["out_trade_no"],
-            )
-        if state == "REVERSED":
-            break
-        await asyncio.sleep(0.2)
+    state = await polled(
+        lambda: svc.app[POOL].fetchval(
+            "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
+        ),
+        lambda state: state == "REVERSED",
+        every_s=0.2,
+    )
     assert state == "REVERSED"
     assert (await sim(svc, "wechatpay").order(started["out_trade_no"]))["state"] in (
         "REVOKED",
@@ -223,13 +220,8 @@ async def test_badly_signed_callbacks_are_refused_and_change_nothing(
             " WHERE kind = 'attempt.poll' AND state = 'READY'"
         )
     await sim(svc, channel).pay(otn)
-    deadline = time.monotonic() + 20
-    statuses: list[object] = []
-    while time.monotonic() < deadline and 401 not in statuses:
-        order = await sim(svc, channel).order(otn)
-        statuses = [d.get("status") for d in order.get("deliveries", [])]
-        await asyncio.sleep(0.1)
-    assert 401 in statuses, order
+    order = await polled(lambda: sim(svc, channel).order(otn), refused_once, timeout_s=20)
+    assert refused_once(order), order
     _, ours = await svc.request("GET", f"/api/v1/orders/{order_no}", staff["clerk"])
     assert (ours["state"], ours["payments"]) == ("PAYING", [])
     assert await ledger_balances(svc.app[POOL], order_no) == {}
