@@ -80,6 +80,14 @@ async def new_order(svc: Service, window: str = "W01") -> str:
     return str(order["order_no"])
 
 
+async def shown_order(svc: Service, staff: str, window: str) -> tuple[Screen, str]:
+    """A screen paired at ``window`` showing a new (unpaid) order the clerk put on it."""
+    screen = await pair(svc, staff, window)
+    order_no = await new_order(svc, window)
+    await show(svc, staff, window, order_no)
+    return screen, order_no
+
+
 async def paid_order(svc: Service, window: str = "W01") -> str:
     order_no = await new_order(svc, window)
     qr = await svc.open_qr(await svc.supervisor(), order_no)

@@ -13,7 +13,7 @@ from clearing.domain.display import window_name
 from clearing.domain.orders import Limits
 from clearing.ports import PaymentNotice
 from clearing.security import PiiCipher
-from clearing.service import orders, payments, principals
+from clearing.service import orders, payments, principals, settlement, settlement_answers
 from clearing.service.orders import LineInput, OrderInput
 from clearing.service.principals import Principal
 
@@ -121,3 +121,49 @@ async def capture(
 ) -> payments.CaptureResult:
     async with pool.acquire() as conn:
         return await payments.capture(conn, n, source)
+
+
+async def ledger_balances(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
+    """The order's postings summed by ledger account code."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
+            " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
+            " WHERE o.order_no = $1 GROUP BY a.code",
+            order_no,
+        )
+    return {r["code"]: int(r["s"]) for r in rows}
+
+
+async def paid_out(conn: asyncpg.Connection) -> None:
+    """A cut-off of every account, and the bank's word that every instruction of it was booked
+    (no bank here): what is paid is then paid out."""
+    batch_id = await settlement.cutoff(
+        conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+    )
+    assert batch_id is not None
+    for row in await conn.fetch(
+        "SELECT end_to_end_id FROM settlement_instructions WHERE batch_id = $1", batch_id
+    ):
+        async with conn.transaction():
+            assert await settlement_answers.booked(conn, row[0], datetime.now(UTC))
+
+
+async def paid(pool: asyncpg.Pool, amounts: list[int], items: list[str]) -> str:
+    """An order of ``items`` paid through the real capture (cleared); its number."""
+    async with pool.acquire() as conn:
+        o = await order(conn, await staff(conn), amounts, items=items)
+        otn = await attempt(conn, str(o["order_no"]))
+    result = await capture(pool, notice(otn, sum(amounts)))
+    assert result.outcome == "CLEARED"
+    return str(o["order_no"])
+
+
+async def open_notices(conn: asyncpg.Connection, amounts: list[int]) -> list[PaymentNotice]:
+    """One order per amount, each with an open attempt, and the acquirer's notice paying it."""
+    who = await staff(conn)
+    notices = []
+    for amount in amounts:
+        o = await order(conn, who, [amount])
+        notices.append(notice(await attempt(conn, str(o["order_no"])), amount))
+    return notices

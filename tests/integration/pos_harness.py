@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from adapters.pos import keys as keyset
 from adapters.pos.client import PosClient
 from adapters.pos.keys import MerchantKeys, PlatformKeys
@@ -105,3 +107,18 @@ async def running_card_service(
         ) as svc,
     ):
         yield svc, pos
+
+
+def card_service_fixture(name: str, terminals: Iterable[str], **settings: Any) -> Any:
+    """A module fixture ``env``: ``running_card_service`` in a fresh folder ``name`` on the
+    module's database, yielding ``(service, terminal cloud)``."""
+
+    @pytest.fixture(scope="module")
+    async def env(
+        db_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[tuple[Service, PosSim]]:
+        tmp = tmp_path_factory.mktemp(name)
+        async with running_card_service(db_dsn, tmp, terminals, **settings) as running:
+            yield running
+
+    return env

@@ -7,9 +7,7 @@ async with running_wechat_sim(tmp) as sim, running_service(dsn, tmp, sim) as svc
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from clearing.api.app import create_app
@@ -28,8 +27,8 @@ from clearing.domain.orders import attempt_no
 from clearing.ports import PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
-from tests.integration.serving import serving
-from tests.integration.wechat_harness import WeChatSim
+from tests.integration.serving import polled, serving
+from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
 
 
 async def open_attempt_row(conn: Conn, order_no: str, provider: str) -> tuple[str, datetime]:
@@ -197,14 +196,27 @@ class Service:
     async def wait_state(
         self, token: str, order_no: str, state: str, within_s: float = 5.0
     ) -> dict[str, Any]:
-        deadline = time.monotonic() + within_s
-        while True:
+        async def read() -> dict[str, Any]:
             status, body = await self.request("GET", f"/api/v1/orders/{order_no}", token)
             assert status == 200, body
-            if body["state"] == state or time.monotonic() > deadline:
-                assert body["state"] == state, f"{order_no} is {body['state']}, wanted {state}"
-                return dict(body)
-            await asyncio.sleep(0.05)
+            return dict(body)
+
+        body = await polled(read, lambda b: b["state"] == state, within_s, every_s=0.05)
+        assert body["state"] == state, f"{order_no} is {body['state']}, wanted {state}"
+        return body
+
+    async def wait_refund(
+        self, token: str, order_no: str, state: str, within_s: float = 10.0
+    ) -> dict[str, Any]:
+        """The order's latest refund once it is in ``state`` (failing if it is not in time)."""
+
+        async def read() -> dict[str, Any]:
+            _, body = await self.request("GET", f"/api/v1/orders/{order_no}/refunds", token)
+            return dict(body["refunds"][-1])
+
+        last = await polled(read, lambda r: r["state"] == state, within_s)
+        assert last["state"] == state, last
+        return last
 
 
 def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:
@@ -263,3 +275,47 @@ async def running_service(
 
     async with serving(make_app) as (base_url, app), aiohttp.ClientSession() as session:
         yield Service(base_url, app, session, sim)
+
+
+def service_fixture(name: str, *, sim_retry_scale: float | None = None, **settings: Any) -> Any:
+    """A module fixture ``svc``: the real service (``settings``) with its WeChat simulator, in a
+    fresh folder ``name`` on the module's database; ``svc = service_fixture("x", workers=0)``.
+    ``sim_retry_scale`` makes the simulator retry its notifications faster."""
+    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
+
+    @pytest.fixture(scope="module")
+    async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+        tmp = tmp_path_factory.mktemp(name)
+        async with (
+            running_wechat_sim(tmp / "wechat", **sim_options) as sim,
+            running_service(db_dsn, tmp, sim, **settings) as s,
+        ):
+            yield s
+
+    return svc
+
+
+def user_fixture(role: str, office: str | None) -> Any:
+    """A module fixture: the token of a new ``role`` of ``office`` on the module's ``svc``;
+    ``clerk = user_fixture("clerk", "HALL1")``."""
+
+    @pytest.fixture(scope="module")
+    async def user(svc: Service) -> str:
+        return await svc.add_user(role, office)
+
+    return user
+
+
+def staff_fixture(**offices: str | None) -> Any:
+    """A module fixture ``staff``: a token by name on the module's ``svc``, each name's role
+    being the name without its trailing digits (``finance2`` is a second finance user) and the
+    value its office: ``staff = staff_fixture(clerk="HALL1", finance=None, finance2=None)``."""
+
+    @pytest.fixture(scope="module")
+    async def staff(svc: Service) -> dict[str, str]:
+        return {
+            name: await svc.add_user(name.rstrip("0123456789"), office)
+            for name, office in offices.items()
+        }
+
+    return staff

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Generic, TypeVar
@@ -38,6 +38,7 @@ V = TypeVar("V")
 S = TypeVar("S")
 M = TypeVar("M")
 P = TypeVar("P")
+R = TypeVar("R")
 D = TypeVar("D", bound="Delivery[Any]")
 
 
@@ -361,3 +362,44 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 20
         if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.02)
+
+
+def in_minutes(n: int) -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=n)
+
+
+async def open_acquirer_qr(
+    client: Any, out_trade_no: str, qr_prefix: str, total_fen: int = 12_345
+) -> str:
+    """Open ``out_trade_no`` (the usual bill, 15 minutes) on an acquirer's real client, check
+    its QR is the acquirer's (``qr_prefix``) and return the number."""
+    qr = await client.create_qr(
+        out_trade_no=out_trade_no,
+        description="不动产登记费及契税",
+        total_fen=total_fen,
+        expires_at=in_minutes(15),
+        attach="window=3",
+    )
+    assert qr.startswith(qr_prefix)
+    return out_trade_no
+
+
+async def polled(
+    read: Callable[[], Awaitable[R]],
+    done: Callable[[R], bool],
+    timeout_s: float = 10.0,
+    every_s: float = 0.1,
+) -> R:
+    """What ``read`` gives once ``done`` holds of it, or the last it gave when ``timeout_s`` ran
+    out: the caller's assertions then say what was wrong, with the value at hand."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await read()
+        if done(value) or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(every_s)
+
+
+def refused_once(sim_order: dict[str, Any]) -> bool:
+    """A simulator's order one of whose notifications our service refused (401)."""
+    return 401 in [d.get("status") for d in sim_order.get("deliveries", [])]

@@ -13,7 +13,6 @@ a bearer token at once: it passes the kiosk's rows only, and every other route r
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +22,7 @@ from clearing.api import access, routes_kiosk
 from clearing.api.keys import POOL
 from clearing.api.openapi import document
 from clearing.service import kiosks, principals
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture
 
 DOCUMENT = document()
 # signing out ends the session it is called with: last, with tokens of its own
@@ -36,14 +34,7 @@ OPERATIONS = sorted(
 CALLERS = {**{role: role for role in access.CALLERS}, "api-client": "clerk"}
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("access")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
+svc = service_fixture("access", workers=0)
 
 
 async def _tokens(svc: Service) -> dict[str, str | None]:

@@ -3,8 +3,6 @@ browser; each role is sent to a page it can use."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from clearing.api.keys import POOL
@@ -16,23 +14,12 @@ from tests.integration.admin_harness import (
     sign_in,
     user,
 )
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture, user_fixture
+
+svc = service_fixture("admin", workers=0)
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("admin")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def admin(svc: Service) -> str:
-    return await svc.add_user("admin", None)
+admin = user_fixture("admin", None)
 
 
 # -- the window an order lands on ------------------------------------------------------------

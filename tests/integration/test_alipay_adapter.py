@@ -35,7 +35,13 @@ from tests.integration.alipay_harness import (
     running_alipay_sim,
     running_notify_receiver,
 )
-from tests.integration.serving import acquirer_fixtures, eventually, keyset_fixture
+from tests.integration.serving import (
+    acquirer_fixtures,
+    eventually,
+    in_minutes,
+    keyset_fixture,
+    open_acquirer_qr,
+)
 
 RETRY_SCALE = 0.001
 FEE_RATE_PPM = 6000  # 0.6 %: government merchants pay none, but the bill must carry fees right
@@ -44,10 +50,6 @@ _counter = iter(range(1, 1_000_000))
 
 def trade_no() -> str:
     return f"TJ{os.getpid()}N{next(_counter):06d}"
-
-
-def in_minutes(n: int) -> datetime:
-    return datetime.now(UTC) + timedelta(minutes=n)
 
 
 def buyer_code() -> str:
@@ -75,16 +77,7 @@ receiver, client = acquirer_fixtures(running_alipay_sim)[1:]
 
 
 async def open_qr(client: AlipayClient, total_fen: int = 12_345) -> str:
-    no = trade_no()
-    qr = await client.create_qr(
-        out_trade_no=no,
-        description="不动产登记费及契税",
-        total_fen=total_fen,
-        expires_at=in_minutes(15),
-        attach="window=3",
-    )
-    assert qr.startswith("https://qr.alipay.com/bax")
-    return no
+    return await open_acquirer_qr(client, trade_no(), "https://qr.alipay.com/bax", total_fen)
 
 
 # --- signing and keys, no network --------------------------------------------------------

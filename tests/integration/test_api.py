@@ -6,30 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
+
+svc = service_fixture("api", workers=0)
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("api")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> str:
-    return await svc.add_user("supervisor", "HALL1")
+staff = user_fixture("supervisor", "HALL1")
 
 
 async def _counts(pool: asyncpg.Pool) -> tuple[int, int, int]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +21,22 @@ async def _connect(dsn: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(dsn)
     await init_connection(conn)
     return conn
+
+
+@asynccontextmanager
+async def _fresh(pg_admin_dsn: str, template_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a database of its own (these tests switch its guards off), closed after."""
+    conn = await _connect(await fresh_database(pg_admin_dsn, template_dsn))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _tamper(conn: asyncpg.Connection, sql: str) -> None:
+    """What someone with superuser rights can do: switch the append-only guard off and run ``sql``."""
+    await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
+    await conn.execute(sql)
 
 
 async def _fill(conn: asyncpg.Connection, n: int) -> None:
@@ -52,33 +70,23 @@ async def test_audit_rows_cannot_be_changed_through_sql(pool: asyncpg.Pool) -> N
 async def test_verify_finds_an_edited_row(
     db_dsn: str, pg_admin_dsn: str, template_dsn: str
 ) -> None:
-    dsn = await fresh_database(pg_admin_dsn, template_dsn)
-    conn = await _connect(dsn)
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         await _fill(conn, 10)
         # someone with superuser rights switches the guard off and edits history
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
-        await conn.execute("UPDATE audit_log SET detail = '{\"i\": 999}' WHERE seq = 4")
+        await _tamper(conn, "UPDATE audit_log SET detail = '{\"i\": 999}' WHERE seq = 4")
         report = await audit.verify(conn)
         assert not report.ok
         assert any("seq 4" in p and "altered" in p for p in report.problems)
-    finally:
-        await conn.close()
 
 
 async def test_verify_finds_a_deleted_row(pg_admin_dsn: str, template_dsn: str) -> None:
-    dsn = await fresh_database(pg_admin_dsn, template_dsn)
-    conn = await _connect(dsn)
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         await _fill(conn, 10)
-        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
-        await conn.execute("DELETE FROM audit_log WHERE seq = 5")
+        await _tamper(conn, "DELETE FROM audit_log WHERE seq = 5")
         report = await audit.verify(conn)
         assert not report.ok
         # the gap is named, and only the gap: the row after it is not blamed
         assert report.problems == ["rows 5..5 of the chain are missing (deleted?)"]
-    finally:
-        await conn.close()
 
 
 async def _witnessed(conn: asyncpg.Connection, tmp_path: Path, n: int) -> audit_witness.Witness:
@@ -108,8 +116,7 @@ def _view(tmp_path: Path) -> audit_witness.WitnessView:
 async def test_the_witness_catches_a_chain_cut_short(
     pg_admin_dsn: str, template_dsn: str, tmp_path: Path
 ) -> None:
-    conn = await _connect(await fresh_database(pg_admin_dsn, template_dsn))
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         await _witnessed(conn, tmp_path, 10)
         assert (await audit.verify(conn, witness=_view(tmp_path))).ok
         # a superuser, triggers off, deletes the newest rows: the chain alone still looks whole
@@ -121,15 +128,12 @@ async def test_the_witness_catches_a_chain_cut_short(
         assert report.problems == [
             "rows 8..10 were sealed and witnessed but are gone: the chain was cut after seq 7"
         ]
-    finally:
-        await conn.close()
 
 
 async def test_the_witness_names_the_first_row_rewritten_and_resealed(
     pg_admin_dsn: str, template_dsn: str, tmp_path: Path
 ) -> None:
-    conn = await _connect(await fresh_database(pg_admin_dsn, template_dsn))
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         witness = await _witnessed(conn, tmp_path, 12)
         # a superuser edits row 6, unseals it and every row after it, and lets the sealer
         # (the service's, still running) seal them anew: the chain is consistent again
@@ -147,15 +151,12 @@ async def test_the_witness_names_the_first_row_rewritten_and_resealed(
         assert len(report.problems) == 1, report.problems
         assert report.problems[0].startswith("row seq 6 ")
         assert "rewritten" in report.problems[0]
-    finally:
-        await conn.close()
 
 
 async def test_a_forged_witness_checkpoint_is_refused(
     pg_admin_dsn: str, template_dsn: str, tmp_path: Path
 ) -> None:
-    conn = await _connect(await fresh_database(pg_admin_dsn, template_dsn))
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         await _witnessed(conn, tmp_path, 4)
         path = tmp_path / "audit" / "witness.jsonl"
         lines = path.read_text().splitlines()
@@ -169,8 +170,6 @@ async def test_a_forged_witness_checkpoint_is_refused(
         (tmp_path / "keys" / "audit.pub").rename(tmp_path / "retired" / "old.pub")
         path.write_text("\n".join(lines) + "\n")
         assert (await audit.verify(conn, witness=_view(tmp_path))).ok
-    finally:
-        await conn.close()
 
 
 async def test_cli_audit_verify_exit_codes(
@@ -205,8 +204,7 @@ async def test_cli_audit_verify_exit_codes(
     assert code == 0 and "3 rows witnessed" in out, out
     code, out = await run("verify")
     assert code == 0 and "OK:" in out, out
-    await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard")
-    await conn.execute("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 2")
+    await _tamper(conn, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 2")
     await conn.close()
     code, out = await run("verify")
     assert code == 1 and "altered" in out, out
@@ -232,14 +230,10 @@ async def test_migrations_apply_once_even_when_raced(pg_admin_dsn: str) -> None:
 
 
 async def test_a_changed_migration_is_refused(pg_admin_dsn: str, template_dsn: str) -> None:
-    dsn = await fresh_database(pg_admin_dsn, template_dsn)
-    conn = await _connect(dsn)
-    try:
+    async with _fresh(pg_admin_dsn, template_dsn) as conn:
         await conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2")
         with pytest.raises(migrations.MigrationError, match="changed after it was applied"):
             await migrations.migrate(conn)
-    finally:
-        await conn.close()
 
 
 async def test_schema_built_from_migrations_matches_the_files(template_dsn: str) -> None:

@@ -4,26 +4,15 @@ UTC the day before) belongs to the Beijing day that just began."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("day")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as service,
-    ):
-        yield service
+svc = service_fixture("day", workers=0)
 
 
 async def _made_at(svc: Service, at: datetime) -> str:

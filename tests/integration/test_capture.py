@@ -249,12 +249,8 @@ async def test_batched_captures_each_get_their_own_outcome(pool: asyncpg.Pool) -
     from clearing.service.batching import CaptureBatcher
 
     batcher = CaptureBatcher(pool, max_inflight=1)
-    notices = []
     async with pool.acquire() as conn:
-        who = await f.staff(conn)
-        for amount in (100, 200, 300, 400):
-            o = await f.order(conn, who, [amount])
-            notices.append(f.notice(await f.attempt(conn, str(o["order_no"])), amount))
+        notices = await f.open_notices(conn, [100, 200, 300, 400])
     dup = notices[0]
     # order within a batch is by transaction id, so this one must not depend on arrival order
     wrong = f.notice("TJ20260101NOSUCHORDP01", 1)

@@ -21,12 +21,8 @@ async def test_notifications_of_one_turn_travel_in_one_batch(pool: asyncpg.Pool)
     metrics = Metrics()
     # slots to spare: before, each of these took a free slot and went alone
     batcher = CaptureBatcher(pool, metrics=metrics, max_inflight=4)
-    notices = []
     async with pool.acquire() as conn:
-        who = await f.staff(conn)
-        for amount in (100, 200, 300, 400):
-            o = await f.order(conn, who, [amount])
-            notices.append(f.notice(await f.attempt(conn, str(o["order_no"])), amount))
+        notices = await f.open_notices(conn, [100, 200, 300, 400])
     results = await asyncio.gather(*(batcher.capture(n, "notify") for n in notices))
     assert [r.outcome for r in results] == ["CLEARED"] * 4
     assert _batches(metrics) == (1.0, 4.0)

@@ -4,31 +4,24 @@ two channels at once — through the real service, the real WeChat and terminal 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.factories import ledger_balances
+from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
+from tests.integration.serving import polled, refused_once
 
-
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Service, PosSim]]:
-    async with running_card_service(
-        db_dsn,
-        tmp_path_factory.mktemp("card"),
-        ["T0000001"],
-        workers=2,
-        poll_first_s=0.3,
-        code_poll_s=0.3,
-        card_wait_s=2.0,
-    ) as env:
-        yield env
+env = card_service_fixture(
+    "card",
+    ["T0000001"],
+    workers=2,
+    poll_first_s=0.3,
+    code_poll_s=0.3,
+    card_wait_s=2.0,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,17 +35,6 @@ async def _faults(env: tuple[Service, PosSim]) -> AsyncIterator[None]:
 @pytest.fixture(scope="module")
 async def staff(env: tuple[Service, PosSim]) -> str:
     return await env[0].add_user("supervisor", "HALL1")
-
-
-async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) s FROM postings p JOIN ledger_accounts a"
-            " ON a.id = p.account_id JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1"
-            " GROUP BY a.code",
-            order_no,
-        )
-    return {r["code"]: int(r["s"]) for r in rows}
 
 
 async def _card(svc: Service, staff: str, order_no: str) -> dict[str, object]:
@@ -83,7 +65,7 @@ async def test_card_swipe_clears_with_the_card_facts(
     assert details["terminal_id"] == "T0000001"
     assert {"rrn", "batch_no", "trace_no"} <= set(details), details
     assert "*" in str(details)  # the card number only masked
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {
         "receivable:pos": 120_080_00,
         "payable:TREASURY": -120_000_00,
         "payable:FISCAL_NONTAX": -80_00,
@@ -98,12 +80,11 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
     await pos.set_faults(lose_result=True)
     started = await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")  # the card is charged, but nobody hears of it
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sim_order = await pos.order(str(started["out_trade_no"]))
-        if sim_order["state"] == "REVERSED":
-            break
-        await asyncio.sleep(0.2)
+    sim_order = await polled(
+        lambda: pos.order(str(started["out_trade_no"])),
+        lambda o: o["state"] == "REVERSED",
+        every_s=0.2,
+    )
     assert sim_order["state"] == "REVERSED", sim_order
     async with svc.app[POOL].acquire() as conn:
         state = await conn.fetchval(
@@ -112,7 +93,7 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
     assert state == "REVERSED"
     _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", staff)
     assert now["state"] == "PAYING"  # unpaid: the staff can take the payment again
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {}
 
 
 async def test_one_order_paid_on_two_channels_at_once_clears_once(
@@ -126,23 +107,22 @@ async def test_one_order_paid_on_two_channels_at_once_clears_once(
     assert [r[0] for r in results] == [200, 200]
     await svc.wait_state(staff, order["order_no"], "CLEARED")
     pool = svc.app[POOL]
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT p.outcome, p.reason, r.state AS refund FROM payments p"
-                " LEFT JOIN refunds r ON r.payment_id = p.id JOIN orders o ON o.id = p.order_id"
-                " WHERE o.order_no = $1 ORDER BY p.id",
-                order["order_no"],
-            )
-        if len(rows) == 2 and any(r["refund"] == "SUCCESS" for r in rows):
-            break
-        await asyncio.sleep(0.2)
+    rows = await polled(
+        lambda: pool.fetch(
+            "SELECT p.outcome, p.reason, r.state AS refund FROM payments p"
+            " LEFT JOIN refunds r ON r.payment_id = p.id JOIN orders o ON o.id = p.order_id"
+            " WHERE o.order_no = $1 ORDER BY p.id",
+            order["order_no"],
+        ),
+        lambda rows: len(rows) == 2 and any(r["refund"] == "SUCCESS" for r in rows),
+        timeout_s=15,
+        every_s=0.2,
+    )
     assert sorted((r["outcome"], r["reason"], r["refund"]) for r in rows) == [
         ("CLEARED", None, None),
         ("SUSPENSE", "ALREADY_PAID", "SUCCESS"),
     ]
-    ledger = await _ledger(pool, order["order_no"])
+    ledger = await ledger_balances(pool, order["order_no"])
     assert ledger.get("suspense", 0) == 0
     assert ledger["payable:TREASURY"] == -456_00
 
@@ -160,7 +140,7 @@ async def test_card_payment_refunded_and_balanced(env: tuple[Service, PosSim], s
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={})
     await svc.wait_state(staff, order["order_no"], "REFUNDED", within_s=10)
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {
         "receivable:pos": 0,
         "payable:TREASURY": 0,
         "payable:FISCAL_NONTAX": 0,
@@ -201,11 +181,8 @@ async def test_badly_signed_card_results_are_refused(
             " WHERE kind = 'attempt.poll' AND state = 'READY'"
         )
     await pos.swipe("T0000001")
-    deadline = time.monotonic() + 20
-    statuses: list[object] = []
-    while time.monotonic() < deadline and 401 not in statuses:
-        sim_order = await pos.order(str(started["out_trade_no"]))
-        statuses = [d.get("status") for d in sim_order.get("deliveries", [])]
-        await asyncio.sleep(0.1)
-    assert 401 in statuses, sim_order
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {}
+    sim_order = await polled(
+        lambda: pos.order(str(started["out_trade_no"])), refused_once, timeout_s=20
+    )
+    assert refused_once(sim_order), sim_order
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {}

@@ -14,26 +14,20 @@ import aiohttp
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
 
 TERMINAL = "T0000001"
 
 
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Service, PosSim]]:
-    async with running_card_service(
-        db_dsn,
-        tmp_path_factory.mktemp("decline"),
-        [TERMINAL],
-        workers=2,
-        # the poller asks as the service does by default: the decline must not wait for it
-        code_poll_s=2.0,
-        card_wait_s=60.0,
-    ) as env:
-        yield env
+env = card_service_fixture(
+    "decline",
+    [TERMINAL],
+    workers=2,
+    # the poller asks as the service does by default: the decline must not wait for it
+    code_poll_s=2.0,
+    card_wait_s=60.0,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -5,31 +5,28 @@ The lookup warns of a reference another order holds. Real tax, fiscal and fund s
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.case_harness import running_case_service
+from tests.integration.case_harness import (
+    all_confirmed,
+    case_body,
+    case_fixture,
+    case_order,
+    confirmed_order,
+    new_case,
+)
 from tests.integration.factories import PAYER_ID
-from tests.integration.fund_harness import home
 from tests.integration.service_harness import Service
 
 UNKNOWN_DECLARATION = "199999999999999999"  # the shape of the bureau's numbers; never issued
 
 
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("refusals")
-    settings = {"workers": 2, "poll_first_s": 0.3, "authority_timeout_s": 1.0}
-    async with running_case_service(db_dsn, tmp, **settings) as env:
-        yield {**env, "clerk": await env["svc"].add_user("clerk", "HALL1")}
+env = case_fixture("refusals", workers=2, poll_first_s=0.3, authority_timeout_s=1.0)
 
 
 @pytest.fixture(autouse=True)
@@ -40,25 +37,11 @@ async def _faults(env: dict[str, Any]) -> AsyncIterator[None]:
 
 
 async def _case(env: dict[str, Any]) -> dict[str, Any]:
-    decl = await env["tax"].create_case(buyer_name="张三", buyer_id=PAYER_ID)
-    notice = await env["fiscal"].issue(payer_name="张三", item="LAND_TRANSFER", amount="2345.67")
-    fund = await home(env["fund"])
-    return {
-        "declaration_no": decl.get("declaration_no") or decl["DeclNo"],
-        "payment_codes": [notice.get("payment_code") or notice["PayCode"]],
-        "fund_notice": fund["noticeNo"],
-    }
+    return await new_case(env, "2345.67")
 
 
 def _body(case: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "case_no": "2026-BDC-REFUSE",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "case": case,
-    }
+    return case_body("2026-BDC-REFUSE", case)
 
 
 async def _orders(svc: Service) -> int:
@@ -112,19 +95,12 @@ async def test_an_already_paid_case_is_409_naming_the_order_that_paid(
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, paid = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, paid
+    paid = await case_order(env, _body(case))
     qr = await svc.open_qr(env["clerk"], paid["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     # once every authority has heard of the payment, each says "already paid"
-    deadline = time.monotonic() + 20
-    while True:
-        _, now = await svc.request("GET", f"/api/v1/orders/{paid['order_no']}", env["clerk"])
-        legs = [ln for ln in now["lines"] if ln["reference"]]
-        if legs and all(ln["confirm_state"] == "CONFIRMED" for ln in legs):
-            break
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
+    now = await confirmed_order(env, paid["order_no"], within_s=20)
+    assert all_confirmed(now), now
     status, problem = await svc.create_order(env["clerk"], _body(case), secrets.token_hex(8))
     assert (status, problem["code"]) == (409, "REFERENCE_ALREADY_PAID"), problem
     assert problem["order_no"] == paid["order_no"]
@@ -174,8 +150,7 @@ async def test_the_lookup_warns_of_a_reference_another_open_order_holds(
     svc: Service = env["svc"]
     case = await _case(env)
     assert (await _lookup(env, case))["warnings"] == []
-    status, held = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, held
+    held = await case_order(env, _body(case))
     found = await _lookup(env, case)
     assert found["failures"] == []  # the authorities still say it is due
     warnings = found["warnings"]
@@ -196,8 +171,7 @@ async def test_a_notice_voided_after_the_order_was_made_is_refused_at_payment_no
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     status, _ = await env["fiscal"].void(case["payment_codes"][0])  # the agency cancels it
     assert status == 200
     status, problem = await svc.request(
@@ -219,8 +193,7 @@ async def test_the_payers_phone_is_refused_a_voided_notice_too(env: dict[str, An
 
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     status, _ = await env["fiscal"].void(case["payment_codes"][0])
     assert status == 200
     token = pay_links.make_token(

@@ -4,17 +4,17 @@ lost → cleared by polling; payment codes, including the citizen confirming on 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
 from tests.integration.alipay_harness import running_alipay_sim
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.factories import ledger_balances
+from tests.integration.service_harness import Service, order_body, running_service, staff_fixture
+from tests.integration.serving import polled, refused_once
 from tests.integration.unionpay_harness import running_unionpay_sim
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -60,24 +60,7 @@ async def _faults(svc: Service) -> AsyncIterator[None]:
     yield
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-    }
-
-
-async def _ledger(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) s FROM postings p JOIN ledger_accounts a"
-            " ON a.id = p.account_id JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1"
-            " GROUP BY a.code",
-            order_no,
-        )
-    return {r["code"]: int(r["s"]) for r in rows}
+staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None)
 
 
 async def _qr(svc: Service, clerk: str, channel: str, amounts: tuple[int, ...]) -> tuple[str, str]:
@@ -100,7 +83,7 @@ async def test_pay_then_refund(svc: Service, staff: dict[str, str], channel: str
     assert status == 200
     await svc.wait_state(staff["clerk"], order_no, "CLEARED")
     receivable = f"receivable:{channel}"
-    assert await _ledger(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         receivable: 350_080_00,
         "payable:TREASURY": -350_000_00,
         "payable:FISCAL_NONTAX": -80_00,
@@ -110,7 +93,7 @@ async def test_pay_then_refund(svc: Service, staff: dict[str, str], channel: str
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
     await svc.wait_state(staff["clerk"], order_no, "REFUNDED", within_s=10)
-    assert await _ledger(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         receivable: 0,
         "payable:TREASURY": 0,
         "payable:FISCAL_NONTAX": 0,
@@ -149,7 +132,7 @@ async def test_payment_code_paid_at_once(svc: Service, staff: dict[str, str], ch
         "SUCCEEDED",
         "CLEARED",
     )
-    assert await _ledger(svc.app[POOL], order["order_no"]) == {
+    assert await ledger_balances(svc.app[POOL], order["order_no"]) == {
         f"receivable:{channel}": 66_00,
         "payable:TREASURY": -66_00,
     }
@@ -182,16 +165,13 @@ async def test_payment_code_never_confirmed_is_reversed(
         staff["clerk"],
         json={"method": "code", "auth_code": CODES["wechatpay"]},
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        async with svc.app[POOL].acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT state FROM payment_attempts WHERE out_trade_no = $1",
-                started["out_trade_no"],
-            )
-        if state == "REVERSED":
-            break
-        await asyncio.sleep(0.2)
+    state = await polled(
+        lambda: svc.app[POOL].fetchval(
+            "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
+        ),
+        lambda state: state == "REVERSED",
+        every_s=0.2,
+    )
     assert state == "REVERSED"
     assert (await sim(svc, "wechatpay").order(started["out_trade_no"]))["state"] in (
         "REVOKED",
@@ -240,13 +220,8 @@ async def test_badly_signed_callbacks_are_refused_and_change_nothing(
             " WHERE kind = 'attempt.poll' AND state = 'READY'"
         )
     await sim(svc, channel).pay(otn)
-    deadline = time.monotonic() + 20
-    statuses: list[object] = []
-    while time.monotonic() < deadline and 401 not in statuses:
-        order = await sim(svc, channel).order(otn)
-        statuses = [d.get("status") for d in order.get("deliveries", [])]
-        await asyncio.sleep(0.1)
-    assert 401 in statuses, order
+    order = await polled(lambda: sim(svc, channel).order(otn), refused_once, timeout_s=20)
+    assert refused_once(order), order
     _, ours = await svc.request("GET", f"/api/v1/orders/{order_no}", staff["clerk"])
     assert (ours["state"], ours["payments"]) == ("PAYING", [])
-    assert await _ledger(svc.app[POOL], order_no) == {}
+    assert await ledger_balances(svc.app[POOL], order_no) == {}

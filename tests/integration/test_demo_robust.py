@@ -12,14 +12,13 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from clearing import demo
-from tests.integration.pos_harness import PosSim, running_card_service
+from tests.integration.pos_harness import PosSim, card_service_fixture
 from tests.integration.service_harness import Service, order_body
 
 
@@ -68,18 +67,12 @@ async def test_a_port_the_demo_chose_cannot_be_taken_before_its_server_serves_it
         squatter.close()
 
 
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Service, PosSim]]:
-    async with running_card_service(
-        db_dsn,
-        tmp_path_factory.mktemp("demo"),
-        list(demo.TERMINALS),
-        workers=1,
-        card_wait_s=60.0,
-    ) as env:
-        yield env
+env = card_service_fixture(
+    "demo",
+    list(demo.TERMINALS),
+    workers=1,
+    card_wait_s=60.0,
+)
 
 
 async def test_a_busy_terminal_s_422_is_reported_and_the_demo_goes_on(

@@ -4,10 +4,7 @@ and the refusals (staff routes, other windows, other offices)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta, timezone
-
-import pytest
 
 from clearing.api import routes_display
 from clearing.api.keys import POOL
@@ -19,26 +16,19 @@ from tests.integration.display_harness import (
     pair,
     pair_raw,
     show,
+    shown_order,
 )
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("display")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3, poll_later_s=0.5) as s,
-    ):
-        yield s
+svc = service_fixture(
+    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
+)
 
 
-@pytest.fixture(scope="module")
-async def clerk(svc: Service) -> str:
-    return await svc.add_user("clerk", "HALL1")
+clerk = user_fixture("clerk", "HALL1")
 
 
 async def test_a_code_pairs_one_screen_once(svc: Service, clerk: str) -> None:
@@ -95,9 +85,7 @@ async def test_wrong_codes_are_refused_then_slowed(svc: Service) -> None:
 
 
 async def test_the_screen_credential_opens_no_staff_route(svc: Service, clerk: str) -> None:
-    screen = await pair(svc, clerk, "W05")
-    order_no = await new_order(svc, "W05")
-    await show(svc, clerk, "W05", order_no)
+    screen, order_no = await shown_order(svc, clerk, "W05")
     await svc.open_qr(await svc.supervisor(), order_no)
     as_bearer = {"Authorization": f"Bearer {screen.token}"}
     as_session = {"Cookie": f"tj_session={screen.token}"}

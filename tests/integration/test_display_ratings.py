@@ -6,50 +6,37 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-
-import pytest
 
 from clearing.api.keys import POOL
 from reconciliation import reports
 from tests.integration.display_harness import (
     in_phase,
-    new_order,
     next_data,
     paid_order,
     pair,
     show,
+    shown_order,
     until,
 )
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture, user_fixture
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("display")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3, poll_later_s=0.5) as s,
-    ):
-        yield s
+svc = service_fixture(
+    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
+)
 
 
-@pytest.fixture(scope="module")
-async def clerk(svc: Service) -> str:
-    return await svc.add_user("clerk", "HALL1")
+clerk = user_fixture("clerk", "HALL1")
 
 
 async def test_the_screen_follows_the_order_through_payment_to_one_rating(
     svc: Service, clerk: str
 ) -> None:
-    screen = await pair(svc, clerk, "W01")
-    order_no = await new_order(svc, "W01")
-    await show(svc, clerk, "W01", order_no)
+    screen, order_no = await shown_order(svc, clerk, "W01")
 
     status, text = await screen.get("/api/v1/display/state")
     assert status == 200
@@ -118,9 +105,7 @@ async def test_the_screen_follows_the_order_through_payment_to_one_rating(
 async def test_ratings_are_refused_unless_paid_shown_here_and_well_formed(
     svc: Service, clerk: str
 ) -> None:
-    screen = await pair(svc, clerk, "W03")
-    unpaid = await new_order(svc, "W03")
-    await show(svc, clerk, "W03", unpaid)
+    screen, unpaid = await shown_order(svc, clerk, "W03")
     status, body = await screen.rate(unpaid, "satisfied")
     assert (status, body["code"]) == (409, "ORDER_NOT_PAID")
 
@@ -206,9 +191,7 @@ async def test_ratings_count_per_window_and_clerk_in_the_daily_report(svc: Servi
 async def test_the_screen_goes_idle_by_itself_after_thanks_or_a_closed_order(
     svc: Service, clerk: str
 ) -> None:
-    screen = await pair(svc, clerk, "W09")
-    order_no = await new_order(svc, "W09")
-    await show(svc, clerk, "W09", order_no)
+    screen, order_no = await shown_order(svc, clerk, "W09")
     status, _ = await svc.request(
         "POST", f"/api/v1/orders/{order_no}/cancel", clerk, json={"reason": "缴款人放弃缴费"}
     )

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("fees")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
+svc = service_fixture("fees", workers=0)
 
 
 def _body(days: int) -> dict[str, object]:

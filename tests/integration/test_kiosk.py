@@ -5,37 +5,24 @@ guessing lockout, paying through the WeChat simulator, the receipt, and the audi
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosk_lookup, names, pay_links, principals
 from tests.integration.display_harness import until
 from tests.integration.factories import PAYER_ID, place
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
 
 ID_TAIL = PAYER_ID[-6:]  # "31002X"
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("kiosk")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3, poll_later_s=0.5) as s,
-    ):
-        yield s
+svc = service_fixture("kiosk", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5)
 
 
-@pytest.fixture(scope="module")
-async def admin(svc: Service) -> str:
-    return await svc.add_user("admin", None)
+admin = user_fixture("admin", None)
 
 
 @dataclass

@@ -4,17 +4,16 @@ order and the receipt; a refused confirmation puts the order in EXCEPTION with t
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from clearing.api.keys import POOL
-from clearing.service import settlement, settlement_answers
+from tests.integration.factories import paid_out
 from tests.integration.fund_harness import FundSim, home, running_fund_sim
 from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.serving import polled
 from tests.integration.wechat_harness import running_wechat_sim
 
 
@@ -61,40 +60,27 @@ async def _paid_fund_order(svc: Service, fund: FundSim, staff: str) -> tuple[str
     return order["order_no"], notice
 
 
+async def _order(svc: Service, staff: str, order_no: str) -> dict[str, Any]:
+    _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
+    return dict(order)
+
+
 async def _until(svc: Service, staff: str, order_no: str, state: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
-        if order["state"] == state or time.monotonic() > deadline:
-            assert order["state"] == state, order
-            return dict(order)
-        await asyncio.sleep(0.1)
+    order = await polled(lambda: _order(svc, staff, order_no), lambda o: o["state"] == state)
+    assert order["state"] == state, order
+    return order
 
 
 async def _confirmed(svc: Service, staff: str, order_no: str) -> dict[str, Any]:
     """The order once every leg with a reference is confirmed (it stays CLEARED until paid out)."""
-    deadline = time.monotonic() + 10
-    while True:
-        _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", staff)
+
+    def confirmed(order: dict[str, Any]) -> bool:
         legs = [ln for ln in order["lines"] if ln["reference"]]
-        if all(ln["confirm_state"] == "CONFIRMED" for ln in legs):
-            return dict(order)
-        assert time.monotonic() < deadline, order
-        await asyncio.sleep(0.1)
+        return all(ln["confirm_state"] == "CONFIRMED" for ln in legs)
 
-
-async def _paid_out(svc: Service) -> None:
-    """A cut-off, and the bank's word that every instruction was booked (no bank here)."""
-    async with svc.app[POOL].acquire() as conn:
-        batch_id = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-        assert batch_id is not None
-        for e2e in await conn.fetch(
-            "SELECT end_to_end_id FROM settlement_instructions WHERE batch_id = $1", batch_id
-        ):
-            async with conn.transaction():
-                assert await settlement_answers.booked(conn, e2e[0], datetime.now(UTC))
+    order = await polled(lambda: _order(svc, staff, order_no), confirmed)
+    assert confirmed(order), order
+    return order
 
 
 async def test_a_confirmed_leg_carries_its_proof_and_the_paid_out_order_settles(
@@ -105,7 +91,8 @@ async def test_a_confirmed_leg_carries_its_proof_and_the_paid_out_order_settles(
     order = await _confirmed(svc, staff, order_no)
     # confirmed by the authority, but the money has not reached the beneficiary yet
     assert order["state"] == "CLEARED"
-    await _paid_out(svc)
+    async with svc.app[POOL].acquire() as conn:
+        await paid_out(conn)
     order = await _until(svc, staff, order_no, "SETTLED")
     leg = order["lines"][0]
     assert leg["confirm_state"] == "CONFIRMED" and leg["proof_no"]

@@ -9,7 +9,6 @@ import itertools
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,21 +16,14 @@ import pytest
 from clearing.api.keys import POOL
 from clearing.service import principals
 from tests.integration import login_load
-from tests.integration.service_harness import Service, running_service
+from tests.integration.service_harness import Service, running_service, service_fixture
 from tests.integration.wechat_harness import running_wechat_sim
 
 GOOD = "Window-pass-1"
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("login")
-    # the per-address limit is high here: every test signs in from 127.0.0.1; it has its own test
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, login_address_max_failures=10_000) as s,
-    ):
-        yield s
+# the per-address limit is high here: every test signs in from 127.0.0.1; it has its own test
+svc = service_fixture("login", workers=0, login_address_max_failures=10_000)
 
 
 async def _user(svc: Service, *, role: str = "clerk", must_change: bool = False) -> str:

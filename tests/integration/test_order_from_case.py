@@ -4,57 +4,34 @@ and its proof is on the order."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
 from clearing.service import kiosks, principals
-from tests.integration.case_harness import running_case_service
+from tests.integration.case_harness import (
+    all_confirmed,
+    case_body,
+    case_fixture,
+    case_order,
+    confirmed_order,
+    new_case,
+)
 from tests.integration.factories import PAYER_ID
-from tests.integration.fund_harness import home
 from tests.integration.service_harness import Service
 
-
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("case")
-    settings = {"workers": 2, "poll_first_s": 0.3, "authority_timeout_s": 2.0}
-    async with running_case_service(db_dsn, tmp, **settings) as env:
-        yield {**env, "clerk": await env["svc"].add_user("clerk", "HALL1")}
+env = case_fixture("case", workers=2, poll_first_s=0.3, authority_timeout_s=2.0)
 
 
 async def _case(env: dict[str, Any]) -> dict[str, Any]:
-    decl = await env["tax"].create_case(buyer_name="张三", buyer_id=PAYER_ID)
-    notice = await env["fiscal"].issue(payer_name="张三", item="LAND_TRANSFER", amount="12345.67")
-    fund = await home(env["fund"])
-    return {
-        "declaration_no": decl["declaration_no"] if "declaration_no" in decl else decl["DeclNo"],
-        "payment_codes": [
-            notice["payment_code"] if "payment_code" in notice else notice["PayCode"]
-        ],
-        "fund_notice": fund["noticeNo"],
-        "matters": [{"kind": "residential", "extra_certificates": 1}],
-    }
+    case = await new_case(env, "12345.67")
+    return {**case, "matters": [{"kind": "residential", "extra_certificates": 1}]}
 
 
 def _body(case: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "case_no": "2026-BDC-CASE01",
-        "office": "HALL1",
-        "window": "W01",
-        "payer_name": "张三",
-        "payer_id": PAYER_ID,
-        "case": case,
-    }
+    return case_body("2026-BDC-CASE01", case)
 
 
 async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[str, Any]) -> None:
@@ -72,8 +49,7 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     assert {"DEED_TAX", "LAND_TRANSFER", "MAINT_FUND", "REG_FEE"} <= by_item
     reg = [i for i in found["items"] if i["item_code"] == "REG_FEE"]
     assert [i["amount_fen"] for i in reg] == [90_00]  # 80 元 + one extra certificate
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     assert order["total_fen"] == found["total_fen"]
     # the same references cannot be in a second order
     status, problem = await svc.create_order(env["clerk"], _body(case))
@@ -81,18 +57,13 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     assert problem["order_no"] == order["order_no"]
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
-        if _all_confirmed(now):
-            break
-        await asyncio.sleep(0.2)
+    now = await confirmed_order(env, order["order_no"], every_s=0.2)
     async with svc.app[POOL].acquire() as conn:
         tasks = await conn.fetch(
             "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
             " ORDER BY id DESC LIMIT 8"
         )
-    assert _all_confirmed(now), [dict(t) for t in tasks]
+    assert all_confirmed(now), [dict(t) for t in tasks]
     # every authority has its proof; SETTLED waits for the payout to the beneficiaries
     assert now["state"] == "CLEARED"
     proofs = {ln["item_code"]: ln["proof_no"] for ln in now["lines"] if ln["reference"]}
@@ -115,8 +86,7 @@ async def test_an_authority_down_makes_no_order_and_names_itself(env: dict[str, 
     finally:
         await env["fiscal"].reset_faults()
     # asked again when it is back, the same case makes its order
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    await case_order(env, _body(case))
 
 
 async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
@@ -124,8 +94,7 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
 ) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     await env["fund"].set_faults(amount_changed=case["fund_notice"])  # the house is re-measured
     try:
         status, problem = await svc.request(
@@ -145,8 +114,7 @@ async def test_an_amount_changed_at_the_authority_is_caught_before_the_qr(
 async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, order = await svc.create_order(env["clerk"], _body(case))
-    assert status == 201, order
+    order = await case_order(env, _body(case))
     async with svc.app[POOL].acquire() as conn:
         admin, _ = await principals.add(
             conn, kind="client", username="case-admin", display_name="管理", role="admin",
@@ -175,25 +143,15 @@ async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, An
     assert now["attempts"] == []  # no QR was shown
 
 
-def _all_confirmed(order: dict[str, Any]) -> bool:
-    legs = [ln for ln in order["lines"] if ln["reference"]]
-    return bool(legs) and all(ln["confirm_state"] == "CONFIRMED" for ln in legs)
-
-
 async def _settled(env: dict[str, Any]) -> dict[str, Any]:
     """A paid order whose every leg the authorities confirmed."""
     svc: Service = env["svc"]
-    status, order = await svc.create_order(env["clerk"], _body(await _case(env)))
-    assert status == 201, order
+    order = await case_order(env, _body(await _case(env)))
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
-    deadline = time.monotonic() + 15
-    while True:
-        _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", env["clerk"])
-        if _all_confirmed(now):
-            return dict(now)
-        assert time.monotonic() < deadline, now
-        await asyncio.sleep(0.1)
+    now = await confirmed_order(env, order["order_no"])
+    assert all_confirmed(now), now
+    return now
 
 
 def _retoken(token: str, change: Any) -> str:

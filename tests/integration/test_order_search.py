@@ -4,28 +4,16 @@ through the API of the real service, with a real WeChat Pay simulator paying."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from clearing.api.keys import CIPHER, POOL
-from clearing.service import settlement, settlement_answers
 from clearing.service.search import backfill_search_hashes
 from tests.integration.desk_harness import clerk_order, find, new_office, pay, resident_id
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.factories import paid_out
+from tests.integration.service_harness import Service, service_fixture
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("search")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3) as s,
-    ):
-        yield s
+svc = service_fixture("search", sim_retry_scale=0.01, workers=1, poll_first_s=0.3)
 
 
 # -- search -------------------------------------------------------------------------------------
@@ -149,15 +137,7 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     await pay(svc, clerk, no)
     # paid out: a cut-off, and the bank's word that the instruction was booked
     async with svc.app[POOL].acquire() as conn:
-        batch = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-        assert batch is not None
-        for row in await conn.fetch(
-            "SELECT end_to_end_id FROM settlement_instructions WHERE batch_id = $1", batch
-        ):
-            async with conn.transaction():
-                assert await settlement_answers.booked(conn, row[0], datetime.now(UTC))
+        await paid_out(conn)
     status, refund = await svc.request(
         "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}
     )

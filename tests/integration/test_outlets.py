@@ -6,7 +6,6 @@ report splits the money by office and by kind of office, to the fen."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,26 +13,20 @@ from typing import Any
 import pytest
 
 from tests.integration.admin_harness import audit_rows, case_order, name, user
-from tests.integration.pos_harness import PosSim, running_card_service
-from tests.integration.service_harness import Service
+from tests.integration.pos_harness import PosSim, card_service_fixture
+from tests.integration.service_harness import Service, user_fixture
 
 BANK, BRANCH = "中国建设银行", "示范市分行城东支行"
 
 
-@pytest.fixture(scope="module")
-async def env(
-    db_dsn: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Service, PosSim]]:
-    async with running_card_service(
-        db_dsn,
-        tmp_path_factory.mktemp("outlets"),
-        ["T0000001", "T0000002"],
-        workers=2,
-        poll_first_s=0.3,
-        code_poll_s=0.3,
-        card_wait_s=2.0,
-    ) as env:
-        yield env
+env = card_service_fixture(
+    "outlets",
+    ["T0000001", "T0000002"],
+    workers=2,
+    poll_first_s=0.3,
+    code_poll_s=0.3,
+    card_wait_s=2.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +34,7 @@ def svc(env: tuple[Service, PosSim]) -> Service:
     return env[0]
 
 
-@pytest.fixture(scope="module")
-async def admin(svc: Service) -> str:
-    return await svc.add_user("admin", None)
+admin = user_fixture("admin", None)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 
 import aiohttp
@@ -17,7 +16,7 @@ from clearing.api import receipt
 from clearing.api.keys import POOL
 from clearing.api.routes_pages import STATIC
 from reconciliation import report_page
-from tests.integration.service_harness import Service, running_service
+from tests.integration.service_harness import Service, running_service, service_fixture
 from tests.integration.wechat_harness import running_wechat_sim
 
 PASSWORD = "pass-word-123"  # what service_harness.add_user gives
@@ -66,14 +65,7 @@ def test_server_rendered_pages_have_no_inline_script_style_or_handlers() -> None
     assert inline_code(receipt.message_page("标题", "<script>x()</script>")) == []
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("pagesec")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, trusted_proxies=["127.0.0.2"]) as s,
-    ):
-        yield s
+svc = service_fixture("pagesec", workers=0, trusted_proxies=["127.0.0.2"])
 
 
 async def _get(svc: Service, path: str, token: str | None = None) -> aiohttp.ClientResponse:

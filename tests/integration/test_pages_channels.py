@@ -19,30 +19,17 @@ from clearing.api import receipt
 from clearing.domain.money import MAX_FEN, capital_amount
 from clearing.service.receipt_prints import Print
 from tests.integration.pos_harness import PosSim, running_card_service
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, service_fixture, staff_fixture
 
 STATIC = Path(__file__).parents[2] / "clearing" / "api" / "static"
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("pages-channels")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3, log_json=False) as s,
-    ):
-        yield s
+svc = service_fixture(
+    "pages-channels", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, log_json=False
+)
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "auditor": await svc.add_user("auditor", None),
-    }
+staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None, auditor=None)
 
 
 async def _page(

@@ -18,18 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.wechatpay import crypto
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import (
+    Service,
+    order_body,
+    service_fixture,
+    user_fixture,
+)
+from tests.integration.serving import polled
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("flow")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3, poll_later_s=0.5) as s,
-    ):
-        yield s
+svc = service_fixture("flow", sim_retry_scale=0.01, workers=2, poll_first_s=0.3, poll_later_s=0.5)
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +36,7 @@ async def _clean_faults(svc: Service) -> AsyncIterator[None]:
     await svc.sim.reset_faults()
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> str:
-    return await svc.add_user("supervisor", "HALL1")
+staff = user_fixture("supervisor", "HALL1")
 
 
 async def _ledger(pool: asyncpg.Pool, order_no: str) -> list[tuple[str, int]]:
@@ -113,17 +108,14 @@ async def test_wrong_amount_goes_to_suspense_and_is_refunded(svc: Service, staff
     order = await svc.wait_state(staff, order_no, "EXCEPTION")
     assert order["exception_reason"] == "AMOUNT_MISMATCH"
     pool = svc.app[POOL]
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        async with pool.acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT r.state FROM refunds r JOIN payments p ON p.id = r.payment_id"
-                " WHERE p.out_trade_no = $1",
-                otn,
-            )
-        if state == "SUCCESS":
-            break
-        await asyncio.sleep(0.1)
+    state = await polled(
+        lambda: pool.fetchval(
+            "SELECT r.state FROM refunds r JOIN payments p ON p.id = r.payment_id"
+            " WHERE p.out_trade_no = $1",
+            otn,
+        ),
+        lambda state: state == "SUCCESS",
+    )
     assert state == "SUCCESS"
     ledger = await _ledger(pool, order_no)
     # parked, then given back: nothing reached a beneficiary, suspense and receivable are square

@@ -3,11 +3,8 @@ real service, PostgreSQL and the WeChat Pay simulator (the refund goes through t
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pypdf
@@ -22,20 +19,13 @@ from clearing.api.receipt_pdf import QR_SIZE_MM
 from clearing.domain.money import capital_amount
 from clearing.service import orders, receipts
 from tests.conftest import fresh_database
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, order_body, running_service, service_fixture
 from tests.integration.wechat_harness import running_wechat_sim
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 登记费, 维修资金; line 2 is refunded
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("reprints")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3) as s,
-    ):
-        yield s
+svc = service_fixture("reprints", sim_retry_scale=0.01, workers=2, poll_first_s=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +53,7 @@ async def _refund_line_2(svc: Service, staff: dict[str, str], order_no: str) -> 
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={}
     )
     assert status == 200
-    deadline = time.monotonic() + 10
-    while True:
-        _, body = await svc.request("GET", f"/api/v1/orders/{order_no}/refunds", staff["clerk"])
-        if body["refunds"][-1]["state"] == "SUCCEEDED":
-            break
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.1)
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     await svc.wait_state(staff["clerk"], order_no, "CLEARED")
 
 
@@ -85,6 +69,14 @@ def _verify_link(html: str) -> str:
     return str(links[0]).replace("&amp;", "&")
 
 
+async def _paid_receipt(svc: Service, staff: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """A paid order, and the verification link its receipt page shows the clerk."""
+    order = await _paid(svc, staff)
+    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
+    assert status == 200, html
+    return order, _verify_link(html)
+
+
 async def _verdict(svc: Service, url: str) -> tuple[dict[str, Any], str]:
     code = url.rsplit("/", 1)[1]
     status, verdict = await svc.request("GET", f"/api/v1/receipts/verify?token={code}")
@@ -98,10 +90,7 @@ async def _verdict(svc: Service, url: str) -> tuple[dict[str, Any], str]:
 async def test_a_receipt_stops_verifying_once_one_of_its_lines_is_refunded(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200, html
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     verdict, page = await _verdict(svc, url)
     assert (verdict["valid"], verdict["code"]) == (True, "RECEIPT_VALID")
     assert "凭证真实有效" in page
@@ -284,10 +273,7 @@ async def test_the_receipt_page_s_reprint_button_posts_from_our_own_page_only(
 async def test_the_pdf_embeds_its_font_and_its_qr_code_is_short(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     assert len(url) <= 80, url
     async with svc.session.get(
         f"{svc.base_url}/orders/{order['order_no']}/receipt.pdf",
@@ -350,10 +336,7 @@ async def test_an_old_long_token_still_verifies_until_a_line_is_refunded(
 async def test_a_forged_short_code_verifies_nothing_and_shows_nothing(
     svc: Service, staff: dict[str, str]
 ) -> None:
-    order = await _paid(svc, staff)
-    status, html = await _page(svc, f"/orders/{order['order_no']}/receipt", staff["clerk"])
-    assert status == 200
-    url = _verify_link(html)
+    order, url = await _paid_receipt(svc, staff)
     code = url.rsplit("/", 1)[1]
     forged = code[:-4] + ("aaaa" if not code.endswith("aaaa") else "bbbb")
     verdict, page = await _verdict(svc, f"{svc.base_url}/v/{forged}")

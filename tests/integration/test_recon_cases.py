@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,20 +18,12 @@ from clearing.api.keys import POOL
 from clearing.domain.display import TABLES
 from clearing.errors import InvalidRequest
 from reconciliation import case_reads, cases
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture, staff_fixture
 
 DAY = date(2026, 3, 2)
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("recon-cases")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
+svc = service_fixture("recon-cases", workers=0)
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +31,9 @@ def pool(svc: Service) -> asyncpg.Pool:
     return svc.app[POOL]
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "finance2": await svc.add_user("finance", None),
-        "admin": await svc.add_user("admin", None),
-        "auditor": await svc.add_user("auditor", None),
-    }
+staff = staff_fixture(
+    clerk="HALL1", supervisor="HALL1", finance=None, finance2=None, admin=None, auditor=None
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import pytest
 
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.factories import ledger_balances
+from tests.integration.service_harness import Service, order_body, service_fixture, staff_fixture
+
+svc = service_fixture("refunds", sim_retry_scale=0.01, workers=2, poll_first_s=0.3)
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("refunds")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=2, poll_first_s=0.3) as s,
-    ):
-        yield s
-
-
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "supervisor": await svc.add_user("supervisor", "HALL1"),
-        "finance": await svc.add_user("finance", None),
-        "finance2": await svc.add_user("finance", None),
-    }
+staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None, finance2=None)
 
 
 @pytest.fixture(autouse=True)
@@ -51,28 +33,6 @@ async def _paid_order(svc: Service, clerk: str, amounts: tuple[int, ...]) -> str
     return str(order["order_no"])
 
 
-async def _balances(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
-            " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
-            " WHERE o.order_no = $1 GROUP BY a.code",
-            order_no,
-        )
-    return {r["code"]: int(r["s"]) for r in rows}
-
-
-async def _wait_refund(svc: Service, token: str, order_no: str, state: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        _, body = await svc.request("GET", f"/api/v1/orders/{order_no}/refunds", token)
-        last = body["refunds"][-1]
-        if last["state"] == state or time.monotonic() > deadline:
-            assert last["state"] == state, last
-            return dict(last)
-        await asyncio.sleep(0.1)
-
-
 async def test_whole_order_refund_reverses_every_line(svc: Service, staff: dict[str, str]) -> None:
     order_no = await _paid_order(svc, staff["clerk"], (350_000_00, 80_00))
     status, req = await svc.request(
@@ -86,10 +46,10 @@ async def test_whole_order_refund_reverses_every_line(svc: Service, staff: dict[
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={"note": "同意"}
     )
     assert (status, decided["state"]) == (200, "APPROVED")
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "REFUNDED")
     assert order["state_zh"] == "已退款"
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 0,
         "payable:TREASURY": 0,
         "payable:FISCAL_NONTAX": 0,
@@ -108,10 +68,10 @@ async def test_partial_refund_reverses_only_the_chosen_line(
     )
     assert req["amount_fen"] == 80_00
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
     order = await svc.wait_state(staff["clerk"], order_no, "CLEARED")
     assert order["state"] == "CLEARED"
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 1000_00,
         "payable:TREASURY": -1000_00,
         "payable:FISCAL_NONTAX": 0,
@@ -178,11 +138,11 @@ async def test_abnormal_refund_is_tracked(svc: Service, staff: dict[str, str]) -
         "POST", f"/api/v1/orders/{order_no}/refunds", staff["supervisor"], json={"reason": "x"}
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "ABNORMAL")
+    await svc.wait_refund(staff["clerk"], order_no, "ABNORMAL")
     _, waiting = await svc.request("GET", "/api/v1/refunds", staff["finance"])
     assert req["id"] in [r["id"] for r in waiting["refunds"] if r["state"] == "ABNORMAL"]
     # nothing posted while the money has not gone back
-    assert await _balances(svc.app[POOL], order_no) == {
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 700,
         "payable:TREASURY": -700,
     }
@@ -202,8 +162,8 @@ async def test_a_line_already_paid_out_becomes_a_claim_on_its_beneficiary(
         "POST", f"/api/v1/orders/{order_no}/refunds", staff["supervisor"], json={"reason": "x"}
     )
     await svc.request("POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={})
-    await _wait_refund(svc, staff["clerk"], order_no, "SUCCEEDED")
-    assert await _balances(svc.app[POOL], order_no) == {
+    await svc.wait_refund(staff["clerk"], order_no, "SUCCEEDED")
+    assert await ledger_balances(svc.app[POOL], order_no) == {
         "receivable:wechatpay": 0,
         "payable:TREASURY": -900_00,
         "clawback:TREASURY": 900_00,

@@ -21,15 +21,6 @@ BANK = "SFBK"
 DEBTOR = DebtorAccount("6217000010000000009", "示范市不动产登记中心", "313100000013")
 
 
-async def _paid(pool: asyncpg.Pool, amounts: list[int], items: list[str]) -> str:
-    async with pool.acquire() as conn:
-        o = await f.order(conn, await f.staff(conn), amounts, items=items)
-        otn = await f.attempt(conn, str(o["order_no"]))
-    result = await f.capture(pool, f.notice(otn, sum(amounts)))
-    assert result.outcome == "CLEARED"
-    return str(o["order_no"])
-
-
 async def _unsettled(pool: asyncpg.Pool) -> int:
     async with pool.acquire() as conn:
         n: int = await conn.fetchval(
@@ -53,8 +44,8 @@ def setup(tmp_path: Path) -> settlement.SettlementSetup:
 async def test_one_instruction_per_beneficiary_with_every_line(
     pool: asyncpg.Pool, setup: settlement.SettlementSetup, tmp_path: Path
 ) -> None:
-    await _paid(pool, [350_000_00, 80_00], ["DEED_TAX", "REG_FEE"])
-    await _paid(pool, [1_234_56, 90_00, 3_000_00], ["VAT", "REG_FEE", "MAINT_FUND"])
+    await f.paid(pool, [350_000_00, 80_00], ["DEED_TAX", "REG_FEE"])
+    await f.paid(pool, [1_234_56, 90_00, 3_000_00], ["VAT", "REG_FEE", "MAINT_FUND"])
     async with pool.acquire() as conn:
         batch_id = await settlement.cutoff(
             conn, bank=BANK, now=datetime.now(UTC), every_account=True, actor="test"
@@ -103,7 +94,7 @@ async def test_one_instruction_per_beneficiary_with_every_line(
 async def test_daily_accounts_wait_for_their_cutoff_time(
     pool: asyncpg.Pool, setup: settlement.SettlementSetup
 ) -> None:
-    order_no = await _paid(pool, [500_00], ["DEED_TAX"])
+    order_no = await f.paid(pool, [500_00], ["DEED_TAX"])
     # paid at 09:00 Beijing time on a day to come; its account is cut daily at 15:30
     morning = datetime.now(BEIJING).replace(hour=10, minute=0) + timedelta(days=1)
     evening = morning.replace(hour=16)
@@ -126,7 +117,7 @@ async def test_racing_cutoffs_never_put_a_line_in_two_instructions(
     pool: asyncpg.Pool, setup: settlement.SettlementSetup
 ) -> None:
     for i in range(30):
-        await _paid(pool, [1_00 + i, 2_00 + i], ["DEED_TAX", "MAINT_FUND"])
+        await f.paid(pool, [1_00 + i, 2_00 + i], ["DEED_TAX", "MAINT_FUND"])
 
     async def one() -> int | None:
         async with pool.acquire() as conn:

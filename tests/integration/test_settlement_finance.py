@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ from clearing.service import settlement
 from clearing.settlement.model import DebtorAccount
 from clearing.settlement.signing import generate_keypair, load_signer
 from tests.integration import factories as f
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture, staff_fixture
 
 BANK = "SFBK"
 DEBTOR = DebtorAccount("6217000010000000009", "示范市不动产登记中心", "313100000013")
@@ -36,26 +34,13 @@ NEW_ACCOUNT = {
 }
 
 
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("settlement-finance")
-    # no workers: nothing but the test writes or delivers these batches' files
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0) as s,
-    ):
-        yield s
+# no workers: nothing but the test writes or delivers these batches' files
+svc = service_fixture("settlement-finance", workers=0)
 
 
-@pytest.fixture(scope="module")
-async def staff(svc: Service) -> dict[str, str]:
-    return {
-        "clerk": await svc.add_user("clerk", "HALL1"),
-        "finance": await svc.add_user("finance"),
-        "finance2": await svc.add_user("finance"),
-        "admin": await svc.add_user("admin"),
-        "auditor": await svc.add_user("auditor"),
-    }
+staff = staff_fixture(
+    clerk="HALL1", finance="HALL1", finance2="HALL1", admin="HALL1", auditor="HALL1"
+)
 
 
 async def _actor(svc: Service, token: str) -> str:
@@ -80,15 +65,6 @@ async def _beneficiary(pool: asyncpg.Pool, hold: str | None = HOLD) -> str:
             code,
         )
     return code
-
-
-async def _paid(pool: asyncpg.Pool, amounts: list[int], items: list[str]) -> str:
-    async with pool.acquire() as conn:
-        o = await f.order(conn, await f.staff(conn), amounts, items=items)
-        otn = await f.attempt(conn, str(o["order_no"]))
-    result = await f.capture(pool, f.notice(otn, sum(amounts)))
-    assert result.outcome == "CLEARED"
-    return str(o["order_no"])
 
 
 async def _cutoff(pool: asyncpg.Pool) -> int | None:
@@ -127,7 +103,7 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
 ) -> None:
     code = await _beneficiary(pool)
     # a line paid to the held account waits: the cut-off leaves it alone
-    order_no = await _paid(pool, [123_45], [code])
+    order_no = await f.paid(pool, [123_45], [code])
     await _cutoff(pool)
     async with pool.acquire() as conn:
         held = await conn.fetchval(
@@ -315,8 +291,8 @@ async def test_unknown_beneficiary_and_change(svc: Service, staff: dict[str, str
 async def batch(svc: Service, pool: asyncpg.Pool) -> dict[str, Any]:
     """A batch of two paid orders, its files written where the service reads them."""
     await _cutoff(pool)  # whatever earlier tests left unsettled goes into a batch of its own
-    await _paid(pool, [350_000_00, 80_00], ["DEED_TAX", "REG_FEE"])
-    await _paid(pool, [1_234_56, 3_000_00], ["VAT", "MAINT_FUND"])
+    await f.paid(pool, [350_000_00, 80_00], ["DEED_TAX", "REG_FEE"])
+    await f.paid(pool, [1_234_56, 3_000_00], ["VAT", "MAINT_FUND"])
     batch_id = await _cutoff(pool)
     assert batch_id is not None
     tmp = Path(svc.app[SETTINGS].var_dir)

@@ -3,10 +3,6 @@ supervisor's 轧账 against the ledger (a planted difference shown and kept), th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from clearing.api.keys import POOL
 from tests.integration.desk_harness import (
     clerk_order,
@@ -16,18 +12,9 @@ from tests.integration.desk_harness import (
     pay,
     today_beijing,
 )
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, service_fixture
 
-
-@pytest.fixture(scope="module")
-async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-    tmp = tmp_path_factory.mktemp("search")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(db_dsn, tmp, sim, workers=1, poll_first_s=0.3) as s,
-    ):
-        yield s
+svc = service_fixture("search", sim_retry_scale=0.01, workers=1, poll_first_s=0.3)
 
 
 # -- shifts -------------------------------------------------------------------------------------

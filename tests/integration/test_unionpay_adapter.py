@@ -41,7 +41,12 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
-from tests.integration.serving import acquirer_fixtures, keyset_fixture
+from tests.integration.serving import (
+    acquirer_fixtures,
+    in_minutes,
+    keyset_fixture,
+    open_acquirer_qr,
+)
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
@@ -56,10 +61,6 @@ _counter = itertools.count(1)
 
 def trade_no() -> str:
     return f"TJ{os.getpid()}N{next(_counter):06d}P01"
-
-
-def in_minutes(n: int) -> datetime:
-    return datetime.now(UTC) + timedelta(minutes=n)
 
 
 def today() -> datetime:
@@ -98,16 +99,7 @@ receiver, client = acquirer_fixtures(
 
 
 async def open_qr(client: UnionPayClient, total_fen: int = 12_345) -> str:
-    no = trade_no()
-    qr = await client.create_qr(
-        out_trade_no=no,
-        description="不动产登记费及契税",
-        total_fen=total_fen,
-        expires_at=in_minutes(15),
-        attach="window=3",
-    )
-    assert qr.startswith("https://qr.95516.com/00010000/01")
-    return no
+    return await open_acquirer_qr(client, trade_no(), "https://qr.95516.com/00010000/01", total_fen)
 
 
 async def paid_qr(sim: UnionPaySim, client: UnionPayClient, total_fen: int = 12_345) -> str:

@@ -41,7 +41,12 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
-from tests.integration.serving import acquirer_fixtures, keyset_fixture
+from tests.integration.serving import (
+    acquirer_fixtures,
+    in_minutes,
+    keyset_fixture,
+    open_acquirer_qr,
+)
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -57,10 +62,6 @@ def trade_no() -> str:
     return f"TJ{os.getpid()}N{next(_counter):06d}"
 
 
-def in_minutes(n: int) -> datetime:
-    return datetime.now(UTC) + timedelta(minutes=n)
-
-
 keys_root = keyset_fixture(keyset, "wechat-keys")
 
 
@@ -68,16 +69,7 @@ sim, receiver, client = acquirer_fixtures(running_wechat_sim, retry_scale=RETRY_
 
 
 async def open_order(client: WeChatPayClient, total_fen: int = 12_345) -> str:
-    no = trade_no()
-    code_url = await client.create_qr(
-        out_trade_no=no,
-        description="不动产登记费及契税",
-        total_fen=total_fen,
-        expires_at=in_minutes(15),
-        attach="window=3",
-    )
-    assert code_url.startswith("weixin://wxpay/bizpayurl?pr=")
-    return no
+    return await open_acquirer_qr(client, trade_no(), "weixin://wxpay/bizpayurl?pr=", total_fen)
 
 
 # --- crypto and keys, no network ---------------------------------------------------------
