@@ -127,15 +127,16 @@ async def _wait_http(
 async def _prepare(settings: Settings) -> None:
     import asyncpg
 
-    from clearing.db.migrate import migrate
+    from clearing.db.migrate import upgrade
     from clearing.db.pool import init_connection
     from clearing.service import catalogue, principals
 
     conn = await asyncpg.connect(await resolve_dsn(settings))
     await init_connection(conn)
     try:
-        for m in await migrate(conn):
-            print(f"  applied migration {m.version:04d}_{m.name}")
+        # what `tongjiao migrate` says: numbered migrations, then the function and view files
+        for line in (await upgrade(conn)).lines():
+            print(f"  {line}")
         await catalogue.seed_demo(conn)
         for username, name, role, office, password, window in DEMO_USERS:
             exists = await conn.fetchval("SELECT 1 FROM principals WHERE username = $1", username)
