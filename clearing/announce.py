@@ -67,7 +67,14 @@ class Announcer:
         while self._queue:
             now = time.monotonic()
             # screens resync on reconnect; announcing very old news helps nobody
-            self._queue = [(t, e) for t, e in self._queue if now - t < self._max_age_s]
+            fresh = [(t, e) for t, e in self._queue if now - t < self._max_age_s]
+            if len(fresh) < len(self._queue):
+                log.warning(
+                    "dropped %d order events older than %.0fs (screens reload on reconnect)",
+                    len(self._queue) - len(fresh),
+                    self._max_age_s,
+                )
+            self._queue = fresh
             batch = [e for _, e in self._queue[: self._max_batch]]
             if not batch:
                 return
@@ -84,7 +91,7 @@ class Announcer:
             try:
                 await self.flush()
                 delay = 0.1
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # the announcer must outlive any failure
                 log.warning("announcing order events failed, retrying: %r", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

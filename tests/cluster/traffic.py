@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,16 +365,28 @@ class Readiness:
 
 @dataclass
 class Screen:
-    """A window screen's event stream on one node, reconnecting like the browser does."""
+    """A window screen's event stream on one node, behaving like the browser's (events.js):
+    an event says what changed; after missed events (the node's listener announces a resync, or
+    the screen's own stream broke and came back) it reloads the orders it shows, since events
+    sent while it was away are gone."""
 
     url: str
     token: str
+    # the orders this window shows (those created at it); read again on every reload
+    shown: Callable[[], list[str]] = list
     events: list[dict[str, Any]] = field(default_factory=list)
     # when the node's listener (re)connected and told the screen to reload (monotonic)
     resync_at: list[float] = field(default_factory=list)
+    # when the screen's own stream opened and broke (monotonic)
+    opened_at: list[float] = field(default_factory=list)
+    lost_at: list[float] = field(default_factory=list)
+    # orders a reload found cleared, and when each reload happened
+    reloaded: set[str] = field(default_factory=set)
+    reload_at: list[float] = field(default_factory=list)
 
     async def run(self, s: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         h = {"Authorization": f"Bearer {self.token}"}
+        missed = False
         while not stop.is_set():
             try:
                 async with s.get(
@@ -381,22 +394,66 @@ class Screen:
                     headers=h,
                     timeout=aiohttp.ClientTimeout(total=None, sock_read=20),
                 ) as r:
+                    if r.status == 200:
+                        self.opened_at.append(time.monotonic())
+                        if missed:
+                            await self.reload(s)
+                        missed = False
                     async for line in r.content:
                         if line.startswith(b"data: "):
                             event = json.loads(line[6:])
                             self.events.append(event)
                             if event.get("type") == "resync":
                                 self.resync_at.append(time.monotonic())
+                                await self.reload(s)
             except RETRYABLE:
                 pass
+            if not missed:
+                self.lost_at.append(time.monotonic())
+            missed = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
 
+    async def reload(self, s: aiohttp.ClientSession) -> None:
+        """Read again each shown order not yet known to be cleared, as the screen refreshes."""
+        self.reload_at.append(time.monotonic())
+        h = {"Authorization": f"Bearer {self.token}"}
+        known = self.cleared()
+        for order_no in [o for o in self.shown() if o not in known]:
+            try:
+                async with s.get(
+                    f"{self.url}/api/v1/orders/{order_no}",
+                    headers=h,
+                    timeout=aiohttp.ClientTimeout(total=10),
+                ) as r:
+                    if r.status == 200 and (await r.json())["state"] in PAID_STATES:
+                        self.reloaded.add(order_no)
+            except RETRYABLE:
+                return  # the stream breaks too; the screen reloads when it is back
+
+    def from_events(self) -> set[str]:
+        return {e["order_no"] for e in self.events if e.get("state") in PAID_STATES}
+
     def cleared(self) -> set[str]:
-        return {e["order_no"] for e in self.events if e.get("state") == "CLEARED"}
+        return self.from_events() | self.reloaded
 
     def resynced_after(self, t: float) -> float | None:
         """When the screen last reloaded after ``t``: what was announced while its node's
         listener was away it reads then, as a window screen does."""
         later = [x for x in self.resync_at if x > t]
         return later[-1] if later else None
+
+    def story(self, t0: float, orders: set[str]) -> str:
+        """What this screen went through after ``t0`` (seconds), and what it knows of ``orders``."""
+
+        def at(xs: list[float]) -> str:
+            return ", ".join(f"{x - t0:.1f}" for x in xs if x > t0) or "-"
+
+        seen = self.from_events()
+        return (
+            f"{self.url}: resync at [{at(self.resync_at)}], stream lost at [{at(self.lost_at)}],"
+            f" opened at [{at(self.opened_at)}], reloaded at [{at(self.reload_at)}];"
+            f" of {len(orders)} late orders {len(orders & seen)} seen cleared by an event,"
+            f" {len(orders & self.reloaded - seen)} only by a reload,"
+            f" missing {sorted(orders - self.cleared())[:5]}"
+        )
