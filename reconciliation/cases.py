@@ -94,13 +94,7 @@ async def _audit(
     conn: Conn, who: Principal, action: str, key: int, rid: str | None, **detail: Any
 ) -> None:
     await audit.record(
-        conn,
-        actor=who.actor,
-        action=action,
-        object_type=action.partition(".")[0],
-        object_id=str(key),
-        detail=detail,
-        request_id=rid,
+        conn, who, action, key, detail, object_type=action.partition(".")[0], request_id=rid
     )
 
 

@@ -263,11 +263,11 @@ async def update(
         diff = {k: {"from": old[k], "to": v} for k, v in new.items() if old[k] != v}
         await audit.record(
             conn,
-            actor=who.actor,
-            action=f"{'principal' if kind == 'staff' else 'client'}.updated",
+            who,
+            f"{'principal' if kind == 'staff' else 'client'}.updated",
+            username,
+            diff,
             object_type="principal",
-            object_id=username,
-            detail=diff,
             request_id=request_id,
         )
         return await _load(conn, who, username, kind)
@@ -330,11 +330,6 @@ async def _replace_secret(
         if kind == "staff":
             await _end_sessions(conn, username)
         await audit.record(
-            conn,
-            actor=who.actor,
-            action=action,
-            object_type="principal",
-            object_id=username,
-            request_id=request_id,
+            conn, who, action, username, object_type="principal", request_id=request_id
         )
         return await _load(conn, who, username, kind)

@@ -165,11 +165,11 @@ async def _mark_open(
         )
         await audit.record(
             conn,
-            actor=actor,
-            action="attempt.opened",
+            actor,
+            "attempt.opened",
+            a.order_no,
+            {"provider": a.provider, "method": a.method, "out_trade_no": a.out_trade_no},
             object_type="order",
-            object_id=a.order_no,
-            detail={"provider": a.provider, "method": a.method, "out_trade_no": a.out_trade_no},
             request_id=request_id,
         )
         if moved is not None:
@@ -225,16 +225,16 @@ async def fail_attempt(
             return False
         await audit.record(
             conn,
-            actor=actor,
-            action="attempt.failed",
-            object_type="order",
-            object_id=row["order_no"],
-            detail={
+            actor,
+            "attempt.failed",
+            row["order_no"],
+            {
                 "provider": provider,
                 "out_trade_no": out_trade_no,
                 "code": code,
                 "reason_zh": reason_zh,
             },
+            object_type="order",
         )
         event = order_event(
             row["order_no"],

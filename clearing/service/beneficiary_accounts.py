@@ -233,11 +233,10 @@ async def request_change(
             ) from None
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="beneficiary.account_change_requested",
-            object_type="beneficiary",
-            object_id=code,
-            detail={
+            principal,
+            "beneficiary.account_change_requested",
+            code,
+            {
                 "change_id": change_id,
                 "old": _account(b),
                 "new": _account(new),
@@ -328,11 +327,10 @@ async def decide(
             detail["hold_cleared"] = b["payout_hold"]
         await audit.record(
             conn,
-            actor=principal.actor,
-            action=f"beneficiary.account_change_{state.lower()}",
-            object_type="beneficiary",
-            object_id=code,
-            detail=detail,
+            principal,
+            f"beneficiary.account_change_{state.lower()}",
+            code,
+            detail,
             request_id=request_id,
         )
         return await get_change(conn, change_id)

@@ -126,11 +126,10 @@ async def pair(conn: Conn, code: str, now: datetime) -> tuple[str, Device]:
         )
         await audit.record(
             conn,
-            actor=f"user:{row['issuer']}",
-            action="display.paired",
-            object_type="display",
-            object_id=f"{office}/{window}",
-            detail={"device_id": device_id, "replaced": replaced},
+            f"user:{row['issuer']}",
+            "display.paired",
+            f"{office}/{window}",
+            {"device_id": device_id, "replaced": replaced},
         )
     return token, Device(device_id, office, window)
 
@@ -169,13 +168,7 @@ async def revoke(conn: Conn, who: Principal, office: str, window: str) -> int:
             window,
         )
         if n:
-            await audit.record(
-                conn,
-                actor=who.actor,
-                action="display.revoked",
-                object_type="display",
-                object_id=f"{office}/{window}",
-            )
+            await audit.record(conn, who, "display.revoked", f"{office}/{window}")
             await announce(conn, office, window)
     return int(n)
 

@@ -94,11 +94,10 @@ async def add_version(
         assert row is not None
         await audit.record(
             conn,
-            actor=who.actor,
-            action="fee_schedule.published",
-            object_type="fee_schedule",
-            object_id=str(version),
-            detail={
+            who,
+            "fee_schedule.published",
+            version,
+            {
                 "effective_from": effective_from.isoformat(),
                 "residential_fen": residential_fen,
                 "non_residential_fen": non_residential_fen,

@@ -202,11 +202,10 @@ async def issue(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.notice_issued",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            principal,
+            "order.notice_issued",
+            order_no,
+            {
                 "notice_id": notice_id,
                 "case_no": view["case_no"],
                 "link_expires_at": row["expires_at"].isoformat(),
@@ -247,11 +246,10 @@ async def record_sms(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.notice_sms",
-            object_type="order",
-            object_id=notice.order_no,
-            detail={"notice_id": notice.id, "state": state, "code": code, "serial_no": serial},
+            principal,
+            "order.notice_sms",
+            notice.order_no,
+            {"notice_id": notice.id, "state": state, "code": code, "serial_no": serial},
             request_id=request_id,
         )
         found = await conn.fetchrow(_NOTICE_SQL + " WHERE n.id = $1", notice.id)

@@ -212,11 +212,10 @@ async def create(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.created",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            principal,
+            "order.created",
+            order_no,
+            {
                 "case_no": order.case_no,
                 "window": window,
                 "total_fen": total,
@@ -227,11 +226,10 @@ async def create(
         if case_refs is None:
             await audit.record(
                 conn,
-                actor=principal.actor,
-                action="order.lines_typed",
-                object_type="order",
-                object_id=order_no,
-                detail={
+                principal,
+                "order.lines_typed",
+                order_no,
+                {
                     "reason": (manual_reason or "").strip(),
                     "lines": [[ln.item_code, ln.amount_fen, ln.reference] for ln in order.lines],
                 },
@@ -391,13 +389,7 @@ async def mark_cancelled(
                 state=state,
             )
         await audit.record(
-            conn,
-            actor=principal.actor,
-            action="order.cancelled",
-            object_type="order",
-            object_id=order_no,
-            detail={"reason": reason},
-            request_id=request_id,
+            conn, principal, "order.cancelled", order_no, {"reason": reason}, request_id=request_id
         )
         await notify(conn, order_no, "CANCELLED", row["office"], row["window_no"])
 

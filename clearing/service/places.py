@@ -140,15 +140,7 @@ async def create_office(
         detail: dict[str, Any] = {"name": name, "kind": kind}
         if kind == OUTLET_KIND:
             detail |= {"partner_bank": partner_bank, "branch_name": branch_name}
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="office.created",
-            object_type="office",
-            object_id=code,
-            detail=detail,
-            request_id=request_id,
-        )
+        await audit.record(conn, who, "office.created", code, detail, request_id=request_id)
     return office
 
 
@@ -182,11 +174,10 @@ async def update_office(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="office.updated",
-            object_type="office",
-            object_id=code,
-            detail=_diff(asdict(before), asdict(after)),
+            who,
+            "office.updated",
+            code,
+            _diff(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after
@@ -232,11 +223,10 @@ async def create_window(
             ) from exc
         await audit.record(
             conn,
-            actor=who.actor,
-            action="window.created",
-            object_type="window",
-            object_id=f"{office}/{code}",
-            detail={"name": name, "terminal_id": terminal_id},
+            who,
+            "window.created",
+            f"{office}/{code}",
+            {"name": name, "terminal_id": terminal_id},
             request_id=request_id,
         )
     return Window(office, code, name, terminal_id, True)
@@ -278,11 +268,10 @@ async def update_window(
             raise _terminal_taken(exc, after.terminal_id) from exc
         await audit.record(
             conn,
-            actor=who.actor,
-            action="window.updated",
-            object_type="window",
-            object_id=f"{office}/{code}",
-            detail=_diff(asdict(before), asdict(after)),
+            who,
+            "window.updated",
+            f"{office}/{code}",
+            _diff(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after

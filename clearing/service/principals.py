@@ -131,11 +131,10 @@ async def add(
             )
         await audit.record(
             conn,
-            actor=actor,
-            action="principal.created",
-            object_type="principal",
-            object_id=username,
-            detail={
+            actor,
+            "principal.created",
+            username,
+            {
                 "kind": kind,
                 "role": role,
                 "office": office,

@@ -236,11 +236,11 @@ async def _latest_or_original(
         if made:
             await audit.record(
                 conn,
-                actor=actor,
-                action="receipt.printed",
+                actor,
+                "receipt.printed",
+                view["order_no"],
+                {"receipt_no": made},
                 object_type="order",
-                object_id=view["order_no"],
-                detail={"receipt_no": made},
                 request_id=request_id,
             )
     prints = await of_order(conn, view["order_no"], mac)
@@ -331,17 +331,17 @@ async def reprint(
         assert printed is not None
         await audit.record(
             conn,
-            actor=who.actor,
-            action="receipt.reprinted",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            who,
+            "receipt.reprinted",
+            order_no,
+            {
                 "receipt_no": made,
                 "reprint_count": printed.reprint_no,  # read by the order timeline
                 "reason": text,
                 "paid_fen": printed.paid_fen,
                 "refunded_lines": sorted(n for n, r in printed.refunded_fen().items() if r),
             },
+            object_type="order",
             request_id=request_id,
         )
     return printed

@@ -143,16 +143,16 @@ async def request(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="refund.requested",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            who,
+            "refund.requested",
+            order_no,
+            {
                 "refund_id": refund_id,
                 "lines": wanted,
                 "amount_fen": amount,
                 "reason": reason,
             },
+            object_type="order",
             request_id=request_id,
         )
         return await get(conn, int(refund_id))
@@ -217,11 +217,11 @@ async def decide(
             await conn.execute("DELETE FROM refunded_lines WHERE refund_id = $1", refund_id)
         await audit.record(
             conn,
-            actor=who.actor,
-            action=f"refund.{state.lower()}",
+            who,
+            f"refund.{state.lower()}",
+            r["order_no"],
+            {"refund_id": refund_id, "note": note},
             object_type="order",
-            object_id=r["order_no"],
-            detail={"refund_id": refund_id, "note": note},
             request_id=request_id,
         )
         return await get(conn, refund_id)
@@ -285,12 +285,7 @@ async def record_failure(conn: Conn, refund_id: int, why: str) -> None:
             order_id,
         )
         await audit.record(
-            conn,
-            actor="system:refund",
-            action="refund.failed",
-            object_type="refund",
-            object_id=str(refund_id),
-            detail={"why": why, "order_no": order_no},
+            conn, "system:refund", "refund.failed", refund_id, {"why": why, "order_no": order_no}
         )
 
 
@@ -360,15 +355,15 @@ async def record_success(conn: Conn, refund_id: int, provider_refund_id: str | N
         assert row is not None
         await audit.record(
             conn,
-            actor="system:refund",
-            action="refund.succeeded",
-            object_type="order",
-            object_id=row["order_no"],
-            detail={
+            "system:refund",
+            "refund.succeeded",
+            row["order_no"],
+            {
                 "refund_id": refund_id,
                 "amount_fen": r["amount_fen"],
                 "order_state": row["state"],
             },
+            object_type="order",
         )
         await notify(conn, row["order_no"], row["state"], row["office"], row["window_no"])
     return True

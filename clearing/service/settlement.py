@@ -84,16 +84,16 @@ async def cutoff(
             assert row is not None
             await audit.record(
                 conn,
-                actor=actor,
-                action="settlement.cutoff",
-                object_type="settlement_batch",
-                object_id=row["msg_id"],
-                detail={
+                actor,
+                "settlement.cutoff",
+                row["msg_id"],
+                {
                     "instructions": row["instruction_count"],
                     "lines": row["line_count"],
                     "total_fen": row["total_fen"],
                     "every_account": every_account,
                 },
+                object_type="settlement_batch",
             )
     return batch_id
 

@@ -157,11 +157,11 @@ async def rejected(
     )
     await audit.record(
         conn,
-        actor="bank",
-        action="settlement.instruction_rejected",
+        "bank",
+        "settlement.instruction_rejected",
+        e2e,
+        {"reason_code": reason_code, "reason": reason_text, "amount_fen": row["amount_fen"]},
         object_type="settlement_instruction",
-        object_id=e2e,
-        detail={"reason_code": reason_code, "reason": reason_text, "amount_fen": row["amount_fen"]},
     )
     return True
 
@@ -201,11 +201,11 @@ async def returned(conn: Conn, e2e: str, reason_code: str | None, at: datetime) 
     )
     await audit.record(
         conn,
-        actor="bank",
-        action="settlement.instruction_returned",
+        "bank",
+        "settlement.instruction_returned",
+        e2e,
+        {"reason_code": reason_code, "amount_fen": row["amount_fen"]},
         object_type="settlement_instruction",
-        object_id=e2e,
-        detail={"reason_code": reason_code, "amount_fen": row["amount_fen"]},
     )
     return True
 
@@ -234,11 +234,11 @@ async def file_rejected(
         )
         await audit.record(
             conn,
-            actor="bank",
-            action="settlement.file_rejected",
+            "bank",
+            "settlement.file_rejected",
+            msg_id,
+            {"reason_code": reason_code, "reason": reason_text, "instructions": len(rows)},
             object_type="settlement_batch",
-            object_id=msg_id,
-            detail={"reason_code": reason_code, "reason": reason_text, "instructions": len(rows)},
         )
     return len(rows)
 
