@@ -20,6 +20,7 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.errors import Forbidden, InvalidRequest, NotFound
 from clearing.service import audit, principals
 from clearing.service.places import check_office_scope
@@ -63,17 +64,7 @@ _SELECT = (
 
 
 def _account(r: asyncpg.Record) -> Account:
-    return Account(
-        username=r["username"],
-        kind=r["kind"],
-        display_name=r["display_name"],
-        role=r["role"],
-        office=r["office"],
-        window=r["window_code"],
-        disabled=r["disabled"],
-        must_change_password=r["must_change_password"],
-        created_at=r["created_at"].isoformat(),
-    )
+    return row_into(Account, r, window=r["window_code"], created_at=r["created_at"].isoformat())
 
 
 async def list_accounts(conn: Conn, who: Principal, kind: str) -> list[Account]:

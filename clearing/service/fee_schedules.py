@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.domain.fees import FeeSchedule
 from clearing.errors import Conflict, Forbidden, InvalidRequest
 from clearing.service import audit
@@ -15,14 +16,7 @@ from clearing.service.principals import Principal
 
 
 def _schedule(r: asyncpg.Record) -> FeeSchedule:
-    return FeeSchedule(
-        version=r["version"],
-        effective_from=r["effective_from"],
-        residential_fen=r["residential_fen"],
-        non_residential_fen=r["non_residential_fen"],
-        extra_certificate_fen=r["extra_certificate_fen"],
-        exemptions=frozenset(r["exemptions"]),
-    )
+    return row_into(FeeSchedule, r, exemptions=frozenset(r["exemptions"]))
 
 
 async def all_versions(conn: Conn) -> list[tuple[FeeSchedule, dict[str, Any]]]:

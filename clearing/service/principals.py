@@ -9,6 +9,7 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.domain import passwords
 from clearing.errors import Conflict, InvalidRequest, Unauthenticated
 from clearing.service import audit
@@ -40,16 +41,7 @@ _COLUMNS = "id, kind, username, display_name, role, office, window_code, must_ch
 
 
 def from_row(row: asyncpg.Record) -> Principal:
-    return Principal(
-        id=row["id"],
-        kind=row["kind"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=row["role"],
-        office=row["office"],
-        window=row["window_code"],
-        must_change_password=row["must_change_password"],
-    )
+    return row_into(Principal, row, window=row["window_code"])
 
 
 async def add(
