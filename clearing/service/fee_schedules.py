@@ -10,9 +10,9 @@ import asyncpg
 from clearing.db import Conn
 from clearing.db.rows import row_into
 from clearing.domain.fees import FeeSchedule
-from clearing.errors import Conflict, Forbidden, InvalidRequest
+from clearing.errors import Conflict, InvalidRequest
 from clearing.service import audit
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 
 def _schedule(r: asyncpg.Record) -> FeeSchedule:
@@ -49,12 +49,9 @@ async def add_version(
 ) -> FeeSchedule:
     """Publish a new version. It may only take effect in the future: what was charged under the
     schedule in force stays explainable by that schedule."""
-    if who.role != "admin":
-        raise Forbidden(
-            "ROLE_FORBIDDEN",
-            "only an admin may change the fee schedule",
-            "只有管理员可以调整收费标准",
-        )
+    require_role(
+        who, ("admin",), "only an admin may change the fee schedule", "只有管理员可以调整收费标准"
+    )
     if effective_from <= today:
         raise InvalidRequest(
             "SCHEDULE_NOT_IN_FUTURE",

@@ -23,7 +23,7 @@ from clearing.domain.times import day_bounds
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
 from clearing.service import audit, catalogue, places
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 CREATE_ROLES = frozenset({"clerk", "supervisor", "admin"})
 # amounts typed by hand instead of asked of the authorities: an exception, kept to supervisors
@@ -96,10 +96,9 @@ async def create(
 
     An order without ``case_refs`` has amounts typed by hand: only a supervisor may do that, with
     a ``manual_reason``, and the audit log keeps who, why and what."""
-    if principal.role not in CREATE_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "your role cannot create orders", "您的角色不能开具缴费单"
-        )
+    require_role(
+        principal, CREATE_ROLES, "your role cannot create orders", "您的角色不能开具缴费单"
+    )
     if principal.office is not None and principal.office != order.office:
         raise Forbidden(
             "OFFICE_FORBIDDEN",

@@ -15,7 +15,7 @@ import asyncpg
 from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 OFFICE_KINDS = {"hall": "登记大厅", "centre": "便民服务中心", "branch": "银行网点"}
 # an outlet in a partner bank's branch (同城通办): it names the bank and the branch it stands in
@@ -99,10 +99,7 @@ async def windows(conn: Conn, who: Principal, office: str | None = None) -> list
 
 
 def _require_admin(who: Principal) -> None:
-    if who.role != "admin":
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only an admin manages offices", "只有管理员可以管理大厅和窗口"
-        )
+    require_role(who, ("admin",), "only an admin manages offices", "只有管理员可以管理大厅和窗口")
 
 
 async def create_office(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from clearing import security
 from clearing.db import Conn
 from clearing.db.rows import row_into
 from clearing.domain import passwords
-from clearing.errors import Conflict, InvalidRequest, Unauthenticated
+from clearing.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated
 from clearing.service import audit
 
 ROLES = ("clerk", "supervisor", "finance", "admin", "auditor")
@@ -35,6 +36,12 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"{'user' if self.kind == 'staff' else 'client'}:{self.username}"
+
+
+def require_role(who: Principal, roles: Collection[str], detail: str, detail_zh: str) -> None:
+    """ROLE_FORBIDDEN, saying who may do it, unless ``who`` holds one of ``roles``."""
+    if who.role not in roles:
+        raise Forbidden("ROLE_FORBIDDEN", detail, detail_zh)
 
 
 _COLUMNS = "id, kind, username, display_name, role, office, window_code, must_change_password"

@@ -17,7 +17,7 @@ from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
 from clearing.service.orders import notify
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 REQUEST_ROLES = frozenset({"supervisor", "admin"})
 DECIDE_ROLES = frozenset({"finance"})
@@ -67,10 +67,9 @@ async def request(
     reason: str,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    if who.role not in REQUEST_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only a supervisor may request a refund", "只有值班主任可以申请退款"
-        )
+    require_role(
+        who, REQUEST_ROLES, "only a supervisor may request a refund", "只有值班主任可以申请退款"
+    )
     async with conn.transaction():
         o = await conn.fetchrow(
             "SELECT id, state, office FROM orders WHERE order_no = $1 FOR UPDATE", order_no
@@ -167,10 +166,7 @@ async def decide(
     note: str | None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    if who.role not in DECIDE_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only finance may approve refunds", "只有财务人员可以审批退款"
-        )
+    require_role(who, DECIDE_ROLES, "only finance may approve refunds", "只有财务人员可以审批退款")
     async with conn.transaction():
         r = await conn.fetchrow(
             "SELECT r.id, r.state, r.requested_by, r.order_id, o.order_no, r.amount_fen,"
