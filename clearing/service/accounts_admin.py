@@ -196,6 +196,10 @@ async def _end_sessions(conn: Conn, username: str) -> None:
     )
 
 
+# what an edit may change; the audit row names those that moved
+_EDITABLE = ("display_name", "role", "office", "window", "disabled")
+
+
 async def update(
     conn: Conn,
     who: Principal,
@@ -211,14 +215,8 @@ async def update(
         before = await _load(conn, who, username, kind)
         if set(changes) - {"display_name"}:
             _not_self(who, username, "修改")
-        new = {
-            "display_name": before.display_name,
-            "role": before.role,
-            "office": before.office,
-            "window": before.window,
-            "disabled": before.disabled,
-            **changes,
-        }
+        old = {k: getattr(before, k) for k in _EDITABLE}
+        new = {**old, **changes}
         if "office" in changes and "window" not in changes and new["office"] != before.office:
             new["window"] = None
         if kind == "client" and new["role"] not in CLIENT_ROLES:
@@ -244,20 +242,12 @@ async def update(
         if new["disabled"] or new["role"] != before.role or new["office"] != before.office:
             # what the old sessions were allowed to do no longer holds
             await _end_sessions(conn, username)
-        old = {
-            "display_name": before.display_name,
-            "role": before.role,
-            "office": before.office,
-            "window": before.window,
-            "disabled": before.disabled,
-        }
-        diff = {k: {"from": old[k], "to": v} for k, v in new.items() if old[k] != v}
         await audit.record(
             conn,
             who,
             f"{'principal' if kind == 'staff' else 'client'}.updated",
             username,
-            diff,
+            audit.changed(old, new),
             object_type="principal",
             request_id=request_id,
         )

@@ -41,6 +41,11 @@ async def record(
     )
 
 
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The detail of an edit: each field whose value moved, from what to what."""
+    return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
+
+
 async def seal(conn: Conn, limit: int = 5000) -> int:
     """Seal committed rows into the hash chain; returns how many were sealed."""
     return int(await conn.fetchval("SELECT tj_audit_seal($1)", limit))

@@ -174,7 +174,7 @@ async def update_office(
             who,
             "office.updated",
             code,
-            _diff(asdict(before), asdict(after)),
+            audit.changed(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after
@@ -268,14 +268,10 @@ async def update_window(
             who,
             "window.updated",
             f"{office}/{code}",
-            _diff(asdict(before), asdict(after)),
+            audit.changed(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
 
 
 def assigned_window(who: Principal, stated: str | None) -> str | None:
