@@ -22,10 +22,10 @@ from clearing.announce import CHANNEL, Announce, order_event
 from clearing.channels import Channel
 from clearing.domain.codes import channel_of, mask_code
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
-from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
+from clearing.errors import Conflict, InvalidRequest, UpstreamUnavailable
 from clearing.ports import ChannelRefused
 from clearing.service import audit
-from clearing.service.orders import notify
+from clearing.service.orders import no_order, notify
 from clearing.service.payments import acquirer_for, capture, notice_from_status
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ async def _open(
             order_no,
         )
         if o is None:
-            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+            raise no_order(order_no)
         if OrderState(o["state"]) not in PAYABLE or o["expires_at"] <= now:
             raise Conflict(
                 "ORDER_NOT_PAYABLE",

@@ -20,8 +20,9 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
-from clearing.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from clearing.errors import Forbidden, InvalidRequest, Unauthenticated
 from clearing.service import audit
+from clearing.service.orders import no_order
 from clearing.service.principals import Principal
 
 CODE_TTL = timedelta(minutes=5)
@@ -213,7 +214,7 @@ async def set_current(
             )
             if order_id is None:
                 # another office's order is absent here too
-                raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+                raise no_order(order_no)
         await conn.execute(
             "INSERT INTO display_windows (office, window_no, order_id, clerk_id)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (office, window_no) DO UPDATE"

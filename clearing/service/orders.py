@@ -273,6 +273,11 @@ SELECT provider, provider_txn_id, amount_fen, outcome, reason, paid_at, details
 """
 
 
+def no_order(order_no: str) -> NotFound:
+    """The refusal for an order that does not exist, or that the asker may not see."""
+    return NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+
+
 def _iso(v: datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
@@ -280,7 +285,7 @@ def _iso(v: datetime | None) -> str | None:
 async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str, Any]:
     o = await conn.fetchrow(_ORDER_SQL, order_no)
     if o is None:
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     lines = await conn.fetch(_LINES_SQL, o["id"])
     attempts = await conn.fetch(_ATTEMPTS_SQL, o["id"])
     payments = await conn.fetch(_PAYMENTS_SQL, o["id"])
@@ -317,7 +322,7 @@ async def get(conn: Conn, principal: Principal, order_no: str, cipher: PiiCipher
     view = await _view(conn, order_no, cipher)
     if not _may_see(principal, view["office"]):
         # another office's order is reported as absent: its existence is not the clerk's business
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     return view
 
 

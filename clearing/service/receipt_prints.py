@@ -23,8 +23,9 @@ from typing import Any
 
 from clearing.db import Conn
 from clearing.domain.display import PAYER_ACTOR
-from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from clearing.errors import Conflict, Forbidden, InvalidRequest
 from clearing.service import audit
+from clearing.service.orders import no_order
 from clearing.service.principals import Principal
 
 # window staff hand receipts to citizens; finance, auditors and administrators may read them
@@ -194,7 +195,7 @@ async def _lock_paid(conn: Conn, order_no: str) -> str:
     # the order row, locked: no refund can start or finish between reading and printing
     state = await conn.fetchval("SELECT state FROM orders WHERE order_no = $1 FOR UPDATE", order_no)
     if state is None:
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     return str(state)
 
 

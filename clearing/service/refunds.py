@@ -16,7 +16,7 @@ import asyncpg
 from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
-from clearing.service.orders import notify
+from clearing.service.orders import no_order, notify
 from clearing.service.principals import Principal, require_role
 
 REQUEST_ROLES = frozenset({"supervisor", "admin"})
@@ -75,7 +75,7 @@ async def request(
             "SELECT id, state, office FROM orders WHERE order_no = $1 FOR UPDATE", order_no
         )
         if o is None or (who.office is not None and o["office"] != who.office):
-            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+            raise no_order(order_no)
         if o["state"] not in ("CLEARED", "SETTLED"):
             raise Conflict(
                 "ORDER_NOT_REFUNDABLE",
