@@ -23,7 +23,7 @@ from clearing.db import Conn
 from clearing.db.rows import row_into
 from clearing.errors import Forbidden, InvalidRequest, NotFound
 from clearing.service import audit, principals
-from clearing.service.places import check_office_scope
+from clearing.service.places import check_office_scope, require_in_service
 from clearing.service.principals import Principal
 
 WINDOW_ROLES = ("clerk", "supervisor")
@@ -95,12 +95,8 @@ def _not_self(who: Principal, username: str, what_zh: str) -> None:
 
 
 async def _check_place(conn: Conn, role: str, office: str | None, window: str | None) -> None:
-    if office is not None and not await conn.fetchval(
-        "SELECT 1 FROM offices WHERE code = $1 AND active", office
-    ):
-        raise InvalidRequest(
-            "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
-        )
+    if office is not None:
+        await require_in_service(conn, office)
     if role in WINDOW_ROLES and office is None:
         raise InvalidRequest(
             "OFFICE_REQUIRED",

@@ -31,7 +31,7 @@ from clearing.errors import (
     Unauthenticated,
 )
 from clearing.service import audit
-from clearing.service.places import check_office_scope
+from clearing.service.places import check_office_scope, require_in_service
 from clearing.service.principals import Principal
 
 ENROL_TTL = timedelta(hours=24)
@@ -139,11 +139,7 @@ async def create(
         )
     code = _new_code()
     async with conn.transaction():
-        active = await conn.fetchval("SELECT active FROM offices WHERE code = $1", office)
-        if not active:
-            raise InvalidRequest(
-                "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
-            )
+        await require_in_service(conn, office)
         try:
             kiosk_id = await conn.fetchval(
                 "INSERT INTO kiosks (name, office, enrol_code_hash, enrol_expires_at, created_by,"

@@ -98,6 +98,14 @@ async def windows(conn: Conn, who: Principal, office: str | None = None) -> list
     return [_window(r) for r in rows]
 
 
+async def require_in_service(conn: Conn, office: str) -> None:
+    """OFFICE_UNKNOWN unless the office exists and is active: nothing new is placed in another."""
+    if not await conn.fetchval("SELECT 1 FROM offices WHERE code = $1 AND active", office):
+        raise InvalidRequest(
+            "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
+        )
+
+
 def _require_admin(who: Principal) -> None:
     require_role(who, ("admin",), "only an admin manages offices", "只有管理员可以管理大厅和窗口")
 
