@@ -99,12 +99,7 @@ async def create(
     require_role(
         principal, CREATE_ROLES, "your role cannot create orders", "您的角色不能开具缴费单"
     )
-    if principal.office is not None and principal.office != order.office:
-        raise Forbidden(
-            "OFFICE_FORBIDDEN",
-            "you can only create orders for your own office",
-            "只能为本大厅开具缴费单",
-        )
+    places.check_order_office(principal, order.office)
     if case_refs is None:
         _check_manual(principal, manual_reason)
     window = await places.order_window(conn, principal, order.office, order.window)

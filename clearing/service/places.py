@@ -303,16 +303,21 @@ def assigned_window(who: Principal, stated: str | None) -> str | None:
     return who.window
 
 
-async def order_window(conn: Conn, who: Principal, office: str, stated: str | None) -> str:
-    """The window an order of ``who`` is taken at. A clerk's is their assigned window, whatever
-    the browser says; a supervisor or administrator names one (or has one), and it must be a
-    window of that office in service."""
+def check_order_office(who: Principal, office: str) -> None:
+    """Staff of one office take orders for that office only."""
     if who.office is not None and who.office != office:
         raise Forbidden(
             "OFFICE_FORBIDDEN",
             "you can only create orders for your own office",
             "只能为本大厅开具缴费单",
         )
+
+
+async def order_window(conn: Conn, who: Principal, office: str, stated: str | None) -> str:
+    """The window an order of ``who`` is taken at. A clerk's is their assigned window, whatever
+    the browser says; a supervisor or administrator names one (or has one), and it must be a
+    window of that office in service."""
+    check_order_office(who, office)
     window = assigned_window(who, stated) or stated or who.window
     if window is None:
         raise InvalidRequest("WINDOW_REQUIRED", "say which window (window)", "请选择窗口")
