@@ -93,15 +93,7 @@ async def _no_pending(conn: Conn, discrepancy_id: int) -> None:
 async def _audit(
     conn: Conn, who: Principal, action: str, key: int, rid: str | None, **detail: Any
 ) -> None:
-    await audit.record(
-        conn,
-        actor=who.actor,
-        action=action,
-        object_type=action.partition(".")[0],
-        object_id=str(key),
-        detail=detail,
-        request_id=rid,
-    )
+    await audit.record(conn, who, action, key, detail, request_id=rid)
 
 
 async def _finish(

@@ -196,23 +196,21 @@ def _read_section(text: str) -> int:
     return value
 
 
-def _read_below_yi(text: str) -> int:
-    high, found, low = text.partition("万")
-    if not found:
+# The large units, each read as "high unit low" where both sides are read by the unit below;
+# the multiplier of 亿 may itself hold 万: 壹万亿 is 10**12.
+_LARGE_UNITS = (("万", 10**4), ("亿", 10**8))
+
+
+def _read_whole(text: str, units: int = len(_LARGE_UNITS)) -> int:
+    if units == 0:
         return _read_section(text)
-    if not high or "万" in low:
-        raise _malformed()
-    return _read_section(high) * 10**4 + _read_section(low)
-
-
-def _read_whole(text: str) -> int:
-    high, found, low = text.partition("亿")
+    unit, scale = _LARGE_UNITS[units - 1]
+    high, found, low = text.partition(unit)
     if not found:
-        return _read_below_yi(text)
-    if not high or "亿" in low:
+        return _read_whole(text, units - 1)
+    if not high or unit in low:
         raise _malformed()
-    # The multiplier of 亿 may itself hold 万: 壹万亿 is 10**12.
-    return _read_below_yi(high) * 10**8 + _read_below_yi(low)
+    return _read_whole(high, units - 1) * scale + _read_whole(low, units - 1)
 
 
 def _read_capital(text: str) -> int:

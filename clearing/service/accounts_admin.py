@@ -20,9 +20,10 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.errors import Forbidden, InvalidRequest, NotFound
 from clearing.service import audit, principals
-from clearing.service.places import check_office_scope
+from clearing.service.places import check_office_scope, require_in_service
 from clearing.service.principals import Principal
 
 WINDOW_ROLES = ("clerk", "supervisor")
@@ -63,17 +64,7 @@ _SELECT = (
 
 
 def _account(r: asyncpg.Record) -> Account:
-    return Account(
-        username=r["username"],
-        kind=r["kind"],
-        display_name=r["display_name"],
-        role=r["role"],
-        office=r["office"],
-        window=r["window_code"],
-        disabled=r["disabled"],
-        must_change_password=r["must_change_password"],
-        created_at=r["created_at"].isoformat(),
-    )
+    return row_into(Account, r, window=r["window_code"], created_at=r["created_at"].isoformat())
 
 
 async def list_accounts(conn: Conn, who: Principal, kind: str) -> list[Account]:
@@ -104,12 +95,8 @@ def _not_self(who: Principal, username: str, what_zh: str) -> None:
 
 
 async def _check_place(conn: Conn, role: str, office: str | None, window: str | None) -> None:
-    if office is not None and not await conn.fetchval(
-        "SELECT 1 FROM offices WHERE code = $1 AND active", office
-    ):
-        raise InvalidRequest(
-            "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
-        )
+    if office is not None:
+        await require_in_service(conn, office)
     if role in WINDOW_ROLES and office is None:
         raise InvalidRequest(
             "OFFICE_REQUIRED",
@@ -205,6 +192,10 @@ async def _end_sessions(conn: Conn, username: str) -> None:
     )
 
 
+# what an edit may change; the audit row names those that moved
+_EDITABLE = ("display_name", "role", "office", "window", "disabled")
+
+
 async def update(
     conn: Conn,
     who: Principal,
@@ -220,14 +211,8 @@ async def update(
         before = await _load(conn, who, username, kind)
         if set(changes) - {"display_name"}:
             _not_self(who, username, "修改")
-        new = {
-            "display_name": before.display_name,
-            "role": before.role,
-            "office": before.office,
-            "window": before.window,
-            "disabled": before.disabled,
-            **changes,
-        }
+        old = {k: getattr(before, k) for k in _EDITABLE}
+        new = {**old, **changes}
         if "office" in changes and "window" not in changes and new["office"] != before.office:
             new["window"] = None
         if kind == "client" and new["role"] not in CLIENT_ROLES:
@@ -253,21 +238,13 @@ async def update(
         if new["disabled"] or new["role"] != before.role or new["office"] != before.office:
             # what the old sessions were allowed to do no longer holds
             await _end_sessions(conn, username)
-        old = {
-            "display_name": before.display_name,
-            "role": before.role,
-            "office": before.office,
-            "window": before.window,
-            "disabled": before.disabled,
-        }
-        diff = {k: {"from": old[k], "to": v} for k, v in new.items() if old[k] != v}
         await audit.record(
             conn,
-            actor=who.actor,
-            action=f"{'principal' if kind == 'staff' else 'client'}.updated",
+            who,
+            f"{'principal' if kind == 'staff' else 'client'}.updated",
+            username,
+            audit.changed(old, new),
             object_type="principal",
-            object_id=username,
-            detail=diff,
             request_id=request_id,
         )
         return await _load(conn, who, username, kind)
@@ -330,11 +307,6 @@ async def _replace_secret(
         if kind == "staff":
             await _end_sessions(conn, username)
         await audit.record(
-            conn,
-            actor=who.actor,
-            action=action,
-            object_type="principal",
-            object_id=username,
-            request_id=request_id,
+            conn, who, action, username, object_type="principal", request_id=request_id
         )
         return await _load(conn, who, username, kind)

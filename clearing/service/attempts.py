@@ -22,10 +22,10 @@ from clearing.announce import CHANNEL, Announce, order_event
 from clearing.channels import Channel
 from clearing.domain.codes import channel_of, mask_code
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
-from clearing.errors import Conflict, InvalidRequest, NotFound, UpstreamUnavailable
+from clearing.errors import Conflict, InvalidRequest, UpstreamUnavailable
 from clearing.ports import ChannelRefused
 from clearing.service import audit
-from clearing.service.orders import notify
+from clearing.service.orders import no_order, notify
 from clearing.service.payments import acquirer_for, capture, notice_from_status
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ async def _open(
             order_no,
         )
         if o is None:
-            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+            raise no_order(order_no)
         if OrderState(o["state"]) not in PAYABLE or o["expires_at"] <= now:
             raise Conflict(
                 "ORDER_NOT_PAYABLE",
@@ -165,11 +165,11 @@ async def _mark_open(
         )
         await audit.record(
             conn,
-            actor=actor,
-            action="attempt.opened",
+            actor,
+            "attempt.opened",
+            a.order_no,
+            {"provider": a.provider, "method": a.method, "out_trade_no": a.out_trade_no},
             object_type="order",
-            object_id=a.order_no,
-            detail={"provider": a.provider, "method": a.method, "out_trade_no": a.out_trade_no},
             request_id=request_id,
         )
         if moved is not None:
@@ -225,16 +225,16 @@ async def fail_attempt(
             return False
         await audit.record(
             conn,
-            actor=actor,
-            action="attempt.failed",
-            object_type="order",
-            object_id=row["order_no"],
-            detail={
+            actor,
+            "attempt.failed",
+            row["order_no"],
+            {
                 "provider": provider,
                 "out_trade_no": out_trade_no,
                 "code": code,
                 "reason_zh": reason_zh,
             },
+            object_type="order",
         )
         event = order_event(
             row["order_no"],

@@ -4,33 +4,46 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from clearing.db import Conn
 from clearing.service import audit_witness
 
 
+class Actor(Protocol):
+    """Who acts: a signed-in principal or an enrolled kiosk, each naming itself for the log."""
+
+    @property
+    def actor(self) -> str: ...
+
+
 async def record(
     conn: Conn,
-    *,
-    actor: str,
+    actor: str | Actor,
     action: str,
-    object_type: str,
-    object_id: str,
+    object_id: object,
     detail: dict[str, Any] | None = None,
+    *,
+    object_type: str | None = None,
     request_id: str | None = None,
 ) -> None:
-    """Write one audit row inside the caller's transaction."""
+    """Write one audit row inside the caller's transaction. The object is named by its type,
+    which is the action's noun ("kiosk" for "kiosk.created") unless given, and its id as text."""
     await conn.execute(
         "INSERT INTO audit_log (actor, action, object_type, object_id, detail, request_id)"
         " VALUES ($1, $2, $3, $4, $5, $6)",
-        actor,
+        actor if isinstance(actor, str) else actor.actor,
         action,
-        object_type,
-        object_id,
+        object_type or action.partition(".")[0],
+        str(object_id),
         detail or {},
         request_id,
     )
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The detail of an edit: each field whose value moved, from what to what."""
+    return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
 
 
 async def seal(conn: Conn, limit: int = 5000) -> int:

@@ -22,7 +22,7 @@ import asyncpg
 from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 REQUEST_ROLES: Final = frozenset({"finance", "admin"})
 DECIDE_ROLES: Final = frozenset({"finance", "admin"})
@@ -187,12 +187,12 @@ async def request_change(
 ) -> dict[str, Any]:
     """Ask for a beneficiary's account to be replaced; takes effect only once someone else
     approves. 409 with the open request's id when one is already waiting."""
-    if principal.role not in REQUEST_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN",
-            "only finance or admin may request an account change",
-            "只有财务人员或管理员可以申请更正收款账户",
-        )
+    require_role(
+        principal,
+        REQUEST_ROLES,
+        "only finance or admin may request an account change",
+        "只有财务人员或管理员可以申请更正收款账户",
+    )
     new = validate(account_no, account_name, bank_name, bank_code, reason)
     async with conn.transaction():
         # the row lock orders this request after any approval of the same beneficiary in flight
@@ -233,11 +233,10 @@ async def request_change(
             ) from None
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="beneficiary.account_change_requested",
-            object_type="beneficiary",
-            object_id=code,
-            detail={
+            principal,
+            "beneficiary.account_change_requested",
+            code,
+            {
                 "change_id": change_id,
                 "old": _account(b),
                 "new": _account(new),
@@ -259,12 +258,12 @@ async def decide(
 ) -> dict[str, Any]:
     """Approve (the account is replaced, the payout hold cleared) or reject a request; never by
     the person who asked for it."""
-    if principal.role not in DECIDE_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN",
-            "only finance or admin may decide an account change",
-            "只有财务人员或管理员可以审批收款账户更正",
-        )
+    require_role(
+        principal,
+        DECIDE_ROLES,
+        "only finance or admin may decide an account change",
+        "只有财务人员或管理员可以审批收款账户更正",
+    )
     note = (note or "").strip() or None
     async with conn.transaction():
         c = await conn.fetchrow(
@@ -328,11 +327,10 @@ async def decide(
             detail["hold_cleared"] = b["payout_hold"]
         await audit.record(
             conn,
-            actor=principal.actor,
-            action=f"beneficiary.account_change_{state.lower()}",
-            object_type="beneficiary",
-            object_id=code,
-            detail=detail,
+            principal,
+            f"beneficiary.account_change_{state.lower()}",
+            code,
+            detail,
             request_id=request_id,
         )
         return await get_change(conn, change_id)

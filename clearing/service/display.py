@@ -20,8 +20,9 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
-from clearing.errors import Forbidden, InvalidRequest, NotFound, Unauthenticated
+from clearing.errors import Forbidden, InvalidRequest, Unauthenticated
 from clearing.service import audit
+from clearing.service.orders import no_order
 from clearing.service.principals import Principal
 
 CODE_TTL = timedelta(minutes=5)
@@ -126,11 +127,10 @@ async def pair(conn: Conn, code: str, now: datetime) -> tuple[str, Device]:
         )
         await audit.record(
             conn,
-            actor=f"user:{row['issuer']}",
-            action="display.paired",
-            object_type="display",
-            object_id=f"{office}/{window}",
-            detail={"device_id": device_id, "replaced": replaced},
+            f"user:{row['issuer']}",
+            "display.paired",
+            f"{office}/{window}",
+            {"device_id": device_id, "replaced": replaced},
         )
     return token, Device(device_id, office, window)
 
@@ -169,13 +169,7 @@ async def revoke(conn: Conn, who: Principal, office: str, window: str) -> int:
             window,
         )
         if n:
-            await audit.record(
-                conn,
-                actor=who.actor,
-                action="display.revoked",
-                object_type="display",
-                object_id=f"{office}/{window}",
-            )
+            await audit.record(conn, who, "display.revoked", f"{office}/{window}")
             await announce(conn, office, window)
     return int(n)
 
@@ -220,7 +214,7 @@ async def set_current(
             )
             if order_id is None:
                 # another office's order is absent here too
-                raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+                raise no_order(order_no)
         await conn.execute(
             "INSERT INTO display_windows (office, window_no, order_id, clerk_id)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (office, window_no) DO UPDATE"

@@ -8,21 +8,15 @@ from typing import Any
 import asyncpg
 
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.domain.fees import FeeSchedule
-from clearing.errors import Conflict, Forbidden, InvalidRequest
+from clearing.errors import Conflict, InvalidRequest
 from clearing.service import audit
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 
 def _schedule(r: asyncpg.Record) -> FeeSchedule:
-    return FeeSchedule(
-        version=r["version"],
-        effective_from=r["effective_from"],
-        residential_fen=r["residential_fen"],
-        non_residential_fen=r["non_residential_fen"],
-        extra_certificate_fen=r["extra_certificate_fen"],
-        exemptions=frozenset(r["exemptions"]),
-    )
+    return row_into(FeeSchedule, r, exemptions=frozenset(r["exemptions"]))
 
 
 async def all_versions(conn: Conn) -> list[tuple[FeeSchedule, dict[str, Any]]]:
@@ -55,12 +49,9 @@ async def add_version(
 ) -> FeeSchedule:
     """Publish a new version. It may only take effect in the future: what was charged under the
     schedule in force stays explainable by that schedule."""
-    if who.role != "admin":
-        raise Forbidden(
-            "ROLE_FORBIDDEN",
-            "only an admin may change the fee schedule",
-            "只有管理员可以调整收费标准",
-        )
+    require_role(
+        who, ("admin",), "only an admin may change the fee schedule", "只有管理员可以调整收费标准"
+    )
     if effective_from <= today:
         raise InvalidRequest(
             "SCHEDULE_NOT_IN_FUTURE",
@@ -94,11 +85,10 @@ async def add_version(
         assert row is not None
         await audit.record(
             conn,
-            actor=who.actor,
-            action="fee_schedule.published",
-            object_type="fee_schedule",
-            object_id=str(version),
-            detail={
+            who,
+            "fee_schedule.published",
+            version,
+            {
                 "effective_from": effective_from.isoformat(),
                 "residential_fen": residential_fen,
                 "non_residential_fen": non_residential_fen,

@@ -67,12 +67,7 @@ async def _refuse(conn: Conn, kiosk: Kiosk, case_no: str, now: datetime, why: st
             now,
         )
         await audit.record(
-            conn,
-            actor=kiosk.actor,
-            action="kiosk.lookup_refused",
-            object_type="kiosk",
-            object_id=str(kiosk.id),
-            detail={"case_no": case_no, "why": why},
+            conn, kiosk, "kiosk.lookup_refused", kiosk.id, {"case_no": case_no, "why": why}
         )
     return NOT_FOUND
 
@@ -89,11 +84,11 @@ async def _hold(conn: Conn, kiosk: Kiosk, order: tuple[int, str], how: str, now:
         )
         await audit.record(
             conn,
-            actor=kiosk.actor,
-            action="kiosk.order_opened",
+            kiosk,
+            "kiosk.order_opened",
+            order_no,
+            {"kiosk": kiosk.id, "by": how},
             object_type="order",
-            object_id=order_no,
-            detail={"kiosk": kiosk.id, "by": how},
         )
 
 

@@ -31,7 +31,7 @@ from clearing.errors import (
     Unauthenticated,
 )
 from clearing.service import audit
-from clearing.service.places import check_office_scope
+from clearing.service.places import check_office_scope, require_in_service
 from clearing.service.principals import Principal
 
 ENROL_TTL = timedelta(hours=24)
@@ -139,11 +139,7 @@ async def create(
         )
     code = _new_code()
     async with conn.transaction():
-        active = await conn.fetchval("SELECT active FROM offices WHERE code = $1", office)
-        if not active:
-            raise InvalidRequest(
-                "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
-            )
+        await require_in_service(conn, office)
         try:
             kiosk_id = await conn.fetchval(
                 "INSERT INTO kiosks (name, office, enrol_code_hash, enrol_expires_at, created_by,"
@@ -163,14 +159,7 @@ async def create(
                     "本大厅已有同名的自助终端",
                 ) from exc
             raise
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="kiosk.created",
-            object_type="kiosk",
-            object_id=str(kiosk_id),
-            detail={"office": office, "name": name},
-        )
+        await audit.record(conn, who, "kiosk.created", kiosk_id, {"office": office, "name": name})
         return await _one(conn, kiosk_id, now), show_code(code)
 
 
@@ -186,13 +175,7 @@ async def revoke(conn: Conn, who: Principal, kiosk_id: int, now: datetime) -> di
             who.id,
         )
         if changed is not None:
-            await audit.record(
-                conn,
-                actor=who.actor,
-                action="kiosk.revoked",
-                object_type="kiosk",
-                object_id=str(kiosk_id),
-            )
+            await audit.record(conn, who, "kiosk.revoked", kiosk_id)
         return await _one(conn, kiosk_id, now)
 
 
@@ -223,14 +206,7 @@ async def enrol(conn: Conn, code: str, now: datetime) -> tuple[str, Kiosk]:
         if row is None:
             raise _BAD_CODE
         kiosk = Kiosk(row["id"], row["name"], row["office"])
-        await audit.record(
-            conn,
-            actor=kiosk.actor,
-            action="kiosk.enrolled",
-            object_type="kiosk",
-            object_id=str(kiosk.id),
-            detail={"office": kiosk.office},
-        )
+        await audit.record(conn, kiosk, "kiosk.enrolled", kiosk.id, {"office": kiosk.office})
     return token, kiosk
 
 
@@ -276,9 +252,9 @@ async def clear(conn: Conn, kiosk: Kiosk, why: str) -> None:
         if order_no is not None:
             await audit.record(
                 conn,
-                actor=kiosk.actor,
-                action="kiosk.cleared",
+                kiosk,
+                "kiosk.cleared",
+                order_no,
+                {"kiosk": kiosk.id, "why": why},
                 object_type="order",
-                object_id=str(order_no),
-                detail={"kiosk": kiosk.id, "why": why},
             )

@@ -114,12 +114,7 @@ async def sign_in(
 
 async def _audit(conn: Conn, name: str, action: str, address: str, **detail: object) -> None:
     await audit.record(
-        conn,
-        actor=f"user:{name}",
-        action=action,
-        object_type="principal",
-        object_id=name,
-        detail={"address": address, **detail},
+        conn, f"user:{name}", action, name, {"address": address, **detail}, object_type="principal"
     )
 
 
@@ -252,11 +247,10 @@ async def unlock(conn: Conn, admin: Principal, username: str, request_id: str | 
         await conn.execute("DELETE FROM login_failures WHERE username = $1", username)
         await audit.record(
             conn,
-            actor=admin.actor,
-            action="principal.unlocked",
-            object_type="principal",
-            object_id=username,
-            detail={"was_locked": was_locked},
+            admin,
+            "principal.unlocked",
+            username,
+            {"was_locked": was_locked},
             request_id=request_id,
         )
     return bool(was_locked)

@@ -24,11 +24,11 @@ import asyncpg
 from clearing.db import Conn
 from clearing.domain.display import name
 from clearing.domain.orders import STATE_ZH, OrderState
-from clearing.errors import Conflict, Forbidden, InvalidRequest
+from clearing.errors import Conflict, InvalidRequest
 from clearing.messaging import SmsError, SmsOutcomeUnknown, SmsSent
 from clearing.security import PiiCipher
 from clearing.service import audit, orders
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 ISSUE_ROLES = orders.CREATE_ROLES  # clerk, supervisor, admin: the window's people
 ISSUE_REFUSED = (
@@ -138,8 +138,7 @@ def _notice(r: asyncpg.Record) -> Notice:
 
 
 def _check_role(principal: Principal) -> None:
-    if principal.role not in ISSUE_ROLES:
-        raise Forbidden(*ISSUE_REFUSED)
+    require_role(principal, ISSUE_ROLES, *ISSUE_REFUSED[1:])
 
 
 async def issue(
@@ -202,11 +201,10 @@ async def issue(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.notice_issued",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            principal,
+            "order.notice_issued",
+            order_no,
+            {
                 "notice_id": notice_id,
                 "case_no": view["case_no"],
                 "link_expires_at": row["expires_at"].isoformat(),
@@ -247,11 +245,10 @@ async def record_sms(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.notice_sms",
-            object_type="order",
-            object_id=notice.order_no,
-            detail={"notice_id": notice.id, "state": state, "code": code, "serial_no": serial},
+            principal,
+            "order.notice_sms",
+            notice.order_no,
+            {"notice_id": notice.id, "state": state, "code": code, "serial_no": serial},
             request_id=request_id,
         )
         found = await conn.fetchrow(_NOTICE_SQL + " WHERE n.id = $1", notice.id)

@@ -179,11 +179,10 @@ async def close(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="office_day.closed",
-            object_type="office_day",
-            object_id=f"{office}:{day.isoformat()}",
-            detail={
+            who,
+            "office_day.closed",
+            f"{office}:{day.isoformat()}",
+            {
                 "shifts_fen": c["shifts_fen"],
                 "ledger_fen": c["ledger_fen"],
                 "difference_fen": c["difference_fen"],

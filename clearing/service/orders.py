@@ -23,7 +23,7 @@ from clearing.domain.times import day_bounds
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.security import PiiCipher
 from clearing.service import audit, catalogue, places
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 CREATE_ROLES = frozenset({"clerk", "supervisor", "admin"})
 # amounts typed by hand instead of asked of the authorities: an exception, kept to supervisors
@@ -96,16 +96,10 @@ async def create(
 
     An order without ``case_refs`` has amounts typed by hand: only a supervisor may do that, with
     a ``manual_reason``, and the audit log keeps who, why and what."""
-    if principal.role not in CREATE_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "your role cannot create orders", "您的角色不能开具缴费单"
-        )
-    if principal.office is not None and principal.office != order.office:
-        raise Forbidden(
-            "OFFICE_FORBIDDEN",
-            "you can only create orders for your own office",
-            "只能为本大厅开具缴费单",
-        )
+    require_role(
+        principal, CREATE_ROLES, "your role cannot create orders", "您的角色不能开具缴费单"
+    )
+    places.check_order_office(principal, order.office)
     if case_refs is None:
         _check_manual(principal, manual_reason)
     window = await places.order_window(conn, principal, order.office, order.window)
@@ -212,11 +206,10 @@ async def create(
         )
         await audit.record(
             conn,
-            actor=principal.actor,
-            action="order.created",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            principal,
+            "order.created",
+            order_no,
+            {
                 "case_no": order.case_no,
                 "window": window,
                 "total_fen": total,
@@ -227,11 +220,10 @@ async def create(
         if case_refs is None:
             await audit.record(
                 conn,
-                actor=principal.actor,
-                action="order.lines_typed",
-                object_type="order",
-                object_id=order_no,
-                detail={
+                principal,
+                "order.lines_typed",
+                order_no,
+                {
                     "reason": (manual_reason or "").strip(),
                     "lines": [[ln.item_code, ln.amount_fen, ln.reference] for ln in order.lines],
                 },
@@ -276,6 +268,11 @@ SELECT provider, provider_txn_id, amount_fen, outcome, reason, paid_at, details
 """
 
 
+def no_order(order_no: str) -> NotFound:
+    """The refusal for an order that does not exist, or that the asker may not see."""
+    return NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+
+
 def _iso(v: datetime | None) -> str | None:
     return v.isoformat() if v is not None else None
 
@@ -283,7 +280,7 @@ def _iso(v: datetime | None) -> str | None:
 async def _view(conn: Conn, order_no: str, cipher: PiiCipher | None) -> dict[str, Any]:
     o = await conn.fetchrow(_ORDER_SQL, order_no)
     if o is None:
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     lines = await conn.fetch(_LINES_SQL, o["id"])
     attempts = await conn.fetch(_ATTEMPTS_SQL, o["id"])
     payments = await conn.fetch(_PAYMENTS_SQL, o["id"])
@@ -320,7 +317,7 @@ async def get(conn: Conn, principal: Principal, order_no: str, cipher: PiiCipher
     view = await _view(conn, order_no, cipher)
     if not _may_see(principal, view["office"]):
         # another office's order is reported as absent: its existence is not the clerk's business
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     return view
 
 
@@ -391,13 +388,7 @@ async def mark_cancelled(
                 state=state,
             )
         await audit.record(
-            conn,
-            actor=principal.actor,
-            action="order.cancelled",
-            object_type="order",
-            object_id=order_no,
-            detail={"reason": reason},
-            request_id=request_id,
+            conn, principal, "order.cancelled", order_no, {"reason": reason}, request_id=request_id
         )
         await notify(conn, order_no, "CANCELLED", row["office"], row["window_no"])
 

@@ -195,11 +195,11 @@ async def reverse_attempt(
         if order_no is not None:
             await audit.record(
                 conn,
-                actor="system:reversal",
-                action="attempt.reversed",
+                "system:reversal",
+                "attempt.reversed",
+                order_no,
+                {"provider": acquirer.provider, "out_trade_no": out_trade_no, "why": why},
                 object_type="order",
-                object_id=str(order_no),
-                detail={"provider": acquirer.provider, "out_trade_no": out_trade_no, "why": why},
             )
         else:
             state = await conn.fetchval(

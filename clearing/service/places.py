@@ -15,7 +15,7 @@ import asyncpg
 from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
-from clearing.service.principals import Principal
+from clearing.service.principals import Principal, require_role
 
 OFFICE_KINDS = {"hall": "登记大厅", "centre": "便民服务中心", "branch": "银行网点"}
 # an outlet in a partner bank's branch (同城通办): it names the bank and the branch it stands in
@@ -98,11 +98,16 @@ async def windows(conn: Conn, who: Principal, office: str | None = None) -> list
     return [_window(r) for r in rows]
 
 
-def _require_admin(who: Principal) -> None:
-    if who.role != "admin":
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only an admin manages offices", "只有管理员可以管理大厅和窗口"
+async def require_in_service(conn: Conn, office: str) -> None:
+    """OFFICE_UNKNOWN unless the office exists and is active: nothing new is placed in another."""
+    if not await conn.fetchval("SELECT 1 FROM offices WHERE code = $1 AND active", office):
+        raise InvalidRequest(
+            "OFFICE_UNKNOWN", f"no office {office} in service", "办事大厅不存在或已停用"
         )
+
+
+def _require_admin(who: Principal) -> None:
+    require_role(who, ("admin",), "only an admin manages offices", "只有管理员可以管理大厅和窗口")
 
 
 async def create_office(
@@ -140,15 +145,7 @@ async def create_office(
         detail: dict[str, Any] = {"name": name, "kind": kind}
         if kind == OUTLET_KIND:
             detail |= {"partner_bank": partner_bank, "branch_name": branch_name}
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="office.created",
-            object_type="office",
-            object_id=code,
-            detail=detail,
-            request_id=request_id,
-        )
+        await audit.record(conn, who, "office.created", code, detail, request_id=request_id)
     return office
 
 
@@ -182,11 +179,10 @@ async def update_office(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="office.updated",
-            object_type="office",
-            object_id=code,
-            detail=_diff(asdict(before), asdict(after)),
+            who,
+            "office.updated",
+            code,
+            audit.changed(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after
@@ -232,11 +228,10 @@ async def create_window(
             ) from exc
         await audit.record(
             conn,
-            actor=who.actor,
-            action="window.created",
-            object_type="window",
-            object_id=f"{office}/{code}",
-            detail={"name": name, "terminal_id": terminal_id},
+            who,
+            "window.created",
+            f"{office}/{code}",
+            {"name": name, "terminal_id": terminal_id},
             request_id=request_id,
         )
     return Window(office, code, name, terminal_id, True)
@@ -278,18 +273,13 @@ async def update_window(
             raise _terminal_taken(exc, after.terminal_id) from exc
         await audit.record(
             conn,
-            actor=who.actor,
-            action="window.updated",
-            object_type="window",
-            object_id=f"{office}/{code}",
-            detail=_diff(asdict(before), asdict(after)),
+            who,
+            "window.updated",
+            f"{office}/{code}",
+            audit.changed(asdict(before), asdict(after)),
             request_id=request_id,
         )
     return after
-
-
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
 
 
 def assigned_window(who: Principal, stated: str | None) -> str | None:
@@ -313,16 +303,21 @@ def assigned_window(who: Principal, stated: str | None) -> str | None:
     return who.window
 
 
-async def order_window(conn: Conn, who: Principal, office: str, stated: str | None) -> str:
-    """The window an order of ``who`` is taken at. A clerk's is their assigned window, whatever
-    the browser says; a supervisor or administrator names one (or has one), and it must be a
-    window of that office in service."""
+def check_order_office(who: Principal, office: str) -> None:
+    """Staff of one office take orders for that office only."""
     if who.office is not None and who.office != office:
         raise Forbidden(
             "OFFICE_FORBIDDEN",
             "you can only create orders for your own office",
             "只能为本大厅开具缴费单",
         )
+
+
+async def order_window(conn: Conn, who: Principal, office: str, stated: str | None) -> str:
+    """The window an order of ``who`` is taken at. A clerk's is their assigned window, whatever
+    the browser says; a supervisor or administrator names one (or has one), and it must be a
+    window of that office in service."""
+    check_order_office(who, office)
     window = assigned_window(who, stated) or stated or who.window
     if window is None:
         raise InvalidRequest("WINDOW_REQUIRED", "say which window (window)", "请选择窗口")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -9,8 +10,9 @@ import asyncpg
 
 from clearing import security
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.domain import passwords
-from clearing.errors import Conflict, InvalidRequest, Unauthenticated
+from clearing.errors import Conflict, Forbidden, InvalidRequest, Unauthenticated
 from clearing.service import audit
 
 ROLES = ("clerk", "supervisor", "finance", "admin", "auditor")
@@ -36,20 +38,17 @@ class Principal:
         return f"{'user' if self.kind == 'staff' else 'client'}:{self.username}"
 
 
+def require_role(who: Principal, roles: Collection[str], detail: str, detail_zh: str) -> None:
+    """ROLE_FORBIDDEN, saying who may do it, unless ``who`` holds one of ``roles``."""
+    if who.role not in roles:
+        raise Forbidden("ROLE_FORBIDDEN", detail, detail_zh)
+
+
 _COLUMNS = "id, kind, username, display_name, role, office, window_code, must_change_password"
 
 
 def from_row(row: asyncpg.Record) -> Principal:
-    return Principal(
-        id=row["id"],
-        kind=row["kind"],
-        username=row["username"],
-        display_name=row["display_name"],
-        role=row["role"],
-        office=row["office"],
-        window=row["window_code"],
-        must_change_password=row["must_change_password"],
-    )
+    return row_into(Principal, row, window=row["window_code"])
 
 
 async def add(
@@ -131,11 +130,10 @@ async def add(
             )
         await audit.record(
             conn,
-            actor=actor,
-            action="principal.created",
-            object_type="principal",
-            object_id=username,
-            detail={
+            actor,
+            "principal.created",
+            username,
+            {
                 "kind": kind,
                 "role": role,
                 "office": office,

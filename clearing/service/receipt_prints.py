@@ -23,8 +23,9 @@ from typing import Any
 
 from clearing.db import Conn
 from clearing.domain.display import PAYER_ACTOR
-from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from clearing.errors import Conflict, Forbidden, InvalidRequest
 from clearing.service import audit
+from clearing.service.orders import no_order
 from clearing.service.principals import Principal
 
 # window staff hand receipts to citizens; finance, auditors and administrators may read them
@@ -194,7 +195,7 @@ async def _lock_paid(conn: Conn, order_no: str) -> str:
     # the order row, locked: no refund can start or finish between reading and printing
     state = await conn.fetchval("SELECT state FROM orders WHERE order_no = $1 FOR UPDATE", order_no)
     if state is None:
-        raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+        raise no_order(order_no)
     return str(state)
 
 
@@ -236,11 +237,11 @@ async def _latest_or_original(
         if made:
             await audit.record(
                 conn,
-                actor=actor,
-                action="receipt.printed",
+                actor,
+                "receipt.printed",
+                view["order_no"],
+                {"receipt_no": made},
                 object_type="order",
-                object_id=view["order_no"],
-                detail={"receipt_no": made},
                 request_id=request_id,
             )
     prints = await of_order(conn, view["order_no"], mac)
@@ -331,17 +332,17 @@ async def reprint(
         assert printed is not None
         await audit.record(
             conn,
-            actor=who.actor,
-            action="receipt.reprinted",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            who,
+            "receipt.reprinted",
+            order_no,
+            {
                 "receipt_no": made,
                 "reprint_count": printed.reprint_no,  # read by the order timeline
                 "reason": text,
                 "paid_fen": printed.paid_fen,
                 "refunded_lines": sorted(n for n, r in printed.refunded_fen().items() if r),
             },
+            object_type="order",
             request_id=request_id,
         )
     return printed

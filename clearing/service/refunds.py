@@ -16,8 +16,8 @@ import asyncpg
 from clearing.db import Conn
 from clearing.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from clearing.service import audit
-from clearing.service.orders import notify
-from clearing.service.principals import Principal
+from clearing.service.orders import no_order, notify
+from clearing.service.principals import Principal, require_role
 
 REQUEST_ROLES = frozenset({"supervisor", "admin"})
 DECIDE_ROLES = frozenset({"finance"})
@@ -67,16 +67,15 @@ async def request(
     reason: str,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    if who.role not in REQUEST_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only a supervisor may request a refund", "只有值班主任可以申请退款"
-        )
+    require_role(
+        who, REQUEST_ROLES, "only a supervisor may request a refund", "只有值班主任可以申请退款"
+    )
     async with conn.transaction():
         o = await conn.fetchrow(
             "SELECT id, state, office FROM orders WHERE order_no = $1 FOR UPDATE", order_no
         )
         if o is None or (who.office is not None and o["office"] != who.office):
-            raise NotFound("ORDER_NOT_FOUND", f"no order {order_no}", "缴费单不存在")
+            raise no_order(order_no)
         if o["state"] not in ("CLEARED", "SETTLED"):
             raise Conflict(
                 "ORDER_NOT_REFUNDABLE",
@@ -143,16 +142,16 @@ async def request(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="refund.requested",
-            object_type="order",
-            object_id=order_no,
-            detail={
+            who,
+            "refund.requested",
+            order_no,
+            {
                 "refund_id": refund_id,
                 "lines": wanted,
                 "amount_fen": amount,
                 "reason": reason,
             },
+            object_type="order",
             request_id=request_id,
         )
         return await get(conn, int(refund_id))
@@ -167,10 +166,7 @@ async def decide(
     note: str | None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    if who.role not in DECIDE_ROLES:
-        raise Forbidden(
-            "ROLE_FORBIDDEN", "only finance may approve refunds", "只有财务人员可以审批退款"
-        )
+    require_role(who, DECIDE_ROLES, "only finance may approve refunds", "只有财务人员可以审批退款")
     async with conn.transaction():
         r = await conn.fetchrow(
             "SELECT r.id, r.state, r.requested_by, r.order_id, o.order_no, r.amount_fen,"
@@ -217,11 +213,11 @@ async def decide(
             await conn.execute("DELETE FROM refunded_lines WHERE refund_id = $1", refund_id)
         await audit.record(
             conn,
-            actor=who.actor,
-            action=f"refund.{state.lower()}",
+            who,
+            f"refund.{state.lower()}",
+            r["order_no"],
+            {"refund_id": refund_id, "note": note},
             object_type="order",
-            object_id=r["order_no"],
-            detail={"refund_id": refund_id, "note": note},
             request_id=request_id,
         )
         return await get(conn, refund_id)
@@ -285,12 +281,7 @@ async def record_failure(conn: Conn, refund_id: int, why: str) -> None:
             order_id,
         )
         await audit.record(
-            conn,
-            actor="system:refund",
-            action="refund.failed",
-            object_type="refund",
-            object_id=str(refund_id),
-            detail={"why": why, "order_no": order_no},
+            conn, "system:refund", "refund.failed", refund_id, {"why": why, "order_no": order_no}
         )
 
 
@@ -360,15 +351,15 @@ async def record_success(conn: Conn, refund_id: int, provider_refund_id: str | N
         assert row is not None
         await audit.record(
             conn,
-            actor="system:refund",
-            action="refund.succeeded",
-            object_type="order",
-            object_id=row["order_no"],
-            detail={
+            "system:refund",
+            "refund.succeeded",
+            row["order_no"],
+            {
                 "refund_id": refund_id,
                 "amount_fen": r["amount_fen"],
                 "order_state": row["state"],
             },
+            object_type="order",
         )
         await notify(conn, row["order_no"], row["state"], row["office"], row["window_no"])
     return True

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from clearing.db import Conn
+from clearing.db.rows import row_into
 from clearing.service import audit
 from clearing.settlement import detail_csv, naming, pain001, payout_cn
 from clearing.settlement.model import (
@@ -84,16 +85,16 @@ async def cutoff(
             assert row is not None
             await audit.record(
                 conn,
-                actor=actor,
-                action="settlement.cutoff",
-                object_type="settlement_batch",
-                object_id=row["msg_id"],
-                detail={
+                actor,
+                "settlement.cutoff",
+                row["msg_id"],
+                {
                     "instructions": row["instruction_count"],
                     "lines": row["line_count"],
                     "total_fen": row["total_fen"],
                     "every_account": every_account,
                 },
+                object_type="settlement_batch",
             )
     return batch_id
 
@@ -128,24 +129,12 @@ async def load_batch(conn: Conn, batch_id: int, debtor: DebtorAccount) -> Settle
     details: dict[int, list[InstructionDetail]] = {}
     for d in await conn.fetch(_DETAILS_SQL, batch_id):
         details.setdefault(d["instruction_id"], []).append(
-            InstructionDetail(
-                order_no=d["order_no"],
-                case_no=d["case_no"],
-                line_no=d["line_no"],
-                item_code=d["item_code"],
-                item_name=d["item_name"],
-                reference=d["reference"],
-                amount_fen=int(d["amount_fen"]),
-            )
+            row_into(InstructionDetail, d, amount_fen=int(d["amount_fen"]))
         )
     instructions = tuple(
-        Instruction(
-            end_to_end_id=i["end_to_end_id"],
-            beneficiary_code=i["beneficiary_code"],
-            creditor_name=i["creditor_name"],
-            creditor_account=i["creditor_account"],
-            creditor_bank_code=i["creditor_bank_code"],
-            creditor_bank_name=i["creditor_bank_name"],
+        row_into(
+            Instruction,
+            i,
             amount_fen=int(i["amount_fen"]),
             purpose=f"税费通缴清分 {b['business_date']:%Y%m%d} 第{b['seq']}批",
             details=tuple(details.get(i["id"], ())),

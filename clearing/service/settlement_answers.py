@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
+
+import asyncpg
 
 from clearing.db import Conn
 from clearing.domain.display import name
@@ -151,18 +154,7 @@ async def rejected(
     else:
         await _release(conn, row["id"], at)
     await _hold_if_account(conn, row["beneficiary_code"], reason_code, reason_text, e2e)
-    log.warning(
-        "settlement instruction rejected",
-        extra={"end_to_end_id": e2e, "reason": reason_code, "beneficiary": row["beneficiary_code"]},
-    )
-    await audit.record(
-        conn,
-        actor="bank",
-        action="settlement.instruction_rejected",
-        object_type="settlement_instruction",
-        object_id=e2e,
-        detail={"reason_code": reason_code, "reason": reason_text, "amount_fen": row["amount_fen"]},
-    )
+    await _answered(conn, "rejected", e2e, row, reason_code, reason=reason_text)
     return True
 
 
@@ -195,19 +187,27 @@ async def returned(conn: Conn, e2e: str, reason_code: str | None, at: datetime) 
     await _release(conn, row["id"], at)
     # a return always says the account cannot take money: hold until it is corrected
     await _hold(conn, row["beneficiary_code"], f"付款 {e2e} 被退汇{_reason(reason_code, None)}")
+    await _answered(conn, "returned", e2e, row, reason_code)
+    return True
+
+
+async def _answered(
+    conn: Conn, what: str, e2e: str, row: asyncpg.Record, reason_code: str | None, **detail: Any
+) -> None:
+    """The bank's ``what`` (rejected, returned) of one instruction, logged and audited."""
+    beneficiary, amount_fen = row["beneficiary_code"], row["amount_fen"]
     log.warning(
-        "settlement instruction returned",
-        extra={"end_to_end_id": e2e, "reason": reason_code, "beneficiary": row["beneficiary_code"]},
+        f"settlement instruction {what}",
+        extra={"end_to_end_id": e2e, "reason": reason_code, "beneficiary": beneficiary},
     )
     await audit.record(
         conn,
-        actor="bank",
-        action="settlement.instruction_returned",
+        "bank",
+        f"settlement.instruction_{what}",
+        e2e,
+        {"reason_code": reason_code, **detail, "amount_fen": amount_fen},
         object_type="settlement_instruction",
-        object_id=e2e,
-        detail={"reason_code": reason_code, "amount_fen": row["amount_fen"]},
     )
-    return True
 
 
 async def file_rejected(
@@ -234,11 +234,11 @@ async def file_rejected(
         )
         await audit.record(
             conn,
-            actor="bank",
-            action="settlement.file_rejected",
+            "bank",
+            "settlement.file_rejected",
+            msg_id,
+            {"reason_code": reason_code, "reason": reason_text, "instructions": len(rows)},
             object_type="settlement_batch",
-            object_id=msg_id,
-            detail={"reason_code": reason_code, "reason": reason_text, "instructions": len(rows)},
         )
     return len(rows)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from clearing.db import Conn
 from clearing.domain import times
@@ -68,19 +69,8 @@ class ShiftSplit:
 
 
 def _sums(key: str, kind: str, n: dict[str, int]) -> ShiftSum:
-    return ShiftSum(
-        key,
-        kind,
-        shifts=n["shifts"],
-        orders_count=n["orders_count"],
-        orders_fen=n["orders_fen"],
-        received_count=n["received_count"],
-        received_fen=n["received_fen"],
-        cancelled_count=n["cancelled_count"],
-        cancelled_fen=n["cancelled_fen"],
-        refunds_count=n["refunds_count"],
-        refunds_fen=n["refunds_fen"],
-    )
+    counts: dict[str, Any] = {name: n[name] for name in _SUMS}  # ints, named by field
+    return ShiftSum(key, kind, **counts)
 
 
 def _sum(key: str, kind: str, rows: list[ShiftSum]) -> ShiftSum:

@@ -234,11 +234,10 @@ async def close(
             ) from exc
         await audit.record(
             conn,
-            actor=who.actor,
-            action="shift.closed",
-            object_type="shift",
-            object_id=str(shift_id),
-            detail={"office": office, "window": window, **_totals_view(t)},
+            who,
+            "shift.closed",
+            shift_id,
+            {"office": office, "window": window, **_totals_view(t)},
             request_id=request_id,
         )
         return await get(conn, who, int(shift_id))

@@ -193,13 +193,7 @@ async def _with_secret(
         cipher.encrypt(secret, _COLUMN),
     )
     await audit.record(
-        conn,
-        actor=who.actor,
-        action=action,
-        object_type="webhook_subscription",
-        object_id=str(sub_id),
-        detail=detail,
-        request_id=request_id,
+        conn, who, action, sub_id, detail, object_type="webhook_subscription", request_id=request_id
     )
     return await _one(conn, sub_id), secret
 
@@ -230,10 +224,10 @@ async def disable(
             )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="webhook.disabled",
+            who,
+            "webhook.disabled",
+            sub_id,
             object_type="webhook_subscription",
-            object_id=str(sub_id),
             request_id=request_id,
         )
         return sub
@@ -341,11 +335,11 @@ async def resend(
         )
         await audit.record(
             conn,
-            actor=who.actor,
-            action="webhook.resent",
+            who,
+            "webhook.resent",
+            delivery_id,
+            {"event_id": r["event_id"], "was": r["state"]},
             object_type="webhook_delivery",
-            object_id=str(delivery_id),
-            detail={"event_id": r["event_id"], "was": r["state"]},
             request_id=request_id,
         )
     return {

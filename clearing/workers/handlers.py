@@ -158,13 +158,7 @@ class Handlers:
             )
             if row is None:
                 return None
-            await audit.record(
-                conn,
-                actor="system:expiry",
-                action="order.expired",
-                object_type="order",
-                object_id=order_no,
-            )
+            await audit.record(conn, "system:expiry", "order.expired", order_no)
             await notify(conn, order_no, "EXPIRED", row["office"], row["window_no"])
         return None
 
@@ -296,10 +290,9 @@ class Handlers:
                 raise _AlreadyPosted(out_refund_no)
             await audit.record(
                 conn,
-                actor="system:refund",
-                action="payment.refunded",
-                object_type="payment",
-                object_id=str(payment_id),
-                detail={"out_refund_no": out_refund_no, "amount_fen": p["amount_fen"]},
+                "system:refund",
+                "payment.refunded",
+                payment_id,
+                {"out_refund_no": out_refund_no, "amount_fen": p["amount_fen"]},
             )
         return None

@@ -109,28 +109,22 @@ class LegConfirmer:
                 return
             await audit.record(
                 conn,
-                actor=f"authority:{name}",
-                action="leg.confirmed",
-                object_type="order",
-                object_id=leg["order_no"],
-                detail={
+                f"authority:{name}",
+                "leg.confirmed",
+                leg["order_no"],
+                {
                     "line_no": leg["line_no"],
                     "reference": leg["reference"],
                     "proof_no": proof.proof_no,
                 },
+                object_type="order",
             )
             # SETTLED once every leg is confirmed and every line paid out (migration 0014)
             settled = await conn.fetchrow(
                 "SELECT * FROM tj_settle_orders(ARRAY[$1::bigint])", leg["order_id"]
             )
             if settled is not None:
-                await audit.record(
-                    conn,
-                    actor="system:legs",
-                    action="order.settled",
-                    object_type="order",
-                    object_id=settled["order_no"],
-                )
+                await audit.record(conn, "system:legs", "order.settled", settled["order_no"])
         if settled is not None and self.announce is not None:
             self.announce(
                 order_event(settled["order_no"], "SETTLED", settled["office"], settled["window_no"])
@@ -154,9 +148,9 @@ class LegConfirmer:
             )
             await audit.record(
                 conn,
-                actor=f"authority:{name}",
-                action="leg.refused",
+                f"authority:{name}",
+                "leg.refused",
+                leg["order_no"],
+                {"line_no": leg["line_no"], "code": exc.code, "reason": exc.reason},
                 object_type="order",
-                object_id=leg["order_no"],
-                detail={"line_no": leg["line_no"], "code": exc.code, "reason": exc.reason},
             )
