@@ -38,7 +38,7 @@ class MobileMixin:
 
     _keys: MerchantKeys
     _notify_url: str
-    _http: Transport
+    _t: Transport
     _session: aiohttp.ClientSession
     _open_url: str
     _sns_url: str
@@ -76,7 +76,7 @@ class MobileMixin:
         }
         if attach:
             body["attach"] = attach
-        answer = await self._http.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
+        answer = await self._t.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
         if answer.status != 200:
             raise rejected(operation, answer)
         value = answer.data.get(answer_field)
