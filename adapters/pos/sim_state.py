@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.authority import Replays
 from adapters.simkit.bills import Links, fee_millifen
 from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
@@ -218,7 +219,7 @@ class SimState(Acquirer[PlatformKeys]):
         self.journal: list[Txn] = []
         # settlement files behind their download links, for five minutes
         self.files: Links[bytes] = Links(timedelta(minutes=5), lambda: secrets.token_urlsafe(24))
-        self.request_nonces: dict[str, datetime] = {}
+        self.replays = Replays(timedelta(seconds=2 * signing.MAX_SKEW_S))
         self._host_seq = 0
         # a key the bank never issued, for the forged-signature knobs
         self.forged_key = secrets.token_hex(32).encode()
