@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPubl
 from cryptography.x509.oid import NameOID
 
 from adapters import keyset
-from adapters.simkit import keyfiles
+from adapters.simkit import certs, keyfiles
 from adapters.unionpay.crypto import UNIONPAY_OWNER, TrustedChain, cert_id, pem_text
 
 CA_DIR = "ca"
@@ -205,31 +205,20 @@ def _issue(
     days: int = 20 * 365,
 ) -> x509.Certificate:
     """``ca`` is the path length for a CA certificate, None for a signing certificate."""
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject if ca_cert is not None else subject)
-        .public_key(public_key)
-        .serial_number(serial if serial is not None else x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca is not None, path_length=ca), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=ca is None,
-                content_commitment=ca is None,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca is not None,
-                crl_sign=ca is not None,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+    usage = (
+        ("digital_signature", "content_commitment") if ca is None else ("key_cert_sign", "crl_sign")
     )
-    return builder.sign(ca_key, hashes.SHA256())
+    return certs.builder(
+        subject,
+        ca_cert.subject if ca_cert is not None else subject,
+        public_key,
+        now,
+        ca=ca,
+        usage=usage,
+        valid_for=timedelta(days=days),
+        backdated=timedelta(days=1),
+        serial=serial,
+    ).sign(ca_key, hashes.SHA256())
 
 
 def _mer_id(merchant_json: Path, platform_json: Path) -> str:
