@@ -9,19 +9,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from adapters import signatures
+from adapters import signatures, wiretime
 
 SIGN_TYPE: Final = "RSA2"
 CHARSET: Final = "utf-8"
 VERSION: Final = "1.0"
 # the wire time format: Beijing wall-clock time without an offset
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING: Final = wiretime.BEIJING
 ERROR_RESPONSE: Final = "error_response"
 
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")

@@ -8,11 +8,12 @@ import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Unpack
 
 from aiohttp import web
 
+from adapters import wiretime
 from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.acquirer import Acquirer, Reach
@@ -22,7 +23,7 @@ from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import CallbackKnobs, Notice, Signed
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 TIME_FORMAT = "%Y%m%d%H%M%S"
 REFUND_STATES = ("SUCCESS", "PROCESSING")
 

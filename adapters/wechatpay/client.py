@@ -13,12 +13,13 @@ import hashlib
 import logging
 import re
 import zlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
+from adapters import wiretime
 from adapters.amounts import require_fen
 from adapters.errors import AcquirerUnavailable
 from adapters.http import Client, Options
@@ -33,7 +34,7 @@ from clearing.ports import BillRecord, RefundOutcome, TradeStatus
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "NOT_FOUND"
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 # WeChat Pay payment codes: 18 digits starting 10-15 (the prefix names the channel)
 AUTH_CODE = re.compile(r"1[0-5][0-9]{16}")
 # v3 names first, then the v2 names some gateways still answer with (protocols-cn.md 1.8)
