@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Unpack
 
@@ -92,6 +92,20 @@ class Txn:
     orig_trace_no: str = ""
     orig_rrn: str = ""
     settle_date: date | None = None
+
+    def undone_by(self, txn_type: str, now: datetime, **changes: Any) -> Txn:
+        """The message that undoes this one (VOID, RFND, REVS): the same card and sale, naming
+        this one's batch, trace and RRN as the original; ``changes`` are its own fields."""
+        return replace(
+            self,
+            txn_type=txn_type,
+            txn_time=now,
+            orig_batch_no=self.batch_no,
+            orig_trace_no=self.trace_no,
+            orig_rrn=self.rrn,
+            settle_date=None,
+            **changes,
+        )
 
 
 @dataclass
