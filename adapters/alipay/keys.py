@@ -33,22 +33,25 @@ _APP_PUBLIC_DIR = "app_keys"
 
 
 @dataclass(frozen=True)
-class AppKeys:
-    """What our service needs to call Alipay and to trust its answers and notifications."""
+class _Side:
+    """The app's ids, which both sides know, and the signing key of the side holding them."""
 
     app_id: str
     seller_id: str
     private_key: RSAPrivateKey = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AppKeys(_Side):
+    """What our service needs to call Alipay and to trust its answers and notifications."""
+
     alipay_public_key: RSAPublicKey = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
+class PlatformKeys(_Side):
     """What the Alipay side (our simulator) holds."""
 
-    app_id: str
-    seller_id: str
-    private_key: RSAPrivateKey = field(repr=False, compare=False)
     app_public_keys: Mapping[str, RSAPublicKey] = field(repr=False, compare=False)
 
 

@@ -41,26 +41,27 @@ DEFAULT_TAX_ORG = ("13101150000", "国家税务总局上海市浦东新区税务
 
 
 @dataclass(frozen=True)
-class MerchantKeys:
-    """What our service needs to call the bureau and to trust its answers."""
+class _Registration:
+    """What both sides hold: the ids the bureau registered and the shared token."""
 
     src_org_code: str
     tax_org_code: str
     tax_org_name: str
     bureau_key_id: str
     access_token: bytes = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MerchantKeys(_Registration):
+    """What our service needs to call the bureau and to trust its answers."""
+
     bureau_public_key: ec.EllipticCurvePublicKey = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
+class PlatformKeys(_Registration):
     """What the bureau's front-end holds about us."""
 
-    src_org_code: str
-    tax_org_code: str
-    tax_org_name: str
-    bureau_key_id: str
-    access_token: bytes = field(repr=False, compare=False)
     bureau_private_key: ec.EllipticCurvePrivateKey = field(repr=False, compare=False)
 
     @property
