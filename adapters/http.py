@@ -136,6 +136,17 @@ class Exchange(Generic[K]):
         log.info("%s call op=%s status=%d ms=%d", self.party, operation, status, ms)
         return Reply(status=status, body=body, headers=answer_headers, ms=ms)
 
+    async def post_json(
+        self, operation: str, path: str, body: bytes, signed: Mapping[str, str]
+    ) -> Reply:
+        """POST the JSON ``body`` (the exact bytes the ``signed`` headers sign) to ``path``."""
+        headers = {
+            **signed,
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        }
+        return await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+
     async def fetch_file(self, operation: str, url: str | URL, max_bytes: int) -> bytes:
         """GET a file a signed answer pointed to; the caller checks it against a signed digest.
 
