@@ -24,6 +24,15 @@ class AdapterError(Exception):
     """Root of every error an adapter raises."""
 
 
+class CodedValueError(ValueError):
+    """Input a party's rules refuse, with a stable ``code`` beside the message (not a call's
+    failure, so outside the ``AdapterError`` tree)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class AcquirerUnavailable(AdapterError):
     """The acquirer could not give an answer; the same call may succeed later."""
 

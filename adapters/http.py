@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Required, TypedDict, TypeVar, Unpack
 
 import aiohttp
 from multidict import CIMultiDict
@@ -25,6 +25,7 @@ from adapters.errors import AcquirerUnavailable, AdapterError
 log = logging.getLogger(__name__)
 
 K = TypeVar("K")
+T = TypeVar("T", bound="Exchange[Any]")
 
 CHUNK_BYTES = 64 * 1024
 
@@ -135,6 +136,17 @@ class Exchange(Generic[K]):
         log.info("%s call op=%s status=%d ms=%d", self.party, operation, status, ms)
         return Reply(status=status, body=body, headers=answer_headers, ms=ms)
 
+    async def post_json(
+        self, operation: str, path: str, body: bytes, signed: Mapping[str, str]
+    ) -> Reply:
+        """POST the JSON ``body`` (the exact bytes the ``signed`` headers sign) to ``path``."""
+        headers = {
+            **signed,
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        }
+        return await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+
     async def fetch_file(self, operation: str, url: str | URL, max_bytes: int) -> bytes:
         """GET a file a signed answer pointed to; the caller checks it against a signed digest.
 
@@ -153,6 +165,45 @@ class Exchange(Generic[K]):
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("%s download failed op=%s error=%s", self.party, operation, exc)
             raise self.unavailable(operation, type(exc).__name__) from exc
+
+
+class Options(TypedDict, Generic[K], total=False):
+    """What every party's client is built from, besides the session and its own extras."""
+
+    base_url: Required[str]
+    keys: Required[K]
+    timeout_s: float
+    max_skew_s: int
+    clock: Callable[[], float]
+
+
+class Client(Generic[K, T]):
+    """A party's client over its ``Exchange`` (``self._t``), on a session the caller owns.
+
+    ``transport`` is the party's ``Exchange``; ``max_skew_s`` how far its signed timestamps may
+    stray unless the caller says otherwise; ``shows`` the key field ``repr`` names, as
+    (label, attribute), so that a log line tells which registration a client speaks for.
+    """
+
+    transport: Callable[..., T]
+    max_skew_s: ClassVar[int] = 0
+    shows: ClassVar[tuple[str, str]]
+
+    def __init__(self, session: aiohttp.ClientSession, **options: Unpack[Options[K]]) -> None:
+        self._keys: K = options["keys"]
+        self._t = self.transport(
+            session,
+            base_url=options["base_url"],
+            keys=self._keys,
+            timeout_s=options.get("timeout_s", 5.0),
+            max_skew_s=options.get("max_skew_s", self.max_skew_s),
+            clock=options.get("clock", time.time),
+        )
+
+    def __repr__(self) -> str:
+        label, field = self.shows
+        shown = getattr(self._keys, field)
+        return f"{type(self).__name__}(base_url={self._t.base_url!r}, {label}={shown!r})"
 
 
 async def read_body(resp: aiohttp.ClientResponse, max_bytes: int | None) -> bytes:

@@ -8,11 +8,17 @@ so that running ``generate_keyset`` again never leaves the two sides with differ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from adapters.simkit.keyfiles import json_bytes, read_json, shared_hex, write_if_missing
+from adapters.simkit.keyfiles import (
+    json_bytes,
+    kept_or_new,
+    read_json,
+    shared_hex,
+    write_if_missing,
+)
 
 MERCHANT_DIR = "merchant"
 PLATFORM_DIR = "platform"
@@ -28,10 +34,7 @@ def folders(root: Path) -> tuple[Path, Path]:
 
 def known_registration(*paths: Path) -> dict[str, Any] | None:
     """The first of ``paths`` that exists, read; None for a keyset made from nothing."""
-    for path in paths:
-        if path.exists():
-            return read_json(path)
-    return None
+    return kept_or_new(paths, read_json, lambda: None)
 
 
 def share_secrets(
@@ -49,3 +52,21 @@ def write_registration(data: Mapping[str, Any], *paths: Path) -> None:
     document = json_bytes(data)
     for path in paths:
         write_if_missing(path, document)
+
+
+def shared_keyset(
+    root: Path,
+    registration: tuple[str, str],
+    new_ids: Callable[[], Mapping[str, Any]],
+    secrets: Iterable[str],
+    *,
+    what: str = "key",
+) -> tuple[Path, Path]:
+    """The keyset of a party both sides share secrets with (HMAC, MAC tokens): ``registration``
+    names the merchant's and the platform's copy of the ids, ``new_ids`` makes them when neither
+    exists. Returns ``root/merchant`` and ``root/platform``."""
+    merchant, platform = folders(root)
+    paths = (merchant / registration[0], platform / registration[1])
+    share_secrets(merchant, platform, secrets, what=what)
+    write_registration(known_registration(*paths) or new_ids(), *paths)
+    return merchant, platform

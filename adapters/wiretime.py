@@ -1,4 +1,5 @@
-"""Beijing wall-clock times as the Chinese parties write them on their wires.
+"""Beijing wall-clock times, and required text and yuan fields, as the Chinese parties write
+them on their wires.
 
 The terminal cloud, the tax bureau and the fund office all send ``yyyyMMddHHmmss`` and
 ``yyyyMMdd`` in Beijing time with no zone marker; reading them the same way everywhere means a
@@ -8,8 +9,11 @@ time that one adapter refuses, no other accepts.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Final
+from typing import Any, Final
+
+from clearing.domain.money import MoneyError, parse_yuan
 
 BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
 TIME_FORMAT: Final = "%Y%m%d%H%M%S"
@@ -59,3 +63,19 @@ def skew_s(text: str, now: datetime) -> float | None:
         return abs((parse_time(text) - now).total_seconds())
     except WireFormatError:
         return None
+
+
+def text(data: Mapping[str, Any], name: str) -> str:
+    """A field that must be non-empty text."""
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise WireFormatError(f"{name} missing or not text")
+    return value
+
+
+def fen(data: Mapping[str, Any], name: str) -> int:
+    """A field of yuan text (``"1234.50"``), read exactly as fen."""
+    try:
+        return parse_yuan(text(data, name))
+    except MoneyError as exc:
+        raise WireFormatError(f"{name}: {exc}") from None

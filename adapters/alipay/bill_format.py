@@ -88,17 +88,10 @@ SUMMARY_COLUMNS: Final = (
     "分润（元）",
     "实收净额（元）",
 )
-# yuan columns of the detail that hold plain two-decimal amounts (the fee columns may hold five)
-DETAIL_YUAN_COLUMNS: Final = (
-    "订单金额（元）",
-    "商家实收（元）",
-    "支付宝红包（元）",
-    "集分宝（元）",
-    "支付宝优惠（元）",
-    "商家优惠（元）",
-    "券核销金额（元）",
-    "商家红包消费金额（元）",
-    "卡消费金额（元）",
+# the fee columns may hold five decimals; every other yuan column of the detail holds two
+FEE_COLUMNS: Final = ("服务费（元）", "分润（元）")
+DETAIL_YUAN_COLUMNS: Final = tuple(
+    name for name in DETAIL_COLUMNS if name.endswith("（元）") and name not in FEE_COLUMNS
 )
 MILLIFEN_PER_FEN: Final = 1000
 MILLIFEN_PER_YUAN: Final = 100 * MILLIFEN_PER_FEN

@@ -74,7 +74,6 @@ class AlipayClient:
         attach: str = "",
     ) -> str:
         """``alipay.trade.precreate``; returns the ``https://qr.alipay.com/…`` code to render."""
-        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz["time_expire"] = crypto.beijing_text(expires_at)
         answer = await self._gateway.call(
@@ -97,7 +96,6 @@ class AlipayClient:
         attach: str = "",
     ) -> TradeStatus:
         """``alipay.trade.pay`` with ``scene=bar_code``: SUCCESS, or USERPAYING (poll ``query``)."""
-        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz.update(scene="bar_code", auth_code=auth_code)
         answer = await self._gateway.call(
@@ -130,7 +128,6 @@ class AlipayClient:
         which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
         Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
         which only brings the browser back. ``payer_ip`` is not part of this API."""
-        require_fen(total_fen)
         biz = self._trade_biz(out_trade_no, description, total_fen, attach)
         biz.update(
             product_code="QUICK_WAP_WAY",
@@ -275,6 +272,8 @@ class AlipayClient:
     def _trade_biz(
         self, out_trade_no: str, description: str, total_fen: int, attach: str
     ) -> dict[str, Any]:
+        """What every order request carries; the amount is checked before anything is sent."""
+        require_fen(total_fen)
         biz: dict[str, Any] = {
             "out_trade_no": out_trade_no,
             "total_amount": yuan_str(total_fen),

@@ -6,25 +6,22 @@ requests with its private key, Alipay signs its answers and notifications with i
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+
+from adapters import signatures, wiretime
 
 SIGN_TYPE: Final = "RSA2"
 CHARSET: Final = "utf-8"
 VERSION: Final = "1.0"
 # the wire time format: Beijing wall-clock time without an offset
 TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING: Final = wiretime.BEIJING
 ERROR_RESPONSE: Final = "error_response"
 
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
@@ -63,21 +60,12 @@ def notify_content(params: Mapping[str, str]) -> str:
 
 def sign(private_key: RSAPrivateKey, content: str) -> str:
     """SHA256withRSA (PKCS#1 v1.5) over the UTF-8 bytes, Base64 without line breaks."""
-    raw = private_key.sign(content.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(raw).decode("ascii")
+    return signatures.rsa_sign(private_key, content.encode("utf-8"))
 
 
 def verify(public_key: RSAPublicKey, content: str, signature_b64: str) -> bool:
     """True when ``signature_b64`` is a valid RSA2 signature of ``content``."""
-    try:
-        raw = base64.b64decode(signature_b64, validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    try:
-        public_key.verify(raw, content.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
+    return signatures.rsa_verify(public_key, content.encode("utf-8"), signature_b64)
 
 
 def response_key(method: str) -> str:

@@ -17,24 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from adapters.simkit.keyfiles import (
-    digits,
-    json_bytes,
-    load_rsa_private,
-    read_json,
-    rsa_private_key,
-    text_field,
-    write_if_missing,
-)
+from adapters import keyset
+from adapters.simkit import keyfiles
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _APP_JSON = "app.json"
 _APP_PRIVATE = "app_private_key.pem"
 _ALIPAY_PUBLIC = "alipay_public_key.pem"
@@ -44,89 +33,79 @@ _APP_PUBLIC_DIR = "app_keys"
 
 
 @dataclass(frozen=True)
-class AppKeys:
-    """What our service needs to call Alipay and to trust its answers and notifications."""
+class _Side:
+    """The app's ids, which both sides know, and the signing key of the side holding them."""
 
     app_id: str
     seller_id: str
     private_key: RSAPrivateKey = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AppKeys(_Side):
+    """What our service needs to call Alipay and to trust its answers and notifications."""
+
     alipay_public_key: RSAPublicKey = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
+class PlatformKeys(_Side):
     """What the Alipay side (our simulator) holds."""
 
-    app_id: str
-    seller_id: str
-    private_key: RSAPrivateKey = field(repr=False, compare=False)
     app_public_keys: Mapping[str, RSAPublicKey] = field(repr=False, compare=False)
 
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir = root / MERCHANT_DIR
-    platform_dir = root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    (platform_dir / _APP_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
+    merchant_dir, platform_dir = keyset.folders(root)
+    (platform_dir / _APP_PUBLIC_DIR).mkdir(exist_ok=True)
 
-    app_key = rsa_private_key(merchant_dir / _APP_PRIVATE)
-    alipay_key = rsa_private_key(platform_dir / _ALIPAY_PRIVATE)
-    ids = _ids(merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON)
-    for path in (merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON):
-        write_if_missing(path, json_bytes(ids))
-    write_if_missing(merchant_dir / _ALIPAY_PUBLIC, _public_pem(alipay_key.public_key()))
-    write_if_missing(
+    app_key = keyfiles.rsa_private_key(merchant_dir / _APP_PRIVATE)
+    alipay_key = keyfiles.rsa_private_key(platform_dir / _ALIPAY_PRIVATE)
+    registrations = (merchant_dir / _APP_JSON, platform_dir / _PLATFORM_JSON)
+    ids = keyfiles.kept_or_new(registrations, _ids, _new_ids)
+    keyset.write_registration(ids, *registrations)
+    keyfiles.write_if_missing(
+        merchant_dir / _ALIPAY_PUBLIC, keyfiles.public_pem(alipay_key.public_key())
+    )
+    keyfiles.write_if_missing(
         platform_dir / _APP_PUBLIC_DIR / f"{ids['app_id']}.pem",
-        _public_pem(app_key.public_key()),
+        keyfiles.public_pem(app_key.public_key()),
     )
 
 
 def load_merchant_keys(path: Path) -> AppKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = read_json(path / _APP_JSON)
+    ids = keyfiles.read_json(path / _APP_JSON)
     return AppKeys(
-        app_id=text_field(ids, "app_id"),
-        seller_id=text_field(ids, "seller_id"),
-        private_key=load_rsa_private(path / _APP_PRIVATE),
-        alipay_public_key=_load_public(path / _ALIPAY_PUBLIC),
+        app_id=keyfiles.text_field(ids, "app_id"),
+        seller_id=keyfiles.text_field(ids, "seller_id"),
+        private_key=keyfiles.load_rsa_private(path / _APP_PRIVATE),
+        alipay_public_key=keyfiles.load_rsa_public(path / _ALIPAY_PUBLIC),
     )
 
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = read_json(path / _PLATFORM_JSON)
-    apps = {pem.stem: _load_public(pem) for pem in sorted((path / _APP_PUBLIC_DIR).glob("*.pem"))}
-    if not apps:
-        raise ValueError(f"no app public keys under {path / _APP_PUBLIC_DIR}")
+    ids = keyfiles.read_json(path / _PLATFORM_JSON)
     return PlatformKeys(
-        app_id=text_field(ids, "app_id"),
-        seller_id=text_field(ids, "seller_id"),
-        private_key=load_rsa_private(path / _ALIPAY_PRIVATE),
-        app_public_keys=MappingProxyType(apps),
+        app_id=keyfiles.text_field(ids, "app_id"),
+        seller_id=keyfiles.text_field(ids, "seller_id"),
+        private_key=keyfiles.load_rsa_private(path / _ALIPAY_PRIVATE),
+        app_public_keys=keyfiles.by_stem(
+            path / _APP_PUBLIC_DIR, keyfiles.load_rsa_public, "app public keys"
+        ),
     )
 
 
-def _ids(app_json: Path, platform_json: Path) -> dict[str, str]:
-    for known in (app_json, platform_json):
-        if known.exists():
-            data = read_json(known)
-            return {
-                "app_id": text_field(data, "app_id"),
-                "seller_id": text_field(data, "seller_id"),
-            }
+def _ids(known: Path) -> dict[str, str]:
+    data = keyfiles.read_json(known)
+    return {
+        "app_id": keyfiles.text_field(data, "app_id"),
+        "seller_id": keyfiles.text_field(data, "seller_id"),
+    }
+
+
+def _new_ids() -> dict[str, str]:
     # an app id is 16 digits starting with the year; a PID is 2088 and 12 more digits
-    return {"app_id": "2021" + digits(12), "seller_id": "2088" + digits(12)}
-
-
-def _load_public(path: Path) -> RSAPublicKey:
-    key = serialization.load_pem_public_key(path.read_bytes())
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise ValueError(f"{path} is not an RSA public key")
-    return key
-
-
-def _public_pem(key: RSAPublicKey) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return {"app_id": "2021" + keyfiles.digits(12), "seller_id": "2088" + keyfiles.digits(12)}

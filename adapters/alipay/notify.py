@@ -68,11 +68,6 @@ class AlipayNotifyParser:
     def __repr__(self) -> str:
         return f"AlipayNotifyParser(app_id={self._app_id!r}, seller_id={self._seller_id!r})"
 
-    def __call__(
-        self, headers: Mapping[str, str], body: bytes, now: datetime
-    ) -> PaymentNotice | None:
-        return self.parse(headers, body, now)
-
     def parse(self, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice | None:
         """The payment this notification reports, None if it reports none, or NotifyRejected."""
         if now.tzinfo is None:
@@ -103,6 +98,8 @@ class AlipayNotifyParser:
             raw=params,
             details=payment_details(params),
         )
+
+    __call__ = parse  # the core calls a parser as a function
 
     def verify(self, body: bytes) -> dict[str, str]:
         """The notification's parameters once Alipay's signature over them checked out."""

@@ -7,7 +7,6 @@ changes the same way whoever moves it.
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -150,8 +149,3 @@ def notify(
     notification = Notice(id=params["notify_id"], url=order.notify_url, payload=params, label=event)
     order.notifications.append(notification)
     state.send(notification)
-
-
-def new_buyer_code() -> str:
-    """A payment code as the Alipay app shows it: 25–30 then 14–22 digits (16–24 in all)."""
-    return str(25 + secrets.randbelow(6)) + digits(16)

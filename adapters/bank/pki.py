@@ -31,9 +31,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from adapters.simkit import certs
+
 CA_DAYS = 3650
 LEAF_DAYS = 825  # the longest validity clients accept for a TLS server certificate
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+_BACKDATED = timedelta(minutes=5)  # the other side's clock may be a little behind ours
 
 
 @dataclass(frozen=True)
@@ -68,27 +71,15 @@ def generate_ca(directory: Path, name: str) -> CertFiles:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.now(UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=CA_DAYS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+        certs.builder(
+            subject,
+            subject,
+            key.public_key(),
+            now,
+            ca=0,
+            usage=("digital_signature", "key_cert_sign", "crl_sign"),
+            valid_for=timedelta(days=CA_DAYS),
+            backdated=_BACKDATED,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
@@ -192,28 +183,17 @@ def _issue(
         raise ValueError(f"{ca.key} is not an EC private key")
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=LEAF_DAYS))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=True,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+        certs.builder(
+            subject,
+            ca_cert.subject,
+            key.public_key(),
+            now,
+            ca=None,
+            usage=("digital_signature", "key_agreement"),
+            valid_for=timedelta(days=LEAF_DAYS),
+            backdated=_BACKDATED,
         )
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

@@ -103,13 +103,8 @@ def render_pain002(
     b.add(group, "OrgnlMsgNmId", report.orgnl_msg_name[:35])
     if _ISO_DATETIME.fullmatch(report.orgnl_created_at):
         b.add(group, "OrgnlCreDtTm", report.orgnl_created_at)
-    if report.nb_of_txs:
-        b.add(group, "OrgnlNbOfTxs", report.nb_of_txs)
-    if report.ctrl_sum:
-        b.add(group, "OrgnlCtrlSum", report.ctrl_sum)
-    b.add(group, "GrpSts", report.status)
+    _original(b, group, report, "GrpSts")
     if report.code:
-        reason(b, group, "StsRsnInf", report.code, report.text)
         return serialize(root)
     _per_status(b, group, [t for p in report.payments for t in p.transactions])
     for payment in report.payments:
@@ -120,13 +115,7 @@ def render_pain002(
 def _payment(b: Builder, body: etree._Element, payment: PmtInfStatus) -> None:
     element = b.add(body, "OrgnlPmtInfAndSts")
     b.add(element, "OrgnlPmtInfId", payment.pmt_inf_id)
-    if payment.nb_of_txs:
-        b.add(element, "OrgnlNbOfTxs", payment.nb_of_txs)
-    if payment.ctrl_sum:
-        b.add(element, "OrgnlCtrlSum", payment.ctrl_sum)
-    b.add(element, "PmtInfSts", payment.status)
-    if payment.code:
-        reason(b, element, "StsRsnInf", payment.code, payment.text)
+    _original(b, element, payment, "PmtInfSts")
     _per_status(b, element, payment.transactions)
     for tx in payment.transactions:
         entry = b.add(element, "TxInfAndSts")
@@ -142,6 +131,19 @@ def _payment(b: Builder, body: etree._Element, payment: PmtInfStatus) -> None:
             b.path(entry, "OrgnlTxRef", "Amt", "InstdAmt", text=yuan(tx.amount_fen)).set(
                 "Ccy", "CNY"
             )
+
+
+def _original(
+    b: Builder, element: etree._Element, item: StatusReport | PmtInfStatus, status_tag: str
+) -> None:
+    """The counts the file gave (when it gave them), then the status and, if refused, why."""
+    if item.nb_of_txs:
+        b.add(element, "OrgnlNbOfTxs", item.nb_of_txs)
+    if item.ctrl_sum:
+        b.add(element, "OrgnlCtrlSum", item.ctrl_sum)
+    b.add(element, status_tag, item.status)
+    if item.code:
+        reason(b, element, "StsRsnInf", item.code, item.text)
 
 
 def _per_status(b: Builder, parent: etree._Element, transactions: list[TxStatus]) -> None:

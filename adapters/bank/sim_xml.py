@@ -4,12 +4,14 @@ as decimal yuan text, the bank's own identity, and its clock's zone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, cast
 
 from lxml import etree
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+from adapters import wiretime
+
+BEIJING = wiretime.BEIJING
 CURRENCY = "CNY"
 CNAPS = "CNAPS"  # ISO external clearing system code of China's payment system (联行号 members)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from datetime import date, datetime
+from typing import Unpack
 
 import aiohttp
 
@@ -24,6 +23,7 @@ from adapters.fiscal.errors import EBillPending, FiscalRefused
 from adapters.fiscal.keys import MerchantKeys
 from adapters.fiscal.mapping import AUTHORITY, confirmation, due_item, refusal
 from adapters.fiscal.transport import Transport, unreadable
+from adapters.http import Client, Options
 from clearing.domain.money import yuan_str
 from clearing.ports import DueItem, LegConfirmation
 
@@ -37,33 +37,23 @@ MAX_PAGES = 10_000
 _BATCH_FIELDS = ("OriMsgNo", "Result", "ErrCode", "AddWord")
 
 
-class FiscalClient:
+class FiscalClient(Client[MerchantKeys, Transport]):
     """Talks to the non-tax system (or its simulator) over a session the caller owns."""
 
     name = AUTHORITY
+    transport = Transport
+    max_skew_s = fr.MAX_SKEW_S
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float = 5.0,
-        max_skew_s: int = fr.MAX_SKEW_S,
-        clock: Callable[[], float] = time.time,
         code_rules: PaymentCodeRules | None = None,
+        **options: Unpack[Options[MerchantKeys]],
     ) -> None:
-        self._keys = keys
-        self._reg = keys.registration
+        super().__init__(session, **options)
+        self._reg = self._keys.registration
         self.code_rules = code_rules or self._reg.code_rules
-        self._t = Transport(
-            session,
-            base_url=base_url,
-            keys=keys,
-            timeout_s=timeout_s,
-            max_skew_s=max_skew_s,
-            clock=clock,
-        )
 
     def __repr__(self) -> str:
         return f"FiscalClient(base_url={self._t.base_url!r}, division={self._reg.division!r})"

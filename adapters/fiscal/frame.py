@@ -20,13 +20,15 @@ import re
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Final
+
+from adapters import wiretime
 
 APP: Final = "CNNONTAX"
 VERSION: Final = "1.0"
 ENCODING: Final = "gbk"
-BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING: Final = wiretime.BEIJING
 MAX_SKEW_S: Final = 300
 MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 CONTENT_TYPE: Final = "application/octet-stream"

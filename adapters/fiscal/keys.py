@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import Any
 
 from adapters import keyset
 from adapters.fiscal.codes import PaymentCodeRules
-from adapters.simkit.keyfiles import load_hex, text_field
+from adapters.simkit import keyfiles
 
 MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 DEFAULT_DIVISION = "320682"  # 江苏省如皋市, whose codes protocols-cn 4.1 shows
@@ -77,36 +75,39 @@ def generate_keyset(root: Path, division: str = DEFAULT_DIVISION) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
     if not re.fullmatch(r"[1-9][0-9]{5}", division):
         raise ValueError("division must be a 6-digit administrative code")
-    merchant_dir, platform_dir = keyset.folders(root)
-    keyset.share_secrets(merchant_dir, platform_dir, (_TOKEN,), what="token")
-    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
-    known = keyset.known_registration(merchant_json, platform_json)
-    keyset.write_registration(known or _new_registration(division), merchant_json, platform_json)
+    keyset.shared_keyset(
+        root,
+        (_MERCHANT_JSON, _PLATFORM_JSON),
+        lambda: _new_registration(division),
+        (_TOKEN,),
+        what="token",
+    )
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder); ``ValueError`` names what is wrong."""
-    return MerchantKeys(_registration(path / _MERCHANT_JSON), load_hex(path / _TOKEN, "token"))
+    return MerchantKeys(
+        _registration(path / _MERCHANT_JSON), keyfiles.load_hex(path / _TOKEN, "token")
+    )
 
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    return PlatformKeys(_registration(path / _PLATFORM_JSON), load_hex(path / _TOKEN, "token"))
+    return PlatformKeys(
+        _registration(path / _PLATFORM_JSON), keyfiles.load_hex(path / _TOKEN, "token")
+    )
 
 
 def _new_registration(division: str) -> dict[str, Any]:
-    def digits(n: int) -> str:
-        return "".join(secrets.choice(string.digits) for _ in range(n))
-
     return {
         "division": division,
         "division_name": "如皋市" if division == DEFAULT_DIVISION else division,
         # 313: city commercial banks in the CNAPS code space
-        "bank_node": "313" + division[:4] + digits(5),
+        "bank_node": "313" + division[:4] + keyfiles.digits(5),
         "fiscal_node": division + "000000",
-        "bank_outlet": "313" + division[:4] + digits(5),
+        "bank_outlet": "313" + division[:4] + keyfiles.digits(5),
         "operator": "TJ0001",
-        "collect_acct": "3206" + digits(16),
+        "collect_acct": "3206" + keyfiles.digits(16),
         "collect_acct_name": "如皋市财政局非税收入汇缴专户",
         "collect_bank": "江苏如皋农村商业银行营业部",
         # empty: the default pattern (20 digits: division, year, sequence)
@@ -120,7 +121,7 @@ def _registration(path: Path) -> Registration:
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object")
-    text = {name: text_field(data, name, path) for name in _TEXT_FIELDS}
+    text = {name: keyfiles.text_field(data, name, path) for name in _TEXT_FIELDS}
     if not re.fullmatch(r"[1-9][0-9]{5}", text["division"]):
         raise ValueError(f"{path}: division must be a 6-digit administrative code")
     for name in ("bank_node", "fiscal_node"):

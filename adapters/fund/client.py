@@ -11,12 +11,9 @@ rounded as ``rules`` says, so that a garbled figure never reaches the order.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
-
-import aiohttp
 
 from adapters.fund import rules, signing
 from adapters.fund.errors import AUTHORITY, FundRefused
@@ -33,6 +30,7 @@ from adapters.fund.wire import (
     parse_deposit,
     parse_notice,
 )
+from adapters.http import Client
 from adapters.wiretime import WireFormatError, format_date, format_time
 from clearing.domain.money import yuan_str
 from clearing.ports import DueItem, LegConfirmation
@@ -45,33 +43,13 @@ _SERIAL_MAX = 64
 _ORDER_NO_MAX = 32
 
 
-class FundClient:
+class FundClient(Client[MerchantKeys, Transport]):
     """Calls the office (or its simulator) over a session the caller owns."""
 
     name = AUTHORITY
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float = 5.0,
-        max_skew_s: int = signing.MAX_SKEW_S,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._keys = keys
-        self._t = Transport(
-            session,
-            base_url=base_url,
-            keys=keys,
-            timeout_s=timeout_s,
-            max_skew_s=max_skew_s,
-            clock=clock,
-        )
-
-    def __repr__(self) -> str:
-        return f"FundClient(base_url={self._t.base_url!r}, agency={self._keys.agency_code!r})"
+    transport = Transport
+    max_skew_s = signing.MAX_SKEW_S
+    shows = ("agency", "agency_code")
 
     async def lookup(self, reference: str, **case: str) -> list[DueItem]:
         """The deposit due under a notice number, or for a property unit.

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters import keyset
-from adapters.simkit.keyfiles import load_hex, read_json, text_field
+from adapters.simkit import keyfiles
 
 MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "fund.json"
@@ -69,19 +68,17 @@ class PlatformKeys(MerchantKeys):
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir, platform_dir = keyset.folders(root)
-    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
-    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids()
-    keyset.share_secrets(merchant_dir, platform_dir, (_APP_KEY_FILE, _OFFICE_KEY_FILE))
-    keyset.write_registration(ids, merchant_json, platform_json)
+    keyset.shared_keyset(
+        root, (_MERCHANT_JSON, _PLATFORM_JSON), _new_ids, (_APP_KEY_FILE, _OFFICE_KEY_FILE)
+    )
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
     return MerchantKeys(
         **_checked_ids(path / _MERCHANT_JSON),
-        app_secret=load_hex(path / _APP_KEY_FILE),
-        office_secret=load_hex(path / _OFFICE_KEY_FILE),
+        app_secret=keyfiles.load_hex(path / _APP_KEY_FILE),
+        office_secret=keyfiles.load_hex(path / _OFFICE_KEY_FILE),
     )
 
 
@@ -89,28 +86,28 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     return PlatformKeys(
         **_checked_ids(path / _PLATFORM_JSON),
-        app_secret=load_hex(path / _APP_KEY_FILE),
-        office_secret=load_hex(path / _OFFICE_KEY_FILE),
+        app_secret=keyfiles.load_hex(path / _APP_KEY_FILE),
+        office_secret=keyfiles.load_hex(path / _OFFICE_KEY_FILE),
     )
 
 
 def _new_ids() -> dict[str, Any]:
     # DS (代收) + the 6-digit division + a 4-digit sequence: the shape the office assigns
-    agency_code = "DS330106" + "".join(secrets.choice(string.digits) for _ in range(4))
+    agency_code = "DS330106" + keyfiles.digits(4)
     return {
         "app_id": "FUND" + secrets.token_hex(8).upper(),
         "agency_code": agency_code,
         "office_name": "市住房专项维修资金管理中心",
-        "office_key_id": "K" + "".join(secrets.choice(string.digits) for _ in range(6)),
+        "office_key_id": "K" + keyfiles.digits(6),
         "custodian_bank": "中国工商银行市分行营业部",
-        "custodial_account_no": "1202" + "".join(secrets.choice(string.digits) for _ in range(15)),
+        "custodial_account_no": "1202" + keyfiles.digits(15),
         "custodial_account_name": "市住房专项维修资金专户",
     }
 
 
 def _checked_ids(path: Path) -> dict[str, Any]:
-    data = read_json(path)
-    ids = {name: text_field(data, name, path) for name in _FIELDS}
+    data = keyfiles.read_json(path)
+    ids = {name: keyfiles.text_field(data, name, path) for name in _FIELDS}
     if not _AGENCY_CODE.fullmatch(ids["agency_code"]):
         raise ValueError(f"{path}: agency_code must be 12 digits or capital letters")
     if not _ACCOUNT_NO.fullmatch(ids["custodial_account_no"]):

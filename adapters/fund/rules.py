@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
+from adapters.errors import CodedValueError
 from clearing.domain.money import parse_yuan
 
 ITEM_CODE: Final = "MAINT_FUND"
@@ -69,13 +70,9 @@ RATE_TABLE: Final[tuple[RateVersion, ...]] = (
 )
 
 
-class FundRuleError(ValueError):
+class FundRuleError(CodedValueError):
     """Input the rules cannot price; ``code`` is stable: AREA_FORMAT, AREA_RANGE, RATE_RANGE,
     BUILDING_TYPE, NO_RATE, RATE_TABLE."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -65,20 +65,16 @@ class Transport(Exchange[MerchantKeys]):
         """POST ``payload``; return the answer when its code is 0000, raise otherwise."""
         body = compact_json(payload)
         nonce = signing.new_nonce()
-        headers = {
-            **signing.request_headers(
-                app_secret=self._keys.app_secret,
-                app_id=self._keys.app_id,
-                method="POST",
-                path=path,
-                body=body,
-                timestamp=signing.timestamp(self._now()),
-                nonce=nonce,
-            ),
-            "Content-Type": "application/json; charset=utf-8",
-            "Accept": "application/json",
-        }
-        reply = await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+        signed = signing.request_headers(
+            app_secret=self._keys.app_secret,
+            app_id=self._keys.app_id,
+            method="POST",
+            path=path,
+            body=body,
+            timestamp=signing.timestamp(self._now()),
+            nonce=nonce,
+        )
+        reply = await self.post_json(operation, path, body, signed)
         status, raw, answer_headers = reply.status, reply.body, reply.headers
         data = json_object(raw)
         envelope = data or {}

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from adapters.errors import CodedValueError
+
 LENGTH: Final = 28
 _SHAPE: Final = re.compile(
     r"(?P<division>[1-8][0-9]{5})"
@@ -35,12 +37,8 @@ _SHAPE: Final = re.compile(
 )
 
 
-class UnitNoError(ValueError):
+class UnitNoError(CodedValueError):
     """Not a property-unit number we can take; ``code`` is UNIT_NO_FORMAT or UNIT_NO_NOT_HOUSE."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from adapters import wiretime
 from adapters.fund import rules
-from clearing.domain.money import MoneyError, parse_yuan
 
 # the shared Beijing formats (wiretime) under the names the client and the simulator import
 BEIJING = wiretime.BEIJING
@@ -87,61 +86,47 @@ class Deposit:
     account_no: str
 
 
-def _text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise WireFormatError(f"{name} missing or not text")
-    return value
-
-
-def _yuan(data: Mapping[str, Any], name: str) -> int:
-    try:
-        return parse_yuan(_text(data, name))
-    except MoneyError as exc:
-        raise WireFormatError(f"{name}: {exc}") from None
-
-
 def parse_notice(data: Mapping[str, Any]) -> Notice:
     account = data.get("account")
     if not isinstance(account, dict):
         raise WireFormatError("account missing")
     try:
-        area = rules.parse_area(_text(data, "area"))
+        area = rules.parse_area(wiretime.text(data, "area"))
     except rules.FundRuleError as exc:
         raise WireFormatError(f"area: {exc}") from None
-    rate, amount = _yuan(data, "rate"), _yuan(data, "amount")
+    rate, amount = wiretime.fen(data, "rate"), wiretime.fen(data, "amount")
     if rate <= 0 or amount <= 0:
         raise WireFormatError("rate and amount must be positive")
-    status = _text(data, "status")
+    status = wiretime.text(data, "status")
     if status not in ("UNPAID", "PAID", "CANCELLED"):
         raise WireFormatError(f"unknown notice status {status!r}")
     return Notice(
-        notice_no=_text(data, "noticeNo"),
-        unit_no=_text(data, "bdcdyh"),
+        notice_no=wiretime.text(data, "noticeNo"),
+        unit_no=wiretime.text(data, "bdcdyh"),
         status=status,
-        owner_name=_text(data, "ownerName"),
+        owner_name=wiretime.text(data, "ownerName"),
         area_centi=area,
-        building_type=_text(data, "buildingType"),
+        building_type=wiretime.text(data, "buildingType"),
         rate_fen_per_m2=rate,
-        rate_version=_text(data, "rateVersion"),
-        assessed_on=parse_date(_text(data, "assessDate")),
+        rate_version=wiretime.text(data, "rateVersion"),
+        assessed_on=parse_date(wiretime.text(data, "assessDate")),
         amount_fen=amount,
-        bank_name=_text(account, "bankName"),
-        account_no=_text(account, "accountNo"),
-        account_name=_text(account, "accountName"),
-        custodial_account_no=_text(account, "custodialAccountNo"),
-        custodial_account_name=_text(account, "custodialAccountName"),
+        bank_name=wiretime.text(account, "bankName"),
+        account_no=wiretime.text(account, "accountNo"),
+        account_name=wiretime.text(account, "accountName"),
+        custodial_account_no=wiretime.text(account, "custodialAccountNo"),
+        custodial_account_name=wiretime.text(account, "custodialAccountName"),
     )
 
 
 def parse_deposit(data: Mapping[str, Any]) -> Deposit:
     return Deposit(
-        certificate_no=_text(data, "certificateNo"),
-        notice_no=_text(data, "noticeNo"),
-        unit_no=_text(data, "bdcdyh"),
-        amount_fen=_yuan(data, "amount"),
-        pay_serial=_text(data, "paySerial"),
-        order_no=_text(data, "orderNo"),
-        confirmed_at=parse_time(_text(data, "confirmTime")),
-        account_no=_text(data, "accountNo"),
+        certificate_no=wiretime.text(data, "certificateNo"),
+        notice_no=wiretime.text(data, "noticeNo"),
+        unit_no=wiretime.text(data, "bdcdyh"),
+        amount_fen=wiretime.fen(data, "amount"),
+        pay_serial=wiretime.text(data, "paySerial"),
+        order_no=wiretime.text(data, "orderNo"),
+        confirmed_at=parse_time(wiretime.text(data, "confirmTime")),
+        account_no=wiretime.text(data, "accountNo"),
     )

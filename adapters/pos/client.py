@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Unpack
 
 import aiohttp
 
 from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, ResponseForged
+from adapters.http import Client, Options
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
 from adapters.pos.settlement import SettlementFileError, bill_records, parse_settlement_file
@@ -45,35 +45,23 @@ DESCRIPTION_MAX = 64  # what the terminal's screen shows; longer text is cut, no
 _CHARGED = frozenset({"APPROVED", "VOIDED", "REFUNDED", "REVERSED"})
 
 
-class PosClient:
+class PosClient(Client[MerchantKeys, Transport]):
     """Calls the terminal cloud (or its simulator) over a session the caller owns."""
 
     provider = PROVIDER
+    transport = Transport
+    max_skew_s = signing.MAX_SKEW_S
+    shows = ("merchant_id", "merchant_id")
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        base_url: str,
-        keys: MerchantKeys,
         notify_url: str,
-        timeout_s: float = 5.0,
-        max_skew_s: int = signing.MAX_SKEW_S,
-        clock: Callable[[], float] = time.time,
+        **options: Unpack[Options[MerchantKeys]],
     ) -> None:
-        self._keys = keys
+        super().__init__(session, **options)
         self._notify_url = notify_url
-        self._t = Transport(
-            session,
-            base_url=base_url,
-            keys=keys,
-            timeout_s=timeout_s,
-            max_skew_s=max_skew_s,
-            clock=clock,
-        )
-
-    def __repr__(self) -> str:
-        return f"PosClient(base_url={self._t.base_url!r}, merchant_id={self._keys.merchant_id!r})"
 
     async def start_sale(
         self, *, out_trade_no: str, terminal_id: str, total_fen: int, description: str

@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adapters import keyset
-from adapters.simkit.keyfiles import (
-    load_hex,
-    read_json,
-    text_field,
-)
+from adapters.simkit import keyfiles
 
 MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 DEFAULT_TERMINALS = ("T0000001", "T0000002")
@@ -66,18 +61,18 @@ def generate_keyset(root: Path, terminals: Sequence[str] = DEFAULT_TERMINALS) ->
     for terminal in terminals:
         if not _TERMINAL_ID.fullmatch(terminal):
             raise ValueError(f"terminal id {terminal!r} must be 8 letters or digits")
-    merchant_dir, platform_dir = keyset.folders(root)
-    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
-    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids(terminals)
-    keyset.share_secrets(merchant_dir, platform_dir, (_APP_KEY, _CLOUD_KEY))
-    keyset.write_registration(ids, merchant_json, platform_json)
+    keyset.shared_keyset(
+        root, (_MERCHANT_JSON, _PLATFORM_JSON), lambda: _new_ids(terminals), (_APP_KEY, _CLOUD_KEY)
+    )
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
     ids = _checked_ids(path / _MERCHANT_JSON)
     return MerchantKeys(
-        **ids, app_key=load_hex(path / _APP_KEY), cloud_key=load_hex(path / _CLOUD_KEY)
+        **ids,
+        app_key=keyfiles.load_hex(path / _APP_KEY),
+        cloud_key=keyfiles.load_hex(path / _CLOUD_KEY),
     )
 
 
@@ -85,25 +80,27 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     ids = _checked_ids(path / _PLATFORM_JSON)
     return PlatformKeys(
-        **ids, app_key=load_hex(path / _APP_KEY), cloud_key=load_hex(path / _CLOUD_KEY)
+        **ids,
+        app_key=keyfiles.load_hex(path / _APP_KEY),
+        cloud_key=keyfiles.load_hex(path / _CLOUD_KEY),
     )
 
 
 def _new_ids(terminals: Sequence[str]) -> dict[str, Any]:
     # 898 + area + MCC 9399 (government services) + sequence: the shape of a UnionPay merchant id
-    merchant_id = "8983100" + "9399" + "".join(secrets.choice(string.digits) for _ in range(4))
+    merchant_id = "8983100" + "9399" + keyfiles.digits(4)
     return {
         "merchant_id": merchant_id,
         "merchant_name": "不动产登记中心税费通缴",
         "app_id": secrets.token_hex(16),
-        "cloud_key_id": "CK" + "".join(secrets.choice(string.digits) for _ in range(6)),
+        "cloud_key_id": "CK" + keyfiles.digits(6),
         "terminals": list(terminals),
     }
 
 
 def _checked_ids(path: Path) -> dict[str, Any]:
-    data = read_json(path)
-    merchant_id = text_field(data, "merchant_id")
+    data = keyfiles.read_json(path)
+    merchant_id = keyfiles.text_field(data, "merchant_id")
     if not _MERCHANT_ID.fullmatch(merchant_id):
         raise ValueError(f"{path}: merchant_id must be 15 digits")
     terminals = data.get("terminals")
@@ -115,8 +112,8 @@ def _checked_ids(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: terminals must be a list of 8-character terminal ids")
     return {
         "merchant_id": merchant_id,
-        "merchant_name": text_field(data, "merchant_name"),
-        "app_id": text_field(data, "app_id"),
-        "cloud_key_id": text_field(data, "cloud_key_id"),
+        "merchant_name": keyfiles.text_field(data, "merchant_name"),
+        "app_id": keyfiles.text_field(data, "app_id"),
+        "cloud_key_id": keyfiles.text_field(data, "cloud_key_id"),
         "terminals": tuple(terminals),
     }

@@ -122,10 +122,6 @@ def parse_signed_yuan(text: str) -> int:
     return -fen if text.startswith("-") else fen
 
 
-def format_signed_yuan(fen: int) -> str:
-    return yuan_str(fen)
-
-
 def format_record(layout: tuple[tuple[str, int], ...], values: Mapping[str, str]) -> str:
     """One record line without its line end; ``ValueError`` if a value does not fit."""
     parts = []

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +31,6 @@ OUT_REFUND_NO = re.compile(r"[0-9A-Za-z]{1,64}")
 TERMINAL_ID = re.compile(r"[0-9A-Za-z]{8}")
 SETTLE_DATE = re.compile(r"[0-9]{8}")
 MAX_AMOUNT_FEN = 999_999_999_999  # twelve digits, as field 4
-NONCE_MEMORY = timedelta(seconds=2 * signing.MAX_SKEW_S)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,11 +92,8 @@ def _authenticate(
     )
     if not signing.same(expected, auth.signature):
         return auth, "签名错误"
-    for old in [n for n, at in state.request_nonces.items() if now - at > NONCE_MEMORY]:
-        del state.request_nonces[old]
-    if auth.nonce in state.request_nonces:
+    if not state.replays.fresh(auth.nonce, now):
         return auth, "重复请求"
-    state.request_nonces[auth.nonce] = now
     return auth, ""
 
 

@@ -132,25 +132,7 @@ def reverse(state: SimState, out_trade_no: str, now: datetime) -> Sale | None:
     if original.settle_date is not None:
         raise WireError("12", "原交易已结算，不能冲正")
     # a reversal is the original message again (0400): same terminal, batch and trace
-    state.journal.append(
-        Txn(
-            txn_type="REVS",
-            terminal_id=original.terminal_id,
-            batch_no=original.batch_no,
-            trace_no=original.trace_no,
-            txn_time=now,
-            card_no=original.card_no,
-            card_type=original.card_type,
-            amount_fen=original.amount_fen,
-            fee_millifen=-original.fee_millifen,
-            rrn=original.rrn,
-            auth_code=original.auth_code,
-            out_trade_no=sale.out_trade_no,
-            orig_batch_no=original.batch_no,
-            orig_trace_no=original.trace_no,
-            orig_rrn=original.rrn,
-        )
-    )
+    state.journal.append(original.undone_by("REVS", now, fee_millifen=-original.fee_millifen))
     sale.state = "REVERSED"
     log.info("sim reversed out_trade_no=%s", out_trade_no)
     return sale
@@ -178,25 +160,18 @@ def give_back(
         raise WireError("13", "退货金额超过原交易可退金额")
     terminal = state.terminals[original.terminal_id]
     whole = amount_fen == original.amount_fen
-    txn = Txn(
-        txn_type="VOID" if refund_type == "VOID" else "RFND",
-        terminal_id=terminal.terminal_id,
+    txn = original.undone_by(
+        "VOID" if refund_type == "VOID" else "RFND",
+        now,
         batch_no=terminal.batch,
         trace_no=terminal.next_trace(),
-        txn_time=now,
-        card_no=original.card_no,
-        card_type=original.card_type,
         amount_fen=amount_fen,
         # the fee comes back with the money, in proportion for a part
         fee_millifen=-(original.fee_millifen if whole else state.fee(amount_fen)),
         rrn=state.new_rrn(now),
         # a void carries the original authorization (field 38); a refund gets none
         auth_code=original.auth_code if refund_type == "VOID" else "",
-        out_trade_no=sale.out_trade_no,
         out_refund_no=out_refund_no,
-        orig_batch_no=original.batch_no,
-        orig_trace_no=original.trace_no,
-        orig_rrn=original.rrn,
     )
     refund = Refund(
         out_refund_no=out_refund_no,

@@ -7,21 +7,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Unpack
 
 from aiohttp import web
 
+from adapters import wiretime
 from adapters.pos import signing
 from adapters.pos.keys import PlatformKeys
 from adapters.simkit.acquirer import Acquirer, Reach
+from adapters.simkit.authority import Replays
 from adapters.simkit.bills import Links, fee_millifen
 from adapters.simkit.delivery import gaps
 from adapters.simkit.keyfiles import digits
 from adapters.simkit.notify import CallbackKnobs, Notice, Signed
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 TIME_FORMAT = "%Y%m%d%H%M%S"
 REFUND_STATES = ("SUCCESS", "PROCESSING")
 
@@ -90,6 +92,20 @@ class Txn:
     orig_trace_no: str = ""
     orig_rrn: str = ""
     settle_date: date | None = None
+
+    def undone_by(self, txn_type: str, now: datetime, **changes: Any) -> Txn:
+        """The message that undoes this one (VOID, RFND, REVS): the same card and sale, naming
+        this one's batch, trace and RRN as the original; ``changes`` are its own fields."""
+        return replace(
+            self,
+            txn_type=txn_type,
+            txn_time=now,
+            orig_batch_no=self.batch_no,
+            orig_trace_no=self.trace_no,
+            orig_rrn=self.rrn,
+            settle_date=None,
+            **changes,
+        )
 
 
 @dataclass
@@ -218,7 +234,7 @@ class SimState(Acquirer[PlatformKeys]):
         self.journal: list[Txn] = []
         # settlement files behind their download links, for five minutes
         self.files: Links[bytes] = Links(timedelta(minutes=5), lambda: secrets.token_urlsafe(24))
-        self.request_nonces: dict[str, datetime] = {}
+        self.replays = Replays(timedelta(seconds=2 * signing.MAX_SKEW_S))
         self._host_seq = 0
         # a key the bank never issued, for the forged-signature knobs
         self.forged_key = secrets.token_hex(32).encode()

@@ -63,18 +63,14 @@ class Transport(Exchange[MerchantKeys]):
         """POST ``payload`` to ``path``; AcquirerUnavailable for no answer or a 5xx."""
         body = compact_json(payload)
         nonce = signing.new_nonce()
-        headers = {
-            "Authorization": signing.authorization_header(
-                app_id=self._keys.app_id,
-                app_key=self._keys.app_key,
-                body=body,
-                timestamp=signing.timestamp_now(self._now()),
-                nonce=nonce,
-            ),
-            "Content-Type": "application/json; charset=utf-8",
-            "Accept": "application/json",
-        }
-        reply = await self.send(operation, "POST", self.base_url + path, data=body, headers=headers)
+        authorization = signing.authorization_header(
+            app_id=self._keys.app_id,
+            app_key=self._keys.app_key,
+            body=body,
+            timestamp=signing.timestamp_now(self._now()),
+            nonce=nonce,
+        )
+        reply = await self.post_json(operation, path, body, {"Authorization": authorization})
         status = reply.status
         data = json_object(reply.body, empty={})
         answer = Answer(status=status, data=data if data is not None else {})

@@ -19,10 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from adapters import simkit
+from adapters.simkit import wiring
 from adapters.simkit.notify import Courier
-
-PLATFORM_DIR = "platform"  # where each keyset keeps what the outside party holds
-
 
 K = TypeVar("K")
 
@@ -144,23 +142,20 @@ def acquirer_main(
         if fee.check is not None:
             fee.check(getattr(args, fee.dest))
 
-    def build(args: argparse.Namespace) -> simkit.MakeApp:
-        keyset.generate_keyset(args.keys)
-        keys = keyset.load_platform_keys(args.keys / PLATFORM_DIR)
+    def make(keys: Any, args: argparse.Namespace, base_url: str) -> web.Application:
         rate = {fee.dest: getattr(args, fee.dest)}
-        return lambda base_url: create(
-            keys, public_base_url=base_url, retry_scale=args.retry_scale, **rate
-        )
+        return create(keys, public_base_url=base_url, retry_scale=args.retry_scale, **rate)
 
     def main(argv: list[str]) -> int:
-        return simkit.run(
+        return wiring.run_keyed(
             name,
             argv,
             port=port,
+            key=key,
+            keyset=(keyset.generate_keyset, keyset.load_platform_keys),
+            make=make,
             add_options=options,
             check=check,
-            build=build,
-            rebase=simkit.rebase_via(key),
             keys_help=keys_help,
         )
 

@@ -14,15 +14,18 @@ import logging
 import os
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V")
 
 HEX_LEN = 64  # hex characters: 256 bits, the size of every shared secret we generate
 
@@ -67,12 +70,20 @@ def load_hex(path: Path, what: str = "key", length: int = HEX_LEN) -> bytes:
     return key
 
 
-def shared_hex(*paths: Path, what: str = "key") -> bytes:
-    """A secret both sides hold: the first copy that exists, else a fresh one (to be written)."""
+def kept_or_new(paths: tuple[Path, ...], load: Callable[[Path], V], fresh: Callable[[], V]) -> V:
+    """What the first of ``paths`` that exists holds, else ``fresh()``: a keyset is filled in,
+    so an id or a secret either side already has is the one both keep."""
     for path in paths:
         if path.exists():
-            return load_hex(path, what)
-    return secrets.token_hex(HEX_LEN // 2).encode("ascii")
+            return load(path)
+    return fresh()
+
+
+def shared_hex(*paths: Path, what: str = "key") -> bytes:
+    """A secret both sides hold: the first copy that exists, else a fresh one (to be written)."""
+    return kept_or_new(
+        paths, lambda path: load_hex(path, what), lambda: secrets.token_hex(HEX_LEN // 2).encode()
+    )
 
 
 def digits(count: int) -> str:
@@ -100,3 +111,25 @@ def rsa_private_key(path: Path) -> RSAPrivateKey:
     write_if_missing(path, pem, secret=True)
     log.info("generated private key file=%s", path.name)
     return key
+
+
+def load_rsa_public(path: Path) -> RSAPublicKey:
+    key = serialization.load_pem_public_key(path.read_bytes())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"{path} is not an RSA public key")
+    return key
+
+
+def public_pem(key: RSAPublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def by_stem(folder: Path, load: Callable[[Path], V], what: str) -> Mapping[str, V]:
+    """Each ``*.pem`` under ``folder`` by its file name (an app id, a serial), read-only; a
+    party that knows none of its callers' keys can check nobody, so none is an error."""
+    found = {pem.stem: load(pem) for pem in sorted(folder.glob("*.pem"))}
+    if not found:
+        raise ValueError(f"no {what} under {folder}")
+    return MappingProxyType(found)

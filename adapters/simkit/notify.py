@@ -15,19 +15,20 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
 import aiohttp
 
+from adapters import wiretime
 from adapters.simkit.delivery import on_schedule
 from adapters.simkit.faults import Knobs
 from adapters.simkit.state import SimBase
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 
 Signed = tuple[bytes | str, dict[str, str]]
 """One POST as the party sends it: the body and the headers."""

@@ -17,11 +17,10 @@ from typing import TypeVar
 from aiohttp import web
 
 from adapters import simkit
+from adapters.keyset import PLATFORM_DIR
 
 K = TypeVar("K")
 S = TypeVar("S", bound=simkit.Stoppable)
-
-PLATFORM_DIR = "platform"  # what the party holds, beside merchant/ (ours)
 
 AddRoutes = Callable[[web.Application], None]
 
@@ -63,6 +62,7 @@ def run_keyed(
     add_options: Callable[[argparse.ArgumentParser], None] | None = None,
     check: Callable[[argparse.Namespace], object] | None = None,
     started: simkit.Started | None = None,
+    keys_help: str = simkit.KEYS_HELP,
 ) -> int:
     """``simkit.run`` for a simulator built from a keyset: ``keyset`` is the adapter's
     ``(generate_keyset, load_platform_keys)``; the state under ``key`` keeps the public URL."""
@@ -75,4 +75,5 @@ def run_keyed(
         add_options=add_options,
         check=check,
         started=started,
+        keys_help=keys_help,
     )

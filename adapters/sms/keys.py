@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters import keyset
-from adapters.simkit.keyfiles import json_bytes, read_json, write_if_missing
+from adapters.simkit import keyfiles
 from adapters.sms.templates import Template, check_sign, notice_template
 
 MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
@@ -67,8 +67,8 @@ def generate_keyset(root: Path, *, site: str = DEFAULT_SITE) -> None:
         None,
     ) or "".join(secrets.choice(_ALNUM) for _ in range(32))
     for folder, name in ((merchant, _MERCHANT_JSON), (platform, _PLATFORM_JSON)):
-        write_if_missing(folder / _SECRET_FILE, (secret + "\n").encode(), secret=True)
-        write_if_missing(folder / name, json_bytes(ids))
+        keyfiles.write_if_missing(folder / _SECRET_FILE, (secret + "\n").encode(), secret=True)
+        keyfiles.write_if_missing(folder / name, keyfiles.json_bytes(ids))
 
 
 def register_site(root: Path, site: str) -> None:
@@ -78,10 +78,10 @@ def register_site(root: Path, site: str) -> None:
         (root / PLATFORM_DIR, _PLATFORM_JSON),
     ):
         path = folder / name
-        data = read_json(path)
+        data = keyfiles.read_json(path)
         tid = data["notice_template_id"]
         data["templates"][tid] = notice_template(site, tid).as_json()
-        path.write_bytes(json_bytes(data))
+        path.write_bytes(keyfiles.json_bytes(data))
 
 
 def load_account(path: Path) -> SmsAccount:
@@ -89,7 +89,7 @@ def load_account(path: Path) -> SmsAccount:
     json_path = path / _MERCHANT_JSON
     if not json_path.exists():
         json_path = path / _PLATFORM_JSON
-    data = read_json(json_path)
+    data = keyfiles.read_json(json_path)
     try:
         templates = {tid: Template.from_json(tid, t) for tid, t in data["templates"].items()}
         account = SmsAccount(
@@ -115,7 +115,7 @@ def _new_ids(site: str) -> dict[str, Any]:
     template = notice_template(site)
     return {
         "secret_id": "AKID" + "".join(secrets.choice(_ALNUM) for _ in range(32)),
-        "sdk_app_id": "1400" + "".join(secrets.choice(string.digits) for _ in range(6)),
+        "sdk_app_id": "1400" + keyfiles.digits(6),
         "region": "ap-guangzhou",
         "sign_name": "示范市不动产登记中心",
         "templates": {template.template_id: template.as_json()},

@@ -9,13 +9,10 @@ day's voucher detail list for reconciliation (TIPS 3111). Wire format: PROTOCOL.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-import aiohttp
-
+from adapters.http import Client
 from adapters.tax import mapping
 from adapters.tax.errors import AUTHORITY, TaxAnswerForged, TaxRefused
 from adapters.tax.keys import MerchantKeys
@@ -43,31 +40,12 @@ log = logging.getLogger(__name__)
 CASE_KEYS = ("taxpayer_id", "property_unit")
 
 
-class TaxClient:
+class TaxClient(Client[MerchantKeys, Transport]):
     """Calls the bureau's front-end (or its simulator) over a session the caller owns."""
 
     name = AUTHORITY
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        base_url: str,
-        keys: MerchantKeys,
-        timeout_s: float = 5.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._keys = keys
-        self._t = Transport(
-            session,
-            base_url=base_url,
-            keys=keys,
-            timeout_s=timeout_s,
-            clock=clock,
-        )
-
-    def __repr__(self) -> str:
-        return f"TaxClient(base_url={self._t.base_url!r}, tax_org={self._keys.tax_org_code!r})"
+    transport = Transport
+    shows = ("tax_org", "tax_org_code")
 
     async def lookup(self, reference: str, **case: str) -> list[DueItem]:
         """The vouchers a declaration still owes, by declaration number (申报号), or, with an empty

@@ -26,13 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapters import keyset
-from adapters.simkit.keyfiles import (
-    digits,
-    load_hex,
-    read_json,
-    text_field,
-    write_if_missing,
-)
+from adapters.simkit import keyfiles
 
 MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "tax.json"
@@ -47,26 +41,27 @@ DEFAULT_TAX_ORG = ("13101150000", "国家税务总局上海市浦东新区税务
 
 
 @dataclass(frozen=True)
-class MerchantKeys:
-    """What our service needs to call the bureau and to trust its answers."""
+class _Registration:
+    """What both sides hold: the ids the bureau registered and the shared token."""
 
     src_org_code: str
     tax_org_code: str
     tax_org_name: str
     bureau_key_id: str
     access_token: bytes = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MerchantKeys(_Registration):
+    """What our service needs to call the bureau and to trust its answers."""
+
     bureau_public_key: ec.EllipticCurvePublicKey = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
-class PlatformKeys:
+class PlatformKeys(_Registration):
     """What the bureau's front-end holds about us."""
 
-    src_org_code: str
-    tax_org_code: str
-    tax_org_name: str
-    bureau_key_id: str
-    access_token: bytes = field(repr=False, compare=False)
     bureau_private_key: ec.EllipticCurvePrivateKey = field(repr=False, compare=False)
 
     @property
@@ -77,10 +72,9 @@ class PlatformKeys:
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir, platform_dir = keyset.folders(root)
-    merchant_json, platform_json = merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON
-    ids = keyset.known_registration(merchant_json, platform_json) or _new_ids()
-    keyset.share_secrets(merchant_dir, platform_dir, (_ACCESS_FILE,), what="token")
+    merchant_dir, platform_dir = keyset.shared_keyset(
+        root, (_MERCHANT_JSON, _PLATFORM_JSON), _new_ids, (_ACCESS_FILE,), what="token"
+    )
     private_path = platform_dir / _PRIVATE
     if not private_path.exists():
         if (merchant_dir / _PUBLIC).exists():
@@ -93,13 +87,12 @@ def generate_keyset(root: Path) -> None:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        write_if_missing(private_path, pem, secret=True)
+        keyfiles.write_if_missing(private_path, pem, secret=True)
     private_key = _load_private(private_path)
     public_pem = private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    write_if_missing(merchant_dir / _PUBLIC, public_pem)
-    keyset.write_registration(ids, merchant_json, platform_json)
+    keyfiles.write_if_missing(merchant_dir / _PUBLIC, public_pem)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
@@ -109,7 +102,7 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
         raise ValueError(f"{path / _PUBLIC} must hold an EC public key")
     return MerchantKeys(
         **_checked_ids(path / _MERCHANT_JSON),
-        access_token=load_hex(path / _ACCESS_FILE, "token"),
+        access_token=keyfiles.load_hex(path / _ACCESS_FILE, "token"),
         bureau_public_key=public,
     )
 
@@ -118,7 +111,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     return PlatformKeys(
         **_checked_ids(path / _PLATFORM_JSON),
-        access_token=load_hex(path / _ACCESS_FILE, "token"),
+        access_token=keyfiles.load_hex(path / _ACCESS_FILE, "token"),
         bureau_private_key=_load_private(path / _PRIVATE),
     )
 
@@ -127,17 +120,17 @@ def _new_ids() -> dict[str, Any]:
     tax_org_code, tax_org_name = DEFAULT_TAX_ORG
     return {
         # the partner bank branch's 12-digit CNAPS code: TIPS knows collecting agents by it
-        "src_org_code": "313290" + digits(6),
+        "src_org_code": "313290" + keyfiles.digits(6),
         "tax_org_code": tax_org_code,
         "tax_org_name": tax_org_name,
-        "bureau_key_id": "TDX" + digits(6),
+        "bureau_key_id": "TDX" + keyfiles.digits(6),
     }
 
 
 def _checked_ids(path: Path) -> dict[str, str]:
-    data = read_json(path)
+    data = keyfiles.read_json(path)
     names = ("src_org_code", "tax_org_code", "tax_org_name", "bureau_key_id")
-    ids = {name: text_field(data, name, path) for name in names}
+    ids = {name: keyfiles.text_field(data, name, path) for name in names}
     if not _TAX_ORG_CODE.fullmatch(ids["tax_org_code"]):
         raise ValueError(f"{path}: tax_org_code must be 11 digits")
     if not _SRC_ORG_CODE.fullmatch(ids["src_org_code"]):

@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from adapters.tax import signing
 from adapters.tax.rules import Rate
 from adapters.tax.wire import CERT_NO, DECLARATION_NO, ITEM_BY_TAX_TYPE, PROPERTY_UNIT, TAX_VOU_NO
-from adapters.wiretime import WireFormatError, parse_date, parse_time
-from clearing.domain.money import MoneyError, parse_yuan
+from adapters.wiretime import WireFormatError, fen, parse_date, parse_time, text
 from clearing.ports import DueItem, LegConfirmation
 
 AUTHORITY = "tax"
@@ -24,20 +23,6 @@ PAYER_ROLES = ("BUYER", "SELLER")
 
 class CertificateForged(WireFormatError):
     """A 完税证明 whose signature the bureau's key did not make."""
-
-
-def text(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise WireFormatError(f"{name} missing or not text")
-    return value
-
-
-def fen(data: Mapping[str, Any], name: str) -> int:
-    try:
-        return parse_yuan(text(data, name))
-    except MoneyError as exc:
-        raise WireFormatError(f"{name}: {exc}") from None
 
 
 def _count(data: Mapping[str, Any], name: str) -> int:

@@ -61,15 +61,11 @@ class Transport(Exchange[MerchantKeys]):
             "SendTime": wire_time(now),
         }
         raw_request = compact_json({"Head": head, "Body": body})
-        headers = {
+        signed = {
             signing.MAC_HEADER: signing.mac_header(self._keys.access_token, raw_request),
             signing.SRC_HEADER: self._keys.src_org_code,
-            "Content-Type": "application/json; charset=utf-8",
-            "Accept": "application/json",
         }
-        reply = await self.send(
-            operation, "POST", self.base_url + path, data=raw_request, headers=headers
-        )
+        reply = await self.post_json(operation, path, raw_request, signed)
         status, raw = reply.status, reply.body
         signature = reply.headers.get(signing.SIGNATURE_HEADER, "")
         if status >= 500 or status == 429:

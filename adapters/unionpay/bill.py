@@ -217,21 +217,9 @@ def parse_zm(data: bytes, *, mer_id: str, day: date) -> list[BillRecord]:
             occurred_at = wire.resolve_mmddhhmmss(f["trace_time"], near)
         except ValueError:
             raise BillUnreadable(where, "trace_time is not a time") from None
-        if kind == "PAYMENT":
-            records.append(
-                BillRecord(
-                    provider=PROVIDER,
-                    kind=kind,
-                    occurred_at=occurred_at,
-                    out_trade_no=f["order_id"],
-                    provider_txn_id=f["query_id"],
-                    amount_fen=amount,
-                    fee_millifen=-fee * 1000,
-                    raw=f,
-                )
-            )
-            continue
-        if not f["orig_qry_id"]:
+        # a refund or void names the payment by origQryId and is itself the orderId/queryId
+        back = kind != "PAYMENT"
+        if back and not f["orig_qry_id"]:
             raise BillUnreadable(where, "a refund or void without origQryId")
         records.append(
             BillRecord(
@@ -239,13 +227,13 @@ def parse_zm(data: bytes, *, mer_id: str, day: date) -> list[BillRecord]:
                 kind=kind,
                 occurred_at=occurred_at,
                 # our refunds carry the paid order id in reqReserved; others leave it blank
-                out_trade_no=f["mer_reserved"],
-                provider_txn_id=f["orig_qry_id"],
+                out_trade_no=f["mer_reserved"] if back else f["order_id"],
+                provider_txn_id=f["orig_qry_id"] if back else f["query_id"],
                 amount_fen=amount,
                 # positive: the merchant pays a fee; negative: a fee is given back
                 fee_millifen=-fee * 1000,
-                out_refund_no=f["order_id"],
-                provider_refund_id=f["query_id"],
+                out_refund_no=f["order_id"] if back else None,
+                provider_refund_id=f["query_id"] if back else None,
                 raw=f,
             )
         )

@@ -9,19 +9,18 @@ Both sides live here so that the client and the simulator cannot drift apart.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+
+from adapters import signatures
 
 # the owner part of a UnionPay signing certificate's CN: "041@Z…@<owner>@<seq>"
 UNIONPAY_OWNER = "中国银联股份有限公司"
@@ -48,23 +47,12 @@ def _digest_hex(fields: Mapping[str, str]) -> bytes:
 
 def sign(fields: Mapping[str, str], private_key: RSAPrivateKey) -> str:
     """The Base64 ``signature`` value for ``fields``."""
-    raw = private_key.sign(_digest_hex(fields), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(raw).decode("ascii")
+    return signatures.rsa_sign(private_key, _digest_hex(fields))
 
 
 def verify(fields: Mapping[str, str], public_key: RSAPublicKey) -> bool:
     """True when ``fields["signature"]`` signs the other fields under ``public_key``."""
-    try:
-        raw = base64.b64decode(fields.get("signature", ""), validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    if not raw:
-        return False
-    try:
-        public_key.verify(raw, _digest_hex(fields), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        return False
-    return True
+    return signatures.rsa_verify(public_key, _digest_hex(fields), fields.get("signature", ""))
 
 
 def cert_id(cert: x509.Certificate) -> str:

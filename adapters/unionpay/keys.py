@@ -21,31 +21,22 @@ UnionPay sends as ``signPubKeyCert``. ``generate_keyset(root)`` builds that smal
 from __future__ import annotations
 
 import secrets
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.x509.oid import NameOID
 
-from adapters.simkit.keyfiles import (
-    json_bytes,
-    load_rsa_private,
-    read_json,
-    rsa_private_key,
-    text_field,
-    write_if_missing,
-)
+from adapters import keyset
+from adapters.simkit import certs, keyfiles
 from adapters.unionpay.crypto import UNIONPAY_OWNER, TrustedChain, cert_id, pem_text
 
 CA_DIR = "ca"
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _ROOT_KEY, _ROOT_CERT = "root_ca_key.pem", "root_ca.pem"
 _MIDDLE_KEY, _MIDDLE_CERT = "middle_ca_key.pem", "middle_ca.pem"
 _MERCHANT_JSON = "merchant.json"
@@ -85,42 +76,44 @@ class PlatformKeys:
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/{ca,merchant,platform}``; keep the rest."""
-    ca_dir, merchant_dir, platform_dir = root / CA_DIR, root / MERCHANT_DIR, root / PLATFORM_DIR
-    for folder in (ca_dir, merchant_dir, platform_dir / _MERCHANT_CERTS):
-        folder.mkdir(parents=True, exist_ok=True)
+    ca_dir, (merchant_dir, platform_dir) = root / CA_DIR, keyset.folders(root)
+    for folder in (ca_dir, platform_dir / _MERCHANT_CERTS):
+        folder.mkdir(exist_ok=True)
     now = datetime.now(UTC)
 
-    root_key = rsa_private_key(ca_dir / _ROOT_KEY)
+    root_key = keyfiles.rsa_private_key(ca_dir / _ROOT_KEY)
     root_cert = _cert(
         ca_dir / _ROOT_CERT,
         lambda: _issue(root_key, None, root_key.public_key(), _name("CFCA SIM ROOT"), now, ca=1),
     )
-    middle_key = rsa_private_key(ca_dir / _MIDDLE_KEY)
+    middle_key = keyfiles.rsa_private_key(ca_dir / _MIDDLE_KEY)
     middle_cert = _cert(
         ca_dir / _MIDDLE_CERT,
         lambda: _issue(
             root_key, root_cert, middle_key.public_key(), _name("CFCA SIM OCA1"), now, ca=0
         ),
     )
-    unionpay_key = rsa_private_key(platform_dir / _UNIONPAY_KEY)
+    unionpay_key = keyfiles.rsa_private_key(platform_dir / _UNIONPAY_KEY)
     _cert(
         platform_dir / _UNIONPAY_CERT,
         lambda: issue_leaf(middle_key, middle_cert, unionpay_key.public_key(), UNIONPAY_OWNER, now),
     )
     mer_id = _mer_id(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    merchant_key = rsa_private_key(merchant_dir / _MERCHANT_KEY)
+    merchant_key = keyfiles.rsa_private_key(merchant_dir / _MERCHANT_KEY)
     merchant_cert = _cert(
         merchant_dir / _MERCHANT_CERT,
         lambda: issue_leaf(middle_key, middle_cert, merchant_key.public_key(), mer_id, now),
     )
-    write_if_missing(
+    keyfiles.write_if_missing(
         merchant_dir / _MERCHANT_JSON,
-        json_bytes({"merId": mer_id, "certId": cert_id(merchant_cert)}),
+        keyfiles.json_bytes({"merId": mer_id, "certId": cert_id(merchant_cert)}),
     )
-    write_if_missing(platform_dir / _PLATFORM_JSON, json_bytes({"merIds": [mer_id]}))
-    write_if_missing(merchant_dir / _TRUST_ROOT, pem_text(root_cert).encode())
-    write_if_missing(merchant_dir / _TRUST_MIDDLE, pem_text(middle_cert).encode())
-    write_if_missing(
+    keyfiles.write_if_missing(
+        platform_dir / _PLATFORM_JSON, keyfiles.json_bytes({"merIds": [mer_id]})
+    )
+    keyfiles.write_if_missing(merchant_dir / _TRUST_ROOT, pem_text(root_cert).encode())
+    keyfiles.write_if_missing(merchant_dir / _TRUST_MIDDLE, pem_text(middle_cert).encode())
+    keyfiles.write_if_missing(
         platform_dir / _MERCHANT_CERTS / f"{cert_id(merchant_cert)}.pem",
         pem_text(merchant_cert).encode(),
     )
@@ -153,20 +146,20 @@ def issue_leaf(
 def load_ca(root: Path) -> tuple[RSAPrivateKey, x509.Certificate]:
     """The intermediate CA's key and certificate (tests use it to issue look-alike certs)."""
     ca_dir = root / CA_DIR
-    return load_rsa_private(ca_dir / _MIDDLE_KEY), _load_cert(ca_dir / _MIDDLE_CERT)
+    return keyfiles.load_rsa_private(ca_dir / _MIDDLE_KEY), _load_cert(ca_dir / _MIDDLE_CERT)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = read_json(path / _MERCHANT_JSON)
+    ids = keyfiles.read_json(path / _MERCHANT_JSON)
     cert = _load_cert(path / _MERCHANT_CERT)
-    key = load_rsa_private(path / _MERCHANT_KEY)
+    key = keyfiles.load_rsa_private(path / _MERCHANT_KEY)
     if cert.public_key() != key.public_key():
         raise ValueError(f"{path / _MERCHANT_CERT} does not match {_MERCHANT_KEY}")
-    if cert_id(cert) != text_field(ids, "certId"):
+    if cert_id(cert) != keyfiles.text_field(ids, "certId"):
         raise ValueError(f"{path / _MERCHANT_JSON} certId does not match the certificate")
     return MerchantKeys(
-        mer_id=text_field(ids, "merId"),
+        mer_id=keyfiles.text_field(ids, "merId"),
         cert_id=cert_id(cert),
         private_key=key,
         sign_cert=cert,
@@ -176,20 +169,17 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = read_json(path / _PLATFORM_JSON)
+    ids = keyfiles.read_json(path / _PLATFORM_JSON)
     mer_ids = ids.get("merIds")
     if not isinstance(mer_ids, list) or not mer_ids or not all(isinstance(m, str) for m in mer_ids):
         raise ValueError(f"{path / _PLATFORM_JSON} lacks merIds")
-    merchants = {
-        pem.stem: _load_cert(pem) for pem in sorted((path / _MERCHANT_CERTS).glob("*.pem"))
-    }
-    if not merchants:
-        raise ValueError(f"no merchant certificates under {path / _MERCHANT_CERTS}")
     return PlatformKeys(
         mer_ids=tuple(mer_ids),
-        private_key=load_rsa_private(path / _UNIONPAY_KEY),
+        private_key=keyfiles.load_rsa_private(path / _UNIONPAY_KEY),
         sign_cert=_load_cert(path / _UNIONPAY_CERT),
-        merchant_certs=MappingProxyType(merchants),
+        merchant_certs=keyfiles.by_stem(
+            path / _MERCHANT_CERTS, _load_cert, "merchant certificates"
+        ),
     )
 
 
@@ -215,49 +205,38 @@ def _issue(
     days: int = 20 * 365,
 ) -> x509.Certificate:
     """``ca`` is the path length for a CA certificate, None for a signing certificate."""
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject if ca_cert is not None else subject)
-        .public_key(public_key)
-        .serial_number(serial if serial is not None else x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=ca is not None, path_length=ca), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=ca is None,
-                content_commitment=ca is None,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=ca is not None,
-                crl_sign=ca is not None,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+    usage = (
+        ("digital_signature", "content_commitment") if ca is None else ("key_cert_sign", "crl_sign")
     )
-    return builder.sign(ca_key, hashes.SHA256())
+    return certs.builder(
+        subject,
+        ca_cert.subject if ca_cert is not None else subject,
+        public_key,
+        now,
+        ca=ca,
+        usage=usage,
+        valid_for=timedelta(days=days),
+        backdated=timedelta(days=1),
+        serial=serial,
+    ).sign(ca_key, hashes.SHA256())
 
 
 def _mer_id(merchant_json: Path, platform_json: Path) -> str:
     if merchant_json.exists():
-        return text_field(read_json(merchant_json), "merId")
+        return keyfiles.text_field(keyfiles.read_json(merchant_json), "merId")
     if platform_json.exists():
-        known = read_json(platform_json).get("merIds")
+        known = keyfiles.read_json(platform_json).get("merIds")
         if isinstance(known, list) and known and isinstance(known[0], str):
             return known[0]
     # 15 digits; 898 is the prefix UnionPay gives directly connected merchants
-    return "898" + "".join(secrets.choice(string.digits) for _ in range(12))
+    return "898" + keyfiles.digits(12)
 
 
 def _cert(path: Path, make: Callable[[], x509.Certificate]) -> x509.Certificate:
     if path.exists():
         return _load_cert(path)
     cert = make()
-    write_if_missing(path, pem_text(cert).encode())
+    keyfiles.write_if_missing(path, pem_text(cert).encode())
     return cert
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode
+
+from adapters import wiretime
 
 VERSION = "5.1.0"
 ENCODING = "UTF-8"
@@ -24,7 +26,7 @@ ACCESS_MERCHANT = "0"
 CHANNEL_INTERNET = "07"
 CHANNEL_MOBILE = "08"
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 # UnionPay closes a clearing day at 23:00 Beijing time; later transactions settle the next day
 CUTOFF = time(23, 0)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
+from adapters import wiretime
 from adapters.wechatpay.transport import PROVIDER
 from clearing.domain.money import MoneyError, parse_yuan
 from clearing.ports import BillRecord
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 KINDS = {"SUCCESS": "PAYMENT", "REFUND": "REFUND", "REVOKED": "REVERSAL"}
 
 # the first name is today's; the others are what older bills call the same column

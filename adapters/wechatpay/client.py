@@ -12,17 +12,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 import zlib
-from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
+from adapters import wiretime
 from adapters.amounts import require_fen
 from adapters.errors import AcquirerUnavailable
+from adapters.http import Client, Options
 from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_status
@@ -34,7 +34,7 @@ from clearing.ports import BillRecord, RefundOutcome, TradeStatus
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "NOT_FOUND"
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 # WeChat Pay payment codes: 18 digits starting 10-15 (the prefix names the channel)
 AUTH_CODE = re.compile(r"1[0-5][0-9]{16}")
 # v3 names first, then the v2 names some gateways still answer with (protocols-cn.md 1.8)
@@ -44,45 +44,33 @@ BILL_CREATING = frozenset({"STATEMENT_CREATING", "BILL_CREATING"})
 MAX_BILL_BYTES = 256 * 1024 * 1024
 
 
-class WeChatPayClient(MobileMixin):
+class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
     """Calls WeChat Pay (or its simulator) over a session the caller owns; H5 and JSAPI come
     from ``MobileMixin``. ``open_url`` and ``sns_url`` are the 公众平台's web-authorization
     hosts (open.weixin.qq.com, api.weixin.qq.com)."""
 
     provider = PROVIDER
+    transport = Transport
+    max_skew_s = 300
+    shows = ("mchid", "mchid")
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         *,
-        base_url: str,
-        keys: MerchantKeys,
         notify_url: str,
-        timeout_s: float = 5.0,
-        max_skew_s: int = 300,
-        clock: Callable[[], float] = time.time,
         store_id: str = "tongjiao",
         open_url: str = "https://open.weixin.qq.com",
         sns_url: str = "https://api.weixin.qq.com",
+        **options: Unpack[Options[MerchantKeys]],
     ) -> None:
-        self._keys = keys
+        super().__init__(session, **options)
         self._session = session
         self._open_url = open_url.rstrip("/")
         self._sns_url = sns_url.rstrip("/")
-        self._timeout_s = timeout_s
+        self._timeout_s = options.get("timeout_s", 5.0)
         self._notify_url = notify_url
         self._store_id = store_id
-        self._http = Transport(
-            session,
-            base_url=base_url,
-            keys=keys,
-            timeout_s=timeout_s,
-            max_skew_s=max_skew_s,
-            clock=clock,
-        )
-
-    def __repr__(self) -> str:
-        return f"WeChatPayClient(base_url={self._http.base_url!r}, mchid={self._keys.mchid!r})"
 
     async def create_qr(
         self,
@@ -132,9 +120,7 @@ class WeChatPayClient(MobileMixin):
         }
         if attach:
             payload["attach"] = attach
-        answer = await self._http.call(
-            "pay_by_code", "POST", "/v3/pay/transactions/codepay", payload
-        )
+        answer = await self._t.call("pay_by_code", "POST", "/v3/pay/transactions/codepay", payload)
         if answer.status == 202 or "USERPAYING" in (answer.code, answer.data.get("trade_state")):
             return TradeStatus(out_trade_no=out_trade_no, state="USERPAYING", raw=answer.data)
         if answer.code == "ORDERPAID":
@@ -147,7 +133,7 @@ class WeChatPayClient(MobileMixin):
     async def query(self, out_trade_no: str) -> TradeStatus:
         """The acquirer's view of one attempt; state ``NOT_FOUND`` when it never heard of it."""
         path = _trade_path(out_trade_no) + "?" + urlencode({"mchid": self._keys.mchid})
-        answer = await self._http.call("query", "GET", path, None)
+        answer = await self._t.call("query", "GET", path, None)
         if answer.status == 404 and answer.code == "ORDER_NOT_EXIST":
             return TradeStatus(out_trade_no=out_trade_no, state=NOT_FOUND, raw=answer.data)
         if answer.status != 200:
@@ -157,7 +143,7 @@ class WeChatPayClient(MobileMixin):
     async def close(self, out_trade_no: str) -> None:
         """Close an unpaid attempt; an attempt that is already closed is fine."""
         path = _trade_path(out_trade_no) + "/close"
-        answer = await self._http.call("close", "POST", path, {"mchid": self._keys.mchid})
+        answer = await self._t.call("close", "POST", path, {"mchid": self._keys.mchid})
         if answer.status in (200, 204) or answer.code == "ORDER_CLOSED":
             return
         raise rejected("close", answer)
@@ -168,7 +154,7 @@ class WeChatPayClient(MobileMixin):
         refunded here instead. An order WeChat never heard of needs no undoing."""
         path = _trade_path(out_trade_no) + "/reverse"
         payload = {"appid": self._keys.appid, "mchid": self._keys.mchid}
-        answer = await self._http.call("reverse", "POST", path, payload)
+        answer = await self._t.call("reverse", "POST", path, payload)
         if answer.status in (200, 204) or answer.code in ("ORDER_NOT_EXIST", "ORDER_CLOSED"):
             log.info("wechatpay reversed out_trade_no=%s code=%s", out_trade_no, answer.code)
             return
@@ -211,7 +197,7 @@ class WeChatPayClient(MobileMixin):
         }
         if reason:
             payload["reason"] = reason
-        answer = await self._http.call("refund", "POST", "/v3/refund/domestic/refunds", payload)
+        answer = await self._t.call("refund", "POST", "/v3/refund/domestic/refunds", payload)
         if answer.status != 200:
             raise rejected("refund", answer)
         return _refund("refund", out_refund_no, answer)
@@ -220,7 +206,7 @@ class WeChatPayClient(MobileMixin):
         """The refund's current state; ``AcquirerRejected`` 404 RESOURCE_NOT_EXISTS when WeChat
         never accepted it (asking again with the same ``out_refund_no`` is then safe)."""
         path = "/v3/refund/domestic/refunds/" + quote(out_refund_no, safe="")
-        answer = await self._http.call("query_refund", "GET", path, None)
+        answer = await self._t.call("query_refund", "GET", path, None)
         if answer.status != 200:
             raise rejected("query_refund", answer)
         if answer.data.get("out_trade_no") != out_trade_no:
@@ -233,7 +219,7 @@ class WeChatPayClient(MobileMixin):
         A day without trades is an empty list; a bill still being generated (before about 10:00
         the next day) is ``AcquirerUnavailable`` — ask again later."""
         query = urlencode({"bill_date": day.isoformat(), "bill_type": "ALL", "tar_type": "GZIP"})
-        answer = await self._http.call("daily_bill", "GET", "/v3/bill/tradebill?" + query, None)
+        answer = await self._t.call("daily_bill", "GET", "/v3/bill/tradebill?" + query, None)
         if answer.code in NO_BILL:
             return []
         if answer.code in BILL_CREATING:
@@ -243,7 +229,7 @@ class WeChatPayClient(MobileMixin):
         if answer.status != 200:
             raise rejected("daily_bill", answer)
         hash_value, url = _bill_link(answer)
-        packed = await self._http.download("daily_bill", url)
+        packed = await self._t.download("daily_bill", url)
         plain = _gunzip(packed)
         if hashlib.sha1(plain, usedforsecurity=False).hexdigest() != hash_value:
             raise unreadable("daily_bill", 200, "bill SHA-1 differs from hash_value")

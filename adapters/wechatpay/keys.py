@@ -25,22 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
-from adapters.simkit.keyfiles import (
-    json_bytes,
-    load_rsa_private,
-    read_json,
-    rsa_private_key,
-    text_field,
-    write_if_missing,
-)
+from adapters import keyset
+from adapters.simkit import keyfiles
 from adapters.wechatpay.crypto import APIV3_KEY_LEN
 
-MERCHANT_DIR = "merchant"
-PLATFORM_DIR = "platform"
+MERCHANT_DIR, PLATFORM_DIR = keyset.MERCHANT_DIR, keyset.PLATFORM_DIR
 _MERCHANT_JSON = "merchant.json"
 _MERCHANT_PRIVATE = "apiclient_key.pem"
 _WECHATPAY_PUBLIC = "wechatpay_pub_key.pem"
@@ -87,19 +78,16 @@ class PlatformKeys:
 
 def generate_keyset(root: Path) -> None:
     """Create whatever is missing under ``root/merchant`` and ``root/platform``; keep the rest."""
-    merchant_dir = root / MERCHANT_DIR
-    platform_dir = root / PLATFORM_DIR
-    merchant_dir.mkdir(parents=True, exist_ok=True)
-    (platform_dir / _MERCHANT_PUBLIC_DIR).mkdir(parents=True, exist_ok=True)
+    merchant_dir, platform_dir = keyset.folders(root)
+    (platform_dir / _MERCHANT_PUBLIC_DIR).mkdir(exist_ok=True)
 
-    merchant_key = rsa_private_key(merchant_dir / _MERCHANT_PRIVATE)
-    platform_key = rsa_private_key(platform_dir / _PLATFORM_PRIVATE)
+    merchant_key = keyfiles.rsa_private_key(merchant_dir / _MERCHANT_PRIVATE)
+    platform_key = keyfiles.rsa_private_key(platform_dir / _PLATFORM_PRIVATE)
     ids = _ids(merchant_dir / _MERCHANT_JSON, platform_dir / _PLATFORM_JSON)
-    apiv3_key = _apiv3_key(merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY)
 
-    write_if_missing(
+    keyfiles.write_if_missing(
         merchant_dir / _MERCHANT_JSON,
-        json_bytes(
+        keyfiles.json_bytes(
             {
                 "mchid": ids["mchid"],
                 "appid": ids["appid"],
@@ -108,9 +96,9 @@ def generate_keyset(root: Path) -> None:
             }
         ),
     )
-    write_if_missing(
+    keyfiles.write_if_missing(
         platform_dir / _PLATFORM_JSON,
-        json_bytes(
+        keyfiles.json_bytes(
             {
                 "mchid": ids["mchid"],
                 "appid": ids["appid"],
@@ -119,31 +107,38 @@ def generate_keyset(root: Path) -> None:
             }
         ),
     )
-    write_if_missing(merchant_dir / _WECHATPAY_PUBLIC, _public_pem(platform_key.public_key()))
-    write_if_missing(
-        platform_dir / _MERCHANT_PUBLIC_DIR / f"{ids['merchant_serial']}.pem",
-        _public_pem(merchant_key.public_key()),
+    keyfiles.write_if_missing(
+        merchant_dir / _WECHATPAY_PUBLIC, keyfiles.public_pem(platform_key.public_key())
     )
-    for path in (merchant_dir / _APIV3_KEY, platform_dir / _APIV3_KEY):
-        write_if_missing(path, apiv3_key, secret=True)
-    app_secret = _app_secret(merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET)
-    for path in (merchant_dir / _APP_SECRET, platform_dir / _APP_SECRET):
-        write_if_missing(path, app_secret, secret=True)
+    keyfiles.write_if_missing(
+        platform_dir / _MERCHANT_PUBLIC_DIR / f"{ids['merchant_serial']}.pem",
+        keyfiles.public_pem(merchant_key.public_key()),
+    )
+    for name, load, fresh in (
+        (_APIV3_KEY, _load_apiv3_key, _new_apiv3_key),
+        # an AppSecret is 32 lower-case hex digits
+        (
+            _APP_SECRET,
+            lambda path: path.read_bytes().strip(),
+            lambda: secrets.token_hex(16).encode(),
+        ),
+    ):
+        paths = (merchant_dir / name, platform_dir / name)
+        secret = keyfiles.kept_or_new(paths, load, fresh)
+        for path in paths:
+            keyfiles.write_if_missing(path, secret, secret=True)
 
 
 def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
-    ids = read_json(path / _MERCHANT_JSON)
-    public = serialization.load_pem_public_key((path / _WECHATPAY_PUBLIC).read_bytes())
-    if not isinstance(public, rsa.RSAPublicKey):
-        raise ValueError(f"{path / _WECHATPAY_PUBLIC} is not an RSA public key")
+    ids = keyfiles.read_json(path / _MERCHANT_JSON)
     return MerchantKeys(
-        mchid=text_field(ids, "mchid"),
-        appid=text_field(ids, "appid"),
-        merchant_serial=text_field(ids, "merchant_serial"),
-        wechatpay_public_key_id=text_field(ids, "wechatpay_public_key_id"),
-        private_key=load_rsa_private(path / _MERCHANT_PRIVATE),
-        wechatpay_public_key=public,
+        mchid=keyfiles.text_field(ids, "mchid"),
+        appid=keyfiles.text_field(ids, "appid"),
+        merchant_serial=keyfiles.text_field(ids, "merchant_serial"),
+        wechatpay_public_key_id=keyfiles.text_field(ids, "wechatpay_public_key_id"),
+        private_key=keyfiles.load_rsa_private(path / _MERCHANT_PRIVATE),
+        wechatpay_public_key=keyfiles.load_rsa_public(path / _WECHATPAY_PUBLIC),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
     )
@@ -151,21 +146,15 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
 
 def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
-    ids = read_json(path / _PLATFORM_JSON)
-    merchants: dict[str, RSAPublicKey] = {}
-    for pem in sorted((path / _MERCHANT_PUBLIC_DIR).glob("*.pem")):
-        key = serialization.load_pem_public_key(pem.read_bytes())
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise ValueError(f"{pem} is not an RSA public key")
-        merchants[pem.stem] = key
-    if not merchants:
-        raise ValueError(f"no merchant public keys under {path / _MERCHANT_PUBLIC_DIR}")
+    ids = keyfiles.read_json(path / _PLATFORM_JSON)
     return PlatformKeys(
-        mchid=text_field(ids, "mchid"),
-        appid=text_field(ids, "appid"),
-        public_key_id=text_field(ids, "public_key_id"),
-        private_key=load_rsa_private(path / _PLATFORM_PRIVATE),
-        merchant_public_keys=MappingProxyType(merchants),
+        mchid=keyfiles.text_field(ids, "mchid"),
+        appid=keyfiles.text_field(ids, "appid"),
+        public_key_id=keyfiles.text_field(ids, "public_key_id"),
+        private_key=keyfiles.load_rsa_private(path / _PLATFORM_PRIVATE),
+        merchant_public_keys=keyfiles.by_stem(
+            path / _MERCHANT_PUBLIC_DIR, keyfiles.load_rsa_public, "merchant public keys"
+        ),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
         app_secret=_load_app_secret(path / _APP_SECRET),
     )
@@ -173,40 +162,35 @@ def load_platform_keys(path: Path) -> PlatformKeys:
 
 def _ids(merchant_json: Path, platform_json: Path) -> dict[str, str]:
     if merchant_json.exists():
-        known = read_json(merchant_json)
+        known = keyfiles.read_json(merchant_json)
         return {
-            "mchid": text_field(known, "mchid"),
-            "appid": text_field(known, "appid"),
-            "merchant_serial": text_field(known, "merchant_serial"),
-            "public_key_id": text_field(known, "wechatpay_public_key_id"),
+            "mchid": keyfiles.text_field(known, "mchid"),
+            "appid": keyfiles.text_field(known, "appid"),
+            "merchant_serial": keyfiles.text_field(known, "merchant_serial"),
+            "public_key_id": keyfiles.text_field(known, "wechatpay_public_key_id"),
         }
     if platform_json.exists():
-        known = read_json(platform_json)
+        known = keyfiles.read_json(platform_json)
         serials = known.get("merchant_serials")
         if not isinstance(serials, list) or not serials or not isinstance(serials[0], str):
             raise ValueError(f"{platform_json} lacks merchant_serials")
         return {
-            "mchid": text_field(known, "mchid"),
-            "appid": text_field(known, "appid"),
+            "mchid": keyfiles.text_field(known, "mchid"),
+            "appid": keyfiles.text_field(known, "appid"),
             "merchant_serial": serials[0],
-            "public_key_id": text_field(known, "public_key_id"),
+            "public_key_id": keyfiles.text_field(known, "public_key_id"),
         }
-    mchid = "19" + "".join(secrets.choice(string.digits) for _ in range(8))
+    mchid = "19" + keyfiles.digits(8)
     return {
         "mchid": mchid,
         "appid": "wx" + secrets.token_hex(8),
         # a merchant API certificate serial is 40 upper-case hex digits
         "merchant_serial": secrets.token_hex(20).upper(),
-        "public_key_id": "PUB_KEY_ID_01"
-        + mchid
-        + "".join(secrets.choice(string.digits) for _ in range(14)),
+        "public_key_id": "PUB_KEY_ID_01" + mchid + keyfiles.digits(14),
     }
 
 
-def _apiv3_key(*paths: Path) -> bytes:
-    for path in paths:
-        if path.exists():
-            return _load_apiv3_key(path)
+def _new_apiv3_key() -> bytes:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(APIV3_KEY_LEN)).encode("ascii")
 
@@ -218,19 +202,5 @@ def _load_apiv3_key(path: Path) -> bytes:
     return key
 
 
-def _app_secret(*paths: Path) -> bytes:
-    for path in paths:
-        if path.exists():
-            return path.read_bytes().strip()
-    # an AppSecret is 32 lower-case hex digits
-    return secrets.token_hex(16).encode("ascii")
-
-
 def _load_app_secret(path: Path) -> str:
     return path.read_text(encoding="ascii").strip() if path.exists() else ""
-
-
-def _public_pem(key: RSAPublicKey) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )

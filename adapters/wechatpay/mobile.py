@@ -24,6 +24,7 @@ from adapters.errors import AcquirerRejected, AcquirerUnavailable
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.transport import PROVIDER, Transport, rejected, unreadable
+from adapters.wiretime import BEIJING
 from clearing.ports import PayPage
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class MobileMixin:
 
     _keys: MerchantKeys
     _notify_url: str
-    _http: Transport
+    _t: Transport
     _session: aiohttp.ClientSession
     _open_url: str
     _sns_url: str
@@ -59,8 +60,6 @@ class MobileMixin:
     ) -> str:
         """One prepay (``/v3/pay/transactions/{kind}``) of the order the keywords describe, with
         the ``extra`` fields of its kind; the string ``answer_field`` of the answer."""
-        from adapters.wechatpay.client import BEIJING
-
         require_fen(total_fen)
         if expires_at.tzinfo is None:
             raise ValueError("expires_at must be timezone-aware")
@@ -76,7 +75,7 @@ class MobileMixin:
         }
         if attach:
             body["attach"] = attach
-        answer = await self._http.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
+        answer = await self._t.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
         if answer.status != 200:
             raise rejected(operation, answer)
         value = answer.data.get(answer_field)

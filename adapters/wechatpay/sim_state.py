@@ -8,11 +8,12 @@ import base64
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Unpack
 
 from aiohttp import web
 
+from adapters import wiretime
 from adapters.simkit.acquirer import Acquirer, Reach
 from adapters.simkit.bills import Links
 from adapters.simkit.keyfiles import digits
@@ -21,7 +22,7 @@ from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import PlatformKeys
 from adapters.wechatpay.sim_faults import Faults
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+BEIJING = wiretime.BEIJING
 
 # protocols-cn.md 1.6: fifteen retries after the first attempt, 24 h 4 min in all
 RETRY_SCHEDULE_S: tuple[float, ...] = (
