@@ -13,7 +13,7 @@ from adapters.alipay.crypto import BEIJING, beijing_text
 from adapters.alipay.sim_events import mark_paid, open_trade
 from adapters.alipay.sim_state import STATE, Order, SimState
 from adapters.simkit.notify import notices_json
-from adapters.simkit.orders import Brand, Desk
+from adapters.simkit.orders import Brand, Counter
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def _status(order: Order, now: datetime) -> str:
     return order.effective_status(now)
 
 
-class AlipayDesk(Desk[SimState, Order]):
+class AlipayDesk(Counter[SimState, Order]):
     MISSING = ("TRADE_NOT_EXIST", "交易不存在")
     BAD_CODE = "INVALID_PARAMETER"
     BRAND = Brand("支付宝（模拟）", "支付宝（模拟）", "#1677ff", "确认付款", "收款方", "商品")

@@ -53,4 +53,4 @@ async def show_journal(request: web.Request) -> web.Response:
 
 def add_control_routes(app: web.Application) -> None:
     app.router.add_get("/sim/journal", show_journal)
-    PosDesk(app[STATE]).add_routes(app, offers=())
+    PosDesk(app[STATE]).add_routes(app)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -127,7 +128,7 @@ class _Held:
     turn: asyncio.Future[bool]
 
 
-class Courier(SimBase):
+class Courier(SimBase, ABC):
     """A simulator that notifies merchants; the base of each acquirer's ``SimState``."""
 
     SCHEDULE: ClassVar[Sequence[float]] = ()
@@ -151,13 +152,13 @@ class Courier(SimBase):
         self.rng = random.Random(seed)  # noqa: S311
         self.held: list[_Held] = []
 
+    @abstractmethod
     def sign(self, notice: Notice, kind: str) -> Signed:
         """The body and headers of one POST of ``notice``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def acknowledged(self, status: int, answer: bytes) -> bool:
         """Whether the merchant's answer stops the retries."""
-        raise NotImplementedError
 
     def send(self, notice: Notice) -> None:
         """Start delivering ``notice`` in the background."""

@@ -1,21 +1,24 @@
 """The ``/sim/`` order desk every acquirer simulator has, for the citizen's phone and the tests::
 
-    GET  /sim/scan/{code}          the page a scanned QR code opens (``scan`` routes only)
+    GET  /sim/scan/{code}          the page a scanned QR code opens (``Counter`` only, as the
+                                   two below)
     POST /sim/orders/{no}/pay      the citizen pays: JSON (``amount_fen`` to pay another amount)
                                    for the harness, an HTML page for the scan page's form
     POST /sim/orders/{no}/expire   let the order's expiry pass now, so tests need not sleep
     GET  /sim/orders/{no}          the order, its refunds, every notification and attempt
     GET|PUT|DELETE /sim/faults     the knobs (``simkit.faults``)
 
-How an order is found, shown, paid and expired is the party's: it derives a ``Desk`` and
-overrides what its desk offers. The answers' shapes (404 and 400 codes, 409 on an order that
-cannot be paid, the page for a form) are the same everywhere.
+How an order is found and shown is the party's: it derives a ``Desk`` (show and knobs only, as
+the card terminal's host, whose sales are paid on the terminal) or a ``Counter`` (a desk where
+the citizen also scans, pays and lets orders expire) and implements its abstract methods. The
+answers' shapes (404 and 400 codes, 409 on an order that cannot be paid, the page for a form)
+are the same everywhere.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
@@ -62,52 +65,23 @@ class Brand(NamedTuple):
     closed: str = "该订单当前不可支付"
 
 
-class Desk(Generic[S, T]):
+class Desk(ABC, Generic[S, T]):
     """One simulator's desk (its state ``S``) over its orders of type ``T``."""
 
     MISSING: ClassVar[tuple[str, str]] = ("ORDER_NOT_EXIST", "订单不存在")
     BAD_CODE: ClassVar[str] = "PARAM_ERROR"
-    BRAND: ClassVar[Brand]
 
     def __init__(self, state: S) -> None:
         self.state = state
 
     # ---- what the party's desk knows of its orders
 
-    def find(self, no: str) -> T | None:
-        raise NotImplementedError
+    @abstractmethod
+    def find(self, no: str) -> T | None: ...
 
+    @abstractmethod
     def view(self, order: T) -> dict[str, Any]:
         """The order as ``GET /sim/orders/{no}`` shows it."""
-        raise NotImplementedError
-
-    def expire(self, order: T, now: datetime) -> None:
-        raise NotImplementedError
-
-    def by_code(self, code: str) -> T | None:
-        """The order a scanned QR code names."""
-        raise NotImplementedError
-
-    def payable(self, no: str) -> T | None:
-        """The order ``/pay`` may pay (others are not found); the order itself by default."""
-        return self.find(no)
-
-    def refusal(self, order: T, now: datetime) -> tuple[str, str, str] | None:
-        """Why ``order`` cannot be paid now: the 409 code, its message and what the page says;
-        None when it can be."""
-        raise NotImplementedError
-
-    def pay(self, order: T, amount_fen: int | None, now: datetime) -> Paid:
-        """The citizen pays (``amount_fen``, or what was asked when None): the JSON answer and
-        what the page then says."""
-        raise NotImplementedError
-
-    def scan_facts(self, order: T, now: datetime) -> tuple[str, str, int, str, bool]:
-        """What the scan page shows: the merchant, the item, the amount, the state, and whether
-        the order may be paid now."""
-        raise NotImplementedError
-
-    # ---- the answers
 
     def missing(self) -> web.Response:
         code, message = self.MISSING
@@ -115,6 +89,49 @@ class Desk(Generic[S, T]):
 
     def bad(self, message: str) -> web.Response:
         return web.json_response({"code": self.BAD_CODE, "message": message}, status=400)
+
+    async def show(self, request: web.Request) -> web.Response:
+        order = self.find(request.match_info["no"])
+        return self.missing() if order is None else web.json_response(self.view(order))
+
+    def add_routes(self, app: web.Application) -> None:
+        """Serve the desk: its orders and the knobs."""
+        app.router.add_get("/sim/orders/{no}", self.show)
+        add_fault_routes(app, lambda _: self.state.faults, refuse=self.bad)
+
+
+class Counter(Desk[S, T]):
+    """A desk where the citizen also pays: the scan page, ``/pay`` and ``/expire``."""
+
+    BRAND: ClassVar[Brand]
+
+    @abstractmethod
+    def expire(self, order: T, now: datetime) -> None: ...
+
+    @abstractmethod
+    def by_code(self, code: str) -> T | None:
+        """The order a scanned QR code names."""
+
+    def payable(self, no: str) -> T | None:
+        """The order ``/pay`` may pay (others are not found); the order itself by default."""
+        return self.find(no)
+
+    @abstractmethod
+    def refusal(self, order: T, now: datetime) -> tuple[str, str, str] | None:
+        """Why ``order`` cannot be paid now: the 409 code, its message and what the page says;
+        None when it can be."""
+
+    @abstractmethod
+    def pay(self, order: T, amount_fen: int | None, now: datetime) -> Paid:
+        """The citizen pays (``amount_fen``, or what was asked when None): the JSON answer and
+        what the page then says."""
+
+    @abstractmethod
+    def scan_facts(self, order: T, now: datetime) -> tuple[str, str, int, str, bool]:
+        """What the scan page shows: the merchant, the item, the amount, the state, and whether
+        the order may be paid now."""
+
+    # ---- the answers
 
     def page(self, order: T, note: str = "") -> web.Response:
         """The scan page: the order, and the pay button while it can be paid."""
@@ -140,14 +157,10 @@ class Desk(Generic[S, T]):
         )
         return web.Response(text=text, content_type="text/html", charset="utf-8")
 
-    def number(self, order: T) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def number(self, order: T) -> str: ...
 
     # ---- the handlers
-
-    async def show(self, request: web.Request) -> web.Response:
-        order = self.find(request.match_info["no"])
-        return self.missing() if order is None else web.json_response(self.view(order))
 
     async def expire_now(self, request: web.Request) -> web.Response:
         order = self.find(request.match_info["no"])
@@ -189,15 +202,9 @@ class Desk(Generic[S, T]):
         answer, note = self.pay(order, amount_fen, now)
         return self.page(order, note) if from_page else web.json_response(answer)
 
-    def add_routes(
-        self, app: web.Application, offers: Sequence[str] = ("scan", "pay", "expire")
-    ) -> None:
-        """Serve the desk; ``offers`` names what it has besides showing orders and the knobs."""
-        if "scan" in offers:
-            app.router.add_get("/sim/scan/{code}", self.scan)
-        if "pay" in offers:
-            app.router.add_post("/sim/orders/{no}/pay", self.pay_now)
-        if "expire" in offers:
-            app.router.add_post("/sim/orders/{no}/expire", self.expire_now)
-        app.router.add_get("/sim/orders/{no}", self.show)
-        add_fault_routes(app, lambda _: self.state.faults, refuse=self.bad)
+    def add_routes(self, app: web.Application) -> None:
+        """Serve the desk, and the scan page, paying and expiry."""
+        app.router.add_get("/sim/scan/{code}", self.scan)
+        app.router.add_post("/sim/orders/{no}/pay", self.pay_now)
+        app.router.add_post("/sim/orders/{no}/expire", self.expire_now)
+        super().add_routes(app)

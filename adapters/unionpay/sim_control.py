@@ -10,7 +10,7 @@ from aiohttp import web
 
 from adapters.simkit import desk
 from adapters.simkit.notify import notices_json
-from adapters.simkit.orders import Brand, Desk, Paid
+from adapters.simkit.orders import Brand, Counter, Paid
 from adapters.unionpay import wire
 from adapters.unionpay.sim_delivery import notify
 from adapters.unionpay.sim_state import STATE, SimState, Txn, masked_card
@@ -31,7 +31,7 @@ def _state_word(txn: Txn, now: datetime) -> str:
     return txn.state
 
 
-class UnionPayDesk(Desk[SimState, Txn]):
+class UnionPayDesk(Counter[SimState, Txn]):
     BRAND = Brand(
         "云闪付（模拟）",
         "银联云闪付（模拟）",

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.simkit.notify import notices_json
-from adapters.simkit.orders import Brand, Desk
+from adapters.simkit.orders import Brand, Counter
 from adapters.wechatpay import sim_codepay
 from adapters.wechatpay.sim_delivery import payment_notification, send
 from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc3339
@@ -28,7 +28,7 @@ from adapters.wechatpay.sim_state import BEIJING, STATE, Order, SimState, rfc333
 log = logging.getLogger(__name__)
 
 
-class WeChatDesk(Desk[SimState, Order]):
+class WeChatDesk(Counter[SimState, Order]):
     BRAND = Brand("微信支付（模拟）", "微信支付（模拟）", "#07c160", "确认支付", "商户", "商品")
 
     def find(self, no: str) -> Order | None:

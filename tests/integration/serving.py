@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -178,7 +179,7 @@ class SimHandle(SimControl, Generic[M, P]):
     session: aiohttp.ClientSession
 
 
-class OrderDesk(SimHandle[M, P]):
+class OrderDesk(SimHandle[M, P], ABC):
     """An acquirer simulator's ``/sim/orders/`` desk, the same for every channel: the citizen
     pays, an unpaid attempt expires, and what the simulator recorded of an attempt (its
     deliveries and notifications) can be read."""
@@ -190,10 +191,11 @@ class OrderDesk(SimHandle[M, P]):
         ones with ``fail_status`` (a channel whose "busy" answer is fixed keeps its own)."""
         return self.notify_endpoint(fail_first, fail_status)
 
+    @abstractmethod
     def notify_endpoint(
         self, fail_first: int, fail_status: int
     ) -> AbstractAsyncContextManager[Any]:
-        raise NotImplementedError  # each channel's harness serves its own parser
+        """Each channel's harness serves its own parser."""
 
     def order_path(self, out_trade_no: str, action: str = "") -> str:
         return f"/sim/orders/{quote(out_trade_no, safe='')}" + (f"/{action}" if action else "")
