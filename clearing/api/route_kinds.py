@@ -1,15 +1,16 @@
 """Route factories for handlers that differ only in data: the same read-authorize-act-answer
 steps, written once and registered per resource from a table.
 
+``submitted`` is the steps of a handler that hands its request body to one service call.
 ``decision_routes`` serves the four-eyes decisions (a refund, an account change, an adjustment):
 POST ``…/approve`` and ``…/reject`` with an optional note. ``body_actions`` serves a family of
-POSTs on one resource where each passes one field of its body to a service call.
+POSTs on one resource where each passes its body to a service call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -21,6 +22,25 @@ from clearing.logs import request_id_var
 
 # a service call: (conn, principal, subject id, keyword arguments…) -> the view to answer with
 Act = Callable[..., Awaitable[dict[str, Any]]]
+V = TypeVar("V")
+
+
+async def submitted(
+    request: web.Request,
+    model: type[BaseModel],
+    act: Callable[..., Awaitable[V]],
+    *subject: Any,
+    **extra: Any,
+) -> V:
+    """The caller signed in (a 401 comes before any word about the body), the body read as
+    ``model``, then ``act(conn, caller, *subject, **the body's fields, **extra, request_id=…)``:
+    the body models' field names are the service calls' keyword names."""
+    who = await authenticate(request)
+    body = await read_model(request, model)
+    async with request.app[POOL].acquire() as conn:
+        return await act(
+            conn, who, *subject, **dict(body), **extra, request_id=request_id_var.get()
+        )
 
 
 def decision_routes(
@@ -30,13 +50,8 @@ def decision_routes(
     route's pattern) and the body's note go to ``decide``; the decided view comes back."""
 
     async def handle(request: web.Request, approve: bool) -> web.Response:
-        who = await authenticate(request)
-        body = await read_model(request, DecisionIn)
         subject = int(request.match_info[key])
-        async with request.app[POOL].acquire() as conn:
-            view = await decide(
-                conn, who, subject, approve=approve, note=body.note, request_id=request_id_var.get()
-            )
+        view = await submitted(request, DecisionIn, decide, subject, approve=approve)
         return ok(out.model_validate(view))
 
     def route(approve: bool) -> WebHandler:
@@ -54,27 +69,17 @@ def body_actions(
     base: str,
     key: str,
     out: type[BaseModel],
-    actions: tuple[tuple[str, type[BaseModel], Act, str, int], ...],
+    actions: tuple[tuple[str, type[BaseModel], Act, int], ...],
 ) -> None:
     """One POST ``{base}/{suffix}`` per row of ``actions`` (suffix, body model, service call,
-    the body field it takes, status): the path's ``key`` and that field go to the call."""
+    status): the path's ``key`` and the body's fields go to the call."""
 
-    def route(model: type[BaseModel], act: Act, field: str, status: int) -> WebHandler:
+    def route(model: type[BaseModel], act: Act, status: int) -> WebHandler:
         async def acted(request: web.Request) -> web.Response:
-            who = await authenticate(request)
-            body = await read_model(request, model)
-            subject = int(request.match_info[key])
-            async with request.app[POOL].acquire() as conn:
-                view = await act(
-                    conn,
-                    who,
-                    subject,
-                    **{field: getattr(body, field)},
-                    request_id=request_id_var.get(),
-                )
+            view = await submitted(request, model, act, int(request.match_info[key]))
             return ok(out.model_validate(view), status)
 
         return acted
 
-    for suffix, model, act, field, status in actions:
-        routes.post(f"{base}/{suffix}")(route(model, act, field, status))
+    for suffix, model, act, status in actions:
+        routes.post(f"{base}/{suffix}")(route(model, act, status))

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from clearing.api import models_admin as ma
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
+from clearing.api.route_kinds import submitted
 from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
 from clearing.db import Conn
@@ -198,19 +199,7 @@ async def list_offices(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices")
 async def create_office(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.OfficeIn)
-    async with request.app[POOL].acquire() as conn:
-        office = await places.create_office(
-            conn,
-            who,
-            code=body.code,
-            name=body.name,
-            kind=body.kind,
-            partner_bank=body.partner_bank,
-            branch_name=body.branch_name,
-            request_id=request_id_var.get(),
-        )
+    office = await submitted(request, ma.OfficeIn, places.create_office)
     return ok(_office(office, []), 201)
 
 
@@ -228,18 +217,8 @@ async def update_office(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices/{office}/windows")
 async def create_window(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.WindowIn)
-    async with request.app[POOL].acquire() as conn:
-        window = await places.create_window(
-            conn,
-            who,
-            office=request.match_info["office"],
-            code=body.code,
-            name=body.name,
-            terminal_id=body.terminal_id,
-            request_id=request_id_var.get(),
-        )
+    office = request.match_info["office"]
+    window = await submitted(request, ma.WindowIn, places.create_window, office=office)
     return ok(ma.WindowOut(**asdict(window)), 201)
 
 

@@ -7,9 +7,8 @@ from aiohttp import web
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import CIPHER, POOL
 from clearing.api.models import RefundIn, RefundList, RefundOut
-from clearing.api.route_kinds import decision_routes
-from clearing.api.web import authenticate, ok, read_model
-from clearing.logs import request_id_var
+from clearing.api.route_kinds import decision_routes, submitted
+from clearing.api.web import authenticate, ok
 from clearing.service import orders, refunds
 
 routes = web.RouteTableDef()
@@ -17,17 +16,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/orders/{order_no}/refunds")
 async def request_refund(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, RefundIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await refunds.request(
-            conn,
-            who,
-            request.match_info["order_no"],
-            lines=body.lines,
-            reason=body.reason,
-            request_id=request_id_var.get(),
-        )
+    view = await submitted(request, RefundIn, refunds.request, request.match_info["order_no"])
     return ok(RefundOut.model_validate(view), 201)
 
 

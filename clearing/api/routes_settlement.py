@@ -31,8 +31,8 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
-from clearing.api.route_kinds import decision_routes
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.route_kinds import decision_routes, submitted
+from clearing.api.web import authenticate, ok
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
 from clearing.logs import request_id_var
@@ -68,20 +68,8 @@ async def list_beneficiaries(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/beneficiaries/{code}/account-changes")
 async def request_account_change(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, AccountChangeIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await accounts.request_change(
-            conn,
-            who,
-            request.match_info["code"],
-            account_no=body.account_no,
-            account_name=body.account_name,
-            bank_name=body.bank_name,
-            bank_code=body.bank_code,
-            reason=body.reason,
-            request_id=request_id_var.get(),
-        )
+    code = request.match_info["code"]
+    view = await submitted(request, AccountChangeIn, accounts.request_change, code)
     return ok(AccountChangeOut.model_validate(view), 201)
 
 
