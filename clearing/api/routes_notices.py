@@ -26,7 +26,7 @@ from clearing.api import receipt
 from clearing.api.keys import CIPHER, HTTP, METRICS, PAY_LINK_KEY, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
 from clearing.api.routes_pages import _html, page_viewer, pdf_inline
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.web import authenticate, copied, ok, read_model
 from clearing.errors import (
     ClearingError,
     Forbidden,
@@ -52,27 +52,14 @@ def _link(request: web.Request, notice: notices.Notice) -> str:
 
 def _out(request: web.Request, notice: notices.Notice, replayed: bool = False) -> NoticeOut:
     sms = notice.sms
-    return NoticeOut(
+    return copied(
+        NoticeOut,
+        notice,
         notice_id=notice.id,
-        order_no=notice.order_no,
         link=_link(request, notice),
-        link_expires_at=notice.link_expires_at,
         pdf_url=f"/orders/{quote(notice.order_no)}/notice.pdf",
-        issued_by=notice.issued_by,
-        issued_by_name=notice.issued_by_name,
-        issued_at=notice.issued_at,
         replayed=replayed,
-        sms=None
-        if sms is None
-        else NoticeSmsOut(
-            state=sms.state,
-            state_zh=sms.state_zh,
-            phone_masked=sms.phone_masked,
-            provider=sms.provider,
-            serial_no=sms.serial_no,
-            code=sms.code,
-            message_zh=sms.message_zh,
-        ),
+        sms=None if sms is None else copied(NoticeSmsOut, sms),
     )
 
 

@@ -39,7 +39,7 @@ from clearing.api.models import (
     OrderSummary,
     PaymentIn,
 )
-from clearing.api.web import authenticate, event_stream, ok, read_model
+from clearing.api.web import authenticate, copied, event_stream, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
 from clearing.errors import (
@@ -164,16 +164,7 @@ async def lookup_case(request: web.Request) -> web.Response:
         warnings = await holders.held_elsewhere(conn, found.items)
     return ok(
         LookupOut(
-            items=[
-                DueItemOut(
-                    authority=i.authority,
-                    item_code=i.item_code,
-                    reference=i.reference,
-                    amount_fen=i.amount_fen,
-                    details=dict(i.details),
-                )
-                for i in found.items
-            ],
+            items=[copied(DueItemOut, i, details=dict(i.details)) for i in found.items],
             failures=[LookupFailure(**f) for f in found.failures],
             warnings=[HeldWarning(**w) for w in warnings],
             total_fen=sum(i.amount_fen for i in found.items),

@@ -29,7 +29,7 @@ from clearing.api.models_receipts import (
     ReprintIn,
 )
 from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
-from clearing.api.web import authenticate, bearer, ok, read_model
+from clearing.api.web import authenticate, bearer, copied, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
     ClearingError,
@@ -71,15 +71,9 @@ def verify_url(request: web.Request, printed: prints.Print) -> str:
 
 def _print_out(request: web.Request, p: prints.Print, latest: bool) -> ReceiptPrintOut:
     page = f"/orders/{quote(p.order_no)}/receipt"
-    return ReceiptPrintOut(
-        receipt_no=p.receipt_no,
-        order_no=p.order_no,
-        print_no=p.print_no,
-        reprint_no=p.reprint_no,
-        reason=p.reason,
-        printed_by=p.printed_by,
-        printed_at=p.printed_at,
-        paid_fen=p.paid_fen,
+    return copied(
+        ReceiptPrintOut,
+        p,
         refunded_fen=sum(p.refunded_fen().values()),
         verify_url=verify_url(request, p),
         receipt_url=f"{page}?n={p.print_no}",
@@ -285,18 +279,11 @@ async def verify_receipt(request: web.Request) -> web.Response:
         verdict = await receipts.verify(conn, token, request.app[RECEIPTS])
     c = verdict.claims or {}
     return ok(
-        ReceiptCheckOut(
-            valid=verdict.valid,
-            code=verdict.code,
-            message=verdict.message,
-            message_zh=verdict.message_zh,
+        copied(
+            ReceiptCheckOut,
+            verdict,
             order_no=c.get("o"),
             total_fen=c.get("t"),
-            state=verdict.state,
-            receipt_no=verdict.receipt_no,
-            reprint_no=verdict.reprint_no,
-            reprints=verdict.reprints,
-            paid_fen=verdict.paid_fen,
             lines=[LineStandingOut(**x) for x in verdict.lines] if verdict.lines else None,
         )
     )
