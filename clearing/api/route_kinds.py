@@ -1,7 +1,9 @@
 """Route factories for handlers that differ only in data: the same read-authorize-act-answer
 steps, written once and registered per resource from a table.
 
-``submitted`` is the steps of a handler that hands its request body to one service call.
+``submitted`` is the steps of a handler that hands its request body to one service call,
+``seen_order`` (``read_seen_order``) the visibility check every route under
+``/orders/{order_no}`` makes first.
 ``decision_routes`` serves the four-eyes decisions (a refund, an account change, an adjustment):
 POST ``…/approve`` and ``…/reject`` with an optional note. ``body_actions`` serves a family of
 POSTs on one resource where each passes its body to a service call.
@@ -9,16 +11,20 @@ POSTs on one resource where each passes its body to a service call.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from clearing.api.keys import POOL
+from clearing.api.keys import CIPHER, POOL
 from clearing.api.models import DecisionIn
 from clearing.api.web import WebHandler, authenticate, ok, read_model
+from clearing.db import Conn
 from clearing.logs import request_id_var
+from clearing.service import orders
+from clearing.service.principals import Principal
 
 # a service call: (conn, principal, subject id, keyword arguments…) -> the view to answer with
 Act = Callable[..., Awaitable[dict[str, Any]]]
@@ -41,6 +47,23 @@ async def submitted(
         return await act(
             conn, who, *subject, **dict(body), **extra, request_id=request_id_var.get()
         )
+
+
+@asynccontextmanager
+async def seen_order(
+    request: web.Request, who: Principal
+) -> AsyncIterator[tuple[Conn, str, dict[str, Any]]]:
+    """A pooled connection, the path's ``order_no`` and that order as ``who`` may see it (an
+    order of another office is a 404, as if it did not exist)."""
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        yield conn, order_no, await orders.get(conn, who, order_no, request.app[CIPHER])
+
+
+async def read_seen_order(request: web.Request, who: Principal) -> tuple[str, dict[str, Any]]:
+    """``seen_order`` for a route that needs no more of the connection."""
+    async with seen_order(request, who) as (_, order_no, view):
+        return order_no, view
 
 
 def decision_routes(

@@ -39,6 +39,7 @@ from clearing.api.models import (
     OrderSummary,
     PaymentIn,
 )
+from clearing.api.route_kinds import read_seen_order, seen_order
 from clearing.api.web import authenticate, copied, event_stream, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
@@ -178,11 +179,7 @@ def _dumps(v: object) -> str:
 
 @routes.get("/api/v1/orders/{order_no}")
 async def get_order(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(
-            conn, who, request.match_info["order_no"], request.app[CIPHER]
-        )
+    _, view = await read_seen_order(request, await authenticate(request))
     return ok(OrderOut.model_validate(view))
 
 
@@ -204,9 +201,7 @@ async def list_orders(request: web.Request) -> web.Response:
 async def cancel_order(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, CancelIn)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await order_service.get(conn, who, order_no, request.app[CIPHER])  # visibility check
+    order_no, _ = await read_seen_order(request, who)
     # attempts are closed at the acquirer first, so that nobody can pay a cancelled order
     await payments.close_open_attempts(
         request.app[POOL], request.app[ACQUIRERS], order_no, request.app[ANNOUNCER]
@@ -308,9 +303,7 @@ async def pay_by_code(
 async def start_payment(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, PaymentIn)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    async with seen_order(request, who) as (conn, order_no, view):
         if body.method == "card" and body.terminal_id is not None:
             await places.check_terminal(conn, view["office"], body.terminal_id)
     await amounts_still_due(request, order_no)
@@ -342,10 +335,7 @@ async def start_payment(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/orders/{order_no}/qr.svg")
 async def qr_svg(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    _, view = await read_seen_order(request, await authenticate(request))
     # ?provider= picks the channel whose QR the window shows; without it, the newest QR
     provider = request.query.get("provider")
     live = [

@@ -28,6 +28,7 @@ from clearing.api.models_receipts import (
     ReceiptPrintOut,
     ReprintIn,
 )
+from clearing.api.route_kinds import seen_order
 from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
 from clearing.api.web import authenticate, bearer, copied, ok, read_model
 from clearing.domain.display import Names
@@ -208,10 +209,7 @@ async def reprint_receipt(request: web.Request) -> web.Response:
 @routes.get("/api/v1/orders/{order_no}/receipt/prints")
 async def receipt_prints(request: web.Request) -> web.Response:
     """Every print of the order's receipt, the original first; whoever may see the order."""
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await order_service.get(conn, who, order_no, request.app[CIPHER])
+    async with seen_order(request, await authenticate(request)) as (conn, order_no, _):
         found = await prints.of_order(conn, order_no, request.app[RECEIPTS].mac)
     last = len(found)
     return ok(ReceiptPrintList(prints=[_print_out(request, p, p.print_no == last) for p in found]))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from clearing.api.inputs import ID_PATTERN
-from clearing.api.keys import CIPHER, POOL
+from clearing.api.keys import POOL
 from clearing.api.models import RefundIn, RefundList, RefundOut
-from clearing.api.route_kinds import decision_routes, submitted
+from clearing.api.route_kinds import decision_routes, seen_order, submitted
 from clearing.api.web import authenticate, ok
-from clearing.service import orders, refunds
+from clearing.service import refunds
 
 routes = web.RouteTableDef()
 
@@ -22,10 +22,7 @@ async def request_refund(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/orders/{order_no}/refunds")
 async def order_refunds(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await orders.get(conn, who, order_no, request.app[CIPHER])  # visibility
+    async with seen_order(request, await authenticate(request)) as (conn, order_no, _):
         views = await refunds.for_order(conn, order_no)
     return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
 
