@@ -1,7 +1,7 @@
 """Route factories for handlers that differ only in data: the same read-authorize-act-answer
 steps, written once and registered per resource from a table.
 
-``submitted`` is the steps of a handler that hands its request body to one service call,
+``acted`` is the steps of a handler that hands its path and body to one service call,
 ``seen_order`` (``read_seen_order``) the visibility check every route under
 ``/orders/{order_no}`` makes first.
 ``decision_routes`` serves the four-eyes decisions (a refund, an account change, an adjustment):
@@ -31,22 +31,20 @@ Act = Callable[..., Awaitable[dict[str, Any]]]
 V = TypeVar("V")
 
 
-async def submitted(
+async def acted(
     request: web.Request,
-    model: type[BaseModel],
     act: Callable[..., Awaitable[V]],
     *subject: Any,
+    reads: type[BaseModel] | None = None,
     **extra: Any,
 ) -> V:
     """The caller signed in (a 401 comes before any word about the body), the body read as
-    ``model``, then ``act(conn, caller, *subject, **the body's fields, **extra, request_id=…)``:
-    the body models' field names are the service calls' keyword names."""
+    ``reads`` if the route takes one, then ``act(conn, caller, *subject, **the body's fields,
+    **extra, request_id=…)``: the body models' field names are the service calls' keywords."""
     who = await authenticate(request)
-    body = await read_model(request, model)
+    fields = dict(await read_model(request, reads)) if reads is not None else {}
     async with request.app[POOL].acquire() as conn:
-        return await act(
-            conn, who, *subject, **dict(body), **extra, request_id=request_id_var.get()
-        )
+        return await act(conn, who, *subject, **fields, **extra, request_id=request_id_var.get())
 
 
 @asynccontextmanager
@@ -74,7 +72,7 @@ def decision_routes(
 
     async def handle(request: web.Request, approve: bool) -> web.Response:
         subject = int(request.match_info[key])
-        view = await submitted(request, DecisionIn, decide, subject, approve=approve)
+        view = await acted(request, decide, subject, reads=DecisionIn, approve=approve)
         return ok(out.model_validate(view))
 
     def route(approve: bool) -> WebHandler:
@@ -98,11 +96,11 @@ def body_actions(
     status): the path's ``key`` and the body's fields go to the call."""
 
     def route(model: type[BaseModel], act: Act, status: int) -> WebHandler:
-        async def acted(request: web.Request) -> web.Response:
-            view = await submitted(request, model, act, int(request.match_info[key]))
+        async def action(request: web.Request) -> web.Response:
+            view = await acted(request, act, int(request.match_info[key]), reads=model)
             return ok(out.model_validate(view), status)
 
-        return acted
+        return action
 
     for suffix, model, act, status in actions:
         routes.post(f"{base}/{suffix}")(route(model, act, status))

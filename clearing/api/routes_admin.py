@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from clearing.api import models_admin as ma
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
-from clearing.api.route_kinds import submitted
+from clearing.api.route_kinds import acted
 from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
 from clearing.db import Conn
@@ -199,7 +199,7 @@ async def list_offices(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices")
 async def create_office(request: web.Request) -> web.Response:
-    office = await submitted(request, ma.OfficeIn, places.create_office)
+    office = await acted(request, places.create_office, reads=ma.OfficeIn)
     return ok(_office(office, []), 201)
 
 
@@ -218,7 +218,7 @@ async def update_office(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/offices/{office}/windows")
 async def create_window(request: web.Request) -> web.Response:
     office = request.match_info["office"]
-    window = await submitted(request, ma.WindowIn, places.create_window, office=office)
+    window = await acted(request, places.create_window, reads=ma.WindowIn, office=office)
     return ok(ma.WindowOut(**asdict(window)), 201)
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import POOL
 from clearing.api.models import RefundIn, RefundList, RefundOut
-from clearing.api.route_kinds import decision_routes, seen_order, submitted
+from clearing.api.route_kinds import acted, decision_routes, seen_order
 from clearing.api.web import authenticate, ok
 from clearing.service import refunds
 
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/orders/{order_no}/refunds")
 async def request_refund(request: web.Request) -> web.Response:
-    view = await submitted(request, RefundIn, refunds.request, request.match_info["order_no"])
+    view = await acted(request, refunds.request, request.match_info["order_no"], reads=RefundIn)
     return ok(RefundOut.model_validate(view), 201)
 
 

@@ -31,7 +31,7 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
-from clearing.api.route_kinds import decision_routes, submitted
+from clearing.api.route_kinds import acted, decision_routes
 from clearing.api.web import authenticate, ok
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
@@ -69,7 +69,7 @@ async def list_beneficiaries(request: web.Request) -> web.Response:
 @routes.post("/api/v1/beneficiaries/{code}/account-changes")
 async def request_account_change(request: web.Request) -> web.Response:
     code = request.match_info["code"]
-    view = await submitted(request, AccountChangeIn, accounts.request_change, code)
+    view = await acted(request, accounts.request_change, code, reads=AccountChangeIn)
     return ok(AccountChangeOut.model_validate(view), 201)
 
 
