@@ -2,6 +2,7 @@
 steps, written once and registered per resource from a table.
 
 ``acted`` is the steps of a handler that hands its path and body to one service call,
+``read_signed_in`` those of one that reads what every caller allowed to ask sees alike,
 ``seen_order`` (``read_seen_order``) the visibility check every route under
 ``/orders/{order_no}`` makes first.
 ``decision_routes`` serves the four-eyes decisions (a refund, an account change, an adjustment):
@@ -45,6 +46,14 @@ async def acted(
     fields = dict(await read_model(request, reads)) if reads is not None else {}
     async with request.app[POOL].acquire() as conn:
         return await act(conn, who, *subject, **fields, **extra, request_id=request_id_var.get())
+
+
+async def read_signed_in(request: web.Request, read: Callable[..., Awaitable[V]], *args: Any) -> V:
+    """``read(conn, *args)`` once the caller is signed in: which roles may ask is the access
+    table's word, and the answer does not depend on which of them asks."""
+    await authenticate(request)
+    async with request.app[POOL].acquire() as conn:
+        return await read(conn, *args)
 
 
 @asynccontextmanager

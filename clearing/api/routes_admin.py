@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from clearing.api import models_admin as ma
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
-from clearing.api.route_kinds import acted
+from clearing.api.route_kinds import acted, read_signed_in
 from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
 from clearing.db import Conn
@@ -35,9 +35,7 @@ def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
 
 @routes.get("/api/v1/fee-schedules")
 async def list_schedules(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        versions = await fee_schedules.all_versions(conn)
+    versions = await read_signed_in(request, fee_schedules.all_versions)
     return ok(FeeScheduleList(schedules=[_out(s, **meta) for s, meta in versions]))
 
 

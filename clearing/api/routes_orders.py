@@ -39,7 +39,7 @@ from clearing.api.models import (
     OrderSummary,
     PaymentIn,
 )
-from clearing.api.route_kinds import read_seen_order, seen_order
+from clearing.api.route_kinds import read_seen_order, read_signed_in, seen_order
 from clearing.api.web import authenticate, copied, event_stream, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
@@ -68,9 +68,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/fee-items")
 async def fee_items(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        items = await catalogue.fee_items(conn)
+    items = await read_signed_in(request, catalogue.fee_items)
     return ok(FeeItemList(items=[FeeItemOut(**vars(i)) for i in items.values()]))
 
 

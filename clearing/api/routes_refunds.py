@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from clearing.api.inputs import ID_PATTERN
-from clearing.api.keys import POOL
 from clearing.api.models import RefundIn, RefundList, RefundOut
-from clearing.api.route_kinds import acted, decision_routes, seen_order
+from clearing.api.route_kinds import acted, decision_routes, read_signed_in, seen_order
 from clearing.api.web import authenticate, ok
 from clearing.service import refunds
 
@@ -30,9 +29,7 @@ async def order_refunds(request: web.Request) -> web.Response:
 @routes.get("/api/v1/refunds")
 async def waiting_refunds(request: web.Request) -> web.Response:
     """Refund requests that wait for a decision or for the channel."""
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await refunds.waiting(conn)
+    views = await read_signed_in(request, refunds.waiting)
     return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
 
 

@@ -31,7 +31,7 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
-from clearing.api.route_kinds import acted, decision_routes
+from clearing.api.route_kinds import acted, decision_routes, read_signed_in
 from clearing.api.web import authenticate, ok
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
@@ -60,9 +60,7 @@ _FILE_TYPES = {
 
 @routes.get("/api/v1/beneficiaries")
 async def list_beneficiaries(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await accounts.beneficiaries(conn)
+    views = await read_signed_in(request, accounts.beneficiaries)
     return ok(BeneficiaryList(beneficiaries=[BeneficiaryOut.model_validate(v) for v in views]))
 
 
@@ -75,9 +73,7 @@ async def request_account_change(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/account-changes")
 async def list_account_changes(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await accounts.changes(conn, request.query.get("state") or None)
+    views = await read_signed_in(request, accounts.changes, request.query.get("state") or None)
     return ok(AccountChangeList(changes=[AccountChangeOut.model_validate(v) for v in views]))
 
 
