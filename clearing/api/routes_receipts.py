@@ -12,7 +12,6 @@ tokens of receipts printed before short codes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +28,7 @@ from clearing.api.models_receipts import (
     ReprintIn,
 )
 from clearing.api.route_kinds import seen_order
-from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
+from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_page, refusal_page
 from clearing.api.web import authenticate, bearer, copied, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
@@ -61,8 +60,7 @@ def _refusal(exc: ClearingError) -> web.Response:
         Conflict: "不能补打",
         Unavailable: "暂不能生成",
     }
-    title = next((t for k, t in titles.items() if isinstance(exc, k)), "请求有误")
-    return _html(receipt.message_page(title, exc.message_zh), exc.status)
+    return refusal_page(exc, titles)
 
 
 def verify_url(request: web.Request, printed: prints.Print) -> str:
@@ -166,19 +164,11 @@ async def receipt_pdf(request: web.Request) -> web.Response:
             else "历史打印记录不能再次生成。"
         )
         return _html(receipt.message_page("不能生成 PDF", text), 409)
-    try:
-        pdf = await asyncio.to_thread(
-            render_pdf,
-            view,
-            sheet,
-            font_file=request.app[SETTINGS].receipt_font_file,
-            names=names,
-        )
-    except Unavailable as exc:
-        log.error("receipt PDF: %s", exc.message)
-        return _refusal(exc)
     no = sheet.printed.receipt_no
-    return pdf_inline(pdf, f"receipt-{no}.pdf", f"缴费凭证-{no}.pdf")
+    files = f"receipt-{no}.pdf", f"缴费凭证-{no}.pdf"
+    return await pdf_page(
+        request, render_pdf, view, sheet, names=names, files=files, log=log, what="receipt PDF"
+    )
 
 
 async def _reprint(request: web.Request, who: Principal, reason: str | None) -> prints.Print:
