@@ -80,6 +80,17 @@ class Route:
     query: tuple[Query, ...] = ()
 
 
+def _decisions(
+    base: str, what: str, out: type[BaseModel], who: str, approved: str = ""
+) -> tuple[Route, Route]:
+    """The four-eyes pair ``route_kinds.decision_routes`` serves: POST ``{base}/approve`` (with
+    what approving does, ``approved``) and ``{base}/reject``, each with an optional note."""
+    return (
+        Route("post", f"{base}/approve", f"Approve {what}{approved} ({who})", m.DecisionIn, out),
+        Route("post", f"{base}/reject", f"Reject {what} ({who})", m.DecisionIn, out),
+    )
+
+
 # the citizen's screen (客显屏): staff routes take a bearer token; the screen's own routes take
 # only its tj_display cookie, set by /api/v1/display/pair (hence auth=False: no bearer)
 DISPLAY_ROUTES: tuple[Route, ...] = (
@@ -261,19 +272,8 @@ ROUTES: tuple[Route, ...] = (
         "Refunds waiting for a decision or the channel",
         response=m.RefundList,
     ),
-    Route(
-        "post",
-        "/api/v1/refunds/{refund_id}/approve",
-        "Approve a refund (finance, never the requester)",
-        m.DecisionIn,
-        m.RefundOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/refunds/{refund_id}/reject",
-        "Reject a refund (finance, never the requester)",
-        m.DecisionIn,
-        m.RefundOut,
+    *_decisions(
+        "/api/v1/refunds/{refund_id}", "a refund", m.RefundOut, "finance, never the requester"
     ),
     Route(
         "get",
@@ -296,20 +296,12 @@ ROUTES: tuple[Route, ...] = (
         response=ms.AccountChangeList,
         query=(_text("state", "REQUESTED, APPROVED or REJECTED"),),
     ),
-    Route(
-        "post",
-        "/api/v1/account-changes/{change_id}/approve",
-        "Approve an account change: the account is replaced, the payout hold cleared"
-        " (finance/admin, never the requester)",
-        m.DecisionIn,
+    *_decisions(
+        "/api/v1/account-changes/{change_id}",
+        "an account change",
         ms.AccountChangeOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/account-changes/{change_id}/reject",
-        "Reject an account change (finance/admin, never the requester)",
-        m.DecisionIn,
-        ms.AccountChangeOut,
+        "finance/admin, never the requester",
+        ": the account is replaced, the payout hold cleared",
     ),
     Route(
         "get",
@@ -386,20 +378,12 @@ ROUTES: tuple[Route, ...] = (
         mr.AdjustmentOut,
         201,
     ),
-    Route(
-        "post",
-        "/api/v1/adjustments/{adjustment_id}/approve",
-        "Approve an adjustment: the entry is posted and the discrepancy resolved"
-        " (finance/admin, never the proposer)",
-        m.DecisionIn,
+    *_decisions(
+        "/api/v1/adjustments/{adjustment_id}",
+        "an adjustment",
         mr.AdjustmentOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/adjustments/{adjustment_id}/reject",
-        "Reject an adjustment (finance/admin, never the proposer)",
-        m.DecisionIn,
-        mr.AdjustmentOut,
+        "finance/admin, never the proposer",
+        ": the entry is posted and the discrepancy resolved",
     ),
     Route(
         "post",
