@@ -47,12 +47,7 @@ async def publish_schedule(request: web.Request) -> web.Response:
         s = await fee_schedules.add_version(
             conn,
             who,
-            effective_from=body.effective_from,
-            residential_fen=body.residential_fen,
-            non_residential_fen=body.non_residential_fen,
-            extra_certificate_fen=body.extra_certificate_fen,
-            exemptions=body.exemptions,
-            basis=body.basis,
+            **dict(body),  # the body's field names are the call's keywords
             today=business_day(datetime.now(UTC)),
             request_id=request_id_var.get(),
         )
