@@ -28,7 +28,13 @@ from clearing.api.models_receipts import (
     ReprintIn,
 )
 from clearing.api.route_kinds import seen_order
-from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_page, refusal_page
+from clearing.api.routes_pages import (
+    _html,
+    _redirect,
+    page_viewer,
+    pdf_page,
+    refusal_page,
+)
 from clearing.api.web import authenticate, bearer, copied, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
@@ -80,19 +86,12 @@ def _print_out(request: web.Request, p: prints.Print, latest: bool) -> ReceiptPr
     )
 
 
-async def _who(request: web.Request) -> Principal | web.Response:
-    try:
-        return await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-
-
 async def _sheet(
     request: web.Request,
 ) -> tuple[dict[str, Any], receipt.Sheet, Names] | web.Response:
     """The order and the print a receipt request asks for, or the page that says why not (the
     sign-in page for a caller without a session)."""
-    who = await _who(request)
+    who = await page_viewer(request)
     if isinstance(who, web.Response):
         return who
     order_no = request.match_info["order_no"]
