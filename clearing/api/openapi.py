@@ -74,7 +74,10 @@ class Route:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    auth: bool = True
+    # whether a bearer token is needed follows from the route's callers in clearing.api.access
+    # (none for a public or a device's route); a public route that reads a token when there is
+    # one (signing out) says so here
+    optional_bearer: bool = False
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
     query: tuple[Query, ...] = ()
@@ -92,7 +95,7 @@ def _decisions(
 
 
 # the citizen's screen (客显屏): staff routes take a bearer token; the screen's own routes take
-# only its tj_display cookie, set by /api/v1/display/pair (hence auth=False: no bearer)
+# only its tj_display cookie, set by /api/v1/display/pair (its caller in access: no bearer)
 DISPLAY_ROUTES: tuple[Route, ...] = (
     Route(
         "post",
@@ -130,28 +133,24 @@ DISPLAY_ROUTES: tuple[Route, ...] = (
         md.PairIn,
         md.PairOut,
         201,
-        auth=False,
     ),
-    Route("get", "/api/v1/display/me", "Whether this browser is a paired screen", auth=False),
+    Route("get", "/api/v1/display/me", "Whether this browser is a paired screen"),
     Route(
         "get",
         "/api/v1/display/state",
         "What the screen shows: phase, the order's lines and total (payer masked), the rating",
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/display/qr.svg",
         "The QR code waiting at the screen's window",
         content_type="image/svg+xml",
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/display/events",
         "Nudges to read the state again, as server-sent events",
         content_type="text/event-stream",
-        auth=False,
     ),
     Route(
         "post",
@@ -160,7 +159,6 @@ DISPLAY_ROUTES: tuple[Route, ...] = (
         md.RatingIn,
         md.RatingOut,
         201,
-        auth=False,
     ),
 )
 
@@ -172,9 +170,8 @@ ROUTES: tuple[Route, ...] = (
         m.LoginIn,
         m.LoginOut,
         201,
-        auth=False,
     ),
-    Route("delete", "/api/v1/sessions", "Sign out", status=204),
+    Route("delete", "/api/v1/sessions", "Sign out", status=204, optional_bearer=True),
     Route("get", "/api/v1/me", "Who am I", response=m.Me),
     Route(
         "post",
@@ -415,7 +412,6 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/receipts/verify",
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
         response=mrc.ReceiptCheckOut,
-        auth=False,
         query=(Query("token", {"type": "string"}, "from the receipt's QR"),),
     ),
     Route(
@@ -518,7 +514,6 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/openapi.json",
         "This document",
-        auth=False,
         content_type="application/json",
     ),
     *DISPLAY_ROUTES,
@@ -603,10 +598,10 @@ def document() -> dict[str, Any]:
                 if who == access.PUBLIC
                 else ", ".join(c for c in (*access.CALLERS, *access.DEVICES) if c in who)
             )
-        if r.auth:
-            # a public operation that reads a token when there is one (signing out) takes both
-            anonymous = who is not None and access.ANONYMOUS in who
-            op["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
+        if who is None or (access.ANONYMOUS not in who and not who <= set(access.DEVICES)):
+            op["security"] = [{"bearer": []}]
+        elif r.optional_bearer:
+            op["security"] = [{"bearer": []}, {}]
         paths.setdefault(r.path, {})[r.method] = op
     return {
         "openapi": "3.1.0",
