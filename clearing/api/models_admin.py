@@ -87,21 +87,13 @@ class ClientCreated(BaseModel):
     token: str = Field(description="the bearer token, shown once")
 
 
-def _partner_bank() -> Any:
+def _outlet(max_length: int, what: str) -> Any:
+    """What an office of kind branch (a bank outlet) names besides its own name; optional."""
     return Field(
         default=None,
         min_length=1,
-        max_length=50,
-        description="a bank outlet (kind branch): the partner bank, e.g. 中国建设银行",
-    )
-
-
-def _branch_name() -> Any:
-    return Field(
-        default=None,
-        min_length=1,
-        max_length=100,
-        description="a bank outlet (kind branch): the branch it stands in, e.g. 示范市分行城东支行",
+        max_length=max_length,
+        description=f"a bank outlet (kind branch): {what}",
     )
 
 
@@ -109,8 +101,8 @@ class OfficeIn(_In):
     code: str = Field(pattern=OFFICE_CODE, description="never changes once created")
     name: str = Field(min_length=1, max_length=100)
     kind: OfficeKind = "hall"
-    partner_bank: str | None = _partner_bank()
-    branch_name: str | None = _branch_name()
+    partner_bank: str | None = _outlet(50, "the partner bank, e.g. 中国建设银行")
+    branch_name: str | None = _outlet(100, "the branch it stands in, e.g. 示范市分行城东支行")
 
 
 class OfficePatch(_Patch):
@@ -119,8 +111,8 @@ class OfficePatch(_Patch):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     kind: OfficeKind | None = None
     active: bool | None = None
-    partner_bank: str | None = _partner_bank()
-    branch_name: str | None = _branch_name()
+    partner_bank: str | None = _outlet(50, "the partner bank, e.g. 中国建设银行")
+    branch_name: str | None = _outlet(100, "the branch it stands in, e.g. 示范市分行城东支行")
 
 
 class WindowOut(BaseModel):

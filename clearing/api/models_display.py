@@ -16,11 +16,14 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class CodeIn(_In):
-    """Ask for a pairing code for a window; administrators name the office."""
-
+class ScreenWindowIn(_In):
+    # a window of the caller's office; administrators, who have none, name the office
     window: str = Field(pattern=WINDOW)
     office: str | None = Field(default=None, pattern=OFFICE)
+
+
+class CodeIn(ScreenWindowIn):
+    """Ask for a pairing code for a window; administrators name the office."""
 
 
 class CodeOut(BaseModel):
@@ -39,11 +42,9 @@ class PairOut(BaseModel):
     window: str
 
 
-class CurrentIn(_In):
+class CurrentIn(ScreenWindowIn):
     """The order the clerk has open at the window; null when the clerk moved on."""
 
-    window: str = Field(pattern=WINDOW)
-    office: str | None = Field(default=None, pattern=OFFICE)
     order_no: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{8,32}$")
 
 

@@ -74,14 +74,28 @@ class Route:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    auth: bool = True
+    # whether a bearer token is needed follows from the route's callers in clearing.api.access
+    # (none for a public or a device's route); a public route that reads a token when there is
+    # one (signing out) says so here
+    optional_bearer: bool = False
     headers: tuple[str, ...] = ()
     content_type: str = "application/json"
     query: tuple[Query, ...] = ()
 
 
+def _decisions(
+    base: str, what: str, out: type[BaseModel], who: str, approved: str = ""
+) -> tuple[Route, Route]:
+    """The four-eyes pair ``route_kinds.decision_routes`` serves: POST ``{base}/approve`` (with
+    what approving does, ``approved``) and ``{base}/reject``, each with an optional note."""
+    return (
+        Route("post", f"{base}/approve", f"Approve {what}{approved} ({who})", m.DecisionIn, out),
+        Route("post", f"{base}/reject", f"Reject {what} ({who})", m.DecisionIn, out),
+    )
+
+
 # the citizen's screen (客显屏): staff routes take a bearer token; the screen's own routes take
-# only its tj_display cookie, set by /api/v1/display/pair (hence auth=False: no bearer)
+# only its tj_display cookie, set by /api/v1/display/pair (its caller in access: no bearer)
 DISPLAY_ROUTES: tuple[Route, ...] = (
     Route(
         "post",
@@ -119,28 +133,24 @@ DISPLAY_ROUTES: tuple[Route, ...] = (
         md.PairIn,
         md.PairOut,
         201,
-        auth=False,
     ),
-    Route("get", "/api/v1/display/me", "Whether this browser is a paired screen", auth=False),
+    Route("get", "/api/v1/display/me", "Whether this browser is a paired screen"),
     Route(
         "get",
         "/api/v1/display/state",
         "What the screen shows: phase, the order's lines and total (payer masked), the rating",
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/display/qr.svg",
         "The QR code waiting at the screen's window",
         content_type="image/svg+xml",
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/display/events",
         "Nudges to read the state again, as server-sent events",
         content_type="text/event-stream",
-        auth=False,
     ),
     Route(
         "post",
@@ -149,7 +159,6 @@ DISPLAY_ROUTES: tuple[Route, ...] = (
         md.RatingIn,
         md.RatingOut,
         201,
-        auth=False,
     ),
 )
 
@@ -161,9 +170,8 @@ ROUTES: tuple[Route, ...] = (
         m.LoginIn,
         m.LoginOut,
         201,
-        auth=False,
     ),
-    Route("delete", "/api/v1/sessions", "Sign out", status=204),
+    Route("delete", "/api/v1/sessions", "Sign out", status=204, optional_bearer=True),
     Route("get", "/api/v1/me", "Who am I", response=m.Me),
     Route(
         "post",
@@ -261,19 +269,8 @@ ROUTES: tuple[Route, ...] = (
         "Refunds waiting for a decision or the channel",
         response=m.RefundList,
     ),
-    Route(
-        "post",
-        "/api/v1/refunds/{refund_id}/approve",
-        "Approve a refund (finance, never the requester)",
-        m.DecisionIn,
-        m.RefundOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/refunds/{refund_id}/reject",
-        "Reject a refund (finance, never the requester)",
-        m.DecisionIn,
-        m.RefundOut,
+    *_decisions(
+        "/api/v1/refunds/{refund_id}", "a refund", m.RefundOut, "finance, never the requester"
     ),
     Route(
         "get",
@@ -296,20 +293,12 @@ ROUTES: tuple[Route, ...] = (
         response=ms.AccountChangeList,
         query=(_text("state", "REQUESTED, APPROVED or REJECTED"),),
     ),
-    Route(
-        "post",
-        "/api/v1/account-changes/{change_id}/approve",
-        "Approve an account change: the account is replaced, the payout hold cleared"
-        " (finance/admin, never the requester)",
-        m.DecisionIn,
+    *_decisions(
+        "/api/v1/account-changes/{change_id}",
+        "an account change",
         ms.AccountChangeOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/account-changes/{change_id}/reject",
-        "Reject an account change (finance/admin, never the requester)",
-        m.DecisionIn,
-        ms.AccountChangeOut,
+        "finance/admin, never the requester",
+        ": the account is replaced, the payout hold cleared",
     ),
     Route(
         "get",
@@ -386,20 +375,12 @@ ROUTES: tuple[Route, ...] = (
         mr.AdjustmentOut,
         201,
     ),
-    Route(
-        "post",
-        "/api/v1/adjustments/{adjustment_id}/approve",
-        "Approve an adjustment: the entry is posted and the discrepancy resolved"
-        " (finance/admin, never the proposer)",
-        m.DecisionIn,
+    *_decisions(
+        "/api/v1/adjustments/{adjustment_id}",
+        "an adjustment",
         mr.AdjustmentOut,
-    ),
-    Route(
-        "post",
-        "/api/v1/adjustments/{adjustment_id}/reject",
-        "Reject an adjustment (finance/admin, never the proposer)",
-        m.DecisionIn,
-        mr.AdjustmentOut,
+        "finance/admin, never the proposer",
+        ": the entry is posted and the discrepancy resolved",
     ),
     Route(
         "post",
@@ -431,7 +412,6 @@ ROUTES: tuple[Route, ...] = (
         "/api/v1/receipts/verify",
         "Check a receipt's verification code (?token= from its QR code); no sign-in",
         response=mrc.ReceiptCheckOut,
-        auth=False,
         query=(Query("token", {"type": "string"}, "from the receipt's QR"),),
     ),
     Route(
@@ -534,7 +514,6 @@ ROUTES: tuple[Route, ...] = (
         "get",
         "/api/v1/openapi.json",
         "This document",
-        auth=False,
         content_type="application/json",
     ),
     *DISPLAY_ROUTES,
@@ -619,10 +598,10 @@ def document() -> dict[str, Any]:
                 if who == access.PUBLIC
                 else ", ".join(c for c in (*access.CALLERS, *access.DEVICES) if c in who)
             )
-        if r.auth:
-            # a public operation that reads a token when there is one (signing out) takes both
-            anonymous = who is not None and access.ANONYMOUS in who
-            op["security"] = [{"bearer": []}, {}] if anonymous else [{"bearer": []}]
+        if who is None or (access.ANONYMOUS not in who and not who <= set(access.DEVICES)):
+            op["security"] = [{"bearer": []}]
+        elif r.optional_bearer:
+            op["security"] = [{"bearer": []}, {}]
         paths.setdefault(r.path, {})[r.method] = op
     return {
         "openapi": "3.1.0",

@@ -1,5 +1,5 @@
 """The self-service kiosk's routes in the OpenAPI document: the administrator's (bearer token)
-and the kiosk's own, which take only its tj_kiosk cookie (hence auth=False: no bearer)."""
+and the kiosk's own, which take only its tj_kiosk cookie (its caller in access: no bearer)."""
 
 from __future__ import annotations
 
@@ -32,22 +32,19 @@ KIOSK_ROUTES: tuple[Route, ...] = (
         mk.EnrolIn,
         mk.EnrolOut,
         201,
-        auth=False,
     ),
-    Route("get", "/api/v1/kiosk/me", "Whether this browser is an enrolled kiosk", auth=False),
+    Route("get", "/api/v1/kiosk/me", "Whether this browser is an enrolled kiosk"),
     Route(
         "post",
         "/api/v1/kiosk/lookup",
         "Find a payable order by 业务受理号 and the ID's last 6 characters, or by a notice's QR",
         mk.LookupIn,
-        auth=False,
     ),
-    Route("get", "/api/v1/kiosk/current", "What the kiosk shows (payer masked)", auth=False),
+    Route("get", "/api/v1/kiosk/current", "What the kiosk shows (payer masked)"),
     Route(
         "delete",
         "/api/v1/kiosk/current",
         "Clear the kiosk's screen (audited with the reason)",
-        auth=False,
         query=(Query("why", {"type": "string", "enum": ["idle", "paid", "citizen"]}),),
     ),
     Route(
@@ -57,27 +54,23 @@ KIOSK_ROUTES: tuple[Route, ...] = (
         mk.KioskPayIn,
         m.AttemptStarted,
         201,
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/kiosk/current/qr.svg",
         "The QR code to pay the order on the kiosk",
         content_type="image/svg+xml",
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/kiosk/current/receipt",
         "The receipt of the paid order on the kiosk",
         response=mk.KioskReceiptOut,
-        auth=False,
     ),
     Route(
         "get",
         "/api/v1/kiosk/current/receipt-qr.svg",
         "The receipt's short link as a QR code",
         content_type="image/svg+xml",
-        auth=False,
     ),
 )

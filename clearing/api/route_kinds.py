@@ -1,26 +1,76 @@
 """Route factories for handlers that differ only in data: the same read-authorize-act-answer
 steps, written once and registered per resource from a table.
 
+``acted`` is the steps of a handler that hands its path and body to one service call,
+``read_signed_in`` those of one that reads what every caller allowed to ask sees alike,
+``seen_order`` (``read_seen_order``) the visibility check every route under
+``/orders/{order_no}`` makes first.
 ``decision_routes`` serves the four-eyes decisions (a refund, an account change, an adjustment):
 POST ``…/approve`` and ``…/reject`` with an optional note. ``body_actions`` serves a family of
-POSTs on one resource where each passes one field of its body to a service call.
+POSTs on one resource where each passes its body to a service call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from clearing.api.keys import POOL
+from clearing.api.keys import CIPHER, POOL
 from clearing.api.models import DecisionIn
 from clearing.api.web import WebHandler, authenticate, ok, read_model
+from clearing.db import Conn
 from clearing.logs import request_id_var
+from clearing.service import orders
+from clearing.service.principals import Principal
 
 # a service call: (conn, principal, subject id, keyword arguments…) -> the view to answer with
 Act = Callable[..., Awaitable[dict[str, Any]]]
+V = TypeVar("V")
+
+
+async def acted(
+    request: web.Request,
+    act: Callable[..., Awaitable[V]],
+    *subject: Any,
+    reads: type[BaseModel] | None = None,
+    **extra: Any,
+) -> V:
+    """The caller signed in (a 401 comes before any word about the body), the body read as
+    ``reads`` if the route takes one, then ``act(conn, caller, *subject, **the body's fields,
+    **extra, request_id=…)``: the body models' field names are the service calls' keywords."""
+    who = await authenticate(request)
+    fields = dict(await read_model(request, reads)) if reads is not None else {}
+    async with request.app[POOL].acquire() as conn:
+        return await act(conn, who, *subject, **fields, **extra, request_id=request_id_var.get())
+
+
+async def read_signed_in(request: web.Request, read: Callable[..., Awaitable[V]], *args: Any) -> V:
+    """``read(conn, *args)`` once the caller is signed in: which roles may ask is the access
+    table's word, and the answer does not depend on which of them asks."""
+    await authenticate(request)
+    async with request.app[POOL].acquire() as conn:
+        return await read(conn, *args)
+
+
+@asynccontextmanager
+async def seen_order(
+    request: web.Request, who: Principal
+) -> AsyncIterator[tuple[Conn, str, dict[str, Any]]]:
+    """A pooled connection, the path's ``order_no`` and that order as ``who`` may see it (an
+    order of another office is a 404, as if it did not exist)."""
+    order_no = request.match_info["order_no"]
+    async with request.app[POOL].acquire() as conn:
+        yield conn, order_no, await orders.get(conn, who, order_no, request.app[CIPHER])
+
+
+async def read_seen_order(request: web.Request, who: Principal) -> tuple[str, dict[str, Any]]:
+    """``seen_order`` for a route that needs no more of the connection."""
+    async with seen_order(request, who) as (_, order_no, view):
+        return order_no, view
 
 
 def decision_routes(
@@ -30,13 +80,8 @@ def decision_routes(
     route's pattern) and the body's note go to ``decide``; the decided view comes back."""
 
     async def handle(request: web.Request, approve: bool) -> web.Response:
-        who = await authenticate(request)
-        body = await read_model(request, DecisionIn)
         subject = int(request.match_info[key])
-        async with request.app[POOL].acquire() as conn:
-            view = await decide(
-                conn, who, subject, approve=approve, note=body.note, request_id=request_id_var.get()
-            )
+        view = await acted(request, decide, subject, reads=DecisionIn, approve=approve)
         return ok(out.model_validate(view))
 
     def route(approve: bool) -> WebHandler:
@@ -54,27 +99,17 @@ def body_actions(
     base: str,
     key: str,
     out: type[BaseModel],
-    actions: tuple[tuple[str, type[BaseModel], Act, str, int], ...],
+    actions: tuple[tuple[str, type[BaseModel], Act, int], ...],
 ) -> None:
     """One POST ``{base}/{suffix}`` per row of ``actions`` (suffix, body model, service call,
-    the body field it takes, status): the path's ``key`` and that field go to the call."""
+    status): the path's ``key`` and the body's fields go to the call."""
 
-    def route(model: type[BaseModel], act: Act, field: str, status: int) -> WebHandler:
-        async def acted(request: web.Request) -> web.Response:
-            who = await authenticate(request)
-            body = await read_model(request, model)
-            subject = int(request.match_info[key])
-            async with request.app[POOL].acquire() as conn:
-                view = await act(
-                    conn,
-                    who,
-                    subject,
-                    **{field: getattr(body, field)},
-                    request_id=request_id_var.get(),
-                )
+    def route(model: type[BaseModel], act: Act, status: int) -> WebHandler:
+        async def action(request: web.Request) -> web.Response:
+            view = await acted(request, act, int(request.match_info[key]), reads=model)
             return ok(out.model_validate(view), status)
 
-        return acted
+        return action
 
-    for suffix, model, act, field, status in actions:
-        routes.post(f"{base}/{suffix}")(route(model, act, field, status))
+    for suffix, model, act, status in actions:
+        routes.post(f"{base}/{suffix}")(route(model, act, status))

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from clearing.api import models_admin as ma
 from clearing.api.keys import POOL
 from clearing.api.models import FeeScheduleIn, FeeScheduleList, FeeScheduleOut
+from clearing.api.route_kinds import acted, read_signed_in
 from clearing.api.routes_pages import staff_page
 from clearing.api.web import authenticate, ok, read_model
 from clearing.db import Conn
@@ -34,9 +35,7 @@ def _out(s: FeeSchedule, **extra: Any) -> FeeScheduleOut:
 
 @routes.get("/api/v1/fee-schedules")
 async def list_schedules(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        versions = await fee_schedules.all_versions(conn)
+    versions = await read_signed_in(request, fee_schedules.all_versions)
     return ok(FeeScheduleList(schedules=[_out(s, **meta) for s, meta in versions]))
 
 
@@ -48,12 +47,7 @@ async def publish_schedule(request: web.Request) -> web.Response:
         s = await fee_schedules.add_version(
             conn,
             who,
-            effective_from=body.effective_from,
-            residential_fen=body.residential_fen,
-            non_residential_fen=body.non_residential_fen,
-            extra_certificate_fen=body.extra_certificate_fen,
-            exemptions=body.exemptions,
-            basis=body.basis,
+            **dict(body),  # the body's field names are the call's keywords
             today=business_day(datetime.now(UTC)),
             request_id=request_id_var.get(),
         )
@@ -198,19 +192,7 @@ async def list_offices(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices")
 async def create_office(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.OfficeIn)
-    async with request.app[POOL].acquire() as conn:
-        office = await places.create_office(
-            conn,
-            who,
-            code=body.code,
-            name=body.name,
-            kind=body.kind,
-            partner_bank=body.partner_bank,
-            branch_name=body.branch_name,
-            request_id=request_id_var.get(),
-        )
+    office = await acted(request, places.create_office, reads=ma.OfficeIn)
     return ok(_office(office, []), 201)
 
 
@@ -228,18 +210,8 @@ async def update_office(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/offices/{office}/windows")
 async def create_window(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, ma.WindowIn)
-    async with request.app[POOL].acquire() as conn:
-        window = await places.create_window(
-            conn,
-            who,
-            office=request.match_info["office"],
-            code=body.code,
-            name=body.name,
-            terminal_id=body.terminal_id,
-            request_id=request_id_var.get(),
-        )
+    office = request.match_info["office"]
+    window = await acted(request, places.create_window, reads=ma.WindowIn, office=office)
     return ok(ma.WindowOut(**asdict(window)), 201)
 
 

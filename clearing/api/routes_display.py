@@ -16,6 +16,7 @@ import re
 import time
 from collections import deque
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import segno
 from aiohttp import web
@@ -30,6 +31,7 @@ from clearing.api.models_display import (
     PairOut,
     RatingIn,
     RatingOut,
+    ScreenWindowIn,
     StatusOut,
 )
 from clearing.api.routes_pages import _html_file
@@ -44,6 +46,7 @@ from clearing.api.web import (
 from clearing.errors import ClearingError, InvalidRequest, NotFound, Unauthenticated
 from clearing.service import display, screen
 from clearing.service.display import Device
+from clearing.service.principals import Principal
 
 routes = web.RouteTableDef()
 
@@ -209,6 +212,9 @@ async def events(request: web.Request) -> web.StreamResponse:
 # --- the clerk's side ------------------------------------------------------------------------
 
 
+W = TypeVar("W", bound=ScreenWindowIn)
+
+
 def _window(request: web.Request) -> str:
     window = request.match_info["window"]
     if not re.fullmatch(WINDOW_PATTERN, window):
@@ -216,11 +222,16 @@ def _window(request: web.Request) -> str:
     return window
 
 
+async def _at_window(request: web.Request, model: type[W]) -> tuple[Principal, W, str]:
+    """The staff caller, the body naming a window, and its office (``display.staff_office``)."""
+    who = await authenticate(request)
+    body = await read_model(request, model)
+    return who, body, display.staff_office(who, body.office)
+
+
 @routes.post("/api/v1/display/pairing-codes")
 async def new_code(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, CodeIn)
-    office = display.staff_office(who, body.office)
+    who, body, office = await _at_window(request, CodeIn)
     async with request.app[POOL].acquire() as conn:
         code, expires = await display.issue_code(conn, who, office, body.window, datetime.now(UTC))
     out = CodeOut(code=code, office=office, window=body.window, expires_at=expires.isoformat())
@@ -229,9 +240,7 @@ async def new_code(request: web.Request) -> web.Response:
 
 @routes.put("/api/v1/display/current")
 async def set_current(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, CurrentIn)
-    office = display.staff_office(who, body.office)
+    who, body, office = await _at_window(request, CurrentIn)
     async with request.app[POOL].acquire() as conn:
         await display.set_current(conn, who, office, body.window, body.order_no)
         view = await display.status(conn, office, body.window)

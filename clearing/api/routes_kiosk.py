@@ -40,7 +40,7 @@ from clearing.api.models_kiosk import (
 from clearing.api.routes_orders import amounts_still_due, pay_by_code, start_qr
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
-from clearing.api.web import authenticate, need_json, ok, read_model, set_device_cookie
+from clearing.api.web import authenticate, copied, need_json, ok, read_model, set_device_cookie
 from clearing.errors import (
     ClearingError,
     Conflict,
@@ -258,11 +258,9 @@ async def _receipt(request: web.Request) -> KioskReceiptOut:
         )
     if printed is None:
         raise Conflict("ORDER_NOT_PAID", f"order {order_no} is not paid", "该缴费单尚未缴费")
-    return KioskReceiptOut(
-        receipt_no=printed.receipt_no,
-        order_no=printed.order_no,
-        paid_fen=printed.paid_fen,
-        printed_at=printed.printed_at,
+    return copied(
+        KioskReceiptOut,
+        printed,
         verify_url=verify_url(request, printed),
         qr_svg_url="/api/v1/kiosk/current/receipt-qr.svg",
     )

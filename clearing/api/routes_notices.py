@@ -10,7 +10,6 @@ who may issue one (opened in a new tab with the session cookie, like the receipt
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -25,8 +24,8 @@ from clearing import wiring
 from clearing.api import receipt
 from clearing.api.keys import CIPHER, HTTP, METRICS, PAY_LINK_KEY, POOL, SETTINGS
 from clearing.api.models_notices import NoticeIn, NoticeList, NoticeOut, NoticeSmsOut
-from clearing.api.routes_pages import _html, page_viewer, pdf_inline
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.routes_pages import _html, page_viewer, pdf_page, refusal_page
+from clearing.api.web import authenticate, copied, ok, read_model
 from clearing.errors import (
     ClearingError,
     Forbidden,
@@ -52,27 +51,14 @@ def _link(request: web.Request, notice: notices.Notice) -> str:
 
 def _out(request: web.Request, notice: notices.Notice, replayed: bool = False) -> NoticeOut:
     sms = notice.sms
-    return NoticeOut(
+    return copied(
+        NoticeOut,
+        notice,
         notice_id=notice.id,
-        order_no=notice.order_no,
         link=_link(request, notice),
-        link_expires_at=notice.link_expires_at,
         pdf_url=f"/orders/{quote(notice.order_no)}/notice.pdf",
-        issued_by=notice.issued_by,
-        issued_by_name=notice.issued_by_name,
-        issued_at=notice.issued_at,
         replayed=replayed,
-        sms=None
-        if sms is None
-        else NoticeSmsOut(
-            state=sms.state,
-            state_zh=sms.state_zh,
-            phone_masked=sms.phone_masked,
-            provider=sms.provider,
-            serial_no=sms.serial_no,
-            code=sms.code,
-            message_zh=sms.message_zh,
-        ),
+        sms=None if sms is None else copied(NoticeSmsOut, sms),
     )
 
 
@@ -170,8 +156,7 @@ def _refusal(exc: ClearingError) -> web.Response:
         NotFound: "缴费单不存在",
         Unavailable: "暂不能生成",
     }
-    title = next((t for k, t in titles.items() if isinstance(exc, k)), "请求有误")
-    return _html(receipt.message_page(title, exc.message_zh), exc.status)
+    return refusal_page(exc, titles)
 
 
 @routes.get("/orders/{order_no}/notice.pdf")
@@ -197,19 +182,11 @@ async def notice_pdf(request: web.Request) -> web.Response:
         state_zh = view["state_zh"] if view["state"] not in ("OPEN", "PAYING") else "已过期"
         text = f"缴费单当前状态为「{state_zh}」，缴费通知书已失效，不再生成。"
         return _html(receipt.message_page("缴费通知书已失效", text), 409)
-    try:
-        pdf = await asyncio.to_thread(
-            render_pdf,
-            view,
-            notice,
-            _link(request, notice),
-            font_file=request.app[SETTINGS].receipt_font_file,
-            names=names,
-        )
-    except Unavailable as exc:
-        log.error("notice PDF: %s", exc.message)
-        return _refusal(exc)
-    return pdf_inline(pdf, f"notice-{order_no}.pdf", f"缴费通知书-{order_no}.pdf")
+    files = f"notice-{order_no}.pdf", f"缴费通知书-{order_no}.pdf"
+    args = view, notice, _link(request, notice)
+    return await pdf_page(
+        request, render_pdf, *args, names=names, files=files, log=log, what="notice PDF"
+    )
 
 
 async def _sms(app: web.Application) -> AsyncIterator[None]:

@@ -39,7 +39,8 @@ from clearing.api.models import (
     OrderSummary,
     PaymentIn,
 )
-from clearing.api.web import authenticate, event_stream, ok, read_model
+from clearing.api.route_kinds import read_seen_order, read_signed_in, seen_order
+from clearing.api.web import authenticate, copied, event_stream, ok, read_model
 from clearing.domain.fees import Matter
 from clearing.domain.times import business_day
 from clearing.errors import (
@@ -67,9 +68,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/fee-items")
 async def fee_items(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        items = await catalogue.fee_items(conn)
+    items = await read_signed_in(request, catalogue.fee_items)
     return ok(FeeItemList(items=[FeeItemOut(**vars(i)) for i in items.values()]))
 
 
@@ -164,16 +163,7 @@ async def lookup_case(request: web.Request) -> web.Response:
         warnings = await holders.held_elsewhere(conn, found.items)
     return ok(
         LookupOut(
-            items=[
-                DueItemOut(
-                    authority=i.authority,
-                    item_code=i.item_code,
-                    reference=i.reference,
-                    amount_fen=i.amount_fen,
-                    details=dict(i.details),
-                )
-                for i in found.items
-            ],
+            items=[copied(DueItemOut, i, details=dict(i.details)) for i in found.items],
             failures=[LookupFailure(**f) for f in found.failures],
             warnings=[HeldWarning(**w) for w in warnings],
             total_fen=sum(i.amount_fen for i in found.items),
@@ -187,11 +177,7 @@ def _dumps(v: object) -> str:
 
 @routes.get("/api/v1/orders/{order_no}")
 async def get_order(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(
-            conn, who, request.match_info["order_no"], request.app[CIPHER]
-        )
+    _, view = await read_seen_order(request, await authenticate(request))
     return ok(OrderOut.model_validate(view))
 
 
@@ -213,9 +199,7 @@ async def list_orders(request: web.Request) -> web.Response:
 async def cancel_order(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, CancelIn)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await order_service.get(conn, who, order_no, request.app[CIPHER])  # visibility check
+    order_no, _ = await read_seen_order(request, who)
     # attempts are closed at the acquirer first, so that nobody can pay a cancelled order
     await payments.close_open_attempts(
         request.app[POOL], request.app[ACQUIRERS], order_no, request.app[ANNOUNCER]
@@ -317,9 +301,7 @@ async def pay_by_code(
 async def start_payment(request: web.Request) -> web.Response:
     who = await authenticate(request)
     body = await read_model(request, PaymentIn)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    async with seen_order(request, who) as (conn, order_no, view):
         if body.method == "card" and body.terminal_id is not None:
             await places.check_terminal(conn, view["office"], body.terminal_id)
     await amounts_still_due(request, order_no)
@@ -351,10 +333,7 @@ async def start_payment(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/orders/{order_no}/qr.svg")
 async def qr_svg(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    _, view = await read_seen_order(request, await authenticate(request))
     # ?provider= picks the channel whose QR the window shows; without it, the newest QR
     provider = request.query.get("provider")
     live = [

@@ -6,10 +6,11 @@ The window screen and the approval page are static HTML and vanilla JS talking t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ from clearing.api.page_shell import STATIC, page_response
 from clearing.api.web import authenticate
 from clearing.config import Settings
 from clearing.domain.display import STATIC_NAMES, Names
-from clearing.errors import Unauthenticated
+from clearing.errors import ClearingError, Unauthenticated, Unavailable
 from clearing.service import names as names_service
 from clearing.service.principals import Principal
 
@@ -91,6 +92,34 @@ def pdf_inline(pdf: bytes, ascii_name: str, name: str) -> web.Response:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def refusal_page(exc: ClearingError, titles: Mapping[type[ClearingError], str]) -> web.Response:
+    """A refused page action said on a page, with the refusal's status and Chinese words, titled
+    by the first kind in ``titles`` it is (请求有误 otherwise)."""
+    title = next((t for k, t in titles.items() if isinstance(exc, k)), "请求有误")
+    return _html(receipt.message_page(title, exc.message_zh), exc.status)
+
+
+async def pdf_page(
+    request: web.Request,
+    render: Callable[..., bytes],
+    *args: Any,
+    names: Names,
+    files: tuple[str, str],
+    log: logging.Logger,
+    what: str,
+) -> web.Response:
+    """``render(*args)`` off the event loop, as ``pdf_inline`` (``files``); a missing font is
+    said on a page and logged as ``what`` on the route's ``log``."""
+    try:
+        pdf = await asyncio.to_thread(
+            render, *args, font_file=request.app[SETTINGS].receipt_font_file, names=names
+        )
+    except Unavailable as exc:
+        log.error("%s: %s", what, exc.message)
+        return refusal_page(exc, {Unavailable: "暂不能生成"})
+    return pdf_inline(pdf, *files)
 
 
 def _redirect(location: str, status: int = 302) -> web.Response:

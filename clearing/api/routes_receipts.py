@@ -12,7 +12,6 @@ tokens of receipts printed before short codes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,8 +27,15 @@ from clearing.api.models_receipts import (
     ReceiptPrintOut,
     ReprintIn,
 )
-from clearing.api.routes_pages import _html, _login_url, _redirect, pdf_inline
-from clearing.api.web import authenticate, bearer, ok, read_model
+from clearing.api.route_kinds import seen_order
+from clearing.api.routes_pages import (
+    _html,
+    _redirect,
+    page_viewer,
+    pdf_page,
+    refusal_page,
+)
+from clearing.api.web import authenticate, bearer, copied, ok, read_model
 from clearing.domain.display import Names
 from clearing.errors import (
     ClearingError,
@@ -60,8 +66,7 @@ def _refusal(exc: ClearingError) -> web.Response:
         Conflict: "不能补打",
         Unavailable: "暂不能生成",
     }
-    title = next((t for k, t in titles.items() if isinstance(exc, k)), "请求有误")
-    return _html(receipt.message_page(title, exc.message_zh), exc.status)
+    return refusal_page(exc, titles)
 
 
 def verify_url(request: web.Request, printed: prints.Print) -> str:
@@ -71,15 +76,9 @@ def verify_url(request: web.Request, printed: prints.Print) -> str:
 
 def _print_out(request: web.Request, p: prints.Print, latest: bool) -> ReceiptPrintOut:
     page = f"/orders/{quote(p.order_no)}/receipt"
-    return ReceiptPrintOut(
-        receipt_no=p.receipt_no,
-        order_no=p.order_no,
-        print_no=p.print_no,
-        reprint_no=p.reprint_no,
-        reason=p.reason,
-        printed_by=p.printed_by,
-        printed_at=p.printed_at,
-        paid_fen=p.paid_fen,
+    return copied(
+        ReceiptPrintOut,
+        p,
         refunded_fen=sum(p.refunded_fen().values()),
         verify_url=verify_url(request, p),
         receipt_url=f"{page}?n={p.print_no}",
@@ -87,19 +86,12 @@ def _print_out(request: web.Request, p: prints.Print, latest: bool) -> ReceiptPr
     )
 
 
-async def _who(request: web.Request) -> Principal | web.Response:
-    try:
-        return await authenticate(request)
-    except Unauthenticated:
-        return _redirect(_login_url(request))
-
-
 async def _sheet(
     request: web.Request,
 ) -> tuple[dict[str, Any], receipt.Sheet, Names] | web.Response:
     """The order and the print a receipt request asks for, or the page that says why not (the
     sign-in page for a caller without a session)."""
-    who = await _who(request)
+    who = await page_viewer(request)
     if isinstance(who, web.Response):
         return who
     order_no = request.match_info["order_no"]
@@ -171,19 +163,11 @@ async def receipt_pdf(request: web.Request) -> web.Response:
             else "历史打印记录不能再次生成。"
         )
         return _html(receipt.message_page("不能生成 PDF", text), 409)
-    try:
-        pdf = await asyncio.to_thread(
-            render_pdf,
-            view,
-            sheet,
-            font_file=request.app[SETTINGS].receipt_font_file,
-            names=names,
-        )
-    except Unavailable as exc:
-        log.error("receipt PDF: %s", exc.message)
-        return _refusal(exc)
     no = sheet.printed.receipt_no
-    return pdf_inline(pdf, f"receipt-{no}.pdf", f"缴费凭证-{no}.pdf")
+    files = f"receipt-{no}.pdf", f"缴费凭证-{no}.pdf"
+    return await pdf_page(
+        request, render_pdf, view, sheet, names=names, files=files, log=log, what="receipt PDF"
+    )
 
 
 async def _reprint(request: web.Request, who: Principal, reason: str | None) -> prints.Print:
@@ -214,10 +198,7 @@ async def reprint_receipt(request: web.Request) -> web.Response:
 @routes.get("/api/v1/orders/{order_no}/receipt/prints")
 async def receipt_prints(request: web.Request) -> web.Response:
     """Every print of the order's receipt, the original first; whoever may see the order."""
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await order_service.get(conn, who, order_no, request.app[CIPHER])
+    async with seen_order(request, await authenticate(request)) as (conn, order_no, _):
         found = await prints.of_order(conn, order_no, request.app[RECEIPTS].mac)
     last = len(found)
     return ok(ReceiptPrintList(prints=[_print_out(request, p, p.print_no == last) for p in found]))
@@ -285,18 +266,11 @@ async def verify_receipt(request: web.Request) -> web.Response:
         verdict = await receipts.verify(conn, token, request.app[RECEIPTS])
     c = verdict.claims or {}
     return ok(
-        ReceiptCheckOut(
-            valid=verdict.valid,
-            code=verdict.code,
-            message=verdict.message,
-            message_zh=verdict.message_zh,
+        copied(
+            ReceiptCheckOut,
+            verdict,
             order_no=c.get("o"),
             total_fen=c.get("t"),
-            state=verdict.state,
-            receipt_no=verdict.receipt_no,
-            reprint_no=verdict.reprint_no,
-            reprints=verdict.reprints,
-            paid_fen=verdict.paid_fen,
             lines=[LineStandingOut(**x) for x in verdict.lines] if verdict.lines else None,
         )
     )

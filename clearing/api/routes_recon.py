@@ -30,8 +30,8 @@ from clearing.api.models_recon import (
     MatchOut,
     ReasonIn,
 )
-from clearing.api.route_kinds import body_actions, decision_routes
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.route_kinds import acted, body_actions, decision_routes
+from clearing.api.web import authenticate, ok
 from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import yuan_str
 from clearing.domain.times import beijing_time
@@ -192,27 +192,17 @@ body_actions(
     "id",
     DiscrepancyDetail,
     (
-        ("assign", AssignIn, cases.assign, "username", 200),
-        ("comments", CommentIn, cases.comment, "body", 201),
-        ("resolve", ReasonIn, cases.resolve, "reason", 200),
-        ("void", ReasonIn, cases.void, "reason", 200),
+        ("assign", AssignIn, cases.assign, 200),
+        ("comments", CommentIn, cases.comment, 201),
+        ("resolve", ReasonIn, cases.resolve, 200),
+        ("void", ReasonIn, cases.void, 200),
     ),
 )
 
 
 @routes.post(f"/api/v1/discrepancies/{ID}/adjustments")
 async def propose_adjustment(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, AdjustmentIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.propose_adjustment(
-            conn,
-            who,
-            _key(request),
-            legs=body.legs,
-            memo=body.memo,
-            request_id=request_id_var.get(),
-        )
+    view = await acted(request, cases.propose_adjustment, _key(request), reads=AdjustmentIn)
     return ok(AdjustmentOut.model_validate(view), 201)
 
 
@@ -221,11 +211,7 @@ decision_routes(routes, f"/api/v1/adjustments/{ID}", "id", cases.decide_adjustme
 
 async def _decide_match(request: web.Request, confirm: bool) -> web.Response:
     # no body: the decision is the path
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        view = await cases.decide_match(
-            conn, who, _key(request), confirm=confirm, request_id=request_id_var.get()
-        )
+    view = await acted(request, cases.decide_match, _key(request), confirm=confirm)
     return ok(MatchOut.model_validate(view))
 
 

@@ -5,38 +5,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from clearing.api.inputs import ID_PATTERN
-from clearing.api.keys import CIPHER, POOL
 from clearing.api.models import RefundIn, RefundList, RefundOut
-from clearing.api.route_kinds import decision_routes
-from clearing.api.web import authenticate, ok, read_model
-from clearing.logs import request_id_var
-from clearing.service import orders, refunds
+from clearing.api.route_kinds import acted, decision_routes, read_signed_in, seen_order
+from clearing.api.web import authenticate, ok
+from clearing.service import refunds
 
 routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/orders/{order_no}/refunds")
 async def request_refund(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, RefundIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await refunds.request(
-            conn,
-            who,
-            request.match_info["order_no"],
-            lines=body.lines,
-            reason=body.reason,
-            request_id=request_id_var.get(),
-        )
+    view = await acted(request, refunds.request, request.match_info["order_no"], reads=RefundIn)
     return ok(RefundOut.model_validate(view), 201)
 
 
 @routes.get("/api/v1/orders/{order_no}/refunds")
 async def order_refunds(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        await orders.get(conn, who, order_no, request.app[CIPHER])  # visibility
+    async with seen_order(request, await authenticate(request)) as (conn, order_no, _):
         views = await refunds.for_order(conn, order_no)
     return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
 
@@ -44,9 +29,7 @@ async def order_refunds(request: web.Request) -> web.Response:
 @routes.get("/api/v1/refunds")
 async def waiting_refunds(request: web.Request) -> web.Response:
     """Refund requests that wait for a decision or for the channel."""
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await refunds.waiting(conn)
+    views = await read_signed_in(request, refunds.waiting)
     return ok(RefundList(refunds=[RefundOut.model_validate(v) for v in views]))
 
 

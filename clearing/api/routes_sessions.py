@@ -11,7 +11,7 @@ from clearing.api.homes import home_page
 from clearing.api.keys import HASHER, POOL, SETTINGS
 from clearing.api.models import LoginIn, LoginOut, Me, PasswordChangeIn, UnlockOut
 from clearing.api.routes_pages import _html_file
-from clearing.api.web import authenticate, bearer, client_address, is_secure, ok, read_model
+from clearing.api.web import authenticate, bearer, client_address, copied, is_secure, ok, read_model
 from clearing.db import Conn
 from clearing.logs import request_id_var
 from clearing.service import login as login_service
@@ -23,16 +23,7 @@ COOKIE = "tj_session"
 
 
 async def _me(conn: Conn, p: principals.Principal) -> Me:
-    return Me(
-        username=p.username,
-        display_name=p.display_name,
-        role=p.role,
-        office=p.office,
-        window=p.window,
-        must_change_password=p.must_change_password,
-        home=home_page(p.role),
-        **await places.describe(conn, p),
-    )
+    return copied(Me, p, home=home_page(p.role), **await places.describe(conn, p))
 
 
 @routes.post("/api/v1/sessions")

@@ -31,8 +31,8 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
-from clearing.api.route_kinds import decision_routes
-from clearing.api.web import authenticate, ok, read_model
+from clearing.api.route_kinds import acted, decision_routes, read_signed_in
+from clearing.api.web import authenticate, ok
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
 from clearing.logs import request_id_var
@@ -60,36 +60,20 @@ _FILE_TYPES = {
 
 @routes.get("/api/v1/beneficiaries")
 async def list_beneficiaries(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await accounts.beneficiaries(conn)
+    views = await read_signed_in(request, accounts.beneficiaries)
     return ok(BeneficiaryList(beneficiaries=[BeneficiaryOut.model_validate(v) for v in views]))
 
 
 @routes.post("/api/v1/beneficiaries/{code}/account-changes")
 async def request_account_change(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    body = await read_model(request, AccountChangeIn)
-    async with request.app[POOL].acquire() as conn:
-        view = await accounts.request_change(
-            conn,
-            who,
-            request.match_info["code"],
-            account_no=body.account_no,
-            account_name=body.account_name,
-            bank_name=body.bank_name,
-            bank_code=body.bank_code,
-            reason=body.reason,
-            request_id=request_id_var.get(),
-        )
+    code = request.match_info["code"]
+    view = await acted(request, accounts.request_change, code, reads=AccountChangeIn)
     return ok(AccountChangeOut.model_validate(view), 201)
 
 
 @routes.get("/api/v1/account-changes")
 async def list_account_changes(request: web.Request) -> web.Response:
-    await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        views = await accounts.changes(conn, request.query.get("state") or None)
+    views = await read_signed_in(request, accounts.changes, request.query.get("state") or None)
     return ok(AccountChangeList(changes=[AccountChangeOut.model_validate(v) for v in views]))
 
 

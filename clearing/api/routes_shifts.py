@@ -20,11 +20,11 @@ from clearing.api.models_shifts import (
     ShiftList,
     ShiftOut,
 )
+from clearing.api.route_kinds import seen_order
 from clearing.api.web import authenticate, ok, read_model
 from clearing.errors import InvalidRequest, NotFound
 from clearing.logs import request_id_var
 from clearing.service import office_days, places, search, shifts, timeline
-from clearing.service import orders as order_service
 
 routes = web.RouteTableDef()
 
@@ -51,10 +51,7 @@ async def search_orders(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/orders/{order_no}/timeline")
 async def order_timeline(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    order_no = request.match_info["order_no"]
-    async with request.app[POOL].acquire() as conn:
-        view = await order_service.get(conn, who, order_no, request.app[CIPHER])
+    async with seen_order(request, await authenticate(request)) as (conn, order_no, view):
         order_id = await conn.fetchval("SELECT id FROM orders WHERE order_no = $1", order_no)
         events = await timeline.for_order(conn, int(order_id), order_no)
     return ok(

@@ -11,6 +11,7 @@ from aiohttp import web
 from clearing.api import models_webhooks as mw
 from clearing.api.inputs import ID_PATTERN
 from clearing.api.keys import CIPHER, POOL, SETTINGS
+from clearing.api.route_kinds import acted
 from clearing.api.web import authenticate, ok, read_model
 from clearing.errors import InvalidRequest
 from clearing.logs import request_id_var
@@ -66,11 +67,7 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/webhooks/{subscription_id:" + ID_PATTERN + "}/disable")
 async def disable_subscription(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        sub = await webhooks.disable(
-            conn, who, int(request.match_info["subscription_id"]), request_id=request_id_var.get()
-        )
+    sub = await acted(request, webhooks.disable, int(request.match_info["subscription_id"]))
     return ok(_sub(sub))
 
 
@@ -91,9 +88,5 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/webhook-deliveries/{delivery_id:" + ID_PATTERN + "}/resend")
 async def resend(request: web.Request) -> web.Response:
-    who = await authenticate(request)
-    async with request.app[POOL].acquire() as conn:
-        done = await webhooks.resend(
-            conn, who, int(request.match_info["delivery_id"]), request_id=request_id_var.get()
-        )
+    done = await acted(request, webhooks.resend, int(request.match_info["delivery_id"]))
     return ok(mw.ResendOut.model_validate(done), 202)

@@ -166,6 +166,14 @@ def need_json(request: web.Request) -> None:
         raise InvalidRequest("JSON_REQUIRED", "send the body as application/json", "请求格式错误")
 
 
+def copied(model: type[M], source: object, **given: Any) -> M:
+    """``model`` from the ``given`` values and, for each other field, ``source``'s attribute of
+    the same name (a field neither has keeps its default): an answer that restates what a
+    service object holds names only what it adds or computes."""
+    fields = (f for f in model.model_fields if f not in given and hasattr(source, f))
+    return model(**{f: getattr(source, f) for f in fields}, **given)
+
+
 def ok(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(
         status=status, text=model.model_dump_json(), content_type="application/json"

@@ -2,6 +2,7 @@
 // for a second person. One finance user asks (with the bank's letter as reason), another checks
 // and approves; the server refuses the requester's own decision, and this page does not offer it.
 import { api, messageOf } from "./api.js";
+import { decisionDialog } from "./four-eyes.js";
 import { nameOf } from "./naming.js";
 import { $, el } from "./dom.js";
 import { dateTime } from "./time.js";
@@ -33,7 +34,7 @@ let canAct = false;
 let onAuthLost = () => {};
 let beneficiaries = [];
 let changing = null; // the beneficiary whose correction is being asked for
-let deciding = null; // {change, action}
+let openDecision = null; // (change, action): the decision dialog, wired in initAccounts
 let timer = null;
 
 function flash(text) {
@@ -190,65 +191,6 @@ async function submitChange(event) {
   }
 }
 
-// --- the decision -----------------------------------------------------------------------------
-
-function openDecision(change, action) {
-  const a = DECISIONS[action];
-  deciding = { change, action };
-  $("acct-decide-title").textContent = a.title;
-  $("ad-beneficiary").textContent = change.beneficiary_name;
-  $("ad-old").replaceChildren(accountLines(change.current));
-  $("ad-new").replaceChildren(accountLines(change));
-  $("ad-reason").textContent = change.reason;
-  $("ad-requester").textContent = change.requested_by_name;
-  $("ad-note-label").textContent = a.label;
-  const note = $("ad-note");
-  note.value = "";
-  note.removeAttribute("aria-invalid");
-  const confirm = $("ad-confirm");
-  confirm.textContent = a.confirm;
-  confirm.className = a.className;
-  $("ad-error").textContent = "";
-  $("acct-decide-dialog").className = `decide-${action}`;
-  $("acct-decide-dialog").showModal();
-  note.focus();
-}
-
-function decisionError(err) {
-  const code = err.problem && err.problem.code;
-  if (code === "FOUR_EYES") return "您是该更正申请的申请人，不能审批自己的申请，请由另一位财务人员审批。";
-  return messageOf(err);
-}
-
-async function decide(event) {
-  event.preventDefault();
-  if (!deciding) return;
-  const { change, action } = deciding;
-  const note = $("ad-note").value.trim();
-  if (action === "reject" && !note) {
-    $("ad-note").setAttribute("aria-invalid", "true");
-    $("ad-error").textContent = "请填写驳回原因，以便申请人了解情况。";
-    $("ad-note").focus();
-    return;
-  }
-  const confirm = $("ad-confirm");
-  confirm.disabled = true;
-  try {
-    const decided = await api("POST", `/api/v1/account-changes/${change.id}/${action}`, {
-      body: note ? { note } : {},
-    });
-    $("acct-decide-dialog").close();
-    flash(DECISIONS[action].done(decided));
-    await loadAccounts();
-  } catch (err) {
-    if (err.status === 401) onAuthLost();
-    $("ad-error").textContent = decisionError(err);
-    if (err.problem && err.problem.code === "ACCOUNT_CHANGE_ALREADY_DECIDED") loadAccounts();
-  } finally {
-    confirm.disabled = false;
-  }
-}
-
 /** Wire the section for the signed-in user ``who`` (GET /api/v1/me). */
 export function initAccounts(who, { authLost }) {
   me = who;
@@ -261,9 +203,29 @@ export function initAccounts(who, { authLost }) {
   });
   $("change-form").addEventListener("submit", submitChange);
   $("change-back").addEventListener("click", () => $("change-dialog").close());
-  $("acct-decide-form").addEventListener("submit", decide);
-  $("ad-back").addEventListener("click", () => $("acct-decide-dialog").close());
-  for (const name of [...FIELDS.map((n) => `c-${n}`), "ad-note"]) {
+  openDecision = decisionDialog({
+    ids: {
+      dialog: "acct-decide-dialog", form: "acct-decide-form", title: "acct-decide-title", noteLabel: "ad-note-label",
+      note: "ad-note", confirm: "ad-confirm", error: "ad-error", back: "ad-back",
+    },
+    actions: DECISIONS,
+    path: (change, action) => `/api/v1/account-changes/${change.id}/${action}`,
+    fill: (change) => {
+      $("ad-beneficiary").textContent = change.beneficiary_name;
+      $("ad-old").replaceChildren(accountLines(change.current));
+      $("ad-new").replaceChildren(accountLines(change));
+      $("ad-reason").textContent = change.reason;
+      $("ad-requester").textContent = change.requested_by_name;
+    },
+    rejectHint: "请填写驳回原因，以便申请人了解情况。",
+    ownRequest: "您是该更正申请的申请人，不能审批自己的申请，请由另一位财务人员审批。",
+    lateCode: "ACCOUNT_CHANGE_ALREADY_DECIDED",
+    flash,
+    decided: loadAccounts,
+    reload: loadAccounts,
+    authLost: () => onAuthLost(),
+  });
+  for (const name of FIELDS.map((n) => `c-${n}`)) {
     $(name).addEventListener("input", () => $(name).removeAttribute("aria-invalid"));
   }
   return loadAccounts();

@@ -5,6 +5,7 @@
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";
+import { decisionDialog } from "./four-eyes.js";
 import { nameOf, personAndRole } from "./naming.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";
@@ -35,7 +36,7 @@ const ACTIONS = {
 let canDecide = false;
 let refunds = [];
 const orders = new Map(); // order_no → order view (or null when it cannot be read)
-let deciding = null; // {refund, action}
+let openDecision = null; // (refund, action): the decision dialog, wired in main
 let timer = null;
 
 function signOut() {
@@ -49,13 +50,6 @@ function pageError(text) {
 
 function flash(text) {
   $("flash").textContent = text;
-}
-
-/** What to say when a decision is refused; the four-eyes rule in words a finance user knows. */
-function decisionError(err) {
-  const code = err.problem && err.problem.code;
-  if (code === "FOUR_EYES") return "您是该退款申请的申请人，不能审批自己的申请，请由另一位财务人员审批。";
-  return messageOf(err);
 }
 
 async function orderOf(orderNo) {
@@ -161,62 +155,6 @@ async function load() {
   }
 }
 
-function openDecision(refund, action) {
-  const a = ACTIONS[action];
-  deciding = { refund, action };
-  $("decide-title").textContent = a.title;
-  $("d-order").textContent = refund.order_no;
-  $("d-amount").textContent = formatFen(refund.amount_fen);
-  $("d-capital").textContent = `人民币${capitalFen(refund.amount_fen)}`;
-  $("d-reason").textContent = refund.reason;
-  $("decide-note-label").textContent = a.label;
-  $("decide-notes").replaceChildren(...a.notes.map((n) => {
-    const option = el("option");
-    option.value = n;
-    return option;
-  }));
-  const note = $("decide-note");
-  note.value = "";
-  note.removeAttribute("aria-invalid");
-  const confirm = $("decide-confirm");
-  confirm.textContent = a.confirm;
-  confirm.className = a.className;
-  $("decide-error").textContent = "";
-  $("decide-dialog").className = `decide-${action}`;
-  $("decide-dialog").showModal();
-  note.focus();
-}
-
-async function decide(event) {
-  event.preventDefault();
-  if (!deciding) return;
-  const { refund, action } = deciding;
-  const note = $("decide-note").value.trim();
-  if (action === "reject" && !note) {
-    $("decide-note").setAttribute("aria-invalid", "true");
-    $("decide-error").textContent = "请填写驳回原因，以便值班主任了解情况。";
-    $("decide-note").focus();
-    return;
-  }
-  const confirm = $("decide-confirm");
-  confirm.disabled = true;
-  try {
-    const decided = await api("POST", `/api/v1/refunds/${refund.id}/${action}`, {
-      body: note ? { note } : {},
-    });
-    refunds = refunds.map((r) => (r.id === decided.id ? decided : r));
-    render();
-    $("decide-dialog").close();
-    flash(ACTIONS[action].done(decided));
-  } catch (err) {
-    if (err.status === 401) signOut();
-    $("decide-error").textContent = decisionError(err);
-    if (err.problem && err.problem.code === "REFUND_ALREADY_DECIDED") load();
-  } finally {
-    confirm.disabled = false;
-  }
-}
-
 async function main() {
   if (!sessionToken()) {
     signOut();
@@ -247,9 +185,35 @@ async function main() {
     flash("");
     load();
   });
-  $("decide-back").addEventListener("click", () => $("decide-dialog").close());
-  $("decide-note").addEventListener("input", () => $("decide-note").removeAttribute("aria-invalid"));
-  $("decide-form").addEventListener("submit", decide);
+  openDecision = decisionDialog({
+    ids: {
+      dialog: "decide-dialog", form: "decide-form", title: "decide-title", noteLabel: "decide-note-label",
+      note: "decide-note", confirm: "decide-confirm", error: "decide-error", back: "decide-back",
+    },
+    actions: ACTIONS,
+    path: (refund, action) => `/api/v1/refunds/${refund.id}/${action}`,
+    fill: (refund, a) => {
+      $("d-order").textContent = refund.order_no;
+      $("d-amount").textContent = formatFen(refund.amount_fen);
+      $("d-capital").textContent = `人民币${capitalFen(refund.amount_fen)}`;
+      $("d-reason").textContent = refund.reason;
+      $("decide-notes").replaceChildren(...a.notes.map((n) => {
+        const option = el("option");
+        option.value = n;
+        return option;
+      }));
+    },
+    rejectHint: "请填写驳回原因，以便值班主任了解情况。",
+    ownRequest: "您是该退款申请的申请人，不能审批自己的申请，请由另一位财务人员审批。",
+    lateCode: "REFUND_ALREADY_DECIDED",
+    flash,
+    decided: (decided) => {
+      refunds = refunds.map((r) => (r.id === decided.id ? decided : r));
+      render();
+    },
+    reload: load,
+    authLost: signOut,
+  });
   await Promise.all([
     load(),
     initSettlement({ authLost: signOut }),
