@@ -8,6 +8,7 @@ are nobody else's business.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from aiohttp import web
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 async def healthz(_request: web.Request) -> web.Response:
     """The process is up and serving (says nothing about its dependencies)."""
     return web.json_response({"status": "ok"})
+
+
+@functools.cache
+def _shipped() -> tuple[list[migrate.Migration], list[repeatable.Repeatable]]:
+    """The migrations and function files this process was installed with: read once, not at
+    every probe (a deployment that changes them starts a new process)."""
+    return migrate.available(), repeatable.available()
 
 
 @routes.get("/readyz")
@@ -55,8 +63,9 @@ async def readyz(request: web.Request) -> web.Response:
                 )
                 # a node whose numbered migrations or function files the database lacks would
                 # write with the old definitions: not ready until `tongjiao migrate` has run
-                todo = [f"{x.version:04d}_{x.name}" for x in await migrate.pending(conn)]
-                todo += [r.label for r in await repeatable.stale(conn)]
+                numbered, functions = _shipped()
+                todo = [f"{x.version:04d}_{x.name}" for x in await migrate.pending(conn, numbered)]
+                todo += [r.label for r in await repeatable.stale(conn, functions)]
                 checks["migrations"] = (
                     "ok" if not todo else f"{len(todo)} pending: " + ", ".join(todo)
                 )

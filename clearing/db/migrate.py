@@ -100,8 +100,8 @@ def _check(done: dict[int, tuple[str, str]], files: list[Migration]) -> list[Mig
     return [m for m in files if m.version not in done]
 
 
-async def pending(conn: Conn) -> list[Migration]:
-    return _check(await applied(conn), available())
+async def pending(conn: Conn, files: list[Migration] | None = None) -> list[Migration]:
+    return _check(await applied(conn), available() if files is None else files)
 
 
 @dataclass(frozen=True)
