@@ -25,7 +25,7 @@ from tests.contract.acquirers import (
     AcquirerUnderTest,
     running_acquirer,
 )
-from tests.integration.serving import eventually, serving
+from tests.integration.serving import answering, eventually
 
 
 @pytest.fixture(params=ACQUIRERS)
@@ -249,12 +249,7 @@ async def test_an_unsigned_answer_is_forged(acquirer: AcquirerUnderTest) -> None
         await request.read()
         return web.Response(text=body, content_type="application/json")
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", impostor)
-        return app
-
-    async with serving(make_app) as (base_url, _app):
+    async with answering("/{tail:.*}", impostor) as base_url:
         with pytest.raises(ResponseForged) as caught:
             await acquirer.open(acquirer.impostor(base_url))
     assert caught.value.reason == reason

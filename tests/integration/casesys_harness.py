@@ -48,13 +48,10 @@ class CaseSys(SimControl):
         return self.base_url + WEBHOOK_PATH
 
     async def events(self) -> dict[str, Any]:
-        status, body = await self.control("GET", "/sim/events")
-        assert status == 200, body
-        return dict(body)
+        return dict(await self.answered("GET", "/sim/events"))
 
     async def set_secrets(self, *secrets: str) -> None:
-        status, body = await self.control("PUT", "/sim/secrets", {"secrets": list(secrets)})
-        assert status == 200, body
+        await self.answered("PUT", "/sim/secrets", {"secrets": list(secrets)})
 
     async def wait_events(self, count: int, within_s: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + within_s

@@ -56,9 +56,7 @@ class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
         return await self.control("POST", f"/sim/terminals/{terminal_id}/swipe", knobs)
 
     async def settle(self, **body: Any) -> dict[str, Any]:
-        status, data = await self.control("POST", "/sim/settle", body)
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("POST", "/sim/settle", body))
 
 
 def running_pos_sim(

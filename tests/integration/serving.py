@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from adapters.errors import NotifyRejected
 from clearing.ports import PaymentNotice
@@ -82,6 +84,24 @@ def load_keyset(keyset: ModuleType, root: Path) -> tuple[Any, Any]:
     merchant's) and the outside party's, which only its simulator holds. ``keyset`` is the
     adapter's ``keys`` module; each names the same five things."""
     keyset.generate_keyset(root)
+    return (
+        keyset.load_merchant_keys(root / keyset.MERCHANT_DIR),
+        keyset.load_platform_keys(root / keyset.PLATFORM_DIR),
+    )
+
+
+def regenerated_keyset(
+    keyset: ModuleType, root: Path, secret: Callable[[Path], bool], secrets: int
+) -> tuple[Any, Any]:
+    """Generating ``keyset`` again under ``root`` rewrites no file, and the ``secrets`` files
+    that ``secret`` picks out only their owner may read; returns both sides, loaded."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    keyset.generate_keyset(root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    hidden = [p for p in files if secret(p)]
+    assert len(hidden) == secrets
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in hidden)
     return (
         keyset.load_merchant_keys(root / keyset.MERCHANT_DIR),
         keyset.load_platform_keys(root / keyset.PLATFORM_DIR),
@@ -156,14 +176,17 @@ class SimControl:
         async with self.session.request(method, self.base_url + path, json=body) as resp:
             return resp.status, await resp.json()
 
+    async def answered(self, method: str, path: str, body: Any = None, *, expect: int = 200) -> Any:
+        """The JSON answer of a control call that must be answered with ``expect``."""
+        status, data = await self.control(method, path, body)
+        assert status == expect, data
+        return data
+
     async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("PUT", "/sim/faults", knobs))
 
     async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
+        await self.answered("DELETE", "/sim/faults")
 
 
 @dataclass
@@ -204,13 +227,10 @@ class OrderDesk(SimHandle[M, P]):
         return await self.control("POST", self.order_path(out_trade_no, "pay"), body)
 
     async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", self.order_path(out_trade_no))
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("GET", self.order_path(out_trade_no)))
 
     async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control("POST", self.order_path(out_trade_no, "expire"))
-        assert status == 200, data
+        await self.answered("POST", self.order_path(out_trade_no, "expire"))
 
     async def acknowledged(self, out_trade_no: str) -> dict[str, Any]:
         """The attempt's record once the simulator has taken our acknowledgement of its first
@@ -300,17 +320,25 @@ class NotifyReceiver(Generic[D]):
 
 
 @asynccontextmanager
+async def answering(path: str, handler: Handler) -> AsyncIterator[str]:
+    """Serve ``handler`` for POSTs to the route ``path`` (a stand-in for one endpoint of an
+    outside party, or for ours); yields the base URL, which ``path`` follows."""
+
+    def make_app(_: str) -> web.Application:
+        app = web.Application()
+        app.router.add_post(path, handler)
+        return app
+
+    async with serving(make_app) as (base_url, _app):
+        yield base_url
+
+
+@asynccontextmanager
 async def running_receiver(
     receiver: NotifyReceiver[D], path: str
 ) -> AsyncIterator[NotifyReceiver[D]]:
     """Serve ``receiver`` at ``http://127.0.0.1:PORT{path}`` (its ``url``)."""
-
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(path, receiver.handle)
-        return app
-
-    async with serving(make_app) as (base_url, _app):
+    async with answering(path, receiver.handle) as base_url:
         receiver.url = base_url + path
         yield receiver
 

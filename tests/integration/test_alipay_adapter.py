@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,10 +36,12 @@ from tests.integration.alipay_harness import (
 )
 from tests.integration.serving import (
     acquirer_fixtures,
+    answering,
     eventually,
     in_minutes,
     keyset_fixture,
     open_acquirer_qr,
+    regenerated_keyset,
 )
 
 RETRY_SCALE = 0.001
@@ -130,16 +131,8 @@ def test_signed_response_verifies_only_over_the_text_as_sent(keys_root: Path) ->
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secrets_ = [p for p in files if p.name in ("app_private_key.pem", "alipay_private_key.pem")]
-    assert len(secrets_) == 2
-    for path in secrets_:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    secret_names = ("app_private_key.pem", "alipay_private_key.pem")
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.name in secret_names, 2)
     assert (merchant.app_id, merchant.seller_id) == (platform.app_id, platform.seller_id)
     assert merchant.seller_id.startswith("2088") and len(merchant.seller_id) == 16
     assert set(platform.app_public_keys) == {merchant.app_id}
@@ -607,23 +600,14 @@ async def test_a_body_other_than_success_is_not_an_acknowledgement(
         await request.read()
         return web.Response(status=200, text="SUCCESS ")  # close, but not the word
 
-    app = web.Application()
-    app.router.add_post("/notify/alipay", wrong_ack)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify/alipay"
-    try:
-        no = await open_qr(sim.client(url))
+    async with answering("/notify/alipay", wrong_ack) as base_url:
+        no = await open_qr(sim.client(base_url + "/notify/alipay"))
         await sim.pay(no)
 
         async def retried() -> bool:
             return len((await sim.order(no))["deliveries"]) >= 2
 
         await eventually(retried)
-    finally:
-        await runner.cleanup()
     assert (await sim.order(no))["notifications"][0]["acknowledged"] is False
 
 
@@ -669,19 +653,6 @@ async def test_precreate_that_succeeded_after_the_client_gave_up(
     assert qr == (await sim.order(no))["qr_code"]
 
 
-async def _impostor(answer: str) -> tuple[web.AppRunner, str]:
-    async def gateway(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(text=answer, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/gateway.do", gateway)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/gateway.do"
-
-
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [
@@ -706,10 +677,16 @@ async def _impostor(answer: str) -> tuple[web.AppRunner, str]:
     ],
 )
 async def test_unsigned_answers(sim: AlipaySim, answer: str, outcome: str) -> None:
-    runner, url = await _impostor(answer)
-    try:
+    async def gateway(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text=answer, content_type="application/json")
+
+    async with answering("/gateway.do", gateway) as base_url:
         impostor = AlipayClient(
-            sim.session, gateway_url=url, keys=sim.merchant, notify_url="http://127.0.0.1/n"
+            sim.session,
+            gateway_url=base_url + "/gateway.do",
+            keys=sim.merchant,
+            notify_url="http://127.0.0.1/n",
         )
         expected = {
             "forged": ResponseForged,
@@ -718,8 +695,6 @@ async def test_unsigned_answers(sim: AlipaySim, answer: str, outcome: str) -> No
         }[outcome]
         with pytest.raises(expected):
             await impostor.query("T1")
-    finally:
-        await runner.cleanup()
 
 
 def _skewed(skew: timedelta) -> Callable[[], datetime]:

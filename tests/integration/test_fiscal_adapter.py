@@ -39,10 +39,10 @@ from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
 from tests.integration.serving import (
+    answering,
     eventually,
     keyset_fixture,
     running_sim_cli,
-    serving,
     stops_on_sigterm,
 )
 
@@ -423,13 +423,8 @@ async def test_answers_that_are_not_frames_are_unavailable(sim: FiscalSim) -> No
         await request.read()
         return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="text/html")
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(GATEWAY_PATH, nonsense)
-        return app
-
     code = (await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00"))["payment_code"]
-    async with serving(make_app) as (url, _app):
+    async with answering(GATEWAY_PATH, nonsense) as url:
         with pytest.raises(FiscalUnavailable) as exc:
             await sim.client(base_url=url).lookup(code)
     assert exc.value.reason.startswith("unreadable answer")
@@ -446,13 +441,8 @@ async def test_an_old_answer_replayed_to_a_new_question_is_forged(sim: FiscalSim
         kept.append(answer)
         return web.Response(body=kept[0], content_type=fr.CONTENT_TYPE)
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(GATEWAY_PATH, replay)
-        return app
-
     code = (await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00"))["payment_code"]
-    async with serving(make_app) as (url, _app):
+    async with answering(GATEWAY_PATH, replay) as url:
         client = sim.client(base_url=url)
         await client.lookup(code)
         with pytest.raises(FiscalAnswerForged) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-import stat
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -23,10 +22,7 @@ from adapters.fund.client import FundClient
 from adapters.fund.errors import FundAnswerForged
 from adapters.fund.keys import (
     MERCHANT_DIR,
-    PLATFORM_DIR,
-    generate_keyset,
     load_merchant_keys,
-    load_platform_keys,
 )
 from adapters.fund.unit_no import UnitNoError
 from adapters.fund.wire import BEIJING, CONFIRM_PATH, QUERY_PATH
@@ -41,7 +37,7 @@ from tests.integration.fund_harness import (
     running_fund_cli,
     running_fund_sim,
 )
-from tests.integration.serving import keyset_fixture
+from tests.integration.serving import keyset_fixture, regenerated_keyset
 
 
 def today() -> Any:
@@ -96,15 +92,7 @@ def test_requests_and_answers_are_hmac_sm3_bound_to_each_other(keys_root: Path) 
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secret_files = [p for p in files if p.suffix == ".txt"]
-    assert len(secret_files) == 4
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secret_files)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.suffix == ".txt", 4)
     assert merchant.app_secret == platform.app_secret != merchant.office_secret
     assert merchant.office_secret == platform.office_secret
     assert merchant.agency_code == platform.agency_code and len(merchant.agency_code) == 12

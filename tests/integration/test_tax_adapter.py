@@ -32,7 +32,12 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
-from tests.integration.serving import keyset_fixture, running_sim_cli, serving, stops_on_sigterm
+from tests.integration.serving import (
+    answering,
+    keyset_fixture,
+    running_sim_cli,
+    stops_on_sigterm,
+)
 from tests.integration.tax_harness import TaxSim, running_tax_sim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -330,12 +335,7 @@ async def test_an_old_answer_replayed_to_a_new_request_is_not_trusted(sim: TaxSi
         response.headers[signing.SIGNATURE_HEADER] = signature
         return response
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", replaying)
-        return app
-
-    async with serving(make_app) as (proxy_url, _app):
+    async with answering("/{tail:.*}", replaying) as proxy_url:
         client = sim.client(base_url=proxy_url)
         assert await client.lookup(declaration["declaration_no"])
         with pytest.raises(TaxAnswerForged, match="another request"):

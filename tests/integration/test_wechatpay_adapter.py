@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import os
-import stat
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +45,7 @@ from tests.integration.serving import (
     in_minutes,
     keyset_fixture,
     open_acquirer_qr,
+    regenerated_keyset,
 )
 from tests.integration.wechat_harness import (
     NotifyReceiver,
@@ -136,17 +136,8 @@ def test_resource_encryption_round_trip() -> None:
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
     secret_names = ("apiclient_key.pem", "platform_private_key.pem", "apiv3_key.txt")
-    secrets_ = [p for p in files if p.name in secret_names]
-    assert len(secrets_) == 4
-    for path in secrets_:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.name in secret_names, 4)
     assert merchant.wechatpay_public_key_id.startswith("PUB_KEY_ID_")
     assert platform.public_key_id == merchant.wechatpay_public_key_id
     assert merchant.apiv3_key == platform.apiv3_key and len(merchant.apiv3_key) == 32
