@@ -13,7 +13,7 @@ from clearing.domain.display import window_name
 from clearing.domain.orders import Limits
 from clearing.ports import PaymentNotice
 from clearing.security import PiiCipher
-from clearing.service import orders, payments, principals, settlement, settlement_answers
+from clearing.service import kiosks, orders, payments, principals, settlement, settlement_answers
 from clearing.service.orders import LineInput, OrderInput
 from clearing.service.principals import Principal
 
@@ -34,6 +34,17 @@ async def place(conn: asyncpg.Connection, office: str = "HALL1", window: str = "
         window,
         window_name(window),  # as a hall signs it: 1号窗口
     )
+
+
+async def enrolled_kiosk(conn: asyncpg.Connection, admin: str, name: str) -> str:
+    """The device token of a self-service kiosk of HALL1 called ``name``, made and enrolled by
+    a new admin API client ``admin``."""
+    who, _ = await principals.add(
+        conn, kind="client", username=admin, display_name="管理", role="admin", office=None
+    )
+    _, code = await kiosks.create(conn, who, "HALL1", name, datetime.now(UTC))
+    token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+    return token
 
 
 async def staff(

@@ -5,12 +5,10 @@ and its proof is on the order."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
-from clearing.service import kiosks, principals
 from tests.integration.case_harness import (
     all_confirmed,
     case_body,
@@ -19,7 +17,7 @@ from tests.integration.case_harness import (
     confirmed_order,
     new_case,
 )
-from tests.integration.factories import PAYER_ID
+from tests.integration.factories import PAYER_ID, enrolled_kiosk
 from tests.integration.service_harness import Service
 
 env = case_fixture("case", workers=2, poll_first_s=0.3, authority_timeout_s=2.0)
@@ -116,12 +114,7 @@ async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, An
     case = await _case(env)
     order = await case_order(env, _body(case))
     async with svc.app[POOL].acquire() as conn:
-        admin, _ = await principals.add(
-            conn, kind="client", username="case-admin", display_name="管理", role="admin",
-            office=None,
-        )  # fmt: skip
-        _, code = await kiosks.create(conn, admin, "HALL1", "核对自助机", datetime.now(UTC))
-        token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+        token = await enrolled_kiosk(conn, "case-admin", "核对自助机")
     cookie = {"Cookie": f"{routes_kiosk.COOKIE}={token}"}
     status, view = await svc.request(
         "POST",
