@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -13,17 +12,11 @@ import aiohttp
 from clearing.api import routes_display
 from clearing.api.keys import POOL
 from tests.integration.factories import place
-from tests.integration.service_harness import Service, order_body
+from tests.integration.service_harness import Device, Service, order_body
 
 
-@dataclass
-class Screen:
-    svc: Service
-    token: str
-
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"{routes_display.COOKIE}={self.token}"}
+class Screen(Device):
+    COOKIE = routes_display.COOKIE
 
     async def get(self, path: str) -> tuple[int, Any]:
         return await self.svc.request("GET", path, headers=self.cookie)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import pytest
@@ -217,6 +217,37 @@ class Service:
         last = await polled(read, lambda r: r["state"] == state, within_s)
         assert last["state"] == state, last
         return last
+
+
+@dataclass
+class Device:
+    """An enrolled device (a self-service kiosk, a citizen's screen): its credential travels
+    as the cookie its routes name, ``COOKIE``."""
+
+    COOKIE: ClassVar[str]
+    svc: Service
+    token: str
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"{self.COOKIE}={self.token}"}
+
+
+async def device_refused_as_staff(device: Device, routes: list[tuple[str, str]], body: Any) -> None:
+    """A device's credential is refused (401) on each of ``routes``, sent with ``body``,
+    however it travels: as the device's own cookie, as a bearer token or as a staff session
+    cookie; and the window page sends it to log in."""
+    svc = device.svc
+    as_bearer = {"Authorization": f"Bearer {device.token}"}
+    as_session = {"Cookie": f"tj_session={device.token}"}
+    for headers in (device.cookie, as_bearer, as_session):
+        for method, path in routes:
+            status, answer = await svc.request(method, path, headers=headers, json=body)
+            assert status == 401, (path, headers, answer)
+        async with svc.session.get(
+            svc.base_url + "/window", headers=headers, allow_redirects=False
+        ) as page:
+            assert page.status == 302 and page.headers["Location"].startswith("/login")
 
 
 def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:

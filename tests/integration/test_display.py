@@ -18,7 +18,13 @@ from tests.integration.display_harness import (
     show,
     shown_order,
 )
-from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
+from tests.integration.service_harness import (
+    Service,
+    device_refused_as_staff,
+    order_body,
+    service_fixture,
+    user_fixture,
+)
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -87,26 +93,18 @@ async def test_wrong_codes_are_refused_then_slowed(svc: Service) -> None:
 async def test_the_screen_credential_opens_no_staff_route(svc: Service, clerk: str) -> None:
     screen, order_no = await shown_order(svc, clerk, "W05")
     await svc.open_qr(await svc.supervisor(), order_no)
-    as_bearer = {"Authorization": f"Bearer {screen.token}"}
-    as_session = {"Cookie": f"tj_session={screen.token}"}
-    for headers in (screen.cookie, as_bearer, as_session):
-        for method, path in (
-            ("GET", "/api/v1/me"),
-            ("GET", f"/api/v1/orders/{order_no}"),
-            ("GET", f"/api/v1/orders/{order_no}/qr.svg"),
-            ("GET", "/api/v1/orders?office=HALL1"),
-            ("GET", "/api/v1/events?office=HALL1&window=W05"),
-            ("GET", "/api/v1/display/windows/W05"),
-            ("POST", "/api/v1/display/pairing-codes"),
-            ("PUT", "/api/v1/display/current"),
-            ("DELETE", "/api/v1/display/windows/W05/device"),
-        ):
-            status, body = await svc.request(method, path, headers=headers, json={"window": "W05"})
-            assert status == 401, (path, headers, body)
-        async with svc.session.get(
-            svc.base_url + "/window", headers=headers, allow_redirects=False
-        ) as page:
-            assert page.status == 302 and page.headers["Location"].startswith("/login")
+    staff_routes = [
+        ("GET", "/api/v1/me"),
+        ("GET", f"/api/v1/orders/{order_no}"),
+        ("GET", f"/api/v1/orders/{order_no}/qr.svg"),
+        ("GET", "/api/v1/orders?office=HALL1"),
+        ("GET", "/api/v1/events?office=HALL1&window=W05"),
+        ("GET", "/api/v1/display/windows/W05"),
+        ("POST", "/api/v1/display/pairing-codes"),
+        ("PUT", "/api/v1/display/current"),
+        ("DELETE", "/api/v1/display/windows/W05/device"),
+    ]
+    await device_refused_as_staff(screen, staff_routes, {"window": "W05"})
     # and the screen still works: refusals changed nothing
     assert (await screen.state())["phase"] == "pay"
 
