@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -16,7 +17,8 @@ import pytest
 
 from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
-from tests.integration.phone_browser import PhoneBrowser
+from clearing.ports import PayPage, TradeStatus
+from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
 from tests.integration.service_harness import Service, running_service
 from tests.integration.wechat_harness import running_wechat_sim
 
@@ -49,6 +51,50 @@ def acquirer_sim(svc: Service) -> Any:
 
 def channel(svc: Service, name: str) -> Channel:
     return svc.app[ACQUIRERS][name]
+
+
+def back_url(svc: Service, order_no: str) -> str:
+    """Where the acquirer's page sends the payer back to (our order's page)."""
+    return f"{svc.base_url}/m/{order_no}/back"
+
+
+async def pay_page(
+    svc: Service, name: str, otn: str, fen: int, expires_at: datetime, order_no: str
+) -> PayPage:
+    return await svc.mobile_page(name, otn, fen, expires_at, back_url(svc, order_no))
+
+
+async def captured_once(svc: Service, name: str, order_no: str, otn: str) -> TradeStatus:
+    """The order clears from the notification, which the acquirer sent at least three times
+    (the test asked for duplicates) and saw acknowledged, and one payment is captured; returns
+    what the acquirer answers when asked about it."""
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    sent = await acknowledged(acquirer_sim(svc).order, otn)
+    assert sent["notifications"][0]["acknowledged"] is True
+    assert len(sent["notifications"][0]["attempts"]) >= 3
+    assert await svc.payment_counts(otn) == (1, 1)
+    return await channel(svc, name).query(otn)
+
+
+async def captured_when_the_lost_notification_comes_again(
+    svc: Service, order_no: str, otn: str
+) -> None:
+    """Nothing is captured while the acquirer drops its notifications; once it stops, the
+    lost one comes again on its schedule, and that one captures the payment, once."""
+    assert await svc.payment_counts(otn) == (0, 0)
+    assert await svc.order_state(order_no) != "CLEARED"
+    await acquirer_sim(svc).reset_faults()
+    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+    assert await svc.payment_counts(otn) == (1, 1)
+
+
+async def another_amount(svc: Service, phone: PhoneBrowser, name: str) -> tuple[Page, str]:
+    """The acquirer's page opened for an attempt of 700.00, then the page of the same attempt
+    for 7.00: returns that second page and the attempt's out_trade_no."""
+    order_no, otn, expires_at = await svc.open_attempt(name, 700_00)
+    first = await phone.open(await pay_page(svc, name, otn, 700_00, expires_at, order_no))
+    assert first.url.path.startswith("/sim/wap/")
+    return await phone.open(await pay_page(svc, name, otn, 7_00, expires_at, order_no)), otn
 
 
 def phone_fixtures(name: str, start: Callable[..., AbstractAsyncContextManager[Any]]) -> Any:

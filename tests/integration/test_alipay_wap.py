@@ -17,19 +17,24 @@ from adapters.alipay import crypto
 from adapters.alipay.gateway import Gateway
 from clearing.ports import PayPage
 from tests.integration.alipay_harness import running_alipay_sim
-from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
-from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
+from tests.integration.mobile_harness import (
+    acquirer_sim,
+    another_amount,
+    back_url,
+    captured_once,
+    captured_when_the_lost_notification_comes_again,
+    channel,
+    pay_page,
+    phone_fixtures,
+)
+from tests.integration.phone_browser import Page, PhoneBrowser
 from tests.integration.service_harness import Service
 
 svc, phone, _faults = phone_fixtures("alipay", running_alipay_sim)
 
 
-def _return_url(svc: Service, order_no: str) -> str:
-    return f"{svc.base_url}/m/{order_no}/back"
-
-
 async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await svc.mobile_page("alipay", otn, fen, expires_at, _return_url(svc, order_no))
+    return await pay_page(svc, "alipay", otn, fen, expires_at, order_no)
 
 
 def _refused(page: Page) -> str | None:
@@ -49,7 +54,7 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
     params = dict(parse_qsl(split.query)) | dict(page.fields)
     assert params["method"] == "alipay.trade.wap.pay"
     assert params["notify_url"] == svc.base_url + "/notify/alipay"
-    assert params["return_url"] == _return_url(svc, order_no)
+    assert params["return_url"] == back_url(svc, order_no)
     assert crypto.verify(
         acquirer_sim(svc).platform.app_public_keys[params["app_id"]],
         crypto.request_content(params),
@@ -61,7 +66,7 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
         "total_amount": "123.45",
         "subject": "不动产登记税费 2026-BDC-000777",
         "product_code": "QUICK_WAP_WAY",
-        "quit_url": _return_url(svc, order_no),
+        "quit_url": back_url(svc, order_no),
         "time_expire": crypto.beijing_text(expires_at),
     }
 
@@ -83,7 +88,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     assert again.url == cashier.url
 
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
-    assert location is not None and location.startswith(_return_url(svc, order_no) + "?")
+    assert location is not None and location.startswith(back_url(svc, order_no) + "?")
     back = dict(parse_qsl(urlsplit(location).query))
     assert (back["method"], back["out_trade_no"], back["total_amount"]) == (
         "alipay.trade.wap.pay.return",
@@ -94,12 +99,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
         acquirer_sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
     )
 
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(acquirer_sim(svc).order, otn)
-    assert sent["notifications"][0]["acknowledged"] is True
-    assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc, "alipay").query(otn)
+    status = await captured_once(svc, "alipay", order_no, otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
 
     # paid: the cashier offers no second payment, and confirming again changes nothing
@@ -130,12 +130,7 @@ async def test_the_return_to_the_merchant_captures_nothing(
     ) as resp:
         assert resp.status == 401
         assert await resp.text() != "success"
-    assert await svc.payment_counts(otn) == (0, 0)
-    assert await svc.order_state(order_no) != "CLEARED"
-    # the notification that was lost comes again on Alipay's schedule, and that one counts
-    await acquirer_sim(svc).reset_faults()
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await svc.payment_counts(otn) == (1, 1)
+    await captured_when_the_lost_notification_comes_again(svc, order_no, otn)
 
 
 async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> Page:
@@ -182,10 +177,7 @@ async def test_a_request_signed_with_another_key_is_refused(
 async def test_the_same_out_trade_no_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 700_00)
-    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
-    assert first.url.path.startswith("/sim/wap/")
-    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    other, otn = await another_amount(svc, phone, "alipay")
     assert _refused(other) == "ACQ.CONTEXT_INCONSISTENT"
     assert (await acquirer_sim(svc).order(otn))["total_fen"] == 700_00
 
@@ -211,7 +203,7 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
 async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 1_00)
     cashier = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
-    assert f'href="{_return_url(svc, order_no)}"' in cashier.text
+    assert f'href="{back_url(svc, order_no)}"' in cashier.text
     assert 'name="viewport"' in cashier.text
 
 
@@ -247,7 +239,7 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
                 "product_code": "QUICK_WAP_WAY",
             },
             notify_url=svc.base_url + "/notify/alipay",
-            return_url=_return_url(svc, order_no),
+            return_url=back_url(svc, order_no),
         )
     refused = await phone.open(PayPage(url=url, method="POST", fields=fields))
     assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")

@@ -14,20 +14,25 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
 from clearing.ports import PayPage
-from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
-from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
+from tests.integration.mobile_harness import (
+    acquirer_sim,
+    another_amount,
+    back_url,
+    captured_once,
+    captured_when_the_lost_notification_comes_again,
+    channel,
+    pay_page,
+    phone_fixtures,
+)
+from tests.integration.phone_browser import Page, PhoneBrowser
 from tests.integration.service_harness import Service
 from tests.integration.unionpay_harness import running_unionpay_sim
 
 svc, phone, _faults = phone_fixtures("unionpay", running_unionpay_sim)
 
 
-def _front_url(svc: Service, order_no: str) -> str:
-    return f"{svc.base_url}/m/{order_no}/back"
-
-
 async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await svc.mobile_page("unionpay", otn, fen, expires_at, _front_url(svc, order_no))
+    return await pay_page(svc, "unionpay", otn, fen, expires_at, order_no)
 
 
 def _refused(page: Page) -> str | None:
@@ -56,7 +61,7 @@ async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
         "accessType": "0",
     }
     assert (f["orderId"], f["txnAmt"], f["currencyCode"]) == (otn, "12345", "156")
-    assert f["frontUrl"] == _front_url(svc, order_no)
+    assert f["frontUrl"] == back_url(svc, order_no)
     assert f["backUrl"] == svc.base_url + "/notify/unionpay"
     assert f["payTimeout"] == wire.txn_time(expires_at)
     assert (f["version"], f["signMethod"]) == ("5.1.0", "01")
@@ -87,7 +92,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     result, _ = await phone.submit(card, card.form())
     assert result.by_id("status") == "支付成功"
     front = result.form("front")
-    assert front.action == _front_url(svc, order_no)
+    assert front.action == back_url(svc, order_no)
     assert (front.fields["respCode"], front.fields["orderId"], front.fields["txnAmt"]) == (
         "00",
         otn,
@@ -95,12 +100,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     )
     assert "*" in front.fields["accNo"]
 
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(acquirer_sim(svc).order, otn)
-    assert sent["notifications"][0]["acknowledged"] is True
-    assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc, "unionpay").query(otn)
+    status = await captured_once(svc, "unionpay", order_no, otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
     assert status.provider_txn_id == front.fields["queryId"]
 
@@ -119,12 +119,7 @@ async def test_the_front_notification_captures_nothing(svc: Service, phone: Phon
     result, _ = await phone.submit(card, card.form())
     # "返回商户": the browser posts the signed front notification to frontUrl
     await phone.submit(result, result.form("front"))
-    assert await svc.payment_counts(otn) == (0, 0)
-    assert await svc.order_state(order_no) != "CLEARED"
-    # the back notification that was lost is resent on UnionPay's schedule, and that one counts
-    await acquirer_sim(svc).reset_faults()
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await svc.payment_counts(otn) == (1, 1)
+    await captured_when_the_lost_notification_comes_again(svc, order_no, otn)
 
 
 async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
@@ -155,10 +150,7 @@ async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: Ph
 async def test_the_same_order_id_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 700_00)
-    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
-    assert first.url.path.startswith("/sim/wap/")
-    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    other, otn = await another_amount(svc, phone, "unionpay")
     assert _refused(other) == "12"
     assert (await acquirer_sim(svc).order(otn))["amount_fen"] == 700_00
 
