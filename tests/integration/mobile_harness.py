@@ -2,13 +2,15 @@
 them: the service with WeChat (which every service has) and the named acquirer's simulator,
 the poller out of the way so that what captures a payment is the notification.
 
-    svc, phone, _faults = phone_fixtures("alipay", running_alipay_sim)
+    pay = PhonePay("alipay", running_alipay_sim)
+    svc, phone, _faults = pay.fixtures()
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +33,7 @@ async def running_phone_service(
     start: Callable[..., AbstractAsyncContextManager[Any]],
 ) -> AsyncIterator[Service]:
     """The service with ``name``'s simulator (started by ``start(keys_root, retry_scale=...)``),
-    kept on the service as ``acquirer_sim(svc)`` finds it."""
+    kept on the service as ``PhonePay.sim`` finds it."""
     tmp = tmp_path_factory.mktemp(f"{name}-phone")
     async with (
         running_wechat_sim(tmp / "wechat") as wechat,
@@ -44,78 +46,84 @@ async def running_phone_service(
         yield s
 
 
-def acquirer_sim(svc: Service) -> Any:
-    """The simulator of the acquirer ``running_phone_service`` started."""
-    return svc.phone_acquirer  # type: ignore[attr-defined]
-
-
-def channel(svc: Service, name: str) -> Channel:
-    return svc.app[ACQUIRERS][name]
-
-
 def back_url(svc: Service, order_no: str) -> str:
     """Where the acquirer's page sends the payer back to (our order's page)."""
     return f"{svc.base_url}/m/{order_no}/back"
 
 
-async def pay_page(
-    svc: Service, name: str, otn: str, fen: int, expires_at: datetime, order_no: str
-) -> PayPage:
-    return await svc.mobile_page(name, otn, fen, expires_at, back_url(svc, order_no))
+@dataclass(frozen=True)
+class PhonePay:
+    """Paying acquirer ``name`` in a phone browser, its simulator started by ``start``: what a
+    test module of that acquirer's phone payments shares, the acquirer named once."""
 
+    name: str
+    start: Callable[..., AbstractAsyncContextManager[Any]]
 
-async def captured_once(svc: Service, name: str, order_no: str, otn: str) -> TradeStatus:
-    """The order clears from the notification, which the acquirer sent at least three times
-    (the test asked for duplicates) and saw acknowledged, and one payment is captured; returns
-    what the acquirer answers when asked about it."""
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(acquirer_sim(svc).order, otn)
-    assert sent["notifications"][0]["acknowledged"] is True
-    assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await svc.payment_counts(otn) == (1, 1)
-    return await channel(svc, name).query(otn)
+    def sim(self, svc: Service) -> Any:
+        """The simulator ``running_phone_service`` started."""
+        return svc.phone_acquirer  # type: ignore[attr-defined]
 
+    def channel(self, svc: Service) -> Channel:
+        return svc.app[ACQUIRERS][self.name]
 
-async def captured_when_the_lost_notification_comes_again(
-    svc: Service, order_no: str, otn: str
-) -> None:
-    """Nothing is captured while the acquirer drops its notifications; once it stops, the
-    lost one comes again on its schedule, and that one captures the payment, once."""
-    assert await svc.payment_counts(otn) == (0, 0)
-    assert await svc.order_state(order_no) != "CLEARED"
-    await acquirer_sim(svc).reset_faults()
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await svc.payment_counts(otn) == (1, 1)
+    async def page(
+        self, svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str
+    ) -> PayPage:
+        return await svc.mobile_page(self.name, otn, fen, expires_at, back_url(svc, order_no))
 
+    async def captured_once(self, svc: Service, order_no: str, otn: str) -> TradeStatus:
+        """The order clears from the notification, which the acquirer sent at least three
+        times (the test asked for duplicates) and saw acknowledged, and one payment is
+        captured; returns what the acquirer answers when asked about it."""
+        await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+        sent = await acknowledged(self.sim(svc).order, otn)
+        assert sent["notifications"][0]["acknowledged"] is True
+        assert len(sent["notifications"][0]["attempts"]) >= 3
+        assert await svc.payment_counts(otn) == (1, 1)
+        return await self.channel(svc).query(otn)
 
-async def another_amount(svc: Service, phone: PhoneBrowser, name: str) -> tuple[Page, str]:
-    """The acquirer's page opened for an attempt of 700.00, then the page of the same attempt
-    for 7.00: returns that second page and the attempt's out_trade_no."""
-    order_no, otn, expires_at = await svc.open_attempt(name, 700_00)
-    first = await phone.open(await pay_page(svc, name, otn, 700_00, expires_at, order_no))
-    assert first.url.path.startswith("/sim/wap/")
-    return await phone.open(await pay_page(svc, name, otn, 7_00, expires_at, order_no)), otn
+    async def captured_when_the_lost_notification_comes_again(
+        self, svc: Service, order_no: str, otn: str
+    ) -> None:
+        """Nothing is captured while the acquirer drops its notifications; once it stops, the
+        lost one comes again on its schedule, and that one captures the payment, once."""
+        assert await svc.payment_counts(otn) == (0, 0)
+        assert await svc.order_state(order_no) != "CLEARED"
+        await self.sim(svc).reset_faults()
+        await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
+        assert await svc.payment_counts(otn) == (1, 1)
 
+    async def another_amount(self, svc: Service, phone: PhoneBrowser) -> tuple[Page, str]:
+        """The acquirer's page opened for an attempt of 700.00, then the page of the same
+        attempt for 7.00: returns that second page and the attempt's out_trade_no."""
+        order_no, otn, expires_at = await svc.open_attempt(self.name, 700_00)
+        first = await phone.open(await self.page(svc, otn, 700_00, expires_at, order_no))
+        assert first.url.path.startswith("/sim/wap/")
+        return await phone.open(await self.page(svc, otn, 7_00, expires_at, order_no)), otn
 
-def phone_fixtures(name: str, start: Callable[..., AbstractAsyncContextManager[Any]]) -> Any:
-    """The fixtures a phone-payment test module needs, for ``svc, phone, _faults = ...``: the
-    service for the whole module, a fresh phone browser per test, and the acquirer fault-free
-    before and after each test."""
+    def fixtures(self) -> Any:
+        """The fixtures a phone-payment test module needs, for ``svc, phone, _faults = ...``:
+        the service for the whole module, a fresh phone browser per test, and the acquirer
+        fault-free before and after each test."""
 
-    @pytest.fixture(scope="module")
-    async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
-        async with running_phone_service(db_dsn, tmp_path_factory, name, start) as running:
-            yield running
+        @pytest.fixture(scope="module")
+        async def svc(
+            db_dsn: str, tmp_path_factory: pytest.TempPathFactory
+        ) -> AsyncIterator[Service]:
+            async with running_phone_service(
+                db_dsn, tmp_path_factory, self.name, self.start
+            ) as running:
+                yield running
 
-    @pytest.fixture
-    async def phone() -> AsyncIterator[PhoneBrowser]:
-        async with aiohttp.ClientSession() as session:
-            yield PhoneBrowser(session)
+        @pytest.fixture
+        async def phone() -> AsyncIterator[PhoneBrowser]:
+            async with aiohttp.ClientSession() as session:
+                yield PhoneBrowser(session)
 
-    @pytest.fixture(autouse=True)
-    async def faults(svc: Service) -> AsyncIterator[None]:
-        await acquirer_sim(svc).reset_faults()
-        yield
-        await acquirer_sim(svc).reset_faults()
+        @pytest.fixture(autouse=True)
+        async def faults(svc: Service) -> AsyncIterator[None]:
+            await self.sim(svc).reset_faults()
+            yield
+            await self.sim(svc).reset_faults()
 
-    return svc, phone, faults
+        return svc, phone, faults
