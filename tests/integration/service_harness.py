@@ -74,6 +74,14 @@ class Service:
             except ValueError:
                 return r.status, text
 
+    async def answered(
+        self, method: str, path: str, token: str | None = None, *, expect: int = 200, **kw: Any
+    ) -> Any:
+        """The answer to a request that must be answered with the status ``expect``."""
+        status, body = await self.request(method, path, token, **kw)
+        assert status == expect, body
+        return body
+
     async def add_user(
         self, role: str = "clerk", office: str | None = "HALL1", *, client: bool = False
     ) -> str:
@@ -98,10 +106,12 @@ class Service:
             )
         if token:
             return token
-        status, body = await self.request(
-            "POST", "/api/v1/sessions", json={"username": name, "password": "pass-word-123"}
+        body = await self.answered(
+            "POST",
+            "/api/v1/sessions",
+            json={"username": name, "password": "pass-word-123"},
+            expect=201,
         )
-        assert status == 201, body
         return str(body["token"])
 
     async def supervisor(self) -> str:
@@ -187,18 +197,20 @@ class Service:
         )
 
     async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
-        status, body = await self.request(
-            "POST", f"/api/v1/orders/{order_no}/payments", token, json={"channel": "wechatpay"}
+        body = await self.answered(
+            "POST",
+            f"/api/v1/orders/{order_no}/payments",
+            token,
+            json={"channel": "wechatpay"},
+            expect=201,
         )
-        assert status == 201, body
         return dict(body)
 
     async def wait_state(
         self, token: str, order_no: str, state: str, within_s: float = 5.0
     ) -> dict[str, Any]:
         async def read() -> dict[str, Any]:
-            status, body = await self.request("GET", f"/api/v1/orders/{order_no}", token)
-            assert status == 200, body
+            body = await self.answered("GET", f"/api/v1/orders/{order_no}", token)
             return dict(body)
 
         body = await polled(read, lambda b: b["state"] == state, within_s, every_s=0.05)

@@ -210,8 +210,7 @@ async def test_the_edges_of_the_working_calendar_are_accepted(
 ) -> None:
     for day in ("2000-01-01", "2099-12-31"):
         for path in ("/api/v1/reports/daily?date={}", "/api/v1/reports/trend?days=366&date={}"):
-            status, body = await svc.request("GET", path.format(day), tokens["admin"])
-            assert status == 200, body
+            await svc.answered("GET", path.format(day), tokens["admin"])
 
 
 async def test_a_page_number_of_thousands_of_digits_is_refused(

@@ -38,13 +38,13 @@ async def staff(env: tuple[Service, PosSim]) -> str:
 
 
 async def _card(svc: Service, staff: str, order_no: str) -> dict[str, object]:
-    status, started = await svc.request(
+    started = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/payments",
         staff,
         json={"method": "card", "terminal_id": "T0000001"},
+        expect=201,
     )
-    assert status == 201, started
     return dict(started)
 
 

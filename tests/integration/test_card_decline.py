@@ -57,8 +57,7 @@ async def _card(svc: Service, clerk: str, order_no: str) -> tuple[int, Any]:
 
 
 async def _attempt(svc: Service, clerk: str, order_no: str, out_trade_no: str) -> dict[str, Any]:
-    status, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
-    assert status == 200, order
+    order = await svc.answered("GET", f"/api/v1/orders/{order_no}", clerk)
     return next(a for a in order["attempts"] if a["out_trade_no"] == out_trade_no)
 
 
@@ -113,8 +112,7 @@ async def test_a_declined_card_fails_the_attempt_and_tells_the_window_why(
         )
     assert audited is not None and audited["code"] == resp_code
     # the order's history says it too, in words staff read
-    status, history = await svc.request("GET", f"/api/v1/orders/{order_no}/timeline", clerk)
-    assert status == 200, history
+    history = await svc.answered("GET", f"/api/v1/orders/{order_no}/timeline", clerk)
     failed = [e for e in history["events"] if e["kind"] == "attempt.failed"]
     assert [(e["title"], e["who"]) for e in failed] == [("支付未成功", "银行卡")]
     assert reason in failed[0]["detail"]

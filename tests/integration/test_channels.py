@@ -66,13 +66,13 @@ staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None)
 async def _qr(svc: Service, clerk: str, channel: str, amounts: tuple[int, ...]) -> tuple[str, str]:
     status, order = await svc.create_order(await svc.supervisor(), order_body(amounts))
     assert status == 201, order
-    status, qr = await svc.request(
+    qr = await svc.answered(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",
         clerk,
         json={"method": "qr", "channel": channel},
+        expect=201,
     )
-    assert status == 201, qr
     return order["order_no"], qr["out_trade_no"]
 
 
@@ -120,13 +120,13 @@ async def test_every_callback_lost_still_clears_by_polling(
 @pytest.mark.parametrize("channel", ALL)
 async def test_payment_code_paid_at_once(svc: Service, staff: dict[str, str], channel: str) -> None:
     _, order = await svc.create_order(await svc.supervisor(), order_body((66_00,)))
-    status, started = await svc.request(
+    started = await svc.answered(
         "POST",
         f"/api/v1/orders/{order['order_no']}/payments",
         staff["clerk"],
         json={"method": "code", "auth_code": CODES[channel]},
+        expect=201,
     )
-    assert status == 201, started
     assert (started["provider"], started["state"], started["order_state"]) == (
         channel,
         "SUCCEEDED",

@@ -15,6 +15,7 @@ from tests.integration.display_harness import (
     next_data,
     pair,
     pair_raw,
+    screen_fixtures,
     show,
     shown_order,
 )
@@ -22,19 +23,12 @@ from tests.integration.service_harness import (
     Service,
     device_refused_as_staff,
     order_body,
-    service_fixture,
-    user_fixture,
 )
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-svc = service_fixture(
-    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
-)
-
-
-clerk = user_fixture("clerk", "HALL1")
+svc, clerk = screen_fixtures()
 
 
 async def test_a_code_pairs_one_screen_once(svc: Service, clerk: str) -> None:

@@ -15,22 +15,18 @@ from tests.integration.display_harness import (
     next_data,
     paid_order,
     pair,
+    screen_fixtures,
     show,
     shown_order,
     until,
 )
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service, service_fixture, user_fixture
+from tests.integration.service_harness import Service
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-svc = service_fixture(
-    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
-)
-
-
-clerk = user_fixture("clerk", "HALL1")
+svc, clerk = screen_fixtures()
 
 
 async def test_the_screen_follows_the_order_through_payment_to_one_rating(

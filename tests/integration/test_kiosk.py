@@ -46,13 +46,13 @@ class KioskClient(Device):
 async def register(svc: Service, admin: str, office: str = "HALL1") -> tuple[int, str]:
     async with svc.app[POOL].acquire() as conn:
         await place(conn, office)
-    status, body = await svc.request(
+    body = await svc.answered(
         "POST",
         "/api/v1/admin/kiosks",
         admin,
         json={"office": office, "name": f"自助机{secrets.token_hex(2)}"},
+        expect=201,
     )
-    assert status == 201, body
     assert body["state"] == "pending"
     return int(body["id"]), str(body["enrol_code"])
 

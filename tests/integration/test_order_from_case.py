@@ -35,13 +35,12 @@ def _body(case: dict[str, Any]) -> dict[str, Any]:
 async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, found = await svc.request(
+    found = await svc.answered(
         "POST",
         "/api/v1/cases/lookup",
         env["clerk"],
         json={"payer_name": "张三", "payer_id": PAYER_ID, "case": case},
     )
-    assert status == 200, found
     assert found["failures"] == []
     by_item = {i["item_code"] for i in found["items"]}
     assert {"DEED_TAX", "LAND_TRANSFER", "MAINT_FUND", "REG_FEE"} <= by_item
@@ -241,13 +240,13 @@ async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]
     # the money goes back (four eyes: a supervisor asks, finance approves)
     supervisor = await svc.supervisor()
     finance = await svc.add_user("finance", None)
-    status, req = await svc.request(
+    req = await svc.answered(
         "POST",
         f"/api/v1/orders/{order['order_no']}/refunds",
         supervisor,
         json={"reason": "撤件退费"},
+        expect=201,
     )
-    assert status == 201, req
     status, _ = await svc.request(
         "POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={"note": "同意"}
     )
@@ -264,13 +263,12 @@ async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]
 
 async def test_a_mistyped_reference_is_named_in_chinese(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
-    status, found = await svc.request(
+    found = await svc.answered(
         "POST",
         "/api/v1/cases/lookup",
         env["clerk"],
         json={"payer_name": "张三", "payer_id": PAYER_ID, "case": {"declaration_no": "12345"}},
     )
-    assert status == 200, found
     (failure,) = found["failures"]
     assert (failure["authority"], failure["code"]) == ("tax", "BAD_REFERENCE")
     assert failure["message_zh"] == "税务部门：号码格式不正确，请核对后重新输入"

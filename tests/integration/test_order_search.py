@@ -138,12 +138,10 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     # paid out: a cut-off, and the bank's word that the instruction was booked
     async with svc.app[POOL].acquire() as conn:
         await paid_out(conn)
-    status, refund = await svc.request(
-        "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}
+    await svc.answered(
+        "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}, expect=201
     )
-    assert status == 201, refund
-    status, body = await svc.request("GET", f"/api/v1/orders/{no}/timeline", clerk)
-    assert status == 200, body
+    body = await svc.answered("GET", f"/api/v1/orders/{no}/timeline", clerk)
     titles = [e["title"] for e in body["events"]]
     assert titles[0] == "开具缴费单"
     assert titles.index("发起支付") < titles.index("收到支付结果，已入账分账")
@@ -161,8 +159,7 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     booked = next(e for e in body["events"] if e["kind"] == "settlement.answered")
     assert "¥80.00" in booked["detail"] and booked["who"] == "合作银行"
     # the refund request counts in the supervisor's shift at the order's window
-    status, shift = await svc.request("GET", "/api/v1/shifts/current?window=W07", supervisor)
-    assert status == 200, shift
+    shift = await svc.answered("GET", "/api/v1/shifts/current?window=W07", supervisor)
     assert (shift["refunds_count"], shift["refunds_fen"]) == (1, 80_00)
     assert shift["refunds_by_channel"] == [
         {"channel": "wechatpay", "count": 1, "amount_fen": 80_00}

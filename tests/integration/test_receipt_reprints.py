@@ -42,13 +42,13 @@ async def _paid(svc: Service, staff: dict[str, str]) -> dict[str, Any]:
 
 
 async def _refund_line_2(svc: Service, staff: dict[str, str], order_no: str) -> None:
-    status, req = await svc.request(
+    req = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/refunds",
         staff["supervisor"],
         json={"lines": [2], "reason": "登记费减免"},
+        expect=201,
     )
-    assert status == 201, req
     status, _ = await svc.request(
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={}
     )
@@ -122,13 +122,13 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     status, _ = await _page(svc, f"/orders/{order_no}/receipt", staff["clerk"])
     assert status == 200
     await _refund_line_2(svc, staff, order_no)
-    status, made = await svc.request(
+    made = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/receipt/reprints",
         staff["clerk"],
         json={"reason": "部分退款后重新出具"},
+        expect=201,
     )
-    assert status == 201, made
     assert (made["receipt_no"], made["reprint_no"], made["paid_fen"]) == (
         f"{order_no}-2",
         1,
@@ -190,10 +190,7 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     assert rows[1]["detail"]["reason"] == "部分退款后重新出具"
     assert rows[1]["detail"]["refunded_lines"] == [2]
     # the order's history (缴费单查询) shows each reprint with its count
-    status, history = await svc.request(
-        "GET", f"/api/v1/orders/{order_no}/timeline", staff["clerk"]
-    )
-    assert status == 200, history
+    history = await svc.answered("GET", f"/api/v1/orders/{order_no}/timeline", staff["clerk"])
     details = [e.get("detail") for e in history["events"]]
     assert "第 1 次补打" in details and "第 2 次补打" in details, history["events"]
 

@@ -18,56 +18,31 @@ import pytest
 
 from adapters.bank import pki
 from adapters.bank.sim_control import DEMO_ACCOUNTS
-from adapters.bank.simulator import prepare_tls
 from clearing.api.keys import POOL
 from clearing.service import settlement
 from tests.integration.bank_harness import (
+    ACQUIRER,
     COLLECTION,
-    KEY_ID,
     account_of,
     balanced,
-    pull_config,
-    running_bank_sim,
+    running_settling_service,
 )
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
-from tests.procs import free_port
+from tests.integration.service_harness import Service, order_body
 
 BEIJING = timezone(timedelta(hours=8))
-ACQUIRER = "财付通支付科技有限公司"
 
 
 @pytest.fixture(scope="module")
 async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     tmp = tmp_path_factory.mktemp("settle")
-    tls = prepare_tls(tmp / "bank" / "tls")
-    port = free_port()
-    ours = f"https://127.0.0.1:{port}"
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
-        running_bank_sim(tmp / "bank", demo=False, pull=pull_config(tls, ours)) as bank,
-        running_service(
-            db_dsn,
-            tmp,
-            wechat,
-            workers=2,
-            settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
-            settlement_key_id=KEY_ID,
-            settlement_sign_alg="ed25519",
-            settlement_acquirer_accounts={ACQUIRER: "wechatpay"},
-            bank_base_url=bank.exchange_url,
-            bank_tls_dir=tls.directory,
-            bank_poll_s=0.2,
-            bankfiles_port=port,
-        ) as svc,
-    ):
+    settling = running_settling_service(db_dsn, tmp, demo=False, settlement_sign_alg="ed25519")
+    async with settling as (svc, _wechat, bank, ours, tls):
         # the demo accounts, but our collection account starts empty: every fen on it comes
         # through this test
         accounts = [
             {**a, "balance_fen": 0} if a["number"] == COLLECTION else dict(a) for a in DEMO_ACCOUNTS
         ]
-        status, body = await bank.control("PUT", "/sim/accounts", {"accounts": accounts})
-        assert status == 200, body
+        await bank.answered("PUT", "/sim/accounts", {"accounts": accounts})
         yield svc, bank, ours, tls
 
 
@@ -212,18 +187,16 @@ async def test_another_certificate_cannot_read_the_files(env: Any, tmp_path: Pat
 async def _account_change(svc: Service, code: str, **account: str) -> None:
     """One finance user asks for the account, a second approves it (maker-checker)."""
     maker, checker = await svc.add_user("finance", None), await svc.add_user("finance", None)
-    status, change = await svc.request(
-        "POST", f"/api/v1/beneficiaries/{code}/account-changes", maker, json=account
+    change = await svc.answered(
+        "POST", f"/api/v1/beneficiaries/{code}/account-changes", maker, json=account, expect=201
     )
-    assert status == 201, change
     status, body = await svc.request(
         "POST", f"/api/v1/account-changes/{change['id']}/approve", maker, json={"note": "我自己"}
     )
     assert status == 403, body  # never the same person
-    status, body = await svc.request(
+    await svc.answered(
         "POST", f"/api/v1/account-changes/{change['id']}/approve", checker, json={"note": "核实"}
     )
-    assert status == 200, body
 
 
 async def _hold(svc: Service, code: str) -> str | None:

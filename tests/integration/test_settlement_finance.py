@@ -139,13 +139,12 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
         "REQUESTED",
     )
 
-    status, approved = await svc.request(
+    approved = await svc.answered(
         "POST",
         f"/api/v1/account-changes/{change['id']}/approve",
         staff["finance2"],
         json={"note": "已电话核实"},
     )
-    assert status == 200, approved
     assert approved["state"] == "APPROVED" and approved["note"] == "已电话核实"
     async with pool.acquire() as conn:
         b = await conn.fetchrow("SELECT * FROM beneficiaries WHERE code = $1", code)
@@ -315,10 +314,9 @@ async def batch(svc: Service, pool: asyncpg.Pool) -> dict[str, Any]:
 async def test_the_day_lists_the_batch_with_its_totals(
     svc: Service, staff: dict[str, str], batch: dict[str, Any]
 ) -> None:
-    status, out = await svc.request(
+    out = await svc.answered(
         "GET", f"/api/v1/settlement/batches?date={batch['date']}", staff["auditor"]
     )
-    assert status == 200, out
     assert out["date"] == batch["date"]
     (mine,) = [b for b in out["batches"] if b["msg_id"] == batch["msg_id"]]
     assert mine["total_fen"] == 350_000_00 + 80_00 + 1_234_56 + 3_000_00
@@ -348,10 +346,9 @@ async def test_the_day_lists_the_batch_with_its_totals(
 async def test_batch_detail_lists_instructions_and_files(
     svc: Service, staff: dict[str, str], batch: dict[str, Any]
 ) -> None:
-    status, out = await svc.request(
+    out = await svc.answered(
         "GET", f"/api/v1/settlement/batches/{batch['msg_id']}", staff["finance"]
     )
-    assert status == 200, out
     by_code = {i["beneficiary_code"]: i for i in out["instructions"]}
     assert {c: i["amount_fen"] for c, i in by_code.items()} == {
         "FISCAL_NONTAX": 80_00,

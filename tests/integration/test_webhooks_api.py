@@ -35,13 +35,13 @@ async def test_an_admin_subscribes_the_case_system_and_resends_a_dead_letter(
     from clearing.api.keys import POOL
 
     admin = await svc.add_user("admin", None)
-    status, made = await svc.request(
+    made = await svc.answered(
         "POST",
         "/api/v1/admin/webhooks",
         admin,
         json={"name": "不动产登记业务系统", "url": casesys.url, "event_types": ["order.cancelled"]},
+        expect=201,
     )
-    assert status == 201, made
     secret, sub = made["secret"], made["subscription"]
     assert secret.startswith("whsec_") and sub["event_types_zh"] == ["缴费单已撤销"]
     status, listed = await svc.request("GET", "/api/v1/admin/webhooks", admin)
