@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -70,6 +70,24 @@ class PhonePay:
         self, svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str
     ) -> PayPage:
         return await svc.mobile_page(self.name, otn, fen, expires_at, back_url(svc, order_no))
+
+    async def opened(
+        self, svc: Service, phone: PhoneBrowser, fen: int, **faults: Any
+    ) -> tuple[str, str, datetime, Page]:
+        """A new attempt of ``fen`` (the acquirer given ``faults`` first), its page opened in
+        the phone: (order_no, out_trade_no, expires_at, the acquirer's page)."""
+        order_no, otn, expires_at = await svc.open_attempt(self.name, fen)
+        if faults:
+            await self.sim(svc).set_faults(**faults)
+        page = await phone.open(await self.page(svc, otn, fen, expires_at, order_no))
+        return order_no, otn, expires_at, page
+
+    async def late_page(self, svc: Service, phone: PhoneBrowser) -> tuple[Page, str]:
+        """The page of a new attempt of 9.99 asked for with an expiry already past, and the
+        attempt's out_trade_no."""
+        order_no, otn, _ = await svc.open_attempt(self.name, 9_99)
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        return await phone.open(await self.page(svc, otn, 9_99, past, order_no)), otn
 
     async def captured_once(self, svc: Service, order_no: str, otn: str) -> TradeStatus:
         """The order clears from the notification, which the acquirer sent at least three

@@ -6,7 +6,7 @@ browser's return to return_url proves nothing and changes nothing."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
@@ -62,10 +62,10 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
 async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 350_080_01)
     # every notification round goes out three times
-    await acquirer.sim(svc).set_faults(duplicate_callbacks=2)
-    cashier = await phone.open(await acquirer.page(svc, otn, 350_080_01, expires_at, order_no))
+    order_no, otn, expires_at, cashier = await acquirer.opened(
+        svc, phone, 350_080_01, duplicate_callbacks=2
+    )
     assert cashier.status == 200
     assert cashier.url.path.startswith("/sim/wap/")
     assert (await acquirer.sim(svc).order(otn))["cashier_url"] == str(cashier.url)
@@ -103,9 +103,7 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
 async def test_the_return_to_the_merchant_captures_nothing(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 88_00)
-    await acquirer.sim(svc).set_faults(drop_callbacks=1.0)
-    cashier = await phone.open(await acquirer.page(svc, otn, 88_00, expires_at, order_no))
+    order_no, otn, _, cashier = await acquirer.opened(svc, phone, 88_00, drop_callbacks=1.0)
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
     assert location is not None
     await phone.get(location)  # the browser arrives back at the service, signed parameters and all
@@ -171,13 +169,10 @@ async def test_the_same_out_trade_no_with_another_amount_is_refused(
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await svc.open_attempt("alipay", 9_99)
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    late = await phone.open(await acquirer.page(svc, otn, 9_99, past, order_no))
+    late, otn = await acquirer.late_page(svc, phone)
     assert _refused(late) == "ACQ.INVALID_PARAMETER"
 
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 9_99)
-    cashier = await phone.open(await acquirer.page(svc, otn, 9_99, expires_at, order_no))
+    order_no, otn, expires_at, cashier = await acquirer.opened(svc, phone, 9_99)
     await acquirer.sim(svc).expire(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"
@@ -189,8 +184,7 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
 
 
 async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 1_00)
-    cashier = await phone.open(await acquirer.page(svc, otn, 1_00, expires_at, order_no))
+    order_no, _, _, cashier = await acquirer.opened(svc, phone, 1_00)
     assert f'href="{back_url(svc, order_no)}"' in cashier.text
     assert 'name="viewport"' in cashier.text
 
@@ -236,8 +230,7 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
 
 
 async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 2_00)
-    cashier = await phone.open(await acquirer.page(svc, otn, 2_00, expires_at, order_no))
+    _, otn, _, cashier = await acquirer.opened(svc, phone, 2_00)
     await acquirer.channel(svc).close(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"

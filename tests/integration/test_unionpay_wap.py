@@ -6,8 +6,6 @@ proves nothing and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -101,9 +99,7 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
 
 
 async def test_the_front_notification_captures_nothing(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 88_00)
-    await acquirer.sim(svc).set_faults(drop_callbacks=1.0)
-    card = await phone.open(await acquirer.page(svc, otn, 88_00, expires_at, order_no))
+    order_no, otn, _, card = await acquirer.opened(svc, phone, 88_00, drop_callbacks=1.0)
     result, _ = await phone.submit(card, card.form())
     # "返回商户": the browser posts the signed front notification to frontUrl
     await phone.submit(result, result.form("front"))
@@ -144,14 +140,11 @@ async def test_the_same_order_id_with_another_amount_is_refused(
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await svc.open_attempt("unionpay", 9_99)
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    late = await phone.open(await acquirer.page(svc, otn, 9_99, past, order_no))
+    late, otn = await acquirer.late_page(svc, phone)
     assert _refused(late) == "10"
     assert await _unknown_at_sim(svc, otn)
 
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 9_99)
-    card = await phone.open(await acquirer.page(svc, otn, 9_99, expires_at, order_no))
+    _, otn, _, card = await acquirer.opened(svc, phone, 9_99)
     await acquirer.sim(svc).expire(otn)
     closed, _ = await phone.submit(card, card.form())
     assert closed.by_id("status") == "订单已超时，不能付款"
@@ -161,8 +154,7 @@ async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -
 
 
 async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
-    card = await phone.open(await acquirer.page(svc, otn, 1_00, expires_at, order_no))
+    _, otn, _, card = await acquirer.opened(svc, phone, 1_00)
     again, _ = await phone.submit(card, card.form(), accNo="1234")
     assert again.by_id("note") == "卡号应为16至19位数字"
     assert (await acquirer.sim(svc).order(otn))["state"] == "ISSUED"
