@@ -101,6 +101,17 @@ async def _written(svc: Service, batch_id: int) -> bool:
         )
 
 
+async def _settled_and_fetched(svc: Service, bank: Any, files: str) -> None:
+    """A cut-off of every account now, its ``files`` written, and the bank told to fetch."""
+    async with svc.app[POOL].acquire() as conn:
+        batch = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+        )
+    assert batch is not None
+    await _until(lambda: _written(svc, batch), files)
+    await bank.control("POST", "/sim/fetch", {})
+
+
 async def _pay(svc: Service, amounts: tuple[int, ...], items: list[str] | None = None) -> str:
     supervisor = await svc.supervisor()
     body = order_body(amounts)
@@ -204,14 +215,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     )
     assert status == 201
     await bank.set_faults(reject_accounts=[FUND])
-    async with svc.app[POOL].acquire() as conn:
-        batch = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-    assert batch is not None
-
-    await _until(lambda: _written(svc, batch), "the batch's files")
-    await bank.control("POST", "/sim/fetch", {})
+    await _settled_and_fetched(svc, bank, "the batch's files")
 
     async def fund_rejected() -> bool:
         async with svc.app[POOL].acquire() as conn:
@@ -295,13 +299,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
         checker,
         json={"reason": "渠道按合同例外收取手续费，已入手续费支出"},
     )
-    async with svc.app[POOL].acquire() as conn:
-        again = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-    assert again is not None
-    await _until(lambda: _written(svc, again), "the second batch's files")
-    await bank.control("POST", "/sim/fetch", {})
+    await _settled_and_fetched(svc, bank, "the second batch's files")
 
     async def everything_booked() -> bool:
         async with svc.app[POOL].acquire() as conn:

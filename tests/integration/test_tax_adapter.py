@@ -6,7 +6,7 @@ import asyncio
 import json
 import stat
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -82,6 +82,16 @@ async def confirm(client: TaxClient, item: DueItem, ref: str = "WX4200001", **kw
     )
 
 
+def by_taxpayer(
+    client: TaxClient, party: dict[str, Any], declaration: dict[str, Any], **kw: Any
+) -> Awaitable[list[DueItem]]:
+    """A lookup with no declaration number: ``party``'s taxpayer id and the property unit of
+    ``declaration``."""
+    return client.lookup(
+        "", taxpayer_id=party["taxpayer_id"], property_unit=declaration["property_unit"], **kw
+    )
+
+
 async def refused(call: Any, code: str) -> TaxRefused:
     with pytest.raises(TaxRefused) as info:
         await call
@@ -132,10 +142,10 @@ async def test_lookup_by_taxpayer_and_property_unit(sim: TaxSim, client: TaxClie
     declaration = await sim.create_case(**SHORT_HOLD)
     by_number = await client.lookup(declaration["declaration_no"])
     for party in ("buyer", "seller"):
-        by_case = await client.lookup(
-            "",
-            taxpayer_id=declaration[party]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
+        by_case = await by_taxpayer(
+            client,
+            declaration[party],
+            declaration,
             payer_name="ignored: meant for another authority",
         )
         assert by_case == by_number
@@ -149,14 +159,7 @@ async def test_lookup_refuses_unknown_and_mismatched_cases(sim: TaxSim, client: 
     assert error.result_code == "24101" and error.reason == "申报信息不存在"
     await refused(client.lookup(no, taxpayer_id=other["buyer"]["taxpayer_id"]), "CASE_MISMATCH")
     await refused(client.lookup(no, property_unit=other["property_unit"]), "CASE_MISMATCH")
-    await refused(
-        client.lookup(
-            "",
-            taxpayer_id=other["buyer"]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
-        ),
-        "NOT_FOUND",
-    )
+    await refused(by_taxpayer(client, other["buyer"], declaration), "NOT_FOUND")
 
 
 async def test_malformed_references_are_refused_without_a_call(
@@ -186,14 +189,7 @@ async def test_paid_vouchers_leave_the_lookup_until_nothing_is_left(
         await confirm(client, item)
     error = await refused(client.lookup(no), "ALREADY_PAID")
     assert error.result_code == "24102"
-    await refused(
-        client.lookup(
-            "",
-            taxpayer_id=declaration["seller"]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
-        ),
-        "ALREADY_PAID",
-    )
+    await refused(by_taxpayer(client, declaration["seller"], declaration), "ALREADY_PAID")
 
 
 # --- confirm -----------------------------------------------------------------------------------

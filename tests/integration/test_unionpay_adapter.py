@@ -40,6 +40,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
+from tests.integration.acquirer_steps import refunded_twice
 from tests.integration.serving import (
     acquirer_fixtures,
     answering,
@@ -443,14 +444,7 @@ async def test_reverse_waits_for_an_outcome_still_in_process(
 
 async def test_refund_is_idempotent_and_bounded(sim: UnionPaySim, client: UnionPayClient) -> None:
     no = await paid_qr(sim, client, total_fen=1_000)
-    first = await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert first.state == "SUCCESS" and first.provider_refund_id
-    again = await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert again.provider_refund_id == first.provider_refund_id
+    await refunded_twice(client, no, "RF" + no)
     assert (await sim.order(no))["refunded_fen"] == 400
     queried = await client.query_refund(out_trade_no=no, out_refund_no="RF" + no)
     assert queried.state == "SUCCESS"

@@ -40,6 +40,7 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
+from tests.integration.acquirer_steps import answered_too_late, refunded_twice
 from tests.integration.serving import (
     acquirer_fixtures,
     in_minutes,
@@ -295,14 +296,7 @@ async def test_expired_order_cannot_be_paid(sim: WeChatSim, client: WeChatPayCli
 async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
     no = await open_order(client, total_fen=1_000)
     await sim.pay(no)
-    outcome = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert outcome.state == "SUCCESS" and outcome.provider_refund_id
-    again = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert again.provider_refund_id == outcome.provider_refund_id
+    await refunded_twice(client, no, "R" + no)
     assert (await client.query(no)).state == "REFUND"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
@@ -393,14 +387,14 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
 async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
-    no = trade_no()
-    expires = in_minutes(10)
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.create_qr(
+    no, expires = trade_no(), in_minutes(10)
+    await answered_too_late(
+        sim,
+        lambda impatient: impatient.create_qr(
             out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-        )
+        ),
+        receiver.url,
+    )
     assert (await client.query(no)).state == "NOTPAY"
     # retrying with the same body is safe and yields the order the acquirer already has
     code_url = await client.create_qr(
@@ -550,13 +544,14 @@ async def test_a_code_that_is_not_wechats_never_leaves(client: WeChatPayClient) 
 async def test_code_payment_answered_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.pay_by_code(
+    await answered_too_late(
+        sim,
+        lambda impatient: impatient.pay_by_code(
             out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700
-        )
+        ),
+        receiver.url,
+    )
     # the money was taken: asking finds it
     assert (await client.query(no)).state == "SUCCESS"
 
@@ -622,10 +617,9 @@ async def paid_order(sim: WeChatSim, client: WeChatPayClient, total_fen: int = 1
     return no
 
 
-async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
-    sim: WeChatSim, client: WeChatPayClient
-) -> None:
-    transport = Transport(
+def _transport(sim: WeChatSim) -> Transport:
+    """The signed HTTP transport our client rides on, for the v3 calls it does not wrap."""
+    return Transport(
         sim.session,
         base_url=sim.base_url,
         keys=sim.merchant,
@@ -633,6 +627,12 @@ async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
         max_skew_s=300,
         clock=time.time,
     )
+
+
+async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    transport = _transport(sim)
     first, second = await open_order(client, total_fen=1_000), await open_order(client)
     _, paid = await sim.pay(first)
     await sim.pay(second)
@@ -883,14 +883,7 @@ async def test_bill_download_needs_a_signed_request_and_is_not_signed(
     url = f"{billing_sim.base_url}/v3/billdownload/file?token={token}&tartype=gzip"
     async with billing_sim.session.get(url) as resp:
         assert resp.status == 401  # unsigned request refused
-    transport = Transport(
-        billing_sim.session,
-        base_url=billing_sim.base_url,
-        keys=billing_sim.merchant,
-        timeout_s=2,
-        max_skew_s=300,
-        clock=time.time,
-    )
+    transport = _transport(billing_sim)
     packed = await transport.download("daily_bill", url)
     assert gzip.decompress(packed).startswith("交易时间,".encode())
     with pytest.raises(AcquirerRejected):
