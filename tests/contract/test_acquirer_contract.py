@@ -9,7 +9,6 @@ adapter in ``tests/integration/test_<channel>_adapter.py``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,10 @@ from tests.contract.acquirers import (
     AcquirerUnderTest,
     running_acquirer,
 )
+from tests.contract.conftest import each_of
 from tests.integration.serving import answering, eventually
 
-
-@pytest.fixture(params=ACQUIRERS)
-async def acquirer(request: pytest.FixtureRequest, keys_root: Path) -> AsyncIterator[Any]:
-    async with running_acquirer(request.param, keys_root) as running:
-        yield running
+acquirer = each_of("acquirer", ACQUIRERS, running_acquirer)
 
 
 def forgeries() -> list[Any]:

@@ -11,6 +11,7 @@ import pytest
 
 from adapters.errors import AcquirerUnavailable
 from clearing.ports import RefundOutcome
+from tests.integration.serving import in_minutes
 
 
 async def answered_too_late(
@@ -23,6 +24,16 @@ async def answered_too_late(
     urls = () if notify_url is None else (notify_url,)
     with pytest.raises(AcquirerUnavailable):
         await call(sim.client(*urls, timeout_s=0.2))
+
+
+def qr_ask(out_trade_no: str) -> dict[str, Any]:
+    """What we ask an acquirer for a QR of 5.00 open ten minutes, to ask again unchanged."""
+    return {
+        "out_trade_no": out_trade_no,
+        "description": "契税",
+        "total_fen": 500,
+        "expires_at": in_minutes(10),
+    }
 
 
 async def refunded_twice(client: Any, out_trade_no: str, out_refund_no: str) -> None:

@@ -149,11 +149,6 @@ def acquirer_fixtures(
     endpoint for it, and our real client sending notifications there."""
 
     @pytest.fixture
-    async def sim(keys_root: Path) -> AsyncIterator[Any]:
-        async with start(keys_root, **sim_options) as running:
-            yield running
-
-    @pytest.fixture
     async def receiver(sim: Any) -> AsyncIterator[Any]:
         async with sim.receiver() as running:
             yield running
@@ -162,7 +157,33 @@ def acquirer_fixtures(
     def client(sim: Any, receiver: Any) -> Any:
         return sim.client(receiver.url, **(client_options or {}))
 
-    return sim, receiver, client
+    return sim_fixture(start, **sim_options), receiver, client
+
+
+def authority_fixtures(
+    start: Callable[..., AbstractAsyncContextManager[Any]],
+    client_options: Mapping[str, Any] | None = None,
+    **sim_options: Any,
+) -> Any:
+    """The two fixtures an authority's adapter tests share, for ``sim, client = ...``: a fresh
+    simulator per test (``start(keys_root, **sim_options)``) and our real client of it."""
+
+    @pytest.fixture
+    def client(sim: Any) -> Any:
+        return sim.client(**(client_options or {}))
+
+    return sim_fixture(start, **sim_options), client
+
+
+def sim_fixture(start: Callable[..., AbstractAsyncContextManager[Any]], **options: Any) -> Any:
+    """A fixture ``sim``: a fresh simulator per test, ``start(keys_root, **options)``."""
+
+    @pytest.fixture
+    async def sim(keys_root: Path) -> AsyncIterator[Any]:
+        async with start(keys_root, **options) as running:
+            yield running
+
+    return sim
 
 
 class SimControl:

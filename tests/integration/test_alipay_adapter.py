@@ -27,7 +27,7 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
-from tests.integration.acquirer_steps import answered_too_late
+from tests.integration.acquirer_steps import answered_too_late, qr_ask
 from tests.integration.alipay_harness import (
     AlipaySim,
     NotifyReceiver,
@@ -641,19 +641,11 @@ async def test_a_busy_gateway_is_unavailable_then_recovers(
 async def test_precreate_that_succeeded_after_the_client_gave_up(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
-    no, expires = trade_no(), in_minutes(10)
-    await answered_too_late(
-        sim,
-        lambda impatient: impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-        ),
-        receiver.url,
-    )
+    ask = qr_ask(trade_no())
+    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
     # retrying the same request is safe and yields the QR Alipay already issued
-    qr = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-    )
-    assert qr == (await sim.order(no))["qr_code"]
+    qr = await client.create_qr(**ask)
+    assert qr == (await sim.order(ask["out_trade_no"]))["qr_code"]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ import itertools
 import os
 import stat
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
 from tests.integration.serving import (
     answering,
+    authority_fixtures,
     eventually,
     keyset_fixture,
     running_sim_cli,
@@ -60,15 +60,7 @@ def today() -> Any:
 keys_root = keyset_fixture(keyset, "fiscal-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[FiscalSim]:
-    async with running_fiscal_sim(keys_root, seed=7) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: FiscalSim) -> FiscalClient:
-    return sim.client()
+sim, client = authority_fixtures(running_fiscal_sim, seed=7)
 
 
 async def confirm(client: FiscalClient, due: DueItem, **overrides: Any) -> LegConfirmation:

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import signal
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from tests.integration.fund_harness import (
     running_fund_cli,
     running_fund_sim,
 )
-from tests.integration.serving import keyset_fixture, regenerated_keyset
+from tests.integration.serving import authority_fixtures, keyset_fixture, regenerated_keyset
 
 
 def today() -> Any:
@@ -47,15 +46,7 @@ def today() -> Any:
 keys_root = keyset_fixture(keyset, "fund-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[FundSim]:
-    async with running_fund_sim(keys_root) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: FundSim) -> FundClient:
-    return sim.client(timeout_s=2.0)
+sim, client = authority_fixtures(running_fund_sim, {"timeout_s": 2.0})
 
 
 # --- signatures and keys, no network -------------------------------------------------------

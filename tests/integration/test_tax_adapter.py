@@ -6,7 +6,7 @@ import asyncio
 import json
 import stat
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
 from tests.integration.serving import (
     answering,
+    authority_fixtures,
     keyset_fixture,
     running_sim_cli,
     stops_on_sigterm,
@@ -57,15 +58,7 @@ PAID_AT = datetime(2026, 11, 26, 10, 30, tzinfo=BEIJING)
 keys_root = keyset_fixture(keyset, "tax-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[TaxSim]:
-    async with running_tax_sim(keys_root) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: TaxSim) -> TaxClient:
-    return sim.client()
+sim, client = authority_fixtures(running_tax_sim)
 
 
 def today() -> date:

@@ -40,7 +40,7 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
-from tests.integration.acquirer_steps import answered_too_late, refunded_twice
+from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
 from tests.integration.serving import (
     acquirer_fixtures,
     in_minutes,
@@ -387,19 +387,11 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
 async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
-    no, expires = trade_no(), in_minutes(10)
-    await answered_too_late(
-        sim,
-        lambda impatient: impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-        ),
-        receiver.url,
-    )
-    assert (await client.query(no)).state == "NOTPAY"
+    ask = qr_ask(trade_no())
+    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    assert (await client.query(ask["out_trade_no"])).state == "NOTPAY"
     # retrying with the same body is safe and yields the order the acquirer already has
-    code_url = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-    )
+    code_url = await client.create_qr(**ask)
     assert code_url.startswith("weixin://")
 
 
