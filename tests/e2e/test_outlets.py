@@ -50,13 +50,10 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     await page.locator("#qr-buttons button", has_text="微信").click()
     await citizen_pays_at_sim_link(page)
     order_no = await paid_order_no(page)
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         row = await conn.fetchrow(
             "SELECT office, window_no, state FROM orders WHERE order_no = $1", order_no
         )
-    finally:
-        await conn.close()
     assert row is not None and (row["office"], row["window_no"]) == (OUTLET, "W01")
     assert row["state"] in ("CLEARED", "SETTLED")
     # the outlet's own list shows it

@@ -35,8 +35,7 @@ async def office(stack: Stack) -> dict[str, str]:
     """A fresh office with a clerk and a supervisor of its own."""
     code = f"E6{secrets.token_hex(2).upper()}"
     people = {"office": code}
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         await init_connection(conn)
         # the office and its window W09, as 系统管理 makes them; the clerk works at W09
         await conn.execute("INSERT INTO offices (code, name) VALUES ($1, '测试大厅')", code)
@@ -56,8 +55,6 @@ async def office(stack: Stack) -> dict[str, str]:
                 password=PASSWORD,
             )
             people[role] = name
-    finally:
-        await conn.close()
     return people
 
 
