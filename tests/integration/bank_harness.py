@@ -42,9 +42,9 @@ from clearing.settlement.signing import (
     load_signer,
     signature_file,
 )
-from tests.integration.service_harness import Service, running_service
+from tests.integration.service_harness import Service, running_wechat_service
 from tests.integration.serving import SimControl, bound_socket
-from tests.integration.wechat_harness import WeChatSim, running_wechat_sim
+from tests.integration.wechat_harness import WeChatSim
 from tests.procs import free_port
 
 COLLECTION = "6217000010000000009"
@@ -308,12 +308,11 @@ async def running_settling_service(
     port = free_port()
     ours = f"https://127.0.0.1:{port}"
     async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
         running_bank_sim(tmp / "bank", demo=demo, pull=pull_config(tls, ours)) as bank,
-        running_service(
+        running_wechat_service(
             dsn,
             tmp,
-            wechat,
+            sim_retry_scale=0.01,
             others=others,
             workers=2,
             settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
@@ -326,7 +325,7 @@ async def running_settling_service(
             **settings,
         ) as svc,
     ):
-        yield svc, wechat, bank, ours, tls
+        yield svc, svc.sim, bank, ours, tls
 
 
 def balanced(statement: bytes) -> tuple[str, int, int]:

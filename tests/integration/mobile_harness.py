@@ -21,8 +21,7 @@ from clearing.api.keys import ACQUIRERS
 from clearing.channels import Channel
 from clearing.ports import PayPage, TradeStatus
 from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, running_wechat_service
 
 
 @asynccontextmanager
@@ -36,10 +35,9 @@ async def running_phone_service(
     kept on the service as ``PhonePay.sim`` finds it."""
     tmp = tmp_path_factory.mktemp(f"{name}-phone")
     async with (
-        running_wechat_sim(tmp / "wechat") as wechat,
         start(tmp / name, retry_scale=0.001) as acquirer,
         # the poller stays out of the way: these tests are about the notification
-        running_service(db_dsn, tmp, wechat, others={name: acquirer}, poll_first_s=600) as s,
+        running_wechat_service(db_dsn, tmp, others={name: acquirer}, poll_first_s=600) as s,
     ):
         s.phone_acquirer = acquirer  # type: ignore[attr-defined]
         await acquirer.reset_faults()

@@ -196,15 +196,15 @@ class Service:
             headers={"Idempotency-Key": key or secrets.token_hex(10)},
         )
 
-    async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
+    async def start_payment(self, token: str, order_no: str, **how: Any) -> dict[str, Any]:
+        """A payment of the order started as ``how`` says (method, channel, code, terminal)."""
         body = await self.answered(
-            "POST",
-            f"/api/v1/orders/{order_no}/payments",
-            token,
-            json={"channel": "wechatpay"},
-            expect=201,
+            "POST", f"/api/v1/orders/{order_no}/payments", token, json=how, expect=201
         )
         return dict(body)
+
+    async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
+        return await self.start_payment(token, order_no, channel="wechatpay")
 
     async def wait_state(
         self, token: str, order_no: str, state: str, within_s: float = 5.0
@@ -320,19 +320,31 @@ async def running_service(
         yield Service(base_url, app, session, sim)
 
 
+@asynccontextmanager
+async def running_wechat_service(
+    dsn: str, tmp: Path, *, sim_retry_scale: float | None = None, **settings: Any
+) -> AsyncIterator[Service]:
+    """The real service (``settings``) with the WeChat simulator every service has (``.sim``),
+    both under ``tmp``; ``sim_retry_scale`` makes the simulator retry its notifications faster."""
+    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
+    async with (
+        running_wechat_sim(tmp / "wechat", **sim_options) as sim,
+        running_service(dsn, tmp, sim, **settings) as s,
+    ):
+        yield s
+
+
 def service_fixture(name: str, *, sim_retry_scale: float | None = None, **settings: Any) -> Any:
     """A module fixture ``svc``: the real service (``settings``) with its WeChat simulator, in a
     fresh folder ``name`` on the module's database; ``svc = service_fixture("x", workers=0)``.
     ``sim_retry_scale`` makes the simulator retry its notifications faster."""
-    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
 
     @pytest.fixture(scope="module")
     async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
         tmp = tmp_path_factory.mktemp(name)
-        async with (
-            running_wechat_sim(tmp / "wechat", **sim_options) as sim,
-            running_service(db_dsn, tmp, sim, **settings) as s,
-        ):
+        async with running_wechat_service(
+            db_dsn, tmp, sim_retry_scale=sim_retry_scale, **settings
+        ) as s:
             yield s
 
     return svc

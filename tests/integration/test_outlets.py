@@ -170,22 +170,17 @@ async def test_an_outlet_clerk_takes_and_pays_orders_at_the_outlet_window(
     assert (paid["office"], paid["window"]) == (places.outlet, "W01")
     # the citizen's payment code, scanned at the outlet
     order = await _order(svc, places.outlet_clerk, places.outlet)
-    await svc.answered(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
+    await svc.start_payment(
         places.outlet_clerk,
-        json={"method": "code", "auth_code": "13" + str(secrets.randbelow(10**16)).zfill(16)},
-        expect=201,
+        order["order_no"],
+        method="code",
+        auth_code="13" + str(secrets.randbelow(10**16)).zfill(16),
     )
     await svc.wait_state(places.outlet_clerk, order["order_no"], "CLEARED")
     # a card on the terminal standing at the outlet's window
     order = await _order(svc, places.outlet_clerk, places.outlet)
-    await svc.answered(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        places.outlet_clerk,
-        json={"method": "card", "terminal_id": "T0000002"},
-        expect=201,
+    await svc.start_payment(
+        places.outlet_clerk, order["order_no"], method="card", terminal_id="T0000002"
     )
     status, swiped = await pos.swipe("T0000002")
     assert status == 200, swiped

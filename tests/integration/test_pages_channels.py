@@ -141,13 +141,7 @@ async def test_test_payment_code_is_charged_and_clears_the_order(
     """The 生成测试付款码 helper's WeChat code (18 digits from 13) is routed and charged."""
     order_no = await _open_order(svc, staff["clerk"])
     code = "13" + "".join(random.choices("0123456789", k=16))
-    started = await svc.answered(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        staff["clerk"],
-        json={"method": "code", "auth_code": code},
-        expect=201,
-    )
+    started = await svc.start_payment(staff["clerk"], order_no, method="code", auth_code=code)
     assert (started["provider"], started["method"]) == ("wechatpay", "code")
     # what the page shows: SUCCEEDED → 已缴费; OPEN → waiting for the phone, then events
     assert started["state"] in ("SUCCEEDED", "OPEN"), started
@@ -221,12 +215,8 @@ async def test_config_offers_the_card_terminals(card_env: tuple[Service, PosSim,
 async def test_card_sale_as_the_window_starts_it(card_env: tuple[Service, PosSim, str]) -> None:
     svc, pos, clerk = card_env
     order_no = await _open_order(svc, clerk, (1_500_00, 80_00))
-    started = await svc.answered(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        clerk,
-        json={"method": "card", "channel": "pos", "terminal_id": "T0000002"},
-        expect=201,
+    started = await svc.start_payment(
+        clerk, order_no, method="card", channel="pos", terminal_id="T0000002"
     )
     assert (started["state"], started["terminal_id"]) == ("OPEN", "T0000002")
     # what the screen reads while waiting: an open attempt of the card channel, without a QR

@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.integration.casesys_harness import CaseSys, running_casesys, wait_deliveries
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, running_wechat_service
 
 
 @pytest.fixture(scope="module")
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     tmp: Path = tmp_path_factory.mktemp("webhooks")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, webhook_schedule_scale=0.00002) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, webhook_schedule_scale=0.00002) as s:
         yield s
 
 
