@@ -72,12 +72,11 @@ async def choose_password(svc: Service, token: str, temporary: str) -> None:
 
 
 async def audit_rows(svc: Service, action: str, object_id: str) -> list[dict[str, Any]]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT actor, detail FROM audit_log WHERE action = $1 AND object_id = $2 ORDER BY id",
-            action,
-            object_id,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT actor, detail FROM audit_log WHERE action = $1 AND object_id = $2 ORDER BY id",
+        action,
+        object_id,
+    )
     return [dict(r) for r in rows]
 
 

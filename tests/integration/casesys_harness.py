@@ -118,13 +118,12 @@ async def sending(
 
 
 async def delivery_states(pool: asyncpg.Pool, sub_id: int) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return await conn.fetch(
-            "SELECT d.id, d.state, d.attempts, e.type, e.event_id, o.order_no"
-            " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_row"
-            " JOIN orders o ON o.id = d.order_id WHERE d.subscription_id = $1 ORDER BY d.id",
-            sub_id,
-        )
+    return await pool.fetch(
+        "SELECT d.id, d.state, d.attempts, e.type, e.event_id, o.order_no"
+        " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_row"
+        " JOIN orders o ON o.id = d.order_id WHERE d.subscription_id = $1 ORDER BY d.id",
+        sub_id,
+    )
 
 
 async def wait_deliveries(

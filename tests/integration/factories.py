@@ -136,13 +136,12 @@ async def capture(
 
 async def ledger_balances(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
     """The order's postings summed by ledger account code."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
-            " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
-            " WHERE o.order_no = $1 GROUP BY a.code",
-            order_no,
-        )
+    rows = await pool.fetch(
+        "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
+        " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
+        " WHERE o.order_no = $1 GROUP BY a.code",
+        order_no,
+    )
     return {r["code"]: int(r["s"]) for r in rows}
 
 

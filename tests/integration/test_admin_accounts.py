@@ -131,12 +131,11 @@ async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin
         "PATCH", f"/api/v1/admin/users/{username}", admin, json={"disabled": True}
     )
     assert (status, out["disabled"]) == (200, True)
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE principals SET password_hash = $2 WHERE username = $1",
-            username,
-            security.hash_password("pass-word-123"),
-        )
+    await svc.app[POOL].execute(
+        "UPDATE principals SET password_hash = $2 WHERE username = $1",
+        username,
+        security.hash_password("pass-word-123"),
+    )
     status, problem = await sign_in(svc, username, "pass-word-123")
     assert (status, problem["code"]) == (401, "LOGIN_FAILED")
 
@@ -157,10 +156,9 @@ async def test_an_invalid_change_is_refused_and_nothing_changes(
     _, username = await user(svc, admin, role="clerk", office=office, window="W01")
     got, problem = await svc.request("PATCH", f"/api/v1/admin/users/{username}", admin, json=body)
     assert (got, problem["code"]) == (status, code), problem
-    async with svc.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT role, office, window_code FROM principals WHERE username = $1", username
-        )
+    row = await svc.app[POOL].fetchrow(
+        "SELECT role, office, window_code FROM principals WHERE username = $1", username
+    )
     assert tuple(row) == ("clerk", office, "W01")
     assert await audit_rows(svc, "principal.updated", username) == []
 

@@ -18,10 +18,9 @@ svc = service_fixture("day", workers=0)
 async def _made_at(svc: Service, at: datetime) -> str:
     status, order = await svc.create_order(await svc.supervisor(), order_body((80_00,)))
     assert status == 201, order
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET created_at = $2 WHERE order_no = $1", order["order_no"], at
-        )
+    await svc.app[POOL].execute(
+        "UPDATE orders SET created_at = $2 WHERE order_no = $1", order["order_no"], at
+    )
     return str(order["order_no"])
 
 

@@ -105,11 +105,10 @@ async def test_a_declined_card_fails_the_attempt_and_tells_the_window_why(
     assert event["reason_zh"] == reason
     attempt = await _attempt(svc, clerk, order_no, started["out_trade_no"])
     assert (attempt["state"], attempt["failure_zh"]) == ("FAILED", reason)
-    async with svc.app[POOL].acquire() as conn:
-        audited = await conn.fetchval(
-            "SELECT detail FROM audit_log WHERE action = 'attempt.failed' AND object_id = $1",
-            order_no,
-        )
+    audited = await svc.app[POOL].fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'attempt.failed' AND object_id = $1",
+        order_no,
+    )
     assert audited is not None and audited["code"] == resp_code
     # the order's history says it too, in words staff read
     history = await svc.answered("GET", f"/api/v1/orders/{order_no}/timeline", clerk)

@@ -64,10 +64,9 @@ async def test_pairing_again_replaces_the_old_screen_and_unpairing_revokes(
     status, body = await svc.request("DELETE", "/api/v1/display/windows/P02/device", clerk)
     assert status == 200 and body["paired"] is False
     assert (await new.get("/api/v1/display/state"))[0] == 401
-    async with svc.app[POOL].acquire() as conn:
-        actions = await conn.fetch(
-            "SELECT action FROM audit_log WHERE object_id = 'HALL1/P02' ORDER BY id"
-        )
+    actions = await svc.app[POOL].fetch(
+        "SELECT action FROM audit_log WHERE object_id = 'HALL1/P02' ORDER BY id"
+    )
     assert [r["action"] for r in actions] == ["display.paired", "display.paired", "display.revoked"]
 
 

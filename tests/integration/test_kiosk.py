@@ -197,11 +197,10 @@ async def test_a_wrong_pair_gets_one_neutral_answer_and_guessing_is_locked_out(
     fine = await new_order(svc, good := case())
     status, view = await second.lookup(good, ID_TAIL.lower())
     assert status == 200 and view["order"]["order_no"] == fine
-    async with svc.app[POOL].acquire() as conn:
-        refused = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE actor = $1 AND action = 'kiosk.lookup_refused'",
-            f"kiosk:{kiosk_id}",
-        )
+    refused = await svc.app[POOL].fetchval(
+        "SELECT count(*) FROM audit_log WHERE actor = $1 AND action = 'kiosk.lookup_refused'",
+        f"kiosk:{kiosk_id}",
+    )
     assert refused == 3 + kiosk_lookup.CASE_FAILURES - 1
     status, body = await kiosk.lookup(number, "12")
     assert (status, body["code"]) == (422, "KIOSK_LOOKUP_INPUT")
@@ -310,12 +309,11 @@ async def test_paying_by_the_payment_code_the_scanner_reads(svc: Service, admin:
     )
     assert (status, body["state"], body["order_state"]) == (201, "SUCCEEDED", "CLEARED"), body
     assert (await kiosk.call("GET", "/api/v1/kiosk/current"))[1]["phase"] == "paid"
-    async with svc.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT actor, detail FROM audit_log WHERE action = 'kiosk.code_payment'"
-            " AND object_id = $1",
-            order_no,
-        )
+    row = await svc.app[POOL].fetchrow(
+        "SELECT actor, detail FROM audit_log WHERE action = 'kiosk.code_payment'"
+        " AND object_id = $1",
+        order_no,
+    )
     assert row is not None and row["actor"] == f"kiosk:{kiosk_id}"
     assert row["detail"]["state"] == "SUCCEEDED"
 

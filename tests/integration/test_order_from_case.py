@@ -55,11 +55,10 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     now = await confirmed_order(env, order["order_no"], every_s=0.2)
-    async with svc.app[POOL].acquire() as conn:
-        tasks = await conn.fetch(
-            "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
-            " ORDER BY id DESC LIMIT 8"
-        )
+    tasks = await svc.app[POOL].fetch(
+        "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
+        " ORDER BY id DESC LIMIT 8"
+    )
     assert all_confirmed(now), [dict(t) for t in tasks]
     # every authority has its proof; SETTLED waits for the payout to the beneficiaries
     assert now["state"] == "CLEARED"
@@ -72,8 +71,7 @@ async def test_an_authority_down_makes_no_order_and_names_itself(env: dict[str, 
     case = await _case(env)
     await env["fiscal"].set_faults(down=True)
     try:
-        async with svc.app[POOL].acquire() as conn:
-            before = await conn.fetchval("SELECT count(*) FROM orders")
+        before = await svc.app[POOL].fetchval("SELECT count(*) FROM orders")
         status, problem = await svc.create_order(env["clerk"], _body(case), secrets.token_hex(8))
         assert (status, problem["code"]) == (502, "AUTHORITY_LOOKUP_FAILED")
         assert [f["authority"] for f in problem["failures"]] == ["fiscal"]

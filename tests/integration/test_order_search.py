@@ -54,10 +54,9 @@ async def test_a_clerk_finds_an_order_by_each_key(svc: Service) -> None:
     status, body = await find(svc, clerk, date_from=yesterday, date_to=yesterday)
     assert status == 200 and body["total"] == 0
     # the number is stored only as a 32-byte keyed hash, never in clear
-    async with svc.app[POOL].acquire() as conn:
-        stored = await conn.fetchval(
-            "SELECT payer_id_hmac FROM orders WHERE order_no = $1", mine["order_no"]
-        )
+    stored = await svc.app[POOL].fetchval(
+        "SELECT payer_id_hmac FROM orders WHERE order_no = $1", mine["order_no"]
+    )
     assert len(stored) == 32 and payer.encode() not in stored
 
 

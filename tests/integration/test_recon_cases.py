@@ -101,10 +101,9 @@ async def _audit(pool: asyncpg.Pool, object_type: str, object_id: int) -> list[a
 
 
 async def _balances(pool: asyncpg.Pool, *codes: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT code, balance_fen FROM account_balances WHERE code = ANY($1)", list(codes)
-        )
+    rows = await pool.fetch(
+        "SELECT code, balance_fen FROM account_balances WHERE code = ANY($1)", list(codes)
+    )
     return {r["code"]: r["balance_fen"] for r in rows}
 
 
@@ -443,8 +442,7 @@ async def test_a_bad_adjustment_is_422_and_posts_nothing(
     code: str,
 ) -> None:
     d_id = await _discrepancy(pool, run_id)
-    async with pool.acquire() as conn:
-        entries = await conn.fetchval("SELECT count(*) FROM journal_entries")
+    entries = await pool.fetchval("SELECT count(*) FROM journal_entries")
     status, problem = await svc.request(
         "POST", _path(d_id, "adjustments"), staff["finance"], json={"legs": legs, "memo": "调整"}
     )

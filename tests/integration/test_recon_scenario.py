@@ -76,20 +76,18 @@ async def _run(svc: Service, **options: Any) -> dict[str, Any]:
 
 
 async def _open(svc: Service) -> list[dict[str, Any]]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT type, source, reference, state FROM discrepancies"
-            " WHERE state IN ('OPEN', 'ASSIGNED') ORDER BY type"
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT type, source, reference, state FROM discrepancies"
+        " WHERE state IN ('OPEN', 'ASSIGNED') ORDER BY type"
+    )
     return [dict(r) for r in rows]
 
 
 async def _nudge(svc: Service, kind: str) -> None:
     """Tasks waiting out a backoff run now (a test does not wait minutes)."""
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind
-        )
+    await svc.app[POOL].execute(
+        "UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind
+    )
 
 
 async def _written(svc: Service, batch_id: int) -> bool:
@@ -148,13 +146,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     status, order = await svc.create_order(supervisor, order_body((520_00,)))
     assert status == 201
     qr = await svc.open_qr(supervisor, order["order_no"])
-    second = await svc.answered(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        supervisor,
-        json={"method": "qr", "channel": "alipay"},
-        expect=201,
-    )
+    second = await svc.start_payment(supervisor, order["order_no"], method="qr", channel="alipay")
     # (Alipay's gateway answers 502 meanwhile, so no refund attempt reaches it)
     await alipay.set_faults(api_5xx=1_000_000)
     await svc.sim.pay(qr["out_trade_no"])
@@ -259,8 +251,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     await asyncio.gather(
         _run(svc, fetch=False, recover=False), _run(svc, fetch=False, recover=False)
     )
-    async with svc.app[POOL].acquire() as conn:
-        total = await conn.fetchval("SELECT count(*) FROM discrepancies")
+    total = await svc.app[POOL].fetchval("SELECT count(*) FROM discrepancies")
     after = [d for d in await _open(svc) if d["type"] != "LONG"]  # LONG closes: now captured
     assert after == [d for d in before if d["type"] != "LONG"]
     assert total == 5
@@ -288,11 +279,10 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     )
     assert status == 200
     fee = by_type["FEE_MISMATCH"]
-    async with svc.app[POOL].acquire() as conn:
-        fee_id = await conn.fetchval(
-            "SELECT id FROM discrepancies WHERE type = 'FEE_MISMATCH' AND reference = $1",
-            fee["reference"],
-        )
+    fee_id = await svc.app[POOL].fetchval(
+        "SELECT id FROM discrepancies WHERE type = 'FEE_MISMATCH' AND reference = $1",
+        fee["reference"],
+    )
     await svc.answered(
         "POST",
         f"/api/v1/discrepancies/{fee_id}/resolve",

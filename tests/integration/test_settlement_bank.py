@@ -70,17 +70,15 @@ async def _paid_orders(svc: Service, amounts: list[tuple[int, ...]]) -> int:
 
 
 async def _balances(svc: Service) -> dict[str, int]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch("SELECT code, balance_fen FROM account_balances")
+    rows = await svc.app[POOL].fetch("SELECT code, balance_fen FROM account_balances")
     return {r["code"]: int(r["balance_fen"]) for r in rows}
 
 
 async def _instructions(svc: Service, batch_id: int) -> dict[str, str]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT beneficiary_code, state FROM settlement_instructions WHERE batch_id = $1",
-            batch_id,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT beneficiary_code, state FROM settlement_instructions WHERE batch_id = $1",
+        batch_id,
+    )
     return {r["beneficiary_code"]: r["state"] for r in rows}
 
 
@@ -92,10 +90,9 @@ async def _cutoff(svc: Service) -> int:
     assert batch_id is not None
 
     async def written() -> bool:
-        async with svc.app[POOL].acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT state FROM settlement_batches WHERE id = $1", batch_id
-            )
+        state = await svc.app[POOL].fetchval(
+            "SELECT state FROM settlement_batches WHERE id = $1", batch_id
+        )
         return state != "CREATED"
 
     await _until(written, "the batch's files")
@@ -126,12 +123,11 @@ async def test_payments_to_statement_every_payable_paid_out(env: Any) -> None:
         return set((await _instructions(svc, batch_id)).values()) == {"BOOKED"}
 
     await _until(all_booked, "every instruction booked from the pain.002")
-    async with svc.app[POOL].acquire() as conn:
-        states = await conn.fetch(
-            "SELECT DISTINCT o.state FROM settlement_items s JOIN orders o ON o.id = s.order_id"
-            " JOIN settlement_instructions i ON i.id = s.instruction_id WHERE i.batch_id = $1",
-            batch_id,
-        )
+    states = await svc.app[POOL].fetch(
+        "SELECT DISTINCT o.state FROM settlement_items s JOIN orders o ON o.id = s.order_id"
+        " JOIN settlement_instructions i ON i.id = s.instruction_id WHERE i.batch_id = $1",
+        batch_id,
+    )
     # paid out (and nothing to confirm on typed lines): the orders are SETTLED
     assert [r["state"] for r in states] == ["SETTLED"]
     statements = await bank.close_day(datetime.now(BEIJING).date())
@@ -200,10 +196,9 @@ async def _account_change(svc: Service, code: str, **account: str) -> None:
 
 
 async def _hold(svc: Service, code: str) -> str | None:
-    async with svc.app[POOL].acquire() as conn:
-        hold: str | None = await conn.fetchval(
-            "SELECT payout_hold FROM beneficiaries WHERE code = $1", code
-        )
+    hold: str | None = await svc.app[POOL].fetchval(
+        "SELECT payout_hold FROM beneficiaries WHERE code = $1", code
+    )
     return hold
 
 
@@ -262,12 +257,11 @@ async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -
     assert await _instructions(svc, second) == {"FUND_CUSTODY": "BOOKED"}
 
     # days later the treasury's transfer comes back (退汇)
-    async with svc.app[POOL].acquire() as conn:
-        e2e = await conn.fetchval(
-            "SELECT end_to_end_id FROM settlement_instructions"
-            " WHERE batch_id = $1 AND beneficiary_code = 'TREASURY'",
-            first,
-        )
+    e2e = await svc.app[POOL].fetchval(
+        "SELECT end_to_end_id FROM settlement_instructions"
+        " WHERE batch_id = $1 AND beneficiary_code = 'TREASURY'",
+        first,
+    )
     status, body = await bank.control(
         "POST", "/sim/return", {"end_to_end_id": e2e, "reason": "AC04"}
     )
@@ -303,9 +297,8 @@ async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -
     balances = await _until(agreed, "the last statement imported")
     assert closing == 0
     assert all(v == 0 for k, v in balances.items() if k.startswith("payable:")), balances
-    async with svc.app[POOL].acquire() as conn:
-        doubled = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
-            " WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d"
-        )
+    doubled = await svc.app[POOL].fetchval(
+        "SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
+        " WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d"
+    )
     assert doubled == 0

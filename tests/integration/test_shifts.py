@@ -56,10 +56,9 @@ async def test_a_closed_shift_is_frozen_and_later_work_goes_to_the_next(svc: Ser
     assert (live["orders_count"], live["received_fen"], live["cancelled_count"]) == (1, 50_00, 0)
 
     # the closed shift's numbers were stored at close, not recomputed from the orders
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET total_fen = total_fen + 1 WHERE order_no = $1", paid["order_no"]
-        )
+    await svc.app[POOL].execute(
+        "UPDATE orders SET total_fen = total_fen + 1 WHERE order_no = $1", paid["order_no"]
+    )
     status, again = await svc.request("GET", f"/api/v1/shifts/{first['id']}", clerk)
     assert status == 200 and again == first
 
@@ -80,8 +79,7 @@ async def test_work_from_before_shifts_existed_is_no_one_s_shift(svc: Service) -
         live = await current(svc, clerk, "W07")
         assert (live["orders_count"], live["orders_fen"]) == (1, 20_00)
     finally:
-        async with svc.app[POOL].acquire() as conn:
-            await conn.execute("UPDATE shifts_epoch SET since = $1", old)
+        await svc.app[POOL].execute("UPDATE shifts_epoch SET since = $1", old)
 
 
 async def test_a_supervisor_sees_every_window_and_a_clerk_only_their_own(svc: Service) -> None:

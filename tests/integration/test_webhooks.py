@@ -50,12 +50,11 @@ async def _refund_whole(pool: asyncpg.Pool, order_no: str) -> None:
 
 
 async def _events(pool: asyncpg.Pool, order_no: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return await conn.fetch(
-            "SELECT e.type, e.event_id, e.body FROM webhook_events e JOIN orders o"
-            " ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY e.id",
-            order_no,
-        )
+    return await pool.fetch(
+        "SELECT e.type, e.event_id, e.body FROM webhook_events e JOIN orders o"
+        " ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY e.id",
+        order_no,
+    )
 
 
 async def _gauge(pool: asyncpg.Pool, state: str) -> float:
@@ -300,10 +299,9 @@ async def test_a_slow_case_system_is_timed_out_and_retried(pool: asyncpg.Pool) -
         who = await _staff(pool)
         await _paid_order(pool, who, [321])
         rows = await wait_deliveries(pool, sub_id, lambda rows: rows[0]["attempts"] >= 2)
-        async with pool.acquire() as conn:
-            error = await conn.fetchval(
-                "SELECT last_error FROM webhook_deliveries WHERE id = $1", rows[0]["id"]
-            )
+        error = await pool.fetchval(
+            "SELECT last_error FROM webhook_deliveries WHERE id = $1", rows[0]["id"]
+        )
         assert "no answer within 0.3 s" in error
         await sim.set_faults(delay_s=0)
         await wait_deliveries(pool, sub_id, lambda rows: rows[0]["state"] == "DELIVERED")
@@ -356,12 +354,11 @@ async def test_disabling_a_subscription_dead_letters_what_it_had_queued(
             # the queued tasks run, and find nothing to send
             deadline = time.monotonic() + 20
             while True:
-                async with pool.acquire() as conn:
-                    left = await conn.fetchval(
-                        "SELECT count(*) FROM tasks WHERE dedupe_key = ANY($1::text[])"
-                        " AND state <> 'DONE'",
-                        keys,
-                    )
+                left = await pool.fetchval(
+                    "SELECT count(*) FROM tasks WHERE dedupe_key = ANY($1::text[])"
+                    " AND state <> 'DONE'",
+                    keys,
+                )
                 if left == 0:
                     break
                 assert time.monotonic() < deadline, left
