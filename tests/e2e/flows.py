@@ -166,6 +166,13 @@ async def submit_form(
     await form.locator("button[type=submit]").click()
 
 
+async def refused_page(page: Watched, path: str, words: str, status: int = 403) -> None:
+    """Going to ``path`` is refused with ``status``, and the page says why in ``words``."""
+    response = await page.goto(path)
+    assert response is not None and response.status == status
+    assert words in await page.inner_text("body")
+
+
 async def audit_actions(stack: Stack, object_id: str) -> list[str]:
     """What the audit log recorded about ``object_id``, oldest first."""
     async with stack.connected() as conn:

@@ -11,7 +11,14 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import at_window, fits_staff_screen, signed_in, submit_form, take_order
+from tests.e2e.flows import (
+    at_window,
+    fits_staff_screen,
+    refused_page,
+    signed_in,
+    submit_form,
+    take_order,
+)
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
@@ -187,9 +194,7 @@ async def test_others_are_refused_the_admin_page(page_as: PageFactory, username:
     page = await page_as(username)
     page.allow_console(r"status of 403")
     await page.wait_for_url(lambda url: "/login" not in url)
-    response = await page.goto("/admin")
-    assert response is not None and response.status == 403
-    assert "仅供系统管理员使用" in await page.inner_text("body")
+    await refused_page(page, "/admin", "仅供系统管理员使用")
 
 
 async def test_admin_creates_an_api_client_and_its_token_works(
