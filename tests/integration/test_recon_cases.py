@@ -88,6 +88,14 @@ async def _discrepancy(
         )
 
 
+async def _closed(svc: Service, d_id: int, action: str, token: str, reason: str) -> Any:
+    """The discrepancy as ``action`` (resolve or void) with ``reason`` leaves it: the reason
+    is its resolution."""
+    d = await svc.answered("POST", _path(d_id, action), token, json={"reason": reason})
+    assert d["resolution"] == reason
+    return d
+
+
 async def _audit(pool: asyncpg.Pool, object_type: str, object_id: int) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
         return list(
@@ -217,14 +225,8 @@ async def test_assign_comment_resolve_each_audited(
         "POST", _path(d_id, "resolve"), staff["admin"], json={"reason": "x"}
     )
     assert (status, problem["code"]) == (422, "INVALID_REASON")
-    d = await svc.answered(
-        "POST", _path(d_id, "resolve"), staff["admin"], json={"reason": "次日补记，已核对"}
-    )
-    assert (d["state"], d["resolution"], d["resolved_by"]) == (
-        "RESOLVED",
-        "次日补记，已核对",
-        names["admin"],
-    )
+    d = await _closed(svc, d_id, "resolve", staff["admin"], "次日补记，已核对")
+    assert (d["state"], d["resolved_by"]) == ("RESOLVED", names["admin"])
     assert d["resolved_at"]
 
     rows = await _audit(pool, "discrepancy", d_id)
@@ -255,14 +257,8 @@ async def test_void_keeps_the_row_and_its_audit(
     svc: Service, staff: dict[str, str], names: dict[str, str], pool: asyncpg.Pool, run_id: int
 ) -> None:
     d_id = await _discrepancy(pool, run_id, type="LONG")
-    d = await svc.answered(
-        "POST", _path(d_id, "void"), staff["finance"], json={"reason": "测试商户号的测试交易"}
-    )
-    assert (d["state"], d["resolution"], d["resolved_by"]) == (
-        "VOID",
-        "测试商户号的测试交易",
-        names["finance"],
-    )
+    d = await _closed(svc, d_id, "void", staff["finance"], "测试商户号的测试交易")
+    assert (d["state"], d["resolved_by"]) == ("VOID", names["finance"])
     assert [r["action"] for r in await _audit(pool, "discrepancy", d_id)] == ["discrepancy.voided"]
 
 

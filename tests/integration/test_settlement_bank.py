@@ -69,6 +69,22 @@ async def _paid_orders(svc: Service, amounts: list[tuple[int, ...]]) -> int:
     return total
 
 
+async def _ledger_agrees(
+    svc: Service, statements: list[bytes], what: str
+) -> tuple[int, dict[str, int]]:
+    """Once the statement of our collection account among ``statements`` is imported (``what``)
+    and the ledger's balance of the account is its closing balance: (that balance, every
+    ledger balance)."""
+    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
+    _, _, closing = balanced(ours)
+
+    async def agreed() -> dict[str, int] | None:
+        b = await _balances(svc)
+        return b if b["bank:collection"] == closing else None
+
+    return closing, await _until(agreed, what)
+
+
 async def _balances(svc: Service) -> dict[str, int]:
     rows = await svc.app[POOL].fetch("SELECT code, balance_fen FROM account_balances")
     return {r["code"]: int(r["balance_fen"]) for r in rows}
@@ -131,14 +147,7 @@ async def test_payments_to_statement_every_payable_paid_out(env: Any) -> None:
     # paid out (and nothing to confirm on typed lines): the orders are SETTLED
     assert [r["state"] for r in states] == ["SETTLED"]
     statements = await bank.close_day(datetime.now(BEIJING).date())
-    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
-    _, _opening, closing = balanced(ours)
-
-    async def statement_applied() -> dict[str, int] | None:
-        b = await _balances(svc)
-        return b if b["bank:collection"] == closing else None
-
-    balances = await _until(statement_applied, "the statement imported")
+    closing, balances = await _ledger_agrees(svc, statements, "the statement imported")
     assert closing == 0  # everything that came in went out to the beneficiaries
     assert {k: v for k, v in balances.items() if k.startswith("payable:")} == {
         "payable:TREASURY": 0,
@@ -287,14 +296,7 @@ async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -
     assert await _instructions(svc, third) == {"TREASURY": "BOOKED"}
     # the bank booked each line's money once; the ledger agrees with its statement
     statements = await bank.close_day(day + timedelta(days=2))
-    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
-    _, _, closing = balanced(ours)
-
-    async def agreed() -> dict[str, int] | None:
-        b = await _balances(svc)
-        return b if b["bank:collection"] == closing else None
-
-    balances = await _until(agreed, "the last statement imported")
+    closing, balances = await _ledger_agrees(svc, statements, "the last statement imported")
     assert closing == 0
     assert all(v == 0 for k, v in balances.items() if k.startswith("payable:")), balances
     doubled = await svc.app[POOL].fetchval(
