@@ -117,6 +117,17 @@ async def sending(
         await session.close()
 
 
+@asynccontextmanager
+async def subscribed(
+    pool: asyncpg.Pool, **sending_options: Any
+) -> AsyncIterator[tuple[CaseSys, int, str]]:
+    """The case system's simulator as the only active subscription, and webhooks being sent
+    (``sending(pool, **sending_options)``), for the block: (simulator, subscription, secret)."""
+    async with running_casesys() as sim, sending(pool, **sending_options):
+        sub_id, secret = await subscribe(pool, sim)
+        yield sim, sub_id, secret
+
+
 async def delivery_states(pool: asyncpg.Pool, sub_id: int) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT d.id, d.state, d.attempts, e.type, e.event_id, o.order_no"
