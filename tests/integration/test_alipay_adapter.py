@@ -28,6 +28,7 @@ from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
 from tests.integration.acquirer_steps import answered_too_late, qr_ask
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
     AlipaySim,
     NotifyReceiver,
@@ -35,15 +36,7 @@ from tests.integration.alipay_harness import (
     running_alipay_sim,
     running_notify_receiver,
 )
-from tests.integration.serving import (
-    acquirer_fixtures,
-    answering,
-    eventually,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-    regenerated_keyset,
-)
+from tests.integration.serving import answering, eventually, in_minutes, open_acquirer_qr
 
 RETRY_SCALE = 0.001
 FEE_RATE_PPM = 6000  # 0.6 %: government merchants pay none, but the bill must carry fees right

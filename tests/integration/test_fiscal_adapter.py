@@ -36,15 +36,9 @@ from adapters.fiscal.keys import (
 )
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
+from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
-from tests.integration.serving import (
-    answering,
-    authority_fixtures,
-    eventually,
-    keyset_fixture,
-    running_sim_cli,
-    stops_on_sigterm,
-)
+from tests.integration.serving import answering, eventually, running_sim_cli, stops_on_sigterm
 
 _refs = itertools.count(1)
 

@@ -26,6 +26,11 @@ from adapters.fund.keys import (
 from adapters.fund.unit_no import UnitNoError
 from adapters.fund.wire import BEIJING, CONFIRM_PATH, QUERY_PATH
 from clearing.ports import Authority, AuthorityRefused
+from tests.integration.adapter_fixtures import (
+    authority_fixtures,
+    keyset_fixture,
+    regenerated_keyset,
+)
 from tests.integration.fund_harness import (
     FundSim,
     home,
@@ -36,7 +41,6 @@ from tests.integration.fund_harness import (
     running_fund_cli,
     running_fund_sim,
 )
-from tests.integration.serving import authority_fixtures, keyset_fixture, regenerated_keyset
 
 
 def today() -> Any:

@@ -31,18 +31,13 @@ from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.wire import BEIJING, mask_pan
 from clearing.ports import PaymentDeclined, RefundOutcome
 from tests.integration.acquirer_steps import answered_too_late
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.pos_harness import (
     NotifyReceiver,
     PosSim,
     running_pos_sim,
 )
-from tests.integration.serving import (
-    acquirer_fixtures,
-    answering,
-    eventually,
-    keyset_fixture,
-    regenerated_keyset,
-)
+from tests.integration.serving import answering, eventually
 
 RETRY_SCALE = 0.01
 FEE_PPM = 3800  # 0.38 %: government merchants pay none, but a zero rate would hide fee bugs

@@ -32,13 +32,8 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
-from tests.integration.serving import (
-    answering,
-    authority_fixtures,
-    keyset_fixture,
-    running_sim_cli,
-    stops_on_sigterm,
-)
+from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
+from tests.integration.serving import answering, running_sim_cli, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -41,14 +41,8 @@ from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
 from tests.integration.acquirer_steps import refunded_twice
-from tests.integration.serving import (
-    acquirer_fixtures,
-    answering,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-    regenerated_keyset,
-)
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
+from tests.integration.serving import answering, in_minutes, open_acquirer_qr
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,

@@ -41,13 +41,8 @@ from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
 from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
-from tests.integration.serving import (
-    acquirer_fixtures,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-    regenerated_keyset,
-)
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
+from tests.integration.serving import in_minutes, open_acquirer_qr
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
