@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import functools
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
+
+import asyncpg
+
+from clearing.db import migrate
 
 ARCHIVE = Path(__file__).parent / "fixtures" / "migrations_before_sql.tar.gz"
 
@@ -26,6 +31,23 @@ def files() -> dict[str, str]:
                 assert handle is not None
                 out[Path(member.name).name] = handle.read().decode("utf-8")
     return out
+
+
+async def applied_as_before(conn: asyncpg.Connection, done: Iterable[migrate.Migration]) -> None:
+    """A database as an earlier release's migrator left it, having applied ``done``: each file
+    in a transaction, recorded with its checksum (a file left with only its comment sends
+    nothing, as ``migrate`` does)."""
+    await conn.execute(migrate._HISTORY)
+    for m in done:
+        async with conn.transaction():
+            if m.has_statements:
+                await conn.execute(m.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                m.version,
+                m.name,
+                m.checksum,
+            )
 
 
 def checksums() -> dict[str, str]:

@@ -16,6 +16,17 @@ from html.parser import HTMLParser
 
 from clearing.domain.display import TABLES
 
+# the sheets of the daily reconciliation workbook (对账日报), in the order finance reads them
+REPORT_SHEETS = [
+    "汇总",
+    "按收费项目",
+    "按收款单位",
+    "按渠道",
+    "按大厅窗口",
+    "对账差异",
+    "运行记录",
+    "服务评价",
+]
 # names staff know as they are (file formats they download)
 ALLOWED = frozenset({"Excel", "CSV", "PDF", "XLSX"})
 _TOKEN = re.compile(r"[A-Za-z0-9_:.\-]+")

@@ -9,7 +9,6 @@ adapter in ``tests/integration/test_<channel>_adapter.py``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,10 @@ from tests.contract.acquirers import (
     AcquirerUnderTest,
     running_acquirer,
 )
-from tests.integration.serving import eventually, serving
+from tests.contract.conftest import each_of
+from tests.integration.serving import answering, eventually
 
-
-@pytest.fixture(params=ACQUIRERS)
-async def acquirer(request: pytest.FixtureRequest, keys_root: Path) -> AsyncIterator[Any]:
-    async with running_acquirer(request.param, keys_root) as running:
-        yield running
+acquirer = each_of("acquirer", ACQUIRERS, running_acquirer)
 
 
 def forgeries() -> list[Any]:
@@ -249,12 +245,7 @@ async def test_an_unsigned_answer_is_forged(acquirer: AcquirerUnderTest) -> None
         await request.read()
         return web.Response(text=body, content_type="application/json")
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", impostor)
-        return app
-
-    async with serving(make_app) as (base_url, _app):
+    async with answering("/{tail:.*}", impostor) as base_url:
         with pytest.raises(ResponseForged) as caught:
             await acquirer.open(acquirer.impostor(base_url))
     assert caught.value.reason == reason

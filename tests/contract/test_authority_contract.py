@@ -9,8 +9,6 @@ formats) stay beside its adapter in ``tests/integration/test_<authority>_adapter
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +21,10 @@ from tests.contract.authorities import (
     payment_ref,
     running_authority,
 )
+from tests.contract.conftest import each_of
 from tests.integration.serving import closed_url
 
-
-@pytest.fixture(params=AUTHORITIES)
-async def authority(request: pytest.FixtureRequest, keys_root: Path) -> AsyncIterator[Any]:
-    async with running_authority(request.param, keys_root) as running:
-        yield running
+authority = each_of("authority", AUTHORITIES, running_authority)
 
 
 # --- lookup and confirm ----------------------------------------------------------------------

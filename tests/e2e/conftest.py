@@ -5,7 +5,7 @@ service, every simulator and the partner bank, on a fresh database of the test c
 from the migrated template, with the demo's staff accounts. Tests reach it as people do: a
 browser per role (``page_as("clerk1")``), the simulators' own desks for the citizen's side
 (``stack.sim("wechatpay")``), the API with a role's token (``await stack.token("super1")``), and
-the database for facts a screen does not show (``await stack.db()``).
+the database for facts a screen does not show (``async with stack.connected() as conn``).
 
 Every page records console errors and uncaught exceptions; a test fails if any were seen that it
 did not declare with ``page.allow_console(pattern)`` (a refusal test expects its 403, say).
@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,14 @@ class Stack:
     def sim(self, name: str) -> str:
         return self.sims[name]
 
-    async def db(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self.dsn)
+    @asynccontextmanager
+    async def connected(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the test's own to the database, for the block."""
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     async def token(self, username: str) -> str:
         """A bearer token for a demo user, signed in through the API once per session."""

@@ -7,10 +7,12 @@ settled screen."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import aiohttp
 from playwright.async_api import Locator
@@ -18,6 +20,42 @@ from playwright.async_api import Locator
 from tests.e2e.conftest import PageFactory, Stack, Watched
 
 PAY_BUTTON = re.compile("支付|付款|确认")
+T = TypeVar("T")
+
+
+async def when(read: Callable[[], Awaitable[T]], done: Callable[[T], object], within_s: float) -> T:
+    """What ``read`` gives once ``done`` holds of it, read every 0.2 s; when ``within_s`` runs
+    out, the test fails showing the last value read."""
+    deadline = time.monotonic() + within_s
+    while not done(value := await read()):
+        assert time.monotonic() < deadline, value
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def api_when(
+    stack: Stack,
+    path: str,
+    done: Callable[[Any], object],
+    user: str = "clerk1",
+    within_s: float = 20,
+) -> dict[str, Any]:
+    """The answer to GET ``path`` as ``user`` once ``done`` holds of it (see ``when``)."""
+
+    async def read() -> Any:
+        status, body = await stack.api("GET", path, user)
+        assert status == 200, body
+        return body
+
+    return dict(await when(read, done, within_s))
+
+
+async def rows_when(
+    stack: Stack, done: Callable[[list[Any]], object], within_s: float, query: str, *args: object
+) -> list[Any]:
+    """The rows ``query`` finds once ``done`` holds of them (see ``when``)."""
+    async with stack.connected() as conn:
+        return await when(lambda: conn.fetch(query, *args), done, within_s)
 
 
 async def sim_post(url: str, body: dict[str, object]) -> dict[str, object]:
@@ -128,15 +166,19 @@ async def submit_form(
     await form.locator("button[type=submit]").click()
 
 
+async def refused_page(page: Watched, path: str, words: str, status: int = 403) -> None:
+    """Going to ``path`` is refused with ``status``, and the page says why in ``words``."""
+    response = await page.goto(path)
+    assert response is not None and response.status == status
+    assert words in await page.inner_text("body")
+
+
 async def audit_actions(stack: Stack, object_id: str) -> list[str]:
     """What the audit log recorded about ``object_id``, oldest first."""
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         rows = await conn.fetch(
             "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", object_id
         )
-    finally:
-        await conn.close()
     return [str(r["action"]) for r in rows]
 
 

@@ -11,7 +11,14 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import at_window, fits_staff_screen, signed_in, submit_form, take_order
+from tests.e2e.flows import (
+    at_window,
+    fits_staff_screen,
+    refused_page,
+    signed_in,
+    submit_form,
+    take_order,
+)
 
 
 async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
@@ -21,13 +28,10 @@ async def test_clerk2_in_a_fresh_browser_takes_orders_at_window_two(
     await expect(page.locator("#window-name")).to_have_text("窗口二")
     await expect(page.locator("#office-name")).to_have_text("示范市不动产登记中心")
     await take_order(page, stack, "2026-BDC-E2EW02", "李四", "440524188001010014")
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         window = await conn.fetchval(
             "SELECT window_no FROM orders WHERE case_no = '2026-BDC-E2EW02'"
         )
-    finally:
-        await conn.close()
     assert window == "W02"
     # and it is on 窗口二's list, which is what this screen shows
     await page.locator("#orders tr", has_text="2026-BDC-E2EW02").first.wait_for()
@@ -113,16 +117,13 @@ async def test_admin_creates_a_user_resets_a_password_and_assigns_a_window(
     await page.locator("#user-edit button[type=submit]").click()
     await page.get_by_text("已保存").wait_for()
     await row.filter(has_text="窗口二").wait_for()
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         window = await conn.fetchval(
             "SELECT window_code FROM principals WHERE username = $1", username
         )
         actions = await conn.fetch(
             "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", username
         )
-    finally:
-        await conn.close()
     assert window == "W02"
     assert [a["action"] for a in actions] == [
         "principal.created",
@@ -193,9 +194,7 @@ async def test_others_are_refused_the_admin_page(page_as: PageFactory, username:
     page = await page_as(username)
     page.allow_console(r"status of 403")
     await page.wait_for_url(lambda url: "/login" not in url)
-    response = await page.goto("/admin")
-    assert response is not None and response.status == 403
-    assert "仅供系统管理员使用" in await page.inner_text("body")
+    await refused_page(page, "/admin", "仅供系统管理员使用")
 
 
 async def test_admin_creates_an_api_client_and_its_token_works(

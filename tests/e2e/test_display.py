@@ -26,8 +26,7 @@ async def _clerk_at(stack: Stack, page_as: PageFactory, window: str) -> tuple[Wa
     """A clerk of HALL1 assigned to a window of its own (made here, as 系统管理 would), signed
     in: a window's screen is paired from the window screen of the clerk who works there."""
     username = f"dc{secrets.token_hex(3)}"
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         await init_connection(conn)
         await conn.execute(
             "INSERT INTO windows (office_code, code, name) VALUES ('HALL1', $1, $2)"
@@ -45,8 +44,6 @@ async def _clerk_at(stack: Stack, page_as: PageFactory, window: str) -> tuple[Wa
             window=window,
             password=PASSWORD,
         )
-    finally:
-        await conn.close()
     page = await page_as(None)
     await sign_in(page, username, PASSWORD)
     await page.wait_for_url("**/window")
@@ -120,16 +117,13 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     await screen.locator("#r-thanks").wait_for()
     assert "不满意" in await screen.inner_text("#r-thanks")
 
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         row = await conn.fetchrow(
             "SELECT r.grade, r.reason, r.office, r.window_no, p.username"
             " FROM service_ratings r JOIN orders o ON o.id = r.order_id"
             " JOIN principals p ON p.id = r.clerk_id WHERE o.order_no = $1",
             order_no,
         )
-    finally:
-        await conn.close()
     assert row is not None and dict(row) == {
         "grade": "dissatisfied",
         "reason": "等候时间较长",

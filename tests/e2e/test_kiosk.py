@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -20,7 +19,7 @@ from playwright.async_api import expect
 from clearing import security
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import fits_device_screen, manual_order
+from tests.e2e.flows import fits_device_screen, manual_order, rows_when
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -76,21 +75,15 @@ async def _touchable(page: Watched) -> None:
 
 
 async def _open_attempt(stack: Stack, order_no: str) -> str:
-    conn = await stack.db()
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            found = await conn.fetchval(
-                "SELECT a.out_trade_no FROM payment_attempts a JOIN orders o ON o.id = a.order_id"
-                " WHERE o.order_no = $1 AND a.state = 'OPEN' ORDER BY a.id DESC LIMIT 1",
-                order_no,
-            )
-            if found or time.monotonic() > deadline:
-                assert found, order_no
-                return str(found)
-            await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+    [found] = await rows_when(
+        stack,
+        bool,
+        15,
+        "SELECT a.out_trade_no FROM payment_attempts a JOIN orders o ON o.id = a.order_id"
+        " WHERE o.order_no = $1 AND a.state = 'OPEN' ORDER BY a.id DESC LIMIT 1",
+        order_no,
+    )
+    return str(found["out_trade_no"])
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -152,8 +145,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     assert order_no not in await kiosk.inner_text("body")
     current = await kiosk.context.request.get("/api/v1/kiosk/current")
     assert (await current.json())["order"] is None
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         cleared = await conn.fetchval(
             "SELECT detail->>'why' FROM audit_log WHERE action = 'kiosk.cleared'"
             " AND object_id = $1",
@@ -163,8 +155,6 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
             "SELECT actor FROM audit_log WHERE action = 'receipt.printed' AND object_id = $1",
             order_no,
         )
-    finally:
-        await conn.close()
     assert cleared == "paid" and printed_by.startswith("kiosk:")
 
 

@@ -19,8 +19,7 @@ TEMPORARY = "Temp-pass-2026"
 async def _new_user(stack: Stack, role: str = "clerk", *, must_change: bool = False) -> str:
     # users of their own: a lock on a demo user would spoil the other tests of the session
     name = f"e2e{secrets.token_hex(3)}"
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         await init_connection(conn)
         await principals.add(
             conn,
@@ -35,8 +34,6 @@ async def _new_user(stack: Stack, role: str = "clerk", *, must_change: bool = Fa
             actor="user:admin",
             must_change_password=must_change,
         )
-    finally:
-        await conn.close()
     return name
 
 

@@ -7,11 +7,9 @@ other payment; bad, expired and altered links are refused."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +20,7 @@ from playwright.async_api import expect
 
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import manual_order, window_ready
+from tests.e2e.flows import api_when, manual_order, rows_when, when, window_ready
 
 PHONE = {"width": 390, "height": 844}
 PHONE_UA = (
@@ -55,15 +53,8 @@ async def _order(stack: Stack) -> dict[str, Any]:
     )
 
 
-async def _wait(stack: Stack, order_no: str, done: Any, within_s: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + within_s
-    while True:
-        status, body = await stack.api("GET", f"/api/v1/orders/{order_no}", "clerk1")
-        assert status == 200, body
-        if done(body):
-            return dict(body)
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.2)
+async def _wait(stack: Stack, order_no: str, done: Any) -> dict[str, Any]:
+    return await api_when(stack, f"/api/v1/orders/{order_no}", done, within_s=30)
 
 
 async def _phone(page_as: PageFactory, ua: str = PHONE_UA, **context: Any) -> Watched:
@@ -236,22 +227,15 @@ async def _at_the_cashier_and_the_window(
 
 
 async def _payments(stack: Stack, order_no: str, count: int) -> list[Any]:
-    db = await stack.db()
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            rows = await db.fetch(
-                "SELECT p.outcome, a.method, a.out_trade_no FROM payments p"
-                " JOIN payment_attempts a ON a.id = p.attempt_id"
-                " JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1 ORDER BY p.id",
-                order_no,
-            )
-            if len(rows) >= count:
-                return list(rows)
-            assert time.monotonic() < deadline, rows
-            await asyncio.sleep(0.2)
-    finally:
-        await db.close()
+    return await rows_when(
+        stack,
+        lambda rows: len(rows) >= count,
+        30,
+        "SELECT p.outcome, a.method, a.out_trade_no FROM payments p"
+        " JOIN payment_attempts a ON a.id = p.attempt_id"
+        " JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1 ORDER BY p.id",
+        order_no,
+    )
 
 
 async def test_phone_and_window_both_pay_one_clears_the_other_is_refunded(
@@ -271,10 +255,12 @@ async def test_phone_and_window_both_pay_one_clears_the_other_is_refunded(
     assert sorted(r["method"] for r in rows) == ["h5", "qr"]
     cleared = next(r for r in rows if r["outcome"] == "CLEARED")
     second = next(r for r in rows if r["outcome"] == "SUSPENSE")
-    deadline = time.monotonic() + 30
-    while not (await _sim(stack, "GET", f"/sim/orders/{second['out_trade_no']}"))["refunds"]:
-        assert time.monotonic() < deadline, "the second payment was never refunded"
-        await asyncio.sleep(0.3)
+    # the second payment is refunded
+    await when(
+        lambda: _sim(stack, "GET", f"/sim/orders/{second['out_trade_no']}"),
+        lambda o: o["refunds"],
+        30,
+    )
     assert not (await _sim(stack, "GET", f"/sim/orders/{cleared['out_trade_no']}"))["refunds"]
     # the phone, still following the order, ends on the one receipt
     await phone.locator("#m-receipt").wait_for(timeout=20_000)

@@ -8,11 +8,9 @@ is on screen; the run's statistics are the engine's keys.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,7 +23,7 @@ from clearing.db.pool import init_connection
 from clearing.domain.times import BEIJING, beijing_clock, business_day
 from clearing.service import settlement
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import manual_order, signed_in
+from tests.e2e.flows import api_when, manual_order, signed_in
 from tests.staff_text import leaks
 
 # the system's own codes that the demo's data holds: none may reach a screen as it is
@@ -39,8 +37,7 @@ TAG = secrets.token_hex(3)
 
 async def _seed_reconciliation(stack: Stack, day: date) -> None:
     """A night's run and its discrepancies, as the engine and people leave them."""
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         finance = await conn.fetchval("SELECT id FROM principals WHERE username = 'finance1'")
         stats = {
             "bill_payment_lines": 12, "payments_matched": 10, "our_payments": 12,
@@ -113,8 +110,6 @@ async def _seed_reconciliation(stack: Stack, day: date) -> None:
                     json.dumps([["suspense", 48], ["bank:collection", -48]]),
                     finance,
                 )
-    finally:
-        await conn.close()
 
 
 async def _order(stack: Stack, case_no: str) -> dict[str, Any]:
@@ -134,18 +129,13 @@ async def batch(stack: Stack) -> int:
         "POST", f"{stack.sim('wechatpay')}/sim/orders/{attempt['out_trade_no']}/pay"
     )
     assert status == 200, paid
-    deadline = time.monotonic() + 20
-    while (await stack.api("GET", f"/api/v1/orders/{no}", "clerk1"))[1]["state"] != "CLEARED":
-        assert time.monotonic() < deadline, "the payment was not captured"
-        await asyncio.sleep(0.1)
-    conn = await stack.db()
-    try:
+    # the payment is captured
+    await api_when(stack, f"/api/v1/orders/{no}", lambda o: o["state"] == "CLEARED")
+    async with stack.connected() as conn:
         await init_connection(conn)
         batch_id = await settlement.cutoff(
             conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="cli"
         )
-    finally:
-        await conn.close()
     assert batch_id is not None
     return batch_id
 

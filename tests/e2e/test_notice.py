@@ -13,7 +13,7 @@ import pypdf
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import manual_order, signed_in
+from tests.e2e.flows import manual_order, refused_page, signed_in
 
 TAG = secrets.token_hex(3).upper()
 
@@ -85,9 +85,7 @@ async def test_finance_may_not_issue_or_open_a_notice(stack: Stack, page_as: Pag
     assert status == 201, issued
     page = await page_as("finance1")
     page.allow_console(r"403")
-    response = await page.goto(f"/orders/{no}/notice.pdf")
-    assert response is not None and response.status == 403
-    assert "无权查看缴费通知书" in await page.inner_text("body")
+    await refused_page(page, f"/orders/{no}/notice.pdf", "无权查看缴费通知书")
     status, body = await stack.api("POST", f"/api/v1/orders/{no}/notice", "finance1", json={})
     assert (status, body["code"]) == (403, "ROLE_FORBIDDEN")
     assert "窗口工作人员" in body["detail_zh"]

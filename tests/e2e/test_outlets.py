@@ -16,6 +16,7 @@ from tests.e2e.flows import (
     fits_staff_screen,
     manual_order,
     paid_order_no,
+    refused_page,
     signed_in,
     take_order,
 )
@@ -50,13 +51,10 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     await page.locator("#qr-buttons button", has_text="微信").click()
     await citizen_pays_at_sim_link(page)
     order_no = await paid_order_no(page)
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         row = await conn.fetchrow(
             "SELECT office, window_no, state FROM orders WHERE order_no = $1", order_no
         )
-    finally:
-        await conn.close()
     assert row is not None and (row["office"], row["window_no"]) == (OUTLET, "W01")
     assert row["state"] in ("CLEARED", "SETTLED")
     # the outlet's own list shows it
@@ -80,9 +78,7 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     assert (status, problem["code"]) == (403, "OFFICE_FORBIDDEN")
 
     # nor is 系统管理 theirs
-    response = await page.goto("/admin")
-    assert response is not None and response.status == 403
-    assert "无权访问系统管理" in await page.inner_text("body")
+    await refused_page(page, "/admin", "无权访问系统管理")
 
 
 async def test_admin_records_an_outlet_with_its_bank_and_branch(

@@ -4,30 +4,16 @@ reprint count; roles that may not reprint are refused."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-import time
-from typing import Any
 
 import aiohttp
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import fits_staff_screen, manual_order
+from tests.e2e.flows import api_when, fits_staff_screen, manual_order
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 不动产登记费, 住宅专项维修资金; line 2 is refunded
-
-
-async def _wait(stack: Stack, path: str, done: Any, within_s: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + within_s
-    while True:
-        status, body = await stack.api("GET", path, "clerk1")
-        assert status == 200, body
-        if done(body):
-            return dict(body)
-        assert time.monotonic() < deadline, body
-        await asyncio.sleep(0.2)
 
 
 async def _paid_order(stack: Stack) -> str:
@@ -47,7 +33,9 @@ async def _paid_order(stack: Stack) -> str:
         s.post(f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay") as r,
     ):
         assert r.status == 200, await r.text()
-    await _wait(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED"))
+    await api_when(
+        stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED")
+    )
     return order_no
 
 
@@ -61,12 +49,14 @@ async def _refund_line_2(stack: Stack, order_no: str) -> None:
     assert status == 201, req
     status, _ = await stack.api("POST", f"/api/v1/refunds/{req['id']}/approve", "finance1", json={})
     assert status == 200
-    await _wait(
+    await api_when(
         stack,
         f"/api/v1/orders/{order_no}/refunds",
         lambda b: b["refunds"][-1]["state"] == "SUCCEEDED",
     )
-    await _wait(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED"))
+    await api_when(
+        stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED")
+    )
 
 
 async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(

@@ -19,6 +19,7 @@ from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
 from clearing.service import principals
 from tests.e2e.conftest import HALL, PageFactory, Stack, sign_in
+from tests.e2e.flows import refused_page
 
 PASSWORD = "e2e-pass-word-6"
 
@@ -35,8 +36,7 @@ async def office(stack: Stack) -> dict[str, str]:
     """A fresh office with a clerk and a supervisor of its own."""
     code = f"E6{secrets.token_hex(2).upper()}"
     people = {"office": code}
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         await init_connection(conn)
         # the office and its window W09, as 系统管理 makes them; the clerk works at W09
         await conn.execute("INSERT INTO offices (code, name) VALUES ($1, '测试大厅')", code)
@@ -56,8 +56,6 @@ async def office(stack: Stack) -> dict[str, str]:
                 password=PASSWORD,
             )
             people[role] = name
-    finally:
-        await conn.close()
     return people
 
 
@@ -249,9 +247,7 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
 async def test_finance_staff_are_refused_the_shift_page_in_chinese(page_as: PageFactory) -> None:
     page = await page_as("finance1")
     page.allow_console(r"status of 403")
-    response = await page.goto("/shifts")
-    assert response is not None and response.status == 403
-    assert "无权访问日结交班" in await page.inner_text("body")
+    await refused_page(page, "/shifts", "无权访问日结交班")
 
 
 async def test_an_auditor_searches_any_office(

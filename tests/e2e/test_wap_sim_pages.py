@@ -8,10 +8,8 @@ service's own return page belongs to the mobile payment page and is tested there
 
 from __future__ import annotations
 
-import asyncio
 import html
 import secrets
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +27,7 @@ from adapters.unionpay.keys import load_merchant_keys as unionpay_keys
 from adapters.unionpay.notify import UnionPayNotifyParser
 from clearing.ports import PayPage
 from tests.e2e.conftest import PageFactory, Stack, Watched
+from tests.e2e.flows import api_when
 from tests.integration.service_harness import open_attempt_row, order_body
 from tests.integration.serving import serving
 
@@ -74,23 +73,13 @@ async def _attempt(stack: Stack, provider: str, fen: int) -> tuple[str, str, dat
         headers={"Idempotency-Key": secrets.token_hex(10)},
     )
     assert status == 201, order
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         otn, expires_at = await open_attempt_row(conn, order["order_no"], provider)
-    finally:
-        await conn.close()
     return order["order_no"], otn, expires_at
 
 
-async def _cleared(stack: Stack, order_no: str, within_s: float = 20) -> None:
-    deadline = time.monotonic() + within_s
-    while True:
-        status, body = await stack.api("GET", f"/api/v1/orders/{order_no}", "super1")
-        assert status == 200, body
-        if body["state"] == "CLEARED":
-            return
-        assert time.monotonic() < deadline, f"{order_no} is {body['state']}"
-        await asyncio.sleep(0.2)
+async def _cleared(stack: Stack, order_no: str) -> None:
+    await api_when(stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] == "CLEARED", "super1")
 
 
 async def _post_from_merchant_page(page: Any, pay: PayPage) -> None:

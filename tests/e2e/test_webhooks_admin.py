@@ -4,15 +4,13 @@ administrator's 重新投递 brings it to the case system once it is back. Other
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import fits_staff_screen, manual_order, signed_in
+from tests.e2e.flows import api_when, fits_staff_screen, manual_order, refused_page, signed_in, when
 
 
 async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
@@ -32,17 +30,9 @@ async def _cancelled_order(stack: Stack) -> str:
 
 
 async def _delivery_in(stack: Stack, order_no: str, state: str, within_s: float = 60) -> None:
-    """Wait until the event of ``order_no`` is listed in ``state`` (DEAD, DELIVERED)."""
-    deadline = time.monotonic() + within_s
-    while True:
-        status, found = await stack.api(
-            "GET", f"/api/v1/admin/webhook-deliveries?state={state}&order_no={order_no}", "admin"
-        )
-        assert status == 200, found
-        if found["deliveries"]:
-            return
-        assert time.monotonic() < deadline, f"the event of {order_no} did not become {state}"
-        await asyncio.sleep(0.2)
+    """The event of ``order_no`` is listed in ``state`` (DEAD, DELIVERED)."""
+    path = f"/api/v1/admin/webhook-deliveries?state={state}&order_no={order_no}"
+    await api_when(stack, path, lambda found: found["deliveries"], "admin", within_s=within_s)
 
 
 async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
@@ -65,26 +55,21 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
     assert "投递失败（死信）" in text and "缴费单已撤销" in text and "503" in text
     await row.get_by_role("button", name="重新投递").click()
     await page.get_by_text(f"已安排重新投递：缴费单 {order_no}").wait_for()
-    deadline = time.monotonic() + 30
-    while True:
-        seen = await _casesys(stack, "GET", "/sim/events")
-        if seen["by_order"].get(order_no) == ["order.cancelled"]:
-            break
-        assert time.monotonic() < deadline, seen["by_order"]
-        await asyncio.sleep(0.2)
+    await when(
+        lambda: _casesys(stack, "GET", "/sim/events"),
+        lambda seen: seen["by_order"].get(order_no) == ["order.cancelled"],
+        30,
+    )
     # the case system has it; the delivery is recorded as delivered just after its answer
     await _delivery_in(stack, order_no, "DELIVERED", 30)
     await page.select_option("#delivery-filter", "DELIVERED")
     await page.locator(f"#deliveries tr[data-order='{order_no}']", has_text="已送达").wait_for()
     await fits_staff_screen(page)
-    conn = await stack.db()
-    try:
+    async with stack.connected() as conn:
         resent = await conn.fetchval(
             "SELECT actor FROM audit_log WHERE action = 'webhook.resent'"
             " AND detail->>'was' = 'DEAD' ORDER BY id DESC LIMIT 1"
         )
-    finally:
-        await conn.close()
     assert resent == "user:admin"
 
 
@@ -106,13 +91,11 @@ async def test_the_case_system_hears_a_payment(stack: Stack) -> None:
         "POST", f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay"
     )
     assert status == 200, paid
-    deadline = time.monotonic() + 30
-    while True:
-        seen = await _casesys(stack, "GET", "/sim/events")
-        if "order.paid" in seen["by_order"].get(order["order_no"], []):
-            break
-        assert time.monotonic() < deadline, seen["by_order"]
-        await asyncio.sleep(0.2)
+    seen = await when(
+        lambda: _casesys(stack, "GET", "/sim/events"),
+        lambda seen: "order.paid" in seen["by_order"].get(order["order_no"], []),
+        30,
+    )
     [event] = [e for e in seen["events"] if e["order_no"] == order["order_no"]]
     assert (event["case_no"], event["paid_fen"]) == ("2026-BDC-HOOKPAY", 80_00)
 
@@ -132,6 +115,4 @@ async def test_other_roles_are_refused_the_webhooks(
         assert problem["detail_zh"] == "您的角色无权执行此操作"
     page = await page_as(username)
     page.allow_console(r"status of 403")
-    response = await page.goto("/admin")
-    assert response is not None and response.status == 403
-    assert "无权访问系统管理" in await page.inner_text("body")
+    await refused_page(page, "/admin", "无权访问系统管理")

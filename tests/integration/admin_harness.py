@@ -8,7 +8,13 @@ from typing import Any
 
 from clearing.api.keys import POOL
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service
+from tests.integration.service_harness import Service, service_fixture, user_fixture
+
+
+def admin_fixtures() -> tuple[Any, Any]:
+    """The module fixtures of a 系统管理 test module, for ``svc, admin = admin_fixtures()``: the
+    service (no workers: nothing here waits for a task) and an admin's token."""
+    return service_fixture("admin", workers=0), user_fixture("admin", None)
 
 
 def name(prefix: str = "u") -> str:
@@ -19,18 +25,21 @@ async def office_with_windows(
     svc: Service, admin: str, windows: tuple[str, ...] = ("W01", "W02")
 ) -> str:
     code = name("H").upper()
-    status, body = await svc.request(
-        "POST", "/api/v1/admin/offices", admin, json={"code": code, "name": "示范市不动产登记中心"}
+    await svc.answered(
+        "POST",
+        "/api/v1/admin/offices",
+        admin,
+        json={"code": code, "name": "示范市不动产登记中心"},
+        expect=201,
     )
-    assert status == 201, body
     for i, w in enumerate(windows, start=1):
-        status, body = await svc.request(
+        await svc.answered(
             "POST",
             f"/api/v1/admin/offices/{code}/windows",
             admin,
             json={"code": w, "name": f"窗口{'一二三四'[i - 1]}", "terminal_id": f"T{code}{i}"},
+            expect=201,
         )
-        assert status == 201, body
     return code
 
 
@@ -44,8 +53,7 @@ async def user(svc: Service, admin: str, **body: Any) -> tuple[str, str]:
     """Create a staff account through the API; its token (signed in) and its username."""
     username = body.setdefault("username", name())
     body.setdefault("display_name", "测试员")
-    status, out = await svc.request("POST", "/api/v1/admin/users", admin, json=body)
-    assert status == 201, out
+    out = await svc.answered("POST", "/api/v1/admin/users", admin, json=body, expect=201)
     status, session = await sign_in(svc, username, out["temporary_password"])
     assert status == 201, session
     token = str(session["token"])
@@ -55,22 +63,20 @@ async def user(svc: Service, admin: str, **body: Any) -> tuple[str, str]:
 
 async def choose_password(svc: Service, token: str, temporary: str) -> None:
     """What a new user does first: replace the temporary password (nothing else is allowed)."""
-    status, body = await svc.request(
+    await svc.answered(
         "POST",
         "/api/v1/me/password",
         token,
         json={"current_password": temporary, "new_password": "Own-pass-word-1"},
     )
-    assert status == 200, body
 
 
 async def audit_rows(svc: Service, action: str, object_id: str) -> list[dict[str, Any]]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT actor, detail FROM audit_log WHERE action = $1 AND object_id = $2 ORDER BY id",
-            action,
-            object_id,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT actor, detail FROM audit_log WHERE action = $1 AND object_id = $2 ORDER BY id",
+        action,
+        object_id,
+    )
     return [dict(r) for r in rows]
 
 

@@ -42,7 +42,10 @@ from clearing.settlement.signing import (
     load_signer,
     signature_file,
 )
+from tests.integration.service_harness import Service, running_wechat_service
 from tests.integration.serving import SimControl, bound_socket
+from tests.integration.wechat_harness import WeChatSim
+from tests.procs import free_port
 
 COLLECTION = "6217000010000000009"
 TREASURY = "270000000001"
@@ -55,6 +58,7 @@ TREASURY_NAME = "国家金库示范市中心支库"
 FISCAL_NAME = "示范市财政局"
 FUND_NAME = "示范市住房保障和房产管理局"
 KEY_ID = "tj-test-ed25519"
+ACQUIRER = "财付通支付科技有限公司"  # WeChat Pay's settling company, as named on statements
 
 
 @dataclass(frozen=True)
@@ -237,21 +241,17 @@ class BankSim(SimControl):
         return [await client.fetch(n) for n in names]
 
     async def accounts(self) -> dict[str, dict[str, Any]]:
-        status, data = await self.control("GET", "/sim/accounts")
-        assert status == 200, data
+        data = await self.answered("GET", "/sim/accounts")
         return {a["number"]: a for a in data["accounts"]}
 
     async def balances(self) -> dict[str, int]:
         return {n: a["balance_fen"] for n, a in (await self.accounts()).items()}
 
     async def bookings(self) -> list[dict[str, Any]]:
-        status, data = await self.control("GET", "/sim/bookings")
-        assert status == 200, data
-        return list(data["bookings"])
+        return list((await self.answered("GET", "/sim/bookings"))["bookings"])
 
     async def close_day(self, day: date) -> list[bytes]:
-        status, data = await self.control("POST", "/sim/close-day", {"date": day.isoformat()})
-        assert status == 200, data
+        data = await self.answered("POST", "/sim/close-day", {"date": day.isoformat()})
         client = self.client()
         return [await client.fetch(n) for n in data["statements"]]
 
@@ -295,6 +295,37 @@ async def running_bank_sim(
     server = pki.server_ssl_context(tls.server.cert, tls.server.key, tls.ca)
     async with serving_tls(app, server) as (exchange, desk), aiohttp.ClientSession() as session:
         yield BankSim(desk, exchange, tls, keys, app, session)
+
+
+@asynccontextmanager
+async def running_settling_service(
+    dsn: str, tmp: Path, *, demo: bool = True, others: dict[str, Any] | None = None, **settings: Any
+) -> AsyncIterator[tuple[Service, WeChatSim, BankSim, str, TlsFiles]]:
+    """The service with WeChat (retrying fast) and the bank: it signs settlement files with
+    ``KEY_ID``, sends them over mutual TLS, and the bank pulls what it asks for from our
+    endpoint (its URL yielded with the rest). ``settings`` go to the service."""
+    tls = prepare_tls(tmp / "bank" / "tls")
+    port = free_port()
+    ours = f"https://127.0.0.1:{port}"
+    async with (
+        running_bank_sim(tmp / "bank", demo=demo, pull=pull_config(tls, ours)) as bank,
+        running_wechat_service(
+            dsn,
+            tmp,
+            sim_retry_scale=0.01,
+            others=others,
+            workers=2,
+            settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
+            settlement_key_id=KEY_ID,
+            settlement_acquirer_accounts={ACQUIRER: "wechatpay"},
+            bank_base_url=bank.exchange_url,
+            bank_tls_dir=tls.directory,
+            bank_poll_s=0.2,
+            bankfiles_port=port,
+            **settings,
+        ) as svc,
+    ):
+        yield svc, svc.sim, bank, ours, tls
 
 
 def balanced(statement: bytes) -> tuple[str, int, int]:

@@ -18,10 +18,9 @@ import pytest
 from tests.integration.factories import PAYER_ID
 from tests.integration.fiscal_harness import running_fiscal_sim
 from tests.integration.fund_harness import home, running_fund_sim
-from tests.integration.service_harness import running_service
+from tests.integration.service_harness import running_wechat_service
 from tests.integration.serving import polled
 from tests.integration.tax_harness import running_tax_sim
-from tests.integration.wechat_harness import running_wechat_sim
 
 
 @asynccontextmanager
@@ -31,14 +30,12 @@ async def running_case_service(
     """The running service (``svc``) and the three authorities' simulators (``tax``, ``fiscal``,
     ``fund``), our keys for each under ``tmp/NAME``; ``settings`` go to the service."""
     async with (
-        running_wechat_sim(tmp / "wechat") as sim,
         running_tax_sim(tmp / "tax") as tax,
         running_fiscal_sim(tmp / "fiscal") as fiscal,
         running_fund_sim(tmp / "fund") as fund,
-        running_service(
+        running_wechat_service(
             dsn,
             tmp,
-            sim,
             tax_keys=tmp / "tax" / "merchant",
             tax_base_url=tax.base_url,
             fiscal_keys=tmp / "fiscal" / "merchant",

@@ -48,13 +48,10 @@ class CaseSys(SimControl):
         return self.base_url + WEBHOOK_PATH
 
     async def events(self) -> dict[str, Any]:
-        status, body = await self.control("GET", "/sim/events")
-        assert status == 200, body
-        return dict(body)
+        return dict(await self.answered("GET", "/sim/events"))
 
     async def set_secrets(self, *secrets: str) -> None:
-        status, body = await self.control("PUT", "/sim/secrets", {"secrets": list(secrets)})
-        assert status == 200, body
+        await self.answered("PUT", "/sim/secrets", {"secrets": list(secrets)})
 
     async def wait_events(self, count: int, within_s: float = 20.0) -> dict[str, Any]:
         deadline = time.monotonic() + within_s
@@ -120,14 +117,24 @@ async def sending(
         await session.close()
 
 
+@asynccontextmanager
+async def subscribed(
+    pool: asyncpg.Pool, **sending_options: Any
+) -> AsyncIterator[tuple[CaseSys, int, str]]:
+    """The case system's simulator as the only active subscription, and webhooks being sent
+    (``sending(pool, **sending_options)``), for the block: (simulator, subscription, secret)."""
+    async with running_casesys() as sim, sending(pool, **sending_options):
+        sub_id, secret = await subscribe(pool, sim)
+        yield sim, sub_id, secret
+
+
 async def delivery_states(pool: asyncpg.Pool, sub_id: int) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return await conn.fetch(
-            "SELECT d.id, d.state, d.attempts, e.type, e.event_id, o.order_no"
-            " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_row"
-            " JOIN orders o ON o.id = d.order_id WHERE d.subscription_id = $1 ORDER BY d.id",
-            sub_id,
-        )
+    return await pool.fetch(
+        "SELECT d.id, d.state, d.attempts, e.type, e.event_id, o.order_no"
+        " FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_row"
+        " JOIN orders o ON o.id = d.order_id WHERE d.subscription_id = $1 ORDER BY d.id",
+        sub_id,
+    )
 
 
 async def wait_deliveries(

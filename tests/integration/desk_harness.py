@@ -78,8 +78,7 @@ async def find(svc: Service, token: str, **query: Any) -> tuple[int, Any]:
 
 
 async def current(svc: Service, token: str, window: str) -> dict[str, Any]:
-    status, body = await svc.request("GET", f"/api/v1/shifts/current?window={window}", token)
-    assert status == 200, body
+    body = await svc.answered("GET", f"/api/v1/shifts/current?window={window}", token)
     return dict(body)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -13,17 +12,26 @@ import aiohttp
 from clearing.api import routes_display
 from clearing.api.keys import POOL
 from tests.integration.factories import place
-from tests.integration.service_harness import Service, order_body
+from tests.integration.service_harness import (
+    Device,
+    Service,
+    order_body,
+    service_fixture,
+    user_fixture,
+)
 
 
-@dataclass
-class Screen:
-    svc: Service
-    token: str
+def screen_fixtures() -> tuple[Any, Any]:
+    """The module fixtures of a citizen's-screen test module, for ``svc, clerk = ...``: the
+    service, paid orders found fast by its poller, and a clerk of HALL1."""
+    svc = service_fixture(
+        "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
+    )
+    return svc, user_fixture("clerk", "HALL1")
 
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"{routes_display.COOKIE}={self.token}"}
+
+class Screen(Device):
+    COOKIE = routes_display.COOKIE
 
     async def get(self, path: str) -> tuple[int, Any]:
         return await self.svc.request("GET", path, headers=self.cookie)
@@ -43,10 +51,9 @@ class Screen:
 
 
 async def new_code(svc: Service, staff: str, window: str) -> str:
-    status, body = await svc.request(
-        "POST", "/api/v1/display/pairing-codes", staff, json={"window": window}
+    body = await svc.answered(
+        "POST", "/api/v1/display/pairing-codes", staff, json={"window": window}, expect=201
     )
-    assert status == 201, body
     assert body["window"] == window and body["office"] == "HALL1"
     return str(body["code"])
 
@@ -65,10 +72,9 @@ async def pair(svc: Service, staff: str, window: str) -> Screen:
 
 
 async def show(svc: Service, staff: str, window: str, order_no: str | None) -> dict[str, Any]:
-    status, body = await svc.request(
+    body = await svc.answered(
         "PUT", "/api/v1/display/current", staff, json={"window": window, "order_no": order_no}
     )
-    assert status == 200, body
     return dict(body)
 
 

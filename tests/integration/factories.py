@@ -13,7 +13,7 @@ from clearing.domain.display import window_name
 from clearing.domain.orders import Limits
 from clearing.ports import PaymentNotice
 from clearing.security import PiiCipher
-from clearing.service import orders, payments, principals, settlement, settlement_answers
+from clearing.service import kiosks, orders, payments, principals, settlement, settlement_answers
 from clearing.service.orders import LineInput, OrderInput
 from clearing.service.principals import Principal
 
@@ -34,6 +34,17 @@ async def place(conn: asyncpg.Connection, office: str = "HALL1", window: str = "
         window,
         window_name(window),  # as a hall signs it: 1号窗口
     )
+
+
+async def enrolled_kiosk(conn: asyncpg.Connection, admin: str, name: str) -> str:
+    """The device token of a self-service kiosk of HALL1 called ``name``, made and enrolled by
+    a new admin API client ``admin``."""
+    who, _ = await principals.add(
+        conn, kind="client", username=admin, display_name="管理", role="admin", office=None
+    )
+    _, code = await kiosks.create(conn, who, "HALL1", name, datetime.now(UTC))
+    token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+    return token
 
 
 async def staff(
@@ -125,13 +136,12 @@ async def capture(
 
 async def ledger_balances(pool: asyncpg.Pool, order_no: str) -> dict[str, int]:
     """The order's postings summed by ledger account code."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
-            " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
-            " WHERE o.order_no = $1 GROUP BY a.code",
-            order_no,
-        )
+    rows = await pool.fetch(
+        "SELECT a.code, sum(p.amount_fen) AS s FROM postings p"
+        " JOIN ledger_accounts a ON a.id = p.account_id JOIN orders o ON o.id = p.order_id"
+        " WHERE o.order_no = $1 GROUP BY a.code",
+        order_no,
+    )
     return {r["code"]: int(r["s"]) for r in rows}
 
 

@@ -27,28 +27,20 @@ class FiscalSim(SimHandle[MerchantKeys, PlatformKeys]):
 
     async def issue(self, **notice: Any) -> dict[str, Any]:
         """A new 缴款书 (payer_name, item, and amount / amount_fen / property_kind / base+rate)."""
-        status, data = await self.control("POST", "/sim/notices", notice)
-        assert status == 201, data
-        return dict(data)
+        return dict(await self.answered("POST", "/sim/notices", notice, expect=201))
 
     async def notice(self, code: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/notices/{code}")
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("GET", f"/sim/notices/{code}"))
 
     async def void(self, code: str) -> tuple[int, Any]:
         return await self.control("POST", f"/sim/notices/{code}/void")
 
     async def confirmations(self, day: date | None = None) -> list[dict[str, Any]]:
         query = f"?date={day.isoformat()}" if day else ""
-        status, data = await self.control("GET", f"/sim/confirmations{query}")
-        assert status == 200, data
-        return list(data)
+        return list(await self.answered("GET", f"/sim/confirmations{query}"))
 
     async def messages(self) -> list[dict[str, str]]:
-        status, data = await self.control("GET", "/sim/messages")
-        assert status == 200, data
-        return list(data)
+        return list(await self.answered("GET", "/sim/messages"))
 
 
 def running_fiscal_sim(

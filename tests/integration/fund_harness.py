@@ -67,15 +67,11 @@ class FundSim(SimHandle[MerchantKeys, PlatformKeys]):
         return dict(data)
 
     async def notice(self, notice_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/notices/{quote(notice_no)}")
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("GET", f"/sim/notices/{quote(notice_no)}"))
 
     async def deposits(self, day: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/deposits" + (f"?date={day}" if day else "")
-        status, data = await self.control("GET", path)
-        assert status == 200, data
-        return list(data["deposits"])
+        return list((await self.answered("GET", path))["deposits"])
 
     async def replay(self, path: str, payload: Any, times: int) -> list[tuple[int, str]]:
         """Send one signed request ``times`` times, byte for byte: (status, code) of each."""

@@ -19,7 +19,6 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,8 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi import checks as oas
 
 from clearing.api.keys import POOL
-from clearing.service import kiosks, principals
 from tests.integration.case_harness import running_case_service
-from tests.integration.factories import place
+from tests.integration.factories import enrolled_kiosk, place
 from tests.integration.service_harness import Service
 
 # what "the service behaves" means here: never a 5xx, and every answer as the document says it
@@ -91,12 +89,7 @@ async def callers(svc: Service) -> dict[str, str | None]:
     self-service kiosk's (sent as its cookie, see ``KIOSK``), and none."""
     async with svc.app[POOL].acquire() as conn:
         await place(conn, "HALL1")
-        who, _ = await principals.add(
-            conn, kind="client", username="fuzz-kiosk-admin", display_name="管理", role="admin",
-            office=None,
-        )  # fmt: skip
-        _, code = await kiosks.create(conn, who, "HALL1", "模糊测试自助机", datetime.now(UTC))
-        kiosk, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+        kiosk = await enrolled_kiosk(conn, "fuzz-kiosk-admin", "模糊测试自助机")
     return {
         KIOSK: kiosk,
         "clerk": await svc.add_user("clerk", "HALL1"),

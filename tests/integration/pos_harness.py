@@ -17,7 +17,7 @@ from adapters.pos.client import PosClient
 from adapters.pos.keys import MerchantKeys, PlatformKeys
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.simulator import create_simulator_app
-from tests.integration.service_harness import Service, running_service
+from tests.integration.service_harness import Service, running_wechat_service
 from tests.integration.serving import (
     NoticeDelivery,
     OrderDesk,
@@ -26,7 +26,6 @@ from tests.integration.serving import (
     running_sim,
 )
 from tests.integration.serving import NotifyReceiver as Receiver
-from tests.integration.wechat_harness import running_wechat_sim
 
 
 @dataclass
@@ -56,9 +55,7 @@ class PosSim(OrderDesk[MerchantKeys, PlatformKeys]):
         return await self.control("POST", f"/sim/terminals/{terminal_id}/swipe", knobs)
 
     async def settle(self, **body: Any) -> dict[str, Any]:
-        status, data = await self.control("POST", "/sim/settle", body)
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("POST", "/sim/settle", body))
 
 
 def running_pos_sim(
@@ -100,10 +97,14 @@ async def running_card_service(
     """The real service with its window's card terminals in a real terminal cloud (and WeChat,
     which every service has), both simulators retrying fast; ``settings`` go to the service."""
     async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
         running_pos_sim(tmp / "pos", retry_scale=0.01) as pos,
-        running_service(
-            dsn, tmp, sim, others={"pos": pos}, pos_terminals=list(terminals), **settings
+        running_wechat_service(
+            dsn,
+            tmp,
+            sim_retry_scale=0.01,
+            others={"pos": pos},
+            pos_terminals=list(terminals),
+            **settings,
         ) as svc,
     ):
         yield svc, pos

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import pytest
@@ -74,6 +74,14 @@ class Service:
             except ValueError:
                 return r.status, text
 
+    async def answered(
+        self, method: str, path: str, token: str | None = None, *, expect: int = 200, **kw: Any
+    ) -> Any:
+        """The answer to a request that must be answered with the status ``expect``."""
+        status, body = await self.request(method, path, token, **kw)
+        assert status == expect, body
+        return body
+
     async def add_user(
         self, role: str = "clerk", office: str | None = "HALL1", *, client: bool = False
     ) -> str:
@@ -98,10 +106,12 @@ class Service:
             )
         if token:
             return token
-        status, body = await self.request(
-            "POST", "/api/v1/sessions", json={"username": name, "password": "pass-word-123"}
+        body = await self.answered(
+            "POST",
+            "/api/v1/sessions",
+            json={"username": name, "password": "pass-word-123"},
+            expect=201,
         )
-        assert status == 201, body
         return str(body["token"])
 
     async def supervisor(self) -> str:
@@ -186,19 +196,21 @@ class Service:
             headers={"Idempotency-Key": key or secrets.token_hex(10)},
         )
 
-    async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
-        status, body = await self.request(
-            "POST", f"/api/v1/orders/{order_no}/payments", token, json={"channel": "wechatpay"}
+    async def start_payment(self, token: str, order_no: str, **how: Any) -> dict[str, Any]:
+        """A payment of the order started as ``how`` says (method, channel, code, terminal)."""
+        body = await self.answered(
+            "POST", f"/api/v1/orders/{order_no}/payments", token, json=how, expect=201
         )
-        assert status == 201, body
         return dict(body)
+
+    async def open_qr(self, token: str, order_no: str) -> dict[str, Any]:
+        return await self.start_payment(token, order_no, channel="wechatpay")
 
     async def wait_state(
         self, token: str, order_no: str, state: str, within_s: float = 5.0
     ) -> dict[str, Any]:
         async def read() -> dict[str, Any]:
-            status, body = await self.request("GET", f"/api/v1/orders/{order_no}", token)
-            assert status == 200, body
+            body = await self.answered("GET", f"/api/v1/orders/{order_no}", token)
             return dict(body)
 
         body = await polled(read, lambda b: b["state"] == state, within_s, every_s=0.05)
@@ -217,6 +229,37 @@ class Service:
         last = await polled(read, lambda r: r["state"] == state, within_s)
         assert last["state"] == state, last
         return last
+
+
+@dataclass
+class Device:
+    """An enrolled device (a self-service kiosk, a citizen's screen): its credential travels
+    as the cookie its routes name, ``COOKIE``."""
+
+    COOKIE: ClassVar[str]
+    svc: Service
+    token: str
+
+    @property
+    def cookie(self) -> dict[str, str]:
+        return {"Cookie": f"{self.COOKIE}={self.token}"}
+
+
+async def device_refused_as_staff(device: Device, routes: list[tuple[str, str]], body: Any) -> None:
+    """A device's credential is refused (401) on each of ``routes``, sent with ``body``,
+    however it travels: as the device's own cookie, as a bearer token or as a staff session
+    cookie; and the window page sends it to log in."""
+    svc = device.svc
+    as_bearer = {"Authorization": f"Bearer {device.token}"}
+    as_session = {"Cookie": f"tj_session={device.token}"}
+    for headers in (device.cookie, as_bearer, as_session):
+        for method, path in routes:
+            status, answer = await svc.request(method, path, headers=headers, json=body)
+            assert status == 401, (path, headers, answer)
+        async with svc.session.get(
+            svc.base_url + "/window", headers=headers, allow_redirects=False
+        ) as page:
+            assert page.status == 302 and page.headers["Location"].startswith("/login")
 
 
 def order_body(amounts: tuple[int, ...] = (350_000_00, 80_00), **over: Any) -> dict[str, Any]:
@@ -277,19 +320,31 @@ async def running_service(
         yield Service(base_url, app, session, sim)
 
 
+@asynccontextmanager
+async def running_wechat_service(
+    dsn: str, tmp: Path, *, sim_retry_scale: float | None = None, **settings: Any
+) -> AsyncIterator[Service]:
+    """The real service (``settings``) with the WeChat simulator every service has (``.sim``),
+    both under ``tmp``; ``sim_retry_scale`` makes the simulator retry its notifications faster."""
+    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
+    async with (
+        running_wechat_sim(tmp / "wechat", **sim_options) as sim,
+        running_service(dsn, tmp, sim, **settings) as s,
+    ):
+        yield s
+
+
 def service_fixture(name: str, *, sim_retry_scale: float | None = None, **settings: Any) -> Any:
     """A module fixture ``svc``: the real service (``settings``) with its WeChat simulator, in a
     fresh folder ``name`` on the module's database; ``svc = service_fixture("x", workers=0)``.
     ``sim_retry_scale`` makes the simulator retry its notifications faster."""
-    sim_options = {} if sim_retry_scale is None else {"retry_scale": sim_retry_scale}
 
     @pytest.fixture(scope="module")
     async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
         tmp = tmp_path_factory.mktemp(name)
-        async with (
-            running_wechat_sim(tmp / "wechat", **sim_options) as sim,
-            running_service(db_dsn, tmp, sim, **settings) as s,
-        ):
+        async with running_wechat_service(
+            db_dsn, tmp, sim_retry_scale=sim_retry_scale, **settings
+        ) as s:
             yield s
 
     return svc

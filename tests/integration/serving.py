@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
-import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from adapters.errors import NotifyRejected
 from clearing.ports import PaymentNotice
@@ -89,18 +89,6 @@ def load_keyset(keyset: ModuleType, root: Path) -> tuple[Any, Any]:
     )
 
 
-def keyset_fixture(keyset: ModuleType, name: str) -> Any:
-    """A session fixture ``keys_root``: a folder holding ``keyset``'s keys, generated once."""
-
-    @pytest.fixture(scope="session")
-    def keys_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-        root = tmp_path_factory.mktemp(name)
-        keyset.generate_keyset(root)
-        return root
-
-    return keys_root
-
-
 @asynccontextmanager
 async def running_sim(
     handle: Callable[..., S],
@@ -120,32 +108,6 @@ async def running_sim(
         yield handle(base_url, merchant, platform, app, session)
 
 
-def acquirer_fixtures(
-    start: Callable[..., AbstractAsyncContextManager[Any]],
-    client_options: Mapping[str, Any] | None = None,
-    **sim_options: Any,
-) -> Any:
-    """The three fixtures an acquirer's adapter tests share, for ``sim, receiver, client = ...``:
-    a fresh simulator per test (``start(keys_root, **sim_options)``), our fault-free notification
-    endpoint for it, and our real client sending notifications there."""
-
-    @pytest.fixture
-    async def sim(keys_root: Path) -> AsyncIterator[Any]:
-        async with start(keys_root, **sim_options) as running:
-            yield running
-
-    @pytest.fixture
-    async def receiver(sim: Any) -> AsyncIterator[Any]:
-        async with sim.receiver() as running:
-            yield running
-
-    @pytest.fixture
-    def client(sim: Any, receiver: Any) -> Any:
-        return sim.client(receiver.url, **(client_options or {}))
-
-    return sim, receiver, client
-
-
 class SimControl:
     """What a running simulator's handle (a dataclass with ``base_url`` and ``session``) offers
     over the simulator's unsigned ``/sim/`` control endpoints."""
@@ -157,14 +119,17 @@ class SimControl:
         async with self.session.request(method, self.base_url + path, json=body) as resp:
             return resp.status, await resp.json()
 
+    async def answered(self, method: str, path: str, body: Any = None, *, expect: int = 200) -> Any:
+        """The JSON answer of a control call that must be answered with ``expect``."""
+        status, data = await self.control(method, path, body)
+        assert status == expect, data
+        return data
+
     async def set_faults(self, **knobs: Any) -> dict[str, Any]:
-        status, data = await self.control("PUT", "/sim/faults", knobs)
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("PUT", "/sim/faults", knobs))
 
     async def reset_faults(self) -> None:
-        status, data = await self.control("DELETE", "/sim/faults")
-        assert status == 200, data
+        await self.answered("DELETE", "/sim/faults")
 
 
 @dataclass
@@ -206,13 +171,10 @@ class OrderDesk(SimHandle[M, P], ABC):
         return await self.control("POST", self.order_path(out_trade_no, "pay"), body)
 
     async def order(self, out_trade_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", self.order_path(out_trade_no))
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("GET", self.order_path(out_trade_no)))
 
     async def expire(self, out_trade_no: str) -> None:
-        status, data = await self.control("POST", self.order_path(out_trade_no, "expire"))
-        assert status == 200, data
+        await self.answered("POST", self.order_path(out_trade_no, "expire"))
 
     async def acknowledged(self, out_trade_no: str) -> dict[str, Any]:
         """The attempt's record once the simulator has taken our acknowledgement of its first
@@ -302,17 +264,25 @@ class NotifyReceiver(Generic[D]):
 
 
 @asynccontextmanager
+async def answering(path: str, handler: Handler) -> AsyncIterator[str]:
+    """Serve ``handler`` for POSTs to the route ``path`` (a stand-in for one endpoint of an
+    outside party, or for ours); yields the base URL, which ``path`` follows."""
+
+    def make_app(_: str) -> web.Application:
+        app = web.Application()
+        app.router.add_post(path, handler)
+        return app
+
+    async with serving(make_app) as (base_url, _app):
+        yield base_url
+
+
+@asynccontextmanager
 async def running_receiver(
     receiver: NotifyReceiver[D], path: str
 ) -> AsyncIterator[NotifyReceiver[D]]:
     """Serve ``receiver`` at ``http://127.0.0.1:PORT{path}`` (its ``url``)."""
-
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(path, receiver.handle)
-        return app
-
-    async with serving(make_app) as (base_url, _app):
+    async with answering(path, receiver.handle) as base_url:
         receiver.url = base_url + path
         yield receiver
 

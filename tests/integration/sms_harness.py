@@ -46,9 +46,7 @@ class SmsSim(SimControl):
 
     async def outbox(self, phone: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/outbox" + (f"?phone={phone.replace('+', '%2B')}" if phone else "")
-        status, data = await self.control("GET", path)
-        assert status == 200, data
-        return list(data["messages"])
+        return list((await self.answered("GET", path))["messages"])
 
 
 @asynccontextmanager

@@ -34,25 +34,17 @@ class TaxSim(SimHandle[MerchantKeys, PlatformKeys]):
 
     async def create_case(self, **fields: Any) -> dict[str, Any]:
         """Declare one resale; every field is optional (see ``adapters.tax.sim_control``)."""
-        status, data = await self.control("POST", "/sim/cases", fields)
-        assert status == 201, data
-        return dict(data)
+        return dict(await self.answered("POST", "/sim/cases", fields, expect=201))
 
     async def case(self, declaration_no: str) -> dict[str, Any]:
-        status, data = await self.control("GET", f"/sim/cases/{quote(declaration_no)}")
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("GET", f"/sim/cases/{quote(declaration_no)}"))
 
     async def confirmations(self, day: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/confirmations" + (f"?date={day}" if day else "")
-        status, data = await self.control("GET", path)
-        assert status == 200, data
-        return list(data)
+        return list(await self.answered("GET", path))
 
     async def requests(self) -> list[dict[str, Any]]:
-        status, data = await self.control("GET", "/sim/requests")
-        assert status == 200, data
-        return list(data)
+        return list(await self.answered("GET", "/sim/requests"))
 
     def lookup_request(self, declaration_no: str, sent: datetime) -> bytes:
         """The exact bytes of one lookup request, for tests that send them by hand."""

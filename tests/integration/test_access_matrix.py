@@ -13,7 +13,6 @@ a bearer token at once: it passes the kiosk's rows only, and every other route r
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ import pytest
 from clearing.api import access, routes_kiosk
 from clearing.api.keys import POOL
 from clearing.api.openapi import document
-from clearing.service import kiosks, principals
+from tests.integration.factories import enrolled_kiosk
 from tests.integration.service_harness import Service, service_fixture
 
 DOCUMENT = document()
@@ -49,13 +48,7 @@ async def _tokens(svc: Service) -> dict[str, str | None]:
 async def kiosk_token(svc: Service) -> str:
     """An enrolled kiosk of HALL1 (a device credential, not a role)."""
     async with svc.app[POOL].acquire() as conn:
-        admin, _ = await principals.add(
-            conn, kind="client", username="matrix-admin", display_name="管理", role="admin",
-            office=None,
-        )  # fmt: skip
-        _, code = await kiosks.create(conn, admin, "HALL1", "矩阵自助机", datetime.now(UTC))
-        token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
-    return token
+        return await enrolled_kiosk(conn, "matrix-admin", "矩阵自助机")
 
 
 @pytest.fixture(scope="module")

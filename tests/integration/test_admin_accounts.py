@@ -12,6 +12,7 @@ from clearing import security
 from clearing.api.keys import POOL
 from clearing.service import principals
 from tests.integration.admin_harness import (
+    admin_fixtures,
     audit_rows,
     case_order,
     name,
@@ -19,12 +20,9 @@ from tests.integration.admin_harness import (
     sign_in,
     user,
 )
-from tests.integration.service_harness import Service, service_fixture, user_fixture
+from tests.integration.service_harness import Service
 
-svc = service_fixture("admin", workers=0)
-
-
-admin = user_fixture("admin", None)
+svc, admin = admin_fixtures()
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -35,7 +33,7 @@ async def test_an_admin_creates_a_user_who_must_change_the_password(
 ) -> None:
     office = await office_with_windows(svc, admin)
     username = name()
-    status, out = await svc.request(
+    out = await svc.answered(
         "POST",
         "/api/v1/admin/users",
         admin,
@@ -46,8 +44,8 @@ async def test_an_admin_creates_a_user_who_must_change_the_password(
             "office": office,
             "window": "W01",
         },
+        expect=201,
     )
-    assert status == 201, out
     assert out["user"]["must_change_password"] is True
     assert out["user"]["window"] == "W01"
     password = out["temporary_password"]
@@ -98,8 +96,7 @@ async def test_an_invalid_user_is_refused_and_nothing_is_made(
 async def test_reset_password_ends_sessions_and_forces_a_change(svc: Service, admin: str) -> None:
     office = await office_with_windows(svc, admin)
     token, username = await user(svc, admin, role="clerk", office=office, window="W01")
-    status, out = await svc.request("POST", f"/api/v1/admin/users/{username}/password-reset", admin)
-    assert status == 200, out
+    out = await svc.answered("POST", f"/api/v1/admin/users/{username}/password-reset", admin)
     assert out["user"]["must_change_password"] is True
     status, _ = await svc.request("GET", "/api/v1/me", token)
     assert status == 401  # the old session ended with the old password
@@ -134,12 +131,11 @@ async def test_an_admin_assigns_a_window_and_disables_a_user(svc: Service, admin
         "PATCH", f"/api/v1/admin/users/{username}", admin, json={"disabled": True}
     )
     assert (status, out["disabled"]) == (200, True)
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE principals SET password_hash = $2 WHERE username = $1",
-            username,
-            security.hash_password("pass-word-123"),
-        )
+    await svc.app[POOL].execute(
+        "UPDATE principals SET password_hash = $2 WHERE username = $1",
+        username,
+        security.hash_password("pass-word-123"),
+    )
     status, problem = await sign_in(svc, username, "pass-word-123")
     assert (status, problem["code"]) == (401, "LOGIN_FAILED")
 
@@ -160,10 +156,9 @@ async def test_an_invalid_change_is_refused_and_nothing_changes(
     _, username = await user(svc, admin, role="clerk", office=office, window="W01")
     got, problem = await svc.request("PATCH", f"/api/v1/admin/users/{username}", admin, json=body)
     assert (got, problem["code"]) == (status, code), problem
-    async with svc.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT role, office, window_code FROM principals WHERE username = $1", username
-        )
+    row = await svc.app[POOL].fetchrow(
+        "SELECT role, office, window_code FROM principals WHERE username = $1", username
+    )
     assert tuple(row) == ("clerk", office, "W01")
     assert await audit_rows(svc, "principal.updated", username) == []
 
@@ -311,7 +306,7 @@ async def test_offices_windows_and_terminals(svc: Service, admin: str) -> None:
 async def test_api_clients_get_a_token_once_and_can_be_cut_off(svc: Service, admin: str) -> None:
     office = await office_with_windows(svc, admin)
     username = name("c")
-    status, out = await svc.request(
+    out = await svc.answered(
         "POST",
         "/api/v1/admin/clients",
         admin,
@@ -321,8 +316,8 @@ async def test_api_clients_get_a_token_once_and_can_be_cut_off(svc: Service, adm
             "role": "clerk",
             "office": office,
         },
+        expect=201,
     )
-    assert status == 201, out
     token = out["token"]
     status, me = await svc.request("GET", "/api/v1/me", token)
     assert (status, me["username"]) == (200, username)

@@ -10,6 +10,7 @@ import pytest
 from clearing.db import migrate as migrations
 from clearing.db.pool import ensure_database
 from tests.conftest import _with_db
+from tests.migrations_before import applied_as_before
 
 
 async def test_offices_and_windows_in_use_become_rows(pg_admin_dsn: str) -> None:
@@ -20,16 +21,7 @@ async def test_offices_and_windows_in_use_become_rows(pg_admin_dsn: str) -> None
         files = migrations.available()
         mine = next(i for i, m in enumerate(files) if m.name == "offices_windows_admin")
         # the schema as it was the day before: every migration before this one
-        await conn.execute(migrations._HISTORY)
-        for m in files[:mine]:
-            if m.has_statements:  # some hold only their comment now (clearing/db/sql)
-                await conn.execute(m.sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                m.version,
-                m.name,
-                m.checksum,
-            )
+        await applied_as_before(conn, files[:mine])
         clerk = await conn.fetchval(
             "INSERT INTO principals (kind, username, display_name, role, office, password_hash)"
             " VALUES ('staff', 'old-clerk', '老员工', 'clerk', 'HALL7', 'x') RETURNING id"

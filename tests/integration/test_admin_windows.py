@@ -7,6 +7,7 @@ import pytest
 
 from clearing.api.keys import POOL
 from tests.integration.admin_harness import (
+    admin_fixtures,
     case_order,
     choose_password,
     name,
@@ -14,12 +15,9 @@ from tests.integration.admin_harness import (
     sign_in,
     user,
 )
-from tests.integration.service_harness import Service, service_fixture, user_fixture
+from tests.integration.service_harness import Service
 
-svc = service_fixture("admin", workers=0)
-
-
-admin = user_fixture("admin", None)
+svc, admin = admin_fixtures()
 
 
 # -- the window an order lands on ------------------------------------------------------------
@@ -110,13 +108,13 @@ async def test_each_role_is_sent_to_a_page_it_can_use(
     if role == "supervisor":
         place_ = {"office": office}
     username = name()
-    status, out = await svc.request(
+    out = await svc.answered(
         "POST",
         "/api/v1/admin/users",
         admin,
         json={"username": username, "display_name": "测试员", "role": role, **place_},
+        expect=201,
     )
-    assert status == 201, out
     status, session = await sign_in(svc, username, out["temporary_password"])
     assert (status, session["user"]["home"]) == (201, home)
     await choose_password(svc, session["token"], out["temporary_password"])

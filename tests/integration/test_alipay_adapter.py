@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,8 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
+from tests.integration.acquirer_steps import answered_too_late, qr_ask
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
     AlipaySim,
     NotifyReceiver,
@@ -35,13 +36,7 @@ from tests.integration.alipay_harness import (
     running_alipay_sim,
     running_notify_receiver,
 )
-from tests.integration.serving import (
-    acquirer_fixtures,
-    eventually,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-)
+from tests.integration.serving import answering, eventually, in_minutes, open_acquirer_qr
 
 RETRY_SCALE = 0.001
 FEE_RATE_PPM = 6000  # 0.6 %: government merchants pay none, but the bill must carry fees right
@@ -130,16 +125,8 @@ def test_signed_response_verifies_only_over_the_text_as_sent(keys_root: Path) ->
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secrets_ = [p for p in files if p.name in ("app_private_key.pem", "alipay_private_key.pem")]
-    assert len(secrets_) == 2
-    for path in secrets_:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    secret_names = ("app_private_key.pem", "alipay_private_key.pem")
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.name in secret_names, 2)
     assert (merchant.app_id, merchant.seller_id) == (platform.app_id, platform.seller_id)
     assert merchant.seller_id.startswith("2088") and len(merchant.seller_id) == 16
     assert set(platform.app_public_keys) == {merchant.app_id}
@@ -362,13 +349,14 @@ async def test_user_paying_never_then_reversed(sim: AlipaySim, client: AlipayCli
 async def test_payment_that_succeeded_after_the_client_gave_up_is_reversed(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.pay_by_code(
+    await answered_too_late(
+        sim,
+        lambda impatient: impatient.pay_by_code(
             out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
-        )
+        ),
+        receiver.url,
+    )
     assert (await client.query(no)).state == "SUCCESS"
     await client.reverse(no)  # cancel refunds it in full
     await client.reverse(no)  # and says the same again
@@ -607,23 +595,14 @@ async def test_a_body_other_than_success_is_not_an_acknowledgement(
         await request.read()
         return web.Response(status=200, text="SUCCESS ")  # close, but not the word
 
-    app = web.Application()
-    app.router.add_post("/notify/alipay", wrong_ack)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify/alipay"
-    try:
-        no = await open_qr(sim.client(url))
+    async with answering("/notify/alipay", wrong_ack) as base_url:
+        no = await open_qr(sim.client(base_url + "/notify/alipay"))
         await sim.pay(no)
 
         async def retried() -> bool:
             return len((await sim.order(no))["deliveries"]) >= 2
 
         await eventually(retried)
-    finally:
-        await runner.cleanup()
     assert (await sim.order(no))["notifications"][0]["acknowledged"] is False
 
 
@@ -655,31 +634,11 @@ async def test_a_busy_gateway_is_unavailable_then_recovers(
 async def test_precreate_that_succeeded_after_the_client_gave_up(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
-    no, expires = trade_no(), in_minutes(10)
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-        )
+    ask = qr_ask(trade_no())
+    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
     # retrying the same request is safe and yields the QR Alipay already issued
-    qr = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-    )
-    assert qr == (await sim.order(no))["qr_code"]
-
-
-async def _impostor(answer: str) -> tuple[web.AppRunner, str]:
-    async def gateway(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(text=answer, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/gateway.do", gateway)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/gateway.do"
+    qr = await client.create_qr(**ask)
+    assert qr == (await sim.order(ask["out_trade_no"]))["qr_code"]
 
 
 @pytest.mark.parametrize(
@@ -706,10 +665,16 @@ async def _impostor(answer: str) -> tuple[web.AppRunner, str]:
     ],
 )
 async def test_unsigned_answers(sim: AlipaySim, answer: str, outcome: str) -> None:
-    runner, url = await _impostor(answer)
-    try:
+    async def gateway(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text=answer, content_type="application/json")
+
+    async with answering("/gateway.do", gateway) as base_url:
         impostor = AlipayClient(
-            sim.session, gateway_url=url, keys=sim.merchant, notify_url="http://127.0.0.1/n"
+            sim.session,
+            gateway_url=base_url + "/gateway.do",
+            keys=sim.merchant,
+            notify_url="http://127.0.0.1/n",
         )
         expected = {
             "forged": ResponseForged,
@@ -718,8 +683,6 @@ async def test_unsigned_answers(sim: AlipaySim, answer: str, outcome: str) -> No
         }[outcome]
         with pytest.raises(expected):
             await impostor.query("T1")
-    finally:
-        await runner.cleanup()
 
 
 def _skewed(skew: timedelta) -> Callable[[], datetime]:

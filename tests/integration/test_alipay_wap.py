@@ -6,7 +6,7 @@ browser's return to return_url proves nothing and changes nothing."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
@@ -17,19 +17,12 @@ from adapters.alipay import crypto
 from adapters.alipay.gateway import Gateway
 from clearing.ports import PayPage
 from tests.integration.alipay_harness import running_alipay_sim
-from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
-from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
+from tests.integration.mobile_harness import PhonePay, back_url
+from tests.integration.phone_browser import Page, PhoneBrowser
 from tests.integration.service_harness import Service
 
-svc, phone, _faults = phone_fixtures("alipay", running_alipay_sim)
-
-
-def _return_url(svc: Service, order_no: str) -> str:
-    return f"{svc.base_url}/m/{order_no}/back"
-
-
-async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await svc.mobile_page("alipay", otn, fen, expires_at, _return_url(svc, order_no))
+acquirer = PhonePay("alipay", running_alipay_sim)
+svc, phone, _faults = acquirer.fixtures()
 
 
 def _refused(page: Page) -> str | None:
@@ -37,21 +30,21 @@ def _refused(page: Page) -> str | None:
 
 
 def test_the_channel_offers_h5(svc: Service) -> None:
-    assert channel(svc, "alipay").supports("h5")
+    assert acquirer.channel(svc).supports("h5")
 
 
 async def test_page_is_the_signed_wap_request(svc: Service) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 123_45)
-    page = await _page(svc, otn, 123_45, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 123_45, expires_at, order_no)
     assert page.method == "POST"
     split = urlsplit(page.url)
-    assert f"{split.scheme}://{split.netloc}{split.path}" == acquirer_sim(svc).gateway_url
+    assert f"{split.scheme}://{split.netloc}{split.path}" == acquirer.sim(svc).gateway_url
     params = dict(parse_qsl(split.query)) | dict(page.fields)
     assert params["method"] == "alipay.trade.wap.pay"
     assert params["notify_url"] == svc.base_url + "/notify/alipay"
-    assert params["return_url"] == _return_url(svc, order_no)
+    assert params["return_url"] == back_url(svc, order_no)
     assert crypto.verify(
-        acquirer_sim(svc).platform.app_public_keys[params["app_id"]],
+        acquirer.sim(svc).platform.app_public_keys[params["app_id"]],
         crypto.request_content(params),
         params["sign"],
     )
@@ -61,7 +54,7 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
         "total_amount": "123.45",
         "subject": "不动产登记税费 2026-BDC-000777",
         "product_code": "QUICK_WAP_WAY",
-        "quit_url": _return_url(svc, order_no),
+        "quit_url": back_url(svc, order_no),
         "time_expire": crypto.beijing_text(expires_at),
     }
 
@@ -69,21 +62,21 @@ async def test_page_is_the_signed_wap_request(svc: Service) -> None:
 async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 350_080_01)
     # every notification round goes out three times
-    await acquirer_sim(svc).set_faults(duplicate_callbacks=2)
-    cashier = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    order_no, otn, expires_at, cashier = await acquirer.opened(
+        svc, phone, 350_080_01, duplicate_callbacks=2
+    )
     assert cashier.status == 200
     assert cashier.url.path.startswith("/sim/wap/")
-    assert (await acquirer_sim(svc).order(otn))["cashier_url"] == str(cashier.url)
+    assert (await acquirer.sim(svc).order(otn))["cashier_url"] == str(cashier.url)
     assert cashier.by_id("amount") == "¥350080.01"
     assert "不动产登记税费 2026-BDC-000777" in cashier.text
     # the browser posted the same form twice (back button): still the one cashier
-    again = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    again = await phone.open(await acquirer.page(svc, otn, 350_080_01, expires_at, order_no))
     assert again.url == cashier.url
 
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
-    assert location is not None and location.startswith(_return_url(svc, order_no) + "?")
+    assert location is not None and location.startswith(back_url(svc, order_no) + "?")
     back = dict(parse_qsl(urlsplit(location).query))
     assert (back["method"], back["out_trade_no"], back["total_amount"]) == (
         "alipay.trade.wap.pay.return",
@@ -91,33 +84,26 @@ async def test_paid_at_the_cashier_is_captured_once_from_the_notification(
         "350080.01",
     )
     assert crypto.verify(
-        acquirer_sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
+        acquirer.sim(svc).merchant.alipay_public_key, crypto.notify_content(back), back["sign"]
     )
 
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(acquirer_sim(svc).order, otn)
-    assert sent["notifications"][0]["acknowledged"] is True
-    assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc, "alipay").query(otn)
+    status = await acquirer.captured_once(svc, order_no, otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
 
     # paid: the cashier offers no second payment, and confirming again changes nothing
     paid = await phone.get(str(cashier.url))
     assert paid.by_id("status") == "订单已支付"
     await phone.submit(cashier, cashier.form())
-    refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    refused = await phone.open(await acquirer.page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "ACQ.TRADE_HAS_SUCCESS"
     assert await svc.payment_counts(otn) == (1, 1)
-    assert (await acquirer_sim(svc).order(otn))["paid_fen"] == 350_080_01
+    assert (await acquirer.sim(svc).order(otn))["paid_fen"] == 350_080_01
 
 
 async def test_the_return_to_the_merchant_captures_nothing(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 88_00)
-    await acquirer_sim(svc).set_faults(drop_callbacks=1.0)
-    cashier = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
+    order_no, otn, _, cashier = await acquirer.opened(svc, phone, 88_00, drop_callbacks=1.0)
     _, location = await phone.submit(cashier, cashier.form(), follow=False)
     assert location is not None
     await phone.get(location)  # the browser arrives back at the service, signed parameters and all
@@ -130,12 +116,7 @@ async def test_the_return_to_the_merchant_captures_nothing(
     ) as resp:
         assert resp.status == 401
         assert await resp.text() != "success"
-    assert await svc.payment_counts(otn) == (0, 0)
-    assert await svc.order_state(order_no) != "CLEARED"
-    # the notification that was lost comes again on Alipay's schedule, and that one counts
-    await acquirer_sim(svc).reset_faults()
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await svc.payment_counts(otn) == (1, 1)
+    await acquirer.captured_when_the_lost_notification_comes_again(svc, order_no, otn)
 
 
 async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> Page:
@@ -151,14 +132,14 @@ async def _refused_page(phone: PhoneBrowser, page: PayPage, **changed: str) -> P
 
 async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 500_00)
-    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 500_00, expires_at, order_no)
     biz = json.loads(page.fields["biz_content"])
     cheaper = crypto.compact_json({**biz, "total_amount": "0.01"})
     refused = await _refused_page(phone, page, biz_content=cheaper)
     assert refused.status == 200
     assert _refused(refused) == "isv.invalid-signature"
     assert refused.forms == []
-    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer.sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
     # nor may the browser be sent back anywhere else
     elsewhere = await _refused_page(phone, page, return_url="https://evil.example/steal")
@@ -169,59 +150,52 @@ async def test_a_request_signed_with_another_key_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 500_00)
-    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 500_00, expires_at, order_no)
     params = dict(parse_qsl(urlsplit(page.url).query)) | dict(page.fields)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     forged = crypto.sign(stranger, crypto.request_content(params))
     refused = await _refused_page(phone, page, sign=forged)
     assert _refused(refused) == "isv.invalid-signature"
-    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer.sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
 
 
 async def test_the_same_out_trade_no_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 700_00)
-    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
-    assert first.url.path.startswith("/sim/wap/")
-    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    other, otn = await acquirer.another_amount(svc, phone)
     assert _refused(other) == "ACQ.CONTEXT_INCONSISTENT"
-    assert (await acquirer_sim(svc).order(otn))["total_fen"] == 700_00
+    assert (await acquirer.sim(svc).order(otn))["total_fen"] == 700_00
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await svc.open_attempt("alipay", 9_99)
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
+    late, otn = await acquirer.late_page(svc, phone)
     assert _refused(late) == "ACQ.INVALID_PARAMETER"
 
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 9_99)
-    cashier = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
-    await acquirer_sim(svc).expire(otn)
+    order_no, otn, expires_at, cashier = await acquirer.opened(svc, phone, 9_99)
+    await acquirer.sim(svc).expire(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"
-    assert (await acquirer_sim(svc).order(otn))["paid_fen"] is None
-    reopened = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
+    assert (await acquirer.sim(svc).order(otn))["paid_fen"] is None
+    reopened = await phone.open(await acquirer.page(svc, otn, 9_99, expires_at, order_no))
     assert _refused(reopened) == "ACQ.TRADE_HAS_CLOSE"
-    assert (await channel(svc, "alipay").query(otn)).state == "NOT_FOUND"
+    assert (await acquirer.channel(svc).query(otn)).state == "NOT_FOUND"
     assert await svc.payment_counts(otn) == (0, 0)
 
 
 async def test_the_cashier_offers_the_way_back(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 1_00)
-    cashier = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
-    assert f'href="{_return_url(svc, order_no)}"' in cashier.text
+    order_no, _, _, cashier = await acquirer.opened(svc, phone, 1_00)
+    assert f'href="{back_url(svc, order_no)}"' in cashier.text
     assert 'name="viewport"' in cashier.text
 
 
 async def test_amounts_are_exact_int_fen(svc: Service) -> None:
     order_no, otn, expires_at = await svc.open_attempt("alipay", 1)
-    page = await _page(svc, otn, 1, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 1, expires_at, order_no)
     assert json.loads(page.fields["biz_content"])["total_amount"] == "0.01"
     for bad, error in ((1.5, TypeError), (True, TypeError), (0, ValueError), (-100, ValueError)):
         with pytest.raises(error):
-            await _page(svc, otn, bad, expires_at, order_no)  # type: ignore[arg-type]
+            await acquirer.page(svc, otn, bad, expires_at, order_no)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("amount", ["0.00", "12.345", "-1.00", "1e3", "100000000.01"])
@@ -233,8 +207,8 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
         # signed with our real key: only the amount is wrong
         gateway = Gateway(
             session,
-            url=acquirer_sim(svc).gateway_url,
-            keys=acquirer_sim(svc).merchant,
+            url=acquirer.sim(svc).gateway_url,
+            keys=acquirer.sim(svc).merchant,
             timeout_s=5,
             clock=lambda: datetime.now(UTC),
         )
@@ -247,19 +221,18 @@ async def test_a_signed_request_with_a_bad_amount_is_refused(
                 "product_code": "QUICK_WAP_WAY",
             },
             notify_url=svc.base_url + "/notify/alipay",
-            return_url=_return_url(svc, order_no),
+            return_url=back_url(svc, order_no),
         )
     refused = await phone.open(PayPage(url=url, method="POST", fields=fields))
     assert _refused(refused) in ("ACQ.INVALID_PARAMETER", "ACQ.TOTAL_FEE_EXCEED")
-    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer.sim(svc).control("GET", f"/sim/orders/{otn}")
     assert status == 404
 
 
 async def test_closing_an_unpaid_page_stops_the_cashier(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("alipay", 2_00)
-    cashier = await phone.open(await _page(svc, otn, 2_00, expires_at, order_no))
-    await channel(svc, "alipay").close(otn)
+    _, otn, _, cashier = await acquirer.opened(svc, phone, 2_00)
+    await acquirer.channel(svc).close(otn)
     closed, _ = await phone.submit(cashier, cashier.form())
     assert closed.by_id("status") == "订单已关闭，不能付款"
-    assert (await acquirer_sim(svc).order(otn))["paid_fen"] is None
-    assert (await channel(svc, "alipay").query(otn)).state == "NOT_FOUND"
+    assert (await acquirer.sim(svc).order(otn))["paid_fen"] is None
+    assert (await acquirer.channel(svc).query(otn)).state == "NOT_FOUND"

@@ -292,12 +292,10 @@ async def test_typed_amounts_are_a_supervisors_audited_exception(svc: Service, s
         staff, {**body, "manual_reason": "对接中断，主管核对纸质票据"}
     )
     assert status == 201, order
-    async with svc.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT actor, detail FROM audit_log WHERE action = 'order.lines_typed'"
-            " AND object_id = $1",
-            order["order_no"],
-        )
+    row = await svc.app[POOL].fetchrow(
+        "SELECT actor, detail FROM audit_log WHERE action = 'order.lines_typed' AND object_id = $1",
+        order["order_no"],
+    )
     assert row is not None
     assert row["detail"]["reason"] == "对接中断，主管核对纸质票据"
     assert row["detail"]["lines"] == [["DEED_TAX", 500_00, None]]

@@ -22,8 +22,7 @@ from adapters.bank import pki
 from adapters.bank.simulator import bank_cn, prepare_tls
 from adapters.wechatpay import crypto
 from clearing.api.keys import POOL
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, running_wechat_service
 from tests.procs import free_port
 
 
@@ -34,12 +33,9 @@ async def env(
     tmp = tmp_path_factory.mktemp("badinput")
     tls = prepare_tls(tmp / "tls")
     port = free_port()
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(
-            db_dsn, tmp, sim, workers=0, bank_tls_dir=tls.directory, bankfiles_port=port
-        ) as s,
-    ):
+    async with running_wechat_service(
+        db_dsn, tmp, workers=0, bank_tls_dir=tls.directory, bankfiles_port=port
+    ) as s:
         yield s, f"https://127.0.0.1:{port}", tls.directory
 
 
@@ -210,8 +206,7 @@ async def test_the_edges_of_the_working_calendar_are_accepted(
 ) -> None:
     for day in ("2000-01-01", "2099-12-31"):
         for path in ("/api/v1/reports/daily?date={}", "/api/v1/reports/trend?days=366&date={}"):
-            status, body = await svc.request("GET", path.format(day), tokens["admin"])
-            assert status == 200, body
+            await svc.answered("GET", path.format(day), tokens["admin"])
 
 
 async def test_a_page_number_of_thousands_of_digits_is_refused(

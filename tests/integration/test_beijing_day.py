@@ -18,10 +18,9 @@ svc = service_fixture("day", workers=0)
 async def _made_at(svc: Service, at: datetime) -> str:
     status, order = await svc.create_order(await svc.supervisor(), order_body((80_00,)))
     assert status == 201, order
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET created_at = $2 WHERE order_no = $1", order["order_no"], at
-        )
+    await svc.app[POOL].execute(
+        "UPDATE orders SET created_at = $2 WHERE order_no = $1", order["order_no"], at
+    )
     return str(order["order_no"])
 
 
@@ -31,10 +30,9 @@ async def test_the_window_list_is_the_beijing_day(svc: Service) -> None:
     clerk = await svc.add_user("clerk", "HALL1")
 
     async def listed(day: str) -> set[str]:
-        status, body = await svc.request(
+        body = await svc.answered(
             "GET", f"/api/v1/orders?office=HALL1&window=W01&date={day}", clerk
         )
-        assert status == 200, body
         return {o["order_no"] for o in body["orders"]}
 
     fifteenth, fourteenth = await listed("2030-03-15"), await listed("2030-03-14")

@@ -13,14 +13,13 @@ from tests.integration import factories as f
 
 
 async def _postings(pool: asyncpg.Pool, order_no: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return await conn.fetch(
-            "SELECT a.code, p.amount_fen, p.line_no, e.kind FROM postings p"
-            " JOIN ledger_accounts a ON a.id = p.account_id"
-            " JOIN journal_entries e ON e.id = p.entry_id"
-            " JOIN orders o ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY p.id",
-            order_no,
-        )
+    return await pool.fetch(
+        "SELECT a.code, p.amount_fen, p.line_no, e.kind FROM postings p"
+        " JOIN ledger_accounts a ON a.id = p.account_id"
+        " JOIN journal_entries e ON e.id = p.entry_id"
+        " JOIN orders o ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY p.id",
+        order_no,
+    )
 
 
 async def _state(pool: asyncpg.Pool, order_no: str) -> str:
@@ -101,12 +100,11 @@ async def test_wrong_amount_goes_to_suspense_and_splits_nothing(pool: asyncpg.Po
         ("receivable:wechatpay", 999_99),
         ("suspense", -999_99),
     ]
-    async with pool.acquire() as conn:
-        task = await conn.fetchval(
-            "SELECT count(*) FROM tasks WHERE kind = 'payment.refund'"
-            " AND (payload->>'payment_id')::bigint = $1",
-            result.payment_id,
-        )
+    task = await pool.fetchval(
+        "SELECT count(*) FROM tasks WHERE kind = 'payment.refund'"
+        " AND (payload->>'payment_id')::bigint = $1",
+        result.payment_id,
+    )
     assert task == 1
 
 

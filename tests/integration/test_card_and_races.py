@@ -38,13 +38,7 @@ async def staff(env: tuple[Service, PosSim]) -> str:
 
 
 async def _card(svc: Service, staff: str, order_no: str) -> dict[str, object]:
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        staff,
-        json={"method": "card", "terminal_id": "T0000001"},
-    )
-    assert status == 201, started
+    started = await svc.start_payment(staff, order_no, method="card", terminal_id="T0000001")
     return dict(started)
 
 
@@ -58,10 +52,9 @@ async def test_card_swipe_clears_with_the_card_facts(
     status, _ = await pos.swipe("T0000001")
     assert status == 200
     await svc.wait_state(staff, order["order_no"], "CLEARED")
-    async with svc.app[POOL].acquire() as conn:
-        details = await conn.fetchval(
-            "SELECT details FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
-        )
+    details = await svc.app[POOL].fetchval(
+        "SELECT details FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
+    )
     assert details["terminal_id"] == "T0000001"
     assert {"rrn", "batch_no", "trace_no"} <= set(details), details
     assert "*" in str(details)  # the card number only masked
@@ -86,10 +79,9 @@ async def test_a_sale_whose_result_never_arrives_is_reversed(
         every_s=0.2,
     )
     assert sim_order["state"] == "REVERSED", sim_order
-    async with svc.app[POOL].acquire() as conn:
-        state = await conn.fetchval(
-            "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
-        )
+    state = await svc.app[POOL].fetchval(
+        "SELECT state FROM payment_attempts WHERE out_trade_no = $1", started["out_trade_no"]
+    )
     assert state == "REVERSED"
     _, now = await svc.request("GET", f"/api/v1/orders/{order['order_no']}", staff)
     assert now["state"] == "PAYING"  # unpaid: the staff can take the payment again
@@ -156,10 +148,9 @@ async def test_card_results_all_lost_still_clear_by_polling(
     started = await _card(svc, staff, order["order_no"])
     await pos.swipe("T0000001")
     await svc.wait_state(staff, order["order_no"], "CLEARED", within_s=5)
-    async with svc.app[POOL].acquire() as conn:
-        source = await conn.fetchval(
-            "SELECT source FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
-        )
+    source = await svc.app[POOL].fetchval(
+        "SELECT source FROM payments WHERE out_trade_no = $1", started["out_trade_no"]
+    )
     assert source == "query"
 
 
@@ -169,11 +160,10 @@ async def test_badly_signed_card_results_are_refused(
     svc, pos = env
     await pos.set_faults(bad_signature=True)
     _, order = await svc.create_order(staff, order_body((44_00,)))
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE tasks SET run_at = now() + interval '1 hour'"
-            " WHERE kind = 'attempt.poll' AND state = 'READY'"
-        )
+    await svc.app[POOL].execute(
+        "UPDATE tasks SET run_at = now() + interval '1 hour'"
+        " WHERE kind = 'attempt.poll' AND state = 'READY'"
+    )
     started = await _card(svc, staff, order["order_no"])
     async with svc.app[POOL].acquire() as conn:
         await conn.execute(  # the new attempt's poller too

@@ -57,8 +57,7 @@ async def _card(svc: Service, clerk: str, order_no: str) -> tuple[int, Any]:
 
 
 async def _attempt(svc: Service, clerk: str, order_no: str, out_trade_no: str) -> dict[str, Any]:
-    status, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
-    assert status == 200, order
+    order = await svc.answered("GET", f"/api/v1/orders/{order_no}", clerk)
     return next(a for a in order["attempts"] if a["out_trade_no"] == out_trade_no)
 
 
@@ -106,15 +105,13 @@ async def test_a_declined_card_fails_the_attempt_and_tells_the_window_why(
     assert event["reason_zh"] == reason
     attempt = await _attempt(svc, clerk, order_no, started["out_trade_no"])
     assert (attempt["state"], attempt["failure_zh"]) == ("FAILED", reason)
-    async with svc.app[POOL].acquire() as conn:
-        audited = await conn.fetchval(
-            "SELECT detail FROM audit_log WHERE action = 'attempt.failed' AND object_id = $1",
-            order_no,
-        )
+    audited = await svc.app[POOL].fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'attempt.failed' AND object_id = $1",
+        order_no,
+    )
     assert audited is not None and audited["code"] == resp_code
     # the order's history says it too, in words staff read
-    status, history = await svc.request("GET", f"/api/v1/orders/{order_no}/timeline", clerk)
-    assert status == 200, history
+    history = await svc.answered("GET", f"/api/v1/orders/{order_no}/timeline", clerk)
     failed = [e for e in history["events"] if e["kind"] == "attempt.failed"]
     assert [(e["title"], e["who"]) for e in failed] == [("支付未成功", "银行卡")]
     assert reason in failed[0]["detail"]

@@ -13,10 +13,14 @@ import pytest
 from clearing.api.keys import POOL
 from tests.integration.alipay_harness import running_alipay_sim
 from tests.integration.factories import ledger_balances
-from tests.integration.service_harness import Service, order_body, running_service, staff_fixture
+from tests.integration.service_harness import (
+    Service,
+    order_body,
+    running_wechat_service,
+    staff_fixture,
+)
 from tests.integration.serving import polled, refused_once
 from tests.integration.unionpay_harness import running_unionpay_sim
-from tests.integration.wechat_harness import running_wechat_sim
 
 # a valid-looking payment code of each wallet (prefix rules in clearing/domain/codes.py)
 CODES = {
@@ -31,13 +35,12 @@ ALL = ["wechatpay", "alipay", "unionpay"]
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     tmp = tmp_path_factory.mktemp("channels")
     async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
         running_alipay_sim(tmp / "alipay", retry_scale=0.001) as alipay,
         running_unionpay_sim(tmp / "unionpay", retry_scale=0.001) as unionpay,
-        running_service(
+        running_wechat_service(
             db_dsn,
             tmp,
-            wechat,
+            sim_retry_scale=0.01,
             others={"alipay": alipay, "unionpay": unionpay},
             workers=2,
             poll_first_s=0.3,
@@ -45,7 +48,7 @@ async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
             code_wait_s=3.0,
         ) as s,
     ):
-        s.sims = {"wechatpay": wechat, "alipay": alipay, "unionpay": unionpay}  # type: ignore[attr-defined]
+        s.sims = {"wechatpay": s.sim, "alipay": alipay, "unionpay": unionpay}  # type: ignore[attr-defined]
         yield s
 
 
@@ -66,13 +69,7 @@ staff = staff_fixture(clerk="HALL1", supervisor="HALL1", finance=None)
 async def _qr(svc: Service, clerk: str, channel: str, amounts: tuple[int, ...]) -> tuple[str, str]:
     status, order = await svc.create_order(await svc.supervisor(), order_body(amounts))
     assert status == 201, order
-    status, qr = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        clerk,
-        json={"method": "qr", "channel": channel},
-    )
-    assert status == 201, qr
+    qr = await svc.start_payment(clerk, order["order_no"], method="qr", channel=channel)
     return order["order_no"], qr["out_trade_no"]
 
 
@@ -120,13 +117,9 @@ async def test_every_callback_lost_still_clears_by_polling(
 @pytest.mark.parametrize("channel", ALL)
 async def test_payment_code_paid_at_once(svc: Service, staff: dict[str, str], channel: str) -> None:
     _, order = await svc.create_order(await svc.supervisor(), order_body((66_00,)))
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        staff["clerk"],
-        json={"method": "code", "auth_code": CODES[channel]},
+    started = await svc.start_payment(
+        staff["clerk"], order["order_no"], method="code", auth_code=CODES[channel]
     )
-    assert status == 201, started
     assert (started["provider"], started["state"], started["order_state"]) == (
         channel,
         "SUCCEEDED",

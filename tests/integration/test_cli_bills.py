@@ -26,6 +26,18 @@ async def _cli(env: dict[str, str], *args: str) -> tuple[int, bytes, bytes]:
     return int(proc.returncode or 0), out, err
 
 
+async def _cli_today(party: str, keys: Path, base_url: str, *args: str) -> tuple[int, bytes, bytes]:
+    """``tongjiao ARGS --date TODAY`` (Beijing) configured for ``party`` alone: our keys for
+    it and its simulator's URL."""
+    env = {
+        **os.environ,
+        f"TONGJIAO_{party}_KEYS": str(keys),
+        f"TONGJIAO_{party}_BASE_URL": base_url,
+        "TONGJIAO_LOG_JSON": "false",
+    }
+    return await _cli(env, *args, "--date", datetime.now(BEIJING).date().isoformat())
+
+
 async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
     async with running_wechat_sim(tmp_path / "wechat") as sim, aiohttp.ClientSession() as http:
         client = WeChatPayClient(
@@ -41,15 +53,11 @@ async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
             )
             await sim.pay(otn)
         out = tmp_path / "bill.csv"
-        env = {
-            **os.environ,
-            "TONGJIAO_WECHATPAY_KEYS": str(tmp_path / "wechat" / "merchant"),
-            "TONGJIAO_WECHATPAY_BASE_URL": sim.base_url,
-            "TONGJIAO_LOG_JSON": "false",
-        }
-        day = datetime.now(BEIJING).date().isoformat()
-        code, stdout, stderr = await _cli(
-            env, "bills", "fetch", "--channel", "wechatpay", "--date", day, "--out", str(out)
+        code, stdout, stderr = await _cli_today(
+            "WECHATPAY",
+            tmp_path / "wechat" / "merchant",
+            sim.base_url,
+            *("bills", "fetch", "--channel", "wechatpay", "--out", str(out)),
         )
     assert code == 0, stderr.decode()
     assert stdout.decode().strip() == str(out)
@@ -86,15 +94,11 @@ async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_pat
             )
             for item in items
         ]
-        env = {
-            **os.environ,
-            "TONGJIAO_TAX_KEYS": str(tmp_path / "tax" / "merchant"),
-            "TONGJIAO_TAX_BASE_URL": sim.base_url,
-            "TONGJIAO_LOG_JSON": "false",
-        }
-        day = datetime.now(BEIJING).date().isoformat()
-        code, stdout, stderr = await _cli(
-            env, "confirmations", "fetch", "--authority", "tax", "--date", day
+        code, stdout, stderr = await _cli_today(
+            "TAX",
+            tmp_path / "tax" / "merchant",
+            sim.base_url,
+            *("confirmations", "fetch", "--authority", "tax"),
         )
     assert code == 0, stderr.decode()
     lines = stdout.decode("utf-8").splitlines()

@@ -11,7 +11,8 @@ import secrets
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from clearing.db.migrate import migrate
 from clearing.db.pool import init_connection
 from clearing.service import catalogue
 from tests.integration import factories as f
-from tests.procs import Processes
+from tests.procs import Proc, Processes
 
 pytestmark = pytest.mark.slow
 
@@ -250,21 +251,29 @@ async def _assert_cleared_exactly_once(
     }
 
 
-async def test_service_killed_mid_burst_clears_every_payment_exactly_once(
-    db_dsn: str, tmp_path: Path
-) -> None:
+@asynccontextmanager
+async def _orders_open(
+    tmp_path: Path, dsn: str
+) -> AsyncIterator[tuple[aiohttp.ClientSession, Proc, Proc, list[Trade]]]:
+    """A fresh keyset, the WeChat Pay simulator and the service as real processes on ``dsn``,
+    and ORDERS orders each with an open QR attempt, before anything is paid or crashed."""
     keys = tmp_path / "keys"
     generate_keyset(keys)
-    started = time.monotonic()
     async with (
         Processes(tmp_path / "procs") as procs,
         aiohttp.ClientSession() as http,
     ):
         sim = await procs.simulator(keys, retry_scale=0.02)
-        svc = await procs.service(db_dsn, keys, sim_url=sim.url, env=SERVICE_ENV)
-        token = await _login(http, svc.url, db_dsn)
-        trades = await _open_orders(http, svc.url, token, ORDERS)
+        svc = await procs.service(dsn, keys, sim_url=sim.url, env=SERVICE_ENV)
+        token = await _login(http, svc.url, dsn)
+        yield http, sim, svc, await _open_orders(http, svc.url, token, ORDERS)
 
+
+async def test_service_killed_mid_burst_clears_every_payment_exactly_once(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    async with _orders_open(tmp_path, db_dsn) as (http, sim, svc, trades):
         watch = await _connect(db_dsn)
         try:
             at_kill = await _burst_with_crash(http, sim.url, trades, watch, svc.kill)
@@ -292,17 +301,8 @@ async def test_database_crash_mid_burst_clears_every_payment_exactly_once(tmp_pa
         finally:
             await conn.close()
         dsn = pg.dsn()
-        keys = tmp_path / "keys"
-        generate_keyset(keys)
         started = time.monotonic()
-        async with (
-            Processes(tmp_path / "procs") as procs,
-            aiohttp.ClientSession() as http,
-        ):
-            sim = await procs.simulator(keys, retry_scale=0.02)
-            svc = await procs.service(dsn, keys, sim_url=sim.url, env=SERVICE_ENV)
-            token = await _login(http, svc.url, dsn)
-            trades = await _open_orders(http, svc.url, token, ORDERS)
+        async with _orders_open(tmp_path, dsn) as (http, sim, svc, trades):
 
             async def crash() -> None:
                 # immediate: no checkpoint, WAL replay at the next start, like a power cut

@@ -15,20 +15,20 @@ from tests.integration.display_harness import (
     next_data,
     pair,
     pair_raw,
+    screen_fixtures,
     show,
     shown_order,
 )
-from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
+from tests.integration.service_harness import (
+    Service,
+    device_refused_as_staff,
+    order_body,
+)
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-svc = service_fixture(
-    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
-)
-
-
-clerk = user_fixture("clerk", "HALL1")
+svc, clerk = screen_fixtures()
 
 
 async def test_a_code_pairs_one_screen_once(svc: Service, clerk: str) -> None:
@@ -64,10 +64,9 @@ async def test_pairing_again_replaces_the_old_screen_and_unpairing_revokes(
     status, body = await svc.request("DELETE", "/api/v1/display/windows/P02/device", clerk)
     assert status == 200 and body["paired"] is False
     assert (await new.get("/api/v1/display/state"))[0] == 401
-    async with svc.app[POOL].acquire() as conn:
-        actions = await conn.fetch(
-            "SELECT action FROM audit_log WHERE object_id = 'HALL1/P02' ORDER BY id"
-        )
+    actions = await svc.app[POOL].fetch(
+        "SELECT action FROM audit_log WHERE object_id = 'HALL1/P02' ORDER BY id"
+    )
     assert [r["action"] for r in actions] == ["display.paired", "display.paired", "display.revoked"]
 
 
@@ -87,26 +86,18 @@ async def test_wrong_codes_are_refused_then_slowed(svc: Service) -> None:
 async def test_the_screen_credential_opens_no_staff_route(svc: Service, clerk: str) -> None:
     screen, order_no = await shown_order(svc, clerk, "W05")
     await svc.open_qr(await svc.supervisor(), order_no)
-    as_bearer = {"Authorization": f"Bearer {screen.token}"}
-    as_session = {"Cookie": f"tj_session={screen.token}"}
-    for headers in (screen.cookie, as_bearer, as_session):
-        for method, path in (
-            ("GET", "/api/v1/me"),
-            ("GET", f"/api/v1/orders/{order_no}"),
-            ("GET", f"/api/v1/orders/{order_no}/qr.svg"),
-            ("GET", "/api/v1/orders?office=HALL1"),
-            ("GET", "/api/v1/events?office=HALL1&window=W05"),
-            ("GET", "/api/v1/display/windows/W05"),
-            ("POST", "/api/v1/display/pairing-codes"),
-            ("PUT", "/api/v1/display/current"),
-            ("DELETE", "/api/v1/display/windows/W05/device"),
-        ):
-            status, body = await svc.request(method, path, headers=headers, json={"window": "W05"})
-            assert status == 401, (path, headers, body)
-        async with svc.session.get(
-            svc.base_url + "/window", headers=headers, allow_redirects=False
-        ) as page:
-            assert page.status == 302 and page.headers["Location"].startswith("/login")
+    staff_routes = [
+        ("GET", "/api/v1/me"),
+        ("GET", f"/api/v1/orders/{order_no}"),
+        ("GET", f"/api/v1/orders/{order_no}/qr.svg"),
+        ("GET", "/api/v1/orders?office=HALL1"),
+        ("GET", "/api/v1/events?office=HALL1&window=W05"),
+        ("GET", "/api/v1/display/windows/W05"),
+        ("POST", "/api/v1/display/pairing-codes"),
+        ("PUT", "/api/v1/display/current"),
+        ("DELETE", "/api/v1/display/windows/W05/device"),
+    ]
+    await device_refused_as_staff(screen, staff_routes, {"window": "W05"})
     # and the screen still works: refusals changed nothing
     assert (await screen.state())["phase"] == "pay"
 

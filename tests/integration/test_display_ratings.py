@@ -15,22 +15,18 @@ from tests.integration.display_harness import (
     next_data,
     paid_order,
     pair,
+    screen_fixtures,
     show,
     shown_order,
     until,
 )
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service, service_fixture, user_fixture
+from tests.integration.service_harness import Service
 
 BEIJING = timezone(timedelta(hours=8))
 
 
-svc = service_fixture(
-    "display", sim_retry_scale=0.01, workers=1, poll_first_s=0.3, poll_later_s=0.5
-)
-
-
-clerk = user_fixture("clerk", "HALL1")
+svc, clerk = screen_fixtures()
 
 
 async def test_the_screen_follows_the_order_through_payment_to_one_rating(
@@ -79,13 +75,12 @@ async def test_the_screen_follows_the_order_through_payment_to_one_rating(
 
     status, body = await screen.rate(order_no, "very_satisfied")
     assert (status, body["code"]) == (409, "ALREADY_RATED")
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT r.office, r.window_no, r.grade, r.reason, p.username"
-            " FROM service_ratings r JOIN orders o ON o.id = r.order_id"
-            " JOIN principals p ON p.id = r.clerk_id WHERE o.order_no = $1",
-            order_no,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT r.office, r.window_no, r.grade, r.reason, p.username"
+        " FROM service_ratings r JOIN orders o ON o.id = r.order_id"
+        " JOIN principals p ON p.id = r.clerk_id WHERE o.order_no = $1",
+        order_no,
+    )
     me = (await svc.request("GET", "/api/v1/me", clerk))[1]
     assert [dict(r) for r in rows] == [
         {
@@ -127,12 +122,11 @@ async def test_ratings_are_refused_unless_paid_shown_here_and_well_formed(
         "POST", "/api/v1/display/ratings", json={"order_no": paid, "grade": "satisfied"}
     )
     assert (status, body["code"]) == (401, "DISPLAY_NOT_PAIRED")
-    async with svc.app[POOL].acquire() as conn:
-        n = await conn.fetchval(
-            "SELECT count(*) FROM service_ratings r JOIN orders o ON o.id = r.order_id"
-            " WHERE o.order_no = ANY($1::text[])",
-            [unpaid, elsewhere, paid],
-        )
+    n = await svc.app[POOL].fetchval(
+        "SELECT count(*) FROM service_ratings r JOIN orders o ON o.id = r.order_id"
+        " WHERE o.order_no = ANY($1::text[])",
+        [unpaid, elsewhere, paid],
+    )
     assert n == 0
     status, _ = await screen.rate(paid, "very_dissatisfied")
     assert status == 201
@@ -199,11 +193,10 @@ async def test_the_screen_goes_idle_by_itself_after_thanks_or_a_closed_order(
     view = await screen.state()
     assert view["phase"] == "closed" and view["order"]["state_zh"] == "已撤销"
     assert "until" in view
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET updated_at = now() - interval '31 seconds' WHERE order_no = $1",
-            order_no,
-        )
+    await svc.app[POOL].execute(
+        "UPDATE orders SET updated_at = now() - interval '31 seconds' WHERE order_no = $1",
+        order_no,
+    )
     assert (await screen.state())["phase"] == "idle"
 
     paid = await paid_order(svc, "W09")
@@ -211,12 +204,11 @@ async def test_the_screen_goes_idle_by_itself_after_thanks_or_a_closed_order(
     assert (await screen.state())["phase"] == "rate"
     assert (await screen.rate(paid, "very_satisfied"))[0] == 201
     assert (await screen.state())["phase"] == "thanks"
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE service_ratings SET rated_at = rated_at - interval '9 seconds'"
-            " WHERE order_id = (SELECT id FROM orders WHERE order_no = $1)",
-            paid,
-        )
+    await svc.app[POOL].execute(
+        "UPDATE service_ratings SET rated_at = rated_at - interval '9 seconds'"
+        " WHERE order_id = (SELECT id FROM orders WHERE order_no = $1)",
+        paid,
+    )
     assert await screen.state() == {
         "office": "HALL1",
         "window": "W09",

@@ -8,7 +8,6 @@ import itertools
 import os
 import stat
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,9 @@ from adapters.fiscal.keys import (
 )
 from adapters.fiscal.transport import GATEWAY_PATH
 from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
+from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
-from tests.integration.serving import (
-    eventually,
-    keyset_fixture,
-    running_sim_cli,
-    serving,
-    stops_on_sigterm,
-)
+from tests.integration.serving import answering, eventually, running_sim_cli, stops_on_sigterm
 
 _refs = itertools.count(1)
 
@@ -60,15 +54,7 @@ def today() -> Any:
 keys_root = keyset_fixture(keyset, "fiscal-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[FiscalSim]:
-    async with running_fiscal_sim(keys_root, seed=7) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: FiscalSim) -> FiscalClient:
-    return sim.client()
+sim, client = authority_fixtures(running_fiscal_sim, seed=7)
 
 
 async def confirm(client: FiscalClient, due: DueItem, **overrides: Any) -> LegConfirmation:
@@ -423,13 +409,8 @@ async def test_answers_that_are_not_frames_are_unavailable(sim: FiscalSim) -> No
         await request.read()
         return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="text/html")
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(GATEWAY_PATH, nonsense)
-        return app
-
     code = (await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00"))["payment_code"]
-    async with serving(make_app) as (url, _app):
+    async with answering(GATEWAY_PATH, nonsense) as url:
         with pytest.raises(FiscalUnavailable) as exc:
             await sim.client(base_url=url).lookup(code)
     assert exc.value.reason.startswith("unreadable answer")
@@ -446,13 +427,8 @@ async def test_an_old_answer_replayed_to_a_new_question_is_forged(sim: FiscalSim
         kept.append(answer)
         return web.Response(body=kept[0], content_type=fr.CONTENT_TYPE)
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post(GATEWAY_PATH, replay)
-        return app
-
     code = (await sim.issue(payer_name="张三", item="REG_FEE", amount="80.00"))["payment_code"]
-    async with serving(make_app) as (url, _app):
+    async with answering(GATEWAY_PATH, replay) as url:
         client = sim.client(base_url=url)
         await client.lookup(code)
         with pytest.raises(FiscalAnswerForged) as exc:

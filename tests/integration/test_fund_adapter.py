@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-import stat
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,14 +21,16 @@ from adapters.fund.client import FundClient
 from adapters.fund.errors import FundAnswerForged
 from adapters.fund.keys import (
     MERCHANT_DIR,
-    PLATFORM_DIR,
-    generate_keyset,
     load_merchant_keys,
-    load_platform_keys,
 )
 from adapters.fund.unit_no import UnitNoError
 from adapters.fund.wire import BEIJING, CONFIRM_PATH, QUERY_PATH
 from clearing.ports import Authority, AuthorityRefused
+from tests.integration.adapter_fixtures import (
+    authority_fixtures,
+    keyset_fixture,
+    regenerated_keyset,
+)
 from tests.integration.fund_harness import (
     FundSim,
     home,
@@ -41,7 +41,6 @@ from tests.integration.fund_harness import (
     running_fund_cli,
     running_fund_sim,
 )
-from tests.integration.serving import keyset_fixture
 
 
 def today() -> Any:
@@ -51,15 +50,7 @@ def today() -> Any:
 keys_root = keyset_fixture(keyset, "fund-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[FundSim]:
-    async with running_fund_sim(keys_root) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: FundSim) -> FundClient:
-    return sim.client(timeout_s=2.0)
+sim, client = authority_fixtures(running_fund_sim, {"timeout_s": 2.0})
 
 
 # --- signatures and keys, no network -------------------------------------------------------
@@ -96,15 +87,7 @@ def test_requests_and_answers_are_hmac_sm3_bound_to_each_other(keys_root: Path) 
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secret_files = [p for p in files if p.suffix == ".txt"]
-    assert len(secret_files) == 4
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secret_files)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.suffix == ".txt", 4)
     assert merchant.app_secret == platform.app_secret != merchant.office_secret
     assert merchant.office_secret == platform.office_secret
     assert merchant.agency_code == platform.agency_code and len(merchant.agency_code) == 12

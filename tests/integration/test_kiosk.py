@@ -5,7 +5,6 @@ guessing lockout, paying through the WeChat simulator, the receipt, and the audi
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,14 @@ from clearing.api.keys import POOL
 from clearing.service import kiosk_lookup, names, pay_links, principals
 from tests.integration.display_harness import until
 from tests.integration.factories import PAYER_ID, place
-from tests.integration.service_harness import Service, order_body, service_fixture, user_fixture
+from tests.integration.service_harness import (
+    Device,
+    Service,
+    device_refused_as_staff,
+    order_body,
+    service_fixture,
+    user_fixture,
+)
 
 ID_TAIL = PAYER_ID[-6:]  # "31002X"
 
@@ -25,14 +31,8 @@ svc = service_fixture("kiosk", sim_retry_scale=0.01, workers=1, poll_first_s=0.3
 admin = user_fixture("admin", None)
 
 
-@dataclass
-class KioskClient:
-    svc: Service
-    token: str
-
-    @property
-    def cookie(self) -> dict[str, str]:
-        return {"Cookie": f"{routes_kiosk.COOKIE}={self.token}"}
+class KioskClient(Device):
+    COOKIE = routes_kiosk.COOKIE
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return await self.svc.request(method, path, headers=self.cookie, json=body)
@@ -46,13 +46,13 @@ class KioskClient:
 async def register(svc: Service, admin: str, office: str = "HALL1") -> tuple[int, str]:
     async with svc.app[POOL].acquire() as conn:
         await place(conn, office)
-    status, body = await svc.request(
+    body = await svc.answered(
         "POST",
         "/api/v1/admin/kiosks",
         admin,
         json={"office": office, "name": f"自助机{secrets.token_hex(2)}"},
+        expect=201,
     )
-    assert status == 201, body
     assert body["state"] == "pending"
     return int(body["id"]), str(body["enrol_code"])
 
@@ -155,24 +155,16 @@ async def test_only_an_administrator_registers_and_within_their_office(
 async def test_a_kiosk_credential_opens_no_staff_route(svc: Service, admin: str) -> None:
     _, kiosk = await enrolled(svc, admin)
     order_no = await new_order(svc, case())
-    as_bearer = {"Authorization": f"Bearer {kiosk.token}"}
-    as_session = {"Cookie": f"tj_session={kiosk.token}"}
-    for headers in (kiosk.cookie, as_bearer, as_session):
-        for method, path in (
-            ("GET", "/api/v1/me"),
-            ("GET", f"/api/v1/orders/{order_no}"),
-            ("POST", f"/api/v1/orders/{order_no}/payments"),
-            ("GET", "/api/v1/orders?office=HALL1"),
-            ("POST", "/api/v1/orders/search"),
-            ("GET", "/api/v1/admin/kiosks"),
-            ("GET", "/api/v1/display/state"),
-        ):
-            status, body = await svc.request(method, path, headers=headers, json={})
-            assert status == 401, (path, headers, body)
-        async with svc.session.get(
-            svc.base_url + "/window", headers=headers, allow_redirects=False
-        ) as page:
-            assert page.status == 302 and page.headers["Location"].startswith("/login")
+    staff_routes = [
+        ("GET", "/api/v1/me"),
+        ("GET", f"/api/v1/orders/{order_no}"),
+        ("POST", f"/api/v1/orders/{order_no}/payments"),
+        ("GET", "/api/v1/orders?office=HALL1"),
+        ("POST", "/api/v1/orders/search"),
+        ("GET", "/api/v1/admin/kiosks"),
+        ("GET", "/api/v1/display/state"),
+    ]
+    await device_refused_as_staff(kiosk, staff_routes, {})
     # and a staff token opens none of the kiosk's routes
     status, body = await svc.request("GET", "/api/v1/kiosk/current", await svc.supervisor())
     assert (status, body["code"]) == (401, "KIOSK_NOT_ENROLLED")
@@ -205,11 +197,10 @@ async def test_a_wrong_pair_gets_one_neutral_answer_and_guessing_is_locked_out(
     fine = await new_order(svc, good := case())
     status, view = await second.lookup(good, ID_TAIL.lower())
     assert status == 200 and view["order"]["order_no"] == fine
-    async with svc.app[POOL].acquire() as conn:
-        refused = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE actor = $1 AND action = 'kiosk.lookup_refused'",
-            f"kiosk:{kiosk_id}",
-        )
+    refused = await svc.app[POOL].fetchval(
+        "SELECT count(*) FROM audit_log WHERE actor = $1 AND action = 'kiosk.lookup_refused'",
+        f"kiosk:{kiosk_id}",
+    )
     assert refused == 3 + kiosk_lookup.CASE_FAILURES - 1
     status, body = await kiosk.lookup(number, "12")
     assert (status, body["code"]) == (422, "KIOSK_LOOKUP_INPUT")
@@ -318,12 +309,11 @@ async def test_paying_by_the_payment_code_the_scanner_reads(svc: Service, admin:
     )
     assert (status, body["state"], body["order_state"]) == (201, "SUCCEEDED", "CLEARED"), body
     assert (await kiosk.call("GET", "/api/v1/kiosk/current"))[1]["phase"] == "paid"
-    async with svc.app[POOL].acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT actor, detail FROM audit_log WHERE action = 'kiosk.code_payment'"
-            " AND object_id = $1",
-            order_no,
-        )
+    row = await svc.app[POOL].fetchrow(
+        "SELECT actor, detail FROM audit_log WHERE action = 'kiosk.code_payment'"
+        " AND object_id = $1",
+        order_no,
+    )
     assert row is not None and row["actor"] == f"kiosk:{kiosk_id}"
     assert row["detail"]["state"] == "SUCCEEDED"
 

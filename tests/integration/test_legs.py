@@ -12,9 +12,8 @@ import pytest
 from clearing.api.keys import POOL
 from tests.integration.factories import paid_out
 from tests.integration.fund_harness import FundSim, home, running_fund_sim
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, order_body, running_wechat_service
 from tests.integration.serving import polled
-from tests.integration.wechat_harness import running_wechat_sim
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +22,11 @@ async def env(
 ) -> AsyncIterator[tuple[Service, FundSim]]:
     tmp = tmp_path_factory.mktemp("legs")
     async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
         running_fund_sim(tmp / "fund") as fund,
-        running_service(
+        running_wechat_service(
             db_dsn,
             tmp,
-            sim,
+            sim_retry_scale=0.01,
             workers=2,
             poll_first_s=0.3,
             fund_keys=tmp / "fund" / "merchant",
@@ -116,12 +114,10 @@ async def test_a_refused_confirmation_puts_the_order_in_exception(
         await fund.reset_faults()
     assert order["exception_reason"].startswith("LEG_REFUSED:fund:")
     assert order["lines"][0]["confirm_state"] == "REFUSED"
-    async with svc.app[POOL].acquire() as conn:
-        reason = await conn.fetchval(
-            "SELECT detail->>'reason' FROM audit_log WHERE action = 'leg.refused'"
-            " AND object_id = $1",
-            order_no,
-        )
+    reason = await svc.app[POOL].fetchval(
+        "SELECT detail->>'reason' FROM audit_log WHERE action = 'leg.refused' AND object_id = $1",
+        order_no,
+    )
     assert reason == "分户账已冻结"
 
 

@@ -16,8 +16,7 @@ import pytest
 from clearing.api.keys import POOL
 from clearing.service import principals
 from tests.integration import login_load
-from tests.integration.service_harness import Service, running_service, service_fixture
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, running_wechat_service, service_fixture
 
 GOOD = "Window-pass-1"
 
@@ -55,10 +54,9 @@ async def _token(svc: Service, username: str, password: str = GOOD) -> str:
 
 
 async def _audit(svc: Service, username: str) -> list[str]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", username
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT action FROM audit_log WHERE object_id = $1 ORDER BY id", username
+    )
     return [r["action"] for r in rows]
 
 
@@ -149,12 +147,11 @@ async def test_login_events_are_in_the_audit_trail_with_the_address(svc: Service
     name = await _user(svc)
     await _login(svc, name, "wrong")
     await _token(svc, name)
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT action, actor, detail FROM audit_log WHERE object_id = $1"
-            " AND action LIKE 'session.%' ORDER BY id",
-            name,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT action, actor, detail FROM audit_log WHERE object_id = $1"
+        " AND action LIKE 'session.%' ORDER BY id",
+        name,
+    )
     assert [r["action"] for r in rows] == ["session.login_failed", "session.login"]
     assert all(r["detail"]["address"] == "127.0.0.1" for r in rows)
     assert rows[0]["detail"]["reason"] == "wrong_password"
@@ -259,12 +256,11 @@ async def test_an_idle_session_ends_and_a_busy_one_slides(svc: Service) -> None:
     status, body = await svc.request("GET", "/api/v1/me", idle)
     assert (status, body["code"]) == (401, "TOKEN_INVALID")
     assert (await svc.request("GET", "/api/v1/me", busy))[0] == 200
-    async with svc.app[POOL].acquire() as conn:
-        seen = await conn.fetchval(
-            "SELECT now() - last_seen_at < interval '1 minute' FROM sessions"
-            " WHERE token_hash = sha256($1::text::bytea)",
-            busy,
-        )
+    seen = await svc.app[POOL].fetchval(
+        "SELECT now() - last_seen_at < interval '1 minute' FROM sessions"
+        " WHERE token_hash = sha256($1::text::bytea)",
+        busy,
+    )
     assert seen is True
 
 
@@ -275,32 +271,29 @@ async def test_a_screen_refreshing_itself_does_not_keep_an_unattended_session_al
     token = await _token(svc, name)
 
     async def age() -> None:
-        async with svc.app[POOL].acquire() as conn:
-            await conn.execute(
-                "UPDATE sessions SET last_seen_at = now() - interval '10 minutes'"
-                " WHERE token_hash = sha256($1::text::bytea)",
-                token,
-            )
+        await svc.app[POOL].execute(
+            "UPDATE sessions SET last_seen_at = now() - interval '10 minutes'"
+            " WHERE token_hash = sha256($1::text::bytea)",
+            token,
+        )
 
     await age()
     # the page reloads on its timer; nobody has touched the keyboard for 10 minutes
     status, _ = await svc.request("GET", "/api/v1/me", token, headers={"X-User-Idle-S": "600"})
     assert status == 200
-    async with svc.app[POOL].acquire() as conn:
-        idle = await conn.fetchval(
-            "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
-            " WHERE token_hash = sha256($1::text::bytea)",
-            token,
-        )
+    idle = await svc.app[POOL].fetchval(
+        "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
+        " WHERE token_hash = sha256($1::text::bytea)",
+        token,
+    )
     assert idle is True
     # the clerk clicks: the clock starts again
     status, _ = await svc.request("GET", "/api/v1/me", token, headers={"X-User-Idle-S": "2"})
-    async with svc.app[POOL].acquire() as conn:
-        idle = await conn.fetchval(
-            "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
-            " WHERE token_hash = sha256($1::text::bytea)",
-            token,
-        )
+    idle = await svc.app[POOL].fetchval(
+        "SELECT now() - last_seen_at > interval '9 minutes' FROM sessions"
+        " WHERE token_hash = sha256($1::text::bytea)",
+        token,
+    )
     assert (status, idle) == (200, False)
 
 
@@ -308,13 +301,9 @@ async def test_many_failures_from_one_address_are_throttled(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("throttle")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, login_address_max_failures=6) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, workers=0, login_address_max_failures=6) as s:
         # the earlier tests failed from this address too: their failures are older than 15 minutes
-        async with s.app[POOL].acquire() as conn:
-            await conn.execute("UPDATE login_failures SET at = at - interval '16 minutes'")
+        await s.app[POOL].execute("UPDATE login_failures SET at = at - interval '16 minutes'")
         # a different name each time: the per-account lock never trips, the address limit does
         codes = [
             (await _login(s, f"spray{secrets.token_hex(4)}", "x"))[1]["code"] for _ in range(7)
@@ -354,17 +343,13 @@ async def test_healthz_stays_fast_while_wrong_logins_arrive(
     tmp = tmp_path_factory.mktemp("load")
     off: dict[str, Any] = {"login_max_failures": 1_000_000, "login_address_max_failures": 1_000_000}
     runs: list[list[str]] = []
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, **off) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, workers=0, **off) as s:
         name, locked = await _user(s), await _user(s)
-        async with s.app[POOL].acquire() as conn:
-            await conn.execute(
-                "INSERT INTO login_locks (username, locked_until)"
-                " VALUES ($1, now() + interval '1 hour')",
-                locked,
-            )
+        await s.app[POOL].execute(
+            "INSERT INTO login_locks (username, locked_until)"
+            " VALUES ($1, now() + interval '1 hour')",
+            locked,
+        )
         for _ in range(3):
             figures = await login_load.measure(s.base_url, name, control_username=locked)
             runs.append(figures.lines())

@@ -48,17 +48,8 @@ def layout_before() -> list[migrate.Migration]:
 
 
 async def build_before(conn: asyncpg.Connection, upto: int = 28) -> None:
-    """What the previous release's migrator did: each file in a transaction with its checksum."""
-    await conn.execute(migrate._HISTORY)
-    for m in layout_before()[:upto]:
-        async with conn.transaction():
-            await conn.execute(m.sql)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                m.version,
-                m.name,
-                m.checksum,
-            )
+    """What the previous release's migrator did, with its first ``upto`` files."""
+    await old_layout.applied_as_before(conn, layout_before()[:upto])
 
 
 async def pg_dump(dsn: str, *args: str) -> str:

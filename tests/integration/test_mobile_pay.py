@@ -49,16 +49,24 @@ async def phone() -> AsyncIterator[aiohttp.ClientSession]:
         yield s
 
 
-async def _order(svc: Service) -> dict[str, Any]:
+async def _order(svc: Service) -> tuple[dict[str, Any], str]:
+    """A new order of 1080.00, and the token of its pay link (what the citizen's SMS carries)."""
     status, order = await svc.create_order(await svc.supervisor(), order_body((1000_00, 80_00)))
     assert status == 201, order
-    return dict(order)
+    expires_at = datetime.fromisoformat(order["expires_at"])
+    return dict(order), pay_links.make_token(svc.app[PAY_LINK_KEY], order["order_no"], expires_at)
 
 
-def _token(svc: Service, order: dict[str, Any]) -> str:
-    return pay_links.make_token(
-        svc.app[PAY_LINK_KEY], order["order_no"], datetime.fromisoformat(order["expires_at"])
-    )
+async def _pay_on_phone(
+    svc: Service, phone: aiohttp.ClientSession, token: str, method: str, **headers: str
+) -> tuple[int, Any]:
+    """The phone asks the order's page to start a WeChat payment of ``method``."""
+    async with phone.post(
+        f"{svc.base_url}/m/{token}/payments",
+        json={"channel": "wechatpay", "method": method},
+        headers=headers,
+    ) as r:
+        return r.status, await r.json()
 
 
 async def _get(
@@ -71,8 +79,8 @@ async def _get(
 async def test_the_order_as_the_phone_sees_it_and_the_ways_that_fit_the_browser(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    url = f"{svc.base_url}/m/{_token(svc, order)}/order.json"
+    order, token = await _order(svc)
+    url = f"{svc.base_url}/m/{token}/order.json"
     status, headers, text = await _get(phone, url)
     assert status == 200, text
     assert headers["Cache-Control"] == "no-store"
@@ -91,9 +99,9 @@ async def test_the_order_as_the_phone_sees_it_and_the_ways_that_fit_the_browser(
     _, _, text = await _get(phone, url, **{"User-Agent": WECHAT_UA})
     inside = json.loads(text)
     assert [(w["channel"], w["method"]) for w in inside["ways"]] == [("wechatpay", "jsapi")]
-    assert inside["authorize_url"] == f"/m/{_token(svc, order)}/wechat"
+    assert inside["authorize_url"] == f"/m/{token}/wechat"
 
-    status, headers, page = await _get(phone, f"{svc.base_url}/m/{_token(svc, order)}")
+    status, headers, page = await _get(phone, f"{svc.base_url}/m/{token}")
     assert status == 200 and "手机缴费" in page
     # WeChat's H5 cashier wants our domain as Referer; the token stays out of it
     assert headers["Referrer-Policy"] == "origin"
@@ -103,8 +111,7 @@ async def test_the_order_as_the_phone_sees_it_and_the_ways_that_fit_the_browser(
 async def test_bad_links_are_refused_everywhere_and_change_nothing(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    good = _token(svc, order)
+    order, good = await _order(svc)
     no, exp, _mac = good.split(".")
     for token in (
         "x",
@@ -127,16 +134,13 @@ async def test_bad_links_are_refused_everywhere_and_change_nothing(
 async def test_jsapi_needs_the_web_authorization_and_its_own_state(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    token = _token(svc, order)
-    pay = {"channel": "wechatpay", "method": "jsapi"}
-    async with phone.post(f"{svc.base_url}/m/{token}/payments", json=pay) as r:
-        assert r.status == 409
-        assert (await r.json())["code"] == "WECHAT_AUTHORIZATION_NEEDED"
+    order, token = await _order(svc)
+    status, problem = await _pay_on_phone(svc, phone, token, "jsapi")
+    assert (status, problem["code"]) == (409, "WECHAT_AUTHORIZATION_NEEDED")
     # an openid cookie made up by the browser is not the payer's
     phone.cookie_jar.update_cookies({"tj_wx_openid": "oFAKE0000000000.deadbeef"})
-    async with phone.post(f"{svc.base_url}/m/{token}/payments", json=pay) as r:
-        assert r.status == 409
+    status, _ = await _pay_on_phone(svc, phone, token, "jsapi")
+    assert status == 409
     # WeChat coming back with a state this browser was never sent off with
     status, _, text = await _get(phone, f"{svc.base_url}/m/{token}/oauth?code=abc&state=abc")
     assert status == 400 and "微信授权失败" in text
@@ -149,15 +153,12 @@ async def test_jsapi_needs_the_web_authorization_and_its_own_state(
 async def test_h5_hands_wechat_the_payers_own_address(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    token = _token(svc, order)
-    async with phone.post(
-        f"{svc.base_url}/m/{token}/payments",
-        json={"channel": "wechatpay", "method": "h5"},
-        headers={"X-Forwarded-For": "203.0.113.9"},  # the hall's proxy says who is calling
-    ) as r:
-        started = await r.json()
-        assert r.status == 201, started
+    order, token = await _order(svc)
+    # the hall's proxy says who is calling
+    status, started = await _pay_on_phone(
+        svc, phone, token, "h5", **{"X-Forwarded-For": "203.0.113.9"}
+    )
+    assert status == 201, started
     assert started["method"] == "h5" and started["page"]["method"] == "GET"
     assert "redirect_url=" in started["page"]["url"]
     sent = svc.sim.app[STATE].orders[started["out_trade_no"]].request
@@ -179,8 +180,7 @@ async def test_h5_hands_wechat_the_payers_own_address(
 async def test_inside_wechat_from_authorization_to_the_receipt(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    token = _token(svc, order)
+    order, token = await _order(svc)
     wechat = {"User-Agent": WECHAT_UA}
     url = f"{svc.base_url}/m/{token}/wechat"
     for _ in range(3):  # ours → WeChat's authorize → ours /oauth → the page
@@ -189,13 +189,8 @@ async def test_inside_wechat_from_authorization_to_the_receipt(
         url = headers["Location"]
         url = url if url.startswith("http") else svc.base_url + url
     assert urlsplit(url).path == f"/m/{token}"
-    async with phone.post(
-        f"{svc.base_url}/m/{token}/payments",
-        json={"channel": "wechatpay", "method": "jsapi"},
-        headers=wechat,
-    ) as r:
-        started = await r.json()
-        assert r.status == 201, started
+    status, started = await _pay_on_phone(svc, phone, token, "jsapi", **wechat)
+    assert status == 201, started
     bridge = started["bridge"]
     assert bridge["package"].startswith("prepay_id=") and bridge["signType"] == "RSA"
     # WeChat's bridge checks paySign with our public key before the payer confirms
@@ -216,12 +211,8 @@ async def test_inside_wechat_from_authorization_to_the_receipt(
     status, _, text = await _get(phone, body["receipt"]["verify_url"])
     assert status == 200 and "凭证真实有效" in text
     # a second payment for a paid order is refused before any channel is asked
-    async with phone.post(
-        f"{svc.base_url}/m/{token}/payments",
-        json={"channel": "wechatpay", "method": "jsapi"},
-        headers=wechat,
-    ) as r:
-        assert r.status == 409 and (await r.json())["code"] == "ORDER_NOT_PAYABLE"
+    status, problem = await _pay_on_phone(svc, phone, token, "jsapi", **wechat)
+    assert (status, problem["code"]) == (409, "ORDER_NOT_PAYABLE")
 
 
 async def test_a_link_starts_only_a_few_payments_a_minute(
@@ -229,8 +220,8 @@ async def test_a_link_starts_only_a_few_payments_a_minute(
 ) -> None:
     from clearing.service.mobile_pay import MAX_PER_MINUTE
 
-    order = await _order(svc)
-    url = f"{svc.base_url}/m/{_token(svc, order)}/payments"
+    order, token = await _order(svc)
+    url = f"{svc.base_url}/m/{token}/payments"
     for _ in range(MAX_PER_MINUTE):
         async with phone.post(url, json={"channel": "wechatpay", "method": "h5"}) as r:
             assert r.status == 201, await r.text()
@@ -246,7 +237,7 @@ async def test_a_link_starts_only_a_few_payments_a_minute(
 async def test_a_channel_that_comes_back_with_a_form_post_lands_on_the_page(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    token = _token(svc, await _order(svc))
+    _, token = await _order(svc)
     async with phone.post(
         f"{svc.base_url}/m/{token}?back=unionpay", data={"respCode": "00"}, allow_redirects=False
     ) as r:
@@ -257,13 +248,9 @@ async def test_a_channel_that_comes_back_with_a_form_post_lands_on_the_page(
 async def test_h5_paid_with_every_notification_lost_is_found_by_asking(
     svc: Service, phone: aiohttp.ClientSession
 ) -> None:
-    order = await _order(svc)
-    token = _token(svc, order)
-    async with phone.post(
-        f"{svc.base_url}/m/{token}/payments", json={"channel": "wechatpay", "method": "h5"}
-    ) as r:
-        started = await r.json()
-        assert r.status == 201, started
+    order, token = await _order(svc)
+    status, started = await _pay_on_phone(svc, phone, token, "h5")
+    assert status == 201, started
     await svc.sim.set_faults(drop_callbacks=1.0)
     try:
         # the phone at WeChat's cashier, come from our page

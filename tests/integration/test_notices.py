@@ -18,9 +18,8 @@ import zxingcpp
 
 from clearing.api.keys import POOL
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, order_body, running_wechat_service
 from tests.integration.sms_harness import SmsSim, running_sms_sim
-from tests.integration.wechat_harness import running_wechat_sim
 
 PHONE = "13800138000"
 
@@ -36,18 +35,14 @@ async def svc(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory, sms: SmsSim
 ) -> AsyncIterator[Service]:
     tmp = tmp_path_factory.mktemp("notices")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            workers=0,
-            sms_keys=sms.keys_root / "merchant",
-            sms_base_url=sms.base_url,
-            sms_timeout_s=1.0,
-        ) as s,
-    ):
+    async with running_wechat_service(
+        db_dsn,
+        tmp,
+        workers=0,
+        sms_keys=sms.keys_root / "merchant",
+        sms_base_url=sms.base_url,
+        sms_timeout_s=1.0,
+    ) as s:
         yield s
 
 

@@ -21,8 +21,7 @@ from adapters.bank import pki
 from clearing.api.keys import POOL, SETTINGS
 from clearing.metrics import Metrics
 from clearing.workers.runner import database_gauges
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, running_wechat_service
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -33,12 +32,15 @@ async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     tls = tmp / "bank-tls"
     tls.mkdir()
     pki.generate_ca(tls, "示范银行 CA")
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(
-            db_dsn, tmp, sim, workers=2, poll_first_s=0.3, poll_later_s=0.5, bank_tls_dir=tls
-        ) as s,
-    ):
+    async with running_wechat_service(
+        db_dsn,
+        tmp,
+        sim_retry_scale=0.01,
+        workers=2,
+        poll_first_s=0.3,
+        poll_later_s=0.5,
+        bank_tls_dir=tls,
+    ) as s:
         yield s
 
 
@@ -125,11 +127,10 @@ async def test_a_capture_the_database_refuses_is_counted_and_cleared_on_redelive
 
 
 async def test_dead_tasks_are_reported_by_kind(svc: Service) -> None:
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "INSERT INTO tasks (kind, state, attempts, last_error)"
-            " VALUES ('fiscal.confirm', 'DEAD', 8, 'gave up after 8 attempts')"
-        )
+    await svc.app[POOL].execute(
+        "INSERT INTO tasks (kind, state, attempts, last_error)"
+        " VALUES ('fiscal.confirm', 'DEAD', 8, 'gave up after 8 attempts')"
+    )
     samples = await _scrape(svc)
     assert _one(samples, "tongjiao_task_backlog", kind="fiscal.confirm", state="DEAD") >= 1
 

@@ -5,12 +5,10 @@ and its proof is on the order."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from clearing.api import routes_kiosk
 from clearing.api.keys import POOL
-from clearing.service import kiosks, principals
 from tests.integration.case_harness import (
     all_confirmed,
     case_body,
@@ -19,7 +17,7 @@ from tests.integration.case_harness import (
     confirmed_order,
     new_case,
 )
-from tests.integration.factories import PAYER_ID
+from tests.integration.factories import PAYER_ID, enrolled_kiosk
 from tests.integration.service_harness import Service
 
 env = case_fixture("case", workers=2, poll_first_s=0.3, authority_timeout_s=2.0)
@@ -37,13 +35,12 @@ def _body(case: dict[str, Any]) -> dict[str, Any]:
 async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
     case = await _case(env)
-    status, found = await svc.request(
+    found = await svc.answered(
         "POST",
         "/api/v1/cases/lookup",
         env["clerk"],
         json={"payer_name": "张三", "payer_id": PAYER_ID, "case": case},
     )
-    assert status == 200, found
     assert found["failures"] == []
     by_item = {i["item_code"] for i in found["items"]}
     assert {"DEED_TAX", "LAND_TRANSFER", "MAINT_FUND", "REG_FEE"} <= by_item
@@ -58,11 +55,10 @@ async def test_order_from_references_is_paid_and_every_leg_confirmed(env: dict[s
     qr = await svc.open_qr(env["clerk"], order["order_no"])
     await svc.sim.pay(qr["out_trade_no"])
     now = await confirmed_order(env, order["order_no"], every_s=0.2)
-    async with svc.app[POOL].acquire() as conn:
-        tasks = await conn.fetch(
-            "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
-            " ORDER BY id DESC LIMIT 8"
-        )
+    tasks = await svc.app[POOL].fetch(
+        "SELECT kind, state, attempts, last_error FROM tasks WHERE kind = 'leg.confirm'"
+        " ORDER BY id DESC LIMIT 8"
+    )
     assert all_confirmed(now), [dict(t) for t in tasks]
     # every authority has its proof; SETTLED waits for the payout to the beneficiaries
     assert now["state"] == "CLEARED"
@@ -75,8 +71,7 @@ async def test_an_authority_down_makes_no_order_and_names_itself(env: dict[str, 
     case = await _case(env)
     await env["fiscal"].set_faults(down=True)
     try:
-        async with svc.app[POOL].acquire() as conn:
-            before = await conn.fetchval("SELECT count(*) FROM orders")
+        before = await svc.app[POOL].fetchval("SELECT count(*) FROM orders")
         status, problem = await svc.create_order(env["clerk"], _body(case), secrets.token_hex(8))
         assert (status, problem["code"]) == (502, "AUTHORITY_LOOKUP_FAILED")
         assert [f["authority"] for f in problem["failures"]] == ["fiscal"]
@@ -116,12 +111,7 @@ async def test_the_self_service_kiosk_rechecks_the_amounts_too(env: dict[str, An
     case = await _case(env)
     order = await case_order(env, _body(case))
     async with svc.app[POOL].acquire() as conn:
-        admin, _ = await principals.add(
-            conn, kind="client", username="case-admin", display_name="管理", role="admin",
-            office=None,
-        )  # fmt: skip
-        _, code = await kiosks.create(conn, admin, "HALL1", "核对自助机", datetime.now(UTC))
-        token, _ = await kiosks.enrol(conn, code, datetime.now(UTC))
+        token = await enrolled_kiosk(conn, "case-admin", "核对自助机")
     cookie = {"Cookie": f"{routes_kiosk.COOKIE}={token}"}
     status, view = await svc.request(
         "POST",
@@ -248,13 +238,13 @@ async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]
     # the money goes back (four eyes: a supervisor asks, finance approves)
     supervisor = await svc.supervisor()
     finance = await svc.add_user("finance", None)
-    status, req = await svc.request(
+    req = await svc.answered(
         "POST",
         f"/api/v1/orders/{order['order_no']}/refunds",
         supervisor,
         json={"reason": "撤件退费"},
+        expect=201,
     )
-    assert status == 201, req
     status, _ = await svc.request(
         "POST", f"/api/v1/refunds/{req['id']}/approve", finance, json={"note": "同意"}
     )
@@ -271,13 +261,12 @@ async def test_a_refunded_order_s_receipt_no_longer_verifies(env: dict[str, Any]
 
 async def test_a_mistyped_reference_is_named_in_chinese(env: dict[str, Any]) -> None:
     svc: Service = env["svc"]
-    status, found = await svc.request(
+    found = await svc.answered(
         "POST",
         "/api/v1/cases/lookup",
         env["clerk"],
         json={"payer_name": "张三", "payer_id": PAYER_ID, "case": {"declaration_no": "12345"}},
     )
-    assert status == 200, found
     (failure,) = found["failures"]
     assert (failure["authority"], failure["code"]) == ("tax", "BAD_REFERENCE")
     assert failure["message_zh"] == "税务部门：号码格式不正确，请核对后重新输入"

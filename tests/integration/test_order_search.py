@@ -54,10 +54,9 @@ async def test_a_clerk_finds_an_order_by_each_key(svc: Service) -> None:
     status, body = await find(svc, clerk, date_from=yesterday, date_to=yesterday)
     assert status == 200 and body["total"] == 0
     # the number is stored only as a 32-byte keyed hash, never in clear
-    async with svc.app[POOL].acquire() as conn:
-        stored = await conn.fetchval(
-            "SELECT payer_id_hmac FROM orders WHERE order_no = $1", mine["order_no"]
-        )
+    stored = await svc.app[POOL].fetchval(
+        "SELECT payer_id_hmac FROM orders WHERE order_no = $1", mine["order_no"]
+    )
     assert len(stored) == 32 and payer.encode() not in stored
 
 
@@ -138,12 +137,10 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     # paid out: a cut-off, and the bank's word that the instruction was booked
     async with svc.app[POOL].acquire() as conn:
         await paid_out(conn)
-    status, refund = await svc.request(
-        "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}
+    await svc.answered(
+        "POST", f"/api/v1/orders/{no}/refunds", supervisor, json={"reason": "重复缴费"}, expect=201
     )
-    assert status == 201, refund
-    status, body = await svc.request("GET", f"/api/v1/orders/{no}/timeline", clerk)
-    assert status == 200, body
+    body = await svc.answered("GET", f"/api/v1/orders/{no}/timeline", clerk)
     titles = [e["title"] for e in body["events"]]
     assert titles[0] == "开具缴费单"
     assert titles.index("发起支付") < titles.index("收到支付结果，已入账分账")
@@ -161,8 +158,7 @@ async def test_the_timeline_tells_the_order_s_story(svc: Service) -> None:
     booked = next(e for e in body["events"] if e["kind"] == "settlement.answered")
     assert "¥80.00" in booked["detail"] and booked["who"] == "合作银行"
     # the refund request counts in the supervisor's shift at the order's window
-    status, shift = await svc.request("GET", "/api/v1/shifts/current?window=W07", supervisor)
-    assert status == 200, shift
+    shift = await svc.answered("GET", "/api/v1/shifts/current?window=W07", supervisor)
     assert (shift["refunds_count"], shift["refunds_fen"]) == (1, 80_00)
     assert shift["refunds_by_channel"] == [
         {"channel": "wechatpay", "count": 1, "amount_fen": 80_00}

@@ -57,15 +57,14 @@ async def _outlet(svc: Service, admin: str, terminal: str) -> str:
         "partner_bank": BANK,
         "branch_name": BRANCH,
     }
-    status, out = await svc.request("POST", "/api/v1/admin/offices", admin, json=body)
-    assert status == 201, out
-    status, out = await svc.request(
+    await svc.answered("POST", "/api/v1/admin/offices", admin, json=body, expect=201)
+    await svc.answered(
         "POST",
         f"/api/v1/admin/offices/{code}/windows",
         admin,
         json={"code": "W01", "name": "网点窗口一", "terminal_id": terminal},
+        expect=201,
     )
-    assert status == 201, out
     return code
 
 
@@ -74,10 +73,9 @@ async def places(svc: Service, admin: str) -> Places:
     """The hall HALL1, its window W01 with terminal T0000001; an outlet whose window has the
     terminal T0000002, moved there from the hall's window W02."""
     hall = "HALL1"
-    status, out = await svc.request(
+    await svc.answered(
         "PATCH", f"/api/v1/admin/offices/{hall}/windows/W02", admin, json={"terminal_id": None}
     )
-    assert status == 200, out
     outlet = await _outlet(svc, admin, "T0000002")
     hall_clerk, _ = await user(svc, admin, role="clerk", office=hall, window="W01")
     hall_super, _ = await user(svc, admin, role="supervisor", office=hall)
@@ -113,8 +111,7 @@ async def test_an_outlet_names_its_partner_bank_and_branch(svc: Service, admin: 
     assert code not in [o["code"] for o in listed["offices"]]  # nothing was made
 
     body |= {"partner_bank": BANK, "branch_name": BRANCH}
-    status, made = await svc.request("POST", "/api/v1/admin/offices", admin, json=body)
-    assert status == 201, made
+    made = await svc.answered("POST", "/api/v1/admin/offices", admin, json=body, expect=201)
     assert (made["kind_zh"], made["partner_bank"], made["branch_name"]) == (
         "银行网点",
         BANK,
@@ -141,10 +138,9 @@ async def test_an_outlet_names_its_partner_bank_and_branch(svc: Service, admin: 
     assert problem["detail_zh"]
 
     # no longer an outlet: the bank and branch go with it, and the audit says so
-    status, changed = await svc.request(
+    changed = await svc.answered(
         "PATCH", f"/api/v1/admin/offices/{code}", admin, json={"kind": "centre"}
     )
-    assert status == 200, changed
     assert (changed["kind_zh"], changed["partner_bank"], changed["branch_name"]) == (
         "便民服务中心",
         None,
@@ -174,23 +170,18 @@ async def test_an_outlet_clerk_takes_and_pays_orders_at_the_outlet_window(
     assert (paid["office"], paid["window"]) == (places.outlet, "W01")
     # the citizen's payment code, scanned at the outlet
     order = await _order(svc, places.outlet_clerk, places.outlet)
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
+    await svc.start_payment(
         places.outlet_clerk,
-        json={"method": "code", "auth_code": "13" + str(secrets.randbelow(10**16)).zfill(16)},
+        order["order_no"],
+        method="code",
+        auth_code="13" + str(secrets.randbelow(10**16)).zfill(16),
     )
-    assert status == 201, started
     await svc.wait_state(places.outlet_clerk, order["order_no"], "CLEARED")
     # a card on the terminal standing at the outlet's window
     order = await _order(svc, places.outlet_clerk, places.outlet)
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        places.outlet_clerk,
-        json={"method": "card", "terminal_id": "T0000002"},
+    await svc.start_payment(
+        places.outlet_clerk, order["order_no"], method="card", terminal_id="T0000002"
     )
-    assert status == 201, started
     status, swiped = await pos.swipe("T0000002")
     assert status == 200, swiped
     await svc.wait_state(places.outlet_clerk, order["order_no"], "CLEARED")
@@ -200,20 +191,23 @@ async def test_an_outlet_clerk_takes_and_pays_orders_at_the_outlet_window(
     )
     assert status == 200 and "建设银行城东支行同城通办网点" in page
     # and its shift (日结) counts what was done at the outlet
-    status, shift = await svc.request("GET", "/api/v1/shifts/current", places.outlet_clerk)
-    assert status == 200, shift
+    shift = await svc.answered("GET", "/api/v1/shifts/current", places.outlet_clerk)
     assert (shift["office"], shift["window"]) == (places.outlet, "W01")
     assert shift["received_count"] >= 3
 
 
 async def test_the_outlet_window_pairs_a_citizen_screen(svc: Service, places: Places) -> None:
-    status, code = await svc.request(
-        "POST", "/api/v1/display/pairing-codes", places.outlet_clerk, json={"window": "W01"}
+    code = await svc.answered(
+        "POST",
+        "/api/v1/display/pairing-codes",
+        places.outlet_clerk,
+        json={"window": "W01"},
+        expect=201,
     )
-    assert status == 201, code
     assert code["office"] == places.outlet
-    status, paired = await svc.request("POST", "/api/v1/display/pair", json={"code": code["code"]})
-    assert status == 201, paired
+    paired = await svc.answered(
+        "POST", "/api/v1/display/pair", json={"code": code["code"]}, expect=201
+    )
     assert (paired["office"], paired["window"]) == (places.outlet, "W01")
     order = await _order(svc, places.outlet_clerk, places.outlet)
     status, shown = await svc.request(
@@ -261,24 +255,21 @@ async def test_outlet_staff_cannot_reach_the_halls_orders(svc: Service, places: 
         status, problem = await svc.request(method, path, clerk, json=body)
         assert (status, problem["code"]) == (403, "OFFICE_FORBIDDEN"), (path, problem)
     today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
-    status, problem = await svc.request("GET", f"/api/v1/office-days/{hall}/{today}", boss)
-    assert status == 404, problem
+    problem = await svc.answered("GET", f"/api/v1/office-days/{hall}/{today}", boss, expect=404)
     status, problem = await svc.request(
         "POST", f"/api/v1/office-days/{hall}/{today}/close", boss, json={}
     )
     assert (status, problem["code"]) == (403, "DAY_CLOSE_FORBIDDEN")
-    status, found = await svc.request("POST", "/api/v1/orders/search", clerk, json={})
-    assert status == 200, found
+    found = await svc.answered("POST", "/api/v1/orders/search", clerk, json={})
     assert found["orders"] and {o["office"] for o in found["orders"]} == {places.outlet}
     status, listed = await svc.request("GET", "/api/v1/orders", clerk)
     assert no not in [o["order_no"] for o in listed["orders"]]
     # nor can they create an order for the hall, or show its order on their citizen screen
     status, problem = await svc.create_order(clerk, case_order(hall))
     assert (status, problem["code"]) == (403, "OFFICE_FORBIDDEN")
-    status, problem = await svc.request(
-        "PUT", "/api/v1/display/current", clerk, json={"window": "W01", "order_no": no}
+    await svc.answered(
+        "PUT", "/api/v1/display/current", clerk, json={"window": "W01", "order_no": no}, expect=404
     )
-    assert status == 404, problem
     status, _ = await svc.request("GET", f"/api/v1/events?office={hall}", clerk)
     assert status == 404
 
@@ -311,8 +302,7 @@ async def test_the_daily_report_splits_by_office_and_kind(svc: Service, places: 
     await _paid_by_qr(svc, places.hall_clerk, places.hall)
     await _paid_by_qr(svc, places.outlet_clerk, places.outlet)
     today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
-    status, report = await svc.request("GET", f"/api/v1/reports/daily?date={today}", places.finance)
-    assert status == 200, report
+    report = await svc.answered("GET", f"/api/v1/reports/daily?date={today}", places.finance)
     received = report["received"]["amount_fen"]
     kinds = {r["key"]: r for r in report["by_office_kind"]}
     offices = {r["key"]: r for r in report["by_office"]}
@@ -345,33 +335,27 @@ async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Pl
     await _paid_by_qr(svc, places.outlet_clerk, places.outlet)
     await _paid_by_qr(svc, places.hall_clerk, places.hall)
     for token in (places.outlet_clerk, places.hall_clerk):
-        status, shift = await svc.request(
-            "POST", "/api/v1/shifts/close", token, json={"window": "W01"}
+        shift = await svc.answered(
+            "POST", "/api/v1/shifts/close", token, json={"window": "W01"}, expect=201
         )
-        assert status == 201, shift
         # the 日结单 names the office and window as staff know them, not by their codes
-        status, sheet = await svc.request("GET", f"/shifts/{shift['id']}/print", token)
-        assert status == 200, sheet
+        sheet = await svc.answered("GET", f"/shifts/{shift['id']}/print", token)
         if token == places.outlet_clerk:
             assert "建设银行城东支行同城通办网点" in sheet and "网点窗口一" in sheet
             assert places.outlet not in sheet
     today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
 
     async def split() -> dict[str, Any]:
-        status, report = await svc.request(
-            "GET", f"/api/v1/reports/daily?date={today}", places.finance
-        )
-        assert status == 200, report
+        report = await svc.answered("GET", f"/api/v1/reports/daily?date={today}", places.finance)
         return dict(report["shifts"])
 
     shifts = await split()
     offices = {o["key"]: o for o in shifts["offices"]}
     for office in (places.hall, places.outlet):
         # the office's line is what its closed shifts froze
-        status, listed = await svc.request(
+        listed = await svc.answered(
             "GET", f"/api/v1/shifts?office={office}&date={today}", places.finance
         )
-        assert status == 200, listed
         assert offices[office]["shifts"] == len(listed["shifts"]) > 0
         assert offices[office]["received_fen"] == sum(s["received_fen"] for s in listed["shifts"])
     assert offices[places.outlet]["kind"] == "branch" and offices[places.hall]["kind"] == "hall"
@@ -384,13 +368,13 @@ async def test_the_days_shifts_split_by_office_and_kind(svc: Service, places: Pl
     assert all(shifts["total"][f] == sum(k[f] for k in kinds.values()) for f in fields)
 
     # the outlet's supervisor closes its day; the report says so beside the outlet
-    status, day = await svc.request(
+    await svc.answered(
         "POST",
         f"/api/v1/office-days/{places.outlet}/{today}/close",
         places.outlet_super,
         json={"note": "测试"},
+        expect=201,
     )
-    assert status == 201, day
     offices = {o["key"]: o for o in (await split())["offices"]}
     assert offices[places.outlet]["day_closed"] is True
     status, sheet = await svc.request(
@@ -405,13 +389,13 @@ async def test_the_outlets_supervisor_asks_refunds_of_the_outlets_orders(
     svc: Service, places: Places
 ) -> None:
     paid = await _paid_by_qr(svc, places.outlet_clerk, places.outlet)
-    status, asked = await svc.request(
+    asked = await svc.answered(
         "POST",
         f"/api/v1/orders/{paid['order_no']}/refunds",
         places.outlet_super,
         json={"reason": "缴款人申请退费"},
+        expect=201,
     )
-    assert status == 201, asked
     status, listed = await svc.request(
         "GET", f"/api/v1/orders/{paid['order_no']}/refunds", places.outlet_clerk
     )

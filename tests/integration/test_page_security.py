@@ -16,8 +16,7 @@ from clearing.api import receipt
 from clearing.api.keys import POOL
 from clearing.api.routes_pages import STATIC
 from reconciliation import report_page
-from tests.integration.service_harness import Service, running_service, service_fixture
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, running_wechat_service, service_fixture
 
 PASSWORD = "pass-word-123"  # what service_harness.add_user gives
 
@@ -129,10 +128,7 @@ async def test_behind_tls_the_cookie_is_secure(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("tls")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, behind_tls=True) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, workers=0, behind_tls=True) as s:
         cookie = await _login_cookie(s, await _name(s))
         assert "Secure" in cookie and "HttpOnly" in cookie
         async with s.session.get(s.base_url + "/healthz") as r:
@@ -143,20 +139,16 @@ async def test_a_trusted_proxy_names_the_scheme_and_the_client(
     db_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("proxy")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, trusted_proxies=["127.0.0.1"]) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, workers=0, trusted_proxies=["127.0.0.1"]) as s:
         name = await _name(s)
         cookie = await _login_cookie(
             s, name, **{"X-Forwarded-Proto": "https", "X-Forwarded-For": "6.6.6.6, 10.1.2.3"}
         )
         assert "Secure" in cookie
-        async with s.app[POOL].acquire() as conn:
-            address = await conn.fetchval(
-                "SELECT detail->>'address' FROM audit_log WHERE object_id = $1"
-                " AND action = 'session.login' ORDER BY id DESC LIMIT 1",
-                name,
-            )
+        address = await s.app[POOL].fetchval(
+            "SELECT detail->>'address' FROM audit_log WHERE object_id = $1"
+            " AND action = 'session.login' ORDER BY id DESC LIMIT 1",
+            name,
+        )
         # the rightmost address the proxy saw, not what the client wrote in front of it
         assert address == "10.1.2.3"

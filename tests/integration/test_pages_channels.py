@@ -141,13 +141,7 @@ async def test_test_payment_code_is_charged_and_clears_the_order(
     """The 生成测试付款码 helper's WeChat code (18 digits from 13) is routed and charged."""
     order_no = await _open_order(svc, staff["clerk"])
     code = "13" + "".join(random.choices("0123456789", k=16))
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        staff["clerk"],
-        json={"method": "code", "auth_code": code},
-    )
-    assert status == 201, started
+    started = await svc.start_payment(staff["clerk"], order_no, method="code", auth_code=code)
     assert (started["provider"], started["method"]) == ("wechatpay", "code")
     # what the page shows: SUCCEEDED → 已缴费; OPEN → waiting for the phone, then events
     assert started["state"] in ("SUCCEEDED", "OPEN"), started
@@ -159,13 +153,13 @@ async def test_an_unknown_payment_code_is_refused_in_chinese(
     svc: Service, staff: dict[str, str]
 ) -> None:
     order_no = await _open_order(svc, staff["clerk"])
-    status, problem = await svc.request(
+    problem = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/payments",
         staff["clerk"],
         json={"method": "code", "auth_code": "9" * 18},
+        expect=422,
     )
-    assert status == 422, problem
     assert problem["code"] == "PAYMENT_CODE_UNKNOWN" and problem["detail_zh"]
 
 
@@ -221,13 +215,9 @@ async def test_config_offers_the_card_terminals(card_env: tuple[Service, PosSim,
 async def test_card_sale_as_the_window_starts_it(card_env: tuple[Service, PosSim, str]) -> None:
     svc, pos, clerk = card_env
     order_no = await _open_order(svc, clerk, (1_500_00, 80_00))
-    status, started = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        clerk,
-        json={"method": "card", "channel": "pos", "terminal_id": "T0000002"},
+    started = await svc.start_payment(
+        clerk, order_no, method="card", channel="pos", terminal_id="T0000002"
     )
-    assert status == 201, started
     assert (started["state"], started["terminal_id"]) == ("OPEN", "T0000002")
     # what the screen reads while waiting: an open attempt of the card channel, without a QR
     _, order = await svc.request("GET", f"/api/v1/orders/{order_no}", clerk)
@@ -271,13 +261,13 @@ async def test_supervisor_refund_request_reaches_the_finance_page(
 ) -> None:
     order_no = await _paid_order(svc, staff["clerk"], (350_000_00, 80_00, 1_234_56))
     # the window's line picker: lines 1 and 3
-    status, req = await svc.request(
+    req = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/refunds",
         staff["supervisor"],
         json={"lines": [1, 3], "reason": "缴款人申请退回"},
+        expect=201,
     )
-    assert status == 201, req
     # the window's 退款记录 and its free lines come from the order's refunds
     status, mine = await svc.request("GET", f"/api/v1/orders/{order_no}/refunds", staff["clerk"])
     assert status == 200 and [r["id"] for r in mine["refunds"]] == [req["id"]]

@@ -40,12 +40,11 @@ staff = user_fixture("supervisor", "HALL1")
 
 
 async def _ledger(pool: asyncpg.Pool, order_no: str) -> list[tuple[str, int]]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT a.code, p.amount_fen FROM postings p JOIN ledger_accounts a ON a.id = p.account_id"
-            " JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1 ORDER BY p.id",
-            order_no,
-        )
+    rows = await pool.fetch(
+        "SELECT a.code, p.amount_fen FROM postings p JOIN ledger_accounts a ON a.id = p.account_id"
+        " JOIN orders o ON o.id = p.order_id WHERE o.order_no = $1 ORDER BY p.id",
+        order_no,
+    )
     return [(r["code"], r["amount_fen"]) for r in rows]
 
 
@@ -97,8 +96,9 @@ async def test_lost_callbacks_are_found_by_polling(svc: Service, staff: str) -> 
     await svc.sim.pay(otn)
     order = await svc.wait_state(staff, order_no, "CLEARED", within_s=5.0)
     assert order["payments"][0]["outcome"] == "CLEARED"
-    async with svc.app[POOL].acquire() as conn:
-        source = await conn.fetchval("SELECT source FROM payments WHERE out_trade_no = $1", otn)
+    source = await svc.app[POOL].fetchval(
+        "SELECT source FROM payments WHERE out_trade_no = $1", otn
+    )
     assert source == "query"
 
 
@@ -198,8 +198,7 @@ async def _post_notify(svc: Service, headers: dict[str, str], body: bytes) -> in
 async def test_forged_replayed_and_probing_callbacks_are_refused(svc: Service, staff: str) -> None:
     order_no, otn = await _new_qr(svc, staff, (77_00,))
     pool = svc.app[POOL]
-    async with pool.acquire() as conn:
-        before = await conn.fetchval("SELECT count(*) FROM payments")
+    before = await pool.fetchval("SELECT count(*) FROM payments")
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cases = {
         "forged signature": _signed_callback(svc, otn, 77_00, key=forger),
@@ -227,8 +226,7 @@ async def test_anonymous_refusals_leave_no_audit_rows_and_few_log_lines(
     _, otn = await _new_qr(svc, staff, (12_00,))
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     headers, body = _signed_callback(svc, otn, 12_00, key=forger)
-    async with svc.app[POOL].acquire() as conn:
-        audit_before = await conn.fetchval("SELECT count(*) FROM audit_log")
+    audit_before = await svc.app[POOL].fetchval("SELECT count(*) FROM audit_log")
     caplog.set_level(logging.WARNING, logger="clearing.api.routes_notify")
     statuses = await asyncio.gather(*(_post_notify(svc, headers, body) for _ in range(200)))
     assert set(statuses) == {401}

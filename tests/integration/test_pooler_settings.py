@@ -13,8 +13,7 @@ import pytest
 
 from clearing.api.keys import EVENTS, POOL
 from clearing.db.pool import create_pool
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, order_body, running_wechat_service
 
 _LISTENER = "tj-listen-direct"
 
@@ -23,17 +22,14 @@ _LISTENER = "tj-listen-direct"
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     tmp = tmp_path_factory.mktemp("pooler")
     sep = "&" if "?" in db_dsn else "?"
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(
-            db_dsn,
-            tmp,
-            sim,
-            workers=1,
-            db_statement_cache_size=0,
-            listen_database_url=f"{db_dsn}{sep}application_name={_LISTENER}",
-        ) as s,
-    ):
+    async with running_wechat_service(
+        db_dsn,
+        tmp,
+        sim_retry_scale=0.01,
+        workers=1,
+        db_statement_cache_size=0,
+        listen_database_url=f"{db_dsn}{sep}application_name={_LISTENER}",
+    ) as s:
         yield s
 
 

@@ -9,7 +9,6 @@ import hmac
 import itertools
 import json
 import os
-import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,14 @@ from adapters.pos.keys import (
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.wire import BEIJING, mask_pan
 from clearing.ports import PaymentDeclined, RefundOutcome
+from tests.integration.acquirer_steps import answered_too_late
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.pos_harness import (
     NotifyReceiver,
     PosSim,
     running_pos_sim,
 )
-from tests.integration.serving import acquirer_fixtures, eventually, keyset_fixture
+from tests.integration.serving import answering, eventually
 
 RETRY_SCALE = 0.01
 FEE_PPM = 3800  # 0.38 %: government merchants pay none, but a zero rate would hide fee bugs
@@ -143,15 +144,7 @@ def test_cloud_signature_binds_the_answer_to_its_request(keys_root: Path) -> Non
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secrets_ = [p for p in files if p.suffix == ".txt"]
-    assert len(secrets_) == 4
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets_)
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.suffix == ".txt", 4)
     assert (merchant.app_key, merchant.cloud_key) == (platform.app_key, platform.cloud_key)
     assert merchant.app_key != merchant.cloud_key
     assert merchant.terminals == platform.terminals == (T1, T2)
@@ -461,14 +454,8 @@ async def test_only_200_success_acknowledges(sim: PosSim) -> None:
     async def no_content(_: web.Request) -> web.Response:
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/n", no_content)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/n"
-        no = await paid_sale(sim, sim.client(url))
+    async with answering("/n", no_content) as base_url:
+        no = await paid_sale(sim, sim.client(base_url + "/n"))
 
         async def retried() -> bool:
             # a delivery still in flight is listed without a status: count finished ones only
@@ -480,8 +467,6 @@ async def test_only_200_success_acknowledges(sim: PosSim) -> None:
         finished = [d["status"] for d in order["deliveries"] if d["status"] is not None]
         assert set(finished) == {204}
         assert order["notifications"][0]["acknowledged"] is False
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_replayed_callback_is_refused(
@@ -577,12 +562,13 @@ async def test_parser_refuses_anything_not_signed_for_us(
 async def test_sale_that_reached_the_terminal_after_the_client_gave_up(
     sim: PosSim, client: PosClient
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
     no = trade_no()
-    with pytest.raises(AcquirerUnavailable):
-        await sim.client(timeout_s=0.2).start_sale(
+    await answered_too_late(
+        sim,
+        lambda impatient: impatient.start_sale(
             out_trade_no=no, terminal_id=T1, total_fen=500, description="契税"
-        )
+        ),
+    )
     assert (await client.query(no)).state == "NOTPAY"
     # sending the same sale again is safe: the terminal keeps the one it has
     await client.start_sale(out_trade_no=no, terminal_id=T1, total_fen=500, description="契税")

@@ -19,8 +19,12 @@ from clearing.api.receipt_pdf import QR_SIZE_MM
 from clearing.domain.money import capital_amount
 from clearing.service import orders, receipts
 from tests.conftest import fresh_database
-from tests.integration.service_harness import Service, order_body, running_service, service_fixture
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import (
+    Service,
+    order_body,
+    running_wechat_service,
+    service_fixture,
+)
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 登记费, 维修资金; line 2 is refunded
 
@@ -42,13 +46,13 @@ async def _paid(svc: Service, staff: dict[str, str]) -> dict[str, Any]:
 
 
 async def _refund_line_2(svc: Service, staff: dict[str, str], order_no: str) -> None:
-    status, req = await svc.request(
+    req = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/refunds",
         staff["supervisor"],
         json={"lines": [2], "reason": "登记费减免"},
+        expect=201,
     )
-    assert status == 201, req
     status, _ = await svc.request(
         "POST", f"/api/v1/refunds/{req['id']}/approve", staff["finance"], json={}
     )
@@ -87,6 +91,16 @@ async def _verdict(svc: Service, url: str) -> tuple[dict[str, Any], str]:
     return dict(verdict), page
 
 
+async def _receipt_pdf(svc: Service, order_no: str, token: str) -> bytes:
+    """The order's receipt as the PDF the window prints, which must be there."""
+    async with svc.session.get(
+        f"{svc.base_url}/orders/{order_no}/receipt.pdf",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as r:
+        assert r.status == 200
+        return await r.read()
+
+
 async def test_a_receipt_stops_verifying_once_one_of_its_lines_is_refunded(
     svc: Service, staff: dict[str, str]
 ) -> None:
@@ -122,13 +136,13 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     status, _ = await _page(svc, f"/orders/{order_no}/receipt", staff["clerk"])
     assert status == 200
     await _refund_line_2(svc, staff, order_no)
-    status, made = await svc.request(
+    made = await svc.answered(
         "POST",
         f"/api/v1/orders/{order_no}/receipt/reprints",
         staff["clerk"],
         json={"reason": "部分退款后重新出具"},
+        expect=201,
     )
-    assert status == 201, made
     assert (made["receipt_no"], made["reprint_no"], made["paid_fen"]) == (
         f"{order_no}-2",
         1,
@@ -162,12 +176,7 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
         json={"reason": "凭证遗失"},
     )
     assert (status, again["reprint_no"]) == (201, 2)
-    async with svc.session.get(
-        f"{svc.base_url}/orders/{order_no}/receipt.pdf",
-        headers={"Authorization": f"Bearer {staff['clerk']}"},
-    ) as r:
-        assert r.status == 200
-        pdf = await r.read()
+    pdf = await _receipt_pdf(svc, order_no, staff["clerk"])
     text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "补打（第 2 次）" in text and again["receipt_no"] in text
     assert "已退" in text and "实缴合计" in text and capital_amount(1500_00) in text
@@ -176,12 +185,11 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
         "GET", f"/api/v1/orders/{order_no}/receipt/prints", staff["clerk"]
     )
     assert [p["reprint_no"] for p in listed["prints"]] == [0, 1, 2]
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT actor, action, detail FROM audit_log WHERE object_id = $1"
-            " AND action LIKE 'receipt.%' ORDER BY id",
-            order_no,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT actor, action, detail FROM audit_log WHERE object_id = $1"
+        " AND action LIKE 'receipt.%' ORDER BY id",
+        order_no,
+    )
     assert [r["action"] for r in rows] == [
         "receipt.printed",
         "receipt.reprinted",
@@ -190,10 +198,7 @@ async def test_a_reprint_shows_the_refund_is_marked_and_counted_and_verifies(
     assert rows[1]["detail"]["reason"] == "部分退款后重新出具"
     assert rows[1]["detail"]["refunded_lines"] == [2]
     # the order's history (缴费单查询) shows each reprint with its count
-    status, history = await svc.request(
-        "GET", f"/api/v1/orders/{order_no}/timeline", staff["clerk"]
-    )
-    assert status == 200, history
+    history = await svc.answered("GET", f"/api/v1/orders/{order_no}/timeline", staff["clerk"])
     details = [e.get("detail") for e in history["events"]]
     assert "第 1 次补打" in details and "第 2 次补打" in details, history["events"]
 
@@ -275,12 +280,7 @@ async def test_the_pdf_embeds_its_font_and_its_qr_code_is_short(
 ) -> None:
     order, url = await _paid_receipt(svc, staff)
     assert len(url) <= 80, url
-    async with svc.session.get(
-        f"{svc.base_url}/orders/{order['order_no']}/receipt.pdf",
-        headers={"Authorization": f"Bearer {staff['clerk']}"},
-    ) as r:
-        assert r.status == 200
-        pdf_bytes = await r.read()
+    pdf_bytes = await _receipt_pdf(svc, order["order_no"], staff["clerk"])
     pdf = pypdf.PdfReader(io.BytesIO(pdf_bytes))
     fonts = []
     for page in pdf.pages:
@@ -354,12 +354,9 @@ async def test_without_a_font_the_pdf_says_so_in_chinese_and_the_page_still_prin
     tmp = tmp_path_factory.mktemp("nofont")
     # a database of its own: this service's workers must not take the module service's tasks
     dsn = await fresh_database(pg_admin_dsn, template_dsn)
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as sim,
-        running_service(
-            dsn, tmp, sim, workers=1, receipt_font_file=tmp / "no-such-font.ttf"
-        ) as other,
-    ):
+    async with running_wechat_service(
+        dsn, tmp, sim_retry_scale=0.01, workers=1, receipt_font_file=tmp / "no-such-font.ttf"
+    ) as other:
         staff = {
             "clerk": await other.add_user("clerk", "HALL1"),
             "supervisor": await other.supervisor(),

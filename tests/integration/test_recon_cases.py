@@ -40,8 +40,7 @@ staff = staff_fixture(
 async def names(svc: Service, staff: dict[str, str]) -> dict[str, str]:
     out = {}
     for who, token in staff.items():
-        status, me = await svc.request("GET", "/api/v1/me", token)
-        assert status == 200, me
+        me = await svc.answered("GET", "/api/v1/me", token)
         out[who] = me["username"]
     return out
 
@@ -89,6 +88,14 @@ async def _discrepancy(
         )
 
 
+async def _closed(svc: Service, d_id: int, action: str, token: str, reason: str) -> Any:
+    """The discrepancy as ``action`` (resolve or void) with ``reason`` leaves it: the reason
+    is its resolution."""
+    d = await svc.answered("POST", _path(d_id, action), token, json={"reason": reason})
+    assert d["resolution"] == reason
+    return d
+
+
 async def _audit(pool: asyncpg.Pool, object_type: str, object_id: int) -> list[asyncpg.Record]:
     async with pool.acquire() as conn:
         return list(
@@ -102,10 +109,9 @@ async def _audit(pool: asyncpg.Pool, object_type: str, object_id: int) -> list[a
 
 
 async def _balances(pool: asyncpg.Pool, *codes: str) -> dict[str, int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT code, balance_fen FROM account_balances WHERE code = ANY($1)", list(codes)
-        )
+    rows = await pool.fetch(
+        "SELECT code, balance_fen FROM account_balances WHERE code = ANY($1)", list(codes)
+    )
     return {r["code"]: r["balance_fen"] for r in rows}
 
 
@@ -130,8 +136,7 @@ async def test_list_filters_pages_and_counts(
     assert status == 200
 
     week = f"source={source}&date_from={DAY - timedelta(6)}&date_to={DAY}"
-    status, out = await svc.request("GET", f"/api/v1/discrepancies?{week}", staff["finance"])
-    assert status == 200, out
+    out = await svc.answered("GET", f"/api/v1/discrepancies?{week}", staff["finance"])
     assert [d["id"] for d in out["items"]] == [short, long1, long2]  # newest day, then newest
     assert out["total"] == 3
     assert out["counts"]["by_type"]["LONG"] == 2 and out["counts"]["by_type"]["SHORT"] == 1
@@ -141,10 +146,9 @@ async def test_list_filters_pages_and_counts(
     assert first["difference_fen"] is None and first["their_amount_fen"] == 99_50
 
     # the state filter narrows the rows and the type counts, not the state counts
-    status, out = await svc.request(
+    out = await svc.answered(
         "GET", f"/api/v1/discrepancies?{week}&state=OPEN,ASSIGNED", staff["auditor"]
     )
-    assert status == 200, out
     assert [d["id"] for d in out["items"]] == [long1, long2]
     assert out["counts"]["by_type"]["SHORT"] == 0 and out["counts"]["by_state"]["VOID"] == 1
 
@@ -170,19 +174,18 @@ async def test_detail_and_unknown_ids(
     svc: Service, staff: dict[str, str], pool: asyncpg.Pool, run_id: int
 ) -> None:
     d_id = await _discrepancy(pool, run_id, detail={"bill_amount_fen": 99_50, "note": "x"})
-    status, d = await svc.request("GET", _path(d_id), staff["auditor"])
-    assert status == 200, d
+    d = await svc.answered("GET", _path(d_id), staff["auditor"])
     assert d["detail"] == {"bill_amount_fen": 99_50, "note": "x"}
     assert (d["comments"], d["adjustments"], d["matches"]) == ([], [], [])
     assert d["difference_fen"] == -50
     for path in (_path(999_999_999), _path(999_999_999, "resolve"), "/api/v1/discrepancies/x"):
-        status, problem = await svc.request(
+        await svc.answered(
             "POST" if path.endswith("resolve") else "GET",
             path,
             staff["finance"],
             json={"reason": "不存在"},
+            expect=404,
         )
-        assert status == 404, problem
 
 
 # --- acting ----------------------------------------------------------------------------------
@@ -192,10 +195,9 @@ async def test_assign_comment_resolve_each_audited(
     svc: Service, staff: dict[str, str], names: dict[str, str], pool: asyncpg.Pool, run_id: int
 ) -> None:
     d_id = await _discrepancy(pool, run_id)
-    status, d = await svc.request(
+    d = await svc.answered(
         "POST", _path(d_id, "assign"), staff["finance"], json={"username": names["finance"]}
     )
-    assert status == 200, d
     assert (d["state"], d["assigned_to"]) == ("ASSIGNED", names["finance"])
     # reassigned to a colleague; a clerk or an unknown user cannot take it
     status, d = await svc.request(
@@ -208,10 +210,13 @@ async def test_assign_comment_resolve_each_audited(
         )
         assert (status, problem["code"]) == (422, "INVALID_ASSIGNEE"), who
 
-    status, d = await svc.request(
-        "POST", _path(d_id, "comments"), staff["admin"], json={"body": "已致电微信支付核实"}
+    d = await svc.answered(
+        "POST",
+        _path(d_id, "comments"),
+        staff["admin"],
+        json={"body": "已致电微信支付核实"},
+        expect=201,
     )
-    assert status == 201, d
     assert [(c["author"], c["body"]) for c in d["comments"]] == [
         (names["admin"], "已致电微信支付核实")
     ]
@@ -220,15 +225,8 @@ async def test_assign_comment_resolve_each_audited(
         "POST", _path(d_id, "resolve"), staff["admin"], json={"reason": "x"}
     )
     assert (status, problem["code"]) == (422, "INVALID_REASON")
-    status, d = await svc.request(
-        "POST", _path(d_id, "resolve"), staff["admin"], json={"reason": "次日补记，已核对"}
-    )
-    assert status == 200, d
-    assert (d["state"], d["resolution"], d["resolved_by"]) == (
-        "RESOLVED",
-        "次日补记，已核对",
-        names["admin"],
-    )
+    d = await _closed(svc, d_id, "resolve", staff["admin"], "次日补记，已核对")
+    assert (d["state"], d["resolved_by"]) == ("RESOLVED", names["admin"])
     assert d["resolved_at"]
 
     rows = await _audit(pool, "discrepancy", d_id)
@@ -259,15 +257,8 @@ async def test_void_keeps_the_row_and_its_audit(
     svc: Service, staff: dict[str, str], names: dict[str, str], pool: asyncpg.Pool, run_id: int
 ) -> None:
     d_id = await _discrepancy(pool, run_id, type="LONG")
-    status, d = await svc.request(
-        "POST", _path(d_id, "void"), staff["finance"], json={"reason": "测试商户号的测试交易"}
-    )
-    assert status == 200, d
-    assert (d["state"], d["resolution"], d["resolved_by"]) == (
-        "VOID",
-        "测试商户号的测试交易",
-        names["finance"],
-    )
+    d = await _closed(svc, d_id, "void", staff["finance"], "测试商户号的测试交易")
+    assert (d["state"], d["resolved_by"]) == ("VOID", names["finance"])
     assert [r["action"] for r in await _audit(pool, "discrepancy", d_id)] == ["discrepancy.voided"]
 
 
@@ -396,10 +387,13 @@ async def test_a_rejected_adjustment_posts_nothing_and_frees_the_case(
     d_id = await _discrepancy(pool, run_id)
     legs = [["suspense", 120], ["recon_writeoff", -120]]
     before = await _balances(pool, "suspense", "recon_writeoff")
-    status, adj = await svc.request(
-        "POST", _path(d_id, "adjustments"), staff["admin"], json={"legs": legs, "memo": "挂账"}
+    adj = await svc.answered(
+        "POST",
+        _path(d_id, "adjustments"),
+        staff["admin"],
+        json={"legs": legs, "memo": "挂账"},
+        expect=201,
     )
-    assert status == 201, adj
     status, done = await svc.request(
         "POST", f"/api/v1/adjustments/{adj['id']}/reject", staff["finance"],
         json={"note": "科目不对"},
@@ -444,8 +438,7 @@ async def test_a_bad_adjustment_is_422_and_posts_nothing(
     code: str,
 ) -> None:
     d_id = await _discrepancy(pool, run_id)
-    async with pool.acquire() as conn:
-        entries = await conn.fetchval("SELECT count(*) FROM journal_entries")
+    entries = await pool.fetchval("SELECT count(*) FROM journal_entries")
     status, problem = await svc.request(
         "POST", _path(d_id, "adjustments"), staff["finance"], json={"legs": legs, "memo": "调整"}
     )
@@ -498,8 +491,7 @@ async def test_confirming_a_proposed_match_resolves_its_discrepancy(
         (m_id, "PROPOSED", 85)
     ]
 
-    status, m = await svc.request("POST", f"/api/v1/recon-matches/{m_id}/confirm", staff["finance"])
-    assert status == 200, m
+    m = await svc.answered("POST", f"/api/v1/recon-matches/{m_id}/confirm", staff["finance"])
     assert (m["state"], m["decided_by"]) == ("CONFIRMED", names["finance"])
     status, d = await svc.request("GET", _path(d_id), staff["finance"])
     assert d["state"] == "RESOLVED"

@@ -26,12 +26,11 @@ async def test_two_nodes_reconcile_yesterday_once(pool: asyncpg.Pool) -> None:
     try:
         async with asyncio.timeout(60):
             while True:
-                async with pool.acquire() as conn:
-                    done = await conn.fetchval(
-                        "SELECT count(*) FROM recon_runs WHERE business_date = $1"
-                        " AND started_by = 'system:nightly' AND state = 'DONE'",
-                        yesterday,
-                    )
+                done = await pool.fetchval(
+                    "SELECT count(*) FROM recon_runs WHERE business_date = $1"
+                    " AND started_by = 'system:nightly' AND state = 'DONE'",
+                    yesterday,
+                )
                 if done:
                     break
                 await asyncio.sleep(0.1)
@@ -40,10 +39,9 @@ async def test_two_nodes_reconcile_yesterday_once(pool: asyncpg.Pool) -> None:
     finally:
         stop.set()
         await asyncio.gather(*nodes)
-    async with pool.acquire() as conn:
-        runs = await conn.fetchval(
-            "SELECT count(*) FROM recon_runs WHERE business_date = $1"
-            " AND started_by = 'system:nightly'",
-            yesterday,
-        )
+    runs = await pool.fetchval(
+        "SELECT count(*) FROM recon_runs WHERE business_date = $1"
+        " AND started_by = 'system:nightly'",
+        yesterday,
+    )
     assert runs == 1

@@ -27,9 +27,8 @@ from clearing.service.principals import Principal
 from reconciliation import reports
 from reconciliation.reports import BEIJING
 from tests.integration import factories as f
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
-from tests.staff_text import leaks, visible_text
+from tests.integration.service_harness import Service, running_wechat_service
+from tests.staff_text import REPORT_SHEETS, leaks, visible_text
 
 NOW = datetime.now(UTC)
 DAY = NOW.astimezone(BEIJING).date()
@@ -167,10 +166,7 @@ async def _recon_runs(conn: Any, person: str) -> int:
 @pytest.fixture(scope="module")
 async def seeded(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
     tmp = tmp_path_factory.mktemp("recon-reports")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, workers=0, office_names=OFFICES) as svc,
-    ):
+    async with running_wechat_service(db_dsn, tmp, workers=0, office_names=OFFICES) as svc:
         run_id = await _seed(svc.app[POOL])
         tokens = {
             r: await svc.add_user(r, "HALL1") for r in ("finance", "admin", "auditor", "clerk")
@@ -347,16 +343,7 @@ async def test_the_workbook(seeded: Seeded) -> None:
         in headers["Content-Disposition"]
     )
     book = load_workbook(io.BytesIO(body))
-    assert book.sheetnames == [
-        "汇总",
-        "按收费项目",
-        "按收款单位",
-        "按渠道",
-        "按大厅窗口",
-        "对账差异",
-        "运行记录",
-        "服务评价",
-    ]
+    assert book.sheetnames == REPORT_SHEETS
 
     def rows(sheet: str) -> list[list[Any]]:
         return [[c.value for c in row] for row in book[sheet].iter_rows()]

@@ -90,11 +90,10 @@ async def test_a_bill_not_yet_produced_is_a_timing_difference_not_a_shortfall(
         await stage_bill(conn, day, "wechatpay", [])  # the channel's bill is empty so far
     options = Options(bank="SFBK", collection_account="6217000010000000009", fetch=False)
     await reconcile(pool, day, Sources(), options, actor="test")
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT type, detail FROM discrepancies WHERE reference = $1",
-            "4200000000000000000000000055",
-        )
+    row = await pool.fetchrow(
+        "SELECT type, detail FROM discrepancies WHERE reference = $1",
+        "4200000000000000000000000055",
+    )
     assert row is not None and row["type"] == "TIMING", row
     # the bill arrives with the payment in it: the next run closes the difference
     async with pool.acquire() as conn:
@@ -113,10 +112,9 @@ async def test_a_bill_not_yet_produced_is_a_timing_difference_not_a_shortfall(
             ],
         )
     await reconcile(pool, day, Sources(), options, actor="test")
-    async with pool.acquire() as conn:
-        state = await conn.fetchval(
-            "SELECT state FROM discrepancies WHERE reference = $1", "4200000000000000000000000055"
-        )
+    state = await pool.fetchval(
+        "SELECT state FROM discrepancies WHERE reference = $1", "4200000000000000000000000055"
+    )
     assert state == "RESOLVED"
 
 
@@ -143,11 +141,10 @@ async def test_an_authority_that_booked_another_amount_is_a_finding(pool: asyncp
         )
     options = Options(bank="SFBK", collection_account="6217000010000000009", fetch=False)
     await reconcile(pool, day, Sources(), options, actor="test")
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT type, amount_fen, their_amount_fen FROM discrepancies"
-            " WHERE source = 'tax' AND reference = 'REF0'"
-        )
+    row = await pool.fetchrow(
+        "SELECT type, amount_fen, their_amount_fen FROM discrepancies"
+        " WHERE source = 'tax' AND reference = 'REF0'"
+    )
     assert row is not None and dict(row) == {
         "type": "AMOUNT_MISMATCH",
         "amount_fen": 900_00,

@@ -15,7 +15,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.bank.simulator import prepare_tls
 from adapters.wechatpay.sim_state import STATE as WECHAT_STATE
 from clearing import wiring
 from clearing.api.keys import POOL, SETTINGS
@@ -23,49 +22,33 @@ from clearing.metrics import Metrics
 from clearing.service import settlement
 from reconciliation.runs import reconcile
 from tests.integration.alipay_harness import running_alipay_sim
-from tests.integration.bank_harness import COLLECTION, FUND, KEY_ID, pull_config, running_bank_sim
+from tests.integration.bank_harness import ACQUIRER, COLLECTION, FUND, running_settling_service
 from tests.integration.factories import PAYER_ID
-from tests.integration.service_harness import Service, order_body, running_service
+from tests.integration.service_harness import Service, order_body
 from tests.integration.tax_harness import running_tax_sim
-from tests.integration.wechat_harness import running_wechat_sim
-from tests.procs import free_port
 
 pytestmark = pytest.mark.slow
 BEIJING = timezone(timedelta(hours=8))
-ACQUIRER = "财付通支付科技有限公司"
 
 
 @pytest.fixture(scope="module")
 async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     tmp = tmp_path_factory.mktemp("recon")
-    tls = prepare_tls(tmp / "bank" / "tls")
-    port = free_port()
     async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
         running_alipay_sim(tmp / "alipay") as alipay,
         running_tax_sim(tmp / "tax") as tax,
-        running_bank_sim(tmp / "bank", pull=pull_config(tls, f"https://127.0.0.1:{port}")) as bank,
-        running_service(
+        running_settling_service(
             db_dsn,
             tmp,
-            wechat,
             others={"alipay": alipay},
-            workers=2,
             # lost callbacks stay lost until reconciliation finds them
             poll_first_s=600,
             poll_later_s=600,
             tax_keys=tmp / "tax" / "merchant",
             tax_base_url=tax.base_url,
             authority_timeout_s=1.0,
-            settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
-            settlement_key_id=KEY_ID,
-            settlement_acquirer_accounts={ACQUIRER: "wechatpay"},
-            bank_base_url=bank.exchange_url,
-            bank_tls_dir=tls.directory,
-            bank_poll_s=0.2,
-            bankfiles_port=port,
             recon_settle_lag_days=0,
-        ) as svc,
+        ) as (svc, wechat, bank, _ours, _tls),
     ):
         yield svc, wechat, alipay, tax, bank
 
@@ -93,20 +76,18 @@ async def _run(svc: Service, **options: Any) -> dict[str, Any]:
 
 
 async def _open(svc: Service) -> list[dict[str, Any]]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT type, source, reference, state FROM discrepancies"
-            " WHERE state IN ('OPEN', 'ASSIGNED') ORDER BY type"
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT type, source, reference, state FROM discrepancies"
+        " WHERE state IN ('OPEN', 'ASSIGNED') ORDER BY type"
+    )
     return [dict(r) for r in rows]
 
 
 async def _nudge(svc: Service, kind: str) -> None:
     """Tasks waiting out a backoff run now (a test does not wait minutes)."""
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind
-        )
+    await svc.app[POOL].execute(
+        "UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind
+    )
 
 
 async def _written(svc: Service, batch_id: int) -> bool:
@@ -116,6 +97,17 @@ async def _written(svc: Service, batch_id: int) -> bool:
                 "SELECT state <> 'CREATED' FROM settlement_batches WHERE id = $1", batch_id
             )
         )
+
+
+async def _settled_and_fetched(svc: Service, bank: Any, files: str) -> None:
+    """A cut-off of every account now, its ``files`` written, and the bank told to fetch."""
+    async with svc.app[POOL].acquire() as conn:
+        batch = await settlement.cutoff(
+            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
+        )
+    assert batch is not None
+    await _until(lambda: _written(svc, batch), files)
+    await bank.control("POST", "/sim/fetch", {})
 
 
 async def _pay(svc: Service, amounts: tuple[int, ...], items: list[str] | None = None) -> str:
@@ -154,13 +146,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     status, order = await svc.create_order(supervisor, order_body((520_00,)))
     assert status == 201
     qr = await svc.open_qr(supervisor, order["order_no"])
-    status, second = await svc.request(
-        "POST",
-        f"/api/v1/orders/{order['order_no']}/payments",
-        supervisor,
-        json={"method": "qr", "channel": "alipay"},
-    )
-    assert status == 201, second
+    second = await svc.start_payment(supervisor, order["order_no"], method="qr", channel="alipay")
     # (Alipay's gateway answers 502 meanwhile, so no refund attempt reaches it)
     await alipay.set_faults(api_5xx=1_000_000)
     await svc.sim.pay(qr["out_trade_no"])
@@ -221,14 +207,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     )
     assert status == 201
     await bank.set_faults(reject_accounts=[FUND])
-    async with svc.app[POOL].acquire() as conn:
-        batch = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-    assert batch is not None
-
-    await _until(lambda: _written(svc, batch), "the batch's files")
-    await bank.control("POST", "/sim/fetch", {})
+    await _settled_and_fetched(svc, bank, "the batch's files")
 
     async def fund_rejected() -> bool:
         async with svc.app[POOL].acquire() as conn:
@@ -272,8 +251,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     await asyncio.gather(
         _run(svc, fetch=False, recover=False), _run(svc, fetch=False, recover=False)
     )
-    async with svc.app[POOL].acquire() as conn:
-        total = await conn.fetchval("SELECT count(*) FROM discrepancies")
+    total = await svc.app[POOL].fetchval("SELECT count(*) FROM discrepancies")
     after = [d for d in await _open(svc) if d["type"] != "LONG"]  # LONG closes: now captured
     assert after == [d for d in before if d["type"] != "LONG"]
     assert total == 5
@@ -283,7 +261,7 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
     await tax.set_faults(down=False)
     await _nudge(svc, "leg.confirm")
     maker, checker = await svc.add_user("finance", None), await svc.add_user("finance", None)
-    status, change = await svc.request(
+    change = await svc.answered(
         "POST",
         "/api/v1/beneficiaries/FUND_CUSTODY/account-changes",
         maker,
@@ -294,32 +272,24 @@ async def test_a_day_with_five_faults_reconciles_to_zero(env: Any) -> None:
             "bank_code": "313100000013",
             "reason": "银行核实账户正常，重新付款",
         },
+        expect=201,
     )
-    assert status == 201, change
     status, _ = await svc.request(
         "POST", f"/api/v1/account-changes/{change['id']}/approve", checker, json={"note": "同意"}
     )
     assert status == 200
     fee = by_type["FEE_MISMATCH"]
-    async with svc.app[POOL].acquire() as conn:
-        fee_id = await conn.fetchval(
-            "SELECT id FROM discrepancies WHERE type = 'FEE_MISMATCH' AND reference = $1",
-            fee["reference"],
-        )
-    status, body = await svc.request(
+    fee_id = await svc.app[POOL].fetchval(
+        "SELECT id FROM discrepancies WHERE type = 'FEE_MISMATCH' AND reference = $1",
+        fee["reference"],
+    )
+    await svc.answered(
         "POST",
         f"/api/v1/discrepancies/{fee_id}/resolve",
         checker,
         json={"reason": "渠道按合同例外收取手续费，已入手续费支出"},
     )
-    assert status == 200, body
-    async with svc.app[POOL].acquire() as conn:
-        again = await settlement.cutoff(
-            conn, bank="SFBK", now=datetime.now(UTC), every_account=True, actor="test"
-        )
-    assert again is not None
-    await _until(lambda: _written(svc, again), "the second batch's files")
-    await bank.control("POST", "/sim/fetch", {})
+    await _settled_and_fetched(svc, bank, "the second batch's files")
 
     async def everything_booked() -> bool:
         async with svc.app[POOL].acquire() as conn:

@@ -152,12 +152,11 @@ async def test_a_line_already_paid_out_becomes_a_claim_on_its_beneficiary(
     svc: Service, staff: dict[str, str]
 ) -> None:
     order_no = await _paid_order(svc, staff["clerk"], (900_00, 80_00))
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE order_lines SET settled_at = now() FROM orders o WHERE o.id = order_id"
-            " AND o.order_no = $1 AND line_no = 1",
-            order_no,
-        )
+    await svc.app[POOL].execute(
+        "UPDATE order_lines SET settled_at = now() FROM orders o WHERE o.id = order_id"
+        " AND o.order_no = $1 AND line_no = 1",
+        order_no,
+    )
     _, req = await svc.request(
         "POST", f"/api/v1/orders/{order_no}/refunds", staff["supervisor"], json={"reason": "x"}
     )
@@ -169,10 +168,9 @@ async def test_a_line_already_paid_out_becomes_a_claim_on_its_beneficiary(
         "clawback:TREASURY": 900_00,
         "payable:FISCAL_NONTAX": 0,
     }
-    async with svc.app[POOL].acquire() as conn:
-        task = await conn.fetchrow(
-            "SELECT payload FROM tasks WHERE kind = 'leg.clawback'"
-            " AND (payload->>'refund_id')::bigint = $1",
-            req["id"],
-        )
+    task = await svc.app[POOL].fetchrow(
+        "SELECT payload FROM tasks WHERE kind = 'leg.clawback'"
+        " AND (payload->>'refund_id')::bigint = $1",
+        req["id"],
+    )
     assert task is not None and task["payload"]["beneficiary"] == "TREASURY"

@@ -18,56 +18,31 @@ import pytest
 
 from adapters.bank import pki
 from adapters.bank.sim_control import DEMO_ACCOUNTS
-from adapters.bank.simulator import prepare_tls
 from clearing.api.keys import POOL
 from clearing.service import settlement
 from tests.integration.bank_harness import (
+    ACQUIRER,
     COLLECTION,
-    KEY_ID,
     account_of,
     balanced,
-    pull_config,
-    running_bank_sim,
+    running_settling_service,
 )
-from tests.integration.service_harness import Service, order_body, running_service
-from tests.integration.wechat_harness import running_wechat_sim
-from tests.procs import free_port
+from tests.integration.service_harness import Service, order_body
 
 BEIJING = timezone(timedelta(hours=8))
-ACQUIRER = "财付通支付科技有限公司"
 
 
 @pytest.fixture(scope="module")
 async def env(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
     tmp = tmp_path_factory.mktemp("settle")
-    tls = prepare_tls(tmp / "bank" / "tls")
-    port = free_port()
-    ours = f"https://127.0.0.1:{port}"
-    async with (
-        running_wechat_sim(tmp / "wechat", retry_scale=0.01) as wechat,
-        running_bank_sim(tmp / "bank", demo=False, pull=pull_config(tls, ours)) as bank,
-        running_service(
-            db_dsn,
-            tmp,
-            wechat,
-            workers=2,
-            settlement_key_file=tmp / "bank" / "keys" / f"{KEY_ID}.key",
-            settlement_key_id=KEY_ID,
-            settlement_sign_alg="ed25519",
-            settlement_acquirer_accounts={ACQUIRER: "wechatpay"},
-            bank_base_url=bank.exchange_url,
-            bank_tls_dir=tls.directory,
-            bank_poll_s=0.2,
-            bankfiles_port=port,
-        ) as svc,
-    ):
+    settling = running_settling_service(db_dsn, tmp, demo=False, settlement_sign_alg="ed25519")
+    async with settling as (svc, _wechat, bank, ours, tls):
         # the demo accounts, but our collection account starts empty: every fen on it comes
         # through this test
         accounts = [
             {**a, "balance_fen": 0} if a["number"] == COLLECTION else dict(a) for a in DEMO_ACCOUNTS
         ]
-        status, body = await bank.control("PUT", "/sim/accounts", {"accounts": accounts})
-        assert status == 200, body
+        await bank.answered("PUT", "/sim/accounts", {"accounts": accounts})
         yield svc, bank, ours, tls
 
 
@@ -94,18 +69,32 @@ async def _paid_orders(svc: Service, amounts: list[tuple[int, ...]]) -> int:
     return total
 
 
+async def _ledger_agrees(
+    svc: Service, statements: list[bytes], what: str
+) -> tuple[int, dict[str, int]]:
+    """Once the statement of our collection account among ``statements`` is imported (``what``)
+    and the ledger's balance of the account is its closing balance: (that balance, every
+    ledger balance)."""
+    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
+    _, _, closing = balanced(ours)
+
+    async def agreed() -> dict[str, int] | None:
+        b = await _balances(svc)
+        return b if b["bank:collection"] == closing else None
+
+    return closing, await _until(agreed, what)
+
+
 async def _balances(svc: Service) -> dict[str, int]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch("SELECT code, balance_fen FROM account_balances")
+    rows = await svc.app[POOL].fetch("SELECT code, balance_fen FROM account_balances")
     return {r["code"]: int(r["balance_fen"]) for r in rows}
 
 
 async def _instructions(svc: Service, batch_id: int) -> dict[str, str]:
-    async with svc.app[POOL].acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT beneficiary_code, state FROM settlement_instructions WHERE batch_id = $1",
-            batch_id,
-        )
+    rows = await svc.app[POOL].fetch(
+        "SELECT beneficiary_code, state FROM settlement_instructions WHERE batch_id = $1",
+        batch_id,
+    )
     return {r["beneficiary_code"]: r["state"] for r in rows}
 
 
@@ -117,10 +106,9 @@ async def _cutoff(svc: Service) -> int:
     assert batch_id is not None
 
     async def written() -> bool:
-        async with svc.app[POOL].acquire() as conn:
-            state = await conn.fetchval(
-                "SELECT state FROM settlement_batches WHERE id = $1", batch_id
-            )
+        state = await svc.app[POOL].fetchval(
+            "SELECT state FROM settlement_batches WHERE id = $1", batch_id
+        )
         return state != "CREATED"
 
     await _until(written, "the batch's files")
@@ -151,23 +139,15 @@ async def test_payments_to_statement_every_payable_paid_out(env: Any) -> None:
         return set((await _instructions(svc, batch_id)).values()) == {"BOOKED"}
 
     await _until(all_booked, "every instruction booked from the pain.002")
-    async with svc.app[POOL].acquire() as conn:
-        states = await conn.fetch(
-            "SELECT DISTINCT o.state FROM settlement_items s JOIN orders o ON o.id = s.order_id"
-            " JOIN settlement_instructions i ON i.id = s.instruction_id WHERE i.batch_id = $1",
-            batch_id,
-        )
+    states = await svc.app[POOL].fetch(
+        "SELECT DISTINCT o.state FROM settlement_items s JOIN orders o ON o.id = s.order_id"
+        " JOIN settlement_instructions i ON i.id = s.instruction_id WHERE i.batch_id = $1",
+        batch_id,
+    )
     # paid out (and nothing to confirm on typed lines): the orders are SETTLED
     assert [r["state"] for r in states] == ["SETTLED"]
     statements = await bank.close_day(datetime.now(BEIJING).date())
-    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
-    _, _opening, closing = balanced(ours)
-
-    async def statement_applied() -> dict[str, int] | None:
-        b = await _balances(svc)
-        return b if b["bank:collection"] == closing else None
-
-    balances = await _until(statement_applied, "the statement imported")
+    closing, balances = await _ledger_agrees(svc, statements, "the statement imported")
     assert closing == 0  # everything that came in went out to the beneficiaries
     assert {k: v for k, v in balances.items() if k.startswith("payable:")} == {
         "payable:TREASURY": 0,
@@ -212,25 +192,22 @@ async def test_another_certificate_cannot_read_the_files(env: Any, tmp_path: Pat
 async def _account_change(svc: Service, code: str, **account: str) -> None:
     """One finance user asks for the account, a second approves it (maker-checker)."""
     maker, checker = await svc.add_user("finance", None), await svc.add_user("finance", None)
-    status, change = await svc.request(
-        "POST", f"/api/v1/beneficiaries/{code}/account-changes", maker, json=account
+    change = await svc.answered(
+        "POST", f"/api/v1/beneficiaries/{code}/account-changes", maker, json=account, expect=201
     )
-    assert status == 201, change
     status, body = await svc.request(
         "POST", f"/api/v1/account-changes/{change['id']}/approve", maker, json={"note": "我自己"}
     )
     assert status == 403, body  # never the same person
-    status, body = await svc.request(
+    await svc.answered(
         "POST", f"/api/v1/account-changes/{change['id']}/approve", checker, json={"note": "核实"}
     )
-    assert status == 200, body
 
 
 async def _hold(svc: Service, code: str) -> str | None:
-    async with svc.app[POOL].acquire() as conn:
-        hold: str | None = await conn.fetchval(
-            "SELECT payout_hold FROM beneficiaries WHERE code = $1", code
-        )
+    hold: str | None = await svc.app[POOL].fetchval(
+        "SELECT payout_hold FROM beneficiaries WHERE code = $1", code
+    )
     return hold
 
 
@@ -289,12 +266,11 @@ async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -
     assert await _instructions(svc, second) == {"FUND_CUSTODY": "BOOKED"}
 
     # days later the treasury's transfer comes back (退汇)
-    async with svc.app[POOL].acquire() as conn:
-        e2e = await conn.fetchval(
-            "SELECT end_to_end_id FROM settlement_instructions"
-            " WHERE batch_id = $1 AND beneficiary_code = 'TREASURY'",
-            first,
-        )
+    e2e = await svc.app[POOL].fetchval(
+        "SELECT end_to_end_id FROM settlement_instructions"
+        " WHERE batch_id = $1 AND beneficiary_code = 'TREASURY'",
+        first,
+    )
     status, body = await bank.control(
         "POST", "/sim/return", {"end_to_end_id": e2e, "reason": "AC04"}
     )
@@ -320,19 +296,11 @@ async def test_rejected_and_returned_lines_come_back_and_go_out_once(env: Any) -
     assert await _instructions(svc, third) == {"TREASURY": "BOOKED"}
     # the bank booked each line's money once; the ledger agrees with its statement
     statements = await bank.close_day(day + timedelta(days=2))
-    (ours,) = [s for s in statements if account_of(s) == COLLECTION]
-    _, _, closing = balanced(ours)
-
-    async def agreed() -> dict[str, int] | None:
-        b = await _balances(svc)
-        return b if b["bank:collection"] == closing else None
-
-    balances = await _until(agreed, "the last statement imported")
+    closing, balances = await _ledger_agrees(svc, statements, "the last statement imported")
     assert closing == 0
     assert all(v == 0 for k, v in balances.items() if k.startswith("payable:")), balances
-    async with svc.app[POOL].acquire() as conn:
-        doubled = await conn.fetchval(
-            "SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
-            " WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d"
-        )
+    doubled = await svc.app[POOL].fetchval(
+        "SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
+        " WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d"
+    )
     assert doubled == 0

@@ -45,20 +45,19 @@ async def _paid_lines(pool: asyncpg.Pool, orders: int) -> None:
 
 async def _invariants(pool: asyncpg.Pool) -> dict[str, Any]:
     """Every paid line of this database in exactly one live instruction, every batch written."""
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT"
-            " (SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-            "   WHERE o.state IN ('CLEARED', 'SETTLED')) AS paid,"
-            " (SELECT count(*) FROM settlement_items WHERE released_at IS NULL) AS live,"
-            " (SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
-            "   WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d) AS doubled,"
-            " (SELECT count(*) FROM order_lines WHERE settled_at IS NULL) AS unsettled,"
-            " (SELECT count(*) FROM settlement_batches) AS batches,"
-            " (SELECT count(*) FROM settlement_batches WHERE state = 'CREATED') AS unwritten,"
-            " (SELECT coalesce(sum(total_fen), 0) FROM settlement_batches) AS batched_fen,"
-            " (SELECT coalesce(sum(amount_fen), 0) FROM settlement_items) AS items_fen"
-        )
+    row = await pool.fetchrow(
+        "SELECT"
+        " (SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        "   WHERE o.state IN ('CLEARED', 'SETTLED')) AS paid,"
+        " (SELECT count(*) FROM settlement_items WHERE released_at IS NULL) AS live,"
+        " (SELECT count(*) FROM (SELECT order_id, line_no FROM settlement_items"
+        "   WHERE released_at IS NULL GROUP BY 1, 2 HAVING count(*) > 1) d) AS doubled,"
+        " (SELECT count(*) FROM order_lines WHERE settled_at IS NULL) AS unsettled,"
+        " (SELECT count(*) FROM settlement_batches) AS batches,"
+        " (SELECT count(*) FROM settlement_batches WHERE state = 'CREATED') AS unwritten,"
+        " (SELECT coalesce(sum(total_fen), 0) FROM settlement_batches) AS batched_fen,"
+        " (SELECT coalesce(sum(amount_fen), 0) FROM settlement_items) AS items_fen"
+    )
     assert row is not None
     assert (row["live"], row["doubled"], row["unsettled"]) == (row["paid"], 0, 0)
     assert row["unwritten"] == 0
@@ -176,21 +175,19 @@ async def test_sigkill_during_delivery_pays_nothing_twice(
                 assert time.monotonic() < deadline, "nothing reached the bank"
                 await asyncio.sleep(0.02)
             svc.kill()
-            async with pool.acquire() as conn:
-                state = await conn.fetchval(
-                    "SELECT state FROM settlement_batches WHERE id = $1", batch_id
-                )
+            state = await pool.fetchval(
+                "SELECT state FROM settlement_batches WHERE id = $1", batch_id
+            )
             assert state == "FILES_WRITTEN"  # killed mid-delivery
             await bank.set_faults(delay_s=0)
             await svc.restart()
 
             async def booked() -> int:
-                async with pool.acquire() as conn:
-                    n: int = await conn.fetchval(
-                        "SELECT count(*) FROM settlement_instructions"
-                        " WHERE batch_id = $1 AND state = 'BOOKED'",
-                        batch_id,
-                    )
+                n: int = await pool.fetchval(
+                    "SELECT count(*) FROM settlement_instructions"
+                    " WHERE batch_id = $1 AND state = 'BOOKED'",
+                    batch_id,
+                )
                 return n
 
             deadline = time.monotonic() + 45
@@ -200,12 +197,11 @@ async def test_sigkill_during_delivery_pays_nothing_twice(
             bookings = [b for b in await bank.bookings() if b.get("end_to_end_id")]
     e2e = [b["end_to_end_id"] for b in bookings]
     assert len(e2e) == len(set(e2e)) == 3  # each instruction booked by the bank exactly once
-    async with pool.acquire() as conn:
-        posted = await conn.fetchval(
-            "SELECT count(*) FROM journal_entries WHERE kind = 'SETTLEMENT'"
-            " AND memo = ANY(SELECT 'paid out ' || end_to_end_id FROM settlement_instructions"
-            "                 WHERE batch_id = $1)",
-            batch_id,
-        )
+    posted = await pool.fetchval(
+        "SELECT count(*) FROM journal_entries WHERE kind = 'SETTLEMENT'"
+        " AND memo = ANY(SELECT 'paid out ' || end_to_end_id FROM settlement_instructions"
+        "                 WHERE batch_id = $1)",
+        batch_id,
+    )
     assert posted == 3  # one payout entry per instruction, whatever was pushed twice
     await _invariants(pool)

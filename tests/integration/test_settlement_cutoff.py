@@ -22,11 +22,10 @@ DEBTOR = DebtorAccount("6217000010000000009", "示范市不动产登记中心", 
 
 
 async def _unsettled(pool: asyncpg.Pool) -> int:
-    async with pool.acquire() as conn:
-        n: int = await conn.fetchval(
-            "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-            " WHERE l.settled_at IS NULL AND o.state IN ('CLEARED', 'SETTLED')"
-        )
+    n: int = await pool.fetchval(
+        "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        " WHERE l.settled_at IS NULL AND o.state IN ('CLEARED', 'SETTLED')"
+    )
     return n
 
 

@@ -27,10 +27,7 @@ async def _paid_at(pool: asyncpg.Pool, at: datetime, item: str = "DEED_TAX") -> 
         o = await f.order(conn, await f.staff(conn), [100_00], items=[item])
         otn = await f.attempt(conn, str(o["order_no"]))
     assert (await f.capture(pool, f.notice(otn, 100_00))).outcome == "CLEARED"
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET cleared_at = $2 WHERE order_no = $1", o["order_no"], at
-        )
+    await pool.execute("UPDATE orders SET cleared_at = $2 WHERE order_no = $1", o["order_no"], at)
     return str(o["order_no"])
 
 
@@ -104,11 +101,10 @@ async def test_one_batch_per_business_day_and_the_evening_waits_for_tomorrow(
     assert cut == sorted([*evening, late, early, just_before])
     assert await _tick(pool, bj(15, 15, 45)) == []
     assert not await _settled(pool, just_after)
-    async with pool.acquire() as conn:
-        dates = await conn.fetch(
-            "SELECT business_date FROM settlement_batches WHERE cutoff_at >= $1 ORDER BY id",
-            bj(14, 0, 0),
-        )
+    dates = await pool.fetch(
+        "SELECT business_date FROM settlement_batches WHERE cutoff_at >= $1 ORDER BY id",
+        bj(14, 0, 0),
+    )
     assert [str(r["business_date"]) for r in dates] == ["2030-03-14", "2030-03-15"]
 
 
@@ -127,10 +123,9 @@ async def test_a_missed_cutoff_is_caught_up_without_taking_the_evening(
 async def test_real_time_accounts_are_cut_at_once_even_in_the_evening(
     pool: asyncpg.Pool,
 ) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE beneficiaries SET settle_mode = 'realtime' WHERE code = 'FUND_CUSTODY'"
-        )
+    await pool.execute(
+        "UPDATE beneficiaries SET settle_mode = 'realtime' WHERE code = 'FUND_CUSTODY'"
+    )
     first = await _paid_at(pool, bj(25, 22, 0), item="MAINT_FUND")
     daily = await _paid_at(pool, bj(25, 22, 0))
     assert await _tick(pool, bj(25, 22, 0, 10)) == [first]

@@ -20,6 +20,7 @@ from clearing.service import settlement
 from clearing.settlement.model import DebtorAccount
 from clearing.settlement.signing import generate_keypair, load_signer
 from tests.integration import factories as f
+from tests.integration.admin_harness import audit_rows
 from tests.integration.service_harness import Service, service_fixture, staff_fixture
 
 BANK = "SFBK"
@@ -74,18 +75,6 @@ async def _cutoff(pool: asyncpg.Pool) -> int | None:
         )
 
 
-async def _audit(pool: asyncpg.Pool, object_id: str, action: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return list(
-            await conn.fetch(
-                "SELECT actor, detail FROM audit_log WHERE object_id = $1 AND action = $2"
-                " ORDER BY id",
-                object_id,
-                action,
-            )
-        )
-
-
 async def _request(svc: Service, token: str, code: str, **over: str) -> tuple[int, Any]:
     return await svc.request(
         "POST",
@@ -105,12 +94,11 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
     # a line paid to the held account waits: the cut-off leaves it alone
     order_no = await f.paid(pool, [123_45], [code])
     await _cutoff(pool)
-    async with pool.acquire() as conn:
-        held = await conn.fetchval(
-            "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-            " WHERE o.order_no = $1 AND l.settled_at IS NULL",
-            order_no,
-        )
+    held = await pool.fetchval(
+        "SELECT count(*) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+        " WHERE o.order_no = $1 AND l.settled_at IS NULL",
+        order_no,
+    )
     assert held == 1
 
     status, change = await _request(svc, staff["finance"], code)
@@ -139,16 +127,14 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
         "REQUESTED",
     )
 
-    status, approved = await svc.request(
+    approved = await svc.answered(
         "POST",
         f"/api/v1/account-changes/{change['id']}/approve",
         staff["finance2"],
         json={"note": "已电话核实"},
     )
-    assert status == 200, approved
     assert approved["state"] == "APPROVED" and approved["note"] == "已电话核实"
-    async with pool.acquire() as conn:
-        b = await conn.fetchrow("SELECT * FROM beneficiaries WHERE code = $1", code)
+    b = await pool.fetchrow("SELECT * FROM beneficiaries WHERE code = $1", code)
     assert (b["account_no"], b["account_name"], b["bank_name"], b["bank_code"]) == (
         "6217000020000000077",
         NEW_ACCOUNT["account_name"],
@@ -158,8 +144,8 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
     assert b["payout_hold"] is None
 
     # both steps are audited with the account before and after
-    (requested,) = await _audit(pool, code, "beneficiary.account_change_requested")
-    (done,) = await _audit(pool, code, "beneficiary.account_change_approved")
+    (requested,) = await audit_rows(svc, "beneficiary.account_change_requested", code)
+    (done,) = await audit_rows(svc, "beneficiary.account_change_approved", code)
     assert requested["actor"] == await _actor(svc, staff["finance"])
     assert done["actor"] == await _actor(svc, staff["finance2"])
     for row in (requested, done):
@@ -178,13 +164,12 @@ async def test_requester_cannot_approve_a_second_person_does_and_the_hold_is_cle
     # the held line goes out at the next cut-off, to the new account
     batch_id = await _cutoff(pool)
     assert batch_id is not None
-    async with pool.acquire() as conn:
-        i = await conn.fetchrow(
-            "SELECT creditor_account, creditor_bank_code, amount_fen FROM settlement_instructions"
-            " WHERE batch_id = $1 AND beneficiary_code = $2",
-            batch_id,
-            code,
-        )
+    i = await pool.fetchrow(
+        "SELECT creditor_account, creditor_bank_code, amount_fen FROM settlement_instructions"
+        " WHERE batch_id = $1 AND beneficiary_code = $2",
+        batch_id,
+        code,
+    )
     assert i is not None
     assert dict(i) == {
         "creditor_account": "6217000020000000077",
@@ -208,10 +193,9 @@ async def test_only_finance_or_admin_may_request(
         assert status == 403, (role, body)
     status, _ = await svc.request("GET", "/api/v1/beneficiaries", staff["clerk"])
     assert status == 403
-    async with pool.acquire() as conn:
-        n = await conn.fetchval(
-            "SELECT count(*) FROM beneficiary_account_changes WHERE beneficiary_code = $1", code
-        )
+    n = await pool.fetchval(
+        "SELECT count(*) FROM beneficiary_account_changes WHERE beneficiary_code = $1", code
+    )
     assert n == 0
     status, _ = await _request(svc, staff["admin"], code)
     assert status == 201
@@ -243,12 +227,11 @@ async def test_one_open_request_per_beneficiary_and_a_rejection_frees_it(
         json={"note": "与银行来函不符"},
     )
     assert status == 200 and rejected["state"] == "REJECTED"
-    async with pool.acquire() as conn:
-        b = await conn.fetchrow(
-            "SELECT account_no, payout_hold FROM beneficiaries WHERE code = $1", code
-        )
+    b = await pool.fetchrow(
+        "SELECT account_no, payout_hold FROM beneficiaries WHERE code = $1", code
+    )
     assert (b["account_no"], b["payout_hold"]) == ("6217000010000000555", HOLD)
-    (row,) = await _audit(pool, code, "beneficiary.account_change_rejected")
+    (row,) = await audit_rows(svc, "beneficiary.account_change_rejected", code)
     assert row["detail"]["new"]["account_no"] == "6217000020000000077"
     assert row["detail"]["note"] == "与银行来函不符"
     status, _ = await _request(svc, staff["finance2"], code)
@@ -315,10 +298,9 @@ async def batch(svc: Service, pool: asyncpg.Pool) -> dict[str, Any]:
 async def test_the_day_lists_the_batch_with_its_totals(
     svc: Service, staff: dict[str, str], batch: dict[str, Any]
 ) -> None:
-    status, out = await svc.request(
+    out = await svc.answered(
         "GET", f"/api/v1/settlement/batches?date={batch['date']}", staff["auditor"]
     )
-    assert status == 200, out
     assert out["date"] == batch["date"]
     (mine,) = [b for b in out["batches"] if b["msg_id"] == batch["msg_id"]]
     assert mine["total_fen"] == 350_000_00 + 80_00 + 1_234_56 + 3_000_00
@@ -348,10 +330,9 @@ async def test_the_day_lists_the_batch_with_its_totals(
 async def test_batch_detail_lists_instructions_and_files(
     svc: Service, staff: dict[str, str], batch: dict[str, Any]
 ) -> None:
-    status, out = await svc.request(
+    out = await svc.answered(
         "GET", f"/api/v1/settlement/batches/{batch['msg_id']}", staff["finance"]
     )
-    assert status == 200, out
     by_code = {i["beneficiary_code"]: i for i in out["instructions"]}
     assert {c: i["amount_fen"] for c, i in by_code.items()} == {
         "FISCAL_NONTAX": 80_00,
@@ -394,7 +375,7 @@ async def test_a_recorded_file_downloads_byte_for_byte_and_is_audited(
     assert status == 200
     assert data == pain.read_bytes()
     assert headers["Content-Disposition"] == f'attachment; filename="{pain.name}"'
-    (row,) = await _audit(pool, pain.name, "settlement.file_downloaded")
+    (row,) = await audit_rows(svc, "settlement.file_downloaded", pain.name)
     assert row["actor"] == await _actor(svc, staff["finance"])
     assert row["detail"]["msg_id"] == batch["msg_id"]
 
@@ -403,14 +384,14 @@ async def test_a_recorded_file_downloads_byte_for_byte_and_is_audited(
     cookie = {"Cookie": f"tj_session={staff['auditor']}"}
     status, _, data = await _get(svc, f"/settlement/files/{detail.name}", cookie)
     assert status == 200 and data == detail.read_bytes()
-    assert len(await _audit(pool, detail.name, "settlement.file_downloaded")) == 1
+    assert len(await audit_rows(svc, "settlement.file_downloaded", detail.name)) == 1
 
     status, _, _ = await _get(svc, f"/settlement/files/{pain.name}", {})
     assert status == 401
     clerk = {"Authorization": f"Bearer {staff['clerk']}"}
     status, _, _ = await _get(svc, f"/settlement/files/{pain.name}", clerk)
     assert status == 403
-    assert len(await _audit(pool, pain.name, "settlement.file_downloaded")) == 1
+    assert len(await audit_rows(svc, "settlement.file_downloaded", pain.name)) == 1
 
 
 @pytest.mark.parametrize(
@@ -429,11 +410,10 @@ async def test_a_name_not_recorded_is_404(
     bearer = {"Authorization": f"Bearer {staff['finance']}"}
     status, _, body = await _get(svc, f"/settlement/files/{name}", bearer)
     assert status == 404, body[:200]
-    async with pool.acquire() as conn:
-        n = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE action = 'settlement.file_downloaded'"
-            " AND object_id NOT LIKE 'TJ\\_%'"
-        )
+    n = await pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'settlement.file_downloaded'"
+        " AND object_id NOT LIKE 'TJ\\_%'"
+    )
     assert n == 0
 
 

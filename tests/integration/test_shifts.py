@@ -25,10 +25,9 @@ async def test_a_closed_shift_is_frozen_and_later_work_goes_to_the_next(svc: Ser
     paid = await clerk_order(svc, clerk, amount_fen=123_45)
     await pay(svc, clerk, paid["order_no"])
     dropped = await clerk_order(svc, clerk, amount_fen=10_00)
-    status, body = await svc.request(
+    body = await svc.answered(
         "POST", f"/api/v1/orders/{dropped['order_no']}/cancel", clerk, json={"reason": "填错"}
     )
-    assert status == 200, body
 
     live = await current(svc, clerk, "W07")
     assert live["state"] == "OPEN"
@@ -57,10 +56,9 @@ async def test_a_closed_shift_is_frozen_and_later_work_goes_to_the_next(svc: Ser
     assert (live["orders_count"], live["received_fen"], live["cancelled_count"]) == (1, 50_00, 0)
 
     # the closed shift's numbers were stored at close, not recomputed from the orders
-    async with svc.app[POOL].acquire() as conn:
-        await conn.execute(
-            "UPDATE orders SET total_fen = total_fen + 1 WHERE order_no = $1", paid["order_no"]
-        )
+    await svc.app[POOL].execute(
+        "UPDATE orders SET total_fen = total_fen + 1 WHERE order_no = $1", paid["order_no"]
+    )
     status, again = await svc.request("GET", f"/api/v1/shifts/{first['id']}", clerk)
     assert status == 200 and again == first
 
@@ -81,8 +79,7 @@ async def test_work_from_before_shifts_existed_is_no_one_s_shift(svc: Service) -
         live = await current(svc, clerk, "W07")
         assert (live["orders_count"], live["orders_fen"]) == (1, 20_00)
     finally:
-        async with svc.app[POOL].acquire() as conn:
-            await conn.execute("UPDATE shifts_epoch SET since = $1", old)
+        await svc.app[POOL].execute("UPDATE shifts_epoch SET since = $1", old)
 
 
 async def test_a_supervisor_sees_every_window_and_a_clerk_only_their_own(svc: Service) -> None:
@@ -96,8 +93,7 @@ async def test_a_supervisor_sees_every_window_and_a_clerk_only_their_own(svc: Se
     status, a = await close_shift(svc, clerk_a, "W01")
     assert status == 201
 
-    status, body = await svc.request("GET", "/api/v1/shifts", supervisor)
-    assert status == 200, body
+    body = await svc.answered("GET", "/api/v1/shifts", supervisor)
     assert [s["window"] for s in body["shifts"]] == ["W01"]
     assert [s["window"] for s in body["open_shifts"]] == ["W02"]
     status, body = await svc.request("GET", "/api/v1/shifts", clerk_b)
@@ -132,8 +128,7 @@ async def test_the_supervisor_closes_a_day_that_equals_the_ledger(svc: Service) 
     assert status == 403 and body["detail_zh"] == "只有本大厅值班主任可以轧账"
 
     assert (await close_shift(svc, clerk_b, "W02"))[0] == 201
-    status, view = await svc.request("GET", path, supervisor)
-    assert status == 200, view
+    view = await svc.answered("GET", path, supervisor)
     assert (view["shifts_fen"], view["ledger_fen"], view["difference_fen"]) == (630_00, 630_00, 0)
     assert view["by_channel"][0]["channel_zh"] == "微信支付"
     assert view["open_shifts"] == [] and view["closed"] is None
@@ -141,8 +136,7 @@ async def test_the_supervisor_closes_a_day_that_equals_the_ledger(svc: Service) 
     sheet = f"/office-days/{office}/{today_beijing()}/print"
     status, page = await svc.request("GET", sheet, supervisor)
     assert status == 409 and "尚未轧账" in page
-    status, closed = await svc.request("POST", path + "/close", supervisor, json={})
-    assert status == 201, closed
+    closed = await svc.answered("POST", path + "/close", supervisor, json={}, expect=201)
     assert closed["closed"]["difference_fen"] == 0
     status, page = await svc.request("GET", sheet, supervisor)
     assert status == 200 and "账实相符" in page and "陆佰叁拾元整" in page
@@ -174,8 +168,7 @@ async def test_a_difference_with_the_ledger_is_shown_and_kept(svc: Service) -> N
             order_id,
         )
     path = f"/api/v1/office-days/{office}/{today_beijing()}"
-    status, view = await svc.request("GET", path, supervisor)
-    assert status == 200, view
+    view = await svc.answered("GET", path, supervisor)
     assert (view["shifts_fen"], view["ledger_fen"], view["difference_fen"]) == (80_00, 80_01, -1)
     assert view["by_channel"] == [
         {
@@ -191,10 +184,9 @@ async def test_a_difference_with_the_ledger_is_shown_and_kept(svc: Service) -> N
     status, body = await svc.request("POST", path + "/close", supervisor, json={})
     assert status == 422 and body["code"] == "DIFFERENCE_NOTE_REQUIRED"
     assert "轧账不平" in body["detail_zh"]
-    status, closed = await svc.request(
-        "POST", path + "/close", supervisor, json={"note": "差一分，已报财务核查"}
+    closed = await svc.answered(
+        "POST", path + "/close", supervisor, json={"note": "差一分，已报财务核查"}, expect=201
     )
-    assert status == 201, closed
     assert closed["closed"]["difference_fen"] == -1
     assert closed["closed"]["note"] == "差一分，已报财务核查"
     sheet = f"/office-days/{office}/{today_beijing()}/print"

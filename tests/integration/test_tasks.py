@@ -15,29 +15,24 @@ from clearing.workers.runner import PermanentFailure, Reschedule, TaskRunner, ba
 
 
 async def _add(pool: asyncpg.Pool, kind: str, n: int = 1, max_attempts: int = 8) -> list[int]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(
-            "INSERT INTO tasks (kind, payload, max_attempts)"
-            " SELECT $1, jsonb_build_object('i', g), $3 FROM generate_series(1, $2) g RETURNING id",
-            kind,
-            n,
-            max_attempts,
-        )
+    rows = await pool.fetch(
+        "INSERT INTO tasks (kind, payload, max_attempts)"
+        " SELECT $1, jsonb_build_object('i', g), $3 FROM generate_series(1, $2) g RETURNING id",
+        kind,
+        n,
+        max_attempts,
+    )
     return [r["id"] for r in rows]
 
 
 async def _task(pool: asyncpg.Pool, task_id: int) -> asyncpg.Record:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+    row = await pool.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
     assert row is not None
     return row
 
 
 async def _make_due(pool: asyncpg.Pool, kind: str) -> None:
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind
-        )
+    await pool.execute("UPDATE tasks SET run_at = now() WHERE kind = $1 AND state = 'READY'", kind)
 
 
 async def test_two_workers_never_run_one_task_twice(pool: asyncpg.Pool) -> None:
@@ -78,8 +73,7 @@ async def test_failures_retry_with_backoff_then_succeed(pool: asyncpg.Pool) -> N
     row = await _task(pool, task_id)
     assert (row["state"], row["attempts"]) == ("READY", 1)
     assert "bank down" in row["last_error"]
-    async with pool.acquire() as conn:
-        wait = await conn.fetchval("SELECT run_at - now() FROM tasks WHERE id = $1", task_id)
+    wait = await pool.fetchval("SELECT run_at - now() FROM tasks WHERE id = $1", task_id)
     assert timedelta(seconds=0.5) < wait <= timedelta(seconds=2.1)
     assert await runner.run_once() == 0  # not due yet
     for _ in range(2):

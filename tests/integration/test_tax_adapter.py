@@ -6,7 +6,7 @@ import asyncio
 import json
 import stat
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,7 +32,8 @@ from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
 from clearing.ports import AuthorityRefused, DueItem
-from tests.integration.serving import keyset_fixture, running_sim_cli, serving, stops_on_sigterm
+from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
+from tests.integration.serving import answering, running_sim_cli, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,15 +53,7 @@ PAID_AT = datetime(2026, 11, 26, 10, 30, tzinfo=BEIJING)
 keys_root = keyset_fixture(keyset, "tax-keys")
 
 
-@pytest.fixture
-async def sim(keys_root: Path) -> AsyncIterator[TaxSim]:
-    async with running_tax_sim(keys_root) as running:
-        yield running
-
-
-@pytest.fixture
-def client(sim: TaxSim) -> TaxClient:
-    return sim.client()
+sim, client = authority_fixtures(running_tax_sim)
 
 
 def today() -> date:
@@ -74,6 +67,16 @@ async def confirm(client: TaxClient, item: DueItem, ref: str = "WX4200001", **kw
         paid_at=PAID_AT,
         payment_ref=ref,
         order_no=kw.pop("order_no", "TJ20261126000001"),
+    )
+
+
+def by_taxpayer(
+    client: TaxClient, party: dict[str, Any], declaration: dict[str, Any], **kw: Any
+) -> Awaitable[list[DueItem]]:
+    """A lookup with no declaration number: ``party``'s taxpayer id and the property unit of
+    ``declaration``."""
+    return client.lookup(
+        "", taxpayer_id=party["taxpayer_id"], property_unit=declaration["property_unit"], **kw
     )
 
 
@@ -127,10 +130,10 @@ async def test_lookup_by_taxpayer_and_property_unit(sim: TaxSim, client: TaxClie
     declaration = await sim.create_case(**SHORT_HOLD)
     by_number = await client.lookup(declaration["declaration_no"])
     for party in ("buyer", "seller"):
-        by_case = await client.lookup(
-            "",
-            taxpayer_id=declaration[party]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
+        by_case = await by_taxpayer(
+            client,
+            declaration[party],
+            declaration,
             payer_name="ignored: meant for another authority",
         )
         assert by_case == by_number
@@ -144,14 +147,7 @@ async def test_lookup_refuses_unknown_and_mismatched_cases(sim: TaxSim, client: 
     assert error.result_code == "24101" and error.reason == "申报信息不存在"
     await refused(client.lookup(no, taxpayer_id=other["buyer"]["taxpayer_id"]), "CASE_MISMATCH")
     await refused(client.lookup(no, property_unit=other["property_unit"]), "CASE_MISMATCH")
-    await refused(
-        client.lookup(
-            "",
-            taxpayer_id=other["buyer"]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
-        ),
-        "NOT_FOUND",
-    )
+    await refused(by_taxpayer(client, other["buyer"], declaration), "NOT_FOUND")
 
 
 async def test_malformed_references_are_refused_without_a_call(
@@ -181,14 +177,7 @@ async def test_paid_vouchers_leave_the_lookup_until_nothing_is_left(
         await confirm(client, item)
     error = await refused(client.lookup(no), "ALREADY_PAID")
     assert error.result_code == "24102"
-    await refused(
-        client.lookup(
-            "",
-            taxpayer_id=declaration["seller"]["taxpayer_id"],
-            property_unit=declaration["property_unit"],
-        ),
-        "ALREADY_PAID",
-    )
+    await refused(by_taxpayer(client, declaration["seller"], declaration), "ALREADY_PAID")
 
 
 # --- confirm -----------------------------------------------------------------------------------
@@ -330,12 +319,7 @@ async def test_an_old_answer_replayed_to_a_new_request_is_not_trusted(sim: TaxSi
         response.headers[signing.SIGNATURE_HEADER] = signature
         return response
 
-    def make_app(_: str) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", replaying)
-        return app
-
-    async with serving(make_app) as (proxy_url, _app):
+    async with answering("/{tail:.*}", replaying) as proxy_url:
         client = sim.client(base_url=proxy_url)
         assert await client.lookup(declaration["declaration_no"])
         with pytest.raises(TaxAnswerForged, match="another request"):

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import itertools
 import os
-import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,12 +40,9 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
-from tests.integration.serving import (
-    acquirer_fixtures,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-)
+from tests.integration.acquirer_steps import refunded_twice
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
+from tests.integration.serving import answering, in_minutes, open_acquirer_qr
 from tests.integration.unionpay_harness import (
     NotifyReceiver,
     UnionPaySim,
@@ -207,16 +203,9 @@ def test_chain_refuses_look_alikes(keys_root: Path) -> None:
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
-    secrets_ = [p for p in files if p.name.endswith("_key.pem")]
-    assert len(secrets_) == 4
-    for path in secrets_:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(
+        keyset, keys_root, lambda p: p.name.endswith("_key.pem"), 4
+    )
     assert platform.mer_ids == (merchant.mer_id,) and len(merchant.mer_id) == 15
     assert merchant.cert_id in platform.merchant_certs
     assert merchant.cert_id == str(merchant.sign_cert.serial_number)
@@ -449,14 +438,7 @@ async def test_reverse_waits_for_an_outcome_still_in_process(
 
 async def test_refund_is_idempotent_and_bounded(sim: UnionPaySim, client: UnionPayClient) -> None:
     no = await paid_qr(sim, client, total_fen=1_000)
-    first = await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert first.state == "SUCCESS" and first.provider_refund_id
-    again = await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert again.provider_refund_id == first.provider_refund_id
+    await refunded_twice(client, no, "RF" + no)
     assert (await sim.order(no))["refunded_fen"] == 400
     queried = await client.query_refund(out_trade_no=no, out_refund_no="RF" + no)
     assert queried.state == "SUCCESS"
@@ -579,19 +561,10 @@ async def test_302_is_an_acknowledgement(sim: UnionPaySim) -> None:
     async def redirect(_: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "/elsewhere"})
 
-    app = web.Application()
-    app.router.add_post("/n", redirect)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        client = client_for(sim, f"http://127.0.0.1:{runner.addresses[0][1]}/n")
-        no = await paid_qr(sim, client)
+    async with answering("/n", redirect) as base_url:
+        no = await paid_qr(sim, client_for(sim, base_url + "/n"))
         state = await sim.acknowledged(no)
         assert [d["status"] for d in state["deliveries"]] == [302]
-    finally:
-        await runner.cleanup()
 
 
 async def test_reordered_callbacks_arrive_newest_first(

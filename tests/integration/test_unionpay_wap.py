@@ -6,28 +6,19 @@ proves nothing and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.unionpay import crypto, wire
 from adapters.unionpay.gateway import FRONT_TRANS
 from clearing.ports import PayPage
-from tests.integration.mobile_harness import acquirer_sim, channel, phone_fixtures
-from tests.integration.phone_browser import Page, PhoneBrowser, acknowledged
+from tests.integration.mobile_harness import PhonePay, back_url
+from tests.integration.phone_browser import Page, PhoneBrowser
 from tests.integration.service_harness import Service
 from tests.integration.unionpay_harness import running_unionpay_sim
 
-svc, phone, _faults = phone_fixtures("unionpay", running_unionpay_sim)
-
-
-def _front_url(svc: Service, order_no: str) -> str:
-    return f"{svc.base_url}/m/{order_no}/back"
-
-
-async def _page(svc: Service, otn: str, fen: int, expires_at: datetime, order_no: str) -> PayPage:
-    return await svc.mobile_page("unionpay", otn, fen, expires_at, _front_url(svc, order_no))
+acquirer = PhonePay("unionpay", running_unionpay_sim)
+svc, phone, _faults = acquirer.fixtures()
 
 
 def _refused(page: Page) -> str | None:
@@ -35,18 +26,18 @@ def _refused(page: Page) -> str | None:
 
 
 async def _unknown_at_sim(svc: Service, otn: str) -> bool:
-    status, _ = await acquirer_sim(svc).control("GET", f"/sim/orders/{otn}")
+    status, _ = await acquirer.sim(svc).control("GET", f"/sim/orders/{otn}")
     return status == 404
 
 
 def test_the_channel_offers_h5(svc: Service) -> None:
-    assert channel(svc, "unionpay").supports("h5")
+    assert acquirer.channel(svc).supports("h5")
 
 
 async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 123_45)
-    page = await _page(svc, otn, 123_45, expires_at, order_no)
-    assert (page.method, page.url) == ("POST", acquirer_sim(svc).base_url + FRONT_TRANS)
+    page = await acquirer.page(svc, otn, 123_45, expires_at, order_no)
+    assert (page.method, page.url) == ("POST", acquirer.sim(svc).base_url + FRONT_TRANS)
     f = dict(page.fields)
     assert {k: f[k] for k in ("txnType", "txnSubType", "bizType", "channelType", "accessType")} == {
         "txnType": "01",
@@ -56,11 +47,11 @@ async def test_page_is_the_signed_front_consumption(svc: Service) -> None:
         "accessType": "0",
     }
     assert (f["orderId"], f["txnAmt"], f["currencyCode"]) == (otn, "12345", "156")
-    assert f["frontUrl"] == _front_url(svc, order_no)
+    assert f["frontUrl"] == back_url(svc, order_no)
     assert f["backUrl"] == svc.base_url + "/notify/unionpay"
     assert f["payTimeout"] == wire.txn_time(expires_at)
     assert (f["version"], f["signMethod"]) == ("5.1.0", "01")
-    cert = acquirer_sim(svc).platform.merchant_certs[f["certId"]]
+    cert = acquirer.sim(svc).platform.merchant_certs[f["certId"]]
     key = cert.public_key()
     assert isinstance(key, rsa.RSAPublicKey)
     assert crypto.verify(f, key)
@@ -71,23 +62,23 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 350_080_01)
     # every notification round goes out three times
-    await acquirer_sim(svc).set_faults(duplicate_callbacks=2)
-    pay = await _page(svc, otn, 350_080_01, expires_at, order_no)
+    await acquirer.sim(svc).set_faults(duplicate_callbacks=2)
+    pay = await acquirer.page(svc, otn, 350_080_01, expires_at, order_no)
     card = await phone.open(pay)
     assert card.status == 200
     assert card.url.path.startswith("/sim/wap/")
-    assert (await acquirer_sim(svc).order(otn))["page_url"] == str(card.url)
+    assert (await acquirer.sim(svc).order(otn))["page_url"] == str(card.url)
     assert card.by_id("amount") == "¥350080.01"
     # the browser posted the same form twice (reload): still the one page
     again = await phone.open(pay)
     assert again.url == card.url
     # nothing paid yet: UnionPay has no transaction to show
-    assert (await channel(svc, "unionpay").query(otn)).state == "NOT_FOUND"
+    assert (await acquirer.channel(svc).query(otn)).state == "NOT_FOUND"
 
     result, _ = await phone.submit(card, card.form())
     assert result.by_id("status") == "支付成功"
     front = result.form("front")
-    assert front.action == _front_url(svc, order_no)
+    assert front.action == back_url(svc, order_no)
     assert (front.fields["respCode"], front.fields["orderId"], front.fields["txnAmt"]) == (
         "00",
         otn,
@@ -95,41 +86,29 @@ async def test_paid_on_the_card_page_is_captured_once_from_the_back_notification
     )
     assert "*" in front.fields["accNo"]
 
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    sent = await acknowledged(acquirer_sim(svc).order, otn)
-    assert sent["notifications"][0]["acknowledged"] is True
-    assert len(sent["notifications"][0]["attempts"]) >= 3
-    assert await svc.payment_counts(otn) == (1, 1)
-    status = await channel(svc, "unionpay").query(otn)
+    status = await acquirer.captured_once(svc, order_no, otn)
     assert (status.state, status.amount_fen) == ("SUCCESS", 350_080_01)
     assert status.provider_txn_id == front.fields["queryId"]
 
     # paid: the page offers no second payment, and confirming again changes nothing
     await phone.submit(card, card.form())
-    refused = await phone.open(await _page(svc, otn, 350_080_01, expires_at, order_no))
+    refused = await phone.open(await acquirer.page(svc, otn, 350_080_01, expires_at, order_no))
     assert _refused(refused) == "12"
     assert await svc.payment_counts(otn) == (1, 1)
-    assert len((await acquirer_sim(svc).order(otn))["notifications"]) == 1
+    assert len((await acquirer.sim(svc).order(otn))["notifications"]) == 1
 
 
 async def test_the_front_notification_captures_nothing(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 88_00)
-    await acquirer_sim(svc).set_faults(drop_callbacks=1.0)
-    card = await phone.open(await _page(svc, otn, 88_00, expires_at, order_no))
+    order_no, otn, _, card = await acquirer.opened(svc, phone, 88_00, drop_callbacks=1.0)
     result, _ = await phone.submit(card, card.form())
     # "返回商户": the browser posts the signed front notification to frontUrl
     await phone.submit(result, result.form("front"))
-    assert await svc.payment_counts(otn) == (0, 0)
-    assert await svc.order_state(order_no) != "CLEARED"
-    # the back notification that was lost is resent on UnionPay's schedule, and that one counts
-    await acquirer_sim(svc).reset_faults()
-    await svc.wait_state(await svc.supervisor(), order_no, "CLEARED")
-    assert await svc.payment_counts(otn) == (1, 1)
+    await acquirer.captured_when_the_lost_notification_comes_again(svc, order_no, otn)
 
 
 async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 500_00)
-    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 500_00, expires_at, order_no)
     cheaper = PayPage(page.url, "POST", {**page.fields, "txnAmt": "1"})
     refused = await phone.open(cheaper)
     assert refused.status == 200
@@ -144,7 +123,7 @@ async def test_amount_tampering_is_refused(svc: Service, phone: PhoneBrowser) ->
 
 async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: PhoneBrowser) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 500_00)
-    page = await _page(svc, otn, 500_00, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 500_00, expires_at, order_no)
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     fields = {k: v for k, v in page.fields.items() if k != "signature"}
     forged = PayPage(page.url, "POST", {**fields, "signature": crypto.sign(fields, stranger)})
@@ -155,50 +134,43 @@ async def test_a_form_signed_with_another_key_is_refused(svc: Service, phone: Ph
 async def test_the_same_order_id_with_another_amount_is_refused(
     svc: Service, phone: PhoneBrowser
 ) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 700_00)
-    first = await phone.open(await _page(svc, otn, 700_00, expires_at, order_no))
-    assert first.url.path.startswith("/sim/wap/")
-    other = await phone.open(await _page(svc, otn, 7_00, expires_at, order_no))
+    other, otn = await acquirer.another_amount(svc, phone)
     assert _refused(other) == "12"
-    assert (await acquirer_sim(svc).order(otn))["amount_fen"] == 700_00
+    assert (await acquirer.sim(svc).order(otn))["amount_fen"] == 700_00
 
 
 async def test_expired_pages_cannot_be_paid(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, _ = await svc.open_attempt("unionpay", 9_99)
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    late = await phone.open(await _page(svc, otn, 9_99, past, order_no))
+    late, otn = await acquirer.late_page(svc, phone)
     assert _refused(late) == "10"
     assert await _unknown_at_sim(svc, otn)
 
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 9_99)
-    card = await phone.open(await _page(svc, otn, 9_99, expires_at, order_no))
-    await acquirer_sim(svc).expire(otn)
+    _, otn, _, card = await acquirer.opened(svc, phone, 9_99)
+    await acquirer.sim(svc).expire(otn)
     closed, _ = await phone.submit(card, card.form())
     assert closed.by_id("status") == "订单已超时，不能付款"
-    assert (await acquirer_sim(svc).order(otn))["state"] == "EXPIRED"
-    assert (await channel(svc, "unionpay").query(otn)).state == "NOT_FOUND"
+    assert (await acquirer.sim(svc).order(otn))["state"] == "EXPIRED"
+    assert (await acquirer.channel(svc).query(otn)).state == "NOT_FOUND"
     assert await svc.payment_counts(otn) == (0, 0)
 
 
 async def test_a_bad_card_number_is_asked_again(svc: Service, phone: PhoneBrowser) -> None:
-    order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
-    card = await phone.open(await _page(svc, otn, 1_00, expires_at, order_no))
+    _, otn, _, card = await acquirer.opened(svc, phone, 1_00)
     again, _ = await phone.submit(card, card.form(), accNo="1234")
     assert again.by_id("note") == "卡号应为16至19位数字"
-    assert (await acquirer_sim(svc).order(otn))["state"] == "ISSUED"
+    assert (await acquirer.sim(svc).order(otn))["state"] == "ISSUED"
 
 
 async def test_what_unionpay_would_refuse_is_not_signed(svc: Service) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
     for bad_no in ("TJ-2026-0001", "short", "X" * 31):
         with pytest.raises(ValueError):
-            await _page(svc, bad_no, 1_00, expires_at, order_no)
+            await acquirer.page(svc, bad_no, 1_00, expires_at, order_no)
     with pytest.raises(ValueError):
-        await _page(svc, otn, 0, expires_at, order_no)
+        await acquirer.page(svc, otn, 0, expires_at, order_no)
     with pytest.raises(TypeError):
-        await _page(svc, otn, 1.0, expires_at, order_no)  # type: ignore[arg-type]
+        await acquirer.page(svc, otn, 1.0, expires_at, order_no)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        await _page(svc, otn, 1_00, expires_at.replace(tzinfo=None), order_no)
+        await acquirer.page(svc, otn, 1_00, expires_at.replace(tzinfo=None), order_no)
 
 
 @pytest.mark.parametrize("amount", ["0", "12.34", "-100", "1e3", ""])
@@ -206,10 +178,10 @@ async def test_a_signed_form_with_a_bad_amount_is_refused(
     svc: Service, phone: PhoneBrowser, amount: str
 ) -> None:
     order_no, otn, expires_at = await svc.open_attempt("unionpay", 1_00)
-    page = await _page(svc, otn, 1_00, expires_at, order_no)
+    page = await acquirer.page(svc, otn, 1_00, expires_at, order_no)
     # signed again with our real key: only the amount is wrong
     fields = {k: v for k, v in page.fields.items() if k != "signature"} | {"txnAmt": amount}
-    fields["signature"] = crypto.sign(fields, acquirer_sim(svc).merchant.private_key)
+    fields["signature"] = crypto.sign(fields, acquirer.sim(svc).merchant.private_key)
     refused = await phone.open(PayPage(page.url, "POST", fields))
     assert _refused(refused) == "10"
     assert await _unknown_at_sim(svc, otn)

@@ -24,6 +24,7 @@ from tests.integration.casesys_harness import (
     running_casesys,
     sending,
     subscribe,
+    subscribed,
     wait_deliveries,
 )
 
@@ -50,12 +51,11 @@ async def _refund_whole(pool: asyncpg.Pool, order_no: str) -> None:
 
 
 async def _events(pool: asyncpg.Pool, order_no: str) -> list[asyncpg.Record]:
-    async with pool.acquire() as conn:
-        return await conn.fetch(
-            "SELECT e.type, e.event_id, e.body FROM webhook_events e JOIN orders o"
-            " ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY e.id",
-            order_no,
-        )
+    return await pool.fetch(
+        "SELECT e.type, e.event_id, e.body FROM webhook_events e JOIN orders o"
+        " ON o.id = e.order_id WHERE o.order_no = $1 ORDER BY e.id",
+        order_no,
+    )
 
 
 async def _gauge(pool: asyncpg.Pool, state: str) -> float:
@@ -163,8 +163,7 @@ async def test_only_the_subscribed_event_types_are_written(pool: asyncpg.Pool) -
 
 
 async def test_the_case_system_receives_a_signed_event_it_can_verify(pool: asyncpg.Pool) -> None:
-    async with running_casesys() as sim, sending(pool):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool) as (sim, sub_id, _):
         who = await _staff(pool)
         order_no = await _paid_order(pool, who, [12_345])
         seen = await sim.wait_events(1)
@@ -179,8 +178,7 @@ async def test_a_subscriber_down_for_an_hour_gets_every_event_in_order_when_back
     pool: asyncpg.Pool,
 ) -> None:
     """The schedule compressed a thousandfold: an hour of outage takes 3.6 s."""
-    async with running_casesys() as sim, sending(pool, scale=0.001):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool, scale=0.001) as (sim, sub_id, _):
         await sim.set_faults(down=True)
         down_at = time.monotonic()
         who = await _staff(pool)
@@ -218,8 +216,7 @@ async def test_a_subscriber_down_for_an_hour_gets_every_event_in_order_when_back
 async def test_a_later_event_never_overtakes_an_earlier_one_of_its_order(
     pool: asyncpg.Pool,
 ) -> None:
-    async with running_casesys() as sim, sending(pool, scale=0.001):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool, scale=0.001) as (sim, sub_id, _):
         await sim.set_faults(fail_next=3)
         who = await _staff(pool)
         first = await _paid_order(pool, who, [500])
@@ -235,8 +232,7 @@ async def test_a_later_event_never_overtakes_an_earlier_one_of_its_order(
 async def test_dead_letter_after_the_schedule_then_resend_delivers_in_order(
     pool: asyncpg.Pool,
 ) -> None:
-    async with running_casesys() as sim, sending(pool, scale=0.00002):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool, scale=0.00002) as (sim, sub_id, _):
         await sim.set_faults(down=True)
         who = await _staff(pool)
         order_no = await _paid_order(pool, who, [900])
@@ -280,8 +276,7 @@ async def test_dead_letter_after_the_schedule_then_resend_delivers_in_order(
 
 
 async def test_two_workers_never_deliver_one_event_at_the_same_time(pool: asyncpg.Pool) -> None:
-    async with running_casesys() as sim, sending(pool, workers=3, scale=0.001):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool, workers=3, scale=0.001) as (sim, sub_id, _):
         await sim.set_faults(delay_s=0.2)  # slow answers: every worker is busy at once
         who = await _staff(pool)
         paid = [await _paid_order(pool, who, [100 + i]) for i in range(8)]
@@ -294,24 +289,21 @@ async def test_two_workers_never_deliver_one_event_at_the_same_time(pool: asyncp
 
 
 async def test_a_slow_case_system_is_timed_out_and_retried(pool: asyncpg.Pool) -> None:
-    async with running_casesys() as sim, sending(pool, scale=0.001, timeout_s=0.3):
-        sub_id, _ = await subscribe(pool, sim)
+    async with subscribed(pool, scale=0.001, timeout_s=0.3) as (sim, sub_id, _):
         await sim.set_faults(delay_s=1.0)
         who = await _staff(pool)
         await _paid_order(pool, who, [321])
         rows = await wait_deliveries(pool, sub_id, lambda rows: rows[0]["attempts"] >= 2)
-        async with pool.acquire() as conn:
-            error = await conn.fetchval(
-                "SELECT last_error FROM webhook_deliveries WHERE id = $1", rows[0]["id"]
-            )
+        error = await pool.fetchval(
+            "SELECT last_error FROM webhook_deliveries WHERE id = $1", rows[0]["id"]
+        )
         assert "no answer within 0.3 s" in error
         await sim.set_faults(delay_s=0)
         await wait_deliveries(pool, sub_id, lambda rows: rows[0]["state"] == "DELIVERED")
 
 
 async def test_during_a_rotation_both_secrets_sign(pool: asyncpg.Pool) -> None:
-    async with running_casesys() as sim, sending(pool):
-        sub_id, old = await subscribe(pool, sim)
+    async with subscribed(pool) as (sim, sub_id, old):
         async with pool.acquire() as conn:
             from datetime import timedelta
 
@@ -356,12 +348,11 @@ async def test_disabling_a_subscription_dead_letters_what_it_had_queued(
             # the queued tasks run, and find nothing to send
             deadline = time.monotonic() + 20
             while True:
-                async with pool.acquire() as conn:
-                    left = await conn.fetchval(
-                        "SELECT count(*) FROM tasks WHERE dedupe_key = ANY($1::text[])"
-                        " AND state <> 'DONE'",
-                        keys,
-                    )
+                left = await pool.fetchval(
+                    "SELECT count(*) FROM tasks WHERE dedupe_key = ANY($1::text[])"
+                    " AND state <> 'DONE'",
+                    keys,
+                )
                 if left == 0:
                     break
                 assert time.monotonic() < deadline, left

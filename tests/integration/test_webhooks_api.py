@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.integration.casesys_harness import CaseSys, running_casesys, wait_deliveries
-from tests.integration.service_harness import Service, running_service
-from tests.integration.wechat_harness import running_wechat_sim
+from tests.integration.service_harness import Service, running_wechat_service
 
 
 @pytest.fixture(scope="module")
 async def svc(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     tmp: Path = tmp_path_factory.mktemp("webhooks")
-    async with (
-        running_wechat_sim(tmp / "wechat") as sim,
-        running_service(db_dsn, tmp, sim, webhook_schedule_scale=0.00002) as s,
-    ):
+    async with running_wechat_service(db_dsn, tmp, webhook_schedule_scale=0.00002) as s:
         yield s
 
 
@@ -35,13 +31,13 @@ async def test_an_admin_subscribes_the_case_system_and_resends_a_dead_letter(
     from clearing.api.keys import POOL
 
     admin = await svc.add_user("admin", None)
-    status, made = await svc.request(
+    made = await svc.answered(
         "POST",
         "/api/v1/admin/webhooks",
         admin,
         json={"name": "不动产登记业务系统", "url": casesys.url, "event_types": ["order.cancelled"]},
+        expect=201,
     )
-    assert status == 201, made
     secret, sub = made["secret"], made["subscription"]
     assert secret.startswith("whsec_") and sub["event_types_zh"] == ["缴费单已撤销"]
     status, listed = await svc.request("GET", "/api/v1/admin/webhooks", admin)

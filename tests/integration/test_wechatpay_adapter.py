@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import os
-import stat
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -41,12 +40,9 @@ from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
 from clearing.ports import ChannelRefused
-from tests.integration.serving import (
-    acquirer_fixtures,
-    in_minutes,
-    keyset_fixture,
-    open_acquirer_qr,
-)
+from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
+from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
+from tests.integration.serving import in_minutes, open_acquirer_qr
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,
@@ -136,17 +132,8 @@ def test_resource_encryption_round_trip() -> None:
 
 
 def test_keyset_is_idempotent_private_and_hidden_from_repr(keys_root: Path) -> None:
-    files = sorted(p for p in keys_root.rglob("*") if p.is_file())
-    before = {p: p.read_bytes() for p in files}
-    generate_keyset(keys_root)
-    assert {p: p.read_bytes() for p in keys_root.rglob("*") if p.is_file()} == before
     secret_names = ("apiclient_key.pem", "platform_private_key.pem", "apiv3_key.txt")
-    secrets_ = [p for p in files if p.name in secret_names]
-    assert len(secrets_) == 4
-    for path in secrets_:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    merchant = load_merchant_keys(keys_root / MERCHANT_DIR)
-    platform = load_platform_keys(keys_root / PLATFORM_DIR)
+    merchant, platform = regenerated_keyset(keyset, keys_root, lambda p: p.name in secret_names, 4)
     assert merchant.wechatpay_public_key_id.startswith("PUB_KEY_ID_")
     assert platform.public_key_id == merchant.wechatpay_public_key_id
     assert merchant.apiv3_key == platform.apiv3_key and len(merchant.apiv3_key) == 32
@@ -304,14 +291,7 @@ async def test_expired_order_cannot_be_paid(sim: WeChatSim, client: WeChatPayCli
 async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
     no = await open_order(client, total_fen=1_000)
     await sim.pay(no)
-    outcome = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert outcome.state == "SUCCESS" and outcome.provider_refund_id
-    again = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=400, total_fen=1_000, reason="多缴"
-    )
-    assert again.provider_refund_id == outcome.provider_refund_id
+    await refunded_twice(client, no, "R" + no)
     assert (await client.query(no)).state == "REFUND"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
@@ -402,19 +382,11 @@ async def test_verifier_refuses_tampering_wrong_keys_and_missing_headers(
 async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
-    no = trade_no()
-    expires = in_minutes(10)
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-        )
-    assert (await client.query(no)).state == "NOTPAY"
+    ask = qr_ask(trade_no())
+    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    assert (await client.query(ask["out_trade_no"])).state == "NOTPAY"
     # retrying with the same body is safe and yields the order the acquirer already has
-    code_url = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=500, expires_at=expires
-    )
+    code_url = await client.create_qr(**ask)
     assert code_url.startswith("weixin://")
 
 
@@ -559,13 +531,14 @@ async def test_a_code_that_is_not_wechats_never_leaves(client: WeChatPayClient) 
 async def test_code_payment_answered_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
-    await sim.set_faults(pay_after_timeout=True)
-    impatient = sim.client(receiver.url, timeout_s=0.2)
     no = trade_no()
-    with pytest.raises(AcquirerUnavailable):
-        await impatient.pay_by_code(
+    await answered_too_late(
+        sim,
+        lambda impatient: impatient.pay_by_code(
             out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700
-        )
+        ),
+        receiver.url,
+    )
     # the money was taken: asking finds it
     assert (await client.query(no)).state == "SUCCESS"
 
@@ -631,10 +604,9 @@ async def paid_order(sim: WeChatSim, client: WeChatPayClient, total_fen: int = 1
     return no
 
 
-async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
-    sim: WeChatSim, client: WeChatPayClient
-) -> None:
-    transport = Transport(
+def _transport(sim: WeChatSim) -> Transport:
+    """The signed HTTP transport our client rides on, for the v3 calls it does not wrap."""
+    return Transport(
         sim.session,
         base_url=sim.base_url,
         keys=sim.merchant,
@@ -642,6 +614,12 @@ async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
         max_skew_s=300,
         clock=time.time,
     )
+
+
+async def test_a_transaction_is_found_and_refunded_by_its_transaction_id(
+    sim: WeChatSim, client: WeChatPayClient
+) -> None:
+    transport = _transport(sim)
     first, second = await open_order(client, total_fen=1_000), await open_order(client)
     _, paid = await sim.pay(first)
     await sim.pay(second)
@@ -892,14 +870,7 @@ async def test_bill_download_needs_a_signed_request_and_is_not_signed(
     url = f"{billing_sim.base_url}/v3/billdownload/file?token={token}&tartype=gzip"
     async with billing_sim.session.get(url) as resp:
         assert resp.status == 401  # unsigned request refused
-    transport = Transport(
-        billing_sim.session,
-        base_url=billing_sim.base_url,
-        keys=billing_sim.merchant,
-        timeout_s=2,
-        max_skew_s=300,
-        clock=time.time,
-    )
+    transport = _transport(billing_sim)
     packed = await transport.download("daily_bill", url)
     assert gzip.decompress(packed).startswith("交易时间,".encode())
     with pytest.raises(AcquirerRejected):

@@ -19,7 +19,7 @@ from adapters.errors import AcquirerRejected
 from adapters.wechatpay import crypto
 from adapters.wechatpay import keys as keyset
 from adapters.wechatpay.client import WeChatPayClient
-from tests.integration.serving import keyset_fixture
+from tests.integration.adapter_fixtures import keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
     WeChatSim,

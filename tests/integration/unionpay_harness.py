@@ -44,9 +44,7 @@ class UnionPaySim(OrderDesk[MerchantKeys, PlatformKeys]):
         )
 
     async def age(self, order_id: str, days: int = 1) -> dict[str, Any]:
-        status, data = await self.control("POST", self.order_path(order_id, "age"), {"days": days})
-        assert status == 200, data
-        return dict(data)
+        return dict(await self.answered("POST", self.order_path(order_id, "age"), {"days": days}))
 
 
 def running_unionpay_sim(

@@ -51,11 +51,11 @@ class WeChatSim(OrderDesk[MerchantKeys, PlatformKeys]):
 
     async def complete_refund(self, out_refund_no: str, status: str = "SUCCESS") -> dict[str, Any]:
         """The bank answers a PROCESSING (or ABNORMAL) refund."""
-        status_code, data = await self.control(
-            "POST", f"/sim/refunds/{quote(out_refund_no, safe='')}/complete", {"status": status}
+        return dict(
+            await self.answered(
+                "POST", f"/sim/refunds/{quote(out_refund_no, safe='')}/complete", {"status": status}
+            )
         )
-        assert status_code == 200, data
-        return dict(data)
 
 
 def running_wechat_sim(

@@ -346,43 +346,41 @@ def test_unbalanced_statement_says_the_numbers():
     ]
 
 
-def test_too_many_decimals_for_the_currency():
-    chf = "<Acct><Id><IBAN>CH00</IBAN></Id><Ccy>CHF</Ccy></Acct>"
-    s = one(
-        document(
-            stmt(
-                bal("OPBD", "0.00", ccy="CHF"),
-                ntry("1.00", ccy="CHF"),
-                ntry("12.345", ccy="CHF"),
-                ntry("1.500", ccy="CHF"),
-                acct=chf,
-            )
-        )
-    )
-    assert [e.amount for e in s.entries] == [100, 1234, 150]  # half to even; 1.500 is exact
-    assert s.violations == [
-        "Stmt[1]/Ntry[2]: Amt '12.345' has more decimals than CHF allows (2); counted as 12.34",
-        "Stmt[1]/Ntry[3]: Amt '1.500' has more decimals than CHF allows (2)",
-    ]
+@pytest.mark.parametrize(
+    ("ccy", "opening", "amounts", "minor", "violations"),
+    [
+        # half to even; 1.500 is exact
+        (
+            "CHF",
+            "0.00",
+            ["1.00", "12.345", "1.500"],
+            [100, 1234, 150],
+            [
+                "Stmt[1]/Ntry[2]: Amt '12.345' has more decimals than CHF allows (2); counted as 12.34",
+                "Stmt[1]/Ntry[3]: Amt '1.500' has more decimals than CHF allows (2)",
+            ],
+        ),
+        (
+            "JPY",
+            "0",
+            ["79255", "1.5"],
+            [79255, 2],
+            ["Stmt[1]/Ntry[2]: Amt '1.5' has more decimals than JPY allows (0); counted as 2"],
+        ),
+    ],
+)
+def test_too_many_decimals_for_the_currency(
+    ccy: str, opening: str, amounts: list[str], minor: list[int], violations: list[str]
+) -> None:
+    acct = f"<Acct><Id><IBAN>{ccy[:2]}00</IBAN></Id><Ccy>{ccy}</Ccy></Acct>"
+    entries = [ntry(amount, ccy=ccy) for amount in amounts]
+    s = one(document(stmt(bal("OPBD", opening, ccy=ccy), *entries, acct=acct)))
+    assert [e.amount for e in s.entries] == minor
+    assert s.violations == violations
 
 
 def test_currency_minor_units_come_from_the_currency():
-    jpy = "<Acct><Id><IBAN>JP00</IBAN></Id><Ccy>JPY</Ccy></Acct>"
     kwd = "<Acct><Id><IBAN>KW00</IBAN></Id><Ccy>KWD</Ccy></Acct>"
-    s = one(
-        document(
-            stmt(
-                bal("OPBD", "0", ccy="JPY"),
-                ntry("79255", ccy="JPY"),
-                ntry("1.5", ccy="JPY"),
-                acct=jpy,
-            )
-        )
-    )
-    assert [e.amount for e in s.entries] == [79255, 2]
-    assert s.violations == [
-        "Stmt[1]/Ntry[2]: Amt '1.5' has more decimals than JPY allows (0); counted as 2"
-    ]
     s = one(document(stmt(bal("OPBD", "1.234", ccy="KWD"), acct=kwd)))
     assert (s.balances[0].amount, s.violations) == (1234, [])
 

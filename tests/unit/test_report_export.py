@@ -32,6 +32,7 @@ from reconciliation.reports import (
     TrendDay,
     auto_match_ratio,
 )
+from tests.staff_text import REPORT_SHEETS
 
 DAY = date(2026, 3, 15)
 AT = datetime(2026, 3, 15, 18, 30, tzinfo=UTC)  # 02:30 on the 16th in Beijing
@@ -104,16 +105,7 @@ def test_small_helpers() -> None:
 
 def test_workbook_holds_yuan_numbers_with_the_format() -> None:
     book = load_workbook(io.BytesIO(x.to_xlsx(_report(), [], AT)))
-    assert book.sheetnames == [
-        "汇总",
-        "按收费项目",
-        "按收款单位",
-        "按渠道",
-        "按大厅窗口",
-        "对账差异",
-        "运行记录",
-        "服务评价",
-    ]
+    assert book.sheetnames == REPORT_SHEETS
     items = book["按收费项目"]
     # the fee item by its name only: staff never read its code
     assert [c.value for c in items[1]] == ["收费项目", "明细笔数", "金额（元）"]
