@@ -3,7 +3,6 @@ order and the receipt; a refused confirmation puts the order in EXCEPTION with t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -128,7 +127,17 @@ async def test_an_authority_that_is_down_is_retried_until_it_answers(
     await fund.set_faults(down=True)
     order_no, _ = await _paid_fund_order(svc, fund, staff)
     await _until(svc, staff, order_no, "CLEARED")
-    await asyncio.sleep(1.0)  # a retry or two fail
+    # the office is asked and fails to answer at least twice before it is back
+    failed = await polled(
+        lambda: svc.app[POOL].fetchval(
+            "SELECT t.attempts FROM tasks t JOIN orders o ON o.id = (t.payload->>'order_id')::bigint"
+            " WHERE t.kind = 'leg.confirm' AND o.order_no = $1 AND t.last_error IS NOT NULL",
+            order_no,
+        ),
+        lambda n: (n or 0) >= 2,
+        30,
+    )
+    assert failed is not None and failed >= 2, failed
     await fund.reset_faults()
     async with svc.app[POOL].acquire() as conn:  # don't wait out the backoff in a test
         await conn.execute(
