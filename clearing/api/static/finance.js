@@ -2,7 +2,7 @@
 // belong to; a finance user approves or rejects each (never one they asked for themselves: the
 // server refuses that). 清分结算 (settlement.js), 收款账户 (accounts.js) and 对账差异
 // (discrepancies.js) are their own modules.
-import "./dialog-actions.js"; // first: it makes the dialogs' buttons the others look up
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";

@@ -1,0 +1,38 @@
+// What every staff page repeats, made once as its script starts (each page's script imports
+// this module first, so these exist before any other module looks them up):
+//
+// - the signed-in end of the top bar, after the page's own links: the person (#who, filled once
+//   the page knows who is signed in) and 退出 (#logout, wired by api.js's wireLogout); and the
+//   page's alert line (#page-error) under the top bar;
+// - each confirmation dialog's last lines: the alert line that says why the action was
+//   refused, then 返回 and the confirming button. A page writes
+//     <div class="actions" data-for="decide">确认同意</div>
+//   and gets what its file held before:
+//     <p id="decide-error" class="alert" role="alert"></p>
+//     <div class="actions"><button type="button" id="decide-back">返回</button>
+//       <button type="submit" class="primary" id="decide-confirm">确认同意</button></div>
+//   data-confirm gives the confirming button another id, data-kind another class (danger).
+import { el } from "./dom.js";
+
+function made(tag, text, className, attrs) {
+  const node = el(tag, text, className);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
+  return node;
+}
+
+const topbar = document.querySelector("header.topbar");
+topbar.querySelector(".session").append(
+  made("span", "", "who", { id: "who" }),
+  made("button", "退出", "ghost", { id: "logout", type: "button" }),
+);
+topbar.after(made("p", "", "alert page-alert", { id: "page-error", role: "alert" }));
+
+for (const row of document.querySelectorAll("div.actions[data-for]")) {
+  const { for: prefix, confirm = `${prefix}-confirm`, kind = "primary" } = row.dataset;
+  row.before(made("p", "", "alert", { id: `${prefix}-error`, role: "alert" }));
+  row.replaceChildren(
+    made("button", "返回", "", { type: "button", id: `${prefix}-back` }),
+    made("button", row.textContent.trim(), kind, { type: "submit", id: confirm }),
+  );
+  for (const name of ["for", "confirm", "kind"]) delete row.dataset[name];
+}
