@@ -11,7 +11,11 @@
 //     <p id="decide-error" class="alert" role="alert"></p>
 //     <div class="actions"><button type="button" id="decide-back">返回</button>
 //       <button type="submit" class="primary" id="decide-confirm">确认同意</button></div>
-//   data-confirm gives the confirming button another id, data-kind another class (danger).
+//   data-confirm gives the confirming button another id, data-kind another class (danger);
+// - each edit dialog of 系统管理, from its fields alone: <dialog id="user-dialog"
+//   data-edit="user-edit" data-title="修改账号" data-note="user-dialog-who">…fields…</dialog>
+//   holds the form #user-edit: its title #user-dialog-title, the note line, the alert line
+//   #user-dialog-error, the fields, then 取消 (#user-dialog-cancel) and 保存.
 import { el } from "./dom.js";
 
 function made(tag, text, className, attrs) {
@@ -35,4 +39,25 @@ for (const row of document.querySelectorAll("div.actions[data-for]")) {
     made("button", row.textContent.trim(), kind, { type: "submit", id: confirm }),
   );
   for (const name of ["for", "confirm", "kind"]) delete row.dataset[name];
+}
+
+for (const dialog of document.querySelectorAll("dialog[data-edit]")) {
+  const { id, dataset: { edit, title, note } } = dialog;
+  const fields = made("div", "", "dialog-fields", {});
+  fields.append(...dialog.children);
+  const form = made("form", "", "", { method: "dialog", id: edit, novalidate: "" });
+  const buttons = made("div", "", "actions", {});
+  buttons.append(
+    made("button", "取消", "", { type: "button", id: `${id}-cancel` }),
+    made("button", "保存", "primary", { type: "submit" }),
+  );
+  form.append(
+    made("h2", title, "", { id: `${id}-title` }),
+    made("p", "", "muted", { id: note }),
+    made("p", "", "alert", { id: `${id}-error`, role: "alert" }),
+    fields,
+    buttons,
+  );
+  dialog.replaceChildren(form);
+  for (const name of ["edit", "title", "note"]) delete dialog.dataset[name];
 }
