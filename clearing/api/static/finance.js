@@ -189,7 +189,7 @@ async function main() {
   openDecision = decisionDialog({
     ids: {
       dialog: "decide-dialog", form: "decide-form", title: "decide-title", noteLabel: "decide-note-label",
-      note: "decide-note", confirm: "decide-confirm", error: "decide-error", back: "decide-back",
+      note: "decide-note", confirm: "decide-confirm", error: "decide-error",
     },
     actions: ACTIONS,
     path: (refund, action) => `/api/v1/refunds/${refund.id}/${action}`,

@@ -12,16 +12,23 @@
 //     <div class="actions"><button type="button" id="decide-back">返回</button>
 //       <button type="submit" class="primary" id="decide-confirm">确认同意</button></div>
 //   data-confirm gives the confirming button another id, data-kind another class (danger);
+//   返回 closes the dialog;
 // - each edit dialog of 系统管理, from its fields alone: <dialog id="user-dialog"
 //   data-edit="user-edit" data-title="修改账号" data-note="user-dialog-who">…fields…</dialog>
 //   holds the form #user-edit: its title #user-dialog-title, the note line, the alert line
-//   #user-dialog-error, the fields, then 取消 (#user-dialog-cancel) and 保存.
+//   #user-dialog-error, the fields, then 取消 (#user-dialog-cancel, which closes it) and 保存.
 import { el } from "./dom.js";
 
 function made(tag, text, className, attrs) {
   const node = el(tag, text, className);
   for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
   return node;
+}
+
+function closing(text, id) {
+  const button = made("button", text, "", { type: "button", id });
+  button.addEventListener("click", () => button.closest("dialog").close());
+  return button;
 }
 
 const topbar = document.querySelector("header.topbar");
@@ -35,7 +42,7 @@ for (const row of document.querySelectorAll("div.actions[data-for]")) {
   const { for: prefix, confirm = `${prefix}-confirm`, kind = "primary" } = row.dataset;
   row.before(made("p", "", "alert", { id: `${prefix}-error`, role: "alert" }));
   row.replaceChildren(
-    made("button", "返回", "", { type: "button", id: `${prefix}-back` }),
+    closing("返回", `${prefix}-back`),
     made("button", row.textContent.trim(), kind, { type: "submit", id: confirm }),
   );
   for (const name of ["for", "confirm", "kind"]) delete row.dataset[name];
@@ -48,7 +55,7 @@ for (const dialog of document.querySelectorAll("dialog[data-edit]")) {
   const form = made("form", "", "", { method: "dialog", id: edit, novalidate: "" });
   const buttons = made("div", "", "actions", {});
   buttons.append(
-    made("button", "取消", "", { type: "button", id: `${id}-cancel` }),
+    closing("取消", `${id}-cancel`),
     made("button", "保存", "primary", { type: "submit" }),
   );
   form.append(
