@@ -16,12 +16,22 @@ One middleware (clearing.api.errors) turns them into application/problem+json.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 
 class ClearingError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad request"
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        """A kind of error is declared by its name and status: its problem+json title is the
+        name in words (``TooManyRequests`` is "Too many requests"). A subclass that names no
+        status keeps its parent's status and title."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+            cls.title = re.sub(r"(?<=.)([A-Z])", lambda m: " " + m[1].lower(), cls.__name__)
 
     def __init__(self, code: str, message: str, message_zh: str, **fields: Any) -> None:
         super().__init__(message)
@@ -31,60 +41,38 @@ class ClearingError(Exception):
         self.fields = fields
 
 
-class InvalidRequest(ClearingError):
-    status = 422
-    title = "Invalid request"
+class InvalidRequest(ClearingError, status=422): ...
 
 
-class MalformedRequest(InvalidRequest):
-    status = 400
-    title = "Malformed request"
+class MalformedRequest(InvalidRequest, status=400): ...
 
 
-class Unauthenticated(ClearingError):
-    status = 401
-    title = "Unauthenticated"
+class Unauthenticated(ClearingError, status=401): ...
 
 
-class Forbidden(ClearingError):
-    status = 403
-    title = "Forbidden"
+class Forbidden(ClearingError, status=403): ...
+
+
+class NotFound(ClearingError, status=404): ...
+
+
+class Conflict(ClearingError, status=409): ...
+
+
+class Locked(ClearingError, status=423): ...
+
+
+class TooManyRequests(ClearingError, status=429): ...
+
+
+class Unavailable(ClearingError, status=503): ...
+
+
+class UpstreamUnavailable(Unavailable, status=502): ...
+
+
+class UpstreamTimeout(Unavailable, status=504): ...
 
 
 class PasswordChangeRequired(Forbidden):
     """Pages answer it with a redirect to the change-password page, the API with a 403."""
-
-
-class NotFound(ClearingError):
-    status = 404
-    title = "Not found"
-
-
-class Conflict(ClearingError):
-    status = 409
-    title = "Conflict"
-
-
-class Locked(ClearingError):
-    status = 423
-    title = "Locked"
-
-
-class TooManyRequests(ClearingError):
-    status = 429
-    title = "Too many requests"
-
-
-class Unavailable(ClearingError):
-    status = 503
-    title = "Unavailable"
-
-
-class UpstreamUnavailable(Unavailable):
-    status = 502
-    title = "Upstream unavailable"
-
-
-class UpstreamTimeout(Unavailable):
-    status = 504
-    title = "Upstream timeout"

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clearing.api.models_shifts import ShiftCounts
+
 
 class _Out(BaseModel):
     # a field the report gains must be described here too: refused loudly, never dropped
@@ -123,18 +125,13 @@ class BadRatingOut(_Out):
     rated_at: datetime
 
 
-class ShiftSumOut(_Out):
+class _ShiftSumHead(_Out):
     key: str = Field(description="office code; the kind for a kind's subtotal; empty for the total")
     kind: str = Field(description="hall, centre or branch (银行网点); empty for the total")
     shifts: int
-    orders_count: int
-    orders_fen: int
-    received_count: int
-    received_fen: int
-    cancelled_count: int
-    cancelled_fen: int
-    refunds_count: int
-    refunds_fen: int
+
+
+class ShiftSumOut(ShiftCounts, _ShiftSumHead):
     day_closed: bool | None = Field(description="offices only: the office's day closed (轧账)")
     day_difference_fen: int | None = Field(description="offices only: shifts minus ledger")
 

@@ -78,7 +78,27 @@ class ChannelSum(BaseModel):
     amount_fen: int
 
 
-class ShiftOut(BaseModel):
+class ShiftCounts(BaseModel):
+    """What a shift counts: a count and a sum in fen for each kind of act. A model shows them
+    after its own leading fields by naming this base before the base that holds those:
+    pydantic lists the last base's fields first, and the answers' field order must not move."""
+
+    orders_count: int
+    orders_fen: int
+    received_count: int
+    received_fen: int
+    cancelled_count: int
+    cancelled_fen: int
+    refunds_count: int
+    refunds_fen: int
+
+
+class _ByChannel(ShiftCounts):
+    by_channel: list[ChannelSum]
+    refunds_by_channel: list[ChannelSum]
+
+
+class _ShiftHead(BaseModel):
     id: int | None = Field(description="null while the shift is open")
     state: str = Field(description="OPEN (live numbers) or CLOSED (frozen at close)")
     clerk: str
@@ -87,36 +107,24 @@ class ShiftOut(BaseModel):
     window: str
     opened_at: str | None
     closed_at: str | None
-    orders_count: int
-    orders_fen: int
-    received_count: int
-    received_fen: int
-    cancelled_count: int
-    cancelled_fen: int
-    refunds_count: int
-    refunds_fen: int
-    by_channel: list[ChannelSum]
-    refunds_by_channel: list[ChannelSum]
+
+
+class ShiftOut(_ByChannel, _ShiftHead):  # no docstring: it would enter the OpenAPI schema
+    pass
 
 
 class ShiftCloseIn(_In):
     window: str = Field(min_length=1, max_length=16, description="the window being handed over")
 
 
-class OpenShift(BaseModel):
+class _OpenHead(BaseModel):
     clerk: str
     window: str
     opened_at: str
-    orders_count: int
-    orders_fen: int
-    received_count: int
-    received_fen: int
-    cancelled_count: int
-    cancelled_fen: int
-    refunds_count: int
-    refunds_fen: int
-    by_channel: list[ChannelSum]
-    refunds_by_channel: list[ChannelSum]
+
+
+class OpenShift(_ByChannel, _OpenHead):  # a window not yet handed over
+    pass
 
 
 class ShiftList(BaseModel):

@@ -202,11 +202,10 @@ export function initAccounts(who, { authLost }) {
     loadAccounts();
   });
   $("change-form").addEventListener("submit", submitChange);
-  $("change-back").addEventListener("click", () => $("change-dialog").close());
   openDecision = decisionDialog({
     ids: {
       dialog: "acct-decide-dialog", form: "acct-decide-form", title: "acct-decide-title", noteLabel: "ad-note-label",
-      note: "ad-note", confirm: "ad-confirm", error: "ad-error", back: "ad-back",
+      note: "ad-note", confirm: "ad-confirm", error: "ad-error",
     },
     actions: DECISIONS,
     path: (change, action) => `/api/v1/account-changes/${change.id}/${action}`,

@@ -87,3 +87,14 @@ export function markInvalid(form, err) {
     if (bad.has(input.name)) input.setAttribute("aria-invalid", "true");
   }
 }
+
+/** Opens one of the edit dialogs staff-parts.js made: `note` on its note line, no refusal or
+ * marked field left from before, the fields as `fill(form)` sets them. */
+export function showEdit(id, note, fill) {
+  const form = $(id).querySelector("form");
+  form.querySelector("p.muted").textContent = note;
+  $(`${id}-error`).textContent = "";
+  fill(form);
+  markInvalid(form, null);
+  $(id).showModal();
+}

@@ -1,7 +1,7 @@
 // 大厅与窗口: offices, their windows and the card terminal at each window.
 import { api, messageOf } from "./api.js";
 import { $, el } from "./dom.js";
-import { OFFICE_KIND_ZH, fillSelect, flash, loadOffices, markInvalid, state, stateBadge, values } from "./admin-common.js";
+import { OFFICE_KIND_ZH, fillSelect, flash, loadOffices, markInvalid, showEdit, state, stateBadge, values } from "./admin-common.js";
 
 let windowTarget = null; // { office, window? } the dialog adds to or changes
 let onErrorRef = () => {};
@@ -105,15 +105,12 @@ let officeTarget = null; // the office whose kind the dialog changes
 
 function openOffice(o) {
   officeTarget = o;
-  const form = $("office-edit");
-  $("office-dialog-where").textContent = `${o.name}（${o.code}）`;
-  $("office-dialog-error").textContent = "";
-  fillSelect(form.kind, Object.entries(OFFICE_KIND_ZH), o.kind);
-  form.partner_bank.value = o.partner_bank || "";
-  form.branch_name.value = o.branch_name || "";
-  showOutletFields(form);
-  markInvalid(form, null);
-  $("office-dialog").showModal();
+  showEdit("office-dialog", `${o.name}（${o.code}）`, (form) => {
+    fillSelect(form.kind, Object.entries(OFFICE_KIND_ZH), o.kind);
+    form.partner_bank.value = o.partner_bank || "";
+    form.branch_name.value = o.branch_name || "";
+    showOutletFields(form);
+  });
 }
 
 async function saveOffice(event) {
@@ -136,16 +133,13 @@ async function saveOffice(event) {
 
 function openWindow(office, w) {
   windowTarget = { office, window: w };
-  const form = $("window-edit");
   $("window-dialog-title").textContent = w ? `修改窗口` : `添加窗口`;
-  $("window-dialog-where").textContent = w ? `${office.name} · ${w.name}（${w.code}）` : office.name;
-  $("window-dialog-error").textContent = "";
-  form.code.value = w ? w.code : "";
-  form.code.disabled = Boolean(w);
-  form.name.value = w ? w.name : "";
-  form.terminal_id.value = w && w.terminal_id ? w.terminal_id : "";
-  markInvalid(form, null);
-  $("window-dialog").showModal();
+  showEdit("window-dialog", w ? `${office.name} · ${w.name}（${w.code}）` : office.name, (form) => {
+    form.code.value = w ? w.code : "";
+    form.code.disabled = Boolean(w);
+    form.name.value = w ? w.name : "";
+    form.terminal_id.value = w && w.terminal_id ? w.terminal_id : "";
+  });
 }
 
 async function saveWindow(event) {
@@ -201,8 +195,6 @@ export function setupPlaces({ onError, onChanged }) {
   $("window-edit").addEventListener("submit", saveWindow);
   $("office-edit").addEventListener("submit", saveOffice);
   $("office-edit").kind.addEventListener("change", () => showOutletFields($("office-edit")));
-  $("office-dialog-cancel").addEventListener("click", () => $("office-dialog").close());
-  $("window-dialog-cancel").addEventListener("click", () => $("window-dialog").close());
   draw();
   return { load: refresh };
 }

@@ -3,7 +3,7 @@ import { api, messageOf } from "./api.js";
 import { $, el } from "./dom.js";
 import {
   ROLE_ZH, WINDOW_ROLES, fillOffices, fillSelect, fillWindows, flash, markInvalid, officeName,
-  showSecret, state, stateBadge, values, windowName,
+  showEdit, showSecret, state, stateBadge, values, windowName,
 } from "./admin-common.js";
 
 const CLIENT_ROLES = ["clerk", "supervisor", "finance", "auditor"];
@@ -131,15 +131,13 @@ let syncEdit = () => {};
 
 function openEdit(u) {
   editing = u;
-  const form = $("user-edit");
-  $("user-dialog-who").textContent = `${u.display_name}（${u.username}）`;
-  $("user-dialog-error").textContent = "";
-  form.display_name.value = u.display_name;
-  fillSelect(form.role, roleOptions(Object.keys(ROLE_ZH)), u.role);
-  fillOffices(form.office, u.office || "");
-  fillWindows(form.window, u.office, u.window || "");
-  syncEdit(true);
-  $("user-dialog").showModal();
+  showEdit("user-dialog", `${u.display_name}（${u.username}）`, (form) => {
+    form.display_name.value = u.display_name;
+    fillSelect(form.role, roleOptions(Object.keys(ROLE_ZH)), u.role);
+    fillOffices(form.office, u.office || "");
+    fillWindows(form.window, u.office, u.window || "");
+    syncEdit(true);
+  });
 }
 
 let onErrorRef = () => {};
@@ -169,6 +167,17 @@ function orNull(v) {
   return v === "" ? null : v;
 }
 
+// what the new-account and the edit form both say of the person: name, role, hall and window
+function personFields(form) {
+  const v = values(form);
+  return {
+    display_name: v.display_name,
+    role: v.role,
+    office: orNull(v.office || ""),
+    window: form.window.disabled ? null : orNull(v.window || ""),
+  };
+}
+
 export function setupAccounts({ onError }) {
   onErrorRef = onError;
   const form = $("user-form");
@@ -179,14 +188,7 @@ export function setupAccounts({ onError }) {
   syncNew(false);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const v = values(form);
-    const body = {
-      username: v.username,
-      display_name: v.display_name,
-      role: v.role,
-      office: orNull(v.office || ""),
-      window: form.window.disabled ? null : orNull(v.window || ""),
-    };
+    const body = { username: values(form).username, ...personFields(form) };
     const submit = form.querySelector("button[type=submit]");
     await act(submit, async () => {
       try {
@@ -206,16 +208,9 @@ export function setupAccounts({ onError }) {
 
   const edit = $("user-edit");
   syncEdit = linkPlace(edit);
-  $("user-dialog-cancel").addEventListener("click", () => $("user-dialog").close());
   edit.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const v = values(edit);
-    const wanted = {
-      display_name: v.display_name,
-      role: v.role,
-      office: orNull(v.office || ""),
-      window: edit.window.disabled ? null : orNull(v.window || ""),
-    };
+    const wanted = personFields(edit);
     const before = { ...editing, office: editing.office, window: editing.window };
     const body = {};
     for (const [k, val] of Object.entries(wanted)) if (val !== before[k]) body[k] = val;
@@ -227,7 +222,7 @@ export function setupAccounts({ onError }) {
       await api("PATCH", `/api/v1/admin/users/${encodeURIComponent(editing.username)}`, { body });
       $("user-dialog").close();
       await load();
-      flash(`已保存 ${v.display_name} 的账号信息。`);
+      flash(`已保存 ${wanted.display_name} 的账号信息。`);
     } catch (err) {
       $("user-dialog-error").textContent = messageOf(err);
     }

@@ -1,6 +1,7 @@
 // 系统管理: who may do what where. Accounts, offices and windows, API clients, fee schedules.
 // Every rule (office scope, nobody changes their own access) is the server's; this page says
 // what it answered.
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $ } from "./dom.js";
 import { loadOffices, pageError, state } from "./admin-common.js";

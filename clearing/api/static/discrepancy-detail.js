@@ -351,6 +351,5 @@ export function initDetail(who, section) {
   reload = section.reload;
   onAuthLost = section.authLost;
   $("recon-dialog-form").addEventListener("submit", confirmDialog);
-  $("recon-dialog-back").addEventListener("click", () => $("recon-dialog").close());
   $("recon-dialog-text").addEventListener("input", () => $("recon-dialog-text").removeAttribute("aria-invalid"));
 }

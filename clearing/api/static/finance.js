@@ -2,6 +2,7 @@
 // belong to; a finance user approves or rejects each (never one they asked for themselves: the
 // server refuses that). 清分结算 (settlement.js), 收款账户 (accounts.js) and 对账差异
 // (discrepancies.js) are their own modules.
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { initAccounts } from "./accounts.js";
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { initDiscrepancies } from "./discrepancies.js";
@@ -188,7 +189,7 @@ async function main() {
   openDecision = decisionDialog({
     ids: {
       dialog: "decide-dialog", form: "decide-form", title: "decide-title", noteLabel: "decide-note-label",
-      note: "decide-note", confirm: "decide-confirm", error: "decide-error", back: "decide-back",
+      note: "decide-note", confirm: "decide-confirm", error: "decide-error",
     },
     actions: ACTIONS,
     path: (refund, action) => `/api/v1/refunds/${refund.id}/${action}`,

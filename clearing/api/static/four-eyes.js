@@ -6,7 +6,7 @@ import { $ } from "./dom.js";
 
 /**
  * Wires one decision dialog and returns ``open(subject, action)``. ``ids`` names its elements
- * (dialog, form, title, noteLabel, note, confirm, error, back); ``actions`` holds, for approve and
+ * (dialog, form, title, noteLabel, note, confirm, error); ``actions`` holds, for approve and
  * reject, the title, confirm text and class, note label and ``done(decided)`` words. ``path``
  * and ``fill`` (the request's facts) take (subject, action); ``rejectHint`` says why a rejection
  * needs a reason, ``ownRequest`` answers the requester's own decision, ``lateCode`` is the
@@ -46,7 +46,6 @@ export function decisionDialog(o) {
   }
 
   id("form").addEventListener("submit", decide);
-  id("back").addEventListener("click", () => id("dialog").close());
   id("note").addEventListener("input", () => id("note").removeAttribute("aria-invalid"));
 
   return function open(subject, action) {

@@ -79,7 +79,6 @@ export function setupNotice({ currentOrder, unauthorized }) {
     phone.focus();
   });
   phone.addEventListener("input", () => { key = newKey(); });
-  $("notice-back").addEventListener("click", () => dialog.close());
   $("notice-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const order = current();

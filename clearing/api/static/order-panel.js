@@ -119,7 +119,6 @@ function setupCancelDialog() {
     dialog.showModal();
     reason.focus();
   });
-  $("cancel-back").addEventListener("click", () => dialog.close());
   $("cancel-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = reason.value.trim();

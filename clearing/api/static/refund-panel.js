@@ -161,7 +161,6 @@ export function setupRefunds({ me, onChanged, onUnauthorized }) {
   role = me.role;
   hooks = { onChanged, onUnauthorized };
   $("c-refund").addEventListener("click", openDialog);
-  $("refund-back").addEventListener("click", () => $("refund-dialog").close());
   $("refund-lines").addEventListener("change", updateSum);
   $("refund-reason").addEventListener("input", () => $("refund-reason").removeAttribute("aria-invalid"));
   $("refund-form").addEventListener("submit", submit);

@@ -1,5 +1,6 @@
 // 缴费单查询: find orders of this office by any key, read one order's history, 补打 its receipt.
 // The ID number is sent in a POST body only (never in an address) and is not kept on the page.
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $, el } from "./dom.js";
 import { capitalFen, formatFen } from "./money.js";

@@ -1,5 +1,6 @@
 // 日结交班: the clerk's open shift and its close (with the printable 日结单), the day's closed
 // shifts, and for a supervisor the office's 轧账 against the ledger (a difference shown in red).
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { $, el } from "./dom.js";
 import { formatFen } from "./money.js";

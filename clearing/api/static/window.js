@@ -1,4 +1,5 @@
 // The window screen: who is signed in, which window this is, and the parts wired together.
+import "./staff-parts.js"; // first: it makes the parts the others look up
 import { api, clearSession, messageOf, sessionToken, wireLogout } from "./api.js";
 import { followOrder, setupDisplayLink } from "./display-link.js";
 import { nameOf, personAndRole } from "./naming.js";
