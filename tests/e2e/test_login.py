@@ -58,7 +58,8 @@ async def test_five_wrong_passwords_lock_the_user_and_say_so_in_chinese(
     await page.fill("#password", TEMPORARY)
     await page.click("#login-submit")
     await page.locator("#login-submit:not([disabled])").wait_for()
-    assert "/login" in page.url and "已锁定" in await page.inner_text("#login-error")
+    assert "/login" in page.url
+    await expect(page.locator("#login-error")).to_contain_text("已锁定")
     # the admin unlocks; the user signs in
     status, body = await stack.api("POST", f"/api/v1/admin/users/{name}/unlock", "admin")
     assert (status, body["was_locked"]) == (200, True)
@@ -78,10 +79,10 @@ async def test_a_temporary_password_must_be_changed_before_the_window(
     await page.fill("#password", TEMPORARY)
     await page.click("#login-submit")
     await page.wait_for_url("**/password**")
-    assert "临时密码" in await page.inner_text("#password-reason")
+    await expect(page.locator("#password-reason")).to_contain_text("临时密码")
     # the window screen is out of reach until the password is changed
     await page.goto("/window")
-    assert "/password" in page.url
+    await page.wait_for_url("**/password**")
     await expect(page.locator("#password-form")).to_be_visible()
 
     await page.fill("#current", TEMPORARY)
@@ -90,7 +91,7 @@ async def test_a_temporary_password_must_be_changed_before_the_window(
     await page.click("#password-submit")
     rule = page.locator("#password-error", has_text="至少3类")
     await rule.wait_for()
-    assert "至少8位" in await rule.inner_text()
+    await expect(rule).to_contain_text("至少8位")
     assert "/password" in page.url
 
     await page.fill("#new", "Mine-own-pass-1")
