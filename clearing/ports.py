@@ -306,6 +306,25 @@ class LegConfirmation:
     amount_fen: int | None = None
 
 
+@dataclass(frozen=True)
+class LegPaid:
+    """One paid leg, as its authority must hear of it: the authority's reference, what was paid
+    and when, the channel's reference for the payment, and our order."""
+
+    reference: str
+    amount_fen: int
+    paid_at: datetime
+    payment_ref: str
+    order_no: str
+
+    def __post_init__(self) -> None:
+        # checked here once, before any authority is asked
+        if isinstance(self.amount_fen, bool) or not isinstance(self.amount_fen, int):
+            raise TypeError("amount_fen must be int fen")
+        if self.amount_fen <= 0:
+            raise ValueError("amount_fen must be positive")
+
+
 class AuthorityRefused(Exception):
     """The authority answered no: unknown reference, already paid, amount changed, refused
     confirmation. Final for this question; ``code`` is stable, ``message`` English, ``reason`` the
@@ -324,15 +343,7 @@ class Authority(Protocol):
         notice or property unit); raises AuthorityRefused for an unknown or settled reference."""
         ...
 
-    async def confirm(
-        self,
-        *,
-        reference: str,
-        amount_fen: int,
-        paid_at: datetime,
-        payment_ref: str,
-        order_no: str,
-    ) -> LegConfirmation:
+    async def confirm(self, leg: LegPaid) -> LegConfirmation:
         """Tell the authority this leg was paid; idempotent by reference (asking again returns the
         same proof)."""
         ...

@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from adapters.wechatpay.client import WeChatPayClient
+from clearing.ports import LegPaid
 from tests.integration.wechat_harness import running_wechat_sim
 
 BEIJING = timezone(timedelta(hours=8))
@@ -86,11 +87,13 @@ async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_pat
         items = await client.lookup(declaration["declaration_no"])
         legs = [
             await client.confirm(
-                reference=item.reference,
-                amount_fen=item.amount_fen,
-                paid_at=datetime.now(UTC),
-                payment_ref="WX4200009",
-                order_no="TJ20261126CLICONF1",
+                LegPaid(
+                    item.reference,
+                    item.amount_fen,
+                    datetime.now(UTC),
+                    "WX4200009",
+                    "TJ20261126CLICONF1",
+                )
             )
             for item in items
         ]
