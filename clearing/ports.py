@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from clearing.domain.money import require_fen
+
 
 @dataclass(frozen=True)
 class TradeStatus:
@@ -70,6 +72,24 @@ class RefundOutcome:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RefundAsk:
+    """A refund of part or all of one payment of ``total_fen``; ``out_refund_no`` is ours and
+    makes asking twice safe. The amounts are checked here once, before any channel is asked."""
+
+    out_trade_no: str
+    out_refund_no: str
+    refund_fen: int
+    total_fen: int
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.refund_fen)
+        require_fen(self.total_fen)
+        if self.refund_fen > self.total_fen:
+            raise ValueError("refund_fen exceeds total_fen")
+
+
 class Acquirer(Protocol):
     """What every payment channel offers, whichever way the citizen pays through it.
 
@@ -92,15 +112,7 @@ class Acquirer(Protocol):
         (WeChat reverse, Alipay cancel, UnionPay void, POS 冲正). For outcomes we never learned."""
         ...
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Refund part or all of a payment; the same out_refund_no never refunds twice."""
         ...
 

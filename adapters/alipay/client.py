@@ -20,10 +20,9 @@ from adapters.alipay.bill import parse_bill_zip
 from adapters.alipay.bill_lines import BillFormatError
 from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected
-from clearing.domain.money import yuan_str
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.domain.money import require_fen, yuan_str
+from clearing.ports import BillRecord, PayPage, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -194,34 +193,22 @@ class AlipayClient:
         """``alipay.trade.cancel``: closed if unpaid, refunded in full if paid."""
         await self._cancel("reverse", out_trade_no)
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """``alipay.trade.refund``; ``out_refund_no`` is the ``out_request_no`` that makes it safe
         to repeat. Alipay refunds synchronously: an accepted refund is SUCCESS."""
-        require_fen(refund_fen)
-        require_fen(total_fen)
-        if refund_fen > total_fen:
-            raise ValueError("refund_fen exceeds total_fen")
         biz: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "refund_amount": yuan_str(refund_fen),
-            "out_request_no": out_refund_no,
+            "out_trade_no": ask.out_trade_no,
+            "refund_amount": yuan_str(ask.refund_fen),
+            "out_request_no": ask.out_refund_no,
         }
-        if reason:
-            biz["refund_reason"] = reason
+        if ask.reason:
+            biz["refund_reason"] = ask.reason
         answer = await self._gateway.call("refund", "alipay.trade.refund", biz)
         if not answer.ok:
             raise failure("refund", answer)
-        if answer.data.get("out_trade_no") != out_trade_no:
+        if answer.data.get("out_trade_no") != ask.out_trade_no:
             raise unreadable("refund", "out_trade_no missing or different")
-        return RefundOutcome(out_refund_no=out_refund_no, state="SUCCESS", raw=answer.data)
+        return RefundOutcome(out_refund_no=ask.out_refund_no, state="SUCCESS", raw=answer.data)
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
         """``alipay.trade.fastpay.refund.query``; a refund Alipay never took is REFUND_NOT_FOUND

@@ -37,7 +37,7 @@ from adapters.unionpay.gateway import (
 from adapters.unionpay.keys import MerchantKeys
 from adapters.unionpay.status import NOT_FOUND, QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes, TxnTimes
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PayPage, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -266,27 +266,17 @@ class UnionPayClient:
                 message=outcome.raw.get("origRespMsg", "reversal did not succeed"),
             )
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Refund (04) part or all of a payment; ``out_refund_no`` is the refund's own order id,
         so repeating a call finds the refund already made instead of making another. ACP has no
         field for ``reason``; the payment's ``out_trade_no`` travels in ``reqReserved``."""
+        out_refund_no = ask.out_refund_no
         wire.check_order_id(out_refund_no)
-        wire.positive_fen(refund_fen)
-        if refund_fen > total_fen:
-            raise ValueError("refund_fen exceeds total_fen")
         if await self._txn_times.recall(out_refund_no):
             earlier = await self._find("refund", out_refund_no)
             if earlier is not None:
                 return _refund_outcome("refund", out_refund_no, earlier)
-        found = await self.query(out_trade_no)
+        found = await self.query(ask.out_trade_no)
         if not found.paid or found.provider_txn_id is None:
             raise AcquirerRejected(
                 provider=PROVIDER,
@@ -300,8 +290,8 @@ class UnionPayClient:
             status.REFUND,
             order_id=out_refund_no,
             orig_qry_id=found.provider_txn_id,
-            fen=refund_fen,
-            out_trade_no=out_trade_no,
+            fen=ask.refund_fen,
+            out_trade_no=ask.out_trade_no,
         )
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:

@@ -20,7 +20,6 @@ from urllib.parse import quote, urlencode, urlsplit
 import aiohttp
 
 from adapters import wiretime
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerUnavailable
 from adapters.http import Client, Options
 from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
@@ -29,7 +28,8 @@ from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_sta
 from adapters.wechatpay.mobile import MobileMixin
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
 from clearing import bounds
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.domain.money import require_fen
+from clearing.ports import BillRecord, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -167,40 +167,25 @@ class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
             if status.amount_fen is None:
                 raise unreadable("reverse", 200, "a paid order without amount.total")
             # derived from the trade number, so a repeated reverse can never refund twice
-            await self.refund(
-                out_trade_no=out_trade_no,
-                out_refund_no=f"{out_trade_no}-RV",
-                refund_fen=status.amount_fen,
-                total_fen=status.amount_fen,
-                reason="撤销",
-            )
+            fen = status.amount_fen
+            await self.refund(RefundAsk(out_trade_no, f"{out_trade_no}-RV", fen, fen, "撤销"))
         # NOT_FOUND, CLOSED, REVOKED, PAYERROR: nothing was taken, nothing to give back
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Ask for a (partial) refund; ``out_refund_no`` makes a repeated call safe. Its final
         state arrives as a REFUND.* notification at ``notify_url`` or by ``query_refund``."""
-        require_fen(refund_fen)
-        require_fen(total_fen)
         payload: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "out_refund_no": out_refund_no,
+            "out_trade_no": ask.out_trade_no,
+            "out_refund_no": ask.out_refund_no,
             "notify_url": self._notify_url,
-            "amount": {"refund": refund_fen, "total": total_fen, "currency": "CNY"},
+            "amount": {"refund": ask.refund_fen, "total": ask.total_fen, "currency": "CNY"},
         }
-        if reason:
-            payload["reason"] = reason
+        if ask.reason:
+            payload["reason"] = ask.reason
         answer = await self._t.call("refund", "POST", "/v3/refund/domestic/refunds", payload)
         if answer.status != 200:
             raise rejected("refund", answer)
-        return _refund("refund", out_refund_no, answer)
+        return _refund("refund", ask.out_refund_no, answer)
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
         """The refund's current state; ``AcquirerRejected`` 404 RESOURCE_NOT_EXISTS when WeChat

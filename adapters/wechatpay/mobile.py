@@ -19,12 +19,12 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.transport import PROVIDER, Transport, rejected, unreadable
 from adapters.wiretime import BEIJING
+from clearing.domain.money import require_fen
 from clearing.ports import PayPage
 
 log = logging.getLogger(__name__)

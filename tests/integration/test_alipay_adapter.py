@@ -27,6 +27,7 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
+from clearing.ports import RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
@@ -404,11 +405,13 @@ async def test_refunds(sim: AlipaySim, client: AlipayClient, receiver: NotifyRec
 
     async def refund(out_refund_no: str, refund_fen: int) -> str:
         outcome = await client.refund(
-            out_trade_no=no,
-            out_refund_no=out_refund_no,
-            refund_fen=refund_fen,
-            total_fen=1_000,
-            reason="多缴",
+            RefundAsk(
+                out_trade_no=no,
+                out_refund_no=out_refund_no,
+                refund_fen=refund_fen,
+                total_fen=1_000,
+                reason="多缴",
+            )
         )
         return f"{outcome.state} {outcome.raw['fund_change']} {outcome.raw['refund_fee']}"
 
@@ -436,7 +439,7 @@ async def test_refunds(sim: AlipaySim, client: AlipayClient, receiver: NotifyRec
     assert [d.notice is not None for d in deliveries] == [True, False, False]
     with pytest.raises(ValueError):
         await client.refund(
-            out_trade_no=no, out_refund_no="R3", refund_fen=2, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R3", refund_fen=2, total_fen=1, reason="")
         )
 
 
@@ -444,13 +447,13 @@ async def test_refund_of_an_unpaid_trade(sim: AlipaySim, client: AlipayClient) -
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as unscanned:
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason="")
         )
     assert unscanned.value.code == "ACQ.TRADE_NOT_EXIST"
     await sim.scan(no)
     with pytest.raises(AcquirerRejected) as waiting:
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason="")
         )
     assert waiting.value.code == "ACQ.TRADE_STATUS_ERROR"
 
@@ -463,7 +466,9 @@ async def test_refund_whose_answer_was_lost_is_found_by_query(
     await sim.set_faults(refund_error="ACQ.SYSTEM_ERROR")
     with pytest.raises(AcquirerUnavailable):
         await client.refund(
-            out_trade_no=no, out_refund_no="R1" + no, refund_fen=100, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R1" + no, refund_fen=100, total_fen=1_000, reason=""
+            )
         )
     assert (await client.query_refund(out_trade_no=no, out_refund_no="R1" + no)).state == (
         "SUCCESS"
@@ -471,7 +476,9 @@ async def test_refund_whose_answer_was_lost_is_found_by_query(
     await sim.set_faults(refund_error="ACQ.SELLER_BALANCE_NOT_ENOUGH")
     with pytest.raises(AcquirerRejected) as refused:
         await client.refund(
-            out_trade_no=no, out_refund_no="R2" + no, refund_fen=100, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R2" + no, refund_fen=100, total_fen=1_000, reason=""
+            )
         )
     assert refused.value.code == "ACQ.SELLER_BALANCE_NOT_ENOUGH"
     with pytest.raises(AcquirerRejected):
@@ -817,7 +824,13 @@ async def test_daily_bill_carries_payments_refunds_reversals_and_fees(
         out_trade_no=code_paid, auth_code=buyer_code(), description="契税", total_fen=10_000
     )
     await client.refund(
-        out_trade_no=first, out_refund_no="R" + first, refund_fen=345, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=first,
+            out_refund_no="R" + first,
+            refund_fen=345,
+            total_fen=12_345,
+            reason="",
+        )
     )
     await client.reverse(code_paid)  # fee 60 charged, then all of it given back
     unpaid = await open_qr(client)  # never paid: not on the bill

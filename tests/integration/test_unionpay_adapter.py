@@ -40,6 +40,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
+from clearing.ports import RefundAsk
 from tests.integration.acquirer_steps import refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import answering, in_minutes, open_acquirer_qr
@@ -444,17 +445,23 @@ async def test_refund_is_idempotent_and_bounded(sim: UnionPaySim, client: UnionP
     assert queried.state == "SUCCESS"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="RG" + no, refund_fen=601, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="RG" + no, refund_fen=601, total_fen=1_000, reason=""
+            )
         )
     assert caught.value.code == "33"
     await sim.set_faults(refund_result="processing")
     pending = await client.refund(
-        out_trade_no=no, out_refund_no="RH" + no, refund_fen=100, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RH" + no, refund_fen=100, total_fen=1_000, reason=""
+        )
     )
     assert pending.state == "PROCESSING"
     await sim.set_faults(refund_result="fail")
     failed = await client.refund(
-        out_trade_no=no, out_refund_no="RI" + no, refund_fen=100, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RI" + no, refund_fen=100, total_fen=1_000, reason=""
+        )
     )
     assert failed.state == "CLOSED"
 
@@ -463,7 +470,9 @@ async def test_refund_needs_a_payment(client: UnionPayClient) -> None:
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=1, reason=""
+            )
         )
     assert caught.value.code == "ORDER_NOT_PAID"
 
@@ -508,7 +517,13 @@ async def test_daily_bill_lists_what_was_processed_with_fees(
     paid = await paid_qr(sim, client, total_fen=12_345)
     code_paid, _ = await pay_code(client, total_fen=500)
     await client.refund(
-        out_trade_no=paid, out_refund_no="RF" + paid, refund_fen=345, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=paid,
+            out_refund_no="RF" + paid,
+            refund_fen=345,
+            total_fen=12_345,
+            reason="",
+        )
     )
     await client.reverse(code_paid)
     aged = await paid_qr(sim, client, total_fen=777)
@@ -622,7 +637,9 @@ async def test_refund_notifications_capture_nothing(
 ) -> None:
     no = await paid_qr(sim, client)
     await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=12_345, reason=""
+        )
     )
     deliveries = await receiver.wait_for(2)
     refund = next(d for d in deliveries if d.fields["txnType"] == "04")

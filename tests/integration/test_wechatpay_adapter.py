@@ -39,7 +39,7 @@ from adapters.wechatpay.notify import (
 from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
-from clearing.ports import ChannelRefused
+from clearing.ports import ChannelRefused, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import in_minutes, open_acquirer_qr
@@ -295,12 +295,16 @@ async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
     assert (await client.query(no)).state == "REFUND"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="S" + no, refund_fen=601, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="S" + no, refund_fen=601, total_fen=1_000, reason=""
+            )
         )
     assert (caught.value.status, caught.value.code) == (403, "NOT_ENOUGH")
     await sim.set_faults(refund_status="ABNORMAL")
     abnormal = await client.refund(
-        out_trade_no=no, out_refund_no="T" + no, refund_fen=600, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="T" + no, refund_fen=600, total_fen=1_000, reason=""
+        )
     )
     assert abnormal.state == "ABNORMAL"
 
@@ -572,7 +576,9 @@ async def test_reverse_gives_back_a_paid_code_payment(
     assert (reversal["refund_fen"], reversal["status"]) == (900, "SUCCESS")
     with pytest.raises(AcquirerRejected):
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=900, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=900, reason=""
+            )
         )
 
 
@@ -659,7 +665,9 @@ async def test_refund_query_follows_the_refund(
     await receiver.wait_for(1)
     await sim.set_faults(refund_status="PROCESSING")
     started = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=300, total_fen=1_000, reason="多缴"
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=300, total_fen=1_000, reason="多缴"
+        )
     )
     assert started.state == "PROCESSING"
     queried = await client.query_refund(out_trade_no=no, out_refund_no="R" + no)
@@ -686,7 +694,9 @@ async def test_refund_notifications_are_verified_like_payments(
     await receiver.wait_for(1)
     await sim.set_faults(refund_status=status)
     await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=1_000, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=1_000, total_fen=1_000, reason=""
+        )
     )
     _, delivery = await receiver.wait_for(2)
     assert delivery.verdict == "OK" and delivery.notification is not None
@@ -707,7 +717,9 @@ async def test_refund_notifications_are_retried_and_can_be_forged(
         await sim.set_faults(refund_status="PROCESSING", bad_signature=True)
         refunder = sim.client(failing.url)
         await refunder.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
+            )
         )
         await sim.complete_refund("R" + no, "SUCCESS")
         forged = (await failing.wait_for(5))[4]
@@ -780,7 +792,9 @@ async def test_daily_bill_lists_what_was_processed_with_exact_fees(
     tiny = await paid_order(billing_sim, client, total_fen=1)
     await open_order(client)  # never paid: never billed
     await client.refund(
-        out_trade_no=big, out_refund_no="R" + big, refund_fen=400, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=big, out_refund_no="R" + big, refund_fen=400, total_fen=12_345, reason=""
+        )
     )
     code = trade_no()
     await client.pay_by_code(
@@ -808,7 +822,9 @@ async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> N
     client = billing_sim.client("http://127.0.0.1:9/notify")
     no = await paid_order(billing_sim, client, total_fen=10_000)
     await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
+        )
     )
     state = billing_sim.app[STATE]
     all_bill = bill_text(state, today(), "ALL")
