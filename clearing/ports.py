@@ -123,18 +123,28 @@ class Acquirer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PaymentAsk:
+    """One attempt at payment as an acquirer opens it: our trade number, what the payer sees,
+    the amount, until when it may be paid, and ``attach`` (our order number, which comes back in
+    the notification). Checked here once, before any channel is asked."""
+
+    out_trade_no: str
+    description: str
+    total_fen: int
+    expires_at: datetime
+    attach: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.total_fen)
+        if self.expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+
+
 class QrAcquirer(Acquirer, Protocol):
     """The citizen scans our code (C scans B)."""
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Open a payment at the acquirer; return the code URL to render as a QR code."""
         ...
 
@@ -180,17 +190,7 @@ class MobileAcquirer(Acquirer, Protocol):
     """The citizen pays in their phone's browser, outside any app (WeChat Pay H5, Alipay
     ``alipay.trade.wap.pay``, UnionPay ACP WAP with channelType 08)."""
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """Open the payment; return where the browser goes. After paying (or giving up) the
         acquirer sends the browser back to ``return_url``; the result itself still arrives as a
         notification or by ``query``, never from that return."""
@@ -211,16 +211,7 @@ class JsapiAcquirer(Acquirer, Protocol):
         """Exchange an authorization ``code`` (single use, minutes long) for the payer's openid."""
         ...
 
-    async def create_jsapi(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        openid: str,
-        attach: str = "",
-    ) -> dict[str, str]:
+    async def create_jsapi(self, ask: PaymentAsk, *, openid: str) -> dict[str, str]:
         """Open the payment; return the bridge's ``getBrandWCPayRequest`` parameters (appId,
         timeStamp, nonceStr, package, signType, paySign), signed as the platform requires."""
         ...

@@ -22,7 +22,7 @@ from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
 from adapters.errors import AcquirerRejected
 from clearing.domain.money import require_fen, yuan_str
-from clearing.ports import BillRecord, PayPage, RefundAsk, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PaymentAsk, PayPage, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +63,10 @@ class AlipayClient:
     def __repr__(self) -> str:
         return f"AlipayClient(gateway_url={self._gateway_url!r}, app_id={self._keys.app_id!r})"
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """``alipay.trade.precreate``; returns the ``https://qr.alipay.com/…`` code to render."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
-        biz["time_expire"] = crypto.beijing_text(expires_at)
+        biz = self._trade_biz(ask.out_trade_no, ask.description, ask.total_fen, ask.attach)
+        biz["time_expire"] = crypto.beijing_text(ask.expires_at)
         answer = await self._gateway.call(
             "create_qr", "alipay.trade.precreate", biz, notify_url=self._notify_url
         )
@@ -112,32 +104,22 @@ class AlipayClient:
             return await self.query(out_trade_no)
         raise failure("pay_by_code", answer)
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """``alipay.trade.wap.pay``: the signed form the phone's browser posts to the gateway,
         which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
         Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
         which only brings the browser back. ``payer_ip`` is not part of this API."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
+        biz = self._trade_biz(ask.out_trade_no, ask.description, ask.total_fen, ask.attach)
         biz.update(
             product_code="QUICK_WAP_WAY",
             # leaving the cashier midway goes back where paying finishes, too
             quit_url=return_url,
-            time_expire=crypto.beijing_text(expires_at),
+            time_expire=crypto.beijing_text(ask.expires_at),
         )
         url, fields = self._gateway.page_request(
             "alipay.trade.wap.pay", biz, notify_url=self._notify_url, return_url=return_url
         )
-        log.info("alipay wap page out_trade_no=%s", out_trade_no)
+        log.info("alipay wap page out_trade_no=%s", ask.out_trade_no)
         return PayPage(url=url, method="POST", fields=fields)
 
     async def query(self, out_trade_no: str) -> TradeStatus:

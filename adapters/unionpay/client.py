@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 
 import aiohttp
 
@@ -37,7 +37,7 @@ from adapters.unionpay.gateway import (
 from adapters.unionpay.keys import MerchantKeys
 from adapters.unionpay.status import NOT_FOUND, QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes, TxnTimes
-from clearing.ports import BillRecord, PayPage, RefundAsk, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PaymentAsk, PayPage, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +84,19 @@ class UnionPayClient:
     def __repr__(self) -> str:
         return f"UnionPayClient(base_url={self._gw.base_url!r}, merId={self._gw.keys.mer_id!r})"
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Apply for a dynamic code (01/07); returns the ``https://qr.95516.com/…`` text to show.
 
         ACP has no field for ``description``; the code stops being payable at ``expires_at``."""
-        wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
+        wire.check_order_id(ask.out_trade_no, room=len(REVERSAL_SUFFIX))
         extra = {
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
             "backUrl": self._notify_url,
-            "payTimeout": wire.txn_time(expires_at),
-            **wire.reserved(attach),
+            "payTimeout": wire.txn_time(ask.expires_at),
+            **wire.reserved(ask.attach),
         }
-        answer = await self._send("create_qr", "01", "07", out_trade_no, extra)
+        answer = await self._send("create_qr", "01", "07", ask.out_trade_no, extra)
         if answer.code != wire.OK:
             raise rejected("create_qr", answer)
         qr_code = answer.fields.get("qrCode", "")
@@ -151,26 +141,15 @@ class UnionPayClient:
             return _in_process(out_trade_no, exc.reason)
         return _in_process(out_trade_no, "not visible yet") if found.state == NOT_FOUND else found
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """手机网页支付: the signed front consumption (01/01, bizType 000201, channelType 08) the
         phone's browser posts to ``frontTransReq.do``, where UnionPay takes the card. Nothing is
         sent from here; the txnTime is kept first, so the order can be queried whatever the
         browser does. The result comes by back notification or query, never by ``frontUrl``
         (``return_url``), which only brings the browser back. ACP has no ``description`` field
         here, and no payer IP for this access type."""
+        out_trade_no = ask.out_trade_no
         wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
         if not return_url.startswith(("https://", "http://")):
             raise ValueError("return_url must be an http(s) URL")
         txn_time = wire.txn_time(self._gw.now())
@@ -180,12 +159,12 @@ class UnionPayClient:
             "bizType": wire.BIZ_TYPE_GATEWAY,
             "orderId": out_trade_no,
             "txnTime": txn_time,
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
             "frontUrl": return_url,
             "backUrl": self._notify_url,
-            "payTimeout": wire.txn_time(expires_at),
-            **wire.reserved(attach),
+            "payTimeout": wire.txn_time(ask.expires_at),
+            **wire.reserved(ask.attach),
         }
         fields["signature"] = crypto.sign(fields, self._gw.keys.private_key)
         log.info("unionpay wap page orderId=%s", out_trade_no)

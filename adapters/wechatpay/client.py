@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import zlib
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -29,7 +29,7 @@ from adapters.wechatpay.mobile import MobileMixin
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
 from clearing import bounds
 from clearing.domain.money import require_fen
-from clearing.ports import BillRecord, RefundAsk, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, PaymentAsk, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,27 +72,9 @@ class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
         self._notify_url = notify_url
         self._store_id = store_id
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
-        return await self._prepay(
-            "create_qr",
-            "native",
-            "code_url",
-            {},
-            out_trade_no=out_trade_no,
-            description=description,
-            total_fen=total_fen,
-            expires_at=expires_at,
-            attach=attach,
-        )
+        return await self._prepay("create_qr", "native", "code_url", {}, ask)
 
     async def pay_by_code(
         self,

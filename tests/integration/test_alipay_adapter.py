@@ -27,7 +27,7 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
-from clearing.ports import RefundAsk
+from clearing.ports import PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
@@ -194,7 +194,7 @@ async def test_precreate_is_idempotent_for_the_same_request(
 
     async def precreate(total_fen: int) -> str:
         return await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=total_fen, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=total_fen, expires_at=expires)
         )
 
     first = await precreate(100)
@@ -212,29 +212,40 @@ async def test_bad_fields_are_invalid_parameters(sim: AlipaySim, client: AlipayC
     for out_trade_no, expires in (("bad no!", in_minutes(5)), (trade_no(), in_minutes(-1))):
         with pytest.raises(AcquirerRejected) as caught:
             await client.create_qr(
-                out_trade_no=out_trade_no, description="x", total_fen=1, expires_at=expires
+                PaymentAsk(
+                    out_trade_no=out_trade_no, description="x", total_fen=1, expires_at=expires
+                )
             )
         assert caught.value.code == "ACQ.INVALID_PARAMETER"
     with pytest.raises(AcquirerRejected) as too_much:
         await client.create_qr(
-            out_trade_no=trade_no(),
-            description="x",
-            total_fen=100_000_000_01,
-            expires_at=in_minutes(5),
+            PaymentAsk(
+                out_trade_no=trade_no(),
+                description="x",
+                total_fen=100_000_000_01,
+                expires_at=in_minutes(5),
+            )
         )
     assert too_much.value.code == "ACQ.TOTAL_FEE_EXCEED"
     # Alipay refuses / = & in a subject; the client writes their full-width forms instead
     no = trade_no()
     await client.create_qr(
-        out_trade_no=no, description="契税/登记费&工本费=1", total_fen=1, expires_at=in_minutes(5)
+        PaymentAsk(
+            out_trade_no=no,
+            description="契税/登记费&工本费=1",
+            total_fen=1,
+            expires_at=in_minutes(5),
+        )
     )
     assert (await sim.order(no))["subject"] == "契税／登记费＆工本费＝1"
     with pytest.raises(TypeError):
         await client.create_qr(
-            out_trade_no=no,
-            description="x",
-            total_fen=1.0,  # type: ignore[arg-type]
-            expires_at=in_minutes(5),
+            PaymentAsk(
+                out_trade_no=no,
+                description="x",
+                total_fen=1.0,  # type: ignore[arg-type]
+                expires_at=in_minutes(5),
+            )
         )
 
 
@@ -277,7 +288,9 @@ async def test_expired_codes_cannot_be_paid(sim: AlipaySim, client: AlipayClient
 async def test_scan_page_pays_through_the_form(sim: AlipaySim, client: AlipayClient) -> None:
     no = trade_no()
     qr = await client.create_qr(
-        out_trade_no=no, description="维修资金<首期>", total_fen=1_205, expires_at=in_minutes(5)
+        PaymentAsk(
+            out_trade_no=no, description="维修资金<首期>", total_fen=1_205, expires_at=in_minutes(5)
+        )
     )
     token = qr.rsplit("/", 1)[1]
     async with sim.session.get(f"{sim.base_url}/sim/scan/{token}") as resp:
@@ -642,9 +655,11 @@ async def test_precreate_that_succeeded_after_the_client_gave_up(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
     ask = qr_ask(trade_no())
-    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    await answered_too_late(
+        sim, lambda impatient: impatient.create_qr(PaymentAsk(**ask)), receiver.url
+    )
     # retrying the same request is safe and yields the QR Alipay already issued
-    qr = await client.create_qr(**ask)
+    qr = await client.create_qr(PaymentAsk(**ask))
     assert qr == (await sim.order(ask["out_trade_no"]))["qr_code"]
 
 

@@ -40,7 +40,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
-from clearing.ports import RefundAsk
+from clearing.ports import PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import answering, in_minutes, open_acquirer_qr
@@ -309,13 +309,13 @@ async def test_order_id_is_used_once(client: UnionPayClient) -> None:
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5))
         )
     assert (caught.value.status, caught.value.code) == (200, "12")
     for bad in ("short", "TJ-2025-0001", "T" * 31):
         with pytest.raises(ValueError):
             await client.create_qr(
-                out_trade_no=bad, description="x", total_fen=1, expires_at=in_minutes(5)
+                PaymentAsk(out_trade_no=bad, description="x", total_fen=1, expires_at=in_minutes(5))
             )
 
 
@@ -327,7 +327,9 @@ async def test_qr_applied_after_the_client_gave_up(
     no = trade_no()
     with pytest.raises(OutcomeUnknown):
         await impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=in_minutes(10)
+            PaymentAsk(
+                out_trade_no=no, description="契税", total_fen=500, expires_at=in_minutes(10)
+            )
         )
     # the txnTime was kept before sending, so the lost answer's order can still be queried
     assert (await impatient.query(no)).state == "NOT_FOUND"

@@ -39,7 +39,7 @@ from adapters.wechatpay.notify import (
 from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
-from clearing.ports import ChannelRefused, RefundAsk
+from clearing.ports import ChannelRefused, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import in_minutes, open_acquirer_qr
@@ -228,27 +228,27 @@ async def test_prepay_is_idempotent_for_the_same_body(
     no = trade_no()
     expires = in_minutes(10)
     first = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+        PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
     )
     again = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+        PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
     )
     assert first == again
     with pytest.raises(AcquirerRejected) as dup:
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=200, expires_at=expires)
         )
     assert (dup.value.status, dup.value.code) == (400, "INVALID_REQUEST")
     await sim.pay(no)
     assert (
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
         )
         == first
     )
     with pytest.raises(AcquirerRejected) as paid:
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=200, expires_at=expires)
         )
     assert (paid.value.status, paid.value.code) == (403, "ORDERPAID")
 
@@ -256,12 +256,16 @@ async def test_prepay_is_idempotent_for_the_same_body(
 async def test_bad_fields_are_param_errors(client: WeChatPayClient) -> None:
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no="bad no!", description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(
+                out_trade_no="bad no!", description="x", total_fen=1, expires_at=in_minutes(5)
+            )
         )
     assert (caught.value.status, caught.value.code) == (400, "PARAM_ERROR")
     with pytest.raises(AcquirerRejected) as past:
         await client.create_qr(
-            out_trade_no=trade_no(), description="x", total_fen=1, expires_at=in_minutes(-1)
+            PaymentAsk(
+                out_trade_no=trade_no(), description="x", total_fen=1, expires_at=in_minutes(-1)
+            )
         )
     assert past.value.code == "PARAM_ERROR"
 
@@ -275,7 +279,7 @@ async def test_close_then_pay_refused(sim: WeChatSim, client: WeChatPayClient) -
     assert (status, answer["code"]) == (409, "ORDER_CLOSED")
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5))
         )
     assert (caught.value.status, caught.value.code) == (400, "ORDER_CLOSED")
 
@@ -311,10 +315,12 @@ async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
 
 async def test_scan_page_pays_through_the_form(sim: WeChatSim, client: WeChatPayClient) -> None:
     code_url = await client.create_qr(
-        out_trade_no=(no := trade_no()),
-        description="维修资金<首期>",
-        total_fen=1_205,
-        expires_at=in_minutes(5),
+        PaymentAsk(
+            out_trade_no=(no := trade_no()),
+            description="维修资金<首期>",
+            total_fen=1_205,
+            expires_at=in_minutes(5),
+        )
     )
     pr = code_url.split("pr=", 1)[1]
     async with sim.session.get(f"{sim.base_url}/sim/scan/{pr}") as resp:
@@ -387,10 +393,12 @@ async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     ask = qr_ask(trade_no())
-    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    await answered_too_late(
+        sim, lambda impatient: impatient.create_qr(PaymentAsk(**ask)), receiver.url
+    )
     assert (await client.query(ask["out_trade_no"])).state == "NOTPAY"
     # retrying with the same body is safe and yields the order the acquirer already has
-    code_url = await client.create_qr(**ask)
+    code_url = await client.create_qr(PaymentAsk(**ask))
     assert code_url.startswith("weixin://")
 
 
