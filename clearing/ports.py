@@ -149,18 +149,25 @@ class QrAcquirer(Acquirer, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CodeAsk:
+    """A charge of the payment code the payer shows (``auth_code``, a bearer credential: never
+    logged): charged at once, so without the deadline of a ``PaymentAsk``."""
+
+    out_trade_no: str
+    auth_code: str
+    description: str
+    total_fen: int
+    attach: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.total_fen)
+
+
 class CodeAcquirer(Acquirer, Protocol):
     """The clerk's scanner reads the citizen's payment code (B scans C)."""
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge the code. SUCCESS is final; USERPAYING means poll ``query`` until final."""
         ...
 

@@ -21,8 +21,16 @@ from adapters.alipay.bill_lines import BillFormatError
 from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
 from adapters.errors import AcquirerRejected
-from clearing.domain.money import require_fen, yuan_str
-from clearing.ports import BillRecord, PaymentAsk, PayPage, RefundAsk, RefundOutcome, TradeStatus
+from clearing.domain.money import yuan_str
+from clearing.ports import (
+    BillRecord,
+    CodeAsk,
+    PaymentAsk,
+    PayPage,
+    RefundAsk,
+    RefundOutcome,
+    TradeStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +73,7 @@ class AlipayClient:
 
     async def create_qr(self, ask: PaymentAsk) -> str:
         """``alipay.trade.precreate``; returns the ``https://qr.alipay.com/…`` code to render."""
-        biz = self._trade_biz(ask.out_trade_no, ask.description, ask.total_fen, ask.attach)
+        biz = self._trade_biz(ask)
         biz["time_expire"] = crypto.beijing_text(ask.expires_at)
         answer = await self._gateway.call(
             "create_qr", "alipay.trade.precreate", biz, notify_url=self._notify_url
@@ -77,18 +85,11 @@ class AlipayClient:
         except mapping.MalformedAnswer as exc:
             raise unreadable("create_qr", str(exc)) from None
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """``alipay.trade.pay`` with ``scene=bar_code``: SUCCESS, or USERPAYING (poll ``query``)."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
-        biz.update(scene="bar_code", auth_code=auth_code)
+        out_trade_no = ask.out_trade_no
+        biz = self._trade_biz(ask)
+        biz.update(scene="bar_code", auth_code=ask.auth_code)
         answer = await self._gateway.call(
             "pay_by_code", "alipay.trade.pay", biz, notify_url=self._notify_url
         )
@@ -109,7 +110,7 @@ class AlipayClient:
         which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
         Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
         which only brings the browser back. ``payer_ip`` is not part of this API."""
-        biz = self._trade_biz(ask.out_trade_no, ask.description, ask.total_fen, ask.attach)
+        biz = self._trade_biz(ask)
         biz.update(
             product_code="QUICK_WAP_WAY",
             # leaving the cashier midway goes back where paying finishes, too
@@ -238,19 +239,16 @@ class AlipayClient:
         log.info("alipay bill day=%s records=%d", day.isoformat(), len(records))
         return records
 
-    def _trade_biz(
-        self, out_trade_no: str, description: str, total_fen: int, attach: str
-    ) -> dict[str, Any]:
-        """What every order request carries; the amount is checked before anything is sent."""
-        require_fen(total_fen)
+    def _trade_biz(self, ask: PaymentAsk | CodeAsk) -> dict[str, Any]:
+        """What every order request carries (the ask has checked the amount)."""
         biz: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "total_amount": yuan_str(total_fen),
-            "subject": description.translate(_SUBJECT_SAFE),
+            "out_trade_no": ask.out_trade_no,
+            "total_amount": yuan_str(ask.total_fen),
+            "subject": ask.description.translate(_SUBJECT_SAFE),
             "product_code": "FACE_TO_FACE_PAYMENT",
         }
-        if attach:
-            biz["body"] = attach
+        if ask.attach:
+            biz["body"] = ask.attach
         return biz
 
     async def _cancel(self, operation: str, out_trade_no: str) -> str:

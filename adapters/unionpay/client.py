@@ -37,7 +37,15 @@ from adapters.unionpay.gateway import (
 from adapters.unionpay.keys import MerchantKeys
 from adapters.unionpay.status import NOT_FOUND, QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes, TxnTimes
-from clearing.ports import BillRecord, PaymentAsk, PayPage, RefundAsk, RefundOutcome, TradeStatus
+from clearing.ports import (
+    BillRecord,
+    CodeAsk,
+    PaymentAsk,
+    PayPage,
+    RefundAsk,
+    RefundOutcome,
+    TradeStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,27 +112,20 @@ class UnionPayClient:
             raise unreadable("create_qr", "qrCode missing")
         return qr_code
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge the citizen's C2B code (01/06). USERPAYING: the outcome is not known yet; poll
         ``query`` on ``QUERY_SCHEDULE_S`` (or call ``query_until_final``). A call that timed out
         is USERPAYING too: the charge may have gone through. ACP has no ``description`` field."""
+        out_trade_no = ask.out_trade_no
         wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if not PAYMENT_CODE.fullmatch(auth_code):
+        if not PAYMENT_CODE.fullmatch(ask.auth_code):
             raise ValueError("a UnionPay payment code is 19 digits starting 62")
         extra = {
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
-            "qrNo": auth_code,
+            "qrNo": ask.auth_code,
             "backUrl": self._notify_url,
-            **wire.reserved(attach),
+            **wire.reserved(ask.attach),
         }
         try:
             answer = await self._send("pay_by_code", "01", "06", out_trade_no, extra)

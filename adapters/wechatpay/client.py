@@ -28,8 +28,7 @@ from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_sta
 from adapters.wechatpay.mobile import MobileMixin
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
 from clearing import bounds
-from clearing.domain.money import require_fen
-from clearing.ports import BillRecord, PaymentAsk, RefundAsk, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, CodeAsk, PaymentAsk, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -76,32 +75,24 @@ class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
         return await self._prepay("create_qr", "native", "code_url", {}, ask)
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge a payment code (B scans C). SUCCESS is final; USERPAYING means the citizen is
         confirming on the phone and ``query`` must be polled. Payment codes get no callback."""
-        require_fen(total_fen)
-        if not AUTH_CODE.fullmatch(auth_code):
+        out_trade_no = ask.out_trade_no
+        if not AUTH_CODE.fullmatch(ask.auth_code):
             # the code is a bearer credential: never echo it
             raise ValueError("auth_code is not a WeChat Pay payment code (18 digits, 10-15…)")
         payload: dict[str, Any] = {
             "appid": self._keys.appid,
             "mchid": self._keys.mchid,
-            "description": description,
+            "description": ask.description,
             "out_trade_no": out_trade_no,
-            "payer": {"auth_code": auth_code},
-            "amount": {"total": total_fen, "currency": "CNY"},
+            "payer": {"auth_code": ask.auth_code},
+            "amount": {"total": ask.total_fen, "currency": "CNY"},
             "scene_info": {"store_info": {"out_id": self._store_id}},
         }
-        if attach:
-            payload["attach"] = attach
+        if ask.attach:
+            payload["attach"] = ask.attach
         answer = await self._t.call("pay_by_code", "POST", "/v3/pay/transactions/codepay", payload)
         if answer.status == 202 or "USERPAYING" in (answer.code, answer.data.get("trade_state")):
             return TradeStatus(out_trade_no=out_trade_no, state="USERPAYING", raw=answer.data)

@@ -23,7 +23,7 @@ from clearing.channels import Channel
 from clearing.domain.codes import channel_of, mask_code
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
 from clearing.errors import Conflict, InvalidRequest, UpstreamUnavailable
-from clearing.ports import ChannelRefused, PaymentAsk
+from clearing.ports import ChannelRefused, CodeAsk, PaymentAsk
 from clearing.service import audit
 from clearing.service.orders import no_order, notify
 from clearing.service.payments import acquirer_for, capture, notice_from_status
@@ -323,13 +323,8 @@ async def pay_by_code(
     )  # fmt: skip
     assert isinstance(a, Attempt)
     try:
-        status = await channel.pay_by_code(
-            out_trade_no=a.out_trade_no,
-            auth_code=auth_code.strip(),
-            description=a.description,
-            total_fen=a.total_fen,
-            attach=order_no,
-        )
+        ask = CodeAsk(a.out_trade_no, auth_code.strip(), a.description, a.total_fen, order_no)
+        status = await channel.pay_by_code(ask)
     except ChannelRefused as exc:
         await _mark_failed(pool, a, exc.code)
         raise _refused(a, exc) from exc

@@ -27,7 +27,7 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
-from clearing.ports import PaymentAsk, RefundAsk
+from clearing.ports import CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
@@ -311,7 +311,7 @@ async def test_scan_page_pays_through_the_form(sim: AlipaySim, client: AlipayCli
 async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver) -> None:
     no, code = trade_no(), buyer_code()
     paid = await client.pay_by_code(
-        out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1"
+        CodeAsk(out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1")
     )
     assert paid.state == "SUCCESS" and paid.paid and paid.amount_fen == 50_000
     assert paid.paid_at is not None
@@ -319,7 +319,7 @@ async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: Notif
     assert delivery.notice is not None and delivery.notice.provider_txn_id == paid.provider_txn_id
     # the clerk's retry of a payment that went through reports the trade as it is
     again = await client.pay_by_code(
-        out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1"
+        CodeAsk(out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1")
     )
     assert (again.state, again.provider_txn_id) == ("SUCCESS", paid.provider_txn_id)
 
@@ -328,7 +328,9 @@ async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: Notif
 async def test_codes_alipay_would_not_read_are_refused(client: AlipayClient, code: str) -> None:
     no = trade_no()
     with pytest.raises(AcquirerRejected) as caught:
-        await client.pay_by_code(out_trade_no=no, auth_code=code, description="x", total_fen=1)
+        await client.pay_by_code(
+            CodeAsk(out_trade_no=no, auth_code=code, description="x", total_fen=1)
+        )
     assert caught.value.code == "ACQ.PAYMENT_AUTH_CODE_INVALID"
     assert code not in str(caught.value)  # a payment code is a credential: never echoed
 
@@ -337,7 +339,7 @@ async def test_user_paying_then_confirmed(sim: AlipaySim, client: AlipayClient) 
     await sim.set_faults(user_paying=True, user_paying_s=0.2)
     no = trade_no()
     waiting = await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300)
     )
     assert (waiting.state, waiting.paid) == ("USERPAYING", False)
     assert waiting.provider_txn_id is not None
@@ -352,7 +354,7 @@ async def test_user_paying_never_then_reversed(sim: AlipaySim, client: AlipayCli
     await sim.set_faults(user_paying=True, user_paying_completes=False)
     no = trade_no()
     waiting = await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300)
     )
     assert waiting.state == "USERPAYING"
     await client.reverse(no)
@@ -367,7 +369,7 @@ async def test_payment_that_succeeded_after_the_client_gave_up_is_reversed(
     await answered_too_late(
         sim,
         lambda impatient: impatient.pay_by_code(
-            out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
         ),
         receiver.url,
     )
@@ -388,7 +390,7 @@ async def test_reversing_a_payment_that_never_arrived_blocks_it(
     await client.reverse(no)
     with pytest.raises(AcquirerRejected) as caught:
         await client.pay_by_code(
-            out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
         )
     assert caught.value.code == "ACQ.TRADE_HAS_CLOSE"
 
@@ -398,7 +400,7 @@ async def test_cancel_is_retried_while_alipay_asks_for_it(
 ) -> None:
     no = trade_no()
     await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
     )
     await sim.set_faults(cancel_retry=2)
     await client.reverse(no)  # two retry_flag=Y answers, then done
@@ -836,7 +838,9 @@ async def test_daily_bill_carries_payments_refunds_reversals_and_fees(
     await sim.pay(second)
     code_paid = trade_no()
     await client.pay_by_code(
-        out_trade_no=code_paid, auth_code=buyer_code(), description="契税", total_fen=10_000
+        CodeAsk(
+            out_trade_no=code_paid, auth_code=buyer_code(), description="契税", total_fen=10_000
+        )
     )
     await client.refund(
         RefundAsk(

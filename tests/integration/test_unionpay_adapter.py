@@ -40,7 +40,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
-from clearing.ports import PaymentAsk, RefundAsk
+from clearing.ports import CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import answering, in_minutes, open_acquirer_qr
@@ -109,10 +109,12 @@ async def paid_qr(sim: UnionPaySim, client: UnionPayClient, total_fen: int = 12_
 async def pay_code(client: UnionPayClient, total_fen: int = 500) -> tuple[str, str]:
     no = trade_no()
     found = await client.pay_by_code(
-        out_trade_no=no,
-        auth_code="6212345678901234567",
-        description="契税",
-        total_fen=total_fen,
+        CodeAsk(
+            out_trade_no=no,
+            auth_code="6212345678901234567",
+            description="契税",
+            total_fen=total_fen,
+        )
     )
     return no, found.state
 
@@ -350,7 +352,12 @@ async def test_pay_by_code_succeeds_and_is_notified(
     assert delivery.fields["txnSubType"] == "06"
     with pytest.raises(ValueError):
         await client.pay_by_code(
-            out_trade_no=trade_no(), auth_code="1312345678901234567", description="x", total_fen=1
+            CodeAsk(
+                out_trade_no=trade_no(),
+                auth_code="1312345678901234567",
+                description="x",
+                total_fen=1,
+            )
         )
 
 
@@ -709,7 +716,12 @@ async def test_connection_refused_is_plainly_unavailable(sim: UnionPaySim) -> No
     )
     with pytest.raises(AcquirerUnavailable) as caught:
         await closed.pay_by_code(
-            out_trade_no=trade_no(), auth_code="6212345678901234567", description="x", total_fen=1
+            CodeAsk(
+                out_trade_no=trade_no(),
+                auth_code="6212345678901234567",
+                description="x",
+                total_fen=1,
+            )
         )
     # nothing was sent, so nothing can have been charged: not an unknown outcome
     assert not isinstance(caught.value, OutcomeUnknown)

@@ -39,7 +39,7 @@ from adapters.wechatpay.notify import (
 from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
-from clearing.ports import ChannelRefused, PaymentAsk, RefundAsk
+from clearing.ports import ChannelRefused, CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import in_minutes, open_acquirer_qr
@@ -463,7 +463,9 @@ async def test_code_payment_succeeds_at_once_without_a_callback(
 ) -> None:
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        CodeAsk(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        )
     )
     assert (status.state, status.paid, status.amount_fen) == ("SUCCESS", True, 35_000)
     assert status.provider_txn_id and status.paid_at is not None
@@ -474,7 +476,9 @@ async def test_code_payment_succeeds_at_once_without_a_callback(
     assert receiver.deliveries == []  # payment codes are never notified: the merchant asks
     # the same request again (after a timeout) is answered with the order as it stands
     again = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        CodeAsk(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        )
     )
     assert again.provider_txn_id == status.provider_txn_id
 
@@ -485,7 +489,7 @@ async def test_code_payment_waits_for_the_citizen_to_confirm(
     await sim.set_faults(user_paying=True)
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
     )
     assert (status.state, status.paid) == ("USERPAYING", False)
     assert (await client.query(no)).state == "USERPAYING"
@@ -511,7 +515,7 @@ async def test_code_payment_confirmed_later_is_found_by_polling(
     await sim.set_faults(user_paying=True, user_paying_s=0.1, user_paying_result=result)
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
     )
     assert status.state == "USERPAYING"
     assert await poll_until(client, no, {"SUCCESS", "PAYERROR"}) == result
@@ -524,7 +528,7 @@ async def test_refused_payment_code_is_a_channel_refusal(
     no = trade_no()
     with pytest.raises(AcquirerRejected) as caught:
         await client.pay_by_code(
-            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+            CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
         )
     assert (caught.value.status, caught.value.code) == (403, "NOTENOUGH")
     assert isinstance(caught.value, ChannelRefused)
@@ -535,7 +539,7 @@ async def test_a_code_that_is_not_wechats_never_leaves(client: WeChatPayClient) 
     for bad in ("284567890123456789", "13456789012345678", "16456789012345678x"):
         with pytest.raises(ValueError) as caught:
             await client.pay_by_code(
-                out_trade_no=trade_no(), auth_code=bad, description="契税", total_fen=1
+                CodeAsk(out_trade_no=trade_no(), auth_code=bad, description="契税", total_fen=1)
             )
         assert bad not in str(caught.value)
 
@@ -547,7 +551,7 @@ async def test_code_payment_answered_after_the_client_gave_up(
     await answered_too_late(
         sim,
         lambda impatient: impatient.pay_by_code(
-            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700)
         ),
         receiver.url,
     )
@@ -563,7 +567,9 @@ async def test_reverse_closes_an_unconfirmed_code_payment(
 ) -> None:
     await sim.set_faults(user_paying=True)
     no = trade_no()
-    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=9)
+    await client.pay_by_code(
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=9)
+    )
     await client.reverse(no)
     await client.reverse(no)  # reversing twice is harmless
     assert (await client.query(no)).state == "REVOKED"
@@ -576,7 +582,9 @@ async def test_reverse_gives_back_a_paid_code_payment(
     sim: WeChatSim, client: WeChatPayClient
 ) -> None:
     no = trade_no()
-    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=900)
+    await client.pay_by_code(
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=900)
+    )
     await client.reverse(no)
     status = await client.query(no)
     assert (status.state, status.paid) == ("REVOKED", False)
@@ -806,7 +814,7 @@ async def test_daily_bill_lists_what_was_processed_with_exact_fees(
     )
     code = trade_no()
     await client.pay_by_code(
-        out_trade_no=code, auth_code=AUTH_CODE, description="契税", total_fen=900
+        CodeAsk(out_trade_no=code, auth_code=AUTH_CODE, description="契税", total_fen=900)
     )
     await client.reverse(code)
     records = await client.daily_bill(today())
