@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from clearing.domain.money import require_fen
+
 
 @dataclass(frozen=True)
 class TradeStatus:
@@ -70,6 +72,24 @@ class RefundOutcome:
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RefundAsk:
+    """A refund of part or all of one payment of ``total_fen``; ``out_refund_no`` is ours and
+    makes asking twice safe. The amounts are checked here once, before any channel is asked."""
+
+    out_trade_no: str
+    out_refund_no: str
+    refund_fen: int
+    total_fen: int
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.refund_fen)
+        require_fen(self.total_fen)
+        if self.refund_fen > self.total_fen:
+            raise ValueError("refund_fen exceeds total_fen")
+
+
 class Acquirer(Protocol):
     """What every payment channel offers, whichever way the citizen pays through it.
 
@@ -92,15 +112,7 @@ class Acquirer(Protocol):
         (WeChat reverse, Alipay cancel, UnionPay void, POS 冲正). For outcomes we never learned."""
         ...
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Refund part or all of a payment; the same out_refund_no never refunds twice."""
         ...
 
@@ -111,34 +123,51 @@ class Acquirer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class PaymentAsk:
+    """One attempt at payment as an acquirer opens it: our trade number, what the payer sees,
+    the amount, until when it may be paid, and ``attach`` (our order number, which comes back in
+    the notification). Checked here once, before any channel is asked."""
+
+    out_trade_no: str
+    description: str
+    total_fen: int
+    expires_at: datetime
+    attach: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.total_fen)
+        if self.expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+
+
 class QrAcquirer(Acquirer, Protocol):
     """The citizen scans our code (C scans B)."""
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Open a payment at the acquirer; return the code URL to render as a QR code."""
         ...
+
+
+@dataclass(frozen=True)
+class CodeAsk:
+    """A charge of the payment code the payer shows (``auth_code``, a bearer credential: never
+    logged): charged at once, so without the deadline of a ``PaymentAsk``."""
+
+    out_trade_no: str
+    auth_code: str
+    description: str
+    total_fen: int
+    attach: str = ""
+
+    def __post_init__(self) -> None:
+        require_fen(self.total_fen)
 
 
 class CodeAcquirer(Acquirer, Protocol):
     """The clerk's scanner reads the citizen's payment code (B scans C)."""
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge the code. SUCCESS is final; USERPAYING means poll ``query`` until final."""
         ...
 
@@ -168,17 +197,7 @@ class MobileAcquirer(Acquirer, Protocol):
     """The citizen pays in their phone's browser, outside any app (WeChat Pay H5, Alipay
     ``alipay.trade.wap.pay``, UnionPay ACP WAP with channelType 08)."""
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """Open the payment; return where the browser goes. After paying (or giving up) the
         acquirer sends the browser back to ``return_url``; the result itself still arrives as a
         notification or by ``query``, never from that return."""
@@ -199,16 +218,7 @@ class JsapiAcquirer(Acquirer, Protocol):
         """Exchange an authorization ``code`` (single use, minutes long) for the payer's openid."""
         ...
 
-    async def create_jsapi(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        openid: str,
-        attach: str = "",
-    ) -> dict[str, str]:
+    async def create_jsapi(self, ask: PaymentAsk, *, openid: str) -> dict[str, str]:
         """Open the payment; return the bridge's ``getBrandWCPayRequest`` parameters (appId,
         timeStamp, nonceStr, package, signType, paySign), signed as the platform requires."""
         ...
@@ -306,6 +316,25 @@ class LegConfirmation:
     amount_fen: int | None = None
 
 
+@dataclass(frozen=True)
+class LegPaid:
+    """One paid leg, as its authority must hear of it: the authority's reference, what was paid
+    and when, the channel's reference for the payment, and our order."""
+
+    reference: str
+    amount_fen: int
+    paid_at: datetime
+    payment_ref: str
+    order_no: str
+
+    def __post_init__(self) -> None:
+        # checked here once, before any authority is asked
+        if isinstance(self.amount_fen, bool) or not isinstance(self.amount_fen, int):
+            raise TypeError("amount_fen must be int fen")
+        if self.amount_fen <= 0:
+            raise ValueError("amount_fen must be positive")
+
+
 class AuthorityRefused(Exception):
     """The authority answered no: unknown reference, already paid, amount changed, refused
     confirmation. Final for this question; ``code`` is stable, ``message`` English, ``reason`` the
@@ -324,15 +353,7 @@ class Authority(Protocol):
         notice or property unit); raises AuthorityRefused for an unknown or settled reference."""
         ...
 
-    async def confirm(
-        self,
-        *,
-        reference: str,
-        amount_fen: int,
-        paid_at: datetime,
-        payment_ref: str,
-        order_no: str,
-    ) -> LegConfirmation:
+    async def confirm(self, leg: LegPaid) -> LegConfirmation:
         """Tell the authority this leg was paid; idempotent by reference (asking again returns the
         same proof)."""
         ...

@@ -20,10 +20,17 @@ from adapters.alipay.bill import parse_bill_zip
 from adapters.alipay.bill_lines import BillFormatError
 from adapters.alipay.gateway import PAYING, Gateway, failure, unreadable
 from adapters.alipay.keys import AppKeys
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected
 from clearing.domain.money import yuan_str
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.ports import (
+    BillRecord,
+    CodeAsk,
+    PaymentAsk,
+    PayPage,
+    RefundAsk,
+    RefundOutcome,
+    TradeStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +71,10 @@ class AlipayClient:
     def __repr__(self) -> str:
         return f"AlipayClient(gateway_url={self._gateway_url!r}, app_id={self._keys.app_id!r})"
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """``alipay.trade.precreate``; returns the ``https://qr.alipay.com/…`` code to render."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
-        biz["time_expire"] = crypto.beijing_text(expires_at)
+        biz = self._trade_biz(ask)
+        biz["time_expire"] = crypto.beijing_text(ask.expires_at)
         answer = await self._gateway.call(
             "create_qr", "alipay.trade.precreate", biz, notify_url=self._notify_url
         )
@@ -86,18 +85,11 @@ class AlipayClient:
         except mapping.MalformedAnswer as exc:
             raise unreadable("create_qr", str(exc)) from None
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """``alipay.trade.pay`` with ``scene=bar_code``: SUCCESS, or USERPAYING (poll ``query``)."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
-        biz.update(scene="bar_code", auth_code=auth_code)
+        out_trade_no = ask.out_trade_no
+        biz = self._trade_biz(ask)
+        biz.update(scene="bar_code", auth_code=ask.auth_code)
         answer = await self._gateway.call(
             "pay_by_code", "alipay.trade.pay", biz, notify_url=self._notify_url
         )
@@ -113,32 +105,22 @@ class AlipayClient:
             return await self.query(out_trade_no)
         raise failure("pay_by_code", answer)
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """``alipay.trade.wap.pay``: the signed form the phone's browser posts to the gateway,
         which answers with Alipay's cashier. Nothing is sent from here, so nothing can fail at
         Alipay yet; the result arrives by notification (or ``query``), never by ``return_url``,
         which only brings the browser back. ``payer_ip`` is not part of this API."""
-        biz = self._trade_biz(out_trade_no, description, total_fen, attach)
+        biz = self._trade_biz(ask)
         biz.update(
             product_code="QUICK_WAP_WAY",
             # leaving the cashier midway goes back where paying finishes, too
             quit_url=return_url,
-            time_expire=crypto.beijing_text(expires_at),
+            time_expire=crypto.beijing_text(ask.expires_at),
         )
         url, fields = self._gateway.page_request(
             "alipay.trade.wap.pay", biz, notify_url=self._notify_url, return_url=return_url
         )
-        log.info("alipay wap page out_trade_no=%s", out_trade_no)
+        log.info("alipay wap page out_trade_no=%s", ask.out_trade_no)
         return PayPage(url=url, method="POST", fields=fields)
 
     async def query(self, out_trade_no: str) -> TradeStatus:
@@ -194,34 +176,22 @@ class AlipayClient:
         """``alipay.trade.cancel``: closed if unpaid, refunded in full if paid."""
         await self._cancel("reverse", out_trade_no)
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """``alipay.trade.refund``; ``out_refund_no`` is the ``out_request_no`` that makes it safe
         to repeat. Alipay refunds synchronously: an accepted refund is SUCCESS."""
-        require_fen(refund_fen)
-        require_fen(total_fen)
-        if refund_fen > total_fen:
-            raise ValueError("refund_fen exceeds total_fen")
         biz: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "refund_amount": yuan_str(refund_fen),
-            "out_request_no": out_refund_no,
+            "out_trade_no": ask.out_trade_no,
+            "refund_amount": yuan_str(ask.refund_fen),
+            "out_request_no": ask.out_refund_no,
         }
-        if reason:
-            biz["refund_reason"] = reason
+        if ask.reason:
+            biz["refund_reason"] = ask.reason
         answer = await self._gateway.call("refund", "alipay.trade.refund", biz)
         if not answer.ok:
             raise failure("refund", answer)
-        if answer.data.get("out_trade_no") != out_trade_no:
+        if answer.data.get("out_trade_no") != ask.out_trade_no:
             raise unreadable("refund", "out_trade_no missing or different")
-        return RefundOutcome(out_refund_no=out_refund_no, state="SUCCESS", raw=answer.data)
+        return RefundOutcome(out_refund_no=ask.out_refund_no, state="SUCCESS", raw=answer.data)
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
         """``alipay.trade.fastpay.refund.query``; a refund Alipay never took is REFUND_NOT_FOUND
@@ -269,19 +239,16 @@ class AlipayClient:
         log.info("alipay bill day=%s records=%d", day.isoformat(), len(records))
         return records
 
-    def _trade_biz(
-        self, out_trade_no: str, description: str, total_fen: int, attach: str
-    ) -> dict[str, Any]:
-        """What every order request carries; the amount is checked before anything is sent."""
-        require_fen(total_fen)
+    def _trade_biz(self, ask: PaymentAsk | CodeAsk) -> dict[str, Any]:
+        """What every order request carries (the ask has checked the amount)."""
         biz: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "total_amount": yuan_str(total_fen),
-            "subject": description.translate(_SUBJECT_SAFE),
+            "out_trade_no": ask.out_trade_no,
+            "total_amount": yuan_str(ask.total_fen),
+            "subject": ask.description.translate(_SUBJECT_SAFE),
             "product_code": "FACE_TO_FACE_PAYMENT",
         }
-        if attach:
-            biz["body"] = attach
+        if ask.attach:
+            biz["body"] = ask.attach
         return biz
 
     async def _cancel(self, operation: str, out_trade_no: str) -> str:

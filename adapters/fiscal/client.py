@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import xml.etree.ElementTree as ET
-from datetime import date, datetime
+from datetime import date
 from typing import Unpack
 
 import aiohttp
@@ -25,7 +25,7 @@ from adapters.fiscal.mapping import AUTHORITY, confirmation, due_item, refusal
 from adapters.fiscal.transport import Transport, unreadable
 from adapters.http import Client, Options
 from clearing.domain.money import yuan_str
-from clearing.ports import DueItem, LegConfirmation
+from clearing.ports import DueItem, LegConfirmation, LegPaid
 
 log = logging.getLogger(__name__)
 
@@ -85,41 +85,29 @@ class FiscalClient(Client[MerchantKeys, Transport]):
         wanted = {k: v for k, v in case.items() if k in CASE_KEYS}
         return [due_item(fields, self._reg, reference, wanted)]
 
-    async def confirm(
-        self,
-        *,
-        reference: str,
-        amount_fen: int,
-        paid_at: datetime,
-        payment_ref: str,
-        order_no: str,
-    ) -> LegConfirmation:
+    async def confirm(self, leg: LegPaid) -> LegConfirmation:
         """缴款确认: the fiscal e-bill of this leg; asking again returns the same bill.
 
         EBillPending while the system has accepted the payment but not issued the bill yet."""
-        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-            raise TypeError("amount_fen must be int fen")
-        if amount_fen <= 0:
-            raise ValueError("amount_fen must be positive")
-        if paid_at.tzinfo is None:
+        if leg.paid_at.tzinfo is None:
             raise ValueError("paid_at must be timezone-aware")
         # TraNoBus is the bank's serial: printable ASCII in every system we know of
-        if not _PRINTABLE.fullmatch(payment_ref) or len(order_no) > ORDER_NO_MAX:
+        if not _PRINTABLE.fullmatch(leg.payment_ref) or len(leg.order_no) > ORDER_NO_MAX:
             raise ValueError("payment_ref must be 1 to 64 printable ASCII, order_no at most 64")
-        division = self.check_payment_code(reference, "confirm")
-        paid = paid_at.astimezone(fr.BEIJING)
+        division = self.check_payment_code(leg.reference, "confirm")
+        paid = leg.paid_at.astimezone(fr.BEIJING)
         voucher = {
-            "PayCode": reference,
+            "PayCode": leg.reference,
             "CfmDate": paid.strftime("%Y%m%d"),
             "CfmTime": paid.strftime("%H%M%S"),
-            "Amt": yuan_str(amount_fen),
+            "Amt": yuan_str(leg.amount_fen),
             "BankOutlet": self._reg.bank_outlet,
             "Operator": self._reg.operator,
             "PayMode": m.PAY_MODE_THIRD_PARTY,
-            "TraNoBus": payment_ref,
+            "TraNoBus": leg.payment_ref,
             "RecAcctType": m.REC_ACCT_TYPE_COLLECT,
             "RecAcct": self._reg.collect_acct,
-            "Hold1": order_no,  # our order, so that the fiscal side can trace a leg back to it
+            "Hold1": leg.order_no,  # our order, so that the fiscal side can trace a leg back to it
         }
         msg = ET.Element("MSG")
         mof = ET.SubElement(msg, "MOF")
@@ -130,7 +118,7 @@ class FiscalClient(Client[MerchantKeys, Transport]):
             AdmDivCode=division,
             StYear=str(paid.year),
             VtCode=m.MSG_CONFIRM,
-            VoucherNo=reference,
+            VoucherNo=leg.reference,
         )
         ET.SubElement(body, "Voucher").text = m.encode_voucher(voucher)
         answer = await self._t.ask("confirm", m.MSG_CONFIRM, msg, m.MSG_REPLY)
@@ -140,19 +128,21 @@ class FiscalClient(Client[MerchantKeys, Transport]):
         if batch["Result"] != m.RESULT_OK and answer.find("VoucherReturn/Return8001") is None:
             # refused as a whole (MAC, format, MsgID): nothing was decided about the voucher
             raise refusal("confirm", batch)
-        fields = self._voucher_return(answer, reference)
+        fields = self._voucher_return(answer, leg.reference)
         if fields["Result"] != m.RESULT_OK:
             raise refusal("confirm", fields)
-        if fields["TraNoBus"] != payment_ref:
+        if fields["TraNoBus"] != leg.payment_ref:
             raise unreadable("confirm", "confirmation is of another payment")
-        leg = confirmation("confirm", fields, self._reg)
-        if leg.amount_fen != amount_fen:
+        confirmed = confirmation("confirm", fields, self._reg)
+        if confirmed.amount_fen != leg.amount_fen:
             raise unreadable("confirm", "confirmed amount differs from the amount sent")
-        if not leg.proof_no:
-            log.info("fiscal e-bill pending reference=%s", reference)
-            raise EBillPending(reference=reference, accepted_at=leg.confirmed_at.isoformat())
-        log.info("fiscal leg confirmed reference=%s proof_no=%s", reference, leg.proof_no)
-        return leg
+        if not confirmed.proof_no:
+            log.info("fiscal e-bill pending reference=%s", leg.reference)
+            raise EBillPending(
+                reference=leg.reference, accepted_at=confirmed.confirmed_at.isoformat()
+            )
+        log.info("fiscal leg confirmed reference=%s proof_no=%s", leg.reference, confirmed.proof_no)
+        return confirmed
 
     async def daily_confirmations(self, day: date) -> list[LegConfirmation]:
         """Every confirmation the system accepted on ``day`` (Beijing), all pages of it; one whose

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from adapters.fund import rules, signing
@@ -33,7 +33,7 @@ from adapters.fund.wire import (
 from adapters.http import Client
 from adapters.wiretime import WireFormatError, format_date, format_time
 from clearing.domain.money import yuan_str
-from clearing.ports import DueItem, LegConfirmation
+from clearing.ports import DueItem, LegConfirmation, LegPaid
 
 log = logging.getLogger(__name__)
 
@@ -83,39 +83,30 @@ class FundClient(Client[MerchantKeys, Transport]):
             raise unreadable("lookup", answer, "amount is not area × rate rounded half up")
         return [_due_item(notice, self._keys.office_name)]
 
-    async def confirm(
-        self,
-        *,
-        reference: str,
-        amount_fen: int,
-        paid_at: datetime,
-        payment_ref: str,
-        order_no: str,
-    ) -> LegConfirmation:
-        """Book the deposit for notice ``reference``; the same question again returns the same
+    async def confirm(self, leg: LegPaid) -> LegConfirmation:
+        """Book the deposit for notice ``leg.reference``; the same question again returns the same
         certificate. Refused: AMOUNT_MISMATCH (not what is due), ALREADY_PAID (deposited under
         another ``payment_ref``), CONFIRM_REFUSED (the office's reason in ``reason``)."""
-        notice_no = _notice_no(reference)
-        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-            raise TypeError("amount_fen must be int fen")
-        if amount_fen <= 0:
-            raise ValueError("amount_fen must be positive")
-        if not 0 < len(payment_ref) <= _SERIAL_MAX or not 0 < len(order_no) <= _ORDER_NO_MAX:
+        notice_no = _notice_no(leg.reference)
+        if (
+            not 0 < len(leg.payment_ref) <= _SERIAL_MAX
+            or not 0 < len(leg.order_no) <= _ORDER_NO_MAX
+        ):
             raise ValueError("payment_ref (≤ 64) and order_no (≤ 32) must be given")
         payload = {
             "agencyCode": self._keys.agency_code,
             "noticeNo": notice_no,
-            "amount": yuan_str(amount_fen),
-            "payTime": format_time(paid_at),
-            "paySerial": payment_ref,
-            "orderNo": order_no,
+            "amount": yuan_str(leg.amount_fen),
+            "payTime": format_time(leg.paid_at),
+            "paySerial": leg.payment_ref,
+            "orderNo": leg.order_no,
         }
         answer = await self._t.call("confirm", CONFIRM_PATH, payload, reference=notice_no)
         deposit = _deposit_of("confirm", answer, answer.data.get("deposit"))
         if (deposit.notice_no, deposit.amount_fen, deposit.pay_serial) != (
             notice_no,
-            amount_fen,
-            payment_ref,
+            leg.amount_fen,
+            leg.payment_ref,
         ):
             raise unreadable("confirm", answer, "answer is about another deposit")
         log.info(

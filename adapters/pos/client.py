@@ -16,7 +16,6 @@ from typing import Any, Unpack
 
 import aiohttp
 
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, ResponseForged
 from adapters.http import Client, Options
 from adapters.pos import signing
@@ -35,7 +34,8 @@ from adapters.pos.wire import (
     txn_id,
 )
 from adapters.wiretime import WireFormatError
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.domain.money import require_fen
+from clearing.ports import BillRecord, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,8 @@ class PosClient(Client[MerchantKeys, Transport]):
         if sale.state not in ("APPROVED", "REFUNDED") or left <= 0:
             return
         log.info("pos reversal refused, refunding the rest out_trade_no=%s", out_trade_no)
-        outcome = await self.refund(
-            out_trade_no=out_trade_no,
-            out_refund_no="RV" + out_trade_no,
-            refund_fen=left,
-            total_fen=sale.amount_fen,
-            reason="冲正",
-        )
+        ask = RefundAsk(out_trade_no, "RV" + out_trade_no, left, sale.amount_fen, "冲正")
+        outcome = await self.refund(ask)
         if outcome.state == "ABNORMAL":
             raise AcquirerRejected(
                 provider=PROVIDER,
@@ -138,36 +133,24 @@ class PosClient(Client[MerchantKeys, Transport]):
                 message="the refund that replaces the reversal failed",
             )
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """撤销 (void) while the sale's batch is open and the whole amount goes back, 退货
         (refund) otherwise; the same ``out_refund_no`` never gives money back twice."""
-        require_fen(refund_fen)
-        require_fen(total_fen)
-        if refund_fen > total_fen:
-            raise ValueError("refund_fen exceeds total_fen")
         body = {
-            **self._trade(out_trade_no),
-            "out_refund_no": out_refund_no,
-            "orig_amount": total_fen,
-            "reason": reason[:DESCRIPTION_MAX],
+            **self._trade(ask.out_trade_no),
+            "out_refund_no": ask.out_refund_no,
+            "orig_amount": ask.total_fen,
+            "reason": ask.reason[:DESCRIPTION_MAX],
         }
-        sale = await self._sale("refund", out_trade_no)
-        whole = refund_fen == total_fen == sale.amount_fen and sale.refunded_fen == 0
+        sale = await self._sale("refund", ask.out_trade_no)
+        whole = ask.refund_fen == ask.total_fen == sale.amount_fen and sale.refunded_fen == 0
         if sale.state == "APPROVED" and sale.batch_state == "OPEN" and whole:
             answer = await self._t.call("refund", "/v1/pos/void", body)
             # 12: the batch was settled since we asked, so it is a refund after all
             if answer.code != INVALID_TXN_CODE:
-                return self._refund_outcome("refund", answer, out_trade_no, out_refund_no)
-        answer = await self._t.call("refund", "/v1/pos/refund", {**body, "amount": refund_fen})
-        return self._refund_outcome("refund", answer, out_trade_no, out_refund_no)
+                return self._refund_outcome("refund", answer, ask.out_trade_no, ask.out_refund_no)
+        answer = await self._t.call("refund", "/v1/pos/refund", {**body, "amount": ask.refund_fen})
+        return self._refund_outcome("refund", answer, ask.out_trade_no, ask.out_refund_no)
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
         """The state of one void or refund."""

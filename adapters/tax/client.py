@@ -9,7 +9,7 @@ day's voucher detail list for reconciliation (TIPS 3111). Wire format: PROTOCOL.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from adapters.http import Client
@@ -32,7 +32,7 @@ from adapters.tax.wire import (
 )
 from adapters.wiretime import WireFormatError
 from clearing.domain.money import yuan_str
-from clearing.ports import DueItem, LegConfirmation
+from clearing.ports import DueItem, LegConfirmation, LegPaid
 
 log = logging.getLogger(__name__)
 
@@ -85,39 +85,27 @@ class TaxClient(Client[MerchantKeys, Transport]):
         except WireFormatError as exc:
             raise unreadable("lookup", str(exc)) from None
 
-    async def confirm(
-        self,
-        *,
-        reference: str,
-        amount_fen: int,
-        paid_at: datetime,
-        payment_ref: str,
-        order_no: str,
-    ) -> LegConfirmation:
-        """Tell the bureau voucher ``reference`` was paid; the proof is its 完税证明号.
+    async def confirm(self, leg: LegPaid) -> LegConfirmation:
+        """Tell the bureau voucher ``leg.reference`` was paid; the proof is its 完税证明号.
 
         Asking again for the same voucher and payment returns the same certificate. The bureau
         refuses an amount other than the one due (AMOUNT_MISMATCH) and a voucher paid by another
         payment (ALREADY_PAID).
         """
-        if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-            raise TypeError("amount_fen must be int fen")
-        if amount_fen <= 0:
-            raise ValueError("amount_fen must be positive")
-        if not PAYMENT_REF.fullmatch(payment_ref) or not ORDER_NO.fullmatch(order_no):
+        if not PAYMENT_REF.fullmatch(leg.payment_ref) or not ORDER_NO.fullmatch(leg.order_no):
             raise ValueError("payment_ref or order_no out of format")
-        if not TAX_VOU_NO.fullmatch(reference):
+        if not TAX_VOU_NO.fullmatch(leg.reference):
             raise _bad_reference("confirm", "not a 20-digit tax voucher number")
         body = {
-            "TaxVouNo": reference,
-            "TraAmt": yuan_str(amount_fen),
-            "PayTime": wire_time(paid_at),
-            "TraNoBus": payment_ref,
-            "OrderNo": order_no,
+            "TaxVouNo": leg.reference,
+            "TraAmt": yuan_str(leg.amount_fen),
+            "PayTime": wire_time(leg.paid_at),
+            "TraNoBus": leg.payment_ref,
+            "OrderNo": leg.order_no,
         }
         answer = await self._t.call("confirm", CONFIRM, body)
         try:
-            leg = mapping.confirmation(
+            confirmed = mapping.confirmation(
                 answer.body,
                 tax_org_code=self._keys.tax_org_code,
                 public_key=self._keys.bureau_public_key,
@@ -127,12 +115,12 @@ class TaxClient(Client[MerchantKeys, Transport]):
             raise TaxAnswerForged(operation="confirm", reason=str(exc), status=200) from None
         except WireFormatError as exc:
             raise unreadable("confirm", str(exc)) from None
-        if leg.reference != reference or leg.amount_fen != amount_fen:
+        if confirmed.reference != leg.reference or confirmed.amount_fen != leg.amount_fen:
             raise unreadable("confirm", "answer is about another voucher or amount")
-        if answer.body.get("TraNoBus") != payment_ref:
+        if answer.body.get("TraNoBus") != leg.payment_ref:
             raise unreadable("confirm", "answer is about another payment")
-        log.info("tax confirmed voucher=%s cert=%s", reference, leg.proof_no)
-        return leg
+        log.info("tax confirmed voucher=%s cert=%s", leg.reference, confirmed.proof_no)
+        return confirmed
 
     async def daily_confirmations(self, day: date) -> list[LegConfirmation]:
         """Every voucher the bureau confirmed through us on ``day`` (Beijing), certificates

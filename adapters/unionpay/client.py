@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 
 import aiohttp
 
@@ -37,7 +37,15 @@ from adapters.unionpay.gateway import (
 from adapters.unionpay.keys import MerchantKeys
 from adapters.unionpay.status import NOT_FOUND, QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes, TxnTimes
-from clearing.ports import BillRecord, PayPage, RefundOutcome, TradeStatus
+from clearing.ports import (
+    BillRecord,
+    CodeAsk,
+    PaymentAsk,
+    PayPage,
+    RefundAsk,
+    RefundOutcome,
+    TradeStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -84,29 +92,19 @@ class UnionPayClient:
     def __repr__(self) -> str:
         return f"UnionPayClient(base_url={self._gw.base_url!r}, merId={self._gw.keys.mer_id!r})"
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Apply for a dynamic code (01/07); returns the ``https://qr.95516.com/…`` text to show.
 
         ACP has no field for ``description``; the code stops being payable at ``expires_at``."""
-        wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
+        wire.check_order_id(ask.out_trade_no, room=len(REVERSAL_SUFFIX))
         extra = {
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
             "backUrl": self._notify_url,
-            "payTimeout": wire.txn_time(expires_at),
-            **wire.reserved(attach),
+            "payTimeout": wire.txn_time(ask.expires_at),
+            **wire.reserved(ask.attach),
         }
-        answer = await self._send("create_qr", "01", "07", out_trade_no, extra)
+        answer = await self._send("create_qr", "01", "07", ask.out_trade_no, extra)
         if answer.code != wire.OK:
             raise rejected("create_qr", answer)
         qr_code = answer.fields.get("qrCode", "")
@@ -114,27 +112,20 @@ class UnionPayClient:
             raise unreadable("create_qr", "qrCode missing")
         return qr_code
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge the citizen's C2B code (01/06). USERPAYING: the outcome is not known yet; poll
         ``query`` on ``QUERY_SCHEDULE_S`` (or call ``query_until_final``). A call that timed out
         is USERPAYING too: the charge may have gone through. ACP has no ``description`` field."""
+        out_trade_no = ask.out_trade_no
         wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if not PAYMENT_CODE.fullmatch(auth_code):
+        if not PAYMENT_CODE.fullmatch(ask.auth_code):
             raise ValueError("a UnionPay payment code is 19 digits starting 62")
         extra = {
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
-            "qrNo": auth_code,
+            "qrNo": ask.auth_code,
             "backUrl": self._notify_url,
-            **wire.reserved(attach),
+            **wire.reserved(ask.attach),
         }
         try:
             answer = await self._send("pay_by_code", "01", "06", out_trade_no, extra)
@@ -151,26 +142,15 @@ class UnionPayClient:
             return _in_process(out_trade_no, exc.reason)
         return _in_process(out_trade_no, "not visible yet") if found.state == NOT_FOUND else found
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """手机网页支付: the signed front consumption (01/01, bizType 000201, channelType 08) the
         phone's browser posts to ``frontTransReq.do``, where UnionPay takes the card. Nothing is
         sent from here; the txnTime is kept first, so the order can be queried whatever the
         browser does. The result comes by back notification or query, never by ``frontUrl``
         (``return_url``), which only brings the browser back. ACP has no ``description`` field
         here, and no payer IP for this access type."""
+        out_trade_no = ask.out_trade_no
         wire.check_order_id(out_trade_no, room=len(REVERSAL_SUFFIX))
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
         if not return_url.startswith(("https://", "http://")):
             raise ValueError("return_url must be an http(s) URL")
         txn_time = wire.txn_time(self._gw.now())
@@ -180,12 +160,12 @@ class UnionPayClient:
             "bizType": wire.BIZ_TYPE_GATEWAY,
             "orderId": out_trade_no,
             "txnTime": txn_time,
-            "txnAmt": wire.positive_fen(total_fen),
+            "txnAmt": wire.positive_fen(ask.total_fen),
             "currencyCode": wire.CURRENCY_CNY,
             "frontUrl": return_url,
             "backUrl": self._notify_url,
-            "payTimeout": wire.txn_time(expires_at),
-            **wire.reserved(attach),
+            "payTimeout": wire.txn_time(ask.expires_at),
+            **wire.reserved(ask.attach),
         }
         fields["signature"] = crypto.sign(fields, self._gw.keys.private_key)
         log.info("unionpay wap page orderId=%s", out_trade_no)
@@ -266,27 +246,17 @@ class UnionPayClient:
                 message=outcome.raw.get("origRespMsg", "reversal did not succeed"),
             )
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Refund (04) part or all of a payment; ``out_refund_no`` is the refund's own order id,
         so repeating a call finds the refund already made instead of making another. ACP has no
         field for ``reason``; the payment's ``out_trade_no`` travels in ``reqReserved``."""
+        out_refund_no = ask.out_refund_no
         wire.check_order_id(out_refund_no)
-        wire.positive_fen(refund_fen)
-        if refund_fen > total_fen:
-            raise ValueError("refund_fen exceeds total_fen")
         if await self._txn_times.recall(out_refund_no):
             earlier = await self._find("refund", out_refund_no)
             if earlier is not None:
                 return _refund_outcome("refund", out_refund_no, earlier)
-        found = await self.query(out_trade_no)
+        found = await self.query(ask.out_trade_no)
         if not found.paid or found.provider_txn_id is None:
             raise AcquirerRejected(
                 provider=PROVIDER,
@@ -300,8 +270,8 @@ class UnionPayClient:
             status.REFUND,
             order_id=out_refund_no,
             orig_qry_id=found.provider_txn_id,
-            fen=refund_fen,
-            out_trade_no=out_trade_no,
+            fen=ask.refund_fen,
+            out_trade_no=ask.out_trade_no,
         )
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:

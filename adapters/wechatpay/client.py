@@ -13,14 +13,13 @@ import hashlib
 import logging
 import re
 import zlib
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Unpack
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
 from adapters import wiretime
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerUnavailable
 from adapters.http import Client, Options
 from adapters.wechatpay.bill import BillFormatError, parse_trade_bill
@@ -29,7 +28,7 @@ from adapters.wechatpay.mapping import MalformedError, refund_outcome, trade_sta
 from adapters.wechatpay.mobile import MobileMixin
 from adapters.wechatpay.transport import PROVIDER, Answer, Transport, rejected, unreadable
 from clearing import bounds
-from clearing.ports import BillRecord, RefundOutcome, TradeStatus
+from clearing.ports import BillRecord, CodeAsk, PaymentAsk, RefundAsk, RefundOutcome, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,54 +71,28 @@ class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
         self._notify_url = notify_url
         self._store_id = store_id
 
-    async def create_qr(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str = "",
-    ) -> str:
+    async def create_qr(self, ask: PaymentAsk) -> str:
         """Native prepay; returns the ``weixin://wxpay/bizpayurl?pr=…`` code URL."""
-        return await self._prepay(
-            "create_qr",
-            "native",
-            "code_url",
-            {},
-            out_trade_no=out_trade_no,
-            description=description,
-            total_fen=total_fen,
-            expires_at=expires_at,
-            attach=attach,
-        )
+        return await self._prepay("create_qr", "native", "code_url", {}, ask)
 
-    async def pay_by_code(
-        self,
-        *,
-        out_trade_no: str,
-        auth_code: str,
-        description: str,
-        total_fen: int,
-        attach: str = "",
-    ) -> TradeStatus:
+    async def pay_by_code(self, ask: CodeAsk) -> TradeStatus:
         """Charge a payment code (B scans C). SUCCESS is final; USERPAYING means the citizen is
         confirming on the phone and ``query`` must be polled. Payment codes get no callback."""
-        require_fen(total_fen)
-        if not AUTH_CODE.fullmatch(auth_code):
+        out_trade_no = ask.out_trade_no
+        if not AUTH_CODE.fullmatch(ask.auth_code):
             # the code is a bearer credential: never echo it
             raise ValueError("auth_code is not a WeChat Pay payment code (18 digits, 10-15…)")
         payload: dict[str, Any] = {
             "appid": self._keys.appid,
             "mchid": self._keys.mchid,
-            "description": description,
+            "description": ask.description,
             "out_trade_no": out_trade_no,
-            "payer": {"auth_code": auth_code},
-            "amount": {"total": total_fen, "currency": "CNY"},
+            "payer": {"auth_code": ask.auth_code},
+            "amount": {"total": ask.total_fen, "currency": "CNY"},
             "scene_info": {"store_info": {"out_id": self._store_id}},
         }
-        if attach:
-            payload["attach"] = attach
+        if ask.attach:
+            payload["attach"] = ask.attach
         answer = await self._t.call("pay_by_code", "POST", "/v3/pay/transactions/codepay", payload)
         if answer.status == 202 or "USERPAYING" in (answer.code, answer.data.get("trade_state")):
             return TradeStatus(out_trade_no=out_trade_no, state="USERPAYING", raw=answer.data)
@@ -167,40 +140,25 @@ class WeChatPayClient(MobileMixin, Client[MerchantKeys, Transport]):
             if status.amount_fen is None:
                 raise unreadable("reverse", 200, "a paid order without amount.total")
             # derived from the trade number, so a repeated reverse can never refund twice
-            await self.refund(
-                out_trade_no=out_trade_no,
-                out_refund_no=f"{out_trade_no}-RV",
-                refund_fen=status.amount_fen,
-                total_fen=status.amount_fen,
-                reason="撤销",
-            )
+            fen = status.amount_fen
+            await self.refund(RefundAsk(out_trade_no, f"{out_trade_no}-RV", fen, fen, "撤销"))
         # NOT_FOUND, CLOSED, REVOKED, PAYERROR: nothing was taken, nothing to give back
 
-    async def refund(
-        self,
-        *,
-        out_trade_no: str,
-        out_refund_no: str,
-        refund_fen: int,
-        total_fen: int,
-        reason: str,
-    ) -> RefundOutcome:
+    async def refund(self, ask: RefundAsk) -> RefundOutcome:
         """Ask for a (partial) refund; ``out_refund_no`` makes a repeated call safe. Its final
         state arrives as a REFUND.* notification at ``notify_url`` or by ``query_refund``."""
-        require_fen(refund_fen)
-        require_fen(total_fen)
         payload: dict[str, Any] = {
-            "out_trade_no": out_trade_no,
-            "out_refund_no": out_refund_no,
+            "out_trade_no": ask.out_trade_no,
+            "out_refund_no": ask.out_refund_no,
             "notify_url": self._notify_url,
-            "amount": {"refund": refund_fen, "total": total_fen, "currency": "CNY"},
+            "amount": {"refund": ask.refund_fen, "total": ask.total_fen, "currency": "CNY"},
         }
-        if reason:
-            payload["reason"] = reason
+        if ask.reason:
+            payload["reason"] = ask.reason
         answer = await self._t.call("refund", "POST", "/v3/refund/domestic/refunds", payload)
         if answer.status != 200:
             raise rejected("refund", answer)
-        return _refund("refund", out_refund_no, answer)
+        return _refund("refund", ask.out_refund_no, answer)
 
     async def query_refund(self, *, out_trade_no: str, out_refund_no: str) -> RefundOutcome:
         """The refund's current state; ``AcquirerRejected`` 404 RESOURCE_NOT_EXISTS when WeChat

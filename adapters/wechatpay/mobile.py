@@ -13,19 +13,17 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
 
-from adapters.amounts import require_fen
 from adapters.errors import AcquirerRejected, AcquirerUnavailable
 from adapters.wechatpay import crypto
 from adapters.wechatpay.keys import MerchantKeys
 from adapters.wechatpay.transport import PROVIDER, Transport, rejected, unreadable
 from adapters.wiretime import BEIJING
-from clearing.ports import PayPage
+from clearing.ports import PaymentAsk, PayPage
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +49,22 @@ class MobileMixin:
         kind: str,
         answer_field: str,
         extra: Mapping[str, Any],
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        attach: str,
+        ask: PaymentAsk,
     ) -> str:
-        """One prepay (``/v3/pay/transactions/{kind}``) of the order the keywords describe, with
-        the ``extra`` fields of its kind; the string ``answer_field`` of the answer."""
-        require_fen(total_fen)
-        if expires_at.tzinfo is None:
-            raise ValueError("expires_at must be timezone-aware")
+        """One prepay (``/v3/pay/transactions/{kind}``) of ``ask``, with the ``extra`` fields of
+        its kind; the string ``answer_field`` of the answer."""
         body: dict[str, Any] = {
             "appid": self._keys.appid,
             "mchid": self._keys.mchid,
-            "description": description,
-            "out_trade_no": out_trade_no,
-            "time_expire": expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
+            "description": ask.description,
+            "out_trade_no": ask.out_trade_no,
+            "time_expire": ask.expires_at.astimezone(BEIJING).isoformat(timespec="seconds"),
             "notify_url": self._notify_url,
-            "amount": {"total": total_fen, "currency": "CNY"},
+            "amount": {"total": ask.total_fen, "currency": "CNY"},
             **extra,
         }
-        if attach:
-            body["attach"] = attach
+        if ask.attach:
+            body["attach"] = ask.attach
         answer = await self._t.call(operation, "POST", f"/v3/pay/transactions/{kind}", body)
         if answer.status != 200:
             raise rejected(operation, answer)
@@ -83,33 +73,13 @@ class MobileMixin:
             raise unreadable(operation, answer.status, f"{answer_field} missing")
         return value
 
-    async def open_mobile_page(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        return_url: str,
-        payer_ip: str,
-        attach: str = "",
-    ) -> PayPage:
+    async def open_mobile_page(self, ask: PaymentAsk, *, return_url: str, payer_ip: str) -> PayPage:
         """H5 prepay; the browser goes to ``h5_url`` with ``redirect_url`` appended (section 2).
         WeChat compares ``payer_client_ip`` with the address that opens the link."""
         if not payer_ip:
             raise ValueError("payer_ip is required: WeChat checks it against the payer's phone")
         scene = {"payer_client_ip": payer_ip, "h5_info": {"type": "Wap"}}
-        h5_url = await self._prepay(
-            "open_mobile_page",
-            "h5",
-            "h5_url",
-            {"scene_info": scene},
-            out_trade_no=out_trade_no,
-            description=description,
-            total_fen=total_fen,
-            expires_at=expires_at,
-            attach=attach,
-        )
+        h5_url = await self._prepay("open_mobile_page", "h5", "h5_url", {"scene_info": scene}, ask)
         if not h5_url.startswith(("https://", "http://")):
             raise unreadable("open_mobile_page", 200, "h5_url missing")
         joiner = "&" if "?" in h5_url else "?"
@@ -169,29 +139,11 @@ class MobileMixin:
             )
         return openid
 
-    async def create_jsapi(
-        self,
-        *,
-        out_trade_no: str,
-        description: str,
-        total_fen: int,
-        expires_at: datetime,
-        openid: str,
-        attach: str = "",
-    ) -> dict[str, str]:
+    async def create_jsapi(self, ask: PaymentAsk, *, openid: str) -> dict[str, str]:
         """JSAPI prepay (1.2), then the bridge parameters signed with the merchant API key,
         the same key as the prepay call (1.3)."""
-        prepay_id = await self._prepay(
-            "create_jsapi",
-            "jsapi",
-            "prepay_id",
-            {"payer": {"openid": openid}},
-            out_trade_no=out_trade_no,
-            description=description,
-            total_fen=total_fen,
-            expires_at=expires_at,
-            attach=attach,
-        )
+        payer = {"payer": {"openid": openid}}
+        prepay_id = await self._prepay("create_jsapi", "jsapi", "prepay_id", payer, ask)
         return bridge_params(self._keys, prepay_id)
 
 

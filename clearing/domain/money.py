@@ -31,6 +31,15 @@ class MoneyError(ValueError):
         self.code: MoneyErrorCode = code
 
 
+def require_fen(value: int) -> None:
+    """An amount the caller passes in is a positive int of fen: a float or a bool is a bug in the
+    caller (``TypeError``), zero or less is a value no acquirer takes (``ValueError``)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("amounts are int fen")
+    if value <= 0:
+        raise ValueError("amount must be positive")
+
+
 def _require_int(value: object, name: str) -> int:
     # bool is an int subclass, but True as an amount is always a bug.
     if isinstance(value, bool) or not isinstance(value, int):

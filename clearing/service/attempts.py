@@ -23,7 +23,7 @@ from clearing.channels import Channel
 from clearing.domain.codes import channel_of, mask_code
 from clearing.domain.orders import PAYABLE, OrderState, attempt_no
 from clearing.errors import Conflict, InvalidRequest, UpstreamUnavailable
-from clearing.ports import ChannelRefused
+from clearing.ports import ChannelRefused, CodeAsk, PaymentAsk
 from clearing.service import audit
 from clearing.service.orders import no_order, notify
 from clearing.service.payments import acquirer_for, capture, notice_from_status
@@ -46,16 +46,12 @@ class Attempt:
     def description(self) -> str:
         return f"不动产登记税费 {self.case_no}"[:120]
 
-    def trade(self) -> dict[str, Any]:
+    def trade(self) -> PaymentAsk:
         """What every way of opening a payment tells the channel about the trade; the order
         number rides along as ``attach`` and comes back in the notification."""
-        return {
-            "out_trade_no": self.out_trade_no,
-            "description": self.description,
-            "total_fen": self.total_fen,
-            "expires_at": self.expires_at,
-            "attach": self.order_no,
-        }
+        return PaymentAsk(
+            self.out_trade_no, self.description, self.total_fen, self.expires_at, self.order_no
+        )
 
     def view(self, state: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -297,7 +293,7 @@ async def start_qr(
     if isinstance(a, dict):
         return a
     try:
-        code_url = await channel.create_qr(**a.trade())
+        code_url = await channel.create_qr(a.trade())
     except Exception as exc:
         raise await _prepay_failed(pool, a, exc) from exc
     await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=code_url)
@@ -327,13 +323,8 @@ async def pay_by_code(
     )  # fmt: skip
     assert isinstance(a, Attempt)
     try:
-        status = await channel.pay_by_code(
-            out_trade_no=a.out_trade_no,
-            auth_code=auth_code.strip(),
-            description=a.description,
-            total_fen=a.total_fen,
-            attach=order_no,
-        )
+        ask = CodeAsk(a.out_trade_no, auth_code.strip(), a.description, a.total_fen, order_no)
+        status = await channel.pay_by_code(ask)
     except ChannelRefused as exc:
         await _mark_failed(pool, a, exc.code)
         raise _refused(a, exc) from exc

@@ -110,7 +110,7 @@ async def start_h5(
         channels,
         "h5",
         lambda channel, a: channel.open_mobile_page(
-            **a.trade(), return_url=return_url, payer_ip=payer_ip
+            a.trade(), return_url=return_url, payer_ip=payer_ip
         ),
         order_no=order_no,
         provider=provider,
@@ -140,7 +140,7 @@ async def start_jsapi(
         pool,
         channels,
         "jsapi",
-        lambda channel, a: channel.create_jsapi(**a.trade(), openid=openid),
+        lambda channel, a: channel.create_jsapi(a.trade(), openid=openid),
         order_no=order_no,
         provider=provider,
         now=now,

@@ -14,7 +14,7 @@ from clearing.announce import Announce
 from clearing.channels import Channel
 from clearing.domain.orders import PAYABLE, OrderState
 from clearing.metrics import Metrics
-from clearing.ports import RefundOutcome
+from clearing.ports import RefundAsk, RefundOutcome
 from clearing.service import audit, refunds
 from clearing.service.attempts import fail_attempt
 from clearing.service.orders import notify
@@ -172,11 +172,13 @@ class Handlers:
         channel = acquirer_for(self.acquirers, r["provider"])
         if r["state"] == "APPROVED":
             outcome = await channel.refund(
-                out_trade_no=r["out_trade_no"],
-                out_refund_no=r["out_refund_no"],
-                refund_fen=r["amount_fen"],
-                total_fen=r["paid_fen"],
-                reason="窗口退款",
+                RefundAsk(
+                    r["out_trade_no"],
+                    r["out_refund_no"],
+                    r["amount_fen"],
+                    r["paid_fen"],
+                    "窗口退款",
+                )
             )
         else:
             outcome = await channel.query_refund(
@@ -232,12 +234,10 @@ class Handlers:
                 out_trade_no=p["out_trade_no"], out_refund_no=out_refund_no
             )
         else:
+            fen = p["amount_fen"]
+            reason = "款项无法对应缴费单，原路退回"
             outcome = await acquirer.refund(
-                out_trade_no=p["out_trade_no"],
-                out_refund_no=out_refund_no,
-                refund_fen=p["amount_fen"],
-                total_fen=p["amount_fen"],
-                reason="款项无法对应缴费单，原路退回",
+                RefundAsk(p["out_trade_no"], out_refund_no, fen, fen, reason)
             )
         try:
             return await self._record_refund(payment_id, p, out_refund_no, outcome)

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from clearing.announce import Announce, order_event
-from clearing.ports import Authority, AuthorityRefused
+from clearing.ports import Authority, AuthorityRefused, LegPaid
 from clearing.service import audit
 from clearing.workers.runner import PermanentFailure
 
@@ -81,12 +81,14 @@ class LegConfirmer:
             raise RuntimeError(f"authority {name} is not configured")
         try:
             proof = await authority.confirm(
-                reference=leg["reference"],
-                amount_fen=leg["amount_fen"],
-                paid_at=leg["paid_at"],
-                # the channel and its transaction id, in the characters every authority accepts
-                payment_ref=f"{leg['provider']}-{leg['provider_txn_id']}"[:64],
-                order_no=leg["order_no"],
+                LegPaid(
+                    reference=leg["reference"],
+                    amount_fen=leg["amount_fen"],
+                    paid_at=leg["paid_at"],
+                    # the channel and its transaction id, in the characters every authority takes
+                    payment_ref=f"{leg['provider']}-{leg['provider_txn_id']}"[:64],
+                    order_no=leg["order_no"],
+                )
             )
         except AuthorityRefused as exc:
             await self._refused(leg, name, exc)

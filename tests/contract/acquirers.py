@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
+from clearing.ports import PaymentAsk
 from tests.integration import alipay_harness, pos_harness, unionpay_harness, wechat_harness
 from tests.integration.serving import NotifyReceiver
 
@@ -121,11 +122,13 @@ class AcquirerUnderTest:
             )
         else:
             await client.create_qr(
-                out_trade_no=no,
-                description="不动产登记费及契税",
-                total_fen=total_fen,
-                expires_at=in_minutes(15),
-                attach="window=3",
+                PaymentAsk(
+                    out_trade_no=no,
+                    description="不动产登记费及契税",
+                    total_fen=total_fen,
+                    expires_at=in_minutes(15),
+                    attach="window=3",
+                )
             )
         return no
 

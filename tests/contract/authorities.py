@@ -21,7 +21,7 @@ from typing import Any
 from adapters.fiscal.errors import FiscalAnswerForged, FiscalUnavailable
 from adapters.fund.errors import FundAnswerForged, FundUnavailable
 from adapters.tax.errors import TaxAnswerForged, TaxUnavailable
-from clearing.ports import DueItem, LegConfirmation
+from clearing.ports import DueItem, LegConfirmation, LegPaid
 from tests.integration import fiscal_harness, fund_harness, tax_harness
 
 AUTHORITIES = ("tax", "fiscal", "fund")
@@ -66,13 +66,9 @@ class AuthorityUnderTest:
     async def confirm(
         self, client: Any, item: DueItem, ref: str, amount_fen: int | None = None
     ) -> LegConfirmation:
-        leg: LegConfirmation = await client.confirm(
-            reference=item.reference,
-            amount_fen=item.amount_fen if amount_fen is None else amount_fen,
-            paid_at=datetime.now(UTC),
-            payment_ref=ref,
-            order_no="TJ20261126000001",
-        )
+        amount = item.amount_fen if amount_fen is None else amount_fen
+        paid = LegPaid(item.reference, amount, datetime.now(UTC), ref, "TJ20261126000001")
+        leg: LegConfirmation = await client.confirm(paid)
         return leg
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
 from adapters.unionpay.gateway import OutcomeUnknown
-from clearing.ports import ChannelRefused
+from clearing.ports import ChannelRefused, RefundAsk
 from tests.contract.acquirers import (
     ACQUIRERS,
     FORGERIES,
@@ -122,8 +122,8 @@ async def test_a_refund_is_made_once_per_refund_number(acquirer: AcquirerUnderTe
     client = acquirer.client()
     no = await acquirer.paid(client, total_fen=1_000)
     ask = {"out_trade_no": no, "out_refund_no": "R" + no, "refund_fen": 400, "total_fen": 1_000}
-    first = await client.refund(**ask, reason="多缴")
-    again = await client.refund(**ask, reason="多缴")
+    first = await client.refund(RefundAsk(**ask, reason="多缴"))
+    again = await client.refund(RefundAsk(**ask, reason="多缴"))
     assert first.state in ("SUCCESS", "PROCESSING") and first.out_refund_no == "R" + no
     # Alipay names a refund by our number only: it has no refund id of its own
     assert (again.state, again.provider_refund_id) == (first.state, first.provider_refund_id)
@@ -131,7 +131,9 @@ async def test_a_refund_is_made_once_per_refund_number(acquirer: AcquirerUnderTe
     assert found.provider_refund_id == first.provider_refund_id
     # the rest may be refunded, but never more than was paid
     with pytest.raises(AcquirerRejected):
-        await client.refund(**{**ask, "out_refund_no": "S" + no, "refund_fen": 601}, reason="")
+        await client.refund(
+            RefundAsk(**{**ask, "out_refund_no": "S" + no, "refund_fen": 601}, reason="")
+        )
 
 
 # --- notifications under faults ------------------------------------------------------------

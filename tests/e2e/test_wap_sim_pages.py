@@ -25,7 +25,7 @@ from adapters.alipay.notify import AlipayNotifyParser
 from adapters.unionpay.client import UnionPayClient
 from adapters.unionpay.keys import load_merchant_keys as unionpay_keys
 from adapters.unionpay.notify import UnionPayNotifyParser
-from clearing.ports import PayPage
+from clearing.ports import PaymentAsk, PayPage
 from tests.e2e.conftest import PageFactory, Stack, Watched
 from tests.e2e.flows import api_when
 from tests.integration.service_harness import open_attempt_row, order_body
@@ -106,10 +106,9 @@ async def _at_the_cashier(
     """A phone browser that the merchant's page sent to the acquirer's own page for the
     attempt ``otn`` (the simulator's cashier), with ``merchant``'s page to come back to."""
     pay = await client.open_mobile_page(
-        out_trade_no=otn,
-        description="不动产登记税费",
-        total_fen=fen,
-        expires_at=expires_at,
+        PaymentAsk(
+            out_trade_no=otn, description="不动产登记税费", total_fen=fen, expires_at=expires_at
+        ),
         return_url=merchant.base_url + "/back",
         payer_ip="203.0.113.7",
     )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.errors import AcquirerUnavailable
-from clearing.ports import RefundOutcome
+from clearing.ports import RefundAsk, RefundOutcome
 from tests.integration.serving import in_minutes
 
 
@@ -40,7 +40,7 @@ async def refunded_twice(client: Any, out_trade_no: str, out_refund_no: str) -> 
     """4.00 of a 10.00 payment refunded, then the same refund asked again: both succeed as
     the one refund (the same refund id at the acquirer)."""
     ask = {"out_refund_no": out_refund_no, "refund_fen": 400, "total_fen": 1_000, "reason": "多缴"}
-    first: RefundOutcome = await client.refund(out_trade_no=out_trade_no, **ask)
+    first: RefundOutcome = await client.refund(RefundAsk(out_trade_no=out_trade_no, **ask))
     assert first.state == "SUCCESS" and first.provider_refund_id
-    again = await client.refund(out_trade_no=out_trade_no, **ask)
+    again = await client.refund(RefundAsk(out_trade_no=out_trade_no, **ask))
     assert again.provider_refund_id == first.provider_refund_id

@@ -24,7 +24,7 @@ from adapters.fund.errors import FundRefused
 from adapters.fund.keys import MerchantKeys, PlatformKeys
 from adapters.fund.simulator import create_simulator_app
 from adapters.fund.wire import BEIJING
-from clearing.ports import LegConfirmation
+from clearing.ports import LegConfirmation, LegPaid
 from tests.integration.serving import SimHandle, load_keyset, running_sim, running_sim_cli
 
 PAID_AT = datetime(2026, 3, 2, 10, 15, 0, tzinfo=BEIJING)
@@ -112,13 +112,7 @@ def pay(
     client: FundClient, notice_no: str, amount_fen: int, serial: str = "WX4200001"
 ) -> Awaitable[LegConfirmation]:
     """Confirm a deposit paid at PAID_AT under payment serial ``serial``."""
-    return client.confirm(
-        reference=notice_no,
-        amount_fen=amount_fen,
-        paid_at=PAID_AT,
-        payment_ref=serial,
-        order_no="TJ20260302000001",
-    )
+    return client.confirm(LegPaid(notice_no, amount_fen, PAID_AT, serial, "TJ20260302000001"))
 
 
 def running_fund_sim(

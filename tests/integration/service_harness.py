@@ -24,7 +24,7 @@ from clearing.channels import Channel
 from clearing.config import Settings
 from clearing.db import Conn
 from clearing.domain.orders import attempt_no
-from clearing.ports import PayPage
+from clearing.ports import PaymentAsk, PayPage
 from clearing.service import principals
 from tests.integration.factories import PAYER_ID, place
 from tests.integration.serving import polled, serving
@@ -153,10 +153,12 @@ class Service:
 
         channel: Channel = self.app[ACQUIRERS][provider]
         return await channel.open_mobile_page(
-            out_trade_no=otn,
-            description="不动产登记税费 2026-BDC-000777",
-            total_fen=fen,
-            expires_at=expires_at,
+            PaymentAsk(
+                out_trade_no=otn,
+                description="不动产登记税费 2026-BDC-000777",
+                total_fen=fen,
+                expires_at=expires_at,
+            ),
             return_url=return_url,
             payer_ip="203.0.113.7",
         )

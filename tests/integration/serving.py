@@ -29,7 +29,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from adapters.errors import NotifyRejected
-from clearing.ports import PaymentNotice
+from clearing.ports import PaymentAsk, PaymentNotice
 
 Ack = tuple[int, str, bytes]
 """An answer: status, content type, body."""
@@ -346,11 +346,13 @@ async def open_acquirer_qr(
     """Open ``out_trade_no`` (the usual bill, 15 minutes) on an acquirer's real client, check
     its QR is the acquirer's (``qr_prefix``) and return the number."""
     qr = await client.create_qr(
-        out_trade_no=out_trade_no,
-        description="不动产登记费及契税",
-        total_fen=total_fen,
-        expires_at=in_minutes(15),
-        attach="window=3",
+        PaymentAsk(
+            out_trade_no=out_trade_no,
+            description="不动产登记费及契税",
+            total_fen=total_fen,
+            expires_at=in_minutes(15),
+            attach="window=3",
+        )
     )
     assert qr.startswith(qr_prefix)
     return out_trade_no

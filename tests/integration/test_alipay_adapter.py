@@ -27,6 +27,7 @@ from adapters.alipay.keys import (
 from adapters.alipay.notify import ACK_OK, ACK_REFUSED, AlipayNotifyParser
 from adapters.alipay.sim_state import RETRY_SCHEDULE_S
 from adapters.errors import AcquirerRejected, AcquirerUnavailable, NotifyRejected, ResponseForged
+from clearing.ports import CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.alipay_harness import (
@@ -193,7 +194,7 @@ async def test_precreate_is_idempotent_for_the_same_request(
 
     async def precreate(total_fen: int) -> str:
         return await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=total_fen, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=total_fen, expires_at=expires)
         )
 
     first = await precreate(100)
@@ -211,29 +212,40 @@ async def test_bad_fields_are_invalid_parameters(sim: AlipaySim, client: AlipayC
     for out_trade_no, expires in (("bad no!", in_minutes(5)), (trade_no(), in_minutes(-1))):
         with pytest.raises(AcquirerRejected) as caught:
             await client.create_qr(
-                out_trade_no=out_trade_no, description="x", total_fen=1, expires_at=expires
+                PaymentAsk(
+                    out_trade_no=out_trade_no, description="x", total_fen=1, expires_at=expires
+                )
             )
         assert caught.value.code == "ACQ.INVALID_PARAMETER"
     with pytest.raises(AcquirerRejected) as too_much:
         await client.create_qr(
-            out_trade_no=trade_no(),
-            description="x",
-            total_fen=100_000_000_01,
-            expires_at=in_minutes(5),
+            PaymentAsk(
+                out_trade_no=trade_no(),
+                description="x",
+                total_fen=100_000_000_01,
+                expires_at=in_minutes(5),
+            )
         )
     assert too_much.value.code == "ACQ.TOTAL_FEE_EXCEED"
     # Alipay refuses / = & in a subject; the client writes their full-width forms instead
     no = trade_no()
     await client.create_qr(
-        out_trade_no=no, description="契税/登记费&工本费=1", total_fen=1, expires_at=in_minutes(5)
+        PaymentAsk(
+            out_trade_no=no,
+            description="契税/登记费&工本费=1",
+            total_fen=1,
+            expires_at=in_minutes(5),
+        )
     )
     assert (await sim.order(no))["subject"] == "契税／登记费＆工本费＝1"
     with pytest.raises(TypeError):
         await client.create_qr(
-            out_trade_no=no,
-            description="x",
-            total_fen=1.0,  # type: ignore[arg-type]
-            expires_at=in_minutes(5),
+            PaymentAsk(
+                out_trade_no=no,
+                description="x",
+                total_fen=1.0,  # type: ignore[arg-type]
+                expires_at=in_minutes(5),
+            )
         )
 
 
@@ -276,7 +288,9 @@ async def test_expired_codes_cannot_be_paid(sim: AlipaySim, client: AlipayClient
 async def test_scan_page_pays_through_the_form(sim: AlipaySim, client: AlipayClient) -> None:
     no = trade_no()
     qr = await client.create_qr(
-        out_trade_no=no, description="维修资金<首期>", total_fen=1_205, expires_at=in_minutes(5)
+        PaymentAsk(
+            out_trade_no=no, description="维修资金<首期>", total_fen=1_205, expires_at=in_minutes(5)
+        )
     )
     token = qr.rsplit("/", 1)[1]
     async with sim.session.get(f"{sim.base_url}/sim/scan/{token}") as resp:
@@ -297,7 +311,7 @@ async def test_scan_page_pays_through_the_form(sim: AlipaySim, client: AlipayCli
 async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver) -> None:
     no, code = trade_no(), buyer_code()
     paid = await client.pay_by_code(
-        out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1"
+        CodeAsk(out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1")
     )
     assert paid.state == "SUCCESS" and paid.paid and paid.amount_fen == 50_000
     assert paid.paid_at is not None
@@ -305,7 +319,7 @@ async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: Notif
     assert delivery.notice is not None and delivery.notice.provider_txn_id == paid.provider_txn_id
     # the clerk's retry of a payment that went through reports the trade as it is
     again = await client.pay_by_code(
-        out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1"
+        CodeAsk(out_trade_no=no, auth_code=code, description="契税", total_fen=50_000, attach="w=1")
     )
     assert (again.state, again.provider_txn_id) == ("SUCCESS", paid.provider_txn_id)
 
@@ -314,7 +328,9 @@ async def test_pay_by_code(sim: AlipaySim, client: AlipayClient, receiver: Notif
 async def test_codes_alipay_would_not_read_are_refused(client: AlipayClient, code: str) -> None:
     no = trade_no()
     with pytest.raises(AcquirerRejected) as caught:
-        await client.pay_by_code(out_trade_no=no, auth_code=code, description="x", total_fen=1)
+        await client.pay_by_code(
+            CodeAsk(out_trade_no=no, auth_code=code, description="x", total_fen=1)
+        )
     assert caught.value.code == "ACQ.PAYMENT_AUTH_CODE_INVALID"
     assert code not in str(caught.value)  # a payment code is a credential: never echoed
 
@@ -323,7 +339,7 @@ async def test_user_paying_then_confirmed(sim: AlipaySim, client: AlipayClient) 
     await sim.set_faults(user_paying=True, user_paying_s=0.2)
     no = trade_no()
     waiting = await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300)
     )
     assert (waiting.state, waiting.paid) == ("USERPAYING", False)
     assert waiting.provider_txn_id is not None
@@ -338,7 +354,7 @@ async def test_user_paying_never_then_reversed(sim: AlipaySim, client: AlipayCli
     await sim.set_faults(user_paying=True, user_paying_completes=False)
     no = trade_no()
     waiting = await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=300)
     )
     assert waiting.state == "USERPAYING"
     await client.reverse(no)
@@ -353,7 +369,7 @@ async def test_payment_that_succeeded_after_the_client_gave_up_is_reversed(
     await answered_too_late(
         sim,
         lambda impatient: impatient.pay_by_code(
-            out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
         ),
         receiver.url,
     )
@@ -374,7 +390,7 @@ async def test_reversing_a_payment_that_never_arrived_blocks_it(
     await client.reverse(no)
     with pytest.raises(AcquirerRejected) as caught:
         await client.pay_by_code(
-            out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
         )
     assert caught.value.code == "ACQ.TRADE_HAS_CLOSE"
 
@@ -384,7 +400,7 @@ async def test_cancel_is_retried_while_alipay_asks_for_it(
 ) -> None:
     no = trade_no()
     await client.pay_by_code(
-        out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700
+        CodeAsk(out_trade_no=no, auth_code=buyer_code(), description="契税", total_fen=700)
     )
     await sim.set_faults(cancel_retry=2)
     await client.reverse(no)  # two retry_flag=Y answers, then done
@@ -404,11 +420,13 @@ async def test_refunds(sim: AlipaySim, client: AlipayClient, receiver: NotifyRec
 
     async def refund(out_refund_no: str, refund_fen: int) -> str:
         outcome = await client.refund(
-            out_trade_no=no,
-            out_refund_no=out_refund_no,
-            refund_fen=refund_fen,
-            total_fen=1_000,
-            reason="多缴",
+            RefundAsk(
+                out_trade_no=no,
+                out_refund_no=out_refund_no,
+                refund_fen=refund_fen,
+                total_fen=1_000,
+                reason="多缴",
+            )
         )
         return f"{outcome.state} {outcome.raw['fund_change']} {outcome.raw['refund_fee']}"
 
@@ -436,7 +454,7 @@ async def test_refunds(sim: AlipaySim, client: AlipayClient, receiver: NotifyRec
     assert [d.notice is not None for d in deliveries] == [True, False, False]
     with pytest.raises(ValueError):
         await client.refund(
-            out_trade_no=no, out_refund_no="R3", refund_fen=2, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R3", refund_fen=2, total_fen=1, reason="")
         )
 
 
@@ -444,13 +462,13 @@ async def test_refund_of_an_unpaid_trade(sim: AlipaySim, client: AlipayClient) -
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as unscanned:
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason="")
         )
     assert unscanned.value.code == "ACQ.TRADE_NOT_EXIST"
     await sim.scan(no)
     with pytest.raises(AcquirerRejected) as waiting:
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=1, reason="")
         )
     assert waiting.value.code == "ACQ.TRADE_STATUS_ERROR"
 
@@ -463,7 +481,9 @@ async def test_refund_whose_answer_was_lost_is_found_by_query(
     await sim.set_faults(refund_error="ACQ.SYSTEM_ERROR")
     with pytest.raises(AcquirerUnavailable):
         await client.refund(
-            out_trade_no=no, out_refund_no="R1" + no, refund_fen=100, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R1" + no, refund_fen=100, total_fen=1_000, reason=""
+            )
         )
     assert (await client.query_refund(out_trade_no=no, out_refund_no="R1" + no)).state == (
         "SUCCESS"
@@ -471,7 +491,9 @@ async def test_refund_whose_answer_was_lost_is_found_by_query(
     await sim.set_faults(refund_error="ACQ.SELLER_BALANCE_NOT_ENOUGH")
     with pytest.raises(AcquirerRejected) as refused:
         await client.refund(
-            out_trade_no=no, out_refund_no="R2" + no, refund_fen=100, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R2" + no, refund_fen=100, total_fen=1_000, reason=""
+            )
         )
     assert refused.value.code == "ACQ.SELLER_BALANCE_NOT_ENOUGH"
     with pytest.raises(AcquirerRejected):
@@ -635,9 +657,11 @@ async def test_precreate_that_succeeded_after_the_client_gave_up(
     sim: AlipaySim, client: AlipayClient, receiver: NotifyReceiver
 ) -> None:
     ask = qr_ask(trade_no())
-    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    await answered_too_late(
+        sim, lambda impatient: impatient.create_qr(PaymentAsk(**ask)), receiver.url
+    )
     # retrying the same request is safe and yields the QR Alipay already issued
-    qr = await client.create_qr(**ask)
+    qr = await client.create_qr(PaymentAsk(**ask))
     assert qr == (await sim.order(ask["out_trade_no"]))["qr_code"]
 
 
@@ -814,10 +838,18 @@ async def test_daily_bill_carries_payments_refunds_reversals_and_fees(
     await sim.pay(second)
     code_paid = trade_no()
     await client.pay_by_code(
-        out_trade_no=code_paid, auth_code=buyer_code(), description="契税", total_fen=10_000
+        CodeAsk(
+            out_trade_no=code_paid, auth_code=buyer_code(), description="契税", total_fen=10_000
+        )
     )
     await client.refund(
-        out_trade_no=first, out_refund_no="R" + first, refund_fen=345, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=first,
+            out_refund_no="R" + first,
+            refund_fen=345,
+            total_fen=12_345,
+            reason="",
+        )
     )
     await client.reverse(code_paid)  # fee 60 charged, then all of it given back
     unpaid = await open_qr(client)  # never paid: not on the bill

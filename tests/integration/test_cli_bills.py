@@ -11,6 +11,7 @@ from pathlib import Path
 import aiohttp
 
 from adapters.wechatpay.client import WeChatPayClient
+from clearing.ports import LegPaid, PaymentAsk
 from tests.integration.wechat_harness import running_wechat_sim
 
 BEIJING = timezone(timedelta(hours=8))
@@ -46,10 +47,12 @@ async def test_bills_fetch_writes_the_days_payments(tmp_path: Path) -> None:
         for i, amount in enumerate((123_45, 80_00)):
             otn = f"TJ20261126CLIBILL{i:04d}P01"
             await client.create_qr(
-                out_trade_no=otn,
-                description="不动产登记税费",
-                total_fen=amount,
-                expires_at=datetime.now(UTC) + timedelta(minutes=10),
+                PaymentAsk(
+                    out_trade_no=otn,
+                    description="不动产登记税费",
+                    total_fen=amount,
+                    expires_at=datetime.now(UTC) + timedelta(minutes=10),
+                )
             )
             await sim.pay(otn)
         out = tmp_path / "bill.csv"
@@ -86,11 +89,13 @@ async def test_confirmations_fetch_lists_the_tax_certificates_of_the_day(tmp_pat
         items = await client.lookup(declaration["declaration_no"])
         legs = [
             await client.confirm(
-                reference=item.reference,
-                amount_fen=item.amount_fen,
-                paid_at=datetime.now(UTC),
-                payment_ref="WX4200009",
-                order_no="TJ20261126CLICONF1",
+                LegPaid(
+                    item.reference,
+                    item.amount_fen,
+                    datetime.now(UTC),
+                    "WX4200009",
+                    "TJ20261126CLICONF1",
+                )
             )
             for item in items
         ]

@@ -35,7 +35,7 @@ from adapters.fiscal.keys import (
     load_platform_keys,
 )
 from adapters.fiscal.transport import GATEWAY_PATH
-from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation
+from clearing.ports import Authority, AuthorityRefused, DueItem, LegConfirmation, LegPaid
 from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
 from tests.integration.fiscal_harness import FiscalSim, running_fiscal_sim
 from tests.integration.serving import answering, eventually, running_sim_cli, stops_on_sigterm
@@ -66,7 +66,7 @@ async def confirm(client: FiscalClient, due: DueItem, **overrides: Any) -> LegCo
         "order_no": "TJ202611260001",
     }
     args.update(overrides)
-    return await client.confirm(**args)
+    return await client.confirm(LegPaid(**args))
 
 
 async def issued_due(sim: FiscalSim, client: FiscalClient, **notice: Any) -> DueItem:
@@ -228,9 +228,7 @@ async def test_invalid_codes_are_refused_before_any_network_call(
         await client.lookup(code)
     assert exc.value.code == "PAYMENT_CODE_INVALID" and isinstance(exc.value, AuthorityRefused)
     with pytest.raises(FiscalRefused):
-        await client.confirm(
-            reference=code, amount_fen=100, paid_at=datetime.now(UTC), payment_ref="1", order_no=""
-        )
+        await client.confirm(LegPaid(code, 100, datetime.now(UTC), "1", ""))
     assert await sim.messages() == []
 
 

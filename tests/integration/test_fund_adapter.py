@@ -25,7 +25,7 @@ from adapters.fund.keys import (
 )
 from adapters.fund.unit_no import UnitNoError
 from adapters.fund.wire import BEIJING, CONFIRM_PATH, QUERY_PATH
-from clearing.ports import Authority, AuthorityRefused
+from clearing.ports import Authority, AuthorityRefused, LegPaid
 from tests.integration.adapter_fixtures import (
     authority_fixtures,
     keyset_fixture,
@@ -208,11 +208,13 @@ async def test_confirming_an_amount_not_due_is_refused_and_books_nothing(
         await pay(client, notice["noticeNo"], 5804.36)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         await client.confirm(
-            reference=notice["noticeNo"],
-            amount_fen=580_436,
-            paid_at=datetime(2026, 3, 2, 10, 15),  # naive: which day would that be?
-            payment_ref="WX4200001",
-            order_no="TJ1",
+            LegPaid(
+                reference=notice["noticeNo"],
+                amount_fen=580_436,
+                paid_at=datetime(2026, 3, 2, 10, 15),  # naive: which day would that be?
+                payment_ref="WX4200001",
+                order_no="TJ1",
+            )
         )
 
 

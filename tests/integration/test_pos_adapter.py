@@ -29,7 +29,7 @@ from adapters.pos.keys import (
 )
 from adapters.pos.notify import ACK_OK, ACK_REFUSED, PosNotifyParser
 from adapters.pos.wire import BEIJING, mask_pan
-from clearing.ports import PaymentDeclined, RefundOutcome
+from clearing.ports import PaymentDeclined, RefundAsk, RefundOutcome
 from tests.integration.acquirer_steps import answered_too_late
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.pos_harness import (
@@ -85,11 +85,13 @@ async def give_back(
     client: PosClient, no: str, refund_no: str, refund_fen: int, total_fen: int
 ) -> RefundOutcome:
     return await client.refund(
-        out_trade_no=no,
-        out_refund_no=refund_no,
-        refund_fen=refund_fen,
-        total_fen=total_fen,
-        reason="退费",
+        RefundAsk(
+            out_trade_no=no,
+            out_refund_no=refund_no,
+            refund_fen=refund_fen,
+            total_fen=total_fen,
+            reason="退费",
+        )
     )
 
 

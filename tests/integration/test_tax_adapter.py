@@ -31,7 +31,7 @@ from adapters.tax.keys import (
 from adapters.tax.rules import PropertyCase, parse_area, taxes_due
 from adapters.tax.sim_state import STATE
 from adapters.tax.wire import BEIJING, wire_time
-from clearing.ports import AuthorityRefused, DueItem
+from clearing.ports import AuthorityRefused, DueItem, LegPaid
 from tests.integration.adapter_fixtures import authority_fixtures, keyset_fixture
 from tests.integration.serving import answering, running_sim_cli, stops_on_sigterm
 from tests.integration.tax_harness import TaxSim, running_tax_sim
@@ -62,11 +62,13 @@ def today() -> date:
 
 async def confirm(client: TaxClient, item: DueItem, ref: str = "WX4200001", **kw: Any) -> Any:
     return await client.confirm(
-        reference=item.reference,
-        amount_fen=kw.pop("amount_fen", item.amount_fen),
-        paid_at=PAID_AT,
-        payment_ref=ref,
-        order_no=kw.pop("order_no", "TJ20261126000001"),
+        LegPaid(
+            reference=item.reference,
+            amount_fen=kw.pop("amount_fen", item.amount_fen),
+            paid_at=PAID_AT,
+            payment_ref=ref,
+            order_no=kw.pop("order_no", "TJ20261126000001"),
+        )
     )
 
 
@@ -235,10 +237,7 @@ async def test_confirm_checks_its_arguments(client: TaxClient) -> None:
     with pytest.raises(ValueError, match="format"):
         await confirm(client, item, order_no="no spaces allowed")
     with pytest.raises(ValueError, match="aware"):
-        await client.confirm(
-            reference="1" * 20, amount_fen=1, paid_at=datetime(2026, 1, 1),
-            payment_ref="X", order_no="Y",
-        )  # fmt: skip
+        await client.confirm(LegPaid("1" * 20, 1, datetime(2026, 1, 1), "X", "Y"))
 
 
 # --- daily confirmations -----------------------------------------------------------------------

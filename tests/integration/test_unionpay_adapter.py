@@ -40,6 +40,7 @@ from adapters.unionpay.notify import UnionPayNotifyParser
 from adapters.unionpay.status import QUERY_SCHEDULE_S
 from adapters.unionpay.txn_times import MemoryTxnTimes
 from clearing.db.request_times import RequestTimes
+from clearing.ports import CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import answering, in_minutes, open_acquirer_qr
@@ -108,10 +109,12 @@ async def paid_qr(sim: UnionPaySim, client: UnionPayClient, total_fen: int = 12_
 async def pay_code(client: UnionPayClient, total_fen: int = 500) -> tuple[str, str]:
     no = trade_no()
     found = await client.pay_by_code(
-        out_trade_no=no,
-        auth_code="6212345678901234567",
-        description="契税",
-        total_fen=total_fen,
+        CodeAsk(
+            out_trade_no=no,
+            auth_code="6212345678901234567",
+            description="契税",
+            total_fen=total_fen,
+        )
     )
     return no, found.state
 
@@ -308,13 +311,13 @@ async def test_order_id_is_used_once(client: UnionPayClient) -> None:
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5))
         )
     assert (caught.value.status, caught.value.code) == (200, "12")
     for bad in ("short", "TJ-2025-0001", "T" * 31):
         with pytest.raises(ValueError):
             await client.create_qr(
-                out_trade_no=bad, description="x", total_fen=1, expires_at=in_minutes(5)
+                PaymentAsk(out_trade_no=bad, description="x", total_fen=1, expires_at=in_minutes(5))
             )
 
 
@@ -326,7 +329,9 @@ async def test_qr_applied_after_the_client_gave_up(
     no = trade_no()
     with pytest.raises(OutcomeUnknown):
         await impatient.create_qr(
-            out_trade_no=no, description="契税", total_fen=500, expires_at=in_minutes(10)
+            PaymentAsk(
+                out_trade_no=no, description="契税", total_fen=500, expires_at=in_minutes(10)
+            )
         )
     # the txnTime was kept before sending, so the lost answer's order can still be queried
     assert (await impatient.query(no)).state == "NOT_FOUND"
@@ -347,7 +352,12 @@ async def test_pay_by_code_succeeds_and_is_notified(
     assert delivery.fields["txnSubType"] == "06"
     with pytest.raises(ValueError):
         await client.pay_by_code(
-            out_trade_no=trade_no(), auth_code="1312345678901234567", description="x", total_fen=1
+            CodeAsk(
+                out_trade_no=trade_no(),
+                auth_code="1312345678901234567",
+                description="x",
+                total_fen=1,
+            )
         )
 
 
@@ -444,17 +454,23 @@ async def test_refund_is_idempotent_and_bounded(sim: UnionPaySim, client: UnionP
     assert queried.state == "SUCCESS"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="RG" + no, refund_fen=601, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="RG" + no, refund_fen=601, total_fen=1_000, reason=""
+            )
         )
     assert caught.value.code == "33"
     await sim.set_faults(refund_result="processing")
     pending = await client.refund(
-        out_trade_no=no, out_refund_no="RH" + no, refund_fen=100, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RH" + no, refund_fen=100, total_fen=1_000, reason=""
+        )
     )
     assert pending.state == "PROCESSING"
     await sim.set_faults(refund_result="fail")
     failed = await client.refund(
-        out_trade_no=no, out_refund_no="RI" + no, refund_fen=100, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RI" + no, refund_fen=100, total_fen=1_000, reason=""
+        )
     )
     assert failed.state == "CLOSED"
 
@@ -463,7 +479,9 @@ async def test_refund_needs_a_payment(client: UnionPayClient) -> None:
     no = await open_qr(client)
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=1, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=1, reason=""
+            )
         )
     assert caught.value.code == "ORDER_NOT_PAID"
 
@@ -508,7 +526,13 @@ async def test_daily_bill_lists_what_was_processed_with_fees(
     paid = await paid_qr(sim, client, total_fen=12_345)
     code_paid, _ = await pay_code(client, total_fen=500)
     await client.refund(
-        out_trade_no=paid, out_refund_no="RF" + paid, refund_fen=345, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=paid,
+            out_refund_no="RF" + paid,
+            refund_fen=345,
+            total_fen=12_345,
+            reason="",
+        )
     )
     await client.reverse(code_paid)
     aged = await paid_qr(sim, client, total_fen=777)
@@ -622,7 +646,9 @@ async def test_refund_notifications_capture_nothing(
 ) -> None:
     no = await paid_qr(sim, client)
     await client.refund(
-        out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="RF" + no, refund_fen=1, total_fen=12_345, reason=""
+        )
     )
     deliveries = await receiver.wait_for(2)
     refund = next(d for d in deliveries if d.fields["txnType"] == "04")
@@ -690,7 +716,12 @@ async def test_connection_refused_is_plainly_unavailable(sim: UnionPaySim) -> No
     )
     with pytest.raises(AcquirerUnavailable) as caught:
         await closed.pay_by_code(
-            out_trade_no=trade_no(), auth_code="6212345678901234567", description="x", total_fen=1
+            CodeAsk(
+                out_trade_no=trade_no(),
+                auth_code="6212345678901234567",
+                description="x",
+                total_fen=1,
+            )
         )
     # nothing was sent, so nothing can have been charged: not an unknown outcome
     assert not isinstance(caught.value, OutcomeUnknown)

@@ -39,7 +39,7 @@ from adapters.wechatpay.notify import (
 from adapters.wechatpay.sim_bill import bill_text
 from adapters.wechatpay.sim_state import STATE
 from adapters.wechatpay.transport import Transport
-from clearing.ports import ChannelRefused
+from clearing.ports import ChannelRefused, CodeAsk, PaymentAsk, RefundAsk
 from tests.integration.acquirer_steps import answered_too_late, qr_ask, refunded_twice
 from tests.integration.adapter_fixtures import acquirer_fixtures, keyset_fixture, regenerated_keyset
 from tests.integration.serving import in_minutes, open_acquirer_qr
@@ -228,27 +228,27 @@ async def test_prepay_is_idempotent_for_the_same_body(
     no = trade_no()
     expires = in_minutes(10)
     first = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+        PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
     )
     again = await client.create_qr(
-        out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+        PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
     )
     assert first == again
     with pytest.raises(AcquirerRejected) as dup:
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=200, expires_at=expires)
         )
     assert (dup.value.status, dup.value.code) == (400, "INVALID_REQUEST")
     await sim.pay(no)
     assert (
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=100, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=100, expires_at=expires)
         )
         == first
     )
     with pytest.raises(AcquirerRejected) as paid:
         await client.create_qr(
-            out_trade_no=no, description="契税", total_fen=200, expires_at=expires
+            PaymentAsk(out_trade_no=no, description="契税", total_fen=200, expires_at=expires)
         )
     assert (paid.value.status, paid.value.code) == (403, "ORDERPAID")
 
@@ -256,12 +256,16 @@ async def test_prepay_is_idempotent_for_the_same_body(
 async def test_bad_fields_are_param_errors(client: WeChatPayClient) -> None:
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no="bad no!", description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(
+                out_trade_no="bad no!", description="x", total_fen=1, expires_at=in_minutes(5)
+            )
         )
     assert (caught.value.status, caught.value.code) == (400, "PARAM_ERROR")
     with pytest.raises(AcquirerRejected) as past:
         await client.create_qr(
-            out_trade_no=trade_no(), description="x", total_fen=1, expires_at=in_minutes(-1)
+            PaymentAsk(
+                out_trade_no=trade_no(), description="x", total_fen=1, expires_at=in_minutes(-1)
+            )
         )
     assert past.value.code == "PARAM_ERROR"
 
@@ -275,7 +279,7 @@ async def test_close_then_pay_refused(sim: WeChatSim, client: WeChatPayClient) -
     assert (status, answer["code"]) == (409, "ORDER_CLOSED")
     with pytest.raises(AcquirerRejected) as caught:
         await client.create_qr(
-            out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5)
+            PaymentAsk(out_trade_no=no, description="x", total_fen=1, expires_at=in_minutes(5))
         )
     assert (caught.value.status, caught.value.code) == (400, "ORDER_CLOSED")
 
@@ -295,22 +299,28 @@ async def test_refund(sim: WeChatSim, client: WeChatPayClient) -> None:
     assert (await client.query(no)).state == "REFUND"
     with pytest.raises(AcquirerRejected) as caught:
         await client.refund(
-            out_trade_no=no, out_refund_no="S" + no, refund_fen=601, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="S" + no, refund_fen=601, total_fen=1_000, reason=""
+            )
         )
     assert (caught.value.status, caught.value.code) == (403, "NOT_ENOUGH")
     await sim.set_faults(refund_status="ABNORMAL")
     abnormal = await client.refund(
-        out_trade_no=no, out_refund_no="T" + no, refund_fen=600, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="T" + no, refund_fen=600, total_fen=1_000, reason=""
+        )
     )
     assert abnormal.state == "ABNORMAL"
 
 
 async def test_scan_page_pays_through_the_form(sim: WeChatSim, client: WeChatPayClient) -> None:
     code_url = await client.create_qr(
-        out_trade_no=(no := trade_no()),
-        description="维修资金<首期>",
-        total_fen=1_205,
-        expires_at=in_minutes(5),
+        PaymentAsk(
+            out_trade_no=(no := trade_no()),
+            description="维修资金<首期>",
+            total_fen=1_205,
+            expires_at=in_minutes(5),
+        )
     )
     pr = code_url.split("pr=", 1)[1]
     async with sim.session.get(f"{sim.base_url}/sim/scan/{pr}") as resp:
@@ -383,10 +393,12 @@ async def test_prepay_that_succeeds_after_the_client_gave_up(
     sim: WeChatSim, client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     ask = qr_ask(trade_no())
-    await answered_too_late(sim, lambda impatient: impatient.create_qr(**ask), receiver.url)
+    await answered_too_late(
+        sim, lambda impatient: impatient.create_qr(PaymentAsk(**ask)), receiver.url
+    )
     assert (await client.query(ask["out_trade_no"])).state == "NOTPAY"
     # retrying with the same body is safe and yields the order the acquirer already has
-    code_url = await client.create_qr(**ask)
+    code_url = await client.create_qr(PaymentAsk(**ask))
     assert code_url.startswith("weixin://")
 
 
@@ -451,7 +463,9 @@ async def test_code_payment_succeeds_at_once_without_a_callback(
 ) -> None:
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        CodeAsk(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        )
     )
     assert (status.state, status.paid, status.amount_fen) == ("SUCCESS", True, 35_000)
     assert status.provider_txn_id and status.paid_at is not None
@@ -462,7 +476,9 @@ async def test_code_payment_succeeds_at_once_without_a_callback(
     assert receiver.deliveries == []  # payment codes are never notified: the merchant asks
     # the same request again (after a timeout) is answered with the order as it stands
     again = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        CodeAsk(
+            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=35_000, attach="W1"
+        )
     )
     assert again.provider_txn_id == status.provider_txn_id
 
@@ -473,7 +489,7 @@ async def test_code_payment_waits_for_the_citizen_to_confirm(
     await sim.set_faults(user_paying=True)
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
     )
     assert (status.state, status.paid) == ("USERPAYING", False)
     assert (await client.query(no)).state == "USERPAYING"
@@ -499,7 +515,7 @@ async def test_code_payment_confirmed_later_is_found_by_polling(
     await sim.set_faults(user_paying=True, user_paying_s=0.1, user_paying_result=result)
     no = trade_no()
     status = await client.pay_by_code(
-        out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
     )
     assert status.state == "USERPAYING"
     assert await poll_until(client, no, {"SUCCESS", "PAYERROR"}) == result
@@ -512,7 +528,7 @@ async def test_refused_payment_code_is_a_channel_refusal(
     no = trade_no()
     with pytest.raises(AcquirerRejected) as caught:
         await client.pay_by_code(
-            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500
+            CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=500)
         )
     assert (caught.value.status, caught.value.code) == (403, "NOTENOUGH")
     assert isinstance(caught.value, ChannelRefused)
@@ -523,7 +539,7 @@ async def test_a_code_that_is_not_wechats_never_leaves(client: WeChatPayClient) 
     for bad in ("284567890123456789", "13456789012345678", "16456789012345678x"):
         with pytest.raises(ValueError) as caught:
             await client.pay_by_code(
-                out_trade_no=trade_no(), auth_code=bad, description="契税", total_fen=1
+                CodeAsk(out_trade_no=trade_no(), auth_code=bad, description="契税", total_fen=1)
             )
         assert bad not in str(caught.value)
 
@@ -535,7 +551,7 @@ async def test_code_payment_answered_after_the_client_gave_up(
     await answered_too_late(
         sim,
         lambda impatient: impatient.pay_by_code(
-            out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700
+            CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="契税", total_fen=700)
         ),
         receiver.url,
     )
@@ -551,7 +567,9 @@ async def test_reverse_closes_an_unconfirmed_code_payment(
 ) -> None:
     await sim.set_faults(user_paying=True)
     no = trade_no()
-    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=9)
+    await client.pay_by_code(
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=9)
+    )
     await client.reverse(no)
     await client.reverse(no)  # reversing twice is harmless
     assert (await client.query(no)).state == "REVOKED"
@@ -564,7 +582,9 @@ async def test_reverse_gives_back_a_paid_code_payment(
     sim: WeChatSim, client: WeChatPayClient
 ) -> None:
     no = trade_no()
-    await client.pay_by_code(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=900)
+    await client.pay_by_code(
+        CodeAsk(out_trade_no=no, auth_code=AUTH_CODE, description="x", total_fen=900)
+    )
     await client.reverse(no)
     status = await client.query(no)
     assert (status.state, status.paid) == ("REVOKED", False)
@@ -572,7 +592,9 @@ async def test_reverse_gives_back_a_paid_code_payment(
     assert (reversal["refund_fen"], reversal["status"]) == (900, "SUCCESS")
     with pytest.raises(AcquirerRejected):
         await client.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=900, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R" + no, refund_fen=1, total_fen=900, reason=""
+            )
         )
 
 
@@ -659,7 +681,9 @@ async def test_refund_query_follows_the_refund(
     await receiver.wait_for(1)
     await sim.set_faults(refund_status="PROCESSING")
     started = await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=300, total_fen=1_000, reason="多缴"
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=300, total_fen=1_000, reason="多缴"
+        )
     )
     assert started.state == "PROCESSING"
     queried = await client.query_refund(out_trade_no=no, out_refund_no="R" + no)
@@ -686,7 +710,9 @@ async def test_refund_notifications_are_verified_like_payments(
     await receiver.wait_for(1)
     await sim.set_faults(refund_status=status)
     await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=1_000, total_fen=1_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=1_000, total_fen=1_000, reason=""
+        )
     )
     _, delivery = await receiver.wait_for(2)
     assert delivery.verdict == "OK" and delivery.notification is not None
@@ -707,7 +733,9 @@ async def test_refund_notifications_are_retried_and_can_be_forged(
         await sim.set_faults(refund_status="PROCESSING", bad_signature=True)
         refunder = sim.client(failing.url)
         await refunder.refund(
-            out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
+            RefundAsk(
+                out_trade_no=no, out_refund_no="R" + no, refund_fen=10, total_fen=1_000, reason=""
+            )
         )
         await sim.complete_refund("R" + no, "SUCCESS")
         forged = (await failing.wait_for(5))[4]
@@ -780,11 +808,13 @@ async def test_daily_bill_lists_what_was_processed_with_exact_fees(
     tiny = await paid_order(billing_sim, client, total_fen=1)
     await open_order(client)  # never paid: never billed
     await client.refund(
-        out_trade_no=big, out_refund_no="R" + big, refund_fen=400, total_fen=12_345, reason=""
+        RefundAsk(
+            out_trade_no=big, out_refund_no="R" + big, refund_fen=400, total_fen=12_345, reason=""
+        )
     )
     code = trade_no()
     await client.pay_by_code(
-        out_trade_no=code, auth_code=AUTH_CODE, description="契税", total_fen=900
+        CodeAsk(out_trade_no=code, auth_code=AUTH_CODE, description="契税", total_fen=900)
     )
     await client.reverse(code)
     records = await client.daily_bill(today())
@@ -808,7 +838,9 @@ async def test_daily_bill_layout_is_exactly_wechats(billing_sim: WeChatSim) -> N
     client = billing_sim.client("http://127.0.0.1:9/notify")
     no = await paid_order(billing_sim, client, total_fen=10_000)
     await client.refund(
-        out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
+        RefundAsk(
+            out_trade_no=no, out_refund_no="R" + no, refund_fen=100, total_fen=10_000, reason=""
+        )
     )
     state = billing_sim.app[STATE]
     all_bill = bill_text(state, today(), "ALL")

@@ -19,6 +19,7 @@ from adapters.errors import AcquirerRejected
 from adapters.wechatpay import crypto
 from adapters.wechatpay import keys as keyset
 from adapters.wechatpay.client import WeChatPayClient
+from clearing.ports import PaymentAsk
 from tests.integration.adapter_fixtures import keyset_fixture
 from tests.integration.wechat_harness import (
     NotifyReceiver,
@@ -86,10 +87,9 @@ async def open_h5(client: WeChatPayClient, receiver: NotifyReceiver, ip: str = "
     no = trade_no()
     back = origin(receiver.url) + "/m/back"
     page = await client.open_mobile_page(
-        out_trade_no=no,
-        description="不动产登记税费 C1",
-        total_fen=12_345,
-        expires_at=soon(),
+        PaymentAsk(
+            out_trade_no=no, description="不动产登记税费 C1", total_fen=12_345, expires_at=soon()
+        ),
         return_url=back,
         payer_ip=ip,
     )
@@ -183,10 +183,8 @@ async def test_jsapi_authorize_prepay_and_bridge_verifies_pay_sign(
     # the same phone is the same WeChat user
     assert await authorized_openid(client, phone) == openid
     no = trade_no()
-    params = await client.create_jsapi(
-        out_trade_no=no, description="不动产登记税费 C2", total_fen=500, expires_at=soon(),
-        openid=openid,
-    )  # fmt: skip
+    ask = PaymentAsk(no, "不动产登记税费 C2", 500, soon())
+    params = await client.create_jsapi(ask, openid=openid)
     assert set(params) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
     assert params["signType"] == "RSA" and params["package"].startswith("prepay_id=")
     message = crypto.bridge_message(
@@ -224,10 +222,8 @@ async def test_jsapi_refuses_an_openid_of_another_app(
     client: WeChatPayClient, receiver: NotifyReceiver
 ) -> None:
     with pytest.raises(AcquirerRejected) as caught:
-        await client.create_jsapi(
-            out_trade_no=trade_no(), description="x", total_fen=1, expires_at=soon(),
-            openid="oSomebodyElsesOpenid0000000",
-        )  # fmt: skip
+        ask = PaymentAsk(trade_no(), "x", 1, soon())
+        await client.create_jsapi(ask, openid="oSomebodyElsesOpenid0000000")
     assert caught.value.code == "PARAM_ERROR"
 
 
