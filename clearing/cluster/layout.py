@@ -25,10 +25,36 @@ SERVICE_NODES = ("node1", "node2")
 SCOPE = "tongjiao"
 
 
+# ports handed out by this process: each is free when chosen but bound later, by a daemon
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, for a daemon that binds it itself a moment later (etcd, PostgreSQL,
+    Patroni, HAProxy, the nodes). Chosen below the kernel's ephemeral range: a port from that
+    range (what binding port 0 gives) may be taken meanwhile by any outgoing connection on the
+    machine, and a node then failed to start with "address already in use"."""
+    low = _ephemeral_low()
+    rng = secrets.SystemRandom()
+    for _ in range(500):
+        port = rng.randrange(max(1024, low - 12_000), low)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free port below {low}")
 
 
 @dataclass

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from clearing.cluster.layout import (
     MEMBERS,
     SERVICE_NODES,
     Layout,
+    free_port,
     haproxy_config,
     patroni_config,
 )
@@ -143,13 +143,6 @@ def _node_env(lay: Layout, node: str, sim_env: dict[str, str]) -> dict[str, str]
     return env
 
 
-def _free_port() -> int:
-    """A port free now, for a simulator that binds it itself a moment later."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_sims(lay: Layout, retry_scale: float) -> dict[str, str]:
     """The outside parties, as ``tongjiao demo`` starts them; the environment the nodes need."""
     from clearing import demo
@@ -159,7 +152,7 @@ def _start_sims(lay: Layout, retry_scale: float) -> dict[str, str]:
     for name, base_setting, path in demo.CHANNELS:
         keys = var / "keys" / name
         demo.generate_keys(name, keys)
-        url = lay.sims.get(name) or f"http://127.0.0.1:{_free_port()}"
+        url = lay.sims.get(name) or f"http://127.0.0.1:{free_port()}"
         lay.sims[name] = url
         env[f"TONGJIAO_{name.upper()}_KEYS"] = str(keys / "merchant")
         env[f"TONGJIAO_{base_setting}"] = url + path
