@@ -71,6 +71,11 @@ class AcquirerRejected(AdapterError, ChannelRefused):
         self.message = message
         super().__init__(f"{provider} {operation} rejected: {status} {code}: {message}")
 
+    @classmethod
+    def answered(cls, provider: str, operation: str, code: str, message: str) -> Self:
+        """A no the acquirer said in an ordinary (HTTP 200) answer."""
+        return cls(provider=provider, operation=operation, status=200, code=code, message=message)
+
 
 class ResponseForged(AdapterError):
     """A success answer that the acquirer's key did not sign."""

@@ -20,7 +20,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from adapters.errors import AcquirerUnavailable, AdapterError
+from adapters.errors import AcquirerRejected, AcquirerUnavailable, AdapterError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ class JsonAnswer:
     @property
     def message(self) -> str:
         return text(self.data.get(self.message_field))
+
+    def refusal(self, provider: str, operation: str) -> AcquirerRejected:
+        """The acquirer's no: its own code, or ``HTTP_<status>`` where the answer carried none."""
+        return AcquirerRejected(
+            provider=provider,
+            operation=operation,
+            status=self.status,
+            code=self.code or f"HTTP_{self.status}",
+            message=self.message,
+        )
 
 
 class Exchange(Generic[K]):

@@ -115,12 +115,7 @@ def parse_detail(
     records: list[BillRecord] = []
     totals = DetailTotals(columns_fen=dict.fromkeys(fmt.DETAIL_YUAN_COLUMNS, 0))
     seen: set[tuple[str, str, str | None]] = set()
-    while True:
-        number, line = reader.next("detail rows end marker")
-        if fmt.DETAIL_END_RE.fullmatch(fmt.frame_line(line)):
-            break
-        if line.startswith("#"):
-            raise reader.error(number, "comment line inside the detail rows")
+    for number, line in reader.rows(fmt.DETAIL_END_RE, "detail rows end marker", "detail"):
         row = reader.cells(number, line, fmt.DETAIL_COLUMNS)
         try:
             record = _record(row, totals, start, end)
@@ -133,8 +128,7 @@ def parse_detail(
         seen.add(key)
         records.append(record)
     _check_totals(reader, totals)
-    reader.expect_re(fmt.EXPORTED_RE, "export time")
-    reader.only_blank_left()
+    reader.closing()
     return Detail(account=account, start=start, end=end, records=records, totals=totals)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 from adapters.alipay import bill_format as fmt
@@ -75,6 +76,16 @@ class LineReader:
             raise self.error(number, f"the bill is not for {day.isoformat()}")
         return start, end
 
+    def rows(self, end: re.Pattern[str], wanted: str, part: str) -> Iterator[tuple[int, str]]:
+        """The lines up to the ``end`` marker; a comment line among them is refused."""
+        while True:
+            number, line = self.next(wanted)
+            if end.fullmatch(fmt.frame_line(line)):
+                return
+            if line.startswith("#"):
+                raise self.error(number, f"comment line inside the {part} rows")
+            yield number, line
+
     def header(self, columns: tuple[str, ...]) -> None:
         number, line = self.next("header")
         if tuple(fmt.clean(c) for c in split(line)) != columns:
@@ -86,7 +97,9 @@ class LineReader:
             raise self.error(number, f"{len(values)} cells where {len(columns)} were expected")
         return {name: fmt.clean(value) for name, value in zip(columns, values, strict=True)}
 
-    def only_blank_left(self) -> None:
+    def closing(self) -> None:
+        """After the totals: the export time line, then nothing but blank lines."""
+        self.expect_re(fmt.EXPORTED_RE, "export time")
         while self.index < len(self.lines):
             number, line = self.next("end")
             if line.strip():

@@ -48,12 +48,7 @@ def parse_summary(text: str, *, file: str) -> SummaryTotals:
     stores = dict.fromkeys(fmt.SUMMARY_COLUMNS[2:], 0)
     total: dict[str, int] | None = None
     total_line = 0
-    while True:
-        number, line = reader.next("summary end marker")
-        if fmt.SUMMARY_END_RE.fullmatch(fmt.frame_line(line)):
-            break
-        if line.startswith("#"):
-            raise reader.error(number, "comment line inside the summary rows")
+    for number, line in reader.rows(fmt.SUMMARY_END_RE, "summary end marker", "summary"):
         if total is not None:
             raise reader.error(number, "a row after the 合计 row")
         cells = reader.cells(number, line, fmt.SUMMARY_COLUMNS)
@@ -70,8 +65,7 @@ def parse_summary(text: str, *, file: str) -> SummaryTotals:
         raise reader.error(reader.index, "no 合计 row")
     if total != stores:
         raise reader.error(total_line, "合计 is not the sum of the store rows")
-    reader.expect_re(fmt.EXPORTED_RE, "export time")
-    reader.only_blank_left()
+    reader.closing()
     return SummaryTotals(account=account, start=start, total=total, total_line=total_line)
 
 

@@ -156,12 +156,11 @@ class AlipayClient:
             # until time_expire; cancel is what voids it
             action = await self._cancel("close", out_trade_no)
             if action == "refund":
-                raise AcquirerRejected(
-                    provider=PROVIDER,
-                    operation="close",
-                    status=200,
-                    code=TRADE_HAS_SUCCESS,
-                    message="paid while being closed; the cancel refunded it in full",
+                raise AcquirerRejected.answered(
+                    PROVIDER,
+                    "close",
+                    TRADE_HAS_SUCCESS,
+                    "paid while being closed; the cancel refunded it in full",
                 )
             return
         # the same refusal means "closed already" or "paid": the trade itself tells them apart
@@ -206,12 +205,11 @@ class AlipayClient:
             raise failure("query_refund", answer)
         if not answer.data.get("refund_amount"):
             # the documented way of saying "no such refund": success with nothing in it
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="query_refund",
-                status=200,
-                code="REFUND_NOT_FOUND",
-                message="Alipay has no refund with this out_request_no",
+            raise AcquirerRejected.answered(
+                PROVIDER,
+                "query_refund",
+                "REFUND_NOT_FOUND",
+                "Alipay has no refund with this out_request_no",
             )
         try:
             return mapping.refund_outcome(out_refund_no, answer.data)

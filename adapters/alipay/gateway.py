@@ -207,9 +207,7 @@ def failure(operation: str, answer: Answer) -> AcquirerRejected | AcquirerUnavai
     if answer.code == "20000" or answer.sub_code in _UNKNOWN_OUTCOME:
         log.warning("alipay outcome unknown op=%s code=%s", operation, code)
         return AcquirerUnavailable(provider=PROVIDER, operation=operation, reason=code, status=200)
-    return AcquirerRejected(
-        provider=PROVIDER, operation=operation, status=200, code=code, message=message
-    )
+    return AcquirerRejected.answered(PROVIDER, operation, code, message)
 
 
 def unreadable(operation: str, why: str, status: int | None = 200) -> AcquirerUnavailable:

@@ -28,6 +28,7 @@ _APP_JSON = "app.json"
 _APP_PRIVATE = "app_private_key.pem"
 _ALIPAY_PUBLIC = "alipay_public_key.pem"
 _PLATFORM_JSON = "platform.json"
+_ID_FIELDS = ("app_id", "seller_id")
 _ALIPAY_PRIVATE = "alipay_private_key.pem"
 _APP_PUBLIC_DIR = "app_keys"
 
@@ -78,8 +79,7 @@ def load_merchant_keys(path: Path) -> AppKeys:
     """Load ``root/merchant`` (pass that folder)."""
     ids = keyfiles.read_json(path / _APP_JSON)
     return AppKeys(
-        app_id=keyfiles.text_field(ids, "app_id"),
-        seller_id=keyfiles.text_field(ids, "seller_id"),
+        **keyfiles.text_fields(ids, _ID_FIELDS),
         private_key=keyfiles.load_rsa_private(path / _APP_PRIVATE),
         alipay_public_key=keyfiles.load_rsa_public(path / _ALIPAY_PUBLIC),
     )
@@ -89,8 +89,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     ids = keyfiles.read_json(path / _PLATFORM_JSON)
     return PlatformKeys(
-        app_id=keyfiles.text_field(ids, "app_id"),
-        seller_id=keyfiles.text_field(ids, "seller_id"),
+        **keyfiles.text_fields(ids, _ID_FIELDS),
         private_key=keyfiles.load_rsa_private(path / _ALIPAY_PRIVATE),
         app_public_keys=keyfiles.by_stem(
             path / _APP_PUBLIC_DIR, keyfiles.load_rsa_public, "app public keys"
@@ -99,11 +98,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
 
 
 def _ids(known: Path) -> dict[str, str]:
-    data = keyfiles.read_json(known)
-    return {
-        "app_id": keyfiles.text_field(data, "app_id"),
-        "seller_id": keyfiles.text_field(data, "seller_id"),
-    }
+    return keyfiles.text_fields(keyfiles.read_json(known), _ID_FIELDS)
 
 
 def _new_ids() -> dict[str, str]:

@@ -107,7 +107,7 @@ def _new_ids() -> dict[str, Any]:
 
 def _checked_ids(path: Path) -> dict[str, Any]:
     data = keyfiles.read_json(path)
-    ids = {name: keyfiles.text_field(data, name, path) for name in _FIELDS}
+    ids = keyfiles.text_fields(data, _FIELDS, path)
     if not _AGENCY_CODE.fullmatch(ids["agency_code"]):
         raise ValueError(f"{path}: agency_code must be 12 digits or capital letters")
     if not _ACCOUNT_NO.fullmatch(ids["custodial_account_no"]):

@@ -125,12 +125,11 @@ class PosClient(Client[MerchantKeys, Transport]):
         ask = RefundAsk(out_trade_no, "RV" + out_trade_no, left, sale.amount_fen, "冲正")
         outcome = await self.refund(ask)
         if outcome.state == "ABNORMAL":
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="reverse",
-                status=200,
-                code="REFUND_ABNORMAL",
-                message="the refund that replaces the reversal failed",
+            raise AcquirerRejected.answered(
+                PROVIDER,
+                "reverse",
+                "REFUND_ABNORMAL",
+                "the refund that replaces the reversal failed",
             )
 
     async def refund(self, ask: RefundAsk) -> RefundOutcome:

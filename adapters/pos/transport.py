@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.errors import AcquirerRejected, AcquirerUnavailable, ResponseForged
+from adapters.errors import AcquirerUnavailable, ResponseForged
 from adapters.http import Exchange, JsonAnswer, compact_json, json_object
 from adapters.pos import signing
 from adapters.pos.keys import MerchantKeys
@@ -41,13 +41,7 @@ def expect_ok(operation: str, answer: Answer) -> None:
         )
     if answer.status == 200 and not answer.code:
         raise unreadable(operation, answer, "resp_code missing")
-    raise AcquirerRejected(
-        provider=PROVIDER,
-        operation=operation,
-        status=answer.status,
-        code=answer.code or f"HTTP_{answer.status}",
-        message=answer.message,
-    )
+    raise answer.refusal(PROVIDER, operation)
 
 
 def unreadable(operation: str, answer: Answer, why: str) -> AcquirerUnavailable:

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -60,6 +60,13 @@ def text_field(data: Mapping[str, Any], name: str, path: Path | None = None) -> 
         where = f"{path}: " if path is not None else ""
         raise ValueError(f"{where}missing or empty {name!r}")
     return value
+
+
+def text_fields(
+    data: Mapping[str, Any], names: Iterable[str], path: Path | None = None
+) -> dict[str, Any]:
+    """``text_field`` of each of ``names`` in turn, as keyword arguments for a keys class."""
+    return {name: text_field(data, name, path) for name in names}
 
 
 def load_hex(path: Path, what: str = "key", length: int = HEX_LEN) -> bytes:

@@ -130,7 +130,7 @@ def _new_ids() -> dict[str, Any]:
 def _checked_ids(path: Path) -> dict[str, str]:
     data = keyfiles.read_json(path)
     names = ("src_org_code", "tax_org_code", "tax_org_name", "bureau_key_id")
-    ids = {name: keyfiles.text_field(data, name, path) for name in names}
+    ids = keyfiles.text_fields(data, names, path)
     if not _TAX_ORG_CODE.fullmatch(ids["tax_org_code"]):
         raise ValueError(f"{path}: tax_org_code must be 11 digits")
     if not _SRC_ORG_CODE.fullmatch(ids["src_org_code"]):

@@ -207,12 +207,8 @@ class UnionPayClient:
         """ACP cannot close a code: an unpaid one lapses at its ``payTimeout``. Refused if paid."""
         found = await self.query(out_trade_no)
         if found.paid:
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="close",
-                status=200,
-                code="ORDER_PAID",
-                message="the order is paid; reverse or refund it instead",
+            raise AcquirerRejected.answered(
+                PROVIDER, "close", "ORDER_PAID", "the order is paid; reverse or refund it instead"
             )
 
     async def reverse(self, out_trade_no: str) -> None:
@@ -238,12 +234,11 @@ class UnionPayClient:
         if outcome.state == "PROCESSING":
             outcome = await self._refund_until_final("reverse", outcome)
         if outcome.state != "SUCCESS":
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="reverse",
-                status=200,
-                code=outcome.raw.get("origRespCode", outcome.state),
-                message=outcome.raw.get("origRespMsg", "reversal did not succeed"),
+            raise AcquirerRejected.answered(
+                PROVIDER,
+                "reverse",
+                outcome.raw.get("origRespCode", outcome.state),
+                outcome.raw.get("origRespMsg", "reversal did not succeed"),
             )
 
     async def refund(self, ask: RefundAsk) -> RefundOutcome:
@@ -258,12 +253,8 @@ class UnionPayClient:
                 return _refund_outcome("refund", out_refund_no, earlier)
         found = await self.query(ask.out_trade_no)
         if not found.paid or found.provider_txn_id is None:
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="refund",
-                status=200,
-                code="ORDER_NOT_PAID",
-                message=f"the payment to refund is {found.state}",
+            raise AcquirerRejected.answered(
+                PROVIDER, "refund", "ORDER_NOT_PAID", f"the payment to refund is {found.state}"
             )
         return await self._refund_like(
             "refund",
@@ -278,13 +269,7 @@ class UnionPayClient:
         """The refund's state; ``AcquirerRejected`` 34 when UnionPay never received it."""
         answer = await self._find("query_refund", out_refund_no)
         if answer is None:
-            raise AcquirerRejected(
-                provider=PROVIDER,
-                operation="query_refund",
-                status=200,
-                code=wire.NOT_FOUND,
-                message="查无此交易",
-            )
+            raise AcquirerRejected.answered(PROVIDER, "query_refund", wire.NOT_FOUND, "查无此交易")
         return _refund_outcome("query_refund", out_refund_no, answer)
 
     async def daily_bill(self, day: date) -> list[BillRecord]:

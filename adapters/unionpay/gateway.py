@@ -166,12 +166,8 @@ def rejected(operation: str, answer: Answer) -> AcquirerRejected | AcquirerUnava
         return OutcomeUnknown(
             provider=PROVIDER, operation=operation, reason=answer.code, status=200
         )
-    return AcquirerRejected(
-        provider=PROVIDER,
-        operation=operation,
-        status=200,
-        code=answer.code or "NO_RESP_CODE",
-        message=answer.message,
+    return AcquirerRejected.answered(
+        PROVIDER, operation, answer.code or "NO_RESP_CODE", answer.message
     )
 
 

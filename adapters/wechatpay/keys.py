@@ -133,10 +133,9 @@ def load_merchant_keys(path: Path) -> MerchantKeys:
     """Load ``root/merchant`` (pass that folder)."""
     ids = keyfiles.read_json(path / _MERCHANT_JSON)
     return MerchantKeys(
-        mchid=keyfiles.text_field(ids, "mchid"),
-        appid=keyfiles.text_field(ids, "appid"),
-        merchant_serial=keyfiles.text_field(ids, "merchant_serial"),
-        wechatpay_public_key_id=keyfiles.text_field(ids, "wechatpay_public_key_id"),
+        **keyfiles.text_fields(
+            ids, ("mchid", "appid", "merchant_serial", "wechatpay_public_key_id")
+        ),
         private_key=keyfiles.load_rsa_private(path / _MERCHANT_PRIVATE),
         wechatpay_public_key=keyfiles.load_rsa_public(path / _WECHATPAY_PUBLIC),
         apiv3_key=_load_apiv3_key(path / _APIV3_KEY),
@@ -148,9 +147,7 @@ def load_platform_keys(path: Path) -> PlatformKeys:
     """Load ``root/platform`` (pass that folder)."""
     ids = keyfiles.read_json(path / _PLATFORM_JSON)
     return PlatformKeys(
-        mchid=keyfiles.text_field(ids, "mchid"),
-        appid=keyfiles.text_field(ids, "appid"),
-        public_key_id=keyfiles.text_field(ids, "public_key_id"),
+        **keyfiles.text_fields(ids, ("mchid", "appid", "public_key_id")),
         private_key=keyfiles.load_rsa_private(path / _PLATFORM_PRIVATE),
         merchant_public_keys=keyfiles.by_stem(
             path / _MERCHANT_PUBLIC_DIR, keyfiles.load_rsa_public, "merchant public keys"

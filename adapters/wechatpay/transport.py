@@ -127,13 +127,7 @@ class Transport(Exchange[MerchantKeys]):
 def rejected(operation: str, answer: Answer) -> AcquirerRejected | AcquirerUnavailable:
     """The error for an answer the operation cannot use: 4xx is a refusal, anything else odd."""
     if 400 <= answer.status < 500:
-        return AcquirerRejected(
-            provider=PROVIDER,
-            operation=operation,
-            status=answer.status,
-            code=answer.code or f"HTTP_{answer.status}",
-            message=answer.message,
-        )
+        return answer.refusal(PROVIDER, operation)
     return unreadable(operation, answer.status, f"unexpected status {answer.status}")
 
 
