@@ -12,23 +12,14 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from html import escape
 
+from clearing.api.receipt import page_head
 from clearing.domain.display import STATIC_NAMES, Names, name
 from clearing.domain.money import format_yuan
 from reconciliation.report_export import TITLE, Cell, Table, beijing, percent, tables
 from reconciliation.reports import DailyReport, Run, TrendDay
 
-_HEAD = """<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/window/static/paper.css">
-<link rel="stylesheet" href="/window/static/report.css">
-<script type="module" src="/window/static/receipt.js"></script>
-</head>
-<body>
+# the head is the printed papers' common one (receipt.page_head); this is the report's top
+_TOP = """<body>
 <nav class="toolbar no-print" aria-label="操作">
   <button type="button" id="print-receipt" class="primary">打印</button>
   <a href="{xlsx}" download>下载 Excel</a>
@@ -245,8 +236,8 @@ def render(
     """The whole page for ``report.day``, every code shown by its name from ``names``."""
     day = report.day
     parts = [
-        _HEAD.format(
-            title=escape(f"{TITLE} {day.isoformat()}"),
+        page_head(f"{TITLE} {day.isoformat()}", "report.css"),
+        _TOP.format(
             heading=escape(TITLE),
             day=escape(day.isoformat()),
             generated=escape(beijing(generated_at)),

@@ -24,7 +24,7 @@ from clearing.api.models import DecisionIn
 from clearing.api.web import WebHandler, authenticate, ok, read_model
 from clearing.db import Conn
 from clearing.logs import request_id_var
-from clearing.service import orders
+from clearing.service import audit, orders
 from clearing.service.principals import Principal
 
 # a service call: (conn, principal, subject id, keyword arguments…) -> the view to answer with
@@ -46,6 +46,13 @@ async def acted(
     fields = dict(await read_model(request, reads)) if reads is not None else {}
     async with request.app[POOL].acquire() as conn:
         return await act(conn, who, *subject, **fields, **extra, request_id=request_id_var.get())
+
+
+async def audited(request: web.Request, *row: Any, object_type: str) -> None:
+    """``audit.record(conn, *row)`` (actor, action, object id, detail) of what the route did, on
+    its own connection, under the request's id."""
+    async with request.app[POOL].acquire() as conn:
+        await audit.record(conn, *row, object_type=object_type, request_id=request_id_var.get())
 
 
 async def read_signed_in(request: web.Request, read: Callable[..., Awaitable[V]], *args: Any) -> V:

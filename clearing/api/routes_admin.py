@@ -90,26 +90,23 @@ def _client_created(client: ma.UserOut, token: str) -> ma.ClientCreated:
 
 # a new secret for an account: (conn, admin, username, request id) -> the account and the secret
 Renew = Callable[[Conn, Principal, str, str | None], Awaitable[tuple[accounts_admin.Account, str]]]
-# a new account: (conn, admin, **the create body's fields) -> the account and its first secret
-Create = Callable[..., Awaitable[tuple[accounts_admin.Account, str]]]
 
 
 def _account_routes(
     kind: str,
     base: str,
     *,
-    create: tuple[type[BaseModel], Create],
+    create: type[BaseModel],
     patch: type[BaseModel],
     nullable: tuple[str, ...],
     renew: tuple[str, Renew],
     shown: Callable[[ma.UserOut, str], BaseModel],
 ) -> None:
     """GET ``base`` lists the accounts of a kind (staff users, API clients); POST ``base``
-    creates one from the body's fields (``create``: the body, the service call); PATCH
+    creates one from the fields of the body ``create``; PATCH
     ``base/{username}`` changes the fields the body names; POST ``base/{username}/{suffix}``
     gives the account a new secret (``renew``: the suffix, the service call). ``shown`` is the
     answer that shows a new secret once."""
-    body_model, new_account = create
     suffix, new_secret = renew
 
     async def listed(request: web.Request) -> web.Response:
@@ -120,9 +117,9 @@ def _account_routes(
 
     async def created(request: web.Request) -> web.Response:
         who = await authenticate(request)
-        body = await read_model(request, body_model)
+        body = await read_model(request, create)
         async with request.app[POOL].acquire() as conn:
-            account, secret = await new_account(conn, who, **body.model_dump())
+            account, secret = await accounts_admin.create(conn, who, kind, **body.model_dump())
         return ok(shown(_user(account), secret), 201)
 
     async def updated(request: web.Request) -> web.Response:
@@ -156,7 +153,7 @@ def _account_routes(
 _account_routes(
     "staff",
     "/api/v1/admin/users",
-    create=(ma.UserIn, accounts_admin.create_user),
+    create=ma.UserIn,
     patch=ma.UserPatch,
     nullable=("office", "window"),
     renew=("password-reset", accounts_admin.reset_password),
@@ -165,7 +162,7 @@ _account_routes(
 _account_routes(
     "client",
     "/api/v1/admin/clients",
-    create=(ma.ClientIn, accounts_admin.create_client),
+    create=ma.ClientIn,
     patch=ma.ClientPatch,
     nullable=("office",),
     renew=("token", accounts_admin.rotate_token),

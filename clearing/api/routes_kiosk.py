@@ -37,6 +37,7 @@ from clearing.api.models_kiosk import (
     KioskReceiptOut,
     LookupIn,
 )
+from clearing.api.route_kinds import audited
 from clearing.api.routes_orders import amounts_still_due, pay_by_code, start_qr
 from clearing.api.routes_pages import _html_file
 from clearing.api.routes_receipts import verify_url
@@ -50,7 +51,7 @@ from clearing.errors import (
     UpstreamUnavailable,
 )
 from clearing.logs import request_id_var
-from clearing.service import audit, kiosk_lookup, kiosk_view, kiosks
+from clearing.service import kiosk_lookup, kiosk_view, kiosks
 from clearing.service.kiosks import Kiosk
 
 routes = web.RouteTableDef()
@@ -221,16 +222,7 @@ async def pay(request: web.Request) -> web.Response:
 async def _audit_code(
     request: web.Request, kiosk: Kiosk, order_no: str, detail: dict[str, str]
 ) -> None:
-    async with request.app[POOL].acquire() as conn:
-        await audit.record(
-            conn,
-            actor=kiosk.actor,
-            action="kiosk.code_payment",
-            object_type="order",
-            object_id=order_no,
-            detail=detail,
-            request_id=request_id_var.get(),
-        )
+    await audited(request, kiosk, "kiosk.code_payment", order_no, detail, object_type="order")
 
 
 @routes.get("/api/v1/kiosk/current/qr.svg")

@@ -261,21 +261,21 @@ async def amounts_still_due(request: web.Request, order_no: str) -> None:
         )
 
 
+def _start(request: web.Request, order_no: str, actor: str, poll_s: float) -> attempts.Start:
+    """A payment started on ``request`` now; its poller first asks after ``poll_s`` seconds."""
+    return attempts.Start(
+        request.app[POOL], request.app[ACQUIRERS], order_no, actor, datetime.now(UTC),
+        timedelta(seconds=poll_s), request_id_var.get(),
+    )  # fmt: skip
+
+
 async def start_qr(
     request: web.Request, *, order_no: str, actor: str, channel: str | None
 ) -> dict[str, Any]:
     """A QR payment for an order, as the window and the kiosk start it (WeChat Pay unless the
     caller names a channel)."""
-    return await attempts.start_qr(
-        request.app[POOL],
-        request.app[ACQUIRERS],
-        order_no=order_no,
-        provider=channel or "wechatpay",
-        actor=actor,
-        now=datetime.now(UTC),
-        poll_after=timedelta(seconds=request.app[SETTINGS].poll_first_s),
-        request_id=request_id_var.get(),
-    )
+    poll_s = request.app[SETTINGS].poll_first_s
+    return await attempts.start_qr(_start(request, order_no, actor, poll_s), channel or "wechatpay")
 
 
 async def pay_by_code(
@@ -284,16 +284,10 @@ async def pay_by_code(
     """A payment with the code on the payer's phone, as the window and the kiosk take it."""
     s = request.app[SETTINGS]
     return await attempts.pay_by_code(
-        request.app[POOL],
-        request.app[ACQUIRERS],
-        order_no=order_no,
-        auth_code=auth_code,
-        actor=actor,
-        now=datetime.now(UTC),
+        _start(request, order_no, actor, s.code_poll_s),
+        auth_code,
         wait_limit=timedelta(seconds=s.code_wait_s),
-        poll_after=timedelta(seconds=s.code_poll_s),
         announce=request.app[ANNOUNCER],
-        request_id=request_id_var.get(),
     )
 
 
@@ -317,16 +311,10 @@ async def start_payment(request: web.Request) -> web.Response:
         assert body.terminal_id is not None
         s = request.app[SETTINGS]
         started = await attempts.start_card(
-            request.app[POOL],
-            request.app[ACQUIRERS],
-            order_no=order_no,
-            provider=body.channel or "pos",
-            terminal_id=body.terminal_id,
-            actor=who.actor,
-            now=datetime.now(UTC),
+            _start(request, order_no, who.actor, s.code_poll_s),
+            body.channel or "pos",
+            body.terminal_id,
             wait_limit=timedelta(seconds=s.card_wait_s),
-            poll_after=timedelta(seconds=s.code_poll_s),
-            request_id=request_id_var.get(),
         )
     return ok(AttemptStarted.model_validate(started), 201)
 

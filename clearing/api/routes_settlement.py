@@ -31,12 +31,10 @@ from clearing.api.models_settlement import (
     BeneficiaryList,
     BeneficiaryOut,
 )
-from clearing.api.route_kinds import acted, decision_routes, read_signed_in
+from clearing.api.route_kinds import acted, audited, decision_routes, read_signed_in
 from clearing.api.web import authenticate, ok
 from clearing.domain.times import business_day
 from clearing.errors import Conflict, NotFound
-from clearing.logs import request_id_var
-from clearing.service import audit
 from clearing.service import beneficiary_accounts as accounts
 from clearing.service.settlement import file_path, files_root
 
@@ -228,16 +226,14 @@ async def download_file(request: web.Request) -> web.Response:
             "结算文件与登记的校验值不符，可能正在重新生成或已被改动，请稍后重试或联系系统管理员",
         )
     # audited before a byte goes out: a download that fails midway is still on record
-    async with request.app[POOL].acquire() as conn:
-        await audit.record(
-            conn,
-            actor=who.actor,
-            action="settlement.file_downloaded",
-            object_type="settlement_file",
-            object_id=name,
-            detail={"msg_id": f["msg_id"], "kind": f["kind"], "sha256": f["sha256"]},
-            request_id=request_id_var.get(),
-        )
+    await audited(
+        request,
+        who,
+        "settlement.file_downloaded",
+        name,
+        {"msg_id": f["msg_id"], "kind": f["kind"], "sha256": f["sha256"]},
+        object_type="settlement_file",
+    )
     return web.Response(
         body=data,
         content_type=_FILE_TYPES.get(f["kind"], "application/octet-stream"),

@@ -120,68 +120,45 @@ async def _check_place(conn: Conn, role: str, office: str | None, window: str | 
             )
 
 
-async def create_user(
+async def create(
     conn: Conn,
     who: Principal,
+    kind: str,
     *,
     username: str,
     display_name: str,
     role: str,
     office: str | None,
-    window: str | None,
+    window: str | None = None,
 ) -> tuple[Account, str]:
-    """A staff account with a one-time password to change at the first sign-in."""
-    check_office_scope(who, office)
-    await _check_place(conn, role, office, window)
-    password = temporary_password()
-    async with conn.transaction():
-        await principals.add(
-            conn,
-            kind="staff",
-            username=username,
-            display_name=display_name,
-            role=role,
-            office=office,
-            window=window,
-            password=password,
-            must_change_password=True,
-            actor=who.actor,
-        )
-        account = await _load(conn, who, username, "staff")
-    return account, password
-
-
-async def create_client(
-    conn: Conn,
-    who: Principal,
-    *,
-    username: str,
-    display_name: str,
-    role: str,
-    office: str | None,
-) -> tuple[Account, str]:
-    """An API client; its bearer token is shown once."""
-    if role not in CLIENT_ROLES:
+    """A staff account (``kind`` "staff") with a one-time password to change at the first
+    sign-in, or an API client ("client"); the secret is shown once."""
+    if kind == "client" and role not in CLIENT_ROLES:
         raise InvalidRequest(
             "CLIENT_ROLE_INVALID",
             f"an API client's role is one of {', '.join(CLIENT_ROLES)}",
             "接口客户端不能拥有管理员角色",
         )
     check_office_scope(who, office)
-    await _check_place(conn, role, office, None)
+    await _check_place(conn, role, office, window)
+    password = temporary_password() if kind == "staff" else None
     async with conn.transaction():
         _, token = await principals.add(
             conn,
-            kind="client",
+            kind=kind,
             username=username,
             display_name=display_name,
             role=role,
             office=office,
+            window=window,
+            password=password,
+            must_change_password=password is not None,
             actor=who.actor,
         )
-        account = await _load(conn, who, username, "client")
-    assert token is not None
-    return account, token
+        account = await _load(conn, who, username, kind)
+    secret = password or token
+    assert secret is not None
+    return account, secret
 
 
 async def _end_sessions(conn: Conn, username: str) -> None:

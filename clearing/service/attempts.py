@@ -268,84 +268,80 @@ def _unavailable(a: Attempt, exc: Exception) -> UpstreamUnavailable:
     )
 
 
-async def start_qr(
-    pool: asyncpg.Pool,
-    channels: Mapping[str, Channel],
-    *,
-    order_no: str,
-    provider: str,
-    actor: str,
-    now: datetime,
-    poll_after: timedelta,
-    request_id: str | None = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Start:
+    """What every way of starting a payment at the window or the kiosk shares: the order, who
+    starts it and when, how soon its poller first asks, the request it came with."""
+
+    pool: asyncpg.Pool
+    channels: Mapping[str, Channel]
+    order_no: str
+    actor: str
+    now: datetime
+    poll_after: timedelta
+    request_id: str | None = None
+
+    async def open(self, provider: str, method: str, **extra: Any) -> Attempt | dict[str, Any]:
+        """The attempt row and its poller (``_open``), started by ``actor``."""
+        return await _open(
+            self.pool, order_no=self.order_no, provider=provider, method=method, now=self.now,
+            poll_after=self.poll_after, actor=self.actor, **extra,
+        )  # fmt: skip
+
+    async def mark_open(self, a: Attempt, code_url: str | None = None) -> None:
+        await _mark_open(
+            self.pool, a, actor=self.actor, request_id=self.request_id, code_url=code_url
+        )
+
+
+async def start_qr(s: Start, provider: str) -> dict[str, Any]:
     """Open (or reuse) a QR attempt for an order and return its code URL."""
-    channel = _capable(channels, provider, "qr")
-    a = await _open(
-        pool,
-        actor=actor,
-        order_no=order_no,
-        provider=provider,
-        method="qr",
-        now=now,
-        poll_after=poll_after,
-    )
+    channel = _capable(s.channels, provider, "qr")
+    a = await s.open(provider, "qr")
     if isinstance(a, dict):
         return a
     try:
         code_url = await channel.create_qr(a.trade())
     except Exception as exc:
-        raise await _prepay_failed(pool, a, exc) from exc
-    await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=code_url)
+        raise await _prepay_failed(s.pool, a, exc) from exc
+    await s.mark_open(a, code_url)
     return a.view("OPEN", code_url=code_url)
 
 
 async def pay_by_code(
-    pool: asyncpg.Pool,
-    channels: Mapping[str, Channel],
-    *,
-    order_no: str,
-    auth_code: str,
-    actor: str,
-    now: datetime,
-    wait_limit: timedelta,
-    poll_after: timedelta,
-    announce: Announce | None = None,
-    request_id: str | None = None,
+    s: Start, auth_code: str, *, wait_limit: timedelta, announce: Announce | None = None
 ) -> dict[str, Any]:
     """Charge the citizen's payment code; the channel is chosen by the code's prefix."""
     provider = channel_of(auth_code)
-    channel = _capable(channels, provider, "code")
-    a = await _open(
-        pool, actor=actor, order_no=order_no, provider=provider, method="code", now=now,
-        poll_after=poll_after, auth_code_masked=mask_code(auth_code),
-        reverse_after=now + wait_limit,
-    )  # fmt: skip
+    channel = _capable(s.channels, provider, "code")
+    a = await s.open(
+        provider, "code", auth_code_masked=mask_code(auth_code), reverse_after=s.now + wait_limit
+    )
     assert isinstance(a, Attempt)
     try:
-        ask = CodeAsk(a.out_trade_no, auth_code.strip(), a.description, a.total_fen, order_no)
+        ask = CodeAsk(a.out_trade_no, auth_code.strip(), a.description, a.total_fen, s.order_no)
         status = await channel.pay_by_code(ask)
     except ChannelRefused as exc:
-        await _mark_failed(pool, a, exc.code)
+        await _mark_failed(s.pool, a, exc.code)
         raise _refused(a, exc) from exc
     except Exception as exc:
         log.warning("pay_by_code outcome unknown out_trade_no=%s: %r", a.out_trade_no, exc)
-        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        await s.mark_open(a)
         return a.view("OPEN", message_zh="付款结果确认中，请稍候")
     if status.paid:
         # capture moves the attempt and the order itself (the channel may notify meanwhile)
-        async with pool.acquire() as conn:
+        async with s.pool.acquire() as conn:
             result = await capture(
-                conn, notice_from_status(provider, status), "sync", request_id, announce
+                conn, notice_from_status(provider, status), "sync", s.request_id, announce
             )
         return a.view(
             "SUCCEEDED" if result.outcome == "CLEARED" else "SUSPENSE",
             order_state=result.order_state,
         )
     if status.state in ("USERPAYING", "NOTPAY"):
-        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        await s.mark_open(a)
         return a.view("OPEN", message_zh="等待缴款人在手机上确认付款")
-    await _mark_failed(pool, a, status.state)
+    await _mark_failed(s.pool, a, status.state)
     raise InvalidRequest(
         "PAYMENT_FAILED",
         f"{provider} reports the payment as {status.state}",
@@ -356,24 +352,11 @@ async def pay_by_code(
 
 
 async def start_card(
-    pool: asyncpg.Pool,
-    channels: Mapping[str, Channel],
-    *,
-    order_no: str,
-    provider: str,
-    terminal_id: str,
-    actor: str,
-    now: datetime,
-    wait_limit: timedelta,
-    poll_after: timedelta,
-    request_id: str | None = None,
+    s: Start, provider: str, terminal_id: str, *, wait_limit: timedelta
 ) -> dict[str, Any]:
     """Send the sale to the terminal at the window; the card is presented there."""
-    channel = _capable(channels, provider, "card")
-    a = await _open(
-        pool, actor=actor, order_no=order_no, provider=provider, method="card", now=now,
-        poll_after=poll_after, terminal_id=terminal_id, reverse_after=now + wait_limit,
-    )  # fmt: skip
+    channel = _capable(s.channels, provider, "card")
+    a = await s.open(provider, "card", terminal_id=terminal_id, reverse_after=s.now + wait_limit)
     assert isinstance(a, Attempt)
     try:
         await channel.start_sale(
@@ -383,14 +366,14 @@ async def start_card(
             description=a.description,
         )
     except ChannelRefused as exc:
-        await _mark_failed(pool, a, exc.code)
+        await _mark_failed(s.pool, a, exc.code)
         raise _refused(a, exc) from exc
     except Exception as exc:
         # the terminal may or may not have the sale: the poller asks, and reverses if needed
         log.warning("start_sale outcome unknown out_trade_no=%s: %r", a.out_trade_no, exc)
-        await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+        await s.mark_open(a)
         raise _unavailable(a, exc) from exc
-    await _mark_open(pool, a, actor=actor, request_id=request_id, code_url=None)
+    await s.mark_open(a)
     return a.view(
         "OPEN", terminal_id=terminal_id, message_zh="请缴款人在终端上刷卡或插卡并输入密码"
     )

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from clearing.db import Conn
 from clearing.errors import Conflict, InvalidRequest, NotFound, TooManyRequests
 from clearing.service import audit, pay_links
-from clearing.service.kiosks import Kiosk
+from clearing.service.kiosks import Kiosk, record_order
 
 # guessing: per kiosk, and per case number over every kiosk
 KIOSK_FAILURES = 10
@@ -82,14 +82,7 @@ async def _hold(conn: Conn, kiosk: Kiosk, order: tuple[int, str], how: str, now:
             order_id,
             now,
         )
-        await audit.record(
-            conn,
-            kiosk,
-            "kiosk.order_opened",
-            order_no,
-            {"kiosk": kiosk.id, "by": how},
-            object_type="order",
-        )
+        await record_order(conn, kiosk, "kiosk.order_opened", order_no, by=how)
 
 
 async def lookup(

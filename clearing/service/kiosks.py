@@ -250,11 +250,11 @@ async def clear(conn: Conn, kiosk: Kiosk, why: str) -> None:
             kiosk.id,
         )
         if order_no is not None:
-            await audit.record(
-                conn,
-                kiosk,
-                "kiosk.cleared",
-                order_no,
-                {"kiosk": kiosk.id, "why": why},
-                object_type="order",
-            )
+            await record_order(conn, kiosk, "kiosk.cleared", order_no, why=why)
+
+
+async def record_order(conn: Conn, kiosk: Kiosk, action: str, order_no: str, **detail: str) -> None:
+    """An audit row on the order, by the kiosk, naming the kiosk (its screen held the order)."""
+    await audit.record(
+        conn, kiosk, action, order_no, {"kiosk": kiosk.id, **detail}, object_type="order"
+    )
