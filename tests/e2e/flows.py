@@ -133,6 +133,13 @@ async def paid_order_no(clerk: Watched) -> str:
     return match.group(1)
 
 
+async def shows(locator: Locator, *words: str) -> None:
+    """``locator`` comes to hold each of ``words`` as the user reads it (auto-waiting, so a read
+    right after a click or navigation does not catch the screen half drawn)."""
+    for word in words:
+        await expect(locator).to_contain_text(word, use_inner_text=True)
+
+
 async def fits_staff_screen(page: Any) -> None:
     """Nothing runs off to the side of the halls' 1366×768 monitors."""
     width = await page.evaluate("document.scrollingElement.scrollWidth")
