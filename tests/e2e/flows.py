@@ -133,7 +133,7 @@ async def paid_order_no(clerk: Watched) -> str:
     return match.group(1)
 
 
-async def shows(locator: Locator, *words: str) -> None:
+async def shows(locator: Locator, *words: str | re.Pattern[str]) -> None:
     """``locator`` comes to hold each of ``words`` as the user reads it (auto-waiting, so a read
     right after a click or navigation does not catch the screen half drawn)."""
     for word in words:

@@ -58,9 +58,8 @@ async def _pair(clerk: Watched, screen: Watched) -> None:
     await clerk.click("#display-open")
     await clerk.click("#display-new-code")
     code = clerk.locator("#display-code")
-    await code.wait_for()
+    await expect(code).to_have_text(re.compile(r"^[0-9]{6}$"), use_inner_text=True)
     digits = await code.inner_text()
-    assert re.fullmatch(r"[0-9]{6}", digits), digits
     await screen.goto("/display")
     await screen.locator("#v-pair").wait_for()
     await screen.fill("#pair-code", digits)

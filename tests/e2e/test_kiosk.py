@@ -19,7 +19,7 @@ from playwright.async_api import expect
 from clearing import security
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import fits_device_screen, manual_order, rows_when
+from tests.e2e.flows import fits_device_screen, manual_order, rows_when, shows
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -99,8 +99,8 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     await kiosk.locator("#v-order").wait_for()
     await expect(kiosk.locator("#o-case")).to_have_text(case_no, use_inner_text=True)
     await expect(kiosk.locator("#o-payer")).to_have_text("张*", use_inner_text=True)
-    lines = await kiosk.inner_text("#o-lines")
-    assert "契税" in lines and "国家金库示范市中心支库" in lines  # by name, not "TREASURY"
+    # the beneficiary by name, not "TREASURY"
+    await shows(kiosk.locator("#o-lines"), "契税", "国家金库示范市中心支库")
     await expect(kiosk.locator("#o-total")).to_have_text("¥12,425.00", use_inner_text=True)
     await expect(kiosk.locator("#o-capital")).to_have_text(
         "壹万贰仟肆佰贰拾伍元整", use_inner_text=True
