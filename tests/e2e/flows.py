@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiohttp
-from playwright.async_api import Locator
+from playwright.async_api import Locator, expect
 
 from tests.e2e.conftest import PageFactory, Stack, Watched
 
@@ -124,12 +124,20 @@ async def citizen_pays_at_sim_link(clerk: Watched) -> None:
 
 async def paid_order_no(clerk: Watched) -> str:
     """The window shows the order paid; the order number its receipt link names."""
-    await clerk.locator("#c-paid").wait_for(timeout=15_000)
-    assert "已缴费" in await clerk.inner_text("#c-paid")
+    await expect(clerk.locator("#c-paid")).to_contain_text(
+        "已缴费", timeout=15_000, use_inner_text=True
+    )
     receipt = await clerk.get_attribute("#c-print", "href")
     match = re.search(r"/orders/([^/]+)/receipt", receipt or "")
     assert match, receipt
     return match.group(1)
+
+
+async def shows(locator: Locator, *words: str | re.Pattern[str]) -> None:
+    """``locator`` comes to hold each of ``words`` as the user reads it (auto-waiting, so a read
+    right after a click or navigation does not catch the screen half drawn)."""
+    for word in words:
+        await expect(locator).to_contain_text(word, use_inner_text=True)
 
 
 async def fits_staff_screen(page: Any) -> None:
@@ -170,7 +178,7 @@ async def refused_page(page: Watched, path: str, words: str, status: int = 403) 
     """Going to ``path`` is refused with ``status``, and the page says why in ``words``."""
     response = await page.goto(path)
     assert response is not None and response.status == status
-    assert words in await page.inner_text("body")
+    await expect(page.locator("body")).to_contain_text(words, use_inner_text=True)
 
 
 async def audit_actions(stack: Stack, object_id: str) -> list[str]:
@@ -210,3 +218,23 @@ async def manual_order(
     )
     assert status == 201, order
     return dict(order)
+
+
+async def paid_by_wechat_qr(stack: Stack, order_no: str) -> None:
+    """The clerk (clerk1) starts a WeChat QR payment of ``order_no`` and the citizen pays it at
+    the simulator; returns once the order is cleared (or already settled)."""
+    status, started = await stack.api(
+        "POST",
+        f"/api/v1/orders/{order_no}/payments",
+        "clerk1",
+        json={"method": "qr", "channel": "wechatpay"},
+    )
+    assert status == 201, started
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay") as r,
+    ):
+        assert r.status == 200, await r.text()
+    await api_when(
+        stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED")
+    )

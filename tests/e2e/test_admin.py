@@ -15,6 +15,7 @@ from tests.e2e.flows import (
     at_window,
     fits_staff_screen,
     refused_page,
+    shows,
     signed_in,
     submit_form,
     take_order,
@@ -56,7 +57,7 @@ async def test_each_role_lands_on_a_page_it_can_use(
     await page.wait_for_url(f"**{home}")
     await page.get_by_text(ready).first.wait_for()
     await expect(page.locator("#page-error")).to_have_text("", use_inner_text=True)
-    assert "正在连接" not in await page.inner_text("body")
+    await expect(page.locator("body")).not_to_contain_text("正在连接", use_inner_text=True)
     if username == "super1":
         # a supervisor covers the hall: the windows by name, not a code to type
         options = await page.locator("#window-select option").all_inner_texts()
@@ -65,8 +66,8 @@ async def test_each_role_lands_on_a_page_it_can_use(
         assert colour != "rgb(255, 255, 255)", "the window's name is white on white"
     if username == "admin":
         await page.locator("#users tr[data-username='clerk2']").wait_for()
-        row = await page.inner_text("#users tr[data-username='clerk2']")
-        assert "窗口收费员" in row and "示范市不动产登记中心" in row and "窗口二" in row
+        row = page.locator("#users tr[data-username='clerk2']")
+        await shows(row, "窗口收费员", "示范市不动产登记中心", "窗口二")
     await fits_staff_screen(page)
 
 
@@ -102,7 +103,8 @@ async def test_admin_creates_a_user_resets_a_password_and_assigns_a_window(
     assert len(first) == 12
     row = page.locator(f"#users tr[data-username='{username}']")
     await row.wait_for()
-    assert "窗口三" in await row.inner_text() and "待本人修改密码" in await row.inner_text()
+    await expect(row).to_contain_text("窗口三", use_inner_text=True)
+    await expect(row).to_contain_text("待本人修改密码", use_inner_text=True)
     assert await _signs_in(stack, username, first) == 201
 
     await row.get_by_role("button", name="重置密码").click()
@@ -181,8 +183,7 @@ async def test_admin_publishes_a_future_fee_schedule(stack: Stack, page_as: Page
     await page.get_by_text("起生效").first.wait_for()
     top = page.locator("#fees tr", has_text=effective)
     await top.wait_for()
-    text = await top.inner_text()
-    assert effective in text and "¥90.00" in text and "¥12.50" in text and "待生效" in text
+    await shows(top, effective, "¥90.00", "¥12.50", "待生效")
     status, listed = await stack.api("GET", "/api/v1/fee-schedules", "admin")
     assert status == 200, listed
     mine = [s for s in listed["schedules"] if s["effective_from"] == effective]

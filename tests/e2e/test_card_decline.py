@@ -47,7 +47,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     await page.select_option("#terminal", TERMINAL)
     await page.click("#card-start")
     await page.locator("#c-wait").wait_for()
-    assert "插卡" in await page.inner_text("#c-wait-text")
+    await expect(page.locator("#c-wait-text")).to_contain_text("插卡", use_inner_text=True)
     # while the sale is on the terminal, no other way of paying can start
     assert await _disabled(page, "#qr-buttons button") == [True, True, True]
     await expect(page.locator("#code-submit")).to_be_disabled()
@@ -61,7 +61,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     shown_after = time.monotonic() - declined_at
     assert shown_after < 2.0, f"the reason appeared after {shown_after:.2f}s"
     await page.locator("#c-wait").wait_for(state="hidden", timeout=2_000)
-    assert "刷卡未成功" in await page.inner_text("#pay-error")
+    await expect(page.locator("#pay-error")).to_contain_text("刷卡未成功", use_inner_text=True)
     assert await _disabled(page, "#qr-buttons button") == [False, False, False]
     assert not await page.is_disabled("#code-submit")
 
@@ -71,7 +71,7 @@ async def test_a_declined_card_tells_the_clerk_why_and_the_buttons_work_again(
     await expect(page.locator("#pay-error")).to_have_text("", use_inner_text=True)
     await sim_post(f"{stack.sim('pos')}/sim/terminals/{TERMINAL}/swipe", {})
     await page.locator("#c-paid").wait_for(timeout=15_000)
-    assert "已缴费" in await page.inner_text("#c-paid")
+    await expect(page.locator("#c-paid")).to_contain_text("已缴费", use_inner_text=True)
 
 
 async def test_a_wrong_pin_reads_as_such_and_another_way_of_paying_is_open(

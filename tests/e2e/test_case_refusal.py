@@ -54,7 +54,7 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     await _fill(page, f"2026-BDC-REFUSED-{user}", UNKNOWN_DECLARATION)
     await page.click("#lookup-case")
     failure = page.locator("#lookup-failures li").first
-    await failure.wait_for()
+    await expect(failure).to_contain_text(UNKNOWN_DECLARATION, use_inner_text=True)
     text = await failure.inner_text()
     assert text.startswith("税务部门："), text
     assert UNKNOWN_DECLARATION in text and "稍后" not in text
@@ -65,7 +65,7 @@ async def test_an_unknown_declaration_shows_the_bureau_s_reason_and_no_retry(
     # whatever the answer, read it: a failure then says what the screen said instead
     # a locator's expectation, not wait_for_function: that polls through new Function(), which
     # the page's Content-Security-Policy (no unsafe-eval) refuses once the first try is false
-    await expect(page.locator("#form-error")).to_have_text(re.compile(r"\S"))
+    await expect(page.locator("#form-error")).to_have_text(re.compile("^主管部门不受理该凭证"))
     message = await page.inner_text("#form-error")
     assert message.startswith("主管部门不受理该凭证"), message
     assert "税务部门" in message and "稍后" not in message and "查询失败" not in message
@@ -82,7 +82,7 @@ async def test_a_bureau_that_is_down_can_be_asked_again_once_it_is_back(
         await page.click("#lookup-case")
         retry = page.locator("#lookup-failures button", has_text="重新查询税务部门")
         await retry.wait_for()
-        assert "稍后" in await page.inner_text("#lookup-failures")
+        await expect(page.locator("#lookup-failures")).to_contain_text("稍后", use_inner_text=True)
     finally:
         await _tax_faults(stack, "DELETE")
     await retry.click()
@@ -101,11 +101,12 @@ async def test_a_reference_in_another_open_order_is_named_at_lookup(
     await page.locator("#due-lines tr").first.wait_for()
     await page.click("#submit-order")
     await page.locator("#current").wait_for()
+    await expect(page.locator("#c-order-no")).to_have_text(re.compile(r"\S"), use_inner_text=True)
     order_no = await page.inner_text("#c-order-no")
     # the next citizen brings the same declaration
     await _fill(page, "2026-BDC-REFUSED-4", declaration)
     await page.click("#lookup-case")
     warning = page.locator("#lookup-failures li.warning").first
     await warning.wait_for()
-    assert f"已在缴费单 {order_no}" in await warning.inner_text()
+    await expect(warning).to_contain_text(f"已在缴费单 {order_no}", use_inner_text=True)
     await expect(page.locator("#lookup-failures button")).to_have_count(0)

@@ -58,9 +58,8 @@ async def _pair(clerk: Watched, screen: Watched) -> None:
     await clerk.click("#display-open")
     await clerk.click("#display-new-code")
     code = clerk.locator("#display-code")
-    await code.wait_for()
+    await expect(code).to_have_text(re.compile(r"^[0-9]{6}$"), use_inner_text=True)
     digits = await code.inner_text()
-    assert re.fullmatch(r"[0-9]{6}", digits), digits
     await screen.goto("/display")
     await screen.locator("#v-pair").wait_for()
     await screen.fill("#pair-code", digits)
@@ -92,7 +91,7 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     await expect(screen.locator("#o-capital")).to_have_text(
         await clerk.inner_text("#c-capital"), use_inner_text=True
     )
-    assert "契税" in await screen.inner_text("#o-lines")
+    await expect(screen.locator("#o-lines")).to_contain_text("契税", use_inner_text=True)
     body = await screen.inner_text("body")
     assert PAYER[1] not in body and PAYER[1][-4:] not in body and "张三" not in body
 
@@ -108,14 +107,14 @@ async def test_pair_show_the_bill_and_qr_pay_and_rate(stack: Stack, page_as: Pag
     await citizen_pays_at_sim_link(clerk)
 
     await screen.locator("#v-done").wait_for(timeout=15_000)
-    assert "缴费成功" in await screen.inner_text("#v-done")
+    await expect(screen.locator("#v-done")).to_contain_text("缴费成功", use_inner_text=True)
     await fits_device_screen(screen, "#r-grades", "#r-submit")
     await screen.get_by_role("radio", name="不满意", exact=True).click()
     await screen.fill("#r-reason", "等候时间较长")
     await fits_device_screen(screen, "#r-reason", "#r-submit")
     await screen.click("#r-submit")
     await screen.locator("#r-thanks").wait_for()
-    assert "不满意" in await screen.inner_text("#r-thanks")
+    await expect(screen.locator("#r-thanks")).to_contain_text("不满意", use_inner_text=True)
 
     async with stack.connected() as conn:
         row = await conn.fetchrow(
@@ -165,7 +164,7 @@ async def test_another_windows_screen_never_shows_this_windows_order(
     # the second window's screen stays idle and knows nothing of the first window's order
     await second.reload()
     await second.locator("#v-idle").wait_for()
-    assert order_no not in await second.inner_text("body")
+    await expect(second.locator("body")).not_to_contain_text(order_no, use_inner_text=True)
     state = await second.context.request.get("/api/v1/display/state")
     assert (await state.json())["phase"] == "idle"
     for probe in (
@@ -190,7 +189,7 @@ async def test_who_may_pair_a_windows_screen(stack: Stack, page_as: PageFactory)
     auditor = await signed_in(page_as, "auditor1", "/finance")
     await auditor.goto("/window")
     await auditor.wait_for_url("**/finance")
-    assert not await auditor.locator("#display-open").is_visible()
+    await expect(auditor.locator("#display-open")).to_be_hidden()
     status, body = await stack.api(
         "POST", "/api/v1/display/pairing-codes", "auditor1", json={"window": "W01"}
     )

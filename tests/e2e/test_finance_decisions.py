@@ -5,41 +5,20 @@ happened; the requester of a correction is not offered the decision on it."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import time
 
-import aiohttp
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import fits_staff_screen, manual_order
+from tests.e2e.flows import fits_staff_screen, manual_order, paid_by_wechat_qr
 
 
 async def _paid_order(stack: Stack) -> str:
     case_no = f"2026-BDC-FD{secrets.randbelow(10**6):06d}"
     order = await manual_order(stack, case_no, (("DEED_TAX", 300_00), ("REG_FEE", 80_00)))
     order_no = str(order["order_no"])
-    status, started = await stack.api(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        "clerk1",
-        json={"method": "qr", "channel": "wechatpay"},
-    )
-    assert status == 201, started
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay") as r,
-    ):
-        assert r.status == 200, await r.text()
-    deadline = time.monotonic() + 20
-    while True:
-        status, view = await stack.api("GET", f"/api/v1/orders/{order_no}", "clerk1")
-        assert status == 200, view
-        if view["state"] in ("CLEARED", "SETTLED"):
-            return order_no
-        assert time.monotonic() < deadline, view
-        await asyncio.sleep(0.2)
+    await paid_by_wechat_qr(stack, order_no)
+    return order_no
 
 
 async def test_finance_rejects_only_with_a_reason_and_approves_a_refund(

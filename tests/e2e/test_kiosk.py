@@ -19,7 +19,7 @@ from playwright.async_api import expect
 from clearing import security
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import fits_device_screen, manual_order, rows_when
+from tests.e2e.flows import fits_device_screen, manual_order, rows_when, shows
 
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1920, "height": 1080}
@@ -99,8 +99,8 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     await kiosk.locator("#v-order").wait_for()
     await expect(kiosk.locator("#o-case")).to_have_text(case_no, use_inner_text=True)
     await expect(kiosk.locator("#o-payer")).to_have_text("张*", use_inner_text=True)
-    lines = await kiosk.inner_text("#o-lines")
-    assert "契税" in lines and "国家金库示范市中心支库" in lines  # by name, not "TREASURY"
+    # the beneficiary by name, not "TREASURY"
+    await shows(kiosk.locator("#o-lines"), "契税", "国家金库示范市中心支库")
     await expect(kiosk.locator("#o-total")).to_have_text("¥12,425.00", use_inner_text=True)
     await expect(kiosk.locator("#o-capital")).to_have_text(
         "壹万贰仟肆佰贰拾伍元整", use_inner_text=True
@@ -125,7 +125,7 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
         assert r.status == 200, await r.text()
 
     await kiosk.locator("#v-receipt").wait_for(timeout=20_000)
-    assert "缴费成功" in await kiosk.inner_text("#v-receipt")
+    await expect(kiosk.locator("#v-receipt")).to_contain_text("缴费成功", use_inner_text=True)
     await expect(kiosk.locator("#r-no")).to_have_text(f"{order_no}-1", use_inner_text=True)
     await expect(kiosk.locator("#r-total")).to_have_text("¥12,425.00", use_inner_text=True)
     # an expectation, not wait_for_function (its polling needs eval, which the page's CSP refuses)
@@ -136,13 +136,13 @@ async def test_find_pay_by_qr_receipt_then_the_screen_clears(
     await kiosk.emulate_media(media="print")
     width = await kiosk.evaluate("() => document.getElementById('receipt').offsetWidth")
     assert abs(width - 302) <= 2, width
-    assert not await kiosk.locator("#print").is_visible()
-    assert not await kiosk.locator(".k-top").is_visible()
+    await expect(kiosk.locator("#print")).to_be_hidden()
+    await expect(kiosk.locator(".k-top")).to_be_hidden()
     await kiosk.emulate_media(media="screen")
 
     # nobody touches it: the screen clears itself, and so does the kiosk's hold on the order
     await kiosk.locator("#v-home").wait_for(timeout=(IDLE_S + 10) * 1000)
-    assert order_no not in await kiosk.inner_text("body")
+    await expect(kiosk.locator("body")).not_to_contain_text(order_no, use_inner_text=True)
     current = await kiosk.context.request.get("/api/v1/kiosk/current")
     assert (await current.json())["order"] is None
     async with stack.connected() as conn:
@@ -174,7 +174,7 @@ async def test_scanning_the_notices_qr_opens_its_order_and_idle_clears_it(
     await fits_device_screen(kiosk, "#o-total", "#pay-choose")
     # the citizen walks away: after the idle time nothing of the order is left on screen
     await kiosk.locator("#v-home").wait_for(timeout=(IDLE_S + 10) * 1000)
-    assert case_no not in await kiosk.inner_text("body")
+    await expect(kiosk.locator("body")).not_to_contain_text(case_no, use_inner_text=True)
     current = await kiosk.context.request.get("/api/v1/kiosk/current")
     assert (await current.json())["phase"] == "idle"
 
@@ -186,7 +186,7 @@ async def test_a_wrong_pair_gets_a_neutral_answer(stack: Stack, page_as: PageFac
     await _find(kiosk, case_no, "000000")
     error = kiosk.locator("#home-error")
     await error.filter(has_text="未找到待缴费的业务").wait_for()
-    assert order_no not in await kiosk.inner_text("body")
+    await expect(kiosk.locator("body")).not_to_contain_text(order_no, use_inner_text=True)
     await expect(kiosk.locator("#v-home")).to_be_visible()
 
 
@@ -257,4 +257,4 @@ async def test_paying_with_the_payment_code_the_scanner_reads(
     await expect(kiosk.locator("#r-with")).to_have_text("微信", use_inner_text=True)
     await kiosk.click("#receipt-done")
     await kiosk.locator("#v-home").wait_for()
-    assert order_no not in await kiosk.inner_text("body")
+    await expect(kiosk.locator("body")).not_to_contain_text(order_no, use_inner_text=True)

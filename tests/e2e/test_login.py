@@ -11,7 +11,7 @@ from playwright.async_api import expect
 from clearing.db.pool import init_connection
 from clearing.service import principals
 from tests.e2e.conftest import PageFactory, Stack, sign_in
-from tests.e2e.flows import audit_actions
+from tests.e2e.flows import audit_actions, shows
 
 TEMPORARY = "Temp-pass-2026"
 
@@ -52,8 +52,7 @@ async def test_five_wrong_passwords_lock_the_user_and_say_so_in_chinese(
         if attempt < 5:
             await error.filter(has_text=f"再错{5 - attempt}次").wait_for()
     await page.locator("#login-error", has_text="已锁定").wait_for()
-    text = await page.inner_text("#login-error")
-    assert "连续5次登录失败" in text and "30分钟" in text and "管理员" in text, text
+    await shows(page.locator("#login-error"), "连续5次登录失败", "30分钟", "管理员")
     # the right password does not open it either
     await page.fill("#password", TEMPORARY)
     await page.click("#login-submit")

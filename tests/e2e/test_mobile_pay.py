@@ -20,7 +20,7 @@ from playwright.async_api import expect
 
 from clearing.service import pay_links
 from tests.e2e.conftest import PageFactory, Stack, Watched
-from tests.e2e.flows import api_when, manual_order, rows_when, when, window_ready
+from tests.e2e.flows import api_when, manual_order, rows_when, shows, when, window_ready
 
 PHONE = {"width": 390, "height": 844}
 PHONE_UA = (
@@ -74,15 +74,12 @@ async def _ways(stack: Stack, token: str) -> list[str]:
 async def _shows_the_order(phone: Watched, order: dict[str, Any]) -> None:
     await phone.locator("#m-order").wait_for()
     await expect(phone.locator("#m-no")).to_have_text(order["order_no"], use_inner_text=True)
-    assert "¥1,080.00" in await phone.inner_text("#m-total")
+    await expect(phone.locator("#m-total")).to_contain_text("¥1,080.00", use_inner_text=True)
     await expect(phone.locator("#m-capital")).to_have_text("壹仟零捌拾元整", use_inner_text=True)
-    lines = await phone.inner_text("#m-lines")
-    assert "契税" in lines and "不动产登记费" in lines
     # beneficiaries by their display names, never codes
-    assert re.search(r"税务|财政|不动产", lines), lines
-    assert re.fullmatch(
-        r"\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}（北京时间）", await phone.inner_text("#m-expires")
-    )
+    await shows(phone.locator("#m-lines"), "契税", "不动产登记费", re.compile(r"税务|财政|不动产"))
+    expires = re.compile(r"^\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}（北京时间）$")
+    await expect(phone.locator("#m-expires")).to_have_text(expires, use_inner_text=True)
     assert PAYER_ID not in await phone.content()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], width
@@ -90,7 +87,7 @@ async def _shows_the_order(phone: Watched, order: dict[str, Any]) -> None:
 
 async def _ends_on_the_receipt(phone: Watched, stack: Stack, order_no: str) -> None:
     await phone.locator("#m-receipt").wait_for(timeout=20_000)
-    assert "已缴费" in await phone.inner_text("#m-state")
+    await expect(phone.locator("#m-state")).to_contain_text("已缴费", use_inner_text=True)
     await expect(phone.locator("#m-ways button")).to_have_count(0)
     pdf_url = await phone.get_attribute("#m-pdf", "href")
     assert pdf_url and pdf_url.startswith("/m/")
@@ -123,7 +120,7 @@ async def test_phone_browser_pays_by_h5_and_ends_on_the_receipt(
     phone = await _phone(page_as)
     await phone.goto(f"/m/{token}")
     await _shows_the_order(phone, order)
-    assert "待支付" in await phone.inner_text("#m-state")
+    await expect(phone.locator("#m-state")).to_contain_text("待支付", use_inner_text=True)
     await phone.locator(f"#m-ways button[data-channel={channel}]").click()
     await phone.wait_for_url(lambda url: "/m/" not in url)  # the channel's cashier
     await _pay_at_cashier(phone)
@@ -196,7 +193,7 @@ async def test_the_window_sees_a_phone_payment_at_once(stack: Stack, page_as: Pa
     await phone.wait_for_url(lambda url: "/m/" not in url)
     await _pay_at_cashier(phone)
     await clerk.locator("#c-paid").wait_for(timeout=15_000)
-    assert "已缴费" in await clerk.inner_text("#c-paid")
+    await expect(clerk.locator("#c-paid")).to_contain_text("已缴费", use_inner_text=True)
     await phone.locator("#m-receipt").wait_for(timeout=20_000)
 
 
@@ -308,7 +305,7 @@ async def test_bad_expired_and_altered_links_are_refused(
     for token in refused:
         answer = await phone.goto(f"/m/{token}")
         assert answer is not None and answer.status == 404, token
-        assert "缴费链接无效" in await phone.inner_text("body")
+        await expect(phone.locator("body")).to_contain_text("缴费链接无效", use_inner_text=True)
         status, body = await stack.api("GET", f"/m/{token}/order.json")
         assert status == 404 and body["code"] == "PAY_LINK_INVALID", body
         status, body = await stack.api(
@@ -330,7 +327,7 @@ async def test_a_cancelled_order_shows_so_and_offers_no_payment(
     phone = await _phone(page_as)
     await phone.goto(f"/m/{_token(stack, order)}")
     await phone.locator("#m-order").wait_for()
-    assert "不能缴费" in await phone.inner_text("#m-state")
+    await expect(phone.locator("#m-state")).to_contain_text("不能缴费", use_inner_text=True)
     await expect(phone.locator("#m-ways button")).to_have_count(0)
     status, body = await stack.api(
         "POST", f"/m/{_token(stack, order)}/payments",

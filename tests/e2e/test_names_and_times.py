@@ -183,7 +183,7 @@ async def test_discrepancy_details_are_chinese_with_names(
     # the rest of the page too: refunds, settlement batches, beneficiary accounts, the header
     await page.locator("#batches tr").first.wait_for()
     whole = await page.inner_text("body")
-    assert "示范银行" in await page.inner_text("#settlement-card")
+    await expect(page.locator("#settlement-card")).to_contain_text("示范银行", use_inner_text=True)
     assert leaks(whole, CODES) == [], leaks(whole, CODES)
 
 
@@ -239,5 +239,5 @@ async def test_an_administrator_reads_halls_and_windows_by_name(
     window, and their header shows no code."""
     page = await signed_in(page_as, "admin", "/admin")
     await page.locator("#offices").get_by_text("示范市不动产登记中心").first.wait_for()
-    assert "窗口一" in await page.inner_text("#offices")
+    await expect(page.locator("#offices")).to_contain_text("窗口一", use_inner_text=True)
     assert leaks(await page.inner_text("header"), CODES) == []

@@ -13,7 +13,7 @@ import pypdf
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import manual_order, refused_page, signed_in
+from tests.e2e.flows import manual_order, refused_page, shows, signed_in
 
 TAG = secrets.token_hex(3).upper()
 
@@ -46,8 +46,7 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     tab = await opened.value
     info = page.locator("#c-notice-info")
     await info.wait_for(state="visible")
-    text = await info.inner_text()
-    assert "缴费通知书已开具" in text and "短信已发送至 139****9000" in text, text
+    await shows(info, "缴费通知书已开具", "短信已发送至 139****9000")
     href = await page.locator("#c-notice-pdf").get_attribute("href")
     assert href == f"/orders/{no}/notice.pdf"
     # the tab was pointed at the PDF; what it loads, with the clerk's own session, is the notice
@@ -69,7 +68,7 @@ async def test_a_clerk_issues_a_notice_from_the_window_and_the_pdf_opens(
     await page.reload()
     await row.get_by_role("button").click()
     await expect(info).to_contain_text("139****9000")
-    assert "开具缴费通知书" in await info.inner_text()
+    await expect(info).to_contain_text("开具缴费通知书", use_inner_text=True)
     # a paid-for or cancelled order offers no notice
     status, _ = await stack.api(
         "POST", f"/api/v1/orders/{no}/cancel", "clerk1", json={"reason": "缴款人放弃缴费"}

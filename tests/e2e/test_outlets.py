@@ -63,15 +63,15 @@ async def test_outlet_clerk_takes_pays_and_prints_and_is_kept_to_the_outlet(
     # the receipt, with the outlet's name on it
     await page.goto(f"/orders/{order_no}/receipt")
     await page.locator("#verify-link").wait_for()
-    assert "不动产登记税费缴费凭证" in await page.inner_text("h1")
-    assert OUTLET_NAME in await page.inner_text("body")
+    await expect(page.locator("h1")).to_contain_text("不动产登记税费缴费凭证", use_inner_text=True)
+    await expect(page.locator("body")).to_contain_text(OUTLET_NAME, use_inner_text=True)
     await fits_staff_screen(page)
 
     # the hall's order does not exist for the outlet's clerk, on the page or through the API
     theirs = await _hall_order(stack)
     response = await page.goto(f"/orders/{theirs}/receipt")
     assert response is not None and response.status == 404
-    assert "李四" not in await page.inner_text("body")
+    await expect(page.locator("body")).not_to_contain_text("李四", use_inner_text=True)
     status, problem = await stack.api("GET", f"/api/v1/orders/{theirs}", "outlet1")
     assert (status, problem["code"]) == (404, "ORDER_NOT_FOUND")
     status, problem = await stack.api("GET", "/api/v1/orders?office=HALL1", "outlet1")
@@ -88,11 +88,11 @@ async def test_admin_records_an_outlet_with_its_bank_and_branch(
     page.allow_console(r"status of 422")
     # the demo's outlet shows its bank and branch
     demo = page.locator(f".office-block[data-office='{OUTLET}']")
-    assert "中国建设银行 · 示范市分行城东支行" in await demo.inner_text()
+    await expect(demo).to_contain_text("中国建设银行 · 示范市分行城东支行", use_inner_text=True)
 
     form = page.locator("#office-form")
     bank = form.locator("[name=partner_bank]")
-    assert not await bank.is_visible()  # a hall has no bank
+    await expect(bank).to_be_hidden()  # a hall has no bank
     code = f"CCB{secrets.randbelow(10**4):04d}"
     await form.locator("[name=code]").fill(code)
     await form.locator("[name=name]").fill("建设银行城西支行同城通办网点")
@@ -109,8 +109,8 @@ async def test_admin_records_an_outlet_with_its_bank_and_branch(
     await form.locator("button[type=submit]").click()
     block = page.locator(f".office-block[data-office='{code}']")
     await block.wait_for()
-    assert "银行网点" in await block.inner_text()
-    assert "中国建设银行 · 示范市分行城西支行" in await block.inner_text()
+    await expect(block).to_contain_text("银行网点", use_inner_text=True)
+    await expect(block).to_contain_text("中国建设银行 · 示范市分行城西支行", use_inner_text=True)
     await fits_staff_screen(page)
 
     # its branch is renamed in the 修改类型 dialog

@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import secrets
 
-import aiohttp
 from playwright.async_api import expect
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import api_when, fits_staff_screen, manual_order
+from tests.e2e.flows import api_when, fits_staff_screen, manual_order, paid_by_wechat_qr
 
 AMOUNTS = (1000_00, 80_00, 500_00)  # 契税, 不动产登记费, 住宅专项维修资金; line 2 is refunded
 
@@ -21,21 +20,7 @@ async def _paid_order(stack: Stack) -> str:
     lines = zip(("DEED_TAX", "REG_FEE", "MAINT_FUND"), AMOUNTS, strict=True)
     order = await manual_order(stack, case_no, lines)
     order_no = str(order["order_no"])
-    status, started = await stack.api(
-        "POST",
-        f"/api/v1/orders/{order_no}/payments",
-        "clerk1",
-        json={"method": "qr", "channel": "wechatpay"},
-    )
-    assert status == 201, started
-    async with (
-        aiohttp.ClientSession() as s,
-        s.post(f"{stack.sim('wechatpay')}/sim/orders/{started['out_trade_no']}/pay") as r,
-    ):
-        assert r.status == 200, await r.text()
-    await api_when(
-        stack, f"/api/v1/orders/{order_no}", lambda o: o["state"] in ("CLEARED", "SETTLED")
-    )
+    await paid_by_wechat_qr(stack, order_no)
     return order_no
 
 
@@ -66,7 +51,7 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     clerk = await page_as("clerk1")
     await clerk.goto(f"/orders/{order_no}/receipt")
     await clerk.locator("#verify-link").wait_for()
-    assert "不动产登记税费缴费凭证" in await clerk.inner_text("h1")
+    await expect(clerk.locator("h1")).to_contain_text("不动产登记税费缴费凭证", use_inner_text=True)
     await expect(clerk.locator("#reprint-badge")).to_have_count(0)
     await fits_staff_screen(clerk)
     old_qr = await clerk.get_attribute("#verify-link", "href")
@@ -86,13 +71,16 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     )
     refunded = citizen.locator("tr.refunded")
     await expect(refunded).to_have_count(1)
-    assert "不动产登记费" in await refunded.inner_text() and "已退" in await refunded.inner_text()
+    await expect(refunded).to_contain_text("不动产登记费", use_inner_text=True)
+    await expect(refunded).to_contain_text("已退", use_inner_text=True)
     await expect(citizen.locator("#verdict-paid")).to_have_text("¥1,500.00", use_inner_text=True)
 
     # the clerk's receipt page says the printed paper is void and offers 补打, not 打印
     await clerk.reload()
     await clerk.locator("#receipt-banner").wait_for()
-    assert "凭证已失效" in await clerk.inner_text("#receipt-banner")
+    await expect(clerk.locator("#receipt-banner")).to_contain_text(
+        "凭证已失效", use_inner_text=True
+    )
     await expect(clerk.locator("#print-receipt")).to_have_count(0)
     await clerk.select_option("#reprint-reason", "部分退款后重新出具")
     await clerk.click("#reprint")
@@ -102,7 +90,8 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     )
     await expect(clerk.locator("#receipt-no")).to_have_text(f"{order_no}-2", use_inner_text=True)
     row = clerk.locator("tr.refunded")
-    assert "不动产登记费" in await row.inner_text() and "已退" in await row.inner_text()
+    await expect(row).to_contain_text("不动产登记费", use_inner_text=True)
+    await expect(row).to_contain_text("已退", use_inner_text=True)
     await expect(clerk.locator("#net-paid")).to_have_text("¥1,500.00", use_inner_text=True)
     await expect(clerk.locator("#refunded-total")).to_have_text("¥80.00", use_inner_text=True)
     await expect(clerk.locator("#print-receipt")).to_be_visible()
@@ -115,7 +104,7 @@ async def test_a_partly_refunded_receipt_is_void_and_the_clerk_reprints_it(
     await expect(citizen.locator("#verdict-title")).to_have_text(
         "凭证真实有效", use_inner_text=True
     )
-    assert "补打（第 1 次）" in await citizen.inner_text("main")
+    await expect(citizen.locator("main")).to_contain_text("补打（第 1 次）", use_inner_text=True)
     await fits_staff_screen(citizen)
 
 

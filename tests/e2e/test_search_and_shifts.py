@@ -19,7 +19,7 @@ from clearing.db.pool import init_connection
 from clearing.domain.money import capital_amount
 from clearing.service import principals
 from tests.e2e.conftest import HALL, PageFactory, Stack, sign_in
-from tests.e2e.flows import refused_page
+from tests.e2e.flows import refused_page, shows
 
 PASSWORD = "e2e-pass-word-6"
 
@@ -132,12 +132,11 @@ async def test_clerk_finds_an_order_by_case_no_and_by_id_and_reads_its_history(
     await page.click("#search")
     row = page.locator("#results tr", has_text=order["order_no"])
     await row.wait_for()
-    assert "已缴费" in await row.inner_text()
+    await expect(row).to_contain_text("已缴费", use_inner_text=True)
     await row.click()
     timeline = page.locator("#timeline")
     await timeline.get_by_text("收到支付结果，已入账分账").wait_for()
-    text = await timeline.inner_text()
-    assert "开具缴费单" in text and "发起支付" in text and "微信支付" in text
+    await shows(timeline, "开具缴费单", "发起支付", "微信支付")
     reprint = page.locator("#reprint")
     await expect(reprint).to_be_visible()
     await expect(reprint).to_have_attribute("href", f"/orders/{order['order_no']}/receipt")
@@ -150,7 +149,7 @@ async def test_clerk_finds_an_order_by_case_no_and_by_id_and_reads_its_history(
     await page.click("#search")
     await page.locator("#results tr", has_text=order["order_no"]).wait_for()
     await expect(page.locator("#results tr")).to_have_count(1)
-    assert payer not in await page.inner_text("#results")
+    await expect(page.locator("#results")).not_to_contain_text(payer, use_inner_text=True)
 
 
 async def test_a_clerk_cannot_open_another_office_s_order(
@@ -170,7 +169,7 @@ async def test_a_clerk_cannot_open_another_office_s_order(
     error = page.locator("#detail-error")
     await error.get_by_text("缴费单不存在，或不属于本大厅").wait_for()
     await expect(page.locator("#results tr")).to_have_count(0)
-    assert not await page.locator("#reprint").is_visible()
+    await expect(page.locator("#reprint")).to_be_hidden()
 
 
 async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
@@ -217,10 +216,13 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
         await clerk.click("#print-last")
     sheet = await sheet_info.value
     await sheet.wait_for_load_state()
-    text = await sheet.inner_text("body")
-    assert "窗口收费日结单" in text
-    assert capital_amount(live["received_fen"]) in text
-    assert "经办人（签字）" in text and "复核人（签字）" in text
+    await shows(
+        sheet.locator("body"),
+        "窗口收费日结单",
+        capital_amount(live["received_fen"]),
+        "经办人（签字）",
+        "复核人（签字）",
+    )
     assert await sheet.evaluate("getComputedStyle(document.querySelector('.sheet')).maxWidth")
 
     # now the day balances with the ledger and the supervisor closes it
@@ -229,7 +231,7 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
     await expect(boss.locator("#day-open")).to_be_hidden()
     await boss.click("#close-day")
     await boss.locator("#day-status").get_by_text("已由").wait_for()
-    assert "账实相符" in await boss.inner_text("#day-status")
+    await expect(boss.locator("#day-status")).to_contain_text("账实相符", use_inner_text=True)
     await expect(boss.locator("#day-actions")).to_be_hidden()
     await _fits(boss, "#day-card")
     # the supervisor sees every window's shift of the office
@@ -239,9 +241,7 @@ async def test_a_clerk_closes_a_shift_and_the_supervisor_closes_the_day(
         await boss.click("#print-day")
     day_sheet = await day_info.value
     await day_sheet.wait_for_load_state()
-    text = await day_sheet.inner_text("body")
-    assert "大厅收费轧账单" in text and "账实相符" in text
-    assert "值班主任（签字）" in text
+    await shows(day_sheet.locator("body"), "大厅收费轧账单", "账实相符", "值班主任（签字）")
 
 
 async def test_finance_staff_are_refused_the_shift_page_in_chinese(page_as: PageFactory) -> None:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import PageFactory, Stack
-from tests.e2e.flows import api_when, fits_staff_screen, manual_order, refused_page, signed_in, when
+from tests.e2e.flows import (
+    api_when,
+    fits_staff_screen,
+    manual_order,
+    refused_page,
+    shows,
+    signed_in,
+    when,
+)
 
 
 async def _casesys(stack: Stack, method: str, path: str, body: Any = None) -> Any:
@@ -47,12 +55,11 @@ async def test_admin_resends_a_dead_letter_and_the_case_system_gets_it(
     page = await signed_in(page_as, "admin", "/admin")
     hooks = page.locator("#hooks tr", has_text="不动产登记业务系统（模拟）")
     await hooks.first.wait_for()
-    assert "缴费成功" in await hooks.first.inner_text()
+    await shows(hooks.first, "缴费成功")
     await page.select_option("#delivery-filter", "DEAD")
     row = page.locator(f"#deliveries tr[data-order='{order_no}']")
     await row.wait_for()
-    text = await row.inner_text()
-    assert "投递失败（死信）" in text and "缴费单已撤销" in text and "503" in text
+    await shows(row, "投递失败（死信）", "缴费单已撤销", "503")
     await row.get_by_role("button", name="重新投递").click()
     await page.get_by_text(f"已安排重新投递：缴费单 {order_no}").wait_for()
     await when(

@@ -142,57 +142,71 @@ def test_empty_day() -> None:
     assert parse_bill_zip(_zip(detail, summary), day=DAY) == []
 
 
+# (index of the replaced line, the line put there, line number named, words of the reason)
+DAMAGED_DETAIL = [
+    (0, "#微信支付账单", 1, "title"),
+    (1, "#账号：[20889999999999990156]", 2, "another account"),
+    (
+        2,
+        "#起始日期：[2026年03月15日 00:00:00]   终止日期：[2026年03月16日 00:00:00]",
+        3,
+        "not for",
+    ),
+    (
+        2,
+        "#起始日期：[2026年03月16日 00:00:00]   终止日期：[2026年03月18日 00:00:00]",
+        3,
+        "whole day",
+    ),
+    (4, DETAIL_HEADER.replace("订单金额（元）", "订单金额(元)"), 5, "header"),
+    (5, _row(T1, "TJ1", "交易", "123.45", "-0.74").rsplit(",", 1)[0], 6, "24 cells"),
+    (5, _row(T1, "TJ1", "交易", "123.456", "-0.74"), 6, "订单金额"),
+    (5, _row(T1, "TJ1", "交易", "-123.45", "-0.74"), 6, "positive"),
+    (5, _row(T1, "TJ1", "交易", "123.45", "-0.74", "R9"), 6, "退款批次号"),
+    (5, _row(T1, "TJ1", "冻结", "123.45", "-0.74"), 6, "业务类型"),
+    (5, _row(T1, "", "交易", "123.45", "-0.74"), 6, "商户订单号"),
+    (5, _row(T1, "TJ1", "交易", "123.45", "-0.000001"), 6, "服务费"),
+    (
+        5,
+        _row(T1, "TJ1", "交易", "123.45", "-0.74").replace("10:55:23", "25:00:00"),
+        6,
+        "完成时间",
+    ),
+    (
+        5,
+        _row(T1, "TJ1", "交易", "123.45", "-0.74").replace(
+            "2026-03-16 10:55:23", "2026-03-17 00:00:01"
+        ),
+        6,
+        "outside",
+    ),
+    (6, "#备注", 7, "comment"),
+    (6, _row(T1, "TJ1", "交易", "123.45", "-0.74"), 7, "twice"),
+    (10, "#交易合计：2笔，商家实收共223.46元，商家优惠共0.00元", 11, "交易合计"),
+    (11, "#退款合计：1笔，商家实收退款共-103.45元，商家优惠退款共0.00元", 12, "退款合计"),
+    (12, "#导出时间：2026年03月17日", 13, "export time"),
+]
+DAMAGED_SUMMARY = [
+    (5, ",,2,2,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.27", 6, "实收净额"),
+    (5, ",,2,x,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.28", 6, "not a count"),
+    (6, "合计,,2,2,120.01,120.01,0.00,0.00,0.00,-0.72,0.00,119.29", 7, "sum of the store rows"),
+    (5, ",,3,2,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.28", 7, "sum of the store rows"),
+]
+
+
 @pytest.mark.parametrize(
-    ("index", "line", "at", "words"),
-    [
-        (0, "#微信支付账单", 1, "title"),
-        (1, "#账号：[20889999999999990156]", 2, "another account"),
-        (
-            2,
-            "#起始日期：[2026年03月15日 00:00:00]   终止日期：[2026年03月16日 00:00:00]",
-            3,
-            "not for",
-        ),
-        (
-            2,
-            "#起始日期：[2026年03月16日 00:00:00]   终止日期：[2026年03月18日 00:00:00]",
-            3,
-            "whole day",
-        ),
-        (4, DETAIL_HEADER.replace("订单金额（元）", "订单金额(元)"), 5, "header"),
-        (5, _row(T1, "TJ1", "交易", "123.45", "-0.74").rsplit(",", 1)[0], 6, "24 cells"),
-        (5, _row(T1, "TJ1", "交易", "123.456", "-0.74"), 6, "订单金额"),
-        (5, _row(T1, "TJ1", "交易", "-123.45", "-0.74"), 6, "positive"),
-        (5, _row(T1, "TJ1", "交易", "123.45", "-0.74", "R9"), 6, "退款批次号"),
-        (5, _row(T1, "TJ1", "冻结", "123.45", "-0.74"), 6, "业务类型"),
-        (5, _row(T1, "", "交易", "123.45", "-0.74"), 6, "商户订单号"),
-        (5, _row(T1, "TJ1", "交易", "123.45", "-0.000001"), 6, "服务费"),
-        (
-            5,
-            _row(T1, "TJ1", "交易", "123.45", "-0.74").replace("10:55:23", "25:00:00"),
-            6,
-            "完成时间",
-        ),
-        (
-            5,
-            _row(T1, "TJ1", "交易", "123.45", "-0.74").replace(
-                "2026-03-16 10:55:23", "2026-03-17 00:00:01"
-            ),
-            6,
-            "outside",
-        ),
-        (6, "#备注", 7, "comment"),
-        (6, _row(T1, "TJ1", "交易", "123.45", "-0.74"), 7, "twice"),
-        (10, "#交易合计：2笔，商家实收共223.46元，商家优惠共0.00元", 11, "交易合计"),
-        (11, "#退款合计：1笔，商家实收退款共-103.45元，商家优惠退款共0.00元", 12, "退款合计"),
-        (12, "#导出时间：2026年03月17日", 13, "export time"),
-    ],
+    ("part", "index", "line", "at", "words"),
+    [*(("detail", *c) for c in DAMAGED_DETAIL), *(("summary", *c) for c in DAMAGED_SUMMARY)],
 )
-def test_damaged_detail_is_refused_naming_the_line(
-    index: int, line: str, at: int, words: str
+def test_a_damaged_file_is_refused_naming_the_line(
+    part: str, index: int, line: str, at: int, words: str
 ) -> None:
-    error = _error(_zip(detail=_replaced(DETAIL_LINES, index, line)))
-    assert error.file.endswith("_业务明细.csv")
+    lines, name = {
+        "detail": (DETAIL_LINES, "_业务明细.csv"),
+        "summary": (SUMMARY_LINES, "_业务明细(汇总).csv"),
+    }[part]
+    error = _error(_zip(**{part: _replaced(lines, index, line)}))
+    assert error.file.endswith(name)
     assert (error.line, words in error.reason) == (at, True), error
 
 
@@ -202,23 +216,6 @@ def test_truncated_detail_says_what_is_missing() -> None:
         assert error.line == keep and missing in error.reason, error
     error = _error(_zip(detail=[*DETAIL_LINES, "2026,stray"]))
     assert (error.line, error.reason) == (14, "unexpected text after the totals")
-
-
-@pytest.mark.parametrize(
-    ("index", "line", "at", "words"),
-    [
-        (5, ",,2,2,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.27", 6, "实收净额"),
-        (5, ",,2,x,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.28", 6, "not a count"),
-        (6, "合计,,2,2,120.01,120.01,0.00,0.00,0.00,-0.72,0.00,119.29", 7, "sum of the store rows"),
-        (5, ",,3,2,120.00,120.00,0.00,0.00,0.00,-0.72,0.00,119.28", 7, "sum of the store rows"),
-    ],
-)
-def test_damaged_summary_is_refused_naming_the_line(
-    index: int, line: str, at: int, words: str
-) -> None:
-    error = _error(_zip(summary=_replaced(SUMMARY_LINES, index, line)))
-    assert error.file.endswith("_业务明细(汇总).csv")
-    assert (error.line, words in error.reason) == (at, True), error
 
 
 def test_summary_must_agree_with_the_detail() -> None:
